@@ -1,0 +1,5 @@
+"""``python -m needmap``: the command line."""
+
+from needmap.cli import main
+
+main()

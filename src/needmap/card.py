@@ -1,0 +1,103 @@
+"""The model card: a Markdown page that says what a model predicts, from what data, how well, and
+what to be careful about."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from needmap.schema import Schema
+
+_SHOWN = {
+    "binary": ("auc", "logloss", "pr_auc", "ece", "lift_at_10", "capture_at_10", "accuracy", "n"),
+    "multiclass": ("accuracy", "logloss", "macro_auc", "n"),
+    "regression": ("rmse", "mae", "r2", "n"),
+}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "n/a" if value is None else str(value)
+
+
+def _metric_rows(task: str, metrics: dict[str, Any]) -> list[str]:
+    sets = [(name, metrics.get(name)) for name in ("validation", "test", "baseline_test")]
+    sets = [(name, m) for name, m in sets if isinstance(m, dict)]
+    if not sets:
+        return ["No held-out metrics were recorded."]
+    keys = [k for k in _SHOWN.get(task, ()) if any(k in m for _, m in sets)]
+    header = "| metric | " + " | ".join(name.replace("_", " ") for name, _ in sets) + " |"
+    rows = [header, "|---|" + "---|" * len(sets)]
+    for key in keys:
+        rows.append(f"| {key} | " + " | ".join(_fmt(m.get(key)) for _, m in sets) + " |")
+    return rows
+
+
+def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -> str:
+    """Markdown text of the card for a fitted model.
+
+    Args:
+        model: the model.json content (architecture, params, task, target, train).
+        schema: the column roles.
+        metrics: the metrics.json content (validation/test/baseline metrics, training, report).
+    """
+    task = model.get("task") or ""
+    target = model.get("target")
+    report = metrics.get("report", {}) or {}
+    lines = [f"# Model card: {model.get('architecture', '?')} predicting `{target}`", ""]
+    if task == "binary":
+        what = (
+            f"The probability that `{target}` is `{schema.classes[1]}` (the other class: "
+            f"`{schema.classes[0]}`), as the column `score`."
+        )
+    elif task == "multiclass":
+        names = ", ".join(f"`{c}`" for c in schema.classes)
+        what = f"The class of `{target}` among {names}, with a probability per class."
+    else:
+        what = f"The value of `{target}`, in its own units, as the column `prediction`."
+    lines += ["## What it predicts", what, ""]
+    lines += ["## Data", f"- source: {report.get('source') or 'a table given in Python'}"]
+    for key, label in (
+        ("rows_in", "rows read"),
+        ("rows_without_target", "rows left out for a missing target"),
+        ("train_rows", "training rows"),
+        ("validation_rows", "validation rows (early stopping)"),
+        ("test_rows", "test rows (never seen in training)"),
+    ):
+        if key in report:
+            lines.append(f"- {label}: {report[key]}")
+    lines.append(f"- numeric inputs: {', '.join(schema.numeric) or 'none'}")
+    lines.append(f"- categorical inputs: {', '.join(schema.categorical) or 'none'}")
+    left_out = [f"`{c.name}` ({c.role}: {c.reason})" for c in schema.columns if c.role in ("ignored", "id", "datetime")]
+    if left_out:
+        lines.append(f"- not used as inputs: {'; '.join(left_out)}")
+    lines += ["", "## How well", *_metric_rows(task, metrics), ""]
+    verdict = metrics.get("verdict")
+    if verdict:
+        lines += [verdict, ""]
+    training = metrics.get("training") or {}
+    if training:
+        lines += [
+            "## Training",
+            f"- {training.get('epochs_run')} epochs, best epoch {training.get('best_epoch')}, stopped by "
+            f"{training.get('stopped_reason')}; {_fmt(training.get('wall_time_s'))} s, "
+            f"{_fmt(training.get('rows_per_s'))} training rows/s",
+            f"- options: {model.get('train')}",
+            f"- network: {model.get('params')}",
+            "",
+        ]
+    lines += [
+        "## Caveats",
+        "- The scores describe customers like those in the training data; check them again before using "
+        "the model on another market, channel or period.",
+        "- Columns known only after the outcome (such as a call's duration) must not be inputs: they inflate "
+        "the metrics and are unavailable when the model is used.",
+        "- The test metrics come from one split; small differences between models (a few thousandths of AUC) "
+        "can be noise.",
+    ]
+    if task == "binary":
+        lines.append(
+            "- `score` is the network's probability; check the calibration error (ece) before reading it as an "
+            "exact response rate."
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,451 @@
+"""The command line: ``needmap schema | train | evaluate | predict | demo``.
+
+Each command parses its options, calls a workflow and prints. Errors caused by input print one
+paragraph (no traceback) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from needmap.errors import ConfigError, NeedmapError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    help="needmap: deep models that map what customers did to what they will need next.",
+)
+console = Console(stderr=True)
+out_console = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Turn a NeedmapError into one printed paragraph and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NeedmapError as err:
+            console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+        except KeyboardInterrupt:
+            console.print("[bold red]interrupted[/]: nothing was written.")
+            raise typer.Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
+    """'400,400,400' -> (400, 400, 400)."""
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{option} '{text}' is not a list of whole numbers; expected e.g. 400,400,400.") from None
+    if not values or min(values) <= 0:
+        raise ConfigError(f"{option} '{text}' must list positive sizes; expected e.g. 400,400,400.")
+    return values
+
+
+def parse_duration(text: str | None) -> float | None:
+    """'90', '90s', '10m', '1.5h' -> seconds."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smh]?)\s*", text)
+    if not match:
+        raise ConfigError(f"--max-time '{text}' is not a duration; expected seconds or e.g. 90s, 10m, 1h.")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def parse_clip(text: str | None) -> tuple[float, float] | str | None:
+    """'0.001,0.999' -> (0.001, 0.999); 'none' -> None; None -> 'default' (leave the default)."""
+    if text is None:
+        return "default"
+    if text.strip().lower() == "none":
+        return None
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--clip '{text}' is not two quantiles; expected e.g. 0.001,0.999 or none.") from None
+    if not 0 <= low < high <= 1:
+        raise ConfigError(f"--clip '{text}' needs 0 <= low < high <= 1; expected e.g. 0.001,0.999.")
+    return (low, high)
+
+
+def parse_class_weight(text: str | None) -> str | float | None:
+    if text is None or text == "none":
+        return None
+    if text == "balanced":
+        return "balanced"
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(
+            f"--class-weight '{text}' is not understood; expected none, balanced or a positive-class weight."
+        ) from None
+
+
+def _merge_list(*values: str | list[str] | None) -> list[str]:
+    from needmap.data.overrides import parse_column_list
+
+    merged: list[str] = []
+    for value in values:
+        if value is None:
+            continue
+        for name in parse_column_list(value) if isinstance(value, str) else value:
+            if name not in merged:
+                merged.append(name)
+    return merged
+
+
+# -- shared options ---------------------------------------------------------------------------
+Target = typer.Option(None, "--target", "-t", help="The outcome column to predict.")
+Drop = typer.Option(None, help="Columns to leave out, comma-separated (e.g. duration,contact).")
+Ids = typer.Option(None, "--id", help="Identifier columns: kept in the scores, never inputs.")
+Categorical = typer.Option(None, help="Columns to treat as categorical, comma-separated.")
+Numeric = typer.Option(None, help="Columns to treat as numeric, comma-separated.")
+Datetime = typer.Option(None, help="Columns to treat as date/time (not inputs), comma-separated.")
+Config = typer.Option(None, "--config", help="YAML file of column roles and preprocessing options.")
+Delimiter = typer.Option(None, help="CSV delimiter (sniffed when not given).")
+Encoding = typer.Option("utf-8", help="Text encoding of CSV / JSON files, e.g. latin-1.")
+
+
+def _read(path: str, delimiter: str | None, encoding: str) -> Any:
+    from needmap.data.read import read
+
+    return read(path, delimiter=delimiter, encoding=encoding)
+
+
+def _roles(
+    config: Path | None,
+    target: str | None,
+    drop: str | None,
+    ids: str | None,
+    categorical: str | None,
+    numeric: str | None,
+    datetime: str | None,
+    task: str | None = None,
+) -> dict[str, Any]:
+    """Column roles from the YAML file and the command line (the command line adds to the file)."""
+    from needmap.data.overrides import load_overrides
+
+    base: dict[str, Any] = load_overrides(config) if config else {}
+    return {
+        "target": target or base.get("target"),
+        "task": task or base.get("task"),
+        "drop": _merge_list(base.get("drop"), drop),
+        "id": _merge_list(base.get("id"), ids),
+        "categorical": _merge_list(base.get("categorical"), categorical),
+        "numeric": _merge_list(base.get("numeric"), numeric),
+        "datetime": _merge_list(base.get("datetime"), datetime),
+        "preprocess": dict(base.get("preprocess") or {}),
+    }
+
+
+# -- schema -----------------------------------------------------------------------------------
+@app.command(
+    epilog="Example: needmap schema bank.csv --target y --drop duration",
+)
+@friendly_errors
+def schema(
+    data: str = typer.Argument(..., help="CSV / Parquet / JSON lines file."),
+    target: str | None = Target,
+    drop: str | None = Drop,
+    ids: str | None = Ids,
+    categorical: str | None = Categorical,
+    numeric: str | None = Numeric,
+    datetime: str | None = Datetime,
+    config: Path | None = Config,
+    delimiter: str | None = Delimiter,
+    encoding: str = Encoding,
+    as_json: bool = typer.Option(False, "--json", help="Print the schema as JSON."),
+) -> None:
+    """Show each column's inferred role (numeric, categorical, id, datetime, target, ignored) and why."""
+    import json
+
+    from needmap.data.infer import describe_schema, infer_schema
+    from needmap.display import schema_table
+
+    roles = _roles(config, target, drop, ids, categorical, numeric, datetime)
+    table = _read(data, delimiter, encoding)
+    sch = infer_schema(
+        table,
+        roles["target"],
+        drop=roles["drop"],
+        ids=roles["id"],
+        categorical=roles["categorical"],
+        numeric=roles["numeric"],
+        datetime=roles["datetime"],
+        task=roles["task"],
+    )
+    if as_json:
+        out_console.print_json(json.dumps(sch.to_dict()))
+        return
+    title = f"{data}: {table.num_rows} rows, {table.num_columns} columns"
+    if sch.target:
+        title += (
+            f"; target '{sch.target}' ({sch.task}, classes {sch.classes})"
+            if sch.classes
+            else f"; target '{sch.target}' ({sch.task})"
+        )
+    out_console.print(schema_table(describe_schema(sch, table), title=title))
+
+
+# -- train ------------------------------------------------------------------------------------
+def _build_model(
+    roles: dict[str, Any],
+    model: str,
+    hidden: str | None,
+    embedding_dim: int | None,
+    dropout: float | None,
+    activation: str | None,
+    batch_norm: bool | None,
+    epochs: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    optimizer: str | None,
+    weight_decay: float | None,
+    patience: int | None,
+    lr_schedule: str | None,
+    class_weight: str | None,
+    seed: int,
+    max_time: str | None,
+    scaling: str | None,
+    clip: str | None,
+    min_frequency: int | None,
+    quiet: bool,
+) -> Any:
+    from needmap.estimator import Model
+
+    options: dict[str, Any] = {"seed": seed, "progress": not quiet}
+    for key, value in (
+        ("hidden", parse_ints(hidden, "--hidden")),
+        ("embedding_dim", embedding_dim),
+        ("dropout", dropout),
+        ("activation", activation),
+        ("batch_norm", batch_norm),
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("lr", lr),
+        ("optimizer", optimizer),
+        ("weight_decay", weight_decay),
+        ("patience", patience),
+        ("lr_schedule", lr_schedule),
+        ("max_time", parse_duration(max_time)),
+        ("scaling", scaling),
+        ("min_frequency", min_frequency),
+    ):
+        if value is not None:
+            options[key] = value
+    if class_weight is not None:
+        options["class_weight"] = parse_class_weight(class_weight)
+    clip_value = parse_clip(clip)
+    if clip_value != "default":
+        options["clip_quantiles"] = clip_value
+    return Model(
+        model,
+        target=roles["target"],
+        task=roles["task"],
+        drop=roles["drop"],
+        id=roles["id"],
+        categorical=roles["categorical"],
+        numeric=roles["numeric"],
+        datetime=roles["datetime"],
+        preprocess=roles["preprocess"],
+        **options,
+    )
+
+
+def _print_outcome(outcome: Any, started: float) -> None:
+    from needmap.display import metrics_table
+
+    metrics = outcome.metrics
+    task = outcome.schema.task
+    for note in outcome.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    columns = {
+        "validation": metrics.get("validation"),
+        f"test ({outcome.model.model})": metrics.get("test"),
+        f"test ({metrics.get('baseline', 'baseline')})": metrics.get("baseline_test"),
+    }
+    out_console.print(metrics_table(task, columns, title="Held-out metrics"))
+    training = metrics.get("training", {})
+    out_console.print(
+        f"trained {training.get('epochs_run')} epochs (best {training.get('best_epoch')}, stopped by "
+        f"{training.get('stopped_reason')}) in {training.get('wall_time_s', 0):.1f} s, "
+        f"{training.get('rows_per_s', 0):,.0f} training rows/s; whole run {time.perf_counter() - started:.1f} s"
+    )
+    if metrics.get("verdict"):
+        out_console.print(f"[bold]verdict:[/] {metrics['verdict']}")
+
+
+@app.command(
+    epilog=(
+        "Example: needmap train bank.csv --target y --drop duration --hidden 256,128 --epochs 30 --out models/bank"
+    ),
+)
+@friendly_errors
+def train(
+    data: str = typer.Argument(..., help="Labelled rows: CSV / Parquet / JSON lines file."),
+    target: str | None = Target,
+    out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
+    model: str = typer.Option("mlp", "--model", "-m", help="Architecture name."),
+    drop: str | None = Drop,
+    ids: str | None = Ids,
+    categorical: str | None = Categorical,
+    numeric: str | None = Numeric,
+    datetime: str | None = Datetime,
+    config: Path | None = Config,
+    task: str | None = typer.Option(None, help="binary, multiclass or regression (inferred when not given)."),
+    delimiter: str | None = Delimiter,
+    encoding: str = Encoding,
+    hidden: str | None = typer.Option(None, help="Hidden layer sizes, e.g. 400,400,400."),
+    embedding_dim: int | None = typer.Option(None, help="Embedding size of each categorical column."),
+    dropout: float | None = typer.Option(None, help="Dropout rate of the hidden layers."),
+    activation: str | None = typer.Option(None, help="relu, gelu, silu, tanh or prelu."),
+    batch_norm: bool | None = typer.Option(None, "--batch-norm/--no-batch-norm", help="Batch normalization."),
+    epochs: int | None = typer.Option(None, help="Most epochs (early stopping may end sooner)."),
+    batch_size: int | None = typer.Option(None, help="Rows per training step."),
+    lr: float | None = typer.Option(None, help="Learning rate."),
+    optimizer: str | None = typer.Option(None, help="adam, rmsprop or sgd."),
+    weight_decay: float | None = typer.Option(None, help="L2 weight decay."),
+    patience: int | None = typer.Option(None, help="Epochs without improvement before early stopping."),
+    lr_schedule: str | None = typer.Option(None, help="plateau, cosine or none."),
+    class_weight: str | None = typer.Option(None, help="none, balanced, or the positive class's weight."),
+    seed: int = typer.Option(0, help="Random seed: the same seed gives the same model."),
+    max_time: str | None = typer.Option(None, help="Stop training after this long, e.g. 10m."),
+    scaling: str | None = typer.Option(None, help="Numeric scaling: standard, log1p, quantile or none."),
+    clip: str | None = typer.Option(None, help="Outlier clipping quantiles 'low,high', or none."),
+    min_frequency: int | None = typer.Option(None, help="Rarer categories go to the out-of-vocabulary id."),
+    validation: float = typer.Option(0.1, help="Share of training rows for early stopping."),
+    test_size: float = typer.Option(0.2, help="Share of rows held out for the test metrics."),
+    split: str = typer.Option("stratified", help="stratified, random or time."),
+    time_column: str | None = typer.Option(None, help="Column ordering rows in time (for --split time)."),
+    baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Train logistic regression beside it."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a model on a table: preprocessing, the network, validation, a baseline; save a model directory."""
+    from needmap.workflows.train import run_train
+
+    started = time.perf_counter()
+    roles = _roles(config, target, drop, ids, categorical, numeric, datetime, task)
+    if not roles["target"]:
+        raise ConfigError("no target column given; expected --target COLUMN (or 'target:' in --config).")
+    estimator = _build_model(
+        roles, model, hidden, embedding_dim, dropout, activation, batch_norm, epochs, batch_size, lr, optimizer,
+        weight_decay, patience, lr_schedule, class_weight, seed, max_time, scaling, clip, min_frequency, quiet,
+    )  # fmt: skip
+    table = _read(data, delimiter, encoding)
+    outcome = run_train(
+        table, estimator, out=out, test_size=test_size, split=split, time_column=time_column,
+        validation=validation, baseline=baseline,
+    )  # fmt: skip
+    _print_outcome(outcome, started)
+    out_console.print(f"model saved to [bold]{outcome.out}[/] (metrics.json, card.md inside)")
+
+
+# -- evaluate ---------------------------------------------------------------------------------
+@app.command(epilog="Example: needmap evaluate models/bank holdout.csv --json-out holdout_metrics.json")
+@friendly_errors
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="Model directory written by 'needmap train'."),
+    data: str = typer.Argument(..., help="Labelled rows to evaluate on."),
+    delimiter: str | None = Delimiter,
+    encoding: str = Encoding,
+    json_out: Path | None = typer.Option(None, "--json-out", help="Also write the metrics to this JSON file."),
+) -> None:
+    """Metrics of a saved model on labelled rows (AUC, logloss, lift, calibration, ...)."""
+    from needmap.display import metrics_table
+    from needmap.estimator import load
+    from needmap.workflows.predict import write_json
+
+    loaded = load(model_dir)
+    table = _read(data, delimiter, encoding)
+    metrics = loaded.evaluate(table)
+    assert loaded.schema_ is not None
+    out_console.print(
+        metrics_table(loaded.schema_.task or "binary", {"metrics": metrics}, title=f"{model_dir} on {data}")
+    )
+    if metrics.get("rows_without_target"):
+        console.print(f"[yellow]note:[/] {metrics['rows_without_target']} rows without a target were left out.")
+    if json_out:
+        write_json(metrics, json_out)
+        out_console.print(f"metrics written to {json_out}")
+
+
+# -- predict ----------------------------------------------------------------------------------
+@app.command(epilog="Example: needmap predict models/bank new_customers.csv --out scores.parquet")
+@friendly_errors
+def predict(
+    model_dir: Path = typer.Argument(..., help="Model directory written by 'needmap train'."),
+    data: str = typer.Argument(..., help="Rows to score: CSV / Parquet / JSON lines file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Scores file: .parquet, .csv or .jsonl."),
+    delimiter: str | None = Delimiter,
+    encoding: str = Encoding,
+) -> None:
+    """Score new rows with a saved model; keeps the id columns, adds the score; writes atomically."""
+    from needmap.data.write import WRITABLE
+    from needmap.estimator import load
+    from needmap.workflows.predict import predict_to_file
+
+    if out.suffix.lower() not in WRITABLE:
+        raise ConfigError(f"--out '{out}' has an unsupported extension; expected one of {', '.join(WRITABLE)}.")
+    loaded = load(model_dir)
+    table = _read(data, delimiter, encoding)
+    path, scores = predict_to_file(loaded, table, out)
+    assert loaded.preprocessor_ is not None
+    for note in transform_notes(loaded.preprocessor_.last_transform_report_):
+        console.print(f"[yellow]note:[/] {note}")
+    out_console.print(f"{scores.num_rows} rows scored, written to [bold]{path}[/]")
+
+
+def transform_notes(report: dict[str, Any]) -> list[str]:
+    """Plain sentences for what preprocessing had to repair in the rows just scored."""
+    notes = []
+    rows = report.get("rows", 0)
+    for name, col in (report.get("columns") or {}).items():
+        if col.get("unparseable"):
+            notes.append(f"{col['unparseable']} of {rows} values of '{name}' were not numbers; scored as missing.")
+        if col.get("oov"):
+            notes.append(
+                f"{col['oov']} of {rows} rows have a category of '{name}' unseen in training (out-of-vocabulary id)."
+            )
+    return notes
+
+
+# -- demo -------------------------------------------------------------------------------------
+@app.command(epilog="Example: needmap demo --out demo-output")
+@friendly_errors
+def demo(
+    out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Folder for the model and the scores."),
+    seed: int = typer.Option(0, help="Random seed of split and training."),
+    epochs: int | None = typer.Option(None, help="Most epochs (default: the model's)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """The main job on the bundled UCI Bank Marketing data: schema, preprocessing, the MLP beside
+    logistic regression on the same split, scores for the held-out customers, and a summary."""
+    from needmap.workflows.demo import run_demo
+
+    run_demo(out=out, seed=seed, epochs=epochs, quiet=quiet, console=out_console)
+
+
+def main() -> None:
+    """Entry point of the ``needmap`` command."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Write tables to files atomically: a temporary file beside the target, then a rename."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from needmap.errors import ConfigError
+
+WRITABLE = (".parquet", ".csv", ".jsonl")
+
+
+def write_table(table: pa.Table, path: str | os.PathLike[str]) -> Path:
+    """Write ``table`` to ``path`` (.parquet, .csv or .jsonl by extension), atomically.
+
+    Nothing appears at ``path`` unless the whole file was written: the data goes to a temporary
+    file in the same directory which is renamed into place at the end. Returns the path.
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in WRITABLE:
+        raise ConfigError(
+            f"cannot write '{target}': the extension '{suffix or '(none)'}' is not supported; "
+            f"expected one of {', '.join(WRITABLE)}."
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        if suffix == ".parquet":
+            pq.write_table(table, tmp_name)
+        elif suffix == ".csv":
+            pacsv.write_csv(table, tmp_name)
+        else:
+            _write_jsonl(table, Path(tmp_name))
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _write_jsonl(table: pa.Table, path: Path) -> None:
+    import json
+
+    with open(path, "w", encoding="utf-8") as fh:
+        for batch in table.to_batches(max_chunksize=65536):
+            for row in batch.to_pylist():
+                fh.write(json.dumps(row, default=str))
+                fh.write("\n")

@@ -1,0 +1,440 @@
+"""``needmap.Model``: the Python face of training, evaluation, prediction and saving.
+
+In the habits of scikit-learn and Keras::
+
+    model = needmap.Model("mlp", target="y", drop=["duration"], hidden=(256, 128))
+    model.fit(table, validation=0.1, epochs=30)
+    model.evaluate(test)          # {'auc': ..., 'logloss': ..., 'lift_at_10': ...}
+    model.predict(new_rows)       # Arrow table: id columns + score
+    model.save("models/campaign-7")
+    needmap.load("models/campaign-7").predict(new_rows)
+
+Constructor keywords are sorted into three groups by name: column roles (target, drop, id, ...),
+training options (the fields of :class:`needmap.training.TrainConfig`: epochs, lr, batch_size, ...),
+preprocessing options (the fields of :class:`needmap.features.preprocess.PreprocessConfig`:
+scaling, clip_quantiles, min_frequency, ...), and the rest are the network's hyper-parameters
+(for "mlp": hidden, embedding_dim, dropout, activation, batch_norm).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+
+from needmap import __version__
+from needmap.artifact import load_artifact, save_artifact
+from needmap.data.infer import infer_schema
+from needmap.data.read import first_row_of, read, source_of, take_rows
+from needmap.data.split import split_indices
+from needmap.data.values import stringify
+from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
+from needmap.features.numeric import parse_numeric
+from needmap.features.preprocess import PreprocessConfig, Preprocessor
+from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
+from needmap.models.registry import build_model
+from needmap.schema import Schema
+from needmap.training.trainer import TrainConfig, Trainer, predict_raw
+
+TableLike = Any  # a path, an Arrow table, a pandas / polars frame: whatever needmap.read accepts
+
+_ROLE_KEYS = ("target", "task", "drop", "id", "categorical", "numeric", "datetime")
+
+
+def _as_list(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return list(value)
+
+
+def _field_names(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _as_table(data: TableLike) -> pa.Table:
+    return data if isinstance(data, pa.Table) else read(data)
+
+
+class Model:
+    """A deep model for a customer table: preprocessing, network and training options in one object.
+
+    Args:
+        model: architecture name from the registry (``needmap.models.available_models()``).
+        target: the outcome column to predict.
+        task: "binary", "multiclass" or "regression"; inferred from the target when None.
+        drop, id, categorical, numeric, datetime: column-role overrides (names or a comma list).
+        preprocess: a PreprocessConfig or a dict of its fields.
+        **options: training options (TrainConfig fields), preprocessing options (PreprocessConfig
+            fields) and network hyper-parameters, sorted by name.
+
+    Learned state after :meth:`fit`: ``schema_``, ``preprocessor_``, ``network_``, ``result_``
+    (training history), ``metrics_`` (validation metrics and training speed), ``report_``.
+    """
+
+    def __init__(
+        self,
+        model: str = "mlp",
+        *,
+        target: str | None = None,
+        task: str | None = None,
+        drop: str | Iterable[str] | None = None,
+        id: str | Iterable[str] | None = None,
+        categorical: str | Iterable[str] | None = None,
+        numeric: str | Iterable[str] | None = None,
+        datetime: str | Iterable[str] | None = None,
+        preprocess: PreprocessConfig | Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        self.model = model
+        self.target = target
+        self.task = task
+        self.drop = _as_list(drop)
+        self.id = _as_list(id)
+        self.categorical = _as_list(categorical)
+        self.numeric = _as_list(numeric)
+        self.datetime = _as_list(datetime)
+        prep = dict(preprocess.to_dict() if isinstance(preprocess, PreprocessConfig) else preprocess or {})
+        train: dict[str, Any] = {}
+        params: dict[str, Any] = {}
+        train_keys, prep_keys = _field_names(TrainConfig), _field_names(PreprocessConfig)
+        for key, value in options.items():
+            if key in train_keys:
+                train[key] = value
+            elif key in prep_keys:
+                prep[key] = value
+            else:
+                params[key] = value
+        self.train_options = train
+        self.preprocess_options = prep
+        self.params = params
+        self.schema_: Schema | None = None
+        self.preprocessor_: Preprocessor | None = None
+        self.network_: torch.nn.Module | None = None
+        self.result_: Any = None
+        self.metrics_: dict[str, Any] = {}
+        self.report_: dict[str, Any] = {}
+        self.train_config_: TrainConfig | None = None
+        self.target_scaling_: dict[str, float] | None = None
+
+    # -- fitting -------------------------------------------------------------------------------
+    def infer_schema(self, table: pa.Table) -> Schema:
+        """The schema this model would use for ``table``: inferred roles plus this model's overrides."""
+        return infer_schema(
+            table,
+            self.target,
+            drop=self.drop,
+            ids=self.id,
+            categorical=self.categorical,
+            numeric=self.numeric,
+            datetime=self.datetime,
+            task=self.task,
+        )
+
+    def fit(self, data: TableLike, *, validation: float = 0.1, schema: Schema | None = None, **train: Any) -> Model:
+        """Fit preprocessing on ``data`` and train the network by backpropagation.
+
+        Args:
+            data: the training rows (anything :func:`needmap.read` accepts).
+            validation: share of ``data`` held out (stratified for classification) for early
+                stopping and validation metrics; 0 trains on every row without early stopping.
+            schema: a schema to use instead of inferring one.
+            **train: training options for this call (TrainConfig fields: epochs, lr, ...).
+        Returns: self.
+        """
+        if self.target is None and schema is None:
+            raise ConfigError("no target column given; expected Model(..., target='column').")
+        unknown = set(train) - _field_names(TrainConfig)
+        if unknown:
+            raise ConfigError(
+                f"unknown training option(s) {sorted(unknown)}; expected some of {sorted(_field_names(TrainConfig))}."
+            )
+        table = _as_table(data)
+        schema = schema or self.infer_schema(table)
+        if schema.target is None:
+            raise SchemaError("the schema has no target column; expected one column with role 'target'.")
+        self.target = schema.target
+        prep_config = PreprocessConfig.from_dict(self.preprocess_options)
+        table, report = clean_training_table(
+            table, schema, user_dropped=self.drop, max_unparseable=prep_config.max_unparseable
+        )
+        n = table.num_rows
+        config = TrainConfig.from_dict({**self.train_options, **train})
+        self.train_config_ = config
+        if not 0 <= validation < 1:
+            raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
+        if validation > 0:
+            labels = stringify(table.column(schema.target)).to_numpy(zero_copy_only=False)
+            method = "random" if schema.task == "regression" else "stratified"
+            train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
+        else:
+            train_idx, valid_idx = np.arange(n), np.array([], dtype=np.int64)
+        train_table = take_rows(table, pa.array(train_idx))
+        preprocessor = Preprocessor(schema, prep_config)
+        x_train = preprocessor.fit_transform(train_table)
+        y_train = preprocessor.encode_target(train_table)
+        x_valid = y_valid = None
+        if len(valid_idx):
+            valid_table = take_rows(table, pa.array(valid_idx))
+            x_valid = preprocessor.transform(valid_table)
+            y_valid = preprocessor.encode_target(valid_table)
+        n_outputs = len(schema.classes) if schema.task == "multiclass" else 1
+        torch.manual_seed(config.seed)
+        try:
+            network = build_model(
+                self.model,
+                n_numeric=preprocessor.n_numeric_,
+                cardinalities=list(preprocessor.cardinalities_),
+                n_outputs=n_outputs,
+                **self.params,
+            )
+        except TypeError as exc:
+            raise ConfigError(f"model '{self.model}' does not accept these options: {exc}.") from None
+        trainer = Trainer(network, schema.task, config)
+        result = trainer.fit(x_train, y_train, x_valid, y_valid)
+        self.schema_, self.preprocessor_, self.network_, self.result_ = schema, preprocessor, network, result
+        self.target_scaling_ = getattr(trainer, "target_scaling", None)
+        report["train_rows"] = len(train_idx)
+        report["validation_rows"] = len(valid_idx)
+        report["preprocessing"] = preprocessor.report_
+        self.report_ = report
+        self.metrics_ = {
+            "validation": self._score(x_valid, y_valid) if x_valid is not None else None,
+            "training": {
+                "wall_time_s": result.wall_time_s,
+                "rows_per_s": result.rows_per_s,
+                "epochs_run": len(result.history),
+                "best_epoch": result.best_epoch,
+                "stopped_reason": result.stopped_reason,
+                "history": result.history,
+            },
+        }
+        return self
+
+    # -- using a fitted model ------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if self.network_ is None or self.preprocessor_ is None or self.schema_ is None:
+            raise ConfigError("this model is not fitted yet; call fit() first or needmap.load() a saved model.")
+
+    def _raw(self, x: Any) -> np.ndarray:
+        assert self.network_ is not None and self.schema_ is not None
+        return predict_raw(self.network_, x, task=self.schema_.task, target_scaling=self.target_scaling_)
+
+    def _outputs(self, x: Any) -> np.ndarray:
+        """Probabilities ([n] binary, [n, K] multiclass) or predictions in target units ([n])."""
+        raw = self._raw(x)
+        task = self.schema_.task if self.schema_ else None
+        if task == "binary":
+            return 1.0 / (1.0 + np.exp(-raw.reshape(-1).astype(np.float64)))
+        if task == "multiclass":
+            z = raw - raw.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            return e / e.sum(axis=1, keepdims=True)
+        return raw.reshape(-1)
+
+    def _score(self, x: Any, y: np.ndarray) -> dict[str, Any]:
+        out = self._outputs(x)
+        task = self.schema_.task if self.schema_ else None
+        if task == "binary":
+            return binary_metrics(y, out)
+        if task == "multiclass":
+            return multiclass_metrics(y, out)
+        return regression_metrics(y, out)
+
+    def predict_proba(self, data: TableLike) -> np.ndarray:
+        """Scores as an array: P(positive) ``[n]`` (binary), class probabilities ``[n, K]``
+        (multiclass) or predictions in the target's units ``[n]`` (regression)."""
+        self._check_fitted()
+        assert self.preprocessor_ is not None
+        return self._outputs(self.preprocessor_.transform(_as_table(data)))
+
+    def predict(self, data: TableLike) -> pa.Table:
+        """Score every row of ``data`` (no row is dropped); returns an Arrow table.
+
+        Columns: the id column(s) of the schema, then ``score`` (binary: probability of
+        ``schema.classes[1]``), or ``predicted`` and ``proba_<class>`` per class (multiclass), or
+        ``prediction`` (regression, in the target's units). Extra columns in ``data`` are
+        ignored, their order does not matter, unseen categories go to the out-of-vocabulary id.
+        """
+        self._check_fitted()
+        assert self.schema_ is not None
+        table = _as_table(data)
+        out = self.predict_proba(table)
+        return scores_table(table, self.schema_, out)
+
+    def evaluate(self, data: TableLike) -> dict[str, Any]:
+        """Metrics of this model on labelled rows: AUC, logloss, PR-AUC, accuracy, precision,
+        recall, calibration error, lift and capture in the top 10% (binary); accuracy, logloss,
+        macro AUC (multiclass); RMSE, MAE, R² (regression). Rows with a missing target are left
+        out and counted in ``rows_without_target``."""
+        self._check_fitted()
+        assert self.schema_ is not None and self.preprocessor_ is not None
+        table = _as_table(data)
+        target = self.schema_.target
+        if target not in table.column_names:
+            raise SchemaError(
+                f"the evaluation data has no target column '{target}'; expected the outcome to compare "
+                "the scores with.",
+                file=source_of(table),
+                column=target,
+            )
+        keep = pc.is_valid(table.column(target))
+        dropped = table.num_rows - int(pc.sum(keep).as_py() or 0)
+        if dropped:
+            table = table.filter(keep)
+        if table.num_rows == 0:
+            raise DataError(
+                f"no row has a value in the target column '{target}'; expected labelled rows.",
+                file=source_of(table),
+                column=target,
+            )
+        metrics = self._score(self.preprocessor_.transform(table), self.preprocessor_.encode_target(table))
+        metrics["rows_without_target"] = dropped
+        return metrics
+
+    # -- persistence ---------------------------------------------------------------------------
+    def model_description(self) -> dict[str, Any]:
+        """The content of model.json (without format version and checksum)."""
+        self._check_fitted()
+        assert self.network_ is not None and self.preprocessor_ is not None and self.schema_ is not None
+        config = self.network_.config() if hasattr(self.network_, "config") else dict(self.params)
+        return {
+            "needmap_version": __version__,
+            "architecture": self.model,
+            "params": config,
+            "n_numeric": int(self.preprocessor_.n_numeric_),
+            "cardinalities": [int(c) for c in self.preprocessor_.cardinalities_],
+            "n_outputs": int(len(self.schema_.classes) if self.schema_.task == "multiclass" else 1),
+            "task": self.schema_.task,
+            "target": self.schema_.target,
+            "train": self.train_config_.to_dict() if self.train_config_ else {},
+            "target_scaling": self.target_scaling_,
+        }
+
+    def save(self, path: str | os.PathLike[str], *, extra_metrics: Mapping[str, Any] | None = None) -> Path:
+        """Write the model directory (see needmap.artifact) atomically; returns its path."""
+        from needmap.card import model_card
+
+        self._check_fitted()
+        assert self.network_ is not None and self.preprocessor_ is not None and self.schema_ is not None
+        metrics = {**self.metrics_, **(extra_metrics or {}), "report": self.report_}
+        description = self.model_description()
+        return save_artifact(
+            path,
+            model=description,
+            schema=self.schema_.to_dict(),
+            preprocessor=self.preprocessor_.to_dict(),
+            state_dict=self.network_.state_dict(),
+            metrics=metrics,
+            card=model_card(description, self.schema_, metrics),
+        )
+
+
+def clean_training_table(
+    table: pa.Table, schema: Schema, *, user_dropped: Sequence[str] = (), max_unparseable: float = 0.05
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Check a whole training table, before any split, and drop rows without a target, counting them.
+
+    Raises DataError for an empty table, a feature column with no values at all that the user
+    did not drop, a numeric column with more than ``max_unparseable`` text values (naming the
+    first such row of the file), or a target with a single class. Returns the table and a report dict with
+    ``rows_in`` and ``rows_without_target``.
+    """
+    source = source_of(table)
+    if table.num_rows == 0:
+        raise DataError("the table has a header but no data rows; expected at least one row.", file=source)
+    target = schema.target
+    assert target is not None
+    for name in table.column_names:
+        if name in user_dropped or name == target:
+            continue
+        col = table.column(name)
+        if col.null_count == table.num_rows:
+            raise DataError(
+                f"every one of the {table.num_rows} rows is missing; expected at least some values.",
+                file=source,
+                column=name,
+                hint=f"Drop the column (--drop {name}) if it is not needed.",
+            )
+    for name in schema.numeric:
+        if name in table.column_names:
+            parsed = parse_numeric(table.column(name), column=name, file=source)
+            parsed.check_unparseable(max_unparseable, column=name, file=source, first_row=first_row_of(table))
+    keep = pc.is_valid(table.column(target))
+    rows_in = table.num_rows
+    missing = rows_in - int(pc.sum(keep).as_py() or 0)
+    if missing:
+        table = table.filter(keep)
+    if schema.task in ("binary", "multiclass"):
+        values = pc.unique(stringify(table.column(target)))
+        if len(values) < 2:
+            raise DataError(
+                f"the target has a single class {values.to_pylist()!r} in {table.num_rows} rows; "
+                "expected at least two classes to learn from.",
+                file=source,
+                column=target,
+            )
+    return table, {"rows_in": rows_in, "rows_without_target": missing}
+
+
+def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:
+    """Id columns of ``table`` followed by the score column(s) for ``out`` (see Model.predict)."""
+    columns: dict[str, Any] = {}
+    for name in schema.ids:
+        if name in table.column_names:
+            columns[name] = table.column(name)
+    if schema.task == "binary":
+        columns["score"] = pa.array(out.astype(np.float64))
+    elif schema.task == "multiclass":
+        classes = np.asarray(schema.classes, dtype=object)
+        columns["predicted"] = pa.array(classes[out.argmax(axis=1)].tolist(), type=pa.string())
+        for k, name in enumerate(schema.classes):
+            columns[f"proba_{name}"] = pa.array(out[:, k].astype(np.float64))
+    else:
+        columns["prediction"] = pa.array(out.astype(np.float64))
+    return pa.table(columns)
+
+
+def load(path: str | os.PathLike[str]) -> Model:
+    """Load a model directory written by :meth:`Model.save` (or ``needmap train``).
+
+    Reads JSON and safetensors only; no code from the directory is executed. Raises ArtifactError
+    when a file is missing or corrupted or the format version does not match.
+    """
+    contents = load_artifact(path)
+    desc = contents.model
+    try:
+        schema = Schema.from_dict(contents.schema)
+        preprocessor = Preprocessor.from_dict(contents.preprocessor)
+        model = Model(desc["architecture"], target=schema.target, task=schema.task)
+        network = build_model(
+            desc["architecture"],
+            n_numeric=desc["n_numeric"],
+            cardinalities=desc["cardinalities"],
+            n_outputs=desc["n_outputs"],
+            **desc["params"],
+        )
+        network.load_state_dict(contents.state_dict)
+    except NeedmapError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ArtifactError(
+            f"the model files do not fit together ({type(exc).__name__}: {exc}); expected the files that "
+            "one needmap training run wrote.",
+            file=str(path),
+        ) from None
+    network.eval()
+    model.params = dict(desc["params"])
+    model.schema_, model.preprocessor_, model.network_ = schema, preprocessor, network
+    model.metrics_ = contents.metrics
+    model.target_scaling_ = desc.get("target_scaling")
+    model.train_config_ = TrainConfig.from_dict(desc.get("train") or {})
+    return model

@@ -1,0 +1,269 @@
+"""Numeric feature columns: text to numbers, then clipping, imputation and scaling.
+
+A numeric column may arrive as any Arrow number type, as booleans, or as text that is mostly
+numbers (a CSV column with a few stray words). :func:`parse_numeric` turns any of them into
+float64 with NaN where a value is missing or is not a number, without a Python loop over rows.
+:class:`NumericColumn` holds what one column learned from the training rows and applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from needmap.errors import DataError, SchemaError
+
+SCALINGS: tuple[str, ...] = ("standard", "log1p", "quantile", "none")
+IMPUTES: tuple[str, ...] = ("median", "mean")
+
+# A decimal number in ASCII digits, with optional sign, point and exponent ("1e5", "+.5", "5.").
+NUMBER_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+# Text that means "no value" in a numeric column (compared after trimming and lower-casing).
+MISSING_TOKENS: tuple[str, ...] = ("", "na", "n/a", "nan", "null", "none")
+
+
+@dataclass
+class ParsedNumbers:
+    """A numeric column as float64, with the masks that say why a value is NaN.
+
+    Attributes:
+        values: float64 ``[n]``; NaN where the value is missing or unparseable.
+        missing: bool ``[n]``; null, blank, a missing token ("NA", "nan", ...) or a float NaN.
+        unparseable: bool ``[n]``; present but not a finite number (text, or +-inf).
+        source: the column as it arrived, to quote an offending value in an error.
+    """
+
+    values: np.ndarray
+    missing: np.ndarray
+    unparseable: np.ndarray
+    source: pa.ChunkedArray
+
+    def check_unparseable(self, max_fraction: float, *, column: str, file: str | None, first_row: int | None) -> None:
+        """Raise :class:`DataError` if more than ``max_fraction`` of the non-null values are not numbers.
+
+        ``first_row`` is the display number of data row 0, used to name the first offending row.
+        """
+        bad = int(self.unparseable.sum())
+        present = len(self.values) - int(self.missing.sum())
+        if bad == 0 or bad <= max_fraction * present:
+            return
+        first = int(np.flatnonzero(self.unparseable)[0])
+        found = self.source[first].as_py()
+        raise DataError(
+            f"found {found!r}, expected a number; {bad} of {present} non-empty values "
+            f"({bad / present:.1%}) in this numeric column are not numbers, more than "
+            f"max_unparseable = {max_fraction:.1%}.",
+            file=file,
+            row=None if first_row is None else first_row + first,
+            column=column,
+            hint="Fix those values, mark the column categorical, or raise max_unparseable.",
+        )
+
+
+def _as_chunked(array: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+
+
+def to_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow array as numpy ``[n]`` (a copy for chunked arrays).
+
+    Joining the chunks first keeps to plain Arrow (``ChunkedArray.to_numpy`` goes through pandas).
+    """
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.to_numpy(zero_copy_only=False)
+
+
+def _bools(array: pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow array as a numpy bool ``[n]``, nulls read as False."""
+    return np.asarray(to_numpy(pc.fill_null(array, False)), dtype=bool)
+
+
+def parse_numeric(array: pa.Array | pa.ChunkedArray, *, column: str, file: str | None) -> ParsedNumbers:
+    """Read one numeric column of any supported Arrow type as float64 (shape ``[n]``).
+
+    Numbers, booleans (0/1) and decimals are cast. Text is trimmed; blanks and the tokens
+    ``NA``, ``N/A``, ``nan``, ``null``, ``none`` (any case) are missing; other text is parsed when it
+    is a decimal number (``"-1.5e3"``) and counted as unparseable otherwise. Infinities are
+    unparseable too. Raises :class:`SchemaError` for types that cannot hold numbers (lists, ...).
+    """
+    source = _as_chunked(array)
+    typ = source.type
+    if pa.types.is_dictionary(typ):
+        return parse_numeric(pc.cast(source, typ.value_type), column=column, file=file)
+    n = len(source)
+    if pa.types.is_null(typ):
+        values = np.full(n, np.nan)
+        return ParsedNumbers(values, np.ones(n, dtype=bool), np.zeros(n, dtype=bool), source)
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        text = pc.utf8_trim_whitespace(source)
+        blank = _bools(pc.is_in(pc.utf8_lower(text), value_set=pa.array(MISSING_TOKENS)))
+        missing = _bools(pc.is_null(text)) | blank
+        number_like = pc.match_substring_regex(text, NUMBER_PATTERN)
+        kept = pc.if_else(number_like, text, pa.scalar(None, type=text.type))
+        values = to_numpy(pc.fill_null(pc.cast(kept, pa.float64()), np.nan))
+    elif pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ) or pa.types.is_decimal(typ):
+        values = to_numpy(pc.fill_null(pc.cast(source, pa.float64()), np.nan))
+        missing = np.isnan(values)
+    else:
+        raise SchemaError(
+            f"the column has Arrow type {typ}, expected numbers or text for a numeric column.",
+            file=file,
+            column=column,
+            hint="Give this column another role (categorical, datetime or ignored).",
+        )
+    values = np.array(values, dtype=np.float64)
+    unparseable = ~missing & ~np.isfinite(values)
+    values[unparseable] = np.nan
+    return ParsedNumbers(values, missing, unparseable, source)
+
+
+@dataclass
+class NumericColumn:
+    """What one numeric column learned from the training rows.
+
+    Attributes:
+        name: column name.
+        scaling: 'standard', 'log1p', 'quantile' or 'none'.
+        impute_value: value (in the column's own unit, after clipping) that replaces missing values.
+        clip_low, clip_high: training quantiles the values are clipped to (the observed values at or
+            just outside the quantile levels); None when clipping is off.
+        indicator: whether a 0/1 missing-indicator column follows the scaled values.
+        center, scale: standardization of 'standard' (raw values) and 'log1p' (log values).
+        quantiles: ``n_bins + 1`` training quantiles (non-decreasing) for 'quantile' scaling.
+    """
+
+    name: str
+    scaling: str
+    impute_value: float
+    clip_low: float | None
+    clip_high: float | None
+    indicator: bool
+    center: float = 0.0
+    scale: float = 1.0
+    quantiles: list[float] = field(default_factory=list)
+
+    @classmethod
+    def fit(
+        cls,
+        name: str,
+        parsed: ParsedNumbers,
+        *,
+        scaling: str,
+        impute: str,
+        clip_quantiles: tuple[float, float] | None,
+        n_bins: int,
+        add_indicator: bool,
+    ) -> tuple[NumericColumn, dict[str, Any]]:
+        """Learn clipping bounds, imputation value and scaling from training values ``[n]``.
+
+        Returns the fitted column and its fit report (counts, JSON-safe).
+        A column with no value at all imputes 0 and scales by 1.
+        """
+        observed = parsed.values[~np.isnan(parsed.values)]
+        low = high = None
+        if clip_quantiles is not None and observed.size:
+            # bounds are observed values, so a column without outliers keeps its extremes
+            low = float(np.quantile(observed, clip_quantiles[0], method="lower"))
+            high = float(np.quantile(observed, clip_quantiles[1], method="higher"))
+            observed = np.clip(observed, low, high)
+        if observed.size == 0:
+            impute_value = 0.0
+        elif impute == "median":
+            impute_value = float(np.median(observed))
+        else:
+            impute_value = float(np.mean(observed))
+        had_missing = bool(np.isnan(parsed.values).any())
+        column = cls(name, scaling, impute_value, low, high, add_indicator and had_missing)
+        filled, clipped_low, clipped_high = column._clip_impute(parsed.values)
+        if scaling in ("standard", "log1p"):
+            base = _signed_log1p(filled) if scaling == "log1p" else filled
+            column.center = float(base.mean()) if base.size else 0.0
+            std = float(base.std()) if base.size else 0.0
+            column.scale = std if std > 0.0 and np.isfinite(std) else 1.0
+        elif scaling == "quantile":
+            levels = np.linspace(0.0, 1.0, n_bins + 1)
+            source = filled if filled.size else np.zeros(1)
+            column.quantiles = [float(q) for q in np.quantile(source, levels)]
+        report = {
+            "role": "numeric",
+            "missing": int(parsed.missing.sum()),
+            "unparseable": int(parsed.unparseable.sum()),
+            "clipped_low": clipped_low,
+            "clipped_high": clipped_high,
+        }
+        return column, report
+
+    def _clip_impute(self, values: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """Clip to the training bounds and fill NaN with the imputation value (float64 ``[n]``)."""
+        out = np.array(values, dtype=np.float64)
+        missing = np.isnan(out)
+        clipped_low = clipped_high = 0
+        if self.clip_low is not None and self.clip_high is not None:
+            clipped_low = int((out < self.clip_low).sum())
+            clipped_high = int((out > self.clip_high).sum())
+            np.clip(out, self.clip_low, self.clip_high, out=out)
+        out[missing] = self.impute_value
+        return out, clipped_low, clipped_high
+
+    def transform(self, values: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """Scaled values float64 ``[n]`` of raw values ``[n]`` (NaN = missing), and clip counts."""
+        x, clipped_low, clipped_high = self._clip_impute(values)
+        if self.scaling == "standard":
+            x = (x - self.center) / self.scale
+        elif self.scaling == "log1p":
+            x = (_signed_log1p(x) - self.center) / self.scale
+        elif self.scaling == "quantile":
+            x = _quantile_rank(x, np.asarray(self.quantiles, dtype=np.float64))
+        return x, clipped_low, clipped_high
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "scaling": self.scaling,
+            "impute_value": self.impute_value,
+            "clip_low": self.clip_low,
+            "clip_high": self.clip_high,
+            "indicator": self.indicator,
+            "center": self.center,
+            "scale": self.scale,
+            "quantiles": list(self.quantiles),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NumericColumn:
+        def number(value: Any) -> float | None:
+            return None if value is None else float(value)
+
+        return cls(
+            name=str(data["name"]),
+            scaling=str(data["scaling"]),
+            impute_value=float(data["impute_value"]),
+            clip_low=number(data["clip_low"]),
+            clip_high=number(data["clip_high"]),
+            indicator=bool(data["indicator"]),
+            center=float(data["center"]),
+            scale=float(data["scale"]),
+            quantiles=[float(q) for q in data["quantiles"]],
+        )
+
+
+def _signed_log1p(x: np.ndarray) -> np.ndarray:
+    """``sign(x) * log1p(|x|)``, elementwise; same shape as ``x``."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def _quantile_rank(x: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Empirical quantile rank in [0, 1] of each value of ``x``, by linear interpolation.
+
+    ``quantiles`` holds the training quantiles at evenly spaced levels. Interpolating upwards and
+    downwards and averaging gives tied quantiles (a value repeated in many rows) their middle level.
+    """
+    levels = np.linspace(0.0, 1.0, len(quantiles))
+    up = np.interp(x, quantiles, levels)
+    down = -np.interp(-x, -quantiles[::-1], -levels[::-1])
+    return 0.5 * (up + down)

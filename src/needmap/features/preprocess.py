@@ -1,0 +1,323 @@
+"""The preprocessor: from a customer table to the arrays a model reads.
+
+:class:`Preprocessor` learns, from the training rows only, how to clip, impute and scale each
+numeric column and which categories each categorical column keeps; :meth:`Preprocessor.transform`
+then turns any table with those columns into a :class:`~needmap.features.batch.FeatureBatch`.
+Its learned state is plain JSON (:meth:`Preprocessor.to_dict`), saved with the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from needmap.data.read import first_row_of, source_of
+from needmap.errors import ArtifactError, ConfigError, DataError, SchemaError
+from needmap.features.batch import FeatureBatch
+from needmap.features.numeric import IMPUTES, SCALINGS, NumericColumn, parse_numeric
+from needmap.features.target import encode_target
+from needmap.features.vocab import Vocabulary, category_strings
+from needmap.schema import Schema
+
+FORMAT = "needmap.preprocessor"
+VERSION = 1
+
+
+@dataclass
+class PreprocessConfig:
+    """Options of the preprocessor.
+
+    Attributes:
+        impute: value that replaces a missing numeric: training 'median' or 'mean'.
+        add_missing_indicator: add a 0/1 column ``<col>__missing`` for each numeric column that had
+            missing values in the training rows.
+        clip_quantiles: (low, high) training quantiles that numerics are clipped to; None: no clipping.
+        scaling: 'standard' (zero mean, unit variance), 'log1p' (``sign(x) * log1p(|x|)`` then
+            standard), 'quantile' (empirical quantile rank in [0, 1]) or 'none'.
+        column_scaling: per-column scaling that overrides ``scaling``, e.g. ``{"balance": "log1p"}``.
+        n_bins: number of quantile intervals 'quantile' scaling interpolates between.
+        min_frequency: categories seen fewer times than this in training are out-of-vocabulary.
+        max_categories: keep at most this many categories per column (most frequent); None: all.
+        max_unparseable: largest fraction of a numeric column's non-empty values that may be text;
+            those become missing. Above it, the column is an error.
+    """
+
+    impute: str = "median"
+    add_missing_indicator: bool = True
+    clip_quantiles: tuple[float, float] | None = (0.001, 0.999)
+    scaling: str = "standard"
+    column_scaling: dict[str, str] = field(default_factory=dict)
+    n_bins: int = 100
+    min_frequency: int = 1
+    max_categories: int | None = None
+    max_unparseable: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.impute not in IMPUTES:
+            raise ConfigError(f"impute is {self.impute!r}, expected one of {', '.join(IMPUTES)}.")
+        for name, scaling in [("scaling", self.scaling)] + [
+            (f"column_scaling[{col!r}]", s) for col, s in self.column_scaling.items()
+        ]:
+            if scaling not in SCALINGS:
+                raise ConfigError(f"{name} is {scaling!r}, expected one of {', '.join(SCALINGS)}.")
+        if self.clip_quantiles is not None:
+            q = tuple(self.clip_quantiles)
+            if len(q) != 2 or not all(_is_number(v) for v in q) or not 0.0 <= q[0] < q[1] <= 1.0:
+                raise ConfigError(
+                    f"clip_quantiles is {self.clip_quantiles!r}, expected two quantiles "
+                    "0 <= low < high <= 1, or None for no clipping."
+                )
+            self.clip_quantiles = (float(q[0]), float(q[1]))
+        if not _is_int(self.n_bins) or self.n_bins < 2:
+            raise ConfigError(f"n_bins is {self.n_bins!r}, expected a whole number of at least 2.")
+        if not _is_int(self.min_frequency) or self.min_frequency < 1:
+            raise ConfigError(f"min_frequency is {self.min_frequency!r}, expected a whole number >= 1.")
+        if self.max_categories is not None and (not _is_int(self.max_categories) or self.max_categories < 1):
+            raise ConfigError(f"max_categories is {self.max_categories!r}, expected a whole number >= 1 or None.")
+        if not _is_number(self.max_unparseable) or not 0.0 <= self.max_unparseable <= 1.0:
+            raise ConfigError(f"max_unparseable is {self.max_unparseable!r}, expected a fraction between 0 and 1.")
+
+    def scaling_of(self, column: str) -> str:
+        """The scaling of one numeric column: its override, else the default."""
+        return self.column_scaling.get(column, self.scaling)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["clip_quantiles"] = None if self.clip_quantiles is None else list(self.clip_quantiles)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreprocessConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"found unknown preprocessing option(s) {', '.join(unknown)}, "
+                f"expected some of {', '.join(sorted(known))}."
+            )
+        values = dict(data)
+        if values.get("clip_quantiles") is not None:
+            values["clip_quantiles"] = tuple(values["clip_quantiles"])
+        if "column_scaling" in values:
+            values["column_scaling"] = dict(values["column_scaling"])
+        return cls(**values)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _columns(table: pa.Table, names: list[str], file: str | None) -> dict[str, pa.ChunkedArray]:
+    """Look up ``names`` in ``table`` by name; raise :class:`SchemaError` when any is absent or repeated."""
+    found = {name: table.schema.get_all_field_indices(name) for name in names}
+    absent = [name for name, idx in found.items() if not idx]
+    if absent:
+        raise SchemaError(
+            f"found no column {', '.join(repr(a) for a in absent)} in the table, expected every feature "
+            f"column of the schema ({len(names)} columns).",
+            file=file,
+            column=absent[0] if len(absent) == 1 else None,
+        )
+    repeated = [name for name, idx in found.items() if len(idx) > 1]
+    if repeated:
+        raise SchemaError(
+            f"found the column name {repeated[0]!r} {len(found[repeated[0]])} times, expected each "
+            "feature column once.",
+            file=file,
+            column=repeated[0],
+        )
+    return {name: table.column(idx[0]) for name, idx in found.items()}
+
+
+def _duplicate_rows(table: pa.Table) -> int:
+    """Number of rows equal, in every column, to an earlier row (nested-type columns not compared)."""
+    keep = [i for i, f in enumerate(table.schema) if not pa.types.is_nested(f.type)]
+    if not keep or table.num_rows == 0:
+        return 0
+    flat = table.select(keep).rename_columns([f"c{i}" for i in range(len(keep))])
+    return table.num_rows - flat.group_by(flat.column_names).aggregate([]).num_rows
+
+
+class Preprocessor:
+    """Turns tables into :class:`FeatureBatch` es with statistics learned by :meth:`fit`.
+
+    After ``fit`` (attributes end with ``_``):
+        numeric_columns_: per numeric column, its clipping, imputation and scaling.
+        vocabularies_: per categorical column, its vocabulary.
+        n_numeric_: width of ``FeatureBatch.numeric`` (scaled columns, then indicators).
+        numeric_names_: names of those columns; indicators are named ``<col>__missing``.
+        categorical_names_: names of the columns of ``FeatureBatch.categorical``.
+        cardinalities_: ids per categorical column, the 2 reserved ids (OOV, missing) included.
+        report_: JSON-safe counts from the training rows (see :meth:`fit`).
+    After ``transform``: last_transform_report_, counts from the rows just transformed.
+    """
+
+    def __init__(self, schema: Schema, config: PreprocessConfig | None = None) -> None:
+        self.schema = schema
+        self.config = config if config is not None else PreprocessConfig()
+        strays = [c for c in self.config.column_scaling if c not in schema.numeric]
+        if strays:
+            raise ConfigError(
+                f"column_scaling names {', '.join(repr(c) for c in strays)}, expected numeric columns "
+                f"of the schema ({', '.join(schema.numeric) or 'there are none'})."
+            )
+
+    # -- learning ----------------------------------------------------------------------------------
+    def fit(self, table: pa.Table) -> Preprocessor:
+        """Learn every statistic from the rows of ``table`` (the training rows) and nothing else.
+
+        ``report_`` then holds ``rows``, ``duplicate_rows`` (rows equal in every column of ``table``
+        to an earlier row; counted, kept) and ``columns``: per feature column, in schema order,
+        ``role`` and counts: numeric ``missing``, ``unparseable`` (text, made missing),
+        ``clipped_low``, ``clipped_high``; categorical ``missing``, ``vocabulary_size``,
+        ``folded_categories`` and ``folded_rows`` (rare categories sent to OOV).
+        """
+        file, first_row = source_of(table), first_row_of(table)
+        cfg = self.config
+        if not self.schema.features:
+            raise SchemaError("the schema has no numeric or categorical column, expected at least one feature.")
+        columns = _columns(table, self.schema.features, file)
+        if table.num_rows == 0:
+            raise DataError("found no rows, expected at least one training row.", file=file)
+        numeric, column_report = [], {}
+        for name in self.schema.numeric:
+            parsed = parse_numeric(columns[name], column=name, file=file)
+            parsed.check_unparseable(cfg.max_unparseable, column=name, file=file, first_row=first_row)
+            column, column_report[name] = NumericColumn.fit(
+                name,
+                parsed,
+                scaling=cfg.scaling_of(name),
+                impute=cfg.impute,
+                clip_quantiles=cfg.clip_quantiles,
+                n_bins=cfg.n_bins,
+                add_indicator=cfg.add_missing_indicator,
+            )
+            numeric.append(column)
+        vocabularies = []
+        for name in self.schema.categorical:
+            strings = category_strings(columns[name], column=name, file=file)
+            vocabulary, column_report[name] = Vocabulary.fit(
+                name, strings, min_frequency=cfg.min_frequency, max_categories=cfg.max_categories
+            )
+            vocabularies.append(vocabulary)
+        report = {
+            "rows": table.num_rows,
+            "duplicate_rows": _duplicate_rows(table),
+            "columns": column_report,
+        }
+        self._set_state(numeric, vocabularies, report)
+        return self
+
+    def _set_state(self, numeric: list[NumericColumn], vocabularies: list[Vocabulary], report: dict) -> None:
+        self.numeric_columns_ = numeric
+        self.vocabularies_ = vocabularies
+        self.numeric_names_ = [c.name for c in numeric] + [f"{c.name}__missing" for c in numeric if c.indicator]
+        self.n_numeric_ = len(self.numeric_names_)
+        self.categorical_names_ = [v.name for v in vocabularies]
+        self.cardinalities_ = [v.cardinality for v in vocabularies]
+        self.report_ = report
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "report_"):
+            raise RuntimeError("this Preprocessor is not fitted yet: call fit(table) or from_dict(state) first")
+
+    # -- applying ----------------------------------------------------------------------------------
+    def transform(self, table: pa.Table) -> FeatureBatch:
+        """Features of every row of ``table``: numeric float32 ``[n, n_numeric_]``, ids int64 ``[n, n_cat]``.
+
+        Columns are found by name; their order and any other column do not matter. Records
+        ``last_transform_report_``: ``rows`` and ``columns``: per feature column ``role`` and counts:
+        numeric ``missing``, ``unparseable``, ``clipped_low``, ``clipped_high``; categorical
+        ``missing`` and ``oov`` (rows whose category is outside the vocabulary: unseen in training
+        or folded as rare).
+        """
+        self._check_fitted()
+        file, first_row = source_of(table), first_row_of(table)
+        columns = _columns(table, [c.name for c in self.numeric_columns_] + self.categorical_names_, file)
+        n = table.num_rows
+        numeric_out = np.empty((n, self.n_numeric_), dtype=np.float32)
+        column_report: dict[str, dict[str, Any]] = {}
+        indicator_at = len(self.numeric_columns_)
+        for j, column in enumerate(self.numeric_columns_):
+            parsed = parse_numeric(columns[column.name], column=column.name, file=file)
+            parsed.check_unparseable(self.config.max_unparseable, column=column.name, file=file, first_row=first_row)
+            scaled, clipped_low, clipped_high = column.transform(parsed.values)
+            numeric_out[:, j] = scaled
+            if column.indicator:
+                numeric_out[:, indicator_at] = np.isnan(parsed.values)
+                indicator_at += 1
+            column_report[column.name] = {
+                "role": "numeric",
+                "missing": int(parsed.missing.sum()),
+                "unparseable": int(parsed.unparseable.sum()),
+                "clipped_low": clipped_low,
+                "clipped_high": clipped_high,
+            }
+        categorical_out = np.empty((n, len(self.vocabularies_)), dtype=np.int64)
+        for j, vocabulary in enumerate(self.vocabularies_):
+            strings = category_strings(columns[vocabulary.name], column=vocabulary.name, file=file)
+            categorical_out[:, j], missing, oov = vocabulary.encode(strings)
+            column_report[vocabulary.name] = {"role": "categorical", "missing": missing, "oov": oov}
+        self.last_transform_report_ = {"rows": n, "columns": column_report}
+        return FeatureBatch(numeric_out, categorical_out)
+
+    def fit_transform(self, table: pa.Table) -> FeatureBatch:
+        """``fit(table)`` then ``transform(table)``."""
+        return self.fit(table).transform(table)
+
+    def encode_target(self, table: pa.Table) -> np.ndarray:
+        """The target column of ``table`` for the schema's task.
+
+        float32 ``[n]`` of 0/1 (binary, ``schema.classes[1]`` = 1), int64 ``[n]`` class indices
+        (multiclass) or float32 ``[n]`` values (regression). Raises :class:`DataError` for an empty
+        target or a label outside ``schema.classes``; drop rows without a target first.
+        """
+        file = source_of(table)
+        if self.schema.target is None:
+            raise SchemaError("the schema has no target column, expected one to encode.", file=file)
+        column = _columns(table, [self.schema.target], file)[self.schema.target]
+        return encode_target(column, self.schema, file=file, first_row=first_row_of(table))
+
+    # -- persistence -------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Schema, options and learned state as plain JSON types (no NaN), for ``from_dict``."""
+        self._check_fitted()
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "schema": self.schema.to_dict(),
+            "config": self.config.to_dict(),
+            "numeric": [c.to_dict() for c in self.numeric_columns_],
+            "categorical": [v.to_dict() for v in self.vocabularies_],
+            "report": self.report_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
+        """A fitted preprocessor from :meth:`to_dict` output; :class:`ArtifactError` if it is not one."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ArtifactError(f"the preprocessor state is not in the {FORMAT!r} format, expected to_dict output.")
+        if data.get("version") != VERSION:
+            raise ArtifactError(
+                f"found preprocessor state version {data.get('version')!r}, expected version {VERSION}.",
+                hint="Train the model again with this version of needmap.",
+            )
+        try:
+            preprocessor = cls(Schema.from_dict(data["schema"]), PreprocessConfig.from_dict(data["config"]))
+            numeric = [NumericColumn.from_dict(c) for c in data["numeric"]]
+            vocabularies = [Vocabulary.from_dict(v) for v in data["categorical"]]
+            report = dict(data["report"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ArtifactError(
+                f"the preprocessor state is incomplete or malformed ({type(err).__name__}: {err}), "
+                "expected to_dict output."
+            ) from err
+        preprocessor._set_state(numeric, vocabularies, report)
+        return preprocessor

@@ -1,0 +1,113 @@
+"""Categorical feature columns: category strings and the vocabulary that maps them to ids.
+
+Ids: 0 = out-of-vocabulary (unseen in training, or folded as rare), 1 = missing, 2.. = the
+vocabulary in descending training frequency, ties broken by the category string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from needmap.data.values import stringify
+from needmap.errors import SchemaError
+from needmap.features.numeric import to_numpy
+
+OOV_ID = 0
+MISSING_ID = 1
+RESERVED_IDS = 2
+
+
+def category_strings(array: pa.Array | pa.ChunkedArray, *, column: str, file: str | None) -> pa.ChunkedArray:
+    """A categorical column of any scalar Arrow type as strings ``[n]``, blank strings made null.
+
+    Values are named by the shared :func:`needmap.data.values.stringify` (``1.0`` -> ``"1"``,
+    ``True`` -> ``"true"``), so an int code read as float elsewhere still finds its category.
+    Raises :class:`SchemaError` for types that have no string form (lists, structs, ...).
+    """
+    chunked = array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+    if pa.types.is_null(chunked.type):
+        return pa.chunked_array([pa.nulls(len(chunked), pa.string())])
+    try:
+        strings = stringify(chunked)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as err:
+        raise SchemaError(
+            f"the column has Arrow type {chunked.type}, expected values that can be named as "
+            "categories (text, numbers, booleans, dates).",
+            file=file,
+            column=column,
+            hint="Give this column another role (ignored, for example).",
+        ) from err
+    blank = pc.equal(pc.utf8_trim_whitespace(strings), "")
+    return pc.if_else(blank, pa.scalar(None, type=strings.type), strings)
+
+
+@dataclass
+class Vocabulary:
+    """The categories of one column kept from the training rows, most frequent first.
+
+    Attributes:
+        name: column name.
+        values: category strings; ``values[k]`` has id ``k + 2``.
+    """
+
+    name: str
+    values: list[str]
+    _lookup: pa.Array = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._lookup = pa.array(self.values, type=pa.string())
+
+    @property
+    def cardinality(self) -> int:
+        """Number of ids, the two reserved ones included."""
+        return len(self.values) + RESERVED_IDS
+
+    @classmethod
+    def fit(
+        cls, name: str, strings: pa.ChunkedArray, *, min_frequency: int, max_categories: int | None
+    ) -> tuple[Vocabulary, dict[str, Any]]:
+        """Count categories in the training strings ``[n]`` and keep the frequent ones.
+
+        A category is kept when it appears at least ``min_frequency`` times and is among the
+        ``max_categories`` most frequent (all when None). Returns the vocabulary and its fit report.
+        """
+        counts = pc.value_counts(strings)
+        table = pa.table({"value": counts.field("values"), "count": counts.field("counts")})
+        table = table.filter(pc.is_valid(table["value"]))
+        table = table.sort_by([("count", "descending"), ("value", "ascending")])
+        keep = pc.greater_equal(table["count"], min_frequency)
+        kept = table.filter(keep)
+        if max_categories is not None:
+            kept = kept.slice(0, max_categories)
+        folded_rows = int(pc.sum(table["count"]).as_py() or 0) - int(pc.sum(kept["count"]).as_py() or 0)
+        vocabulary = cls(name, [str(v) for v in kept["value"].to_pylist()])
+        report = {
+            "role": "categorical",
+            "missing": int(strings.null_count),
+            "vocabulary_size": kept.num_rows,
+            "folded_categories": table.num_rows - kept.num_rows,
+            "folded_rows": folded_rows,
+        }
+        return vocabulary, report
+
+    def encode(self, strings: pa.ChunkedArray) -> tuple[np.ndarray, int, int]:
+        """Ids int64 ``[n]`` of category strings ``[n]``, with the counts of missing and OOV rows."""
+        index = pc.index_in(strings, value_set=self._lookup)
+        ids = pc.add(pc.fill_null(pc.cast(index, pa.int64()), OOV_ID - RESERVED_IDS), RESERVED_IDS)
+        ids = pc.if_else(pc.is_null(strings), MISSING_ID, ids)
+        out = np.asarray(to_numpy(ids), dtype=np.int64)
+        missing = int(strings.null_count)
+        oov = int((out == OOV_ID).sum())
+        return out, missing, oov
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "values": list(self.values)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Vocabulary:
+        return cls(str(data["name"]), [str(v) for v in data["values"]])

@@ -1,0 +1,127 @@
+"""Predictions of a trained model on a FeatureBatch, in large batches without gradients."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from needmap.errors import ConfigError
+from needmap.features.batch import FeatureBatch
+from needmap.models.base import TabularModel
+
+PREDICT_BATCH = 8192
+
+
+def to_tensors(batch: FeatureBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch`` as (numeric float32 ``[n, n_num]``, categorical int64 ``[n, n_cat]``) tensors.
+
+    Shares memory with the arrays when they already have those dtypes and are contiguous (read-only
+    arrays too: needmap never writes to these tensors).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        numeric = torch.from_numpy(np.ascontiguousarray(batch.numeric, dtype=np.float32))
+        categorical = torch.from_numpy(np.ascontiguousarray(batch.categorical, dtype=np.int64))
+    return numeric, categorical
+
+
+def forward_in_batches(
+    model: nn.Module, numeric: torch.Tensor, categorical: torch.Tensor, batch_size: int = PREDICT_BATCH
+) -> torch.Tensor:
+    """Model outputs ``[n, n_outputs]`` (float32, the model's own units) in eval mode.
+
+    Runs under ``torch.inference_mode`` in slices of ``batch_size`` rows and puts the model back
+    in the training mode it had.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size is {batch_size!r}; expected a positive integer.")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            parts = [
+                model(numeric[start : start + batch_size], categorical[start : start + batch_size])
+                for start in range(0, len(numeric), batch_size)
+            ]
+    finally:
+        model.train(was_training)
+    if not parts:
+        return torch.empty((0, getattr(model, "n_outputs", 1)), dtype=torch.float32)
+    return torch.cat(parts)
+
+
+def _mean_std(model: nn.Module, task: str | None, target_scaling: Any) -> tuple[float, float]:
+    """(mean, std) that turn model outputs into target units: the identity for classifiers."""
+    if task is not None and task != "regression":
+        return 0.0, 1.0
+    if target_scaling is None:
+        buffer = getattr(model, "target_scaling", None)
+        return (0.0, 1.0) if buffer is None else (float(buffer[0]), float(buffer[1]))
+    try:
+        if isinstance(target_scaling, Mapping):
+            mean, std = float(target_scaling["mean"]), float(target_scaling["std"])
+        else:
+            mean, std = (float(v) for v in target_scaling)
+    except (KeyError, TypeError, ValueError):
+        mean, std = math.nan, math.nan
+    if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+        raise ConfigError(f"target_scaling is {target_scaling!r}; expected {{'mean': number, 'std': positive number}}.")
+    return mean, std
+
+
+def predict_raw(
+    model: nn.Module,
+    batch: FeatureBatch,
+    batch_size: int = PREDICT_BATCH,
+    *,
+    task: str | None = None,
+    target_scaling: Mapping[str, float] | Sequence[float] | None = None,
+) -> np.ndarray:
+    """Raw outputs of ``model`` on ``batch``: logits for classifiers, values in target units for regression.
+
+    Regression outputs are de-standardized as ``output * std + mean``. The (mean, std) pair is
+    ``target_scaling`` when given (``{"mean": m, "std": s}`` as in ``Trainer.target_scaling``, or
+    a pair), else the model's ``target_scaling`` buffer that the trainer set; with a ``task`` other
+    than 'regression' no scaling is applied. Returns float64 ``[n]`` for a model with one
+    output, ``[n, K]`` for K outputs.
+    """
+    mean, std = _mean_std(model, task, target_scaling)
+    if isinstance(model, TabularModel):
+        model.check_batch(batch)
+    numeric, categorical = to_tensors(batch)
+    out = forward_in_batches(model, numeric, categorical, batch_size).double() * std + mean
+    array = out.numpy()
+    return array[:, 0] if array.shape[1] == 1 else array
+
+
+def probabilities_from_logits(logits: torch.Tensor) -> np.ndarray:
+    """Logits ``[n, 1]`` -> sigmoid float64 ``[n]``; logits ``[n, K]`` -> softmax float64 ``[n, K]``."""
+    logits = logits.double()
+    if logits.shape[1] == 1:
+        return torch.sigmoid(logits[:, 0]).numpy()
+    return torch.softmax(logits, dim=1).numpy()
+
+
+def predict_proba(model: nn.Module, batch: FeatureBatch, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+    """Class probabilities of a classifier on ``batch``.
+
+    Returns float64 ``[n]`` (probability of the positive class) for a binary model with one
+    output, ``[n, K]`` (rows sum to 1) for a model with K outputs. ConfigError for a model that
+    was trained for regression (its target scaling is not the identity).
+    """
+    scaling = getattr(model, "target_scaling", None)
+    if scaling is not None and (float(scaling[0]) != 0.0 or float(scaling[1]) != 1.0):
+        raise ConfigError(
+            "the model was trained for regression; only binary and multiclass models give probabilities.",
+            hint="Use predict_raw() for regression outputs.",
+        )
+    if isinstance(model, TabularModel):
+        model.check_batch(batch)
+    numeric, categorical = to_tensors(batch)
+    return probabilities_from_logits(forward_in_batches(model, numeric, categorical, batch_size))

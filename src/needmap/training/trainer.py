@@ -1,0 +1,335 @@
+"""The training loop: mini-batch gradient descent with early stopping, on tensors made once."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from needmap.errors import ConfigError, DataError
+from needmap.features.batch import FeatureBatch
+from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
+from needmap.models.base import TabularModel
+from needmap.schema import TASKS
+from needmap.training.config import TrainConfig
+from needmap.training.losses import class_weights, make_loss
+from needmap.training.predict import forward_in_batches, predict_raw, probabilities_from_logits, to_tensors
+from needmap.training.progress import EpochProgress
+
+PLATEAU_FACTOR = 0.5
+PLATEAU_PATIENCE = 0
+_NOT_LOGGED = ("n", "note", "positive_rate")
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "make_optimizer", "make_scheduler", "predict_raw"]
+
+
+@dataclass
+class TrainResult:
+    """What happened during :meth:`Trainer.fit`.
+
+    Attributes:
+        history: one dict per epoch: ``epoch`` (1-based), ``loss`` (mean training loss; for
+            regression in standardized target units), ``valid_<metric>`` for each validation
+            metric (regression metrics in the target's units), ``lr`` (rate used in the epoch),
+            ``seconds`` (wall time of the epoch, validation included).
+        best_epoch: epoch whose weights the model holds at the end (the last one without a
+            validation set).
+        stopped_reason: 'early_stopping', 'max_time' or 'epochs' (all epochs were run).
+        wall_time_s: seconds that fit() took.
+        rows_per_s: training rows processed (rows x epochs run) per second of ``wall_time_s``.
+        monitor: name of the monitored metric ('loss' = training loss, without a validation set).
+        best_score: its value at ``best_epoch``.
+        target_mean, target_std: the standardization of a regression target (the model learns
+            ``(y - mean) / std``); None for classification.
+    """
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_reason: str = "epochs"
+    wall_time_s: float = 0.0
+    rows_per_s: float = 0.0
+    monitor: str = "loss"
+    best_score: float | None = None
+    target_mean: float | None = None
+    target_std: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-safe dict."""
+        return asdict(self)
+
+
+def _labels(task: str, y: np.ndarray, n_outputs: int, name: str) -> np.ndarray:
+    """Check a target array [n] and return it as int64 (classification) or float64 (regression)."""
+    array = np.asarray(y)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise DataError(f"{name} has shape {array.shape}; expected a 1-D array with one target per row.")
+    if array.dtype == bool:
+        array = array.astype(np.int64)
+    if not (np.issubdtype(array.dtype, np.number)):
+        raise DataError(f"{name} has dtype {array.dtype}; expected numbers (class indices or target values).")
+    values = array.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise DataError(f"{name} holds {int((~np.isfinite(values)).sum())} NaN or infinite values; expected none.")
+    if task == "regression":
+        return values
+    k = 2 if task == "binary" else n_outputs
+    bad = (values != np.round(values)) | (values < 0) | (values >= k)
+    if bad.any():
+        expected = "0 or 1" if task == "binary" else f"class indices 0 to {k - 1}"
+        raise DataError(
+            f"{name} holds {int(bad.sum())} values that are not {expected} (first: {values[bad][0]!r}); "
+            f"expected {expected} for a {task} task."
+        )
+    return values.astype(np.int64)
+
+
+def _cores() -> int:
+    """CPU cores this process may use (its affinity set where the OS tells it, else os.cpu_count())."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+class Trainer:
+    """Trains a model on FeatureBatch arrays.
+
+    Args:
+        model: a :class:`~needmap.models.base.TabularModel` with 1 output (binary, regression) or
+            K >= 2 outputs (multiclass with K classes).
+        task: 'binary', 'regression' or 'multiclass'.
+        config: the training options (defaults when None).
+
+    A regression target is standardized inside the trainer: the model learns
+    ``(y - mean) / std`` with the training rows' mean and std (std 1 when y is constant). The pair
+    is stored in ``self.target_scaling`` (``{"mean": m, "std": s}``; None for classifiers), in the
+    result (``target_mean``, ``target_std``) and in the model's ``target_scaling`` buffer (saved
+    with the weights), so :func:`~needmap.training.predict.predict_raw` returns values in the
+    target's units.
+    """
+
+    def __init__(self, model: TabularModel, task: str, config: TrainConfig | None = None) -> None:
+        if task not in TASKS:
+            raise ConfigError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}.")
+        self.model = model
+        self.task = task
+        self.config = config if config is not None else TrainConfig()
+        self.target_scaling: dict[str, float] | None = None
+        n_out = getattr(model, "n_outputs", None)
+        if task in ("binary", "regression") and n_out != 1:
+            raise ConfigError(f"a {task} task needs a model with 1 output; this model has {n_out}.")
+        if task == "multiclass" and (n_out is None or n_out < 2):
+            raise ConfigError(f"a multiclass task needs a model with one output per class (>= 2); it has {n_out}.")
+        self.monitor, self.direction = self.config.monitor_for(task)
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def _metrics(self, raw: torch.Tensor, y: np.ndarray) -> dict[str, Any]:
+        """Validation metrics from raw outputs ``[n, K]`` and labels (original units) ``[n]``."""
+        if self.task == "binary":
+            return binary_metrics(y, probabilities_from_logits(raw))
+        if self.task == "multiclass":
+            return multiclass_metrics(y, probabilities_from_logits(raw))
+        scaling = self.target_scaling or {"mean": 0.0, "std": 1.0}
+        return regression_metrics(y, raw[:, 0].double().numpy() * scaling["std"] + scaling["mean"])
+
+    def _check_monitor_defined(self, y_valid: np.ndarray) -> None:
+        """DataError when the monitored metric is undefined on the validation labels (e.g. one class)."""
+        n = len(y_valid)
+        if self.task == "binary":
+            trial = binary_metrics(y_valid, np.full(n, 0.5))
+        elif self.task == "multiclass":
+            trial = multiclass_metrics(y_valid, np.full((n, self.model.n_outputs), 1.0))
+        else:
+            trial = regression_metrics(y_valid, np.zeros(n))
+        if trial[self.monitor] is None:
+            raise DataError(
+                f"the monitored validation metric {self.monitor!r} is undefined on the validation rows: "
+                f"{trial.get('note', '')}",
+                hint="Use a larger or stratified validation split, or another monitor.",
+            )
+
+    # -- training ----------------------------------------------------------------------------------
+    def fit(
+        self,
+        train: FeatureBatch,
+        y_train: np.ndarray,
+        valid: FeatureBatch | None = None,
+        y_valid: np.ndarray | None = None,
+    ) -> TrainResult:
+        """Train the model in place and return what happened.
+
+        Args:
+            train: training features, n rows.
+            y_train: targets ``[n]``: 0/1 (binary), class indices (multiclass) or numbers (regression).
+            valid, y_valid: validation features and targets (both or neither). With them, the
+                monitored metric drives early stopping and the 'plateau' schedule, and the best
+                epoch's weights are restored at the end; without them the training loss drives the
+                schedule and the last epoch's weights are kept.
+
+        The model is left in eval mode. Shuffling and dropout use ``config.seed``; the global torch
+        random state is restored afterwards.
+
+        Raises:
+            DataError: features that do not fit the model, targets of the wrong length or values.
+            ConfigError: options that do not fit the task, or a loss that became NaN.
+        """
+        if (valid is None) != (y_valid is None):
+            raise ConfigError("give both valid and y_valid, or neither.")
+        model = self.model
+        model.check_batch(train, "training features")
+        y_tr = _labels(self.task, y_train, model.n_outputs, "y_train")
+        if len(y_tr) != len(train):
+            raise DataError(f"y_train has {len(y_tr)} rows and the training features {len(train)}; expected the same.")
+        if len(train) == 0:
+            raise DataError("the training set is empty; expected at least one row.")
+        if self.task == "binary" and len(np.unique(y_tr)) < 2:
+            raise DataError(f"y_train holds only the class {int(y_tr[0])}; a binary classifier needs both classes.")
+        y_va: np.ndarray | None = None
+        if valid is not None:
+            model.check_batch(valid, "validation features")
+            y_va = _labels(self.task, y_valid, model.n_outputs, "y_valid")
+            if len(y_va) != len(valid):
+                raise DataError(
+                    f"y_valid has {len(y_va)} rows, the validation features {len(valid)}; expected the same."
+                )
+            if len(y_va) == 0:
+                raise DataError("the validation set is empty; expected at least one row.")
+            self._check_monitor_defined(y_va)
+
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.config.threads or _cores())
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.config.seed)
+                return self._fit(train, y_tr, valid, y_va)
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _target_tensor(self, y: np.ndarray) -> torch.Tensor:
+        if self.task == "binary":
+            return torch.from_numpy(y.astype(np.float32))
+        if self.task == "multiclass":
+            return torch.from_numpy(y)
+        mean = float(y.mean())
+        std = float(y.std())
+        std = std if std > 0 else 1.0
+        self.target_scaling = {"mean": mean, "std": std}
+        self.model.set_target_scaling(mean, std)
+        return torch.from_numpy(((y - mean) / std).astype(np.float32))
+
+    def _fit(
+        self, train: FeatureBatch, y_tr: np.ndarray, valid: FeatureBatch | None, y_va: np.ndarray | None
+    ) -> TrainResult:
+        cfg = self.config
+        model = self.model
+        start = time.perf_counter()
+        numeric, categorical = to_tensors(train)
+        target = self._target_tensor(y_tr)
+        if valid is not None:
+            v_numeric, v_categorical = to_tensors(valid)
+        weights = class_weights(self.task, cfg.class_weight, y_tr, model.n_outputs)
+        loss_fn = make_loss(self.task, weights)
+        optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay)
+        monitor, direction = (self.monitor, self.direction) if valid is not None else ("loss", "min")
+        scheduler = make_scheduler(cfg.lr_schedule, optimizer, direction, cfg.epochs)
+        squeeze = self.task != "multiclass"
+
+        n = len(train)
+        n_batches = math.ceil(n / cfg.batch_size)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        result = TrainResult(monitor=monitor)
+        if self.task == "regression":
+            result.target_mean, result.target_std = self.target_scaling["mean"], self.target_scaling["std"]
+        best_state: dict[str, torch.Tensor] | None = None
+        since_best = 0
+        rows = 0
+        model.train()
+        with EpochProgress(cfg.progress, cfg.epochs, n_batches, monitor) as progress:
+            for epoch in range(1, cfg.epochs + 1):
+                epoch_start = time.perf_counter()
+                lr = optimizer.param_groups[0]["lr"]
+                total = torch.zeros((), dtype=torch.float64)
+                # n_batches batches of equal size (+-1 row), none larger than batch_size.
+                for index in torch.tensor_split(torch.randperm(n, generator=generator), n_batches):
+                    optimizer.zero_grad(set_to_none=True)
+                    out = model(numeric[index], categorical[index])
+                    loss = loss_fn(out[:, 0] if squeeze else out, target[index])
+                    loss.backward()
+                    optimizer.step()
+                    total += loss.detach() * len(index)
+                    progress.batch_done()
+                rows += n
+                train_loss = float(total) / n
+                if not math.isfinite(train_loss):
+                    raise ConfigError(
+                        f"the training loss became {train_loss} in epoch {epoch}; expected a finite loss.",
+                        hint=f"Lower the learning rate (lr is {cfg.lr}).",
+                    )
+                entry: dict[str, Any] = {"epoch": epoch, "loss": train_loss}
+                score = train_loss
+                if valid is not None:
+                    raw = forward_in_batches(model, v_numeric, v_categorical)
+                    metrics = self._metrics(raw, y_va)
+                    entry.update({f"valid_{k}": v for k, v in metrics.items() if k not in _NOT_LOGGED})
+                    score = metrics[monitor]
+                entry["lr"] = lr
+                entry["seconds"] = time.perf_counter() - epoch_start
+                result.history.append(entry)
+                progress.epoch_done(entry)
+
+                improved = result.best_score is None or (
+                    score > result.best_score if direction == "max" else score < result.best_score
+                )
+                if improved or valid is None:
+                    result.best_score, result.best_epoch, since_best = score, epoch, 0
+                    if valid is not None:
+                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    since_best += 1
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    scheduler.step(score)
+                elif scheduler is not None:
+                    scheduler.step()
+
+                if valid is not None and cfg.patience is not None and since_best >= cfg.patience:
+                    result.stopped_reason = "early_stopping"
+                    break
+                if cfg.max_time is not None and time.perf_counter() - start > cfg.max_time:
+                    result.stopped_reason = "max_time"
+                    break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        result.wall_time_s = time.perf_counter() - start
+        result.rows_per_s = rows / result.wall_time_s if result.wall_time_s > 0 else 0.0
+        return result
+
+
+def make_optimizer(name: str, params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """The optimizer ``name`` ('adam', 'rmsprop', 'sgd' with momentum 0.9) over ``params``."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    raise ConfigError(f"unknown optimizer {name!r}; expected one of adam, rmsprop, sgd.")
+
+
+def make_scheduler(name: str, optimizer: torch.optim.Optimizer, direction: str, epochs: int) -> Any:
+    """The per-epoch learning-rate schedule ``name`` ('plateau', 'cosine', 'none' -> None)."""
+    if name == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=direction, factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE
+        )
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    if name == "none":
+        return None
+    raise ConfigError(f"unknown lr_schedule {name!r}; expected one of plateau, cosine, none.")

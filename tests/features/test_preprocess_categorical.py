@@ -1,0 +1,76 @@
+"""Categorical columns: vocabulary order, rare and unseen categories, missing values, typed codes."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from needmap.features.preprocess import PreprocessConfig, Preprocessor
+
+TRAIN = pa.table({"c": ["b", "a", "c", "a", "b", "d", "b", "c"]})  # b:3, a:2, c:2, d:1
+
+
+def fitted(schema, table: pa.Table, **options) -> Preprocessor:
+    return Preprocessor(schema, PreprocessConfig(**options)).fit(table)
+
+
+def test_vocabulary_is_ordered_by_descending_frequency_then_value(make_schema):
+    pre = fitted(make_schema(categorical=("c",)), TRAIN)
+    assert pre.vocabularies_[0].values == ["b", "a", "c", "d"]
+    assert pre.cardinalities_ == [6]
+    assert pre.categorical_names_ == ["c"]
+    out = pre.transform(pa.table({"c": ["a", "b", "c", "d"]}))
+    assert out.categorical[:, 0].tolist() == [3, 2, 4, 5]
+    assert out.numeric.shape == (4, 0)
+
+
+def test_categories_below_min_frequency_go_to_oov(make_schema):
+    pre = fitted(make_schema(categorical=("c",)), TRAIN, min_frequency=2)
+    assert pre.vocabularies_[0].values == ["b", "a", "c"]
+    assert pre.transform(pa.table({"c": ["d", "c"]})).categorical[:, 0].tolist() == [0, 4]
+    assert pre.report_["columns"]["c"] == {
+        "role": "categorical",
+        "missing": 0,
+        "vocabulary_size": 3,
+        "folded_categories": 1,
+        "folded_rows": 1,
+    }
+
+
+def test_max_categories_keeps_the_most_frequent(make_schema):
+    pre = fitted(make_schema(categorical=("c",)), TRAIN, max_categories=2)
+    assert pre.vocabularies_[0].values == ["b", "a"]
+    assert pre.transform(TRAIN).categorical[:, 0].tolist() == [2, 3, 0, 3, 2, 0, 2, 0]
+    assert pre.report_["columns"]["c"]["folded_rows"] == 3
+
+
+def test_unseen_category_gets_the_oov_id(make_schema):
+    pre = fitted(make_schema(categorical=("c",)), TRAIN)
+    out = pre.transform(pa.table({"c": ["zebra", "a", "zebra"]}))
+    assert out.categorical[:, 0].tolist() == [0, 3, 0]
+    assert pre.last_transform_report_["columns"]["c"] == {"role": "categorical", "missing": 0, "oov": 2}
+
+
+def test_missing_and_blank_categories_get_the_missing_id(make_schema):
+    pre = fitted(make_schema(categorical=("c",)), pa.table({"c": ["a", None, "a", " "]}))
+    assert pre.vocabularies_[0].values == ["a"]
+    assert pre.report_["columns"]["c"]["missing"] == 2
+    out = pre.transform(pa.table({"c": pa.array([None, "a", ""], pa.string())}))
+    assert out.categorical[:, 0].tolist() == [1, 2, 1]
+    assert pre.last_transform_report_["columns"]["c"] == {"role": "categorical", "missing": 2, "oov": 0}
+
+
+def test_numeric_and_boolean_categories_are_named_like_stringify(make_schema):
+    schema = make_schema(categorical=("code", "flag"))
+    train = pa.table({"code": pa.array([7, 3, 3], pa.int64()), "flag": [True, False, True]})
+    pre = fitted(schema, train)
+    assert pre.vocabularies_[0].values == ["3", "7"]
+    assert pre.vocabularies_[1].values == ["true", "false"]
+    # the same codes read as floats elsewhere still find their category
+    other = pa.table({"code": pa.array([7.0, 3.0, 5.0], pa.float64()), "flag": [False, None, True]})
+    assert pre.transform(other).categorical.tolist() == [[3, 3], [2, 1], [0, 2]]
+
+
+def test_dictionary_encoded_categories_match_plain_strings(make_schema):
+    schema = make_schema(categorical=("c",))
+    pre = fitted(schema, pa.table({"c": pa.array(["x", "y", "x"]).dictionary_encode()}))
+    assert pre.transform(pa.table({"c": ["y", "x", "w"]})).categorical[:, 0].tolist() == [3, 2, 0]

@@ -1,0 +1,65 @@
+"""FeatureEmbedding and MLPBlock: shapes, the single table with offsets, layer composition."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from needmap.errors import ConfigError
+from needmap.models import FeatureEmbedding, MLPBlock
+from needmap.models.layers import ACTIVATIONS
+
+
+def test_feature_embedding_uses_one_table_with_offsets() -> None:
+    emb = FeatureEmbedding([3, 5, 2], dim=4)
+    assert emb.embedding.num_embeddings == 10
+    assert emb.offsets.tolist() == [0, 3, 8]
+    assert "offsets" in emb.state_dict()
+    ids = torch.tensor([[0, 4, 1], [2, 0, 0]])
+    out = emb(ids)
+    assert out.shape == (2, 3, 4)
+    table = emb.embedding.weight
+    assert torch.equal(out[0, 1], table[3 + 4])
+    assert torch.equal(out[1, 2], table[8 + 0])
+    assert torch.equal(out[1, 0], table[2])
+
+
+def test_feature_embedding_without_columns() -> None:
+    emb = FeatureEmbedding([], dim=8)
+    assert emb(torch.zeros((5, 0), dtype=torch.int64)).shape == (5, 0, 8)
+
+
+def test_feature_embedding_rejects_bad_sizes() -> None:
+    with pytest.raises(ConfigError, match="cardinalities"):
+        FeatureEmbedding([3, 0], dim=4)
+    with pytest.raises(ConfigError, match="embedding dim"):
+        FeatureEmbedding([3], dim=0)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_mlp_block_layers_and_shapes(activation: str) -> None:
+    block = MLPBlock(6, [8, 3], activation=activation, dropout=0.2, batch_norm=True)
+    kinds = [type(m) for m in block.layers]
+    act = ACTIVATIONS[activation]
+    assert kinds == [nn.Linear, nn.BatchNorm1d, act, nn.Dropout] * 2
+    assert block.out_dim == 3
+    assert block(torch.randn(4, 6)).shape == (4, 3)
+
+
+def test_mlp_block_without_dropout_or_batch_norm_and_identity() -> None:
+    block = MLPBlock(5, [7], activation="relu", dropout=0.0, batch_norm=False)
+    assert [type(m) for m in block.layers] == [nn.Linear, nn.ReLU]
+    identity = MLPBlock(5, [])
+    x = torch.randn(3, 5)
+    assert identity.out_dim == 5
+    assert torch.equal(identity(x), x)
+
+
+def test_mlp_block_rejects_bad_options() -> None:
+    with pytest.raises(ConfigError, match="unknown activation 'swish'"):
+        MLPBlock(4, [4], activation="swish")
+    with pytest.raises(ConfigError, match="dropout"):
+        MLPBlock(4, [4], dropout=1.0)
+    with pytest.raises(ConfigError, match="widths"):
+        MLPBlock(4, [4, 0])

@@ -1,0 +1,208 @@
+"""The command line end to end on slices of the real datasets, and its answers to bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from needmap.cli import app
+
+runner = CliRunner()
+FAST = ["--epochs", "3", "--batch-size", "256", "--quiet"]
+
+
+def run(*args: str | Path) -> tuple[int, str]:
+    result = runner.invoke(app, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def bank_model(tmp_path_factory: pytest.TempPathFactory, bank_csv: Path) -> Path:
+    out = tmp_path_factory.mktemp("models") / "bank"
+    code, output = run("train", bank_csv, "--target", "y", "--drop", "duration", "--out", out, *FAST)
+    assert code == 0, output
+    return out
+
+
+def test_schema_prints_roles_and_reasons(bank_csv: Path) -> None:
+    code, output = run("schema", bank_csv, "--target", "y", "--drop", "duration")
+    assert code == 0, output
+    for word in ("age", "numeric", "categorical", "target", "duration", "ignored", "binary"):
+        assert word in output
+
+
+def test_schema_json_respects_overrides(bank_csv: Path) -> None:
+    code, output = run("schema", bank_csv, "--target", "y", "--categorical", "campaign", "--json")
+    assert code == 0, output
+    roles = {c["name"]: c["role"] for c in json.loads(output)["columns"]}
+    assert roles["campaign"] == "categorical" and roles["age"] == "numeric" and roles["y"] == "target"
+
+
+def test_train_writes_a_complete_model_directory(bank_model: Path) -> None:
+    metrics = json.loads((bank_model / "metrics.json").read_text())
+    assert metrics["test"]["auc"] > 0.68
+    assert metrics["baseline_test"]["auc"] > 0.68
+    assert metrics["training"]["rows_per_s"] > 0 and metrics["training"]["wall_time_s"] > 0
+    assert "verdict" in metrics
+    card = (bank_model / "card.md").read_text()
+    assert "`y` is `yes`" in card and "auc" in card
+    assert json.loads((bank_model / "model.json").read_text())["format_version"] == 1
+
+
+def test_evaluate_and_predict_round_trip(bank_model: Path, bank_csv: Path, tmp_path: Path) -> None:
+    code, output = run("evaluate", bank_model, bank_csv, "--json-out", tmp_path / "m.json")
+    assert code == 0, output
+    assert json.loads((tmp_path / "m.json").read_text())["auc"] > 0.68
+    for suffix in (".parquet", ".csv"):
+        out = tmp_path / f"scores{suffix}"
+        code, output = run("predict", bank_model, bank_csv, "--out", out)
+        assert code == 0, output
+        scores = pq.read_table(out) if suffix == ".parquet" else pacsv.read_csv(out)
+        assert scores.num_rows == 3000 and "score" in scores.column_names
+
+
+def test_shoppers_end_to_end_with_yaml_config(shoppers_csv: Path, tmp_path: Path) -> None:
+    config = tmp_path / "roles.yaml"
+    config.write_text("target: Revenue\ncategorical: [OperatingSystems, Browser, Region, TrafficType]\n")
+    out = tmp_path / "shoppers"
+    code, output = run("train", shoppers_csv, "--config", config, "--out", out, "--hidden", "64,32", *FAST)
+    assert code == 0, output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["auc"] > 0.80  # PageValues alone separates buyers well
+    schema = json.loads((out / "schema.json").read_text())
+    assert {c["name"]: c["role"] for c in schema["columns"]}["Browser"] == "categorical"
+    assert schema["classes"] == ["false", "true"]
+    code, output = run("predict", out, shoppers_csv, "--out", tmp_path / "s.csv")
+    assert code == 0 and pacsv.read_csv(tmp_path / "s.csv").num_rows == 3000
+
+
+# -- bad input: one paragraph, the file / column / row, exit status 2, no traceback, no output file ----
+def _bad(tmp_path: Path, *args: str | Path, expect: tuple[str, ...]) -> str:
+    out = tmp_path / ("should_not_exist.csv" if args[0] == "predict" else "should_not_exist")
+    code, output = run(*args, "--out", out)
+    assert code == 2, output
+    assert output.lstrip().startswith("error:"), output
+    assert "Traceback" not in output
+    flat = " ".join(output.split())
+    for word in expect:
+        assert word in flat, (word, flat)
+    assert not out.exists()
+    return flat
+
+
+def test_bad_input_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    _bad(tmp_path, "train", path, "--target", "y", expect=("empty.csv", "empty"))
+
+
+def test_bad_input_header_only(tmp_path: Path) -> None:
+    path = tmp_path / "header.csv"
+    path.write_text("age,job,y\n")
+    _bad(tmp_path, "train", path, "--target", "y", expect=("header.csv", "no data rows"))
+
+
+def test_bad_input_missing_target(bank_csv: Path, tmp_path: Path) -> None:
+    _bad(tmp_path, "train", bank_csv, "--target", "responded", expect=("responded", "bank_slice.csv"))
+
+
+def test_bad_input_single_class_target(tmp_path: Path) -> None:
+    path = tmp_path / "one_class.csv"
+    path.write_text("age,job,y\n" + "".join(f"{20 + i % 40},admin,no\n" for i in range(60)))
+    _bad(tmp_path, "train", path, "--target", "y", expect=("one_class.csv", "'y'", "class"))
+
+
+def test_bad_input_all_missing_column(tmp_path: Path) -> None:
+    path = tmp_path / "holes.csv"
+    path.write_text("age,notes,y\n" + "".join(f"{20 + i % 40},,{'yes' if i % 3 else 'no'}\n" for i in range(60)))
+    _bad(tmp_path, "train", path, "--target", "y", expect=("holes.csv", "'notes'", "missing"))
+
+
+def test_bad_input_text_in_numeric_column(bank_model: Path, bank_table: pa.Table, tmp_path: Path) -> None:
+    """Over 5% text in a numeric column stops the run and names the first such row."""
+    rows = bank_table.slice(0, 20)
+    age = pa.array([str(v) if i not in (6, 9) else "forty" for i, v in enumerate(rows.column("age").to_pylist())])
+    path = tmp_path / "text_age.csv"
+    pacsv.write_csv(rows.set_column(0, "age", age), path)
+    flat = _bad(tmp_path, "predict", bank_model, path, expect=("text_age.csv", "'age'", "forty", "row 8"))
+    assert "number" in flat
+
+
+def test_rare_text_in_numeric_column_is_counted_and_reported(
+    bank_model: Path, bank_table: pa.Table, tmp_path: Path
+) -> None:
+    """At most 5% text: the value is scored as missing, and the count is printed."""
+    rows = bank_table.slice(0, 40)
+    age = pa.array([str(v) if i != 6 else "forty" for i, v in enumerate(rows.column("age").to_pylist())])
+    path = tmp_path / "one_text_age.csv"
+    pacsv.write_csv(rows.set_column(0, "age", age), path)
+    code, output = run("predict", bank_model, path, "--out", tmp_path / "s.csv")
+    assert code == 0, output
+    assert "1 of 40 values of 'age' were not numbers" in " ".join(output.split())
+    assert pacsv.read_csv(tmp_path / "s.csv").num_rows == 40
+
+
+def test_bad_input_text_in_forced_numeric_column(bank_csv: Path, tmp_path: Path) -> None:
+    _bad(tmp_path, "train", bank_csv, "--target", "y", "--numeric", "job", expect=("'job'", "number"))
+
+
+def test_bad_input_ragged_rows(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("age,job,y\n30,admin,no\n41,admin,yes,extra\n50,admin,no\n")
+    _bad(tmp_path, "train", path, "--target", "y", expect=("ragged.csv", "row 3"))
+
+
+def test_bad_input_wrong_delimiter(bank_csv: Path, tmp_path: Path) -> None:
+    _bad(tmp_path, "train", bank_csv, "--target", "y", "--delimiter", ",", expect=("bank_slice.csv", "';'"))
+
+
+def test_bad_input_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("name,city,y\nJo,Porto,no\nAna,Guimarães,yes\n".encode("latin-1"))
+    _bad(tmp_path, "train", path, "--target", "y", expect=("latin.csv", "UTF-8", "row 3", "latin-1"))
+
+
+def test_bad_model_directory(bank_model: Path, bank_csv: Path, tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(bank_model, broken)
+    (broken / "weights.safetensors").unlink()
+    _bad(tmp_path, "predict", broken, bank_csv, expect=("broken", "weights.safetensors"))
+    shutil.copy(bank_model / "weights.safetensors", broken / "weights.safetensors")
+    with open(broken / "weights.safetensors", "r+b") as fh:
+        fh.seek(200)
+        fh.write(b"\xff" * 16)
+    _bad(tmp_path, "predict", broken, bank_csv, expect=("broken", "corrupted"))
+
+
+def test_real_entry_point_exits_2_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("")
+    proc = subprocess.run(
+        [sys.executable, "-m", "needmap", "train", str(path), "--target", "y", "--out", str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "error:" in proc.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_help_shows_an_example_for_every_command() -> None:
+    for command in ("schema", "train", "evaluate", "predict", "demo"):
+        code, output = run(command, "--help")
+        assert code == 0 and "Example" in output, command

@@ -1,0 +1,136 @@
+"""The Python face: fit, evaluate, predict, save and load, on a slice of the real bank data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import needmap as nm
+from needmap.errors import ArtifactError, ConfigError, DataError, SchemaError
+
+FAST = {"epochs": 4, "progress": False, "batch_size": 256}
+
+
+@pytest.fixture(scope="module")
+def split(bank_table: pa.Table) -> tuple[pa.Table, pa.Table]:
+    idx = np.random.default_rng(0).permutation(bank_table.num_rows)
+    return bank_table.take(pa.array(idx[:2400])), bank_table.take(pa.array(idx[2400:]))
+
+
+@pytest.fixture(scope="module")
+def fitted(split: tuple[pa.Table, pa.Table]) -> nm.Model:
+    return nm.Model("mlp", target="y", drop=["duration"], seed=3, **FAST).fit(split[0], validation=0.15)
+
+
+def test_fit_learns_and_evaluate_reports_the_metrics(fitted: nm.Model, split: tuple[pa.Table, pa.Table]) -> None:
+    metrics = fitted.evaluate(split[1])
+    assert metrics["auc"] > 0.70
+    for key in ("logloss", "pr_auc", "accuracy", "precision", "recall", "ece", "lift_at_10", "capture_at_10"):
+        assert key in metrics
+    assert metrics["lift_at_10"] > 1.5
+    assert fitted.metrics_["training"]["rows_per_s"] > 0
+    assert fitted.schema_ is not None and "duration" not in fitted.schema_.features
+
+
+def test_save_load_gives_identical_predictions(
+    fitted: nm.Model, split: tuple[pa.Table, pa.Table], tmp_path: Path
+) -> None:
+    before = fitted.predict_proba(split[1])
+    path = fitted.save(tmp_path / "model")
+    assert sorted(p.name for p in path.iterdir()) == sorted(
+        ["card.md", "metrics.json", "model.json", "preprocessor.json", "schema.json", "weights.safetensors"]
+    )
+    after = nm.load(path).predict_proba(split[1])
+    np.testing.assert_array_equal(before, after)
+
+
+def test_predict_ignores_column_order_and_extra_columns(fitted: nm.Model, split: tuple[pa.Table, pa.Table]) -> None:
+    test = split[1]
+    shuffled = test.select(list(reversed(test.column_names))).append_column("extra", pa.array(["x"] * test.num_rows))
+    np.testing.assert_array_equal(fitted.predict_proba(test), fitted.predict_proba(shuffled))
+
+
+def test_unseen_categories_share_the_out_of_vocabulary_id(fitted: nm.Model, split: tuple[pa.Table, pa.Table]) -> None:
+    test = split[1].slice(0, 50)
+    job = test.column_names.index("job")
+    a = fitted.predict_proba(test.set_column(job, "job", pa.array(["astronaut"] * 50)))
+    b = fitted.predict_proba(test.set_column(job, "job", pa.array(["lion tamer"] * 50)))
+    known = fitted.predict_proba(test)
+    assert np.isfinite(a).all()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, known)
+
+
+def test_missing_values_are_imputed_not_dropped(fitted: nm.Model, split: tuple[pa.Table, pa.Table]) -> None:
+    test = split[1].slice(0, 40)
+    age = test.column_names.index("age")
+    job = test.column_names.index("job")
+    holes = test.set_column(age, "age", pa.array([None] * 40, type=pa.int64()))
+    holes = holes.set_column(job, "job", pa.array([None] * 40, type=pa.string()))
+    scores = fitted.predict(holes)
+    assert scores.num_rows == 40
+    assert pc.all(pc.is_finite(scores.column("score"))).as_py()
+
+
+def test_missing_required_column_is_named(fitted: nm.Model, split: tuple[pa.Table, pa.Table]) -> None:
+    with pytest.raises(SchemaError, match="euribor3m"):
+        fitted.predict(split[1].drop_columns(["euribor3m"]))
+
+
+def test_same_seed_gives_identical_metrics(split: tuple[pa.Table, pa.Table]) -> None:
+    runs = [
+        nm.Model("mlp", target="y", drop=["duration"], seed=11, **FAST).fit(split[0]).evaluate(split[1])
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+
+
+def test_other_tasks_multiclass_and_regression(split: tuple[pa.Table, pa.Table]) -> None:
+    multi = nm.Model("mlp", target="marital", drop=["duration"], **FAST).fit(split[0])
+    assert multi.schema_ is not None and multi.schema_.task == "multiclass"
+    out = multi.predict(split[1])
+    assert out.column_names[0] == "predicted" and out.num_columns == 1 + len(multi.schema_.classes)
+    assert multi.evaluate(split[1])["accuracy"] > 0.55  # majority class 'married' is about 0.6
+    reg = nm.Model("mlp", target="age", task="regression", drop=["duration"], **FAST).fit(split[0])
+    metrics = reg.evaluate(split[1])
+    naive = float(np.std(split[1].column("age").to_numpy()))
+    assert metrics["rmse"] < naive  # better than predicting the mean
+    assert 25 < float(np.mean(reg.predict(split[1]).column("prediction").to_numpy())) < 55  # in years
+
+
+def test_unfitted_model_and_bad_options_are_clear(split: tuple[pa.Table, pa.Table]) -> None:
+    with pytest.raises(ConfigError, match="not fitted"):
+        nm.Model("mlp", target="y").predict(split[1])
+    with pytest.raises(ConfigError, match="unknown training option"):
+        nm.Model("mlp", target="y").fit(split[0], epochz=3)
+    with pytest.raises(ConfigError):
+        nm.Model("no_such_net", target="y", **FAST).fit(split[0])
+
+
+def test_single_class_target_and_all_missing_column_are_errors(split: tuple[pa.Table, pa.Table]) -> None:
+    only_no = split[0].filter(pc.equal(split[0].column("y"), "no"))
+    with pytest.raises((DataError, SchemaError), match="class"):
+        nm.Model("mlp", target="y", **FAST).fit(only_no)
+    empty_col = split[0].append_column("notes", pa.array([None] * split[0].num_rows, type=pa.string()))
+    with pytest.raises(DataError, match="notes"):
+        nm.Model("mlp", target="y", **FAST).fit(empty_col)
+
+
+def test_load_checks_files_and_version(fitted: nm.Model, tmp_path: Path) -> None:
+    path = fitted.save(tmp_path / "m")
+    (path / "weights.safetensors").write_bytes(b"\0" * 64)
+    with pytest.raises(ArtifactError, match="corrupted"):
+        nm.load(path)
+    path = fitted.save(tmp_path / "m2")
+    (path / "weights.safetensors").unlink()
+    with pytest.raises(ArtifactError, match=r"weights\.safetensors"):
+        nm.load(path)
+    path = fitted.save(tmp_path / "m3")
+    text = (path / "model.json").read_text().replace('"format_version": 1', '"format_version": 99')
+    (path / "model.json").write_text(text)
+    with pytest.raises(ArtifactError, match="format version 99"):
+        nm.load(path)
