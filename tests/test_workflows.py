@@ -1,0 +1,78 @@
+"""The train workflow: test split methods, the baseline beside the model, the verdict."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import needmap as nm
+from needmap.features.batch import FeatureBatch
+from needmap.workflows.baseline import fit_baseline
+from needmap.workflows.train import run_train, verdict
+
+FAST = {"epochs": 3, "progress": False, "batch_size": 256}
+
+
+def test_time_split_puts_the_latest_rows_in_the_test_part(bank_table: pa.Table) -> None:
+    start = date(2009, 1, 1)
+    order = np.random.default_rng(5).permutation(bank_table.num_rows)
+    days = pa.array([start + timedelta(days=int(d)) for d in order], type=pa.date32())
+    table = bank_table.append_column("contact_date", days)
+    model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
+    outcome = run_train(table, model, out=None, split="time", time_column="contact_date", test_size=0.25)
+    assert outcome.test_table is not None and outcome.metrics["split"]["method"] == "time"
+    test_dates = outcome.test_table.column("contact_date")
+    assert outcome.test_table.num_rows == 750
+    assert pc.min(test_dates).as_py() == start + timedelta(days=2250)
+    assert outcome.schema.column("contact_date").role == "datetime"  # a date is never an input
+
+
+def test_stratified_split_keeps_the_positive_share(bank_table: pa.Table) -> None:
+    model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
+    outcome = run_train(bank_table, model, out=None, test_size=0.2)
+    assert outcome.test_table is not None
+    share_all = pc.mean(pc.equal(bank_table.column("y"), "yes")).as_py()
+    share_test = pc.mean(pc.equal(outcome.test_table.column("y"), "yes")).as_py()
+    assert abs(share_all - share_test) < 0.005
+    assert outcome.metrics["baseline"] == "logistic regression"
+    assert outcome.metrics["baseline_test"]["auc"] > 0.65
+    assert outcome.model.report_["test_rows"] == 600 and outcome.model.report_["rows_in"] == 3000
+
+
+def test_rows_without_target_are_counted_not_silently_lost(bank_table: pa.Table) -> None:
+    y = bank_table.column("y").to_pylist()
+    y[:30] = [None] * 30
+    table = bank_table.set_column(bank_table.column_names.index("y"), "y", pa.array(y))
+    outcome = run_train(table, nm.Model("mlp", target="y", drop=["duration"], **FAST), out=None)
+    assert outcome.model.report_["rows_without_target"] == 30
+    assert any("30 of 3000 rows" in note for note in outcome.notes)
+    assert (
+        outcome.model.report_["test_rows"]
+        + outcome.model.report_["train_rows"]
+        + outcome.model.report_["validation_rows"]
+        == 2970
+    )
+
+
+def test_baseline_learns_from_one_hot_categories() -> None:
+    rng = np.random.default_rng(0)
+    cats = rng.integers(2, 6, size=(2000, 1))
+    y = (cats[:, 0] >= 4).astype(np.float32)  # the label is a function of the category alone
+    x = FeatureBatch(np.zeros((2000, 0), dtype=np.float32), cats)
+    base = fit_baseline(x, y, "binary", [6])
+    p = base.predict(x)
+    assert p[y == 1].min() > 0.8 and p[y == 0].max() < 0.2
+
+
+def test_verdict_names_the_better_model_and_the_margin() -> None:
+    assert "mlp is better than the logistic regression by 0.0120" in verdict(
+        "binary", "mlp", {"auc": 0.80}, "logistic regression", {"auc": 0.788}
+    )
+    text = verdict("binary", "mlp", {"auc": 0.78}, "logistic regression", {"auc": 0.79})
+    assert text.startswith("The logistic regression is better") and "simpler model" in text
+    assert "ridge regression is better" in verdict(
+        "regression", "mlp", {"rmse": 5.0}, "ridge regression", {"rmse": 4.0}
+    )
