@@ -51,7 +51,7 @@ def schema_table(rows: Sequence[Mapping[str, Any]], title: str | None = None) ->
     """The schema as a table: name, role, type, distinct, missing, reason."""
     table = Table(title=title)
     for col in ("column", "role", "type", "distinct", "missing", "reason"):
-        table.add_column(col, justify="right" if col in ("distinct", "missing") else "left")
+        table.add_column(col, justify="right" if col in ("distinct", "missing") else "left", overflow="fold")
     styles = {"target": "bold green", "ignored": "dim", "id": "cyan", "datetime": "cyan"}
     for row in rows:
         table.add_row(
