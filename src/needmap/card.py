@@ -80,8 +80,8 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
         lines += [
             "## Training",
             f"- {training.get('epochs_run')} epochs, best epoch {training.get('best_epoch')}, stopped by "
-            f"{training.get('stopped_reason')}; {_fmt(training.get('wall_time_s'))} s, "
-            f"{_fmt(training.get('rows_per_s'))} training rows/s",
+            f"{training.get('stopped_reason')}; {float(training.get('wall_time_s') or 0):.1f} s, "
+            f"{float(training.get('rows_per_s') or 0):,.0f} training rows/s",
             f"- options: {model.get('train')}",
             f"- network: {model.get('params')}",
             "",
