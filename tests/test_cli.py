@@ -76,10 +76,10 @@ def test_shoppers_end_to_end_with_yaml_config(shoppers_csv: Path, tmp_path: Path
     config = tmp_path / "roles.yaml"
     config.write_text("target: Revenue\ncategorical: [OperatingSystems, Browser, Region, TrafficType]\n")
     out = tmp_path / "shoppers"
-    code, output = run("train", shoppers_csv, "--config", config, "--out", out, "--hidden", "64,32", *FAST)
+    code, output = run("train", shoppers_csv, "--config", config, "--out", out, "--quiet")
     assert code == 0, output
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["test"]["auc"] > 0.80  # PageValues alone separates buyers well
+    assert metrics["test"]["auc"] > 0.85  # PageValues alone separates buyers well
     schema = json.loads((out / "schema.json").read_text())
     assert {c["name"]: c["role"] for c in schema["columns"]}["Browser"] == "categorical"
     assert schema["classes"] == ["false", "true"]

@@ -194,6 +194,7 @@ class Model:
                 n_numeric=preprocessor.n_numeric_,
                 cardinalities=list(preprocessor.cardinalities_),
                 n_outputs=n_outputs,
+                lists=list(getattr(preprocessor, "list_specs_", [])),
                 **self.params,
             )
         except TypeError as exc:
@@ -312,6 +313,7 @@ class Model:
             "params": config,
             "n_numeric": int(self.preprocessor_.n_numeric_),
             "cardinalities": [int(c) for c in self.preprocessor_.cardinalities_],
+            "lists": list(getattr(self.network_, "lists", [])),
             "n_outputs": int(len(self.schema_.classes) if self.schema_.task == "multiclass" else 1),
             "task": self.schema_.task,
             "target": self.schema_.target,
@@ -420,6 +422,7 @@ def load(path: str | os.PathLike[str]) -> Model:
             n_numeric=desc["n_numeric"],
             cardinalities=desc["cardinalities"],
             n_outputs=desc["n_outputs"],
+            lists=desc.get("lists") or [],
             **desc["params"],
         )
         network.load_state_dict(contents.state_dict)

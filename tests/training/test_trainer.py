@@ -14,7 +14,7 @@ from needmap.features.batch import FeatureBatch
 from needmap.metrics import binary_metrics, regression_metrics
 from needmap.training import TrainConfig, Trainer, predict_proba, predict_raw
 from needmap.training.losses import class_weights, make_loss
-from needmap.training.predict import forward_in_batches, to_tensors
+from needmap.training.predict import forward_in_batches, to_inputs
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_regression_target_scaling_round_trips_to_original_units() -> None:
     assert model.target_scaling.tolist() == pytest.approx([y.mean(), y.std()])
     predicted = predict_raw(model, valid)
     assert predicted.shape == (300,)
-    raw = forward_in_batches(model, *to_tensors(valid))[:, 0].double().numpy()
+    raw = forward_in_batches(model, to_inputs(valid))[:, 0].double().numpy()
     assert predicted == pytest.approx(raw * y.std() + y.mean())
     # The same from the scaling alone (as a model directory stores it), and unscaled for classifiers.
     model.set_target_scaling(0.0, 1.0)

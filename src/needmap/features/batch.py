@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,19 +14,27 @@ class FeatureBatch:
     Attributes:
         numeric: float32 ``[n, n_numeric]``: scaled numerics, then missing-indicators (0/1).
         categorical: int64 ``[n, n_categorical]``: per-column ids in ``[0, cardinality)``;
-            id 0 is the out-of-vocabulary id, id 1 the missing-value id.
+            id 0 is the out-of-vocabulary id, id 1 the missing-value id. Hashed categoricals and
+            bucketized numerics are categorical columns too.
+        lists: one int64 ``[n, max_len_k]`` array per list feature (multi-hot interests and
+            behaviour sequences), in the order of the preprocessor's ``list_specs_``; id 0 is
+            padding, id 1 out-of-vocabulary, values start at the left and sequences keep their order
+            (most recent last).
     """
 
     numeric: np.ndarray
     categorical: np.ndarray
+    lists: tuple[np.ndarray, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        if self.numeric.ndim != 2 or self.categorical.ndim != 2:
+        self.lists = tuple(self.lists)
+        if self.numeric.ndim != 2 or self.categorical.ndim != 2 or any(a.ndim != 2 for a in self.lists):
             raise ValueError("FeatureBatch arrays must be 2-D")
-        if len(self.numeric) != len(self.categorical):
+        counts = {len(self.numeric), len(self.categorical), *(len(a) for a in self.lists)}
+        if len(counts) != 1:
             raise ValueError(
                 f"FeatureBatch arrays disagree on the row count: {len(self.numeric)} numeric rows, "
-                f"{len(self.categorical)} categorical rows"
+                f"{len(self.categorical)} categorical rows, list rows {[len(a) for a in self.lists]}"
             )
 
     def __len__(self) -> int:
@@ -34,4 +42,4 @@ class FeatureBatch:
 
     def take(self, index: np.ndarray) -> FeatureBatch:
         """The rows at ``index`` (int array), as a new contiguous batch."""
-        return FeatureBatch(self.numeric[index], self.categorical[index])
+        return FeatureBatch(self.numeric[index], self.categorical[index], tuple(a[index] for a in self.lists))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -15,9 +16,16 @@ from needmap.features.batch import FeatureBatch
 class TabularModel(nn.Module):
     """Base class of the models in :mod:`needmap.models.registry`.
 
-    A subclass is built as ``Model(n_numeric, cardinalities, n_outputs, **hyper)``, returns its
-    ``hyper`` (JSON-safe) from :meth:`config`, and maps ``forward(numeric float32 [B, n_numeric],
-    categorical int64 [B, n_categorical])`` to logits ``[B, n_outputs]``.
+    A subclass is built as ``Model(n_numeric, cardinalities, n_outputs, lists=None, **hyper)``,
+    returns its ``hyper`` (JSON-safe) from :meth:`config`, and maps ``forward(numeric float32
+    [B, n_numeric], categorical int64 [B, n_categorical], lists=())`` to logits ``[B, n_outputs]``,
+    where ``lists`` holds one int64 ``[B, max_len_k]`` tensor (0 = padding) per entry of ``lists``.
+
+    ``lists`` describes the list features (JSON-safe dicts, from the preprocessor's
+    ``list_specs_``): ``name``; ``kind`` "multihot" (an unordered set, e.g. interests) or
+    "sequence" (ordered behaviour, most recent last); ``cardinality`` (ids, 0 = padding and 1 =
+    out-of-vocabulary included); ``max_len``; ``pooling`` "mean" or "sum"; ``share`` (index of
+    the categorical column whose vocabulary, and so embedding table, the list uses, or None).
 
     The buffer ``target_scaling`` (float64 ``[2]``: mean, std) holds how a regression target was
     standardized for training; outputs in the target's units are ``output * std + mean``
@@ -28,17 +36,24 @@ class TabularModel(nn.Module):
     model_name: ClassVar[str] = ""
     target_scaling: torch.Tensor
 
-    def __init__(self, n_numeric: int, cardinalities: list[int], n_outputs: int) -> None:
+    def __init__(
+        self,
+        n_numeric: int,
+        cardinalities: list[int],
+        n_outputs: int,
+        lists: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         super().__init__()
         if n_numeric < 0:
             raise ConfigError(f"n_numeric is {n_numeric}; expected 0 or more numeric columns.")
         if n_outputs < 1:
             raise ConfigError(f"n_outputs is {n_outputs}; expected at least 1 output.")
-        if n_numeric == 0 and not cardinalities:
-            raise ConfigError("the model has no input: 0 numeric and 0 categorical columns; expected at least one.")
+        if n_numeric == 0 and not cardinalities and not lists:
+            raise ConfigError("the model has no input: 0 numeric, categorical and list columns; expected at least one.")
         self.n_numeric = int(n_numeric)
         self.cardinalities = [int(c) for c in cardinalities]
         self.n_outputs = int(n_outputs)
+        self.lists = [normalize_list_spec(spec, self.cardinalities) for spec in lists or ()]
         self.register_buffer("target_scaling", torch.tensor([0.0, 1.0], dtype=torch.float64))
 
     def config(self) -> dict[str, Any]:
@@ -57,6 +72,17 @@ class TabularModel(nn.Module):
         Checks the number of numeric and categorical columns, the dtypes, and that every id of
         categorical column j lies in [0, cardinalities[j]). One vectorized pass over the ids.
         """
+        if len(batch.lists) != len(self.lists):
+            raise DataError(
+                f"{name} have {len(batch.lists)} list features; the model expects {len(self.lists)} "
+                f"({', '.join(spec['name'] for spec in self.lists) or 'none'})."
+            )
+        for array, spec in zip(batch.lists, self.lists, strict=True):
+            if len(batch) and array.size and (array.min() < 0 or array.max() >= spec["cardinality"]):
+                raise DataError(
+                    f"{name}: list feature '{spec['name']}' holds ids from {int(array.min())} to "
+                    f"{int(array.max())}; expected ids in [0, {spec['cardinality']})."
+                )
         n_num, n_cat = batch.numeric.shape[1], batch.categorical.shape[1]
         if n_num != self.n_numeric or n_cat != len(self.cardinalities):
             raise DataError(
@@ -78,3 +104,37 @@ class TabularModel(nn.Module):
                     f"{name}: categorical column {j} holds ids from {int(low[j])} to {int(high[j])}; "
                     f"expected ids in [0, {cards[j]})."
                 )
+
+
+LIST_KINDS = ("multihot", "sequence")
+POOLINGS = ("mean", "sum")
+
+
+def normalize_list_spec(spec: Mapping[str, Any], cardinalities: Sequence[int]) -> dict[str, Any]:
+    """A list feature's description checked and with defaults filled (see :class:`TabularModel`)."""
+    name = str(spec.get("name", "?"))
+    kind = spec.get("kind", "multihot")
+    pooling = spec.get("pooling", "mean")
+    share = spec.get("share")
+    if kind not in LIST_KINDS:
+        raise ConfigError(f"list feature '{name}' has kind {kind!r}; expected one of {LIST_KINDS}.")
+    if pooling not in POOLINGS:
+        raise ConfigError(f"list feature '{name}' has pooling {pooling!r}; expected one of {POOLINGS}.")
+    cardinality = int(spec["cardinality"])
+    if share is not None:
+        share = int(share)
+        if not 0 <= share < len(cardinalities) or cardinalities[share] != cardinality:
+            raise ConfigError(
+                f"list feature '{name}' shares categorical column {share}, which does not exist or has another "
+                f"vocabulary size; expected a column with {cardinality} ids."
+            )
+    if cardinality < 2:
+        raise ConfigError(f"list feature '{name}' has {cardinality} ids; expected at least 2 (padding and OOV).")
+    return {
+        "name": name,
+        "kind": kind,
+        "cardinality": cardinality,
+        "max_len": int(spec.get("max_len", 0)),
+        "pooling": pooling,
+        "share": share,
+    }

@@ -114,3 +114,66 @@ class MLPBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, in_dim]`` -> ``[B, out_dim]``."""
         return self.layers(x)
+
+
+class ListEmbedding(nn.Module):
+    """Embeddings of list features: multi-hot interests and behaviour sequences.
+
+    Each list's ids index its own rows of ONE table (offsets, as in :class:`FeatureEmbedding`),
+    except a list whose spec has ``share = j``: it reads categorical column ``j``'s rows of
+    ``shared`` (the same item vocabulary, e.g. a history of movies and the candidate movie).
+    Id 0 is padding and never contributes.
+
+    Args:
+        specs: normalized list specs (``TabularModel.lists``).
+        dim: embedding size (must equal ``shared.dim`` when a list shares).
+        shared: the model's categorical embeddings, for lists that share a vocabulary.
+
+    Shapes:
+        forward(lists: tuple of int64 ``[B, L_k]``) -> pooled float32 ``[B, n_lists, dim]`` (mean
+        or sum over the non-padding positions; all-padding rows give zeros).
+        sequence(k, ids int64 ``[B, L]``) -> (per-position embeddings ``[B, L, dim]``, mask bool
+        ``[B, L]`` true where the position holds an id).
+    """
+
+    def __init__(self, specs: Sequence[dict], dim: int, shared: FeatureEmbedding | None = None) -> None:
+        super().__init__()
+        self.specs = [dict(s) for s in specs]
+        self.dim = int(dim)
+        # Kept outside the module tree (a plain list) so the shared table is saved once, by its owner.
+        self._shared = [shared] if shared is not None else []
+        if any(s["share"] is not None for s in self.specs) and (shared is None or shared.dim != self.dim):
+            raise ConfigError("a list feature shares a categorical vocabulary, but no embedding of that size is given.")
+        own = [s["cardinality"] if s["share"] is None else 0 for s in self.specs]
+        starts = [0]
+        for c in own[:-1]:
+            starts.append(starts[-1] + c)
+        self.register_buffer("offsets", torch.tensor(starts if own else [], dtype=torch.int64))
+        self.embedding: nn.Embedding | None = None
+        if sum(own):
+            self.embedding = nn.Embedding(sum(own), self.dim)
+            nn.init.normal_(self.embedding.weight, std=0.1)
+
+    def sequence(self, k: int, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        spec = self.specs[k]
+        mask = ids != 0
+        if spec["share"] is not None:
+            shared = self._shared[0]
+            vectors = shared.embedding(ids + shared.offsets[spec["share"]])
+        else:
+            assert self.embedding is not None
+            vectors = self.embedding(ids + self.offsets[k])
+        return vectors * mask.unsqueeze(-1), mask
+
+    def forward(self, lists: Sequence[torch.Tensor]) -> torch.Tensor:
+        pooled = []
+        for k, ids in enumerate(lists):
+            vectors, mask = self.sequence(k, ids)
+            total = vectors.sum(dim=1)
+            if self.specs[k]["pooling"] == "mean":
+                total = total / mask.sum(dim=1, keepdim=True).clamp(min=1)
+            pooled.append(total)
+        if not pooled:
+            batch = lists[0].shape[0] if len(lists) else 0
+            return torch.zeros((batch, 0, self.dim))
+        return torch.stack(pooled, dim=1)

@@ -14,12 +14,13 @@ from torch import nn
 from needmap.errors import ConfigError
 from needmap.features.batch import FeatureBatch
 from needmap.models.base import TabularModel
+from needmap.models.inputs import Inputs
 
 PREDICT_BATCH = 8192
 
 
-def to_tensors(batch: FeatureBatch) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch`` as (numeric float32 ``[n, n_num]``, categorical int64 ``[n, n_cat]``) tensors.
+def to_inputs(batch: FeatureBatch) -> Inputs:
+    """``batch`` as tensors: numeric float32 ``[n, n_num]``, categorical int64 ``[n, n_cat]``, lists.
 
     Shares memory with the arrays when they already have those dtypes and are contiguous (read-only
     arrays too: needmap never writes to these tensors).
@@ -28,12 +29,11 @@ def to_tensors(batch: FeatureBatch) -> tuple[torch.Tensor, torch.Tensor]:
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         numeric = torch.from_numpy(np.ascontiguousarray(batch.numeric, dtype=np.float32))
         categorical = torch.from_numpy(np.ascontiguousarray(batch.categorical, dtype=np.int64))
-    return numeric, categorical
+        lists = tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for a in batch.lists)
+    return Inputs(numeric, categorical, lists)
 
 
-def forward_in_batches(
-    model: nn.Module, numeric: torch.Tensor, categorical: torch.Tensor, batch_size: int = PREDICT_BATCH
-) -> torch.Tensor:
+def forward_in_batches(model: nn.Module, inputs: Inputs, batch_size: int = PREDICT_BATCH) -> torch.Tensor:
     """Model outputs ``[n, n_outputs]`` (float32, the model's own units) in eval mode.
 
     Runs under ``torch.inference_mode`` in slices of ``batch_size`` rows and puts the model back
@@ -45,10 +45,7 @@ def forward_in_batches(
     model.eval()
     try:
         with torch.inference_mode():
-            parts = [
-                model(numeric[start : start + batch_size], categorical[start : start + batch_size])
-                for start in range(0, len(numeric), batch_size)
-            ]
+            parts = [model(*inputs.slice(start, start + batch_size)) for start in range(0, inputs.rows, batch_size)]
     finally:
         model.train(was_training)
     if not parts:
@@ -94,8 +91,7 @@ def predict_raw(
     mean, std = _mean_std(model, task, target_scaling)
     if isinstance(model, TabularModel):
         model.check_batch(batch)
-    numeric, categorical = to_tensors(batch)
-    out = forward_in_batches(model, numeric, categorical, batch_size).double() * std + mean
+    out = forward_in_batches(model, to_inputs(batch), batch_size).double() * std + mean
     array = out.numpy()
     return array[:, 0] if array.shape[1] == 1 else array
 
@@ -123,5 +119,4 @@ def predict_proba(model: nn.Module, batch: FeatureBatch, batch_size: int = PREDI
         )
     if isinstance(model, TabularModel):
         model.check_batch(batch)
-    numeric, categorical = to_tensors(batch)
-    return probabilities_from_logits(forward_in_batches(model, numeric, categorical, batch_size))
+    return probabilities_from_logits(forward_in_batches(model, to_inputs(batch), batch_size))

@@ -18,7 +18,7 @@ from needmap.models.base import TabularModel
 from needmap.schema import TASKS
 from needmap.training.config import TrainConfig
 from needmap.training.losses import class_weights, make_loss
-from needmap.training.predict import forward_in_batches, predict_raw, probabilities_from_logits, to_tensors
+from needmap.training.predict import forward_in_batches, predict_raw, probabilities_from_logits, to_inputs
 from needmap.training.progress import EpochProgress
 
 PLATEAU_FACTOR = 0.5
@@ -229,10 +229,10 @@ class Trainer:
         cfg = self.config
         model = self.model
         start = time.perf_counter()
-        numeric, categorical = to_tensors(train)
+        inputs = to_inputs(train)
         target = self._target_tensor(y_tr)
         if valid is not None:
-            v_numeric, v_categorical = to_tensors(valid)
+            v_inputs = to_inputs(valid)
         weights = class_weights(self.task, cfg.class_weight, y_tr, model.n_outputs)
         loss_fn = make_loss(self.task, weights)
         optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay)
@@ -258,7 +258,7 @@ class Trainer:
                 # n_batches batches of equal size (+-1 row), none larger than batch_size.
                 for index in torch.tensor_split(torch.randperm(n, generator=generator), n_batches):
                     optimizer.zero_grad(set_to_none=True)
-                    out = model(numeric[index], categorical[index])
+                    out = model(*inputs.take(index))
                     loss = loss_fn(out[:, 0] if squeeze else out, target[index])
                     loss.backward()
                     optimizer.step()
@@ -274,7 +274,7 @@ class Trainer:
                 entry: dict[str, Any] = {"epoch": epoch, "loss": train_loss}
                 score = train_loss
                 if valid is not None:
-                    raw = forward_in_batches(model, v_numeric, v_categorical)
+                    raw = forward_in_batches(model, v_inputs)
                     metrics = self._metrics(raw, y_va)
                     entry.update({f"valid_{k}": v for k, v in metrics.items() if k not in _NOT_LOGGED})
                     score = metrics[monitor]
