@@ -11,20 +11,28 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Role = Literal["numeric", "categorical", "id", "datetime", "target", "ignored"]
+Role = Literal["numeric", "categorical", "multihot", "sequence", "id", "datetime", "target", "ignored"]
 Task = Literal["binary", "regression", "multiclass"]
-ROLES: tuple[str, ...] = ("numeric", "categorical", "id", "datetime", "target", "ignored")
+ROLES: tuple[str, ...] = ("numeric", "categorical", "multihot", "sequence", "id", "datetime", "target", "ignored")
 TASKS: tuple[str, ...] = ("binary", "regression", "multiclass")
 
 
 @dataclass
 class ColumnSpec:
-    """One column: its name, its role, the Arrow type it was read as and why it got that role."""
+    """One column: its name, its role, the Arrow type it was read as and why it got that role.
+
+    ``options`` holds per-column settings of the feature type (JSON-safe), for example
+    ``{"separator": "|", "max_len": 20, "pooling": "mean"}`` for a multi-hot list,
+    ``{"max_len": 50, "vocabulary_of": "movieId"}`` for a behaviour sequence,
+    ``{"hash_buckets": 100000}`` for a hashed categorical, ``{"bucketize": 20}`` for a numeric
+    column turned into quantile-bucket ids.
+    """
 
     name: str
     role: str
     dtype: str
     reason: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -43,6 +51,8 @@ class Schema:
     target: str | None = None
     task: str | None = None
     classes: list[str] = field(default_factory=list)
+    # Further targets of a multi-task model: [{"name", "task", "classes"}], outputs after the first.
+    extra_targets: list[dict[str, Any]] = field(default_factory=list)
 
     # -- views ---------------------------------------------------------------------------------
     def names(self, role: str) -> list[str]:
@@ -62,9 +72,14 @@ class Schema:
         return self.names("id")
 
     @property
+    def lists(self) -> list[str]:
+        """Multi-hot and sequence columns, in table order."""
+        return [c.name for c in self.columns if c.role in ("multihot", "sequence")]
+
+    @property
     def features(self) -> list[str]:
-        """The input columns of the model: numeric then categorical."""
-        return self.numeric + self.categorical
+        """The input columns of the model: numeric, categorical, then list columns."""
+        return self.numeric + self.categorical + self.lists
 
     def column(self, name: str) -> ColumnSpec:
         for c in self.columns:
@@ -79,6 +94,7 @@ class Schema:
             "target": self.target,
             "task": self.task,
             "classes": list(self.classes),
+            "extra_targets": [dict(t) for t in self.extra_targets],
         }
 
     @classmethod
@@ -88,4 +104,5 @@ class Schema:
             target=data.get("target"),
             task=data.get("task"),
             classes=list(data.get("classes", [])),
+            extra_targets=[dict(t) for t in data.get("extra_targets", [])],
         )
