@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from needmap.features.target import head_schema, target_names, target_tasks
 from needmap.schema import Schema
 
 _SHOWN = {
@@ -20,8 +21,11 @@ def _fmt(value: Any) -> str:
     return "n/a" if value is None else str(value)
 
 
-def _metric_rows(task: str, metrics: dict[str, Any]) -> list[str]:
+def _metric_rows(task: str, metrics: dict[str, Any], target: str | None = None) -> list[str]:
+    """A Markdown table of the validation, test and baseline metrics (of ``target`` for a multi-task model)."""
     sets = [(name, metrics.get(name)) for name in ("validation", "test", "baseline_test")]
+    if target is not None:
+        sets = [(name, m.get(target) if isinstance(m, dict) else None) for name, m in sets]
     sets = [(name, m) for name, m in sets if isinstance(m, dict)]
     if not sets:
         return ["No held-out metrics were recorded."]
@@ -44,15 +48,27 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
     task = model.get("task") or ""
     target = model.get("target")
     report = metrics.get("report", {}) or {}
-    lines = [f"# Model card: {model.get('architecture', '?')} predicting `{target}`", ""]
-    if task == "binary":
+    names, tasks = target_names(schema), target_tasks(schema)
+    multi = len(names) > 1
+    shown = ", ".join(f"`{n}`" for n in names) if multi else f"`{target}`"
+    lines = [f"# Model card: {model.get('architecture', '?')} predicting {shown}", ""]
+    if multi:
+        parts = []
+        for name, head in zip(names, tasks, strict=True):
+            classes = head_schema(schema, name).classes
+            if head == "binary":
+                parts.append(f"- the probability that `{name}` is `{classes[1]}`, as the column `score_{name}`")
+            else:
+                parts.append(f"- the value of `{name}`, in its own units, as the column `prediction_{name}`")
+        what = "A multi-task model, one output per target, trained together:\n" + "\n".join(parts)
+    elif task == "binary":
         what = (
             f"The probability that `{target}` is `{schema.classes[1]}` (the other class: "
             f"`{schema.classes[0]}`), as the column `score`."
         )
     elif task == "multiclass":
-        names = ", ".join(f"`{c}`" for c in schema.classes)
-        what = f"The class of `{target}` among {names}, with a probability per class."
+        labels = ", ".join(f"`{c}`" for c in schema.classes)
+        what = f"The class of `{target}` among {labels}, with a probability per class."
     else:
         what = f"The value of `{target}`, in its own units, as the column `prediction`."
     lines += ["## What it predicts", what, ""]
@@ -71,7 +87,12 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
     left_out = [f"`{c.name}` ({c.role}: {c.reason})" for c in schema.columns if c.role in ("ignored", "id", "datetime")]
     if left_out:
         lines.append(f"- not used as inputs: {'; '.join(left_out)}")
-    lines += ["", "## How well", *_metric_rows(task, metrics), ""]
+    if multi:
+        lines += ["", "## How well"]
+        for name, head in zip(names, tasks, strict=True):
+            lines += [f"### `{name}` ({head})", *_metric_rows(head, metrics, name), ""]
+    else:
+        lines += ["", "## How well", *_metric_rows(task, metrics), ""]
     verdict = metrics.get("verdict")
     if verdict:
         lines += [verdict, ""]
@@ -95,7 +116,12 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
         "- The test metrics come from one split; small differences between models (a few thousandths of AUC) "
         "can be noise.",
     ]
-    if task == "binary":
+    if multi and "binary" in tasks:
+        lines.append(
+            "- each `score_<target>` is the network's probability; check the calibration error (ece) before "
+            "reading it as an exact rate."
+        )
+    elif task == "binary":
         lines.append(
             "- `score` is the network's probability; check the calibration error (ece) before reading it as an "
             "exact response rate."

@@ -112,12 +112,20 @@ def _merge_list(*values: str | list[str] | None) -> list[str]:
 
 
 # -- shared options ---------------------------------------------------------------------------
-Target = typer.Option(None, "--target", "-t", help="The outcome column to predict.")
+Target = typer.Option(
+    None, "--target", "-t", help="The outcome column to predict; several (a,b) train a multi-task model."
+)
 Drop = typer.Option(None, help="Columns to leave out, comma-separated (e.g. duration,contact).")
 Ids = typer.Option(None, "--id", help="Identifier columns: kept in the scores, never inputs.")
 Categorical = typer.Option(None, help="Columns to treat as categorical, comma-separated.")
 Numeric = typer.Option(None, help="Columns to treat as numeric, comma-separated.")
 Datetime = typer.Option(None, help="Columns to treat as date/time (not inputs), comma-separated.")
+Multihot = typer.Option(None, help="Multi-hot list columns (e.g. genres 'Action|Comedy'), comma-separated.")
+Sequence_ = typer.Option(
+    None, "--sequence", help="Behaviour-sequence columns, 'name' or 'name:item_column' to share that vocabulary."
+)
+Hash = typer.Option(None, "--hash", help="Categorical columns to hash, 'name' or 'name:buckets' (default 100000).")
+Bucketize = typer.Option(None, help="Numeric columns to turn into quantile buckets, 'name' or 'name:buckets'.")
 Config = typer.Option(None, "--config", help="YAML file of column roles and preprocessing options.")
 Delimiter = typer.Option(None, help="CSV delimiter (sniffed when not given).")
 Encoding = typer.Option("utf-8", help="Text encoding of CSV / JSON files, e.g. latin-1.")
@@ -129,6 +137,34 @@ def _read(path: str, delimiter: str | None, encoding: str) -> Any:
     return read(path, delimiter=delimiter, encoding=encoding)
 
 
+def _colon_items(text: str | None, option: str, value_key: str | None) -> dict[str, Any]:
+    """'a:b,c' -> {'a': ..., 'c': None}: the part after ':' is a whole number (value_key None) or an option."""
+    items: dict[str, Any] = {}
+    for item in _merge_list(text):
+        name, _, value = item.partition(":")
+        if not value:
+            items[name] = None
+        elif value_key is not None:
+            items[name] = {value_key: value}
+        else:
+            try:
+                items[name] = int(value)
+            except ValueError:
+                raise ConfigError(f"{option} '{item}': '{value}' is not a whole number of buckets.") from None
+    return items
+
+
+def _merge_features(base: Any, extra: dict[str, Any]) -> Any:
+    """YAML feature columns (list or mapping) plus command-line ones (mapping)."""
+    if not extra:
+        return base
+    if base is None:
+        return extra
+    merged = dict(base) if isinstance(base, dict) else dict.fromkeys(_merge_list(base))
+    merged.update(extra)
+    return merged
+
+
 def _roles(
     config: Path | None,
     target: str | None,
@@ -137,9 +173,13 @@ def _roles(
     categorical: str | None,
     numeric: str | None,
     datetime: str | None,
+    multihot: str | None,
+    sequence: str | None,
+    hash_: str | None,
+    bucketize: str | None,
     task: str | None = None,
 ) -> dict[str, Any]:
-    """Column roles from the YAML file and the command line (the command line adds to the file)."""
+    """needmap.Model keywords for column roles, from the YAML file and the command line (which adds to it)."""
     from needmap.data.overrides import load_overrides
 
     base: dict[str, Any] = load_overrides(config) if config else {}
@@ -151,6 +191,11 @@ def _roles(
         "categorical": _merge_list(base.get("categorical"), categorical),
         "numeric": _merge_list(base.get("numeric"), numeric),
         "datetime": _merge_list(base.get("datetime"), datetime),
+        "multihot": _merge_features(base.get("multihot"), dict.fromkeys(_merge_list(multihot))),
+        "sequence": _merge_features(base.get("sequence"), _colon_items(sequence, "--sequence", "vocabulary_of")),
+        "hash": _merge_features(base.get("hash"), _colon_items(hash_, "--hash", None)),
+        "bucketize": _merge_features(base.get("bucketize"), _colon_items(bucketize, "--bucketize", None)),
+        "column_options": dict(base.get("options") or {}),
         "preprocess": dict(base.get("preprocess") or {}),
     }
 
@@ -168,6 +213,10 @@ def schema(
     categorical: str | None = Categorical,
     numeric: str | None = Numeric,
     datetime: str | None = Datetime,
+    multihot: str | None = Multihot,
+    sequence: str | None = Sequence_,
+    hash_: str | None = Hash,
+    bucketize: str | None = Bucketize,
     config: Path | None = Config,
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
@@ -176,21 +225,13 @@ def schema(
     """Show each column's inferred role (numeric, categorical, id, datetime, target, ignored) and why."""
     import json
 
-    from needmap.data.infer import describe_schema, infer_schema
+    from needmap.data.infer import describe_schema
     from needmap.display import schema_table
+    from needmap.estimator import Model
 
-    roles = _roles(config, target, drop, ids, categorical, numeric, datetime)
+    roles = _roles(config, target, drop, ids, categorical, numeric, datetime, multihot, sequence, hash_, bucketize)
     table = _read(data, delimiter, encoding)
-    sch = infer_schema(
-        table,
-        roles["target"],
-        drop=roles["drop"],
-        ids=roles["id"],
-        categorical=roles["categorical"],
-        numeric=roles["numeric"],
-        datetime=roles["datetime"],
-        task=roles["task"],
-    )
+    sch = Model("mlp", **roles).infer_schema(table)
     if as_json:
         out_console.print_json(json.dumps(sch.to_dict()))
         return
@@ -255,18 +296,7 @@ def _build_model(
     clip_value = parse_clip(clip)
     if clip_value != "default":
         options["clip_quantiles"] = clip_value
-    return Model(
-        model,
-        target=roles["target"],
-        task=roles["task"],
-        drop=roles["drop"],
-        id=roles["id"],
-        categorical=roles["categorical"],
-        numeric=roles["numeric"],
-        datetime=roles["datetime"],
-        preprocess=roles["preprocess"],
-        **options,
-    )
+    return Model(model, **roles, **options)
 
 
 def _print_outcome(outcome: Any, started: float) -> None:
@@ -308,6 +338,10 @@ def train(
     categorical: str | None = Categorical,
     numeric: str | None = Numeric,
     datetime: str | None = Datetime,
+    multihot: str | None = Multihot,
+    sequence: str | None = Sequence_,
+    hash_: str | None = Hash,
+    bucketize: str | None = Bucketize,
     config: Path | None = Config,
     task: str | None = typer.Option(None, help="binary, multiclass or regression (inferred when not given)."),
     delimiter: str | None = Delimiter,
@@ -341,7 +375,9 @@ def train(
     from needmap.workflows.train import run_train
 
     started = time.perf_counter()
-    roles = _roles(config, target, drop, ids, categorical, numeric, datetime, task)
+    roles = _roles(
+        config, target, drop, ids, categorical, numeric, datetime, multihot, sequence, hash_, bucketize, task
+    )
     if not roles["target"]:
         raise ConfigError("no target column given; expected --target COLUMN (or 'target:' in --config).")
     estimator = _build_model(
@@ -379,8 +415,10 @@ def evaluate(
     out_console.print(
         metrics_table(loaded.schema_.task or "binary", {"metrics": metrics}, title=f"{model_dir} on {data}")
     )
-    if metrics.get("rows_without_target"):
-        console.print(f"[yellow]note:[/] {metrics['rows_without_target']} rows without a target were left out.")
+    per_target = {k: v for k, v in metrics.items() if isinstance(v, dict)} or {loaded.schema_.target: metrics}
+    for name, values in per_target.items():
+        if values.get("rows_without_target"):
+            console.print(f"[yellow]note:[/] {values['rows_without_target']} rows without '{name}' were left out.")
     if json_out:
         write_json(metrics, json_out)
         out_console.print(f"metrics written to {json_out}")

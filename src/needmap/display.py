@@ -34,13 +34,53 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def metrics_table(task: str, columns: Mapping[str, Mapping[str, Any] | None], title: str | None = None) -> Table:
-    """A table with one row per metric of ``task`` and one column per named metric set."""
+def is_per_target(metrics: Mapping[str, Any] | None) -> bool:
+    """Whether ``metrics`` holds one metric set per target (a multi-task model), not metrics themselves."""
+    if not metrics:
+        return False
+    return all(isinstance(v, Mapping) for v in metrics.values())
+
+
+def guess_task(metrics: Mapping[str, Any]) -> str | None:
+    """The task whose metric set ``metrics`` is: 'binary' (auc), 'multiclass' (macro_auc), 'regression' (rmse)."""
+    if "auc" in metrics:
+        return "binary"
+    if "macro_auc" in metrics:
+        return "multiclass"
+    if "rmse" in metrics:
+        return "regression"
+    return None
+
+
+def metrics_table(
+    task: str,
+    columns: Mapping[str, Mapping[str, Any] | None],
+    title: str | None = None,
+    tasks: Mapping[str, str] | None = None,
+) -> Table:
+    """A table with one row per metric of ``task`` and one column per named metric set.
+
+    Metric sets of a multi-task model (``{target: metrics}``, see :func:`is_per_target`) give rows
+    ``<target> <metric>``, target by target, each with the metrics of its own task: ``tasks[target]``
+    when given, else the task its metrics show (:func:`guess_task`), else ``task``.
+    """
     present = {name: m for name, m in columns.items() if m}
     table = Table(title=title)
     table.add_column("metric")
     for name in present:
         table.add_column(name, justify="right")
+    if present and all(is_per_target(m) for m in present.values()):
+        targets: list[str] = []
+        for m in present.values():
+            targets += [t for t in m if t not in targets]
+        for target in targets:
+            sets = [m.get(target) or {} for m in present.values()]
+            found = next((guess_task(m) for m in sets if guess_task(m)), None)
+            target_task = (tasks or {}).get(target) or found or task
+            keys = [key for key in METRIC_KEYS.get(target_task, ()) if any(key in m for m in sets)]
+            for i, key in enumerate(keys):
+                table.add_row(f"{target} {key}", *(fmt(m.get(key)) for m in sets), end_section=i == len(keys) - 1)
+        return table
     for key in METRIC_KEYS.get(task, ()):
         if any(key in m for m in present.values()):
             table.add_row(key, *(fmt(m.get(key)) for m in present.values()))

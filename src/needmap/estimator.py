@@ -14,6 +14,12 @@ training options (the fields of :class:`needmap.training.TrainConfig`: epochs, l
 preprocessing options (the fields of :class:`needmap.features.preprocess.PreprocessConfig`:
 scaling, clip_quantiles, min_frequency, ...), and the rest are the network's hyper-parameters
 (for "mlp": hidden, embedding_dim, dropout, activation, batch_norm).
+
+Several targets make a multi-task model (one output per target, each binary or regression)::
+
+    model = needmap.Model("mmoe", target=["income", "married"], num_experts=4)
+    model.fit(table).evaluate(test)   # {'income': {'auc': ...}, 'married': {'auc': ...}}
+    model.predict(new_rows)           # id columns + score_income, score_married
 """
 
 from __future__ import annotations
@@ -32,20 +38,28 @@ import torch
 from needmap import __version__
 from needmap.artifact import load_artifact, save_artifact
 from needmap.data.infer import infer_schema
+from needmap.data.overrides import parse_column_options, parse_feature_columns
 from needmap.data.read import first_row_of, read, source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.data.values import stringify
 from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
 from needmap.features.numeric import parse_numeric
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
+from needmap.features.target import (
+    add_extra_targets,
+    encode_target,
+    encode_targets,
+    head_schema,
+    target_names,
+    target_tasks,
+)
 from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from needmap.models.registry import build_model
 from needmap.schema import Schema
+from needmap.training.multitask import head_outputs
 from needmap.training.trainer import TrainConfig, Trainer, predict_raw
 
 TableLike = Any  # a path, an Arrow table, a pandas / polars frame: whatever needmap.read accepts
-
-_ROLE_KEYS = ("target", "task", "drop", "id", "categorical", "numeric", "datetime")
 
 
 def _as_list(value: str | Iterable[str] | None) -> list[str]:
@@ -69,9 +83,17 @@ class Model:
 
     Args:
         model: architecture name from the registry (``needmap.models.available_models()``).
-        target: the outcome column to predict.
-        task: "binary", "multiclass" or "regression"; inferred from the target when None.
+        target: the outcome column to predict; several columns (a list, or "a,b" when no column
+            has that name) make a multi-task model with one output per target, in that order, each
+            binary or regression ("mmoe", "ple", or any model as a shared-bottom network).
+        task: "binary", "multiclass" or "regression"; inferred from the target when None. For
+            several targets, one task for all or one per target (a list or "binary,regression").
         drop, id, categorical, numeric, datetime: column-role overrides (names or a comma list).
+        multihot, sequence: list columns (multi-hot sets, ordered behaviour sequences): names or
+            ``{name: {separator, max_len, pooling, vocabulary_of}}``.
+        hash: categorical columns hashed into buckets: names (100,000 buckets) or ``{name: buckets}``.
+        bucketize: numeric columns turned into quantile-bucket ids: names (10) or ``{name: buckets}``.
+        column_options: ``{name: {option: value}}``, further per-column options (``ColumnSpec.options``).
         preprocess: a PreprocessConfig or a dict of its fields.
         **options: training options (TrainConfig fields), preprocessing options (PreprocessConfig
             fields) and network hyper-parameters, sorted by name.
@@ -84,13 +106,18 @@ class Model:
         self,
         model: str = "mlp",
         *,
-        target: str | None = None,
-        task: str | None = None,
+        target: str | Sequence[str] | None = None,
+        task: str | Sequence[str] | None = None,
         drop: str | Iterable[str] | None = None,
         id: str | Iterable[str] | None = None,
         categorical: str | Iterable[str] | None = None,
         numeric: str | Iterable[str] | None = None,
         datetime: str | Iterable[str] | None = None,
+        multihot: str | Iterable[str] | Mapping[str, Any] | None = None,
+        sequence: str | Iterable[str] | Mapping[str, Any] | None = None,
+        hash: str | Iterable[str] | Mapping[str, Any] | None = None,
+        bucketize: str | Iterable[str] | Mapping[str, Any] | None = None,
+        column_options: Mapping[str, Mapping[str, Any]] | None = None,
         preprocess: PreprocessConfig | Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
@@ -102,6 +129,11 @@ class Model:
         self.categorical = _as_list(categorical)
         self.numeric = _as_list(numeric)
         self.datetime = _as_list(datetime)
+        self.multihot = parse_feature_columns("multihot", multihot)
+        self.sequence = parse_feature_columns("sequence", sequence)
+        self.hash = parse_feature_columns("hash", hash)
+        self.bucketize = parse_feature_columns("bucketize", bucketize)
+        self.column_options = parse_column_options(column_options)
         prep = dict(preprocess.to_dict() if isinstance(preprocess, PreprocessConfig) else preprocess or {})
         train: dict[str, Any] = {}
         params: dict[str, Any] = {}
@@ -123,20 +155,68 @@ class Model:
         self.metrics_: dict[str, Any] = {}
         self.report_: dict[str, Any] = {}
         self.train_config_: TrainConfig | None = None
-        self.target_scaling_: dict[str, float] | None = None
+        # {"mean", "std"} of a regression target; for a multi-task model one such dict or None per target.
+        self.target_scaling_: dict[str, float] | list[dict[str, float] | None] | None = None
 
     # -- fitting -------------------------------------------------------------------------------
+    def _targets(self, table: pa.Table) -> list[str]:
+        """The target column names: one name, a list, or a comma-separated string of names."""
+        if self.target is None:
+            return []
+        if isinstance(self.target, str):
+            return [self.target] if self.target in table.column_names else _as_list(self.target)
+        return list(self.target)
+
+    def _tasks(self, n_targets: int) -> list[str | None]:
+        """One task (or None: infer it) per target, from ``task``: one for all or one per target."""
+        given = _as_list(self.task) if self.task is not None else []
+        n = max(n_targets, 1)
+        if not given:
+            return [None] * n
+        if len(given) == 1:
+            return given * n
+        if len(given) != n:
+            raise ConfigError(
+                f"task gives {len(given)} tasks ({', '.join(given)}) for {n_targets} targets; expected one task "
+                "for all of them or one per target."
+            )
+        return list(given)
+
     def infer_schema(self, table: pa.Table) -> Schema:
-        """The schema this model would use for ``table``: inferred roles plus this model's overrides."""
+        """The schema this model would use for ``table``: inferred roles plus this model's overrides.
+
+        With several targets, the first is the schema's ``target`` and the others its
+        ``extra_targets`` (see :func:`needmap.features.target.add_extra_targets`).
+        """
+        names = self._targets(table)
+        tasks = self._tasks(len(names))
+        overridden = {*self.drop, *self.id, *self.categorical, *self.numeric, *self.datetime}
+        overridden |= {*self.multihot, *self.sequence, *self.hash, *self.bucketize}
+        for name in names[1:]:
+            if name in overridden:
+                raise SchemaError(
+                    "column is given two roles, a target and a feature override; expected one role per column.",
+                    file=source_of(table),
+                    column=name,
+                )
+        schema = self._infer_first_target(table, names[0] if names else None, tasks[0])
+        return add_extra_targets(schema, table, names[1:], tasks[1:]) if len(names) > 1 else schema
+
+    def _infer_first_target(self, table: pa.Table, target: str | None, task: str | None) -> Schema:
         return infer_schema(
             table,
-            self.target,
+            target,
             drop=self.drop,
             ids=self.id,
             categorical=self.categorical,
             numeric=self.numeric,
             datetime=self.datetime,
-            task=self.task,
+            multihot=self.multihot,
+            sequence=self.sequence,
+            hash=self.hash,
+            bucketize=self.bucketize,
+            options=self.column_options,
+            task=task,
         )
 
     def fit(self, data: TableLike, *, validation: float = 0.1, schema: Schema | None = None, **train: Any) -> Model:
@@ -161,7 +241,8 @@ class Model:
         schema = schema or self.infer_schema(table)
         if schema.target is None:
             raise SchemaError("the schema has no target column; expected one column with role 'target'.")
-        self.target = schema.target
+        multi = bool(schema.extra_targets)
+        self.target = target_names(schema) if multi else schema.target
         prep_config = PreprocessConfig.from_dict(self.preprocess_options)
         table, report = clean_training_table(
             table, schema, user_dropped=self.drop, max_unparseable=prep_config.max_unparseable
@@ -180,13 +261,13 @@ class Model:
         train_table = take_rows(table, pa.array(train_idx))
         preprocessor = Preprocessor(schema, prep_config)
         x_train = preprocessor.fit_transform(train_table)
-        y_train = preprocessor.encode_target(train_table)
+        y_train = encode_targets(train_table, schema) if multi else preprocessor.encode_target(train_table)
         x_valid = y_valid = None
         if len(valid_idx):
             valid_table = take_rows(table, pa.array(valid_idx))
             x_valid = preprocessor.transform(valid_table)
-            y_valid = preprocessor.encode_target(valid_table)
-        n_outputs = len(schema.classes) if schema.task == "multiclass" else 1
+            y_valid = encode_targets(valid_table, schema) if multi else preprocessor.encode_target(valid_table)
+        n_outputs = _n_outputs(schema)
         torch.manual_seed(config.seed)
         try:
             network = build_model(
@@ -199,7 +280,10 @@ class Model:
             )
         except TypeError as exc:
             raise ConfigError(f"model '{self.model}' does not accept these options: {exc}.") from None
-        trainer = Trainer(network, schema.task, config)
+        if multi:
+            trainer = Trainer(network, target_tasks(schema), config, names=target_names(schema))
+        else:
+            trainer = Trainer(network, schema.task, config)
         result = trainer.fit(x_train, y_train, x_valid, y_valid)
         self.schema_, self.preprocessor_, self.network_, self.result_ = schema, preprocessor, network, result
         self.target_scaling_ = getattr(trainer, "target_scaling", None)
@@ -227,11 +311,17 @@ class Model:
 
     def _raw(self, x: Any) -> np.ndarray:
         assert self.network_ is not None and self.schema_ is not None
+        if self.schema_.extra_targets:  # per-head scaling is applied by _outputs
+            return predict_raw(self.network_, x, target_scaling={"mean": 0.0, "std": 1.0})
         return predict_raw(self.network_, x, task=self.schema_.task, target_scaling=self.target_scaling_)
 
     def _outputs(self, x: Any) -> np.ndarray:
-        """Probabilities ([n] binary, [n, K] multiclass) or predictions in target units ([n])."""
+        """Probabilities ([n] binary, [n, K] multiclass) or predictions in target units ([n]); for a
+        multi-task model ``[n, T]``, column t as the task of target t gives."""
         raw = self._raw(x)
+        if self.schema_ is not None and self.schema_.extra_targets:
+            scaling = self.target_scaling_ if isinstance(self.target_scaling_, list) else None
+            return head_outputs(raw, target_tasks(self.schema_), scaling)
         task = self.schema_.task if self.schema_ else None
         if task == "binary":
             return 1.0 / (1.0 + np.exp(-raw.reshape(-1).astype(np.float64)))
@@ -242,7 +332,13 @@ class Model:
         return raw.reshape(-1)
 
     def _score(self, x: Any, y: np.ndarray) -> dict[str, Any]:
+        """Metrics of the outputs on ``x`` against ``y``; per target name for a multi-task model."""
         out = self._outputs(x)
+        if self.schema_ is not None and self.schema_.extra_targets:
+            tasks = target_tasks(self.schema_)
+            return {
+                name: _task_metrics(tasks[t], y[:, t], out[:, t]) for t, name in enumerate(target_names(self.schema_))
+            }
         task = self.schema_.task if self.schema_ else None
         if task == "binary":
             return binary_metrics(y, out)
@@ -252,7 +348,8 @@ class Model:
 
     def predict_proba(self, data: TableLike) -> np.ndarray:
         """Scores as an array: P(positive) ``[n]`` (binary), class probabilities ``[n, K]``
-        (multiclass) or predictions in the target's units ``[n]`` (regression)."""
+        (multiclass) or predictions in the target's units ``[n]`` (regression); ``[n, T]`` for a
+        multi-task model (column t: target t's probability or prediction)."""
         self._check_fitted()
         assert self.preprocessor_ is not None
         return self._outputs(self.preprocessor_.transform(_as_table(data)))
@@ -262,8 +359,10 @@ class Model:
 
         Columns: the id column(s) of the schema, then ``score`` (binary: probability of
         ``schema.classes[1]``), or ``predicted`` and ``proba_<class>`` per class (multiclass), or
-        ``prediction`` (regression, in the target's units). Extra columns in ``data`` are
-        ignored, their order does not matter, unseen categories go to the out-of-vocabulary id.
+        ``prediction`` (regression, in the target's units); for a multi-task model one column per
+        target: ``score_<target>`` (binary) or ``prediction_<target>`` (regression). Extra columns
+        in ``data`` are ignored, their order does not matter, unseen categories go to the
+        out-of-vocabulary id.
         """
         self._check_fitted()
         assert self.schema_ is not None
@@ -275,10 +374,13 @@ class Model:
         """Metrics of this model on labelled rows: AUC, logloss, PR-AUC, accuracy, precision,
         recall, calibration error, lift and capture in the top 10% (binary); accuracy, logloss,
         macro AUC (multiclass); RMSE, MAE, R² (regression). Rows with a missing target are left
-        out and counted in ``rows_without_target``."""
+        out and counted in ``rows_without_target``. A multi-task model returns ``{target: metrics}``,
+        each target's metrics over the rows that have a value for it."""
         self._check_fitted()
         assert self.schema_ is not None and self.preprocessor_ is not None
         table = _as_table(data)
+        if self.schema_.extra_targets:
+            return self._evaluate_tasks(table)
         target = self.schema_.target
         if target not in table.column_names:
             raise SchemaError(
@@ -301,6 +403,37 @@ class Model:
         metrics["rows_without_target"] = dropped
         return metrics
 
+    def _evaluate_tasks(self, table: pa.Table) -> dict[str, dict[str, Any]]:
+        """evaluate() of a multi-task model: the outputs of every row, then each target's labelled rows."""
+        assert self.schema_ is not None and self.preprocessor_ is not None
+        names, tasks = target_names(self.schema_), target_tasks(self.schema_)
+        file = source_of(table)
+        absent = [name for name in names if name not in table.column_names]
+        if absent:
+            raise SchemaError(
+                f"the evaluation data has no target column {', '.join(map(repr, absent))}; expected every target "
+                f"({', '.join(names)}) to compare the scores with.",
+                file=file,
+                column=absent[0],
+            )
+        out = self._outputs(self.preprocessor_.transform(table))
+        result: dict[str, dict[str, Any]] = {}
+        for t, name in enumerate(names):
+            column = table.column(name)
+            keep = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
+            if not keep.any():
+                raise DataError(
+                    f"no row has a value in the target column '{name}'; expected labelled rows.", file=file, column=name
+                )
+            dropped = int((~keep).sum())
+            labelled = column.filter(pa.array(keep)) if dropped else column
+            first_row = None if dropped else first_row_of(table)
+            y = encode_target(labelled, head_schema(self.schema_, name), file=file, first_row=first_row)
+            metrics = _task_metrics(tasks[t], y, out[keep, t])
+            metrics["rows_without_target"] = dropped
+            result[name] = metrics
+        return result
+
     # -- persistence ---------------------------------------------------------------------------
     def model_description(self) -> dict[str, Any]:
         """The content of model.json (without format version and checksum)."""
@@ -314,9 +447,11 @@ class Model:
             "n_numeric": int(self.preprocessor_.n_numeric_),
             "cardinalities": [int(c) for c in self.preprocessor_.cardinalities_],
             "lists": list(getattr(self.network_, "lists", [])),
-            "n_outputs": int(len(self.schema_.classes) if self.schema_.task == "multiclass" else 1),
+            "n_outputs": _n_outputs(self.schema_),
             "task": self.schema_.task,
             "target": self.schema_.target,
+            "targets": target_names(self.schema_),
+            "tasks": target_tasks(self.schema_),
             "train": self.train_config_.to_dict() if self.train_config_ else {},
             "target_scaling": self.target_scaling_,
         }
@@ -348,15 +483,25 @@ def clean_training_table(
     Raises DataError for an empty table, a feature column with no values at all that the user
     did not drop, a numeric column with more than ``max_unparseable`` text values (naming the
     first such row of the file), or a target with a single class. Returns the table and a report dict with
-    ``rows_in`` and ``rows_without_target``.
+    ``rows_in`` and ``rows_without_target``. With several targets (a multi-task schema), a row
+    without a value for any of them is dropped and counted.
     """
     source = source_of(table)
     if table.num_rows == 0:
         raise DataError("the table has a header but no data rows; expected at least one row.", file=source)
     target = schema.target
     assert target is not None
+    targets, tasks = target_names(schema), target_tasks(schema)
+    absent = [name for name in targets if name not in table.column_names]
+    if absent:
+        raise SchemaError(
+            f"found no target column {', '.join(map(repr, absent))} in the table; expected the targets "
+            f"{', '.join(targets)}.",
+            file=source,
+            column=absent[0],
+        )
     for name in table.column_names:
-        if name in user_dropped or name == target:
+        if name in user_dropped or name in targets:
             continue
         col = table.column(name)
         if col.null_count == table.num_rows:
@@ -371,20 +516,43 @@ def clean_training_table(
             parsed = parse_numeric(table.column(name), column=name, file=source)
             parsed.check_unparseable(max_unparseable, column=name, file=source, first_row=first_row_of(table))
     keep = pc.is_valid(table.column(target))
+    for name in targets[1:]:
+        keep = pc.and_(keep, pc.is_valid(table.column(name)))
     rows_in = table.num_rows
     missing = rows_in - int(pc.sum(keep).as_py() or 0)
     if missing:
         table = table.filter(keep)
-    if schema.task in ("binary", "multiclass"):
-        values = pc.unique(stringify(table.column(target)))
-        if len(values) < 2:
-            raise DataError(
-                f"the target has a single class {values.to_pylist()!r} in {table.num_rows} rows; "
-                "expected at least two classes to learn from.",
-                file=source,
-                column=target,
-            )
+    if table.num_rows == 0:
+        raise DataError(
+            f"no row has a value in every target column ({', '.join(targets)}); expected labelled rows.", file=source
+        )
+    for name, task in zip(targets, tasks, strict=True):
+        if task in ("binary", "multiclass"):
+            values = pc.unique(stringify(table.column(name)))
+            if len(values) < 2:
+                raise DataError(
+                    f"the target has a single class {values.to_pylist()!r} in {table.num_rows} rows; "
+                    "expected at least two classes to learn from.",
+                    file=source,
+                    column=name,
+                )
     return table, {"rows_in": rows_in, "rows_without_target": missing}
+
+
+def _n_outputs(schema: Schema) -> int:
+    """Outputs of the network: one per target of a multi-task model, K for K classes, else 1."""
+    if schema.extra_targets:
+        return len(target_names(schema))
+    return len(schema.classes) if schema.task == "multiclass" else 1
+
+
+def _task_metrics(task: str, y: np.ndarray, out: np.ndarray) -> dict[str, Any]:
+    """The metric set of ``task`` for targets ``y`` and outputs ``out`` (probabilities or values)."""
+    if task == "binary":
+        return binary_metrics(y, out)
+    if task == "multiclass":
+        return multiclass_metrics(y, out)
+    return regression_metrics(y, out)
 
 
 def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:
@@ -393,7 +561,11 @@ def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:
     for name in schema.ids:
         if name in table.column_names:
             columns[name] = table.column(name)
-    if schema.task == "binary":
+    if schema.extra_targets:
+        for t, (name, task) in enumerate(zip(target_names(schema), target_tasks(schema), strict=True)):
+            key = f"score_{name}" if task == "binary" else f"prediction_{name}"
+            columns[key] = pa.array(out[:, t].astype(np.float64))
+    elif schema.task == "binary":
         columns["score"] = pa.array(out.astype(np.float64))
     elif schema.task == "multiclass":
         classes = np.asarray(schema.classes, dtype=object)
@@ -416,7 +588,10 @@ def load(path: str | os.PathLike[str]) -> Model:
     try:
         schema = Schema.from_dict(contents.schema)
         preprocessor = Preprocessor.from_dict(contents.preprocessor)
-        model = Model(desc["architecture"], target=schema.target, task=schema.task)
+        if schema.extra_targets:
+            model = Model(desc["architecture"], target=target_names(schema), task=target_tasks(schema))
+        else:
+            model = Model(desc["architecture"], target=schema.target, task=schema.task)
         network = build_model(
             desc["architecture"],
             n_numeric=desc["n_numeric"],

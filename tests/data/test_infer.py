@@ -37,6 +37,7 @@ def features_table() -> pa.Table:
             "signup": pa.array([f"2024-01-{1 + i % 28:02d}" for i in range(N)]),
             "seen_at": pa.array([dt.datetime(2024, 1, 1, i % 24) for i in range(N)], pa.timestamp("s")),
             "tags": pa.array([[1, 2]] * N, pa.list_(pa.int64())),
+            "meta": pa.array([{"a": i} for i in range(N)]),
             "y": pa.array(["yes", "no", "no", "no"] * (N // 4)),
         }
     )
@@ -60,7 +61,8 @@ def test_feature_roles_and_reasons() -> None:
         "code_text": "categorical",
         "signup": "datetime",
         "seen_at": "datetime",
-        "tags": "ignored",
+        "tags": "multihot",
+        "meta": "ignored",
         "y": "target",
     }
     reason = {c.name: c.reason for c in schema.columns}
@@ -69,9 +71,10 @@ def test_feature_roles_and_reasons() -> None:
     assert reason["row_key"] == "all 40 values unique"
     assert "39 of 40" in reason["amount_text"] and "1 did not" in reason["amount_text"]
     assert "'n/a'" in reason["amount_text"]
-    assert "not supported" in reason["tags"]
+    assert reason["tags"] == "Arrow list column (list<item: int64>)"
+    assert "not supported" in reason["meta"]
     assert schema.column("city").dtype == "string" and schema.column("seen_at").dtype == "timestamp[s]"
-    assert schema.features == ["age", "score", "amount_text", "city", "member", "code_text"]
+    assert schema.features == ["age", "score", "amount_text", "city", "member", "code_text", "tags"]
 
 
 def test_numeric_parse_ratio_decides_text_columns() -> None:
@@ -242,3 +245,104 @@ def test_online_shoppers_schema() -> None:
     schema = infer_schema(read(SHOPPERS), "Revenue")
     assert (schema.task, schema.classes) == ("binary", ["false", "true"])
     assert schema.column("Weekend").role == "categorical"
+
+
+# -- feature types: lists, hashing, buckets -------------------------------------------------------------
+def typed_table() -> pa.Table:
+    return pa.table(
+        {
+            "user": pa.array([i % 7 for i in range(N)], pa.int64()),
+            "item": pa.array([f"m{i % 5}" for i in range(N)]),
+            "age": pa.array([20 + i % 30 for i in range(N)], pa.int64()),
+            "genres": pa.array(["Drama|Comedy", "Comedy", "Action|Drama|War", None] * (N // 4)),
+            "history": pa.array(["m1 m2", "m3", "", "m2 m4 m1"] * (N // 4)),
+            "y": pa.array(["yes", "no"] * (N // 2)),
+        }
+    )
+
+
+def test_feature_type_overrides_give_roles_options_and_reasons() -> None:
+    schema = infer_schema(
+        typed_table(),
+        "y",
+        categorical=["item"],
+        sequence={"history": {"vocabulary_of": "item", "max_len": 5}},
+        hash={"user": 1000},
+        bucketize=["age"],
+        options={"genres": {"max_len": 3, "pooling": "sum"}},
+    )
+    got = {c.name: (c.role, c.options) for c in schema.columns}
+    assert got["history"] == ("sequence", {"vocabulary_of": "item", "max_len": 5})
+    assert got["user"] == ("categorical", {"hash_buckets": 1000})
+    assert got["age"] == ("numeric", {"bucketize": 10})
+    assert got["genres"] == ("multihot", {"separator": "|", "max_len": 3, "pooling": "sum"})  # inferred + options
+    assert schema.column("user").reason == "set by user: hashed into 1,000 buckets"
+    assert schema.column("age").reason == "set by user: 10 quantile buckets"
+    assert schema.features == ["age", "user", "item", "genres", "history"]
+    named = infer_schema(
+        typed_table(), "y", multihot="genres, history", hash="user", bucketize={"age": {"bucketize": 4}}
+    )
+    assert named.column("history").role == "multihot" and named.column("genres").reason == "set by user"
+    assert named.column("user").options == {"hash_buckets": 100_000}
+    assert named.column("age").options == {"bucketize": 4}
+
+
+def test_pipe_text_is_multihot_only_when_most_values_hold_pipes_and_tokens_repeat() -> None:
+    table = pa.table(
+        {
+            "genres": ["a|b", "b|c", "a", "c|a|b"] * 10,
+            "codes": [f"A{i}|X{i}" for i in range(N)],  # tokens never repeat: an identifier
+            "notes": ["x|y"] * 10 + ["x", "y", "z"] * 10,  # a quarter hold '|'
+        }
+    )
+    schema = infer_schema(table)
+    assert schema.column("genres").role == "multihot" and schema.column("genres").options == {"separator": "|"}
+    assert schema.column("genres").reason.startswith("lists separated by '|' (30 of 40 values hold '|'; 3 distinct")
+    assert schema.column("codes").role == "id"
+    assert schema.column("notes").role == "categorical"
+    one_token = infer_schema(pa.table({"t": ["a|a", "a|", "a|a|a"] * 10}))
+    assert one_token.column("t").role == "categorical"  # one distinct token is no list
+
+
+def test_feature_type_errors() -> None:
+    table = typed_table()
+    with pytest.raises(SchemaError, match="whose role is numeric") as info:
+        infer_schema(table, "y", numeric=["age"], sequence={"history": {"vocabulary_of": "age"}})
+    assert info.value.column == "history"
+    with pytest.raises(SchemaError, match="'movie'") as info:
+        infer_schema(table, "y", sequence={"history": {"vocabulary_of": "movie"}})
+    assert info.value.column == "history"
+    with pytest.raises(SchemaError, match="'item', whose role is numeric"):
+        infer_schema(table, "y", bucketize=["item"], sequence={"history": {"vocabulary_of": "item"}})
+    with pytest.raises(ConfigError) as info:
+        infer_schema(table, "y", multihot={"genres": {"max_length": 3}})
+    assert info.value.column == "genres" and "'max_length'" in str(info.value)
+    assert "separator, max_len, pooling, vocabulary_of" in str(info.value)
+    with pytest.raises(ConfigError, match="expected only these keys: bucketize") as info:
+        infer_schema(table, "y", options={"age": {"separator": "|"}})
+    assert info.value.column == "age"
+    with pytest.raises(SchemaError, match="two roles"):
+        infer_schema(table, "y", multihot=["genres"], sequence=["genres"])
+    with pytest.raises(SchemaError, match="two roles"):
+        infer_schema(table, "y", hash=["user"], numeric=["user"])
+    assert infer_schema(table, "y", hash=["user"], categorical=["user"]).column("user").role == "categorical"
+    with pytest.raises(SchemaError, match="'genre'") as info:
+        infer_schema(table, "y", options={"genre": {"max_len": 2}})
+    assert info.value.hint == "Did you mean 'genres'?"
+    with pytest.raises(ConfigError, match="max_len is 0"):
+        infer_schema(table, "y", sequence={"history": {"max_len": 0}})
+
+
+def test_an_item_column_read_as_integers_becomes_categorical_when_a_sequence_shares_it() -> None:
+    table = pa.table(
+        {
+            "movieId": pa.array([1, 2, 3, 4, 5, 6] * 5),
+            "history": pa.array(["1 2", "3", "2 4 5", "", "6 1", "3 3"] * 5),
+            "y": pa.array([0, 1] * 15),
+        }
+    )
+    schema = infer_schema(table, "y", sequence={"history": {"vocabulary_of": "movieId"}})
+    assert schema.column("movieId").role == "categorical"
+    assert "shares its vocabulary" in schema.column("movieId").reason
+    with pytest.raises(SchemaError, match="whose role is numeric"):
+        infer_schema(table, "y", numeric=["movieId"], sequence={"history": {"vocabulary_of": "movieId"}})

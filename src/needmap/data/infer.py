@@ -1,8 +1,15 @@
-"""Infer the role of every column (numeric, categorical, id, datetime, target, ignored) and the task.
+"""Infer the role of every column (numeric, categorical, multihot, id, datetime, target, ignored) and the task.
 
 All statistics are computed with ``pyarrow.compute`` on whole columns; text columns are examined
 through their distinct values (``value_counts``), so a column of ``n`` rows with ``k`` distinct
 values costs one hash pass over ``n`` plus regular expressions over ``k`` strings.
+
+List columns: an Arrow list column (``list<string>``, ``list<int64>``, ... from Parquet, JSON lines
+or a frame) is ``multihot``. A text column is ``multihot`` with separator ``"|"`` when at least half
+of its non-missing values contain ``"|"`` and its ``"|"``-separated tokens repeat: there are at
+least two distinct tokens and the token occurrences number at least twice the distinct tokens (so
+genres such as ``"Adventure|Animation"`` qualify, unique codes such as ``"A17|X9"`` in every row
+do not). Sequences are never inferred: their order matters, so the user names them.
 """
 
 from __future__ import annotations
@@ -10,20 +17,25 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from needmap.data.overrides import parse_column_list
+from needmap.data.overrides import FEATURE_ROLES, parse_column_list, parse_column_options, parse_feature_columns
 from needmap.data.read import source_of
 from needmap.data.values import stringify
 from needmap.errors import ConfigError, SchemaError
+from needmap.features.lists import MULTIHOT_SEPARATOR, is_list_type
+from needmap.features.options import check_options
 from needmap.schema import TASKS, ColumnSpec, Schema
 
 MAX_CLASSES = 50
 ID_MIN_ROWS = 20
+LIST_SHARE = 0.5  # share of a text column's values that must contain '|' to infer a multihot list
+TOKEN_REPEATS = 2.0  # least mean occurrences per distinct token of an inferred multihot list
 
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 NUMBER_RE = rf"^\s*{_NUMBER}\s*$"
@@ -51,6 +63,11 @@ def infer_schema(
     categorical: str | Iterable[str] = (),
     numeric: str | Iterable[str] = (),
     datetime: str | Iterable[str] = (),
+    multihot: str | Iterable[str] | Mapping[str, Any] | None = None,
+    sequence: str | Iterable[str] | Mapping[str, Any] | None = None,
+    hash: str | Iterable[str] | Mapping[str, Any] | None = None,
+    bucketize: str | Iterable[str] | Mapping[str, Any] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
     task: str | None = None,
     numeric_parse_ratio: float = 0.95,
 ) -> Schema:
@@ -62,6 +79,14 @@ def infer_schema(
         drop, ids, categorical, numeric, datetime: columns forced to the roles ``ignored``, ``id``,
             ``categorical``, ``numeric``, ``datetime``; each a list of names or a comma-separated
             string. They win over inference (reason ``"set by user"``).
+        multihot, sequence: list columns (multi-hot sets; ordered behaviour sequences), as names or
+            ``{name: options}`` (``separator``, ``max_len``, ``pooling``, ``vocabulary_of``).
+        hash: categorical columns whose values are hashed, as names (100,000 buckets) or
+            ``{name: buckets}``; the role stays ``categorical`` with option ``hash_buckets``.
+        bucketize: numeric columns turned into quantile-bucket ids, as names (10 buckets) or
+            ``{name: buckets}``; the role stays ``numeric`` with option ``bucketize``.
+        options: ``{name: {option: value}}``, further per-column options (e.g. a separator for an
+            inferred multihot column); they land in ``ColumnSpec.options`` after those above.
         task: ``"binary"``, ``"multiclass"`` or ``"regression"``; inferred from the target when None.
         numeric_parse_ratio: a text column is numeric when at least this share of its non-missing
             values parse as numbers.
@@ -71,9 +96,12 @@ def infer_schema(
         :func:`needmap.data.values.stringify`), the positive class last for a binary task.
 
     Raises:
-        SchemaError: the target or an override names no column, a column is in two overrides, or the
-            target cannot serve the task (one class, all missing, too many classes, not numeric).
-        ConfigError: ``task`` or ``numeric_parse_ratio`` has a value that is not accepted.
+        SchemaError: the target or an override names no column, a column is given two roles, a
+            ``vocabulary_of`` names a column that is not categorical, or the target cannot serve
+            the task (one class, all missing, too many classes, not numeric).
+        ConfigError: ``task`` or ``numeric_parse_ratio`` has a value that is not accepted, or a
+            column's options have a key its role does not accept (the message names the column and
+            the accepted keys) or a value out of range.
     """
     if task is not None and task not in TASKS:
         raise ConfigError(f"task {task!r} is not known; expected one of {', '.join(TASKS)}.")
@@ -88,6 +116,11 @@ def infer_schema(
             file=file,
             hint=_closest(target, names),
         )
+    featured = {
+        key: parse_feature_columns(key, value, file=file)
+        for key, value in (("multihot", multihot), ("sequence", sequence), ("hash", hash), ("bucketize", bucketize))
+    }
+    extra = parse_column_options(options, file=file)
     roles = _override_roles(
         names,
         file,
@@ -98,8 +131,22 @@ def infer_schema(
             "categorical": _as_names(categorical, names),
             "numeric": _as_names(numeric, names),
             "datetime": _as_names(datetime, names),
+            **{key: list(cols) for key, cols in featured.items()},
         },
     )
+    given: dict[str, dict[str, Any]] = {}
+    for cols in featured.values():
+        for name, opts in cols.items():
+            given.setdefault(name, {}).update(opts)
+    for name, opts in extra.items():
+        if name not in names:
+            raise SchemaError(
+                f"options name column {name!r}, which is not in the table; expected one of the columns: "
+                f"{_list(names)}.",
+                file=file,
+                hint=_closest(name, names),
+            )
+        given.setdefault(name, {}).update(opts)
     columns: list[ColumnSpec] = []
     classes: list[str] = []
     inferred_task: str | None = None
@@ -108,12 +155,17 @@ def infer_schema(
         dtype = str(table.schema.field(i).type)
         if name == target:
             inferred_task, classes, reason = _infer_target(name, col, task, file)
-            columns.append(ColumnSpec(name, "target", dtype, reason))
+            spec = ColumnSpec(name, "target", dtype, reason)
         elif name in roles:
-            columns.append(ColumnSpec(name, roles[name], dtype, "set by user"))
+            spec = ColumnSpec(name, roles[name], dtype, _user_reason(roles[name], given.get(name, {})))
         else:
-            role, reason = _infer_feature(name, col, numeric_parse_ratio)
-            columns.append(ColumnSpec(name, role, dtype, reason))
+            role, reason, inferred = _infer_feature(name, col, numeric_parse_ratio)
+            spec = ColumnSpec(name, role, dtype, reason, dict(inferred))
+        if name in given:
+            spec.options = check_options(name, spec.role, {**spec.options, **given[name]}, file=file)
+        columns.append(spec)
+    _promote_item_columns(columns, roles)
+    _check_shared_vocabularies(columns, names, file)
     return Schema(columns=columns, target=target, task=inferred_task, classes=classes)
 
 
@@ -161,8 +213,10 @@ def _as_names(value: str | Iterable[str] | None, names: Sequence[str]) -> list[s
 def _override_roles(
     names: Sequence[str], file: str | None, target: str | None, groups: dict[str, list[str]]
 ) -> dict[str, str]:
+    """Role of every column an override names; a column may be in two groups that give the same role
+    (``categorical`` and ``hash``, ``numeric`` and ``bucketize``)."""
     role_of = {"drop": "ignored", "ids": "id", "categorical": "categorical", "numeric": "numeric"}
-    role_of["datetime"] = "datetime"
+    role_of.update(datetime="datetime", target="target", **FEATURE_ROLES)
     owner: dict[str, str] = {target: "target"} if target is not None else {}
     roles: dict[str, str] = {}
     for group, cols in groups.items():
@@ -174,25 +228,85 @@ def _override_roles(
                     file=file,
                     hint=_closest(col, names),
                 )
-            if col in owner and owner[col] != group:
+            if col in owner and role_of[owner[col]] != role_of[group]:
                 raise SchemaError(
                     f"column is given two roles, in {owner[col]} and in {group}; expected one role per column.",
                     file=file,
                     column=col,
                 )
-            owner[col] = group
+            owner.setdefault(col, group)
             roles[col] = role_of[group]
     return roles
 
 
+def _user_reason(role: str, options: dict[str, Any]) -> str:
+    if role == "categorical" and "hash_buckets" in options:
+        return f"set by user: hashed into {options['hash_buckets']:,} buckets"
+    if role == "numeric" and "bucketize" in options:
+        return f"set by user: {options['bucketize']} quantile buckets"
+    return "set by user"
+
+
+def _promote_item_columns(columns: list[ColumnSpec], user_roles: dict[str, str]) -> None:
+    """A column whose vocabulary a list shares holds item ids: when its role was inferred as numeric or
+    id (movie ids read as integers), it becomes categorical. A role the user set is left alone."""
+    by_name = {c.name: c for c in columns}
+    for spec in columns:
+        shared = spec.options.get("vocabulary_of")
+        item = by_name.get(shared) if shared is not None else None
+        if item is not None and item.name not in user_roles and item.role in ("numeric", "id"):
+            item.role = "categorical"
+            item.reason = f"item ids: the list '{spec.name}' shares its vocabulary"
+            item.options = {}
+
+
+def _check_shared_vocabularies(columns: list[ColumnSpec], names: Sequence[str], file: str | None) -> None:
+    """SchemaError when a list's ``vocabulary_of`` names a column that is absent or not categorical."""
+    role = {c.name: c.role for c in columns}
+    for spec in columns:
+        shared = spec.options.get("vocabulary_of")
+        if shared is None:
+            continue
+        if shared not in role:
+            raise SchemaError(
+                f"vocabulary_of names column {shared!r}, which is not in the table; expected a categorical "
+                f"column of: {_list(names)}.",
+                file=file,
+                column=spec.name,
+                hint=_closest(shared, names),
+            )
+        if role[shared] != "categorical":
+            raise SchemaError(
+                f"vocabulary_of names column {shared!r}, whose role is {role[shared]}; expected a categorical "
+                "column, whose ids the list can share.",
+                file=file,
+                column=spec.name,
+                hint=f"Mark {shared!r} categorical (categorical=[{shared!r}]).",
+            )
+
+
 # -- features ----------------------------------------------------------------------------------------
-def _infer_feature(name: str, col: pa.ChunkedArray, ratio: float) -> tuple[str, str]:
+def _infer_feature(name: str, col: pa.ChunkedArray, ratio: float) -> tuple[str, str, dict[str, Any]]:
+    """Role, reason and options of a feature column of ``n`` rows."""
+    role, reason = _infer_role(name, col, ratio)
+    if role == "multihot" and pa.types.is_string(col.type):
+        return role, reason, {"separator": MULTIHOT_SEPARATOR}
+    return role, reason, {}
+
+
+def _infer_role(name: str, col: pa.ChunkedArray, ratio: float) -> tuple[str, str]:
     """Role and reason of a feature column of ``n`` rows."""
     typ = col.type
     n = len(col)
     missing = _n_missing(col)
     if pa.types.is_null(typ) or missing == n:
         return "ignored", f"all values missing ({n:,} rows)"
+    if is_list_type(typ):
+        element = typ.value_type
+        if pa.types.is_nested(element) or pa.types.is_binary(element) or pa.types.is_large_binary(element):
+            return "ignored", f"type {typ} is not supported (lists of {element})"
+        missing_note = f"; {missing:,} missing" if missing else ""
+        return "multihot", f"Arrow list column ({typ}){missing_note}"
     temporal = pa.types.is_temporal(typ) and not pa.types.is_duration(typ)
     supported = (
         temporal
@@ -212,6 +326,10 @@ def _infer_feature(name: str, col: pa.ChunkedArray, ratio: float) -> tuple[str, 
     if n_distinct == 1:
         shown = stringify(values.slice(0, 1))[0].as_py()
         return "ignored", f"constant: every row is {_clip(shown)!r}{missing_note}"
+    if pa.types.is_string(typ):
+        listed = _pipe_lists(values, counts, n_valid)
+        if listed is not None:
+            return "multihot", listed
     if temporal:
         return "datetime", f"dates/times ({typ}); left out of the features"
     if pa.types.is_boolean(typ):
@@ -246,6 +364,29 @@ def _infer_feature(name: str, col: pa.ChunkedArray, ratio: float) -> tuple[str, 
     if pa.types.is_string(typ):
         return "categorical", "text"
     return "numeric", "numbers"
+
+
+def _pipe_lists(values: pa.Array, counts: pa.Array, n_valid: int) -> str | None:
+    """Reason for a '|'-separated multihot list (see the module docstring), or None.
+
+    ``values``: distinct non-missing strings ``[k]``; ``counts``: their rows ``[k]``.
+    """
+    with_pipe = int(pc.sum(pc.if_else(pc.match_substring(values, MULTIHOT_SEPARATOR), counts, 0)).as_py() or 0)
+    if with_pipe < LIST_SHARE * n_valid:
+        return None
+    split = pc.split_pattern(values, pattern=MULTIHOT_SEPARATOR)
+    lengths = np.asarray(pc.list_value_length(split).to_numpy(zero_copy_only=False), dtype=np.int64)
+    tokens = pc.utf8_trim_whitespace(pc.list_flatten(split))
+    rows = np.repeat(np.asarray(counts.to_numpy(zero_copy_only=False), dtype=np.int64), lengths)
+    present = np.asarray(pc.not_equal(tokens, "").to_numpy(zero_copy_only=False), dtype=bool)
+    distinct = len(pc.unique(tokens.filter(pa.array(present))))
+    occurrences = int(rows[present].sum())
+    if distinct < 2 or occurrences < TOKEN_REPEATS * distinct:
+        return None
+    return (
+        f"lists separated by '|' ({with_pipe:,} of {n_valid:,} values hold '|'; {distinct:,} distinct tokens, "
+        f"{occurrences / distinct:.1f} occurrences each on average)"
+    )
 
 
 def _count_matching(values: pa.Array, counts: pa.Array, pattern: str) -> int:

@@ -7,27 +7,50 @@ A YAML overrides file looks like::
     drop: [duration]
     id: customer_id
     categorical: "pdays, campaign"
+    multihot: [genres]
+    sequence: {history: {vocabulary_of: movieId, max_len: 50}}
+    hash: {userId: 100000}
+    bucketize: {age: 10}
+    options: {genres: {separator: "|", max_len: 20, pooling: sum}}
     preprocess:
       numeric_scaling: quantile
 
-Each role key takes a list of column names or one comma-separated string. ``preprocess`` is passed
-through untouched for the preprocessor to validate.
+Each role key takes a list of column names or one comma-separated string. The feature-type keys
+``multihot``, ``sequence``, ``hash`` and ``bucketize`` take a list of names too, or a mapping from
+each name to its options (:mod:`needmap.features.options`); ``hash`` and ``bucketize`` also take a
+number per name (buckets). ``options`` maps column names to further per-column options. Option keys
+and values are checked here; whether a column's role accepts them is checked when the schema is
+built. ``preprocess`` is passed through untouched for the preprocessor to validate.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from needmap.errors import ConfigError
+from needmap.features.options import ALLOWED_OPTIONS, DEFAULT_BUCKETS, DEFAULT_HASH_BUCKETS, check_options
 from needmap.schema import TASKS
 
 LIST_KEYS: tuple[str, ...] = ("drop", "id", "categorical", "numeric", "datetime")
-ALLOWED_KEYS: tuple[str, ...] = ("target", "task", *LIST_KEYS, "preprocess")
+FEATURE_KEYS: tuple[str, ...] = ("multihot", "sequence", "hash", "bucketize")
+ALLOWED_KEYS: tuple[str, ...] = ("target", "task", *LIST_KEYS, *FEATURE_KEYS, "options", "preprocess")
+
+# role each feature-type key gives, and the option a bare number (or a bare name) stands for
+FEATURE_ROLES: dict[str, str] = {
+    "multihot": "multihot",
+    "sequence": "sequence",
+    "hash": "categorical",
+    "bucketize": "numeric",
+}
+_NUMBER_OPTION: dict[str, tuple[str, int]] = {
+    "hash": ("hash_buckets", DEFAULT_HASH_BUCKETS),
+    "bucketize": ("bucketize", DEFAULT_BUCKETS),
+}
 
 
 def parse_column_list(value: str | Iterable[str] | None) -> list[str]:
@@ -42,13 +65,91 @@ def parse_column_list(value: str | Iterable[str] | None) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
+def parse_feature_columns(key: str, value: Any, *, file: str | None = None) -> dict[str, dict[str, Any]]:
+    """Columns and their options from one feature-type key (``multihot``, ``sequence``, ``hash``, ``bucketize``).
+
+    ``value`` is a list of names or a comma-separated string (each column gets the default options:
+    none for lists, ``hash_buckets: 100000``, ``bucketize: 10``), or a mapping from name to an
+    options mapping, to None (defaults) or, for ``hash`` and ``bucketize``, to a whole number (the
+    buckets). Returns ``{name: options}``, the options checked for the key's role.
+
+    Raises:
+        ConfigError: the value has another shape, or an option is unknown or out of range.
+    """
+    role = FEATURE_ROLES[key]
+    number_key, number_default = _NUMBER_OPTION.get(key, ("", 0))
+    defaults = {number_key: number_default} if number_key else {}
+    if value is None:
+        return {}
+    if isinstance(value, str) or (isinstance(value, (list, tuple, set, frozenset)) and all(_is_name(v) for v in value)):
+        names = parse_column_list(value if isinstance(value, str) else [str(v) for v in value])
+        return {name: dict(defaults) for name in names}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{key} is {value!r}; expected a list of column names or a mapping from column name to options.",
+            file=file,
+        )
+    out: dict[str, dict[str, Any]] = {}
+    for name, given in value.items():
+        column = str(name).strip()
+        if given is None:
+            options: Any = dict(defaults)
+        elif number_key and isinstance(given, int) and not isinstance(given, bool):
+            options = {number_key: given}
+        elif isinstance(given, Mapping):
+            options = {**defaults, **given}
+        else:
+            expected = "a whole number of buckets or a mapping of options" if number_key else "a mapping of options"
+            raise ConfigError(f"{key} gives {given!r}; expected {expected}.", file=file, column=column)
+        out[column] = check_options(column, role, options, file=file)
+    return out
+
+
+def parse_column_options(value: Any, *, file: str | None = None) -> dict[str, dict[str, Any]]:
+    """The ``options`` mapping: column name -> options mapping, each key one that some role accepts.
+
+    Which role accepts which key is checked when the schema is built (the role may be inferred).
+
+    Raises:
+        ConfigError: ``value`` is not a mapping of mappings, or an option key is unknown to every role.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"options is {value!r}; expected a mapping from column name to options.", file=file)
+    known = sorted({k for keys in ALLOWED_OPTIONS.values() for k in keys})
+    out: dict[str, dict[str, Any]] = {}
+    for name, given in value.items():
+        column = str(name).strip()
+        if not isinstance(given, Mapping):
+            raise ConfigError(
+                f"options are {given!r}; expected a mapping of option names to values.", file=file, column=column
+            )
+        unknown = sorted(str(k) for k in given if k not in known)
+        if unknown:
+            raise ConfigError(
+                f"found unknown option(s) {', '.join(repr(k) for k in unknown)}, expected only these keys: "
+                f"{', '.join(known)}.",
+                file=file,
+                column=column,
+            )
+        out[column] = dict(given)
+    return out
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
 def load_overrides(path: str | Path) -> dict[str, Any]:
     """Read a YAML overrides file into a dict with only the keys the file sets.
 
     Returns:
         ``target`` (str), ``task`` (one of ``binary``/``regression``/``multiclass``), ``drop``,
-        ``id``, ``categorical``, ``numeric``, ``datetime`` (each a list of column names) and
-        ``preprocess`` (the mapping as written). An empty file gives ``{}``.
+        ``id``, ``categorical``, ``numeric``, ``datetime`` (each a list of column names),
+        ``multihot``, ``sequence``, ``hash``, ``bucketize`` (each ``{name: options}``, see
+        :func:`parse_feature_columns`), ``options`` (``{name: options}``) and ``preprocess`` (the
+        mapping as written). An empty file gives ``{}``.
 
     Raises:
         ConfigError: the file is missing or is not valid YAML (the message gives the line), it is not
@@ -108,6 +209,10 @@ def _check_value(file: str, key: str, value: Any) -> Any:
         if key == "task" and text not in TASKS:
             raise ConfigError(f"task {text!r} is not known; expected one of {', '.join(TASKS)}.", file=file)
         return text
+    if key in FEATURE_KEYS:
+        return parse_feature_columns(key, value, file=file)
+    if key == "options":
+        return parse_column_options(value, file=file)
     if key == "preprocess":
         if value is None:
             return {}

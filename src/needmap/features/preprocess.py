@@ -1,8 +1,10 @@
 """The preprocessor: from a customer table to the arrays a model reads.
 
 :class:`Preprocessor` learns, from the training rows only, how to clip, impute and scale each
-numeric column and which categories each categorical column keeps; :meth:`Preprocessor.transform`
-then turns any table with those columns into a :class:`~needmap.features.batch.FeatureBatch`.
+numeric column (or its quantile buckets), which categories each categorical column keeps (or how
+many hash buckets it uses) and the vocabulary and length of each multi-hot or sequence list;
+:meth:`Preprocessor.transform` then turns any table with those columns into a
+:class:`~needmap.features.batch.FeatureBatch`.
 Its learned state is plain JSON (:meth:`Preprocessor.to_dict`), saved with the model.
 """
 
@@ -17,13 +19,18 @@ import pyarrow as pa
 from needmap.data.read import first_row_of, source_of
 from needmap.errors import ArtifactError, ConfigError, DataError, SchemaError
 from needmap.features.batch import FeatureBatch
+from needmap.features.buckets import BucketColumn
+from needmap.features.hashing import HashedColumn
+from needmap.features.lists import ListColumn
 from needmap.features.numeric import IMPUTES, SCALINGS, NumericColumn, parse_numeric
+from needmap.features.options import check_options
 from needmap.features.target import encode_target
 from needmap.features.vocab import Vocabulary, category_strings
 from needmap.schema import Schema
 
 FORMAT = "needmap.preprocessor"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass
@@ -148,13 +155,27 @@ def _duplicate_rows(table: pa.Table) -> int:
 class Preprocessor:
     """Turns tables into :class:`FeatureBatch` es with statistics learned by :meth:`fit`.
 
+    Feature types, from the schema's roles and per-column ``options``:
+        numeric: clipped, imputed and scaled into ``FeatureBatch.numeric``; with option
+            ``bucketize: K`` a categorical field of quantile-bucket ids instead
+            (:mod:`needmap.features.buckets`).
+        categorical: a vocabulary of training categories; with option ``hash_buckets: N`` hashed
+            ids instead (:mod:`needmap.features.hashing`).
+        multihot, sequence: padded id lists in ``FeatureBatch.lists`` (:mod:`needmap.features.lists`).
+
     After ``fit`` (attributes end with ``_``):
-        numeric_columns_: per numeric column, its clipping, imputation and scaling.
-        vocabularies_: per categorical column, its vocabulary.
+        numeric_columns_: per scaled numeric column, its clipping, imputation and scaling.
+        vocabularies_: per column of ``FeatureBatch.categorical``, its encoder: a
+            :class:`Vocabulary`, :class:`HashedColumn` or :class:`BucketColumn`.
+        list_columns_: per list feature, its :class:`ListColumn`.
         n_numeric_: width of ``FeatureBatch.numeric`` (scaled columns, then indicators).
         numeric_names_: names of those columns; indicators are named ``<col>__missing``.
-        categorical_names_: names of the columns of ``FeatureBatch.categorical``.
+        categorical_names_: names of the columns of ``FeatureBatch.categorical``: the categorical
+            columns (hashed ones included) in schema order, then the bucketized numeric columns.
         cardinalities_: ids per categorical column, the 2 reserved ids (OOV, missing) included.
+        list_specs_: per list feature, in the order of ``FeatureBatch.lists``, the model's list spec
+            ``{name, kind, cardinality, max_len, pooling, share}`` (``share``: index in
+            ``categorical_names_`` of the column whose ids a ``vocabulary_of`` list uses, else None).
         report_: JSON-safe counts from the training rows (see :meth:`fit`).
     After ``transform``: last_transform_report_, counts from the rows just transformed.
     """
@@ -168,28 +189,50 @@ class Preprocessor:
                 f"column_scaling names {', '.join(repr(c) for c in strays)}, expected numeric columns "
                 f"of the schema ({', '.join(schema.numeric) or 'there are none'})."
             )
+        self._options = {
+            name: check_options(name, schema.column(name).role, schema.column(name).options) for name in schema.features
+        }
+        for name in schema.lists:
+            shared = self._options[name].get("vocabulary_of")
+            if shared is not None and shared not in schema.categorical:
+                raise SchemaError(
+                    f"vocabulary_of names {shared!r}, expected a categorical column of the schema "
+                    f"({', '.join(schema.categorical) or 'there are none'}) whose ids the list shares.",
+                    column=name,
+                )
 
     # -- learning ----------------------------------------------------------------------------------
     def fit(self, table: pa.Table) -> Preprocessor:
         """Learn every statistic from the rows of ``table`` (the training rows) and nothing else.
 
         ``report_`` then holds ``rows``, ``duplicate_rows`` (rows equal in every column of ``table``
-        to an earlier row; counted, kept) and ``columns``: per feature column, in schema order,
-        ``role`` and counts: numeric ``missing``, ``unparseable`` (text, made missing),
-        ``clipped_low``, ``clipped_high``; categorical ``missing``, ``vocabulary_size``,
-        ``folded_categories`` and ``folded_rows`` (rare categories sent to OOV).
+        to an earlier row; counted, kept) and ``columns``: per feature column, numeric then
+        categorical then list columns, ``role`` and counts: numeric ``missing``, ``unparseable``
+        (text, made missing), ``clipped_low``, ``clipped_high`` (bucketized: ``bucketize``,
+        ``edges``, ``bucket_rows`` instead of the clip counts); categorical ``missing``,
+        ``vocabulary_size``, ``folded_categories`` and ``folded_rows`` (rare categories sent to OOV)
+        (hashed: ``hash_buckets``, ``distinct``, ``colliding_values`` instead); multihot and
+        sequence: see :meth:`ListColumn.fit`.
         """
         file, first_row = source_of(table), first_row_of(table)
         cfg = self.config
         if not self.schema.features:
-            raise SchemaError("the schema has no numeric or categorical column, expected at least one feature.")
+            raise SchemaError(
+                "the schema has no numeric, categorical, multihot or sequence column, expected at least one feature."
+            )
         columns = _columns(table, self.schema.features, file)
         if table.num_rows == 0:
             raise DataError("found no rows, expected at least one training row.", file=file)
-        numeric, column_report = [], {}
+        numeric: list[NumericColumn] = []
+        buckets: list[BucketColumn] = []
+        column_report: dict[str, dict[str, Any]] = {}
         for name in self.schema.numeric:
             parsed = parse_numeric(columns[name], column=name, file=file)
             parsed.check_unparseable(cfg.max_unparseable, column=name, file=file, first_row=first_row)
+            if "bucketize" in self._options[name]:
+                bucketed, column_report[name] = BucketColumn.fit(name, parsed, buckets=self._options[name]["bucketize"])
+                buckets.append(bucketed)
+                continue
             column, column_report[name] = NumericColumn.fit(
                 name,
                 parsed,
@@ -200,28 +243,69 @@ class Preprocessor:
                 add_indicator=cfg.add_missing_indicator,
             )
             numeric.append(column)
-        vocabularies = []
+        encoders: list[CategoricalEncoder] = []
         for name in self.schema.categorical:
             strings = category_strings(columns[name], column=name, file=file)
-            vocabulary, column_report[name] = Vocabulary.fit(
-                name, strings, min_frequency=cfg.min_frequency, max_categories=cfg.max_categories
+            encoder: CategoricalEncoder
+            if "hash_buckets" in self._options[name]:
+                encoder, column_report[name] = HashedColumn.fit(
+                    name, strings, buckets=self._options[name]["hash_buckets"]
+                )
+            else:
+                encoder, column_report[name] = Vocabulary.fit(
+                    name, strings, min_frequency=cfg.min_frequency, max_categories=cfg.max_categories
+                )
+            encoders.append(encoder)
+        encoders.extend(buckets)
+        by_name = {e.name: e for e in encoders}
+        lists: list[ListColumn] = []
+        for name in self.schema.lists:
+            options = self._options[name]
+            shared = by_name[options["vocabulary_of"]] if "vocabulary_of" in options else None
+            listed, column_report[name] = ListColumn.fit(
+                name,
+                self.schema.column(name).role,
+                columns[name],
+                options,
+                shared=shared,
+                min_frequency=cfg.min_frequency,
+                max_categories=cfg.max_categories,
+                file=file,
             )
-            vocabularies.append(vocabulary)
+            lists.append(listed)
         report = {
             "rows": table.num_rows,
             "duplicate_rows": _duplicate_rows(table),
             "columns": column_report,
         }
-        self._set_state(numeric, vocabularies, report)
+        self._set_state(numeric, encoders, lists, report)
         return self
 
-    def _set_state(self, numeric: list[NumericColumn], vocabularies: list[Vocabulary], report: dict) -> None:
+    def _set_state(
+        self, numeric: list[NumericColumn], encoders: list[CategoricalEncoder], lists: list[ListColumn], report: dict
+    ) -> None:
         self.numeric_columns_ = numeric
-        self.vocabularies_ = vocabularies
+        self.vocabularies_ = encoders
+        self.list_columns_ = lists
         self.numeric_names_ = [c.name for c in numeric] + [f"{c.name}__missing" for c in numeric if c.indicator]
         self.n_numeric_ = len(self.numeric_names_)
-        self.categorical_names_ = [v.name for v in vocabularies]
-        self.cardinalities_ = [v.cardinality for v in vocabularies]
+        self.categorical_names_ = [e.name for e in encoders]
+        self.cardinalities_ = [e.cardinality for e in encoders]
+        specs = []
+        for column in lists:
+            share = None if column.vocabulary_of is None else self.categorical_names_.index(column.vocabulary_of)
+            shared = None if share is None else encoders[share]
+            specs.append(
+                {
+                    "name": column.name,
+                    "kind": column.kind,
+                    "cardinality": column.cardinality(shared),
+                    "max_len": column.max_len,
+                    "pooling": column.pooling,
+                    "share": share,
+                }
+            )
+        self.list_specs_ = specs
         self.report_ = report
 
     def _check_fitted(self) -> None:
@@ -230,17 +314,20 @@ class Preprocessor:
 
     # -- applying ----------------------------------------------------------------------------------
     def transform(self, table: pa.Table) -> FeatureBatch:
-        """Features of every row of ``table``: numeric float32 ``[n, n_numeric_]``, ids int64 ``[n, n_cat]``.
+        """Features of every row of ``table``: numeric float32 ``[n, n_numeric_]``, ids int64
+        ``[n, n_cat]`` and one int64 ``[n, max_len_k]`` array per entry of ``list_specs_``.
 
         Columns are found by name; their order and any other column do not matter. Records
         ``last_transform_report_``: ``rows`` and ``columns``: per feature column ``role`` and counts:
-        numeric ``missing``, ``unparseable``, ``clipped_low``, ``clipped_high``; categorical
-        ``missing`` and ``oov`` (rows whose category is outside the vocabulary: unseen in training
-        or folded as rare).
+        numeric ``missing``, ``unparseable``, ``clipped_low``, ``clipped_high`` (bucketized:
+        ``missing`` and ``unparseable``); categorical ``missing`` and ``oov`` (rows whose category
+        is outside the vocabulary: unseen in training or folded as rare; always 0 when hashed);
+        multihot and sequence ``missing``, ``tokens``, ``truncated_rows``, ``oov_tokens``.
         """
         self._check_fitted()
         file, first_row = source_of(table), first_row_of(table)
-        columns = _columns(table, [c.name for c in self.numeric_columns_] + self.categorical_names_, file)
+        list_names = [c.name for c in self.list_columns_]
+        columns = _columns(table, [c.name for c in self.numeric_columns_] + self.categorical_names_ + list_names, file)
         n = table.num_rows
         numeric_out = np.empty((n, self.n_numeric_), dtype=np.float32)
         column_report: dict[str, dict[str, Any]] = {}
@@ -261,12 +348,29 @@ class Preprocessor:
                 "clipped_high": clipped_high,
             }
         categorical_out = np.empty((n, len(self.vocabularies_)), dtype=np.int64)
-        for j, vocabulary in enumerate(self.vocabularies_):
-            strings = category_strings(columns[vocabulary.name], column=vocabulary.name, file=file)
-            categorical_out[:, j], missing, oov = vocabulary.encode(strings)
-            column_report[vocabulary.name] = {"role": "categorical", "missing": missing, "oov": oov}
+        for j, encoder in enumerate(self.vocabularies_):
+            if isinstance(encoder, BucketColumn):
+                parsed = parse_numeric(columns[encoder.name], column=encoder.name, file=file)
+                parsed.check_unparseable(
+                    self.config.max_unparseable, column=encoder.name, file=file, first_row=first_row
+                )
+                categorical_out[:, j] = encoder.encode_values(parsed.values)
+                column_report[encoder.name] = {
+                    "role": "numeric",
+                    "missing": int(parsed.missing.sum()),
+                    "unparseable": int(parsed.unparseable.sum()),
+                }
+                continue
+            strings = category_strings(columns[encoder.name], column=encoder.name, file=file)
+            categorical_out[:, j], missing, oov = encoder.encode(strings)
+            column_report[encoder.name] = {"role": "categorical", "missing": missing, "oov": oov}
+        lists_out = []
+        for column, spec in zip(self.list_columns_, self.list_specs_, strict=True):
+            shared = None if spec["share"] is None else self.vocabularies_[spec["share"]]
+            ids, column_report[column.name] = column.encode(columns[column.name], shared=shared, file=file)
+            lists_out.append(ids)
         self.last_transform_report_ = {"rows": n, "columns": column_report}
-        return FeatureBatch(numeric_out, categorical_out)
+        return FeatureBatch(numeric_out, categorical_out, tuple(lists_out))
 
     def fit_transform(self, table: pa.Table) -> FeatureBatch:
         """``fit(table)`` then ``transform(table)``."""
@@ -295,16 +399,20 @@ class Preprocessor:
             "schema": self.schema.to_dict(),
             "config": self.config.to_dict(),
             "numeric": [c.to_dict() for c in self.numeric_columns_],
-            "categorical": [v.to_dict() for v in self.vocabularies_],
+            "categorical": [e.to_dict() for e in self.vocabularies_],
+            "lists": [c.to_dict() for c in self.list_columns_],
             "report": self.report_,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
-        """A fitted preprocessor from :meth:`to_dict` output; :class:`ArtifactError` if it is not one."""
+        """A fitted preprocessor from :meth:`to_dict` output; :class:`ArtifactError` if it is not one.
+
+        Reads versions 1 (no list features, vocabularies only) and 2.
+        """
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ArtifactError(f"the preprocessor state is not in the {FORMAT!r} format, expected to_dict output.")
-        if data.get("version") != VERSION:
+        if data.get("version") not in READABLE_VERSIONS:
             raise ArtifactError(
                 f"found preprocessor state version {data.get('version')!r}, expected version {VERSION}.",
                 hint="Train the model again with this version of needmap.",
@@ -312,12 +420,36 @@ class Preprocessor:
         try:
             preprocessor = cls(Schema.from_dict(data["schema"]), PreprocessConfig.from_dict(data["config"]))
             numeric = [NumericColumn.from_dict(c) for c in data["numeric"]]
-            vocabularies = [Vocabulary.from_dict(v) for v in data["categorical"]]
+            encoders = [_encoder_from_dict(e) for e in data["categorical"]]
+            lists = [ListColumn.from_dict(c) for c in data.get("lists", [])]
             report = dict(data["report"])
         except (KeyError, TypeError, ValueError) as err:
             raise ArtifactError(
                 f"the preprocessor state is incomplete or malformed ({type(err).__name__}: {err}), "
                 "expected to_dict output."
             ) from err
-        preprocessor._set_state(numeric, vocabularies, report)
+        names = {e.name for e in encoders}
+        absent = [c.vocabulary_of for c in lists if c.vocabulary_of is not None and c.vocabulary_of not in names]
+        if absent:
+            raise ArtifactError(
+                f"a list feature shares the ids of column {absent[0]!r}, which the state does not hold; "
+                "expected to_dict output."
+            )
+        preprocessor._set_state(numeric, encoders, lists, report)
         return preprocessor
+
+
+CategoricalEncoder = Vocabulary | HashedColumn | BucketColumn
+_ENCODERS: dict[str, type[Vocabulary] | type[HashedColumn] | type[BucketColumn]] = {
+    Vocabulary.kind: Vocabulary,
+    HashedColumn.kind: HashedColumn,
+    BucketColumn.kind: BucketColumn,
+}
+
+
+def _encoder_from_dict(data: dict[str, Any]) -> CategoricalEncoder:
+    """A categorical encoder from its ``to_dict`` output (entries without ``kind`` are vocabularies)."""
+    kind = data.get("kind", Vocabulary.kind)
+    if kind not in _ENCODERS:
+        raise ValueError(f"unknown categorical encoder kind {kind!r}; expected one of {', '.join(_ENCODERS)}")
+    return _ENCODERS[kind].from_dict(data)

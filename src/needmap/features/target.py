@@ -1,15 +1,28 @@
-"""The target column as the array a model learns from."""
+"""The target column(s) as the array a model learns from, and the further targets of a multi-task model.
+
+A multi-task schema keeps its first target in ``target``/``task``/``classes`` and the others in
+``extra_targets`` (``[{"name", "task", "classes"}]``, each binary or regression), in the order of
+the model's outputs. :func:`encode_targets` gives float32 ``[n]`` for one target and ``[n, T]``
+for T targets.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from needmap.data.infer import _infer_target, _plain
+from needmap.data.read import first_row_of, source_of
 from needmap.data.values import stringify
-from needmap.errors import DataError, SchemaError
+from needmap.errors import ConfigError, DataError, SchemaError
 from needmap.features.numeric import parse_numeric, to_numpy
 from needmap.schema import Schema
+
+MULTITASK_TASKS = ("binary", "regression")
 
 
 def encode_target(column: pa.ChunkedArray, schema: Schema, *, file: str | None, first_row: int | None) -> np.ndarray:
@@ -69,3 +82,107 @@ def encode_target(column: pa.ChunkedArray, schema: Schema, *, file: str | None, 
         )
     codes = np.asarray(to_numpy(index), dtype=np.int64)
     return codes.astype(np.float32) if schema.task == "binary" else codes
+
+
+# -- several targets ---------------------------------------------------------------------------------
+def target_names(schema: Schema) -> list[str]:
+    """The target columns of ``schema`` in output order: ``target``, then each extra target."""
+    first = [schema.target] if schema.target is not None else []
+    return first + [str(t["name"]) for t in schema.extra_targets]
+
+
+def target_tasks(schema: Schema) -> list[str]:
+    """The task of each target of ``schema``, in output order."""
+    first = [str(schema.task)] if schema.target is not None else []
+    return first + [str(t["task"]) for t in schema.extra_targets]
+
+
+def head_schema(schema: Schema, name: str) -> Schema:
+    """``schema`` seen from target ``name``: its ``target``, ``task`` and ``classes`` are that target's."""
+    if name == schema.target:
+        return replace(schema, extra_targets=[])
+    for extra in schema.extra_targets:
+        if extra["name"] == name:
+            return replace(
+                schema, target=name, task=extra["task"], classes=list(extra.get("classes", [])), extra_targets=[]
+            )
+    raise SchemaError(f"'{name}' is not a target of the schema; expected one of {', '.join(target_names(schema))}.")
+
+
+def encode_targets(table: pa.Table, schema: Schema) -> np.ndarray:
+    """Every target of ``schema`` in ``table``, encoded as :func:`encode_target` does.
+
+    Returns the first target's array ``[n]`` when the schema has one target; float32 ``[n, T]``
+    (column t = target t: 0/1 or values in the target's units) for T targets. Raises
+    :class:`SchemaError` when a target column is absent, :class:`DataError` for an empty or
+    unknown target value (naming the row).
+    """
+    file, first_row = source_of(table), first_row_of(table)
+    names = target_names(schema)
+    if not names:
+        raise SchemaError("the schema has no target column, expected one to encode.", file=file)
+    absent = [name for name in names if name not in table.column_names]
+    if absent:
+        raise SchemaError(
+            f"found no target column {', '.join(map(repr, absent))} in the table; expected the targets "
+            f"{', '.join(names)}.",
+            file=file,
+            column=absent[0],
+        )
+    arrays = [
+        encode_target(table.column(name), head_schema(schema, name), file=file, first_row=first_row) for name in names
+    ]
+    if len(arrays) == 1:
+        return arrays[0]
+    return np.stack([a.astype(np.float32) for a in arrays], axis=1)
+
+
+def add_extra_targets(schema: Schema, table: pa.Table, names: Sequence[str], tasks: Sequence[str | None]) -> Schema:
+    """``schema`` with the columns ``names`` as further targets of a multi-task model.
+
+    Each column gets role "target" (it stops being a feature) and its task is inferred as for the
+    first target (:func:`needmap.data.infer.infer_schema` rules) unless ``tasks`` gives it. Each
+    target, the first included, must be binary or regression: :class:`ConfigError` otherwise;
+    :class:`SchemaError` for a column that is not in the table or is named twice.
+    """
+    file = source_of(table)
+    if schema.target is None:
+        raise SchemaError("further targets were given but no first target; expected target=['a', 'b'].", file=file)
+    names = list(names)
+    if len(tasks) != len(names):
+        raise ConfigError(f"{len(tasks)} tasks were given for the {len(names)} further targets; expected one each.")
+    every = [schema.target, *names]
+    repeated = sorted({n for n in every if every.count(n) > 1})
+    if repeated:
+        raise SchemaError(
+            f"the targets {every} name {', '.join(map(repr, repeated))} twice; expected each target once.", file=file
+        )
+    if schema.task not in MULTITASK_TASKS:
+        raise ConfigError(
+            f"the target '{schema.target}' is a {schema.task} target; every target of a multi-task model must be "
+            f"{' or '.join(MULTITASK_TASKS)}.",
+            hint="Train a multiclass target in a model of its own, or recode it as yes/no columns.",
+        )
+    columns = list(schema.columns)
+    index = {c.name: i for i, c in enumerate(columns)}
+    extra = []
+    for name, task in zip(names, tasks, strict=True):
+        if name not in index or name not in table.column_names:
+            raise SchemaError(
+                f"target column {name!r} is not in the table; expected one of the columns: "
+                f"{', '.join(table.column_names)}.",
+                file=file,
+            )
+        inferred, classes, reason = _infer_target(name, _plain(table.column(name)), task, file)
+        if inferred not in MULTITASK_TASKS:
+            raise ConfigError(
+                f"the target '{name}' is a {inferred} target; every target of a multi-task model must be "
+                f"{' or '.join(MULTITASK_TASKS)}.",
+                hint='Recode it as a yes/no column, or pass task="regression" for numbers.',
+            )
+        spec = columns[index[name]]
+        columns[index[name]] = replace(
+            spec, role="target", reason=f"{reason}; target {len(extra) + 2} of a multi-task model"
+        )
+        extra.append({"name": name, "task": inferred, "classes": classes})
+    return replace(schema, columns=columns, extra_targets=extra)

@@ -7,7 +7,7 @@ vocabulary in descending training frequency, ties broken by the category string.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -59,6 +59,8 @@ class Vocabulary:
     values: list[str]
     _lookup: pa.Array = field(init=False, repr=False, compare=False)
 
+    kind: ClassVar[str] = "vocabulary"
+
     def __post_init__(self) -> None:
         self._lookup = pa.array(self.values, type=pa.string())
 
@@ -106,7 +108,7 @@ class Vocabulary:
         return out, missing, oov
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "values": list(self.values)}
+        return {"kind": self.kind, "name": self.name, "values": list(self.values)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Vocabulary:

@@ -59,7 +59,7 @@ def build_model(name: str, **params: Any) -> TabularModel:
         accepted = [p for p in signature.parameters if p != "self"]
         unknown = sorted(set(params) - set(accepted))
         if unknown:
-            hyper = [p for p in accepted if p not in _REQUIRED]
+            hyper = [p for p in accepted if p not in (*_REQUIRED, "lists")]
             raise ConfigError(
                 f"model {name!r} has no hyper-parameter {', '.join(map(repr, unknown))}; "
                 f"expected some of: {', '.join(hyper) or '(none)'}."

@@ -58,6 +58,9 @@ class TrainConfig:
         max_time: seconds; training stops after the epoch in which they are exceeded. None = no limit.
         progress: show a progress bar (a line per epoch when the output is not a terminal).
         threads: CPU threads for torch during fit(); None = all cores this process may use.
+        task_weights: weights of the per-task losses of a multi-task model, summed into the training
+            loss: a list (one per target, in target order) or a dict by target name (missing
+            targets weigh 1); None = every task weighs 1.
     """
 
     optimizer: str = "adam"
@@ -73,6 +76,7 @@ class TrainConfig:
     max_time: float | None = None
     progress: bool = True
     threads: int | None = None
+    task_weights: list[float] | dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -103,6 +107,25 @@ class TrainConfig:
             raise ConfigError(f"progress is {self.progress!r}; expected true or false.")
         if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
             raise ConfigError(f"threads is {self.threads!r}; expected a positive integer or None.")
+        self._check_task_weights()
+
+    def _check_task_weights(self) -> None:
+        weights = self.task_weights
+        if weights is None:
+            return
+        if isinstance(weights, dict):
+            values = list(weights.values())
+            if not all(isinstance(k, str) for k in weights):
+                raise ConfigError(f"task_weights is {weights!r}; expected target names as its keys.")
+        elif isinstance(weights, (list, tuple)):
+            values = list(weights)
+            self.task_weights = values
+        else:
+            raise ConfigError(
+                f"task_weights is {weights!r}; expected a list of numbers (one per target) or a dict by target name."
+            )
+        if not values or not all(_is_number(v) and v >= 0 for v in values) or not any(v > 0 for v in values):
+            raise ConfigError(f"task_weights is {weights!r}; expected numbers >= 0, at least one of them positive.")
 
     def monitor_for(self, task: str) -> tuple[str, str]:
         """The monitored metric for ``task`` and its direction ('max' or 'min').

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from needmap.models.base import TabularModel
 from needmap.schema import TASKS
 from needmap.training.config import TrainConfig
 from needmap.training.losses import class_weights, make_loss
+from needmap.training.multitask import MultiTask
 from needmap.training.predict import forward_in_batches, predict_raw, probabilities_from_logits, to_inputs
 from needmap.training.progress import EpochProgress
 
@@ -45,7 +47,13 @@ class TrainResult:
         monitor: name of the monitored metric ('loss' = training loss, without a validation set).
         best_score: its value at ``best_epoch``.
         target_mean, target_std: the standardization of a regression target (the model learns
-            ``(y - mean) / std``); None for classification.
+            ``(y - mean) / std``); None for classification and multi-task models.
+        task_scaling: multi-task models only: per target, ``{"mean", "std"}`` of a regression
+            target's standardization or None for a binary one.
+
+    A multi-task history also holds ``loss_<target>`` (each head's mean training loss, before the
+    task weights), ``valid_<target>_<metric>`` and the combined monitor ``valid_mean_<metric>``
+    (see :class:`~needmap.training.multitask.MultiTask`).
     """
 
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -57,6 +65,7 @@ class TrainResult:
     best_score: float | None = None
     target_mean: float | None = None
     target_std: float | None = None
+    task_scaling: list[dict[str, float] | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The result as a JSON-safe dict."""
@@ -101,10 +110,13 @@ class Trainer:
     """Trains a model on FeatureBatch arrays.
 
     Args:
-        model: a :class:`~needmap.models.base.TabularModel` with 1 output (binary, regression) or
-            K >= 2 outputs (multiclass with K classes).
-        task: 'binary', 'regression' or 'multiclass'.
+        model: a :class:`~needmap.models.base.TabularModel` with 1 output (binary, regression),
+            K >= 2 outputs (multiclass with K classes) or T outputs (T tasks).
+        task: 'binary', 'regression' or 'multiclass'; or, for a multi-task model, the sequence of
+            its heads' tasks ('binary' or 'regression' each), e.g. ``["binary", "regression"]``;
+            ``self.task`` is then 'multitask' and the targets are ``[n, T]`` arrays.
         config: the training options (defaults when None).
+        names: the target name of each head of a multi-task model (for the history keys).
 
     A regression target is standardized inside the trainer: the model learns
     ``(y - mean) / std`` with the training rows' mean and std (std 1 when y is constant). The pair
@@ -114,14 +126,29 @@ class Trainer:
     target's units.
     """
 
-    def __init__(self, model: TabularModel, task: str, config: TrainConfig | None = None) -> None:
-        if task not in TASKS:
-            raise ConfigError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}.")
+    def __init__(
+        self,
+        model: TabularModel,
+        task: str | Sequence[str],
+        config: TrainConfig | None = None,
+        *,
+        names: Sequence[str] | None = None,
+    ) -> None:
         self.model = model
-        self.task = task
         self.config = config if config is not None else TrainConfig()
-        self.target_scaling: dict[str, float] | None = None
+        self.target_scaling: dict[str, float] | list[dict[str, float] | None] | None = None
         n_out = getattr(model, "n_outputs", None)
+        self.multitask: MultiTask | None = None
+        if not isinstance(task, str):
+            self.multitask = MultiTask(task, names, self.config, n_out)
+            self.task = "multitask"
+            self.monitor, self.direction = self.multitask.monitor, self.multitask.direction
+            return
+        if task not in TASKS:
+            raise ConfigError(
+                f"unknown task {task!r}; expected one of {', '.join(TASKS)}, or a list of tasks for a multi-task model."
+            )
+        self.task = task
         if task in ("binary", "regression") and n_out != 1:
             raise ConfigError(f"a {task} task needs a model with 1 output; this model has {n_out}.")
         if task == "multiclass" and (n_out is None or n_out < 2):
@@ -166,7 +193,8 @@ class Trainer:
 
         Args:
             train: training features, n rows.
-            y_train: targets ``[n]``: 0/1 (binary), class indices (multiclass) or numbers (regression).
+            y_train: targets ``[n]``: 0/1 (binary), class indices (multiclass) or numbers (regression);
+                ``[n, T]`` for a multi-task model (column t for head t).
             valid, y_valid: validation features and targets (both or neither). With them, the
                 monitored metric drives early stopping and the 'plateau' schedule, and the best
                 epoch's weights are restored at the end; without them the training loss drives the
@@ -183,24 +211,30 @@ class Trainer:
             raise ConfigError("give both valid and y_valid, or neither.")
         model = self.model
         model.check_batch(train, "training features")
-        y_tr = _labels(self.task, y_train, model.n_outputs, "y_train")
+        mt = self.multitask
+        y_tr = mt.labels(y_train, "y_train") if mt else _labels(self.task, y_train, model.n_outputs, "y_train")
         if len(y_tr) != len(train):
             raise DataError(f"y_train has {len(y_tr)} rows and the training features {len(train)}; expected the same.")
         if len(train) == 0:
             raise DataError("the training set is empty; expected at least one row.")
         if self.task == "binary" and len(np.unique(y_tr)) < 2:
             raise DataError(f"y_train holds only the class {int(y_tr[0])}; a binary classifier needs both classes.")
+        if mt:
+            mt.check_training_labels(y_tr)
         y_va: np.ndarray | None = None
         if valid is not None:
             model.check_batch(valid, "validation features")
-            y_va = _labels(self.task, y_valid, model.n_outputs, "y_valid")
+            y_va = mt.labels(y_valid, "y_valid") if mt else _labels(self.task, y_valid, model.n_outputs, "y_valid")
             if len(y_va) != len(valid):
                 raise DataError(
                     f"y_valid has {len(y_va)} rows, the validation features {len(valid)}; expected the same."
                 )
             if len(y_va) == 0:
                 raise DataError("the validation set is empty; expected at least one row.")
-            self._check_monitor_defined(y_va)
+            if mt:
+                mt.check_defined(y_va)
+            else:
+                self._check_monitor_defined(y_va)
 
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.config.threads or _cores())
@@ -212,6 +246,10 @@ class Trainer:
             torch.set_num_threads(previous_threads)
 
     def _target_tensor(self, y: np.ndarray) -> torch.Tensor:
+        if self.multitask is not None:
+            target = self.multitask.target_tensor(y)
+            self.target_scaling = self.multitask.scaling()
+            return target
         if self.task == "binary":
             return torch.from_numpy(y.astype(np.float32))
         if self.task == "multiclass":
@@ -228,16 +266,21 @@ class Trainer:
     ) -> TrainResult:
         cfg = self.config
         model = self.model
-        start = time.perf_counter()
         inputs = to_inputs(train)
         target = self._target_tensor(y_tr)
         if valid is not None:
             v_inputs = to_inputs(valid)
-        weights = class_weights(self.task, cfg.class_weight, y_tr, model.n_outputs)
-        loss_fn = make_loss(self.task, weights)
+        mt = self.multitask
+        if mt:
+            mt.make_losses(y_tr)
+        else:
+            loss_fn = make_loss(self.task, class_weights(self.task, cfg.class_weight, y_tr, model.n_outputs))
+        # The clock starts once the optimizer exists: the first optimizer of a process imports much of
+        # torch (seconds), which is start-up cost, not training.
         optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay)
         monitor, direction = (self.monitor, self.direction) if valid is not None else ("loss", "min")
         scheduler = make_scheduler(cfg.lr_schedule, optimizer, direction, cfg.epochs)
+        start = time.perf_counter()
         squeeze = self.task != "multiclass"
 
         n = len(train)
@@ -246,6 +289,8 @@ class Trainer:
         result = TrainResult(monitor=monitor)
         if self.task == "regression":
             result.target_mean, result.target_std = self.target_scaling["mean"], self.target_scaling["std"]
+        if mt:
+            result.task_scaling = mt.scaling()
         best_state: dict[str, torch.Tensor] | None = None
         since_best = 0
         rows = 0
@@ -255,11 +300,16 @@ class Trainer:
                 epoch_start = time.perf_counter()
                 lr = optimizer.param_groups[0]["lr"]
                 total = torch.zeros((), dtype=torch.float64)
+                head_totals = torch.zeros(len(mt.heads) if mt else 0, dtype=torch.float64)
                 # n_batches batches of equal size (+-1 row), none larger than batch_size.
                 for index in torch.tensor_split(torch.randperm(n, generator=generator), n_batches):
                     optimizer.zero_grad(set_to_none=True)
                     out = model(*inputs.take(index))
-                    loss = loss_fn(out[:, 0] if squeeze else out, target[index])
+                    if mt:
+                        loss, parts = mt.loss(out, target[index])
+                        head_totals += parts.detach() * len(index)
+                    else:
+                        loss = loss_fn(out[:, 0] if squeeze else out, target[index])
                     loss.backward()
                     optimizer.step()
                     total += loss.detach() * len(index)
@@ -272,8 +322,13 @@ class Trainer:
                         hint=f"Lower the learning rate (lr is {cfg.lr}).",
                     )
                 entry: dict[str, Any] = {"epoch": epoch, "loss": train_loss}
+                if mt:
+                    entry.update({f"loss_{h.name}": float(v) / n for h, v in zip(mt.heads, head_totals, strict=True)})
                 score = train_loss
-                if valid is not None:
+                if mt and valid is not None:
+                    entry.update(mt.log_entry(mt.metrics(mt.outputs(forward_in_batches(model, v_inputs)), y_va)))
+                    score = entry[f"valid_{monitor}"]
+                elif valid is not None:
                     raw = forward_in_batches(model, v_inputs)
                     metrics = self._metrics(raw, y_va)
                     entry.update({f"valid_{k}": v for k, v in metrics.items() if k not in _NOT_LOGGED})

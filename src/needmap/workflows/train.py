@@ -3,6 +3,9 @@
 read -> schema (inferred + overrides) -> checks -> split off a test part -> fit preprocessing and
 the network on the rest (with a validation part for early stopping) -> test metrics beside a
 logistic-regression baseline trained on the same rows -> save the model directory.
+
+A multi-task model (several targets) gets test metrics, a baseline and a verdict per target:
+``metrics["test"]`` and ``metrics["baseline_test"]`` are then ``{target: metrics}``.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from needmap.data.values import stringify
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import Model, clean_training_table
 from needmap.features.preprocess import PreprocessConfig
+from needmap.features.target import encode_targets, target_names, target_tasks
 from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from needmap.schema import Schema
-from needmap.workflows.baseline import fit_baseline
+from needmap.workflows.baseline import fit_baseline, fit_baselines
 
 PRIMARY = {"binary": ("auc", True), "multiclass": ("logloss", False), "regression": ("rmse", False)}
 
@@ -95,7 +99,7 @@ def run_train(
     if report["rows_without_target"]:
         notes.append(
             f"{report['rows_without_target']} of {report['rows_in']} rows have no value in the target "
-            f"'{schema.target}' and were left out."
+            f"{' or '.join(repr(t) for t in target_names(schema))} and were left out."
         )
     n = table.num_rows
     labels = stringify(table.column(schema.target)).to_numpy(zero_copy_only=False)
@@ -117,20 +121,36 @@ def run_train(
     model.fit(train_table, validation=validation, schema=schema)
     assert model.preprocessor_ is not None and model.schema_ is not None
     x_test = model.preprocessor_.transform(test_table)
-    y_test = model.preprocessor_.encode_target(test_table)
+    multi = bool(model.schema_.extra_targets)
+    y_test = encode_targets(test_table, model.schema_) if multi else model.preprocessor_.encode_target(test_table)
     task = model.schema_.task or "binary"
     metrics: dict[str, Any] = dict(model.metrics_)
-    metrics["test"] = task_metrics(task, y_test, model._outputs(x_test))
+    metrics["test"] = model._score(x_test, y_test) if multi else task_metrics(task, y_test, model._outputs(x_test))
     metrics["split"] = {"method": split, "test_size": test_size, "seed": seed, "time_column": time_column}
     if baseline:
         x_train = model.preprocessor_.transform(train_table)
-        y_train = model.preprocessor_.encode_target(train_table)
-        base = fit_baseline(x_train, y_train, task, list(model.preprocessor_.cardinalities_), seed=seed)
-        metrics["baseline"] = base.name
-        metrics["baseline_test"] = task_metrics(task, y_test, base.predict(x_test))
-        metrics["verdict"] = verdict(
-            task, f"{model.model} network", metrics["test"], base.name, metrics["baseline_test"]
-        )
+        cards = list(model.preprocessor_.cardinalities_)
+        list_cards = [int(spec["cardinality"]) for spec in getattr(model.preprocessor_, "list_specs_", [])]
+        deep_name = f"{model.model} network"
+        if multi:
+            names, tasks = target_names(model.schema_), target_tasks(model.schema_)
+            y_train = encode_targets(train_table, model.schema_)
+            bases = fit_baselines(x_train, y_train, tasks, cards, seed=seed, list_cardinalities=list_cards)
+            metrics["baseline"] = " / ".join(sorted({b.name for b in bases}))
+            metrics["baseline_test"] = {
+                name: task_metrics(tasks[t], y_test[:, t], bases[t].predict(x_test)) for t, name in enumerate(names)
+            }
+            verdicts = [
+                verdict(tasks[t], deep_name, metrics["test"][name], bases[t].name, metrics["baseline_test"][name])
+                for t, name in enumerate(names)
+            ]
+            metrics["verdict"] = " ".join(f"{name}: {text}" for name, text in zip(names, verdicts, strict=True))
+        else:
+            y_train = model.preprocessor_.encode_target(train_table)
+            base = fit_baseline(x_train, y_train, task, cards, seed=seed, list_cardinalities=list_cards)
+            metrics["baseline"] = base.name
+            metrics["baseline_test"] = task_metrics(task, y_test, base.predict(x_test))
+            metrics["verdict"] = verdict(task, deep_name, metrics["test"], base.name, metrics["baseline_test"])
     model.metrics_ = metrics
     model.report_.update(report)
     model.report_["test_rows"] = len(test_idx)

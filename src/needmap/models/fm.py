@@ -1,0 +1,42 @@
+"""Second-order factorization machine interaction over field embeddings."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def bi_interaction(fields: torch.Tensor) -> torch.Tensor:
+    """Sum of the element-wise products of every pair of fields, in O(F d).
+
+    ``0.5 * ((sum_i e_i)^2 - sum_i e_i^2)`` (Rendle's identity; NFM's bi-interaction pooling).
+
+    Shapes: fields ``[B, F, d]`` -> ``[B, d]``.
+    """
+    total = fields.sum(dim=1)
+    return 0.5 * (total * total - (fields * fields).sum(dim=1))
+
+
+class FMInteraction(nn.Module):
+    """The FM term ``sum_{i<j} <e_i, e_j>`` as logits.
+
+    With one output it is the factorization machine's second-order term (no parameter). With
+    K > 1 outputs (multiclass) the pairwise-product vector ``[B, d]`` goes through a Linear
+    ``d -> K`` without bias, so each class weighs the embedding dimensions on its own.
+
+    Args:
+        dim: embedding size d.
+        n_outputs: K.
+
+    Shapes: forward(fields ``[B, F, d]``) -> ``[B, K]``.
+    """
+
+    def __init__(self, dim: int, n_outputs: int = 1) -> None:
+        super().__init__()
+        self.project = nn.Linear(dim, n_outputs, bias=False) if n_outputs > 1 else None
+
+    def forward(self, fields: torch.Tensor) -> torch.Tensor:
+        pairs = bi_interaction(fields)
+        if self.project is None:
+            return pairs.sum(dim=1, keepdim=True)
+        return self.project(pairs)

@@ -1,0 +1,180 @@
+"""MMoE and PLE: shapes, gates and layers; multi-task training: per-task losses, weights, history, monitor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from needmap.errors import ConfigError, DataError
+from needmap.features.batch import FeatureBatch
+from needmap.models import build_model
+from needmap.models.mmoe import MMoE
+from needmap.models.ple import PLE
+from needmap.training import TrainConfig, Trainer
+from needmap.training.multitask import MultiTask, head_outputs
+from needmap.training.predict import forward_in_batches, to_inputs
+
+CARDS = [6, 4]
+LISTS = [{"name": "tags", "kind": "multihot", "cardinality": 5, "max_len": 3}]
+
+
+def batch_inputs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+    g = torch.Generator().manual_seed(seed)
+    categorical = torch.stack([torch.randint(0, c, (n,), generator=g) for c in CARDS], 1)
+    return torch.randn(n, 3, generator=g), categorical, (torch.randint(0, 5, (n, 3), generator=g),)
+
+
+@pytest.mark.parametrize("name", ["mmoe", "ple"])
+def test_multitask_models_return_one_output_per_task(name: str) -> None:
+    torch.manual_seed(0)
+    small = {"expert_hidden": [8], "tower_hidden": [4], "embedding_dim": 4}
+    model = build_model(name, n_numeric=3, cardinalities=CARDS, n_outputs=3, lists=LISTS, **small)
+    out = model(*batch_inputs(7, seed=1))
+    assert out.shape == (7, 3) and torch.isfinite(out).all()
+    rebuilt = build_model(name, n_numeric=3, cardinalities=CARDS, n_outputs=3, lists=LISTS, **model.config())
+    assert sorted(rebuilt.state_dict()) == sorted(model.state_dict())
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())  # every expert, gate and tower is used
+
+
+def test_mmoe_gates_are_a_mixture_per_task() -> None:
+    model = MMoE(3, CARDS, 2, LISTS, num_experts=5, expert_hidden=[8], tower_hidden=[])
+    gates = model.gates(*batch_inputs(4, seed=2))
+    assert gates.shape == (4, 2, 5)
+    torch.testing.assert_close(gates.sum(dim=-1), torch.ones(4, 2))
+    assert len(model.experts) == 5 and len(model.towers.heads) == 2
+
+
+def test_ple_layers_have_task_and_shared_experts() -> None:
+    model = PLE(3, CARDS, 2, None, num_layers=3, num_shared_experts=1, num_task_experts=2, expert_hidden=[8, 6])
+    assert len(model.layers) == 3
+    first, last = model.layers[0], model.layers[-1]
+    assert len(first.shared) == 1 and [len(t) for t in first.task] == [2, 2]
+    assert first.task_gates[0].out_features == 3  # own 2 + shared 1
+    assert first.shared_gate is not None and first.shared_gate.out_features == 5  # 2 tasks x 2 + 1 shared
+    assert last.shared_gate is None
+    assert model.layers[1].shared[0].in_dim == 6  # a layer reads the expert outputs of the one before
+    numeric, categorical, _ = batch_inputs(5, seed=3)
+    assert model(numeric, categorical).shape == (5, 2)
+
+
+def test_multitask_models_reject_bad_expert_options() -> None:
+    with pytest.raises(ConfigError, match="num_experts"):
+        MMoE(3, CARDS, 2, num_experts=0)
+    with pytest.raises(ConfigError, match="expert_hidden"):
+        MMoE(3, CARDS, 2, expert_hidden=[])
+    with pytest.raises(ConfigError, match="num_layers"):
+        PLE(3, CARDS, 2, num_layers=0)
+
+
+# -- training ------------------------------------------------------------------------------------------
+def two_tasks(n: int, seed: int) -> tuple[FeatureBatch, np.ndarray]:
+    """Task a (binary) depends on x0 and categorical column 0; task b (regression, mean 50, std ~10) on x1."""
+    rng = np.random.default_rng(seed)
+    numeric = rng.normal(size=(n, 3)).astype(np.float32)
+    categorical = np.stack([rng.integers(0, c, n) for c in CARDS], 1).astype(np.int64)
+    score = 2 * numeric[:, 0] + np.array([0, 0, 1.5, -1.5, 1, -1])[categorical[:, 0]]
+    a = (rng.uniform(size=n) < 1 / (1 + np.exp(-score))).astype(np.float32)
+    b = (50 + 10 * numeric[:, 1] + rng.normal(scale=2, size=n)).astype(np.float32)
+    return FeatureBatch(numeric, categorical), np.stack([a, b], axis=1)
+
+
+def small_mmoe(n_outputs: int = 2) -> MMoE:
+    torch.manual_seed(0)
+    return MMoE(3, CARDS, n_outputs, num_experts=3, expert_hidden=[16], tower_hidden=[8], embedding_dim=4)
+
+
+def quiet(**options: object) -> TrainConfig:
+    return TrainConfig(progress=False, threads=1, batch_size=128, lr=3e-3, **options)
+
+
+def test_the_loss_is_the_weighted_sum_of_the_per_task_losses() -> None:
+    heads = MultiTask(["binary", "regression"], ["a", "b"], quiet(task_weights={"b": 0.25}), 2)
+    assert [h.weight for h in heads.heads] == [1.0, 0.25]
+    _, y = two_tasks(64, seed=1)
+    target = heads.target_tensor(y)
+    heads.make_losses(y)
+    assert heads.heads[1].mean == pytest.approx(float(y[:, 1].mean()), rel=1e-6)
+    torch.testing.assert_close(target[:, 1].mean(), torch.tensor(0.0), atol=1e-5, rtol=0)
+    out = torch.randn(64, 2)
+    total, parts = heads.loss(out, target)
+    bce = nn.functional.binary_cross_entropy_with_logits(out[:, 0], target[:, 0])
+    mse = nn.functional.mse_loss(out[:, 1], target[:, 1])
+    torch.testing.assert_close(parts, torch.stack([bce, mse]))
+    torch.testing.assert_close(total, bce + 0.25 * mse)
+
+
+def test_multitask_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="binary, regression"):
+        MultiTask(["binary", "multiclass"], ["a", "b"], quiet(), 2)
+    with pytest.raises(ConfigError, match="2 outputs"):
+        MultiTask(["binary", "binary"], ["a", "b"], quiet(), 3)
+    with pytest.raises(ConfigError, match="one per target"):
+        MultiTask(["binary", "binary"], ["a", "b"], quiet(task_weights=[1.0]), 2)
+    with pytest.raises(ConfigError, match="'c'"):
+        MultiTask(["binary", "binary"], ["a", "b"], quiet(task_weights={"c": 2.0}), 2)
+    with pytest.raises(ConfigError, match="task_weights"):
+        TrainConfig(task_weights=[0.0, 0.0])
+    with pytest.raises(ConfigError, match="monitor 'macro_auc'"):
+        MultiTask(["binary", "regression"], ["a", "b"], quiet(monitor="macro_auc"), 2)
+
+
+def test_combined_monitor_name_direction_and_value() -> None:
+    same = MultiTask(["binary", "binary"], ["a", "b"], quiet(), 2)
+    assert (same.monitor, same.direction) == ("mean_auc", "max")
+    assert same.combine({"a": {"auc": 0.8}, "b": {"auc": 0.6}}) == pytest.approx(0.7)
+    mixed = MultiTask(["binary", "regression"], ["a", "b"], quiet(), 2)
+    assert (mixed.monitor, mixed.direction) == ("mean_score", "max")
+    mixed.heads[1].std = 10.0
+    # auc 0.8 and rmse 5 in units of std 10: (0.8 - 0.5) / 2
+    assert mixed.combine({"a": {"auc": 0.8}, "b": {"rmse": 5.0}}) == pytest.approx(0.15)
+
+
+def test_trainer_learns_both_tasks_and_logs_each() -> None:
+    train, y_train = two_tasks(1500, seed=1)
+    valid, y_valid = two_tasks(500, seed=2)
+    model = small_mmoe()
+    trainer = Trainer(model, ["binary", "regression"], quiet(epochs=6), names=["a", "b"])
+    result = trainer.fit(train, y_train, valid, y_valid)
+    assert trainer.task == "multitask" and result.monitor == "mean_score"
+    last = result.history[-1]
+    assert {"loss_a", "loss_b", "valid_a_auc", "valid_a_logloss", "valid_b_rmse", "valid_b_r2"} <= set(last)
+    assert last["valid_a_auc"] > 0.8 and last["valid_b_r2"] > 0.8
+    assert last["loss"] == pytest.approx(last["loss_a"] + last["loss_b"], rel=1e-5)
+    assert result.best_score == pytest.approx(result.history[result.best_epoch - 1]["valid_mean_score"])
+    assert result.task_scaling is not None and result.task_scaling[0] is None
+    assert result.task_scaling[1]["mean"] == pytest.approx(float(y_train[:, 1].mean()), rel=1e-5)
+    # The regression head predicts in target units once the scaling is applied.
+    raw = forward_in_batches(model, to_inputs(valid)).numpy()
+    pred = head_outputs(raw, ["binary", "regression"], result.task_scaling)
+    assert np.all((pred[:, 0] > 0) & (pred[:, 0] < 1))
+    assert abs(pred[:, 1].mean() - y_valid[:, 1].mean()) < 2.0
+
+
+def test_a_task_with_weight_zero_is_not_trained() -> None:
+    train, y_train = two_tasks(600, seed=3)
+    model = small_mmoe()
+    tower_b = [p.detach().clone() for p in model.towers.towers[1].parameters()]
+    tower_a = [p.detach().clone() for p in model.towers.towers[0].parameters()]
+    Trainer(model, ["binary", "regression"], quiet(epochs=2, task_weights=[1.0, 0.0])).fit(train, y_train)
+    assert all(torch.equal(p, q) for p, q in zip(model.towers.towers[1].parameters(), tower_b, strict=True))
+    assert not all(torch.equal(p, q) for p, q in zip(model.towers.towers[0].parameters(), tower_a, strict=True))
+
+
+def test_multitask_targets_are_checked() -> None:
+    train, y_train = two_tasks(200, seed=4)
+    trainer = Trainer(small_mmoe(), ["binary", "regression"], quiet(epochs=1), names=["a", "b"])
+    with pytest.raises(DataError, match=r"expected \[rows, 2\]"):
+        trainer.fit(train, y_train[:, 0])
+    bad = y_train.copy()
+    bad[3, 0] = 2.0
+    with pytest.raises(DataError, match="binary target 'a'"):
+        trainer.fit(train, bad)
+    one_class = y_train.copy()
+    one_class[:, 0] = 1.0
+    with pytest.raises(DataError, match="only the class 1 of the target 'a'"):
+        trainer.fit(train, one_class)
+    with pytest.raises(ConfigError, match="2 outputs"):
+        Trainer(small_mmoe(3), ["binary", "regression"], quiet())

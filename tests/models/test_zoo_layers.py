@@ -1,0 +1,214 @@
+"""The zoo's shared layers against their formulas, written out the slow way."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from needmap.errors import ConfigError
+from needmap.models.attention import FieldSelfAttention
+from needmap.models.base import normalize_list_spec
+from needmap.models.cin import CompressedInteraction
+from needmap.models.cross import CrossNetMix, CrossNetV2
+from needmap.models.factorized import FactorizedInteraction, FinalBlock
+from needmap.models.fields import FieldEmbedding, LinearTerms
+from needmap.models.fm import FMInteraction, bi_interaction
+from needmap.models.gating import BilinearFusion, FeatureSelection, FieldGate
+
+CARDS = [4, 6]
+LISTS = [
+    normalize_list_spec({"name": "tags", "kind": "multihot", "cardinality": 5, "max_len": 3, "pooling": "mean"}, CARDS),
+    normalize_list_spec(
+        {"name": "history", "kind": "sequence", "cardinality": 6, "max_len": 4, "pooling": "sum", "share": 1}, CARDS
+    ),
+]
+
+
+def _inputs(n: int = 6) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(0)
+    numeric = torch.randn(n, 3, generator=g)
+    categorical = torch.stack([torch.randint(0, c, (n,), generator=g) for c in CARDS], 1)
+    tags = torch.tensor([[2, 3, 0], [4, 0, 0], [0, 0, 0], [2, 2, 1], [3, 4, 2], [1, 0, 0]])[:n]
+    history = torch.tensor([[5, 2, 3, 0], [0, 0, 0, 0], [2, 0, 0, 0], [3, 3, 4, 5], [1, 0, 0, 0], [4, 5, 0, 0]])[:n]
+    return numeric, categorical, (tags, history)
+
+
+def test_field_embedding_order_and_values() -> None:
+    torch.manual_seed(0)
+    layer = FieldEmbedding(3, CARDS, LISTS, dim=4)
+    numeric, categorical, lists = _inputs()
+    out = layer(numeric, categorical, lists)
+    assert layer.n_fields == 2 + 2 + 3
+    assert out.shape == (6, 7, 4)
+    cat_table = layer.categorical.embedding.weight
+    # categorical fields first: column 1 reads its own rows of the one table (offset 4)
+    assert torch.equal(out[0, 1], cat_table[4 + categorical[0, 1]])
+    # the multihot field: mean of the non-padding tokens of the list's own table
+    tags = layer.lists.embedding.weight
+    assert torch.allclose(out[0, 2], (tags[2] + tags[3]) / 2)
+    assert torch.equal(out[2, 2], torch.zeros(4))
+    # the sequence field shares categorical column 1's vocabulary and pools by sum
+    assert torch.allclose(out[0, 3], cat_table[4 + 5] + cat_table[4 + 2] + cat_table[4 + 3])
+    # numeric fields last: value times the column's vector
+    assert torch.allclose(out[:, 4:], numeric.unsqueeze(-1) * layer.numeric)
+
+
+def test_field_embedding_with_only_numerics_or_only_categoricals() -> None:
+    numeric, categorical, _ = _inputs()
+    assert FieldEmbedding(3, [], [], 5)(numeric, torch.zeros((6, 0), dtype=torch.int64)).shape == (6, 3, 5)
+    assert FieldEmbedding(0, CARDS, [], 5)(torch.zeros((6, 0)), categorical).shape == (6, 2, 5)
+
+
+def test_linear_terms_add_one_weight_per_feature() -> None:
+    layer = LinearTerms(3, CARDS, LISTS, n_outputs=2)
+    assert not any(p.detach().any() for p in layer.parameters())  # starts as the zero model
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(torch.randn_like(p))
+    numeric, categorical, (tags, history) = _inputs()
+    out = layer(numeric, categorical, (tags, history))
+    cat = layer.categorical.embedding.weight
+    own = layer.lists.embedding.weight
+    i = 3  # tags [2, 2, 1] (mean), history [3, 3, 4, 5] (sum, shared with column 1)
+    expected = (
+        layer.bias
+        + numeric[i] @ layer.numeric
+        + cat[categorical[i, 0]]
+        + cat[4 + categorical[i, 1]]
+        + (own[2] + own[2] + own[1]) / 3
+        + cat[4 + 3] * 2
+        + cat[4 + 4]
+        + cat[4 + 5]
+    )
+    assert out.shape == (6, 2)
+    assert torch.allclose(out[i], expected, atol=1e-6)
+
+
+def test_fm_interaction_is_the_sum_of_pairwise_dot_products() -> None:
+    fields = torch.randn(5, 4, 3)
+    pairs = sum((fields[:, i] * fields[:, j]).sum(-1, keepdim=True) for i, j in itertools.combinations(range(4), 2))
+    assert torch.allclose(FMInteraction(3, 1)(fields), pairs, atol=1e-5)
+    projected = FMInteraction(3, n_outputs=4)
+    assert projected(fields).shape == (5, 4)
+    assert torch.allclose(projected(fields), bi_interaction(fields) @ projected.project.weight.T, atol=1e-6)
+
+
+def test_cross_net_v2_follows_its_recursion() -> None:
+    torch.manual_seed(0)
+    net = CrossNetV2(6, layers=2)
+    x0 = torch.randn(4, 6)
+    x1 = x0 * net.layers[0](x0) + x0
+    x2 = x0 * net.layers[1](x1) + x1
+    assert torch.allclose(net(x0), x2, atol=1e-6)
+
+
+def test_cross_net_mix_equals_a_loop_over_experts() -> None:
+    torch.manual_seed(0)
+    net = CrossNetMix(5, layers=2, low_rank=3, num_experts=4)
+    with torch.no_grad():
+        net.bias.normal_()
+    x0 = torch.randn(7, 5)
+    x = x0
+    for l in range(2):  # noqa: E741
+        gates = torch.softmax(net.gate(x), dim=-1)
+        mix = torch.zeros_like(x)
+        for e in range(4):
+            v = torch.tanh(x @ net.V[l, e])
+            v = torch.tanh(v @ net.C[l, e].T)
+            mix = mix + gates[:, e : e + 1] * (x0 * (v @ net.U[l, e].T + net.bias[l]))
+        x = mix + x
+    assert torch.allclose(net(x0), x, atol=1e-5)
+
+
+def test_cin_equals_the_explicit_sum_over_field_pairs() -> None:
+    torch.manual_seed(0)
+    cin = CompressedInteraction(n_fields=3, layer_sizes=[4, 2])
+    with torch.no_grad():
+        for b in cin.biases:
+            b.normal_()
+    x0 = torch.randn(2, 3, 5)
+    x, pooled = x0, []
+    for weight, bias in zip(cin.weights, cin.biases, strict=True):
+        nxt = torch.zeros(2, weight.shape[2], 5)
+        for k in range(weight.shape[2]):
+            for h in range(weight.shape[0]):
+                for j in range(3):
+                    nxt[:, k] += weight[h, j, k] * x[:, h] * x0[:, j]
+            nxt[:, k] += bias[k]
+        x = nxt
+        pooled.append(x.sum(-1))
+    assert cin.out_dim == 6
+    assert torch.allclose(cin(x0), torch.cat(pooled, 1), atol=1e-5)
+
+
+def test_field_self_attention_matches_a_per_head_computation() -> None:
+    torch.manual_seed(0)
+    layer = FieldSelfAttention(4, attention_dim=6, heads=2, residual=True, scale=True)
+    fields = torch.randn(3, 5, 4)
+    q, k, v = layer.qkv(fields).split(6, dim=-1)
+    heads = []
+    for h in range(2):
+        part = slice(3 * h, 3 * h + 3)
+        scores = q[..., part] @ k[..., part].transpose(1, 2) / 3**0.5
+        heads.append(torch.softmax(scores, -1) @ v[..., part])
+    expected = torch.relu(torch.cat(heads, -1) + layer.residual(fields))
+    assert torch.allclose(layer(fields), expected, atol=1e-5)
+    with pytest.raises(ConfigError, match="divisible by num_heads"):
+        FieldSelfAttention(4, attention_dim=6, heads=4)
+
+
+def test_bilinear_fusion_matches_head_by_head_bilinear_forms() -> None:
+    torch.manual_seed(0)
+    fusion = BilinearFusion(4, 6, n_outputs=2, heads=2)
+    o1, o2 = torch.randn(3, 4), torch.randn(3, 6)
+    expected = fusion.linear1(o1) + fusion.linear2(o2)
+    for h in range(2):
+        x, y = o1[:, 2 * h : 2 * h + 2], o2[:, 3 * h : 3 * h + 3]
+        for out in range(2):
+            expected[:, out] += ((x @ fusion.bilinear[h, :, out, :]) * y).sum(-1)
+    assert torch.allclose(fusion(o1, o2), expected, atol=1e-5)
+    with pytest.raises(ConfigError, match="divisible by num_heads"):
+        BilinearFusion(4, 5, n_outputs=1, heads=2)
+
+
+def test_feature_selection_gates_lie_in_0_2_and_use_their_context() -> None:
+    torch.manual_seed(0)
+    fields = torch.randn(4, 3, 2)
+    selection = FeatureSelection(3, 2, hidden=[8], context1=[], context2=[0])
+    x1, x2 = selection(fields)
+    gate1, gate2 = x1 / fields.flatten(1), x2 / fields.flatten(1)
+    assert x1.shape == x2.shape == (4, 6)
+    assert ((gate1 > 0) & (gate1 < 2)).all() and ((gate2 > 0) & (gate2 < 2)).all()
+    assert torch.allclose(gate1, gate1[:1].expand(4, -1), atol=1e-5)  # no context: one gate for all rows
+    assert not torch.allclose(gate2, gate2[:1].expand(4, -1))  # field 0 as context: a gate per row
+
+
+def test_field_gate_starts_open_and_concatenates() -> None:
+    fields = torch.randn(3, 4, 2)
+    out = FieldGate(4)(fields)
+    assert out.shape == (3, 8, 2)
+    assert torch.equal(out[:, :4], fields) and torch.allclose(out[:, 4:], fields)
+
+
+@pytest.mark.parametrize("residual", ["concat", "sum"])
+def test_factorized_interaction_multiplies_the_halves(residual: str) -> None:
+    torch.manual_seed(0)
+    layer = FactorizedInteraction(5, 4, residual)
+    x = torch.randn(3, 5)
+    h2, h1 = layer.linear(x).chunk(2, dim=-1)
+    expected = torch.cat([h2, h1 * h2], -1) if residual == "concat" else h2 + h1 * h2
+    assert torch.allclose(layer(x), expected)
+    assert layer(x).shape == (3, 4)
+
+
+def test_final_block_layers_and_width_checks() -> None:
+    block = FinalBlock(6, [8, 4], activation="relu", dropout=0.1, batch_norm=True)
+    kinds = [type(m).__name__ for m in block.layers]
+    assert kinds == ["FactorizedInteraction", "BatchNorm1d", "ReLU", "Dropout"] * 2
+    assert block(torch.randn(5, 6)).shape == (5, 4)
+    with pytest.raises(ConfigError, match="even number"):
+        FactorizedInteraction(6, 5, "concat")
+    with pytest.raises(ConfigError, match="residual_type"):
+        FactorizedInteraction(6, 4, "product")

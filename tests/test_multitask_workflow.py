@@ -1,0 +1,170 @@
+"""Multi-task models end to end on a slice of the census (Adult) data: income > 50K and married."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pytest
+from rich.console import Console
+
+import needmap as nm
+from needmap.display import metrics_table
+from needmap.errors import ConfigError, SchemaError
+from needmap.features.target import encode_targets
+from needmap.workflows.train import run_train
+
+ADULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "census_income_adult" / "adult.data.gz"
+COLUMNS = [
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+    "income",
+]
+FAST = {"epochs": 4, "batch_size": 256, "progress": False, "threads": 1, "lr": 3e-3, "seed": 0}
+SMALL = {"embedding_dim": 4, "expert_hidden": [32], "tower_hidden": [16]}
+
+
+@pytest.fixture(scope="module")
+def adult() -> pa.Table:
+    """3,000 random rows of adult.data: text trimmed, '?' as missing, ``married`` = Married-civ-spouse
+    (true/false) in place of marital_status, which would give it away."""
+    if not ADULT.exists():
+        raise FileNotFoundError(f"the shared dataset {ADULT} is missing; tests expect ../shared/data beside the repo")
+    raw = pacsv.read_csv(ADULT, read_options=pacsv.ReadOptions(column_names=COLUMNS))
+    columns = {}
+    for name in raw.column_names:
+        column = raw.column(name)
+        if pa.types.is_string(column.type):
+            column = pc.utf8_trim_whitespace(column)
+            column = pc.if_else(pc.equal(column, "?"), pa.scalar(None, pa.string()), column)
+        columns[name] = column
+    table = pa.table(columns)
+    index = np.sort(np.random.default_rng(7).choice(table.num_rows, size=3000, replace=False))
+    table = table.take(pa.array(index))
+    married = pc.equal(table.column("marital_status"), "Married-civ-spouse")
+    return table.drop_columns(["marital_status"]).append_column("married", married)
+
+
+@pytest.fixture(scope="module")
+def split(adult: pa.Table) -> tuple[pa.Table, pa.Table]:
+    return adult.slice(0, 2400), adult.slice(2400)
+
+
+@pytest.fixture(scope="module")
+def mmoe(split: tuple[pa.Table, pa.Table]) -> nm.Model:
+    model = nm.Model("mmoe", target=["income", "married"], drop="fnlwgt", num_experts=3, **SMALL, **FAST)
+    return model.fit(split[0], validation=0.15)
+
+
+def test_schema_holds_both_targets(mmoe: nm.Model, adult: pa.Table) -> None:
+    schema = mmoe.schema_
+    assert schema is not None
+    assert (schema.target, schema.task, schema.classes) == ("income", "binary", ["<=50K", ">50K"])
+    assert schema.extra_targets == [{"name": "married", "task": "binary", "classes": ["false", "true"]}]
+    assert schema.column("married").role == "target" and "married" not in schema.features
+    assert "target 2 of a multi-task model" in schema.column("married").reason
+    comma = nm.Model("mmoe", target="income,married", drop="fnlwgt").infer_schema(adult)
+    assert comma.extra_targets == schema.extra_targets
+    assert [(c.name, c.role) for c in comma.columns] == [(c.name, c.role) for c in schema.columns]
+    y = encode_targets(adult.slice(0, 5), schema)
+    assert y.shape == (5, 2) and y.dtype == np.float32
+    assert mmoe.target == ["income", "married"]
+
+
+def test_each_task_beats_chance_on_held_out_rows(mmoe: nm.Model, split: tuple[pa.Table, pa.Table]) -> None:
+    metrics = mmoe.evaluate(split[1])
+    assert sorted(metrics) == ["income", "married"]
+    assert metrics["income"]["auc"] > 0.75  # seen about 0.87
+    assert metrics["married"]["auc"] > 0.75  # seen about 0.89
+    assert metrics["income"]["rows_without_target"] == 0 and metrics["married"]["n"] == 600
+    history = mmoe.metrics_["training"]["history"]
+    assert {"loss_income", "loss_married", "valid_income_auc", "valid_married_auc", "valid_mean_auc"} <= set(history[0])
+    validation = mmoe.metrics_["validation"]
+    assert sorted(validation) == ["income", "married"] and validation["income"]["n"] == 360
+
+
+def test_evaluate_counts_missing_labels_per_target(mmoe: nm.Model, split: tuple[pa.Table, pa.Table]) -> None:
+    test = split[1]
+    i = test.column_names.index("married")
+    married = pa.array([None, None, *test.column("married").to_pylist()[2:]], type=pa.bool_())
+    metrics = mmoe.evaluate(test.set_column(i, "married", married))
+    assert metrics["married"]["rows_without_target"] == 2 and metrics["married"]["n"] == 598
+    assert metrics["income"]["rows_without_target"] == 0 and metrics["income"]["n"] == 600
+    with pytest.raises(SchemaError, match="'married'"):
+        mmoe.evaluate(test.drop_columns(["married"]))
+
+
+def test_predict_gives_a_score_per_target(mmoe: nm.Model, split: tuple[pa.Table, pa.Table]) -> None:
+    scores = mmoe.predict(split[1].drop_columns(["income", "married"]))
+    assert scores.column_names == ["score_income", "score_married"]
+    proba = mmoe.predict_proba(split[1])
+    assert proba.shape == (600, 2) and np.all((proba > 0) & (proba < 1))
+    np.testing.assert_array_equal(scores.column("score_married").to_numpy(), proba[:, 1])
+    married = split[1].column("married").to_numpy(zero_copy_only=False).astype(bool)
+    assert proba[married, 1].mean() > proba[~married, 1].mean() + 0.2
+
+
+def test_save_load_gives_identical_predictions(
+    mmoe: nm.Model, split: tuple[pa.Table, pa.Table], tmp_path: Path
+) -> None:
+    path = mmoe.save(tmp_path / "model")
+    loaded = nm.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(split[1]), mmoe.predict_proba(split[1]))
+    assert loaded.evaluate(split[1]) == mmoe.evaluate(split[1])
+    description = json.loads((path / "model.json").read_text())
+    assert description["targets"] == ["income", "married"] and description["n_outputs"] == 2
+    card = (path / "card.md").read_text()
+    assert "### `income` (binary)" in card and "### `married` (binary)" in card
+    assert "`score_married`" in card
+
+
+def test_run_train_reports_test_metrics_and_a_baseline_per_task(adult: pa.Table, tmp_path: Path) -> None:
+    model = nm.Model(
+        "ple", target=["income", "hours_per_week"], drop="fnlwgt", num_layers=2, num_task_experts=1, **SMALL, **FAST
+    )
+    outcome = run_train(adult, model, out=tmp_path / "ple", test_size=0.2)
+    metrics = outcome.metrics
+    assert outcome.schema.extra_targets[0]["task"] == "regression"
+    assert metrics["test"]["income"]["auc"] > 0.75
+    hours = adult.column("hours_per_week").to_numpy()
+    assert metrics["test"]["hours_per_week"]["rmse"] < hours.std()  # better than the mean: the scaling is undone
+    assert set(metrics["baseline_test"]) == {"income", "hours_per_week"}
+    assert "rmse" in metrics["baseline_test"]["hours_per_week"] and "auc" in metrics["baseline_test"]["income"]
+    assert metrics["baseline"] == "logistic regression / ridge regression"
+    assert metrics["verdict"].startswith("income: ") and "hours_per_week: " in metrics["verdict"]
+    scores = nm.load(outcome.out).predict(adult.slice(0, 20))
+    assert scores.column_names == ["score_income", "prediction_hours_per_week"]
+    assert 20 < pc.mean(scores.column("prediction_hours_per_week")).as_py() < 60
+    console = Console(width=140, record=True)
+    console.print(metrics_table("binary", {"test": metrics["test"], "baseline": metrics["baseline_test"]}))
+    text = console.export_text()
+    assert "income auc" in text and "hours_per_week rmse" in text and "hours_per_week auc" not in text
+
+
+def test_multitask_targets_are_checked(adult: pa.Table) -> None:
+    with pytest.raises(ConfigError, match="'race' is a multiclass target"):
+        nm.Model("mmoe", target=["income", "race"]).infer_schema(adult)
+    with pytest.raises(SchemaError, match="two roles"):
+        nm.Model("mmoe", target=["income", "married"], drop=["married"]).infer_schema(adult)
+    with pytest.raises(ConfigError, match="3 tasks"):
+        nm.Model("mmoe", target=["income", "married"], task=["binary", "binary", "binary"]).infer_schema(adult)
+    with pytest.raises(SchemaError, match="'wealth' is not in the table"):
+        nm.Model("mmoe", target=["income", "wealth"]).infer_schema(adult)
+    schema = nm.Model("mmoe", target=["income", "age"], task="binary,regression").infer_schema(adult)
+    assert schema.extra_targets[0]["task"] == "regression" and "age" not in schema.features
