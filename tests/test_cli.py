@@ -206,3 +206,16 @@ def test_help_shows_an_example_for_every_command() -> None:
     for command in ("schema", "train", "evaluate", "predict", "demo"):
         code, output = run(command, "--help")
         assert code == 0 and "Example" in output, command
+
+
+def test_param_passes_any_model_option(bank_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dcn"
+    code, output = run(
+        "train", bank_csv, "--target", "y", "--drop", "duration", "--model", "dcnv2", "-p", "structure=stacked",
+        "-p", "cross_layers=2", "-p", "hidden=64,32", "--out", out, *FAST,
+    )  # fmt: skip
+    assert code == 0, output
+    params = json.loads((out / "model.json").read_text())["params"]
+    assert params["structure"] == "stacked" and params["cross_layers"] == 2 and params["hidden"] == [64, 32]
+    code, output = run("train", bank_csv, "--target", "y", "--model", "dcnv2", "-p", "crosslayers=2", "--out", out)
+    assert code == 2 and "crosslayers" in output

@@ -85,6 +85,26 @@ def parse_clip(text: str | None) -> tuple[float, float] | str | None:
     return (low, high)
 
 
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """['cross_layers=4', 'cin_layers=64,64', 'structure=stacked'] -> {'cross_layers': 4, ...}.
+
+    Values are read as YAML scalars (numbers, true/false, text); a comma makes a list.
+    """
+    import yaml
+
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--param '{item}' is not key=value; expected e.g. --param cross_layers=4.")
+        try:
+            values = [yaml.safe_load(v) for v in text.split(",")] if "," in text else yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--param '{item}': the value '{text}' cannot be read.") from None
+        params[key.strip()] = values
+    return params
+
+
 def parse_class_weight(text: str | None) -> str | float | None:
     if text is None or text == "none":
         return None
@@ -268,10 +288,11 @@ def _build_model(
     clip: str | None,
     min_frequency: int | None,
     quiet: bool,
+    param: list[str] | None = None,
 ) -> Any:
     from needmap.estimator import Model
 
-    options: dict[str, Any] = {"seed": seed, "progress": not quiet}
+    options: dict[str, Any] = {"seed": seed, "progress": not quiet, **parse_params(param)}
     for key, value in (
         ("hidden", parse_ints(hidden, "--hidden")),
         ("embedding_dim", embedding_dim),
@@ -369,6 +390,9 @@ def train(
     split: str = typer.Option("stratified", help="stratified, random or time."),
     time_column: str | None = typer.Option(None, help="Column ordering rows in time (for --split time)."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Train logistic regression beside it."),
+    param: list[str] | None = typer.Option(
+        None, "--param", "-p", help="Any other model or training option, key=value (repeatable), e.g. cross_layers=4."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a model on a table: preprocessing, the network, validation, a baseline; save a model directory."""
@@ -383,6 +407,7 @@ def train(
     estimator = _build_model(
         roles, model, hidden, embedding_dim, dropout, activation, batch_norm, epochs, batch_size, lr, optimizer,
         weight_decay, patience, lr_schedule, class_weight, seed, max_time, scaling, clip, min_frequency, quiet,
+        param,
     )  # fmt: skip
     table = _read(data, delimiter, encoding)
     outcome = run_train(
