@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean bench-env
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,3 +32,22 @@ test: $(STAMP) lint
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache
+
+# make bench-env: the peer libraries (DeepCTR-Torch, FuxiCTR, LightGBM) and needmap in their own environment,
+# benchmarks/.venv-peers, for benchmarks/bench_accuracy.py. torch==2.13.0 (the CPU wheel on this disk) goes in
+# first so that pip never resolves torch itself for the peers.
+PEERS := benchmarks/.venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+
+$(PEERS)/bin/python:
+	$(PY) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install -q --upgrade pip
+
+$(PEERS_STAMP): benchmarks/requirements-peers.txt pyproject.toml | $(PEERS)/bin/python
+	$(PEERS)/bin/pip install -q torch==2.13.0
+	$(PEERS)/bin/pip install -q -r benchmarks/requirements-peers.txt
+	$(PEERS)/bin/pip install -q -e .
+	$(PEERS)/bin/python -c "import torch, deepctr_torch, fuxictr, lightgbm, sklearn, needmap; print('peers ready: torch', torch.__version__)"
+	touch $(PEERS_STAMP)
+
+bench-env: $(PEERS_STAMP)
