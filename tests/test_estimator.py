@@ -134,3 +134,10 @@ def test_load_checks_files_and_version(fitted: nm.Model, tmp_path: Path) -> None
     (path / "model.json").write_text(text)
     with pytest.raises(ArtifactError, match="format version 99"):
         nm.load(path)
+
+
+def test_fit_accepts_a_validation_table(split: tuple[pa.Table, pa.Table]) -> None:
+    train, valid = split[0].slice(0, 1800), split[0].slice(1800)
+    model = nm.Model("mlp", target="y", drop=["duration"], **FAST).fit(train, validation=valid)
+    assert model.report_["train_rows"] == 1800 and model.report_["validation_rows"] == valid.num_rows
+    assert model.metrics_["validation"]["n"] == valid.num_rows

@@ -82,8 +82,27 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
     ):
         if key in report:
             lines.append(f"- {label}: {report[key]}")
-    lines.append(f"- numeric inputs: {', '.join(schema.numeric) or 'none'}")
-    lines.append(f"- categorical inputs: {', '.join(schema.categorical) or 'none'}")
+
+    def described(names: list[str]) -> str:
+        parts = []
+        for name in names:
+            options = schema.column(name).options
+            if "hash_buckets" in options:
+                parts.append(f"{name} (hashed, {options['hash_buckets']:,} buckets)")
+            elif "bucketize" in options:
+                parts.append(f"{name} ({options['bucketize']} quantile buckets)")
+            elif "vocabulary_of" in options:
+                parts.append(f"{name} (items of {options['vocabulary_of']})")
+            else:
+                parts.append(name)
+        return ", ".join(parts) or "none"
+
+    lines.append(f"- numeric inputs: {described(schema.numeric)}")
+    lines.append(f"- categorical inputs: {described(schema.categorical)}")
+    if schema.names("multihot"):
+        lines.append(f"- multi-hot list inputs: {described(schema.names('multihot'))}")
+    if schema.names("sequence"):
+        lines.append(f"- behaviour-sequence inputs: {described(schema.names('sequence'))}")
     left_out = [f"`{c.name}` ({c.role}: {c.reason})" for c in schema.columns if c.role in ("ignored", "id", "datetime")]
     if left_out:
         lines.append(f"- not used as inputs: {'; '.join(left_out)}")

@@ -219,13 +219,16 @@ class Model:
             task=task,
         )
 
-    def fit(self, data: TableLike, *, validation: float = 0.1, schema: Schema | None = None, **train: Any) -> Model:
+    def fit(
+        self, data: TableLike, *, validation: float | TableLike = 0.1, schema: Schema | None = None, **train: Any
+    ) -> Model:
         """Fit preprocessing on ``data`` and train the network by backpropagation.
 
         Args:
             data: the training rows (anything :func:`needmap.read` accepts).
             validation: share of ``data`` held out (stratified for classification) for early
-                stopping and validation metrics; 0 trains on every row without early stopping.
+                stopping and validation metrics; 0 trains on every row without early stopping; or
+                a table of its own (rows without a target are left out and counted).
             schema: a schema to use instead of inferring one.
             **train: training options for this call (TrainConfig fields: epochs, lr, ...).
         Returns: self.
@@ -250,9 +253,17 @@ class Model:
         n = table.num_rows
         config = TrainConfig.from_dict({**self.train_options, **train})
         self.train_config_ = config
-        if not 0 <= validation < 1:
+        valid_given = None
+        if not isinstance(validation, int | float):
+            valid_given, valid_report = clean_training_table(
+                _as_table(validation), schema, user_dropped=self.drop, max_unparseable=prep_config.max_unparseable
+            )
+            report["validation_rows_without_target"] = valid_report["rows_without_target"]
+        elif not 0 <= validation < 1:
             raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
-        if validation > 0:
+        if valid_given is not None:
+            train_idx, valid_idx = np.arange(n), np.arange(valid_given.num_rows)
+        elif validation > 0:
             labels = stringify(table.column(schema.target)).to_numpy(zero_copy_only=False)
             method = "random" if schema.task == "regression" else "stratified"
             train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
@@ -264,7 +275,7 @@ class Model:
         y_train = encode_targets(train_table, schema) if multi else preprocessor.encode_target(train_table)
         x_valid = y_valid = None
         if len(valid_idx):
-            valid_table = take_rows(table, pa.array(valid_idx))
+            valid_table = valid_given if valid_given is not None else take_rows(table, pa.array(valid_idx))
             x_valid = preprocessor.transform(valid_table)
             y_valid = encode_targets(valid_table, schema) if multi else preprocessor.encode_target(valid_table)
         n_outputs = _n_outputs(schema)
