@@ -9,6 +9,9 @@ from torch import nn
 
 from needmap.errors import ConfigError
 
+# Standard deviation of the initial embedding vectors (normal). Read at construction time.
+EMBEDDING_INIT_STD = 0.1
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "gelu": nn.GELU,
@@ -50,7 +53,7 @@ class FeatureEmbedding(nn.Module):
         self.cardinalities = cards
         self.dim = int(dim)
         self.embedding = nn.Embedding(max(sum(cards), 1), self.dim)
-        nn.init.normal_(self.embedding.weight, std=0.1)
+        nn.init.normal_(self.embedding.weight, std=EMBEDDING_INIT_STD)
         starts = [0]
         for c in cards[:-1]:
             starts.append(starts[-1] + c)
@@ -152,7 +155,7 @@ class ListEmbedding(nn.Module):
         self.embedding: nn.Embedding | None = None
         if sum(own):
             self.embedding = nn.Embedding(sum(own), self.dim)
-            nn.init.normal_(self.embedding.weight, std=0.1)
+            nn.init.normal_(self.embedding.weight, std=EMBEDDING_INIT_STD)
 
     def sequence(self, k: int, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         spec = self.specs[k]
