@@ -48,7 +48,6 @@ from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import (
     add_extra_targets,
     encode_target,
-    encode_targets,
     head_schema,
     target_names,
     target_tasks,
@@ -272,12 +271,12 @@ class Model:
         train_table = take_rows(table, pa.array(train_idx))
         preprocessor = Preprocessor(schema, prep_config)
         x_train = preprocessor.fit_transform(train_table)
-        y_train = encode_targets(train_table, schema) if multi else preprocessor.encode_target(train_table)
+        y_train = preprocessor.encode_target(train_table)
         x_valid = y_valid = None
         if len(valid_idx):
             valid_table = valid_given if valid_given is not None else take_rows(table, pa.array(valid_idx))
             x_valid = preprocessor.transform(valid_table)
-            y_valid = encode_targets(valid_table, schema) if multi else preprocessor.encode_target(valid_table)
+            y_valid = preprocessor.encode_target(valid_table)
         n_outputs = _n_outputs(schema)
         torch.manual_seed(config.seed)
         try:

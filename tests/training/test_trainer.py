@@ -224,3 +224,15 @@ def test_fit_restores_the_thread_count(binary_split) -> None:
     before = torch.get_num_threads()
     Trainer(small_mlp(), "binary", TrainConfig(epochs=1, progress=False, threads=1)).fit(train, y_train)
     assert torch.get_num_threads() == before
+
+
+def test_independent_probabilities_for_a_multitask_model() -> None:
+    """Two binary heads are two sigmoids, not one softmax over the heads."""
+    model = small_mlp(n_outputs=2)
+    batch, _ = synthetic(64, seed=4)
+    joint = predict_proba(model, batch)
+    independent = predict_proba(model, batch, independent=True)
+    logits = forward_in_batches(model, to_inputs(batch)).double()
+    np.testing.assert_allclose(independent, torch.sigmoid(logits).numpy())
+    np.testing.assert_allclose(joint.sum(axis=1), 1.0)
+    assert not np.allclose(independent.sum(axis=1), 1.0)

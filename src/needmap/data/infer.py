@@ -396,6 +396,15 @@ def _count_matching(values: pa.Array, counts: pa.Array, pattern: str) -> int:
 
 
 # -- target ------------------------------------------------------------------------------------------
+def infer_target(
+    name: str, column: pa.ChunkedArray, task: str | None = None, file: str | None = None
+) -> tuple[str, list[str], str]:
+    """(task, class labels, reason) of target column ``column`` named ``name``, by the rules of
+    :func:`infer_schema` (``task`` given: checked against the values). SchemaError for a target
+    that cannot be learned (one class, all missing, an unusable type)."""
+    return _infer_target(name, _plain(column), task, file)
+
+
 def _infer_target(name: str, col: pa.ChunkedArray, task: str | None, file: str | None) -> tuple[str, list[str], str]:
     """Task, class labels and reason for the target column ``col`` of ``n`` rows."""
     typ = col.type

@@ -24,7 +24,7 @@ from needmap.features.hashing import HashedColumn
 from needmap.features.lists import ListColumn
 from needmap.features.numeric import IMPUTES, SCALINGS, NumericColumn, parse_numeric
 from needmap.features.options import check_options
-from needmap.features.target import encode_target
+from needmap.features.target import encode_target, encode_targets
 from needmap.features.vocab import Vocabulary, category_strings
 from needmap.schema import Schema
 
@@ -380,9 +380,12 @@ class Preprocessor:
         """The target column of ``table`` for the schema's task.
 
         float32 ``[n]`` of 0/1 (binary, ``schema.classes[1]`` = 1), int64 ``[n]`` class indices
-        (multiclass) or float32 ``[n]`` values (regression). Raises :class:`DataError` for an empty
-        target or a label outside ``schema.classes``; drop rows without a target first.
+        (multiclass) or float32 ``[n]`` values (regression); for a schema with extra targets
+        (multi-task) float32 ``[n, T]``, one column per target. Raises :class:`DataError` for an
+        empty target or a label outside ``schema.classes``; drop rows without a target first.
         """
+        if self.schema.extra_targets:
+            return encode_targets(table, self.schema)
         file = source_of(table)
         if self.schema.target is None:
             raise SchemaError("the schema has no target column, expected one to encode.", file=file)

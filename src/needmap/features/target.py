@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from needmap.data.infer import _infer_target, _plain
+from needmap.data.infer import infer_target
 from needmap.data.read import first_row_of, source_of
 from needmap.data.values import stringify
 from needmap.errors import ConfigError, DataError, SchemaError
@@ -173,7 +173,7 @@ def add_extra_targets(schema: Schema, table: pa.Table, names: Sequence[str], tas
                 f"{', '.join(table.column_names)}.",
                 file=file,
             )
-        inferred, classes, reason = _infer_target(name, _plain(table.column(name)), task, file)
+        inferred, classes, reason = infer_target(name, table.column(name), task, file)
         if inferred not in MULTITASK_TASKS:
             raise ConfigError(
                 f"the target '{name}' is a {inferred} target; every target of a multi-task model must be "

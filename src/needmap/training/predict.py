@@ -104,12 +104,17 @@ def probabilities_from_logits(logits: torch.Tensor) -> np.ndarray:
     return torch.softmax(logits, dim=1).numpy()
 
 
-def predict_proba(model: nn.Module, batch: FeatureBatch, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+def predict_proba(
+    model: nn.Module, batch: FeatureBatch, batch_size: int = PREDICT_BATCH, *, independent: bool = False
+) -> np.ndarray:
     """Class probabilities of a classifier on ``batch``.
 
     Returns float64 ``[n]`` (probability of the positive class) for a binary model with one
-    output, ``[n, K]`` (rows sum to 1) for a model with K outputs. ConfigError for a model that
-    was trained for regression (its target scaling is not the identity).
+    output, ``[n, K]`` (rows sum to 1) for a model with K outputs. With ``independent=True`` (a
+    multi-task model with one binary logit per target) each of the K outputs gets its own sigmoid:
+    ``[n, K]``, P(positive) per target; regression heads of such a model need
+    ``needmap.training.multitask.head_outputs``. ConfigError for a model that was trained for
+    regression (its target scaling is not the identity).
     """
     scaling = getattr(model, "target_scaling", None)
     if scaling is not None and (float(scaling[0]) != 0.0 or float(scaling[1]) != 1.0):
@@ -119,4 +124,7 @@ def predict_proba(model: nn.Module, batch: FeatureBatch, batch_size: int = PREDI
         )
     if isinstance(model, TabularModel):
         model.check_batch(batch)
-    return probabilities_from_logits(forward_in_batches(model, to_inputs(batch), batch_size))
+    logits = forward_in_batches(model, to_inputs(batch), batch_size)
+    if independent:
+        return torch.sigmoid(logits.double()).numpy()
+    return probabilities_from_logits(logits)

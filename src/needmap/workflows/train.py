@@ -23,7 +23,7 @@ from needmap.data.values import stringify
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import Model, clean_training_table
 from needmap.features.preprocess import PreprocessConfig
-from needmap.features.target import encode_targets, target_names, target_tasks
+from needmap.features.target import target_names, target_tasks
 from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from needmap.schema import Schema
 from needmap.workflows.baseline import fit_baseline, fit_baselines
@@ -122,7 +122,7 @@ def run_train(
     assert model.preprocessor_ is not None and model.schema_ is not None
     x_test = model.preprocessor_.transform(test_table)
     multi = bool(model.schema_.extra_targets)
-    y_test = encode_targets(test_table, model.schema_) if multi else model.preprocessor_.encode_target(test_table)
+    y_test = model.preprocessor_.encode_target(test_table)
     task = model.schema_.task or "binary"
     metrics: dict[str, Any] = dict(model.metrics_)
     metrics["test"] = model._score(x_test, y_test) if multi else task_metrics(task, y_test, model._outputs(x_test))
@@ -134,7 +134,7 @@ def run_train(
         deep_name = f"{model.model} network"
         if multi:
             names, tasks = target_names(model.schema_), target_tasks(model.schema_)
-            y_train = encode_targets(train_table, model.schema_)
+            y_train = model.preprocessor_.encode_target(train_table)
             bases = fit_baselines(x_train, y_train, tasks, cards, seed=seed, list_cardinalities=list_cards)
             metrics["baseline"] = " / ".join(sorted({b.name for b in bases}))
             metrics["baseline_test"] = {
