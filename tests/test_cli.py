@@ -208,6 +208,13 @@ def test_help_shows_an_example_for_every_command() -> None:
         assert code == 0 and "Example" in output, command
 
 
+def test_bucketize_star_from_the_command_line(bank_csv: Path) -> None:
+    code, output = run("schema", bank_csv, "--target", "y", "--bucketize", "*:12", "--json")
+    assert code == 0, output
+    numeric = [c for c in json.loads(output)["columns"] if c["role"] == "numeric"]
+    assert numeric and all(c["options"]["bucketize"] == 12 for c in numeric)
+
+
 def test_param_passes_any_model_option(bank_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "dcn"
     code, output = run(

@@ -141,3 +141,13 @@ def test_fit_accepts_a_validation_table(split: tuple[pa.Table, pa.Table]) -> Non
     model = nm.Model("mlp", target="y", drop=["duration"], **FAST).fit(train, validation=valid)
     assert model.report_["train_rows"] == 1800 and model.report_["validation_rows"] == valid.num_rows
     assert model.metrics_["validation"]["n"] == valid.num_rows
+
+
+def test_bucketize_star_buckets_every_numeric_column(split: tuple[pa.Table, pa.Table]) -> None:
+    model = nm.Model("mlp", target="y", drop=["duration"], bucketize={"*": 8, "age": 4}, **FAST)
+    schema = model.infer_schema(split[0])
+    options = {c.name: c.options.get("bucketize") for c in schema.columns if c.role == "numeric"}
+    assert options["age"] == 4 and options["euribor3m"] == 8 and set(options.values()) == {4, 8}
+    model.fit(split[0])
+    assert model.preprocessor_ is not None and model.preprocessor_.n_numeric_ == 0  # all became bucket ids
+    assert "euribor3m" in model.preprocessor_.categorical_names_

@@ -58,6 +58,7 @@ from needmap.schema import Schema
 from needmap.training.multitask import head_outputs
 from needmap.training.trainer import TrainConfig, Trainer, predict_raw
 
+ALL_NUMERIC = "*"  # bucketize={"*": k} buckets every numeric column
 TableLike = Any  # a path, an Arrow table, a pandas / polars frame: whatever needmap.read accepts
 
 
@@ -91,7 +92,8 @@ class Model:
         multihot, sequence: list columns (multi-hot sets, ordered behaviour sequences): names or
             ``{name: {separator, max_len, pooling, vocabulary_of}}``.
         hash: categorical columns hashed into buckets: names (100,000 buckets) or ``{name: buckets}``.
-        bucketize: numeric columns turned into quantile-bucket ids: names (10) or ``{name: buckets}``.
+        bucketize: numeric columns turned into quantile-bucket ids: names (10) or ``{name: buckets}``;
+            the name ``"*"`` stands for every numeric column (``bucketize={"*": 20}``).
         column_options: ``{name: {option: value}}``, further per-column options (``ColumnSpec.options``).
         preprocess: a PreprocessConfig or a dict of its fields.
         **options: training options (TrainConfig fields), preprocessing options (PreprocessConfig
@@ -202,21 +204,31 @@ class Model:
         return add_extra_targets(schema, table, names[1:], tasks[1:]) if len(names) > 1 else schema
 
     def _infer_first_target(self, table: pa.Table, target: str | None, task: str | None) -> Schema:
-        return infer_schema(
-            table,
-            target,
-            drop=self.drop,
-            ids=self.id,
-            categorical=self.categorical,
-            numeric=self.numeric,
-            datetime=self.datetime,
-            multihot=self.multihot,
-            sequence=self.sequence,
-            hash=self.hash,
-            bucketize=self.bucketize,
-            options=self.column_options,
-            task=task,
-        )
+        bucketize = dict(self.bucketize)
+        every = bucketize.pop(ALL_NUMERIC, None)
+
+        def infer(buckets: dict[str, Any]) -> Schema:
+            return infer_schema(
+                table,
+                target,
+                drop=self.drop,
+                ids=self.id,
+                categorical=self.categorical,
+                numeric=self.numeric,
+                datetime=self.datetime,
+                multihot=self.multihot,
+                sequence=self.sequence,
+                hash=self.hash,
+                bucketize=buckets,
+                options=self.column_options,
+                task=task,
+            )
+
+        schema = infer(bucketize)
+        if every is None:
+            return schema
+        # bucketize={"*": k}: every numeric column (inferred or set) becomes k quantile buckets.
+        return infer({**{name: dict(every) for name in schema.numeric}, **bucketize})
 
     def fit(
         self, data: TableLike, *, validation: float | TableLike = 0.1, schema: Schema | None = None, **train: Any
