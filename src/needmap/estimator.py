@@ -52,7 +52,7 @@ from needmap.features.target import (
     target_names,
     target_tasks,
 )
-from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
+from needmap.metrics import task_metrics
 from needmap.models.registry import build_model
 from needmap.schema import Schema
 from needmap.training.multitask import head_outputs
@@ -359,14 +359,9 @@ class Model:
         if self.schema_ is not None and self.schema_.extra_targets:
             tasks = target_tasks(self.schema_)
             return {
-                name: _task_metrics(tasks[t], y[:, t], out[:, t]) for t, name in enumerate(target_names(self.schema_))
+                name: task_metrics(tasks[t], y[:, t], out[:, t]) for t, name in enumerate(target_names(self.schema_))
             }
-        task = self.schema_.task if self.schema_ else None
-        if task == "binary":
-            return binary_metrics(y, out)
-        if task == "multiclass":
-            return multiclass_metrics(y, out)
-        return regression_metrics(y, out)
+        return task_metrics(self.schema_.task if self.schema_ else "binary", y, out)
 
     def predict_proba(self, data: TableLike) -> np.ndarray:
         """Scores as an array: P(positive) ``[n]`` (binary), class probabilities ``[n, K]``
@@ -451,7 +446,7 @@ class Model:
             labelled = column.filter(pa.array(keep)) if dropped else column
             first_row = None if dropped else first_row_of(table)
             y = encode_target(labelled, head_schema(self.schema_, name), file=file, first_row=first_row)
-            metrics = _task_metrics(tasks[t], y, out[keep, t])
+            metrics = task_metrics(tasks[t], y, out[keep, t])
             metrics["rows_without_target"] = dropped
             result[name] = metrics
         return result
@@ -566,15 +561,6 @@ def _n_outputs(schema: Schema) -> int:
     if schema.extra_targets:
         return len(target_names(schema))
     return len(schema.classes) if schema.task == "multiclass" else 1
-
-
-def _task_metrics(task: str, y: np.ndarray, out: np.ndarray) -> dict[str, Any]:
-    """The metric set of ``task`` for targets ``y`` and outputs ``out`` (probabilities or values)."""
-    if task == "binary":
-        return binary_metrics(y, out)
-    if task == "multiclass":
-        return multiclass_metrics(y, out)
-    return regression_metrics(y, out)
 
 
 def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:

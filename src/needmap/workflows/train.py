@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from needmap.data.read import source_of, take_rows
@@ -24,7 +23,7 @@ from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import Model, clean_training_table
 from needmap.features.preprocess import PreprocessConfig
 from needmap.features.target import target_names, target_tasks
-from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
+from needmap.metrics import task_metrics
 from needmap.schema import Schema
 from needmap.workflows.baseline import fit_baseline, fit_baselines
 
@@ -41,15 +40,6 @@ class TrainOutcome:
     out: Path | None
     notes: list[str] = field(default_factory=list)
     test_table: pa.Table | None = None
-
-
-def task_metrics(task: str, y: np.ndarray, out: np.ndarray) -> dict[str, Any]:
-    """The metric set of ``task`` for targets ``y`` and model outputs ``out``."""
-    if task == "binary":
-        return binary_metrics(y, out)
-    if task == "multiclass":
-        return multiclass_metrics(y, out)
-    return regression_metrics(y, out)
 
 
 def verdict(task: str, deep_name: str, deep: dict[str, Any], base_name: str, base: dict[str, Any]) -> str:
@@ -125,7 +115,7 @@ def run_train(
     y_test = model.preprocessor_.encode_target(test_table)
     task = model.schema_.task or "binary"
     metrics: dict[str, Any] = dict(model.metrics_)
-    metrics["test"] = model._score(x_test, y_test) if multi else task_metrics(task, y_test, model._outputs(x_test))
+    metrics["test"] = model._score(x_test, y_test)
     metrics["split"] = {"method": split, "test_size": test_size, "seed": seed, "time_column": time_column}
     if baseline:
         x_train = model.preprocessor_.transform(train_table)
