@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from benchmarks import datasets as bench_datasets
-from benchmarks.features import Prepared, prepare
+from benchmarks.features import FEATURE_SETS_HELP, Prepared, prepare, with_feature_set
 from benchmarks.needmap_runner import run_logistic_regression, run_model, split_spec
 from benchmarks.report import markdown
 from benchmarks.trainloop import HyperParams, RunResult, score
@@ -63,6 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_PEERS,
         help="comma list of deepctr:deepfm|dcn|dcnmix|din, fuxictr:deepfm|dcnv2, lightgbm, logreg; or none",
     )
+    parser.add_argument("--features", default="default", help=f"the features every library reads: {FEATURE_SETS_HELP}")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of accuracy.json and accuracy.md")
     parser.add_argument("--fresh", action="store_true", help="forget the runs already in accuracy.json")
     parser.add_argument("--report", action="store_true", help="only rewrite accuracy.md from accuracy.json")
@@ -172,10 +173,13 @@ def save(out: Path, runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     return report
 
 
-def _record(dataset: str, library: str, model: str, seed: int, prepared: Prepared, result: RunResult) -> dict[str, Any]:
+def _record(
+    dataset: str, features: str, library: str, model: str, seed: int, prepared: Prepared, result: RunResult
+) -> dict[str, Any]:
     scores = score(prepared.y_test, result.probs)
     return {
         "dataset": dataset,
+        "features": features,
         "library": library,
         "model": model,
         "seed": seed,
@@ -224,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
             data = bench_datasets.load(
                 name, seed, data_dir=args.data_dir, criteo=args.criteo, criteo_rows=args.criteo_rows
             )
+            data = with_feature_set(data, args.features)
             prepared = prepare(data)
             print(f"[{name} seed {seed}] {data.rows} rows, preprocessing {prepared.seconds:.1f} s", flush=True)
             todo: list[tuple[str, str, Any]] = [
@@ -234,11 +239,12 @@ def main(argv: list[str] | None = None) -> None:
                 if result is None:
                     print(f"  {library} {model}: does not apply to {name}", flush=True)
                     continue
-                record = _record(name, library, model, seed, prepared, result)
+                record = _record(name, args.features, library, model, seed, prepared, result)
+                key = (name, args.features, library, model, seed)
                 runs = [
                     r
                     for r in runs
-                    if (r["dataset"], r["library"], r["model"], r["seed"]) != (name, library, model, seed)
+                    if (r["dataset"], r.get("features", "default"), r["library"], r["model"], r["seed"]) != key
                 ]
                 runs.append(record)
                 print(
@@ -247,11 +253,13 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
                 save(args.out, runs, meta)
+            earlier = meta["datasets"].get(name, {})
+            commands = list(earlier.get("commands") or ([earlier["command"]] if earlier.get("command") else []))
             info = {
                 "rows": data.rows,
                 "split": data.split,
                 "seeds": seeds,
-                "command": meta["command"],
+                "commands": [*commands, meta["command"]] if meta["command"] not in commands else commands,
                 "hyper": meta["hyper"],
             }
             if name == "criteo_like":

@@ -7,6 +7,7 @@ the peer libraries and to the baselines alike.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,25 @@ class Prepared:
             if spec.get("kind") == "sequence" and spec.get("share") is not None:
                 return k, int(spec["share"])
         return None
+
+
+FEATURE_SETS_HELP = "default (the dataset's schema as it is) or buckets:K (every numeric column as K quantile buckets)"
+
+
+def with_feature_set(data: BenchData, features: str) -> BenchData:
+    """``data`` with the numeric treatment ``features`` that every library then reads: 'default' keeps
+    the schema (scaled numerics); 'buckets:K' turns every numeric column into K quantile buckets, an
+    embedded categorical field (needmap's ``bucketize`` option) instead of a scaled number."""
+    if features == "default":
+        return data
+    kind, _, value = features.partition(":")
+    if kind != "buckets" or not value.isdigit() or int(value) < 2:
+        raise ValueError(f"feature set {features!r}: expected {FEATURE_SETS_HELP}")
+    columns = [
+        dataclasses.replace(c, options={**c.options, "bucketize": int(value)}) if c.role == "numeric" else c
+        for c in data.schema.columns
+    ]
+    return dataclasses.replace(data, schema=dataclasses.replace(data.schema, columns=columns))
 
 
 def prepare(data: BenchData, config: PreprocessConfig | None = None) -> Prepared:

@@ -22,6 +22,7 @@ class Row:
     """One (dataset, library, model) over its seeds."""
 
     dataset: str
+    features: str
     library: str
     model: str
     auc: list[float]
@@ -32,6 +33,11 @@ class Row:
     @property
     def kind(self) -> str:
         return KINDS.get(self.library, "other")
+
+    @property
+    def label(self) -> str:
+        """The model's name, with the feature set when it is not the default one."""
+        return self.model if self.features == "default" else f"{self.model} [{self.features}]"
 
     @property
     def mean_auc(self) -> float:
@@ -55,7 +61,7 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, list[Row]]:
     """Rows per dataset (in first-seen order), each dataset's rows sorted by mean test AUC, best first."""
     groups: dict[tuple[str, str, str], Row] = {}
     for r in records:
-        key = (r["dataset"], r["library"], r["model"])
+        key = (r["dataset"], r.get("features", "default"), r["library"], r["model"])
         row = groups.setdefault(key, Row(*key, [], [], [], []))
         row.auc.append(float(r["test_auc"]))
         row.logloss.append(float(r["test_logloss"]))
@@ -75,7 +81,7 @@ def _best(rows: list[Row], kind: str) -> Row | None:
 
 
 def _name(row: Row | None) -> str:
-    return "–" if row is None else f"{row.library} {row.model} {row.mean_auc:.4f}"
+    return "–" if row is None else f"{row.library} {row.label} {row.mean_auc:.4f}"
 
 
 def _gap(a: Row | None, b: Row | None) -> str:
@@ -100,7 +106,8 @@ def summary_lines(datasets: dict[str, list[Row]], oracle: dict[str, float]) -> l
 
 
 def dataset_lines(name: str, rows: list[Row], about: dict[str, Any]) -> list[str]:
-    """The per-model table of one dataset."""
+    """The per-model table of one dataset (a model read with a feature set other than the default one is
+    named with it in brackets, e.g. ``mlp [buckets:20]``)."""
     lines = [f"## {name}", ""]
     if about:
         counts = about.get("rows", {})
@@ -109,8 +116,9 @@ def dataset_lines(name: str, rows: list[Row], about: dict[str, Any]) -> list[str
             f"rows; split {about.get('split', '?')}; {about.get('seconds', 0):.0f} s for the whole dataset."
         )
         lines.append("")
-        if about.get("command"):
-            lines += [f"Command: `{about['command']}`", ""]
+        commands = about.get("commands") or ([about["command"]] if about.get("command") else [])
+        if commands:
+            lines += ["Commands:", "", "```", *commands, "```", ""]
     lines += [
         "| library | model | test AUC | test logloss | train s | epochs / rounds | seeds |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -122,7 +130,7 @@ def dataset_lines(name: str, rows: list[Row], about: dict[str, Any]) -> list[str
             auc = f"**{auc}**"
         steps = f"{statistics.fmean(row.steps):.1f}" if row.steps else "–"
         lines.append(
-            f"| {row.library} | {row.model} | {auc} | {statistics.fmean(row.logloss):.4f} ± {_std(row.logloss):.4f} "
+            f"| {row.library} | {row.label} | {auc} | {statistics.fmean(row.logloss):.4f} ± {_std(row.logloss):.4f} "
             f"| {statistics.fmean(row.seconds):.1f} | {steps} | {len(row.auc)} |"
         )
     return [*lines, ""]
@@ -146,7 +154,8 @@ def markdown(records: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"after an epoch without a better valid AUC, early stopping after {hp.get('patience')} such epochs "
         "(best epoch restored), all trained by the same loop. LightGBM stops on the valid AUC; logistic "
         "regression (needmap's baseline) uses the training rows only. Test AUC and logloss are mean ± sample "
-        "std over the seeds; train s is the mean training time (valid passes included).",
+        "std over the seeds; train s is the mean training time (valid passes included). A model named with "
+        "[buckets:K] read every numeric column as K quantile buckets (every library of that run read the same).",
         "",
         *summary_lines(datasets, oracle),
         "",

@@ -382,7 +382,10 @@ def train(
     class_weight: str | None = typer.Option(None, help="none, balanced, or the positive class's weight."),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same model."),
     max_time: str | None = typer.Option(None, help="Stop training after this long, e.g. 10m."),
-    scaling: str | None = typer.Option(None, help="Numeric scaling: standard, log1p, quantile or none."),
+    scaling: str | None = typer.Option(
+        None,
+        help="Numeric scaling: auto (log1p for right-skewed columns, else standard), standard, log1p, quantile, none.",
+    ),
     clip: str | None = typer.Option(None, help="Outlier clipping quantiles 'low,high', or none."),
     min_frequency: int | None = typer.Option(None, help="Rarer categories go to the out-of-vocabulary id."),
     validation: float = typer.Option(0.1, help="Share of training rows for early stopping."),

@@ -129,3 +129,48 @@ def test_din_learns_from_the_history_and_the_ablation_cannot() -> None:
         auc[use] = binary_metrics(y_valid, predict_proba(model, valid))["auc"]
     assert auc[True] > 0.85  # seen about 0.92
     assert auc[False] < 0.65  # the candidate alone says almost nothing: about 0.53
+
+
+OTHER = dict(HISTORY, name="history_other")  # a second behaviour sequence over the same item column
+
+
+def test_every_sequence_that_shares_the_candidate_gets_its_own_attention() -> None:
+    model = small_din([TAGS, HISTORY, OTHER])
+    assert model.attended_lists == [1, 2] and model.pooled_lists == [0] and len(model.more_attention) == 1
+    assert model.mlp.in_dim == 2 + (2 + 1 + 2) * 8  # numerics, 2 categoricals, pooled tags, 2 interest vectors
+    numeric, categorical, (tags, history) = inputs(6, seed=5)
+    other = torch.flip(history, dims=[0])
+    assert model(numeric, categorical, (tags, history, other)).shape == (6, 1)
+    # The second sequence reaches the output through its own unit.
+    assert not torch.allclose(
+        model(numeric, categorical, (tags, history, other)), model(numeric, categorical, (tags, history, history))
+    )
+    second, weights = model.interest(categorical, (tags, history, other), which=1)
+    assert second.shape == (6, 8) and weights.shape == (6, MAX_LEN)
+    lists = [TAGS, HISTORY, OTHER]
+    rebuilt = build_model("din", n_numeric=2, cardinalities=CARDS, n_outputs=1, lists=lists, **model.config())
+    rebuilt.load_state_dict(model.state_dict())  # same parameter names and shapes
+    torch.testing.assert_close(
+        rebuilt.eval()(numeric, categorical, (tags, history, other)),
+        model(numeric, categorical, (tags, history, other)),
+    )
+    # The ablation leaves both sequences out (neither attended nor pooled).
+    ablated = small_din([TAGS, HISTORY, OTHER], use_sequence=False)
+    assert ablated.attended_lists == [] and ablated.pooled_lists == [0] and ablated.mlp.in_dim == 2 + 3 * 8
+    torch.testing.assert_close(
+        ablated(numeric, categorical, (tags, history, other)), ablated(numeric, categorical, (tags, other, history))
+    )
+
+
+@pytest.mark.parametrize("history_gradient", [False, True])
+def test_history_lookups_update_the_shared_table_only_when_asked(history_gradient: bool) -> None:
+    model = small_din([HISTORY], history_gradient=history_gradient).train()
+    numeric, categorical, (_, history) = inputs(4, seed=6)
+    categorical[:, 1] = 2  # every candidate is item id 2 ...
+    history[history == 2] = 3  # ... and it never appears in a history
+    model(numeric, categorical, (history,)).sum().backward()
+    grad = model.embedding.embedding.weight.grad
+    rows = model.embedding.offsets[1] + torch.unique(history)  # history items' rows of the shared table
+    assert bool(grad[model.embedding.offsets[1] + 2].abs().sum() > 0)  # the candidate's row always learns
+    assert bool(grad[rows].abs().sum() > 0) is history_gradient
+    assert model.config()["history_gradient"] is history_gradient

@@ -17,7 +17,10 @@ import pyarrow.compute as pc
 
 from needmap.errors import DataError, SchemaError
 
-SCALINGS: tuple[str, ...] = ("standard", "log1p", "quantile", "none")
+SCALINGS: tuple[str, ...] = ("auto", "standard", "log1p", "quantile", "none")
+# 'auto' scaling: a column whose clipped, imputed training values have a sample skewness above this
+# (a long right tail: counts, durations, amounts) gets 'log1p', any other column 'standard'.
+AUTO_LOG1P_SKEW = 2.0
 IMPUTES: tuple[str, ...] = ("median", "mean")
 
 # A decimal number in ASCII digits, with optional sign, point and exponent ("1e5", "+.5", "5.").
@@ -122,13 +125,31 @@ def parse_numeric(array: pa.Array | pa.ChunkedArray, *, column: str, file: str |
     return ParsedNumbers(values, missing, unparseable, source)
 
 
+def skewness(values: np.ndarray) -> float:
+    """Sample skewness (Fisher-Pearson, ``mean((x - m)^3) / std^3``) of float values ``[n]``; 0 when
+    the values are constant or empty."""
+    if values.size == 0:
+        return 0.0
+    centred = values - values.mean()
+    std = float(np.sqrt(np.mean(centred**2)))
+    if not np.isfinite(std) or std == 0.0:
+        return 0.0
+    return float(np.mean(centred**3) / std**3)
+
+
+def auto_scaling(values: np.ndarray) -> str:
+    """'log1p' when training values ``[n]`` (clipped, imputed) are right-skewed beyond
+    :data:`AUTO_LOG1P_SKEW` (counts, durations, amounts), else 'standard'."""
+    return "log1p" if skewness(values) > AUTO_LOG1P_SKEW else "standard"
+
+
 @dataclass
 class NumericColumn:
     """What one numeric column learned from the training rows.
 
     Attributes:
         name: column name.
-        scaling: 'standard', 'log1p', 'quantile' or 'none'.
+        scaling: 'standard', 'log1p', 'quantile' or 'none' ('auto' is resolved by :meth:`fit`).
         impute_value: value (in the column's own unit, after clipping) that replaces missing values.
         clip_low, clip_high: training quantiles the values are clipped to (the observed values at or
             just outside the quantile levels); None when clipping is off.
@@ -161,8 +182,9 @@ class NumericColumn:
     ) -> tuple[NumericColumn, dict[str, Any]]:
         """Learn clipping bounds, imputation value and scaling from training values ``[n]``.
 
-        Returns the fitted column and its fit report (counts, JSON-safe).
-        A column with no value at all imputes 0 and scales by 1.
+        Returns the fitted column and its fit report (counts and the ``scaling`` used, JSON-safe).
+        A column with no value at all imputes 0 and scales by 1. ``scaling='auto'`` picks 'log1p'
+        for a right-skewed column (see :func:`auto_scaling`), else 'standard'.
         """
         observed = parsed.values[~np.isnan(parsed.values)]
         low = high = None
@@ -180,6 +202,8 @@ class NumericColumn:
         had_missing = bool(np.isnan(parsed.values).any())
         column = cls(name, scaling, impute_value, low, high, add_indicator and had_missing)
         filled, clipped_low, clipped_high = column._clip_impute(parsed.values)
+        if scaling == "auto":
+            column.scaling = scaling = auto_scaling(filled)
         if scaling in ("standard", "log1p"):
             base = _signed_log1p(filled) if scaling == "log1p" else filled
             column.center = float(base.mean()) if base.size else 0.0
@@ -195,6 +219,7 @@ class NumericColumn:
             "unparseable": int(parsed.unparseable.sum()),
             "clipped_low": clipped_low,
             "clipped_high": clipped_high,
+            "scaling": column.scaling,
         }
         return column, report
 

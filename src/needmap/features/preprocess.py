@@ -42,8 +42,10 @@ class PreprocessConfig:
         add_missing_indicator: add a 0/1 column ``<col>__missing`` for each numeric column that had
             missing values in the training rows.
         clip_quantiles: (low, high) training quantiles that numerics are clipped to; None: no clipping.
-        scaling: 'standard' (zero mean, unit variance), 'log1p' (``sign(x) * log1p(|x|)`` then
-            standard), 'quantile' (empirical quantile rank in [0, 1]) or 'none'.
+        scaling: 'auto' (default: 'log1p' for a right-skewed column, sample skewness above 2, such as
+            counts, durations and amounts; 'standard' for any other), 'standard' (zero mean, unit
+            variance), 'log1p' (``sign(x) * log1p(|x|)`` then standard), 'quantile' (empirical
+            quantile rank in [0, 1]) or 'none'. The scaling each column got is in the fit report.
         column_scaling: per-column scaling that overrides ``scaling``, e.g. ``{"balance": "log1p"}``.
         n_bins: number of quantile intervals 'quantile' scaling interpolates between.
         min_frequency: categories seen fewer times than this in training are out-of-vocabulary.
@@ -55,7 +57,7 @@ class PreprocessConfig:
     impute: str = "median"
     add_missing_indicator: bool = True
     clip_quantiles: tuple[float, float] | None = (0.001, 0.999)
-    scaling: str = "standard"
+    scaling: str = "auto"
     column_scaling: dict[str, str] = field(default_factory=dict)
     n_bins: int = 100
     min_frequency: int = 1

@@ -3,7 +3,9 @@
 The candidate item is a categorical column ``j`` (e.g. ``movieId``); the behaviour sequence is the
 first list feature of kind "sequence" whose ``share`` is ``j`` (e.g. the user's last movies, with
 the vocabulary of ``movieId``: ``sequence={"history": {"vocabulary_of": "movieId"}}``). Both read
-the same rows of the same embedding table, so the attention compares like with like.
+the same rows of the same embedding table, so the attention compares like with like. Every further
+sequence that shares the same column (e.g. the movies the user liked and those they did not, as two
+sequences) gets its own activation unit and its own interest vector.
 
 Activation unit: an MLP over ``[q, k, q - k, q * k]`` for the candidate embedding ``q`` and each
 history embedding ``k`` gives one weight per position. By default the weights are normalized over
@@ -115,11 +117,22 @@ def behaviour_sequence(lists: Sequence[dict[str, Any]]) -> int | None:
     return None
 
 
+def behaviour_sequences(lists: Sequence[dict[str, Any]]) -> list[int]:
+    """Indices of the list specs of kind "sequence" that share the same categorical column as the first
+    such sequence (:func:`behaviour_sequence`), in order; empty when there is none."""
+    first = behaviour_sequence(lists)
+    if first is None:
+        return []
+    share = lists[first]["share"]
+    return [k for k, spec in enumerate(lists) if spec["kind"] == "sequence" and spec["share"] == share]
+
+
 @register("din")
 class DIN(TabularModel):
-    """Deep Interest Network: the candidate item attends over the user's behaviour sequence.
+    """Deep Interest Network: the candidate item attends over the user's behaviour sequence(s).
 
-    The user-interest vector ``sum_l w_l * k_l`` (``[B, D]``) is concatenated with the numerics,
+    The user-interest vector ``sum_l w_l * k_l`` (``[B, D]``; one per behaviour sequence that shares the
+    candidate's column, each with its own activation unit) is concatenated with the numerics,
     the embeddings of every categorical column (the candidate's included) and the mean/sum pooled
     embeddings of the other list features, then an MLP (``hidden``) and a Linear give the outputs.
 
@@ -136,8 +149,12 @@ class DIN(TabularModel):
         batch_norm: BatchNorm1d after each hidden Linear of the MLP.
         softmax: normalize the attention weights (default). The paper does not; on the MovieLens
             benchmark its unnormalized sum scored 0.7247 ± 0.0179 test AUC against 0.7538 ± 0.0003.
-        use_sequence: False leaves the behaviour sequence out entirely (no attention, no pooling):
+        use_sequence: False leaves the behaviour sequences out entirely (no attention, no pooling):
             the same network without the history, for an ablation.
+        history_gradient: True lets the behaviour sequences' lookups update the shared embedding
+            table. False (default): the sequences read the table without updating it (stop-gradient
+            on the keys; the attention unit still learns), so the items' embeddings learn from the
+            candidate column alone. Predictions do not depend on it, only training does.
 
     Shapes:
         forward(numeric ``[B, n_numeric]``, categorical ``[B, n_categorical]``, lists tuple of
@@ -159,6 +176,7 @@ class DIN(TabularModel):
         batch_norm: bool = False,
         softmax: bool = True,
         use_sequence: bool = True,
+        history_gradient: bool = False,
     ) -> None:
         super().__init__(n_numeric, cardinalities, n_outputs, lists)
         self.hyper: dict[str, Any] = {
@@ -171,6 +189,7 @@ class DIN(TabularModel):
             "batch_norm": bool(batch_norm),
             "softmax": bool(softmax),
             "use_sequence": bool(use_sequence),
+            "history_gradient": bool(history_gradient),
         }
         self.sequence_index = behaviour_sequence(self.lists)
         if self.sequence_index is None and use_sequence:
@@ -182,12 +201,20 @@ class DIN(TabularModel):
                 "or pass use_sequence=False.",
             )
         self.candidate_index = None if self.sequence_index is None else self.lists[self.sequence_index]["share"]
+        attended = behaviour_sequences(self.lists) if use_sequence else []
         dim = int(embedding_dim)
         self.embedding = FeatureEmbedding(self.cardinalities, dim)
         self.list_embedding = ListEmbedding(self.lists, dim, shared=self.embedding)
-        self.pooled_lists = [k for k in range(len(self.lists)) if k != self.sequence_index]
+        # Without use_sequence every sequence that DIN would attend over is left out, not pooled.
+        every = behaviour_sequences(self.lists)
+        self.attended_lists = attended
+        self.pooled_lists = [k for k in range(len(self.lists)) if k not in every]
         self.attention = AttentionUnit(dim, attention_hidden, attention_activation, softmax) if use_sequence else None
-        in_dim = self.n_numeric + (len(self.cardinalities) + len(self.pooled_lists) + (1 if use_sequence else 0)) * dim
+        # Units of the second and later attended sequences (empty with one: the weights' names stay the same).
+        self.more_attention = nn.ModuleList(
+            AttentionUnit(dim, attention_hidden, attention_activation, softmax) for _ in attended[1:]
+        )
+        in_dim = self.n_numeric + (len(self.cardinalities) + len(self.pooled_lists) + len(attended)) * dim
         self.mlp = MLPBlock(in_dim, hidden, activation, dropout, batch_norm)
         self.head = nn.Linear(self.mlp.out_dim, self.n_outputs)
 
@@ -196,12 +223,19 @@ class DIN(TabularModel):
             self.hyper, hidden=list(self.hyper["hidden"]), attention_hidden=list(self.hyper["attention_hidden"])
         )
 
-    def interest(self, categorical: torch.Tensor, lists: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(user-interest vector ``[B, D]``, attention weights ``[B, L]``) for the candidate of each row."""
-        assert self.attention is not None and self.sequence_index is not None and self.candidate_index is not None
+    def interest(
+        self, categorical: torch.Tensor, lists: Sequence[torch.Tensor], which: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(user-interest vector ``[B, D]``, attention weights ``[B, L]``) for the candidate of each row,
+        over the ``which``-th attended sequence (0: the first, ``sequence_index``)."""
+        assert self.attention is not None and self.candidate_index is not None
+        k = self.attended_lists[which]
+        unit = self.attention if which == 0 else self.more_attention[which - 1]
         query = self.embedding(categorical)[:, self.candidate_index, :]
-        keys, mask = self.list_embedding.sequence(self.sequence_index, lists[self.sequence_index])
-        weights = self.attention(query, keys, mask)
+        keys, mask = self.list_embedding.sequence(k, lists[k])
+        if not self.hyper["history_gradient"]:
+            keys = keys.detach()
+        weights = unit(query, keys, mask)
         return (weights.unsqueeze(-1) * keys).sum(dim=1), weights
 
     def forward(
@@ -213,6 +247,6 @@ class DIN(TabularModel):
             parts.append(self.embedding(categorical).flatten(1))
         if self.pooled_lists:
             parts.append(self.list_embedding(lists)[:, self.pooled_lists, :].flatten(1))
-        if self.attention is not None:
-            parts.append(self.interest(categorical, lists)[0])
+        for which in range(len(self.attended_lists)):
+            parts.append(self.interest(categorical, lists, which)[0])
         return self.head(self.mlp(torch.cat(parts, dim=1)))
