@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from needmap.errors import DataError, SchemaError
-from needmap.features.numeric import parse_numeric
+from needmap.features.numeric import parse_numeric, skewness
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 
 RAW = {"clip_quantiles": None, "scaling": "none"}
@@ -68,7 +68,7 @@ def test_values_are_clipped_to_training_quantiles(make_schema):
 
 def test_standard_scaling_gives_zero_mean_unit_variance_on_training_rows(make_schema):
     values = np.array([1.0, 2.0, 3.0, 4.0, 100.0])
-    pre = fitted(make_schema(numeric=("x",)), pa.table({"x": values}), clip_quantiles=None)
+    pre = fitted(make_schema(numeric=("x",)), pa.table({"x": values}), clip_quantiles=None, scaling="standard")
     out = pre.transform(pa.table({"x": values})).numeric[:, 0]
     np.testing.assert_allclose(out, (values - values.mean()) / values.std(), rtol=1e-6)
     assert abs(out.mean()) < 1e-6 and abs(out.std() - 1.0) < 1e-6
@@ -107,7 +107,7 @@ def test_scaling_none_keeps_values_and_overrides_apply_per_column(make_schema):
     values = [1.0, 2.0, 30.0]
     schema = make_schema(numeric=("a", "b"))
     train = pa.table({"a": values, "b": values})
-    pre = fitted(schema, train, clip_quantiles=None, column_scaling={"a": "none"})
+    pre = fitted(schema, train, clip_quantiles=None, scaling="standard", column_scaling={"a": "none"})
     out = pre.transform(train).numeric
     assert out[:, 0].tolist() == values
     np.testing.assert_allclose(out[:, 1], (np.array(values) - np.mean(values)) / np.std(values), rtol=1e-6)
@@ -179,3 +179,32 @@ def test_statistics_come_from_the_training_rows_only(make_schema):
     expected = (np.clip([filled[2], 1.5, 100.0], low, high) - filled.mean()) / filled.std()
     np.testing.assert_allclose(after.numeric[:, 0], expected, rtol=1e-6)
     assert after.categorical[:, 0].tolist() == [2, 0, 3]
+
+
+def test_skewness_matches_scipy_and_is_zero_for_constant_columns():
+    from scipy.stats import skew
+
+    rng = np.random.default_rng(0)
+    for values in (rng.exponential(size=500), rng.normal(size=500), -rng.lognormal(size=500)):
+        assert skewness(values) == pytest.approx(float(skew(values, bias=True)), rel=1e-9)
+    assert skewness(np.full(10, 3.0)) == 0.0 and skewness(np.array([])) == 0.0
+
+
+def test_auto_scaling_takes_the_log_of_right_skewed_columns_only(make_schema):
+    rng = np.random.default_rng(1)
+    counts = np.floor(rng.lognormal(1.0, 1.5, size=2000))  # a long right tail: skewness far above 2
+    train = pa.table({"counts": counts, "normal": rng.normal(50.0, 5.0, 2000), "left": -counts})
+    schema = make_schema(numeric=("counts", "normal", "left"))
+    pre = fitted(schema, train, clip_quantiles=None)  # 'auto' is the default
+    assert PreprocessConfig().scaling == "auto"
+    chosen = {c.name: c.scaling for c in pre.numeric_columns_}
+    assert chosen == {"counts": "log1p", "normal": "standard", "left": "standard"}
+    assert {name: pre.report_["columns"][name]["scaling"] for name in chosen} == chosen
+    # The same numbers as asking for each column's scaling by name, and the state keeps the resolved name.
+    explicit = fitted(schema, train, clip_quantiles=None, scaling="standard", column_scaling={"counts": "log1p"})
+    np.testing.assert_array_equal(pre.transform(train).numeric, explicit.transform(train).numeric)
+    state = pre.to_dict()
+    assert [c["scaling"] for c in state["numeric"]] == ["log1p", "standard", "standard"]
+    np.testing.assert_array_equal(
+        Preprocessor.from_dict(state).transform(train).numeric, explicit.transform(train).numeric
+    )

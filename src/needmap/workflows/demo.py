@@ -25,6 +25,8 @@ def _preprocessing_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"duplicate rows in the training part (counted, kept): {prep['duplicate_rows']}")
     for name, col in (prep.get("columns") or {}).items():
         parts = [f"{k}={v}" for k, v in col.items() if isinstance(v, int | float) and v and k != "vocabulary_size"]
+        if col.get("scaling") not in (None, "standard"):
+            parts.append(f"scaling={col['scaling']}")  # 'auto' chose it (or it was asked for)
         if parts:
             lines.append(f"{name}: {', '.join(parts)}")
     return lines
