@@ -67,6 +67,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of accuracy.json and accuracy.md")
     parser.add_argument("--fresh", action="store_true", help="forget the runs already in accuracy.json")
     parser.add_argument("--report", action="store_true", help="only rewrite accuracy.md from accuracy.json")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="merge these accuracy.json files (runs made at the same time into other --out folders) into "
+        "--out's, a later file's run replacing an earlier one of the same dataset, features, model and seed; "
+        "then rewrite the report",
+    )
     parser.add_argument("--data-dir", type=Path, default=bench_datasets.SHARED_DATA, help="the shared data folder")
     parser.add_argument("--criteo", type=Path, default=bench_datasets.CRITEO_LIKE, help="criteo_like Parquet file")
     parser.add_argument("--criteo-rows", type=int, default=None, help="use only the first N rows of --criteo")
@@ -195,8 +204,33 @@ def _oracle(path: Path) -> float | None:
     return json.loads(meta.read_text()).get("oracle_auc") if meta.exists() else None
 
 
+def _key(run: dict[str, Any]) -> tuple[Any, ...]:
+    return (run["dataset"], run.get("features", "default"), run["library"], run["model"], run["seed"])
+
+
+def merge(out: Path, sources: list[Path]) -> str:
+    """Runs and dataset notes of ``sources`` merged into ``out``'s accuracy.json; returns the report."""
+    target = out / "accuracy.json"
+    data = json.loads(target.read_text()) if target.exists() else {"meta": {"datasets": {}}, "runs": []}
+    runs = {_key(r): r for r in data["runs"]}
+    meta = data["meta"]
+    for source in sources:
+        other = json.loads(source.read_text())
+        runs.update({_key(r): r for r in other["runs"]})
+        for name, info in other["meta"].get("datasets", {}).items():
+            known = meta.setdefault("datasets", {}).setdefault(name, {})
+            commands = [c for c in known.get("commands", []) if c not in info.get("commands", [])]
+            known.update(info, commands=commands + list(info.get("commands", [])))
+        for key in ("machine", "versions", "hyper"):
+            meta.setdefault(key, other["meta"].get(key))
+    return save(out, list(runs.values()), meta)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.merge:
+        print(merge(args.out, args.merge))
+        return
     if args.report:
         data = json.loads((args.out / "accuracy.json").read_text())
         print(save(args.out, data["runs"], data["meta"]))

@@ -168,3 +168,32 @@ def test_multitask_targets_are_checked(adult: pa.Table) -> None:
         nm.Model("mmoe", target=["income", "wealth"]).infer_schema(adult)
     schema = nm.Model("mmoe", target=["income", "age"], task="binary,regression").infer_schema(adult)
     assert schema.extra_targets[0]["task"] == "regression" and "age" not in schema.features
+
+
+def test_rows_missing_one_target_still_train_the_other(adult: pa.Table, tmp_path: Path) -> None:
+    n = adult.num_rows
+    rng = np.random.default_rng(3)
+    no_married = rng.uniform(size=n) < 0.3
+    no_income = rng.uniform(size=n) < 0.05
+    married = pc.if_else(pa.array(no_married), pa.scalar(None, pa.bool_()), adult.column("married"))
+    income = pc.if_else(pa.array(no_income), pa.scalar(None, pa.string()), adult.column("income"))
+    table = adult.set_column(adult.column_names.index("married"), "married", married)
+    table = table.set_column(table.column_names.index("income"), "income", income)
+    both = int((no_married & no_income).sum())
+    model = nm.Model("mmoe", target=["income", "married"], drop="fnlwgt", num_experts=3, **SMALL, **FAST)
+    outcome = run_train(table, model, out=tmp_path / "mmoe", test_size=0.2)
+    report = outcome.model.report_
+    assert report["rows_without_target"] == both  # only rows without any target are left out
+    kept = ~(no_married & no_income)
+    assert report["rows_missing_target"] == {
+        "income": int((no_income & kept).sum()),
+        "married": int((no_married & kept).sum()),
+    }
+    assert report["train_rows"] + report["validation_rows"] + report["test_rows"] == n - both
+    assert any("no value in the target 'married'" in note for note in outcome.notes)
+    test = outcome.metrics["test"]
+    assert test["married"]["n"] + test["married"]["rows_without_target"] == report["test_rows"]
+    assert test["married"]["rows_without_target"] > 0 and test["married"]["auc"] > 0.75
+    assert test["income"]["auc"] > 0.75
+    baseline = outcome.metrics["baseline_test"]["married"]
+    assert baseline["n"] == test["married"]["n"] and np.isfinite(baseline["auc"])

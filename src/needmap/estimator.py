@@ -55,7 +55,7 @@ from needmap.features.target import (
 from needmap.metrics import task_metrics
 from needmap.models.registry import build_model
 from needmap.schema import Schema
-from needmap.training.multitask import head_outputs
+from needmap.training.multitask import head_outputs, labelled_metrics
 from needmap.training.trainer import TrainConfig, Trainer, predict_raw
 
 ALL_NUMERIC = "*"  # bucketize={"*": k} buckets every numeric column
@@ -275,7 +275,8 @@ class Model:
         if valid_given is not None:
             train_idx, valid_idx = np.arange(n), np.arange(valid_given.num_rows)
         elif validation > 0:
-            labels = stringify(table.column(schema.target)).to_numpy(zero_copy_only=False)
+            # Stratified by the first target; a multi-task row without it is a stratum of its own.
+            labels = pc.fill_null(stringify(table.column(schema.target)), "\x00missing").to_numpy(zero_copy_only=False)
             method = "random" if schema.task == "regression" else "stratified"
             train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
         else:
@@ -358,9 +359,8 @@ class Model:
         out = self._outputs(x)
         if self.schema_ is not None and self.schema_.extra_targets:
             tasks = target_tasks(self.schema_)
-            return {
-                name: task_metrics(tasks[t], y[:, t], out[:, t]) for t, name in enumerate(target_names(self.schema_))
-            }
+            names = target_names(self.schema_)
+            return {name: labelled_metrics(tasks[t], y[:, t], out[:, t]) for t, name in enumerate(names)}
         return task_metrics(self.schema_.task if self.schema_ else "binary", y, out)
 
     def predict_proba(self, data: TableLike) -> np.ndarray:
@@ -500,8 +500,10 @@ def clean_training_table(
     Raises DataError for an empty table, a feature column with no values at all that the user
     did not drop, a numeric column with more than ``max_unparseable`` text values (naming the
     first such row of the file), or a target with a single class. Returns the table and a report dict with
-    ``rows_in`` and ``rows_without_target``. With several targets (a multi-task schema), a row
-    without a value for any of them is dropped and counted.
+    ``rows_in`` and ``rows_without_target``. With several targets (a multi-task schema), only a row
+    without a value for every one of them is dropped and counted; a row that lacks some targets is
+    kept (multi-task training leaves those targets out of its loss) and ``rows_missing_target``
+    counts, per target, the kept rows without it.
     """
     source = source_of(table)
     if table.num_rows == 0:
@@ -534,18 +536,23 @@ def clean_training_table(
             parsed.check_unparseable(max_unparseable, column=name, file=source, first_row=first_row_of(table))
     keep = pc.is_valid(table.column(target))
     for name in targets[1:]:
-        keep = pc.and_(keep, pc.is_valid(table.column(name)))
+        keep = pc.or_(keep, pc.is_valid(table.column(name)))
     rows_in = table.num_rows
     missing = rows_in - int(pc.sum(keep).as_py() or 0)
     if missing:
         table = table.filter(keep)
     if table.num_rows == 0:
-        raise DataError(
-            f"no row has a value in every target column ({', '.join(targets)}); expected labelled rows.", file=source
-        )
+        which = "the target column" if len(targets) == 1 else f"any target column ({', '.join(targets)})"
+        raise DataError(f"no row has a value in {which}; expected labelled rows.", file=source)
     for name, task in zip(targets, tasks, strict=True):
+        if table.column(name).null_count == table.num_rows:
+            raise DataError(
+                f"no row has a value in the target column; expected labelled rows for each of {', '.join(targets)}.",
+                file=source,
+                column=name,
+            )
         if task in ("binary", "multiclass"):
-            values = pc.unique(stringify(table.column(name)))
+            values = pc.unique(stringify(table.column(name)).drop_null())
             if len(values) < 2:
                 raise DataError(
                     f"the target has a single class {values.to_pylist()!r} in {table.num_rows} rows; "
@@ -553,7 +560,10 @@ def clean_training_table(
                     file=source,
                     column=name,
                 )
-    return table, {"rows_in": rows_in, "rows_without_target": missing}
+    report: dict[str, Any] = {"rows_in": rows_in, "rows_without_target": missing}
+    if len(targets) > 1:
+        report["rows_missing_target"] = {name: int(table.column(name).null_count) for name in targets}
+    return table, report
 
 
 def _n_outputs(schema: Schema) -> int:

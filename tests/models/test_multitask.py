@@ -14,7 +14,7 @@ from needmap.models.mmoe import MMoE
 from needmap.models.ple import PLE
 from needmap.training import TrainConfig, Trainer
 from needmap.training.multitask import MultiTask, head_outputs
-from needmap.training.predict import forward_in_batches, to_inputs
+from needmap.training.predict import forward_in_batches, predict_raw, to_inputs
 
 CARDS = [6, 4]
 LISTS = [{"name": "tags", "kind": "multihot", "cardinality": 5, "max_len": 3}]
@@ -178,3 +178,46 @@ def test_multitask_targets_are_checked() -> None:
         trainer.fit(train, one_class)
     with pytest.raises(ConfigError, match="2 outputs"):
         Trainer(small_mmoe(3), ["binary", "regression"], quiet())
+
+
+def test_rows_without_a_target_are_left_out_of_that_targets_loss_only() -> None:
+    heads = MultiTask(["binary", "regression"], ["a", "b"], quiet(), 2)
+    _, y = two_tasks(64, seed=5)
+    y[::4, 1] = np.nan  # a quarter of the rows lack target b
+    y[1::8, 0] = np.nan  # an eighth lack target a
+    target = heads.target_tensor(y)
+    labelled_b = ~np.isnan(y[:, 1])
+    assert heads.heads[1].mean == pytest.approx(float(y[labelled_b, 1].mean()), rel=1e-6)
+    heads.make_losses(y)
+    out = torch.randn(64, 2, requires_grad=True)
+    total, parts = heads.loss(out, target)
+    a, b = ~torch.isnan(target[:, 0]), ~torch.isnan(target[:, 1])
+    bce = nn.functional.binary_cross_entropy_with_logits(out[a, 0], target[a, 0])
+    mse = nn.functional.mse_loss(out[b, 1], target[b, 1])
+    torch.testing.assert_close(parts, torch.stack([bce, mse]))
+    total.backward()
+    assert torch.all(out.grad[~b, 1] == 0) and torch.all(out.grad[b, 1] != 0)  # no gradient without a label
+    assert torch.all(out.grad[~a, 0] == 0) and torch.all(out.grad[a, 0] != 0)
+    # A batch with no row of target b contributes nothing for it (not NaN).
+    _, parts = heads.loss(out[~b], target[~b])
+    assert parts[1].item() == 0.0 and torch.isfinite(parts).all()
+
+
+def test_trainer_learns_each_target_from_the_rows_that_have_it() -> None:
+    train, y_train = two_tasks(600, seed=6)
+    valid, y_valid = two_tasks(300, seed=7)
+    y_train[: len(y_train) // 2, 1] = np.nan  # half the training rows lack b
+    y_valid[::3, 1] = np.nan
+    trainer = Trainer(small_mmoe(), ["binary", "regression"], quiet(epochs=6), names=["a", "b"])
+    result = trainer.fit(train, y_train, valid, y_valid)
+    last = result.history[-1]
+    assert np.isfinite(last["loss"]) and np.isfinite(last["valid_b_rmse"])
+    raw = predict_raw(trainer.model, valid, target_scaling={"mean": 0.0, "std": 1.0})
+    metrics = trainer.multitask.metrics(trainer.multitask.outputs(raw), y_valid)
+    assert metrics["b"]["rows_without_target"] == 100 and metrics["b"]["n"] == 200
+    assert metrics["b"]["rmse"] < float(np.nanstd(y_valid[:, 1]))  # better than the mean on labelled rows
+    assert metrics["a"]["auc"] > 0.7
+    all_missing = y_train.copy()
+    all_missing[:, 1] = np.nan
+    with pytest.raises(DataError, match="no row with a value for the target 'b'"):
+        Trainer(small_mmoe(), ["binary", "regression"], quiet(epochs=1), names=["a", "b"]).fit(train, all_missing)

@@ -113,7 +113,8 @@ def encode_targets(table: pa.Table, schema: Schema) -> np.ndarray:
     """Every target of ``schema`` in ``table``, encoded as :func:`encode_target` does.
 
     Returns the first target's array ``[n]`` when the schema has one target; float32 ``[n, T]``
-    (column t = target t: 0/1 or values in the target's units) for T targets. Raises
+    (column t = target t: 0/1 or values in the target's units, NaN where the row has no value for
+    target t: multi-task training masks those) for T targets. Raises
     :class:`SchemaError` when a target column is absent, :class:`DataError` for an empty or
     unknown target value (naming the row).
     """
@@ -129,12 +130,19 @@ def encode_targets(table: pa.Table, schema: Schema) -> np.ndarray:
             file=file,
             column=absent[0],
         )
-    arrays = [
-        encode_target(table.column(name), head_schema(schema, name), file=file, first_row=first_row) for name in names
-    ]
-    if len(arrays) == 1:
-        return arrays[0]
-    return np.stack([a.astype(np.float32) for a in arrays], axis=1)
+    if len(names) == 1:
+        return encode_target(table.column(names[0]), head_schema(schema, names[0]), file=file, first_row=first_row)
+    out = np.full((table.num_rows, len(names)), np.nan, dtype=np.float32)
+    for t, name in enumerate(names):
+        column = table.column(name)
+        present = to_numpy(pc.is_valid(column)).astype(bool)
+        if not present.any():
+            continue
+        labelled = column.filter(pa.array(present)) if not present.all() else column
+        # Row numbers in errors are exact only where no row of the column was left out.
+        first = first_row if present.all() else None
+        out[present, t] = encode_target(labelled, head_schema(schema, name), file=file, first_row=first)
+    return out
 
 
 def add_extra_targets(schema: Schema, table: pa.Table, names: Sequence[str], tasks: Sequence[str | None]) -> Schema:

@@ -2,7 +2,10 @@
 
 A multi-task model returns ``[B, T]``: column t is a logit (binary head) or a standardized value
 (regression head) for target t. The training loss is ``sum_t w_t * loss_t`` with the
-``task_weights`` of the config; validation metrics are computed per head and logged as
+``task_weights`` of the config. A row may lack some targets (NaN in ``y``, e.g. a conversion not
+known for every visit): ``loss_t`` is the mean over the batch's rows that have target t, and a row
+without it teaches only the other heads. Validation metrics are computed per head, over the rows
+that have that target, and logged as
 ``valid_<target>_<metric>``; early stopping and the 'plateau' schedule watch the combined monitor
 (:meth:`MultiTask.combine`).
 """
@@ -25,7 +28,7 @@ from needmap.training.losses import class_weights
 HEAD_TASKS = ("binary", "regression")
 # Errors in target units that the combined monitor divides by the target's training std.
 _UNIT_METRICS = ("rmse", "mae")
-_NOT_LOGGED = ("n", "note", "positive_rate")
+_NOT_LOGGED = ("n", "note", "positive_rate", "rows_without_target")
 
 
 @dataclass
@@ -58,6 +61,19 @@ def head_outputs(
             pair = (scaling[t] if scaling is not None else None) or {"mean": 0.0, "std": 1.0}
             out[:, t] = values[:, t] * float(pair["std"]) + float(pair["mean"])
     return out
+
+
+def labelled_metrics(task: str, y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    """Metrics of one head (``task`` 'binary' or 'regression') over the rows whose target ``y`` ``[n]``
+    is not NaN, with ``rows_without_target``, the rows left out; ``scores`` ``[n]`` as :func:`head_outputs`."""
+    y = np.asarray(y, dtype=np.float64)
+    labelled = ~np.isnan(y)
+    if task == "binary":
+        metrics = binary_metrics(y[labelled], np.asarray(scores)[labelled])
+    else:
+        metrics = regression_metrics(y[labelled], np.asarray(scores)[labelled])
+    metrics["rows_without_target"] = int((~labelled).sum())
+    return metrics
 
 
 def _resolve_weights(weights: Sequence[float] | Mapping[str, float] | None, names: Sequence[str]) -> list[float]:
@@ -141,7 +157,8 @@ class MultiTask:
 
     # -- targets -----------------------------------------------------------------------------------
     def labels(self, y: np.ndarray, what: str) -> np.ndarray:
-        """Check targets ``[n, T]`` (0/1 for binary heads, finite numbers) and return them as float64."""
+        """Check targets ``[n, T]`` (0/1 for binary heads, finite numbers, NaN where a row lacks that
+        target; every target needs at least one row) and return them as float64."""
         array = np.asarray(y)
         if array.ndim != 2 or array.shape[1] != len(self.heads):
             raise DataError(
@@ -155,11 +172,14 @@ class MultiTask:
         values = array.astype(np.float64)
         for t, head in enumerate(self.heads):
             column = values[:, t]
-            if not np.isfinite(column).all():
+            if np.isinf(column).any():
                 raise DataError(
-                    f"{what} holds {int((~np.isfinite(column)).sum())} NaN or infinite values for the target "
-                    f"'{head.name}'; expected none."
+                    f"{what} holds {int(np.isinf(column).sum())} infinite values for the target '{head.name}'; "
+                    "expected finite numbers (NaN where a row lacks the target)."
                 )
+            column = column[~np.isnan(column)]
+            if column.size == 0:
+                raise DataError(f"{what} has no row with a value for the target '{head.name}'; expected at least one.")
             if head.task == "binary" and not np.isin(column, (0.0, 1.0)).all():
                 first = column[~np.isin(column, (0.0, 1.0))][0]
                 raise DataError(
@@ -170,18 +190,20 @@ class MultiTask:
     def check_training_labels(self, y: np.ndarray) -> None:
         """DataError when a binary head sees one class only in the training rows."""
         for t, head in enumerate(self.heads):
-            if head.task == "binary" and len(np.unique(y[:, t])) < 2:
+            labelled = y[~np.isnan(y[:, t]), t]
+            if head.task == "binary" and len(np.unique(labelled)) < 2:
                 raise DataError(
-                    f"the training rows hold only the class {int(y[0, t])} of the target '{head.name}'; "
+                    f"the training rows hold only the class {int(labelled[0])} of the target '{head.name}'; "
                     "a binary head needs both classes."
                 )
 
     def target_tensor(self, y: np.ndarray) -> torch.Tensor:
-        """float32 ``[n, T]``: binary heads as 0/1, regression heads standardized with the training mean/std."""
+        """float32 ``[n, T]``: binary heads as 0/1, regression heads standardized with the training mean/std
+        (of the rows that have the target); NaN stays NaN."""
         out = y.copy()
         for t, head in enumerate(self.heads):
             if head.task == "regression":
-                mean, std = float(y[:, t].mean()), float(y[:, t].std())
+                mean, std = float(np.nanmean(y[:, t])), float(np.nanstd(y[:, t]))
                 head.mean, head.std = mean, (std if std > 0 else 1.0)
                 out[:, t] = (y[:, t] - head.mean) / head.std
         return torch.from_numpy(out.astype(np.float32))
@@ -192,18 +214,26 @@ class MultiTask:
 
     # -- loss --------------------------------------------------------------------------------------
     def make_losses(self, y: np.ndarray) -> None:
-        """Build each head's loss: BCEWithLogits (``class_weight`` as its pos_weight) or MSE."""
+        """Build each head's per-row loss: BCEWithLogits (``class_weight``, from the rows that have the
+        target, as its pos_weight) or squared error."""
         self.loss_fns = []
         for t, head in enumerate(self.heads):
             if head.task == "binary":
-                weights = class_weights("binary", self.config.class_weight, y[:, t].astype(np.int64), 2)
-                self.loss_fns.append(nn.BCEWithLogitsLoss(pos_weight=weights))
+                labelled = y[~np.isnan(y[:, t]), t].astype(np.int64)
+                weights = class_weights("binary", self.config.class_weight, labelled, 2)
+                self.loss_fns.append(nn.BCEWithLogitsLoss(pos_weight=weights, reduction="none"))
             else:
-                self.loss_fns.append(nn.MSELoss())
+                self.loss_fns.append(nn.MSELoss(reduction="none"))
 
     def loss(self, out: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(``sum_t w_t * loss_t``, the per-head mean losses ``[T]``) for outputs and targets ``[B, T]``."""
-        parts = torch.stack([fn(out[:, t], target[:, t]) for t, fn in enumerate(self.loss_fns)])
+        """(``sum_t w_t * loss_t``, the per-head losses ``[T]``) for outputs and targets ``[B, T]``;
+        ``loss_t`` is the mean over the rows whose target t is not NaN (0 when the batch has none)."""
+        parts = []
+        for t, fn in enumerate(self.loss_fns):
+            labelled = ~torch.isnan(target[:, t])
+            per_row = fn(out[:, t], torch.nan_to_num(target[:, t]))  # NaN rows are masked out below
+            parts.append((per_row * labelled).sum() / labelled.sum().clamp(min=1))
+        parts = torch.stack(parts)
         weights = torch.tensor([h.weight for h in self.heads], dtype=parts.dtype)
         return (parts * weights).sum(), parts
 
@@ -214,14 +244,9 @@ class MultiTask:
         return head_outputs(values, [h.task for h in self.heads], self.scaling())
 
     def metrics(self, out: np.ndarray, y: np.ndarray) -> dict[str, dict[str, Any]]:
-        """Per target name, its metrics from outputs ``[n, T]`` (see :meth:`outputs`) and targets ``[n, T]``."""
-        result = {}
-        for t, head in enumerate(self.heads):
-            if head.task == "binary":
-                result[head.name] = binary_metrics(y[:, t], out[:, t])
-            else:
-                result[head.name] = regression_metrics(y[:, t], out[:, t])
-        return result
+        """Per target name, its metrics from outputs ``[n, T]`` (see :meth:`outputs`) and targets ``[n, T]``,
+        over the rows that have the target (:func:`labelled_metrics`)."""
+        return {head.name: labelled_metrics(head.task, y[:, t], out[:, t]) for t, head in enumerate(self.heads)}
 
     def combine(self, per_head: Mapping[str, Mapping[str, Any]]) -> float:
         """The combined monitor from each head's metrics (see the class docstring)."""
@@ -249,12 +274,13 @@ class MultiTask:
 
     def check_defined(self, y_valid: np.ndarray) -> None:
         """DataError when a head's monitored metric is undefined on the validation rows (e.g. one class)."""
-        n = len(y_valid)
         for t, head in enumerate(self.heads):
+            labelled = y_valid[~np.isnan(y_valid[:, t]), t]
+            n = len(labelled)
             if head.task == "binary":
-                trial = binary_metrics(y_valid[:, t], np.full(n, 0.5))
+                trial = binary_metrics(labelled, np.full(n, 0.5))
             else:
-                trial = regression_metrics(y_valid[:, t], np.zeros(n))
+                trial = regression_metrics(labelled, np.zeros(n))
             if trial[head.monitor] is None:
                 raise DataError(
                     f"the monitored validation metric {head.monitor!r} of the target '{head.name}' is undefined on "

@@ -93,8 +93,11 @@ def fit_baselines(
     seed: int = 0,
     list_cardinalities: Sequence[int] = (),
 ) -> list[Baseline]:
-    """One baseline per target of a multi-task model: ``y`` ``[n, T]``, ``tasks`` of length T."""
-    return [
-        fit_baseline(x, y[:, t], task, cardinalities, seed=seed, list_cardinalities=list_cardinalities)
-        for t, task in enumerate(tasks)
-    ]
+    """One baseline per target of a multi-task model: ``y`` ``[n, T]``, ``tasks`` of length T; each is
+    fitted on the rows that have its target (not NaN)."""
+    bases = []
+    for t, task in enumerate(tasks):
+        labelled = ~np.isnan(np.asarray(y[:, t], dtype=np.float64))
+        rows = (x, y[:, t]) if labelled.all() else (x.take(np.flatnonzero(labelled)), y[labelled, t])
+        bases.append(fit_baseline(*rows, task, cardinalities, seed=seed, list_cardinalities=list_cardinalities))
+    return bases

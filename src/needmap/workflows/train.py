@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from needmap.data.read import source_of, take_rows
 from needmap.data.split import split_indices
@@ -25,6 +26,7 @@ from needmap.features.preprocess import PreprocessConfig
 from needmap.features.target import target_names, target_tasks
 from needmap.metrics import task_metrics
 from needmap.schema import Schema
+from needmap.training.multitask import labelled_metrics
 from needmap.workflows.baseline import fit_baseline, fit_baselines
 
 PRIMARY = {"binary": ("auc", True), "multiclass": ("logloss", False), "regression": ("rmse", False)}
@@ -89,10 +91,16 @@ def run_train(
     if report["rows_without_target"]:
         notes.append(
             f"{report['rows_without_target']} of {report['rows_in']} rows have no value in the target "
-            f"{' or '.join(repr(t) for t in target_names(schema))} and were left out."
+            f"{' nor '.join(repr(t) for t in target_names(schema))} and were left out."
         )
+    for name, count in report.get("rows_missing_target", {}).items():
+        if count:
+            notes.append(
+                f"{count} of the rows kept have no value in the target {name!r}: they train the other targets only."
+            )
     n = table.num_rows
-    labels = stringify(table.column(schema.target)).to_numpy(zero_copy_only=False)
+    # Stratified by the first target; a multi-task row without it is a stratum of its own.
+    labels = pc.fill_null(stringify(table.column(schema.target)), "\x00missing").to_numpy(zero_copy_only=False)
     seed = int(model.train_options.get("seed", 0))
     time_values = None
     if split == "time":
@@ -128,7 +136,7 @@ def run_train(
             bases = fit_baselines(x_train, y_train, tasks, cards, seed=seed, list_cardinalities=list_cards)
             metrics["baseline"] = " / ".join(sorted({b.name for b in bases}))
             metrics["baseline_test"] = {
-                name: task_metrics(tasks[t], y_test[:, t], bases[t].predict(x_test)) for t, name in enumerate(names)
+                name: labelled_metrics(tasks[t], y_test[:, t], bases[t].predict(x_test)) for t, name in enumerate(names)
             }
             verdicts = [
                 verdict(tasks[t], deep_name, metrics["test"][name], bases[t].name, metrics["baseline_test"][name])
