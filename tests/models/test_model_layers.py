@@ -63,3 +63,20 @@ def test_mlp_block_rejects_bad_options() -> None:
         MLPBlock(4, [4], dropout=1.0)
     with pytest.raises(ConfigError, match="widths"):
         MLPBlock(4, [4, 0])
+
+
+def test_initial_embedding_vectors_shrink_with_the_columns_number_of_ids() -> None:
+    from needmap.models.layers import EMBEDDING_INIT_STD, FeatureEmbedding, ListEmbedding, embedding_init_std
+
+    assert embedding_init_std(5) == embedding_init_std(100) == EMBEDDING_INIT_STD
+    assert embedding_init_std(10_000) == pytest.approx(EMBEDDING_INIT_STD / 10)
+    assert embedding_init_std(1_000_000) == pytest.approx(EMBEDDING_INIT_STD / 100)
+    torch.manual_seed(0)
+    cards = [50, 40_000, 90]
+    table = FeatureEmbedding(cards, 32).embedding.weight.detach()
+    blocks = torch.split(table, cards)
+    for block, c in zip(blocks, cards, strict=True):
+        assert float(block.std()) == pytest.approx(embedding_init_std(c), rel=0.1)
+    spec = {"name": "tags", "kind": "multihot", "cardinality": 20_000, "max_len": 3, "pooling": "mean", "share": None}
+    own = ListEmbedding([spec], 32).embedding.weight.detach()
+    assert float(own.std()) == pytest.approx(embedding_init_std(20_000), rel=0.1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -9,11 +10,31 @@ from torch import nn
 
 from needmap.errors import ConfigError
 
-# Standard deviation of the initial embedding vectors (normal). Read at construction time. At 0.1 the
-# random vectors of rarely seen ids (most ids of a 1M-value column) never train away and FM-style
-# pairwise products turn them into logit noise: DeepFM on 1M Criteo-shaped rows scored 0.7287 test
-# AUC at 0.1 and 0.7554 at 0.01 (BENCHMARKS.md).
-EMBEDDING_INIT_STD = 0.01
+# Initial embedding vectors are normal with a standard deviation that shrinks with the column's number of
+# ids: EMBEDDING_INIT_STD up to EMBEDDING_INIT_FULL_IDS ids, EMBEDDING_INIT_STD * sqrt(FULL_IDS / ids) above
+# (0.01 at 10,000 ids, 0.001 at 1,000,000). The more ids a column has, the fewer rows each id is seen in,
+# and an id seen rarely keeps its random start: at 0.1 for every column, FM-style pairwise products of
+# those vectors became logit noise (DeepFM on 1M Criteo-shaped rows: 0.7287 test AUC at 0.1 everywhere,
+# 0.7554 at 0.01), while a small column's vectors (bank's categories and numeric buckets) learn better
+# from 0.1 (bucketized bank: 0.7955 at 0.01, 0.806 at 0.1). Read at construction time. BENCHMARKS.md.
+EMBEDDING_INIT_STD = 0.1
+EMBEDDING_INIT_FULL_IDS = 100
+
+
+def embedding_init_std(cardinality: int) -> float:
+    """Standard deviation of the initial vectors of a column with ``cardinality`` ids (see above)."""
+    return EMBEDDING_INIT_STD * min(1.0, math.sqrt(EMBEDDING_INIT_FULL_IDS / max(int(cardinality), 1)))
+
+
+def init_embedding_rows(weight: torch.Tensor, cardinalities: Sequence[int]) -> None:
+    """Fill ``weight`` ``[sum(cardinalities), d]`` column by column (consecutive row blocks) with normal
+    vectors of :func:`embedding_init_std` of each column's number of ids."""
+    start = 0
+    with torch.no_grad():
+        for c in cardinalities:
+            nn.init.normal_(weight[start : start + int(c)], std=embedding_init_std(int(c)))
+            start += int(c)
+
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -56,7 +77,7 @@ class FeatureEmbedding(nn.Module):
         self.cardinalities = cards
         self.dim = int(dim)
         self.embedding = nn.Embedding(max(sum(cards), 1), self.dim)
-        nn.init.normal_(self.embedding.weight, std=EMBEDDING_INIT_STD)
+        init_embedding_rows(self.embedding.weight, cards)
         starts = [0]
         for c in cards[:-1]:
             starts.append(starts[-1] + c)
@@ -158,7 +179,7 @@ class ListEmbedding(nn.Module):
         self.embedding: nn.Embedding | None = None
         if sum(own):
             self.embedding = nn.Embedding(sum(own), self.dim)
-            nn.init.normal_(self.embedding.weight, std=EMBEDDING_INIT_STD)
+            init_embedding_rows(self.embedding.weight, [c for c in own if c])
 
     def sequence(self, k: int, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         spec = self.specs[k]
