@@ -71,12 +71,19 @@ def test_initial_embedding_vectors_shrink_with_the_columns_number_of_ids() -> No
     assert embedding_init_std(5) == embedding_init_std(100) == EMBEDDING_INIT_STD
     assert embedding_init_std(10_000) == pytest.approx(EMBEDDING_INIT_STD / 10)
     assert embedding_init_std(1_000_000) == pytest.approx(EMBEDDING_INIT_STD / 100)
+    # A small column of a large table starts small too; a small table keeps the column rule.
+    assert embedding_init_std(50, table_ids=1_000_000) == pytest.approx(EMBEDDING_INIT_STD / 10)
+    assert embedding_init_std(50, table_ids=9_000) == EMBEDDING_INIT_STD
     torch.manual_seed(0)
-    cards = [50, 40_000, 90]
-    table = FeatureEmbedding(cards, 32).embedding.weight.detach()
-    blocks = torch.split(table, cards)
-    for block, c in zip(blocks, cards, strict=True):
+    small = [50, 4_000, 90]  # 4,140 ids in all
+    table = FeatureEmbedding(small, 32).embedding.weight.detach()
+    for block, c in zip(torch.split(table, small), small, strict=True):
         assert float(block.std()) == pytest.approx(embedding_init_std(c), rel=0.1)
+    large = [50, 40_000, 90]  # 40,140 ids: every column at most 0.1 * sqrt(10,000 / 40,140)
+    table = FeatureEmbedding(large, 32).embedding.weight.detach()
+    for block, c in zip(torch.split(table, large), large, strict=True):
+        assert float(block.std()) == pytest.approx(embedding_init_std(c, sum(large)), rel=0.1)
+    assert float(table[:50].std()) == pytest.approx(0.1 * (10_000 / 40_140) ** 0.5, rel=0.1)
     spec = {"name": "tags", "kind": "multihot", "cardinality": 20_000, "max_len": 3, "pooling": "mean", "share": None}
     own = ListEmbedding([spec], 32).embedding.weight.detach()
     assert float(own.std()) == pytest.approx(embedding_init_std(20_000), rel=0.1)

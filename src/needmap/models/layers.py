@@ -10,29 +10,39 @@ from torch import nn
 
 from needmap.errors import ConfigError
 
-# Initial embedding vectors are normal with a standard deviation that shrinks with the column's number of
-# ids: EMBEDDING_INIT_STD up to EMBEDDING_INIT_FULL_IDS ids, EMBEDDING_INIT_STD * sqrt(FULL_IDS / ids) above
-# (0.01 at 10,000 ids, 0.001 at 1,000,000). The more ids a column has, the fewer rows each id is seen in,
-# and an id seen rarely keeps its random start: at 0.1 for every column, FM-style pairwise products of
-# those vectors became logit noise (DeepFM on 1M Criteo-shaped rows: 0.7287 test AUC at 0.1 everywhere,
-# 0.7554 at 0.01), while a small column's vectors (bank's categories and numeric buckets) learn better
-# from 0.1 (bucketized bank: 0.7955 at 0.01, 0.806 at 0.1). Read at construction time. BENCHMARKS.md.
+# Initial embedding vectors are normal with a standard deviation that shrinks with the number of ids:
+# EMBEDDING_INIT_STD for a column of up to EMBEDDING_INIT_FULL_IDS ids in a table of up to
+# EMBEDDING_INIT_FULL_TABLE ids, times sqrt(FULL_IDS / column ids) and sqrt(FULL_TABLE / table ids) where
+# those are larger (whichever is smaller). An id seen in few rows keeps its random start, and in large
+# vocabularies most ids are seen rarely: at 0.1 everywhere, FM-style pairwise products of those vectors
+# became logit noise (DeepFM on 1M Criteo-shaped rows, seed 0: 0.7287 test AUC at 0.1 for every column,
+# 0.7501 with the column rule alone, 0.7554 at 0.01 for every column), while a small table's vectors
+# (bank's categories and numeric buckets) learn better from 0.1 (bucketized bank, 3 seeds: 0.7955 at 0.01,
+# 0.8021 at 0.1). Read at construction time. BENCHMARKS.md.
 EMBEDDING_INIT_STD = 0.1
 EMBEDDING_INIT_FULL_IDS = 100
+EMBEDDING_INIT_FULL_TABLE = 10_000
 
 
-def embedding_init_std(cardinality: int) -> float:
-    """Standard deviation of the initial vectors of a column with ``cardinality`` ids (see above)."""
-    return EMBEDDING_INIT_STD * min(1.0, math.sqrt(EMBEDDING_INIT_FULL_IDS / max(int(cardinality), 1)))
+def embedding_init_std(cardinality: int, table_ids: int | None = None) -> float:
+    """Standard deviation of the initial vectors of a column with ``cardinality`` ids in a table of
+    ``table_ids`` ids in all (default: the column alone); see above."""
+    total = int(cardinality) if table_ids is None else int(table_ids)
+    shrink = min(
+        1.0,
+        math.sqrt(EMBEDDING_INIT_FULL_IDS / max(int(cardinality), 1)),
+        math.sqrt(EMBEDDING_INIT_FULL_TABLE / max(total, 1)),
+    )
+    return EMBEDDING_INIT_STD * shrink
 
 
 def init_embedding_rows(weight: torch.Tensor, cardinalities: Sequence[int]) -> None:
     """Fill ``weight`` ``[sum(cardinalities), d]`` column by column (consecutive row blocks) with normal
-    vectors of :func:`embedding_init_std` of each column's number of ids."""
-    start = 0
+    vectors of :func:`embedding_init_std` of each column's ids and the table's ids."""
+    start, total = 0, sum(int(c) for c in cardinalities)
     with torch.no_grad():
         for c in cardinalities:
-            nn.init.normal_(weight[start : start + int(c)], std=embedding_init_std(int(c)))
+            nn.init.normal_(weight[start : start + int(c)], std=embedding_init_std(int(c), total))
             start += int(c)
 
 
