@@ -275,11 +275,7 @@ def main(argv: list[str] | None = None) -> None:
                     continue
                 record = _record(name, args.features, library, model, seed, prepared, result)
                 key = (name, args.features, library, model, seed)
-                runs = [
-                    r
-                    for r in runs
-                    if (r["dataset"], r.get("features", "default"), r["library"], r["model"], r["seed"]) != key
-                ]
+                runs = [r for r in runs if _key(r) != key]
                 runs.append(record)
                 print(
                     f"  {library} {model}: test AUC {record['test_auc']:.4f}  logloss {record['test_logloss']:.4f}  "

@@ -49,6 +49,7 @@ from needmap.features.target import (
     add_extra_targets,
     encode_target,
     head_schema,
+    strata,
     target_names,
     target_tasks,
 )
@@ -275,8 +276,7 @@ class Model:
         if valid_given is not None:
             train_idx, valid_idx = np.arange(n), np.arange(valid_given.num_rows)
         elif validation > 0:
-            # Stratified by the first target; a multi-task row without it is a stratum of its own.
-            labels = pc.fill_null(stringify(table.column(schema.target)), "\x00missing").to_numpy(zero_copy_only=False)
+            labels = strata(table, schema)
             method = "random" if schema.task == "regression" else "stratified"
             train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
         else:

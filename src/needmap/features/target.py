@@ -109,6 +109,13 @@ def head_schema(schema: Schema, name: str) -> Schema:
     raise SchemaError(f"'{name}' is not a target of the schema; expected one of {', '.join(target_names(schema))}.")
 
 
+def strata(table: pa.Table, schema: Schema) -> np.ndarray:
+    """Object ``[n]`` labels to stratify a split by: the first target's values as text; a row without it
+    (possible with several targets) is a stratum of its own."""
+    assert schema.target is not None
+    return pc.fill_null(stringify(table.column(schema.target)), "\x00missing").to_numpy(zero_copy_only=False)
+
+
 def encode_targets(table: pa.Table, schema: Schema) -> np.ndarray:
     """Every target of ``schema`` in ``table``, encoded as :func:`encode_target` does.
 

@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from needmap.data.read import source_of, take_rows
 from needmap.data.split import split_indices
-from needmap.data.values import stringify
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import Model, clean_training_table
 from needmap.features.preprocess import PreprocessConfig
-from needmap.features.target import target_names, target_tasks
+from needmap.features.target import strata, target_names, target_tasks
 from needmap.metrics import task_metrics
 from needmap.schema import Schema
 from needmap.training.multitask import labelled_metrics
@@ -99,8 +97,7 @@ def run_train(
                 f"{count} of the rows kept have no value in the target {name!r}: they train the other targets only."
             )
     n = table.num_rows
-    # Stratified by the first target; a multi-task row without it is a stratum of its own.
-    labels = pc.fill_null(stringify(table.column(schema.target)), "\x00missing").to_numpy(zero_copy_only=False)
+    labels = strata(table, schema)
     seed = int(model.train_options.get("seed", 0))
     time_values = None
     if split == "time":
