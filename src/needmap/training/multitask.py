@@ -63,6 +63,11 @@ def head_outputs(
     return out
 
 
+def labelled_values(y: np.ndarray, t: int) -> np.ndarray:
+    """The values ``[m]`` of target t in targets ``[n, T]`` where the row has one (not NaN)."""
+    return y[~np.isnan(y[:, t]), t]
+
+
 def labelled_metrics(task: str, y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     """Metrics of one head (``task`` 'binary' or 'regression') over the rows whose target ``y`` ``[n]``
     is not NaN, with ``rows_without_target``, the rows left out; ``scores`` ``[n]`` as :func:`head_outputs`."""
@@ -190,7 +195,7 @@ class MultiTask:
     def check_training_labels(self, y: np.ndarray) -> None:
         """DataError when a binary head sees one class only in the training rows."""
         for t, head in enumerate(self.heads):
-            labelled = y[~np.isnan(y[:, t]), t]
+            labelled = labelled_values(y, t)
             if head.task == "binary" and len(np.unique(labelled)) < 2:
                 raise DataError(
                     f"the training rows hold only the class {int(labelled[0])} of the target '{head.name}'; "
@@ -219,7 +224,7 @@ class MultiTask:
         self.loss_fns = []
         for t, head in enumerate(self.heads):
             if head.task == "binary":
-                labelled = y[~np.isnan(y[:, t]), t].astype(np.int64)
+                labelled = labelled_values(y, t).astype(np.int64)
                 weights = class_weights("binary", self.config.class_weight, labelled, 2)
                 self.loss_fns.append(nn.BCEWithLogitsLoss(pos_weight=weights, reduction="none"))
             else:
@@ -275,7 +280,7 @@ class MultiTask:
     def check_defined(self, y_valid: np.ndarray) -> None:
         """DataError when a head's monitored metric is undefined on the validation rows (e.g. one class)."""
         for t, head in enumerate(self.heads):
-            labelled = y_valid[~np.isnan(y_valid[:, t]), t]
+            labelled = labelled_values(y_valid, t)
             n = len(labelled)
             if head.task == "binary":
                 trial = binary_metrics(labelled, np.full(n, 0.5))
