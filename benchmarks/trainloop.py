@@ -54,8 +54,9 @@ class HyperParams:
     cross_layers: int = 3
     threads: int | None = None
 
-    def train_config(self, seed: int) -> TrainConfig:
+    def train_config(self, seed: int, embedding_updates: str = "auto") -> TrainConfig:
         return TrainConfig(
+            embedding_updates=embedding_updates,
             optimizer="adam",
             lr=self.lr,
             batch_size=self.batch_size,
@@ -111,8 +112,14 @@ class PeerNetwork(TabularModel):
 
 
 def train_network(network: TabularModel, prepared: Prepared, hp: HyperParams, seed: int) -> RunResult:
-    """Train ``network`` on the training rows, early-stopping on the valid rows; score the test rows."""
-    trainer = Trainer(network, "binary", hp.train_config(seed))
+    """Train ``network`` on the training rows, early-stopping on the valid rows; score the test rows.
+
+    The embedding tables of a peer's network get dense Adam, as the peer libraries update them; a
+    needmap model gets needmap's default ('auto': row-wise lazy Adam on tables of 100,000 rows or
+    more, see needmap.training.optimizers).
+    """
+    updates = "dense" if isinstance(network, PeerNetwork) else "auto"
+    trainer = Trainer(network, "binary", hp.train_config(seed, updates))
     result = trainer.fit(prepared.x_train, prepared.y_train, prepared.x_valid, prepared.y_valid)
     if hp.threads:
         torch.set_num_threads(hp.threads)
@@ -123,6 +130,7 @@ def train_network(network: TabularModel, prepared: Prepared, hp: HyperParams, se
         "stopped": result.stopped_reason,
         "valid_auc": result.best_score,
         "parameters": int(sum(p.numel() for p in network.parameters())),
+        "embedding_updates": result.embedding_updates,
     }
     return RunResult(np.asarray(probs, dtype=np.float64), result.wall_time_s, info)
 

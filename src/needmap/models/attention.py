@@ -8,6 +8,7 @@ from torch import nn
 
 from needmap.errors import ConfigError
 from needmap.models.hyper import positive_int, probability
+from needmap.models.layers import dense
 
 
 class FieldSelfAttention(nn.Module):
@@ -48,11 +49,11 @@ class FieldSelfAttention(nn.Module):
             )
         self.dropout = probability("dropout", dropout)
         self.scale = bool(scale)
-        self.qkv = nn.Linear(in_dim, 3 * self.attention_dim, bias=False)
+        self.qkv = dense(in_dim, 3 * self.attention_dim, bias=False)
         self.residual: nn.Module | None = None
         if residual:
             self.residual = (
-                nn.Identity() if in_dim == self.attention_dim else nn.Linear(in_dim, self.attention_dim, bias=False)
+                nn.Identity() if in_dim == self.attention_dim else dense(in_dim, self.attention_dim, bias=False)
             )
         self.norm = nn.LayerNorm(self.attention_dim) if layer_norm else None
 

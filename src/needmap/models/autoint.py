@@ -11,6 +11,7 @@ from torch import nn
 from needmap.models.attention import FieldSelfAttention
 from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel, LinearTerms
 from needmap.models.hyper import flag, positive_int, probability
+from needmap.models.layers import dense
 from needmap.models.registry import register
 
 
@@ -93,7 +94,7 @@ class AutoInt(FieldModel):
                 for i in range(h["attention_layers"])
             )
         )
-        self.attention_head = nn.Linear(self.fields.n_fields * h["attention_dim"], self.n_outputs)
+        self.attention_head = dense(self.fields.n_fields * h["attention_dim"], self.n_outputs)
         self.deep = self.deep_tower(self.flat_dim) if h["hidden"] else None
         self.wide = LinearTerms(self.n_numeric, self.cardinalities, self.lists, self.n_outputs) if use_wide else None
 

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from needmap.models.hyper import positive_int
+from needmap.models.layers import dense
 
 
 class CrossNetV2(nn.Module):
@@ -23,10 +24,7 @@ class CrossNetV2(nn.Module):
     def __init__(self, in_dim: int, layers: int) -> None:
         super().__init__()
         positive_int("cross_layers", layers)
-        self.layers = nn.ModuleList(nn.Linear(in_dim, in_dim) for _ in range(layers))
-        for layer in self.layers:
-            nn.init.xavier_normal_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        self.layers = nn.ModuleList(dense(in_dim, in_dim) for _ in range(layers))
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
         x = x0
@@ -62,7 +60,7 @@ class CrossNetMix(nn.Module):
         self.C = nn.Parameter(torch.randn(n, e, r, r) * (1.0 / r) ** 0.5)
         self.U = nn.Parameter(torch.randn(n, e, in_dim, r) * (2.0 / (in_dim + r)) ** 0.5)
         self.bias = nn.Parameter(torch.zeros(n, in_dim))
-        self.gate = nn.Linear(in_dim, e, bias=False)
+        self.gate = dense(in_dim, e, bias=False)
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
         x = x0

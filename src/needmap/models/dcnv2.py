@@ -11,7 +11,7 @@ from torch import nn
 from needmap.models.cross import CrossNetMix, CrossNetV2
 from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel
 from needmap.models.hyper import choice, positive_int
-from needmap.models.layers import MLPBlock
+from needmap.models.layers import MLPBlock, dense
 from needmap.models.registry import register
 
 STRUCTURES = ("stacked", "parallel")
@@ -79,7 +79,7 @@ class DCNv2(FieldModel):
         )
         self.mlp = MLPBlock(dim, h["hidden"], h["activation"], h["dropout"], h["batch_norm"])
         head_in = self.mlp.out_dim if h["structure"] == "stacked" else dim + self.mlp.out_dim
-        self.head = nn.Linear(head_in, self.n_outputs)
+        self.head = dense(head_in, self.n_outputs)
 
     def forward(
         self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()

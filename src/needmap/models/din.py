@@ -28,7 +28,7 @@ from torch import nn
 
 from needmap.errors import ConfigError
 from needmap.models.base import TabularModel
-from needmap.models.layers import FeatureEmbedding, ListEmbedding, MLPBlock
+from needmap.models.layers import FeatureEmbedding, ListEmbedding, MLPBlock, dense
 from needmap.models.registry import register
 
 ATTENTION_ACTIVATIONS = ("prelu", "dice")
@@ -90,10 +90,10 @@ class AttentionUnit(nn.Module):
         layers: list[nn.Module] = []
         width = 4 * int(dim)
         for out in widths:
-            layers.append(nn.Linear(width, out))
+            layers.append(dense(width, out))
             layers.append(nn.PReLU(out) if activation == "prelu" else Dice(out))
             width = out
-        layers.append(nn.Linear(width, 1))
+        layers.append(dense(width, 1))
         self.mlp = nn.Sequential(*layers)
         self.softmax = bool(softmax)
 
@@ -216,7 +216,7 @@ class DIN(TabularModel):
         )
         in_dim = self.n_numeric + (len(self.cardinalities) + len(self.pooled_lists) + len(attended)) * dim
         self.mlp = MLPBlock(in_dim, hidden, activation, dropout, batch_norm)
-        self.head = nn.Linear(self.mlp.out_dim, self.n_outputs)
+        self.head = dense(self.mlp.out_dim, self.n_outputs)
 
     def config(self) -> dict[str, Any]:
         return dict(

@@ -9,7 +9,7 @@ from torch import nn
 
 from needmap.errors import ConfigError
 from needmap.models.hyper import choice
-from needmap.models.layers import make_activation
+from needmap.models.layers import dense, make_activation
 
 RESIDUALS = ("concat", "sum")
 
@@ -29,7 +29,7 @@ class FactorizedInteraction(nn.Module):
         self.residual = choice("residual_type", residual, RESIDUALS)
         if residual == "concat" and out_dim % 2:
             raise ConfigError(f"a 'concat' factorized layer has {out_dim} units; expected an even number.")
-        self.linear = nn.Linear(in_dim, out_dim * 2 if residual == "sum" else out_dim)
+        self.linear = dense(in_dim, out_dim * 2 if residual == "sum" else out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h2, h1 = self.linear(x).chunk(2, dim=-1)

@@ -12,7 +12,7 @@ from needmap.models.factorized import RESIDUALS, FinalBlock
 from needmap.models.fields import FieldModel
 from needmap.models.gating import FieldGate
 from needmap.models.hyper import choice, flag, probability, widths
-from needmap.models.layers import ACTIVATIONS
+from needmap.models.layers import ACTIVATIONS, dense
 from needmap.models.registry import register
 
 BLOCK_TYPES = ("1B", "2B")
@@ -82,14 +82,14 @@ class FinalNet(FieldModel):
         self.gate = FieldGate(n_fields) if h["use_field_gate"] else None
         in1 = self.flat_dim * (2 if self.gate is not None else 1)
         self.block1 = FinalBlock(in1, h["hidden"], h["activation"], h["dropout"], h["batch_norm"], residual)
-        self.head1 = nn.Linear(self.block1.out_dim, self.n_outputs)
+        self.head1 = dense(self.block1.out_dim, self.n_outputs)
         self.block2: FinalBlock | None = None
         self.head2: nn.Linear | None = None
         if h["block_type"] == "2B":
             self.block2 = FinalBlock(
                 self.flat_dim, h["hidden2"], h["activation"], h["dropout"], h["batch_norm"], residual
             )
-            self.head2 = nn.Linear(self.block2.out_dim, self.n_outputs)
+            self.head2 = dense(self.block2.out_dim, self.n_outputs)
 
     def forward(
         self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()

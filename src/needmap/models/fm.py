@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from needmap.models.layers import dense
+
 
 def bi_interaction(fields: torch.Tensor) -> torch.Tensor:
     """Sum of the element-wise products of every pair of fields, in O(F d).
@@ -33,7 +35,7 @@ class FMInteraction(nn.Module):
 
     def __init__(self, dim: int, n_outputs: int = 1) -> None:
         super().__init__()
-        self.project = nn.Linear(dim, n_outputs, bias=False) if n_outputs > 1 else None
+        self.project = dense(dim, n_outputs, bias=False) if n_outputs > 1 else None
 
     def forward(self, fields: torch.Tensor) -> torch.Tensor:
         pairs = bi_interaction(fields)

@@ -9,7 +9,7 @@ from torch import nn
 
 from needmap.errors import ConfigError
 from needmap.models.hyper import positive_int
-from needmap.models.layers import MLPBlock
+from needmap.models.layers import MLPBlock, dense
 
 
 class FeatureSelection(nn.Module):
@@ -40,7 +40,7 @@ class FeatureSelection(nn.Module):
         self.gates = nn.ModuleList()
         for context in self.contexts:
             mlp = MLPBlock(dim * max(1, len(context)), hidden, "relu")
-            self.gates.append(nn.Sequential(mlp, nn.Linear(mlp.out_dim, n_fields * dim)))
+            self.gates.append(nn.Sequential(mlp, dense(mlp.out_dim, n_fields * dim)))
 
     def forward(self, fields: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         flat = fields.flatten(1)
@@ -75,8 +75,8 @@ class BilinearFusion(nn.Module):
                 "expected both widths divisible by num_heads."
             )
         h1, h2 = dim1 // self.heads, dim2 // self.heads
-        self.linear1 = nn.Linear(dim1, n_outputs)
-        self.linear2 = nn.Linear(dim2, n_outputs, bias=False)
+        self.linear1 = dense(dim1, n_outputs)
+        self.linear2 = dense(dim2, n_outputs, bias=False)
         self.bilinear = nn.Parameter(torch.randn(self.heads, h1, n_outputs, h2) * (2.0 / (h1 * n_outputs + h2)) ** 0.5)
 
     def forward(self, o1: torch.Tensor, o2: torch.Tensor) -> torch.Tensor:
@@ -98,7 +98,7 @@ class FieldGate(nn.Module):
 
     def __init__(self, n_fields: int) -> None:
         super().__init__()
-        self.mix = nn.Linear(n_fields, n_fields)
+        self.mix = dense(n_fields, n_fields)
         nn.init.zeros_(self.mix.weight)
         nn.init.ones_(self.mix.bias)
 

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
 from needmap.models.base import TabularModel
-from needmap.models.layers import FeatureEmbedding, ListEmbedding, MLPBlock
+from needmap.models.layers import FeatureEmbedding, ListEmbedding, MLPBlock, dense
 from needmap.models.registry import register
 
 
@@ -61,7 +60,7 @@ class MLP(TabularModel):
         self.list_embedding = ListEmbedding(self.lists, embedding_dim, shared=self.embedding)
         in_dim = self.n_numeric + (len(self.cardinalities) + len(self.lists)) * int(embedding_dim)
         self.mlp = MLPBlock(in_dim, hidden, activation, dropout, batch_norm)
-        self.head = nn.Linear(self.mlp.out_dim, self.n_outputs)
+        self.head = dense(self.mlp.out_dim, self.n_outputs)
 
     def config(self) -> dict[str, Any]:
         return dict(self.hyper, hidden=list(self.hyper["hidden"]))

@@ -15,7 +15,7 @@ from torch import nn
 
 from needmap.errors import ConfigError
 from needmap.models.base import TabularModel
-from needmap.models.layers import FeatureEmbedding, ListEmbedding, MLPBlock
+from needmap.models.layers import FeatureEmbedding, ListEmbedding, MLPBlock, dense
 from needmap.models.registry import register
 
 
@@ -62,7 +62,7 @@ class Towers(nn.Module):
     ) -> None:
         super().__init__()
         self.towers = nn.ModuleList(MLPBlock(in_dim, hidden, activation, dropout, batch_norm) for _ in range(n_tasks))
-        self.heads = nn.ModuleList(nn.Linear(tower.out_dim, 1) for tower in self.towers)
+        self.heads = nn.ModuleList(dense(tower.out_dim, 1) for tower in self.towers)
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         return torch.cat([head(tower(x)) for x, tower, head in zip(inputs, self.towers, self.heads, strict=True)], 1)
@@ -115,7 +115,7 @@ class MMoE(TabularModel):
         self.experts = nn.ModuleList(
             MLPBlock(self.input.out_dim, expert_hidden, activation, dropout, batch_norm) for _ in range(num_experts)
         )
-        self.gate = nn.Linear(self.input.out_dim, self.n_outputs * int(num_experts))
+        self.gate = dense(self.input.out_dim, self.n_outputs * int(num_experts))
         self.towers = Towers(self.n_outputs, self.experts[0].out_dim, tower_hidden, activation, dropout, batch_norm)
 
     def config(self) -> dict[str, Any]:

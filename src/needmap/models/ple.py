@@ -16,7 +16,7 @@ from torch import nn
 
 from needmap.errors import ConfigError
 from needmap.models.base import TabularModel
-from needmap.models.layers import MLPBlock
+from needmap.models.layers import MLPBlock, dense
 from needmap.models.mmoe import FlatInput, Towers, check_experts
 from needmap.models.registry import register
 
@@ -61,8 +61,8 @@ class CGCLayer(nn.Module):
 
         self.shared = nn.ModuleList(expert() for _ in range(num_shared))
         self.task = nn.ModuleList(nn.ModuleList(expert() for _ in range(num_task)) for _ in range(n_tasks))
-        self.task_gates = nn.ModuleList(nn.Linear(in_dim, num_task + num_shared) for _ in range(n_tasks))
-        self.shared_gate = None if last else nn.Linear(in_dim, n_tasks * num_task + num_shared)
+        self.task_gates = nn.ModuleList(dense(in_dim, num_task + num_shared) for _ in range(n_tasks))
+        self.shared_gate = None if last else dense(in_dim, n_tasks * num_task + num_shared)
         self.out_dim = self.shared[0].out_dim
 
     def forward(

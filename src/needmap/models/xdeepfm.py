@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
 from needmap.models.cin import CompressedInteraction
 from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel, LinearTerms
 from needmap.models.hyper import widths
+from needmap.models.layers import dense
 from needmap.models.registry import register
 
 
@@ -56,7 +56,7 @@ class XDeepFM(FieldModel):
         self.add_dnn_hyper(hidden, activation, dropout, batch_norm)
         self.linear = LinearTerms(self.n_numeric, self.cardinalities, self.lists, self.n_outputs)
         self.cin = CompressedInteraction(self.fields.n_fields, self.hyper["cin_layers"])
-        self.cin_head = nn.Linear(self.cin.out_dim, self.n_outputs, bias=False)
+        self.cin_head = dense(self.cin.out_dim, self.n_outputs, bias=False)
         self.deep = self.deep_tower(self.flat_dim) if self.hyper["hidden"] else None
 
     def forward(

@@ -9,6 +9,8 @@ from needmap.errors import ConfigError
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd")
 LR_SCHEDULES: tuple[str, ...] = ("plateau", "cosine", "none")
+EMBEDDING_UPDATES: tuple[str, ...] = ("auto", "sparse", "dense")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 #: Metrics that can be monitored for each task, and whether higher ("max") or lower ("min") is better.
 MONITORS: dict[str, dict[str, str]] = {
@@ -61,6 +63,13 @@ class TrainConfig:
         task_weights: weights of the per-task losses of a multi-task model, summed into the training
             loss: a list (one per target, in target order) or a dict by target name (missing
             targets weigh 1); None = every task weighs 1.
+        embedding_updates: 'sparse' (embedding tables get sparse gradients and row-wise lazy Adam:
+            a step costs the rows the batch looks up, not the table; needs optimizer 'adam' and no
+            weight decay), 'dense' (the optimizer updates every weight) or 'auto' (sparse for Adam
+            without weight decay on tables of 100,000 rows or more, else dense). See
+            :mod:`needmap.training.optimizers`.
+        precision: 'fp32', or 'bf16' (the forward pass under bfloat16 autocast, about twice the
+            float32 rate on CPUs with AVX512-BF16 / AMX; weights and optimizer stay float32).
     """
 
     optimizer: str = "adam"
@@ -77,6 +86,8 @@ class TrainConfig:
     progress: bool = True
     threads: int | None = None
     task_weights: list[float] | dict[str, float] | None = None
+    embedding_updates: str = "auto"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -107,6 +118,12 @@ class TrainConfig:
             raise ConfigError(f"progress is {self.progress!r}; expected true or false.")
         if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
             raise ConfigError(f"threads is {self.threads!r}; expected a positive integer or None.")
+        if self.embedding_updates not in EMBEDDING_UPDATES:
+            raise ConfigError(
+                f"unknown embedding_updates {self.embedding_updates!r}; expected one of {', '.join(EMBEDDING_UPDATES)}."
+            )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}.")
         self._check_task_weights()
 
     def _check_task_weights(self) -> None:

@@ -20,11 +20,17 @@ from needmap.schema import TASKS
 from needmap.training.config import TrainConfig
 from needmap.training.losses import class_weights, make_loss
 from needmap.training.multitask import MultiTask
+from needmap.training.optimizers import (
+    Optimizers,
+    make_optimizer,
+    make_scheduler,
+    resolve_embedding_updates,
+    restore_dense_lookups,
+)
+from needmap.training.precision import precision_context
 from needmap.training.predict import forward_in_batches, predict_raw, probabilities_from_logits, to_inputs
 from needmap.training.progress import EpochProgress
 
-PLATEAU_FACTOR = 0.5
-PLATEAU_PATIENCE = 0
 _NOT_LOGGED = ("n", "note", "positive_rate")
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer", "make_optimizer", "make_scheduler", "predict_raw"]
@@ -43,7 +49,9 @@ class TrainResult:
             validation set).
         stopped_reason: 'early_stopping', 'max_time' or 'epochs' (all epochs were run).
         wall_time_s: seconds that fit() took.
-        rows_per_s: training rows processed (rows x epochs run) per second of ``wall_time_s``.
+        rows_per_s: training rows processed (rows x epochs run) per second of ``train_time_s``.
+        train_time_s: seconds spent in the training steps alone (no validation pass, no checkpoint copy).
+        embedding_updates: 'sparse' or 'dense', how the embedding tables were updated.
         monitor: name of the monitored metric ('loss' = training loss, without a validation set).
         best_score: its value at ``best_epoch``.
         target_mean, target_std: the standardization of a regression target (the model learns
@@ -61,6 +69,8 @@ class TrainResult:
     stopped_reason: str = "epochs"
     wall_time_s: float = 0.0
     rows_per_s: float = 0.0
+    train_time_s: float = 0.0
+    embedding_updates: str = "dense"
     monitor: str = "loss"
     best_score: float | None = None
     target_mean: float | None = None
@@ -277,9 +287,9 @@ class Trainer:
             loss_fn = make_loss(self.task, class_weights(self.task, cfg.class_weight, y_tr, model.n_outputs))
         # The clock starts once the optimizer exists: the first optimizer of a process imports much of
         # torch (seconds), which is start-up cost, not training.
-        optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay)
         monitor, direction = (self.monitor, self.direction) if valid is not None else ("loss", "min")
-        scheduler = make_scheduler(cfg.lr_schedule, optimizer, direction, cfg.epochs)
+        optimizers = Optimizers(model, cfg, direction, resolve_embedding_updates(cfg, model))
+        autocast = precision_context(cfg.precision)
         start = time.perf_counter()
         squeeze = self.task != "multiclass"
 
@@ -294,27 +304,30 @@ class Trainer:
         best_state: dict[str, torch.Tensor] | None = None
         since_best = 0
         rows = 0
+        train_seconds = 0.0
         model.train()
         with EpochProgress(cfg.progress, cfg.epochs, n_batches, monitor) as progress:
             for epoch in range(1, cfg.epochs + 1):
                 epoch_start = time.perf_counter()
-                lr = optimizer.param_groups[0]["lr"]
+                lr = optimizers.lr
                 total = torch.zeros((), dtype=torch.float64)
                 head_totals = torch.zeros(len(mt.heads) if mt else 0, dtype=torch.float64)
                 # n_batches batches of equal size (+-1 row), none larger than batch_size.
                 for index in torch.tensor_split(torch.randperm(n, generator=generator), n_batches):
-                    optimizer.zero_grad(set_to_none=True)
-                    out = model(*inputs.take(index))
+                    optimizers.zero_grad()
+                    with autocast():
+                        out = model(*inputs.take(index)).float()
                     if mt:
                         loss, parts = mt.loss(out, target[index])
                         head_totals += parts.detach() * len(index)
                     else:
                         loss = loss_fn(out[:, 0] if squeeze else out, target[index])
                     loss.backward()
-                    optimizer.step()
+                    optimizers.step()
                     total += loss.detach() * len(index)
                     progress.batch_done()
                 rows += n
+                train_seconds += time.perf_counter() - epoch_start
                 train_loss = float(total) / n
                 if not math.isfinite(train_loss):
                     raise ConfigError(
@@ -347,10 +360,7 @@ class Trainer:
                         best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
                     since_best += 1
-                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    scheduler.step(score)
-                elif scheduler is not None:
-                    scheduler.step()
+                optimizers.schedule(score)
 
                 if valid is not None and cfg.patience is not None and since_best >= cfg.patience:
                     result.stopped_reason = "early_stopping"
@@ -360,31 +370,10 @@ class Trainer:
                     break
         if best_state is not None:
             model.load_state_dict(best_state)
+        restore_dense_lookups(model)
         model.eval()
+        result.embedding_updates = optimizers.updates
         result.wall_time_s = time.perf_counter() - start
-        result.rows_per_s = rows / result.wall_time_s if result.wall_time_s > 0 else 0.0
+        result.train_time_s = train_seconds
+        result.rows_per_s = rows / train_seconds if train_seconds > 0 else 0.0
         return result
-
-
-def make_optimizer(name: str, params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """The optimizer ``name`` ('adam', 'rmsprop', 'sgd' with momentum 0.9) over ``params``."""
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    raise ConfigError(f"unknown optimizer {name!r}; expected one of adam, rmsprop, sgd.")
-
-
-def make_scheduler(name: str, optimizer: torch.optim.Optimizer, direction: str, epochs: int) -> Any:
-    """The per-epoch learning-rate schedule ``name`` ('plateau', 'cosine', 'none' -> None)."""
-    if name == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode=direction, factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE
-        )
-    if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    if name == "none":
-        return None
-    raise ConfigError(f"unknown lr_schedule {name!r}; expected one of plateau, cosine, none.")

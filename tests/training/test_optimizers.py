@@ -1,0 +1,128 @@
+"""Sparse embedding updates (row-wise lazy Adam) and bfloat16 training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from training_helpers import CARDS, N_NUMERIC, binary_data, small_mlp
+
+from needmap.errors import ConfigError
+from needmap.metrics import binary_metrics
+from needmap.models import build_model
+from needmap.training import TrainConfig, Trainer, predict_proba
+from needmap.training import precision as precision_module
+from needmap.training.optimizers import (
+    SPARSE_MIN_ROWS,
+    Optimizers,
+    embedding_rows,
+    embedding_tables,
+    resolve_embedding_updates,
+)
+from needmap.training.precision import precision_context
+
+
+def quiet(**options: object) -> TrainConfig:
+    return TrainConfig(progress=False, threads=1, **options)
+
+
+def test_auto_is_dense_for_small_tables_and_sparse_for_large_ones() -> None:
+    small = small_mlp()
+    assert embedding_rows(small) == sum(CARDS)
+    assert resolve_embedding_updates(quiet(), small) == "dense"
+    large = build_model("deepfm", n_numeric=1, cardinalities=[SPARSE_MIN_ROWS - 10, 10], n_outputs=1, embedding_dim=2)
+    # DeepFM's field table and its first-order table: two tables, each with every id.
+    assert embedding_rows(large) == 2 * SPARSE_MIN_ROWS
+    assert len(embedding_tables(large)) == 2
+    assert resolve_embedding_updates(quiet(), large) == "sparse"
+    assert resolve_embedding_updates(quiet(embedding_updates="dense"), large) == "dense"
+    # 'auto' does not pick sparse updates where they would change the training: other optimizers, weight decay.
+    assert resolve_embedding_updates(quiet(optimizer="sgd"), large) == "dense"
+    assert resolve_embedding_updates(quiet(weight_decay=1e-5), large) == "dense"
+
+
+def test_explicit_sparse_that_cannot_hold_is_an_error() -> None:
+    model = small_mlp()
+    assert resolve_embedding_updates(quiet(embedding_updates="sparse"), model) == "sparse"
+    with pytest.raises(ConfigError, match="needs optimizer 'adam'"):
+        resolve_embedding_updates(quiet(embedding_updates="sparse", optimizer="rmsprop"), model)
+    with pytest.raises(ConfigError, match="no weight decay"):
+        resolve_embedding_updates(quiet(embedding_updates="sparse", weight_decay=0.01), model)
+    with pytest.raises(ConfigError, match="unknown embedding_updates"):
+        quiet(embedding_updates="lazy")
+    with pytest.raises(ConfigError, match="unknown precision"):
+        quiet(precision="fp16")
+
+
+def _two_steps(updates: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row 2 of column 0 before and after a second step whose batch does not look it up."""
+    model = small_mlp(seed=3)
+    optimizers = Optimizers(model, quiet(embedding_updates=updates), "max", updates)
+    table = embedding_tables(model)[0]
+    numeric = torch.randn(8, N_NUMERIC)
+    for ids in (2, 3):  # step 1 looks up id 2 of column 0, step 2 only id 3
+        categorical = torch.tensor([[ids, 1]] * 8)
+        optimizers.zero_grad()
+        model(numeric, categorical).sum().backward()
+        if ids == 2:
+            assert table.weight.grad.is_sparse == (updates == "sparse")
+            optimizers.step()
+            before = table.weight[2].detach().clone()
+        else:
+            optimizers.step()
+    return before, table.weight[2].detach().clone()
+
+
+def test_sparse_updates_touch_only_the_rows_of_the_batch() -> None:
+    # Dense Adam keeps moving a row by its momentum after the batches stop looking it up; row-wise lazy
+    # Adam updates (and decays the moments of) only the rows a batch holds.
+    before, after = _two_steps("sparse")
+    assert torch.equal(before, after)
+    before, after = _two_steps("dense")
+    assert not torch.equal(before, after)
+
+
+def test_sparse_training_learns_and_leaves_dense_lookups(tmp_path) -> None:
+    train, y_train = binary_data(1500, seed=1)
+    valid, y_valid = binary_data(500, seed=2)
+    model = small_mlp()
+    config = quiet(epochs=8, batch_size=128, lr=3e-3, embedding_updates="sparse")
+    result = Trainer(model, "binary", config).fit(train, y_train, valid, y_valid)
+    assert result.embedding_updates == "sparse"
+    assert binary_metrics(y_valid, predict_proba(model, valid))["auc"] > 0.8  # chance 0.5, Bayes rate ~0.87
+    assert not any(t.sparse for t in embedding_tables(model))
+
+
+def test_bf16_autocast_runs_matrix_products_in_bfloat16() -> None:
+    if not precision_module.cpu_has_bf16():
+        with pytest.raises(ConfigError, match="native bfloat16"):
+            precision_context("bf16")
+        return
+    layer = torch.nn.Linear(4, 3)
+    with precision_context("bf16")():
+        assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
+    with precision_context("fp32")():
+        assert layer(torch.randn(2, 4)).dtype == torch.float32
+
+
+def test_bf16_without_native_support_is_an_error(monkeypatch) -> None:
+    monkeypatch.setattr(precision_module, "cpu_has_bf16", lambda: False)
+    with pytest.raises(ConfigError, match="native bfloat16"):
+        precision_context("bf16")
+
+
+def test_bf16_training_reaches_the_float32_auc() -> None:
+    if not precision_module.cpu_has_bf16():
+        pytest.skip("this CPU has no native bfloat16 (the error is tested above)")
+    train, y_train = binary_data(3000, seed=1)
+    valid, y_valid = binary_data(1000, seed=2)
+    aucs = {}
+    for precision in ("fp32", "bf16"):
+        model = small_mlp()
+        config = quiet(epochs=8, batch_size=128, lr=3e-3, precision=precision)
+        Trainer(model, "binary", config).fit(train, y_train, valid, y_valid)
+        probs = predict_proba(model, valid)
+        assert np.isfinite(probs).all()
+        aucs[precision] = binary_metrics(y_valid, probs)["auc"]
+    assert aucs["bf16"] > 0.8
+    assert abs(aucs["bf16"] - aucs["fp32"]) < 0.01
