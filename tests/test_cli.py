@@ -226,3 +226,22 @@ def test_param_passes_any_model_option(bank_csv: Path, tmp_path: Path) -> None:
     assert params["structure"] == "stacked" and params["cross_layers"] == 2 and params["hidden"] == [64, 32]
     code, output = run("train", bank_csv, "--target", "y", "--model", "dcnv2", "-p", "crosslayers=2", "--out", out)
     assert code == 2 and "crosslayers" in output
+
+
+def test_precision_from_the_command_line(bank_csv: Path, tmp_path: Path) -> None:
+    from needmap.training.precision import cpu_has_bf16
+
+    out = tmp_path / "bf16"
+    code, output = run(
+        "train", bank_csv, "--target", "y", "--drop", "duration", "--precision", "bf16", "--out", out, *FAST
+    )
+    if not cpu_has_bf16():
+        assert code == 2 and "native bfloat16" in output
+        return
+    assert code == 0, output
+    assert json.loads((out / "model.json").read_text())["train"]["precision"] == "bf16"
+    training = json.loads((out / "metrics.json").read_text())["training"]
+    assert training["precision"] == "bf16" and training["embedding_updates"] == "dense"
+    assert json.loads((out / "metrics.json").read_text())["test"]["auc"] > 0.7
+    code, output = run("train", bank_csv, "--target", "y", "--precision", "fp16", "--out", tmp_path / "x", *FAST)
+    assert code == 2 and "unknown precision 'fp16'" in output

@@ -151,3 +151,14 @@ def test_bucketize_star_buckets_every_numeric_column(split: tuple[pa.Table, pa.T
     model.fit(split[0])
     assert model.preprocessor_ is not None and model.preprocessor_.n_numeric_ == 0  # all became bucket ids
     assert "euribor3m" in model.preprocessor_.categorical_names_
+
+
+def test_one_raw_row_as_a_dict_scores_as_in_a_batch(fitted: nm.Model, split: tuple[pa.Table, pa.Table]) -> None:
+    test = split[1].slice(0, 5)
+    batch = fitted.predict_proba(test)
+    rows = test.drop(["y"]).to_pylist()
+    for row, expected in zip(rows, batch, strict=True):
+        assert fitted.predict_proba(row) == pytest.approx([expected], abs=1e-6)
+    assert fitted.predict_proba(rows) == pytest.approx(batch, abs=1e-6)
+    partial = dict(rows[0], age=None, job=None)  # missing values in a single row
+    assert 0 < fitted.predict_proba(partial)[0] < 1

@@ -289,6 +289,7 @@ def _build_model(
     min_frequency: int | None,
     quiet: bool,
     param: list[str] | None = None,
+    precision: str | None = None,
 ) -> Any:
     from needmap.estimator import Model
 
@@ -309,6 +310,7 @@ def _build_model(
         ("max_time", parse_duration(max_time)),
         ("scaling", scaling),
         ("min_frequency", min_frequency),
+        ("precision", precision),
     ):
         if value is not None:
             options[key] = value
@@ -396,6 +398,9 @@ def train(
     param: list[str] | None = typer.Option(
         None, "--param", "-p", help="Any other model or training option, key=value (repeatable), e.g. cross_layers=4."
     ),
+    precision: str | None = typer.Option(
+        None, help="fp32 (default) or bf16 (bfloat16 autocast, on CPUs with AVX512-BF16 or AMX)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a model on a table: preprocessing, the network, validation, a baseline; save a model directory."""
@@ -410,7 +415,7 @@ def train(
     estimator = _build_model(
         roles, model, hidden, embedding_dim, dropout, activation, batch_norm, epochs, batch_size, lr, optimizer,
         weight_decay, patience, lr_schedule, class_weight, seed, max_time, scaling, clip, min_frequency, quiet,
-        param,
+        param, precision,
     )  # fmt: skip
     table = _read(data, delimiter, encoding)
     outcome = run_train(

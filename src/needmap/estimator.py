@@ -318,7 +318,10 @@ class Model:
             "validation": self._score(x_valid, y_valid) if x_valid is not None else None,
             "training": {
                 "wall_time_s": result.wall_time_s,
+                "train_time_s": result.train_time_s,
                 "rows_per_s": result.rows_per_s,
+                "embedding_updates": result.embedding_updates,
+                "precision": config.precision,
                 "epochs_run": len(result.history),
                 "best_epoch": result.best_epoch,
                 "stopped_reason": result.stopped_reason,

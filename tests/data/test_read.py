@@ -295,6 +295,19 @@ def test_polars_frame() -> None:
     assert source_of(table) == "polars DataFrame"
 
 
+def test_rows_as_dicts() -> None:
+    one = read({"age": 41, "job": "admin.", "balance": None})
+    assert one.num_rows == 1 and one.column_names == ["age", "job", "balance"]
+    assert one.column("age").to_pylist() == [41] and one.column("balance").null_count == 1
+    assert source_of(one) == "records"
+    rows = read([{"age": 41, "job": "admin."}, {"age": 35}])  # a key missing from a row is missing there
+    assert rows.column("job").to_pylist() == ["admin.", None]
+    error = data_error([{"age": 41}, {"age": "forty"}])
+    assert "one type per column" in str(error)
+    error = data_error([1, 2])
+    assert "a row as a dict" in str(error)
+
+
 def test_arrow_table_and_record_batch_keep_their_metadata() -> None:
     base = pa.table({"a": [1, 2]}).replace_schema_metadata({b"origin": b"crm"})
     table = read(base)

@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -149,14 +149,30 @@ def read(
     elif isinstance(source, (str, os.PathLike)):
         table, name, first = _read_file(Path(source), format, delimiter, encoding)
         is_file = True
+    elif isinstance(source, Mapping) or (
+        isinstance(source, (list, tuple)) and source and all(isinstance(r, Mapping) for r in source)
+    ):
+        records = [source] if isinstance(source, Mapping) else list(source)
+        table, name, first = _from_records(records), "records", 0
     else:
         raise DataError(
             f"cannot read a source of type {type(source).__name__}; expected a file path, a pandas or "
-            "polars DataFrame, a pyarrow Table or RecordBatch, or sql= with a DuckDB query"
+            "polars DataFrame, a pyarrow Table or RecordBatch, a row as a dict (column -> value) or a "
+            "list of such rows, or sql= with a DuckDB query"
         )
     table = _normalize(table)
     _check_table(table, name, first, is_file)
     return with_source(table, name, first)
+
+
+def _from_records(records: list[Mapping[str, Any]]) -> pa.Table:
+    """Rows given as dicts (column -> value; a column missing from a row is missing there)."""
+    try:
+        return pa.Table.from_pylist([dict(r) for r in records])
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(
+            f"rows given as dicts mix value types in a column: {exc}; expected one type per column."
+        ) from None
 
 
 # -- files -------------------------------------------------------------------------------------------

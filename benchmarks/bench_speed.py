@@ -1,0 +1,338 @@
+"""Speed: needmap beside DeepCTR-Torch, FuxiCTR and LightGBM on the same Criteo-shaped file, in one run.
+
+Each case (library x model x precision) runs in a fresh process of the benchmark environment
+(benchmarks/.venv-peers), one after another, so none competes with another for the cores and each
+process's peak RSS is its own. What a case measures, and the shared split and model sizes, are in
+benchmarks/speed_common.py; each library runs its own documented path:
+
+* needmap: ``needmap.Model(...).fit(table, validation=0)`` on the raw Parquet rows (schema inference,
+  cleaning, preprocessing fitted on the training rows, training), the scores file by the same path as
+  ``needmap predict`` (``predict_to_file``), one raw row through ``Model.predict_proba``.
+* DeepCTR-Torch: its README's Criteo recipe (pandas, LabelEncoder, MinMaxScaler, ``model.fit``)
+  (benchmarks/peers/deepctr_speed.py).
+* FuxiCTR: its FeatureProcessor, dataset building and data loader, and ``BaseModel.fit`` on models
+  composed from its layers (benchmarks/peers/fuxictr_speed.py).
+* LightGBM: ``lightgbm.train`` on the same rows (numerics as they are, categories as pandas
+  categoricals), 100 rounds of 63 leaves.
+
+Usage (the machine otherwise idle: a busy machine reads several times slower):
+
+    benchmarks/.venv-peers/bin/python -m benchmarks.bench_speed --rows 1m --threads 2
+    benchmarks/.venv-peers/bin/python -m benchmarks.bench_speed --data benchmarks/data/criteo_like_3m.parquet
+
+Writes ``<out>/speed_<file stem>.json`` (every case's figures, the machine, the command) and
+``<out>/speed_<file stem>.md`` (the table with the ratios needmap / peer); BENCHMARKS.md keeps it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.speed_common import BATCH_SIZE as BATCH
+from benchmarks.speed_common import (
+    CATEGORICAL,
+    CROSS_LAYERS,
+    EMBEDDING_DIM,
+    HIDDEN,
+    LABEL,
+    LR,
+    NUMERIC,
+    CaseResult,
+    auc,
+    emit,
+    one_row_latency,
+    raw_rows,
+    read_result,
+    split_rows,
+    timed,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+DEFAULT_CASES = (
+    "needmap:deepfm:fp32,needmap:deepfm:bf16,needmap:dcnv2:fp32,needmap:dcnv2:bf16,"
+    "deepctr:deepfm:fp32,deepctr:dcn:fp32,fuxictr:deepfm:fp32,fuxictr:dcnv2:fp32,lightgbm:gbdt:fp32"
+)
+LIGHTGBM_ROUNDS = 100
+
+
+# -- the cases --------------------------------------------------------------------------------------
+def needmap_case(model: str, data: Path, threads: int, epochs: int, precision: str) -> CaseResult:
+    """needmap's own path from the raw file (see the module docstring)."""
+    import pyarrow.parquet as pq
+    import torch
+
+    from needmap.estimator import Model
+    from needmap.training.predict import predict_proba
+    from needmap.workflows.predict import predict_to_file
+
+    torch.set_num_threads(threads)
+    table, read_s = timed(lambda: pq.read_table(data))
+    train_rows, test_rows = split_rows(table.num_rows)
+    train = table.slice(0, train_rows.stop)
+    params: dict[str, Any] = {"embedding_dim": EMBEDDING_DIM, "hidden": list(HIDDEN), "dropout": 0.0}
+    if model == "dcnv2":
+        params["cross_layers"] = CROSS_LAYERS
+    estimator = Model(
+        model, target=LABEL, lr=LR, batch_size=BATCH, epochs=epochs, threads=threads, progress=False,
+        precision=precision, seed=0, **params,
+    )  # fmt: skip
+    _, fit_s = timed(lambda: estimator.fit(train, validation=0))
+    result = estimator.result_
+    out = CaseResult("needmap", model, precision, train_rows=train.num_rows, epochs=epochs)
+    out.train_s = result.train_time_s
+    out.train_rows_per_s = result.rows_per_s
+    out.preprocess_s = read_s + fit_s - result.train_time_s
+    out.end_to_end_s = read_s + fit_s
+    out.notes.append(
+        f"preprocess_s = file read + everything in Model.fit but the training steps; embedding updates "
+        f"{result.embedding_updates}"
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def score() -> Any:
+            raw = pq.read_table(data).slice(test_rows.start)
+            return predict_to_file(estimator, raw, Path(tmp) / "scores.parquet")
+
+        _, out.score_s = timed(score)
+    test = table.slice(test_rows.start)
+    out.test_rows = test.num_rows
+    out.score_rows_per_s = test.num_rows / out.score_s
+    encoded = estimator.preprocessor_.transform(test)
+    probs, predict_s = timed(lambda: predict_proba(estimator.network_, encoded))
+    out.predict_rows_per_s = test.num_rows / predict_s
+    out.test_auc = auc(test.column(LABEL).to_numpy(), probs)
+    rows = raw_rows(data, test_rows)
+    out.one_row_p50_ms, out.one_row_p99_ms = one_row_latency(lambda row: estimator.predict_proba([row]), rows)
+    return out
+
+
+def lightgbm_case(model: str, data: Path, threads: int, epochs: int, precision: str) -> CaseResult:
+    """LightGBM on the same split; categories as pandas categoricals (its native categorical splits)."""
+    import lightgbm as lgb
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    def frame(table: Any, categories: dict[str, Any] | None = None) -> pd.DataFrame:
+        df = table.select(NUMERIC + CATEGORICAL).to_pandas()
+        for column in NUMERIC:
+            df[column] = df[column].astype("float64")
+        for column in CATEGORICAL:
+            df[column] = pd.Categorical(df[column], categories=None if categories is None else categories[column])
+        return df
+
+    def prepare() -> tuple[Any, pd.DataFrame, Any]:
+        table = pq.read_table(data)
+        train_rows, _ = split_rows(table.num_rows)
+        x = frame(table.slice(0, train_rows.stop))
+        return table, x, table.column(LABEL).to_numpy()[: train_rows.stop]
+
+    (table, x, y), preprocess_s = timed(prepare)
+    params = {"objective": "binary", "num_leaves": 63, "learning_rate": 0.1, "num_threads": threads, "verbose": -1}
+    booster, train_s = timed(lambda: lgb.train(params, lgb.Dataset(x, y), num_boost_round=LIGHTGBM_ROUNDS))
+    categories = {c: x[c].cat.categories for c in CATEGORICAL}
+    _, test_rows = split_rows(table.num_rows)
+    out = CaseResult("lightgbm", model, precision, train_rows=len(x), epochs=1)
+    out.preprocess_s, out.train_s = preprocess_s, train_s
+    out.train_rows_per_s = len(x) / train_s
+    out.end_to_end_s = preprocess_s + train_s
+    out.notes.append(f"{LIGHTGBM_ROUNDS} boosting rounds of 63 leaves; train_rows_per_s = rows / fit seconds")
+    test = table.slice(test_rows.start)
+    out.test_rows = test.num_rows
+    x_test = frame(test, categories)
+    probs, predict_s = timed(lambda: booster.predict(x_test))
+    out.predict_rows_per_s = test.num_rows / predict_s
+    out.test_auc = auc(test.column(LABEL).to_numpy(), probs)
+
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def score() -> None:
+            raw = pq.read_table(data).slice(test_rows.start)
+            scores = booster.predict(frame(raw, categories))
+            pd.DataFrame({"score": scores}).to_parquet(Path(tmp) / "scores.parquet")
+
+        _, out.score_s = timed(score)
+    out.score_rows_per_s = test.num_rows / out.score_s
+
+    def one(row: dict[str, Any]) -> Any:
+        df = pd.DataFrame([row], columns=NUMERIC + CATEGORICAL)
+        for column in NUMERIC:
+            df[column] = df[column].astype("float64")
+        for column in CATEGORICAL:
+            df[column] = pd.Categorical(df[column], categories=categories[column])
+        return booster.predict(df)
+
+    out.one_row_p50_ms, out.one_row_p99_ms = one_row_latency(one, raw_rows(data, test_rows))
+    return out
+
+
+def run_case(spec: str, data: Path, threads: int, epochs: int) -> CaseResult:
+    """The case ``library:model:precision`` in this process."""
+    library, model, precision = spec.split(":")
+    if library == "needmap":
+        return needmap_case(model, data, threads, epochs, precision)
+    if library == "lightgbm":
+        return lightgbm_case(model, data, threads, epochs, precision)
+    if library == "deepctr":
+        from benchmarks.peers.deepctr_speed import run_case as deepctr_run
+
+        return deepctr_run(model, data, threads, epochs, precision)
+    if library == "fuxictr":
+        from benchmarks.peers.fuxictr_speed import run_case as fuxictr_run
+
+        return fuxictr_run(model, data, threads, epochs, precision)
+    raise ValueError(f"unknown library {library!r} in case {spec!r}; expected needmap, deepctr, fuxictr or lightgbm")
+
+
+# -- the run ----------------------------------------------------------------------------------------
+def run_in_child(spec: str, data: Path, threads: int, epochs: int, timeout: float) -> dict[str, Any]:
+    """Run one case in a fresh process; its CaseResult dict (with the process's peak RSS)."""
+    command = [sys.executable, "-m", "benchmarks.bench_speed", "--case", spec, "--data", str(data)]
+    command += ["--threads", str(threads), "--epochs", str(epochs)]
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
+        return {"case": spec, "error": f"exit {proc.returncode}: {tail}", "process_s": wall}
+    result = read_result(proc.stdout)
+    result["case"], result["process_s"] = spec, wall
+    return result
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        return platform.processor() or platform.machine()
+    return platform.processor() or platform.machine()
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}x" if a and b else "–"
+
+
+def fmt(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def report(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    """The Markdown table of every case, then needmap's ratios to the fastest peer deep model."""
+    lines = [
+        f"Data: {meta['data']} ({meta['rows']:,} rows: {meta['train_rows']:,} train, {meta['test_rows']:,} test); "
+        f"{meta['epochs']} epoch(s); torch threads {meta['threads']}; {meta['cpu']}; {meta['when']}.",
+        "",
+        f"Command: `{meta['command']}`",
+        "",
+        "| case | train rows/s | train s | preprocess s | raw file to model s | scoring rows/s (raw to file) "
+        "| batch predict rows/s | 1-row p50 ms | 1-row p99 ms | peak RSS MB | test AUC |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['case']} | failed: {r['error'].splitlines()[-1][:120]} |||||||||| ")
+            continue
+        lines.append(
+            f"| {r['case']} | {fmt(r['train_rows_per_s'])} | {fmt(r['train_s'], 1)} | {fmt(r['preprocess_s'], 1)} "
+            f"| {fmt(r['end_to_end_s'], 1)} | {fmt(r['score_rows_per_s'])} | {fmt(r['predict_rows_per_s'])} "
+            f"| {fmt(r['one_row_p50_ms'], 2)} | {fmt(r['one_row_p99_ms'], 2)} | {fmt(r['peak_rss_mb'])} "
+            f"| {fmt(r['test_auc'], 4)} |"
+        )
+    ok = {r["case"]: r for r in results if "error" not in r}
+    lines += ["", "Ratios needmap / peer (train rows/s; raw file to trained model, lower is better for needmap):", ""]
+    pairs = [
+        ("deepfm", ("deepctr:deepfm:fp32", "fuxictr:deepfm:fp32")),
+        ("dcnv2", ("deepctr:dcn:fp32", "fuxictr:dcnv2:fp32")),
+    ]
+    for model, peers in pairs:
+        for precision in ("fp32", "bf16"):
+            mine = ok.get(f"needmap:{model}:{precision}")
+            if not mine:
+                continue
+            for peer in peers:
+                theirs = ok.get(peer)
+                if theirs:
+                    train = ratio(mine["train_rows_per_s"], theirs["train_rows_per_s"])
+                    lines.append(
+                        f"- needmap {model} {precision} / {peer}: train {train}, "
+                        f"end to end {ratio(mine['end_to_end_s'], theirs['end_to_end_s'])} of its time, "
+                        f"scoring {ratio(mine['score_rows_per_s'], theirs['score_rows_per_s'])}"
+                    )
+    for r in results:
+        for note in r.get("notes") or []:
+            lines.append(f"- note ({r['case']}): {note}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=None, help="Criteo-shaped Parquet file")
+    parser.add_argument(
+        "--rows", default="1m", help="1m or 3m: benchmarks/data/criteo_like_<rows>.parquet (made if missing)"
+    )
+    parser.add_argument("--cases", default=DEFAULT_CASES, help="comma list of library:model:precision")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds a case may run")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--case", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    data = args.data or REPO / "benchmarks" / "data" / f"criteo_like_{args.rows}.parquet"
+    if args.case:
+        emit(run_case(args.case, data, args.threads, args.epochs))
+        return 0
+    if not data.exists():
+        rows = {"1m": 1_000_000, "3m": 3_000_000}[args.rows]
+        subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "make_criteo_like.py"), "--rows", str(rows), "--out", str(data)],
+            check=True,
+        )
+    import pyarrow.parquet as pq
+
+    n = pq.ParquetFile(data).metadata.num_rows
+    train_rows, test_rows = split_rows(n)
+    meta = {
+        "data": str(data.relative_to(REPO) if data.is_relative_to(REPO) else data),
+        "rows": n,
+        "train_rows": train_rows.stop,
+        "test_rows": n - test_rows.start,
+        "epochs": args.epochs,
+        "threads": args.threads,
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": "benchmarks/.venv-peers/bin/python -m benchmarks.bench_speed " + shlex.join(sys.argv[1:]),
+    }
+    results = []
+    for spec in filter(None, args.cases.split(",")):
+        print(f"[{spec}] running ...", flush=True)
+        result = run_in_child(spec, data, args.threads, args.epochs, args.timeout)
+        results.append(result)
+        shown = result.get("error") or {k: result.get(k) for k in ("train_rows_per_s", "end_to_end_s", "test_auc")}
+        print(f"[{spec}] {shown}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"speed_{data.stem}"
+    (args.out / f"{stem}.json").write_text(json.dumps({"meta": meta, "cases": results}, indent=1))
+    text = report(results, meta)
+    (args.out / f"{stem}.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""What every library's case of the speed benchmark shares: the data, the split, the model sizes, the
+measurements and how each is taken (see benchmarks/bench_speed.py).
+
+Data: a Criteo-shaped Parquet file (``label``, ``I1..I13`` counts, ``C1..C26`` hex categories),
+written by benchmarks/make_criteo_like.py. Split: the first 90% of the rows (in file order) train,
+the last 10% are the test rows; every library reads the same rows. No validation pass, no early
+stopping: training is exactly ``epochs`` passes, so throughput is training alone.
+
+Model sizes (the issue's setting): embedding 16 for every categorical column, DNN 400-400-400 with
+ReLU and no dropout, batch 4,096, Adam at lr 1e-3, no L2 penalties, 3 cross layers for DCN / DCN-v2.
+
+A case is one library and one model, run in its own process (the parent reads its peak RSS), and
+returns a :class:`CaseResult` as JSON on the last line of its stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TRAIN_SHARE = 0.9
+EMBEDDING_DIM = 16
+HIDDEN = (400, 400, 400)
+BATCH_SIZE = 4096
+LR = 1e-3
+CROSS_LAYERS = 3
+NUMERIC = [f"I{i}" for i in range(1, 14)]
+CATEGORICAL = [f"C{i}" for i in range(1, 27)]
+LABEL = "label"
+ONE_ROW_REPEATS = 1000
+RESULT_PREFIX = "CASE_RESULT "
+
+
+@dataclass
+class CaseResult:
+    """One library x model x precision, measured in one process. Seconds are wall-clock.
+
+    Attributes:
+        library, model, precision: what ran ('fp32' or 'bf16').
+        train_rows, test_rows: rows of the split.
+        preprocess_s: raw file read + the library's preprocessing of the training rows (fit and
+            transform into what its fit() reads).
+        train_s: the library's fit() call alone, ``epochs`` passes over ``train_rows``.
+        train_rows_per_s: ``train_rows * epochs / train_s``.
+        end_to_end_s: raw file to trained model: ``preprocess_s + train_s`` (plus any step between).
+        score_s: the test rows from the raw file to a scores file: read, preprocess with the fitted
+            state, predict, write (``score_rows_per_s`` = test_rows / score_s).
+        predict_rows_per_s: the library's batch predict on already-encoded test rows.
+        one_row_p50_ms, one_row_p99_ms: predict of one raw row (a dict of column -> value),
+            preprocessing included, over :data:`ONE_ROW_REPEATS` calls; None where the library has no
+            such path (then ``notes`` says so).
+        test_auc: AUC on the test rows after training.
+        epochs: training passes.
+        peak_rss_mb: the case process's peak resident memory (set by :func:`emit`; worker processes
+            the library started count with their own peak, ``RUSAGE_CHILDREN``).
+        notes: anything a reader must know to read the figures.
+    """
+
+    library: str
+    model: str
+    precision: str = "fp32"
+    train_rows: int = 0
+    test_rows: int = 0
+    epochs: int = 1
+    preprocess_s: float | None = None
+    train_s: float | None = None
+    train_rows_per_s: float | None = None
+    end_to_end_s: float | None = None
+    score_s: float | None = None
+    score_rows_per_s: float | None = None
+    predict_rows_per_s: float | None = None
+    one_row_p50_ms: float | None = None
+    one_row_p99_ms: float | None = None
+    test_auc: float | None = None
+    peak_rss_mb: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+def split_rows(n: int) -> tuple[slice, slice]:
+    """(train, test) row slices of an n-row file: the first 90%, the last 10%."""
+    cut = int(n * TRAIN_SHARE)
+    return slice(0, cut), slice(cut, n)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """(fn(), wall seconds)."""
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def one_row_latency(predict_one: Callable[[dict[str, Any]], Any], rows: list[dict[str, Any]]) -> tuple[float, float]:
+    """(p50, p99) in ms of ``predict_one(row)`` over :data:`ONE_ROW_REPEATS` calls cycling through ``rows``
+    (raw rows as dicts), after 20 warm-up calls."""
+    for row in rows[:20]:
+        predict_one(row)
+    times = np.empty(ONE_ROW_REPEATS)
+    for i in range(ONE_ROW_REPEATS):
+        row = rows[i % len(rows)]
+        start = time.perf_counter()
+        predict_one(row)
+        times[i] = time.perf_counter() - start
+    return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
+
+
+def auc(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(np.asarray(y), np.asarray(p, dtype=np.float64)))
+
+
+def emit(result: CaseResult) -> None:
+    """Print the case's result as the last stdout line, where the parent process reads it, with the
+    process's peak RSS (KiB on Linux)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result.peak_rss_mb = (own + workers) / 1024
+    if workers:
+        result.notes.append(f"peak RSS includes {workers / 1024:.0f} MB of the library's worker processes")
+    print(RESULT_PREFIX + result.to_json(), flush=True)
+
+
+def read_result(stdout: str) -> dict[str, Any]:
+    """The CaseResult dict of a case process's stdout."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX) :])
+    raise ValueError("the case printed no result line")
+
+
+def raw_rows(path: Path, test: slice, count: int = 200) -> list[dict[str, Any]]:
+    """The first ``count`` test rows of the raw file as dicts (feature columns only), for one-row latency."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=NUMERIC + CATEGORICAL).slice(test.start, count)
+    return table.to_pylist()
