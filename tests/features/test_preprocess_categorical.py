@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
@@ -74,3 +75,20 @@ def test_dictionary_encoded_categories_match_plain_strings(make_schema):
     schema = make_schema(categorical=("c",))
     pre = fitted(schema, pa.table({"c": pa.array(["x", "y", "x"]).dictionary_encode()}))
     assert pre.transform(pa.table({"c": ["y", "x", "w"]})).categorical[:, 0].tolist() == [3, 2, 0]
+
+
+def test_small_inputs_encode_as_large_ones() -> None:
+    # Inputs of up to SMALL_INPUT_ROWS rows take the dict path, larger ones Arrow's index_in: same ids.
+    from needmap.features import vocab
+
+    rng = np.random.default_rng(0)
+    values = [f"v{i}" for i in range(500)]
+    vocabulary = vocab.Vocabulary("c", values[:300])
+    strings = pa.chunked_array([pa.array([None if k % 17 == 0 else values[k] for k in rng.integers(0, 500, 400)])])
+    large_ids, large_missing, large_oov = vocabulary.encode(strings)
+    parts = [vocabulary.encode(strings.slice(i, vocab.SMALL_INPUT_ROWS)) for i in range(0, 400, vocab.SMALL_INPUT_ROWS)]
+    assert all(len(ids) <= vocab.SMALL_INPUT_ROWS for ids, _, _ in parts)
+    assert np.concatenate([ids for ids, _, _ in parts]).tolist() == large_ids.tolist()
+    assert sum(m for _, m, _ in parts) == large_missing > 0
+    assert sum(o for _, _, o in parts) == large_oov > 0
+    assert {0, 1} < set(large_ids.tolist())

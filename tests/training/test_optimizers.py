@@ -14,6 +14,7 @@ from needmap.training import TrainConfig, Trainer, predict_proba
 from needmap.training import precision as precision_module
 from needmap.training.optimizers import (
     SPARSE_MIN_ROWS,
+    LazyAdam,
     Optimizers,
     embedding_rows,
     embedding_tables,
@@ -80,6 +81,28 @@ def test_sparse_updates_touch_only_the_rows_of_the_batch() -> None:
     assert torch.equal(before, after)
     before, after = _two_steps("dense")
     assert not torch.equal(before, after)
+
+
+def test_lazy_adam_matches_torch_sparse_adam() -> None:
+    # Same update as torch.optim.SparseAdam over several steps with repeated ids inside a batch.
+    torch.manual_seed(0)
+    tables = [torch.nn.Embedding(50, 4, sparse=True) for _ in range(2)]
+    tables[1].load_state_dict(tables[0].state_dict())
+    ours, reference = LazyAdam([tables[0].weight], lr=0.01), torch.optim.SparseAdam([tables[1].weight], lr=0.01)
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(5):
+        ids = torch.randint(0, 20, (64,), generator=generator)  # rows 20-49 are never looked up
+        target = torch.randn(64, 4, generator=generator)
+        for table, optimizer in ((tables[0], ours), (tables[1], reference)):
+            optimizer.zero_grad()
+            ((table(ids) - target) ** 2).sum().backward()
+            optimizer.step()
+    assert torch.allclose(tables[0].weight, tables[1].weight, atol=1e-6)
+    assert not torch.equal(tables[0].weight[:20], torch.zeros(20, 4))
+    dense = torch.nn.Embedding(5, 2)
+    dense(torch.tensor([1])).sum().backward()
+    with pytest.raises(ConfigError, match="sparse gradients"):
+        LazyAdam([dense.weight]).step()
 
 
 def test_sparse_training_learns_and_leaves_dense_lookups(tmp_path) -> None:

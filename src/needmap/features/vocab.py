@@ -21,6 +21,11 @@ OOV_ID = 0
 MISSING_ID = 1
 RESERVED_IDS = 2
 
+#: Inputs of at most this many rows are encoded by a Python dict built once per vocabulary (online
+#: scoring of one row at a time); larger ones by Arrow's ``index_in``, which builds a hash table of the
+#: whole vocabulary on each call: cheap against 10^5 rows, most of the time of a one-row call.
+SMALL_INPUT_ROWS = 64
+
 
 def category_strings(array: pa.Array | pa.ChunkedArray, *, column: str, file: str | None) -> pa.ChunkedArray:
     """A categorical column of any scalar Arrow type as strings ``[n]``, blank strings made null.
@@ -58,6 +63,7 @@ class Vocabulary:
     name: str
     values: list[str]
     _lookup: pa.Array = field(init=False, repr=False, compare=False)
+    _ids: dict[str, int] | None = field(init=False, repr=False, compare=False, default=None)
 
     kind: ClassVar[str] = "vocabulary"
 
@@ -99,6 +105,8 @@ class Vocabulary:
 
     def encode(self, strings: pa.ChunkedArray) -> tuple[np.ndarray, int, int]:
         """Ids int64 ``[n]`` of category strings ``[n]``, with the counts of missing and OOV rows."""
+        if len(strings) <= SMALL_INPUT_ROWS:
+            return self._encode_small(strings)
         index = pc.index_in(strings, value_set=self._lookup)
         ids = pc.add(pc.fill_null(pc.cast(index, pa.int64()), OOV_ID - RESERVED_IDS), RESERVED_IDS)
         ids = pc.if_else(pc.is_null(strings), MISSING_ID, ids)
@@ -106,6 +114,18 @@ class Vocabulary:
         missing = int(strings.null_count)
         oov = int((out == OOV_ID).sum())
         return out, missing, oov
+
+    def _encode_small(self, strings: pa.ChunkedArray) -> tuple[np.ndarray, int, int]:
+        """:meth:`encode` of a few rows by dict lookups (the dict is built on the first such call)."""
+        if self._ids is None:
+            self._ids = {value: k + RESERVED_IDS for k, value in enumerate(self.values)}
+        ids = self._ids
+        values = strings.to_pylist()
+        out = np.fromiter(
+            (MISSING_ID if v is None else ids.get(v, OOV_ID) for v in values), dtype=np.int64, count=len(values)
+        )
+        missing = int(strings.null_count)
+        return out, missing, int((out == OOV_ID).sum())
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "values": list(self.values)}

@@ -6,10 +6,10 @@ Criteo-shaped rows, embedding 16: ~19.7M embedding weights against ~0.57M dense 
 400-400-400), but a batch of 4,096 rows touches at most 4,096 ids per column. Dense Adam reads and
 writes every weight, its two moments and its gradient on every step (several hundred MB of memory
 traffic), and the backward pass materializes a dense gradient the size of the table. With
-``sparse=True`` lookups the gradient holds only the looked-up rows, and
-:class:`torch.optim.SparseAdam` ("lazy Adam") updates only those rows and their moments: the cost of
-a step follows the batch, not the vocabulary. A row's moments then decay only when it is looked up
-(the usual lazy-Adam semantics, as in TensorFlow's LazyAdam).
+``sparse=True`` lookups the gradient holds only the looked-up rows, and :class:`LazyAdam` updates
+only those rows and their moments: the cost of a step follows the batch, not the vocabulary. A row's
+moments then decay only when it is looked up (the usual lazy-Adam semantics, as in TensorFlow's
+LazyAdam and PyTorch's SparseAdam).
 """
 
 from __future__ import annotations
@@ -29,6 +29,55 @@ SPARSE_MIN_ROWS = 100_000
 
 PLATEAU_FACTOR = 0.5
 PLATEAU_PATIENCE = 0
+
+
+class LazyAdam(torch.optim.Optimizer):
+    """Adam on the rows of embedding tables that a batch looked up; the update of torch.optim.SparseAdam.
+
+    Each step takes the sparse gradient of every table (``nn.Embedding(sparse=True)``): the looked-up
+    ids ``[N]`` and their gradient rows ``[N, d]``. It sums the rows of each distinct id (one sort),
+    then updates the U distinct rows and their two moments with gathers and scatters:
+
+        m_u = b1 m_u + (1 - b1) g_u,  v_u = b2 v_u + (1 - b2) g_u^2,
+        w_u -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m_u / (sqrt(v_u) + eps)
+
+    (t counts the steps of the table, as SparseAdam does). Written here because SparseAdam coalesces
+    the gradient into a new sparse tensor and updates the moments through sparse additions: 35 ms
+    against 15 ms for this one on 1 thread, 4,096 rows of 26 columns (10,713 distinct ids of 1.16M rows,
+    d = 16).
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for param in group["params"]:
+                grad = param.grad
+                if grad is None:
+                    continue
+                if not grad.is_sparse:
+                    raise ConfigError("LazyAdam updates embedding tables with sparse gradients; this one is dense.")
+                state = self.state[param]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(param)
+                    state["exp_avg_sq"] = torch.zeros_like(param)
+                state["step"] += 1
+                ids = grad._indices()[0]
+                rows, inverse = torch.unique(ids, return_inverse=True)
+                summed = torch.zeros((len(rows), param.shape[1]), dtype=param.dtype)
+                summed.index_add_(0, inverse, grad._values())
+                exp_avg = state["exp_avg"].index_select(0, rows).mul_(beta1).add_(summed, alpha=1 - beta1)
+                exp_avg_sq = state["exp_avg_sq"].index_select(0, rows).mul_(beta2)
+                exp_avg_sq.addcmul_(summed, summed, value=1 - beta2)
+                state["exp_avg"].index_copy_(0, rows, exp_avg)
+                state["exp_avg_sq"].index_copy_(0, rows, exp_avg_sq)
+                t = state["step"]
+                step_size = group["lr"] * (1 - beta2**t) ** 0.5 / (1 - beta1**t)
+                param.index_add_(0, rows, exp_avg.div_(exp_avg_sq.sqrt_().add_(group["eps"])), alpha=-step_size)
 
 
 def embedding_tables(model: nn.Module) -> list[nn.Embedding]:
@@ -104,7 +153,7 @@ class Optimizers:
     """One or two optimizers stepped together, with one schedule each.
 
     ``updates`` 'dense': the configured optimizer over every parameter. 'sparse': every embedding
-    table switched to sparse gradients and updated by :class:`torch.optim.SparseAdam`, the other
+    table switched to sparse gradients and updated by :class:`LazyAdam`, the other
     parameters by Adam; both at ``config.lr``, both scheduled alike.
     """
 
@@ -116,7 +165,7 @@ class Optimizers:
                 table.sparse = True
             sparse_ids = {id(t.weight) for t in tables}
             dense = [p for p in model.parameters() if id(p) not in sparse_ids]
-            self.optimizers = [torch.optim.SparseAdam([t.weight for t in tables], lr=config.lr)]
+            self.optimizers = [LazyAdam([t.weight for t in tables], lr=config.lr)]
             if dense:
                 self.optimizers.insert(0, make_optimizer(config.optimizer, dense, config.lr, config.weight_decay))
         else:

@@ -42,12 +42,14 @@ def forward_in_batches(model: nn.Module, inputs: Inputs, batch_size: int = PREDI
     if batch_size < 1:
         raise ConfigError(f"batch_size is {batch_size!r}; expected a positive integer.")
     was_training = model.training
-    model.eval()
+    if was_training:  # eval() walks every submodule: skipped when the model is in eval mode already
+        model.eval()
     try:
         with torch.inference_mode():
             parts = [model(*inputs.slice(start, start + batch_size)) for start in range(0, inputs.rows, batch_size)]
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
     if not parts:
         return torch.empty((0, getattr(model, "n_outputs", 1)), dtype=torch.float32)
     return torch.cat(parts)
