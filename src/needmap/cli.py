@@ -467,20 +467,21 @@ def predict(
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
 ) -> None:
-    """Score new rows with a saved model; keeps the id columns, adds the score; writes atomically."""
+    """Score new rows with a saved model; keeps the id columns, adds the score; writes atomically.
+
+    Rows are scored in chunks of 100,000 (a Parquet file is read a chunk at a time, so files larger than
+    memory score too)."""
     from needmap.data.write import WRITABLE
     from needmap.estimator import load
-    from needmap.workflows.predict import predict_to_file
+    from needmap.workflows.predict import predict_stream
 
     if out.suffix.lower() not in WRITABLE:
         raise ConfigError(f"--out '{out}' has an unsupported extension; expected one of {', '.join(WRITABLE)}.")
     loaded = load(model_dir)
-    table = _read(data, delimiter, encoding)
-    path, scores = predict_to_file(loaded, table, out)
-    assert loaded.preprocessor_ is not None
-    for note in transform_notes(loaded.preprocessor_.last_transform_report_):
+    path, rows, report = predict_stream(loaded, data, out, delimiter=delimiter, encoding=encoding)
+    for note in transform_notes(report):
         console.print(f"[yellow]note:[/] {note}")
-    out_console.print(f"{scores.num_rows} rows scored, written to [bold]{path}[/]")
+    out_console.print(f"{rows} rows scored, written to [bold]{path}[/]")
 
 
 def transform_notes(report: dict[str, Any]) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
 from needmap.data.write import write_table
 from needmap.estimator import Model
 
@@ -19,6 +20,45 @@ def predict_to_file(model: Model, table: pa.Table, out: str | Path) -> tuple[Pat
     atomically: nothing is written when scoring fails. Returns the path and the scores table."""
     scores = model.predict(table)
     return write_table(scores, out), scores
+
+
+def predict_stream(
+    model: Model,
+    source: Any,
+    out: str | Path,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+    progress: Any = None,
+) -> tuple[Path, int, dict[str, Any]]:
+    """Score ``source`` chunk by chunk into ``out`` (.parquet, .csv or .jsonl), atomically.
+
+    ``source`` is read by :func:`needmap.data.stream.iter_chunks` (a Parquet file row group by row
+    group, so memory holds one chunk of ``chunk_rows`` rows, not the file); each chunk is preprocessed
+    with the model's fitted state, scored and appended to a temporary file renamed into place at the
+    end (nothing at ``out`` when a chunk fails). ``progress`` (optional) is called with the rows done
+    after each chunk. Returns the path, the rows written and the preprocessing report of all chunks
+    together (``rows`` and per column the summed counts, as ``Preprocessor.last_transform_report_``).
+    """
+    total: dict[str, Any] = {"rows": 0, "columns": {}}
+    with ChunkWriter(out) as writer:
+        for chunk in iter_chunks(source, chunk_rows, delimiter=delimiter, encoding=encoding):
+            writer.write(model.predict(chunk))
+            assert model.preprocessor_ is not None
+            _add_report(total, model.preprocessor_.last_transform_report_)
+            if progress is not None:
+                progress(writer.rows)
+    return writer.path, writer.rows, total
+
+
+def _add_report(total: dict[str, Any], part: dict[str, Any]) -> None:
+    """Add a chunk's transform report (row count, per-column counts) into ``total``."""
+    total["rows"] += int(part.get("rows", 0))
+    for name, counts in (part.get("columns") or {}).items():
+        into = total["columns"].setdefault(name, {})
+        for key, value in counts.items():
+            into[key] = into.get(key, 0) + value if isinstance(value, (int, float)) else value
 
 
 def write_json(data: Any, out: str | Path) -> Path:

@@ -1,0 +1,86 @@
+"""Scoring in chunks: a Parquet file read a row group at a time, scores appended to a file atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+import needmap as nm
+from needmap.data.read import first_row_of, source_of
+from needmap.data.stream import ChunkWriter, iter_chunks
+from needmap.errors import ConfigError, DataError
+from needmap.workflows.predict import predict_stream
+
+FAST = {"epochs": 2, "batch_size": 256, "progress": False, "threads": 1}
+
+
+@pytest.fixture(scope="module")
+def model(bank_table: pa.Table) -> nm.Model:
+    return nm.Model("mlp", target="y", drop=["duration"], seed=0, **FAST).fit(bank_table.slice(0, 2000), validation=0)
+
+
+@pytest.fixture(scope="module")
+def bank_parquet(tmp_path_factory: pytest.TempPathFactory, bank_table: pa.Table) -> Path:
+    path = tmp_path_factory.mktemp("stream") / "bank.parquet"
+    pq.write_table(bank_table, path, row_group_size=700)
+    return path
+
+
+def test_parquet_chunks_hold_every_row_once_and_say_where_they_start(bank_parquet: Path, bank_table) -> None:
+    chunks = list(iter_chunks(bank_parquet, chunk_rows=1000))
+    assert [c.num_rows for c in chunks] == [1000, 1000, 1000]
+    assert [first_row_of(c) for c in chunks] == [0, 1000, 2000]
+    assert all(source_of(c) == str(bank_parquet) for c in chunks)
+    assert pa.concat_tables(chunks).column("age").to_pylist() == bank_table.column("age").to_pylist()
+
+
+def test_csv_and_tables_are_sliced(bank_csv: Path, bank_table: pa.Table) -> None:
+    chunks = list(iter_chunks(bank_csv, chunk_rows=1200, delimiter=";"))
+    assert [c.num_rows for c in chunks] == [1200, 1200, 600]
+    assert [first_row_of(c) for c in chunks] == [2, 1202, 2402]  # CSV rows are line numbers (header = 1)
+    assert [c.num_rows for c in iter_chunks(bank_table, chunk_rows=2000)] == [2000, 1000]
+    with pytest.raises(ConfigError, match="chunk_rows"):
+        next(iter_chunks(bank_table, chunk_rows=0))
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_streamed_scores_equal_scores_of_the_whole_table(
+    model: nm.Model, bank_parquet: Path, bank_table: pa.Table, tmp_path: Path, suffix: str
+) -> None:
+    out = tmp_path / f"scores{suffix}"
+    seen: list[int] = []
+    path, rows, report = predict_stream(model, bank_parquet, out, chunk_rows=800, progress=seen.append)
+    assert path == out and rows == bank_table.num_rows and seen == [800, 1600, 2400, 3000]
+    whole = model.predict_proba(bank_table)
+    if suffix == ".parquet":
+        written = pq.read_table(out).column("score").to_numpy()
+    elif suffix == ".csv":
+        written = pacsv.read_csv(out).column("score").to_numpy()
+    else:
+        written = nm.read(out).column("score").to_numpy()
+    np.testing.assert_allclose(written, whole, rtol=1e-6)
+    assert report["rows"] == bank_table.num_rows
+    assert report["columns"]["job"]["missing"] == bank_table.num_rows - pa.compute.count(bank_table["job"]).as_py()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_failing_chunk_leaves_no_output(model: nm.Model, bank_table: pa.Table, tmp_path: Path) -> None:
+    out = tmp_path / "scores.parquet"
+    out.write_text("the previous scores")
+    bad = bank_table.set_column(
+        bank_table.column_names.index("age"), "age", pa.array(["x"] * bank_table.num_rows, type=pa.string())
+    )
+    with pytest.raises(DataError, match="age"):
+        predict_stream(model, bad, out, chunk_rows=1000)
+    assert out.read_text() == "the previous scores"
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.parquet"]
+
+
+def test_chunk_writer_refuses_unknown_extensions(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="extension"):
+        ChunkWriter(tmp_path / "scores.xlsx")
