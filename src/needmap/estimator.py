@@ -45,6 +45,7 @@ from needmap.data.values import stringify
 from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
 from needmap.features.numeric import parse_numeric
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
+from needmap.features.row import RowEncoder
 from needmap.features.target import (
     add_extra_targets,
     encode_target,
@@ -157,6 +158,7 @@ class Model:
         self.metrics_: dict[str, Any] = {}
         self.report_: dict[str, Any] = {}
         self.train_config_: TrainConfig | None = None
+        self._row_encoder: tuple[Any, RowEncoder] | None = None
         # {"mean", "std"} of a regression target; for a multi-task model one such dict or None per target.
         self.target_scaling_: dict[str, float] | list[dict[str, float] | None] | None = None
 
@@ -369,9 +371,19 @@ class Model:
     def predict_proba(self, data: TableLike) -> np.ndarray:
         """Scores as an array: P(positive) ``[n]`` (binary), class probabilities ``[n, K]``
         (multiclass) or predictions in the target's units ``[n]`` (regression); ``[n, T]`` for a
-        multi-task model (column t: target t's probability or prediction)."""
+        multi-task model (column t: target t's probability or prediction).
+
+        One raw row given as a dict takes the online path (:class:`needmap.features.row.RowEncoder`,
+        the same features without Arrow's per-call cost) where it covers the row's values.
+        """
         self._check_fitted()
         assert self.preprocessor_ is not None
+        if isinstance(data, Mapping):
+            if self._row_encoder is None or self._row_encoder[0] is not self.preprocessor_:
+                self._row_encoder = (self.preprocessor_, RowEncoder(self.preprocessor_))
+            batch = self._row_encoder[1].encode(data)
+            if batch is not None:
+                return self._outputs(batch)
         return self._outputs(self.preprocessor_.transform(_as_table(data)))
 
     def predict(self, data: TableLike) -> pa.Table:

@@ -115,11 +115,15 @@ class Vocabulary:
         oov = int((out == OOV_ID).sum())
         return out, missing, oov
 
-    def _encode_small(self, strings: pa.ChunkedArray) -> tuple[np.ndarray, int, int]:
-        """:meth:`encode` of a few rows by dict lookups (the dict is built on the first such call)."""
+    def id_map(self) -> dict[str, int]:
+        """Category string -> id, built on the first call and kept (online scoring looks ids up here)."""
         if self._ids is None:
             self._ids = {value: k + RESERVED_IDS for k, value in enumerate(self.values)}
-        ids = self._ids
+        return self._ids
+
+    def _encode_small(self, strings: pa.ChunkedArray) -> tuple[np.ndarray, int, int]:
+        """:meth:`encode` of a few rows by dict lookups."""
+        ids = self.id_map()
         values = strings.to_pylist()
         out = np.fromiter(
             (MISSING_ID if v is None else ids.get(v, OOV_ID) for v in values), dtype=np.int64, count=len(values)
