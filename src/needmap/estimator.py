@@ -283,7 +283,9 @@ class Model:
             train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
         else:
             train_idx, valid_idx = np.arange(n), np.array([], dtype=np.int64)
-        train_table = take_rows(table, pa.array(train_idx))
+        # Every row in order (validation=0 or a validation table of its own): the table itself, no copy.
+        everything = len(train_idx) == n and bool(np.all(train_idx == np.arange(n)))
+        train_table = table if everything else take_rows(table, pa.array(train_idx))
         preprocessor = Preprocessor(schema, prep_config)
         x_train = preprocessor.fit_transform(train_table)
         y_train = preprocessor.encode_target(train_table)

@@ -60,6 +60,25 @@ def test_full_row_duplicates_are_counted_not_dropped(make_schema):
     assert len(pre.transform(table)) == 6
 
 
+def test_duplicate_count_matches_a_group_by_on_larger_tables() -> None:
+    from needmap.features.preprocess import _duplicate_rows
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    table = pa.table(
+        {
+            "x": pa.array(rng.normal(size=n)),
+            "c": pa.array(rng.choice(["a", "b", None], n)),
+            "d": pa.array(rng.integers(0, 3, n).astype("datetime64[D]")),
+            "flag": pa.array(rng.integers(0, 2, n).astype(bool)),
+        }
+    )
+    assert _duplicate_rows(table) == 0  # every row distinct: settled by the row hashes alone
+    repeated = pa.concat_tables([table, table.take(pa.array(rng.choice(n, 37, replace=False)))])
+    reference = repeated.num_rows - repeated.group_by(repeated.column_names).aggregate([]).num_rows
+    assert _duplicate_rows(repeated) == reference == 37
+
+
 def test_json_round_trip_gives_identical_output(make_schema):
     schema = make_schema(numeric=("age", "balance", "r"), categorical=("job", "zip"))
     rng = np.random.default_rng(0)
