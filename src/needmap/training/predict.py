@@ -15,6 +15,7 @@ from needmap.errors import ConfigError
 from needmap.features.batch import FeatureBatch
 from needmap.models.base import TabularModel
 from needmap.models.inputs import Inputs
+from needmap.training.memory import keep_freed_memory
 
 PREDICT_BATCH = 8192
 
@@ -41,6 +42,8 @@ def forward_in_batches(model: nn.Module, inputs: Inputs, batch_size: int = PREDI
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size is {batch_size!r}; expected a positive integer.")
+    if inputs.rows > batch_size:
+        keep_freed_memory()  # large scoring runs allocate batch-sized blocks again and again
     was_training = model.training
     if was_training:  # eval() walks every submodule: skipped when the model is in eval mode already
         model.eval()

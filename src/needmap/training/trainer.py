@@ -19,6 +19,7 @@ from needmap.models.base import TabularModel
 from needmap.schema import TASKS
 from needmap.training.config import TrainConfig
 from needmap.training.losses import class_weights, make_loss
+from needmap.training.memory import keep_freed_memory
 from needmap.training.multitask import MultiTask
 from needmap.training.optimizers import (
     Optimizers,
@@ -246,6 +247,7 @@ class Trainer:
             else:
                 self._check_monitor_defined(y_va)
 
+        keep_freed_memory()
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.config.threads or _cores())
         try:
