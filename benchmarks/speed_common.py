@@ -57,8 +57,10 @@ class CaseResult:
             such path (then ``notes`` says so).
         test_auc: AUC on the test rows after training.
         epochs: training passes.
-        peak_rss_mb: the case process's peak resident memory (set by :func:`emit`; worker processes
-            the library started count with their own peak, ``RUSAGE_CHILDREN``).
+        peak_rss_mb: the case process's own peak resident memory (set by :func:`emit`).
+        children_peak_rss_mb: the largest peak of the processes it started (a library's workers, e.g.
+            Ray's), or None when it started none. A forked child's peak counts the pages it shares with
+            the parent at the fork, so this is an upper bound.
         notes: anything a reader must know to read the figures.
     """
 
@@ -79,6 +81,7 @@ class CaseResult:
     one_row_p99_ms: float | None = None
     test_auc: float | None = None
     peak_rss_mb: float | None = None
+    children_peak_rss_mb: float | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -124,10 +127,9 @@ def emit(result: CaseResult) -> None:
     import resource
 
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result.peak_rss_mb = (own + workers) / 1024
-    if workers:
-        result.notes.append(f"peak RSS includes {workers / 1024:.0f} MB of the library's worker processes")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result.peak_rss_mb = own / 1024
+    result.children_peak_rss_mb = children / 1024 if children else None
     print(RESULT_PREFIX + result.to_json(), flush=True)
 
 

@@ -45,8 +45,9 @@ FuxiCTR's own ``compile`` / ``reset_parameters`` / ``fit`` / ``predict`` run the
 
 Ray is started with ``num_cpus=threads``, so its tasks use at most the case's thread budget. It still
 runs its own processes (GCS server, raylet, one worker per task slot) beside the torch threads of this
-process. :func:`~benchmarks.speed_common.emit`'s peak RSS adds the largest of those that ended
-(``RUSAGE_CHILDREN``), not their sum, and not Ray's shared-memory object store. The training loader's
+process. :func:`~benchmarks.speed_common.emit` reports this process's peak RSS and, apart, the largest
+peak of the processes that ended (``RUSAGE_CHILDREN``: not their sum, and not Ray's shared-memory object
+store). The training loader's
 per-epoch shuffle is Ray's ``random_shuffle``, which FuxiCTR does not seed, so the row order (and the
 AUC's last digits) varies from run to run. Only fp32 runs: FuxiCTR has no bf16 option, so a bf16 case
 returns a result with no figures and a note saying so.
@@ -348,7 +349,7 @@ def run_case(model: str, data: Path, threads: int, epochs: int = 1, precision: s
         "Parquet; RankDataLoader(data_format='parquet') (Ray Data); BaseModel.fit/predict on DeepFM/DCNv2 "
         "composed from its layers",
         f"Ray local cluster (num_cpus={threads}) started inside preprocess_s ({ray_s:.2f}s of it); its "
-        "GCS/raylet/worker processes run beside this one (peak RSS adds only the largest that ended); "
+        "GCS/raylet/worker processes run beside this one (the largest one's peak RSS is shown apart); "
         "the train loader's per-epoch random_shuffle is Ray's and unseeded",
         f"end_to_end_s includes {setup_s:.2f}s between preprocessing and fit (feature map load, model "
         "build, Ray-Data train loader that counts its rows)",

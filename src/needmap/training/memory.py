@@ -13,7 +13,6 @@ freed after a step stays with the process instead of going back to the OS (peak 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 # glibc's mallopt parameters (malloc.h).
@@ -39,9 +38,9 @@ def keep_freed_memory() -> bool:
     _applied = False
     if not sys.platform.startswith("linux"):
         return False
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
+        # By its soname: ctypes.util.find_library would run ldconfig in a child process.
+        libc = ctypes.CDLL("libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
