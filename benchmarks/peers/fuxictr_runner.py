@@ -27,7 +27,7 @@ from torch import nn
 from benchmarks.features import Prepared
 from benchmarks.trainloop import HyperParams, PeerNetwork, RunResult, train_network
 
-MODELS: tuple[str, ...] = ("deepfm", "dcnv2")
+MODELS: tuple[str, ...] = ("deepfm", "dcnv2", "dcnv2_stacked")
 # FuxiCTR's default embedding initializer (its FeatureEmbedding's embedding_initializer).
 EMBEDDING_INITIALIZER = "partial(nn.init.normal_, std=1e-4)"
 
@@ -106,12 +106,15 @@ class FuxiDeepFM(nn.Module):
 
 
 class FuxiDCNv2(nn.Module):
-    """DCN-v2 (parallel) from FuxiCTR layers: logit ``[B, 1]`` = Linear([CrossNetV2(x), MLP(x)])."""
+    """DCN-v2 from FuxiCTR layers, as FuxiCTR's DCNv2 builds it: logit ``[B, 1]`` =
+    Linear([CrossNetV2(x), MLP(x)]) ("parallel", its default model_structure), or
+    Linear(MLP(CrossNetV2(x))) ("stacked")."""
 
-    def __init__(self, fmap: Any, prepared: Prepared, hp: HyperParams) -> None:
+    def __init__(self, fmap: Any, prepared: Prepared, hp: HyperParams, structure: str = "parallel") -> None:
         super().__init__()
         from fuxictr.pytorch import layers
 
+        self.structure = structure
         self.embedded = _Embedded(fmap, prepared, hp.embedding_dim)
         width = fmap.sum_emb_out_dim()
         self.cross = layers.CrossNetV2(width, hp.cross_layers)
@@ -123,10 +126,12 @@ class FuxiDCNv2(nn.Module):
             dropout_rates=hp.dropout,
             batch_norm=False,
         )
-        self.fc = nn.Linear(width + hp.hidden[-1], 1)
+        self.fc = nn.Linear(width + hp.hidden[-1] if structure == "parallel" else hp.hidden[-1], 1)
 
     def forward(self, X: dict[str, torch.Tensor]) -> torch.Tensor:
         flat = self.embedded(X).flatten(start_dim=1)
+        if self.structure == "stacked":
+            return self.fc(self.dnn(self.cross(flat)))
         return self.fc(torch.cat([self.cross(flat), self.dnn(flat)], dim=-1))
 
 
@@ -145,6 +150,8 @@ def build(name: str, prepared: Prepared, hp: HyperParams, seed: int) -> PeerNetw
         net: nn.Module = FuxiDeepFM(fmap, prepared, hp)
     elif name == "dcnv2":
         net = FuxiDCNv2(fmap, prepared, hp)
+    elif name == "dcnv2_stacked":
+        net = FuxiDCNv2(fmap, prepared, hp, structure="stacked")
     else:
         raise ValueError(f"unknown FuxiCTR model {name!r}; expected one of {', '.join(MODELS)}")
     reset_parameters(net)
