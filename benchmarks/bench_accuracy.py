@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--peers",
         default=DEFAULT_PEERS,
-        help="comma list of deepctr:deepfm|dcn|dcnmix|din, fuxictr:deepfm|dcnv2|dcnv2_stacked, lightgbm, logreg; or none",
+        help="comma list of deepctr:deepfm|dcn|dcnmix|din, fuxictr:deepfm|dcnv2|dcnv2_stacked, lightgbm, logreg",
     )
     parser.add_argument("--features", default="default", help=f"the features every library reads: {FEATURE_SETS_HELP}")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of accuracy.json and accuracy.md")
