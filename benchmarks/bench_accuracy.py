@@ -32,7 +32,7 @@ import torch
 from benchmarks import datasets as bench_datasets
 from benchmarks.features import FEATURE_SETS_HELP, Prepared, prepare, with_feature_set
 from benchmarks.needmap_runner import run_logistic_regression, run_model, split_spec
-from benchmarks.report import markdown
+from benchmarks.report import cpu_name, markdown
 from benchmarks.trainloop import HyperParams, RunResult, score
 from needmap.models.registry import model_class
 
@@ -113,16 +113,6 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -130,7 +120,7 @@ def _cores() -> int:
 def environment() -> dict[str, Any]:
     packages = ["needmap", "torch", "deepctr-torch", "fuxictr", "lightgbm", "scikit-learn", "numpy", "pyarrow"]
     return {
-        "machine": f"{_cpu()}, {_cores()} cores, {platform.system()}, Python {platform.python_version()}",
+        "machine": f"{cpu_name()}, {_cores()} cores, {platform.system()}, Python {platform.python_version()}",
         "versions": {name: v for name in packages if (v := _package_version(name)) is not None},
     }
 

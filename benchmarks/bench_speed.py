@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import cpu_name
 from benchmarks.speed_common import BATCH_SIZE as BATCH
 from benchmarks.speed_common import (
     CATEGORICAL,
@@ -212,16 +212,6 @@ def run_in_child(spec: str, data: Path, threads: int, epochs: int, timeout: floa
     result = read_result(proc.stdout)
     result["case"], result["process_s"] = spec, wall
     return result
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        return platform.processor() or platform.machine()
-    return platform.processor() or platform.machine()
 
 
 def ratio(a: float | None, b: float | None) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import platform
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # What each library is in the comparison.
@@ -15,6 +17,17 @@ KINDS: dict[str, str] = {
     "lightgbm": "gbdt",
     "scikit-learn": "linear",
 }
+
+
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what platform reports, for the reports' machine line."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:  # no /proc (macOS, Windows): platform's name below
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 @dataclass
