@@ -13,7 +13,6 @@ Every chunk carries the source name and its first row number in its schema metad
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import zlib
@@ -27,7 +26,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from needmap.data.read import first_row_of, read, source_of, with_source
-from needmap.data.write import WRITABLE
+from needmap.data.write import writable_suffix, write_jsonl_rows
 from needmap.errors import ConfigError, DataError
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -85,12 +84,7 @@ class ChunkWriter:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.suffix = self.path.suffix.lower()
-        if self.suffix not in WRITABLE:
-            raise ConfigError(
-                f"cannot write '{self.path}': the extension '{self.suffix or '(none)'}' is not supported; "
-                f"expected one of {', '.join(WRITABLE)}."
-            )
+        self.suffix = writable_suffix(self.path)
         self.rows = 0
         self._tmp: Path | None = None
         self._writer: Any = None
@@ -110,10 +104,7 @@ class ChunkWriter:
         if self.suffix == ".jsonl":
             if self._jsonl is None:
                 self._jsonl = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
-            for batch in table.to_batches(max_chunksize=65536):
-                for row in batch.to_pylist():
-                    self._jsonl.write(json.dumps(row, default=str))
-                    self._jsonl.write("\n")
+            write_jsonl_rows(table, self._jsonl)
         else:
             if self._writer is None:
                 maker = pq.ParquetWriter if self.suffix == ".parquet" else pacsv.CSVWriter

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TextIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -15,6 +16,17 @@ from needmap.errors import ConfigError
 WRITABLE = (".parquet", ".csv", ".jsonl")
 
 
+def writable_suffix(target: Path) -> str:
+    """The lower-case extension of ``target`` when needmap writes that format; ConfigError otherwise."""
+    suffix = target.suffix.lower()
+    if suffix not in WRITABLE:
+        raise ConfigError(
+            f"cannot write '{target}': the extension '{suffix or '(none)'}' is not supported; "
+            f"expected one of {', '.join(WRITABLE)}."
+        )
+    return suffix
+
+
 def write_table(table: pa.Table, path: str | os.PathLike[str]) -> Path:
     """Write ``table`` to ``path`` (.parquet, .csv or .jsonl by extension), atomically.
 
@@ -22,12 +34,7 @@ def write_table(table: pa.Table, path: str | os.PathLike[str]) -> Path:
     file in the same directory which is renamed into place at the end. Returns the path.
     """
     target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix not in WRITABLE:
-        raise ConfigError(
-            f"cannot write '{target}': the extension '{suffix or '(none)'}' is not supported; "
-            f"expected one of {', '.join(WRITABLE)}."
-        )
+    suffix = writable_suffix(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -46,10 +53,15 @@ def write_table(table: pa.Table, path: str | os.PathLike[str]) -> Path:
 
 
 def _write_jsonl(table: pa.Table, path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        write_jsonl_rows(table, fh)
+
+
+def write_jsonl_rows(table: pa.Table, fh: TextIO) -> None:
+    """Append the rows of ``table`` to the text file ``fh``, one JSON object per line."""
     import json
 
-    with open(path, "w", encoding="utf-8") as fh:
-        for batch in table.to_batches(max_chunksize=65536):
-            for row in batch.to_pylist():
-                fh.write(json.dumps(row, default=str))
-                fh.write("\n")
+    for batch in table.to_batches(max_chunksize=65536):
+        for row in batch.to_pylist():
+            fh.write(json.dumps(row, default=str))
+            fh.write("\n")
