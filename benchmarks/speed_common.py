@@ -49,8 +49,8 @@ class CaseResult:
         train_s: the library's fit() call alone, ``epochs`` passes over ``train_rows``.
         train_rows_per_s: ``train_rows * epochs / train_s``.
         end_to_end_s: raw file to trained model: ``preprocess_s + train_s`` (plus any step between).
-        score_s: the test rows from the raw file to a scores file: read, preprocess with the fitted
-            state, predict, write (``score_rows_per_s`` = test_rows / score_s).
+        score_s: the test rows from their raw file (:func:`test_file`) to a scores file: read,
+            preprocess with the fitted state, predict, write (``score_rows_per_s`` = test_rows / score_s).
         predict_rows_per_s: the library's batch predict on already-encoded test rows.
         one_row_p50_ms, one_row_p99_ms: predict of one raw row (a dict of column -> value),
             preprocessing included, over :data:`ONE_ROW_REPEATS` calls; None where the library has no
@@ -92,6 +92,24 @@ def split_rows(n: int) -> tuple[slice, slice]:
     """(train, test) row slices of an n-row file: the first 90%, the last 10%."""
     cut = int(n * TRAIN_SHARE)
     return slice(0, cut), slice(cut, n)
+
+
+def test_file(data: Path) -> Path:
+    """The file of the test rows of ``data`` (its last 10%, every column), beside it: what each case
+    scores "from the raw file to a scores file". :func:`write_test_file` makes it before the cases run."""
+    return data.with_name(f"{data.stem}.test.parquet")
+
+
+def write_test_file(data: Path) -> Path:
+    """Write :func:`test_file` of ``data`` unless it exists (untimed, once per data file)."""
+    import pyarrow.parquet as pq
+
+    path = test_file(data)
+    if not path.exists():
+        table = pq.read_table(data)
+        _, test = split_rows(table.num_rows)
+        pq.write_table(table.slice(test.start), path)
+    return path
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:

@@ -54,6 +54,7 @@ from benchmarks.speed_common import (
     one_row_latency,
     raw_rows,
     split_rows,
+    test_file,
     timed,
 )
 
@@ -202,7 +203,7 @@ def run_case(model: str, data: Path, threads: int, epochs: int = 1, precision: s
     with tempfile.TemporaryDirectory() as tmp:
 
         def score() -> tuple[dict[str, np.ndarray], np.ndarray]:
-            raw = _read(data, test_rows)
+            raw = _read(test_file(data), slice(0, None))
             test_input = fitted.transform(raw)
             scores = net.predict(test_input, batch_size=BATCH_SIZE)
             pd.DataFrame({"score": scores[:, 0]}).to_parquet(Path(tmp) / "scores.parquet")

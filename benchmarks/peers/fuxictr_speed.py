@@ -79,6 +79,7 @@ from benchmarks.speed_common import (
     one_row_latency,
     raw_rows,
     split_rows,
+    test_file,
     timed,
 )
 
@@ -304,7 +305,7 @@ def run_case(model: str, data: Path, threads: int, epochs: int = 1, precision: s
             scores_path = root / "scores.parquet"
 
             def score() -> tuple[Any, np.ndarray]:
-                test_path = _encode(processor, data, test_rows, "test")
+                test_path = _encode(processor, test_file(data), slice(0, out.test_rows), "test")
                 test_gen = RankDataLoader(
                     feature_map, stage="test", test_data=test_path, batch_size=BATCH_SIZE, data_format="parquet"
                 )
