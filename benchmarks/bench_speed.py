@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import cpu_name
+from benchmarks.report import cpu_name, gpu_name
 from benchmarks.speed_common import BATCH_SIZE as BATCH
 from benchmarks.speed_common import (
     CATEGORICAL,
@@ -70,7 +70,7 @@ LIGHTGBM_ROUNDS = 100
 
 
 # -- the cases --------------------------------------------------------------------------------------
-def needmap_case(model: str, data: Path, threads: int, epochs: int, precision: str) -> CaseResult:
+def needmap_case(model: str, data: Path, threads: int, epochs: int, precision: str, device: str) -> CaseResult:
     """needmap's own path from the raw file (see the module docstring)."""
     import pyarrow.parquet as pq
     import torch
@@ -91,11 +91,11 @@ def needmap_case(model: str, data: Path, threads: int, epochs: int, precision: s
     # (13 more fields here, a first DNN layer and cross layers a third to three quarters larger).
     estimator = Model(
         model, target=LABEL, lr=LR, batch_size=BATCH, epochs=epochs, threads=threads, progress=False,
-        precision=precision, seed=0, add_missing_indicator=False, **params,
+        precision=precision, device=device, seed=0, add_missing_indicator=False, **params,
     )  # fmt: skip
     _, fit_s = timed(lambda: estimator.fit(train, validation=0))
     result = estimator.result_
-    out = CaseResult("needmap", model, precision, train_rows=train.num_rows, epochs=epochs)
+    out = CaseResult("needmap", model, precision, train_rows=train.num_rows, epochs=epochs, device=result.device)
     out.train_s = result.train_time_s
     out.train_rows_per_s = result.rows_per_s
     out.preprocess_s = read_s + fit_s - result.train_time_s
@@ -184,17 +184,19 @@ def lightgbm_case(model: str, data: Path, threads: int, epochs: int, precision: 
     return out
 
 
-def run_case(spec: str, data: Path, threads: int, epochs: int) -> CaseResult:
-    """The case ``library:model:precision`` in this process."""
+def run_case(spec: str, data: Path, threads: int, epochs: int, device: str = "cpu") -> CaseResult:
+    """The case ``library:model:precision`` in this process, training on ``device`` ('cpu' or 'cuda')."""
     library, model, precision = spec.split(":")
     if library == "needmap":
-        return needmap_case(model, data, threads, epochs, precision)
-    if library == "lightgbm":
-        return lightgbm_case(model, data, threads, epochs, precision)
+        return needmap_case(model, data, threads, epochs, precision, device)
     if library == "deepctr":
         from benchmarks.peers.deepctr_speed import run_case as deepctr_run
 
-        return deepctr_run(model, data, threads, epochs, precision)
+        return deepctr_run(model, data, threads, epochs, precision, device)
+    if device != "cpu":
+        raise ValueError(f"the case {spec!r} runs on the CPU only in this benchmark; --device is {device!r}")
+    if library == "lightgbm":
+        return lightgbm_case(model, data, threads, epochs, precision)
     if library == "fuxictr":
         from benchmarks.peers.fuxictr_speed import run_case as fuxictr_run
 
@@ -203,10 +205,10 @@ def run_case(spec: str, data: Path, threads: int, epochs: int) -> CaseResult:
 
 
 # -- the run ----------------------------------------------------------------------------------------
-def run_in_child(spec: str, data: Path, threads: int, epochs: int, timeout: float) -> dict[str, Any]:
+def run_in_child(spec: str, data: Path, threads: int, epochs: int, timeout: float, device: str) -> dict[str, Any]:
     """Run one case in a fresh process; its CaseResult dict (with the process's peak RSS)."""
     command = [sys.executable, "-m", "benchmarks.bench_speed", "--case", spec, "--data", str(data)]
-    command += ["--threads", str(threads), "--epochs", str(epochs)]
+    command += ["--threads", str(threads), "--epochs", str(epochs), "--device", device]
     start = time.perf_counter()
     proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - start
@@ -239,7 +241,8 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     """The Markdown table of every case, then needmap's ratios to the fastest peer deep model."""
     lines = [
         f"Data: {meta['data']} ({meta['rows']:,} rows: {meta['train_rows']:,} train, {meta['test_rows']:,} test); "
-        f"{meta['epochs']} epoch(s); torch threads {meta['threads']}; {meta['cpu']}; {meta['when']}.",
+        f"{meta['epochs']} epoch(s); torch threads {meta['threads']}; {meta['cpu']}; {meta['when']}."
+        + (f" Training on {meta['gpu']} (preprocessing and scoring on the CPU)." if meta.get("gpu") else ""),
         "",
         f"Command: `{meta['command']}`",
         "",
@@ -291,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cases", default=DEFAULT_CASES, help="comma list of library:model:precision")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="where needmap and DeepCTR-Torch train: cpu or cuda")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds a case may run")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -298,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = args.data or REPO / "benchmarks" / "data" / f"criteo_like_{args.rows}.parquet"
     if args.case:
-        emit(run_case(args.case, data, args.threads, args.epochs))
+        emit(run_case(args.case, data, args.threads, args.epochs, args.device))
         return 0
     if not data.exists():
         rows = {"1m": 1_000_000, "3m": 3_000_000}[args.rows]
@@ -319,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": args.epochs,
         "threads": args.threads,
         "cpu": cpu_name(),
+        "device": args.device,
+        "gpu": gpu_name() if args.device != "cpu" else None,
         "cores": os.cpu_count(),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": "benchmarks/.venv-peers/bin/python -m benchmarks.bench_speed " + shlex.join(sys.argv[1:]),
@@ -326,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for spec in filter(None, args.cases.split(",")):
         print(f"[{spec}] running ...", flush=True)
-        result = run_in_child(spec, data, args.threads, args.epochs, args.timeout)
+        result = run_in_child(spec, data, args.threads, args.epochs, args.timeout, args.device)
         results.append(result)
         shown = result.get("error") or {k: result.get(k) for k in ("train_rows_per_s", "end_to_end_s", "test_auc")}
         print(f"[{spec}] {shown}", flush=True)

@@ -30,6 +30,15 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def gpu_name() -> str:
+    """The name of the CUDA GPU torch trains on, with torch's version and CUDA's, for a report's machine line."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "no CUDA GPU"
+    return f"{torch.cuda.get_device_name()} (torch {torch.__version__}, CUDA {torch.version.cuda})"
+
+
 @dataclass
 class Row:
     """One (dataset, library, model) over its seeds."""

@@ -43,6 +43,7 @@ class CaseResult:
 
     Attributes:
         library, model, precision: what ran ('fp32' or 'bf16').
+        device: where the training steps ran ('cpu', 'cuda:0'); preprocessing and scoring run on the CPU.
         train_rows, test_rows: rows of the split.
         preprocess_s: raw file read + the library's preprocessing of the training rows (fit and
             transform into what its fit() reads).
@@ -67,6 +68,7 @@ class CaseResult:
     library: str
     model: str
     precision: str = "fp32"
+    device: str = "cpu"
     train_rows: int = 0
     test_rows: int = 0
     epochs: int = 1

@@ -124,7 +124,7 @@ def _preprocess(train: pd.DataFrame) -> tuple[Fitted, dict[str, np.ndarray]]:
     return fitted, {name: inputs[name] for name in feature_names}
 
 
-def _build(model: str, columns: list[Any]) -> Any:
+def _build(model: str, columns: list[Any], device: str = "cpu") -> Any:
     """DeepCTR-Torch's DeepFM or DCN (matrix cross layers) with the shared sizes, compiled with Adam."""
     models = _import_deepctr().models
     common: dict[str, Any] = {
@@ -136,7 +136,7 @@ def _build(model: str, columns: list[Any]) -> Any:
         "l2_reg_dnn": 0.0,
         "seed": SEED,
         "task": "binary",
-        "device": "cpu",
+        "device": "cuda:0" if device == "cuda" else device,
     }
     if model == "deepfm":
         net = models.DeepFM(columns, columns, **common)
@@ -174,7 +174,9 @@ def _one_row(fitted: Fitted, net: Any) -> Any:
     return predict_one
 
 
-def run_case(model: str, data: Path, threads: int, epochs: int = 1, precision: str = "fp32") -> CaseResult:
+def run_case(
+    model: str, data: Path, threads: int, epochs: int = 1, precision: str = "fp32", device: str = "cpu"
+) -> CaseResult:
     """DeepCTR-Torch's README pipeline for ``model`` ("deepfm" or "dcn") on the Criteo-shaped file ``data``."""
     if precision != "fp32":
         raise ValueError("DeepCTR-Torch has no bf16 option")
@@ -191,11 +193,13 @@ def run_case(model: str, data: Path, threads: int, epochs: int = 1, precision: s
         return fitted, train_input, train[[LABEL]].to_numpy()
 
     (fitted, train_input, y), preprocess_s = timed(preprocess)
-    net, build_s = timed(lambda: _build(model, fitted.columns))
+    net, build_s = timed(lambda: _build(model, fitted.columns, device))
     _, train_s = timed(
         lambda: net.fit(train_input, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0, validation_split=0.0)
     )
-    out = CaseResult("deepctr", model, precision, train_rows=len(y), test_rows=n - test_rows.start, epochs=epochs)
+    out = CaseResult(
+        "deepctr", model, precision, device, train_rows=len(y), test_rows=n - test_rows.start, epochs=epochs
+    )
     out.preprocess_s, out.train_s = preprocess_s, train_s
     out.train_rows_per_s = len(y) * epochs / train_s
     out.end_to_end_s = preprocess_s + build_s + train_s

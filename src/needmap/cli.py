@@ -290,6 +290,7 @@ def _build_model(
     quiet: bool,
     param: list[str] | None = None,
     precision: str | None = None,
+    device: str | None = None,
 ) -> Any:
     from needmap.estimator import Model
 
@@ -311,6 +312,7 @@ def _build_model(
         ("scaling", scaling),
         ("min_frequency", min_frequency),
         ("precision", precision),
+        ("device", device),
     ):
         if value is not None:
             options[key] = value
@@ -399,7 +401,10 @@ def train(
         None, "--param", "-p", help="Any other model or training option, key=value (repeatable), e.g. cross_layers=4."
     ),
     precision: str | None = typer.Option(
-        None, help="fp32 (default) or bf16 (bfloat16 autocast, on CPUs with AVX512-BF16 or AMX)."
+        None, help="fp32 (default) or bf16 (bfloat16 autocast, on CPUs with AVX512-BF16 or AMX, or a GPU)."
+    ),
+    device: str | None = typer.Option(
+        None, help="Where training runs: auto (default: a CUDA GPU when torch sees one, else the CPU), cpu, cuda."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -415,7 +420,7 @@ def train(
     estimator = _build_model(
         roles, model, hidden, embedding_dim, dropout, activation, batch_norm, epochs, batch_size, lr, optimizer,
         weight_decay, patience, lr_schedule, class_weight, seed, max_time, scaling, clip, min_frequency, quiet,
-        param, precision,
+        param, precision, device,
     )  # fmt: skip
     table = _read(data, delimiter, encoding)
     outcome = run_train(

@@ -326,6 +326,7 @@ class Model:
                 "rows_per_s": result.rows_per_s,
                 "embedding_updates": result.embedding_updates,
                 "precision": config.precision,
+                "device": result.device,
                 "epochs_run": len(result.history),
                 "best_epoch": result.best_epoch,
                 "stopped_reason": result.stopped_reason,

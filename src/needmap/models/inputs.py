@@ -33,3 +33,7 @@ class Inputs(NamedTuple):
     def slice(self, start: int, stop: int) -> Inputs:
         """Rows ``start:stop`` (views, no copy)."""
         return Inputs(self.numeric[start:stop], self.categorical[start:stop], tuple(t[start:stop] for t in self.lists))
+
+    def to(self, device: torch.device | str) -> Inputs:
+        """The same tensors on ``device`` (the tensors themselves when they are there already)."""
+        return Inputs(self.numeric.to(device), self.categorical.to(device), tuple(t.to(device) for t in self.lists))

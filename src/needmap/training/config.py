@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -11,6 +12,7 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd")
 LR_SCHEDULES: tuple[str, ...] = ("plateau", "cosine", "none")
 EMBEDDING_UPDATES: tuple[str, ...] = ("auto", "sparse", "dense")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 #: Metrics that can be monitored for each task, and whether higher ("max") or lower ("min") is better.
 MONITORS: dict[str, dict[str, str]] = {
@@ -69,7 +71,11 @@ class TrainConfig:
             without weight decay on tables of 100,000 rows or more, else dense). See
             :mod:`needmap.training.optimizers`.
         precision: 'fp32', or 'bf16' (the forward pass under bfloat16 autocast, about twice the
-            float32 rate on CPUs with AVX512-BF16 / AMX; weights and optimizer stay float32).
+            float32 rate on CPUs with AVX512-BF16 / AMX, and mixed precision on a GPU; weights and
+            optimizer stay float32).
+        device: where the training steps run: 'cpu', 'cuda' (the current CUDA GPU, or 'cuda:N'), or
+            'auto' (a CUDA GPU when torch sees one, else the CPU). The trained model is moved back to
+            the CPU, where needmap scores.
     """
 
     optimizer: str = "adam"
@@ -88,6 +94,7 @@ class TrainConfig:
     task_weights: list[float] | dict[str, float] | None = None
     embedding_updates: str = "auto"
     precision: str = "fp32"
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -124,6 +131,8 @@ class TrainConfig:
             )
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}.")
+        if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise ConfigError(f"unknown device {self.device!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'.")
         self._check_task_weights()
 
     def _check_task_weights(self) -> None:

@@ -218,14 +218,15 @@ class MultiTask:
         return [{"mean": h.mean, "std": h.std} if h.task == "regression" else None for h in self.heads]
 
     # -- loss --------------------------------------------------------------------------------------
-    def make_losses(self, y: np.ndarray) -> None:
-        """Build each head's per-row loss: BCEWithLogits (``class_weight``, from the rows that have the
-        target, as its pos_weight) or squared error."""
+    def make_losses(self, y: np.ndarray, device: torch.device | str = "cpu") -> None:
+        """Build each head's per-row loss on ``device``: BCEWithLogits (``class_weight``, from the rows that
+        have the target, as its pos_weight) or squared error."""
         self.loss_fns = []
         for t, head in enumerate(self.heads):
             if head.task == "binary":
                 labelled = labelled_values(y, t).astype(np.int64)
                 weights = class_weights("binary", self.config.class_weight, labelled, 2)
+                weights = weights if weights is None else weights.to(device)
                 self.loss_fns.append(nn.BCEWithLogitsLoss(pos_weight=weights, reduction="none"))
             else:
                 self.loss_fns.append(nn.MSELoss(reduction="none"))
@@ -239,7 +240,7 @@ class MultiTask:
             per_row = fn(out[:, t], torch.nan_to_num(target[:, t]))  # NaN rows are masked out below
             parts.append((per_row * labelled).sum() / labelled.sum().clamp(min=1))
         parts = torch.stack(parts)
-        weights = torch.tensor([h.weight for h in self.heads], dtype=parts.dtype)
+        weights = torch.tensor([h.weight for h in self.heads], dtype=parts.dtype, device=parts.device)
         return (parts * weights).sum(), parts
 
     # -- metrics -----------------------------------------------------------------------------------

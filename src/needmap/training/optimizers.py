@@ -68,7 +68,7 @@ class LazyAdam(torch.optim.Optimizer):
                 state["step"] += 1
                 ids = grad._indices()[0]
                 rows, inverse = torch.unique(ids, return_inverse=True)
-                summed = torch.zeros((len(rows), param.shape[1]), dtype=param.dtype)
+                summed = torch.zeros((len(rows), param.shape[1]), dtype=param.dtype, device=param.device)
                 # index_put_ with accumulate: 2.7 ms where index_add_ took 8 ms (106k rows of 16, 1 thread).
                 summed.index_put_((inverse,), grad._values(), accumulate=True)
                 exp_avg = state["exp_avg"].index_select(0, rows).mul_(beta1).add_(summed, alpha=1 - beta1)

@@ -19,16 +19,27 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def precision_context(precision: str) -> Callable[[], contextlib.AbstractContextManager[object]]:
+def precision_context(
+    precision: str, device: torch.device | str = "cpu"
+) -> Callable[[], contextlib.AbstractContextManager[object]]:
     """A factory of the context that a training step's forward pass runs in.
 
-    'fp32': no change. 'bf16': ``torch.autocast('cpu', dtype=torch.bfloat16)``: matrix products and
-    the layers autocast lists run in bfloat16 (about twice the float32 rate on a CPU with AVX512-BF16),
-    the weights, their gradients, the optimizer state and the loss stay float32. ConfigError for an
-    unknown name or a CPU without native bfloat16 (emulated bfloat16 is slower than float32 there).
+    'fp32': no change. 'bf16': ``torch.autocast(device type, dtype=torch.bfloat16)``: matrix products
+    and the layers autocast lists run in bfloat16 (about twice the float32 rate on a CPU with
+    AVX512-BF16; mixed precision on a GPU's tensor cores), the weights, their gradients, the
+    optimizer state and the loss stay float32. ConfigError for an unknown name, a CPU without native
+    bfloat16 (emulated bfloat16 is slower than float32 there) or a GPU without bfloat16.
     """
+    device_type = torch.device(device).type
     if precision == "fp32":
         return contextlib.nullcontext
+    if precision == "bf16" and device_type == "cuda":
+        if not torch.cuda.is_bf16_supported():
+            raise ConfigError(
+                f"precision='bf16' needs a GPU with bfloat16 arithmetic; {torch.cuda.get_device_name()} has none.",
+                hint="Use precision='fp32'.",
+            )
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
     if precision == "bf16":
         if not cpu_has_bf16():
             raise ConfigError(

@@ -35,10 +35,10 @@ def to_inputs(batch: FeatureBatch) -> Inputs:
 
 
 def forward_in_batches(model: nn.Module, inputs: Inputs, batch_size: int = PREDICT_BATCH) -> torch.Tensor:
-    """Model outputs ``[n, n_outputs]`` (float32, the model's own units) in eval mode.
+    """Model outputs ``[n, n_outputs]`` (float32, the model's own units, on the CPU) in eval mode.
 
-    Runs under ``torch.inference_mode`` in slices of ``batch_size`` rows and puts the model back
-    in the training mode it had.
+    ``inputs`` must be on the model's device. Runs under ``torch.inference_mode`` in slices of
+    ``batch_size`` rows and puts the model back in the training mode it had.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size is {batch_size!r}; expected a positive integer.")
@@ -55,7 +55,7 @@ def forward_in_batches(model: nn.Module, inputs: Inputs, batch_size: int = PREDI
             model.train()
     if not parts:
         return torch.empty((0, getattr(model, "n_outputs", 1)), dtype=torch.float32)
-    return torch.cat(parts)
+    return torch.cat(parts).cpu()
 
 
 def _mean_std(model: nn.Module, task: str | None, target_scaling: Any) -> tuple[float, float]:

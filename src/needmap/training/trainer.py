@@ -18,6 +18,7 @@ from needmap.metrics import binary_metrics, multiclass_metrics, regression_metri
 from needmap.models.base import TabularModel
 from needmap.schema import TASKS
 from needmap.training.config import TrainConfig
+from needmap.training.device import resolve_device, synchronize
 from needmap.training.losses import class_weights, make_loss
 from needmap.training.memory import keep_freed_memory
 from needmap.training.multitask import MultiTask
@@ -53,6 +54,7 @@ class TrainResult:
         rows_per_s: training rows processed (rows x epochs run) per second of ``train_time_s``.
         train_time_s: seconds spent in the training steps alone (no validation pass, no checkpoint copy).
         embedding_updates: 'sparse' or 'dense', how the embedding tables were updated.
+        device: where the training steps ran ('cpu', 'cuda:0', ...).
         monitor: name of the monitored metric ('loss' = training loss, without a validation set).
         best_score: its value at ``best_epoch``.
         target_mean, target_std: the standardization of a regression target (the model learns
@@ -72,6 +74,7 @@ class TrainResult:
     rows_per_s: float = 0.0
     train_time_s: float = 0.0
     embedding_updates: str = "dense"
+    device: str = "cpu"
     monitor: str = "loss"
     best_score: float | None = None
     target_mean: float | None = None
@@ -211,8 +214,8 @@ class Trainer:
                 epoch's weights are restored at the end; without them the training loss drives the
                 schedule and the last epoch's weights are kept.
 
-        The model is left in eval mode. Shuffling and dropout use ``config.seed``; the global torch
-        random state is restored afterwards.
+        The model is left in eval mode, on the CPU (it trains on ``config.device``). Shuffling and
+        dropout use ``config.seed``; the global torch random state is restored afterwards.
 
         Raises:
             DataError: features that do not fit the model, targets of the wrong length or values.
@@ -247,14 +250,16 @@ class Trainer:
             else:
                 self._check_monitor_defined(y_va)
 
+        device = resolve_device(self.config.device)
         keep_freed_memory()
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.config.threads or _cores())
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.config.seed)
-                return self._fit(train, y_tr, valid, y_va)
+                return self._fit(train, y_tr, valid, y_va, device)
         finally:
+            model.cpu()
             torch.set_num_threads(previous_threads)
 
     def _target_tensor(self, y: np.ndarray) -> torch.Tensor:
@@ -274,24 +279,31 @@ class Trainer:
         return torch.from_numpy(((y - mean) / std).astype(np.float32))
 
     def _fit(
-        self, train: FeatureBatch, y_tr: np.ndarray, valid: FeatureBatch | None, y_va: np.ndarray | None
+        self,
+        train: FeatureBatch,
+        y_tr: np.ndarray,
+        valid: FeatureBatch | None,
+        y_va: np.ndarray | None,
+        device: torch.device,
     ) -> TrainResult:
         cfg = self.config
-        model = self.model
-        inputs = to_inputs(train)
-        target = self._target_tensor(y_tr)
+        model = self.model.to(device)
+        # The rows go to the device once (on the CPU this shares the arrays' memory).
+        inputs = to_inputs(train).to(device)
+        target = self._target_tensor(y_tr).to(device)
         if valid is not None:
-            v_inputs = to_inputs(valid)
+            v_inputs = to_inputs(valid).to(device)
         mt = self.multitask
         if mt:
-            mt.make_losses(y_tr)
+            mt.make_losses(y_tr, device)
         else:
-            loss_fn = make_loss(self.task, class_weights(self.task, cfg.class_weight, y_tr, model.n_outputs))
+            weights = class_weights(self.task, cfg.class_weight, y_tr, model.n_outputs)
+            loss_fn = make_loss(self.task, weights if weights is None else weights.to(device))
         # The clock starts once the optimizer exists: the first optimizer of a process imports much of
         # torch (seconds), which is start-up cost, not training.
         monitor, direction = (self.monitor, self.direction) if valid is not None else ("loss", "min")
         optimizers = Optimizers(model, cfg, direction, resolve_embedding_updates(cfg, model))
-        autocast = precision_context(cfg.precision)
+        autocast = precision_context(cfg.precision, device)
         start = time.perf_counter()
         squeeze = self.task != "multiclass"
 
@@ -312,10 +324,11 @@ class Trainer:
             for epoch in range(1, cfg.epochs + 1):
                 epoch_start = time.perf_counter()
                 lr = optimizers.lr
-                total = torch.zeros((), dtype=torch.float64)
-                head_totals = torch.zeros(len(mt.heads) if mt else 0, dtype=torch.float64)
+                total = torch.zeros((), dtype=torch.float64, device=device)
+                head_totals = torch.zeros(len(mt.heads) if mt else 0, dtype=torch.float64, device=device)
                 # n_batches batches of equal size (+-1 row), none larger than batch_size.
-                for index in torch.tensor_split(torch.randperm(n, generator=generator), n_batches):
+                order = torch.randperm(n, generator=generator).to(device)
+                for index in torch.tensor_split(order, n_batches):
                     optimizers.zero_grad()
                     with autocast():
                         out = model(*inputs.take(index)).float()
@@ -328,6 +341,7 @@ class Trainer:
                     optimizers.step()
                     total += loss.detach() * len(index)
                     progress.batch_done()
+                synchronize(device)
                 rows += n
                 train_seconds += time.perf_counter() - epoch_start
                 train_loss = float(total) / n
@@ -375,6 +389,7 @@ class Trainer:
         restore_dense_lookups(model)
         model.eval()
         result.embedding_updates = optimizers.updates
+        result.device = str(device)
         result.wall_time_s = time.perf_counter() - start
         result.train_time_s = train_seconds
         result.rows_per_s = rows / train_seconds if train_seconds > 0 else 0.0

@@ -1,0 +1,39 @@
+"""Where training runs: the CPU, or a CUDA GPU when the configuration asks for one or 'auto' finds one."""
+
+from __future__ import annotations
+
+import torch
+
+from needmap.errors import ConfigError
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device that ``TrainConfig.device`` names.
+
+    'auto': the current CUDA GPU when torch sees one, else the CPU. 'cpu'. 'cuda' / 'cuda:N': that GPU;
+    ConfigError when torch sees no CUDA GPU (a CPU build of torch, no driver) or no GPU of that number:
+    never a quiet switch to the CPU.
+    """
+    if name == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            f"device={name!r} needs a CUDA GPU, and torch sees none (torch {torch.__version__}, "
+            f"built with CUDA {torch.version.cuda or 'no'}).",
+            hint="Use device='cpu' or 'auto', or install a CUDA build of torch on a machine with an NVIDIA GPU.",
+        )
+    device = torch.device(name)
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(
+            f"device={name!r}: torch sees {torch.cuda.device_count()} CUDA GPU(s), numbered from 0.",
+            hint="Use 'cuda' for the current GPU.",
+        )
+    return device
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device`` (a GPU runs asynchronously; clocks read after this are true)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
