@@ -98,20 +98,43 @@ def split_rows(n: int) -> tuple[slice, slice]:
 
 def test_file(data: Path) -> Path:
     """The file of the test rows of ``data`` (its last 10%, every column), beside it: what each case
-    scores "from the raw file to a scores file". :func:`write_test_file` makes it before the cases run."""
+    scores "from the raw file to a scores file". :func:`write_split_files` makes it before the cases run."""
     return data.with_name(f"{data.stem}.test.parquet")
 
 
-def write_test_file(data: Path) -> Path:
-    """Write :func:`test_file` of ``data`` unless it exists (untimed, once per data file)."""
+def train_file(data: Path) -> Path:
+    """The file of the training rows of ``data`` (its first 90%, every column), beside it: what needmap's
+    file path reads (``Model.fit(path)``); :func:`write_split_files` makes it before the cases run."""
+    return data.with_name(f"{data.stem}.train.parquet")
+
+
+def _copy_rows(data: Path, rows: slice, path: Path) -> None:
+    """Rows ``rows`` of the Parquet file ``data`` into ``path``, a batch at a time (memory stays at a batch)."""
     import pyarrow.parquet as pq
 
-    path = test_file(data)
-    if not path.exists():
-        table = pq.read_table(data)
-        _, test = split_rows(table.num_rows)
-        pq.write_table(table.slice(test.start), path)
-    return path
+    source = pq.ParquetFile(data)
+    tmp = path.with_name(path.name + ".tmp")
+    with pq.ParquetWriter(tmp, source.schema_arrow) as writer:
+        start = 0
+        for batch in source.iter_batches(batch_size=100_000):
+            lo, hi = max(rows.start, start), min(rows.stop, start + batch.num_rows)
+            if hi > lo:
+                writer.write_batch(batch.slice(lo - start, hi - lo), row_group_size=100_000)
+            start += batch.num_rows
+    tmp.replace(path)
+
+
+def write_split_files(data: Path) -> tuple[Path, Path]:
+    """Write :func:`train_file` and :func:`test_file` of ``data`` unless they exist (untimed, once per data
+    file), in row groups of 100,000 rows."""
+    import pyarrow.parquet as pq
+
+    n = pq.ParquetFile(data).metadata.num_rows
+    train, test = split_rows(n)
+    for rows, path in ((train, train_file(data)), (test, test_file(data))):
+        if not path.exists():
+            _copy_rows(data, rows, path)
+    return train_file(data), test_file(data)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -161,9 +184,9 @@ def read_result(stdout: str) -> dict[str, Any]:
     raise ValueError("the case printed no result line")
 
 
-def raw_rows(path: Path, test: slice, count: int = 200) -> list[dict[str, Any]]:
-    """The first ``count`` test rows of the raw file as dicts (feature columns only), for one-row latency."""
+def raw_rows(data: Path, count: int = 200) -> list[dict[str, Any]]:
+    """The first ``count`` test rows (:func:`test_file`) as dicts (feature columns only), for one-row latency."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=NUMERIC + CATEGORICAL).slice(test.start, count)
-    return table.to_pylist()
+    table = pq.ParquetFile(test_file(data)).read_row_group(0, columns=NUMERIC + CATEGORICAL)
+    return table.slice(0, count).to_pylist()

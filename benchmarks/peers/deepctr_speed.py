@@ -219,7 +219,7 @@ def run_case(
     out.predict_rows_per_s = out.test_rows / predict_s
     out.test_auc = auc(y_test, probs[:, 0])
     unseen = {column: float((test_input[column] == fitted.unknown(column)).mean()) for column in CATEGORICAL}
-    out.one_row_p50_ms, out.one_row_p99_ms = one_row_latency(_one_row(fitted, net), raw_rows(data, test_rows))
+    out.one_row_p50_ms, out.one_row_p99_ms = one_row_latency(_one_row(fitted, net), raw_rows(data))
 
     vocabulary = sum(len(fitted.encoders[column].classes_) + 1 for column in CATEGORICAL)
     out.notes += [

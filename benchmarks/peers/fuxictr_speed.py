@@ -337,7 +337,7 @@ def run_case(model: str, data: Path, threads: int, epochs: int = 1, precision: s
                 with torch.no_grad():
                     return float(network.forward(X)["y_pred"][0, 0])
 
-            rows = raw_rows(data, test_rows)
+            rows = raw_rows(data)
             if abs(predict_one(rows[0]) - probs[0]) > 1e-5:
                 raise RuntimeError("the one-row path scores the first test row differently from the batch predict")
             out.one_row_p50_ms, out.one_row_p99_ms = one_row_latency(predict_one, rows)

@@ -39,10 +39,12 @@ from needmap import __version__
 from needmap.artifact import load_artifact, save_artifact
 from needmap.data.infer import infer_schema
 from needmap.data.overrides import parse_column_options, parse_feature_columns
+from needmap.data.parquet_rows import ParquetRows, release_unused_memory
 from needmap.data.read import first_row_of, read, source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.data.values import stringify
 from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
+from needmap.features.from_file import SCHEMA_SAMPLE_ROWS, prepare_file_training
 from needmap.features.numeric import parse_numeric
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.row import RowEncoder
@@ -58,6 +60,8 @@ from needmap.metrics import task_metrics
 from needmap.models.registry import build_model
 from needmap.schema import Schema
 from needmap.training.multitask import head_outputs, labelled_metrics
+from needmap.training.one_row import OneRowForward
+from needmap.training.stream import TrainingStream
 from needmap.training.trainer import TrainConfig, Trainer, predict_raw
 
 ALL_NUMERIC = "*"  # bucketize={"*": k} buckets every numeric column
@@ -78,6 +82,34 @@ def _field_names(cls: type) -> set[str]:
 
 def _as_table(data: TableLike) -> pa.Table:
     return data if isinstance(data, pa.Table) else read(data)
+
+
+#: ``Model.fit(stream=None)`` streams a Parquet file of at least this many rows.
+STREAM_MIN_ROWS = 2_000_000
+
+
+def _is_parquet_path(data: Any) -> bool:
+    return isinstance(data, (str, os.PathLike)) and Path(data).suffix.lower() in (".parquet", ".pq")
+
+
+def _parquet_rows(data: Any, stream: bool | None) -> ParquetRows | None:
+    """The Parquet file ``data`` to stream, or None to read ``data`` whole (see ``Model.fit``'s ``stream``)."""
+    if stream is None:
+        if not _is_parquet_path(data) or not Path(data).is_file():
+            return None
+        rows = ParquetRows(data)
+        return rows if rows.num_rows >= STREAM_MIN_ROWS else None
+    if not stream:
+        return None
+    if not _is_parquet_path(data):
+        raise ConfigError(
+            f"stream=True reads a Parquet file a part at a time; got {type(data).__name__} {str(data)[:80]!r}.",
+            hint="Convert the data to Parquet first (needmap.read(...) then pyarrow.parquet.write_table), or "
+            "use stream=False.",
+        )
+    if not Path(data).is_file():
+        raise DataError("does not exist; expected a Parquet file", file=str(data))
+    return ParquetRows(data)
 
 
 class Model:
@@ -159,6 +191,7 @@ class Model:
         self.report_: dict[str, Any] = {}
         self.train_config_: TrainConfig | None = None
         self._row_encoder: tuple[Any, RowEncoder] | None = None
+        self._one_row: OneRowForward | None = None
         # {"mean", "std"} of a regression target; for a multi-task model one such dict or None per target.
         self.target_scaling_: dict[str, float] | list[dict[str, float] | None] | None = None
 
@@ -234,7 +267,13 @@ class Model:
         return infer({**{name: dict(every) for name in schema.numeric}, **bucketize})
 
     def fit(
-        self, data: TableLike, *, validation: float | TableLike = 0.1, schema: Schema | None = None, **train: Any
+        self,
+        data: TableLike,
+        *,
+        validation: float | TableLike = 0.1,
+        schema: Schema | None = None,
+        stream: bool | None = None,
+        **train: Any,
     ) -> Model:
         """Fit preprocessing on ``data`` and train the network by backpropagation.
 
@@ -244,6 +283,10 @@ class Model:
                 stopping and validation metrics; 0 trains on every row without early stopping; or
                 a table of its own (rows without a target are left out and counted).
             schema: a schema to use instead of inferring one.
+            stream: read ``data``, a Parquet file, a part at a time instead of whole: statistics one
+                column at a time, training rows a slice of a row group at a time through a shuffle
+                buffer (:mod:`needmap.features.from_file`), so that the file need not fit in memory.
+                None (default): stream a Parquet file of at least :data:`STREAM_MIN_ROWS` rows.
             **train: training options for this call (TrainConfig fields: epochs, lr, ...).
         Returns: self.
         """
@@ -254,19 +297,83 @@ class Model:
             raise ConfigError(
                 f"unknown training option(s) {sorted(unknown)}; expected some of {sorted(_field_names(TrainConfig))}."
             )
-        table = _as_table(data)
+        config = TrainConfig.from_dict({**self.train_options, **train})
+        prep_config = PreprocessConfig.from_dict(self.preprocess_options)
+        rows = _parquet_rows(data, stream)
+        if rows is not None:
+            if not isinstance(validation, int | float):
+                raise ConfigError(
+                    "stream=True holds validation rows out of the file itself; expected validation as a share "
+                    f"(0 <= validation < 1), got a {type(validation).__name__}."
+                )
+            prepared = self._prepare_file(rows, schema, prep_config, config, validation)
+        else:
+            prepared = self._prepare_table(_as_table(data), schema, prep_config, config, validation)
+        schema, preprocessor, x_train, y_train, x_valid, y_valid, report = prepared
+        multi = bool(schema.extra_targets)
+        self.train_config_ = config
+        n_outputs = _n_outputs(schema)
+        torch.manual_seed(config.seed)
+        try:
+            network = build_model(
+                self.model,
+                n_numeric=preprocessor.n_numeric_,
+                cardinalities=list(preprocessor.cardinalities_),
+                n_outputs=n_outputs,
+                lists=list(getattr(preprocessor, "list_specs_", [])),
+                **self.params,
+            )
+        except TypeError as exc:
+            raise ConfigError(f"model '{self.model}' does not accept these options: {exc}.") from None
+        if multi:
+            trainer = Trainer(network, target_tasks(schema), config, names=target_names(schema))
+        else:
+            trainer = Trainer(network, schema.task, config)
+        result = trainer.fit(x_train, y_train, x_valid, y_valid)
+        self.schema_, self.preprocessor_, self.network_, self.result_ = schema, preprocessor, network, result
+        self.target_scaling_ = getattr(trainer, "target_scaling", None)
+        report["train_rows"] = len(x_train)
+        report["validation_rows"] = 0 if x_valid is None else len(x_valid)
+        # How the rows were read: whole ('table'), or from a Parquet file in parts ('file'); and whether
+        # training read them from the file again each epoch (too large to hold encoded) or held them.
+        report["read"] = "table" if rows is None else "file"
+        report["streamed_each_epoch"] = isinstance(x_train, TrainingStream)
+        report["preprocessing"] = preprocessor.report_
+        self.report_ = report
+        self.metrics_ = {
+            "validation": self._score(x_valid, y_valid) if x_valid is not None else None,
+            "training": {
+                "wall_time_s": result.wall_time_s,
+                "train_time_s": result.train_time_s,
+                "rows_per_s": result.rows_per_s,
+                "embedding_updates": result.embedding_updates,
+                "precision": config.precision,
+                "device": result.device,
+                "epochs_run": len(result.history),
+                "best_epoch": result.best_epoch,
+                "stopped_reason": result.stopped_reason,
+                "history": result.history,
+            },
+        }
+        return self
+
+    def _prepare_table(
+        self,
+        table: pa.Table,
+        schema: Schema | None,
+        prep_config: PreprocessConfig,
+        config: TrainConfig,
+        validation: float | TableLike,
+    ) -> tuple[Any, ...]:
+        """Schema, fitted preprocessor, encoded training and validation rows and report, from a table."""
         schema = schema or self.infer_schema(table)
         if schema.target is None:
             raise SchemaError("the schema has no target column; expected one column with role 'target'.")
-        multi = bool(schema.extra_targets)
-        self.target = target_names(schema) if multi else schema.target
-        prep_config = PreprocessConfig.from_dict(self.preprocess_options)
+        self.target = target_names(schema) if schema.extra_targets else schema.target
         table, report = clean_training_table(
             table, schema, user_dropped=self.drop, max_unparseable=prep_config.max_unparseable
         )
         n = table.num_rows
-        config = TrainConfig.from_dict({**self.train_options, **train})
-        self.train_config_ = config
         valid_given = None
         if not isinstance(validation, int | float):
             valid_given, valid_report = clean_training_table(
@@ -294,46 +401,48 @@ class Model:
             valid_table = valid_given if valid_given is not None else take_rows(table, pa.array(valid_idx))
             x_valid = preprocessor.transform(valid_table)
             y_valid = preprocessor.encode_target(valid_table)
-        n_outputs = _n_outputs(schema)
-        torch.manual_seed(config.seed)
-        try:
-            network = build_model(
-                self.model,
-                n_numeric=preprocessor.n_numeric_,
-                cardinalities=list(preprocessor.cardinalities_),
-                n_outputs=n_outputs,
-                lists=list(getattr(preprocessor, "list_specs_", [])),
-                **self.params,
-            )
-        except TypeError as exc:
-            raise ConfigError(f"model '{self.model}' does not accept these options: {exc}.") from None
-        if multi:
-            trainer = Trainer(network, target_tasks(schema), config, names=target_names(schema))
-        else:
-            trainer = Trainer(network, schema.task, config)
-        result = trainer.fit(x_train, y_train, x_valid, y_valid)
-        self.schema_, self.preprocessor_, self.network_, self.result_ = schema, preprocessor, network, result
-        self.target_scaling_ = getattr(trainer, "target_scaling", None)
-        report["train_rows"] = len(train_idx)
-        report["validation_rows"] = len(valid_idx)
-        report["preprocessing"] = preprocessor.report_
-        self.report_ = report
-        self.metrics_ = {
-            "validation": self._score(x_valid, y_valid) if x_valid is not None else None,
-            "training": {
-                "wall_time_s": result.wall_time_s,
-                "train_time_s": result.train_time_s,
-                "rows_per_s": result.rows_per_s,
-                "embedding_updates": result.embedding_updates,
-                "precision": config.precision,
-                "device": result.device,
-                "epochs_run": len(result.history),
-                "best_epoch": result.best_epoch,
-                "stopped_reason": result.stopped_reason,
-                "history": result.history,
-            },
-        }
-        return self
+        return schema, preprocessor, x_train, y_train, x_valid, y_valid, report
+
+    def _prepare_file(
+        self,
+        rows: ParquetRows,
+        schema: Schema | None,
+        prep_config: PreprocessConfig,
+        config: TrainConfig,
+        validation: float,
+    ) -> tuple[Any, ...]:
+        """:meth:`_prepare_table` for a Parquet file read in parts (:mod:`needmap.features.from_file`)."""
+        if not 0 <= validation < 1:
+            raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
+        if schema is None:
+            schema = self.infer_schema(rows.sample(SCHEMA_SAMPLE_ROWS))
+            release_unused_memory()
+        if schema.target is None:
+            raise SchemaError("the schema has no target column; expected one column with role 'target'.")
+        self.target = target_names(schema) if schema.extra_targets else schema.target
+
+        def check_targets(targets: pa.Table) -> tuple[pa.Table, dict[str, Any]]:
+            return clean_training_table(targets, schema, max_unparseable=prep_config.max_unparseable)
+
+        prepared = prepare_file_training(
+            rows,
+            schema,
+            prep_config,
+            validation=validation,
+            seed=config.seed,
+            check_targets=check_targets,
+            user_dropped=self.drop,
+        )
+        report = {"rows_in": prepared.rows_in, "rows_without_target": prepared.rows_without_target}
+        return (
+            schema,
+            prepared.preprocessor,
+            prepared.train,
+            prepared.y_train,
+            prepared.x_valid,
+            prepared.y_valid,
+            report,
+        )
 
     # -- using a fitted model ------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -342,9 +451,16 @@ class Model:
 
     def _raw(self, x: Any) -> np.ndarray:
         assert self.network_ is not None and self.schema_ is not None
+        forward = None
+        if len(x) == 1:  # online scoring: the network's traced one-row graph
+            if self._one_row is None or self._one_row.model is not self.network_:
+                self._one_row = OneRowForward(self.network_)
+            forward = self._one_row
         if self.schema_.extra_targets:  # per-head scaling is applied by _outputs
-            return predict_raw(self.network_, x, target_scaling={"mean": 0.0, "std": 1.0})
-        return predict_raw(self.network_, x, task=self.schema_.task, target_scaling=self.target_scaling_)
+            return predict_raw(self.network_, x, target_scaling={"mean": 0.0, "std": 1.0}, forward=forward)
+        return predict_raw(
+            self.network_, x, task=self.schema_.task, target_scaling=self.target_scaling_, forward=forward
+        )
 
     def _outputs(self, x: Any) -> np.ndarray:
         """Probabilities ([n] binary, [n, K] multiclass) or predictions in target units ([n]); for a

@@ -149,3 +149,13 @@ def test_bf16_training_reaches_the_float32_auc() -> None:
         aucs[precision] = binary_metrics(y_valid, probs)["auc"]
     assert aucs["bf16"] > 0.8
     assert abs(aucs["bf16"] - aucs["fp32"]) < 0.01
+
+
+def test_native_bf16_is_read_from_the_cpu_flags(monkeypatch) -> None:
+    # AVX-512 alone emulates bfloat16 (slower than float32): native means AVX512-BF16 or AMX-BF16.
+    monkeypatch.setattr(precision_module, "_cpu_flags", lambda: {"avx512f", "avx512bw", "avx512_vnni"})
+    assert not precision_module.cpu_has_bf16()
+    monkeypatch.setattr(precision_module, "_cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert precision_module.cpu_has_bf16()
+    monkeypatch.setattr(precision_module, "_cpu_flags", lambda: {"amx_bf16", "amx_tile"})
+    assert precision_module.cpu_has_bf16()

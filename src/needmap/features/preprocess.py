@@ -10,6 +10,7 @@ Its learned state is plain JSON (:meth:`Preprocessor.to_dict`), saved with the m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -226,15 +227,42 @@ class Preprocessor:
         (hashed: ``hash_buckets``, ``distinct``, ``colliding_values`` instead); multihot and
         sequence: see :meth:`ListColumn.fit`.
         """
-        file, first_row = source_of(table), first_row_of(table)
-        cfg = self.config
+        self._check_features()
+        file = source_of(table)
+        columns = _columns(table, self.schema.features, file)
+        if table.num_rows == 0:
+            raise DataError("found no rows, expected at least one training row.", file=file)
+        return self.fit_columns(
+            columns,
+            rows=table.num_rows,
+            duplicate_rows=_duplicate_rows(table),
+            file=file,
+            first_row=first_row_of(table),
+        )
+
+    def _check_features(self) -> None:
         if not self.schema.features:
             raise SchemaError(
                 "the schema has no numeric, categorical, multihot or sequence column, expected at least one feature."
             )
-        columns = _columns(table, self.schema.features, file)
-        if table.num_rows == 0:
-            raise DataError("found no rows, expected at least one training row.", file=file)
+
+    def fit_columns(
+        self,
+        columns: Mapping[str, pa.ChunkedArray],
+        *,
+        rows: int,
+        duplicate_rows: int,
+        file: str | None = None,
+        first_row: int | None = None,
+    ) -> Preprocessor:
+        """:meth:`fit` from the training rows' feature columns, each looked up once, one after another.
+
+        ``columns[name]`` is ``rows`` values of the feature column ``name``; a mapping that reads each
+        column when it is looked up (from a Parquet file, say) keeps one column in memory at a time.
+        ``duplicate_rows`` is counted by the caller; ``file`` and ``first_row`` name rows in errors.
+        """
+        self._check_features()
+        cfg = self.config
         numeric: list[NumericColumn] = []
         buckets: list[BucketColumn] = []
         column_report: dict[str, dict[str, Any]] = {}
@@ -285,11 +313,7 @@ class Preprocessor:
                 file=file,
             )
             lists.append(listed)
-        report = {
-            "rows": table.num_rows,
-            "duplicate_rows": _duplicate_rows(table),
-            "columns": column_report,
-        }
+        report = {"rows": rows, "duplicate_rows": duplicate_rows, "columns": column_report}
         self._set_state(numeric, encoders, lists, report)
         return self
 

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from needmap.data.values import stringify
 from needmap.errors import SchemaError
+from needmap.features.lookup import SortedHashLookup
 from needmap.features.numeric import to_numpy
 
 OOV_ID = 0
@@ -25,6 +26,10 @@ RESERVED_IDS = 2
 #: scoring of one row at a time); larger ones by Arrow's ``index_in``, which builds a hash table of the
 #: whole vocabulary on each call: cheap against 10^5 rows, most of the time of a one-row call.
 SMALL_INPUT_ROWS = 64
+#: Vocabularies of at least this many values look larger inputs up by sorted hashes built once
+#: (:class:`~needmap.features.lookup.SortedHashLookup`) instead of ``index_in``, which hashes the whole
+#: vocabulary on every call.
+HASHED_LOOKUP_MIN_VALUES = 20_000
 
 
 def category_strings(array: pa.Array | pa.ChunkedArray, *, column: str, file: str | None) -> pa.ChunkedArray:
@@ -64,6 +69,7 @@ class Vocabulary:
     values: list[str]
     _lookup: pa.Array = field(init=False, repr=False, compare=False)
     _ids: dict[str, int] | None = field(init=False, repr=False, compare=False, default=None)
+    _hashed: SortedHashLookup | bool | None = field(init=False, repr=False, compare=False, default=False)
 
     kind: ClassVar[str] = "vocabulary"
 
@@ -107,13 +113,31 @@ class Vocabulary:
         """Ids int64 ``[n]`` of category strings ``[n]``, with the counts of missing and OOV rows."""
         if len(strings) <= SMALL_INPUT_ROWS:
             return self._encode_small(strings)
-        index = pc.index_in(strings, value_set=self._lookup)
-        ids = pc.add(pc.fill_null(pc.cast(index, pa.int64()), OOV_ID - RESERVED_IDS), RESERVED_IDS)
-        ids = pc.if_else(pc.is_null(strings), MISSING_ID, ids)
-        out = np.asarray(to_numpy(ids), dtype=np.int64)
+        hashed = self._hashed_lookup()
+        if hashed is not None:
+            out = hashed.index(strings) + RESERVED_IDS  # absent: -1 + 2 = OOV_ID + 1, fixed below
+            out[out == RESERVED_IDS - 1] = OOV_ID
+            out[np.asarray(pc.is_null(strings).to_numpy(zero_copy_only=False), dtype=bool)] = MISSING_ID
+        else:
+            index = pc.index_in(strings, value_set=self._lookup)
+            ids = pc.add(pc.fill_null(pc.cast(index, pa.int64()), OOV_ID - RESERVED_IDS), RESERVED_IDS)
+            ids = pc.if_else(pc.is_null(strings), MISSING_ID, ids)
+            out = np.asarray(to_numpy(ids), dtype=np.int64)
         missing = int(strings.null_count)
         oov = int((out == OOV_ID).sum())
         return out, missing, oov
+
+    def _hashed_lookup(self) -> SortedHashLookup | None:
+        """The sorted-hash lookup of a large vocabulary, built on first use; None for a small one (or one
+        with a hash collision), which ``index_in`` serves."""
+        if self._hashed is False:
+            self._hashed = None
+            if len(self.values) >= HASHED_LOOKUP_MIN_VALUES:
+                try:
+                    self._hashed = SortedHashLookup(self._lookup)
+                except ValueError:
+                    self._hashed = None
+        return self._hashed  # type: ignore[return-value]
 
     def id_map(self) -> dict[str, int]:
         """Category string -> id, built on the first call and kept (online scoring looks ids up here)."""

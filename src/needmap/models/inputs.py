@@ -37,3 +37,9 @@ class Inputs(NamedTuple):
     def to(self, device: torch.device | str) -> Inputs:
         """The same tensors on ``device`` (the tensors themselves when they are there already)."""
         return Inputs(self.numeric.to(device), self.categorical.to(device), tuple(t.to(device) for t in self.lists))
+
+    def widened(self) -> Inputs:
+        """The same rows with int64 ids (what the models' embedding lookups take); itself when they are."""
+        if self.categorical.dtype == torch.int64 and all(t.dtype == torch.int64 for t in self.lists):
+            return self
+        return Inputs(self.numeric, self.categorical.long(), tuple(t.long() for t in self.lists))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,17 +20,23 @@ from needmap.training.memory import keep_freed_memory
 PREDICT_BATCH = 8192
 
 
-def to_inputs(batch: FeatureBatch) -> Inputs:
+def to_inputs(batch: FeatureBatch, *, keep_int32: bool = False) -> Inputs:
     """``batch`` as tensors: numeric float32 ``[n, n_num]``, categorical int64 ``[n, n_cat]``, lists.
 
     Shares memory with the arrays when they already have those dtypes and are contiguous (read-only
-    arrays too: needmap never writes to these tensors).
+    arrays too: needmap never writes to these tensors). ``keep_int32``: int32 ids stay int32 (no
+    copy; :meth:`Inputs.widened` makes a batch of them int64 for a model).
     """
+
+    def ids(array: np.ndarray) -> torch.Tensor:
+        dtype = np.int32 if keep_int32 and array.dtype == np.int32 else np.int64
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=dtype))
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         numeric = torch.from_numpy(np.ascontiguousarray(batch.numeric, dtype=np.float32))
-        categorical = torch.from_numpy(np.ascontiguousarray(batch.categorical, dtype=np.int64))
-        lists = tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for a in batch.lists)
+        categorical = ids(batch.categorical)
+        lists = tuple(ids(a) for a in batch.lists)
     return Inputs(numeric, categorical, lists)
 
 
@@ -84,19 +90,23 @@ def predict_raw(
     *,
     task: str | None = None,
     target_scaling: Mapping[str, float] | Sequence[float] | None = None,
+    forward: Callable[[Inputs], torch.Tensor] | None = None,
 ) -> np.ndarray:
     """Raw outputs of ``model`` on ``batch``: logits for classifiers, values in target units for regression.
 
     Regression outputs are de-standardized as ``output * std + mean``. The (mean, std) pair is
     ``target_scaling`` when given (``{"mean": m, "std": s}`` as in ``Trainer.target_scaling``, or
     a pair), else the model's ``target_scaling`` buffer that the trainer set; with a ``task`` other
-    than 'regression' no scaling is applied. Returns float64 ``[n]`` for a model with one
+    than 'regression' no scaling is applied. ``forward(inputs)`` replaces :func:`forward_in_batches`
+    (e.g. a :class:`~needmap.training.one_row.OneRowForward`). Returns float64 ``[n]`` for a model with one
     output, ``[n, K]`` for K outputs.
     """
     mean, std = _mean_std(model, task, target_scaling)
     if isinstance(model, TabularModel):
         model.check_batch(batch)
-    out = forward_in_batches(model, to_inputs(batch), batch_size).double() * std + mean
+    inputs = to_inputs(batch)
+    raw = forward(inputs) if forward is not None else forward_in_batches(model, inputs, batch_size)
+    out = raw.double() * std + mean
     array = out.numpy()
     return array[:, 0] if array.shape[1] == 1 else array
 

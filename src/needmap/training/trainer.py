@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from needmap.errors import ConfigError, DataError
 from needmap.features.batch import FeatureBatch
 from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from needmap.models.base import TabularModel
+from needmap.models.inputs import Inputs
 from needmap.schema import TASKS
 from needmap.training.config import TrainConfig
 from needmap.training.device import resolve_device, synchronize
@@ -32,6 +33,7 @@ from needmap.training.optimizers import (
 from needmap.training.precision import precision_context
 from needmap.training.predict import forward_in_batches, predict_raw, probabilities_from_logits, to_inputs
 from needmap.training.progress import EpochProgress
+from needmap.training.stream import TrainingStream
 
 _NOT_LOGGED = ("n", "note", "positive_rate")
 
@@ -198,7 +200,7 @@ class Trainer:
     # -- training ----------------------------------------------------------------------------------
     def fit(
         self,
-        train: FeatureBatch,
+        train: FeatureBatch | TrainingStream,
         y_train: np.ndarray,
         valid: FeatureBatch | None = None,
         y_valid: np.ndarray | None = None,
@@ -206,7 +208,9 @@ class Trainer:
         """Train the model in place and return what happened.
 
         Args:
-            train: training features, n rows.
+            train: training features, n rows: a FeatureBatch, or a
+                :class:`~needmap.training.stream.TrainingStream` that yields them in chunks each epoch
+                (rows larger than memory; batches come through its shuffle buffer).
             y_train: targets ``[n]``: 0/1 (binary), class indices (multiclass) or numbers (regression);
                 ``[n, T]`` for a multi-task model (column t for head t).
             valid, y_valid: validation features and targets (both or neither). With them, the
@@ -224,7 +228,8 @@ class Trainer:
         if (valid is None) != (y_valid is None):
             raise ConfigError("give both valid and y_valid, or neither.")
         model = self.model
-        model.check_batch(train, "training features")
+        if isinstance(train, FeatureBatch):
+            model.check_batch(train, "training features")
         mt = self.multitask
         y_tr = mt.labels(y_train, "y_train") if mt else _labels(self.task, y_train, model.n_outputs, "y_train")
         if len(y_tr) != len(train):
@@ -280,7 +285,7 @@ class Trainer:
 
     def _fit(
         self,
-        train: FeatureBatch,
+        train: FeatureBatch | TrainingStream,
         y_tr: np.ndarray,
         valid: FeatureBatch | None,
         y_va: np.ndarray | None,
@@ -288,9 +293,31 @@ class Trainer:
     ) -> TrainResult:
         cfg = self.config
         model = self.model.to(device)
-        # The rows go to the device once (on the CPU this shares the arrays' memory).
-        inputs = to_inputs(train).to(device)
         target = self._target_tensor(y_tr).to(device)
+        n = len(train)
+        n_batches = math.ceil(n / cfg.batch_size)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        if isinstance(train, TrainingStream):
+            rng = np.random.default_rng(cfg.seed)
+
+            def check(features: FeatureBatch) -> None:
+                model.check_batch(features, "training features")
+
+            def epoch_batches() -> Iterator[tuple[Inputs, torch.Tensor]]:
+                for features, positions in train.batches(cfg.batch_size, rng, check):
+                    yield to_inputs(features).to(device), target[torch.from_numpy(positions).to(device)]
+
+        else:
+            # The rows go to the device once (on the CPU this shares the arrays' memory; int32 ids, as a
+            # file's rows are kept, stay int32 there and become int64 a batch at a time).
+            inputs = to_inputs(train, keep_int32=True).to(device)
+
+            def epoch_batches() -> Iterator[tuple[Inputs, torch.Tensor]]:
+                order = torch.randperm(n, generator=generator).to(device)
+                # n_batches batches of equal size (+-1 row), none larger than batch_size.
+                for index in torch.tensor_split(order, n_batches):
+                    yield inputs.take(index).widened(), target[index]
+
         if valid is not None:
             v_inputs = to_inputs(valid).to(device)
         mt = self.multitask
@@ -306,10 +333,6 @@ class Trainer:
         autocast = precision_context(cfg.precision, device)
         start = time.perf_counter()
         squeeze = self.task != "multiclass"
-
-        n = len(train)
-        n_batches = math.ceil(n / cfg.batch_size)
-        generator = torch.Generator().manual_seed(cfg.seed)
         result = TrainResult(monitor=monitor)
         if self.task == "regression":
             result.target_mean, result.target_std = self.target_scaling["mean"], self.target_scaling["std"]
@@ -326,20 +349,18 @@ class Trainer:
                 lr = optimizers.lr
                 total = torch.zeros((), dtype=torch.float64, device=device)
                 head_totals = torch.zeros(len(mt.heads) if mt else 0, dtype=torch.float64, device=device)
-                # n_batches batches of equal size (+-1 row), none larger than batch_size.
-                order = torch.randperm(n, generator=generator).to(device)
-                for index in torch.tensor_split(order, n_batches):
+                for batch, batch_target in epoch_batches():
                     optimizers.zero_grad()
                     with autocast():
-                        out = model(*inputs.take(index)).float()
+                        out = model(*batch).float()
                     if mt:
-                        loss, parts = mt.loss(out, target[index])
-                        head_totals += parts.detach() * len(index)
+                        loss, parts = mt.loss(out, batch_target)
+                        head_totals += parts.detach() * len(batch_target)
                     else:
-                        loss = loss_fn(out[:, 0] if squeeze else out, target[index])
+                        loss = loss_fn(out[:, 0] if squeeze else out, batch_target)
                     loss.backward()
                     optimizers.step()
-                    total += loss.detach() * len(index)
+                    total += loss.detach() * len(batch_target)
                     progress.batch_done()
                 synchronize(device)
                 rows += n
