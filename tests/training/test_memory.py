@@ -18,3 +18,26 @@ def test_no_glibc_means_no_change(monkeypatch) -> None:
     monkeypatch.setattr(memory, "_applied", None)
     monkeypatch.setattr(memory.sys, "platform", "darwin")
     assert memory.keep_freed_memory() is False
+
+
+def test_freed_memory_goes_back_after_training() -> None:
+    import sys
+
+    import numpy as np
+
+    from needmap.training.memory import keep_freed_memory, return_freed_memory
+
+    if not keep_freed_memory():
+        assert not return_freed_memory() or not sys.platform.startswith("linux")
+        return
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096 / 2**20
+
+    blocks = [np.ones(2_500_000) for _ in range(24)]  # 24 blocks of 20 MB: below the 32 MB mmap threshold
+    held = rss_mb()
+    del blocks  # kept in the heap by keep_freed_memory
+    assert rss_mb() > held - 100
+    assert return_freed_memory()
+    assert rss_mb() < held - 300

@@ -78,3 +78,30 @@ def test_a_stream_chunk_with_ids_out_of_range_is_an_error() -> None:
     stream = TrainingStream(600, chunked(bad, 200), buffer_rows=400)
     with pytest.raises(DataError, match="ids"):
         Trainer(small_mlp(), "binary", TrainConfig(progress=False, threads=1, epochs=1)).fit(stream, y_train)
+
+
+def test_prefetching_gives_the_same_batches_and_passes_errors_on() -> None:
+    batch, _ = binary_data(1200, seed=0)
+
+    def epoch(prefetch: int) -> list[np.ndarray]:
+        stream = TrainingStream(1200, chunked(batch, 100), buffer_rows=400, prefetch=prefetch)
+        return [p for _, p in stream.batches(64, np.random.default_rng(5))]
+
+    assert all(np.array_equal(a, b) for a, b in zip(epoch(0), epoch(2), strict=True))
+
+    def failing(rng: np.random.Generator):
+        yield batch.take(np.arange(100)), np.arange(100)
+        raise OSError("disk gone")
+
+    stream = TrainingStream(1200, failing, buffer_rows=400, prefetch=2)
+    with pytest.raises(OSError, match="disk gone"):
+        list(stream.batches(64, np.random.default_rng(0)))
+    # A consumer that stops early (an error in a training step) leaves no thread behind.
+    import threading
+
+    batches = TrainingStream(1200, chunked(batch, 10), buffer_rows=200, prefetch=1).batches(
+        64, np.random.default_rng(0)
+    )
+    next(batches)
+    batches.close()
+    assert not [t for t in threading.enumerate() if t.name == "needmap-prefetch"]

@@ -1,5 +1,8 @@
 """Metrics of binary and multiclass classifiers: pure numpy (and scikit-learn) on arrays.
 
+scikit-learn is imported when a metric is first computed, not with needmap (its import costs about
+100 MB of memory and a second and a half: training and scoring need none of it).
+
 Every function returns a dict of JSON-safe values (Python floats and ints, or None where a metric
 is undefined for the given labels, with a ``note`` that says why).
 """
@@ -10,12 +13,18 @@ import math
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
 from needmap.errors import ConfigError, DataError
 from needmap.metrics._checks import as_1d, binary_labels, fraction, probabilities, same_length
 
 ECE_BINS = 10
+
+
+def _sk() -> Any:
+    """sklearn.metrics, imported on first use."""
+    import sklearn.metrics
+
+    return sklearn.metrics
 
 
 def _top_count(n: int, top: float) -> int:
@@ -98,7 +107,7 @@ def binary_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) ->
     n_predicted = int(predicted.sum())
     result: dict[str, Any] = {
         "auc": None,
-        "logloss": float(log_loss(y, prob, labels=[0, 1])),
+        "logloss": float(_sk().log_loss(y, prob, labels=[0, 1])),
         "pr_auc": None,
         "accuracy": float((predicted == (y == 1)).mean()),
         "precision": tp / n_predicted if n_predicted else 0.0,
@@ -110,8 +119,8 @@ def binary_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) ->
         "n": n,
     }
     if 0 < positives < n:
-        result["auc"] = float(roc_auc_score(y, prob))
-        result["pr_auc"] = float(average_precision_score(y, prob))
+        result["auc"] = float(_sk().roc_auc_score(y, prob))
+        result["pr_auc"] = float(_sk().average_precision_score(y, prob))
         result["lift_at_10"], result["capture_at_10"] = lift_capture(y, prob, 0.1)
     else:
         only = "positives" if positives else "negatives"
@@ -146,14 +155,14 @@ def multiclass_metrics(y: np.ndarray, P: np.ndarray) -> dict[str, Any]:
     prob = prob / prob.sum(axis=1, keepdims=True)
     result: dict[str, Any] = {
         "accuracy": float((prob.argmax(axis=1) == labels).mean()),
-        "logloss": float(log_loss(labels, prob, labels=list(range(k)))),
+        "logloss": float(_sk().log_loss(labels, prob, labels=list(range(k)))),
         "macro_auc": None,
         "n": len(labels),
     }
     counts = np.bincount(labels, minlength=k)
     scored = [c for c in range(k) if 0 < counts[c] < len(labels)]
     if scored:
-        result["macro_auc"] = float(np.mean([roc_auc_score(labels == c, prob[:, c]) for c in scored]))
+        result["macro_auc"] = float(np.mean([_sk().roc_auc_score(labels == c, prob[:, c]) for c in scored]))
     missing = [c for c in range(k) if counts[c] == 0]
     if missing:
         result["note"] = (

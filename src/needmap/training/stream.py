@@ -9,13 +9,19 @@ batch mixes rows from several chunks. Memory stays at the buffer, whatever the n
 sorted by time or by label is mixed only within about a buffer's span, so keep the buffer large
 against the file's runs (rows of one day, one customer, one label) or shuffle the file once beforehand.
 
-Chunks are kept compact in the buffer: categorical ids as int32 (int64 again in each batch).
+Chunks are kept compact in the buffer: categorical ids as int32 (int64 again in each batch). A
+background thread reads and encodes the next chunks while the training steps run (:data:`PREFETCH_CHUNKS`
+ahead: Arrow, DuckDB and numpy release the interpreter lock while they work), so reading overlaps
+training; the order of the chunks is drawn before, so the seed still fixes the order of the rows.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +30,9 @@ from needmap.features.batch import FeatureBatch
 #: Rows the shuffle buffer holds by default: 1,000,000 Criteo-shaped rows (13 numeric, 26 categorical
 #: columns) take about 160 MB in it.
 DEFAULT_BUFFER_ROWS = 1_000_000
+
+#: Chunks the background thread encodes ahead of the training steps (0: none, in the training thread).
+PREFETCH_CHUNKS = 2
 
 Chunks = Callable[[np.random.Generator], Iterator[tuple[FeatureBatch, np.ndarray]]]
 
@@ -38,11 +47,13 @@ class TrainingStream:
             int64 ``[len(features)]`` positions of those rows among the ``rows`` training rows (each
             position once per epoch); ``rng`` draws the epoch's order of chunks.
         buffer_rows: rows of the shuffle buffer (see the module docstring).
+        prefetch: chunks encoded ahead in a background thread (0: in the training thread).
     """
 
     rows: int
     chunks: Chunks
     buffer_rows: int = DEFAULT_BUFFER_ROWS
+    prefetch: int = PREFETCH_CHUNKS
 
     def __len__(self) -> int:
         return self.rows
@@ -51,10 +62,57 @@ class TrainingStream:
         self, batch_size: int, rng: np.random.Generator, check: Callable[[FeatureBatch], None] | None = None
     ) -> Iterator[tuple[FeatureBatch, np.ndarray]]:
         """One epoch of shuffled mini-batches (:func:`shuffled_batches`); ``check`` sees each chunk first."""
-        chunks = self.chunks(rng)
+        # The chunks' own generator is drawn here, in the training thread: the seed fixes their order
+        # whichever thread reads them.
+        chunks = self.chunks(np.random.default_rng(int(rng.integers(2**63))))
+        if self.prefetch > 0:
+            chunks = _prefetched(chunks, self.prefetch)
         if check is not None:
             chunks = _checked(chunks, check)
         return shuffled_batches(chunks, batch_size, self.buffer_rows, rng)
+
+
+_END = object()
+
+
+def _prefetched(items: Iterator[Any], depth: int) -> Iterator[Any]:
+    """``items`` produced by a background thread up to ``depth`` ahead; its exception is raised here. The
+    thread stops when the consumer stops early (the generator is closed)."""
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        handoff.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put((_END, None))
+        except BaseException as err:
+            handoff.put((_END, err))
+
+    worker = threading.Thread(target=produce, name="needmap-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, err = handoff.get()
+            if item is _END:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                handoff.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.1)
 
 
 def _checked(

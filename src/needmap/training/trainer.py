@@ -21,7 +21,7 @@ from needmap.schema import TASKS
 from needmap.training.config import TrainConfig
 from needmap.training.device import resolve_device, synchronize
 from needmap.training.losses import class_weights, make_loss
-from needmap.training.memory import keep_freed_memory
+from needmap.training.memory import keep_freed_memory, return_freed_memory
 from needmap.training.multitask import MultiTask
 from needmap.training.optimizers import (
     Optimizers,
@@ -266,6 +266,7 @@ class Trainer:
         finally:
             model.cpu()
             torch.set_num_threads(previous_threads)
+            return_freed_memory()
 
     def _target_tensor(self, y: np.ndarray) -> torch.Tensor:
         if self.multitask is not None:
