@@ -66,7 +66,7 @@ class TrainingStream:
         # whichever thread reads them.
         chunks = self.chunks(np.random.default_rng(int(rng.integers(2**63))))
         if self.prefetch > 0:
-            chunks = _prefetched(chunks, self.prefetch)
+            chunks = prefetched(chunks, self.prefetch)
         if check is not None:
             chunks = _checked(chunks, check)
         return shuffled_batches(chunks, batch_size, self.buffer_rows, rng)
@@ -75,7 +75,7 @@ class TrainingStream:
 _END = object()
 
 
-def _prefetched(items: Iterator[Any], depth: int) -> Iterator[Any]:
+def prefetched(items: Iterator[Any], depth: int) -> Iterator[Any]:
     """``items`` produced by a background thread up to ``depth`` ahead; its exception is raised here. The
     thread stops when the consumer stops early (the generator is closed)."""
     handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import pyarrow as pa
 
 from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
 from needmap.data.write import write_table
-from needmap.estimator import Model
+from needmap.estimator import Model, scores_table
+from needmap.training.stream import PREFETCH_CHUNKS, prefetched
 
 
 def predict_to_file(model: Model, table: pa.Table, out: str | Path) -> tuple[Path, pa.Table]:
@@ -37,16 +39,26 @@ def predict_stream(
     ``source`` is read by :func:`needmap.data.stream.iter_chunks` (a Parquet file row group by row
     group, so memory holds one chunk of ``chunk_rows`` rows, not the file); each chunk is preprocessed
     with the model's fitted state, scored and appended to a temporary file renamed into place at the
-    end (nothing at ``out`` when a chunk fails). ``progress`` (optional) is called with the rows done
+    end (nothing at ``out`` when a chunk fails). A background thread reads and encodes the next chunks
+    while the current one is scored (:func:`needmap.training.stream.prefetched`). ``progress`` (optional) is called with the rows done
     after each chunk. Returns the path, the rows written and the preprocessing report of all chunks
     together (``rows`` and per column the summed counts, as ``Preprocessor.last_transform_report_``).
     """
+    model._check_fitted()
+    preprocessor, schema = model.preprocessor_, model.schema_
+    assert preprocessor is not None and schema is not None
+
+    def encoded() -> Iterator[tuple[pa.Table, Any, dict[str, Any]]]:
+        # In a background thread: the next chunks are read and encoded while this one is scored.
+        for chunk in iter_chunks(source, chunk_rows, delimiter=delimiter, encoding=encoding):
+            features = preprocessor.transform(chunk)
+            yield chunk, features, preprocessor.last_transform_report_
+
     total: dict[str, Any] = {"rows": 0, "columns": {}}
     with ChunkWriter(out) as writer:
-        for chunk in iter_chunks(source, chunk_rows, delimiter=delimiter, encoding=encoding):
-            writer.write(model.predict(chunk))
-            assert model.preprocessor_ is not None
-            _add_report(total, model.preprocessor_.last_transform_report_)
+        for chunk, features, report in prefetched(encoded(), PREFETCH_CHUNKS):
+            writer.write(scores_table(chunk, schema, model._outputs(features)))
+            _add_report(total, report)
             if progress is not None:
                 progress(writer.rows)
     return writer.path, writer.rows, total
