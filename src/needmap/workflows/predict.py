@@ -40,9 +40,10 @@ def predict_stream(
     group, so memory holds one chunk of ``chunk_rows`` rows, not the file); each chunk is preprocessed
     with the model's fitted state, scored and appended to a temporary file renamed into place at the
     end (nothing at ``out`` when a chunk fails). A background thread reads and encodes the next chunks
-    while the current one is scored (:func:`needmap.training.stream.prefetched`). ``progress`` (optional) is called with the rows done
-    after each chunk. Returns the path, the rows written and the preprocessing report of all chunks
-    together (``rows`` and per column the summed counts, as ``Preprocessor.last_transform_report_``).
+    while the current one is scored (:func:`needmap.training.stream.prefetched`). ``progress``
+    (optional) is called with the rows done after each chunk. Returns the path, the rows written and
+    the preprocessing report of all chunks together (``rows`` and per column the summed counts, as
+    ``Preprocessor.last_transform_report_``).
     """
     model._check_fitted()
     preprocessor, schema = model.preprocessor_, model.schema_
