@@ -109,3 +109,29 @@ def test_model_fit_on_cuda_saves_and_scores_on_the_cpu(tmp_path) -> None:
     assert binary_metrics(table.column("y").to_numpy(), probs)["auc"] > 0.75
     model.save(tmp_path / "m")
     assert np.allclose(load(tmp_path / "m").predict_proba(table), probs)
+
+
+@needs_cuda
+@pytest.mark.parametrize("streamed", [False, True])
+def test_fit_from_a_file_on_cuda(tmp_path, monkeypatch, streamed: bool) -> None:
+    import pyarrow.parquet as pq
+
+    from needmap.estimator import Model
+    from needmap.features import from_file
+
+    if streamed:
+        monkeypatch.setattr(from_file, "RESIDENT_MAX_BYTES", 0)
+    rng = np.random.default_rng(1)
+    n = 6000
+    city = rng.choice([f"c{i}" for i in range(50)], n)
+    spend = rng.gamma(2.0, 50.0, n)
+    logit = (np.char.endswith(city.astype(str), "7")) * 2.0 + (spend - 100) / 50
+    table = pa.table({"city": city, "spend": spend, "y": (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)})
+    path = tmp_path / "rows.parquet"
+    pq.write_table(table, path, row_group_size=1000)
+    model = Model("deepfm", target="y", epochs=3, progress=False, device="cuda", embedding_updates="sparse")
+    model.fit(path, validation=0.2, stream=True)
+    assert model.report_["streamed_each_epoch"] is streamed
+    assert model.metrics_["training"]["device"].startswith("cuda")
+    assert model.metrics_["validation"]["auc"] > 0.75
+    assert model.predict_proba({"city": "c7", "spend": 100.0}).shape == (1,)
