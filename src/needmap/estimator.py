@@ -303,8 +303,10 @@ class Model:
         if rows is not None:
             if not isinstance(validation, int | float):
                 raise ConfigError(
-                    "stream=True holds validation rows out of the file itself; expected validation as a share "
-                    f"(0 <= validation < 1), got a {type(validation).__name__}."
+                    f"fit streams the Parquet file {rows.path!r} ({rows.num_rows:,} rows; stream={stream!r}), which "
+                    "holds its validation rows out of the file itself; expected validation as a share "
+                    f"(0 <= validation < 1), got a {type(validation).__name__}.",
+                    hint="Pass stream=False to read the file whole and validate on this table.",
                 )
             prepared = self._prepare_file(rows, schema, prep_config, config, validation)
         else:
