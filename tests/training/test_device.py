@@ -135,3 +135,10 @@ def test_fit_from_a_file_on_cuda(tmp_path, monkeypatch, streamed: bool) -> None:
     assert model.metrics_["training"]["device"].startswith("cuda")
     assert model.metrics_["validation"]["auc"] > 0.75
     assert model.predict_proba({"city": "c7", "spend": 100.0}).shape == (1,)
+
+
+def test_a_trained_model_keeps_no_gradients() -> None:
+    train, y_train = binary_data(400, seed=1)
+    model = small_mlp()
+    Trainer(model, "binary", quiet(device="cpu", epochs=1, embedding_updates="sparse")).fit(train, y_train)
+    assert all(p.grad is None for p in model.parameters())

@@ -408,6 +408,7 @@ class Trainer:
                     break
         if best_state is not None:
             model.load_state_dict(best_state)
+        optimizers.zero_grad()  # a trained model keeps no gradients
         restore_dense_lookups(model)
         model.eval()
         result.embedding_updates = optimizers.updates
