@@ -57,3 +57,13 @@ class ConfigError(NeedmapError):
 
 class ArtifactError(NeedmapError):
     """A model directory is missing a file, is corrupted, or has another format version."""
+
+
+def no_values_error(rows: int, *, file: str | None, column: str) -> DataError:
+    """The error for a feature column missing in every one of a training table's ``rows`` rows."""
+    return DataError(
+        f"every one of the {rows} rows is missing; expected at least some values.",
+        file=file,
+        column=column,
+        hint=f"Drop the column (--drop {column}) if it is not needed.",
+    )

@@ -43,7 +43,7 @@ from needmap.data.parquet_rows import ParquetRows, release_unused_memory
 from needmap.data.read import first_row_of, read, source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.data.values import stringify
-from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
+from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError, no_values_error
 from needmap.features.from_file import SCHEMA_SAMPLE_ROWS, prepare_file_training
 from needmap.features.numeric import parse_numeric
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
@@ -660,12 +660,7 @@ def clean_training_table(
             continue
         col = table.column(name)
         if col.null_count == table.num_rows:
-            raise DataError(
-                f"every one of the {table.num_rows} rows is missing; expected at least some values.",
-                file=source,
-                column=name,
-                hint=f"Drop the column (--drop {name}) if it is not needed.",
-            )
+            raise no_values_error(table.num_rows, file=source, column=name)
     for name in schema.numeric:
         if name in table.column_names:
             parsed = parse_numeric(table.column(name), column=name, file=source)

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from needmap.data.parquet_rows import ParquetRows, release_unused_memory
 from needmap.data.read import with_source
 from needmap.data.split import split_indices
-from needmap.errors import DataError, SchemaError
+from needmap.errors import SchemaError, no_values_error
 from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import strata, target_names
@@ -87,14 +87,7 @@ class _TrainingColumns(Mapping[str, pa.ChunkedArray]):
     def __getitem__(self, name: str) -> pa.ChunkedArray:
         if name not in self._names:
             raise KeyError(name)
-        column = self._rows.column(name)
-        if column.null_count == len(column):
-            raise DataError(
-                f"every one of the {len(column)} rows is missing; expected at least some values.",
-                file=self._rows.path,
-                column=name,
-                hint=f"Drop the column (--drop {name}) if it is not needed.",
-            )
+        column = self._rows.column(name)  # columns without any value were refused before (no_values_error)
         return column if self._keep is None else column.filter(self._keep)
 
     def __iter__(self) -> Iterator[str]:
@@ -203,12 +196,7 @@ def prepare_file_training(
         )
     for name in rows.column_names:  # as for a table: a column with no value at all is an error unless dropped
         if name not in targets and name not in user_dropped and rows.null_count(name) == rows.num_rows:
-            raise DataError(
-                f"every one of the {rows.num_rows} rows is missing; expected at least some values.",
-                file=rows.path,
-                column=name,
-                hint=f"Drop the column (--drop {name}) if it is not needed.",
-            )
+            raise no_values_error(rows.num_rows, file=rows.path, column=name)
     raw_targets = rows.columns(targets)
     keep = pc.is_valid(raw_targets.column(0))
     for k in range(1, len(targets)):

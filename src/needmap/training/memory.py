@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from typing import Any
 
 # glibc's mallopt parameters (malloc.h).
 M_TRIM_THRESHOLD = -1
@@ -26,6 +27,20 @@ TOP_PAD = 64 * 1024 * 1024
 _applied: bool | None = None
 
 
+def _glibc(name: str, argtypes: list[Any]) -> Any:
+    """glibc's function ``name`` (int result), or None where there is no glibc (macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # By its soname: ctypes.util.find_library would run ldconfig in a child process.
+        function = getattr(ctypes.CDLL("libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = argtypes
+    function.restype = ctypes.c_int
+    return function
+
+
 def keep_freed_memory() -> bool:
     """Set glibc's malloc to keep freed blocks up to 32 MiB in the heap (once per process).
 
@@ -36,16 +51,9 @@ def keep_freed_memory() -> bool:
     if _applied is not None:
         return _applied
     _applied = False
-    if not sys.platform.startswith("linux"):
+    mallopt = _glibc("mallopt", [ctypes.c_int, ctypes.c_int])
+    if mallopt is None:
         return False
-    try:
-        # By its soname: ctypes.util.find_library would run ldconfig in a child process.
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     _applied = all(
         mallopt(param, value) == 1
         for param, value in (
@@ -61,14 +69,8 @@ def return_freed_memory() -> bool:
     """Give the heap's free memory back to the OS (glibc's ``malloc_trim``): after training, the blocks
     :func:`keep_freed_memory` kept for the next step (about 160 MB for DeepFM 400-400-400 at batch 4,096)
     are not needed. Returns False where there is no glibc."""
-    if not sys.platform.startswith("linux"):
+    trim = _glibc("malloc_trim", [ctypes.c_size_t])
+    if trim is None:
         return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return False
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
     trim(0)
     return True
