@@ -68,9 +68,11 @@ class ParquetRows:
 
     def null_count(self, name: str) -> int:
         """Missing values of column ``name``: from the file's statistics where every row group has them
-        (a flat schema), else by reading the column."""
+        (a flat schema, a column of scalars), else by reading the column (a list column's statistics count
+        its missing items, not its missing rows)."""
         meta = self._file.metadata
-        if meta.num_columns == len(self.column_names):
+        scalar = not pa.types.is_nested(self._file.schema_arrow.field(name).type)
+        if scalar and meta.num_columns == len(self.column_names):
             i = self.column_names.index(name)
             stats = [meta.row_group(g).column(i).statistics for g in range(self.num_groups)]
             if all(s is not None and s.has_null_count for s in stats):
