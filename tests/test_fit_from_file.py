@@ -100,6 +100,9 @@ def test_stream_errors_name_what_is_wrong(bank_parquet: Path, bank: pa.Table, tm
         fit(bank, stream=True)
     with pytest.raises(DataError, match="does not exist"):
         fit(tmp_path / "absent.parquet", stream=True)
+    for data in (bank, bank_parquet):  # one check of the share, for a table and a streamed file alike
+        with pytest.raises(ConfigError, match="is not a share of the rows"):
+            fit(data, validation=1.5, stream=None if data is bank else True)
     with pytest.raises(ConfigError, match="validation as a share"):
         nm.Model("mlp", target="y", **FAST).fit(bank_parquet, validation=bank, stream=True)
     empty = bank.set_column(bank.column_names.index("age"), "age", pa.nulls(bank.num_rows, pa.int64()))

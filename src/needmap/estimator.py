@@ -299,6 +299,8 @@ class Model:
             )
         config = TrainConfig.from_dict({**self.train_options, **train})
         prep_config = PreprocessConfig.from_dict(self.preprocess_options)
+        if isinstance(validation, int | float) and not 0 <= validation < 1:
+            raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
         rows = _parquet_rows(data, stream)
         if rows is not None:
             if not isinstance(validation, int | float):
@@ -382,8 +384,6 @@ class Model:
                 _as_table(validation), schema, user_dropped=self.drop, max_unparseable=prep_config.max_unparseable
             )
             report["validation_rows_without_target"] = valid_report["rows_without_target"]
-        elif not 0 <= validation < 1:
-            raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
         if valid_given is not None:
             train_idx, valid_idx = np.arange(n), np.arange(valid_given.num_rows)
         elif validation > 0:
@@ -414,8 +414,6 @@ class Model:
         validation: float,
     ) -> tuple[Any, ...]:
         """:meth:`_prepare_table` for a Parquet file read in parts (:mod:`needmap.features.from_file`)."""
-        if not 0 <= validation < 1:
-            raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
         if schema is None:
             schema = self.infer_schema(rows.sample(SCHEMA_SAMPLE_ROWS))
             release_unused_memory()

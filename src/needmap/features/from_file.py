@@ -129,7 +129,7 @@ def _positions(sorted_rows: np.ndarray, start: int, n: int) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def _select(rows: ParquetRows, table: pa.Table, start: int, local: np.ndarray) -> pa.Table:
+def _select(rows: ParquetRows, table: pa.Table, local: np.ndarray) -> pa.Table:
     if len(local) == len(table):
         return table
     return with_source(table.take(pa.array(local)), rows.path, None)
@@ -142,7 +142,7 @@ def _encoded(rows: ParquetRows, preprocessor: Preprocessor, wanted: np.ndarray, 
             lo, hi = _positions(wanted, start, len(table))
             if hi > lo:
                 local = wanted[lo:hi] - start
-                yield preprocessor.transform(_select(rows, table, start, local)), np.arange(lo, hi, dtype=np.int64)
+                yield preprocessor.transform(_select(rows, table, local)), np.arange(lo, hi, dtype=np.int64)
 
 
 def _row_bytes(preprocessor: Preprocessor) -> int:

@@ -123,7 +123,7 @@ def _checked(
         yield features, positions
 
 
-def compact(batch: FeatureBatch) -> FeatureBatch:
+def _compact(batch: FeatureBatch) -> FeatureBatch:
     """Categorical ids as int32 when they fit (half the memory); numeric float32 as they are."""
     categorical = batch.categorical
     if categorical.dtype != np.int32 and (categorical.size == 0 or int(categorical.max()) < 2**31):
@@ -163,7 +163,7 @@ def shuffled_batches(
     for features, positions in chunks:
         if len(features) == 0:
             continue
-        parts.append((compact(features), np.asarray(positions, dtype=np.int64)))
+        parts.append((_compact(features), np.asarray(positions, dtype=np.int64)))
         held += len(features)
         if held < buffer_rows:
             continue
