@@ -162,3 +162,35 @@ def test_one_raw_row_as_a_dict_scores_as_in_a_batch(fitted: nm.Model, split: tup
     assert fitted.predict_proba(rows) == pytest.approx(batch, abs=1e-6)
     partial = dict(rows[0], age=None, job=None)  # missing values in a single row
     assert 0 < fitted.predict_proba(partial)[0] < 1
+
+
+def test_on_epoch_sees_each_epoch_and_its_exception_ends_the_fit(split: tuple[pa.Table, pa.Table]) -> None:
+    seen: list[dict] = []
+    nm.Model("mlp", target="y", drop=["duration"], **FAST).fit(split[0], validation=0.15, on_epoch=seen.append)
+    assert [e["epoch"] for e in seen] == [1, 2, 3, 4] and all("valid_auc" in e for e in seen)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_two(entry: dict) -> None:
+        if entry["epoch"] == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        nm.Model("mlp", target="y", drop=["duration"], **FAST).fit(split[0], validation=0.15, on_epoch=stop_at_two)
+
+
+def test_optional_documents_are_saved_and_loaded(fitted: nm.Model, tmp_path: Path) -> None:
+    fitted.extras_["tuning.json"] = {"best_value": 0.8, "trials": [{"number": 0}]}
+    try:
+        path = fitted.save(tmp_path / "model")
+    finally:
+        del fitted.extras_["tuning.json"]
+    assert (path / "tuning.json").is_file()
+    assert nm.load(path).extras_ == {"tuning.json": {"best_value": 0.8, "trials": [{"number": 0}]}}
+    fitted.extras_["notes.json"] = {}
+    try:
+        with pytest.raises(ArtifactError, match=r"notes\.json"):
+            fitted.save(tmp_path / "other")
+    finally:
+        del fitted.extras_["notes.json"]

@@ -10,6 +10,10 @@ Layout (format version :data:`FORMAT_VERSION`)::
     metrics.json          validation and test metrics, training time and speed
     card.md               a model card for people
 
+and, where the run made them, optional JSON documents (:data:`OPTIONAL_FILES`): ``evaluation.json``
+(curves and the baseline comparison on the test rows), ``profile.json`` (the training data's profile),
+``calibration.json`` (a calibrator of the scores), ``tuning.json`` (a hyper-parameter search's history).
+
 Loading reads JSON and safetensors only: it never executes code from the directory.
 """
 
@@ -20,7 +24,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ from needmap.errors import ArtifactError
 
 FORMAT_VERSION = 1
 FILES = ("model.json", "schema.json", "preprocessor.json", "weights.safetensors", "metrics.json", "card.md")
+OPTIONAL_FILES = ("evaluation.json", "profile.json", "calibration.json", "tuning.json")
 
 
 @dataclass
@@ -44,6 +49,7 @@ class ArtifactContents:
     state_dict: dict[str, torch.Tensor]
     metrics: dict[str, Any]
     card: str
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str:
@@ -69,13 +75,18 @@ def save_artifact(
     state_dict: dict[str, torch.Tensor],
     metrics: dict[str, Any],
     card: str,
+    extras: dict[str, Any] | None = None,
 ) -> Path:
     """Write a model directory at ``path``, atomically.
 
     Everything is written into a temporary directory beside ``path`` and renamed into place, so a
     reader never sees half a model; an existing directory at ``path`` is replaced only once the new
-    one is complete. Returns the final path.
+    one is complete. ``extras``: optional JSON documents by file name, each one of
+    :data:`OPTIONAL_FILES`. Returns the final path.
     """
+    unknown = sorted(set(extras or {}) - set(OPTIONAL_FILES))
+    if unknown:
+        raise ArtifactError(f"unknown optional model file(s) {unknown}; expected some of {list(OPTIONAL_FILES)}.")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and not target.is_dir():
@@ -92,6 +103,8 @@ def save_artifact(
         _write_json(staging / "preprocessor.json", preprocessor)
         _write_json(staging / "metrics.json", metrics)
         (staging / "card.md").write_text(card, encoding="utf-8")
+        for name, document in (extras or {}).items():
+            _write_json(staging / name, document)
         old = None
         if target.exists():
             old = target.parent / f".{target.name}.old-{os.getpid()}"
@@ -175,4 +188,5 @@ def load_artifact(path: str | os.PathLike[str]) -> ArtifactContents:
         state_dict=state_dict,
         metrics=_read_json(directory, "metrics.json"),
         card=card_file.read_text(encoding="utf-8") if card_file.is_file() else "",
+        extras={name: _read_json(directory, name) for name in OPTIONAL_FILES if (directory / name).is_file()},
     )

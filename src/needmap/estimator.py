@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +189,9 @@ class Model:
         self.result_: Any = None
         self.metrics_: dict[str, Any] = {}
         self.report_: dict[str, Any] = {}
+        # Optional JSON documents saved beside the model, by file name (needmap.artifact.OPTIONAL_FILES):
+        # e.g. "evaluation.json" (test curves and the baseline comparison), "tuning.json" (a search's history).
+        self.extras_: dict[str, Any] = {}
         self.train_config_: TrainConfig | None = None
         self._row_encoder: tuple[Any, RowEncoder] | None = None
         self._one_row: OneRowForward | None = None
@@ -273,6 +276,7 @@ class Model:
         validation: float | TableLike = 0.1,
         schema: Schema | None = None,
         stream: bool | None = None,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
         **train: Any,
     ) -> Model:
         """Fit preprocessing on ``data`` and train the network by backpropagation.
@@ -287,6 +291,8 @@ class Model:
                 column at a time, training rows a slice of a row group at a time through a shuffle
                 buffer (:mod:`needmap.features.from_file`), so that the file need not fit in memory.
                 None (default): stream a Parquet file of at least :data:`STREAM_MIN_ROWS` rows.
+            on_epoch: called after each epoch with its history entry (see
+                :meth:`needmap.training.trainer.Trainer.fit`); an exception it raises ends the fit.
             **train: training options for this call (TrainConfig fields: epochs, lr, ...).
         Returns: self.
         """
@@ -333,7 +339,7 @@ class Model:
             trainer = Trainer(network, target_tasks(schema), config, names=target_names(schema))
         else:
             trainer = Trainer(network, schema.task, config)
-        result = trainer.fit(x_train, y_train, x_valid, y_valid)
+        result = trainer.fit(x_train, y_train, x_valid, y_valid, on_epoch=on_epoch)
         self.schema_, self.preprocessor_, self.network_, self.result_ = schema, preprocessor, network, result
         self.target_scaling_ = getattr(trainer, "target_scaling", None)
         report["train_rows"] = len(x_train)
@@ -623,6 +629,7 @@ class Model:
             state_dict=self.network_.state_dict(),
             metrics=metrics,
             card=model_card(description, self.schema_, metrics),
+            extras=self.extras_,
         )
 
 
@@ -760,6 +767,7 @@ def load(path: str | os.PathLike[str]) -> Model:
     model.params = dict(desc["params"])
     model.schema_, model.preprocessor_, model.network_ = schema, preprocessor, network
     model.metrics_ = contents.metrics
+    model.extras_ = dict(contents.extras)
     model.target_scaling_ = desc.get("target_scaling")
     model.train_config_ = TrainConfig.from_dict(desc.get("train") or {})
     return model

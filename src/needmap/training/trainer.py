@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -204,6 +204,8 @@ class Trainer:
         y_train: np.ndarray,
         valid: FeatureBatch | None = None,
         y_valid: np.ndarray | None = None,
+        *,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
     ) -> TrainResult:
         """Train the model in place and return what happened.
 
@@ -217,6 +219,9 @@ class Trainer:
                 monitored metric drives early stopping and the 'plateau' schedule, and the best
                 epoch's weights are restored at the end; without them the training loss drives the
                 schedule and the last epoch's weights are kept.
+            on_epoch: called after each epoch with that epoch's history entry (``epoch``, ``loss``,
+                ``valid_<metric>``, ...); an exception it raises ends training and propagates (a tuning
+                study prunes a hopeless trial this way).
 
         The model is left in eval mode, on the CPU (it trains on ``config.device``). Shuffling and
         dropout use ``config.seed``; the global torch random state is restored afterwards.
@@ -262,7 +267,7 @@ class Trainer:
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.config.seed)
-                return self._fit(train, y_tr, valid, y_va, device)
+                return self._fit(train, y_tr, valid, y_va, device, on_epoch)
         finally:
             model.cpu()
             torch.set_num_threads(previous_threads)
@@ -291,6 +296,7 @@ class Trainer:
         valid: FeatureBatch | None,
         y_va: np.ndarray | None,
         device: torch.device,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
     ) -> TrainResult:
         cfg = self.config
         model = self.model.to(device)
@@ -388,6 +394,8 @@ class Trainer:
                 entry["seconds"] = time.perf_counter() - epoch_start
                 result.history.append(entry)
                 progress.epoch_done(entry)
+                if on_epoch is not None:
+                    on_epoch(entry)
 
                 improved = result.best_score is None or (
                     score > result.best_score if direction == "max" else score < result.best_score
