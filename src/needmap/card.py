@@ -22,10 +22,13 @@ def _fmt(value: Any) -> str:
 
 
 def _metric_rows(task: str, metrics: dict[str, Any], target: str | None = None) -> list[str]:
-    """A Markdown table of the validation, test and baseline metrics (of ``target`` for a multi-task model)."""
+    """A Markdown table of the validation, test and baseline metrics (of ``target`` for a multi-task model);
+    each baseline of ``metrics["baselines"]`` has a column of its own ("test LightGBM")."""
     sets = [(name, metrics.get(name)) for name in ("validation", "test", "baseline_test")]
     if target is not None:
         sets = [(name, m.get(target) if isinstance(m, dict) else None) for name, m in sets]
+    elif isinstance(metrics.get("baselines"), dict):
+        sets = sets[:2] + [(f"test {name}", m) for name, m in metrics["baselines"].items()]
     sets = [(name, m) for name, m in sets if isinstance(m, dict)]
     if not sets:
         return ["No held-out metrics were recorded."]
@@ -35,6 +38,25 @@ def _metric_rows(task: str, metrics: dict[str, Any], target: str | None = None) 
     for key in keys:
         rows.append(f"| {key} | " + " | ".join(_fmt(m.get(key)) for _, m in sets) + " |")
     return rows
+
+
+def _cv_lines(cv: Any) -> list[str]:
+    """The cross-validation section: each model's mean and standard deviation over the folds, the verdict."""
+    if not isinstance(cv, dict) or not cv.get("models"):
+        return []
+    lines = [
+        "## Cross-validation",
+        f"{cv.get('k')} folds of the training part ({cv.get('split')}, seed {cv.get('seed')}, {cv.get('rows')} rows), "
+        f"{cv.get('metric')} per fold:",
+        "",
+        "| model | mean | std |",
+        "|---|---|---|",
+    ]
+    for name in cv["models"]:
+        lines.append(f"| {name} | {_fmt((cv.get('mean') or {}).get(name))} | {_fmt((cv.get('std') or {}).get(name))} |")
+    if cv.get("verdict"):
+        lines += ["", f"Verdict on the pooled out-of-fold scores: {cv['verdict']}"]
+    return [*lines, ""]
 
 
 def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -> str:
@@ -114,7 +136,8 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
         lines += ["", "## How well", *_metric_rows(task, metrics), ""]
     verdict = metrics.get("verdict")
     if verdict:
-        lines += [verdict, ""]
+        lines += [f"Verdict on the test rows: {verdict}", ""]
+    lines += _cv_lines(metrics.get("cv"))
     training = metrics.get("training") or {}
     if training:
         lines += [
@@ -139,6 +162,13 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
         lines.append(
             "- each `score_<target>` is the network's probability; check the calibration error (ece) before "
             "reading it as an exact rate."
+        )
+    elif task == "binary" and isinstance(metrics.get("calibration"), dict):
+        validation = metrics.get("validation") or {}
+        lines.append(
+            f"- `score` is the network's probability recalibrated ({metrics['calibration'].get('method')}) on the "
+            f"validation rows: calibration error {_fmt(validation.get('ece_uncalibrated'))} before, "
+            f"{_fmt(validation.get('ece'))} after, on those same rows; the test ece is the fair figure."
         )
     elif task == "binary":
         lines.append(

@@ -325,18 +325,20 @@ def _build_model(
 
 
 def _print_outcome(outcome: Any, started: float) -> None:
-    from needmap.display import metrics_table
+    from needmap.display import cv_table, metrics_table
 
     metrics = outcome.metrics
     task = outcome.schema.task
     for note in outcome.notes:
         console.print(f"[yellow]note:[/] {note}")
-    columns = {
-        "validation": metrics.get("validation"),
-        f"test ({outcome.model.model})": metrics.get("test"),
-        f"test ({metrics.get('baseline', 'baseline')})": metrics.get("baseline_test"),
-    }
+    columns = {"validation": metrics.get("validation"), f"test ({outcome.model.model})": metrics.get("test")}
+    baselines = metrics.get("baselines") or {metrics.get("baseline", "baseline"): metrics.get("baseline_test")}
+    columns.update({f"test ({name})": values for name, values in baselines.items()})
     out_console.print(metrics_table(task, columns, title="Held-out metrics"))
+    if metrics.get("cv"):
+        cv = metrics["cv"]
+        out_console.print(cv_table(cv, title=f"{cv['k']}-fold cross-validation of the training part ({cv['metric']})"))
+        out_console.print(f"[bold]cross-validation verdict:[/] {cv['verdict']}")
     training = metrics.get("training", {})
     out_console.print(
         f"trained {training.get('epochs_run')} epochs (best {training.get('best_epoch')}, stopped by "
@@ -396,7 +398,21 @@ def train(
     test_size: float = typer.Option(0.2, help="Share of rows held out for the test metrics."),
     split: str = typer.Option("stratified", help="stratified, random or time."),
     time_column: str | None = typer.Option(None, help="Column ordering rows in time (for --split time)."),
-    baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Train logistic regression beside it."),
+    baseline: bool = typer.Option(
+        True, "--baseline/--no-baseline", help="Train logistic regression and LightGBM beside it, on the same rows."
+    ),
+    calibrate: str | None = typer.Option(
+        None, help="Recalibrate the probabilities on the validation rows: isotonic or platt (binary targets)."
+    ),
+    cv: int | None = typer.Option(
+        None, "--cv", help="Also cross-validate the training part with this many folds (summary in metrics.json)."
+    ),
+    contact_cost: float = typer.Option(1.0, help="Cost of contacting one customer, for the profit curve."),
+    conversion_value: float = typer.Option(10.0, help="Value of one conversion, for the profit curve."),
+    group_column: str | None = typer.Option(None, help="Column grouping rows (e.g. customer id) for the group AUC."),
+    track: str | None = typer.Option(
+        None, help="Log the run to MLflow: a folder (e.g. mlruns) or a tracking server URL (needs needmap[mlflow])."
+    ),
     param: list[str] | None = typer.Option(
         None, "--param", "-p", help="Any other model or training option, key=value (repeatable), e.g. cross_layers=4."
     ),
@@ -408,7 +424,8 @@ def train(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Train a model on a table: preprocessing, the network, validation, a baseline; save a model directory."""
+    """Train a model on a table: preprocessing, the network, validation, two baselines and a verdict; save a
+    model directory."""
     from needmap.workflows.train import run_train
 
     started = time.perf_counter()
@@ -425,10 +442,115 @@ def train(
     table = _read(data, delimiter, encoding)
     outcome = run_train(
         table, estimator, out=out, test_size=test_size, split=split, time_column=time_column,
-        validation=validation, baseline=baseline,
+        validation=validation, baseline=baseline, calibrate=calibrate, cv=cv, contact_cost=contact_cost,
+        conversion_value=conversion_value, group_column=group_column, track=track,
     )  # fmt: skip
     _print_outcome(outcome, started)
-    out_console.print(f"model saved to [bold]{outcome.out}[/] (metrics.json, card.md inside)")
+    inside = ", ".join(["metrics.json", "card.md", *sorted(outcome.model.extras_)])
+    out_console.print(f"model saved to [bold]{outcome.out}[/] ({inside} inside)")
+    if outcome.run_id:
+        out_console.print(f"run logged to MLflow at {track}: run id {outcome.run_id}")
+
+
+# -- tune -------------------------------------------------------------------------------------
+@app.command(
+    epilog=(
+        "Example: needmap tune bank.csv --target y --drop duration --model deepfm --trials 30 --out tuning/bank; "
+        "the same command again adds 30 trials to the study."
+    ),
+)
+@friendly_errors
+def tune(
+    data: str = typer.Argument(..., help="Labelled rows: CSV / Parquet / JSON lines file."),
+    target: str | None = Target,
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Folder of the study (study.db) and of the best model (a model directory: model/)."
+    ),
+    model: str = typer.Option("mlp", "--model", "-m", help="Architecture name."),
+    trials: int | None = typer.Option(
+        None,
+        help="Trials to ADD to the study: a study run again continues with N more. Its first trial is the default "
+        "configuration.",
+    ),
+    time_: str | None = typer.Option(None, "--time", help="Start no new trial after this long, e.g. 10m, 1h."),
+    storage: str | None = typer.Option(
+        None, help="Study database URL, e.g. postgresql://user@host:5432/db (default: sqlite in --out)."
+    ),
+    study: str | None = typer.Option(None, help="Study name (default: needmap-<data file>-<model>)."),
+    drop: str | None = Drop,
+    ids: str | None = Ids,
+    categorical: str | None = Categorical,
+    numeric: str | None = Numeric,
+    datetime: str | None = Datetime,
+    multihot: str | None = Multihot,
+    sequence: str | None = Sequence_,
+    hash_: str | None = Hash,
+    bucketize: str | None = Bucketize,
+    config: Path | None = Config,
+    task: str | None = typer.Option(None, help="binary, multiclass or regression (inferred when not given)."),
+    delimiter: str | None = Delimiter,
+    encoding: str = Encoding,
+    epochs: int | None = typer.Option(None, help="Most epochs of each trial (default: the trainer's, early stopping)."),
+    patience: int | None = typer.Option(None, help="Epochs without improvement before a trial stops early."),
+    param: list[str] | None = typer.Option(
+        None, "--param", "-p", help="An option to keep fixed instead of searching it, key=value (repeatable)."
+    ),
+    device: str | None = typer.Option(None, help="Where trials train: auto (default), cpu, cuda."),
+    seed: int = typer.Option(0, help="Seed of the split, the sampler and every trial's training."),
+    validation: float = typer.Option(0.1, help="Share of training rows each trial is scored on."),
+    test_size: float = typer.Option(0.2, help="Share of rows held out (never seen by the search) for the test."),
+    split: str = typer.Option("stratified", help="stratified, random or time."),
+    time_column: str | None = typer.Option(None, help="Column ordering rows in time (for --split time)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar when the best model is retrained."),
+) -> None:
+    """Search a model's options with optuna (one line per trial), then retrain the best and save it."""
+    from rich.markup import escape
+
+    from needmap.workflows.tune import improvement_line, run_tune, short_params
+
+    started = time.perf_counter()
+    try:
+        timeout_s = parse_duration(time_)
+    except ConfigError:
+        raise ConfigError(f"--time '{time_}' is not a duration; expected seconds or e.g. 90s, 10m, 1h.") from None
+    if trials is None and timeout_s is None:
+        raise ConfigError("no limit for the search; expected --trials N, --time 10m, or both.")
+    roles = _roles(
+        config, target, drop, ids, categorical, numeric, datetime, multihot, sequence, hash_, bucketize, task
+    )
+    if not roles["target"]:
+        raise ConfigError("no target column given; expected --target COLUMN (or 'target:' in --config).")
+    estimator = _build_model(
+        roles, model, None, None, None, None, None, epochs, None, None, None, None, patience, None, None, seed,
+        None, None, None, None, quiet, param, None, device,
+    )  # fmt: skip
+
+    def line(trial: dict[str, Any]) -> None:
+        value = "-" if trial["value"] is None else f"{trial['value']:.4f}"
+        best = "-" if trial["best"] is None else f"{trial['best']:.4f}"
+        state = {"complete": "green", "pruned": "yellow"}.get(trial["state"], "red")
+        default = " (default)" if trial.get("default") else ""
+        out_console.print(
+            f"trial {trial['number']:>3} [{state}]{trial['state']:<8}[/] {value}  best {best}  "
+            f"{trial['seconds'] or 0:.1f} s  {escape(short_params(trial['params']))}{default}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    table = _read(data, delimiter, encoding)
+    outcome = run_tune(
+        table, estimator, trials=trials, timeout_s=timeout_s, out=out, storage=storage, study_name=study,
+        test_size=test_size, split=split, time_column=time_column, validation=validation, seed=seed, progress=line,
+    )  # fmt: skip
+    out_console.print(
+        f"[bold]{improvement_line(outcome)}[/] over {len(outcome.trials)} trials of '{outcome.study_name}'",
+        soft_wrap=True,
+    )
+    _print_outcome(outcome.train, started)
+    out_console.print(
+        f"best model saved to [bold]{outcome.model_dir}[/] (tuning.json inside); study in {outcome.storage}",
+        soft_wrap=True,
+    )
 
 
 # -- evaluate ---------------------------------------------------------------------------------
@@ -501,6 +623,48 @@ def transform_notes(report: dict[str, Any]) -> list[str]:
                 f"{col['oov']} of {rows} rows have a category of '{name}' unseen in training (out-of-vocabulary id)."
             )
     return notes
+
+
+# -- report, profile --------------------------------------------------------------------------
+@app.command(epilog="Example: needmap report models/bank holdout.csv --out bank-report.html")
+@friendly_errors
+def report(
+    model_dir: Path = typer.Argument(..., help="Model directory written by 'needmap train'."),
+    data: str | None = typer.Argument(None, help="Labelled rows to evaluate on too (curves, drift, importance)."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
+    title: str | None = typer.Option(None, help="The page's title (default: from the model directory)."),
+    delimiter: str | None = Delimiter,
+    encoding: str = Encoding,
+) -> None:
+    """One self-contained HTML page on a model: metrics, training, curves, the baselines and the verdict,
+    the training data's profile; with DATA also drift, curves and permutation importance on it."""
+    from needmap.report.build import build_report
+
+    table = _read(data, delimiter, encoding) if data is not None else None
+    path = build_report(model_dir, table, out=out, title=title)
+    out_console.print(f"report written to [bold]{path}[/] (one file, no scripts: open it in any browser)")
+
+
+@app.command(epilog="Example: needmap profile bank.csv --target y --out bank-profile.html --json-out profile.json")
+@friendly_errors
+def profile(
+    data: str = typer.Argument(..., help="CSV / Parquet / JSON lines file."),
+    out: Path = typer.Option(Path("profile.html"), "--out", "-o", help="The HTML file to write."),
+    target: str | None = typer.Option(None, "--target", "-t", help="The outcome column: roles are inferred with it."),
+    json_out: Path | None = typer.Option(None, "--json-out", help="Also write the profile to this JSON file."),
+    delimiter: str | None = Delimiter,
+    encoding: str = Encoding,
+) -> None:
+    """Profile a table: per column its role, missing values, distinct values, quantiles, histogram, top values."""
+    from needmap.data.infer import infer_schema
+    from needmap.report.build import build_profile_report
+
+    table = _read(data, delimiter, encoding)
+    sch = infer_schema(table, target) if target else None
+    path = build_profile_report(table, out=out, source=data, schema=sch, json_out=json_out)
+    out_console.print(f"profile of {table.num_rows} rows written to [bold]{path}[/]")
+    if json_out:
+        out_console.print(f"profile JSON written to {json_out}")
 
 
 # -- demo -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ METRIC_KEYS = {
         "precision",
         "recall",
         "ece",
+        "ece_uncalibrated",
         "lift_at_10",
         "capture_at_10",
         "n",
@@ -84,6 +85,31 @@ def metrics_table(
     for key in METRIC_KEYS.get(task, ()):
         if any(key in m for m in present.values()):
             table.add_row(key, *(fmt(m.get(key)) for m in present.values()))
+    return table
+
+
+def cv_table(cv: Mapping[str, Any], title: str | None = None) -> Table:
+    """The per-fold table of a cross-validation summary (:func:`needmap.workflows.cv.cv_summary`): one row
+    per fold with its rows and each model's primary metric, then the mean and the standard deviation."""
+    models = list(cv.get("models") or [])
+    metric = cv.get("metric", "metric")
+    table = Table(title=title or f"{cv.get('k')}-fold cross-validation ({metric})")
+    table.add_column("fold")
+    table.add_column("rows", justify="right")
+    for name in models:
+        table.add_column(name, justify="right")
+    folds = cv.get("folds") or []
+    for i, fold in enumerate(folds):
+        scores = fold.get("scores") or {}
+        table.add_row(
+            str(fold.get("fold")),
+            fmt(fold.get("rows")),
+            *(fmt(scores.get(name)) for name in models),
+            end_section=i == len(folds) - 1,
+        )
+    for label in ("mean", "std"):
+        values = cv.get(label) or {}
+        table.add_row(label, fmt(cv.get("rows")) if label == "mean" else "", *(fmt(values.get(n)) for n in models))
     return table
 
 

@@ -65,6 +65,7 @@ from needmap.training.stream import TrainingStream
 from needmap.training.trainer import TrainConfig, Trainer, predict_raw
 
 ALL_NUMERIC = "*"  # bucketize={"*": k} buckets every numeric column
+CALIBRATION_METHODS = (None, "isotonic", "platt")
 TableLike = Any  # a path, an Arrow table, a pandas / polars frame: whatever needmap.read accepts
 
 
@@ -130,11 +131,15 @@ class Model:
             the name ``"*"`` stands for every numeric column (``bucketize={"*": 20}``).
         column_options: ``{name: {option: value}}``, further per-column options (``ColumnSpec.options``).
         preprocess: a PreprocessConfig or a dict of its fields.
+        calibrate: "isotonic" or "platt" to recalibrate a binary model's probabilities on the
+            validation rows after training (:class:`needmap.calibration.Calibrator`); None keeps the
+            network's own.
         **options: training options (TrainConfig fields), preprocessing options (PreprocessConfig
             fields) and network hyper-parameters, sorted by name.
 
     Learned state after :meth:`fit`: ``schema_``, ``preprocessor_``, ``network_``, ``result_``
-    (training history), ``metrics_`` (validation metrics and training speed), ``report_``.
+    (training history), ``metrics_`` (validation metrics and training speed), ``report_``,
+    ``calibrator_`` (with ``calibrate``), ``fit_rows_`` (which rows trained and which validated).
     """
 
     def __init__(
@@ -154,9 +159,16 @@ class Model:
         bucketize: str | Iterable[str] | Mapping[str, Any] | None = None,
         column_options: Mapping[str, Mapping[str, Any]] | None = None,
         preprocess: PreprocessConfig | Mapping[str, Any] | None = None,
+        calibrate: str | None = None,
         **options: Any,
     ) -> None:
+        if calibrate not in CALIBRATION_METHODS:
+            raise ConfigError(
+                f"calibrate={calibrate!r} is not a calibration method; expected one of "
+                f"{', '.join(repr(m) for m in CALIBRATION_METHODS)}."
+            )
         self.model = model
+        self.calibrate = calibrate
         self.target = target
         self.task = task
         self.drop = _as_list(drop)
@@ -197,6 +209,12 @@ class Model:
         self._one_row: OneRowForward | None = None
         # {"mean", "std"} of a regression target; for a multi-task model one such dict or None per target.
         self.target_scaling_: dict[str, float] | list[dict[str, float] | None] | None = None
+        # With calibrate: the fitted calibrator of a binary model's probabilities (also in extras_).
+        self.calibrator_: Any = None
+        # Positions, in the training table after rows without a target were left out, of the rows that
+        # trained the network ("train") and of its validation rows ("validation"); None when the rows were
+        # read from a file in parts or validated on a table of their own.
+        self.fit_rows_: dict[str, np.ndarray] | None = None
 
     # -- fitting -------------------------------------------------------------------------------
     def _targets(self, table: pa.Table) -> list[str]:
@@ -308,6 +326,7 @@ class Model:
         if isinstance(validation, int | float) and not 0 <= validation < 1:
             raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
         rows = _parquet_rows(data, stream)
+        self.fit_rows_ = None
         if rows is not None:
             if not isinstance(validation, int | float):
                 raise ConfigError(
@@ -321,6 +340,7 @@ class Model:
             prepared = self._prepare_table(_as_table(data), schema, prep_config, config, validation)
         schema, preprocessor, x_train, y_train, x_valid, y_valid, report = prepared
         multi = bool(schema.extra_targets)
+        self._check_calibration(schema, x_valid)
         self.train_config_ = config
         n_outputs = _n_outputs(schema)
         torch.manual_seed(config.seed)
@@ -351,7 +371,7 @@ class Model:
         report["preprocessing"] = preprocessor.report_
         self.report_ = report
         self.metrics_ = {
-            "validation": self._score(x_valid, y_valid) if x_valid is not None else None,
+            "validation": self._calibrate(x_valid, y_valid) if x_valid is not None else None,
             "training": {
                 "wall_time_s": result.wall_time_s,
                 "train_time_s": result.train_time_s,
@@ -365,7 +385,47 @@ class Model:
                 "history": result.history,
             },
         }
+        if self.calibrator_ is not None:
+            self.metrics_["calibration"] = {"method": self.calibrate, "fitted_on": "validation rows"}
         return self
+
+    def _check_calibration(self, schema: Schema, x_valid: Any) -> None:
+        """ConfigError, before training, when ``calibrate`` is set for a model it cannot calibrate."""
+        if self.calibrate is None:
+            return
+        if schema.extra_targets or schema.task != "binary":
+            task = "multi-task" if schema.extra_targets else schema.task
+            raise ConfigError(
+                f"calibrate={self.calibrate!r} recalibrates the probability of a binary target; this model is "
+                f"{task}. Expected calibrate=None."
+            )
+        if x_valid is None:
+            raise ConfigError(
+                f"calibrate={self.calibrate!r} fits the calibrator on the validation rows, and there are none "
+                "(validation=0); expected a validation share such as validation=0.1 or a validation table."
+            )
+
+    def _calibrate(self, x_valid: Any, y_valid: np.ndarray) -> dict[str, Any]:
+        """The validation metrics; with ``calibrate``, fit the calibrator on the validation rows first.
+
+        The calibrated model's metrics come with the network's own calibration error and log loss
+        (``ece_uncalibrated``, ``logloss_uncalibrated``); the calibrator is kept in ``calibrator_`` and
+        in ``extras_["calibration.json"]``.
+        """
+        self.calibrator_ = None
+        if self.calibrate is None:
+            self.extras_.pop("calibration.json", None)
+            return self._score(x_valid, y_valid)
+        from needmap.calibration import Calibrator
+
+        raw = self._outputs(x_valid)  # the network's probabilities [n]: no calibrator yet
+        self.calibrator_ = Calibrator(self.calibrate).fit(raw, y_valid)
+        self.extras_["calibration.json"] = self.calibrator_.to_dict()
+        uncalibrated = task_metrics("binary", y_valid, raw)
+        metrics = task_metrics("binary", y_valid, self.calibrator_.transform(raw))
+        metrics["ece_uncalibrated"] = uncalibrated["ece"]
+        metrics["logloss_uncalibrated"] = uncalibrated["logloss"]
+        return metrics
 
     def _prepare_table(
         self,
@@ -398,6 +458,8 @@ class Model:
             train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
         else:
             train_idx, valid_idx = np.arange(n), np.array([], dtype=np.int64)
+        if valid_given is None:
+            self.fit_rows_ = {"train": train_idx, "validation": valid_idx}
         # Every row in order (validation=0 or a validation table of its own): the table itself, no copy.
         everything = len(train_idx) == n and bool(np.all(train_idx == np.arange(n)))
         train_table = table if everything else take_rows(table, pa.array(train_idx))
@@ -477,7 +539,8 @@ class Model:
             return head_outputs(raw, target_tasks(self.schema_), scaling)
         task = self.schema_.task if self.schema_ else None
         if task == "binary":
-            return 1.0 / (1.0 + np.exp(-raw.reshape(-1).astype(np.float64)))
+            p = 1.0 / (1.0 + np.exp(-raw.reshape(-1).astype(np.float64)))
+            return p if self.calibrator_ is None else self.calibrator_.transform(p)
         if task == "multiclass":
             z = raw - raw.max(axis=1, keepdims=True)
             e = np.exp(z)
@@ -768,6 +831,20 @@ def load(path: str | os.PathLike[str]) -> Model:
     model.schema_, model.preprocessor_, model.network_ = schema, preprocessor, network
     model.metrics_ = contents.metrics
     model.extras_ = dict(contents.extras)
+    if "calibration.json" in model.extras_:
+        from needmap.calibration import Calibrator
+
+        try:
+            model.calibrator_ = Calibrator.from_dict(model.extras_["calibration.json"])
+        except NeedmapError as err:
+            raise ArtifactError(err.detail, file=str(path), hint=err.hint) from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(
+                f"'calibration.json' cannot be read ({type(exc).__name__}: {exc}); expected the calibrator that "
+                "needmap wrote.",
+                file=str(path),
+            ) from None
+        model.calibrate = getattr(model.calibrator_, "method", None)
     model.target_scaling_ = desc.get("target_scaling")
     model.train_config_ = TrainConfig.from_dict(desc.get("train") or {})
     return model

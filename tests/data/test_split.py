@@ -44,6 +44,9 @@ def test_stratified_small_class_keeps_one_row_each_side() -> None:
 def test_stratified_errors() -> None:
     with pytest.raises(ConfigError, match="class 'rare' has 1 row"):
         split_indices(5, y=np.array(["a", "a", "rare", "a", "a"]))
+    # Text labels read from Arrow arrive as an object array of str (no numpy scalar .item()).
+    with pytest.raises(ConfigError, match="class 'rare' has 1 row"):
+        split_indices(5, y=np.array(["a", "a", "rare", "a", "a"], dtype=object))
     with pytest.raises(ConfigError, match="needs y="):
         split_indices(10)
     with pytest.raises(ConfigError, match=r"shape \(3,\)"):

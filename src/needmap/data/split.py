@@ -87,7 +87,8 @@ def _stratified(n: int, test_size: float, seed: int, y: np.ndarray) -> np.ndarra
         raise ConfigError("y mixes values that cannot be sorted together; expected one kind of label.") from None
     small = counts < 2
     if small.any():
-        label = classes[int(np.argmax(small))].item()
+        label = classes[int(np.argmax(small))]
+        label = label.item() if isinstance(label, np.generic) else label  # text labels are plain str
         raise ConfigError(
             f"class {label!r} has {int(counts[small][0])} row; a stratified split needs at least 2 rows per class.",
             hint="Use method='random', or drop or merge that class.",

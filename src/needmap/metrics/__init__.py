@@ -10,6 +10,17 @@ from needmap.metrics.classification import (
     lift_capture,
     multiclass_metrics,
 )
+from needmap.metrics.compare import bootstrap_difference, verdict_sentence, weighted_auc
+from needmap.metrics.curves import (
+    calibration_curve,
+    gains_curve,
+    lift_curve,
+    lift_table,
+    pr_points,
+    profit_curve,
+    roc_points,
+)
+from needmap.metrics.group import group_auc
 from needmap.metrics.regression import regression_metrics
 
 
@@ -25,9 +36,20 @@ def task_metrics(task: str, y: np.ndarray, out: np.ndarray) -> dict[str, Any]:
 
 __all__ = [
     "binary_metrics",
+    "bootstrap_difference",
+    "calibration_curve",
     "expected_calibration_error",
+    "gains_curve",
+    "group_auc",
     "lift_capture",
+    "lift_curve",
+    "lift_table",
     "multiclass_metrics",
+    "pr_points",
+    "profit_curve",
     "regression_metrics",
+    "roc_points",
     "task_metrics",
+    "verdict_sentence",
+    "weighted_auc",
 ]

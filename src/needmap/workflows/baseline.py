@@ -1,9 +1,13 @@
-"""The traditional baseline trained beside every deep model: logistic regression (Ridge for
-regression) on the same preprocessed features and the same rows; one per target of a multi-task
-model."""
+"""The traditional baselines trained beside every deep model, on the same preprocessed features and
+the same rows: logistic regression (Ridge for regression) and LightGBM (gradient-boosted trees).
+
+A multi-task model gets logistic regression / Ridge only, one per target (:func:`fit_baselines`).
+"""
 
 from __future__ import annotations
 
+import inspect
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +17,17 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from needmap.features.batch import FeatureBatch
+
+LOGISTIC = "logistic regression"
+RIDGE = "ridge regression"
+LIGHTGBM = "LightGBM"
+#: LightGBM's rounds: at most this many with early stopping on validation rows, else :data:`LGBM_ROUNDS`.
+LGBM_MAX_ROUNDS = 2000
+LGBM_ROUNDS = 200
+LGBM_STOPPING_ROUNDS = 30
+#: LightGBM gets one thread per this many training rows, at most :func:`machine_threads`: on small
+#: tables, threads cost more in synchronisation than they save (and far more on a busy machine).
+ROWS_PER_THREAD = 10_000
 
 
 def _list_block(ids: np.ndarray, cardinality: int) -> sp.csr_matrix:
@@ -43,24 +58,59 @@ def _design(x: FeatureBatch, cardinalities: list[int], list_cardinalities: Seque
     return sp.hstack(blocks, format="csr")
 
 
+def _tree_design(x: FeatureBatch, list_cardinalities: Sequence[int] = ()) -> np.ndarray | sp.csr_matrix:
+    """LightGBM's inputs: the preprocessed numerics as they are, then one column of ids per categorical
+    column (a LightGBM categorical feature, see :func:`_categorical_columns`), then a bag-of-ids block per
+    list feature. Dense float64 ``[n, n_num + n_cat]`` without list features, else sparse with
+    ``sum(list_cardinalities)`` more columns."""
+    dense = np.hstack([x.numeric.astype(np.float64), x.categorical.astype(np.float64)])
+    lists = [_list_block(ids, c) for ids, c in zip(x.lists, list_cardinalities, strict=False)]
+    if not lists:
+        return dense
+    return sp.hstack([sp.csr_matrix(dense), *lists], format="csr")
+
+
+def _categorical_columns(x: FeatureBatch) -> list[int]:
+    """Column indices of :func:`_tree_design` that hold categorical ids."""
+    n_num = x.numeric.shape[1]
+    return list(range(n_num, n_num + x.categorical.shape[1]))
+
+
+def machine_threads() -> int:
+    """CPU cores this process may run on (its affinity where the system says, else ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclass
 class Baseline:
-    """A fitted baseline; ``name`` says which."""
+    """A fitted baseline; ``name`` says which ("logistic regression", "ridge regression", "LightGBM").
+
+    ``rounds``: LightGBM's boosting rounds kept (the best iteration under early stopping), else None.
+    """
 
     name: str
     estimator: Any
     task: str
     cardinalities: list[int]
     list_cardinalities: list[int] = field(default_factory=list)
+    rounds: int | None = None
+
+    def _inputs(self, x: FeatureBatch) -> Any:
+        if self.name == LIGHTGBM:
+            return _tree_design(x, self.list_cardinalities)
+        return _design(x, self.cardinalities, self.list_cardinalities)
 
     def predict(self, x: FeatureBatch) -> np.ndarray:
         """P(positive) ``[n]``, class probabilities ``[n, K]`` or predictions ``[n]``, like Model."""
-        design = _design(x, self.cardinalities, self.list_cardinalities)
+        design = self._inputs(x)
         if self.task == "binary":
-            return self.estimator.predict_proba(design)[:, 1]
+            return np.asarray(self.estimator.predict_proba(design)[:, 1], dtype=np.float64)
         if self.task == "multiclass":
-            return self.estimator.predict_proba(design)
-        return self.estimator.predict(design)
+            return np.asarray(self.estimator.predict_proba(design), dtype=np.float64)
+        return np.asarray(self.estimator.predict(design), dtype=np.float64)
 
 
 def fit_baseline(
@@ -79,10 +129,79 @@ def fit_baseline(
     lists = [int(c) for c in list_cardinalities]
     design = _design(x, cardinalities, lists)
     if task == "regression":
-        return Baseline("ridge regression", Ridge(alpha=1.0).fit(design, y), task, cardinalities, lists)
+        return Baseline(RIDGE, Ridge(alpha=1.0).fit(design, y), task, cardinalities, lists)
     estimator = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
     estimator.fit(design, y)
-    return Baseline("logistic regression", estimator, task, cardinalities, lists)
+    return Baseline(LOGISTIC, estimator, task, cardinalities, lists)
+
+
+def fit_lightgbm(
+    x: FeatureBatch,
+    y: np.ndarray,
+    task: str,
+    cardinalities: list[int],
+    seed: int = 0,
+    list_cardinalities: Sequence[int] = (),
+    x_valid: FeatureBatch | None = None,
+    y_valid: np.ndarray | None = None,
+    num_threads: int | None = None,
+) -> Baseline:
+    """Fit LightGBM on ``x``: LGBMClassifier (binary, multiclass) or LGBMRegressor (regression).
+
+    Inputs (:func:`_tree_design`): the preprocessed numerics as they are (trees ignore the scaling),
+    each categorical column's ids as a LightGBM categorical feature, and each list feature as a sparse
+    bag-of-ids block. With validation rows (``x_valid``, ``y_valid``: the rows the deep model stopped
+    early on), training stops after :data:`LGBM_STOPPING_ROUNDS` rounds without a better validation loss
+    (at most :data:`LGBM_MAX_ROUNDS`) and keeps the best round; without them it runs
+    :data:`LGBM_ROUNDS` rounds. Learning rate 0.05, 31 leaves, seeded and deterministic, quiet;
+    ``num_threads``: CPU threads (None: one per :data:`ROWS_PER_THREAD` rows, at most :func:`machine_threads`).
+    """
+    import lightgbm as lgb
+
+    lists = [int(c) for c in list_cardinalities]
+    early = x_valid is not None and y_valid is not None and len(x_valid) > 0
+    options: dict[str, Any] = {
+        "n_estimators": LGBM_MAX_ROUNDS if early else LGBM_ROUNDS,
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "random_state": seed,
+        "n_jobs": num_threads or min(machine_threads(), max(1, len(x) // ROWS_PER_THREAD)),
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbosity": -1,
+    }
+    estimator = lgb.LGBMRegressor(**options) if task == "regression" else lgb.LGBMClassifier(**options)
+    fit_args: dict[str, Any] = {"categorical_feature": _categorical_columns(x) or "auto"}
+    if early:
+        assert x_valid is not None and y_valid is not None
+        valid = _tree_design(x_valid, lists)
+        if "eval_X" in inspect.signature(estimator.fit).parameters:  # LightGBM >= 4.7 (eval_set is deprecated)
+            fit_args.update(eval_X=(valid,), eval_y=(y_valid,))
+        else:
+            fit_args["eval_set"] = [(valid, y_valid)]
+        fit_args["callbacks"] = [lgb.early_stopping(LGBM_STOPPING_ROUNDS, first_metric_only=True, verbose=False)]
+    estimator.fit(_tree_design(x, lists), y, **fit_args)
+    rounds = int(estimator.best_iteration_) if early and estimator.best_iteration_ else options["n_estimators"]
+    return Baseline(LIGHTGBM, estimator, task, cardinalities, lists, rounds=rounds)
+
+
+def fit_single_baselines(
+    x: FeatureBatch,
+    y: np.ndarray,
+    task: str,
+    cardinalities: list[int],
+    seed: int = 0,
+    list_cardinalities: Sequence[int] = (),
+    x_valid: FeatureBatch | None = None,
+    y_valid: np.ndarray | None = None,
+) -> list[Baseline]:
+    """Both baselines of a single-target model, fitted on the same rows: logistic regression (Ridge for
+    regression) on ``x``, then LightGBM on ``x`` with early stopping on ``x_valid`` when given."""
+    lists = list(list_cardinalities)
+    return [
+        fit_baseline(x, y, task, cardinalities, seed=seed, list_cardinalities=lists),
+        fit_lightgbm(x, y, task, cardinalities, seed=seed, list_cardinalities=lists, x_valid=x_valid, y_valid=y_valid),
+    ]
 
 
 def fit_baselines(
@@ -93,8 +212,8 @@ def fit_baselines(
     seed: int = 0,
     list_cardinalities: Sequence[int] = (),
 ) -> list[Baseline]:
-    """One baseline per target of a multi-task model: ``y`` ``[n, T]``, ``tasks`` of length T; each is
-    fitted on the rows that have its target (not NaN)."""
+    """One baseline per target of a multi-task model (logistic regression or Ridge, no LightGBM):
+    ``y`` ``[n, T]``, ``tasks`` of length T; each is fitted on the rows that have its target (not NaN)."""
     bases = []
     for t, task in enumerate(tasks):
         labelled = ~np.isnan(np.asarray(y[:, t], dtype=np.float64))

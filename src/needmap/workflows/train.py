@@ -1,11 +1,15 @@
 """The train workflow: a table in, a validated model directory out.
 
-read -> schema (inferred + overrides) -> checks -> split off a test part -> fit preprocessing and
-the network on the rest (with a validation part for early stopping) -> test metrics beside a
-logistic-regression baseline trained on the same rows -> save the model directory.
+read -> schema (inferred + overrides) -> checks -> split off a test part -> (k-fold cross-validation
+of the training part) -> fit preprocessing and the network on the rest (with a validation part for
+early stopping, and a calibrator fitted on it) -> test metrics beside two baselines trained on the
+same rows, logistic regression and LightGBM (which stops early on the same validation rows) -> a
+paired bootstrap comparison and its verdict, the test curves (``evaluation.json``) -> save the model
+directory -> (log the run to MLflow).
 
-A multi-task model (several targets) gets test metrics, a baseline and a verdict per target:
-``metrics["test"]`` and ``metrics["baseline_test"]`` are then ``{target: metrics}``.
+A multi-task model (several targets) gets test metrics, a logistic-regression / Ridge baseline and a
+verdict per target: ``metrics["test"]`` and ``metrics["baseline_test"]`` are then ``{target: metrics}``;
+it has no ``evaluation.json``.
 """
 
 from __future__ import annotations
@@ -14,20 +18,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
+from needmap import __version__
+from needmap.data.profile import profile_table
 from needmap.data.read import source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError, SchemaError
-from needmap.estimator import Model, clean_training_table
+from needmap.estimator import CALIBRATION_METHODS, Model, clean_training_table
+from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig
 from needmap.features.target import strata, target_names, target_tasks
 from needmap.metrics import task_metrics
+from needmap.metrics.compare import verdict_sentence
 from needmap.schema import Schema
 from needmap.training.multitask import labelled_metrics
-from needmap.workflows.baseline import fit_baseline, fit_baselines
-
-PRIMARY = {"binary": ("auc", True), "multiclass": ("logloss", False), "regression": ("rmse", False)}
+from needmap.workflows.baseline import Baseline, fit_baselines, fit_single_baselines
+from needmap.workflows.cv import PRIMARY, cv_summary, run_cv
 
 
 @dataclass
@@ -40,6 +48,7 @@ class TrainOutcome:
     out: Path | None
     notes: list[str] = field(default_factory=list)
     test_table: pa.Table | None = None
+    run_id: str | None = None  # the MLflow run, when tracked
 
 
 def verdict(task: str, deep_name: str, deep: dict[str, Any], base_name: str, base: dict[str, Any]) -> str:
@@ -59,6 +68,20 @@ def verdict(task: str, deep_name: str, deep: dict[str, Any], base_name: str, bas
     )
 
 
+def best_baseline(task: str, baselines: dict[str, dict[str, Any]]) -> str:
+    """The name of the baseline with the best test primary metric (highest AUC, lowest log loss or RMSE);
+    a baseline whose metric is undefined comes last."""
+    key, higher_better = PRIMARY[task]
+
+    def rank(name: str) -> float:
+        value = baselines[name].get(key)
+        if value is None:
+            return float("inf")
+        return -value if higher_better else value
+
+    return min(baselines, key=rank)
+
+
 def run_train(
     table: pa.Table,
     model: Model,
@@ -70,8 +93,15 @@ def run_train(
     validation: float = 0.1,
     baseline: bool = True,
     schema: Schema | None = None,
+    contact_cost: float = 1.0,
+    conversion_value: float = 10.0,
+    cv: int | None = None,
+    calibrate: str | None = None,
+    group_column: str | None = None,
+    track: str | None = None,
+    n_boot: int = 1000,
 ) -> TrainOutcome:
-    """Train ``model`` on ``table`` with a held-out test part, compare with the baseline, save.
+    """Train ``model`` on ``table`` with a held-out test part, compare with the baselines, save.
 
     Args:
         table: all labelled rows (Arrow table from needmap.read).
@@ -79,10 +109,50 @@ def run_train(
         out: the model directory to write (None: do not save).
         test_size: share of rows held out for the test metrics (0 < test_size < 1).
         split: "stratified", "random" or "time" (needs ``time_column``: the latest rows are the test).
-        validation: share of the training part used for early stopping.
-        baseline: also train logistic regression on the same rows and report it.
+        validation: share of the training part used for early stopping (and calibration).
+        baseline: also train logistic regression (Ridge for regression) and LightGBM on the rows that
+            trained the network (LightGBM stops early on its validation rows) and report them:
+            ``metrics["baselines"]`` = ``{name: test metrics}``, ``metrics["baseline"]`` the best one's name
+            and ``metrics["baseline_test"]`` its metrics. A multi-task model gets logistic regression /
+            Ridge only, per target.
+        contact_cost, conversion_value: the cost of contacting a customer and the value of a conversion,
+            for the profit curve of ``evaluation.json`` (same currency unit).
+        cv: k-fold cross-validation of the training part (:func:`needmap.workflows.cv.run_cv`, the test
+            rows stay unseen) before the final model trains; its summary goes to ``metrics["cv"]``.
+        calibrate: "isotonic" or "platt" to set the model's calibration (see ``Model(calibrate=...)``);
+            None keeps the model's own setting.
+        group_column: a column of ``table`` (e.g. a customer or campaign id): ``evaluation.json`` gets the
+            group AUC of the test rows by it.
+        track: an MLflow tracking URI (a folder such as ``mlruns`` or ``http://host:5000``): the run's
+            parameters, metrics, per-epoch curves and model directory are logged there
+            (:func:`needmap.tracking.log_to_mlflow`); the run id is ``TrainOutcome.run_id``.
+        n_boot: bootstrap resamples of the comparison with the baselines.
+
+    For a single-target model, ``model.extras_["evaluation.json"]`` receives the test rows' evaluation
+    document of the deep model beside the baselines (:func:`needmap.workflows.evaluation.evaluation_document`),
+    and for a binary target ``metrics["verdict"]`` is its bootstrap verdict against the baseline with the
+    best test AUC (``metrics["comparisons"]``: one paired bootstrap comparison per baseline).
     """
+    if calibrate not in CALIBRATION_METHODS:
+        raise ConfigError(
+            f"calibrate={calibrate!r} is not a calibration method; expected one of "
+            f"{', '.join(repr(m) for m in CALIBRATION_METHODS)}."
+        )
+    if calibrate is not None:
+        model.calibrate = calibrate
+    if group_column is not None and group_column not in table.column_names:
+        raise SchemaError(
+            f"the group column '{group_column}' is not in the table; expected one of {', '.join(table.column_names)}.",
+            file=source_of(table),
+            column=group_column,
+        )
     schema = schema or model.infer_schema(table)
+    if group_column is not None and (schema.extra_targets or schema.task != "binary"):
+        task = "multi-task" if schema.extra_targets else schema.task
+        raise ConfigError(
+            f"a group AUC (group column '{group_column}') ranks a binary target's scores within groups; this "
+            f"model is {task}. Expected no group column."
+        )
     max_unparseable = PreprocessConfig.from_dict(model.preprocess_options).max_unparseable
     table, report = clean_training_table(table, schema, user_dropped=model.drop, max_unparseable=max_unparseable)
     notes: list[str] = []
@@ -109,28 +179,39 @@ def run_train(
                 file=source_of(table),
             )
         time_values = table.column(time_column).to_numpy(zero_copy_only=False)
+    if cv is not None and split == "time":
+        raise ConfigError(
+            "cross-validation deals rows to folds at random or by class, which a time split rules out; "
+            "expected --split stratified or random with --cv."
+        )
     if schema.task == "regression" and split == "stratified":
         split = "random"
     train_idx, test_idx = split_indices(n, method=split, test_size=test_size, seed=seed, y=labels, time=time_values)
     train_table, test_table = take_rows(table, pa.array(train_idx)), take_rows(table, pa.array(test_idx))
+    cv_result = None
+    if cv is not None:
+        cv_result = run_cv(
+            train_table, model, cv, split=split, seed=seed, baseline=baseline, validation=validation, schema=schema,
+            n_boot=n_boot,
+        )  # fmt: skip
     model.fit(train_table, validation=validation, schema=schema)
     assert model.preprocessor_ is not None and model.schema_ is not None
     x_test = model.preprocessor_.transform(test_table)
     multi = bool(model.schema_.extra_targets)
     y_test = model.preprocessor_.encode_target(test_table)
     task = model.schema_.task or "binary"
+    deep_name = f"{model.model} network"
     metrics: dict[str, Any] = dict(model.metrics_)
-    metrics["test"] = model._score(x_test, y_test)
+    p_deep = model._outputs(x_test)
+    metrics["test"] = model._score(x_test, y_test) if multi else task_metrics(task, y_test, p_deep)
     metrics["split"] = {"method": split, "test_size": test_size, "seed": seed, "time_column": time_column}
+    if cv_result is not None:
+        metrics["cv"] = cv_summary(cv_result)
+    base_scores: dict[str, np.ndarray] = {}
     if baseline:
-        x_train = model.preprocessor_.transform(train_table)
-        cards = list(model.preprocessor_.cardinalities_)
-        list_cards = [int(spec["cardinality"]) for spec in getattr(model.preprocessor_, "list_specs_", [])]
-        deep_name = f"{model.model} network"
+        bases = _fit_baselines(model, train_table, task, seed, multi)
         if multi:
             names, tasks = target_names(model.schema_), target_tasks(model.schema_)
-            y_train = model.preprocessor_.encode_target(train_table)
-            bases = fit_baselines(x_train, y_train, tasks, cards, seed=seed, list_cardinalities=list_cards)
             metrics["baseline"] = " / ".join(sorted({b.name for b in bases}))
             metrics["baseline_test"] = {
                 name: labelled_metrics(tasks[t], y_test[:, t], bases[t].predict(x_test)) for t, name in enumerate(names)
@@ -141,16 +222,135 @@ def run_train(
             ]
             metrics["verdict"] = " ".join(f"{name}: {text}" for name, text in zip(names, verdicts, strict=True))
         else:
-            y_train = model.preprocessor_.encode_target(train_table)
-            base = fit_baseline(x_train, y_train, task, cards, seed=seed, list_cardinalities=list_cards)
-            metrics["baseline"] = base.name
-            metrics["baseline_test"] = task_metrics(task, y_test, base.predict(x_test))
-            metrics["verdict"] = verdict(task, deep_name, metrics["test"], base.name, metrics["baseline_test"])
+            base_scores = {b.name: b.predict(x_test) for b in bases}
+            metrics["baselines"] = {name: task_metrics(task, y_test, p) for name, p in base_scores.items()}
+            metrics["baseline_rounds"] = {b.name: b.rounds for b in bases if b.rounds is not None}
+            best = best_baseline(task, metrics["baselines"])
+            metrics["baseline"] = best
+            metrics["baseline_test"] = metrics["baselines"][best]
+            metrics["verdict"] = verdict(task, deep_name, metrics["test"], best, metrics["baseline_test"])
+    if not multi:
+        from needmap.workflows.evaluation import evaluation_document
+
+        groups = None
+        if group_column is not None:
+            groups = test_table.column(group_column).to_numpy(zero_copy_only=False)
+        document = evaluation_document(
+            y_test,
+            {deep_name: p_deep, **base_scores},
+            task=task,
+            primary=deep_name,
+            data=_test_description(table, test_size, split, seed, time_column),
+            contact_cost=contact_cost,
+            conversion_value=conversion_value,
+            groups=groups,
+            group_column=group_column,
+            n_boot=n_boot,
+            seed=seed,
+        )
+        if task == "binary" and 0 < int(np.sum(y_test)) < len(y_test):
+            from needmap.report.importance import permutation_importance
+
+            document["importance"] = permutation_importance(model, test_table, seed=seed)
+        model.extras_["evaluation.json"] = document
+        if task == "binary" and document.get("comparisons"):
+            metrics["comparisons"] = document["comparisons"]
+            metrics["verdict"] = verdict_sentence(document["comparisons"])
+        if document.get("group_auc") is not None:
+            metrics["group_auc"] = document["group_auc"]
+    profiled = [c for c in [*model.schema_.features, *target_names(model.schema_)] if c in train_table.column_names]
+    model.extras_["profile.json"] = profile_table(
+        train_table.select(profiled), model.schema_, source=f"training rows of {source_of(table) or 'the table'}"
+    )
     model.metrics_ = metrics
     model.report_.update(report)
     model.report_["test_rows"] = len(test_idx)
     model.report_["source"] = source_of(table)
     path = model.save(out) if out is not None else None
+    run_id = _track(track, model, metrics, path, out) if track is not None else None
     return TrainOutcome(
-        model=model, schema=model.schema_, metrics=metrics, out=path, notes=notes, test_table=test_table
+        model=model, schema=model.schema_, metrics=metrics, out=path, notes=notes, test_table=test_table, run_id=run_id
+    )
+
+
+def _fit_baselines(model: Model, train_table: pa.Table, task: str, seed: int, multi: bool) -> list[Baseline]:
+    """The baselines of a fitted ``model``, trained on the rows that trained its network; LightGBM stops
+    early on the network's validation rows (single target; a multi-task model gets one linear model per
+    target)."""
+    assert model.preprocessor_ is not None and model.schema_ is not None and model.fit_rows_ is not None
+    prep = model.preprocessor_
+    x_all, y_all = prep.transform(train_table), prep.encode_target(train_table)
+    train, valid = model.fit_rows_["train"], model.fit_rows_["validation"]
+    x_train: FeatureBatch = x_all.take(train)
+    cards = list(prep.cardinalities_)
+    lists = [int(spec["cardinality"]) for spec in getattr(prep, "list_specs_", [])]
+    if multi:
+        return fit_baselines(
+            x_train, y_all[train], target_tasks(model.schema_), cards, seed=seed, list_cardinalities=lists
+        )
+    return fit_single_baselines(
+        x_train,
+        y_all[train],
+        task,
+        cards,
+        seed=seed,
+        list_cardinalities=lists,
+        x_valid=x_all.take(valid) if len(valid) else None,
+        y_valid=y_all[valid] if len(valid) else None,
+    )
+
+
+def _test_description(table: pa.Table, test_size: float, split: str, seed: int, time_column: str | None) -> str:
+    """Which rows an evaluation document describes, e.g. "test rows (20% of bank.csv, stratified, seed 0)"."""
+    source = source_of(table)
+    what = Path(source).name if source else "the table"
+    how = f"the latest by {time_column}" if split == "time" else f"{split}, seed {seed}"
+    return f"test rows ({test_size:.0%} of {what}, {how})"
+
+
+def tracked_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numbers of a run worth tracking, flat: validation, test, each baseline's test metrics, the
+    cross-validation means, training time and speed (see :func:`needmap.tracking.flat_metrics`)."""
+    from needmap.tracking import flat_metrics
+
+    training = metrics.get("training") or {}
+    chosen: dict[str, Any] = {
+        "validation": metrics.get("validation") or {},
+        "test": metrics.get("test") or {},
+        "baseline": metrics.get("baselines") or {metrics.get("baseline", "baseline"): metrics.get("baseline_test")},
+        "training": {k: training.get(k) for k in ("wall_time_s", "rows_per_s", "epochs_run", "best_epoch")},
+    }
+    if metrics.get("cv"):
+        chosen["cv_mean"] = metrics["cv"].get("mean") or {}
+    return flat_metrics({k: v for k, v in chosen.items() if v})
+
+
+def _track(uri: str, model: Model, metrics: dict[str, Any], path: Path | None, out: str | Path | None) -> str:
+    """Log the run to MLflow at ``uri``; returns the run id."""
+    from needmap.tracking import log_to_mlflow
+
+    assert model.schema_ is not None
+    config = model.train_config_.to_dict() if model.train_config_ else {}
+    network = model.network_.config() if hasattr(model.network_, "config") else dict(model.params)
+    params = {
+        "architecture": model.model,
+        **{f"train.{k}": v for k, v in config.items()},
+        **{f"network.{k}": v for k, v in network.items()},
+        **{f"split.{k}": v for k, v in (metrics.get("split") or {}).items()},
+        "calibrate": model.calibrate,
+    }
+    tags = {
+        "needmap.version": __version__,
+        "target": ",".join(target_names(model.schema_)),
+        "task": model.schema_.task,
+        "source": model.report_.get("source") or "a table given in Python",
+    }
+    return log_to_mlflow(
+        uri,
+        run_name=Path(out).name if out is not None else f"{model.model} {model.schema_.target}",
+        params=params,
+        metrics=tracked_metrics(metrics),
+        history=(metrics.get("training") or {}).get("history") or [],
+        artifact_dir=path,
+        tags=tags,
     )

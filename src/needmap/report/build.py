@@ -1,0 +1,204 @@
+"""Build the report files: a model's report (with or without new labelled data) and a data profile page.
+
+:func:`build_report` reads a model directory (``needmap.load``): metrics.json, and where present
+evaluation.json (curves and the comparison with the baselines on the test rows) and profile.json (the
+training rows' profile). Given a labelled table, it also scores it: the deep model's curves on it,
+its drift against the training profile and the permutation importance of each input column.
+
+:func:`build_profile_report` describes a table alone. Both write one self-contained HTML file,
+atomically (a temporary file beside the target, then a rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from needmap.data.profile import drift, profile_table
+from needmap.data.read import source_of
+from needmap.errors import ConfigError
+from needmap.report.charts import bar_chart
+from needmap.report.content import ReportData
+from needmap.report.html import Section, facts, note, page
+from needmap.report.importance import permutation_importance
+from needmap.report.sections import profile_section, report_sections
+from needmap.schema import Schema
+
+
+def write_text_atomic(text: str, out: str | os.PathLike[str]) -> Path:
+    """Write ``text`` (UTF-8) to ``out``: to a temporary file in the same directory, renamed into place."""
+    target = Path(out)
+    if target.is_dir():
+        raise ConfigError(f"'{target}' is a directory; expected a file name such as report.html.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_json_atomic(document: Any, out: str | os.PathLike[str]) -> Path:
+    """Write a JSON-safe ``document`` to ``out``, atomically."""
+    return write_text_atomic(json.dumps(document, indent=2, allow_nan=False) + "\n", out)
+
+
+def _data_name(table: pa.Table) -> str:
+    source = source_of(table)
+    return Path(source).name if source else "the given rows"
+
+
+def _model_facts(model: Any) -> dict[str, Any]:
+    schema = model.schema_
+    facts_: dict[str, Any] = {"architecture": model.model, "task": schema.task, "target": schema.target}
+    if schema.task == "binary" and len(schema.classes) == 2:
+        facts_["positive class"] = schema.classes[1]
+    elif schema.classes:
+        facts_["classes"] = ", ".join(schema.classes)
+    if schema.extra_targets:
+        facts_["targets"] = ", ".join([schema.target, *(t["name"] for t in schema.extra_targets)])
+    hidden = (model.params or {}).get("hidden")
+    if hidden:
+        facts_["hidden layers"] = ", ".join(str(h) for h in hidden)
+    facts_["input columns"] = len(schema.features)
+    return facts_
+
+
+def _evaluate_on(model: Any, table: pa.Table, primary: str, name: str) -> dict[str, Any]:
+    """The evaluation document of the deep model alone on the labelled rows of ``table``."""
+    from needmap.workflows.evaluation import evaluation_document
+
+    schema = model.schema_
+    labelled = table.filter(pc.is_valid(table.column(schema.target)))
+    y = model.preprocessor_.encode_target(labelled)
+    p = model.predict_proba(labelled)
+    rows = f"{name}: {labelled.num_rows:,} labelled rows"
+    return evaluation_document(np.asarray(y), {primary: p}, task=schema.task, primary=primary, data=rows)
+
+
+def report_data(
+    model_dir: str | os.PathLike[str], data: pa.Table | None = None, *, title: str | None = None
+) -> ReportData:
+    """What the report of the model in ``model_dir`` shows, computed on ``data`` (labelled rows) too when given."""
+    from needmap.estimator import load
+
+    model = load(model_dir)
+    schema = model.schema_
+    assert schema is not None
+    directory = Path(model_dir)
+    evaluation = model.extras_.get("evaluation.json")
+    profile = model.extras_.get("profile.json")
+    result = ReportData(
+        title=title or f"needmap report: {directory.name}",
+        subtitle=f"model directory {directory}",
+        model=_model_facts(model),
+        task=schema.task,
+        metrics=model.metrics_,
+        evaluation=evaluation,
+        profile=profile,
+    )
+    single_binary = schema.task == "binary" and not schema.extra_targets
+    if evaluation and evaluation.get("importance"):
+        result.importance = evaluation["importance"]
+        result.importance_rows = evaluation.get("data") or "the test rows"
+    if not single_binary:
+        result.notes["importance"] = (
+            f"permutation importance is measured for one binary target; this model's is {schema.task}"
+        )
+    else:
+        result.notes["importance"] = "no importance in this model directory: give labelled data to measure it"
+    if data is None:
+        return result
+    name = _data_name(data)
+    result.data_name = name
+    result.subtitle += f"; data {source_of(data) or name} ({data.num_rows:,} rows)"
+    if profile:
+        result.drift = drift(profile, data)
+    else:
+        result.notes["drift"] = "no profile.json in this model directory: no training profile to compare the data with"
+    if schema.extra_targets or schema.target not in data.column_names:
+        reason = "several targets" if schema.extra_targets else f"no target column '{schema.target}'"
+        result.notes["curves"] = f"the data has {reason}: no curves on it" + (
+            "" if evaluation else "; and no evaluation.json in this model directory"
+        )
+        return result
+    primary = (evaluation or {}).get("primary") or f"{model.model} network"
+    result.data_evaluation = _evaluate_on(model, data, primary, name)
+    if single_binary:
+        result.importance = permutation_importance(model, data)
+        result.importance_rows = f"{name}, at most 20,000 rows"
+    return result
+
+
+def build_report(
+    model_dir: Path | str, data: pa.Table | None = None, *, out: Path | str, title: str | None = None
+) -> Path:
+    """Write the HTML report of the model in ``model_dir`` to ``out``; returns ``out``.
+
+    Sections: summary, profile, drift, training, roc, pr, calibration, gains, lift, profit, baselines,
+    importance (see :mod:`needmap.report.sections`). ``data``: labelled rows to evaluate the model on
+    (curves, drift against the training profile, permutation importance); None: the model directory's
+    documents alone.
+    """
+    content = report_data(model_dir, data, title=title)
+    return write_text_atomic(page(content.title, content.subtitle, report_sections(content)), out)
+
+
+def _target_chart(profile: dict[str, Any], target: str | None) -> str:
+    entry = next((c for c in profile["columns"] if c["name"] == target), None)
+    if entry is None or not entry.get("top"):
+        return ""
+    present = max(profile["rows"] - entry["missing"], 1)
+    return bar_chart(
+        "target",
+        f"values of the target {target}",
+        [t["value"] for t in entry["top"]],
+        [t["count"] / present for t in entry["top"]],
+        x_label="share of rows with a target",
+        x_format="%",
+    )
+
+
+def build_profile_report(
+    table: pa.Table,
+    *,
+    out: Path | str,
+    source: str | None = None,
+    schema: Schema | None = None,
+    json_out: Path | str | None = None,
+) -> Path:
+    """Write the profile of ``table`` as an HTML page to ``out`` (and as JSON to ``json_out``); returns ``out``.
+
+    ``schema`` gives the columns' roles (with a target, the page shows its values); default: roles
+    from the Arrow types. ``source`` names the rows (default: the table's file).
+    """
+    profile = profile_table(table, schema, source=source)
+    name = profile.get("source") or "the table"
+    target = schema.target if schema is not None else None
+    summary = facts(
+        [
+            ("rows", f"{profile['rows']:,}"),
+            ("columns", len(profile["columns"])),
+            ("file", name),
+            ("target", target),
+            ("task", schema.task if schema is not None else None),
+        ]
+    )
+    summary += (
+        _target_chart(profile, target) if target else note("no target given: roles are read from the column types")
+    )
+    sections = [Section("summary", "Summary", summary), profile_section(profile, "the table has no columns")]
+    if json_out is not None:
+        write_json_atomic(profile, json_out)
+    return write_text_atomic(page(f"needmap profile: {Path(str(name)).name}", f"data profile of {name}", sections), out)

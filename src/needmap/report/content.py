@@ -1,0 +1,50 @@
+"""What a report page shows, gathered in one object: :class:`ReportData`, and the shared wording."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from needmap import __version__
+
+NO_EVALUATION = f"no evaluation.json in this model directory: train it with needmap {__version__}'s train to get curves"
+
+
+@dataclass
+class ReportData:
+    """What the report page shows; every part but the title may be missing.
+
+    Attributes:
+        title: the page's title.
+        subtitle: one line under it (the model directory, the data).
+        model: facts about the model: ``architecture``, ``task``, ``target``, ``classes``, ... (shown as given).
+        task: "binary", "multiclass" or "regression".
+        metrics: the model's metrics.json (``validation``, ``test``, ``training``, ``baseline_test``, ``verdict``).
+        evaluation: evaluation.json: curves of the deep model and the baselines on the test rows.
+        data_evaluation: the same document for the deep model on the given data.
+        data_name: how to name the given data in legends ("holdout.csv").
+        profile: the training rows' profile (profile.json).
+        drift: the given data's drift against ``profile`` (:func:`needmap.data.profile.drift`).
+        importance: permutation importance, ``[{"feature", "drop"}]`` largest first.
+        importance_rows: which rows the importance was measured on.
+        notes: per section id, the line to show when its data is missing (overrides the default).
+    """
+
+    title: str
+    subtitle: str = ""
+    model: dict[str, Any] = field(default_factory=dict)
+    task: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] | None = None
+    data_evaluation: dict[str, Any] | None = None
+    data_name: str | None = None
+    profile: dict[str, Any] | None = None
+    drift: list[dict[str, Any]] | None = None
+    importance: list[dict[str, Any]] | None = None
+    importance_rows: str | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def percent(value: Any) -> str:
+    """A share of 1 as a percentage with one decimal ("12.5%"); "–" for None."""
+    return "–" if value is None else f"{value * 100:.1f}%"

@@ -1,0 +1,220 @@
+"""k-fold cross-validation: the deep model and the baselines on every row, each row scored once.
+
+The rows are cut into k folds (stratified by class, or at random). For each fold, a fresh copy of the
+model (the same options) trains on the other folds, holding its own validation share out of them for
+early stopping, and scores the fold; the baselines train on the same rows (LightGBM stops early on the
+same validation rows) and score it too. The result gives each model's primary metric per fold with its
+mean and standard deviation, the metrics of the pooled out-of-fold scores, and, for a binary target, a
+paired bootstrap comparison of the pooled scores with each baseline and its verdict.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from needmap.data.read import source_of, take_rows
+from needmap.errors import ConfigError
+from needmap.estimator import Model, clean_training_table
+from needmap.features.preprocess import PreprocessConfig
+from needmap.features.target import strata
+from needmap.metrics import task_metrics
+from needmap.metrics.compare import bootstrap_difference, verdict_sentence
+from needmap.schema import Schema
+from needmap.workflows.baseline import fit_single_baselines
+
+#: the primary metric of each task and whether higher is better
+PRIMARY = {"binary": ("auc", True), "multiclass": ("logloss", False), "regression": ("rmse", False)}
+FOLD_METHODS = ("stratified", "random")
+
+
+def fold_ids(n: int, k: int, *, method: str = "stratified", seed: int = 0, y: np.ndarray | None = None) -> np.ndarray:
+    """The fold of each of ``n`` rows: int64 ``[n]`` in ``[0, k)``, folds as equal as they can be.
+
+    ``"random"``: a random permutation dealt to the folds in turn; ``"stratified"``: each class of ``y``
+    (``[n]`` labels) shuffled and dealt in turn, continuing where the previous class stopped, so that
+    every fold holds about ``1/k`` of each class. Seeded by ``seed``.
+    """
+    if method not in FOLD_METHODS:
+        raise ConfigError(
+            f"cross-validation folds {method!r} are not known; expected one of {', '.join(FOLD_METHODS)}."
+        )
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
+        raise ConfigError(f"cv={k!r} folds; expected a whole number of folds >= 2, such as 5.")
+    if k > n:
+        raise ConfigError(f"cv={k} folds for {n} rows; expected at most one fold per row.")
+    rng = np.random.default_rng(seed)
+    folds = np.empty(n, dtype=np.int64)
+    if method == "random":
+        folds[rng.permutation(n)] = np.arange(n) % k
+        return folds
+    if y is None or len(y) != n:
+        raise ConfigError(f"stratified folds need a label per row; expected y of length {n}.")
+    _, inverse = np.unique(np.asarray(y), return_inverse=True)
+    start = 0
+    for label in range(int(inverse.max()) + 1):
+        members = rng.permutation(np.flatnonzero(inverse == label))
+        folds[members] = (start + np.arange(len(members))) % k
+        start += len(members)
+    return folds
+
+
+def unfitted_copy(model: Model) -> Model:
+    """A new Model with ``model``'s options (columns, network, training, preprocessing, calibration) and
+    no learned state."""
+    fresh = Model(model.model)
+    for key, value in vars(model).items():
+        if not key.startswith("_") and not key.endswith("_"):
+            setattr(fresh, key, copy.deepcopy(value))
+    return fresh
+
+
+def run_cv(
+    table: pa.Table,
+    model: Model,
+    k: int,
+    *,
+    split: str = "stratified",
+    seed: int = 0,
+    baseline: bool = True,
+    validation: float = 0.1,
+    schema: Schema | None = None,
+    n_boot: int = 1000,
+) -> dict[str, Any]:
+    """Cross-validate ``model`` (left unfitted) and the baselines on ``table`` with ``k`` folds.
+
+    Args:
+        table: labelled rows (rows without a target are left out first, as in training).
+        model: the model whose options each fold's copy takes (see :func:`unfitted_copy`).
+        k: number of folds (>= 2).
+        split: "stratified" (by class; a regression target is dealt at random) or "random".
+        seed: seed of the folds and of the bootstrap.
+        baseline: also train logistic regression (Ridge for regression) and LightGBM per fold.
+        validation: share of each fold's training rows held out for early stopping (0: none).
+        schema: the schema to use (None: inferred once from ``table``).
+        n_boot: bootstrap resamples of the pooled comparison (binary targets).
+
+    Returns:
+        ``{"k", "split", "seed", "rows", "metric", "higher_is_better", "primary", "models",
+        "folds": [{"fold", "rows", "train_rows", "validation_rows", "scores": {model: value}}],
+        "mean": {model: value}, "std": {model: value} (population standard deviation over the folds),
+        "pooled": {model: metrics of the out-of-fold scores}, "comparisons": [bootstrap_difference(...)
+        + {"baseline"}] (binary; else []), "verdict": str, "out_of_fold": {"fold": int64 [n],
+        "y": [n], "scores": {model: [n] or [n, K]}}}``; :func:`cv_summary` leaves the arrays out.
+        The deep model's name is ``"<architecture> network"`` (``primary``).
+    """
+    schema = schema or model.infer_schema(table)
+    if schema.extra_targets:
+        raise ConfigError("cross-validation takes a model with one target; this one has several (multi-task).")
+    task = schema.task or "binary"
+    if split not in FOLD_METHODS:
+        raise ConfigError(
+            f"cross-validation folds by {split!r} are not supported; expected one of {', '.join(FOLD_METHODS)}.",
+            hint="A time split keeps the latest rows for the test: train without --cv.",
+        )
+    max_unparseable = PreprocessConfig.from_dict(model.preprocess_options).max_unparseable
+    table, _ = clean_training_table(table, schema, user_dropped=model.drop, max_unparseable=max_unparseable)
+    n = table.num_rows
+    method = "random" if task == "regression" else split
+    folds = fold_ids(n, k, method=method, seed=seed, y=strata(table, schema) if method == "stratified" else None)
+    key, higher_better = PRIMARY[task]
+    deep_name = f"{model.model} network"
+    y_all: np.ndarray | None = None
+    scores: dict[str, np.ndarray] = {}
+    fold_rows: list[dict[str, Any]] = []
+    for f in range(k):
+        hold = np.flatnonzero(folds == f)
+        rest = take_rows(table, pa.array(np.flatnonzero(folds != f)))
+        held = take_rows(table, pa.array(hold))
+        fitted = unfitted_copy(model).fit(rest, validation=validation, schema=schema)
+        assert fitted.preprocessor_ is not None and fitted.fit_rows_ is not None
+        prep = fitted.preprocessor_
+        x_held, y_held = prep.transform(held), prep.encode_target(held)
+        outputs = {deep_name: fitted._outputs(x_held)}
+        if baseline:
+            x_rest, y_rest = prep.transform(rest), prep.encode_target(rest)
+            train, valid = fitted.fit_rows_["train"], fitted.fit_rows_["validation"]
+            lists = [int(spec["cardinality"]) for spec in getattr(prep, "list_specs_", [])]
+            bases = fit_single_baselines(
+                x_rest.take(train),
+                y_rest[train],
+                task,
+                list(prep.cardinalities_),
+                seed=seed,
+                list_cardinalities=lists,
+                x_valid=x_rest.take(valid) if len(valid) else None,
+                y_valid=y_rest[valid] if len(valid) else None,
+            )
+            outputs.update({b.name: b.predict(x_held) for b in bases})
+        if y_all is None:
+            y_all = np.zeros(n, dtype=y_held.dtype)
+        y_all[hold] = y_held
+        for name, out in outputs.items():
+            if name not in scores:
+                scores[name] = np.zeros((n, *out.shape[1:]), dtype=np.float64)
+            scores[name][hold] = out
+        fold_rows.append(
+            {
+                "fold": f + 1,
+                "rows": len(hold),
+                "train_rows": len(fitted.fit_rows_["train"]),
+                "validation_rows": len(fitted.fit_rows_["validation"]),
+                "scores": {name: task_metrics(task, y_held, out).get(key) for name, out in outputs.items()},
+            }
+        )
+    assert y_all is not None
+    names = list(scores)
+    mean, std = {}, {}
+    for name in names:
+        values = [row["scores"][name] for row in fold_rows]
+        defined = [v for v in values if v is not None]
+        mean[name] = float(np.mean(defined)) if len(defined) == k else None
+        std[name] = float(np.std(defined)) if len(defined) == k else None
+    pooled = {name: task_metrics(task, y_all, scores[name]) for name in names}
+    comparisons: list[dict[str, Any]] = []
+    if task == "binary":
+        for name in names[1:]:
+            compared = bootstrap_difference(y_all, scores[deep_name], scores[name], n_boot=n_boot, seed=seed)
+            comparisons.append({"baseline": name, **compared})
+        verdict = verdict_sentence(comparisons)
+    else:
+        verdict = _verdict(key, higher_better, deep_name, {name: pooled[name].get(key) for name in names})
+    return {
+        "k": int(k),
+        "split": method,
+        "seed": int(seed),
+        "rows": int(n),
+        "source": source_of(table),
+        "metric": key,
+        "higher_is_better": higher_better,
+        "primary": deep_name,
+        "models": names,
+        "folds": fold_rows,
+        "mean": mean,
+        "std": std,
+        "pooled": pooled,
+        "comparisons": comparisons,
+        "verdict": verdict,
+        "out_of_fold": {"fold": folds, "y": y_all, "scores": scores},
+    }
+
+
+def _verdict(key: str, higher_better: bool, deep_name: str, pooled: dict[str, float | None]) -> str:
+    """The pooled out-of-fold comparison of a multiclass or regression model, in one sentence."""
+    bases = {name: v for name, v in pooled.items() if name != deep_name and v is not None}
+    deep = pooled.get(deep_name)
+    if not bases or deep is None:
+        return "no comparison: no baseline was scored on these rows." if not bases else f"the {key} is undefined."
+    best = (max if higher_better else min)(bases, key=lambda name: bases[name])
+    gain = (deep - bases[best]) if higher_better else (bases[best] - deep)
+    if gain > 0:
+        return f"the deep model is better than {best} by {abs(gain):.4f} pooled out-of-fold {key}."
+    return f"use {best}: it is better than the deep model by {abs(gain):.4f} pooled out-of-fold {key}."
+
+
+def cv_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-safe part of :func:`run_cv`'s result: everything but the out-of-fold arrays."""
+    return {name: value for name, value in result.items() if name != "out_of_fold"}

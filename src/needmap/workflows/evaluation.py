@@ -1,0 +1,236 @@
+"""The evaluation document (``evaluation.json`` of a model directory): every model's metrics and
+curves on the same test rows, the deep model against each baseline with a paired bootstrap
+interval, and one sentence that says which model to use.
+
+Layout for a binary task (version 1)::
+
+    version, task, data (which rows, in words), rows, positives, primary (the deep model's name),
+    models: {name: {kind: "deep" | "baseline", metrics, roc, pr, gains, lift, lift_table,
+                    calibration, profit}}            deep model first, then the baselines
+    profit_settings: {contact_cost, conversion_value}
+    comparisons: [{baseline, metric, deep, other, difference, low, high, level, n_boot}]
+    verdict, group_auc (None or {column, gauc, groups_used, groups_skipped, rows_used}),
+    importance (None here: permutation importance is added by its own step)
+
+A multiclass or regression document holds version, task, data, rows, primary, models (kind and
+metrics only), comparisons (empty) and a verdict on the primary metric (log loss, RMSE).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from needmap.errors import ConfigError
+from needmap.metrics import task_metrics
+from needmap.metrics._checks import binary_labels, probabilities, same_length
+from needmap.metrics.classification import binary_metrics
+from needmap.metrics.compare import bootstrap_difference, verdict_sentence
+from needmap.metrics.curves import (
+    calibration_curve,
+    gains_curve,
+    lift_curve,
+    lift_table,
+    pr_points,
+    profit_curve,
+    roc_points,
+)
+from needmap.metrics.group import group_auc
+
+VERSION = 1
+TASKS = ("binary", "multiclass", "regression")
+#: the metric each task's verdict compares on, and whether higher is better
+PRIMARY_METRIC = {"multiclass": ("logloss", "log loss", False), "regression": ("rmse", "RMSE", False)}
+COMPARISON_KEYS = ("metric", "deep", "other", "difference", "low", "high", "level", "n_boot")
+GROUP_KEYS = ("gauc", "groups_used", "groups_skipped", "rows_used")
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays as Python numbers and lists, NaN and infinities as None."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
+
+
+def _binary_model(kind: str, labels: np.ndarray, p: np.ndarray, cost: float, value: float) -> dict[str, Any]:
+    """Metrics and curves of one model's probabilities ``p`` ``[n]`` on labels ``[n]``."""
+    both = 0 < int(labels.sum()) < len(labels)
+    return {
+        "kind": kind,
+        "metrics": binary_metrics(labels, p),
+        "roc": roc_points(labels, p) if both else None,
+        "pr": pr_points(labels, p) if both else None,
+        "gains": gains_curve(labels, p) if both else None,
+        "lift": lift_curve(labels, p) if both else None,
+        "lift_table": lift_table(labels, p) if both else None,
+        "calibration": calibration_curve(labels, p),
+        "profit": profit_curve(labels, p, cost, value),
+    }
+
+
+def _ordered(scores: Mapping[str, np.ndarray], primary: str) -> list[str]:
+    if not scores:
+        raise ConfigError("scores is empty; expected the deep model's scores and those of its baselines by name.")
+    if primary not in scores:
+        raise ConfigError(f"primary is {primary!r}; expected one of the scored models {list(scores)}.")
+    return [primary, *(name for name in scores if name != primary)]
+
+
+def _binary_document(
+    y: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    names: list[str],
+    *,
+    data: str,
+    contact_cost: float,
+    conversion_value: float,
+    groups: np.ndarray | None,
+    group_column: str | None,
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any]:
+    labels = binary_labels(y)
+    probs = {}
+    for name in names:
+        probs[name] = probabilities(scores[name], f"scores[{name!r}]")
+        same_length(labels, probs[name], "y", f"scores[{name!r}]")
+    primary = names[0]
+    models = {
+        name: _binary_model(
+            "deep" if name == primary else "baseline", labels, probs[name], contact_cost, conversion_value
+        )
+        for name in names
+    }
+    positives = int(labels.sum())
+    comparisons: list[dict[str, Any]] = []
+    if 0 < positives < len(labels):
+        for name in names[1:]:
+            result = bootstrap_difference(labels, probs[primary], probs[name], metric="auc", n_boot=n_boot, seed=seed)
+            comparisons.append({"baseline": name, **{key: result[key] for key in COMPARISON_KEYS}})
+        verdict = verdict_sentence(comparisons)
+    else:
+        only = "positives" if positives else "negatives"
+        verdict = f"no comparison: the test rows hold only {only} ({len(labels)} rows); the AUC needs both classes."
+    group = None
+    if groups is not None:
+        result = group_auc(labels, probs[primary], groups)
+        group = {"column": group_column, **{key: result[key] for key in GROUP_KEYS}}
+    return {
+        "version": VERSION,
+        "task": "binary",
+        "data": data,
+        "rows": len(labels),
+        "positives": positives,
+        "primary": primary,
+        "models": models,
+        "profit_settings": {"contact_cost": float(contact_cost), "conversion_value": float(conversion_value)},
+        "comparisons": comparisons,
+        "verdict": verdict,
+        "group_auc": group,
+        "importance": None,
+    }
+
+
+def _plain_verdict(task: str, models: dict[str, dict[str, Any]], primary: str) -> str:
+    """The verdict of a multiclass or regression task: the deep model against the best baseline."""
+    key, name, higher_better = PRIMARY_METRIC[task]
+    baselines = [m for m in models if m != primary]
+    if not baselines:
+        return "no comparison: no baseline was scored on these rows."
+    deep = models[primary]["metrics"].get(key)
+    values = {m: models[m]["metrics"].get(key) for m in baselines if models[m]["metrics"].get(key) is not None}
+    if deep is None or not values:
+        return f"no comparison: the test {name} is undefined."
+    base = (max if higher_better else min)(values, key=lambda m: values[m])
+    other = values[base]
+    gain = (deep - other) if higher_better else (other - deep)
+    where = "on the test rows; no bootstrap interval for this task"
+    if gain > 0:
+        return f"the deep model is better than {base} by {gain:.3f} {name} ({deep:.4f} vs {other:.4f} {where})."
+    if gain < 0:
+        return (
+            f"use {base}: it is better than the deep model by {-gain:.3f} {name} ({other:.4f} vs {deep:.4f} {where})."
+        )
+    return f"use {base}: the deep model is not better on this data ({name} {deep:.4f} for both, {where})."
+
+
+def evaluation_document(
+    y: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    *,
+    task: str,
+    primary: str,
+    data: str,
+    contact_cost: float = 1.0,
+    conversion_value: float = 10.0,
+    groups: np.ndarray | None = None,
+    group_column: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The evaluation document of models scored on the same test rows.
+
+    Args:
+        y: test targets ``[n]``: labels 0/1 (binary), class indices (multiclass) or values (regression).
+        scores: each model's outputs on the test rows, by display name: P(positive) ``[n]`` (binary),
+            class probabilities ``[n, K]`` (multiclass) or predictions ``[n]`` (regression).
+        task: "binary", "multiclass" or "regression".
+        primary: the deep model's name, a key of ``scores``; every other model is a baseline.
+        data: which rows these are, in words (such as "test rows (20% of bank.csv, stratified, seed 0)").
+        contact_cost: cost of contacting one row, for the profit curves (binary).
+        conversion_value: value of one conversion, for the profit curves (binary).
+        groups: a group per row ``[n]`` for the group AUC of the deep model (binary), or None.
+        group_column: the name of the column ``groups`` came from, recorded beside the group AUC.
+        n_boot: resamples of the paired bootstrap (binary).
+        seed: seed of the resampling: the same seed gives the same intervals.
+
+    Returns:
+        A dict of JSON-safe values (no NaN: undefined values are None) in the layout of this
+        module's docstring; ``importance`` is None.
+    """
+    if task not in TASKS:
+        raise ConfigError(f"task is {task!r}; expected one of {list(TASKS)}.")
+    names = _ordered(scores, primary)
+    if task == "binary":
+        document = _binary_document(
+            y,
+            scores,
+            names,
+            data=data,
+            contact_cost=contact_cost,
+            conversion_value=conversion_value,
+            groups=groups,
+            group_column=group_column,
+            n_boot=n_boot,
+            seed=seed,
+        )
+        return json_safe(document)
+    if groups is not None:
+        raise ConfigError(f"a group AUC needs a binary task; this task is {task!r}. Leave groups out.")
+    models = {
+        name: {"kind": "deep" if name == primary else "baseline", "metrics": task_metrics(task, y, scores[name])}
+        for name in names
+    }
+    document = {
+        "version": VERSION,
+        "task": task,
+        "data": data,
+        "rows": len(np.asarray(y)),
+        "primary": primary,
+        "models": models,
+        "comparisons": [],
+        "verdict": _plain_verdict(task, models, primary),
+    }
+    return json_safe(document)

@@ -1,0 +1,425 @@
+"""The tune workflow: an optuna search of a model's options, scored on validation rows, then the best
+configuration retrained and saved as a normal model directory.
+
+read -> schema -> checks (once) -> the same test split as ``needmap train`` (the test rows are never seen
+by the search) -> trials: each trains on the training part, with the same validation share, and is
+scored by its best validation metric (AUC, or logloss / RMSE), hopeless ones pruned by the median rule
+-> the best configuration trained again with :func:`needmap.workflows.train.run_train` (test metrics
+beside the baselines) -> ``<out>/model`` with ``tuning.json`` (every trial).
+
+The study lives in a database (``<out>/study.db``, SQLite, or a PostgreSQL URL): running the same
+command again adds trials to it. Its first trial is the default configuration, so the improvement over
+the defaults is always measured.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pyarrow as pa
+
+from needmap.data.read import source_of, take_rows
+from needmap.data.split import split_indices
+from needmap.errors import ConfigError, NeedmapError, SchemaError
+from needmap.estimator import Model, clean_training_table
+from needmap.features.preprocess import PreprocessConfig
+from needmap.features.target import strata
+from needmap.schema import Schema
+from needmap.workflows.search_space import default_options, default_params, suggest_options
+from needmap.workflows.train import PRIMARY, TrainOutcome, run_train
+
+STUDY_FILE = "study.db"
+MODEL_DIR = "model"
+#: Trials before the pruner compares, and epochs of a trial before it may be pruned.
+PRUNER_STARTUP_TRIALS = 5
+PRUNER_WARMUP_EPOCHS = 2
+METRIC_LABEL = {"auc": "AUC", "logloss": "logloss", "rmse": "RMSE"}
+
+
+@dataclass
+class TuneOutcome:
+    """What a search produced, for printing and for tests.
+
+    ``trials``: every trial of the study (earlier runs included), as in ``tuning.json``;
+    ``train``: the best configuration retrained by ``run_train`` and saved at ``model_dir``;
+    ``train_index`` / ``test_index``: row positions (in the table after rows without a target are left
+    out) the search trained and validated on / held out, the test rows ``needmap train`` holds out.
+    """
+
+    study_name: str
+    storage: str
+    direction: str
+    metric: str
+    best_value: float
+    best_params: dict[str, Any]
+    default_value: float | None
+    trials: list[dict[str, Any]]
+    train: TrainOutcome
+    out: Path
+    model_dir: Path
+    train_index: np.ndarray
+    test_index: np.ndarray
+    document: dict[str, Any] = field(default_factory=dict)
+
+
+def redact(url: str) -> str:
+    """``url`` without its password: ``postgresql://user:***@host/db``."""
+    return re.sub(r"(://[^/:@]*):[^/@]*@", r"\1:***@", url)
+
+
+def database_url(url: str) -> str:
+    """``url`` as SQLAlchemy opens it: a ``postgresql://`` (or ``postgres://``) URL without a driver gets
+    the PostgreSQL driver that is installed (psycopg, else psycopg2); other URLs are kept."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres"):
+        return url
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return f"postgresql+psycopg2://{rest}"
+    return f"postgresql://{rest}"
+
+
+def default_study_name(table: pa.Table, model: Model) -> str:
+    """``needmap-<data file name>-<model>`` (``needmap-<model>`` for a table read from no file)."""
+    source = source_of(table)
+    stem = Path(source).name.split(".")[0] if source else ""
+    return f"needmap-{stem}-{model.model}" if stem else f"needmap-{model.model}"
+
+
+def pruning_callback(trial: optuna.Trial, metric: str, *, prune: bool = True) -> Callable[[dict[str, Any]], None]:
+    """An ``on_epoch`` hook for :meth:`Model.fit`: reports each epoch's ``valid_<metric>`` to ``trial``
+    (step = epoch - 1: epoch 1 is step 0, so a pruner's ``n_warmup_steps=2`` spares the first 2 epochs)
+    and, when ``prune`` and the study's pruner says so, raises ``optuna.TrialPruned``, which ends the fit."""
+
+    def on_epoch(entry: dict[str, Any]) -> None:
+        value = entry.get(f"valid_{metric}")
+        if value is None or not math.isfinite(value):
+            return
+        trial.report(float(value), step=int(entry["epoch"]) - 1)
+        if prune and trial.should_prune():
+            raise optuna.TrialPruned(f"validation {metric} {value:.4f} at epoch {entry['epoch']}")
+
+    return on_epoch
+
+
+def short_params(options: Mapping[str, Any]) -> str:
+    """``{'lr': 0.00031, 'hidden': [128, 64]}`` -> ``'lr=0.00031 hidden=128,64'``."""
+    parts = []
+    for key, value in options.items():
+        if isinstance(value, (list, tuple)):
+            text = ",".join(str(v) for v in value)
+        elif isinstance(value, float):
+            text = f"{value:.3g}"
+        else:
+            text = str(value)
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
+
+
+def _variant(model: Model, options: Mapping[str, Any], *, calibrate: bool = True) -> Model:
+    """A new, unfitted Model with ``model``'s column roles and options, ``options`` added over them;
+    without its calibration when not ``calibrate`` (a trial is scored by the network's own scores)."""
+    return Model(
+        model.model,
+        calibrate=model.calibrate if calibrate else None,
+        target=model.target,
+        task=model.task,
+        drop=model.drop,
+        id=model.id,
+        categorical=model.categorical,
+        numeric=model.numeric,
+        datetime=model.datetime,
+        multihot=model.multihot,
+        sequence=model.sequence,
+        hash=model.hash,
+        bucketize=model.bucketize,
+        column_options=model.column_options,
+        preprocess=dict(model.preprocess_options),
+        **{**model.params, **model.train_options, **options},
+    )
+
+
+def _split(
+    table: pa.Table, schema: Schema, *, test_size: float, split: str, time_column: str | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` row positions, as :func:`needmap.workflows.train.run_train` splits ``table``."""
+    time_values = None
+    if split == "time":
+        if not time_column:
+            raise ConfigError("split 'time' needs a time column; expected --time-column NAME.")
+        if time_column not in table.column_names:
+            raise SchemaError(
+                f"the time column '{time_column}' is not in the table; expected one of {table.column_names}.",
+                file=source_of(table),
+            )
+        time_values = table.column(time_column).to_numpy(zero_copy_only=False)
+    if schema.task == "regression" and split == "stratified":
+        split = "random"
+    labels = strata(table, schema)
+    return split_indices(table.num_rows, method=split, test_size=test_size, seed=seed, y=labels, time=time_values)
+
+
+def _open_study(
+    storage: str, study_name: str, direction: str, seed: int, pruner: optuna.pruners.BasePruner, about: dict[str, Any]
+) -> optuna.Study:
+    """Create the study, or load it to add trials; ConfigError when the database cannot be opened or the
+    study was made for another model, target or metric (``about``)."""
+    if "://" not in storage:
+        raise ConfigError(
+            f"--storage '{redact(storage)}' is not a database URL; expected e.g. sqlite:///study.db or "
+            "postgresql://user@host:5432/db."
+        )
+    url = database_url(storage)
+    engine_kwargs = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
+    try:
+        rdb = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        study = optuna.create_study(
+            storage=rdb,
+            study_name=study_name,
+            direction=direction,
+            sampler=optuna.samplers.TPESampler(seed=seed),
+            pruner=pruner,
+            load_if_exists=True,
+        )
+    except NeedmapError:
+        raise
+    except Exception as exc:  # sqlalchemy / driver errors: an unreachable server, a missing driver, a bad URL
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"cannot open the study storage '{redact(storage)}' ({type(exc).__name__}: {redact(first)}); expected "
+            "a reachable database URL such as sqlite:///study.db or postgresql://user@host:5432/db."
+        ) from None
+    made_for = study.user_attrs.get("needmap")
+    if made_for is None:
+        study.set_user_attr("needmap", about)
+    elif made_for != about:
+        raise ConfigError(
+            f"the study '{study_name}' in '{redact(storage)}' was made for {made_for}; this run is {about}. "
+            "Expected the same model, target and metric to add trials to it, or another study name (--study)."
+        )
+    return study
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """optuna's own log lines off (each trial is reported through ``progress``), restored afterwards."""
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """One trial as ``tuning.json`` lists it: number, state (complete / pruned / fail / ...), value (a
+    pruned trial's last reported epoch), params (the Model options it set), seconds; ``error`` if failed."""
+    record = {
+        "number": trial.number,
+        "state": trial.state.name.lower(),
+        "value": _finite(trial.value) if trial.values else None,
+        "params": trial.user_attrs.get("options", trial.params),
+        "seconds": trial.duration.total_seconds() if trial.duration is not None else None,
+    }
+    if trial.user_attrs.get("default"):
+        record["default"] = True
+    if "error" in trial.user_attrs:
+        record["error"] = trial.user_attrs["error"]
+    return record
+
+
+def _default_tried(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether ``trial`` is the default configuration, measured or waiting to be (complete, pruned or queued);
+    a default trial that failed or was interrupted is tried again when the study continues."""
+    states = optuna.trial.TrialState
+    return bool(trial.user_attrs.get("default")) and trial.state in (states.COMPLETE, states.PRUNED, states.WAITING)
+
+
+def _best_so_far(study: optuna.Study) -> float | None:
+    try:
+        return _finite(study.best_value)
+    except ValueError:  # no complete trial yet
+        return None
+
+
+def run_tune(
+    table: pa.Table,
+    model: Model,
+    *,
+    trials: int | None,
+    timeout_s: float | None,
+    out: str | Path,
+    storage: str | None = None,
+    study_name: str | None = None,
+    test_size: float = 0.2,
+    split: str = "stratified",
+    time_column: str | None = None,
+    validation: float = 0.1,
+    seed: int = 0,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+    train_options: Mapping[str, Any] | None = None,
+) -> TuneOutcome:
+    """Search ``model``'s options on ``table``, retrain the best configuration and save it.
+
+    Args:
+        table: all labelled rows (Arrow table from needmap.read).
+        model: an unfitted Model: its column roles and every option it was given stay fixed; the
+            others (:mod:`needmap.workflows.search_space`) are searched.
+        trials: trials to ADD to the study (a study found in ``storage`` continues); None: until ``timeout_s``.
+        timeout_s: seconds after which no new trial starts (a running one finishes); None: ``trials`` only.
+        out: folder of ``study.db`` (the default storage) and ``model/`` (the best model directory).
+        storage: a database URL (``sqlite:///...``, ``postgresql://user@host/db``); None: ``<out>/study.db``.
+        study_name: None: :func:`default_study_name`.
+        test_size, split, time_column, seed: the test split, the same as ``needmap train``'s with these
+            options; ``seed`` is also the sampler's and every trial's training seed.
+        validation: share of the training part each trial validates on (0 < validation < 1).
+        progress: called after each trial with :func:`trial_record` plus ``best`` (the best value so far).
+        pruner: None: the median rule (``MedianPruner(5, 2)``): from the 6th trial, a trial whose epoch
+            is worse than the median of earlier trials at that epoch stops (from its 3rd epoch).
+        train_options: further keywords of :func:`needmap.workflows.train.run_train` for the best
+            configuration's final training (e.g. ``contact_cost``, ``calibrate``, ``track``).
+
+    Returns: a :class:`TuneOutcome`; ``tuning.json`` in the model directory holds its ``document``.
+    Raises: ConfigError for a bad option, an unreachable storage, or a search in which every trial failed.
+    """
+    if trials is None and timeout_s is None:
+        raise ConfigError("no limit for the search; expected a number of trials (--trials N) or a time (--time 10m).")
+    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
+        raise ConfigError(f"trials is {trials!r}; expected a whole number of at least 1.")
+    if timeout_s is not None and not timeout_s > 0:
+        raise ConfigError(f"the time limit is {timeout_s!r} seconds; expected a positive duration.")
+    if not 0 < validation < 1:
+        raise ConfigError(f"validation is {validation}; each trial is scored on validation rows, expected 0 < v < 1.")
+    schema = model.infer_schema(table)
+    if schema.extra_targets:
+        raise ConfigError(
+            f"tune searches a model of one target; got several ({model.target}). Expected one --target column."
+        )
+    task = schema.task or "binary"
+    metric, higher_better = PRIMARY[task]
+    direction = "maximize" if higher_better else "minimize"
+    model = _variant(model, {"seed": seed})  # the split's, the sampler's and every trial's seed
+
+    # The rows are cleaned and split once; every trial trains on the same training part.
+    max_unparseable = PreprocessConfig.from_dict(model.preprocess_options).max_unparseable
+    clean, _ = clean_training_table(table, schema, user_dropped=model.drop, max_unparseable=max_unparseable)
+    train_idx, test_idx = _split(clean, schema, test_size=test_size, split=split, time_column=time_column, seed=seed)
+    train_table = take_rows(clean, pa.array(train_idx))
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    storage = storage or f"sqlite:///{(out / STUDY_FILE).resolve()}"
+    study_name = study_name or default_study_name(table, model)
+    about = {"model": model.model, "target": schema.target, "task": task, "metric": metric}
+    pruner = pruner or optuna.pruners.MedianPruner(
+        n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS
+    )
+    defaults = default_options(model)
+
+    def objective(trial: optuna.Trial) -> float:
+        is_default = bool(trial.user_attrs.get("default"))
+        options = suggest_options(trial, model)
+        if is_default:  # exactly the defaults, also where the space only comes near them
+            options = defaults
+        trial.set_user_attr("options", options)
+        candidate = _variant(model, {**options, "progress": False}, calibrate=False)
+        try:
+            candidate.fit(
+                train_table,
+                validation=validation,
+                schema=schema,
+                on_epoch=pruning_callback(trial, metric, prune=not is_default),
+            )
+            value = _finite((candidate.metrics_.get("validation") or {}).get(metric))
+            if value is None:
+                raise ConfigError(f"the validation {metric} of this trial is undefined; expected a number.")
+        except NeedmapError as err:
+            trial.set_user_attr("error", str(err))
+            raise
+        return value
+
+    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if progress is not None:
+            progress({**trial_record(trial), "best": _best_so_far(study)})
+        if trial.user_attrs.get("default") and trial.state == optuna.trial.TrialState.FAIL:
+            study.stop()  # the defaults with the user's fixed options fail: so would the rest
+
+    with _quiet_optuna():
+        study = _open_study(storage, study_name, direction, seed, pruner, about)
+        if not any(_default_tried(t) for t in study.get_trials(deepcopy=False)):
+            study.enqueue_trial(default_params(model), user_attrs={"default": True})
+        study.optimize(objective, n_trials=trials, timeout=timeout_s, catch=(NeedmapError,), callbacks=[report])
+        all_trials = study.get_trials(deepcopy=False)
+    records = [trial_record(t) for t in all_trials]
+    complete = [t for t in all_trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        errors = [r["error"] for r in records if r.get("error")]
+        raise ConfigError(
+            f"no trial of the study '{study_name}' completed ({len(records)} tried); expected at least one. "
+            + (f"The first error: {errors[0]}" if errors else "")
+        )
+    best = study.best_trial
+    default_trial = next((t for t in complete if t.user_attrs.get("default")), None)
+    document = {
+        "study_name": study_name,
+        "storage": redact(storage),
+        "direction": direction,
+        "metric": metric,
+        "best_value": _finite(best.value),
+        "best_trial": best.number,
+        "best_params": best.user_attrs.get("options", best.params),
+        "default_value": _finite(default_trial.value) if default_trial is not None else None,
+        "trials": records,
+    }
+
+    final = _variant(model, document["best_params"])
+    final.extras_["tuning.json"] = document
+    model_dir = out / MODEL_DIR
+    trained = run_train(
+        table,
+        final,
+        out=model_dir,
+        test_size=test_size,
+        split=split,
+        time_column=time_column,
+        validation=validation,
+        schema=schema,
+        **dict(train_options or {}),
+    )
+    return TuneOutcome(
+        study_name=study_name,
+        storage=document["storage"],
+        direction=direction,
+        metric=metric,
+        best_value=document["best_value"],
+        best_params=document["best_params"],
+        default_value=document["default_value"],
+        trials=records,
+        train=trained,
+        out=out,
+        model_dir=model_dir,
+        train_index=train_idx,
+        test_index=test_idx,
+        document=document,
+    )
+
+
+def improvement_line(outcome: TuneOutcome) -> str:
+    """``'validation AUC: default 0.7712 -> best 0.7790'`` (the default's value, or 'not measured')."""
+    label = METRIC_LABEL.get(outcome.metric, outcome.metric)
+    default = "not measured" if outcome.default_value is None else f"{outcome.default_value:.4f}"
+    best = f"{outcome.best_value:.4f} (trial {outcome.document['best_trial']})"
+    return f"validation {label}: default {default} -> best {best}"

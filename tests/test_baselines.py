@@ -1,0 +1,172 @@
+"""The baselines beside every deep model: LightGBM and logistic regression on the same features and rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import needmap as nm
+from needmap.errors import SchemaError
+from needmap.features.batch import FeatureBatch
+from needmap.metrics import binary_metrics, task_metrics
+from needmap.metrics.compare import verdict_sentence
+from needmap.workflows.baseline import (
+    LGBM_ROUNDS,
+    LIGHTGBM,
+    LOGISTIC,
+    fit_lightgbm,
+    fit_single_baselines,
+)
+from needmap.workflows.train import best_baseline, run_train
+
+FAST = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (32, 16)}
+
+
+@pytest.fixture(scope="module")
+def encoded(bank_table: pa.Table) -> dict[str, object]:
+    """The bank slice preprocessed by a fitted model: training, validation and test rows."""
+    idx = np.random.default_rng(0).permutation(bank_table.num_rows)
+    parts = {name: bank_table.take(pa.array(idx[a:b])) for name, (a, b) in
+             {"train": (0, 1800), "valid": (1800, 2400), "test": (2400, 3000)}.items()}  # fmt: skip
+    model = nm.Model("mlp", target="y", drop=["duration"], epochs=1, progress=False).fit(parts["train"], validation=0)
+    prep = model.preprocessor_
+    assert prep is not None
+    out: dict[str, object] = {"cards": list(prep.cardinalities_)}
+    for name, table in parts.items():
+        out[f"x_{name}"], out[f"y_{name}"] = prep.transform(table), prep.encode_target(table)
+    return out
+
+
+def test_lightgbm_stops_early_on_the_validation_rows_and_ranks_the_test_rows(encoded: dict) -> None:
+    base = fit_lightgbm(
+        encoded["x_train"], encoded["y_train"], "binary", encoded["cards"], x_valid=encoded["x_valid"],
+        y_valid=encoded["y_valid"],
+    )  # fmt: skip
+    assert base.name == LIGHTGBM and base.rounds is not None and 1 <= base.rounds < 2000
+    p = base.predict(encoded["x_test"])
+    assert p.shape == (600,) and ((p >= 0) & (p <= 1)).all()
+    assert binary_metrics(encoded["y_test"], p)["auc"] > 0.7
+    # the categorical columns are LightGBM categorical features (split by sets of ids), the numerics are not
+    infos = base.estimator.booster_.dump_model()["feature_infos"]
+    n_num, n_cat = encoded["x_train"].numeric.shape[1], encoded["x_train"].categorical.shape[1]
+    assert [bool(infos[f"Column_{i}"]["values"]) for i in range(n_num + n_cat)] == [False] * n_num + [True] * n_cat
+
+
+def test_lightgbm_without_validation_runs_a_fixed_number_of_rounds_seeded(encoded: dict) -> None:
+    args = (encoded["x_train"], encoded["y_train"], "binary", encoded["cards"])
+    a, b = fit_lightgbm(*args, seed=3), fit_lightgbm(*args, seed=3)
+    assert a.rounds == LGBM_ROUNDS and a.estimator.booster_.num_trees() == LGBM_ROUNDS
+    np.testing.assert_array_equal(a.predict(encoded["x_test"]), b.predict(encoded["x_test"]))
+
+
+def test_both_baselines_learn_a_label_that_depends_on_a_category_alone() -> None:
+    rng = np.random.default_rng(0)
+    cats = rng.integers(2, 8, size=(3000, 1))
+    y = np.isin(cats[:, 0], [2, 5, 7]).astype(np.float32)  # not monotone in the id: a categorical split is needed
+    x = FeatureBatch(rng.normal(size=(3000, 1)).astype(np.float32), cats)
+    bases = fit_single_baselines(x, y, "binary", [8])
+    for base in bases:
+        p = base.predict(x)
+        assert p[y == 1].min() > 0.8 and p[y == 0].max() < 0.2, base.name
+    splits = bases[1].estimator.booster_.dump_model()["tree_info"][0]
+    assert splits["tree_structure"]["decision_type"] == "=="  # a categorical split, by a set of ids
+
+
+def test_multiclass_and_regression_baselines(encoded: dict) -> None:
+    x, cards = encoded["x_train"], encoded["cards"]
+    rng = np.random.default_rng(1)
+    classes = rng.integers(0, 3, size=len(x))
+    bases = fit_single_baselines(x, classes, "multiclass", cards, x_valid=encoded["x_valid"],
+                                 y_valid=rng.integers(0, 3, size=len(encoded["x_valid"])))  # fmt: skip
+    for base in bases:
+        p = base.predict(encoded["x_test"])
+        assert p.shape == (600, 3) and np.allclose(p.sum(axis=1), 1)
+    values = x.numeric[:, 0] * 3.0 + rng.normal(scale=0.1, size=len(x))
+    names = []
+    for base in fit_single_baselines(x, values, "regression", cards):
+        pred = base.predict(x)
+        assert pred.shape == (len(x),) and task_metrics("regression", values, pred)["r2"] > 0.9
+        names.append(base.name)
+    assert names == ["ridge regression", LIGHTGBM]
+
+
+def test_best_baseline_by_the_primary_metric() -> None:
+    assert best_baseline("binary", {LOGISTIC: {"auc": 0.78}, LIGHTGBM: {"auc": 0.79}}) == LIGHTGBM
+    assert best_baseline("binary", {LOGISTIC: {"auc": 0.78}, LIGHTGBM: {"auc": None}}) == LOGISTIC
+    assert (
+        best_baseline("regression", {"ridge regression": {"rmse": 2.0}, LIGHTGBM: {"rmse": 3.0}}) == "ridge regression"
+    )
+
+
+def test_run_train_reports_both_baselines_the_best_one_and_a_bootstrap_verdict(
+    bank_table: pa.Table, tmp_path: Path
+) -> None:
+    model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
+    outcome = run_train(bank_table, model, out=tmp_path / "bank", n_boot=200, contact_cost=2.0, conversion_value=30.0)
+    saved = json.loads((tmp_path / "bank" / "metrics.json").read_text())
+    assert set(saved["baselines"]) == {LOGISTIC, LIGHTGBM}
+    aucs = {name: m["auc"] for name, m in saved["baselines"].items()}
+    assert aucs[LIGHTGBM] > 0.7 and aucs[LOGISTIC] > 0.7
+    assert saved["baseline"] == max(aucs, key=aucs.get)
+    assert saved["baseline_test"] == saved["baselines"][saved["baseline"]]
+    assert 1 <= saved["baseline_rounds"][LIGHTGBM] < 2000  # stopped early on the network's validation rows
+    # the baselines learnt from the rows that trained the network: its preprocessed features, the same split
+    assert saved["baselines"][LOGISTIC]["n"] == saved["test"]["n"] == outcome.model.report_["test_rows"] == 600
+    evaluation = json.loads((tmp_path / "bank" / "evaluation.json").read_text())
+    assert list(evaluation["models"]) == ["mlp network", LOGISTIC, LIGHTGBM]
+    assert evaluation["models"][LIGHTGBM]["kind"] == "baseline"
+    assert evaluation["models"][LIGHTGBM]["metrics"]["auc"] == pytest.approx(aucs[LIGHTGBM])
+    assert evaluation["profit_settings"] == {"contact_cost": 2.0, "conversion_value": 30.0}
+    assert evaluation["data"].startswith("test rows (20% of") and "stratified, seed 0" in evaluation["data"]
+    # the verdict is the bootstrap comparison with the baseline of the best test AUC, with its numbers
+    best = next(c for c in evaluation["comparisons"] if c["baseline"] == saved["baseline"])
+    assert saved["verdict"] == evaluation["verdict"] == verdict_sentence(evaluation["comparisons"])
+    assert best["deep"] == pytest.approx(saved["test"]["auc"])
+    assert best["other"] == pytest.approx(aucs[saved["baseline"]])
+    name, d, low, high = saved["baseline"], best["difference"], best["low"], best["high"]
+    if low > 0:
+        expected = (
+            f"the deep model is better than {name} by {d:.3f} AUC [{low:.3f}, {high:.3f}] (95% bootstrap interval)."
+        )
+    elif high < 0:
+        expected = (
+            f"use {name}: it is better than the deep model by {-d:.3f} AUC [{-high:.3f}, {-low:.3f}] "
+            "(95% bootstrap interval)."
+        )
+    else:
+        expected = (
+            f"use {name}: the deep model is not better on this data (AUC difference {d:+.3f} "
+            f"[{low:+.3f}, {high:+.3f}], 95% bootstrap interval)."
+        )
+    assert saved["verdict"] == expected
+    assert (
+        "| metric | validation | test | test logistic regression | test LightGBM |"
+        in (tmp_path / "bank" / "card.md").read_text()
+    )
+    assert "evaluation.json" in nm.load(tmp_path / "bank").extras_
+
+
+def test_group_column_gives_the_group_auc_and_must_exist(bank_table: pa.Table) -> None:
+    model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
+    with pytest.raises(SchemaError, match=r"column 'branch'.*not in the table"):
+        run_train(bank_table, model, out=None, group_column="branch")
+    outcome = run_train(bank_table, model, out=None, group_column="job", n_boot=50)
+    group = outcome.model.extras_["evaluation.json"]["group_auc"]
+    assert group["column"] == "job" and group["groups_used"] >= 5 and 0.5 < group["gauc"] < 1
+    assert outcome.metrics["group_auc"] == group
+
+
+def test_multiclass_run_keeps_the_plain_verdict_and_both_baselines(bank_table: pa.Table) -> None:
+    model = nm.Model("mlp", target="marital", drop=["duration"], **FAST)
+    outcome = run_train(bank_table, model, out=None)
+    metrics = outcome.metrics
+    assert outcome.schema.task == "multiclass" and set(metrics["baselines"]) == {LOGISTIC, LIGHTGBM}
+    losses = {name: m["logloss"] for name, m in metrics["baselines"].items()}
+    assert metrics["baseline"] == min(losses, key=losses.get)
+    evaluation = outcome.model.extras_["evaluation.json"]
+    assert evaluation["task"] == "multiclass" and evaluation["comparisons"] == []
+    assert metrics["baseline"] in metrics["verdict"]

@@ -1,0 +1,118 @@
+"""k-fold cross-validation: folds that partition the rows, per-fold and pooled scores, the verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import needmap as nm
+from needmap.errors import ConfigError
+from needmap.metrics import task_metrics
+from needmap.metrics.compare import bootstrap_difference, verdict_sentence
+from needmap.workflows.cv import cv_summary, fold_ids, run_cv, unfitted_copy
+from needmap.workflows.train import run_train
+
+FAST = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (32, 16)}
+
+
+@pytest.fixture(scope="module")
+def small(bank_table: pa.Table) -> pa.Table:
+    """1,500 random rows of the bank slice (its rows are in time order)."""
+    return bank_table.take(pa.array(np.sort(np.random.default_rng(0).permutation(bank_table.num_rows)[:1500])))
+
+
+@pytest.fixture(scope="module")
+def result(small: pa.Table) -> dict:
+    model = nm.Model("mlp", target="y", drop=["duration"], seed=2, **FAST)
+    out = run_cv(small, model, 3, seed=4, n_boot=200)
+    assert model.network_ is None  # the given model stays unfitted: each fold trains a copy
+    return out
+
+
+def test_folds_partition_the_rows_evenly_and_keep_the_class_shares() -> None:
+    y = np.array([1] * 30 + [0] * 71)
+    folds = fold_ids(101, 5, method="stratified", seed=0, y=y)
+    assert sorted(np.bincount(folds)) == [20, 20, 20, 20, 21]
+    assert sorted(np.bincount(folds[y == 1])) == [6] * 5
+    random = fold_ids(10, 3, method="random", seed=1)
+    assert sorted(np.bincount(random)) == [3, 3, 4] and not np.array_equal(random, np.arange(10) % 3)
+    np.testing.assert_array_equal(random, fold_ids(10, 3, method="random", seed=1))
+
+
+def test_every_row_is_scored_once_by_a_model_that_did_not_see_it(result: dict, small: pa.Table) -> None:
+    oof = result["out_of_fold"]
+    folds, y = oof["fold"], oof["y"]
+    assert len(folds) == small.num_rows == result["rows"] and set(folds) == {0, 1, 2}
+    assert [f["rows"] for f in result["folds"]] == [int((folds == f).sum()) for f in range(3)]
+    assert sum(f["rows"] for f in result["folds"]) == small.num_rows
+    for fold in result["folds"]:
+        held = folds == fold["fold"] - 1
+        assert fold["train_rows"] + fold["validation_rows"] == small.num_rows - fold["rows"]
+        for name, value in fold["scores"].items():
+            assert value == pytest.approx(task_metrics("binary", y[held], oof["scores"][name][held])["auc"])
+    np.testing.assert_array_equal(y, (np.asarray(small.column("y").to_pylist()) == "yes").astype(y.dtype))
+
+
+def test_mean_and_std_are_those_of_the_folds_and_pooled_metrics_of_the_out_of_fold_scores(result: dict) -> None:
+    assert result["models"] == ["mlp network", "logistic regression", "LightGBM"]
+    for name in result["models"]:
+        values = [fold["scores"][name] for fold in result["folds"]]
+        assert result["mean"][name] == pytest.approx(np.mean(values))
+        assert result["std"][name] == pytest.approx(np.std(values))
+        pooled = task_metrics("binary", result["out_of_fold"]["y"], result["out_of_fold"]["scores"][name])
+        assert result["pooled"][name]["auc"] == pytest.approx(pooled["auc"])
+    assert result["pooled"]["LightGBM"]["auc"] > 0.7 and result["pooled"]["logistic regression"]["auc"] > 0.7
+
+
+def test_the_verdict_is_the_bootstrap_comparison_of_the_pooled_scores(result: dict) -> None:
+    oof = result["out_of_fold"]
+    assert [c["baseline"] for c in result["comparisons"]] == ["logistic regression", "LightGBM"]
+    for comparison in result["comparisons"]:
+        again = bootstrap_difference(
+            oof["y"], oof["scores"]["mlp network"], oof["scores"][comparison["baseline"]], n_boot=200, seed=4
+        )
+        assert comparison["difference"] == pytest.approx(again["difference"])
+        assert (comparison["low"], comparison["high"]) == pytest.approx((again["low"], again["high"]))
+    assert result["verdict"] == verdict_sentence(result["comparisons"])
+    best = max(result["comparisons"], key=lambda c: c["other"])
+    assert best["baseline"] in result["verdict"] and f"{abs(best['difference']):.3f}" in result["verdict"]
+    summary = cv_summary(result)
+    assert "out_of_fold" not in summary
+    json.dumps(summary, allow_nan=False)  # JSON-safe, for metrics.json
+
+
+def test_unfitted_copy_keeps_the_options_and_none_of_the_state(small: pa.Table) -> None:
+    model = nm.Model("mlp", target="y", drop=["duration"], calibrate="platt", lr=0.01, hidden=(8,), min_frequency=3)
+    model.extras_["tuning.json"] = {"trials": []}
+    copy = unfitted_copy(model)
+    assert (copy.train_options, copy.params, copy.preprocess_options) == (
+        model.train_options, model.params, model.preprocess_options,
+    )  # fmt: skip
+    assert copy.calibrate == "platt" and copy.drop == ["duration"] and copy.extras_ == {}
+    assert copy.train_options is not model.train_options
+
+
+def test_cv_options_are_checked(small: pa.Table) -> None:
+    model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
+    with pytest.raises(ConfigError, match=r"cv=1"):
+        run_cv(small, model, 1)
+    with pytest.raises(ConfigError, match=r"'time'"):
+        run_cv(small, model, 3, split="time")
+    with pytest.raises(ConfigError, match=r"several"):
+        run_cv(small, nm.Model("mlp", target=["y", "age"], **FAST), 3)
+    with pytest.raises(ConfigError, match=r"time split"):
+        run_train(small, model, out=None, cv=3, split="time", time_column="age")
+
+
+def test_run_train_with_cv_attaches_the_summary_to_the_saved_metrics(small: pa.Table, tmp_path: Path) -> None:
+    model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
+    outcome = run_train(small, model, out=tmp_path / "m", cv=2, n_boot=100)
+    saved = json.loads((tmp_path / "m" / "metrics.json").read_text())["cv"]
+    assert saved["k"] == 2 and saved["rows"] == 1200  # the training part: the test rows stay unseen
+    assert saved["models"] == ["mlp network", "logistic regression", "LightGBM"]
+    assert saved["verdict"] == outcome.metrics["cv"]["verdict"] and "out_of_fold" not in saved
+    assert "## Cross-validation" in (tmp_path / "m" / "card.md").read_text()

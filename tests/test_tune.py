@@ -1,0 +1,305 @@
+"""needmap tune: the search space, pruning, the study's storage and resumption, the held-out test rows,
+and the best model saved with its tuning history (on a slice of the bank data)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import json
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+import needmap
+from needmap.cli import app
+from needmap.data.split import split_indices
+from needmap.errors import ConfigError
+from needmap.estimator import Model
+from needmap.features.target import strata
+from needmap.models.registry import build_model, model_class
+from needmap.training.config import TrainConfig
+from needmap.workflows.search_space import default_options, default_params, funnel, searched_options, suggest_options
+from needmap.workflows.tune import (
+    PRUNER_WARMUP_EPOCHS,
+    TuneOutcome,
+    database_url,
+    pruning_callback,
+    redact,
+    run_tune,
+    short_params,
+)
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+FAST = {"epochs": 2, "hidden": (32, 16), "progress": False, "threads": 1}
+TRAINING = {f.name for f in dataclasses.fields(TrainConfig)}
+ALWAYS_PRUNE = optuna.pruners.ThresholdPruner(lower=2.0)  # no AUC reaches 2: every reported epoch is pruned
+
+
+def bank_model(**options: Any) -> Model:
+    return Model("mlp", target="y", drop=["duration"], id=["row_id"], **{**FAST, **options})
+
+
+@pytest.fixture(scope="module")
+def bank_rows(bank_table: pa.Table) -> pa.Table:
+    """The bank slice with a row number (an id column: never an input) to follow the rows."""
+    return bank_table.append_column("row_id", pa.array(np.arange(bank_table.num_rows)))
+
+
+class FitSpy:
+    """Records the row numbers of every table Model.fit trains on."""
+
+    def __init__(self) -> None:
+        self.calls: list[np.ndarray] = []
+
+    def wrap(self, fit: Any) -> Any:
+        def spy(model: Model, data: Any, *args: Any, **kwargs: Any) -> Model:
+            self.calls.append(np.asarray(data.column("row_id").to_numpy()))
+            return fit(model, data, *args, **kwargs)
+
+        return spy
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory, bank_rows: pa.Table) -> Iterator[tuple[TuneOutcome, FitSpy]]:
+    """A 4-trial search (default configuration first), with every fit's rows recorded."""
+    spy = FitSpy()
+    seen: list[dict[str, Any]] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Model, "fit", spy.wrap(Model.fit))
+        outcome = run_tune(
+            bank_rows, bank_model(), trials=4, timeout_s=None, out=tmp_path_factory.mktemp("tune"), progress=seen.append
+        )
+    assert [r["number"] for r in seen] == [0, 1, 2, 3]
+    yield outcome, spy
+
+
+# -- the search space ---------------------------------------------------------------------------
+@pytest.mark.parametrize("architecture", ["mlp", "deepfm", "dcnv2"])
+def test_search_space_holds_only_options_the_model_accepts(architecture: str) -> None:
+    model = Model(architecture, target="y")
+    accepted = set(inspect.signature(model_class(architecture).__init__).parameters) | set(TRAINING)
+    options = searched_options(model)
+    assert set(options) <= accepted
+    assert {"lr", "batch_size", "weight_decay", "dropout", "embedding_dim", "hidden"} <= set(options)
+    assert ("cross_layers" in options) == (architecture == "dcnv2")
+    # Any sampled configuration builds the network.
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    for _ in range(5):
+        values = suggest_options(study.ask(), model)
+        network = {k: v for k, v in values.items() if k not in TRAINING}
+        build_model(architecture, n_numeric=3, cardinalities=[4, 5], n_outputs=1, **network)
+        TrainConfig.from_dict({k: v for k, v in values.items() if k in TRAINING})
+    # The default configuration, as the parameters enqueued for the first trial, gives the defaults back.
+    assert suggest_options(optuna.trial.FixedTrial(default_params(model)), model) == default_options(model)
+
+
+def test_search_space_keeps_the_users_options_fixed() -> None:
+    options = searched_options(Model("dcnv2", target="y", epochs=3, lr=0.01, hidden=(64,), cross_layers=2))
+    assert not {"lr", "hidden", "cross_layers", "epochs"} & set(options)
+    assert {"batch_size", "dropout", "embedding_dim", "structure"} <= set(options)
+    assert searched_options(Model("lr", target="y")) == ["lr", "batch_size", "weight_decay"]
+
+
+def test_funnel_widths() -> None:
+    assert funnel(256, 2) == [256, 128]
+    assert funnel(100, 4) == [104, 48, 24, 16]
+    assert all(w % 8 == 0 and w >= 8 for w in funnel(33, 4))
+
+
+# -- pruning --------------------------------------------------------------------------------------
+def test_pruning_callback_reports_each_epoch_and_prunes_a_bad_trial() -> None:
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.7))
+    trial = study.ask()
+    on_epoch = pruning_callback(trial, "auc")
+    on_epoch({"epoch": 1, "loss": 0.3, "valid_auc": 0.75})  # above the threshold: goes on
+    with pytest.raises(optuna.TrialPruned):
+        on_epoch({"epoch": 2, "loss": 0.3, "valid_auc": 0.55})
+    kept = study.ask()
+    pruning_callback(kept, "auc", prune=False)({"epoch": 1, "valid_auc": 0.55})  # the default trial: never pruned
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    assert study.trials[0].intermediate_values == {0: 0.75, 1: 0.55}  # step = epoch - 1
+    assert study.trials[1].intermediate_values == {0: 0.55}
+
+
+def test_the_median_rule_spares_a_trials_first_two_epochs() -> None:
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=PRUNER_WARMUP_EPOCHS)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    good = study.ask()
+    for epoch in (1, 2, 3):
+        pruning_callback(good, "auc")({"epoch": epoch, "valid_auc": 0.8})
+    study.tell(good, 0.8)
+    bad = pruning_callback(study.ask(), "auc")
+    bad({"epoch": 1, "valid_auc": 0.5})
+    bad({"epoch": 2, "valid_auc": 0.5})
+    with pytest.raises(optuna.TrialPruned):
+        bad({"epoch": 3, "valid_auc": 0.5})
+
+
+# -- a search -------------------------------------------------------------------------------------
+def test_search_saves_the_best_model_with_every_trial(searched: tuple[TuneOutcome, FitSpy]) -> None:
+    outcome, _ = searched
+    loaded = needmap.load(outcome.model_dir)
+    document = loaded.extras_["tuning.json"]
+    assert set(loaded.extras_) == set(outcome.train.model.extras_)  # merged beside what training wrote
+    assert document == json.loads((outcome.model_dir / "tuning.json").read_text())
+    assert [t["number"] for t in document["trials"]] == [0, 1, 2, 3]
+    assert {t["state"] for t in document["trials"]} == {"complete"}  # the median rule starts after 5 trials
+    assert document["direction"] == "maximize" and document["metric"] == "auc"
+    assert document["storage"].startswith("sqlite:///") and document["storage"].endswith("study.db")
+    assert (outcome.out / "study.db").is_file()
+    for trial in document["trials"]:
+        assert set(trial["params"]) <= set(searched_options(bank_model()))
+        assert trial["seconds"] > 0 and 0 < trial["value"] <= 1
+    # Trial 0 is the default configuration, and the best is at least as good.
+    first = document["trials"][0]
+    assert first["default"] is True and first["params"] == default_options(bank_model())
+    assert document["default_value"] == first["value"]
+    assert document["best_value"] == max(t["value"] for t in document["trials"]) >= document["default_value"]
+    best = next(t for t in document["trials"] if t["number"] == document["best_trial"])
+    assert document["best_params"] == best["params"]
+    # The saved model is the best configuration, retrained with the same rows and seed.
+    assert loaded.params["embedding_dim"] == best["params"]["embedding_dim"]
+    assert loaded.train_config_ is not None and loaded.train_config_.lr == pytest.approx(best["params"]["lr"])
+    assert outcome.train.metrics["validation"]["auc"] == pytest.approx(document["best_value"], abs=1e-6)
+    assert "auc" in outcome.train.metrics["test"] and outcome.train.metrics.get("verdict")
+
+
+def test_search_never_trains_on_the_test_rows(searched: tuple[TuneOutcome, FitSpy], bank_rows: pa.Table) -> None:
+    outcome, spy = searched
+    assert len(spy.calls) == 4 + 1  # four trials and the best configuration retrained
+    test_ids = set(outcome.train.test_table.column("row_id").to_pylist())
+    # The test rows are the ones `needmap train` holds out with this seed ...
+    schema = bank_model().infer_schema(bank_rows)
+    _, expected = split_indices(
+        bank_rows.num_rows, method="stratified", test_size=0.2, seed=0, y=strata(bank_rows, schema)
+    )
+    assert test_ids == set(expected.tolist()) == set(outcome.test_index.tolist())
+    # ... and no fit saw any of them.
+    seen = set(np.concatenate(spy.calls).tolist())
+    assert not seen & test_ids
+    assert seen == set(outcome.train_index.tolist())
+
+
+def test_resuming_adds_trials_and_keeps_the_earlier_ones(
+    searched: tuple[TuneOutcome, FitSpy], bank_rows: pa.Table, tmp_path: Path
+) -> None:
+    outcome, _ = searched
+    shutil.copy(outcome.out / "study.db", tmp_path / "study.db")
+    again = run_tune(
+        bank_rows, bank_model(), trials=2, timeout_s=None, out=tmp_path, study_name=outcome.study_name,
+        pruner=ALWAYS_PRUNE,
+    )  # fmt: skip
+    assert [t["number"] for t in again.trials] == [0, 1, 2, 3, 4, 5]
+    assert again.trials[:4] == outcome.trials  # kept as they were
+    assert [t.get("default", False) for t in again.trials].count(True) == 1  # the default ran once
+    assert [t["state"] for t in again.trials[4:]] == ["pruned", "pruned"]
+    assert all(t["value"] is not None for t in again.trials[4:])  # the epoch the trial was pruned at
+    assert again.best_value == outcome.best_value and again.default_value == outcome.default_value
+
+
+def test_a_time_limit_alone_ends_the_search(bank_rows: pa.Table, tmp_path: Path) -> None:
+    outcome = run_tune(
+        bank_rows, bank_model(), trials=None, timeout_s=0.01, out=tmp_path, train_options={"baseline": False}
+    )
+    assert [t["number"] for t in outcome.trials] == [0]  # no new trial starts once the time is spent
+    assert "baseline" not in outcome.train.metrics  # run_train's options reach the final training
+    assert outcome.best_value == outcome.default_value and (outcome.model_dir / "tuning.json").is_file()
+
+
+def test_a_study_made_for_another_model_is_refused(
+    searched: tuple[TuneOutcome, FitSpy], bank_rows: pa.Table, tmp_path: Path
+) -> None:
+    outcome, _ = searched
+    shutil.copy(outcome.out / "study.db", tmp_path / "study.db")
+    other = Model("deepfm", target="y", drop=["duration"], id=["row_id"], **FAST)
+    with pytest.raises(ConfigError, match="was made for"):
+        run_tune(bank_rows, other, trials=1, timeout_s=None, out=tmp_path, study_name=outcome.study_name)
+
+
+def test_bad_options_are_refused_before_any_trial(bank_rows: pa.Table, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--trials N"):
+        run_tune(bank_rows, bank_model(), trials=None, timeout_s=None, out=tmp_path)
+    with pytest.raises(ConfigError, match="validation"):
+        run_tune(bank_rows, bank_model(), trials=1, timeout_s=None, out=tmp_path, validation=0.0)
+    with pytest.raises(ConfigError, match="not a database URL"):
+        run_tune(bank_rows, bank_model(), trials=1, timeout_s=None, out=tmp_path, storage="study.db")
+    with pytest.raises(ConfigError, match="one target"):
+        run_tune(bank_rows, Model("mlp", target=["y", "age"], **FAST), trials=1, timeout_s=None, out=tmp_path)
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_failing_default_configuration_stops_the_search(bank_rows: pa.Table, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no trial .* completed .*cross_layers"):
+        run_tune(bank_rows, bank_model(cross_layers=2), trials=3, timeout_s=None, out=tmp_path)
+    study = optuna.load_study(study_name="needmap-mlp", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
+
+
+def test_redact_database_url_and_short_params() -> None:
+    assert database_url("sqlite:////tmp/study.db") == "sqlite:////tmp/study.db"
+    assert database_url("postgres://u@h/db").split("://")[0] in ("postgresql", "postgresql+psycopg2")
+    assert redact("postgresql://user:secret@db.example:5432/x") == "postgresql://user:***@db.example:5432/x"
+    assert redact("postgresql://postgres@127.0.0.1:5432/test") == "postgresql://postgres@127.0.0.1:5432/test"
+    assert short_params({"lr": 0.000312, "hidden": [128, 64], "weight_decay_on": False}) == (
+        "lr=0.000312 hidden=128,64 weight_decay_on=False"
+    )
+
+
+# -- PostgreSQL storage -----------------------------------------------------------------------------
+def _postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def test_postgresql_storage(bank_rows: pa.Table, tmp_path: Path) -> None:
+    if not _postgres_reachable():
+        if os.environ.get("NEEDMAP_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"NEEDMAP_REQUIRE_SERVICES=1 and no PostgreSQL server answers at {POSTGRES}")
+        pytest.skip(f"no PostgreSQL server at {POSTGRES} (set NEEDMAP_REQUIRE_SERVICES=1 to make this a failure)")
+    name = f"needmap-test-{uuid.uuid4().hex[:12]}"
+    try:
+        outcome = run_tune(
+            bank_rows, bank_model(), trials=2, timeout_s=None, out=tmp_path, storage=POSTGRES, study_name=name,
+            pruner=ALWAYS_PRUNE,
+        )  # fmt: skip
+        assert outcome.storage == POSTGRES and not (tmp_path / "study.db").exists()
+        stored = optuna.load_study(study_name=name, storage=database_url(POSTGRES))
+        assert [t.number for t in stored.trials] == [0, 1]
+        # The default configuration is measured in full, even where the pruner would stop every trial.
+        assert [t["state"] for t in outcome.trials] == ["complete", "pruned"]
+        assert needmap.load(outcome.model_dir).extras_["tuning.json"]["study_name"] == name
+    finally:
+        with contextlib.suppress(KeyError):  # the study was never made
+            optuna.delete_study(study_name=name, storage=database_url(POSTGRES))
+
+
+# -- the command line -------------------------------------------------------------------------------
+def test_cli_tune(bank_csv: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["tune", str(bank_csv), "--target", "y", "--drop", "duration", "--out", str(tmp_path / "t")]
+    fast = ["--epochs", "2", "--param", "hidden=16,8", "--quiet"]
+    result = runner.invoke(app, [*args, "--trials", "2", *fast])
+    assert result.exit_code == 0, result.output
+    assert "trial   0 complete" in result.output and "(default)" in result.output
+    assert "validation AUC: default" in result.output and "verdict" in result.output
+    document = json.loads((tmp_path / "t" / "model" / "tuning.json").read_text())
+    assert document["study_name"] == "needmap-bank_slice-mlp" and len(document["trials"]) == 2
+    assert "hidden" not in document["best_params"]  # given with --param: fixed
+    result = runner.invoke(app, [*args, *fast])
+    assert result.exit_code == 2 and "--trials N" in result.output
+    result = runner.invoke(app, [*args, "--time", "ten minutes", *fast])
+    assert result.exit_code == 2 and "--time 'ten minutes'" in result.output
