@@ -88,7 +88,7 @@ def searched(tmp_path_factory: pytest.TempPathFactory, bank_rows: pa.Table) -> I
 @pytest.mark.parametrize("architecture", ["mlp", "deepfm", "dcnv2"])
 def test_search_space_holds_only_options_the_model_accepts(architecture: str) -> None:
     model = Model(architecture, target="y")
-    accepted = set(inspect.signature(model_class(architecture).__init__).parameters) | set(TRAINING)
+    accepted = set(inspect.signature(model_class(architecture).__init__).parameters) | set(TRAINING) | {"bucketize"}
     options = searched_options(model)
     assert set(options) <= accepted
     assert {"lr", "batch_size", "weight_decay", "dropout", "embedding_dim", "hidden"} <= set(options)
@@ -97,7 +97,8 @@ def test_search_space_holds_only_options_the_model_accepts(architecture: str) ->
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
     for _ in range(5):
         values = suggest_options(study.ask(), model)
-        network = {k: v for k, v in values.items() if k not in TRAINING}
+        assert values["bucketize"] in ({}, {"*": 10}, {"*": 20}, {"*": 50})
+        network = {k: v for k, v in values.items() if k not in TRAINING and k != "bucketize"}
         build_model(architecture, n_numeric=3, cardinalities=[4, 5], n_outputs=1, **network)
         TrainConfig.from_dict({k: v for k, v in values.items() if k in TRAINING})
     # The default configuration, as the parameters enqueued for the first trial, gives the defaults back.
@@ -108,7 +109,20 @@ def test_search_space_keeps_the_users_options_fixed() -> None:
     options = searched_options(Model("dcnv2", target="y", epochs=3, lr=0.01, hidden=(64,), cross_layers=2))
     assert not {"lr", "hidden", "cross_layers", "epochs"} & set(options)
     assert {"batch_size", "dropout", "embedding_dim", "structure"} <= set(options)
-    assert searched_options(Model("lr", target="y")) == ["lr", "batch_size", "weight_decay"]
+    assert searched_options(Model("lr", target="y")) == ["bucketize", "lr", "batch_size", "weight_decay"]
+    # Numeric columns the user bucketized stay as given.
+    assert "bucketize" not in searched_options(Model("mlp", target="y", bucketize={"age": 10}))
+
+
+def test_a_trial_can_bucketize_every_numeric_column(bank_table: pa.Table) -> None:
+    from needmap.workflows.tune import _variant
+
+    trial_model = _variant(Model("mlp", target="y", drop=["duration"], **FAST), {"bucketize": {"*": 10}, "lr": 0.01})
+    assert trial_model.bucketize == Model("mlp", bucketize={"*": 10}).bucketize
+    assert trial_model.train_options["lr"] == 0.01
+    schema = trial_model.infer_schema(bank_table)
+    # Every numeric column becomes 10 quantile-bucket ids.
+    assert schema.numeric and all(schema.column(c).options.get("bucketize") == 10 for c in schema.numeric)
 
 
 def test_funnel_widths() -> None:
@@ -251,8 +265,8 @@ def test_redact_database_url_and_short_params() -> None:
     assert database_url("postgres://u@h/db").split("://")[0] in ("postgresql", "postgresql+psycopg2")
     assert redact("postgresql://user:secret@db.example:5432/x") == "postgresql://user:***@db.example:5432/x"
     assert redact("postgresql://postgres@127.0.0.1:5432/test") == "postgresql://postgres@127.0.0.1:5432/test"
-    assert short_params({"lr": 0.000312, "hidden": [128, 64], "weight_decay_on": False}) == (
-        "lr=0.000312 hidden=128,64 weight_decay_on=False"
+    assert short_params({"lr": 0.000312, "hidden": [128, 64], "weight_decay_on": False, "bucketize": {}}) == (
+        "lr=0.000312 hidden=128,64 weight_decay_on=False bucketize=none"
     )
 
 
@@ -303,3 +317,18 @@ def test_cli_tune(bank_csv: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--trials N" in result.output
     result = runner.invoke(app, [*args, "--time", "ten minutes", *fast])
     assert result.exit_code == 2 and "--time 'ten minutes'" in result.output
+
+
+def test_cli_tune_interrupted_says_the_trials_are_kept(
+    bank_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import needmap.workflows.tune as tune_module
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tune_module, "run_tune", interrupted)
+    args = ["tune", str(bank_csv), "--target", "y", "--out", str(tmp_path / "t"), "--trials", "2", "--quiet"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130
+    assert "finished trials are kept in the study" in result.output and "nothing was written" not in result.output

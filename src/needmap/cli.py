@@ -1,4 +1,4 @@
-"""The command line: ``needmap schema | train | evaluate | predict | demo``.
+"""The command line: ``needmap schema | train | tune | evaluate | predict | report | profile | demo``.
 
 Each command parses its options, calls a workflow and prints. Errors caused by input print one
 paragraph (no traceback) and exit with status 2.
@@ -538,10 +538,20 @@ def tune(
         )
 
     table = _read(data, delimiter, encoding)
-    outcome = run_tune(
-        table, estimator, trials=trials, timeout_s=timeout_s, out=out, storage=storage, study_name=study,
-        test_size=test_size, split=split, time_column=time_column, validation=validation, seed=seed, progress=line,
-    )  # fmt: skip
+    try:
+        outcome = run_tune(
+            table, estimator, trials=trials, timeout_s=timeout_s, out=out, storage=storage, study_name=study,
+            test_size=test_size, split=split, time_column=time_column, validation=validation, seed=seed,
+            progress=line,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        # Finished trials are already in the study's database: say so (the shared handler says nothing was written).
+        console.print(
+            f"[bold red]interrupted[/]: the finished trials are kept in the study ({storage or out / 'study.db'}); "
+            "the same command continues it. No model was saved.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=130) from None
     out_console.print(
         f"[bold]{improvement_line(outcome)}[/] over {len(outcome.trials)} trials of '{outcome.study_name}'",
         soft_wrap=True,

@@ -58,6 +58,9 @@ def test_report_of_a_model_directory(tmp_path: Path, bank_model_dir: Path) -> No
     roc = _section(text, "roc")
     for name, entry in evaluation["models"].items():  # one line per model, its AUC in the legend
         assert f'data-series="{name} (AUC {entry["metrics"]["auc"]:.3f})"' in roc
+    baselines = _section(text, "baselines")
+    for entry in evaluation["models"].values():  # table metrics with four decimals (AUC differences of 0.001 show)
+        assert f">{entry['metrics']['auc']:.4f}<" in baselines
     assert "no data given" in _section(text, "drift")  # no data: the drift section says so
     assert 'data-chart="hist-0"' in _section(text, "profile")
     assert list(tmp_path.joinpath("r").iterdir()) == [out]  # no temporary file left

@@ -8,6 +8,7 @@ missing says so in one line instead of drawing an empty chart.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from needmap.report.charts import Marker, Series, bar_chart, esc, histogram_pair, line_chart, number, spark_histogram
@@ -31,10 +32,18 @@ MOST_BARS = 30
 DRIFT_CHARTS = 3
 
 
+def metric_value(value: float | None) -> str:
+    """A metric in a table: four decimals below 10 (``0.7800``, so that AUCs line up and differences of
+    0.001 show), else :func:`number`'s short form; "–" for None."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:.4f}" if abs(value) < 10 else number(value)
+
+
 def _metric_rows(task: str, columns: dict[str, Any]) -> list[list[object]]:
     keys = TABLE_METRICS.get(task, ())
     present = {k: v for k, v in columns.items() if isinstance(v, dict)}
-    return [[key, *(number(values.get(key)) for values in present.values())] for key in keys]
+    return [[key, *(metric_value(values.get(key)) for values in present.values())] for key in keys]
 
 
 def _verdict(data: ReportData) -> str | None:
@@ -275,7 +284,7 @@ def baselines_section(data: ReportData) -> Section:
         task = evaluation.get("task") or data.task or "binary"
         keys = TABLE_METRICS.get(task, ())
         rows = [
-            [name, model.get("kind", ""), *(number((model.get("metrics") or {}).get(k)) for k in keys)]
+            [name, model.get("kind", ""), *(metric_value((model.get("metrics") or {}).get(k)) for k in keys)]
             for name, model in evaluation["models"].items()
         ]
         parts.append(explain(f"on {evaluation.get('data') or 'the test rows'}"))
@@ -288,7 +297,8 @@ def baselines_section(data: ReportData) -> Section:
                     ["baseline", "metric", "deep", "baseline's", "difference", "interval", "level", "resamples"],
                     [
                         [
-                            c.get("baseline"), c.get("metric"), number(c.get("deep")), number(c.get("other")),
+                            c.get("baseline"), c.get("metric"),
+                            metric_value(c.get("deep")), metric_value(c.get("other")),
                             f"{c['difference']:+.4f}" if c.get("difference") is not None else "–",
                             _interval(c),
                             percent(c.get("level")), c.get("n_boot", ""),

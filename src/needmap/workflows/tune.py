@@ -116,6 +116,8 @@ def short_params(options: Mapping[str, Any]) -> str:
     for key, value in options.items():
         if isinstance(value, (list, tuple)):
             text = ",".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            text = ",".join(f"{k}:{v}" for k, v in value.items()) or "none"
         elif isinstance(value, float):
             text = f"{value:.3g}"
         else:
@@ -140,10 +142,10 @@ def _variant(model: Model, options: Mapping[str, Any], *, calibrate: bool = True
         multihot=model.multihot,
         sequence=model.sequence,
         hash=model.hash,
-        bucketize=model.bucketize,
+        bucketize=options.get("bucketize", model.bucketize),
         column_options=model.column_options,
         preprocess=dict(model.preprocess_options),
-        **{**model.params, **model.train_options, **options},
+        **{**model.params, **model.train_options, **{k: v for k, v in options.items() if k != "bucketize"}},
     )
 
 
