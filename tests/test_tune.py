@@ -332,3 +332,27 @@ def test_cli_tune_interrupted_says_the_trials_are_kept(
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 130
     assert "finished trials are kept in the study" in result.output and "nothing was written" not in result.output
+
+
+def test_a_tracked_search_logs_the_best_model_and_every_trial(
+    bank_rows: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
+    folder = tmp_path / "mlruns"
+    outcome = run_tune(
+        bank_rows, bank_model(), trials=3, timeout_s=None, out=tmp_path / "t",
+        train_options={"track": str(folder), "n_boot": 50},
+    )  # fmt: skip
+    run_id = outcome.train.run_id
+    assert run_id is not None
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = MlflowClient(tracking_uri=folder.resolve().as_uri())
+    run = client.get_run(run_id)
+    values = {t["number"]: t["value"] for t in outcome.trials if t["value"] is not None}
+    logged = {m.step: m.value for m in client.get_metric_history(run_id, "trial_value")}
+    assert logged == pytest.approx(values) and len(logged) == 3
+    assert run.data.metrics["tune_best_value"] == pytest.approx(outcome.best_value)
+    assert run.data.metrics["tune_default_value"] == pytest.approx(outcome.default_value)
+    assert run.data.params["tune.study_name"] == outcome.study_name and run.data.params["tune.trials"] == "3"
+    assert "model/tuning.json" in {a.path for a in client.list_artifacts(run_id, "model")}

@@ -501,6 +501,11 @@ def tune(
     test_size: float = typer.Option(0.2, help="Share of rows held out (never seen by the search) for the test."),
     split: str = typer.Option("stratified", help="stratified, random or time."),
     time_column: str | None = typer.Option(None, help="Column ordering rows in time (for --split time)."),
+    track: str | None = typer.Option(
+        None,
+        help="Log the best model's run and every trial's value to MLflow: a folder (mlruns) or a server URL "
+        "(pip install needmap[mlflow]).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar when the best model is retrained."),
 ) -> None:
     """Search a model's options with optuna (one line per trial), then retrain the best and save it."""
@@ -542,7 +547,7 @@ def tune(
         outcome = run_tune(
             table, estimator, trials=trials, timeout_s=timeout_s, out=out, storage=storage, study_name=study,
             test_size=test_size, split=split, time_column=time_column, validation=validation, seed=seed,
-            progress=line,
+            progress=line, train_options={"track": track} if track else None,
         )  # fmt: skip
     except KeyboardInterrupt:
         # Finished trials are already in the study's database: say so (the shared handler says nothing was written).
@@ -561,6 +566,8 @@ def tune(
         f"best model saved to [bold]{outcome.model_dir}[/] (tuning.json inside); study in {outcome.storage}",
         soft_wrap=True,
     )
+    if outcome.train.run_id:
+        out_console.print(f"MLflow run {outcome.train.run_id} at {track} (the best model, every trial's value)")
 
 
 # -- evaluate ---------------------------------------------------------------------------------

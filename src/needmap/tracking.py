@@ -155,4 +155,44 @@ def log_to_mlflow(
     return run_id
 
 
-__all__ = ["EXPERIMENT", "flat_metrics", "log_to_mlflow", "metric_key", "tracking_uri"]
+def log_search(uri: str, run_id: str, document: Mapping[str, Any]) -> None:
+    """Add a hyper-parameter search (``tuning.json``'s ``document``, see :mod:`needmap.workflows.tune`) to
+    the MLflow run ``run_id`` of its best model: ``trial_value`` and ``trial_best`` (the best so far) at
+    step = trial number, ``tune_default_value`` and ``tune_best_value``, and the study's name, metric and
+    direction as parameters. Raises ConfigError when MLflow is missing or the store cannot be reached."""
+    mlflow = _mlflow()
+    from mlflow.entities import Metric, Param
+
+    resolved = tracking_uri(uri)
+    now = int(time.time() * 1000)
+    maximize = document.get("direction") == "maximize"
+    logged: list[Any] = []
+    best: float | None = None
+    for trial in sorted(document.get("trials") or [], key=lambda t: t["number"]):
+        value = trial.get("value")
+        if value is None or not math.isfinite(value):
+            continue
+        if trial.get("state") == "complete":
+            best = value if best is None else (max(best, value) if maximize else min(best, value))
+        logged.append(Metric("trial_value", float(value), now, int(trial["number"])))
+        if best is not None:
+            logged.append(Metric("trial_best", float(best), now, int(trial["number"])))
+    for key in ("default_value", "best_value"):
+        value = document.get(key)
+        if isinstance(value, int | float) and math.isfinite(value):
+            logged.append(Metric(f"tune_{key}", float(value), now, 0))
+    params = [
+        Param(f"tune.{key}", str(document.get(key))[:MAX_PARAM_CHARS])
+        for key in ("study_name", "metric", "direction", "best_trial")
+    ]
+    params.append(Param("tune.trials", str(len(document.get("trials") or []))))
+    with _file_store_allowed(resolved):
+        try:
+            client = mlflow.MlflowClient(tracking_uri=resolved)
+            for start in range(0, max(len(logged), len(params)), _BATCH):
+                client.log_batch(run_id, metrics=logged[start : start + _BATCH], params=params[start : start + _BATCH])
+        except mlflow.exceptions.MlflowException as exc:
+            raise ConfigError(f"MLflow at '{uri}' cannot take the search of run {run_id} ({exc}).") from None
+
+
+__all__ = ["EXPERIMENT", "flat_metrics", "log_search", "log_to_mlflow", "metric_key", "tracking_uri"]

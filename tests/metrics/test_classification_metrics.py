@@ -27,6 +27,8 @@ def test_binary_metrics_match_sklearn(seed: int) -> None:
     assert m["auc"] == pytest.approx(roc_auc_score(y, p))
     assert m["pr_auc"] == pytest.approx(average_precision_score(y, p))
     assert m["logloss"] == pytest.approx(log_loss(y, p))
+    q = np.clip(p, 1e-15, 1 - 1e-15)  # and by its formula, in case both used the same wrong call
+    assert m["logloss"] == pytest.approx(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
     assert m["accuracy"] == pytest.approx(accuracy_score(y, pred))
     assert m["precision"] == pytest.approx(precision_score(y, pred))
     assert m["recall"] == pytest.approx(recall_score(y, pred))

@@ -401,6 +401,10 @@ def run_tune(
         schema=schema,
         **dict(train_options or {}),
     )
+    if trained.run_id is not None:  # tracked: the search joins the best model's MLflow run
+        from needmap.tracking import log_search
+
+        log_search(str((train_options or {})["track"]), trained.run_id, document)
     return TuneOutcome(
         study_name=study_name,
         storage=document["storage"],
