@@ -40,7 +40,8 @@ def _json_round_trip(calibrator: Calibrator) -> Calibrator:
 def test_isotonic_equals_sklearn_and_survives_a_json_round_trip() -> None:
     _, y, p = _miscalibrated(3000, seed=0)
     fitted = Calibrator("isotonic").fit(p[:2000], y[:2000])
-    reference = IsotonicRegression(out_of_bounds="clip").fit(p[:2000], y[:2000])
+    bound = 1 / (2000 + 2)  # needmap bounds the steps away from 0 and 1
+    reference = IsotonicRegression(out_of_bounds="clip", y_min=bound, y_max=1 - bound).fit(p[:2000], y[:2000])
     new = np.r_[p[2000:], 0.0, 1.0, 1e-6]  # beyond the fitted range too
     np.testing.assert_allclose(fitted.transform(new), reference.predict(new), atol=1e-12)
     loaded = _json_round_trip(fitted)
@@ -109,3 +110,13 @@ def test_calibrator_errors_name_what_was_found() -> None:
         Calibrator.from_dict({"method": "isotonic", "x": [0.1, 0.5], "y": [0.2]})
     with pytest.raises(ArtifactError, match="'slope' is None"):
         Calibrator.from_dict({"method": "platt", "intercept": 0.0})
+
+
+def test_isotonic_never_maps_to_exactly_zero_or_one() -> None:
+    # The lowest scores all negative and the highest all positive: unbounded steps would be 0 and 1.
+    p = np.linspace(0.01, 0.99, 200)
+    y = (p > 0.5).astype(int)
+    y[95:105] = np.arange(10) % 2  # some overlap in the middle
+    calibrated = Calibrator("isotonic").fit(p, y).transform(np.array([0.0, 0.001, 0.999, 1.0]))
+    assert calibrated[0] == pytest.approx(1 / 202) and calibrated[-1] == pytest.approx(201 / 202)
+    assert np.all((calibrated > 0) & (calibrated < 1))

@@ -4,7 +4,10 @@ rows scored 0.2, about 20% are positive.
 Two methods:
 
 - ``"isotonic"``: the step-wise increasing fit of scikit-learn's ``IsotonicRegression``, kept as its
-  breakpoints and applied by linear interpolation (clipped at both ends);
+  breakpoints and applied by linear interpolation (clipped at both ends), bounded to
+  [1 / (n + 2), (n + 1) / (n + 2)] for n validation rows: a step of validation rows that holds one class
+  only would otherwise map new rows to a probability of exactly 0 or 1, and one such row that turns out
+  otherwise costs an unbounded log loss;
 - ``"platt"``: a logistic regression on the logit of the score, ``sigmoid(a * logit(p) + b)``, with
   Platt's smoothed targets so that perfectly separated validation rows still give finite coefficients.
 
@@ -105,7 +108,9 @@ class Calibrator:
         if self.method == "isotonic":
             from sklearn.isotonic import IsotonicRegression
 
-            iso = IsotonicRegression(out_of_bounds="clip").fit(prob, labels.astype(np.float64))
+            bound = 1.0 / (len(labels) + 2)  # no step at exactly 0 or 1 (see the module's docstring)
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=bound, y_max=1.0 - bound)
+            iso.fit(prob, labels.astype(np.float64))
             self.x_ = np.asarray(iso.X_thresholds_, dtype=np.float64)
             self.y_ = np.asarray(iso.y_thresholds_, dtype=np.float64)
         else:
