@@ -12,7 +12,8 @@ Layout (format version :data:`FORMAT_VERSION`)::
 
 and, where the run made them, optional JSON documents (:data:`OPTIONAL_FILES`): ``evaluation.json``
 (curves and the baseline comparison on the test rows), ``profile.json`` (the training data's profile),
-``calibration.json`` (a calibrator of the scores), ``tuning.json`` (a hyper-parameter search's history).
+``calibration.json`` (a calibrator of the scores), ``tuning.json`` (a hyper-parameter search's history),
+``baselines.json`` (the fitted baselines: linear coefficients and LightGBM's own model text).
 
 Loading reads JSON and safetensors only: it never executes code from the directory.
 """
@@ -36,7 +37,7 @@ from needmap.errors import ArtifactError
 
 FORMAT_VERSION = 1
 FILES = ("model.json", "schema.json", "preprocessor.json", "weights.safetensors", "metrics.json", "card.md")
-OPTIONAL_FILES = ("evaluation.json", "profile.json", "calibration.json", "tuning.json")
+OPTIONAL_FILES = ("evaluation.json", "profile.json", "calibration.json", "tuning.json", "baselines.json")
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 :func:`build_report` reads a model directory (``needmap.load``): metrics.json, and where present
 evaluation.json (curves and the comparison with the baselines on the test rows) and profile.json (the
-training rows' profile). Given a labelled table, it also scores it: the deep model's curves on it,
-its drift against the training profile and the permutation importance of each input column.
+training rows' profile). Given a labelled table, it also scores it: the deep model's curves on it (and,
+when the model saved its baselines in baselines.json, their metrics, the paired comparison and the
+verdict on it), its drift against the training profile and the permutation importance of each input
+column.
 
 :func:`build_profile_report` describes a table alone. Both write one self-contained HTML file,
 atomically (a temporary file beside the target, then a rename).
@@ -87,11 +89,24 @@ def _evaluate_on(model: Any, table: pa.Table, primary: str, name: str) -> dict[s
     return evaluation_document(np.asarray(y), {primary: p}, task=schema.task, primary=primary, data=rows)
 
 
+def _deep_curves_only(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with the baselines' curves left out (their kind and metrics kept): the charts draw the
+    deep model alone on the given data, as a dashed line beside every model on the test rows; the baselines
+    section shows the baselines' metrics, the comparisons and the verdict on the data."""
+    primary = document["primary"]
+    models = {
+        name: entry if name == primary else {"kind": entry["kind"], "metrics": entry["metrics"]}
+        for name, entry in document["models"].items()
+    }
+    return {**document, "models": models}
+
+
 def report_data(
     model_dir: str | os.PathLike[str], data: pa.Table | None = None, *, title: str | None = None
 ) -> ReportData:
     """What the report of the model in ``model_dir`` shows, computed on ``data`` (labelled rows) too when given."""
     from needmap.estimator import load
+    from needmap.workflows.evaluate import evaluate_with_baselines, saved_baselines
 
     model = load(model_dir)
     schema = model.schema_
@@ -134,7 +149,12 @@ def report_data(
         )
         return result
     primary = (evaluation or {}).get("primary") or f"{model.model} network"
-    result.data_evaluation = _evaluate_on(model, data, primary, name)
+    bases = saved_baselines(model, file=str(directory))
+    if bases:  # the saved baselines beside the deep model on the data: their metrics, comparison and verdict
+        document = evaluate_with_baselines(model, data, baselines=bases)["evaluation"]
+        result.data_evaluation = _deep_curves_only(document)
+    else:
+        result.data_evaluation = _evaluate_on(model, data, primary, name)
     if single_binary:
         result.importance = permutation_importance(model, data)
         result.importance_rows = f"{name}, at most 20,000 rows"

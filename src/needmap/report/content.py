@@ -21,7 +21,9 @@ class ReportData:
         task: "binary", "multiclass" or "regression".
         metrics: the model's metrics.json (``validation``, ``test``, ``training``, ``baseline_test``, ``verdict``).
         evaluation: evaluation.json: curves of the deep model and the baselines on the test rows.
-        data_evaluation: the same document for the deep model on the given data.
+        data_evaluation: the same document on the given data: the deep model's curves and metrics, and,
+            when the model directory has ``baselines.json``, the saved baselines' metrics, the paired
+            bootstrap comparisons and the verdict on those rows (their curves are not drawn).
         data_name: how to name the given data in legends ("holdout.csv").
         profile: the training rows' profile (profile.json).
         drift: the given data's drift against ``profile`` (:func:`needmap.data.profile.drift`).

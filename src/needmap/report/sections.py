@@ -274,40 +274,67 @@ def _interval(comparison: dict[str, Any]) -> str:
     return "–" if low is None or high is None else f"[{low:+.4f}, {high:+.4f}]"
 
 
+def _models_table(document: dict[str, Any], task: str | None) -> str:
+    """Every model of an evaluation document (the deep one first): its kind and the task's table metrics."""
+    keys = TABLE_METRICS.get(document.get("task") or task or "binary", ())
+    rows = [
+        [name, model.get("kind", ""), *(metric_value((model.get("metrics") or {}).get(k)) for k in keys)]
+        for name, model in document["models"].items()
+    ]
+    return table(["model", "kind", *keys], rows, numeric=range(2, 2 + len(keys)))
+
+
+def _comparisons_table(comparisons: list[dict[str, Any]]) -> str:
+    """One row per paired bootstrap comparison of the deep model with a baseline."""
+    return table(
+        ["baseline", "metric", "deep", "baseline's", "difference", "interval", "level", "resamples"],
+        [
+            [
+                c.get("baseline"), c.get("metric"),
+                metric_value(c.get("deep")), metric_value(c.get("other")),
+                f"{c['difference']:+.4f}" if c.get("difference") is not None else "–",
+                _interval(c),
+                percent(c.get("level")), c.get("n_boot", ""),
+            ]
+            for c in comparisons
+        ],
+        numeric=(2, 3, 4, 6, 7),
+    )  # fmt: skip
+
+
+def _on_data(data: ReportData) -> str:
+    """The deep model against the saved baselines on the given data: its verdict, metrics and intervals;
+    "" unless the given data's evaluation holds baselines."""
+    document = data.data_evaluation
+    if not document or len(document.get("models") or {}) < 2:
+        return ""
+    name = data.data_name or "the data"
+    parts = [f"<h3>On {esc(name)}</h3>"]
+    if document.get("verdict"):
+        parts.append(verdict_box(str(document["verdict"])))
+    parts.append(explain(f"the baselines saved with the model (baselines.json), on {document.get('data') or name}"))
+    parts.append(_models_table(document, data.task))
+    comparisons = document.get("comparisons") or []
+    if comparisons:
+        parts.append(f"<h3>Paired bootstrap over {esc(name)}</h3>")
+        parts.append(_comparisons_table(comparisons))
+    return "".join(parts)
+
+
 def baselines_section(data: ReportData) -> Section:
-    """The deep model against traditional models on the same rows: metrics, paired intervals, verdict."""
+    """The deep model against traditional models on the same rows: metrics, paired intervals, verdict; on the
+    test rows (evaluation.json) and, when given data and the model saved its baselines, on that data too."""
     parts = []
     verdict = _verdict(data)
     parts.append(verdict_box(verdict) if verdict else note("no verdict: the model was trained without a baseline"))
     evaluation = data.evaluation
     if evaluation and evaluation.get("models"):
-        task = evaluation.get("task") or data.task or "binary"
-        keys = TABLE_METRICS.get(task, ())
-        rows = [
-            [name, model.get("kind", ""), *(metric_value((model.get("metrics") or {}).get(k)) for k in keys)]
-            for name, model in evaluation["models"].items()
-        ]
         parts.append(explain(f"on {evaluation.get('data') or 'the test rows'}"))
-        parts.append(table(["model", "kind", *keys], rows, numeric=range(2, 2 + len(keys))))
+        parts.append(_models_table(evaluation, data.task))
         comparisons = evaluation.get("comparisons") or []
         if comparisons:
             parts.append("<h3>Paired bootstrap over the test rows</h3>")
-            parts.append(
-                table(
-                    ["baseline", "metric", "deep", "baseline's", "difference", "interval", "level", "resamples"],
-                    [
-                        [
-                            c.get("baseline"), c.get("metric"),
-                            metric_value(c.get("deep")), metric_value(c.get("other")),
-                            f"{c['difference']:+.4f}" if c.get("difference") is not None else "–",
-                            _interval(c),
-                            percent(c.get("level")), c.get("n_boot", ""),
-                        ]
-                        for c in comparisons
-                    ],
-                    numeric=(2, 3, 4, 6, 7),
-                )
-            )  # fmt: skip
+            parts.append(_comparisons_table(comparisons))
         group = evaluation.get("group_auc")
         if group:
             parts.append(
@@ -327,6 +354,7 @@ def baselines_section(data: ReportData) -> Section:
             parts.append(_columns_table(task, columns))
         else:
             parts.append(note("no baseline in this model directory: train it with a baseline to compare"))
+    parts.append(_on_data(data))
     return Section("baselines", "Against traditional models", "".join(parts))
 
 

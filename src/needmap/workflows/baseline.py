@@ -2,20 +2,26 @@
 the same rows: logistic regression (Ridge for regression) and LightGBM (gradient-boosted trees).
 
 A multi-task model gets logistic regression / Ridge only, one per target (:func:`fit_baselines`).
+
+A fitted baseline is saved as JSON (:meth:`Baseline.to_dict`, ``baselines.json`` of a model directory,
+:func:`baselines_document`) and read back without executing code (:func:`load_baselines`): the linear
+models as their coefficients, LightGBM as its own model text, which LightGBM parses.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression, Ridge
 
+from needmap.errors import ArtifactError
 from needmap.features.batch import FeatureBatch
 
 LOGISTIC = "logistic regression"
@@ -28,6 +34,10 @@ LGBM_STOPPING_ROUNDS = 30
 #: LightGBM gets one thread per this many training rows, at most :func:`machine_threads`: on small
 #: tables, threads cost more in synchronisation than they save (and far more on a busy machine).
 ROWS_PER_THREAD = 10_000
+#: The version of the ``baselines.json`` layout (:func:`baselines_document`).
+BASELINES_VERSION = 1
+BASELINES_FILE = "baselines.json"
+BASELINE_TASKS = ("binary", "multiclass", "regression")
 
 
 def _list_block(ids: np.ndarray, cardinality: int) -> sp.csr_matrix:
@@ -88,7 +98,9 @@ def machine_threads() -> int:
 class Baseline:
     """A fitted baseline; ``name`` says which ("logistic regression", "ridge regression", "LightGBM").
 
-    ``rounds``: LightGBM's boosting rounds kept (the best iteration under early stopping), else None.
+    ``estimator``: the fitted scikit-learn model (LightGBM: an ``LGBMClassifier`` / ``LGBMRegressor``, or
+    the ``lightgbm.Booster`` that :meth:`from_dict` rebuilt). ``rounds``: LightGBM's boosting rounds kept
+    (the best iteration under early stopping), else None.
     """
 
     name: str
@@ -103,14 +115,198 @@ class Baseline:
             return _tree_design(x, self.list_cardinalities)
         return _design(x, self.cardinalities, self.list_cardinalities)
 
+    def _booster(self) -> Any:
+        """LightGBM's Booster: the fitted estimator's, or the estimator itself when rebuilt from JSON."""
+        return getattr(self.estimator, "booster_", self.estimator)
+
     def predict(self, x: FeatureBatch) -> np.ndarray:
-        """P(positive) ``[n]``, class probabilities ``[n, K]`` or predictions ``[n]``, like Model."""
+        """P(positive) ``[n]``, class probabilities ``[n, K]`` or predictions ``[n]``, like Model.
+
+        LightGBM scores through its Booster (up to its best round), the same numbers as the fitted
+        estimator's ``predict_proba`` / ``predict``."""
         design = self._inputs(x)
+        if self.name == LIGHTGBM:
+            return np.asarray(self._booster().predict(design), dtype=np.float64)
         if self.task == "binary":
             return np.asarray(self.estimator.predict_proba(design)[:, 1], dtype=np.float64)
         if self.task == "multiclass":
             return np.asarray(self.estimator.predict_proba(design), dtype=np.float64)
         return np.asarray(self.estimator.predict(design), dtype=np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This baseline as JSON-safe values, to be read back by :meth:`from_dict`.
+
+        Keys: ``name``, ``task``, ``cardinalities``, ``list_cardinalities``, ``rounds``, then the fitted
+        model: ``coef`` (``[K, d]`` logistic regression, ``[d]`` Ridge; d the columns of the design),
+        ``intercept`` (``[K]``, or a number for Ridge) and ``classes`` (logistic regression); or LightGBM's
+        model in its own text format (``model``, the kept rounds only) and that text's sha256
+        (``model_sha256``).
+        """
+        document: dict[str, Any] = {
+            "name": self.name,
+            "task": self.task,
+            "cardinalities": [int(c) for c in self.cardinalities],
+            "list_cardinalities": [int(c) for c in self.list_cardinalities],
+            "rounds": None if self.rounds is None else int(self.rounds),
+        }
+        if self.name == LIGHTGBM:
+            text = self._booster().model_to_string()
+            document.update(model=text, model_sha256=_sha256(text))
+            return document
+        document["coef"] = np.asarray(self.estimator.coef_, dtype=np.float64).tolist()
+        document["intercept"] = np.asarray(self.estimator.intercept_, dtype=np.float64).tolist()
+        if self.name == LOGISTIC:
+            document["classes"] = np.asarray(self.estimator.classes_).tolist()
+        return document
+
+    @classmethod
+    def from_dict(cls, document: Any, *, file: str | None = None, label: str = "the baseline") -> Baseline:
+        """Rebuild a baseline written by :meth:`to_dict`; it predicts the same numbers as before saving.
+
+        Executes no code: the linear models get their coefficients set on a new scikit-learn estimator,
+        LightGBM's model text is parsed by ``lightgbm.Booster(model_str=...)`` once its sha256 matches.
+        Raises ArtifactError naming ``file`` (the model directory), ``label`` (which baseline of
+        baselines.json) and what is wrong.
+        """
+        where = _Where(file, label)
+        if not isinstance(document, dict):
+            where.fail(f"is {type(document).__name__}", "an object with the keys that needmap wrote")
+        name, task = document.get("name"), document.get("task")
+        if name not in (LOGISTIC, RIDGE, LIGHTGBM):
+            where.fail(f"has the name {name!r}", f"one of {LOGISTIC!r}, {RIDGE!r}, {LIGHTGBM!r}")
+        allowed = {LOGISTIC: ("binary", "multiclass"), RIDGE: ("regression",)}.get(name, BASELINE_TASKS)
+        if task not in allowed:
+            where.fail(f"({name}) has the task {task!r}", f"one of {list(allowed)}")
+        cards = where.counts(document.get("cardinalities"), "cardinalities")
+        lists = where.counts(document.get("list_cardinalities", []), "list_cardinalities")
+        rounds = document.get("rounds")
+        if rounds is not None and not _is_count(rounds):
+            where.fail(f"has rounds {rounds!r}", "a whole number of boosting rounds or null")
+        if name == LIGHTGBM:
+            estimator = _booster_from(document, where)
+        elif name == RIDGE:
+            estimator = _ridge_from(document, where)
+        else:
+            estimator = _logistic_from(document, where)
+        return cls(name, estimator, task, cards, lists, rounds=rounds)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass
+class _Where:
+    """Which baseline of which model directory is being read: raises its ArtifactErrors."""
+
+    file: str | None
+    label: str
+
+    def fail(self, found: str, expected: str) -> NoReturn:
+        raise ArtifactError(
+            f"'{BASELINES_FILE}': {self.label} {found}; expected {expected}.",
+            file=self.file,
+            hint="The file is corrupted: restore it from a copy or train the model again.",
+        )
+
+    def counts(self, value: Any, key: str) -> list[int]:
+        if not isinstance(value, list) or not all(_is_count(v) for v in value):
+            self.fail(f"has {key} {str(value)[:80]}", "a list of whole numbers")
+        return list(value)
+
+    def numbers(self, value: Any, key: str, ndim: int) -> np.ndarray:
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            array = None
+        if array is None or array.ndim != ndim or not np.isfinite(array).all():
+            shape = {0: "a number", 1: "a list of numbers", 2: "a list of rows of numbers"}[ndim]
+            self.fail(f"has {key} {str(value)[:80]}", f"{shape}, all finite")
+        return array
+
+
+def _logistic_from(document: dict[str, Any], where: _Where) -> LogisticRegression:
+    coef = where.numbers(document.get("coef"), "coef", 2)
+    intercept = where.numbers(document.get("intercept"), "intercept", 1)
+    classes = document.get("classes")
+    if not isinstance(classes, list) or len(classes) < 2:
+        where.fail(f"has classes {str(classes)[:80]}", "a list of at least two classes")
+    rows = 1 if len(classes) == 2 else len(classes)
+    if coef.shape[0] != rows or intercept.shape != (rows,):
+        where.fail(
+            f"has coef of shape {coef.shape} and intercept of shape {intercept.shape} for {len(classes)} classes",
+            f"{rows} row(s) of each",
+        )
+    estimator = LogisticRegression()
+    estimator.coef_, estimator.intercept_ = coef, intercept
+    estimator.classes_ = np.asarray(classes)
+    estimator.n_features_in_ = coef.shape[1]
+    return estimator
+
+
+def _ridge_from(document: dict[str, Any], where: _Where) -> Ridge:
+    estimator = Ridge()
+    estimator.coef_ = where.numbers(document.get("coef"), "coef", 1)
+    estimator.intercept_ = np.float64(where.numbers(document.get("intercept"), "intercept", 0))
+    estimator.n_features_in_ = estimator.coef_.shape[0]
+    return estimator
+
+
+def _booster_from(document: dict[str, Any], where: _Where) -> Any:
+    import lightgbm as lgb
+
+    text, recorded = document.get("model"), document.get("model_sha256")
+    if not isinstance(text, str) or not text:
+        where.fail("has no 'model' text", "LightGBM's model text")
+    found = _sha256(text)
+    if recorded != found:  # a changed text can make LightGBM's parser loop or crash: checked first
+        where.fail(
+            f"has model text whose sha256 is {found[:12]}…, the file recorded {str(recorded)[:12]}…",
+            "the LightGBM model text that needmap wrote, unchanged",
+        )
+    try:
+        booster = lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as exc:
+        where.fail(f"has model text that LightGBM cannot read ({exc})", "LightGBM's model text")
+    per_round = booster.num_model_per_iteration()
+    if (per_round > 1) != (document.get("task") == "multiclass"):
+        where.fail(
+            f"is a {document.get('task')} baseline whose LightGBM model has {per_round} tree(s) per round",
+            "one tree per class and round for a multiclass target, else one per round",
+        )
+    return booster
+
+
+def baselines_document(baselines: Sequence[Baseline]) -> dict[str, Any]:
+    """The content of ``baselines.json``: ``{"version": 1, "baselines": [Baseline.to_dict(), ...]}``."""
+    return {"version": BASELINES_VERSION, "baselines": [b.to_dict() for b in baselines]}
+
+
+def load_baselines(document: Any, *, file: str | None = None) -> list[Baseline]:
+    """The baselines of a ``baselines.json`` document (:func:`baselines_document`), in their order.
+
+    ``file``: the model directory, named in errors. Raises ArtifactError naming baselines.json, which
+    baseline and what is wrong when the document is not the one needmap wrote.
+    """
+    where = _Where(file, "the document")
+    if not isinstance(document, dict):
+        where.fail(f"is {type(document).__name__}", '{"version": 1, "baselines": [...]}')
+    version = document.get("version")
+    if version != BASELINES_VERSION:
+        where.fail(f"has version {version!r}", f"version {BASELINES_VERSION}")
+    entries = document.get("baselines")
+    if not isinstance(entries, list):
+        where.fail(f"has baselines {str(entries)[:80]}", "a list of baselines")
+    bases = []
+    for i, entry in enumerate(entries, start=1):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        label = f"baseline {i}" + (f" ({name})" if isinstance(name, str) else "")
+        bases.append(Baseline.from_dict(entry, file=file, label=label))
+    return bases
 
 
 def fit_baseline(

@@ -156,7 +156,7 @@ def _plain_verdict(task: str, models: dict[str, dict[str, Any]], primary: str) -
     base = (max if higher_better else min)(values, key=lambda m: values[m])
     other = values[base]
     gain = (deep - other) if higher_better else (other - deep)
-    where = "on the test rows; no bootstrap interval for this task"
+    where = "on these rows; no bootstrap interval for this task"
     if gain > 0:
         return f"the deep model is better than {base} by {gain:.3f} {name} ({deep:.4f} vs {other:.4f} {where})."
     if gain < 0:

@@ -34,7 +34,13 @@ from needmap.metrics import task_metrics
 from needmap.metrics.compare import verdict_sentence
 from needmap.schema import Schema
 from needmap.training.multitask import labelled_metrics
-from needmap.workflows.baseline import Baseline, fit_baselines, fit_single_baselines
+from needmap.workflows.baseline import (
+    BASELINES_FILE,
+    Baseline,
+    baselines_document,
+    fit_baselines,
+    fit_single_baselines,
+)
 from needmap.workflows.cv import PRIMARY, cv_summary, run_cv
 
 
@@ -131,7 +137,9 @@ def run_train(
     For a single-target model, ``model.extras_["evaluation.json"]`` receives the test rows' evaluation
     document of the deep model beside the baselines (:func:`needmap.workflows.evaluation.evaluation_document`),
     and for a binary target ``metrics["verdict"]`` is its bootstrap verdict against the baseline with the
-    best test AUC (``metrics["comparisons"]``: one paired bootstrap comparison per baseline).
+    best test AUC (``metrics["comparisons"]``: one paired bootstrap comparison per baseline). With
+    ``baseline``, ``model.extras_["baselines.json"]`` holds the fitted baselines themselves
+    (:func:`needmap.workflows.baseline.baselines_document`), to compare with on new data.
     """
     if calibrate not in CALIBRATION_METHODS:
         raise ConfigError(
@@ -208,6 +216,7 @@ def run_train(
     if cv_result is not None:
         metrics["cv"] = cv_summary(cv_result)
     base_scores: dict[str, np.ndarray] = {}
+    model.extras_.pop(BASELINES_FILE, None)  # only the baselines of this run are saved with the model
     if baseline:
         bases = _fit_baselines(model, train_table, task, seed, multi)
         if multi:
@@ -223,6 +232,7 @@ def run_train(
             metrics["verdict"] = " ".join(f"{name}: {text}" for name, text in zip(names, verdicts, strict=True))
         else:
             base_scores = {b.name: b.predict(x_test) for b in bases}
+            model.extras_[BASELINES_FILE] = baselines_document(bases)
             metrics["baselines"] = {name: task_metrics(task, y_test, p) for name, p in base_scores.items()}
             metrics["baseline_rounds"] = {b.name: b.rounds for b in bases if b.rounds is not None}
             best = best_baseline(task, metrics["baselines"])
