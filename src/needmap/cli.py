@@ -149,6 +149,7 @@ Bucketize = typer.Option(None, help="Numeric columns to turn into quantile bucke
 Config = typer.Option(None, "--config", help="YAML file of column roles and preprocessing options.")
 Delimiter = typer.Option(None, help="CSV delimiter (sniffed when not given).")
 Encoding = typer.Option("utf-8", help="Text encoding of CSV / JSON files, e.g. latin-1.")
+Task = typer.Option(None, help="binary, multiclass or regression (inferred when not given).")
 
 
 def _read(path: str, delimiter: str | None, encoding: str) -> Any:
@@ -370,7 +371,7 @@ def train(
     hash_: str | None = Hash,
     bucketize: str | None = Bucketize,
     config: Path | None = Config,
-    task: str | None = typer.Option(None, help="binary, multiclass or regression (inferred when not given)."),
+    task: str | None = Task,
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
     hidden: str | None = typer.Option(None, help="Hidden layer sizes, e.g. 400,400,400."),
@@ -487,7 +488,7 @@ def tune(
     hash_: str | None = Hash,
     bucketize: str | None = Bucketize,
     config: Path | None = Config,
-    task: str | None = typer.Option(None, help="binary, multiclass or regression (inferred when not given)."),
+    task: str | None = Task,
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
     epochs: int | None = typer.Option(None, help="Most epochs of each trial (default: the trainer's, early stopping)."),

@@ -88,6 +88,31 @@ def best_baseline(task: str, baselines: dict[str, dict[str, Any]]) -> str:
     return min(baselines, key=rank)
 
 
+def split_rows(
+    table: pa.Table, schema: Schema, *, test_size: float, split: str, time_column: str | None, seed: int
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """The training and test row positions of ``table`` (cleaned: every row has a target) and the split
+    method used: "stratified" by the target's classes, "random", or "time" (the latest rows by
+    ``time_column`` are the test); a regression target is split at random when "stratified" is asked.
+    ``needmap train`` and ``needmap tune`` hold out the same rows with the same options."""
+    time_values = None
+    if split == "time":
+        if not time_column:
+            raise ConfigError("split 'time' needs a time column; expected --time-column NAME.")
+        if time_column not in table.column_names:
+            raise SchemaError(
+                f"the time column '{time_column}' is not in the table; expected one of {table.column_names}.",
+                file=source_of(table),
+            )
+        time_values = table.column(time_column).to_numpy(zero_copy_only=False)
+    if schema.task == "regression" and split == "stratified":
+        split = "random"
+    train_idx, test_idx = split_indices(
+        table.num_rows, method=split, test_size=test_size, seed=seed, y=strata(table, schema), time=time_values
+    )
+    return train_idx, test_idx, split
+
+
 def run_train(
     table: pa.Table,
     model: Model,
@@ -174,27 +199,15 @@ def run_train(
             notes.append(
                 f"{count} of the rows kept have no value in the target {name!r}: they train the other targets only."
             )
-    n = table.num_rows
-    labels = strata(table, schema)
     seed = int(model.train_options.get("seed", 0))
-    time_values = None
-    if split == "time":
-        if not time_column:
-            raise ConfigError("split 'time' needs a time column; expected --time-column NAME.")
-        if time_column not in table.column_names:
-            raise SchemaError(
-                f"the time column '{time_column}' is not in the table; expected one of {table.column_names}.",
-                file=source_of(table),
-            )
-        time_values = table.column(time_column).to_numpy(zero_copy_only=False)
     if cv is not None and split == "time":
         raise ConfigError(
             "cross-validation deals rows to folds at random or by class, which a time split rules out; "
             "expected --split stratified or random with --cv."
         )
-    if schema.task == "regression" and split == "stratified":
-        split = "random"
-    train_idx, test_idx = split_indices(n, method=split, test_size=test_size, seed=seed, y=labels, time=time_values)
+    train_idx, test_idx, split = split_rows(
+        table, schema, test_size=test_size, split=split, time_column=time_column, seed=seed
+    )
     train_table, test_table = take_rows(table, pa.array(train_idx)), take_rows(table, pa.array(test_idx))
     cv_result = None
     if cv is not None:

@@ -28,14 +28,11 @@ import optuna
 import pyarrow as pa
 
 from needmap.data.read import source_of, take_rows
-from needmap.data.split import split_indices
-from needmap.errors import ConfigError, NeedmapError, SchemaError
+from needmap.errors import ConfigError, NeedmapError
 from needmap.estimator import Model, clean_training_table
 from needmap.features.preprocess import PreprocessConfig
-from needmap.features.target import strata
-from needmap.schema import Schema
 from needmap.workflows.search_space import default_options, default_params, suggest_options
-from needmap.workflows.train import PRIMARY, TrainOutcome, run_train
+from needmap.workflows.train import PRIMARY, TrainOutcome, run_train, split_rows
 
 STUDY_FILE = "study.db"
 MODEL_DIR = "model"
@@ -147,26 +144,6 @@ def _variant(model: Model, options: Mapping[str, Any], *, calibrate: bool = True
         preprocess=dict(model.preprocess_options),
         **{**model.params, **model.train_options, **{k: v for k, v in options.items() if k != "bucketize"}},
     )
-
-
-def _split(
-    table: pa.Table, schema: Schema, *, test_size: float, split: str, time_column: str | None, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(train, test)`` row positions, as :func:`needmap.workflows.train.run_train` splits ``table``."""
-    time_values = None
-    if split == "time":
-        if not time_column:
-            raise ConfigError("split 'time' needs a time column; expected --time-column NAME.")
-        if time_column not in table.column_names:
-            raise SchemaError(
-                f"the time column '{time_column}' is not in the table; expected one of {table.column_names}.",
-                file=source_of(table),
-            )
-        time_values = table.column(time_column).to_numpy(zero_copy_only=False)
-    if schema.task == "regression" and split == "stratified":
-        split = "random"
-    labels = strata(table, schema)
-    return split_indices(table.num_rows, method=split, test_size=test_size, seed=seed, y=labels, time=time_values)
 
 
 def _open_study(
@@ -318,7 +295,9 @@ def run_tune(
     # The rows are cleaned and split once; every trial trains on the same training part.
     max_unparseable = PreprocessConfig.from_dict(model.preprocess_options).max_unparseable
     clean, _ = clean_training_table(table, schema, user_dropped=model.drop, max_unparseable=max_unparseable)
-    train_idx, test_idx = _split(clean, schema, test_size=test_size, split=split, time_column=time_column, seed=seed)
+    train_idx, test_idx, _ = split_rows(
+        clean, schema, test_size=test_size, split=split, time_column=time_column, seed=seed
+    )
     train_table = take_rows(clean, pa.array(train_idx))
 
     out = Path(out)
