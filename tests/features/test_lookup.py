@@ -51,3 +51,23 @@ def test_large_vocabularies_encode_as_small_ones(monkeypatch) -> None:
     assert np.array_equal(ids, expected[0]) and (missing, oov) == expected[1:] == (1, 1)
     assert ids[0] == vocab_module.RESERVED_IDS and ids[167] == vocab_module.OOV_ID
     assert ids[168] == vocab_module.MISSING_ID
+
+
+def test_a_vocabulary_keeps_its_values_in_arrow_not_as_python_strings() -> None:
+    import gc
+    import tracemalloc
+
+    strings = pa.chunked_array([pa.array([f"value-{i:07d}" for i in range(200_000)] * 2)])
+    gc.collect()
+    tracemalloc.start()
+    try:
+        vocabulary, _ = Vocabulary.fit("c", strings, min_frequency=1, max_categories=None)
+        gc.collect()
+        python_bytes, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # 200,000 Python strings and their list would take about 14 MB; the Arrow array lives outside Python's heap.
+    assert python_bytes < 2_000_000
+    assert len(vocabulary) == 200_000 and vocabulary.cardinality == 200_002
+    assert vocabulary.values[:2] == ["value-0000000", "value-0000001"]  # a list on demand, most frequent first
+    assert Vocabulary.from_dict(vocabulary.to_dict()) == vocabulary
