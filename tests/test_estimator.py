@@ -194,3 +194,23 @@ def test_optional_documents_are_saved_and_loaded(fitted: nm.Model, tmp_path: Pat
             fitted.save(tmp_path / "other")
     finally:
         del fitted.extras_["notes.json"]
+
+
+def test_a_saved_model_has_the_permissions_of_the_umask(fitted: nm.Model, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        path = fitted.save(tmp_path / "model")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755
+    assert {stat.S_IMODE(f.stat().st_mode) for f in path.iterdir()} == {0o644}
+    previous = os.umask(0o077)  # a private umask stays private
+    try:
+        path = fitted.save(tmp_path / "private")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(f.stat().st_mode) for f in path.iterdir()} == {0o600}

@@ -106,6 +106,7 @@ def save_artifact(
         (staging / "card.md").write_text(card, encoding="utf-8")
         for name, document in (extras or {}).items():
             _write_json(staging / name, document)
+        _default_permissions(staging)
         old = None
         if target.exists():
             old = target.parent / f".{target.name}.old-{os.getpid()}"
@@ -117,6 +118,31 @@ def save_artifact(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (os.umask sets it while reading
+    it, a moment in which another thread would create files with another mask)."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:  # not Linux
+        status = ""
+    for line in status.splitlines():
+        if line.startswith("Umask:"):
+            return int(line.split()[1], 8)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+def _default_permissions(directory: Path) -> None:
+    """Give ``directory`` and its files the permissions of a directory and files made with the process's
+    umask (0755 and 0644 under the usual 022): the temporary directory starts at 0700 and safetensors
+    writes 0600, which would hide a saved model from a service running as another user."""
+    umask = _umask()
+    os.chmod(directory, 0o777 & ~umask)
+    for file in directory.iterdir():
+        os.chmod(file, 0o666 & ~umask)
 
 
 def _read_json(directory: Path, name: str) -> Any:
