@@ -16,18 +16,7 @@ import pyarrow.compute as pc
 
 from needmap.data.read import source_of
 from needmap.errors import ConfigError, DataError, SchemaError
-
-
-def _auc(y: np.ndarray, p: np.ndarray) -> float:
-    """ROC AUC of scores ``p`` ``[n]`` for labels ``y`` ``[n]`` (0/1, both present), by average ranks
-    (a tie counts half)."""
-    from scipy.stats import rankdata
-
-    positive = y > 0.5
-    n1 = int(positive.sum())
-    n0 = len(y) - n1
-    ranks = rankdata(p)
-    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+from needmap.metrics.compare import weighted_auc
 
 
 def permutation_importance(
@@ -77,7 +66,7 @@ def permutation_importance(
             file=file,
             column=schema.target,
         )
-    base = _auc(y, model.predict_proba(table))
+    base = weighted_auc(y, model.predict_proba(table))
     result = []
     for name in schema.features:
         if name not in table.column_names:
@@ -87,7 +76,7 @@ def permutation_importance(
         aucs = []
         for _ in range(repeats):
             shuffled = table.set_column(index, name, column.take(pa.array(rng.permutation(table.num_rows))))
-            aucs.append(_auc(y, model.predict_proba(shuffled)))
+            aucs.append(weighted_auc(y, model.predict_proba(shuffled)))
         mean = float(np.mean(aucs))
         result.append({"feature": name, "drop": base - mean, "auc": mean})
     result.sort(key=lambda r: (-r["drop"], r["feature"]))

@@ -22,6 +22,7 @@ import optuna
 from needmap.estimator import ALL_NUMERIC, Model
 from needmap.models.registry import model_class
 from needmap.training.config import TrainConfig
+from needmap.workflows.evaluation import json_safe
 
 #: Hidden layer widths are rounded to a multiple of this many units (never fewer).
 WIDTH_STEP = 8
@@ -220,10 +221,6 @@ def suggest_options(trial: optuna.Trial, model: Model) -> dict[str, Any]:
     return {k.option: k.suggest(trial) for k in knobs(model)}
 
 
-def _json_safe(value: Any) -> Any:
-    return [_json_safe(v) for v in value] if isinstance(value, (tuple, list)) else value
-
-
 def default_options(model: Model) -> dict[str, Any]:
     """The searched options' values when nobody sets them: TrainConfig's and the constructor's defaults."""
     network = _network_defaults(model.model)
@@ -234,7 +231,7 @@ def default_options(model: Model) -> dict[str, Any]:
             return {}  # no bucketization
         return getattr(training, knob.option) if knob.training else network[knob.option]
 
-    return {k.option: _json_safe(default(k)) for k in knobs(model)}
+    return {k.option: json_safe(default(k)) for k in knobs(model)}
 
 
 def default_params(model: Model) -> dict[str, Any]:

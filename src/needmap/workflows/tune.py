@@ -31,6 +31,7 @@ from needmap.data.read import source_of, take_rows
 from needmap.errors import ConfigError, NeedmapError
 from needmap.estimator import Model, clean_training_table
 from needmap.features.preprocess import PreprocessConfig
+from needmap.workflows.evaluation import json_safe
 from needmap.workflows.search_space import default_options, default_params, suggest_options
 from needmap.workflows.train import PRIMARY, TrainOutcome, run_train, split_rows
 
@@ -198,17 +199,13 @@ def _quiet_optuna() -> Iterator[None]:
         optuna.logging.set_verbosity(previous)
 
 
-def _finite(value: Any) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
 def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """One trial as ``tuning.json`` lists it: number, state (complete / pruned / fail / ...), value (a
     pruned trial's last reported epoch), params (the Model options it set), seconds; ``error`` if failed."""
     record = {
         "number": trial.number,
         "state": trial.state.name.lower(),
-        "value": _finite(trial.value) if trial.values else None,
+        "value": json_safe(trial.value) if trial.values else None,
         "params": trial.user_attrs.get("options", trial.params),
         "seconds": trial.duration.total_seconds() if trial.duration is not None else None,
     }
@@ -228,7 +225,7 @@ def _default_tried(trial: optuna.trial.FrozenTrial) -> bool:
 
 def _best_so_far(study: optuna.Study) -> float | None:
     try:
-        return _finite(study.best_value)
+        return json_safe(study.best_value)
     except ValueError:  # no complete trial yet
         return None
 
@@ -324,7 +321,7 @@ def run_tune(
                 schema=schema,
                 on_epoch=pruning_callback(trial, metric, prune=not is_default),
             )
-            value = _finite((candidate.metrics_.get("validation") or {}).get(metric))
+            value = json_safe((candidate.metrics_.get("validation") or {}).get(metric))
             if value is None:
                 raise ConfigError(f"the validation {metric} of this trial is undefined; expected a number.")
         except NeedmapError as err:
@@ -359,10 +356,10 @@ def run_tune(
         "storage": redact(storage),
         "direction": direction,
         "metric": metric,
-        "best_value": _finite(best.value),
+        "best_value": json_safe(best.value),
         "best_trial": best.number,
         "best_params": best.user_attrs.get("options", best.params),
-        "default_value": _finite(default_trial.value) if default_trial is not None else None,
+        "default_value": json_safe(default_trial.value) if default_trial is not None else None,
         "trials": records,
     }
 
