@@ -73,12 +73,15 @@ LIGHTGBM_ROUNDS = 100
 # -- the cases --------------------------------------------------------------------------------------
 def needmap_case(model: str, data: Path, threads: int, epochs: int, precision: str, device: str) -> CaseResult:
     """needmap's own path from the raw file (see the module docstring)."""
-    import pyarrow.parquet as pq
-    import torch
-
+    # needmap first, as `import needmap` in a user's script: imported before pyarrow, it makes Arrow
+    # allocate from the system allocator (needmap.data.arrow_memory).
+    import needmap  # noqa: F401
     from needmap.estimator import Model
     from needmap.training.predict import predict_proba
     from needmap.workflows.predict import predict_stream
+
+    import pyarrow.parquet as pq
+    import torch
 
     torch.set_num_threads(threads)
     params: dict[str, Any] = {"embedding_dim": EMBEDDING_DIM, "hidden": list(HIDDEN), "dropout": 0.0}
@@ -125,6 +128,7 @@ def needmap_case(model: str, data: Path, threads: int, epochs: int, precision: s
     encoded = estimator.preprocessor_.transform(first)
     _, predict_s = timed(lambda: predict_proba(estimator.network_, encoded))
     out.predict_rows_per_s = first.num_rows / predict_s
+    del first, encoded
     rows = raw_rows(data)
     out.one_row_p50_ms, out.one_row_p99_ms = one_row_latency(lambda row: estimator.predict_proba(row), rows)
     return out

@@ -12,8 +12,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from needmap.data.read import read
-from needmap.errors import NeedmapError
-from needmap.estimator import Model, load
+# Before anything imports pyarrow: Arrow allocates from the system's allocator (needmap.data.arrow_memory).
+from needmap.data.arrow_memory import prefer_system_pool_at_import
+
+prefer_system_pool_at_import()
+
+from needmap.data.read import read  # noqa: E402
+from needmap.errors import NeedmapError  # noqa: E402
+from needmap.estimator import Model, load  # noqa: E402
 
 __all__ = ["Model", "NeedmapError", "__version__", "load", "read"]

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from needmap.data.arrow_memory import system_arrow_pool
 from needmap.errors import ConfigError, NeedmapError
 
 app = typer.Typer(
@@ -716,8 +717,10 @@ def demo(
 
 
 def main() -> None:
-    """Entry point of the ``needmap`` command."""
-    app()
+    """Entry point of the ``needmap`` command (Arrow allocates from the system's allocator: see
+    :mod:`needmap.data.arrow_memory`)."""
+    with system_arrow_pool():
+        app()
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import torch
 
 from needmap import __version__
 from needmap.artifact import load_artifact, save_artifact
+from needmap.data.arrow_memory import system_arrow_pool, uses_system_arrow_pool
 from needmap.data.infer import infer_schema
 from needmap.data.overrides import parse_column_options, parse_feature_columns
 from needmap.data.parquet_rows import ParquetRows, release_unused_memory
@@ -287,6 +288,7 @@ class Model:
         # bucketize={"*": k}: every numeric column (inferred or set) becomes k quantile buckets.
         return infer({**{name: dict(every) for name in schema.numeric}, **bucketize})
 
+    @uses_system_arrow_pool
     def fit(
         self,
         data: TableLike,
@@ -572,7 +574,8 @@ class Model:
             batch = self._row_encoder[1].encode(data)
             if batch is not None:
                 return self._outputs(batch)
-        return self._outputs(self.preprocessor_.transform(_as_table(data)))
+        with system_arrow_pool():
+            return self._outputs(self.preprocessor_.transform(_as_table(data)))
 
     def predict(self, data: TableLike) -> pa.Table:
         """Score every row of ``data`` (no row is dropped); returns an Arrow table.
@@ -590,6 +593,7 @@ class Model:
         out = self.predict_proba(table)
         return scores_table(table, self.schema_, out)
 
+    @uses_system_arrow_pool
     def evaluate(self, data: TableLike) -> dict[str, Any]:
         """Metrics of this model on labelled rows: AUC, logloss, PR-AUC, accuracy, precision,
         recall, calibration error, lift and capture in the top 10% (binary); accuracy, logloss,

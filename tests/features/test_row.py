@@ -83,3 +83,22 @@ def test_rows_the_fast_path_does_not_take_return_none() -> None:
     )
     bucketed = RowEncoder(Preprocessor(schema).fit(train))
     assert not bucketed.covered and bucketed.encode({"x": 1.0, "c": "a"}) is None
+
+
+def test_large_vocabularies_serve_rows_from_hashed_ids_that_agree(monkeypatch) -> None:
+    # Above ID_DICT_MAX_VALUES a vocabulary answers one-row lookups from sorted FNV-1a hashes, not a dict.
+    from needmap.features import vocab as vocab_module
+    from needmap.features.string_ids import StringIds
+
+    monkeypatch.setattr(vocab_module, "ID_DICT_MAX_VALUES", 10)
+    values = [f"v{i}" for i in range(40)] + ["é-ü", "", "7"]
+    train = pa.table({"c": values * 3, "small": ["a", "b", "c"] * 43, "y": [0, 1, 1] * 43})
+    pre = fitted(train, "y")
+    encoder = RowEncoder(pre)
+    kinds = {e.name: type(e.id_map()) for e in pre.vocabularies_}
+    assert kinds == {"c": StringIds, "small": dict}
+    rows = [{"c": v, "small": "a"} for v in values] + [{"c": "unseen", "small": "zz"}, {"c": None, "small": "b"}]
+    assert_rows_agree(pre, rows)
+    assert encoder.encode({"c": "v3", "small": "c"}).categorical.tolist() == pre.transform(
+        read([{"c": "v3", "small": "c"}])
+    ).categorical.tolist()

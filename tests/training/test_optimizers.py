@@ -83,26 +83,71 @@ def test_sparse_updates_touch_only_the_rows_of_the_batch() -> None:
     assert not torch.equal(before, after)
 
 
-def test_lazy_adam_matches_torch_sparse_adam() -> None:
-    # Same update as torch.optim.SparseAdam over several steps with repeated ids inside a batch.
-    torch.manual_seed(0)
-    tables = [torch.nn.Embedding(50, 4, sparse=True) for _ in range(2)]
-    tables[1].load_state_dict(tables[0].state_dict())
-    ours, reference = LazyAdam([tables[0].weight], lr=0.01), torch.optim.SparseAdam([tables[1].weight], lr=0.01)
+def _lazy_steps(tables: list[torch.nn.Embedding], optimizers: list[torch.optim.Optimizer]) -> None:
+    """Five steps of a squared loss on each table with its optimizer; repeated ids inside a batch."""
     generator = torch.Generator().manual_seed(1)
     for _ in range(5):
         ids = torch.randint(0, 20, (64,), generator=generator)  # rows 20-49 are never looked up
         target = torch.randn(64, 4, generator=generator)
-        for table, optimizer in ((tables[0], ours), (tables[1], reference)):
+        for table, optimizer in zip(tables, optimizers, strict=True):
             optimizer.zero_grad()
             ((table(ids) - target) ** 2).sum().backward()
             optimizer.step()
+
+
+def test_lazy_adam_with_a_moment_per_weight_matches_torch_sparse_adam() -> None:
+    torch.manual_seed(0)
+    tables = [torch.nn.Embedding(50, 4, sparse=True) for _ in range(2)]
+    tables[1].load_state_dict(tables[0].state_dict())
+    start = tables[0].weight.detach().clone()
+    ours = LazyAdam([tables[0].weight], lr=0.01, rowwise=False)
+    _lazy_steps(tables, [ours, torch.optim.SparseAdam([tables[1].weight], lr=0.01)])
     assert torch.allclose(tables[0].weight, tables[1].weight, atol=1e-6)
-    assert not torch.equal(tables[0].weight[:20], torch.zeros(20, 4))
+    assert not torch.equal(tables[0].weight[:20], start[:20])
+    assert torch.equal(tables[0].weight[20:], start[20:])
+    assert ours.state[tables[0].weight]["exp_avg_sq"].shape == (50, 4)
     dense = torch.nn.Embedding(5, 2)
     dense(torch.tensor([1])).sum().backward()
     with pytest.raises(ConfigError, match="sparse gradients"):
         LazyAdam([dense.weight]).step()
+
+
+class _RowwiseReference(torch.optim.Optimizer):
+    """Row-wise Adam written out densely, row by row, from LazyAdam's docstring: the reference."""
+
+    def __init__(self, params, lr: float) -> None:
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self, closure=None) -> None:
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        for param in self.param_groups[0]["params"]:
+            grad = param.grad.coalesce()
+            state = self.state[param]
+            if not state:
+                state.update(t=0, m=torch.zeros_like(param), v=torch.zeros(param.shape[0]))
+            state["t"] += 1
+            t = state["t"]
+            for row, g in zip(grad.indices()[0].tolist(), grad.values(), strict=True):
+                state["m"][row] = b1 * state["m"][row] + (1 - b1) * g
+                state["v"][row] = b2 * state["v"][row] + (1 - b2) * (g * g).mean()
+                size = self.param_groups[0]["lr"] * (1 - b2**t) ** 0.5 / (1 - b1**t)
+                param[row] -= size * state["m"][row] / (state["v"][row].sqrt() + eps)
+
+
+def test_lazy_adam_keeps_one_second_moment_per_row_by_default() -> None:
+    torch.manual_seed(0)
+    tables = [torch.nn.Embedding(50, 4, sparse=True) for _ in range(3)]
+    for table in tables[1:]:
+        table.load_state_dict(tables[0].state_dict())
+    ours = LazyAdam([tables[0].weight], lr=0.01)
+    per_weight = LazyAdam([tables[2].weight], lr=0.01, rowwise=False)
+    _lazy_steps(tables, [ours, _RowwiseReference([tables[1].weight], lr=0.01), per_weight])
+    assert torch.allclose(tables[0].weight, tables[1].weight, atol=1e-6)
+    assert not torch.allclose(tables[0].weight, tables[2].weight, atol=1e-4)  # a different update rule
+    state = ours.state[tables[0].weight]
+    assert state["exp_avg_sq"].shape == (50,) and state["exp_avg"].shape == (50, 4)
+    assert torch.equal(state["exp_avg_sq"][20:], torch.zeros(30))  # never looked up: never touched
 
 
 def test_sparse_training_learns_and_leaves_dense_lookups(tmp_path) -> None:

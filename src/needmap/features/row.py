@@ -22,7 +22,7 @@ import numpy as np
 
 from needmap.features.batch import FeatureBatch
 from needmap.features.numeric import MISSING_TOKENS, NUMBER_PATTERN, NumericColumn, _quantile_rank
-from needmap.features.vocab import MISSING_ID, OOV_ID, Vocabulary
+from needmap.features.vocab import MISSING_ID, OOV_ID, IdMap, Vocabulary
 
 _NUMBER = re.compile(NUMBER_PATTERN)
 _MISSING = frozenset(MISSING_TOKENS)
@@ -102,7 +102,7 @@ class RowEncoder:
         self.encoders = list(preprocessor.vocabularies_)
         self.n_numeric = int(preprocessor.n_numeric_)
         self.covered = not preprocessor.list_columns_ and all(isinstance(e, Vocabulary) for e in self.encoders)
-        self._ids: list[dict[str, int]] = []
+        self._ids: list[IdMap] = []
         if self.covered:
             self._ids = [e.id_map() for e in self.encoders]
 

@@ -7,7 +7,7 @@ vocabulary in descending training frequency, ties broken by the category string.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +17,12 @@ from needmap.data.values import stringify
 from needmap.errors import SchemaError
 from needmap.features.lookup import SortedHashLookup
 from needmap.features.numeric import to_numpy
+
+
+class IdMap(Protocol):
+    """Category string -> id: a dict, or a :class:`~needmap.features.string_ids.StringIds`."""
+
+    def get(self, key: str, default: int, /) -> int: ...
 
 OOV_ID = 0
 MISSING_ID = 1
@@ -30,6 +36,11 @@ SMALL_INPUT_ROWS = 64
 #: (:class:`~needmap.features.lookup.SortedHashLookup`) instead of ``index_in``, which hashes the whole
 #: vocabulary on every call.
 HASHED_LOOKUP_MIN_VALUES = 20_000
+
+#: One-row lookups (:meth:`Vocabulary.id_map`) of a vocabulary with more values than this go through a
+#: :class:`~needmap.features.string_ids.StringIds` (12 bytes a value) instead of a Python dict
+#: (about 130 bytes a value: 13 MB at this size, 140 MB at 1.09M values).
+ID_DICT_MAX_VALUES = 100_000
 
 
 def category_strings(array: pa.Array | pa.ChunkedArray, *, column: str, file: str | None) -> pa.ChunkedArray:
@@ -76,7 +87,7 @@ class Vocabulary:
             self._lookup = values if values.type == pa.string() else values.cast(pa.string())
         else:
             self._lookup = pa.array([str(v) for v in values], type=pa.string())
-        self._ids: dict[str, int] | None = None
+        self._ids: IdMap | None = None
         self._hashed: SortedHashLookup | bool | None = False
 
     @property
@@ -160,10 +171,20 @@ class Vocabulary:
                     self._hashed = None
         return self._hashed  # type: ignore[return-value]
 
-    def id_map(self) -> dict[str, int]:
-        """Category string -> id, built on the first call and kept (online scoring looks ids up here)."""
+    def id_map(self) -> IdMap:
+        """Category string -> id (``.get(text, default)``), built on the first call and kept: online
+        scoring looks ids up here. A dict up to :data:`ID_DICT_MAX_VALUES` values, above it a
+        :class:`~needmap.features.string_ids.StringIds` (unless two values share its hash)."""
         if self._ids is None:
-            self._ids = {value: k + RESERVED_IDS for k, value in enumerate(self._lookup.to_pylist())}
+            if len(self._lookup) > ID_DICT_MAX_VALUES:
+                from needmap.features.string_ids import StringIds  # hashing imports this module
+
+                try:
+                    self._ids = StringIds(self._lookup, RESERVED_IDS)
+                except ValueError:
+                    pass
+            if self._ids is None:
+                self._ids = {value: k + RESERVED_IDS for k, value in enumerate(self._lookup.to_pylist())}
         return self._ids
 
     def _encode_small(self, strings: pa.ChunkedArray) -> tuple[np.ndarray, int, int]:

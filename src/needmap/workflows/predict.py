@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from needmap.data.arrow_memory import uses_system_arrow_pool
 from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
 from needmap.data.write import write_table
 from needmap.estimator import Model, scores_table
@@ -24,6 +25,7 @@ def predict_to_file(model: Model, table: pa.Table, out: str | Path) -> tuple[Pat
     return write_table(scores, out), scores
 
 
+@uses_system_arrow_pool
 def predict_stream(
     model: Model,
     source: Any,

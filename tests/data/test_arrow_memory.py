@@ -1,0 +1,66 @@
+"""needmap makes Arrow allocate from the system allocator: at import, or around each call."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+from needmap.data import arrow_memory
+from needmap.data.arrow_memory import POOL_ENV, system_arrow_pool, uses_system_arrow_pool
+
+
+def _backend_after(code: str, **env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k != POOL_ENV}
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nprint(pa.default_memory_pool().backend_name)"],
+        env={**clean, **env}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.split()[-1]
+
+
+def test_importing_needmap_before_pyarrow_chooses_the_system_pool() -> None:
+    assert _backend_after("import needmap\nimport pyarrow as pa") == "system"
+
+
+def test_a_pool_the_user_chose_is_kept() -> None:
+    assert _backend_after("import needmap\nimport pyarrow as pa", **{POOL_ENV: "mimalloc"}) == "mimalloc"
+    # pyarrow loaded first: its pool is already fixed, and import needmap leaves the variable alone.
+    code = "import pyarrow as pa, os\nimport needmap\nassert not os.environ.get('ARROW_DEFAULT_MEMORY_POOL')"
+    assert _backend_after(code) != "system"
+
+
+def test_calls_switch_to_the_system_pool_and_put_the_previous_one_back(monkeypatch) -> None:
+    monkeypatch.delenv(POOL_ENV, raising=False)
+    previous = pa.default_memory_pool()
+    other = pa.mimalloc_memory_pool() if previous.backend_name == "system" else previous
+    pa.set_memory_pool(other)
+    try:
+        with system_arrow_pool():
+            assert pa.default_memory_pool().backend_name == "system"
+            with system_arrow_pool():  # nested: the outer block restores
+                pass
+            assert pa.default_memory_pool().backend_name == "system"
+
+        @uses_system_arrow_pool
+        def inside() -> str:
+            return pa.default_memory_pool().backend_name
+
+        assert inside() == "system"
+        assert pa.default_memory_pool().backend_name == other.backend_name
+        with pytest.raises(RuntimeError), system_arrow_pool():
+            raise RuntimeError("restored on errors too")
+        assert pa.default_memory_pool().backend_name == other.backend_name
+    finally:
+        pa.set_memory_pool(previous)
+
+
+def test_nothing_is_switched_when_the_variable_is_set(monkeypatch) -> None:
+    monkeypatch.setenv(POOL_ENV, "mimalloc")
+    previous = pa.default_memory_pool()
+    with system_arrow_pool():
+        assert pa.default_memory_pool() is previous or pa.default_memory_pool().backend_name == previous.backend_name
+    assert arrow_memory._depth == 0
