@@ -6,6 +6,7 @@ vocabulary in descending training frequency, ties broken by the category string.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
@@ -179,10 +180,8 @@ class Vocabulary:
             if len(self._lookup) > ID_DICT_MAX_VALUES:
                 from needmap.features.string_ids import StringIds  # hashing imports this module
 
-                try:
+                with contextlib.suppress(ValueError):  # two values share a hash: a dict below
                     self._ids = StringIds(self._lookup, RESERVED_IDS)
-                except ValueError:
-                    pass
             if self._ids is None:
                 self._ids = {value: k + RESERVED_IDS for k, value in enumerate(self._lookup.to_pylist())}
         return self._ids
