@@ -99,6 +99,7 @@ def test_large_vocabularies_serve_rows_from_hashed_ids_that_agree(monkeypatch) -
     assert kinds == {"c": StringIds, "small": dict}
     rows = [{"c": v, "small": "a"} for v in values] + [{"c": "unseen", "small": "zz"}, {"c": None, "small": "b"}]
     assert_rows_agree(pre, rows)
-    assert encoder.encode({"c": "v3", "small": "c"}).categorical.tolist() == pre.transform(
-        read([{"c": "v3", "small": "c"}])
-    ).categorical.tolist()
+    assert (
+        encoder.encode({"c": "v3", "small": "c"}).categorical.tolist()
+        == pre.transform(read([{"c": "v3", "small": "c"}])).categorical.tolist()
+    )

@@ -57,6 +57,7 @@ def prefer_system_pool_at_import() -> bool:
     chose_at_import = True
     return True
 
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -25,6 +25,7 @@ class IdMap(Protocol):
 
     def get(self, key: str, default: int, /) -> int: ...
 
+
 OOV_ID = 0
 MISSING_ID = 1
 RESERVED_IDS = 2

@@ -81,9 +81,7 @@ class LazyAdam(torch.optim.Optimizer):
                 if not state:
                     state["step"] = 0
                     state["exp_avg"] = torch.zeros_like(param)
-                    state["exp_avg_sq"] = (
-                        param.new_zeros(param.shape[0]) if self.rowwise else torch.zeros_like(param)
-                    )
+                    state["exp_avg_sq"] = param.new_zeros(param.shape[0]) if self.rowwise else torch.zeros_like(param)
                 state["step"] += 1
                 ids = grad._indices()[0]
                 rows, inverse = torch.unique(ids, return_inverse=True)
