@@ -204,3 +204,39 @@ def test_native_bf16_is_read_from_the_cpu_flags(monkeypatch) -> None:
     assert precision_module.cpu_has_bf16()
     monkeypatch.setattr(precision_module, "_cpu_flags", lambda: {"amx_bf16", "amx_tile"})
     assert precision_module.cpu_has_bf16()
+
+
+def test_row_sum_matrix_sums_the_rows_of_each_id() -> None:
+    from needmap.training.optimizers import row_sum_matrix
+
+    generator = torch.Generator().manual_seed(3)
+    ids = torch.randint(0, 1000, (5000,), generator=generator) ** 2 % 997  # repeated, unordered ids
+    values = torch.randn(5000, 7, generator=generator)
+    rows, matrix = row_sum_matrix(ids, values.dtype)
+    expected_rows = torch.unique(ids)
+    expected = torch.zeros(len(expected_rows), 7).index_add_(0, torch.searchsorted(expected_rows, ids), values)
+    assert torch.equal(rows, expected_rows)
+    assert torch.allclose(matrix @ values, expected, atol=1e-4)
+
+
+def test_tables_sharing_ids_in_one_step_update_as_if_alone() -> None:
+    # A model's embeddings and its first-order weights are looked up with the same ids: one sort serves
+    # both, and each table still gets its own update.
+    torch.manual_seed(0)
+    together = [torch.nn.Embedding(50, 4, sparse=True), torch.nn.Embedding(50, 1, sparse=True)]
+    alone = [torch.nn.Embedding(50, 4, sparse=True), torch.nn.Embedding(50, 1, sparse=True)]
+    for a, b in zip(together, alone, strict=True):
+        b.load_state_dict(a.state_dict())
+    shared_optimizer = LazyAdam([t.weight for t in together], lr=0.01)
+    separate = [LazyAdam([t.weight], lr=0.01) for t in alone]
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(4):
+        ids = torch.randint(0, 20, (64,), generator=generator)
+        for tables, optimizers in ((together, [shared_optimizer]), (alone, separate)):
+            for optimizer in optimizers:
+                optimizer.zero_grad()
+            (tables[0](ids).sum(1) * tables[1](ids).squeeze(1) - 1).pow(2).sum().backward()
+            for optimizer in optimizers:
+                optimizer.step()
+    for a, b in zip(together, alone, strict=True):
+        assert torch.allclose(a.weight, b.weight, atol=1e-6)
