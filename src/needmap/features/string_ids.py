@@ -48,12 +48,20 @@ class StringIds:
         self._order = order.astype(np.int32 if len(values) < 2**31 else np.int64)
         self._values = values
         self._first_id = first_id
-        # The values' bytes and offsets, to compare a candidate's text without making an Arrow scalar.
-        array = values.cast(pa.large_string()) if not pa.types.is_large_string(values.type) else values
-        _, offsets, data = array.buffers()
-        self._offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+        # The values' bytes and offsets (views of the Arrow buffers, no copy), to compare a candidate's
+        # text without making an Arrow scalar.
+        if pa.types.is_string_view(values.type):
+            values = values.cast(pa.string())
+        offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+        _, offsets, data = values.buffers()
+        n = len(values)
+        self._offsets = (
+            np.frombuffer(offsets, dtype=offset_type)[values.offset : values.offset + n + 1]
+            if offsets is not None
+            else np.zeros(n + 1, dtype=offset_type)
+        )
         self._data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-        self._text_buffers = array  # keeps the buffers alive
+        self._text_buffers = values  # keeps the buffers alive
         self._hash_view = memoryview(self._sorted)
         self._order_view = memoryview(self._order)
         self._offset_view = memoryview(self._offsets)
