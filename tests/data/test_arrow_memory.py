@@ -42,7 +42,7 @@ def test_calls_switch_to_the_system_pool_and_put_the_previous_one_back(monkeypat
         with system_arrow_pool():
             assert pa.default_memory_pool().backend_name == "system"
             with system_arrow_pool():  # nested: the outer block restores
-                pass
+                assert pa.default_memory_pool().backend_name == "system"
             assert pa.default_memory_pool().backend_name == "system"
 
         @uses_system_arrow_pool

@@ -40,6 +40,17 @@ def string_hashes(strings: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(hashes, dtype=np.uint64)
 
 
+def sorted_hash_index(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``hashes`` (uint64 ``[n]``, one per value) sorted, and the value position of each sorted hash
+    (int32, int64 from 2**31 values): what a binary search over hashes needs. Raises ValueError when two
+    values share a hash."""
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    if len(ordered) > 1 and bool((ordered[1:] == ordered[:-1]).any()):
+        raise ValueError("two values share a 64-bit hash")
+    return ordered, order.astype(np.int32 if len(hashes) < 2**31 else np.int64)
+
+
 class SortedHashLookup:
     """Looks strings up in ``values`` (distinct strings, no nulls) by sorted 64-bit hashes.
 
@@ -48,12 +59,7 @@ class SortedHashLookup:
     """
 
     def __init__(self, values: pa.Array) -> None:
-        hashes = string_hashes(values)
-        order = np.argsort(hashes, kind="stable")
-        self._sorted = hashes[order]
-        if len(self._sorted) > 1 and bool((self._sorted[1:] == self._sorted[:-1]).any()):
-            raise ValueError("two values share a 64-bit hash")
-        self._order = order.astype(np.int32 if len(values) < 2**31 else np.int64)
+        self._sorted, self._order = sorted_hash_index(string_hashes(values))
         self._values = values
 
     def index(self, strings: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from needmap.features.hashing import fnv1a_64
+from needmap.features.lookup import sorted_hash_index
 
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3
@@ -40,12 +41,7 @@ class StringIds:
     """
 
     def __init__(self, values: pa.Array, first_id: int) -> None:
-        hashes = fnv1a_64(values)
-        order = np.argsort(hashes, kind="stable")
-        self._sorted = hashes[order]
-        if len(self._sorted) > 1 and bool((self._sorted[1:] == self._sorted[:-1]).any()):
-            raise ValueError("two values share a 64-bit hash")
-        self._order = order.astype(np.int32 if len(values) < 2**31 else np.int64)
+        self._sorted, self._order = sorted_hash_index(fnv1a_64(values))
         self._values = values
         self._first_id = first_id
         # The values' bytes and offsets (views of the Arrow buffers, no copy), to compare a candidate's
