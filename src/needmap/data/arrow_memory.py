@@ -43,18 +43,14 @@ POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
 _lock = threading.Lock()
 _depth = 0
 _previous: Any = None
-#: True when :func:`prefer_system_pool_at_import` set the variable (then there is nothing to switch).
-chose_at_import = False
 
 
 def prefer_system_pool_at_import() -> bool:
     """Set ``ARROW_DEFAULT_MEMORY_POOL=system`` when pyarrow is not loaded yet and the variable is
     unset; returns whether it did. Must run before anything imports pyarrow to have an effect."""
-    global chose_at_import
     if "pyarrow" in sys.modules or os.environ.get(POOL_ENV):
         return False
     os.environ[POOL_ENV] = "system"
-    chose_at_import = True
     return True
 
 

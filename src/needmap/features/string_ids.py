@@ -25,12 +25,17 @@ _FNV_PRIME = 0x100000001B3
 _MASK = 0xFFFFFFFFFFFFFFFF
 
 
-def fnv1a_64_text(text: str) -> int:
-    """64-bit FNV-1a of ``text``'s UTF-8 bytes, the scalar twin of :func:`fnv1a_64`."""
+def fnv1a_64_bytes(raw: bytes) -> int:
+    """64-bit FNV-1a of ``raw``, the scalar twin of :func:`fnv1a_64`."""
     value = _FNV_OFFSET
-    for byte in text.encode("utf-8"):
+    for byte in raw:
         value = ((value ^ byte) * _FNV_PRIME) & _MASK
     return value
+
+
+def fnv1a_64_text(text: str) -> int:
+    """64-bit FNV-1a of ``text``'s UTF-8 bytes."""
+    return fnv1a_64_bytes(text.encode("utf-8"))
 
 
 class StringIds:
@@ -42,26 +47,24 @@ class StringIds:
 
     def __init__(self, values: pa.Array, first_id: int) -> None:
         self._sorted, self._order = sorted_hash_index(fnv1a_64(values))
-        self._values = values
         self._first_id = first_id
-        # The values' bytes and offsets (views of the Arrow buffers, no copy), to compare a candidate's
-        # text without making an Arrow scalar.
+        # Views of the values' bytes and offsets (the Arrow buffers, no copy; the views keep them alive),
+        # to compare a candidate's text without making an Arrow scalar.
         if pa.types.is_string_view(values.type):
             values = values.cast(pa.string())
         offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
         _, offsets, data = values.buffers()
         n = len(values)
-        self._offsets = (
+        self._offset_view = memoryview(
             np.frombuffer(offsets, dtype=offset_type)[values.offset : values.offset + n + 1]
             if offsets is not None
             else np.zeros(n + 1, dtype=offset_type)
         )
-        self._data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-        self._text_buffers = values  # keeps the buffers alive
+        self._data_view = memoryview(
+            np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+        )
         self._hash_view = memoryview(self._sorted)
         self._order_view = memoryview(self._order)
-        self._offset_view = memoryview(self._offsets)
-        self._data_view = memoryview(self._data)
 
     def __len__(self) -> int:
         return len(self._sorted)
@@ -69,9 +72,7 @@ class StringIds:
     def get(self, text: str, default: int) -> int:
         """The id of ``text``, or ``default`` when it is not one of the values."""
         raw = text.encode("utf-8")
-        value = _FNV_OFFSET
-        for byte in raw:
-            value = ((value ^ byte) * _FNV_PRIME) & _MASK
+        value = fnv1a_64_bytes(raw)
         # bisect over memoryviews: Python ints at C speed, no numpy scalar per step (6.3 µs a lookup
         # against 7.8 µs with numpy's searchsorted and slicing, random keys in 1.09M values).
         hashes = self._hash_view
