@@ -381,6 +381,7 @@ class Model:
                 "embedding_updates": result.embedding_updates,
                 "precision": config.precision,
                 "device": result.device,
+                "cpu_matmul": result.cpu_matmul,
                 "epochs_run": len(result.history),
                 "best_epoch": result.best_epoch,
                 "stopped_reason": result.stopped_reason,

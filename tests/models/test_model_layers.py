@@ -9,6 +9,7 @@ from torch import nn
 from needmap.errors import ConfigError
 from needmap.models import FeatureEmbedding, MLPBlock
 from needmap.models.layers import ACTIVATIONS
+from needmap.models.onednn import Linear
 
 
 def test_feature_embedding_uses_one_table_with_offsets() -> None:
@@ -42,14 +43,14 @@ def test_mlp_block_layers_and_shapes(activation: str) -> None:
     block = MLPBlock(6, [8, 3], activation=activation, dropout=0.2, batch_norm=True)
     kinds = [type(m) for m in block.layers]
     act = ACTIVATIONS[activation]
-    assert kinds == [nn.Linear, nn.BatchNorm1d, act, nn.Dropout] * 2
+    assert kinds == [Linear, nn.BatchNorm1d, act, nn.Dropout] * 2  # needmap.models.onednn.Linear
     assert block.out_dim == 3
     assert block(torch.randn(4, 6)).shape == (4, 3)
 
 
 def test_mlp_block_without_dropout_or_batch_norm_and_identity() -> None:
     block = MLPBlock(5, [7], activation="relu", dropout=0.0, batch_norm=False)
-    assert [type(m) for m in block.layers] == [nn.Linear, nn.ReLU]
+    assert [type(m) for m in block.layers] == [Linear, nn.ReLU]
     identity = MLPBlock(5, [])
     x = torch.randn(3, 5)
     assert identity.out_dim == 5

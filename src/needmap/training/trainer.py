@@ -17,6 +17,7 @@ from needmap.features.batch import FeatureBatch
 from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from needmap.models.base import TabularModel
 from needmap.models.inputs import Inputs
+from needmap.models.onednn import cpu_matmul_name
 from needmap.schema import TASKS
 from needmap.training.config import TrainConfig
 from needmap.training.device import resolve_device, synchronize
@@ -57,6 +58,9 @@ class TrainResult:
         train_time_s: seconds spent in the training steps alone (no validation pass, no checkpoint copy).
         embedding_updates: 'sparse' or 'dense', how the embedding tables were updated.
         device: where the training steps ran ('cpu', 'cuda:0', ...).
+        cpu_matmul: 'onednn' when the float32 fully connected layers multiplied on oneDNN's CPU
+            kernels (:mod:`needmap.models.onednn`), else 'torch' (torch's default; always on a GPU
+            and under bf16 autocast).
         monitor: name of the monitored metric ('loss' = training loss, without a validation set).
         best_score: its value at ``best_epoch``.
         target_mean, target_std: the standardization of a regression target (the model learns
@@ -77,6 +81,7 @@ class TrainResult:
     train_time_s: float = 0.0
     embedding_updates: str = "dense"
     device: str = "cpu"
+    cpu_matmul: str = "torch"
     monitor: str = "loss"
     best_score: float | None = None
     target_mean: float | None = None
@@ -421,6 +426,8 @@ class Trainer:
         model.eval()
         result.embedding_updates = optimizers.updates
         result.device = str(device)
+        if torch.device(device).type == "cpu" and cfg.precision == "fp32":
+            result.cpu_matmul = cpu_matmul_name()
         result.wall_time_s = time.perf_counter() - start
         result.train_time_s = train_seconds
         result.rows_per_s = rows / train_seconds if train_seconds > 0 else 0.0

@@ -1,0 +1,146 @@
+"""needmap.models.onednn: fully connected layers on oneDNN's float32 kernels, and which kernel is chosen."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from needmap.errors import ConfigError
+from needmap.models import onednn
+from needmap.models.layers import dense
+from needmap.models.onednn import ENV_VAR, Linear, cpu_matmul, cpu_matmul_name
+
+HAS_ONEDNN = onednn._linear_op() is not None
+needs_onednn = pytest.mark.skipif(not HAS_ONEDNN, reason="this torch build has no oneDNN linear op")
+
+
+@pytest.fixture
+def forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, "onednn")
+
+
+def _grads(layer: torch.nn.Linear, x: torch.Tensor, use_onednn: bool) -> tuple[torch.Tensor, ...]:
+    x = x.detach().clone().requires_grad_(True)
+    layer.zero_grad()
+    out = layer(x) if use_onednn else F.linear(x, layer.weight, layer.bias)
+    (out * torch.linspace(-1.0, 1.0, out.shape[1])).square().sum().backward()
+    return out.detach(), x.grad, layer.weight.grad.clone(), layer.bias.grad.clone()
+
+
+@needs_onednn
+def test_forward_and_gradients_match_f_linear(forced: None) -> None:
+    torch.manual_seed(0)
+    layer = Linear(96, 64)
+    x = torch.randn(512, 96)
+    assert layer.uses_onednn(x)
+    got, want = _grads(layer, x, True), _grads(layer, x, False)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)  # float32 sums in another order
+
+
+@needs_onednn
+def test_non_contiguous_input_and_no_bias(forced: None) -> None:
+    torch.manual_seed(1)
+    layer = Linear(80, 48, bias=False)
+    x = torch.randn(80, 600).t()  # [600, 80], a transposed view
+    assert not x.is_contiguous() and layer.uses_onednn(x)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), x @ layer.weight.t(), rtol=1e-5, atol=1e-5)
+    x = x.clone().requires_grad_(True)
+    layer(x).sum().backward()
+    torch.testing.assert_close(x.grad, layer.weight.sum(0).expand(600, 80), rtol=1e-5, atol=1e-5)
+
+
+@needs_onednn
+def test_only_the_bias_trains(forced: None) -> None:
+    layer = Linear(64, 64)
+    layer.weight.requires_grad_(False)
+    layer(torch.randn(512, 64)).sum().backward()
+    torch.testing.assert_close(layer.bias.grad, torch.full((64,), 512.0))
+
+
+@needs_onednn
+def test_small_products_autocast_and_tracing_keep_torch(forced: None) -> None:
+    layer = Linear(624, 400)
+    assert not layer.uses_onednn(torch.randn(1, 624))  # one row: 250k multiply-adds
+    assert layer.uses_onednn(torch.randn(8, 624))
+    assert not layer.uses_onednn(torch.randn(8, 624, dtype=torch.float64))
+    assert not layer.uses_onednn(torch.randn(2, 8, 624))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not layer.uses_onednn(torch.randn(64, 624))
+    traced = torch.jit.trace(layer, torch.randn(64, 624))
+    assert "mkldnn" not in str(traced.graph)
+
+
+def test_setting_torch_keeps_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, "torch")
+    assert cpu_matmul()[0] is False and cpu_matmul_name() == "torch"
+    assert not Linear(624, 400).uses_onednn(torch.randn(4096, 624))
+
+
+def test_unknown_setting_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, "fastest")
+    with pytest.raises(ConfigError, match="NEEDMAP_CPU_MATMUL is 'fastest'"):
+        cpu_matmul()
+
+
+@pytest.mark.parametrize(
+    ("vendor", "machine", "expected"),
+    [("AuthenticAMD", "x86_64", HAS_ONEDNN), ("GenuineIntel", "x86_64", False), ("", "x86_64", False),
+     ("AuthenticAMD", "aarch64", False)],
+)  # fmt: skip
+def test_auto_picks_onednn_on_non_intel_x86_only(vendor: str, machine: str, expected: bool) -> None:
+    assert onednn._resolve("auto", vendor, machine)[0] is expected
+
+
+def test_asking_for_onednn_without_it_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(onednn, "_linear_op", lambda: None)
+    onednn._resolve.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="no oneDNN linear op"):
+            onednn._resolve("onednn", "AuthenticAMD", "x86_64")
+        assert onednn._resolve("auto", "AuthenticAMD", "x86_64")[0] is False
+    finally:
+        onednn._resolve.cache_clear()
+
+
+def test_a_disagreeing_kernel_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(onednn, "_linear_op", lambda: lambda x, w, b, *rest: F.linear(x, w, b) + 1.0)
+    onednn._resolve.cache_clear()
+    try:
+        chosen, why = onednn._resolve("auto", "AuthenticAMD", "x86_64")
+        assert chosen is False and "disagreed" in why
+    finally:
+        onednn._resolve.cache_clear()
+
+
+def test_dense_layers_are_onednn_linears_with_nn_linear_state() -> None:
+    layer = dense(16, 8)
+    assert isinstance(layer, Linear) and isinstance(layer, torch.nn.Linear)
+    assert set(layer.state_dict()) == {"weight", "bias"}
+
+
+@needs_onednn
+def test_a_model_trains_alike_on_either_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DCN-v2 (cross layers and DNN are Linear layers) after 20 Adam steps: the same weights to
+    float32 rounding on oneDNN and on torch's default, and the training report names the kernel."""
+    from needmap.models.registry import build_model
+
+    def train(setting: str) -> torch.Tensor:
+        monkeypatch.setenv(ENV_VAR, setting)
+        torch.manual_seed(0)
+        model = build_model("dcnv2", n_numeric=4, cardinalities=[50, 30, 20], n_outputs=1, cross_layers=2)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(20):
+            numeric = torch.randn(512, 4, generator=gen)
+            categorical = torch.stack([torch.randint(0, c, (512,), generator=gen) for c in (50, 30, 20)], 1)
+            y = (numeric[:, :1] > 0).float()
+            loss = F.binary_cross_entropy_with_logits(model(numeric, categorical), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+    torch.testing.assert_close(train("onednn"), train("torch"), rtol=1e-3, atol=1e-4)
