@@ -9,11 +9,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 import needmap as nm
+import needmap.workflows.predict as predict_workflow
 from needmap.data.read import first_row_of, source_of
 from needmap.data.stream import ChunkWriter, iter_chunks
 from needmap.errors import ConfigError, DataError
+from needmap.training import stream
 from needmap.workflows.predict import predict_stream
 
 FAST = {"epochs": 2, "batch_size": 256, "progress": False, "threads": 1}
@@ -48,10 +51,20 @@ def test_csv_and_tables_are_sliced(bank_csv: Path, bank_table: pa.Table) -> None
         next(iter_chunks(bank_table, chunk_rows=0))
 
 
-@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+@pytest.mark.parametrize(("suffix", "prefetch"), [(".parquet", 0), (".parquet", 2), (".csv", 2), (".jsonl", 0)])
 def test_streamed_scores_equal_scores_of_the_whole_table(
-    model: nm.Model, bank_parquet: Path, bank_table: pa.Table, tmp_path: Path, suffix: str
+    model: nm.Model,
+    bank_parquet: Path,
+    bank_table: pa.Table,
+    tmp_path: Path,
+    suffix: str,
+    prefetch: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(predict_workflow, "scoring_prefetch", lambda: prefetch)
+    calls: list[int] = []
+    real = predict_workflow.prefetched
+    monkeypatch.setattr(predict_workflow, "prefetched", lambda items, depth: calls.append(depth) or real(items, depth))
     out = tmp_path / f"scores{suffix}"
     seen: list[int] = []
     path, rows, report = predict_stream(model, bank_parquet, out, chunk_rows=800, progress=seen.append)
@@ -67,6 +80,15 @@ def test_streamed_scores_equal_scores_of_the_whole_table(
     assert report["rows"] == bank_table.num_rows
     assert report["columns"]["job"]["missing"] == bank_table.num_rows - pa.compute.count(bank_table["job"]).as_py()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert calls == ([prefetch] if prefetch else [])  # a reader thread only where one is asked
+
+
+def test_scoring_reads_ahead_only_with_a_core_beside_torchs_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(stream, "usable_cores", lambda: threads)
+    assert stream.scoring_prefetch() == 0
+    monkeypatch.setattr(stream, "usable_cores", lambda: threads + 1)
+    assert stream.scoring_prefetch() == stream.PREFETCH_CHUNKS
 
 
 def test_a_failing_chunk_leaves_no_output(model: nm.Model, bank_table: pa.Table, tmp_path: Path) -> None:

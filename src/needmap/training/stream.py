@@ -17,6 +17,7 @@ training; the order of the chunks is drawn before, so the seed still fixes the o
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from needmap.features.batch import FeatureBatch
 
@@ -35,6 +37,23 @@ DEFAULT_BUFFER_ROWS = 1_000_000
 PREFETCH_CHUNKS = 2
 
 Chunks = Callable[[np.random.Generator], Iterator[tuple[FeatureBatch, np.ndarray]]]
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it, else the CPU count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def scoring_prefetch() -> int:
+    """Chunks to read and encode ahead in a background thread while scoring: :data:`PREFETCH_CHUNKS` when
+    a core is left beside torch's threads, else 0 (read, encode and score take turns). With every core
+    multiplying, a reader thread beside them stalls torch's threads more than it saves: DeepFM scoring
+    a 100,000-row Criteo-shaped file on 2 cores with 2 torch threads ran at 104,000-106,000 rows/s
+    with the thread and 108,000-126,000 without (three alternating passes, BENCHMARKS.md)."""
+    return PREFETCH_CHUNKS if usable_cores() > torch.get_num_threads() else 0
 
 
 @dataclass

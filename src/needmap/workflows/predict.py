@@ -15,7 +15,7 @@ from needmap.data.arrow_memory import uses_system_arrow_pool
 from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
 from needmap.data.write import write_table
 from needmap.estimator import Model, scores_table
-from needmap.training.stream import PREFETCH_CHUNKS, prefetched
+from needmap.training.stream import prefetched, scoring_prefetch
 
 
 def predict_to_file(model: Model, table: pa.Table, out: str | Path) -> tuple[Path, pa.Table]:
@@ -41,8 +41,9 @@ def predict_stream(
     ``source`` is read by :func:`needmap.data.stream.iter_chunks` (a Parquet file row group by row
     group, so memory holds one chunk of ``chunk_rows`` rows, not the file); each chunk is preprocessed
     with the model's fitted state, scored and appended to a temporary file renamed into place at the
-    end (nothing at ``out`` when a chunk fails). A background thread reads and encodes the next chunks
-    while the current one is scored (:func:`needmap.training.stream.prefetched`). ``progress``
+    end (nothing at ``out`` when a chunk fails). Where a core is left beside torch's threads, a
+    background thread reads and encodes the next chunks while the current one is scored
+    (:func:`needmap.training.stream.scoring_prefetch`). ``progress``
     (optional) is called with the rows done after each chunk. Returns the path, the rows written and
     the preprocessing report of all chunks together (``rows`` and per column the summed counts, as
     ``Preprocessor.last_transform_report_``).
@@ -52,14 +53,16 @@ def predict_stream(
     assert preprocessor is not None and schema is not None
 
     def encoded() -> Iterator[tuple[pa.Table, Any, dict[str, Any]]]:
-        # In a background thread: the next chunks are read and encoded while this one is scored.
+        # In a background thread where a core is free for it: the next chunks are read and encoded while
+        # this one is scored.
         for chunk in iter_chunks(source, chunk_rows, delimiter=delimiter, encoding=encoding):
             features = preprocessor.transform(chunk)
             yield chunk, features, preprocessor.last_transform_report_
 
     total: dict[str, Any] = {"rows": 0, "columns": {}}
     with ChunkWriter(out) as writer:
-        for chunk, features, report in prefetched(encoded(), PREFETCH_CHUNKS):
+        depth = scoring_prefetch()
+        for chunk, features, report in prefetched(encoded(), depth) if depth else encoded():
             writer.write(scores_table(chunk, schema, model._outputs(features)))
             _add_report(total, report)
             if progress is not None:
