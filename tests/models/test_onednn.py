@@ -86,12 +86,15 @@ def test_unknown_setting_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.parametrize(
-    ("vendor", "machine", "expected"),
-    [("AuthenticAMD", "x86_64", HAS_ONEDNN), ("GenuineIntel", "x86_64", False), ("", "x86_64", False),
-     ("AuthenticAMD", "aarch64", False)],
+    ("vendor", "machine", "capability", "expected"),
+    [("AuthenticAMD", "x86_64", "AVX512", HAS_ONEDNN), ("AuthenticAMD", "x86_64", "AVX2", False),
+     ("GenuineIntel", "x86_64", "AVX512", False), ("", "x86_64", "AVX512", False),
+     ("AuthenticAMD", "aarch64", "AVX512", False)],
 )  # fmt: skip
-def test_auto_picks_onednn_on_non_intel_x86_only(vendor: str, machine: str, expected: bool) -> None:
-    assert onednn._resolve("auto", vendor, machine)[0] is expected
+def test_auto_picks_onednn_on_non_intel_x86_with_avx512_only(
+    vendor: str, machine: str, capability: str, expected: bool
+) -> None:
+    assert onednn._resolve("auto", vendor, machine, capability)[0] is expected
 
 
 def test_asking_for_onednn_without_it_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,8 +102,8 @@ def test_asking_for_onednn_without_it_is_a_config_error(monkeypatch: pytest.Monk
     onednn._resolve.cache_clear()
     try:
         with pytest.raises(ConfigError, match="no oneDNN linear op"):
-            onednn._resolve("onednn", "AuthenticAMD", "x86_64")
-        assert onednn._resolve("auto", "AuthenticAMD", "x86_64")[0] is False
+            onednn._resolve("onednn", "AuthenticAMD", "x86_64", "AVX512")
+        assert onednn._resolve("auto", "AuthenticAMD", "x86_64", "AVX512")[0] is False
     finally:
         onednn._resolve.cache_clear()
 
@@ -109,7 +112,7 @@ def test_a_disagreeing_kernel_is_not_used(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(onednn, "_linear_op", lambda: lambda x, w, b, *rest: F.linear(x, w, b) + 1.0)
     onednn._resolve.cache_clear()
     try:
-        chosen, why = onednn._resolve("auto", "AuthenticAMD", "x86_64")
+        chosen, why = onednn._resolve("auto", "AuthenticAMD", "x86_64", "AVX512")
         assert chosen is False and "disagreed" in why
     finally:
         onednn._resolve.cache_clear()

@@ -1,17 +1,18 @@
 """Fully connected layers on oneDNN's float32 kernels where torch's default BLAS is slow.
 
-torch multiplies float32 matrices on the CPU with MKL. MKL takes its AVX-512 code paths on Intel
-CPUs only: on an AMD EPYC (Zen 5, 2 cores, torch 2.13) a ``[4096, 624] x [624, 400]`` product ran at
-~185 GFLOP/s through MKL and ~385 GFLOP/s through oneDNN (torch's other CPU library, which torch
-already uses for bfloat16), with the same float32 arithmetic (results agree to float32 rounding).
+torch multiplies float32 matrices on the CPU with MKL, whose fastest code paths are chosen for Intel
+CPUs: on an AMD EPYC with AVX-512 (Zen 5, 2 cores, torch 2.13) a ``[4096, 624] x [624, 400]`` product
+ran at ~190 GFLOP/s through MKL and ~440 GFLOP/s through oneDNN (torch's other CPU library, which torch
+already uses for bfloat16), with the same float32 arithmetic (results agree to float32 rounding;
+``benchmarks/bench_matmul.py``).
 :class:`Linear` is ``nn.Linear`` (same parameters, same state dict) whose forward and backward run
 on oneDNN where :func:`cpu_matmul` says so, and torch's ``F.linear`` everywhere else.
 
 Which kernel: the environment variable ``NEEDMAP_CPU_MATMUL``:
 
-- ``auto`` (default): oneDNN on x86-64 CPUs whose vendor is not Intel (MKL's fast paths are
-  Intel's), when torch has oneDNN and its kernel agrees with ``F.linear`` on a probe; torch's
-  default otherwise.
+- ``auto`` (default): oneDNN on x86-64 CPUs with AVX-512 whose vendor is not Intel (where it was
+  measured faster), when torch has oneDNN and its kernel agrees with ``F.linear`` on a probe; torch's
+  default otherwise (Intel CPUs, CPUs without AVX-512, other architectures: not measured faster).
 - ``onednn``: oneDNN on every CPU (a ConfigError when torch lacks it).
 - ``torch``: torch's default (MKL) always.
 
@@ -57,6 +58,14 @@ def _cpu_vendor() -> str:
     return ""
 
 
+def _cpu_capability() -> str:
+    """torch's name of the widest vector instructions it uses here ('AVX512', 'AVX2', 'DEFAULT', ...)."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return "unknown"
+
+
 def _linear_op() -> Any:
     """torch's oneDNN linear op on dense tensors, or None where this torch has none."""
     if not torch.backends.mkldnn.is_available():
@@ -90,7 +99,7 @@ def _probe(op: Any) -> str | None:
 
 
 @functools.cache
-def _resolve(setting: str, vendor: str, machine: str) -> tuple[bool, str]:
+def _resolve(setting: str, vendor: str, machine: str, capability: str) -> tuple[bool, str]:
     op = _linear_op()
     problem = "this torch has no oneDNN linear op" if op is None else _probe(op)
     if setting == "onednn":
@@ -103,10 +112,12 @@ def _resolve(setting: str, vendor: str, machine: str) -> tuple[bool, str]:
         return False, f"torch's default ({machine} CPU)"
     if vendor in ("", "GenuineIntel"):
         return False, f"torch's default (MKL; CPU vendor {vendor or 'unknown'})"
+    if capability != "AVX512":
+        return False, f"torch's default (MKL; a {vendor} CPU with {capability}, not AVX-512)"
     if problem is not None:
         logger.info("float32 CPU products stay on torch's default: %s", problem)
         return False, f"torch's default ({problem})"
-    return True, f"oneDNN (CPU vendor {vendor}, where MKL takes no AVX-512 path)"
+    return True, f"oneDNN (a {vendor} CPU with AVX-512, where MKL is the slower float32 kernel)"
 
 
 def cpu_matmul() -> tuple[bool, str]:
@@ -121,7 +132,7 @@ def cpu_matmul() -> tuple[bool, str]:
             f"{ENV_VAR} is {os.environ.get(ENV_VAR)!r}; expected one of {', '.join(CHOICES)}.",
             hint=f"Unset {ENV_VAR} to let needmap choose.",
         )
-    return _resolve(setting, _cpu_vendor(), platform.machine())
+    return _resolve(setting, _cpu_vendor(), platform.machine(), _cpu_capability())
 
 
 def cpu_matmul_name() -> str:
