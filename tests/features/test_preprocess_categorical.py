@@ -92,3 +92,45 @@ def test_small_inputs_encode_as_large_ones() -> None:
     assert sum(m for _, m, _ in parts) == large_missing > 0
     assert sum(o for _, _, o in parts) == large_oov > 0
     assert {0, 1} < set(large_ids.tolist())
+
+
+def test_columns_encoded_in_parallel_match_the_serial_loop(make_schema, monkeypatch) -> None:
+    """transform(threads=2) gives the same ids, numerics and report as one thread, and raises the error
+    of the first failing column in column order."""
+    import pytest
+
+    from needmap.errors import DataError
+    from needmap.features import preprocess
+    from needmap.schema import ColumnSpec, Schema
+
+    rng = np.random.default_rng(0)
+    n = 30_000
+    table = pa.table(
+        {
+            "a": pa.array(rng.integers(0, 50, n).astype(str)),
+            "b": pa.array(rng.integers(0, 3000, n).astype(str)),
+            "c": pa.array([None if i % 7 == 0 else f"v{i % 11}" for i in range(n)]),
+            "x": pa.array(rng.normal(size=n)),
+            "k": pa.array(rng.exponential(size=n)),
+        }
+    )
+    schema = make_schema(categorical=("a", "b", "c"), numeric=("x",))
+    schema = Schema([*schema.columns, ColumnSpec("k", "numeric", "double", "test", {"bucketize": 5})])
+    pre = fitted(schema, table)
+    unseen = table.set_column(1, "b", pa.array(rng.integers(0, 6000, n).astype(str)))
+    serial = pre.transform(unseen, threads=1)
+    report = pre.last_transform_report_
+    parallel = pre.transform(unseen, threads=2)
+    assert np.array_equal(serial.categorical, parallel.categorical)
+    assert np.array_equal(serial.numeric, parallel.numeric)
+    assert pre.last_transform_report_ == report and report["columns"]["b"]["oov"] > 0
+
+    calls = []
+    real = preprocess.ThreadPoolExecutor
+    monkeypatch.setattr(preprocess, "ThreadPoolExecutor", lambda **kw: calls.append(kw) or real(**kw))
+    pre.transform(unseen.slice(0, preprocess.PARALLEL_MIN_ROWS - 1), threads=2)
+    assert calls == []  # a small table stays in one thread
+    bad = unseen.set_column(4, "k", pa.array(["not a number"] * n))
+    with pytest.raises(DataError, match="'k'"):
+        pre.transform(bad, threads=2)
+    assert len(calls) == 1

@@ -15,7 +15,7 @@ from needmap.data.arrow_memory import uses_system_arrow_pool
 from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
 from needmap.data.write import write_table
 from needmap.estimator import Model, scores_table
-from needmap.training.stream import prefetched, scoring_prefetch
+from needmap.training.stream import prefetched, scoring_prefetch, usable_cores
 
 
 def predict_to_file(model: Model, table: pa.Table, out: str | Path) -> tuple[Path, pa.Table]:
@@ -52,16 +52,19 @@ def predict_stream(
     preprocessor, schema = model.preprocessor_, model.schema_
     assert preprocessor is not None and schema is not None
 
+    depth = scoring_prefetch()
+    # Without a reader thread the cores wait while a chunk is encoded: its columns are encoded in parallel.
+    threads = 1 if depth else usable_cores()
+
     def encoded() -> Iterator[tuple[pa.Table, Any, dict[str, Any]]]:
         # In a background thread where a core is free for it: the next chunks are read and encoded while
         # this one is scored.
         for chunk in iter_chunks(source, chunk_rows, delimiter=delimiter, encoding=encoding):
-            features = preprocessor.transform(chunk)
+            features = preprocessor.transform(chunk, threads=threads)
             yield chunk, features, preprocessor.last_transform_report_
 
     total: dict[str, Any] = {"rows": 0, "columns": {}}
     with ChunkWriter(out) as writer:
-        depth = scoring_prefetch()
         for chunk, features, report in prefetched(encoded(), depth) if depth else encoded():
             writer.write(scores_table(chunk, schema, model._outputs(features)))
             _add_report(total, report)
