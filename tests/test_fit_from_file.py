@@ -88,6 +88,23 @@ def test_rows_too_large_to_hold_are_streamed_each_epoch(bank_parquet: Path, bank
     assert len(model.result_.history) == 4
 
 
+def test_streamed_epochs_read_ahead_or_in_turns_train_the_same_model(bank_parquet: Path, monkeypatch) -> None:
+    """A reader thread (where a core is spare) or reading in turns with the steps: the same chunks in the
+    same order, so the same model; the stream gets the read-ahead that ``read_ahead_chunks`` gives."""
+    monkeypatch.setattr(from_file, "RESIDENT_MAX_BYTES", 0)
+    made: list[int] = []
+    real = from_file.TrainingStream
+    monkeypatch.setattr(from_file, "TrainingStream", lambda *a, **kw: made.append(kw["prefetch"]) or real(*a, **kw))
+    outputs = []
+    for depth in (2, 0):
+        monkeypatch.setattr(from_file, "read_ahead_chunks", lambda depth=depth: depth)
+        model = fit(bank_parquet, validation=0.2, stream=True, epochs=2)
+        assert model.report_["streamed_each_epoch"]
+        outputs.append(model.metrics_["validation"]["auc"])
+    assert made == [2, 0]
+    assert outputs[0] == outputs[1]
+
+
 def test_auto_streams_large_parquet_files_only(bank_parquet: Path, bank: pa.Table, monkeypatch) -> None:
     assert fit(bank_parquet).report_["read"] == "table"
     monkeypatch.setattr(estimator_module, "STREAM_MIN_ROWS", 1000)

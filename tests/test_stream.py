@@ -61,7 +61,7 @@ def test_streamed_scores_equal_scores_of_the_whole_table(
     prefetch: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(predict_workflow, "scoring_prefetch", lambda: prefetch)
+    monkeypatch.setattr(predict_workflow, "read_ahead_chunks", lambda: prefetch)
     calls: list[int] = []
     real = predict_workflow.prefetched
     monkeypatch.setattr(predict_workflow, "prefetched", lambda items, depth: calls.append(depth) or real(items, depth))
@@ -86,9 +86,9 @@ def test_streamed_scores_equal_scores_of_the_whole_table(
 def test_scoring_reads_ahead_only_with_a_core_beside_torchs_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     threads = torch.get_num_threads()
     monkeypatch.setattr(stream, "usable_cores", lambda: threads)
-    assert stream.scoring_prefetch() == 0
+    assert stream.read_ahead_chunks() == 0
     monkeypatch.setattr(stream, "usable_cores", lambda: threads + 1)
-    assert stream.scoring_prefetch() == stream.PREFETCH_CHUNKS
+    assert stream.read_ahead_chunks() == stream.PREFETCH_CHUNKS
 
 
 def test_a_failing_chunk_leaves_no_output(model: nm.Model, bank_table: pa.Table, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import strata, target_names
 from needmap.schema import Schema
-from needmap.training.stream import DEFAULT_BUFFER_ROWS, TrainingStream
+from needmap.training.stream import DEFAULT_BUFFER_ROWS, TrainingStream, read_ahead_chunks, usable_cores
 
 #: Rows that schema inference reads from a streamed file.
 SCHEMA_SAMPLE_ROWS = 200_000
@@ -135,14 +135,18 @@ def _select(rows: ParquetRows, table: pa.Table, local: np.ndarray) -> pa.Table:
     return with_source(table.take(pa.array(local)), rows.path, None)
 
 
-def _encoded(rows: ParquetRows, preprocessor: Preprocessor, wanted: np.ndarray, groups: Iterator[int]) -> Iterator:
-    """(features, positions in ``wanted``) of the rows ``wanted`` (sorted row numbers), slice by slice."""
+def _encoded(
+    rows: ParquetRows, preprocessor: Preprocessor, wanted: np.ndarray, groups: Iterator[int], threads: int = 1
+) -> Iterator:
+    """(features, positions in ``wanted``) of the rows ``wanted`` (sorted row numbers), slice by slice;
+    ``threads``: see :meth:`Preprocessor.transform`."""
     for g in groups:
         for start, table in rows.slices(int(g)):
             lo, hi = _positions(wanted, start, len(table))
             if hi > lo:
                 local = wanted[lo:hi] - start
-                yield preprocessor.transform(_select(rows, table, local)), np.arange(lo, hi, dtype=np.int64)
+                features = preprocessor.transform(_select(rows, table, local), threads=threads)
+                yield features, np.arange(lo, hi, dtype=np.int64)
 
 
 def _row_bytes(preprocessor: Preprocessor) -> int:
@@ -153,12 +157,13 @@ def _row_bytes(preprocessor: Preprocessor) -> int:
 
 
 def _encode_all(rows: ParquetRows, preprocessor: Preprocessor, wanted: np.ndarray) -> FeatureBatch:
-    """The rows ``wanted`` (sorted row numbers) encoded into compact arrays (ids int32), a slice at a time."""
+    """The rows ``wanted`` (sorted row numbers) encoded into compact arrays (ids int32), a slice at a time,
+    each slice's columns on every core (nothing else runs meanwhile)."""
     n = len(wanted)
     numeric = np.empty((n, preprocessor.n_numeric_), dtype=np.float32)
     categorical = np.empty((n, len(preprocessor.cardinalities_)), dtype=np.int32)
     lists = tuple(np.empty((n, spec["max_len"]), dtype=np.int32) for spec in preprocessor.list_specs_)
-    for features, positions in _encoded(rows, preprocessor, wanted, iter(range(rows.num_groups))):
+    for features, positions in _encoded(rows, preprocessor, wanted, iter(range(rows.num_groups)), usable_cores()):
         lo, hi = int(positions[0]), int(positions[-1]) + 1
         numeric[lo:hi] = features.numeric
         categorical[lo:hi] = features.categorical
@@ -232,14 +237,19 @@ def prepare_file_training(
     release_unused_memory()
     y_train = preprocessor.encode_target(target_table.take(pa.array(train_idx)))
 
+    # A reader thread beside the training steps where a core is left for it; else the steps and the
+    # reading take turns, and each slice is encoded on every core.
+    read_ahead = read_ahead_chunks()
+    threads = 1 if read_ahead else usable_cores()
+
     def chunks(rng: np.random.Generator) -> Iterator[tuple[FeatureBatch, np.ndarray]]:
-        return _encoded(rows, preprocessor, train_rows, iter(rng.permutation(rows.num_groups)))
+        return _encoded(rows, preprocessor, train_rows, iter(rng.permutation(rows.num_groups)), threads)
 
     train: FeatureBatch | TrainingStream
     if len(train_rows) * _row_bytes(preprocessor) <= RESIDENT_MAX_BYTES:
         train = _encode_all(rows, preprocessor, train_rows)
     else:
-        train = TrainingStream(len(train_rows), chunks, buffer_rows)
+        train = TrainingStream(len(train_rows), chunks, buffer_rows, prefetch=read_ahead)
     x_valid = y_valid = None
     if len(valid_rows):
         x_valid = _encode_all(rows, preprocessor, valid_rows)

@@ -47,9 +47,10 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def scoring_prefetch() -> int:
-    """Chunks to read and encode ahead in a background thread while scoring: :data:`PREFETCH_CHUNKS` when
-    a core is left beside torch's threads, else 0 (read, encode and score take turns). With every core
+def read_ahead_chunks() -> int:
+    """Chunks to read and encode ahead in a background thread while the model trains or scores:
+    :data:`PREFETCH_CHUNKS` when a core is left beside torch's threads, else 0 (reading, encoding and
+    the model's work take turns, and a chunk's columns are encoded on every core). With every core
     multiplying, a reader thread beside them stalls torch's threads more than it saves: DeepFM scoring
     a 100,000-row Criteo-shaped file on 2 cores with 2 torch threads ran at 104,000-106,000 rows/s
     with the thread and 108,000-126,000 without (three alternating passes, BENCHMARKS.md)."""

@@ -15,7 +15,7 @@ from needmap.data.arrow_memory import uses_system_arrow_pool
 from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
 from needmap.data.write import write_table
 from needmap.estimator import Model, scores_table
-from needmap.training.stream import prefetched, scoring_prefetch, usable_cores
+from needmap.training.stream import prefetched, read_ahead_chunks, usable_cores
 
 
 def predict_to_file(model: Model, table: pa.Table, out: str | Path) -> tuple[Path, pa.Table]:
@@ -43,7 +43,7 @@ def predict_stream(
     with the model's fitted state, scored and appended to a temporary file renamed into place at the
     end (nothing at ``out`` when a chunk fails). Where a core is left beside torch's threads, a
     background thread reads and encodes the next chunks while the current one is scored
-    (:func:`needmap.training.stream.scoring_prefetch`). ``progress``
+    (:func:`needmap.training.stream.read_ahead_chunks`). ``progress``
     (optional) is called with the rows done after each chunk. Returns the path, the rows written and
     the preprocessing report of all chunks together (``rows`` and per column the summed counts, as
     ``Preprocessor.last_transform_report_``).
@@ -52,7 +52,7 @@ def predict_stream(
     preprocessor, schema = model.preprocessor_, model.schema_
     assert preprocessor is not None and schema is not None
 
-    depth = scoring_prefetch()
+    depth = read_ahead_chunks()
     # Without a reader thread the cores wait while a chunk is encoded: its columns are encoded in parallel.
     threads = 1 if depth else usable_cores()
 
