@@ -37,7 +37,8 @@ from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import strata, target_names
 from needmap.schema import Schema
-from needmap.training.stream import DEFAULT_BUFFER_ROWS, TrainingStream, read_ahead_chunks, usable_cores
+from needmap.training.device import usable_cores
+from needmap.training.stream import DEFAULT_BUFFER_ROWS, TrainingStream, read_ahead_chunks
 
 #: Rows that schema inference reads from a streamed file.
 SCHEMA_SAMPLE_ROWS = 200_000

@@ -46,6 +46,7 @@ CHOICES = ("auto", "onednn", "torch")
 MIN_MULTIPLY_ADDS = 1 << 20
 
 
+@functools.cache
 def _cpu_vendor() -> str:
     """The CPU's vendor id from /proc/cpuinfo ('GenuineIntel', 'AuthenticAMD', ...), '' where unknown."""
     try:
@@ -58,6 +59,7 @@ def _cpu_vendor() -> str:
     return ""
 
 
+@functools.cache
 def _cpu_capability() -> str:
     """torch's name of the widest vector instructions it uses here ('AVX512', 'AVX2', 'DEFAULT', ...)."""
     try:
@@ -100,11 +102,13 @@ def _probe(op: Any) -> str | None:
 
 @functools.cache
 def _resolve(setting: str, vendor: str, machine: str, capability: str) -> tuple[bool, str]:
-    op = _linear_op()
-    problem = "this torch has no oneDNN linear op" if op is None else _probe(op)
+    def problem() -> str | None:
+        op = _linear_op()
+        return "this torch has no oneDNN linear op" if op is None else _probe(op)
+
     if setting == "onednn":
-        if problem is not None:
-            raise ConfigError(f"{ENV_VAR}=onednn, but {problem}.", hint=f"Unset {ENV_VAR} or set it to 'torch'.")
+        if (why := problem()) is not None:
+            raise ConfigError(f"{ENV_VAR}=onednn, but {why}.", hint=f"Unset {ENV_VAR} or set it to 'torch'.")
         return True, "oneDNN (asked by NEEDMAP_CPU_MATMUL=onednn)"
     if setting == "torch":
         return False, "torch's default (asked by NEEDMAP_CPU_MATMUL=torch)"
@@ -114,16 +118,16 @@ def _resolve(setting: str, vendor: str, machine: str, capability: str) -> tuple[
         return False, f"torch's default (MKL; CPU vendor {vendor or 'unknown'})"
     if capability != "AVX512":
         return False, f"torch's default (MKL; a {vendor} CPU with {capability}, not AVX-512)"
-    if problem is not None:
-        logger.info("float32 CPU products stay on torch's default: %s", problem)
-        return False, f"torch's default ({problem})"
+    if (why := problem()) is not None:
+        logger.info("float32 CPU products stay on torch's default: %s", why)
+        return False, f"torch's default ({why})"
     return True, f"oneDNN (a {vendor} CPU with AVX-512, where MKL is the slower float32 kernel)"
 
 
 def cpu_matmul() -> tuple[bool, str]:
     """Whether float32 CPU products of :class:`Linear` go to oneDNN, and why (a phrase for reports).
 
-    Reads ``NEEDMAP_CPU_MATMUL`` on every call (the probe and the CPU check run once per process);
+    Reads ``NEEDMAP_CPU_MATMUL`` on every call (the CPU checks and the probe run once per process);
     an unknown value is a ConfigError naming the variable.
     """
     setting = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from needmap.errors import ConfigError
@@ -37,3 +39,11 @@ def synchronize(device: torch.device) -> None:
     """Wait for the work queued on ``device`` (a GPU runs asynchronously; clocks read after this are true)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS tells it, else ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)

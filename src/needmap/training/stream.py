@@ -17,7 +17,6 @@ training; the order of the chunks is drawn before, so the seed still fixes the o
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from needmap.features.batch import FeatureBatch
+from needmap.training.device import usable_cores
 
 #: Rows the shuffle buffer holds by default: 1,000,000 Criteo-shaped rows (13 numeric, 26 categorical
 #: columns) take about 160 MB in it.
@@ -37,14 +37,6 @@ DEFAULT_BUFFER_ROWS = 1_000_000
 PREFETCH_CHUNKS = 2
 
 Chunks = Callable[[np.random.Generator], Iterator[tuple[FeatureBatch, np.ndarray]]]
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on (its affinity where the OS tells it, else the CPU count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def read_ahead_chunks() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,7 @@ from needmap.models.inputs import Inputs
 from needmap.models.onednn import cpu_matmul_name
 from needmap.schema import TASKS
 from needmap.training.config import TrainConfig
-from needmap.training.device import resolve_device, synchronize
+from needmap.training.device import resolve_device, synchronize, usable_cores
 from needmap.training.losses import class_weights, make_loss
 from needmap.training.memory import keep_freed_memory, return_freed_memory
 from needmap.training.multitask import MultiTask
@@ -118,13 +117,6 @@ def _labels(task: str, y: np.ndarray, n_outputs: int, name: str) -> np.ndarray:
             f"expected {expected} for a {task} task."
         )
     return values.astype(np.int64)
-
-
-def _cores() -> int:
-    """CPU cores this process may use (its affinity set where the OS tells it, else os.cpu_count())."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 class Trainer:
@@ -268,7 +260,7 @@ class Trainer:
         device = resolve_device(self.config.device)
         keep_freed_memory()
         previous_threads = torch.get_num_threads()
-        torch.set_num_threads(self.config.threads or _cores())
+        torch.set_num_threads(self.config.threads or usable_cores())
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.config.seed)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -23,6 +22,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 from needmap.errors import ArtifactError
 from needmap.features.batch import FeatureBatch
+from needmap.training.device import usable_cores
 
 LOGISTIC = "logistic regression"
 RIDGE = "ridge regression"
@@ -31,7 +31,7 @@ LIGHTGBM = "LightGBM"
 LGBM_MAX_ROUNDS = 2000
 LGBM_ROUNDS = 200
 LGBM_STOPPING_ROUNDS = 30
-#: LightGBM gets one thread per this many training rows, at most :func:`machine_threads`: on small
+#: LightGBM gets one thread per this many training rows, at most :func:`~needmap.training.device.usable_cores`: on small
 #: tables, threads cost more in synchronisation than they save (and far more on a busy machine).
 ROWS_PER_THREAD = 10_000
 #: The version of the ``baselines.json`` layout (:func:`baselines_document`).
@@ -84,14 +84,6 @@ def _categorical_columns(x: FeatureBatch) -> list[int]:
     """Column indices of :func:`_tree_design` that hold categorical ids."""
     n_num = x.numeric.shape[1]
     return list(range(n_num, n_num + x.categorical.shape[1]))
-
-
-def machine_threads() -> int:
-    """CPU cores this process may run on (its affinity where the system says, else ``os.cpu_count()``)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -350,7 +342,8 @@ def fit_lightgbm(
     early on), training stops after :data:`LGBM_STOPPING_ROUNDS` rounds without a better validation loss
     (at most :data:`LGBM_MAX_ROUNDS`) and keeps the best round; without them it runs
     :data:`LGBM_ROUNDS` rounds. Learning rate 0.05, 31 leaves, seeded and deterministic, quiet;
-    ``num_threads``: CPU threads (None: one per :data:`ROWS_PER_THREAD` rows, at most :func:`machine_threads`).
+    ``num_threads``: CPU threads (None: one per :data:`ROWS_PER_THREAD` rows, at most
+    :func:`~needmap.training.device.usable_cores`).
     """
     import lightgbm as lgb
 
@@ -361,7 +354,7 @@ def fit_lightgbm(
         "learning_rate": 0.05,
         "num_leaves": 31,
         "random_state": seed,
-        "n_jobs": num_threads or min(machine_threads(), max(1, len(x) // ROWS_PER_THREAD)),
+        "n_jobs": num_threads or min(usable_cores(), max(1, len(x) // ROWS_PER_THREAD)),
         "deterministic": True,
         "force_row_wise": True,
         "verbosity": -1,

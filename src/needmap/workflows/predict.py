@@ -15,7 +15,8 @@ from needmap.data.arrow_memory import uses_system_arrow_pool
 from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
 from needmap.data.write import write_table
 from needmap.estimator import Model, scores_table
-from needmap.training.stream import prefetched, read_ahead_chunks, usable_cores
+from needmap.training.device import usable_cores
+from needmap.training.stream import prefetched, read_ahead_chunks
 
 
 def predict_to_file(model: Model, table: pa.Table, out: str | Path) -> tuple[Path, pa.Table]:
