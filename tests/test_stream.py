@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,25 @@ def test_streamed_scores_equal_scores_of_the_whole_table(
     assert report["rows"] == bank_table.num_rows
     assert report["columns"]["job"]["missing"] == bank_table.num_rows - pa.compute.count(bank_table["job"]).as_py()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert calls == ([prefetch] if prefetch else [])  # a reader thread only where one is asked
+    assert calls == [prefetch]  # the read-ahead asked (0: no reader thread, see the next test)
+
+
+def test_prefetched_with_depth_zero_starts_no_thread() -> None:
+    before = {t.name for t in threading.enumerate()}
+    items = stream.prefetched(iter(range(5)), 0)
+    assert next(items) == 0
+    assert "needmap-prefetch" not in {t.name for t in threading.enumerate()} - before
+    assert list(items) == [1, 2, 3, 4]
+    with_thread = stream.prefetched(iter(range(5)), 2)
+    assert next(with_thread) == 0
+    assert "needmap-prefetch" in {t.name for t in threading.enumerate()}
+    assert list(with_thread) == [1, 2, 3, 4]
+
+
+def test_encode_threads_are_every_core_only_without_a_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "usable_cores", lambda: 6)
+    assert stream.encode_threads(0) == 6
+    assert stream.encode_threads(2) == 1
 
 
 def test_scoring_reads_ahead_only_with_a_core_beside_torchs_threads(monkeypatch: pytest.MonkeyPatch) -> None:

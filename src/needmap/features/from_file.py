@@ -38,7 +38,7 @@ from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import strata, target_names
 from needmap.schema import Schema
 from needmap.training.device import usable_cores
-from needmap.training.stream import DEFAULT_BUFFER_ROWS, TrainingStream, read_ahead_chunks
+from needmap.training.stream import DEFAULT_BUFFER_ROWS, TrainingStream, encode_threads, read_ahead_chunks
 
 #: Rows that schema inference reads from a streamed file.
 SCHEMA_SAMPLE_ROWS = 200_000
@@ -241,7 +241,7 @@ def prepare_file_training(
     # A reader thread beside the training steps where a core is left for it; else the steps and the
     # reading take turns, and each slice is encoded on every core.
     read_ahead = read_ahead_chunks()
-    threads = 1 if read_ahead else usable_cores()
+    threads = encode_threads(read_ahead)
 
     def chunks(rng: np.random.Generator) -> Iterator[tuple[FeatureBatch, np.ndarray]]:
         return _encoded(rows, preprocessor, train_rows, iter(rng.permutation(rows.num_groups)), threads)

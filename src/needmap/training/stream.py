@@ -49,6 +49,12 @@ def read_ahead_chunks() -> int:
     return PREFETCH_CHUNKS if usable_cores() > torch.get_num_threads() else 0
 
 
+def encode_threads(read_ahead: int) -> int:
+    """Threads that encode a chunk's columns (``Preprocessor.transform(threads=...)``): 1 when a reader
+    thread encodes beside the model (``read_ahead`` > 0), else every core (they wait for the chunk)."""
+    return 1 if read_ahead else usable_cores()
+
+
 @dataclass
 class TrainingStream:
     """The training rows of a source read in chunks.
@@ -77,8 +83,7 @@ class TrainingStream:
         # The chunks' own generator is drawn here, in the training thread: the seed fixes their order
         # whichever thread reads them.
         chunks = self.chunks(np.random.default_rng(int(rng.integers(2**63))))
-        if self.prefetch > 0:
-            chunks = prefetched(chunks, self.prefetch)
+        chunks = prefetched(chunks, self.prefetch)
         if check is not None:
             chunks = _checked(chunks, check)
         return shuffled_batches(chunks, batch_size, self.buffer_rows, rng)
@@ -89,7 +94,11 @@ _END = object()
 
 def prefetched(items: Iterator[Any], depth: int) -> Iterator[Any]:
     """``items`` produced by a background thread up to ``depth`` ahead; its exception is raised here. The
-    thread stops when the consumer stops early (the generator is closed)."""
+    thread stops when the consumer stops early (the generator is closed). ``depth`` < 1: ``items`` as
+    they are, no thread."""
+    if depth < 1:
+        yield from items
+        return
     handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 

@@ -15,8 +15,7 @@ from needmap.data.arrow_memory import uses_system_arrow_pool
 from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
 from needmap.data.write import write_table
 from needmap.estimator import Model, scores_table
-from needmap.training.device import usable_cores
-from needmap.training.stream import prefetched, read_ahead_chunks
+from needmap.training.stream import encode_threads, prefetched, read_ahead_chunks
 
 
 def predict_to_file(model: Model, table: pa.Table, out: str | Path) -> tuple[Path, pa.Table]:
@@ -54,8 +53,7 @@ def predict_stream(
     assert preprocessor is not None and schema is not None
 
     depth = read_ahead_chunks()
-    # Without a reader thread the cores wait while a chunk is encoded: its columns are encoded in parallel.
-    threads = 1 if depth else usable_cores()
+    threads = encode_threads(depth)
 
     def encoded() -> Iterator[tuple[pa.Table, Any, dict[str, Any]]]:
         # In a background thread where a core is free for it: the next chunks are read and encoded while
@@ -66,7 +64,7 @@ def predict_stream(
 
     total: dict[str, Any] = {"rows": 0, "columns": {}}
     with ChunkWriter(out) as writer:
-        for chunk, features, report in prefetched(encoded(), depth) if depth else encoded():
+        for chunk, features, report in prefetched(encoded(), depth):
             writer.write(scores_table(chunk, schema, model._outputs(features)))
             _add_report(total, report)
             if progress is not None:
