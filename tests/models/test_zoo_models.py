@@ -180,6 +180,16 @@ def test_dcnv2_structures_and_low_rank_mixture() -> None:
     assert mix.cross.U.shape == (3, 3, dim, 4)
 
 
+def test_finalnet_has_no_batch_norm_unless_asked() -> None:
+    """FinalNet's default leaves BatchNorm out (skewed numerics made it overconfident, see its
+    docstring); batch_norm=True puts one after every factorized layer of both blocks."""
+    default = _build("finalnet", "everything", hidden=[8, 4], hidden2=[6])
+    assert default.config()["batch_norm"] is False
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in default.modules())
+    paper = _build("finalnet", "everything", hidden=[8, 4], hidden2=[6], batch_norm=True)
+    assert [m.num_features for m in paper.modules() if isinstance(m, torch.nn.BatchNorm1d)] == [8, 4, 6]
+
+
 @pytest.mark.parametrize(
     ("name", "hyper", "message"),
     [
