@@ -35,6 +35,7 @@ from benchmarks.needmap_runner import run_logistic_regression, run_model, split_
 from benchmarks.report import cpu_name, markdown
 from benchmarks.trainloop import HyperParams, RunResult, score
 from needmap.models.registry import model_class
+from needmap.training.device import usable_cores
 
 DEFAULT_PEERS = "deepctr:deepfm,deepctr:dcn,deepctr:dcnmix,deepctr:din,fuxictr:deepfm,fuxictr:dcnv2,lightgbm,logreg"
 RESULTS = bench_datasets.REPO / "benchmarks" / "results"
@@ -113,14 +114,10 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def environment() -> dict[str, Any]:
     packages = ["needmap", "torch", "deepctr-torch", "fuxictr", "lightgbm", "scikit-learn", "numpy", "pyarrow"]
     return {
-        "machine": f"{cpu_name()}, {_cores()} cores, {platform.system()}, Python {platform.python_version()}",
+        "machine": f"{cpu_name()}, {usable_cores()} cores, {platform.system()}, Python {platform.python_version()}",
         "versions": {name: v for name in packages if (v := _package_version(name)) is not None},
     }
 
