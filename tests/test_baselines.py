@@ -18,6 +18,8 @@ from needmap.workflows.baseline import (
     LGBM_ROUNDS,
     LIGHTGBM,
     LOGISTIC,
+    RIDGE,
+    fit_baselines,
     fit_lightgbm,
     fit_single_baselines,
 )
@@ -92,6 +94,26 @@ def test_multiclass_and_regression_baselines(encoded: dict) -> None:
         assert pred.shape == (len(x),) and task_metrics("regression", values, pred)["r2"] > 0.9
         names.append(base.name)
     assert names == ["ridge regression", LIGHTGBM]
+
+
+def test_multitask_baselines_train_and_stop_on_the_rows_that_have_each_target(encoded: dict) -> None:
+    x, y, cards = encoded["x_train"], encoded["y_train"], encoded["cards"]
+    rng = np.random.default_rng(2)
+    amount = x.numeric[:, 0] * 2.0 + rng.normal(scale=0.1, size=len(x))  # a regression target
+    amount[rng.uniform(size=len(x)) < 0.3] = np.nan  # 30% of the rows lack it
+    targets = np.column_stack([y, amount])
+    valid = np.column_stack([encoded["y_valid"], np.full(len(encoded["x_valid"]), np.nan)])  # no valid amounts
+    per_target = fit_baselines(x, targets, ["binary", "regression"], cards, x_valid=encoded["x_valid"], y_valid=valid)
+    assert [[b.name for b in bases] for bases in per_target] == [[LOGISTIC, LIGHTGBM], [RIDGE, LIGHTGBM]]
+    (_, response), (ridge, amounts) = per_target
+    assert 1 <= response.rounds < LGBM_ROUNDS  # stopped early on the validation rows of the response
+    assert amounts.rounds == LGBM_ROUNDS  # no validation row has an amount: a fixed number of rounds
+    root = amounts.estimator.booster_.dump_model()["tree_info"][0]["tree_structure"]
+    assert root["internal_count"] == int((~np.isnan(amount)).sum())  # the rows without an amount are left out
+    assert binary_metrics(encoded["y_test"], response.predict(encoded["x_test"]))["auc"] > 0.7
+    labelled = ~np.isnan(amount)
+    for base in (ridge, amounts):
+        assert task_metrics("regression", amount[labelled], base.predict(x)[labelled])["r2"] > 0.9, base.name
 
 
 def test_best_baseline_by_the_primary_metric() -> None:

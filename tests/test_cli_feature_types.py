@@ -105,6 +105,16 @@ def test_two_targets_train_a_multitask_model(tmp_path: Path) -> None:
     assert code == 0, output
     metrics = json.loads((out / "metrics.json").read_text())["test"]
     assert metrics["income"]["auc"] > 0.75 and metrics["married"]["auc"] > 0.75
+    # both baselines per target, in the printed table and in the model card's table of each target
+    assert "(LightGBM)" in output and "(logistic" in output, output  # headers wrap at 80 columns
+    card = (out / "card.md").read_text()
+    for target in ("income", "married"):
+        section = card.split(f"### `{target}`")[1].split("###")[0]
+        assert "test LightGBM" in section and "test logistic regression" in section, section
+    code, output = run("report", out, "--out", tmp_path / "report.html")
+    assert code == 0, output
+    summary = (tmp_path / "report.html").read_text().split("<h3>income</h3>")[1].split("</table>")[0]
+    assert "test (LightGBM)" in summary and "test (logistic regression)" in summary, summary
     code, output = run("predict", out, path, "--out", tmp_path / "s.csv")
     assert code == 0, output
     assert {"score_income", "score_married"} <= set(pacsv.read_csv(tmp_path / "s.csv").column_names)

@@ -144,10 +144,29 @@ def test_run_train_reports_test_metrics_and_a_baseline_per_task(adult: pa.Table,
     assert metrics["test"]["income"]["auc"] > 0.75
     hours = adult.column("hours_per_week").to_numpy()
     assert metrics["test"]["hours_per_week"]["rmse"] < hours.std()  # better than the mean: the scaling is undone
-    assert set(metrics["baseline_test"]) == {"income", "hours_per_week"}
-    assert "rmse" in metrics["baseline_test"]["hours_per_week"] and "auc" in metrics["baseline_test"]["income"]
-    assert metrics["baseline"] == "logistic regression / ridge regression"
-    assert metrics["verdict"].startswith("income: ") and "hours_per_week: " in metrics["verdict"]
+    # Both baselines per target: the linear model of the target's task and LightGBM, each on its test rows.
+    baselines = metrics["baselines"]
+    assert set(baselines) == {"logistic regression", "ridge regression", "LightGBM"}
+    assert set(baselines["logistic regression"]) == {"income"}
+    assert set(baselines["ridge regression"]) == {"hours_per_week"}
+    assert set(baselines["LightGBM"]) == {"income", "hours_per_week"}
+    assert baselines["LightGBM"]["income"]["auc"] > 0.75
+    assert baselines["LightGBM"]["hours_per_week"]["rmse"] < hours.std()
+    assert set(metrics["baseline_rounds"]) == {"income", "hours_per_week"}  # LightGBM stopped early, per target
+    assert all(1 <= r < 2000 for r in metrics["baseline_rounds"].values())
+    # Each target is compared with its better baseline, and the verdict names that one.
+    best = metrics["baseline_by_target"]
+    assert best["income"] in ("logistic regression", "LightGBM")
+    assert best["hours_per_week"] in ("ridge regression", "LightGBM")
+    auc = {name: baselines[name]["income"]["auc"] for name in ("logistic regression", "LightGBM")}
+    assert best["income"] == max(auc, key=auc.get)
+    rmse = {name: baselines[name]["hours_per_week"]["rmse"] for name in ("ridge regression", "LightGBM")}
+    assert best["hours_per_week"] == min(rmse, key=rmse.get)
+    assert metrics["baseline_test"] == {t: baselines[best[t]][t] for t in ("income", "hours_per_week")}
+    assert metrics["baseline"] == " / ".join(dict.fromkeys(best.values()))
+    income_verdict, hours_verdict = metrics["verdict"].split(" hours_per_week: ")
+    assert income_verdict.startswith("income: ") and best["income"] in income_verdict
+    assert best["hours_per_week"] in hours_verdict
     scores = nm.load(outcome.out).predict(adult.slice(0, 20))
     assert scores.column_names == ["score_income", "prediction_hours_per_week"]
     assert 20 < pc.mean(scores.column("prediction_hours_per_week")).as_py() < 60
@@ -197,3 +216,5 @@ def test_rows_missing_one_target_still_train_the_other(adult: pa.Table, tmp_path
     assert test["income"]["auc"] > 0.75
     baseline = outcome.metrics["baseline_test"]["married"]
     assert baseline["n"] == test["married"]["n"] and np.isfinite(baseline["auc"])
+    for per_target in outcome.metrics["baselines"].values():  # each trained and scored where the target is known
+        assert per_target["married"]["n"] == test["married"]["n"] and per_target["married"]["auc"] > 0.75

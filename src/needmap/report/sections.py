@@ -78,8 +78,7 @@ def summary_section(data: ReportData) -> Section:
     test = metrics.get("test")
     if isinstance(test, dict) and test and all(isinstance(v, dict) for v in test.values()):
         for name, values in test.items():  # several targets: one table per target
-            base = (metrics.get("baseline_test") or {}).get(name)
-            columns = {"test": values, f"test ({metrics.get('baseline', 'baseline')})": base}
+            columns = {"test": values, **_target_baselines(metrics, name)}
             parts.append(f"<h3>{esc(name)}</h3>")
             parts.append(_columns_table(task_of(values), columns))
         return Section("summary", "Summary", "".join(parts))
@@ -95,6 +94,17 @@ def summary_section(data: ReportData) -> Section:
         )
     parts.append(_columns_table(task, columns))
     return Section("summary", "Summary", "".join(parts))
+
+
+def _target_baselines(metrics: dict[str, Any], target: str) -> dict[str, Any]:
+    """Target ``target``'s test metrics of each baseline of a multi-task model, as ``{"test (name)": metrics}``
+    (a model directory written before both baselines were trained per target has only ``baseline_test``)."""
+    baselines = metrics.get("baselines")
+    if isinstance(baselines, dict):
+        return {
+            f"test ({name})": per[target] for name, per in baselines.items() if isinstance(per, dict) and target in per
+        }
+    return {f"test ({metrics.get('baseline', 'baseline')})": (metrics.get("baseline_test") or {}).get(target)}
 
 
 def task_of(values: dict[str, Any]) -> str:

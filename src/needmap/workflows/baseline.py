@@ -1,7 +1,8 @@
 """The traditional baselines trained beside every deep model, on the same preprocessed features and
 the same rows: logistic regression (Ridge for regression) and LightGBM (gradient-boosted trees).
 
-A multi-task model gets logistic regression / Ridge only, one per target (:func:`fit_baselines`).
+A multi-task model gets both per target, each fitted on the rows that have that target
+(:func:`fit_baselines`).
 
 A fitted baseline is saved as JSON (:meth:`Baseline.to_dict`, ``baselines.json`` of a model directory,
 :func:`baselines_document`) and read back without executing code (:func:`load_baselines`): the linear
@@ -400,12 +401,34 @@ def fit_baselines(
     cardinalities: list[int],
     seed: int = 0,
     list_cardinalities: Sequence[int] = (),
-) -> list[Baseline]:
-    """One baseline per target of a multi-task model (logistic regression or Ridge, no LightGBM):
-    ``y`` ``[n, T]``, ``tasks`` of length T; each is fitted on the rows that have its target (not NaN)."""
-    bases = []
+    x_valid: FeatureBatch | None = None,
+    y_valid: np.ndarray | None = None,
+) -> list[list[Baseline]]:
+    """Both baselines for each target of a multi-task model, as :func:`fit_single_baselines` fits them.
+
+    ``y`` ``[n, T]`` and ``y_valid`` ``[n_valid, T]`` (NaN where a row has no value of a target),
+    ``tasks`` of length T. Target t's baselines train on the rows of ``x`` that have target t, and its
+    LightGBM stops early on the rows of ``x_valid`` that have it (it runs :data:`LGBM_ROUNDS` rounds when
+    none do). Returns T lists: ``[linear model, LightGBM]`` per target, in target order.
+    """
+    per_target = []
     for t, task in enumerate(tasks):
-        labelled = ~np.isnan(np.asarray(y[:, t], dtype=np.float64))
-        rows = (x, y[:, t]) if labelled.all() else (x.take(np.flatnonzero(labelled)), y[labelled, t])
-        bases.append(fit_baseline(*rows, task, cardinalities, seed=seed, list_cardinalities=list_cardinalities))
-    return bases
+        x_t, y_t = _labelled(x, y[:, t])
+        valid: dict[str, Any] = {}
+        if x_valid is not None and y_valid is not None and len(x_valid):
+            xv, yv = _labelled(x_valid, y_valid[:, t])
+            if len(xv):
+                valid = {"x_valid": xv, "y_valid": yv}
+        lists = list(list_cardinalities)
+        fitted = fit_single_baselines(x_t, y_t, task, cardinalities, seed=seed, list_cardinalities=lists, **valid)
+        per_target.append(fitted)
+    return per_target
+
+
+def _labelled(x: FeatureBatch, y: np.ndarray) -> tuple[FeatureBatch, np.ndarray]:
+    """The rows of ``x`` and ``y`` ``[n]`` where ``y`` has a value (is not NaN)."""
+    y = np.ascontiguousarray(y)  # a column of ``[n, T]`` targets: LightGBM copies strided arrays, with a warning
+    labelled = ~np.isnan(np.asarray(y, dtype=np.float64))
+    if labelled.all():
+        return x, y
+    return x.take(np.flatnonzero(labelled)), y[labelled]

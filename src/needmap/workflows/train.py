@@ -7,9 +7,9 @@ same rows, logistic regression and LightGBM (which stops early on the same valid
 paired bootstrap comparison and its verdict, the test curves (``evaluation.json``) -> save the model
 directory -> (log the run to MLflow).
 
-A multi-task model (several targets) gets test metrics, a logistic-regression / Ridge baseline and a
-verdict per target: ``metrics["test"]`` and ``metrics["baseline_test"]`` are then ``{target: metrics}``;
-it has no ``evaluation.json``.
+A multi-task model (several targets) gets test metrics, both baselines and a verdict per target (against
+that target's better baseline): ``metrics["test"]`` and ``metrics["baseline_test"]`` are then ``{target:
+metrics}``, ``metrics["baselines"]`` ``{baseline: {target: metrics}}``; it has no ``evaluation.json``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from needmap.schema import Schema
 from needmap.training.multitask import labelled_metrics
 from needmap.workflows.baseline import (
     BASELINES_FILE,
+    LIGHTGBM,
     Baseline,
     baselines_document,
     fit_baselines,
@@ -144,8 +145,8 @@ def run_train(
         baseline: also train logistic regression (Ridge for regression) and LightGBM on the rows that
             trained the network (LightGBM stops early on its validation rows) and report them:
             ``metrics["baselines"]`` = ``{name: test metrics}``, ``metrics["baseline"]`` the best one's name
-            and ``metrics["baseline_test"]`` its metrics. A multi-task model gets logistic regression /
-            Ridge only, per target.
+            and ``metrics["baseline_test"]`` its metrics. A multi-task model gets both per target, each
+            trained on the rows that have that target (see :func:`_multitask_baselines` for its entries).
         contact_cost, conversion_value: the cost of contacting a customer and the value of a conversion,
             for the profit curve of ``evaluation.json`` (same currency unit).
         cv: k-fold cross-validation of the training part (:func:`needmap.workflows.cv.run_cv`, the test
@@ -233,16 +234,7 @@ def run_train(
     if baseline:
         bases = _fit_baselines(model, train_table, task, seed, multi)
         if multi:
-            names, tasks = target_names(model.schema_), target_tasks(model.schema_)
-            metrics["baseline"] = " / ".join(sorted({b.name for b in bases}))
-            metrics["baseline_test"] = {
-                name: labelled_metrics(tasks[t], y_test[:, t], bases[t].predict(x_test)) for t, name in enumerate(names)
-            }
-            verdicts = [
-                verdict(tasks[t], deep_name, metrics["test"][name], bases[t].name, metrics["baseline_test"][name])
-                for t, name in enumerate(names)
-            ]
-            metrics["verdict"] = " ".join(f"{name}: {text}" for name, text in zip(names, verdicts, strict=True))
+            metrics.update(_multitask_baselines(model, bases, x_test, y_test, deep_name, metrics["test"]))
         else:
             base_scores = {b.name: b.predict(x_test) for b in bases}
             model.extras_[BASELINES_FILE] = baselines_document(bases)
@@ -296,10 +288,10 @@ def run_train(
     )
 
 
-def _fit_baselines(model: Model, train_table: pa.Table, task: str, seed: int, multi: bool) -> list[Baseline]:
+def _fit_baselines(model: Model, train_table: pa.Table, task: str, seed: int, multi: bool) -> Any:
     """The baselines of a fitted ``model``, trained on the rows that trained its network; LightGBM stops
-    early on the network's validation rows (single target; a multi-task model gets one linear model per
-    target)."""
+    early on the network's validation rows. A single target gets ``[linear model, LightGBM]``; a
+    multi-task model one such list per target (each on the rows that have that target)."""
     assert model.preprocessor_ is not None and model.schema_ is not None and model.fit_rows_ is not None
     prep = model.preprocessor_
     x_all, y_all = prep.transform(train_table), prep.encode_target(train_table)
@@ -307,20 +299,47 @@ def _fit_baselines(model: Model, train_table: pa.Table, task: str, seed: int, mu
     x_train: FeatureBatch = x_all.take(train)
     cards = list(prep.cardinalities_)
     lists = [int(spec["cardinality"]) for spec in getattr(prep, "list_specs_", [])]
+    holdout: dict[str, Any] = {"x_valid": x_all.take(valid), "y_valid": y_all[valid]} if len(valid) else {}
     if multi:
-        return fit_baselines(
-            x_train, y_all[train], target_tasks(model.schema_), cards, seed=seed, list_cardinalities=lists
-        )
-    return fit_single_baselines(
-        x_train,
-        y_all[train],
-        task,
-        cards,
-        seed=seed,
-        list_cardinalities=lists,
-        x_valid=x_all.take(valid) if len(valid) else None,
-        y_valid=y_all[valid] if len(valid) else None,
-    )
+        tasks = target_tasks(model.schema_)
+        return fit_baselines(x_train, y_all[train], tasks, cards, seed=seed, list_cardinalities=lists, **holdout)
+    return fit_single_baselines(x_train, y_all[train], task, cards, seed=seed, list_cardinalities=lists, **holdout)
+
+
+def _multitask_baselines(
+    model: Model,
+    bases: list[list[Baseline]],
+    x_test: FeatureBatch,
+    y_test: np.ndarray,
+    deep_name: str,
+    deep_test: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The baseline entries of a multi-task model's metrics: ``baselines`` ``{name: {target: test
+    metrics}}``, per target the best baseline's name (``baseline_by_target``) and metrics
+    (``baseline_test``), LightGBM's rounds per target, and a verdict per target against its best."""
+    assert model.schema_ is not None
+    names, tasks = target_names(model.schema_), target_tasks(model.schema_)
+    by_name: dict[str, dict[str, Any]] = {}
+    best: dict[str, str] = {}
+    rounds: dict[str, int] = {}
+    verdicts = []
+    for t, name in enumerate(names):
+        scores = {b.name: labelled_metrics(tasks[t], y_test[:, t], b.predict(x_test)) for b in bases[t]}
+        for base_name, values in scores.items():
+            by_name.setdefault(base_name, {})[name] = values
+        kept = [int(b.rounds) for b in bases[t] if b.name == LIGHTGBM and b.rounds is not None]
+        if kept:
+            rounds[name] = kept[0]
+        best[name] = best_baseline(tasks[t], scores)
+        verdicts.append(f"{name}: " + verdict(tasks[t], deep_name, deep_test[name], best[name], scores[best[name]]))
+    return {
+        "baselines": by_name,
+        "baseline_by_target": best,
+        "baseline": " / ".join(dict.fromkeys(best.values())),
+        "baseline_test": {name: by_name[best[name]][name] for name in names},
+        "baseline_rounds": rounds,
+        "verdict": " ".join(verdicts),
+    }
 
 
 def _test_description(table: pa.Table, test_size: float, split: str, seed: int, time_column: str | None) -> str:
