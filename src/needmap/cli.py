@@ -86,6 +86,17 @@ def parse_clip(text: str | None) -> tuple[float, float] | str | None:
     return (low, high)
 
 
+def parse_value_fields(text: str | None) -> int | str | None:
+    """'200' -> 200; 'none' -> None; None -> 'default' (leave the default)."""
+    if text is None:
+        return "default"
+    if text.strip().lower() == "none":
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ConfigError(f"--value-fields '{text}' is not a number of distinct values; expected e.g. 200 or none.")
+    return int(text)
+
+
 def parse_params(items: list[str] | None) -> dict[str, Any]:
     """['cross_layers=4', 'cin_layers=64,64', 'structure=stacked'] -> {'cross_layers': 4, ...}.
 
@@ -293,6 +304,7 @@ def _build_model(
     param: list[str] | None = None,
     precision: str | None = None,
     device: str | None = None,
+    value_fields: str | None = None,
 ) -> Any:
     from needmap.estimator import Model
 
@@ -323,6 +335,9 @@ def _build_model(
     clip_value = parse_clip(clip)
     if clip_value != "default":
         options["clip_quantiles"] = clip_value
+    limit = parse_value_fields(value_fields)
+    if limit != "default":
+        options["value_fields"] = limit
     return Model(model, **roles, **options)
 
 
@@ -396,6 +411,11 @@ def train(
     ),
     clip: str | None = typer.Option(None, help="Outlier clipping quantiles 'low,high', or none."),
     min_frequency: int | None = typer.Option(None, help="Rarer categories go to the out-of-vocabulary id."),
+    value_fields: str | None = typer.Option(
+        None,
+        help="Numeric columns whose values are levels or codes (at most this many distinct values, default 200) "
+        "also get an embedding per value; none turns it off.",
+    ),
     validation: float = typer.Option(0.1, help="Share of training rows for early stopping."),
     test_size: float = typer.Option(0.2, help="Share of rows held out for the test metrics."),
     split: str = typer.Option("stratified", help="stratified, random or time."),
@@ -439,7 +459,7 @@ def train(
     estimator = _build_model(
         roles, model, hidden, embedding_dim, dropout, activation, batch_norm, epochs, batch_size, lr, optimizer,
         weight_decay, patience, lr_schedule, class_weight, seed, max_time, scaling, clip, min_frequency, quiet,
-        param, precision, device,
+        param, precision, device, value_fields,
     )  # fmt: skip
     table = _read(data, delimiter, encoding)
     outcome = run_train(

@@ -52,6 +52,7 @@ def test_preprocessor_puts_bucket_ids_among_the_categorical_fields():
     )
     pre = Preprocessor(schema).fit(table)
     assert pre.numeric_names_ == ["income"] and pre.n_numeric_ == 1
+    # categorical columns, then bucketized ones (income's values 1..7 fill their grid: no value field)
     assert pre.categorical_names_ == ["city", "age"]
     edges = pre.report_["columns"]["age"]["edges"]
     np.testing.assert_allclose(edges, np.quantile([20, 30, 40, 50, 60, 70], [1 / 3, 2 / 3]))

@@ -7,7 +7,9 @@ multihot       ``separator`` (text lists; default ``"|"``), ``max_len``, ``pooli
 sequence       ``separator`` (text lists; default: detected, see :mod:`needmap.features.lists`),
                ``max_len``, ``pooling``, ``vocabulary_of`` (a categorical column whose ids it shares)
 categorical    ``hash_buckets`` (hash the values into this many buckets instead of a vocabulary)
-numeric        ``bucketize`` (quantile buckets that replace the scaled value by a bucket id)
+numeric        ``bucketize`` (quantile buckets that replace the scaled value by a bucket id), ``values``
+               (true / false: a value field of its exact values beside the scaled value, or none,
+               whatever ``PreprocessConfig.value_fields`` says; see :mod:`needmap.features.values`)
 =============  ==================================================================================
 
 Other roles take no options. :func:`check_options` is the one place that validates them; the schema
@@ -27,7 +29,7 @@ ALLOWED_OPTIONS: dict[str, tuple[str, ...]] = {
     "multihot": _LIST_KEYS,
     "sequence": _LIST_KEYS,
     "categorical": ("hash_buckets",),
-    "numeric": ("bucketize",),
+    "numeric": ("bucketize", "values"),
 }
 DEFAULT_HASH_BUCKETS = 100_000
 DEFAULT_BUCKETS = 10
@@ -97,4 +99,8 @@ def _check_value(name: str, key: str, value: Any, file: str | None) -> Any:
         if not _is_int(value) or value < 2:
             raise bad("a whole number of at least 2 buckets")
         return int(value)
+    if key == "values":
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
     return value

@@ -28,7 +28,16 @@ from needmap.features.lists import ListColumn
 from needmap.features.numeric import IMPUTES, SCALINGS, NumericColumn, parse_numeric
 from needmap.features.options import check_options
 from needmap.features.target import encode_target, encode_targets
-from needmap.features.vocab import Vocabulary, category_strings
+from needmap.features.values import (
+    DEFAULT_MIN_ROWS,
+    DEFAULT_VALUE_FIELDS,
+    MAX_GRID_SHARE,
+    MIN_KEPT_VALUES,
+    ValueColumn,
+    distinct_values,
+    grid_share,
+)
+from needmap.features.vocab import OOV_ID, Vocabulary, category_strings
 from needmap.schema import Schema
 
 FORMAT = "needmap.preprocessor"
@@ -58,6 +67,11 @@ class PreprocessConfig:
         max_categories: keep at most this many categories per column (most frequent); None: all.
         max_unparseable: largest fraction of a numeric column's non-empty values that may be text;
             those become missing. Above it, the column is an error.
+        value_fields: a numeric column with at most this many distinct values in the training rows
+            also becomes a categorical field of its exact values, beside its scaled number
+            (:mod:`needmap.features.values`); None: only columns with the option ``values: true``.
+        value_min_rows: training rows a value needs to get an id of its own in a value field; rarer
+            values share the out-of-vocabulary id.
     """
 
     impute: str = "median"
@@ -69,6 +83,8 @@ class PreprocessConfig:
     min_frequency: int = 1
     max_categories: int | None = None
     max_unparseable: float = 0.05
+    value_fields: int | None = DEFAULT_VALUE_FIELDS
+    value_min_rows: int = DEFAULT_MIN_ROWS
 
     def __post_init__(self) -> None:
         if self.impute not in IMPUTES:
@@ -94,6 +110,12 @@ class PreprocessConfig:
             raise ConfigError(f"max_categories is {self.max_categories!r}, expected a whole number >= 1 or None.")
         if not _is_number(self.max_unparseable) or not 0.0 <= self.max_unparseable <= 1.0:
             raise ConfigError(f"max_unparseable is {self.max_unparseable!r}, expected a fraction between 0 and 1.")
+        if self.value_fields is not None and (not _is_int(self.value_fields) or self.value_fields < 1):
+            raise ConfigError(
+                f"value_fields is {self.value_fields!r}, expected a whole number of distinct values >= 1 or None."
+            )
+        if not _is_int(self.value_min_rows) or self.value_min_rows < 1:
+            raise ConfigError(f"value_min_rows is {self.value_min_rows!r}, expected a whole number >= 1.")
 
     def scaling_of(self, column: str) -> str:
         """The scaling of one numeric column: its override, else the default."""
@@ -175,7 +197,9 @@ class Preprocessor:
     Feature types, from the schema's roles and per-column ``options``:
         numeric: clipped, imputed and scaled into ``FeatureBatch.numeric``; with option
             ``bucketize: K`` a categorical field of quantile-bucket ids instead
-            (:mod:`needmap.features.buckets`).
+            (:mod:`needmap.features.buckets`). A column with few distinct values (``value_fields``,
+            or option ``values: true``) also gets a categorical field of its exact values
+            (:mod:`needmap.features.values`).
         categorical: a vocabulary of training categories; with option ``hash_buckets: N`` hashed
             ids instead (:mod:`needmap.features.hashing`).
         multihot, sequence: padded id lists in ``FeatureBatch.lists`` (:mod:`needmap.features.lists`).
@@ -183,12 +207,14 @@ class Preprocessor:
     After ``fit`` (attributes end with ``_``):
         numeric_columns_: per scaled numeric column, its clipping, imputation and scaling.
         vocabularies_: per column of ``FeatureBatch.categorical``, its encoder: a
-            :class:`Vocabulary`, :class:`HashedColumn` or :class:`BucketColumn`.
+            :class:`Vocabulary`, :class:`HashedColumn`, :class:`BucketColumn` or :class:`ValueColumn`.
         list_columns_: per list feature, its :class:`ListColumn`.
         n_numeric_: width of ``FeatureBatch.numeric`` (scaled columns, then indicators).
         numeric_names_: names of those columns; indicators are named ``<col>__missing``.
         categorical_names_: names of the columns of ``FeatureBatch.categorical``: the categorical
-            columns (hashed ones included) in schema order, then the bucketized numeric columns.
+            columns (hashed ones included) in schema order, then the bucketized numeric columns, then
+            the numeric columns with a value field (each named after its column, whose scaled
+            number is also in ``numeric_names_``).
         cardinalities_: ids per categorical column, the 2 reserved ids (OOV, missing) included.
         list_specs_: per list feature, in the order of ``FeatureBatch.lists``, the model's list spec
             ``{name, kind, cardinality, max_len, pooling, share}`` (``share``: index in
@@ -226,7 +252,8 @@ class Preprocessor:
         to an earlier row; counted, kept) and ``columns``: per feature column, numeric then
         categorical then list columns, ``role`` and counts: numeric ``missing``, ``unparseable``
         (text, made missing), ``clipped_low``, ``clipped_high`` (bucketized: ``bucketize``,
-        ``edges``, ``bucket_rows`` instead of the clip counts); categorical ``missing``,
+        ``edges``, ``bucket_rows`` instead of the clip counts; with a value field, ``value_field``:
+        see :meth:`ValueColumn.fit`); categorical ``missing``,
         ``vocabulary_size``, ``folded_categories`` and ``folded_rows`` (rare categories sent to OOV)
         (hashed: ``hash_buckets``, ``distinct``, ``colliding_values`` instead); multihot and
         sequence: see :meth:`ListColumn.fit`.
@@ -243,6 +270,19 @@ class Preprocessor:
             file=file,
             first_row=first_row_of(table),
         )
+
+    def _wants_value_field(self, name: str, parsed: Any) -> bool:
+        """Whether numeric column ``name`` gets a value field: its ``values`` option, else whether its
+        training values ``parsed`` take at most ``config.value_fields`` distinct values that fill less
+        than :data:`~needmap.features.values.MAX_GRID_SHARE` of their grid (levels, not a count range)."""
+        chosen = self._options[name].get("values")
+        if chosen is not None:
+            return bool(chosen)
+        limit = self.config.value_fields
+        if limit is None:
+            return False
+        distinct = distinct_values(parsed)
+        return 0 < distinct.size <= limit and grid_share(distinct) < MAX_GRID_SHARE
 
     def _check_features(self) -> None:
         if not self.schema.features:
@@ -269,11 +309,18 @@ class Preprocessor:
         cfg = self.config
         numeric: list[NumericColumn] = []
         buckets: list[BucketColumn] = []
+        value_fields: list[ValueColumn] = []
         column_report: dict[str, dict[str, Any]] = {}
         for name in self.schema.numeric:
             parsed = parse_numeric(columns[name], column=name, file=file)
             parsed.check_unparseable(cfg.max_unparseable, column=name, file=file, first_row=first_row)
             if "bucketize" in self._options[name]:
+                if self._options[name].get("values"):
+                    raise ConfigError(
+                        "found the options bucketize and values: true together, expected one of them "
+                        "(buckets replace the scaled number; a value field sits beside it).",
+                        column=name,
+                    )
                 bucketed, column_report[name] = BucketColumn.fit(name, parsed, buckets=self._options[name]["bucketize"])
                 buckets.append(bucketed)
                 continue
@@ -287,6 +334,12 @@ class Preprocessor:
                 add_indicator=cfg.add_missing_indicator,
             )
             numeric.append(column)
+            if self._wants_value_field(name, parsed):
+                valued, column_report[name]["value_field"] = ValueColumn.fit(name, parsed, min_rows=cfg.value_min_rows)
+                if len(valued.values) >= MIN_KEPT_VALUES or self._options[name].get("values"):
+                    value_fields.append(valued)
+                else:  # every value rare: the field would hold little more than the missing flag
+                    column_report[name]["value_field"]["used"] = False
         encoders: list[CategoricalEncoder] = []
         for name in self.schema.categorical:
             strings = category_strings(columns[name], column=name, file=file)
@@ -302,6 +355,7 @@ class Preprocessor:
             encoders.append(encoder)
         encoders.extend(buckets)
         by_name = {e.name: e for e in encoders}
+        encoders.extend(value_fields)
         lists: list[ListColumn] = []
         for name in self.schema.lists:
             options = self._options[name]
@@ -365,7 +419,8 @@ class Preprocessor:
         Columns are found by name; their order and any other column do not matter. Records
         ``last_transform_report_``: ``rows`` and ``columns``: per feature column ``role`` and counts:
         numeric ``missing``, ``unparseable``, ``clipped_low``, ``clipped_high`` (bucketized:
-        ``missing`` and ``unparseable``); categorical ``missing`` and ``oov`` (rows whose category
+        ``missing`` and ``unparseable``; with a value field also ``value_oov``, rows whose value has no
+        id of its own: rare in training or unseen); categorical ``missing`` and ``oov`` (rows whose category
         is outside the vocabulary: unseen in training or folded as rare; always 0 when hashed);
         multihot and sequence ``missing``, ``tokens``, ``truncated_rows``, ``oov_tokens``.
         """
@@ -377,9 +432,13 @@ class Preprocessor:
         numeric_out = np.empty((n, self.n_numeric_), dtype=np.float32)
         column_report: dict[str, dict[str, Any]] = {}
         indicator_at = len(self.numeric_columns_)
+        valued = {e.name for e in self.vocabularies_ if isinstance(e, ValueColumn)}
+        values_of: dict[str, np.ndarray] = {}  # parsed once, read again by the column's value field
         for j, column in enumerate(self.numeric_columns_):
             parsed = parse_numeric(columns[column.name], column=column.name, file=file)
             parsed.check_unparseable(self.config.max_unparseable, column=column.name, file=file, first_row=first_row)
+            if column.name in valued:
+                values_of[column.name] = parsed.values
             scaled, clipped_low, clipped_high = column.transform(parsed.values)
             numeric_out[:, j] = scaled
             if column.indicator:
@@ -396,6 +455,10 @@ class Preprocessor:
 
         def encode_column(j: int) -> tuple[str, dict[str, Any]]:
             encoder = self.vocabularies_[j]
+            if isinstance(encoder, ValueColumn):
+                ids = encoder.encode_values(values_of[encoder.name])
+                categorical_out[:, j] = ids
+                return encoder.name, {"value_oov": int((ids == OOV_ID).sum())}
             if isinstance(encoder, BucketColumn):
                 parsed = parse_numeric(columns[encoder.name], column=encoder.name, file=file)
                 parsed.check_unparseable(
@@ -416,7 +479,8 @@ class Preprocessor:
                 encoded = list(pool.map(encode_column, positions))
         else:
             encoded = [encode_column(j) for j in positions]
-        column_report.update(encoded)
+        for name, counts in encoded:  # a value field adds its count to its numeric column's entry
+            column_report[name] = {**column_report[name], **counts} if name in valued else counts
         lists_out = []
         for column, spec in zip(self.list_columns_, self.list_specs_, strict=True):
             shared = None if spec["share"] is None else self.vocabularies_[spec["share"]]
@@ -484,6 +548,13 @@ class Preprocessor:
                 f"the preprocessor state is incomplete or malformed ({type(err).__name__}: {err}), "
                 "expected to_dict output."
             ) from err
+        scaled = {c.name for c in numeric}
+        unread = [e.name for e in encoders if isinstance(e, ValueColumn) and e.name not in scaled]
+        if unread:
+            raise ArtifactError(
+                f"the state has a value field of {unread[0]!r} but no scaled numeric column of that name; "
+                "expected to_dict output."
+            )
         names = {e.name for e in encoders}
         absent = [c.vocabulary_of for c in lists if c.vocabulary_of is not None and c.vocabulary_of not in names]
         if absent:
@@ -495,11 +566,12 @@ class Preprocessor:
         return preprocessor
 
 
-CategoricalEncoder = Vocabulary | HashedColumn | BucketColumn
-_ENCODERS: dict[str, type[Vocabulary] | type[HashedColumn] | type[BucketColumn]] = {
+CategoricalEncoder = Vocabulary | HashedColumn | BucketColumn | ValueColumn
+_ENCODERS: dict[str, type[Vocabulary] | type[HashedColumn] | type[BucketColumn] | type[ValueColumn]] = {
     Vocabulary.kind: Vocabulary,
     HashedColumn.kind: HashedColumn,
     BucketColumn.kind: BucketColumn,
+    ValueColumn.kind: ValueColumn,
 }
 
 

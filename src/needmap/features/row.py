@@ -4,9 +4,9 @@
 cost per call for a few dozen columns, whatever the row count. :class:`RowEncoder` computes the same
 features for one row with dict lookups and float arithmetic (tens of microseconds). It covers the
 common values: numbers, booleans, numeric text, missing values (None, NaN, blanks, the missing-value
-tokens) and categories as text, integers, booleans or whole floats, for numeric columns and vocabulary
-categoricals. For anything else (list features, hashed or bucketized columns, a value it does not
-cover, a feature column absent from the row, text that is not a number in a numeric column)
+tokens) and categories as text, integers, booleans or whole floats, for numeric columns (their value
+fields included) and vocabulary categoricals. For anything else (list features, hashed or bucketized
+columns, a value it does not cover, a feature column absent from the row, text that is not a number in a numeric column)
 :meth:`RowEncoder.encode` returns None and the caller runs ``Preprocessor.transform``, which gives
 the same features or the same error: the two paths are tested to agree row for row.
 """
@@ -22,7 +22,8 @@ import numpy as np
 
 from needmap.features.batch import FeatureBatch
 from needmap.features.numeric import MISSING_TOKENS, NUMBER_PATTERN, NumericColumn, _quantile_rank
-from needmap.features.vocab import MISSING_ID, OOV_ID, IdMap, Vocabulary
+from needmap.features.values import ValueColumn
+from needmap.features.vocab import MISSING_ID, OOV_ID, RESERVED_IDS, IdMap, Vocabulary
 
 _NUMBER = re.compile(NUMBER_PATTERN)
 _MISSING = frozenset(MISSING_TOKENS)
@@ -101,10 +102,15 @@ class RowEncoder:
         self.numeric: list[NumericColumn] = list(preprocessor.numeric_columns_)
         self.encoders = list(preprocessor.vocabularies_)
         self.n_numeric = int(preprocessor.n_numeric_)
-        self.covered = not preprocessor.list_columns_ and all(isinstance(e, Vocabulary) for e in self.encoders)
-        self._ids: list[IdMap] = []
+        self.covered = not preprocessor.list_columns_ and all(
+            isinstance(e, (Vocabulary, ValueColumn)) for e in self.encoders
+        )
+        self._ids: list[IdMap | dict[float, int]] = []
         if self.covered:
-            self._ids = [e.id_map() for e in self.encoders]
+            self._ids = [
+                e.id_map() if isinstance(e, Vocabulary) else {v: i for i, v in enumerate(e.values, start=RESERVED_IDS)}
+                for e in self.encoders
+            ]
 
     def encode(self, row: Mapping[str, Any]) -> FeatureBatch | None:
         """The row's features (numeric float32 ``[1, n_numeric]``, ids int64 ``[1, n_cat]``), or None
@@ -122,8 +128,12 @@ class RowEncoder:
                     numeric[0, indicator_at] = 1.0 if math.isnan(raw) else 0.0
                     indicator_at += 1
             for j, (encoder, ids) in enumerate(zip(self.encoders, self._ids, strict=True)):
+                if isinstance(encoder, ValueColumn):
+                    value = _number(row[encoder.name])
+                    categorical[0, j] = MISSING_ID if math.isnan(value) else ids.get(value, OOV_ID)  # type: ignore[call-overload]
+                    continue
                 name = _category(row[encoder.name])
-                categorical[0, j] = MISSING_ID if name is None else ids.get(name, OOV_ID)
+                categorical[0, j] = MISSING_ID if name is None else ids.get(name, OOV_ID)  # type: ignore[arg-type]
         except (_Unsupported, KeyError):
             return None
         return FeatureBatch(numeric, categorical)

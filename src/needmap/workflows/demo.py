@@ -28,6 +28,9 @@ def _preprocessing_lines(report: dict[str, Any]) -> list[str]:
         parts = [f"{k}={v}" for k, v in col.items() if isinstance(v, int | float) and v and k != "vocabulary_size"]
         if col.get("scaling") not in (None, "standard"):
             parts.append(f"scaling={col['scaling']}")  # 'auto' chose it (or it was asked for)
+        field = col.get("value_field")
+        if isinstance(field, dict) and field.get("used", True):
+            parts.append(f"value field of {field['values']} values")  # levels or codes: an embedding each
         if parts:
             lines.append(f"{name}: {', '.join(parts)}")
     return lines
