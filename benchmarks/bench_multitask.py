@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,6 +54,20 @@ def load_adult() -> pa.Table:
     table = table.drop_columns(["income", "marital_status", "relationship"])
     table = table.append_column("income", pc.if_else(pc.equal(income, ">50K"), "yes", "no"))
     return table.append_column("married", pc.if_else(married, "yes", "no"))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place: a reader (or a run
+    stopped midway) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def paired_differences(results: dict[str, dict[str, list[float]]]) -> list[str]:
@@ -108,10 +124,9 @@ def main() -> None:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", *paired_differences(results)]
     text = "\n".join(lines) + f"\n\n{len(args.seeds)} seeds, {time.perf_counter() - started:.0f} s in all.\n"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "multitask.md").write_text(text)
+    write_atomic(RESULTS / "multitask.md", text)
     per_seed = {"seeds": args.seeds, "test_auc": results}
-    (RESULTS / "multitask.json").write_text(json.dumps(per_seed, indent=1) + "\n")
+    write_atomic(RESULTS / "multitask.json", json.dumps(per_seed, indent=1) + "\n")
     print(text)
 
 
