@@ -108,6 +108,8 @@ def test_two_targets_train_a_multitask_model(tmp_path: Path) -> None:
     # both baselines per target, in the printed table and in the model card's table of each target
     assert "(LightGBM)" in output and "(logistic" in output, output  # headers wrap at 80 columns
     card = (out / "card.md").read_text()
+    assert "capital_gain (and a value field: an embedding for each of its" in card  # an amount, not a count
+    assert "hours_per_week (and a value field" not in card  # 1..99 hours fill their grid
     for target in ("income", "married"):
         section = card.split(f"### `{target}`")[1].split("###")[0]
         assert "test LightGBM" in section and "test logistic regression" in section, section

@@ -108,11 +108,16 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
         if key in report:
             lines.append(f"- {label}: {report[key]}")
 
+    fitted = (report.get("preprocessing") or {}).get("columns") or {}
+
     def described(names: list[str]) -> str:
         parts = []
         for name in names:
             options = schema.column(name).options
-            if "hash_buckets" in options:
+            field = (fitted.get(name) or {}).get("value_field")
+            if isinstance(field, dict) and field.get("used", True):
+                parts.append(f"{name} (and a value field: an embedding for each of its {field['values']} values)")
+            elif "hash_buckets" in options:
                 parts.append(f"{name} (hashed, {options['hash_buckets']:,} buckets)")
             elif "bucketize" in options:
                 parts.append(f"{name} ({options['bucketize']} quantile buckets)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -239,6 +240,12 @@ def test_bank_marketing_schema() -> None:
     assert (schema.task, schema.classes) == ("binary", ["no", "yes"])
     assert schema.column("duration").role == "ignored"
     assert len(schema.numeric) == 9 and len(schema.categorical) == 10
+    # the schema table says which numerics will also get a value field: levels and codes, not counts
+    valued = [r["name"] for r in describe_schema(schema, table) if "+ a value field" in r["reason"]]
+    assert valued == ["pdays", "emp.var.rate", "cons.price.idx", "cons.conf.idx", "nr.employed"]
+    columns = [dataclasses.replace(c, options={"values": True}) if c.name == "age" else c for c in schema.columns]
+    asked = dataclasses.replace(schema, columns=columns)  # the column option decides for one column
+    assert "+ a value field" in describe_schema(asked, table)[0]["reason"]
 
 
 def test_online_shoppers_schema() -> None:

@@ -176,12 +176,17 @@ def describe_schema(schema: Schema, table: pa.Table) -> list[dict[str, Any]]:
         dicts with keys ``name``, ``role``, ``type`` (Arrow type as text), ``distinct`` (count of
         distinct non-missing values), ``missing`` (count of null or NaN values) and ``reason``;
         ``distinct`` and ``missing`` are None for a column that ``table`` lacks or whose type cannot
-        be counted.
+        be counted. The reason of a numeric column whose values in ``table`` are levels or amounts
+        says that it will also get a value field by default (:mod:`needmap.features.values`; the
+        training rows decide).
     """
     rows = []
     present = set(table.column_names)
     for spec in schema.columns:
         distinct = missing = None
+        reason = spec.reason
+        if spec.name in present and spec.role == "numeric" and _value_field_expected(spec, table.column(spec.name)):
+            reason = f"{reason}; + a value field (levels or amounts)"
         if spec.name in present:
             col = _plain(table.column(spec.name))
             missing = _n_missing(col)
@@ -196,7 +201,7 @@ def describe_schema(schema: Schema, table: pa.Table) -> list[dict[str, Any]]:
                 "type": spec.dtype,
                 "distinct": distinct,
                 "missing": missing,
-                "reason": spec.reason,
+                "reason": reason,
             }
         )
     return rows
@@ -572,3 +577,20 @@ def _closest(name: str, names: Sequence[str]) -> str | None:
 def _clip(value: Any, limit: int = 40) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _value_field_expected(spec: Any, column: pa.ChunkedArray) -> bool:
+    """Whether the default rule gives numeric column ``spec`` a value field on these values (its
+    ``values`` option, else at most 200 distinct values filling less than half their grid)."""
+    from needmap.features.numeric import parse_numeric
+    from needmap.features.values import DEFAULT_VALUE_FIELDS, MAX_GRID_SHARE, distinct_values, grid_share
+
+    if "bucketize" in spec.options:
+        return False
+    if "values" in spec.options:
+        return bool(spec.options["values"])
+    try:
+        distinct = distinct_values(parse_numeric(column, column=spec.name, file=None))
+    except (SchemaError, ValueError, pa.ArrowException):
+        return False
+    return 0 < distinct.size <= DEFAULT_VALUE_FIELDS and grid_share(distinct) < MAX_GRID_SHARE
