@@ -67,9 +67,10 @@ class PreprocessConfig:
         max_categories: keep at most this many categories per column (most frequent); None: all.
         max_unparseable: largest fraction of a numeric column's non-empty values that may be text;
             those become missing. Above it, the column is an error.
-        value_fields: a numeric column with at most this many distinct values in the training rows
-            also becomes a categorical field of its exact values, beside its scaled number
-            (:mod:`needmap.features.values`); None: only columns with the option ``values: true``.
+        value_fields: a numeric column whose training rows hold at most this many distinct values,
+            levels or amounts rather than a count range (they fill less than half of their evenly
+            spaced grid), also becomes a categorical field of its exact values, beside its scaled
+            number (:mod:`needmap.features.values`); None: only columns with the option ``values: true``.
         value_min_rows: training rows a value needs to get an id of its own in a value field; rarer
             values share the out-of-vocabulary id.
     """
@@ -197,9 +198,9 @@ class Preprocessor:
     Feature types, from the schema's roles and per-column ``options``:
         numeric: clipped, imputed and scaled into ``FeatureBatch.numeric``; with option
             ``bucketize: K`` a categorical field of quantile-bucket ids instead
-            (:mod:`needmap.features.buckets`). A column with few distinct values (``value_fields``,
-            or option ``values: true``) also gets a categorical field of its exact values
-            (:mod:`needmap.features.values`).
+            (:mod:`needmap.features.buckets`). A column whose values are levels or amounts
+            (``value_fields``, or option ``values: true``) also gets a categorical field of its exact
+            values (:mod:`needmap.features.values`).
         categorical: a vocabulary of training categories; with option ``hash_buckets: N`` hashed
             ids instead (:mod:`needmap.features.hashing`).
         multihot, sequence: padded id lists in ``FeatureBatch.lists`` (:mod:`needmap.features.lists`).

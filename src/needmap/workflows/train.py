@@ -288,7 +288,9 @@ def run_train(
     )
 
 
-def _fit_baselines(model: Model, train_table: pa.Table, task: str, seed: int, multi: bool) -> Any:
+def _fit_baselines(
+    model: Model, train_table: pa.Table, task: str, seed: int, multi: bool
+) -> list[Baseline] | list[list[Baseline]]:
     """The baselines of a fitted ``model``, trained on the rows that trained its network; LightGBM stops
     early on the network's validation rows. A single target gets ``[linear model, LightGBM]``; a
     multi-task model one such list per target (each on the rows that have that target)."""
