@@ -122,3 +122,4 @@ def test_two_targets_train_a_multitask_model(tmp_path: Path) -> None:
     assert {"score_income", "score_married"} <= set(pacsv.read_csv(tmp_path / "s.csv").column_names)
     code, output = run("evaluate", out, path)
     assert code == 0 and "income" in output and "married" in output
+    assert "LightGBM" in output and "verdict: income: " in output and " married: " in output, output

@@ -218,3 +218,42 @@ def test_rows_missing_one_target_still_train_the_other(adult: pa.Table, tmp_path
     assert baseline["n"] == test["married"]["n"] and np.isfinite(baseline["auc"])
     for per_target in outcome.metrics["baselines"].values():  # each trained and scored where the target is known
         assert per_target["married"]["n"] == test["married"]["n"] and per_target["married"]["auc"] > 0.75
+
+
+def test_saved_baselines_are_compared_again_target_by_target_on_new_rows(adult: pa.Table, tmp_path: Path) -> None:
+    from needmap.workflows.baseline import LIGHTGBM, LOGISTIC
+    from needmap.workflows.evaluate import evaluate_with_baselines, saved_baselines
+
+    train, new = adult.slice(0, 2400), adult.slice(2400)
+    model = nm.Model("mmoe", target=["income", "married"], drop="fnlwgt", num_experts=2, **SMALL, **FAST)
+    outcome = run_train(train, model, out=tmp_path / "mmoe", test_size=0.2)
+    saved = json.loads((tmp_path / "mmoe" / "baselines.json").read_text())["baselines"]
+    assert [(b["name"], b["target"]) for b in saved] == [
+        (LOGISTIC, "income"), (LIGHTGBM, "income"), (LOGISTIC, "married"), (LIGHTGBM, "married"),
+    ]  # fmt: skip
+    loaded = nm.load(tmp_path / "mmoe")
+    # on the run's own test rows the saved baselines give the run's test metrics again
+    again = evaluate_with_baselines(loaded, outcome.test_table, n_boot=50)
+    for name in ("income", "married"):
+        for base in (LOGISTIC, LIGHTGBM):
+            expected = outcome.metrics["baselines"][base][name]["auc"]
+            assert again["baselines"][base][name]["auc"] == pytest.approx(expected)
+        assert again["metrics"][name]["auc"] == pytest.approx(outcome.metrics["test"][name]["auc"], abs=1e-6)
+    # new rows, some without `married`: each target is scored on the rows that have it
+    missing = np.arange(new.num_rows) % 4 == 0
+    married = pc.if_else(pa.array(missing), pa.scalar(None, pa.bool_()), new.column("married"))
+    new = new.set_column(new.column_names.index("married"), "married", married)
+    result = evaluate_with_baselines(loaded, new, n_boot=50)
+    assert result["rows_without_target"] == {"income": 0, "married": int(missing.sum())}
+    assert result["baselines"][LIGHTGBM]["married"]["n"] == new.num_rows - int(missing.sum())
+    assert set(result["comparisons"]) == {"income", "married"} and result["comparisons"]["income"]
+    income, married_verdict = result["verdict"].split(" married: ")
+    assert income.startswith("income: ") and "AUC" in income and "AUC" in married_verdict
+    # a baseline saved for another target, or for a multi-task model given to a single-target one, is refused
+    bases = saved_baselines(loaded)
+    bases[0].target = "wealth"
+    with pytest.raises(ConfigError, match="'wealth'"):
+        evaluate_with_baselines(loaded, new, baselines=bases)
+    single = nm.Model("mlp", target="income", drop=["fnlwgt", "married"], **FAST).fit(train)
+    with pytest.raises(ConfigError, match="saved for the target 'income' of a multi-task model"):
+        evaluate_with_baselines(single, new, baselines=saved_baselines(loaded))

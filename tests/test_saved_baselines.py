@@ -178,6 +178,13 @@ def test_a_corrupted_baselines_json_is_a_clear_artifact_error(
     wrong_task["baselines"][1]["task"] = "multiclass"
     with pytest.raises(ArtifactError, match=r"baseline 2 \(LightGBM\) is a multiclass baseline whose LightGBM model"):
         load_baselines(wrong_task)
+    assert [b.target for b in load_baselines(document)] == [None, None]  # a single-target model's
+    targeted = json.loads(json.dumps(document))
+    targeted["baselines"][0]["target"] = "y"
+    assert load_baselines(targeted)[0].target == "y"
+    targeted["baselines"][0]["target"] = 3
+    with pytest.raises(ArtifactError, match=r"baseline 1 \(logistic regression\) has the target 3"):
+        load_baselines(targeted)
 
 
 # -- the command line ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 the same rows: logistic regression (Ridge for regression) and LightGBM (gradient-boosted trees).
 
 A multi-task model gets both per target, each fitted on the rows that have that target
-(:func:`fit_baselines`).
+(:func:`fit_baselines`), and saved with the name of its target.
 
 A fitted baseline is saved as JSON (:meth:`Baseline.to_dict`, ``baselines.json`` of a model directory,
 :func:`baselines_document`) and read back without executing code (:func:`load_baselines`): the linear
@@ -93,7 +93,8 @@ class Baseline:
 
     ``estimator``: the fitted scikit-learn model (LightGBM: an ``LGBMClassifier`` / ``LGBMRegressor``, or
     the ``lightgbm.Booster`` that :meth:`from_dict` rebuilt). ``rounds``: LightGBM's boosting rounds kept
-    (the best iteration under early stopping), else None.
+    (the best iteration under early stopping), else None. ``target``: the target it predicts, for a
+    baseline of a multi-task model (one per target); None for a single-target model's.
     """
 
     name: str
@@ -102,6 +103,7 @@ class Baseline:
     cardinalities: list[int]
     list_cardinalities: list[int] = field(default_factory=list)
     rounds: int | None = None
+    target: str | None = None
 
     def _inputs(self, x: FeatureBatch) -> Any:
         if self.name == LIGHTGBM:
@@ -129,7 +131,8 @@ class Baseline:
     def to_dict(self) -> dict[str, Any]:
         """This baseline as JSON-safe values, to be read back by :meth:`from_dict`.
 
-        Keys: ``name``, ``task``, ``cardinalities``, ``list_cardinalities``, ``rounds``, then the fitted
+        Keys: ``name``, ``task``, ``cardinalities``, ``list_cardinalities``, ``rounds`` (and ``target``
+        for a baseline of a multi-task model), then the fitted
         model: ``coef`` (``[K, d]`` logistic regression, ``[d]`` Ridge; d the columns of the design),
         ``intercept`` (``[K]``, or a number for Ridge) and ``classes`` (logistic regression); or LightGBM's
         model in its own text format (``model``, the kept rounds only) and that text's sha256
@@ -142,6 +145,8 @@ class Baseline:
             "list_cardinalities": [int(c) for c in self.list_cardinalities],
             "rounds": None if self.rounds is None else int(self.rounds),
         }
+        if self.target is not None:
+            document["target"] = self.target
         if self.name == LIGHTGBM:
             text = self._booster().model_to_string()
             document.update(model=text, model_sha256=_sha256(text))
@@ -175,13 +180,16 @@ class Baseline:
         rounds = document.get("rounds")
         if rounds is not None and not _is_count(rounds):
             where.fail(f"has rounds {rounds!r}", "a whole number of boosting rounds or null")
+        target = document.get("target")
+        if target is not None and not (isinstance(target, str) and target):
+            where.fail(f"has the target {target!r}", "the name of one of the model's targets, or no target key")
         if name == LIGHTGBM:
             estimator = _booster_from(document, where)
         elif name == RIDGE:
             estimator = _ridge_from(document, where)
         else:
             estimator = _logistic_from(document, where)
-        return cls(name, estimator, task, cards, lists, rounds=rounds)
+        return cls(name, estimator, task, cards, lists, rounds=rounds, target=target)
 
 
 def _sha256(text: str) -> str:
@@ -403,13 +411,15 @@ def fit_baselines(
     list_cardinalities: Sequence[int] = (),
     x_valid: FeatureBatch | None = None,
     y_valid: np.ndarray | None = None,
+    targets: Sequence[str] | None = None,
 ) -> list[list[Baseline]]:
     """Both baselines for each target of a multi-task model, as :func:`fit_single_baselines` fits them.
 
     ``y`` ``[n, T]`` and ``y_valid`` ``[n_valid, T]`` (NaN where a row has no value of a target),
-    ``tasks`` of length T. Target t's baselines train on the rows of ``x`` that have target t, and its
-    LightGBM stops early on the rows of ``x_valid`` that have it (it runs :data:`LGBM_ROUNDS` rounds when
-    none do). Returns T lists: ``[linear model, LightGBM]`` per target, in target order.
+    ``tasks`` of length T, ``targets`` their names (set as each baseline's ``target``). Target t's
+    baselines train on the rows of ``x`` that have target t, and its LightGBM stops early on the rows of
+    ``x_valid`` that have it (it runs :data:`LGBM_ROUNDS` rounds when none do). Returns T lists:
+    ``[linear model, LightGBM]`` per target, in target order.
     """
     per_target = []
     for t, task in enumerate(tasks):
@@ -421,6 +431,8 @@ def fit_baselines(
                 valid = {"x_valid": xv, "y_valid": yv}
         lists = list(list_cardinalities)
         fitted = fit_single_baselines(x_t, y_t, task, cardinalities, seed=seed, list_cardinalities=lists, **valid)
+        for base in fitted:
+            base.target = None if targets is None else targets[t]
         per_target.append(fitted)
     return per_target
 

@@ -4,7 +4,8 @@ test rows.
 
 The rows are transformed once by the model's preprocessor; the deep model and each baseline score the
 same features; :func:`needmap.workflows.evaluation.evaluation_document` gives every model's metrics and
-curves, and for a binary target the paired bootstrap comparisons and the verdict.
+curves, and for a binary target the paired bootstrap comparisons and the verdict. A multi-task model is
+compared target by target, with the baselines saved for each target.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 from needmap.data.read import source_of
 from needmap.errors import ConfigError, DataError, SchemaError
 from needmap.estimator import Model
+from needmap.features.target import encode_target, head_schema, target_names, target_tasks
 from needmap.metrics import task_metrics
 from needmap.workflows.baseline import BASELINES_FILE, Baseline, load_baselines
 from needmap.workflows.evaluation import evaluation_document
@@ -73,8 +75,11 @@ def evaluate_with_baselines(
 ) -> dict[str, Any]:
     """The deep model and its saved baselines on the labelled rows of ``table``.
 
+    A multi-task model is evaluated target by target (:func:`_evaluate_targets`): each target on the rows
+    that have it, beside the baselines saved for it.
+
     Args:
-        model: a fitted single-target model (from ``needmap.load`` or ``run_train``).
+        model: a fitted model (from ``needmap.load`` or ``run_train``).
         table: rows with the model's input columns and its target; rows without a target are left out
             and counted.
         n_boot: resamples of the paired bootstrap (binary).
@@ -93,12 +98,15 @@ def evaluate_with_baselines(
     """
     model._check_fitted()
     assert model.schema_ is not None and model.preprocessor_ is not None
-    if model.schema_.extra_targets:
-        raise ConfigError(
-            f"the baselines are saved for a model of one target; this model has {1 + len(model.schema_.extra_targets)}"
-            " targets. Expected a single-target model (Model.evaluate gives a multi-task model's metrics)."
-        )
     bases = saved_baselines(model) if baselines is None else list(baselines)
+    if model.schema_.extra_targets:
+        return _evaluate_targets(model, table, bases, n_boot=n_boot, seed=seed, data=data)
+    targeted = [b for b in bases if b.target is not None]
+    if targeted:
+        raise ConfigError(
+            f"the baseline {targeted[0].name} was saved for the target {targeted[0].target!r} of a multi-task "
+            "model; expected the baselines of this single-target model."
+        )
     labelled, dropped = _labelled(model, table)
     x = model.preprocessor_.transform(labelled)
     y = np.asarray(model.preprocessor_.encode_target(labelled))
@@ -128,4 +136,68 @@ def evaluate_with_baselines(
         "comparisons": document.get("comparisons") or [],
         "verdict": document.get("verdict") if bases else None,
         "evaluation": document,
+    }
+
+
+def _evaluate_targets(
+    model: Model, table: pa.Table, bases: Sequence[Baseline], *, n_boot: int, seed: int, data: str | None
+) -> dict[str, Any]:
+    """:func:`evaluate_with_baselines` of a multi-task model: per target, the deep model's output and the
+    baselines saved for that target (``Baseline.target``), on the rows of ``table`` that have the target.
+
+    Returns the keys of the single-target result, each by target: ``metrics`` ``{target: metrics}`` (as
+    :meth:`Model.evaluate` gives them), ``baselines`` ``{name: {target: metrics}}``, ``comparisons``
+    ``{target: [...]}``, ``evaluation`` ``{target: document}``, ``verdict`` one sentence per target
+    ("income: ..."; None without baselines); ``rows_without_target`` ``{target: count}``.
+    """
+    assert model.schema_ is not None and model.preprocessor_ is not None
+    names, tasks = target_names(model.schema_), target_tasks(model.schema_)
+    strays = sorted({str(b.target) for b in bases if b.target not in names})
+    if strays:
+        raise ConfigError(
+            f"found baselines for {', '.join(map(repr, strays))}, expected baselines of this model's targets "
+            f"({', '.join(names)})."
+        )
+    metrics = model.evaluate(table)  # checks every target column and counts the rows without each
+    x = model.preprocessor_.transform(table)
+    outputs = model._outputs(x)
+    predictions = {id(b): b.predict(x) for b in bases}
+    primary = f"{model.model} network"
+    settings = (model.extras_.get("evaluation.json") or {}).get("profit_settings") or {}
+    by_name: dict[str, dict[str, Any]] = {}
+    comparisons: dict[str, list[Any]] = {}
+    documents: dict[str, Any] = {}
+    verdicts: list[str] = []
+    for t, name in enumerate(names):
+        column = table.column(name)
+        keep = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
+        labelled = column.filter(pa.array(keep))
+        y = encode_target(labelled, head_schema(model.schema_, name), file=source_of(table), first_row=None)
+        mine = [b for b in bases if b.target == name]
+        document = evaluation_document(
+            y,
+            {primary: outputs[keep, t], **{b.name: predictions[id(b)][keep] for b in mine}},
+            task=tasks[t],
+            primary=primary,
+            data=data or _rows_description(table, int(keep.sum())),
+            contact_cost=settings.get("contact_cost", 1.0),
+            conversion_value=settings.get("conversion_value", 10.0),
+            n_boot=n_boot,
+            seed=seed,
+        )
+        documents[name] = document
+        comparisons[name] = document.get("comparisons") or []
+        for b in mine:
+            by_name.setdefault(b.name, {})[name] = document["models"][b.name]["metrics"]
+        if mine:
+            verdicts.append(f"{name}: {document.get('verdict')}")
+    return {
+        "primary": primary,
+        "rows": table.num_rows,
+        "rows_without_target": {name: metrics[name]["rows_without_target"] for name in names},
+        "metrics": metrics,
+        "baselines": by_name,
+        "comparisons": comparisons,
+        "verdict": " ".join(verdicts) if verdicts else None,
+        "evaluation": documents,
     }

@@ -235,6 +235,7 @@ def run_train(
         bases = _fit_baselines(model, train_table, task, seed, multi)
         if multi:
             metrics.update(_multitask_baselines(model, bases, x_test, y_test, deep_name, metrics["test"]))
+            model.extras_[BASELINES_FILE] = baselines_document([b for per_target in bases for b in per_target])
         else:
             base_scores = {b.name: b.predict(x_test) for b in bases}
             model.extras_[BASELINES_FILE] = baselines_document(bases)
@@ -303,8 +304,10 @@ def _fit_baselines(
     lists = [int(spec["cardinality"]) for spec in getattr(prep, "list_specs_", [])]
     holdout: dict[str, Any] = {"x_valid": x_all.take(valid), "y_valid": y_all[valid]} if len(valid) else {}
     if multi:
-        tasks = target_tasks(model.schema_)
-        return fit_baselines(x_train, y_all[train], tasks, cards, seed=seed, list_cardinalities=lists, **holdout)
+        tasks, names = target_tasks(model.schema_), target_names(model.schema_)
+        return fit_baselines(
+            x_train, y_all[train], tasks, cards, seed=seed, list_cardinalities=lists, targets=names, **holdout
+        )
     return fit_single_baselines(x_train, y_all[train], task, cards, seed=seed, list_cardinalities=lists, **holdout)
 
 
