@@ -628,8 +628,10 @@ class Model:
         metrics["rows_without_target"] = dropped
         return metrics
 
-    def _evaluate_tasks(self, table: pa.Table) -> dict[str, dict[str, Any]]:
-        """evaluate() of a multi-task model: the outputs of every row, then each target's labelled rows."""
+    def _evaluate_tasks(self, table: pa.Table, outputs: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
+        """evaluate() of a multi-task model: the outputs of every row, then each target's labelled rows.
+
+        ``outputs``: the model's outputs ``[n, T]`` for ``table`` when the caller already has them."""
         assert self.schema_ is not None and self.preprocessor_ is not None
         names, tasks = target_names(self.schema_), target_tasks(self.schema_)
         file = source_of(table)
@@ -641,7 +643,7 @@ class Model:
                 file=file,
                 column=absent[0],
             )
-        out = self._outputs(self.preprocessor_.transform(table))
+        out = self._outputs(self.preprocessor_.transform(table)) if outputs is None else outputs
         result: dict[str, dict[str, Any]] = {}
         for t, name in enumerate(names):
             column = table.column(name)

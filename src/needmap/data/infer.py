@@ -583,14 +583,12 @@ def _value_field_expected(spec: Any, column: pa.ChunkedArray) -> bool:
     """Whether the default rule gives numeric column ``spec`` a value field on these values (its
     ``values`` option, else at most 200 distinct values filling less than half their grid)."""
     from needmap.features.numeric import parse_numeric
-    from needmap.features.values import DEFAULT_VALUE_FIELDS, MAX_GRID_SHARE, distinct_values, grid_share
+    from needmap.features.values import DEFAULT_VALUE_FIELDS, chooses_value_field
 
     if "bucketize" in spec.options:
         return False
-    if "values" in spec.options:
-        return bool(spec.options["values"])
     try:
-        distinct = distinct_values(parse_numeric(column, column=spec.name, file=None))
+        parsed = parse_numeric(column, column=spec.name, file=None)
     except (SchemaError, ValueError, pa.ArrowException):
         return False
-    return 0 < distinct.size <= DEFAULT_VALUE_FIELDS and grid_share(distinct) < MAX_GRID_SHARE
+    return chooses_value_field(parsed, option=spec.options.get("values"), limit=DEFAULT_VALUE_FIELDS)

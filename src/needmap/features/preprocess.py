@@ -31,11 +31,9 @@ from needmap.features.target import encode_target, encode_targets
 from needmap.features.values import (
     DEFAULT_MIN_ROWS,
     DEFAULT_VALUE_FIELDS,
-    MAX_GRID_SHARE,
     MIN_KEPT_VALUES,
     ValueColumn,
-    distinct_values,
-    grid_share,
+    chooses_value_field,
 )
 from needmap.features.vocab import OOV_ID, Vocabulary, category_strings
 from needmap.schema import Schema
@@ -272,19 +270,6 @@ class Preprocessor:
             first_row=first_row_of(table),
         )
 
-    def _wants_value_field(self, name: str, parsed: Any) -> bool:
-        """Whether numeric column ``name`` gets a value field: its ``values`` option, else whether its
-        training values ``parsed`` take at most ``config.value_fields`` distinct values that fill less
-        than :data:`~needmap.features.values.MAX_GRID_SHARE` of their grid (levels, not a count range)."""
-        chosen = self._options[name].get("values")
-        if chosen is not None:
-            return bool(chosen)
-        limit = self.config.value_fields
-        if limit is None:
-            return False
-        distinct = distinct_values(parsed)
-        return 0 < distinct.size <= limit and grid_share(distinct) < MAX_GRID_SHARE
-
     def _check_features(self) -> None:
         if not self.schema.features:
             raise SchemaError(
@@ -335,7 +320,7 @@ class Preprocessor:
                 add_indicator=cfg.add_missing_indicator,
             )
             numeric.append(column)
-            if self._wants_value_field(name, parsed):
+            if chooses_value_field(parsed, option=self._options[name].get("values"), limit=cfg.value_fields):
                 valued, column_report[name]["value_field"] = ValueColumn.fit(name, parsed, min_rows=cfg.value_min_rows)
                 if len(valued.values) >= MIN_KEPT_VALUES or self._options[name].get("values"):
                     value_fields.append(valued)

@@ -57,6 +57,18 @@ def grid_share(distinct: np.ndarray) -> float:
     return distinct.size / max(points, distinct.size)
 
 
+def chooses_value_field(parsed: ParsedNumbers, *, option: bool | None, limit: int | None) -> bool:
+    """Whether a numeric column with values ``parsed`` ``[n]`` gets a value field: its ``values`` option
+    (``option``) when set, else whether it holds at most ``limit`` distinct values (None: never) that
+    fill less than :data:`MAX_GRID_SHARE` of their grid (levels or amounts, not a count range)."""
+    if option is not None:
+        return bool(option)
+    if limit is None:
+        return False
+    distinct = distinct_values(parsed)
+    return 0 < distinct.size <= limit and grid_share(distinct) < MAX_GRID_SHARE
+
+
 @dataclass
 class ValueColumn:
     """What one numeric column's value field learned: the values it keeps.

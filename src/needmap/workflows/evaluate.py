@@ -158,9 +158,9 @@ def _evaluate_targets(
             f"found baselines for {', '.join(map(repr, strays))}, expected baselines of this model's targets "
             f"({', '.join(names)})."
         )
-    metrics = model.evaluate(table)  # checks every target column and counts the rows without each
     x = model.preprocessor_.transform(table)
     outputs = model._outputs(x)
+    metrics = model._evaluate_tasks(table, outputs)  # checks every target column, counts rows without each
     predictions = {id(b): b.predict(x) for b in bases}
     primary = f"{model.model} network"
     settings = (model.extras_.get("evaluation.json") or {}).get("profit_settings") or {}
