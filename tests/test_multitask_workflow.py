@@ -249,6 +249,13 @@ def test_saved_baselines_are_compared_again_target_by_target_on_new_rows(adult: 
     assert set(result["comparisons"]) == {"income", "married"} and result["comparisons"]["income"]
     income, married_verdict = result["verdict"].split(" married: ")
     assert income.startswith("income: ") and "AUC" in income and "AUC" in married_verdict
+    # the report on those rows shows each target against its saved baselines
+    from needmap.report.build import build_report
+
+    page = build_report(tmp_path / "mmoe", new, out=tmp_path / "report.html").read_text()
+    for name in ("income", "married"):
+        section = page.split(f"<h3>{name} on ")[1].split("<h3>")[0]
+        assert "LightGBM" in section and "logistic regression" in section and "AUC" in section, section
     # a baseline saved for another target, or for a multi-task model given to a single-target one, is refused
     bases = saved_baselines(loaded)
     bases[0].target = "wealth"

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from needmap.data.profile import drift, profile_table
 from needmap.data.read import source_of
 from needmap.errors import ConfigError
+from needmap.features.target import target_names
 from needmap.report.charts import bar_chart
 from needmap.report.content import ReportData
 from needmap.report.html import Section, facts, note, page
@@ -142,6 +143,10 @@ def report_data(
         result.drift = drift(profile, data)
     else:
         result.notes["drift"] = "no profile.json in this model directory: no training profile to compare the data with"
+    if schema.extra_targets and all(name in data.column_names for name in target_names(schema)):
+        bases = saved_baselines(model, file=str(directory))
+        if bases:  # per target: the deep model against that target's saved baselines on the data
+            result.target_evaluations = evaluate_with_baselines(model, data, baselines=bases)["evaluation"]
     if schema.extra_targets or schema.target not in data.column_names:
         reason = "several targets" if schema.extra_targets else f"no target column '{schema.target}'"
         result.notes["curves"] = f"the data has {reason}: no curves on it" + (

@@ -24,6 +24,9 @@ class ReportData:
         data_evaluation: the same document on the given data: the deep model's curves and metrics, and,
             when the model directory has ``baselines.json``, the saved baselines' metrics, the paired
             bootstrap comparisons and the verdict on those rows (their curves are not drawn).
+        target_evaluations: a multi-task model's saved baselines against it on the given data, one
+            evaluation document per target (``{target: document}``, :func:`needmap.workflows.evaluate.
+            evaluate_with_baselines`); None otherwise.
         data_name: how to name the given data in legends ("holdout.csv").
         profile: the training rows' profile (profile.json).
         drift: the given data's drift against ``profile`` (:func:`needmap.data.profile.drift`).
@@ -39,6 +42,7 @@ class ReportData:
     metrics: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] | None = None
     data_evaluation: dict[str, Any] | None = None
+    target_evaluations: dict[str, dict[str, Any]] | None = None
     data_name: str | None = None
     profile: dict[str, Any] | None = None
     drift: list[dict[str, Any]] | None = None

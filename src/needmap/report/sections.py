@@ -313,13 +313,20 @@ def _comparisons_table(comparisons: list[dict[str, Any]]) -> str:
 
 
 def _on_data(data: ReportData) -> str:
-    """The deep model against the saved baselines on the given data: its verdict, metrics and intervals;
-    "" unless the given data's evaluation holds baselines."""
-    document = data.data_evaluation
+    """The deep model against the saved baselines on the given data: its verdict, metrics and intervals
+    (per target for a multi-task model); "" unless the given data's evaluation holds baselines."""
+    if data.target_evaluations:
+        per_target = data.target_evaluations.items()
+        return "".join(_on_data_document(data, document, target) for target, document in per_target)
+    return _on_data_document(data, data.data_evaluation)
+
+
+def _on_data_document(data: ReportData, document: dict[str, Any] | None, target: str | None = None) -> str:
+    """:func:`_on_data` of one evaluation document (of ``target``, for a multi-task model)."""
     if not document or len(document.get("models") or {}) < 2:
         return ""
     name = data.data_name or "the data"
-    parts = [f"<h3>On {esc(name)}</h3>"]
+    parts = [f"<h3>{esc(target)} on {esc(name)}</h3>" if target else f"<h3>On {esc(name)}</h3>"]
     if document.get("verdict"):
         parts.append(verdict_box(str(document["verdict"])))
     parts.append(explain(f"the baselines saved with the model (baselines.json), on {document.get('data') or name}"))
@@ -359,7 +366,8 @@ def baselines_section(data: ReportData) -> Section:
             parts.append(note(NO_EVALUATION + "; the test metrics from metrics.json:"))
             columns = {"deep model": metrics["test"], metrics.get("baseline", "baseline"): metrics["baseline_test"]}
             task = data.task or "binary"
-            if all(isinstance(v, dict) for v in metrics["test"].values()):
+            if all(isinstance(v, dict) for v in metrics["test"].values()):  # several targets: tables by target
+                parts.append(_on_data(data))
                 return Section("baselines", "Against traditional models", "".join(parts))
             parts.append(_columns_table(task, columns))
         else:
