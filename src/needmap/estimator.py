@@ -628,11 +628,24 @@ class Model:
         metrics["rows_without_target"] = dropped
         return metrics
 
-    def _evaluate_tasks(self, table: pa.Table, outputs: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
-        """evaluate() of a multi-task model: the outputs of every row, then each target's labelled rows.
+    def _evaluate_tasks(self, table: pa.Table) -> dict[str, dict[str, Any]]:
+        """evaluate() of a multi-task model: the outputs of every row, then each target's labelled rows."""
+        assert self.preprocessor_ is not None
+        labelled = self._labelled_targets(table)
+        out = self._outputs(self.preprocessor_.transform(table))
+        result: dict[str, dict[str, Any]] = {}
+        for t, (name, task, keep, y) in enumerate(labelled):
+            metrics = task_metrics(task, y, out[keep, t])
+            metrics["rows_without_target"] = int((~keep).sum())
+            result[name] = metrics
+        return result
 
-        ``outputs``: the model's outputs ``[n, T]`` for ``table`` when the caller already has them."""
-        assert self.schema_ is not None and self.preprocessor_ is not None
+    def _labelled_targets(self, table: pa.Table) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+        """Per target of a multi-task model, in target order: its name, its task, the mask bool ``[n]`` of
+        the rows of ``table`` that have a value for it, and those values encoded ``[k]``.
+
+        SchemaError when a target column is absent, DataError when no row has a value for a target."""
+        assert self.schema_ is not None
         names, tasks = target_names(self.schema_), target_tasks(self.schema_)
         file = source_of(table)
         absent = [name for name in names if name not in table.column_names]
@@ -643,9 +656,8 @@ class Model:
                 file=file,
                 column=absent[0],
             )
-        out = self._outputs(self.preprocessor_.transform(table)) if outputs is None else outputs
-        result: dict[str, dict[str, Any]] = {}
-        for t, name in enumerate(names):
+        labelled = []
+        for name, task in zip(names, tasks, strict=True):
             column = table.column(name)
             keep = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
             if not keep.any():
@@ -653,13 +665,11 @@ class Model:
                     f"no row has a value in the target column '{name}'; expected labelled rows.", file=file, column=name
                 )
             dropped = int((~keep).sum())
-            labelled = column.filter(pa.array(keep)) if dropped else column
+            values = column.filter(pa.array(keep)) if dropped else column
             first_row = None if dropped else first_row_of(table)
-            y = encode_target(labelled, head_schema(self.schema_, name), file=file, first_row=first_row)
-            metrics = task_metrics(tasks[t], y, out[keep, t])
-            metrics["rows_without_target"] = dropped
-            result[name] = metrics
-        return result
+            y = encode_target(values, head_schema(self.schema_, name), file=file, first_row=first_row)
+            labelled.append((name, task, keep, y))
+        return labelled
 
     # -- persistence ---------------------------------------------------------------------------
     def model_description(self) -> dict[str, Any]:

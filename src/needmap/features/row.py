@@ -6,8 +6,8 @@ features for one row with dict lookups and float arithmetic (tens of microsecond
 common values: numbers, booleans, numeric text, missing values (None, NaN, blanks, the missing-value
 tokens) and categories as text, integers, booleans or whole floats, for numeric columns (their value
 fields included) and vocabulary categoricals. For anything else (list features, hashed or bucketized
-columns, a value it does not cover, a feature column absent from the row, text that is not a number in a numeric column)
-:meth:`RowEncoder.encode` returns None and the caller runs ``Preprocessor.transform``, which gives
+columns, a value it does not cover, a feature column absent from the row, text that is not a number in a
+numeric column) :meth:`RowEncoder.encode` returns None and the caller runs ``Preprocessor.transform``, which gives
 the same features or the same error: the two paths are tested to agree row for row.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 from needmap.features.batch import FeatureBatch
 from needmap.features.numeric import MISSING_TOKENS, NUMBER_PATTERN, NumericColumn, _quantile_rank
 from needmap.features.values import ValueColumn
-from needmap.features.vocab import MISSING_ID, OOV_ID, RESERVED_IDS, IdMap, Vocabulary
+from needmap.features.vocab import MISSING_ID, OOV_ID, IdMap, Vocabulary
 
 _NUMBER = re.compile(NUMBER_PATTERN)
 _MISSING = frozenset(MISSING_TOKENS)
@@ -107,10 +107,7 @@ class RowEncoder:
         )
         self._ids: list[IdMap | dict[float, int]] = []
         if self.covered:
-            self._ids = [
-                e.id_map() if isinstance(e, Vocabulary) else {v: i for i, v in enumerate(e.values, start=RESERVED_IDS)}
-                for e in self.encoders
-            ]
+            self._ids = [e.id_map() for e in self.encoders]
 
     def encode(self, row: Mapping[str, Any]) -> FeatureBatch | None:
         """The row's features (numeric float32 ``[1, n_numeric]``, ids int64 ``[1, n_cat]``), or None

@@ -121,9 +121,10 @@ class ValueColumn:
         ids[np.isnan(values)] = MISSING_ID
         return ids
 
-    def encode_value(self, value: float) -> int:
-        """The id of one value (NaN = missing), as :meth:`encode_values` gives it."""
-        return int(self.encode_values(np.array([value], dtype=np.float64))[0])
+    def id_map(self) -> dict[float, int]:
+        """Kept value -> id, as :meth:`encode_values` gives them (for one row at a time; a value not in it
+        has id 0, a missing one 1)."""
+        return {value: i for i, value in enumerate(self.values, start=RESERVED_IDS)}
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "min_rows": self.min_rows, "values": list(self.values)}

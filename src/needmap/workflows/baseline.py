@@ -422,6 +422,7 @@ def fit_baselines(
     ``[linear model, LightGBM]`` per target, in target order.
     """
     per_target = []
+    lists = list(list_cardinalities)
     for t, task in enumerate(tasks):
         x_t, y_t = _labelled(x, y[:, t])
         valid: dict[str, Any] = {}
@@ -429,7 +430,6 @@ def fit_baselines(
             xv, yv = _labelled(x_valid, y_valid[:, t])
             if len(xv):
                 valid = {"x_valid": xv, "y_valid": yv}
-        lists = list(list_cardinalities)
         fitted = fit_single_baselines(x_t, y_t, task, cardinalities, seed=seed, list_cardinalities=lists, **valid)
         for base in fitted:
             base.target = None if targets is None else targets[t]

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from needmap.data.read import source_of
 from needmap.errors import ConfigError, DataError, SchemaError
 from needmap.estimator import Model
-from needmap.features.target import encode_target, head_schema, target_names, target_tasks
+from needmap.features.target import target_names
 from needmap.metrics import task_metrics
 from needmap.workflows.baseline import BASELINES_FILE, Baseline, load_baselines
 from needmap.workflows.evaluation import evaluation_document
@@ -151,33 +151,31 @@ def _evaluate_targets(
     ("income: ..."; None without baselines); ``rows_without_target`` ``{target: count}``.
     """
     assert model.schema_ is not None and model.preprocessor_ is not None
-    names, tasks = target_names(model.schema_), target_tasks(model.schema_)
+    names = target_names(model.schema_)
     strays = sorted({str(b.target) for b in bases if b.target not in names})
     if strays:
         raise ConfigError(
             f"found baselines for {', '.join(map(repr, strays))}, expected baselines of this model's targets "
             f"({', '.join(names)})."
         )
+    labelled = model._labelled_targets(table)  # checks every target column
     x = model.preprocessor_.transform(table)
     outputs = model._outputs(x)
-    metrics = model._evaluate_tasks(table, outputs)  # checks every target column, counts rows without each
     predictions = {id(b): b.predict(x) for b in bases}
     primary = f"{model.model} network"
     settings = (model.extras_.get("evaluation.json") or {}).get("profit_settings") or {}
+    metrics: dict[str, dict[str, Any]] = {}
     by_name: dict[str, dict[str, Any]] = {}
     comparisons: dict[str, list[Any]] = {}
     documents: dict[str, Any] = {}
     verdicts: list[str] = []
-    for t, name in enumerate(names):
-        column = table.column(name)
-        keep = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
-        labelled = column.filter(pa.array(keep))
-        y = encode_target(labelled, head_schema(model.schema_, name), file=source_of(table), first_row=None)
+    for t, (name, task, keep, y) in enumerate(labelled):
+        metrics[name] = {**task_metrics(task, y, outputs[keep, t]), "rows_without_target": int((~keep).sum())}
         mine = [b for b in bases if b.target == name]
         document = evaluation_document(
             y,
             {primary: outputs[keep, t], **{b.name: predictions[id(b)][keep] for b in mine}},
-            task=tasks[t],
+            task=task,
             primary=primary,
             data=data or _rows_description(table, int(keep.sum())),
             contact_cost=settings.get("contact_cost", 1.0),
