@@ -97,6 +97,21 @@ def parse_value_fields(text: str | None) -> int | str | None:
     return int(text)
 
 
+def parse_zero_flags(text: str | None) -> float | str | None:
+    """'0.3' -> 0.3; 'none' -> None; None -> 'default' (leave the default)."""
+    if text is None:
+        return "default"
+    if text.strip().lower() == "none":
+        return None
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 < share <= 1.0:
+        raise ConfigError(f"--zero-flags '{text}' is not a share of zeros; expected e.g. 0.3 or none.")
+    return share
+
+
 def parse_params(items: list[str] | None) -> dict[str, Any]:
     """['cross_layers=4', 'cin_layers=64,64', 'structure=stacked'] -> {'cross_layers': 4, ...}.
 
@@ -305,6 +320,7 @@ def _build_model(
     precision: str | None = None,
     device: str | None = None,
     value_fields: str | None = None,
+    zero_flags: str | None = None,
 ) -> Any:
     from needmap.estimator import Model
 
@@ -338,6 +354,9 @@ def _build_model(
     limit = parse_value_fields(value_fields)
     if limit != "default":
         options["value_fields"] = limit
+    share = parse_zero_flags(zero_flags)
+    if share != "default":
+        options["zero_flags"] = share
     return Model(model, **roles, **options)
 
 
@@ -416,6 +435,11 @@ def train(
         help="Numeric columns whose values are levels or codes (at most this many distinct values, default 200) "
         "also get an embedding per value; none turns it off.",
     ),
+    zero_flags: str | None = typer.Option(
+        None,
+        help="Numeric columns that are zero in at least this share of training rows (default 0.3, over more "
+        "than 200 distinct values) also get a 0/1 'is zero' column; none turns it off.",
+    ),
     validation: float = typer.Option(0.1, help="Share of training rows for early stopping."),
     test_size: float = typer.Option(0.2, help="Share of rows held out for the test metrics."),
     split: str = typer.Option("stratified", help="stratified, random or time."),
@@ -459,7 +483,7 @@ def train(
     estimator = _build_model(
         roles, model, hidden, embedding_dim, dropout, activation, batch_norm, epochs, batch_size, lr, optimizer,
         weight_decay, patience, lr_schedule, class_weight, seed, max_time, scaling, clip, min_frequency, quiet,
-        param, precision, device, value_fields,
+        param, precision, device, value_fields, zero_flags,
     )  # fmt: skip
     table = _read(data, delimiter, encoding)
     outcome = run_train(

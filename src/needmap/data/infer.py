@@ -178,15 +178,20 @@ def describe_schema(schema: Schema, table: pa.Table) -> list[dict[str, Any]]:
         ``distinct`` and ``missing`` are None for a column that ``table`` lacks or whose type cannot
         be counted. The reason of a numeric column whose values in ``table`` are levels or amounts
         says that it will also get a value field by default (:mod:`needmap.features.values`; the
-        training rows decide).
+        training rows decide), that of one mostly zero over a long range that it will get a zero flag
+        (:mod:`needmap.features.zero_flags`).
     """
     rows = []
     present = set(table.column_names)
     for spec in schema.columns:
         distinct = missing = None
         reason = spec.reason
-        if spec.name in present and spec.role == "numeric" and _value_field_expected(spec, table.column(spec.name)):
-            reason = f"{reason}; + a value field (levels or amounts)"
+        if spec.name in present and spec.role == "numeric":
+            value_field, zero_flag = _numeric_extras_expected(spec, table.column(spec.name))
+            if value_field:
+                reason = f"{reason}; + a value field (levels or amounts)"
+            if zero_flag:
+                reason = f"{reason}; + a zero flag (mostly zero)"
         if spec.name in present:
             col = _plain(table.column(spec.name))
             missing = _n_missing(col)
@@ -579,16 +584,22 @@ def _clip(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _value_field_expected(spec: Any, column: pa.ChunkedArray) -> bool:
-    """Whether the default rule gives numeric column ``spec`` a value field on these values (its
-    ``values`` option, else at most 200 distinct values filling less than half their grid)."""
+def _numeric_extras_expected(spec: Any, column: pa.ChunkedArray) -> tuple[bool, bool]:
+    """Whether the default rules give numeric column ``spec`` a value field (its ``values`` option,
+    else at most 200 distinct values filling less than half their grid) and a zero flag (its
+    ``zero_flag`` option, else zero in at least 30% of the values, over more than 200 distinct ones)
+    on these values."""
     from needmap.features.numeric import parse_numeric
     from needmap.features.values import DEFAULT_VALUE_FIELDS, chooses_value_field
+    from needmap.features.zero_flags import DEFAULT_ZERO_SHARE, chooses_zero_flag
 
     if "bucketize" in spec.options:
-        return False
+        return False, False
     try:
         parsed = parse_numeric(column, column=spec.name, file=None)
     except (SchemaError, ValueError, pa.ArrowException):
-        return False
-    return chooses_value_field(parsed, option=spec.options.get("values"), limit=DEFAULT_VALUE_FIELDS)
+        return False, False
+    return (
+        chooses_value_field(parsed, option=spec.options.get("values"), limit=DEFAULT_VALUE_FIELDS),
+        chooses_zero_flag(parsed, option=spec.options.get("zero_flag"), share=DEFAULT_ZERO_SHARE),
+    )

@@ -12,7 +12,7 @@ class FeatureBatch:
     """Preprocessed features of ``n`` rows, as contiguous arrays.
 
     Attributes:
-        numeric: float32 ``[n, n_numeric]``: scaled numerics, then missing-indicators (0/1).
+        numeric: float32 ``[n, n_numeric]``: scaled numerics, then missing-indicators (0/1), then zero flags (0/1).
         categorical: int64 ``[n, n_categorical]``: per-column ids in ``[0, cardinality)``;
             id 0 is the out-of-vocabulary id, id 1 the missing-value id. Hashed categoricals and
             bucketized numerics are categorical columns too.

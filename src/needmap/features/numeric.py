@@ -155,6 +155,8 @@ class NumericColumn:
         clip_low, clip_high: training quantiles the values are clipped to (the observed values at or
             just outside the quantile levels); None when clipping is off.
         indicator: whether a 0/1 missing-indicator column follows the scaled values.
+        zero_flag: whether a 0/1 "is zero" column follows them too (:mod:`needmap.features.zero_flags`);
+            set by the preprocessor after :meth:`fit`.
         center, scale: standardization of 'standard' (raw values) and 'log1p' (log values).
         quantiles: ``n_bins + 1`` training quantiles (non-decreasing) for 'quantile' scaling.
     """
@@ -168,6 +170,7 @@ class NumericColumn:
     center: float = 0.0
     scale: float = 1.0
     quantiles: list[float] = field(default_factory=list)
+    zero_flag: bool = False
 
     @classmethod
     def fit(
@@ -258,6 +261,7 @@ class NumericColumn:
             "center": self.center,
             "scale": self.scale,
             "quantiles": list(self.quantiles),
+            "zero_flag": self.zero_flag,
         }
 
     @classmethod
@@ -275,6 +279,7 @@ class NumericColumn:
             center=float(data["center"]),
             scale=float(data["scale"]),
             quantiles=[float(q) for q in data["quantiles"]],
+            zero_flag=bool(data.get("zero_flag", False)),  # absent in states saved before zero flags
         )
 
 

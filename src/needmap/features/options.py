@@ -9,7 +9,9 @@ sequence       ``separator`` (text lists; default: detected, see :mod:`needmap.f
 categorical    ``hash_buckets`` (hash the values into this many buckets instead of a vocabulary)
 numeric        ``bucketize`` (quantile buckets that replace the scaled value by a bucket id), ``values``
                (true / false: a value field of its exact values beside the scaled value, or none,
-               whatever ``PreprocessConfig.value_fields`` says; see :mod:`needmap.features.values`)
+               whatever ``PreprocessConfig.value_fields`` says; see :mod:`needmap.features.values`),
+               ``zero_flag`` (true / false: a 0/1 "is zero" column beside the scaled value, or none,
+               whatever ``PreprocessConfig.zero_flags`` says; see :mod:`needmap.features.zero_flags`)
 =============  ==================================================================================
 
 Other roles take no options. :func:`check_options` is the one place that validates them; the schema
@@ -29,7 +31,7 @@ ALLOWED_OPTIONS: dict[str, tuple[str, ...]] = {
     "multihot": _LIST_KEYS,
     "sequence": _LIST_KEYS,
     "categorical": ("hash_buckets",),
-    "numeric": ("bucketize", "values"),
+    "numeric": ("bucketize", "values", "zero_flag"),
 }
 DEFAULT_HASH_BUCKETS = 100_000
 DEFAULT_BUCKETS = 10
@@ -99,7 +101,7 @@ def _check_value(name: str, key: str, value: Any, file: str | None) -> Any:
         if not _is_int(value) or value < 2:
             raise bad("a whole number of at least 2 buckets")
         return int(value)
-    if key == "values":
+    if key in ("values", "zero_flag"):
         if not isinstance(value, bool):
             raise bad("true or false")
         return value

@@ -36,6 +36,7 @@ from needmap.features.values import (
     chooses_value_field,
 )
 from needmap.features.vocab import OOV_ID, Vocabulary, category_strings
+from needmap.features.zero_flags import DEFAULT_ZERO_SHARE, chooses_zero_flag, zero_flags, zero_share
 from needmap.schema import Schema
 
 FORMAT = "needmap.preprocessor"
@@ -71,6 +72,9 @@ class PreprocessConfig:
             number (:mod:`needmap.features.values`); None: only columns with the option ``values: true``.
         value_min_rows: training rows a value needs to get an id of its own in a value field; rarer
             values share the out-of-vocabulary id.
+        zero_flags: a numeric column whose non-missing training values are zero in at least this
+            share, over more than 200 distinct values, also gets a 0/1 column ``<col>__zero``
+            (:mod:`needmap.features.zero_flags`); None: only columns with the option ``zero_flag: true``.
     """
 
     impute: str = "median"
@@ -84,6 +88,7 @@ class PreprocessConfig:
     max_unparseable: float = 0.05
     value_fields: int | None = DEFAULT_VALUE_FIELDS
     value_min_rows: int = DEFAULT_MIN_ROWS
+    zero_flags: float | None = DEFAULT_ZERO_SHARE
 
     def __post_init__(self) -> None:
         if self.impute not in IMPUTES:
@@ -115,6 +120,12 @@ class PreprocessConfig:
             )
         if not _is_int(self.value_min_rows) or self.value_min_rows < 1:
             raise ConfigError(f"value_min_rows is {self.value_min_rows!r}, expected a whole number >= 1.")
+        if self.zero_flags is not None:
+            if not _is_number(self.zero_flags) or not 0.0 < self.zero_flags <= 1.0:
+                raise ConfigError(
+                    f"zero_flags is {self.zero_flags!r}, expected a share of zeros above 0 and at most 1, or None."
+                )
+            self.zero_flags = float(self.zero_flags)
 
     def scaling_of(self, column: str) -> str:
         """The scaling of one numeric column: its override, else the default."""
@@ -198,7 +209,9 @@ class Preprocessor:
             ``bucketize: K`` a categorical field of quantile-bucket ids instead
             (:mod:`needmap.features.buckets`). A column whose values are levels or amounts
             (``value_fields``, or option ``values: true``) also gets a categorical field of its exact
-            values (:mod:`needmap.features.values`).
+            values (:mod:`needmap.features.values`). A column that is mostly zero over a long range
+            (``zero_flags``, or option ``zero_flag: true``) also gets a 0/1 "is zero" column
+            (:mod:`needmap.features.zero_flags`).
         categorical: a vocabulary of training categories; with option ``hash_buckets: N`` hashed
             ids instead (:mod:`needmap.features.hashing`).
         multihot, sequence: padded id lists in ``FeatureBatch.lists`` (:mod:`needmap.features.lists`).
@@ -208,8 +221,10 @@ class Preprocessor:
         vocabularies_: per column of ``FeatureBatch.categorical``, its encoder: a
             :class:`Vocabulary`, :class:`HashedColumn`, :class:`BucketColumn` or :class:`ValueColumn`.
         list_columns_: per list feature, its :class:`ListColumn`.
-        n_numeric_: width of ``FeatureBatch.numeric`` (scaled columns, then indicators).
-        numeric_names_: names of those columns; indicators are named ``<col>__missing``.
+        n_numeric_: width of ``FeatureBatch.numeric`` (scaled columns, then missing indicators, then
+            zero flags).
+        numeric_names_: names of those columns; indicators are named ``<col>__missing``, zero flags
+            ``<col>__zero``.
         categorical_names_: names of the columns of ``FeatureBatch.categorical``: the categorical
             columns (hashed ones included) in schema order, then the bucketized numeric columns, then
             the numeric columns with a value field (each named after its column, whose scaled
@@ -301,12 +316,13 @@ class Preprocessor:
             parsed = parse_numeric(columns[name], column=name, file=file)
             parsed.check_unparseable(cfg.max_unparseable, column=name, file=file, first_row=first_row)
             if "bucketize" in self._options[name]:
-                if self._options[name].get("values"):
-                    raise ConfigError(
-                        "found the options bucketize and values: true together, expected one of them "
-                        "(buckets replace the scaled number; a value field sits beside it).",
-                        column=name,
-                    )
+                for option in ("values", "zero_flag"):
+                    if self._options[name].get(option):
+                        raise ConfigError(
+                            f"found the options bucketize and {option}: true together, expected one of them "
+                            "(buckets replace the scaled number; the other sits beside it).",
+                            column=name,
+                        )
                 bucketed, column_report[name] = BucketColumn.fit(name, parsed, buckets=self._options[name]["bucketize"])
                 buckets.append(bucketed)
                 continue
@@ -320,6 +336,9 @@ class Preprocessor:
                 add_indicator=cfg.add_missing_indicator,
             )
             numeric.append(column)
+            if chooses_zero_flag(parsed, option=self._options[name].get("zero_flag"), share=cfg.zero_flags):
+                column.zero_flag = True
+                column_report[name]["zero_flag"] = {"zero_share": round(zero_share(parsed), 4)}
             if chooses_value_field(parsed, option=self._options[name].get("values"), limit=cfg.value_fields):
                 valued, column_report[name]["value_field"] = ValueColumn.fit(name, parsed, min_rows=cfg.value_min_rows)
                 if len(valued.values) >= MIN_KEPT_VALUES or self._options[name].get("values"):
@@ -367,7 +386,11 @@ class Preprocessor:
         self.numeric_columns_ = numeric
         self.vocabularies_ = encoders
         self.list_columns_ = lists
-        self.numeric_names_ = [c.name for c in numeric] + [f"{c.name}__missing" for c in numeric if c.indicator]
+        self.numeric_names_ = (
+            [c.name for c in numeric]
+            + [f"{c.name}__missing" for c in numeric if c.indicator]
+            + [f"{c.name}__zero" for c in numeric if c.zero_flag]
+        )
         self.n_numeric_ = len(self.numeric_names_)
         self.categorical_names_ = [e.name for e in encoders]
         self.cardinalities_ = [e.cardinality for e in encoders]
@@ -418,6 +441,7 @@ class Preprocessor:
         numeric_out = np.empty((n, self.n_numeric_), dtype=np.float32)
         column_report: dict[str, dict[str, Any]] = {}
         indicator_at = len(self.numeric_columns_)
+        zero_at = indicator_at + sum(c.indicator for c in self.numeric_columns_)
         valued = {e.name for e in self.vocabularies_ if isinstance(e, ValueColumn)}
         values_of: dict[str, np.ndarray] = {}  # parsed once, read again by the column's value field
         for j, column in enumerate(self.numeric_columns_):
@@ -430,6 +454,9 @@ class Preprocessor:
             if column.indicator:
                 numeric_out[:, indicator_at] = np.isnan(parsed.values)
                 indicator_at += 1
+            if column.zero_flag:
+                numeric_out[:, zero_at] = zero_flags(parsed.values)
+                zero_at += 1
             column_report[column.name] = {
                 "role": "numeric",
                 "missing": int(parsed.missing.sum()),

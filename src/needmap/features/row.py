@@ -5,7 +5,7 @@ cost per call for a few dozen columns, whatever the row count. :class:`RowEncode
 features for one row with dict lookups and float arithmetic (tens of microseconds). It covers the
 common values: numbers, booleans, numeric text, missing values (None, NaN, blanks, the missing-value
 tokens) and categories as text, integers, booleans or whole floats, for numeric columns (their value
-fields included) and vocabulary categoricals. For anything else (list features, hashed or bucketized
+fields and zero flags included) and vocabulary categoricals. For anything else (list features, hashed or bucketized
 columns, a value it does not cover, a feature column absent from the row, text that is not a number in a
 numeric column) :meth:`RowEncoder.encode` returns None and the caller runs ``Preprocessor.transform``, which gives
 the same features or the same error: the two paths are tested to agree row for row.
@@ -118,12 +118,16 @@ class RowEncoder:
         categorical = np.empty((1, len(self.encoders)), dtype=np.int64)
         try:
             indicator_at = len(self.numeric)
+            zero_at = indicator_at + sum(c.indicator for c in self.numeric)
             for j, column in enumerate(self.numeric):
                 raw = _number(row[column.name])
                 numeric[0, j] = _scaled(column, raw)
                 if column.indicator:
                     numeric[0, indicator_at] = 1.0 if math.isnan(raw) else 0.0
                     indicator_at += 1
+                if column.zero_flag:
+                    numeric[0, zero_at] = 1.0 if raw == 0.0 else 0.0
+                    zero_at += 1
             for j, (encoder, ids) in enumerate(zip(self.encoders, self._ids, strict=True)):
                 if isinstance(encoder, ValueColumn):
                     value = _number(row[encoder.name])
