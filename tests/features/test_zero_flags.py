@@ -133,3 +133,13 @@ def test_the_command_line_reads_a_share_or_none() -> None:
     for bad in ("0", "1.5", "many"):
         with pytest.raises(ConfigError, match="--zero-flags"):
             parse_zero_flags(bad)
+
+
+def test_the_demo_lists_the_zero_flag_of_a_column() -> None:
+    from needmap.workflows.demo import _preprocessing_lines
+
+    pre = Preprocessor(schema()).fit(table())
+    lines = _preprocessing_lines({"preprocessing": pre.report_})
+    spend = [line for line in lines if line.startswith("spend:")]
+    assert len(spend) == 1 and "zero flag (6" in spend[0], lines  # about 60% zeros
+    assert not any("zero flag" in line for line in lines if not line.startswith("spend:"))

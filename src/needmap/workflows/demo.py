@@ -31,6 +31,9 @@ def _preprocessing_lines(report: dict[str, Any]) -> list[str]:
         field = col.get("value_field")
         if isinstance(field, dict) and field.get("used", True):
             parts.append(f"value field of {field['values']} values")  # levels or codes: an embedding each
+        zero = col.get("zero_flag")
+        if isinstance(zero, dict):
+            parts.append(f"zero flag ({zero['zero_share']:.0%} zeros)")  # a 0/1 'is zero' column beside it
         if parts:
             lines.append(f"{name}: {', '.join(parts)}")
     return lines
