@@ -232,15 +232,14 @@ def run_train(
     base_scores: dict[str, np.ndarray] = {}
     model.extras_.pop(BASELINES_FILE, None)  # only the baselines of this run are saved with the model
     if baseline:
-        bases = _fit_baselines(model, train_table, task, seed, multi)
+        per_target = _fit_baselines(model, train_table, task, seed, multi)
+        model.extras_[BASELINES_FILE] = baselines_document([b for bases in per_target for b in bases])
         if multi:
-            metrics.update(_multitask_baselines(model, bases, x_test, y_test, deep_name, metrics["test"]))
-            model.extras_[BASELINES_FILE] = baselines_document([b for per_target in bases for b in per_target])
+            metrics.update(_multitask_baselines(model, per_target, x_test, y_test, deep_name, metrics["test"]))
         else:
-            base_scores = {b.name: b.predict(x_test) for b in bases}
-            model.extras_[BASELINES_FILE] = baselines_document(bases)
+            base_scores = {b.name: b.predict(x_test) for b in per_target[0]}
             metrics["baselines"] = {name: task_metrics(task, y_test, p) for name, p in base_scores.items()}
-            metrics["baseline_rounds"] = {b.name: b.rounds for b in bases if b.rounds is not None}
+            metrics["baseline_rounds"] = {b.name: b.rounds for b in per_target[0] if b.rounds is not None}
             best = best_baseline(task, metrics["baselines"])
             metrics["baseline"] = best
             metrics["baseline_test"] = metrics["baselines"][best]
@@ -289,12 +288,10 @@ def run_train(
     )
 
 
-def _fit_baselines(
-    model: Model, train_table: pa.Table, task: str, seed: int, multi: bool
-) -> list[Baseline] | list[list[Baseline]]:
+def _fit_baselines(model: Model, train_table: pa.Table, task: str, seed: int, multi: bool) -> list[list[Baseline]]:
     """The baselines of a fitted ``model``, trained on the rows that trained its network; LightGBM stops
-    early on the network's validation rows. A single target gets ``[linear model, LightGBM]``; a
-    multi-task model one such list per target (each on the rows that have that target)."""
+    early on the network's validation rows. One list ``[linear model, LightGBM]`` per target: a single
+    target gets one list; a multi-task model one per target (each on the rows that have that target)."""
     assert model.preprocessor_ is not None and model.schema_ is not None and model.fit_rows_ is not None
     prep = model.preprocessor_
     x_all, y_all = prep.transform(train_table), prep.encode_target(train_table)
@@ -308,7 +305,7 @@ def _fit_baselines(
         return fit_baselines(
             x_train, y_all[train], tasks, cards, seed=seed, list_cardinalities=lists, targets=names, **holdout
         )
-    return fit_single_baselines(x_train, y_all[train], task, cards, seed=seed, list_cardinalities=lists, **holdout)
+    return [fit_single_baselines(x_train, y_all[train], task, cards, seed=seed, list_cardinalities=lists, **holdout)]
 
 
 def _multitask_baselines(
