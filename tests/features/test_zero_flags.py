@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 import needmap as nm
-from needmap.cli import parse_zero_flags
+from needmap.cli_parse import parse_zero_flags
 from needmap.data.infer import describe_schema, infer_schema
 from needmap.data.read import read
 from needmap.errors import ConfigError
