@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 
+from needmap.data.read import read
+from needmap.features.preprocess import Preprocessor
+from needmap.features.row import RowEncoder
 from needmap.schema import ColumnSpec, Schema
 
 
@@ -27,3 +31,22 @@ def build_schema(
 @pytest.fixture
 def make_schema() -> Callable[..., Schema]:
     return build_schema
+
+
+def assert_rows_agree(pre: Preprocessor, rows: list[dict], reference: Preprocessor | None = None) -> None:
+    """Each row's features from ``pre``'s one-row path equal those of ``reference.transform`` (default
+    ``pre``) on that row: numerics to float32 precision, ids exactly."""
+    encoder = RowEncoder(pre)
+    assert encoder.covered
+    batch_path = reference or pre
+    for row in rows:
+        fast = encoder.encode(row)
+        assert fast is not None, row
+        batch = batch_path.transform(read([row]))
+        np.testing.assert_allclose(fast.numeric, batch.numeric, rtol=1e-6, atol=1e-7)
+        assert fast.categorical.tolist() == batch.categorical.tolist()
+
+
+@pytest.fixture
+def rows_agree() -> Callable[..., None]:
+    return assert_rows_agree

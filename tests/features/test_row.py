@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -20,31 +19,20 @@ def fitted(table: pa.Table, target: str, **options: object) -> Preprocessor:
     return Preprocessor(schema, PreprocessConfig(**options)).fit(table)
 
 
-def assert_rows_agree(pre: Preprocessor, rows: list[dict]) -> None:
-    encoder = RowEncoder(pre)
-    assert encoder.covered
-    for row in rows:
-        fast = encoder.encode(row)
-        assert fast is not None, row
-        batch = pre.transform(read([row]))
-        np.testing.assert_allclose(fast.numeric, batch.numeric, rtol=1e-6, atol=1e-7)
-        assert fast.categorical.tolist() == batch.categorical.tolist()
-
-
 @pytest.mark.parametrize("scaling", ["auto", "standard", "log1p", "quantile", "none"])
-def test_bank_rows_agree_with_the_batch_path(bank_table: pa.Table, scaling: str) -> None:
+def test_bank_rows_agree_with_the_batch_path(bank_table: pa.Table, scaling: str, rows_agree) -> None:
     pre = fitted(bank_table.slice(0, 2000), "y", scaling=scaling)
     rows = bank_table.slice(2000, 150).drop(["y"]).to_pylist()
-    assert_rows_agree(pre, rows)
+    rows_agree(pre, rows)
 
 
-def test_shoppers_booleans_and_integer_categories_agree(shoppers_csv) -> None:
+def test_shoppers_booleans_and_integer_categories_agree(shoppers_csv, rows_agree) -> None:
     table = read(shoppers_csv)
     pre = fitted(table.slice(0, 2000), "Revenue")
-    assert_rows_agree(pre, table.slice(2000, 150).drop(["Revenue"]).to_pylist())
+    rows_agree(pre, table.slice(2000, 150).drop(["Revenue"]).to_pylist())
 
 
-def test_missing_values_text_numbers_and_unseen_categories_agree() -> None:
+def test_missing_values_text_numbers_and_unseen_categories_agree(rows_agree) -> None:
     train = pa.table(
         {
             "x": [1.0, 2.0, None, 4.0, 100.0, 3.0] * 20,
@@ -64,7 +52,7 @@ def test_missing_values_text_numbers_and_unseen_categories_agree() -> None:
         {"x": 1e9, "c": "c", "k": "1"},  # clipped to the training range
         {"x": -3, "c": "a", "k": 2},
     ]
-    assert_rows_agree(pre, rows)
+    rows_agree(pre, rows)
 
 
 def test_rows_the_fast_path_does_not_take_return_none() -> None:
@@ -85,7 +73,7 @@ def test_rows_the_fast_path_does_not_take_return_none() -> None:
     assert not bucketed.covered and bucketed.encode({"x": 1.0, "c": "a"}) is None
 
 
-def test_large_vocabularies_serve_rows_from_hashed_ids_that_agree(monkeypatch) -> None:
+def test_large_vocabularies_serve_rows_from_hashed_ids_that_agree(monkeypatch, rows_agree) -> None:
     # Above ID_DICT_MAX_VALUES a vocabulary answers one-row lookups from sorted FNV-1a hashes, not a dict.
     from needmap.features import vocab as vocab_module
     from needmap.features.string_ids import StringIds
@@ -98,7 +86,7 @@ def test_large_vocabularies_serve_rows_from_hashed_ids_that_agree(monkeypatch) -
     kinds = {e.name: type(e.id_map()) for e in pre.vocabularies_}
     assert kinds == {"c": StringIds, "small": dict}
     rows = [{"c": v, "small": "a"} for v in values] + [{"c": "unseen", "small": "zz"}, {"c": None, "small": "b"}]
-    assert_rows_agree(pre, rows)
+    rows_agree(pre, rows)
     assert (
         encoder.encode({"c": "v3", "small": "c"}).categorical.tolist()
         == pre.transform(read([{"c": "v3", "small": "c"}])).categorical.tolist()
