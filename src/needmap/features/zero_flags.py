@@ -41,10 +41,9 @@ def chooses_zero_flag(parsed: ParsedNumbers, *, option: bool | None, share: floa
         return option
     if share is None:
         return False
-    finite = parsed.values[np.isfinite(parsed.values)]
-    if finite.size == 0 or float(np.mean(finite == 0.0)) < share:
+    if zero_share(parsed) < share:  # also 0.0, below any share, for a column with no value
         return False
-    return int(np.unique(finite).size) > MIN_DISTINCT
+    return int(np.unique(parsed.values[np.isfinite(parsed.values)]).size) > MIN_DISTINCT
 
 
 def zero_flags(values: np.ndarray) -> np.ndarray:
