@@ -219,11 +219,12 @@ def test_param_passes_any_model_option(bank_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "dcn"
     code, output = run(
         "train", bank_csv, "--target", "y", "--drop", "duration", "--model", "dcnv2", "-p", "structure=stacked",
-        "-p", "cross_layers=2", "-p", "hidden=64,32", "--out", out, *FAST,
+        "-p", "cross_layers=2", "-p", "hidden=64,32", "-p", "ensemble_size=2", "--out", out, *FAST,
     )  # fmt: skip
     assert code == 0, output
     params = json.loads((out / "model.json").read_text())["params"]
     assert params["structure"] == "stacked" and params["cross_layers"] == 2 and params["hidden"] == [64, 32]
+    assert params["ensemble_size"] == 2
     code, output = run("train", bank_csv, "--target", "y", "--model", "dcnv2", "-p", "crosslayers=2", "--out", out)
     assert code == 2 and "crosslayers" in output
 

@@ -60,6 +60,20 @@ class TabularModel(nn.Module):
         """The hyper-parameters (JSON-safe) that rebuild this model with build_model()."""
         raise NotImplementedError(f"{type(self).__name__} must define config()")
 
+    @property
+    def ensemble_size(self) -> int:
+        """k, the members of a parameter-efficient ensemble (:mod:`needmap.models.ensemble`); 1 for one network."""
+        return int(getattr(self, "hyper", {}).get("ensemble_size", 1))
+
+    def member_logits(
+        self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()
+    ) -> torch.Tensor:
+        """Each member's logits ``[B, k, n_outputs]``; the trainer fits every member on the rows.
+
+        ``forward`` returns their mean over the k members. A model without members has k = 1.
+        """
+        return self(numeric, categorical, lists).unsqueeze(1)
+
     def set_target_scaling(self, mean: float, std: float) -> None:
         """Record that the model predicts ``(target - mean) / std``."""
         if not std > 0:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from needmap.models.cross import CrossNetMix, CrossNetV2
+from needmap.models.ensemble import MemberLinear, MemberScale
 from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel
 from needmap.models.hyper import choice, positive_int
 from needmap.models.layers import MLPBlock, dense
@@ -40,10 +41,15 @@ class DCNv2(FieldModel):
         activation: DNN activation ('relu', 'gelu', 'silu', 'tanh', 'prelu').
         dropout: dropout after each DNN layer.
         batch_norm: BatchNorm1d after each DNN Linear.
+        ensemble_size: k members sharing the network (default 1: one network). With k > 1, ``x0``
+            is scaled by each member's vector before the cross network and each member has its own
+            output layer (TabM-mini, :mod:`needmap.models.ensemble`): about k times the compute per
+            row, for a steadier fit (online shoppers, stacked, ten seeds: BENCHMARKS.md).
 
     Shapes:
         forward(numeric float32 ``[B, n_numeric]``, categorical int64 ``[B, n_categorical]``,
-        lists tuple of int64 ``[B, L_k]``) -> logits ``[B, n_outputs]``.
+        lists tuple of int64 ``[B, L_k]``) -> logits ``[B, n_outputs]`` (with k > 1 the mean
+        of the members' logits); member_logits(...) -> ``[B, k, n_outputs]``.
     """
 
     def __init__(
@@ -61,6 +67,7 @@ class DCNv2(FieldModel):
         activation: str = "relu",
         dropout: float = DEFAULT_DROPOUT,
         batch_norm: bool = False,
+        ensemble_size: int = 1,
     ) -> None:
         super().__init__(n_numeric, cardinalities, n_outputs, lists, embedding_dim)
         self.hyper.update(
@@ -68,6 +75,7 @@ class DCNv2(FieldModel):
             cross_layers=positive_int("cross_layers", cross_layers),
             low_rank=None if low_rank is None else positive_int("low_rank", low_rank),
             num_experts=positive_int("num_experts", num_experts),
+            ensemble_size=positive_int("ensemble_size", ensemble_size),
         )
         self.add_dnn_hyper(hidden, activation, dropout, batch_norm)
         h = self.hyper
@@ -79,13 +87,31 @@ class DCNv2(FieldModel):
         )
         self.mlp = MLPBlock(dim, h["hidden"], h["activation"], h["dropout"], h["batch_norm"])
         head_in = self.mlp.out_dim if h["structure"] == "stacked" else dim + self.mlp.out_dim
-        self.head = dense(head_in, self.n_outputs)
+        k = h["ensemble_size"]
+        self.members = MemberScale(k, dim) if k > 1 else None
+        self.head: nn.Module = MemberLinear(k, head_in, self.n_outputs) if k > 1 else dense(head_in, self.n_outputs)
+
+    def _body(self, x0: torch.Tensor) -> torch.Tensor:
+        """``x0 [N, D]`` -> the head's input ``[N, H]``."""
+        if self.hyper["structure"] == "stacked":
+            return self.mlp(self.cross(x0))
+        return torch.cat([self.cross(x0), self.mlp(x0)], dim=1)
+
+    def member_logits(
+        self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()
+    ) -> torch.Tensor:
+        """Logits of each member ``[B, k, n_outputs]``."""
+        x0 = self.fields(numeric, categorical, lists).flatten(1)
+        if self.members is None:
+            return self.head(self._body(x0)).unsqueeze(1)
+        scaled = self.members(x0)  # [B, k, D]
+        hidden = self._body(scaled.flatten(0, 1))  # [B * k, H]
+        return self.head(hidden.view(scaled.shape[0], scaled.shape[1], -1))
 
     def forward(
         self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()
     ) -> torch.Tensor:
-        """Logits ``[B, n_outputs]``."""
-        x0 = self.fields(numeric, categorical, lists).flatten(1)
-        if self.hyper["structure"] == "stacked":
-            return self.head(self.mlp(self.cross(x0)))
-        return self.head(torch.cat([self.cross(x0), self.mlp(x0)], dim=1))
+        """Logits ``[B, n_outputs]``: the one network's, or the mean of the k members'."""
+        if self.members is None:
+            return self.head(self._body(self.fields(numeric, categorical, lists).flatten(1)))
+        return self.member_logits(numeric, categorical, lists).mean(dim=1)

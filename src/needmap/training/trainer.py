@@ -337,6 +337,7 @@ class Trainer:
         autocast = precision_context(cfg.precision, device)
         start = time.perf_counter()
         squeeze = self.task != "multiclass"
+        members = model.ensemble_size
         result = TrainResult(monitor=monitor)
         if self.task == "regression":
             result.target_mean, result.target_std = self.target_scaling["mean"], self.target_scaling["std"]
@@ -356,15 +357,20 @@ class Trainer:
                 for batch, batch_target in epoch_batches():
                     optimizers.zero_grad()
                     with autocast():
-                        out = model(*batch).float()
+                        if members > 1:  # every member fits every row: [B, k, T] -> [B * k, T]
+                            out = model.member_logits(*batch).float().flatten(0, 1)
+                        else:
+                            out = model(*batch).float()
+                    if members > 1:
+                        batch_target = batch_target.repeat_interleave(members, dim=0)
                     if mt:
                         loss, parts = mt.loss(out, batch_target)
-                        head_totals += parts.detach() * len(batch_target)
+                        head_totals += parts.detach() * (len(batch_target) // members)
                     else:
                         loss = loss_fn(out[:, 0] if squeeze else out, batch_target)
                     loss.backward()
                     optimizers.step()
-                    total += loss.detach() * len(batch_target)
+                    total += loss.detach() * (len(batch_target) // members)
                     progress.batch_done()
                 synchronize(device)
                 rows += n
