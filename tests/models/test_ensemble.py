@@ -152,3 +152,47 @@ def test_estimator_saves_and_loads_an_ensemble(bank_table: pa.Table, tmp_path: P
     loaded = nm.load(model.save(tmp_path / "ensemble"))
     assert loaded.network_.ensemble_size == 3
     np.testing.assert_array_equal(loaded.predict_proba(new_rows), model.predict_proba(new_rows))
+
+
+def test_multiclass_loss_is_the_mean_of_the_members_losses(bank_table: pa.Table) -> None:
+    """The members' logits ``[B, k, K]`` meet the class ids repeated k times (one full batch, no dropout)."""
+    train = bank_table.slice(0, 1500)
+    preprocessor = Preprocessor(infer_schema(train, "marital", drop=["duration"]))
+    x_train, y_train = preprocessor.fit_transform(train), preprocessor.encode_target(train)
+    n_classes = int(y_train.max()) + 1
+    torch.manual_seed(0)
+    model = build_model(
+        "dcnv2",
+        n_numeric=preprocessor.n_numeric_,
+        cardinalities=list(preprocessor.cardinalities_),
+        n_outputs=n_classes,
+        structure="stacked",
+        ensemble_size=3,
+        hidden=[16],
+        dropout=0.0,
+    )
+    target = torch.as_tensor(y_train, dtype=torch.int64)
+    with torch.no_grad():
+        members = model.member_logits(*to_inputs(x_train))  # [n, 3, K]
+        ce = torch.nn.functional.cross_entropy
+        expected = float(torch.stack([ce(members[:, i], target) for i in range(3)]).mean())
+    config = TrainConfig(epochs=1, batch_size=len(y_train), patience=None, progress=False, seed=0, threads=1)
+    result = Trainer(model, "multiclass", config).fit(x_train, y_train)
+    assert result.history[0]["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(("target", "task"), [("age", "regression"), (["y", "age"], ["binary", "regression"])])
+def test_regression_and_multi_task_ensembles_fit_save_and_load(
+    bank_table: pa.Table, tmp_path: Path, target: str | list[str], task: str | list[str]
+) -> None:
+    train, new_rows = bank_table.slice(0, 2500), bank_table.slice(2500)
+    model = nm.Model(
+        "dcnv2", target=target, task=task, drop=["duration"], epochs=2, progress=False, threads=1,
+        hidden=[16], structure="stacked", ensemble_size=3,
+    )  # fmt: skip
+    model.fit(train, validation=0.2)
+    assert model.network_ is not None
+    features = to_inputs(model.preprocessor_.transform(new_rows.slice(0, 4)))
+    assert model.network_.member_logits(*features).shape == (4, 3, 1 if isinstance(target, str) else 2)
+    loaded = nm.load(model.save(tmp_path / "ensemble"))
+    assert loaded.predict(new_rows).equals(model.predict(new_rows))
