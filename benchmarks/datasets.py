@@ -10,9 +10,9 @@ is made here once per (dataset, seed), so all libraries see the same rows.
   TrafficType are categorical.
 * ``movielens``: MovieLens latest-small (100,836 ratings) as click-through data: ``liked`` = rating
   >= 4. Features: ``userId``, ``movieId`` (categorical), ``genres`` (multi-hot, "|"-separated),
-  ``tags`` (multi-hot: the movie's tags from every user, most used first), ``history`` (behaviour
-  sequence: the user's movies rated strictly before this rating's time, the last 50, sharing
-  ``movieId``'s vocabulary). Split by time per user: each user's ratings in time order, the first
+  ``tags`` (multi-hot: the movie's tags that users applied before this rating's time, most used
+  first), ``history`` (behaviour sequence: the user's movies rated strictly before this rating's
+  time, the last 50, sharing ``movieId``'s vocabulary). Split by time per user: each user's ratings in time order, the first
   70% train, the next 10% valid, the last 20% test (the split does not depend on the seed).
 * ``criteo_like``: the Parquet file of ``benchmarks/make_criteo_like.py`` (label, I1..I13 numeric,
   C1..C26 categorical).
@@ -156,18 +156,47 @@ def _lookup(keys: pa.Array | pa.ChunkedArray, table: pa.Table, key: str, value: 
     return table.column(value).combine_chunks().take(index)
 
 
-def movie_tags(tags: pa.Table) -> pa.Table:
-    """Per movie, its distinct tags (trimmed, lower case), most used first (ties by the tag): columns
-    ``movieId`` int64 and ``tags`` list<string>."""
+def movie_tags_as_of(tags: pa.Table, movies: np.ndarray, times: np.ndarray) -> pa.Array:
+    """For each rating (``movies[i]`` rated at ``times[i]``, seconds): the movie's distinct tags (trimmed,
+    lower case) that users applied strictly before that time, most used by then first (ties by the
+    tag), as list<string> ``[n]``; null where the movie had no tag yet.
+
+    Tags applied later, by anyone (the rating user included), are the future at that rating: a
+    tag written after watching would leak the outcome into the features.
+    """
     tag = pc.utf8_lower(pc.utf8_trim_whitespace(stringify(tags.column("tag"))))
-    cleaned = pa.table({"movieId": tags.column("movieId"), "tag": tag}).filter(
-        pc.greater(pc.fill_null(pc.utf8_length(tag), 0), 0)
+    keep = pc.greater(pc.fill_null(pc.utf8_length(tag), 0), 0)
+    cleaned = pa.table({"movieId": tags.column("movieId"), "timestamp": tags.column("timestamp"), "tag": tag}).filter(
+        keep
     )
-    counted = cleaned.group_by(["movieId", "tag"], use_threads=False).aggregate([([], "count_all")])
-    ordered = counted.sort_by([("movieId", "ascending"), ("count_all", "descending"), ("tag", "ascending")])
-    return (
-        ordered.group_by("movieId", use_threads=False).aggregate([("tag", "list")]).rename_columns(["movieId", "tags"])
-    )
+    cleaned = cleaned.sort_by([("movieId", "ascending"), ("timestamp", "ascending"), ("tag", "ascending")])
+    tag_movies = cleaned.column("movieId").to_numpy()
+    tag_times = cleaned.column("timestamp").to_numpy()
+    tag_names = cleaned.column("tag").to_pylist()
+    out: list[list[str] | None] = [None] * len(movies)
+    starts = np.flatnonzero(np.r_[True, tag_movies[1:] != tag_movies[:-1]]) if len(tag_movies) else np.array([], int)
+    ends = np.r_[starts[1:], len(tag_movies)]
+    movie_order = np.argsort(movies, kind="stable")
+    sorted_movies = movies[movie_order]
+    for start, end in zip(starts, ends, strict=True):
+        lo, hi = (
+            np.searchsorted(sorted_movies, tag_movies[start], side="left"),
+            np.searchsorted(sorted_movies, tag_movies[start], side="right"),
+        )
+        rows = movie_order[lo:hi]
+        if not len(rows):
+            continue
+        seen = np.searchsorted(tag_times[start:end], times[rows], side="left")  # tags strictly before
+        lists: dict[int, list[str]] = {}
+        for p in np.unique(seen):
+            if p:
+                counts: dict[str, int] = {}
+                for name in tag_names[start : start + p]:
+                    counts[name] = counts.get(name, 0) + 1
+                lists[int(p)] = sorted(counts, key=lambda name: (-counts[name], name))
+        for row, p in zip(rows.tolist(), seen.tolist(), strict=True):
+            out[row] = lists.get(p)
+    return pa.array(out, type=pa.list_(pa.string()))
 
 
 def user_history(users: np.ndarray, times: np.ndarray, movies: np.ndarray, max_len: int = HISTORY_LEN) -> pa.Array:
@@ -197,7 +226,7 @@ def movielens_table(data_dir: Path = SHARED_DATA) -> pa.Table:
         [("userId", "ascending"), ("timestamp", "ascending"), ("movieId", "ascending")]
     )
     movies = _read_csv(root / "movies.csv.gz")
-    per_movie = movie_tags(_read_csv(root / "tags.csv.gz"))
+    tags = _read_csv(root / "tags.csv.gz")
     users = ratings.column("userId").to_numpy()
     times = ratings.column("timestamp").to_numpy()
     movie_ids = ratings.column("movieId").to_numpy()
@@ -215,7 +244,7 @@ def movielens_table(data_dir: Path = SHARED_DATA) -> pa.Table:
             "userId": ratings.column("userId"),
             "movieId": ratings.column("movieId"),
             "genres": _lookup(ratings.column("movieId"), movies, "movieId", "genres"),
-            "tags": _lookup(ratings.column("movieId"), per_movie, "movieId", "tags"),
+            "tags": movie_tags_as_of(tags, movie_ids, times),
             "history": user_history(users, times, movie_ids),
             "timestamp": ratings.column("timestamp"),
             "liked": liked,
