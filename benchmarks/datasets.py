@@ -12,8 +12,9 @@ is made here once per (dataset, seed), so all libraries see the same rows.
   >= 4. Features: ``userId``, ``movieId`` (categorical), ``genres`` (multi-hot, "|"-separated),
   ``tags`` (multi-hot: the movie's tags that users applied before this rating's time, most used
   first), ``history`` (behaviour sequence: the user's movies rated strictly before this rating's
-  time, the last 50, sharing ``movieId``'s vocabulary). Split by time per user: each user's ratings in time order, the first
-  70% train, the next 10% valid, the last 20% test (the split does not depend on the seed).
+  time, the last 50, sharing ``movieId``'s vocabulary). Split by time per user: each user's
+  ratings in time order, the first 70% train, the next 10% valid, the last 20% test (the split
+  does not depend on the seed).
 * ``criteo_like``: the Parquet file of ``benchmarks/make_criteo_like.py`` (label, I1..I13 numeric,
   C1..C26 categorical).
 
