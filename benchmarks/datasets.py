@@ -180,11 +180,10 @@ def movie_tags_as_of(tags: pa.Table, movies: np.ndarray, times: np.ndarray) -> p
     movie_order = np.argsort(movies, kind="stable")
     sorted_movies = movies[movie_order]
     for start, end in zip(starts, ends, strict=True):
-        lo, hi = (
-            np.searchsorted(sorted_movies, tag_movies[start], side="left"),
-            np.searchsorted(sorted_movies, tag_movies[start], side="right"),
-        )
-        rows = movie_order[lo:hi]
+        movie = tag_movies[start]
+        rows = movie_order[
+            np.searchsorted(sorted_movies, movie, "left") : np.searchsorted(sorted_movies, movie, "right")
+        ]
         if not len(rows):
             continue
         seen = np.searchsorted(tag_times[start:end], times[rows], side="left")  # tags strictly before

@@ -101,10 +101,9 @@ class DCNv2(FieldModel):
         self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()
     ) -> torch.Tensor:
         """Logits of each member ``[B, k, n_outputs]``."""
-        x0 = self.fields(numeric, categorical, lists).flatten(1)
         if self.members is None:
-            return self.head(self._body(x0)).unsqueeze(1)
-        scaled = self.members(x0)  # [B, k, D]
+            return super().member_logits(numeric, categorical, lists)
+        scaled = self.members(self.fields(numeric, categorical, lists).flatten(1))  # [B, k, D]
         hidden = self._body(scaled.flatten(0, 1))  # [B * k, H]
         return self.head(hidden.view(scaled.shape[0], scaled.shape[1], -1))
 

@@ -361,16 +361,17 @@ class Trainer:
                             out = model.member_logits(*batch).float().flatten(0, 1)
                         else:
                             out = model(*batch).float()
+                    batch_rows = len(batch_target)
                     if members > 1:
                         batch_target = batch_target.repeat_interleave(members, dim=0)
                     if mt:
                         loss, parts = mt.loss(out, batch_target)
-                        head_totals += parts.detach() * (len(batch_target) // members)
+                        head_totals += parts.detach() * batch_rows
                     else:
                         loss = loss_fn(out[:, 0] if squeeze else out, batch_target)
                     loss.backward()
                     optimizers.step()
-                    total += loss.detach() * (len(batch_target) // members)
+                    total += loss.detach() * batch_rows
                     progress.batch_done()
                 synchronize(device)
                 rows += n
