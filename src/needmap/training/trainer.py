@@ -356,11 +356,8 @@ class Trainer:
                 head_totals = torch.zeros(len(mt.heads) if mt else 0, dtype=torch.float64, device=device)
                 for batch, batch_target in epoch_batches():
                     optimizers.zero_grad()
-                    with autocast():
-                        if members > 1:  # every member fits every row: [B, k, T] -> [B * k, T]
-                            out = model.member_logits(*batch).float().flatten(0, 1)
-                        else:
-                            out = model(*batch).float()
+                    with autocast():  # every member fits every row: [B, k, T] -> [B * k, T] (k = 1: [B, T])
+                        out = model.member_logits(*batch).float().flatten(0, 1)
                     batch_rows = len(batch_target)
                     if members > 1:
                         batch_target = batch_target.repeat_interleave(members, dim=0)
