@@ -32,12 +32,12 @@ def calibrated(split: tuple[pa.Table, pa.Table]) -> nm.Model:
 
 def _raw(model: nm.Model, table: pa.Table) -> np.ndarray:
     """The network's own probabilities, without the calibrator."""
-    assert model.preprocessor_ is not None
-    kept, model.calibrator_ = model.calibrator_, None
+    assert model.predictor_ is not None
+    kept, model.predictor_.calibrator_ = model.calibrator_, None
     try:
         return model.predict_proba(table)
     finally:
-        model.calibrator_ = kept
+        model.predictor_.calibrator_ = kept
 
 
 def test_isotonic_calibrator_is_fitted_on_the_validation_rows_and_lowers_their_ece(calibrated: nm.Model) -> None:

@@ -13,7 +13,7 @@ import needmap as nm
 from needmap.errors import ConfigError
 from needmap.metrics import task_metrics
 from needmap.metrics.compare import bootstrap_difference, verdict_sentence
-from needmap.workflows.cv import cv_summary, fold_ids, run_cv, unfitted_copy
+from needmap.workflows.cv import cv_summary, fold_ids, run_cv
 from needmap.workflows.train import run_train
 
 FAST = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (32, 16)}
@@ -85,15 +85,20 @@ def test_the_verdict_is_the_bootstrap_comparison_of_the_pooled_scores(result: di
     json.dumps(summary, allow_nan=False)  # JSON-safe, for metrics.json
 
 
-def test_unfitted_copy_keeps_the_options_and_none_of_the_state(small: pa.Table) -> None:
-    model = nm.Model("mlp", target="y", drop=["duration"], calibrate="platt", lr=0.01, hidden=(8,), min_frequency=3)
-    model.extras_["tuning.json"] = {"trials": []}
-    copy = unfitted_copy(model)
-    assert (copy.train_options, copy.params, copy.preprocess_options) == (
-        model.train_options, model.params, model.preprocess_options,
-    )  # fmt: skip
-    assert copy.calibrate == "platt" and copy.drop == ["duration"] and copy.extras_ == {}
-    assert copy.train_options is not model.train_options
+def test_each_fold_trains_a_clone_and_the_given_model_stays_unfitted(
+    small: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import needmap.workflows.cv as cv_module
+
+    model = nm.Model("mlp", target="y", drop=["duration"], calibrate="platt", lr=0.01, min_frequency=3, **FAST)
+    cloned: list[nm.Model] = []
+    monkeypatch.setattr(cv_module, "clone", lambda m: cloned.append(nm.clone(m)) or cloned[-1])
+    run_cv(small, model, 2, baseline=False, n_boot=50)
+    assert len(cloned) == 2 and all(c.get_params() == model.get_params() for c in cloned)
+    assert all(c.predictor_ is not None for c in cloned) and model.predictor_ is None
+    assert cloned[0].train_options == {"lr": 0.01, "epochs": 2, "progress": False, "batch_size": 256}
+    assert cloned[0].params == {"hidden": (32, 16)} and cloned[0].preprocess_options == {"min_frequency": 3}
+    assert cloned[0].drop == ["duration"] and cloned[0].drop is not model.drop
 
 
 def test_cv_options_are_checked(small: pa.Table) -> None:

@@ -115,9 +115,7 @@ def test_search_space_keeps_the_users_options_fixed() -> None:
 
 
 def test_a_trial_can_bucketize_every_numeric_column(bank_table: pa.Table) -> None:
-    from needmap.workflows.tune import _variant
-
-    trial_model = _variant(Model("mlp", target="y", drop=["duration"], **FAST), {"bucketize": {"*": 10}, "lr": 0.01})
+    trial_model = Model("mlp", target="y", drop=["duration"], **FAST).clone().set_params(bucketize={"*": 10}, lr=0.01)
     assert trial_model.bucketize == Model("mlp", bucketize={"*": 10}).bucketize
     assert trial_model.train_options["lr"] == 0.01
     schema = trial_model.infer_schema(bank_table)

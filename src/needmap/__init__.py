@@ -5,7 +5,7 @@ Public face::
     import needmap as nm
     table = nm.read("customers.csv")
     model = nm.Model("mlp", target="converted").fit(table)
-    nm.load("models/x").predict(new_rows)
+    nm.load("models/x").predict(new_rows)      # a Predictor: the fitted model
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ prefer_system_pool_at_import()
 
 from needmap.data.read import read  # noqa: E402
 from needmap.errors import NeedmapError  # noqa: E402
-from needmap.estimator import Model, load  # noqa: E402
+from needmap.estimator import Model, clone, load  # noqa: E402
+from needmap.predictor import Predictor  # noqa: E402
 
-__all__ = ["Model", "NeedmapError", "__version__", "load", "read"]
+__all__ = ["Model", "NeedmapError", "Predictor", "__version__", "clone", "load", "read"]

@@ -7,7 +7,11 @@ In the habits of scikit-learn and Keras::
     model.evaluate(test)          # {'auc': ..., 'logloss': ..., 'lift_at_10': ...}
     model.predict(new_rows)       # Arrow table: id columns + score
     model.save("models/campaign-7")
-    needmap.load("models/campaign-7").predict(new_rows)
+    needmap.load("models/campaign-7").predict(new_rows)   # a needmap.predictor.Predictor
+
+A Model holds its parameters only (``get_params``, ``set_params``, :func:`clone`); ``fit`` returns the
+model with what it learned in one object, ``model.predictor_`` (:class:`needmap.predictor.Predictor`:
+preprocessor, network, calibrator, metrics), to which ``predict``, ``evaluate`` and ``save`` defer.
 
 Constructor keywords are sorted into three groups by name: column roles (target, drop, id, ...),
 training options (the fields of :class:`needmap.training.TrainConfig`: epochs, lr, batch_size, ...),
@@ -24,10 +28,12 @@ Several targets make a multi-task model (one output per target, each binary or r
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -35,35 +41,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from needmap import __version__
-from needmap.artifact import load_artifact, save_artifact
-from needmap.data.arrow_memory import system_arrow_pool, uses_system_arrow_pool
+from needmap.data.arrow_memory import uses_system_arrow_pool
 from needmap.data.infer import infer_schema
 from needmap.data.overrides import parse_column_options, parse_feature_columns
 from needmap.data.parquet_rows import ParquetRows, release_unused_memory
 from needmap.data.read import first_row_of, read, source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.data.values import stringify
-from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError, no_values_error
+from needmap.errors import ConfigError, DataError, SchemaError, no_values_error
 from needmap.features.from_file import SCHEMA_SAMPLE_ROWS, prepare_file_training
 from needmap.features.numeric import parse_numeric
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
-from needmap.features.row import RowEncoder
 from needmap.features.target import (
     add_extra_targets,
-    encode_target,
-    head_schema,
     strata,
     target_names,
     target_tasks,
 )
 from needmap.metrics import task_metrics
 from needmap.models.registry import build_model
+from needmap.predictor import NOT_FITTED, Predictor, load, network_outputs, scores_table  # noqa: F401
 from needmap.schema import Schema
-from needmap.training.multitask import head_outputs, labelled_metrics
-from needmap.training.one_row import OneRowForward
 from needmap.training.stream import TrainingStream
-from needmap.training.trainer import TrainConfig, Trainer, predict_raw
+from needmap.training.trainer import TrainConfig, Trainer
 
 ALL_NUMERIC = "*"  # bucketize={"*": k} buckets every numeric column
 CALIBRATION_METHODS = (None, "isotonic", "platt")
@@ -114,6 +114,38 @@ def _parquet_rows(data: Any, stream: bool | None) -> ParquetRows | None:
     return ParquetRows(data)
 
 
+#: The constructor's named parameters, in order; every other keyword is one of ``options``.
+PARAMETERS = (
+    "model",
+    "target",
+    "task",
+    "drop",
+    "id",
+    "categorical",
+    "numeric",
+    "datetime",
+    "multihot",
+    "sequence",
+    "hash",
+    "bucketize",
+    "column_options",
+    "preprocess",
+    "calibrate",
+)
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+def _fitted_attribute(name: str, doc: str) -> property:
+    """A read-only attribute of a Model that reads its Predictor's ``name``: None before fit (an empty
+    read-only mapping for the documents metrics_, report_ and extras_)."""
+    empty = _NOTHING if name in ("metrics_", "report_", "extras_") else None
+
+    def get(model: Model) -> Any:
+        return empty if model.predictor_ is None else getattr(model.predictor_, name)
+
+    return property(get, doc=f"{doc} (Read from ``predictor_``.)")
+
+
 class Model:
     """A deep model for a customer table: preprocessing, network and training options in one object.
 
@@ -136,11 +168,16 @@ class Model:
             validation rows after training (:class:`needmap.calibration.Calibrator`); None keeps the
             network's own.
         **options: training options (TrainConfig fields), preprocessing options (PreprocessConfig
-            fields) and network hyper-parameters, sorted by name.
+            fields) and network hyper-parameters, sorted by name (``train_options``,
+            ``preprocess_options``, ``params``).
 
-    Learned state after :meth:`fit`: ``schema_``, ``preprocessor_``, ``network_``, ``result_``
-    (training history), ``metrics_`` (validation metrics and training speed), ``report_``,
-    ``calibrator_`` (with ``calibrate``), ``fit_rows_`` (which rows trained and which validated).
+    In the habits of scikit-learn, the constructor stores its parameters as given (``get_params``,
+    ``set_params``, :func:`clone`) and :meth:`fit` never changes them: fitting produces a
+    :class:`needmap.predictor.Predictor`, kept in ``predictor_``, which holds every piece of learned
+    state. ``schema_``, ``preprocessor_``, ``network_``, ``result_`` (training history), ``metrics_``
+    (validation metrics and training speed), ``report_``, ``extras_``, ``calibrator_`` (with
+    ``calibrate``), ``target_scaling_``, ``train_config_`` and ``fit_rows_`` (which rows trained and
+    which validated) read it (None, or an empty read-only mapping, before :meth:`fit`).
     """
 
     def __init__(
@@ -163,61 +200,99 @@ class Model:
         calibrate: str | None = None,
         **options: Any,
     ) -> None:
-        if calibrate not in CALIBRATION_METHODS:
-            raise ConfigError(
-                f"calibrate={calibrate!r} is not a calibration method; expected one of "
-                f"{', '.join(repr(m) for m in CALIBRATION_METHODS)}."
-            )
         self.model = model
-        self.calibrate = calibrate
         self.target = target
         self.task = task
-        self.drop = _as_list(drop)
-        self.id = _as_list(id)
-        self.categorical = _as_list(categorical)
-        self.numeric = _as_list(numeric)
-        self.datetime = _as_list(datetime)
-        self.multihot = parse_feature_columns("multihot", multihot)
-        self.sequence = parse_feature_columns("sequence", sequence)
-        self.hash = parse_feature_columns("hash", hash)
-        self.bucketize = parse_feature_columns("bucketize", bucketize)
-        self.column_options = parse_column_options(column_options)
-        prep = dict(preprocess.to_dict() if isinstance(preprocess, PreprocessConfig) else preprocess or {})
-        train: dict[str, Any] = {}
-        params: dict[str, Any] = {}
-        train_keys, prep_keys = _field_names(TrainConfig), _field_names(PreprocessConfig)
-        for key, value in options.items():
-            if key in train_keys:
-                train[key] = value
-            elif key in prep_keys:
-                prep[key] = value
-            else:
-                params[key] = value
-        self.train_options = train
-        self.preprocess_options = prep
-        self.params = params
-        self.schema_: Schema | None = None
-        self.preprocessor_: Preprocessor | None = None
-        self.network_: torch.nn.Module | None = None
-        self.result_: Any = None
-        self.metrics_: dict[str, Any] = {}
-        self.report_: dict[str, Any] = {}
-        # Optional JSON documents saved beside the model, by file name (needmap.artifact.OPTIONAL_FILES):
-        # e.g. "evaluation.json" (test curves and the baseline comparison), "tuning.json" (a search's history).
-        self.extras_: dict[str, Any] = {}
-        self.train_config_: TrainConfig | None = None
-        self._row_encoder: tuple[Any, RowEncoder] | None = None
-        self._one_row: OneRowForward | None = None
-        # {"mean", "std"} of a regression target; for a multi-task model one such dict or None per target.
-        self.target_scaling_: dict[str, float] | list[dict[str, float] | None] | None = None
-        # With calibrate: the fitted calibrator of a binary model's probabilities (also in extras_).
-        self.calibrator_: Any = None
-        # Positions, in the training table after rows without a target were left out, of the rows that
-        # trained the network ("train") and of its validation rows ("validation"); None when the rows were
-        # read from a file in parts or validated on a table of their own.
-        self.fit_rows_: dict[str, np.ndarray] | None = None
+        self.drop = drop
+        self.id = id
+        self.categorical = categorical
+        self.numeric = numeric
+        self.datetime = datetime
+        self.multihot = multihot
+        self.sequence = sequence
+        self.hash = hash
+        self.bucketize = bucketize
+        self.column_options = column_options
+        self.preprocess = preprocess
+        self.calibrate = calibrate
+        self.options = dict(options)
+        self._validate_params()
+        # What fit() produces: the one place of the fitted state.
+        self.predictor_: Predictor | None = None
 
-    # -- fitting -------------------------------------------------------------------------------
+    # -- parameters ---------------------------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters, by name: ``Model(**model.get_params())`` is an unfitted copy.
+
+        The keyword options (training, preprocessing and network options) come flat, after the named
+        parameters. ``deep`` is accepted for scikit-learn's signature; a Model holds no estimators."""
+        return {**{name: getattr(self, name) for name in PARAMETERS}, **self.options}
+
+    def set_params(self, **params: Any) -> Model:
+        """Set constructor parameters by name (any other name is a keyword option); returns self.
+
+        The values are checked as the constructor checks them; a fitted model keeps its fitted state
+        until the next :meth:`fit`."""
+        for name, value in params.items():
+            if name in PARAMETERS:
+                setattr(self, name, value)
+            else:
+                self.options[name] = value
+        self._validate_params()
+        return self
+
+    def clone(self) -> Model:
+        """An unfitted copy with equal parameters (see :func:`clone`)."""
+        return clone(self)
+
+    def _validate_params(self) -> None:
+        """ConfigError for a parameter the constructor cannot take (the same checks as fit's)."""
+        if self.calibrate not in CALIBRATION_METHODS:
+            raise ConfigError(
+                f"calibrate={self.calibrate!r} is not a calibration method; expected one of "
+                f"{', '.join(repr(m) for m in CALIBRATION_METHODS)}."
+            )
+        self._roles()
+        _ = self.preprocess_options
+
+    @property
+    def train_options(self) -> dict[str, Any]:
+        """The keyword options that are training options (TrainConfig fields)."""
+        keys = _field_names(TrainConfig)
+        return {key: value for key, value in self.options.items() if key in keys}
+
+    @property
+    def preprocess_options(self) -> dict[str, Any]:
+        """``preprocess`` with the keyword options that are preprocessing options (PreprocessConfig fields)
+        over it."""
+        given = self.preprocess
+        prep = dict(given.to_dict() if isinstance(given, PreprocessConfig) else given or {})
+        train_keys, prep_keys = _field_names(TrainConfig), _field_names(PreprocessConfig)
+        prep.update({k: v for k, v in self.options.items() if k in prep_keys and k not in train_keys})
+        return prep
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The keyword options that are the network's hyper-parameters (neither training nor preprocessing)."""
+        known = _field_names(TrainConfig) | _field_names(PreprocessConfig)
+        return {key: value for key, value in self.options.items() if key not in known}
+
+    def _roles(self) -> dict[str, Any]:
+        """The column-role parameters in one form: lists of names and ``{name: options}`` mappings."""
+        return {
+            "drop": _as_list(self.drop),
+            "ids": _as_list(self.id),
+            "categorical": _as_list(self.categorical),
+            "numeric": _as_list(self.numeric),
+            "datetime": _as_list(self.datetime),
+            "multihot": parse_feature_columns("multihot", self.multihot),
+            "sequence": parse_feature_columns("sequence", self.sequence),
+            "hash": parse_feature_columns("hash", self.hash),
+            "bucketize": parse_feature_columns("bucketize", self.bucketize),
+            "options": parse_column_options(self.column_options),
+        }
+
+    # -- the schema and the training table -------------------------------------------------------
     def _targets(self, table: pa.Table) -> list[str]:
         """The target column names: one name, a list, or a comma-separated string of names."""
         if self.target is None:
@@ -249,8 +324,9 @@ class Model:
         """
         names = self._targets(table)
         tasks = self._tasks(len(names))
-        overridden = {*self.drop, *self.id, *self.categorical, *self.numeric, *self.datetime}
-        overridden |= {*self.multihot, *self.sequence, *self.hash, *self.bucketize}
+        roles = self._roles()
+        overridden = {*roles["drop"], *roles["ids"], *roles["categorical"], *roles["numeric"], *roles["datetime"]}
+        overridden |= {*roles["multihot"], *roles["sequence"], *roles["hash"], *roles["bucketize"]}
         for name in names[1:]:
             if name in overridden:
                 raise SchemaError(
@@ -258,29 +334,17 @@ class Model:
                     file=source_of(table),
                     column=name,
                 )
-        schema = self._infer_first_target(table, names[0] if names else None, tasks[0])
+        schema = self._infer_first_target(table, names[0] if names else None, tasks[0], roles)
         return add_extra_targets(schema, table, names[1:], tasks[1:]) if len(names) > 1 else schema
 
-    def _infer_first_target(self, table: pa.Table, target: str | None, task: str | None) -> Schema:
-        bucketize = dict(self.bucketize)
+    def _infer_first_target(
+        self, table: pa.Table, target: str | None, task: str | None, roles: dict[str, Any]
+    ) -> Schema:
+        bucketize = dict(roles.pop("bucketize"))
         every = bucketize.pop(ALL_NUMERIC, None)
 
         def infer(buckets: dict[str, Any]) -> Schema:
-            return infer_schema(
-                table,
-                target,
-                drop=self.drop,
-                ids=self.id,
-                categorical=self.categorical,
-                numeric=self.numeric,
-                datetime=self.datetime,
-                multihot=self.multihot,
-                sequence=self.sequence,
-                hash=self.hash,
-                bucketize=buckets,
-                options=self.column_options,
-                task=task,
-            )
+            return infer_schema(table, target, **roles, bucketize=buckets, task=task)
 
         schema = infer(bucketize)
         if every is None:
@@ -288,6 +352,13 @@ class Model:
         # bucketize={"*": k}: every numeric column (inferred or set) becomes k quantile buckets.
         return infer({**{name: dict(every) for name in schema.numeric}, **bucketize})
 
+    def clean(self, table: pa.Table, schema: Schema) -> tuple[pa.Table, dict[str, Any]]:
+        """:func:`clean_training_table` with this model's dropped columns and ``max_unparseable``: the
+        checks of a whole training table before any split, the rows without a target left out and counted."""
+        max_unparseable = PreprocessConfig.from_dict(self.preprocess_options).max_unparseable
+        return clean_training_table(table, schema, user_dropped=_as_list(self.drop), max_unparseable=max_unparseable)
+
+    # -- fitting -------------------------------------------------------------------------------
     @uses_system_arrow_pool
     def fit(
         self,
@@ -313,8 +384,9 @@ class Model:
                 None (default): stream a Parquet file of at least :data:`STREAM_MIN_ROWS` rows.
             on_epoch: called after each epoch with its history entry (see
                 :meth:`needmap.training.trainer.Trainer.fit`); an exception it raises ends the fit.
-            **train: training options for this call (TrainConfig fields: epochs, lr, ...).
-        Returns: self.
+            **train: training options for this call (TrainConfig fields: epochs, lr, ...), over the
+                model's own; the model's parameters stay as they are.
+        Returns: self, with the fitted :class:`~needmap.predictor.Predictor` in ``predictor_``.
         """
         if self.target is None and schema is None:
             raise ConfigError("no target column given; expected Model(..., target='column').")
@@ -328,7 +400,6 @@ class Model:
         if isinstance(validation, int | float) and not 0 <= validation < 1:
             raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
         rows = _parquet_rows(data, stream)
-        self.fit_rows_ = None
         if rows is not None:
             if not isinstance(validation, int | float):
                 raise ConfigError(
@@ -340,18 +411,16 @@ class Model:
             prepared = self._prepare_file(rows, schema, prep_config, config, validation)
         else:
             prepared = self._prepare_table(_as_table(data), schema, prep_config, config, validation)
-        schema, preprocessor, x_train, y_train, x_valid, y_valid, report = prepared
+        schema, preprocessor, x_train, y_train, x_valid, y_valid, report, fit_rows = prepared
         multi = bool(schema.extra_targets)
         self._check_calibration(schema, x_valid)
-        self.train_config_ = config
-        n_outputs = _n_outputs(schema)
         torch.manual_seed(config.seed)
         try:
             network = build_model(
                 self.model,
                 n_numeric=preprocessor.n_numeric_,
                 cardinalities=list(preprocessor.cardinalities_),
-                n_outputs=n_outputs,
+                n_outputs=network_outputs(schema),
                 lists=list(getattr(preprocessor, "list_specs_", [])),
                 **self.params,
             )
@@ -362,8 +431,6 @@ class Model:
         else:
             trainer = Trainer(network, schema.task, config)
         result = trainer.fit(x_train, y_train, x_valid, y_valid, on_epoch=on_epoch)
-        self.schema_, self.preprocessor_, self.network_, self.result_ = schema, preprocessor, network, result
-        self.target_scaling_ = getattr(trainer, "target_scaling", None)
         report["train_rows"] = len(x_train)
         report["validation_rows"] = 0 if x_valid is None else len(x_valid)
         # How the rows were read: whole ('table'), or from a Parquet file in parts ('file'); and whether
@@ -371,9 +438,21 @@ class Model:
         report["read"] = "table" if rows is None else "file"
         report["streamed_each_epoch"] = isinstance(x_train, TrainingStream)
         report["preprocessing"] = preprocessor.report_
-        self.report_ = report
-        self.metrics_ = {
-            "validation": self._calibrate(x_valid, y_valid) if x_valid is not None else None,
+        params = network.config() if hasattr(network, "config") else dict(self.params)
+        predictor = Predictor(
+            self.model,
+            schema,
+            preprocessor,
+            network,
+            params=params,
+            target_scaling=getattr(trainer, "target_scaling", None),
+            train_config=config,
+            report=report,
+            result=result,
+            fit_rows=fit_rows,
+        )
+        predictor.metrics_ = {
+            "validation": self._calibrate(predictor, x_valid, y_valid) if x_valid is not None else None,
             "training": {
                 "wall_time_s": result.wall_time_s,
                 "train_time_s": result.train_time_s,
@@ -388,8 +467,9 @@ class Model:
                 "history": result.history,
             },
         }
-        if self.calibrator_ is not None:
-            self.metrics_["calibration"] = {"method": self.calibrate, "fitted_on": "validation rows"}
+        if predictor.calibrator_ is not None:
+            predictor.metrics_["calibration"] = {"method": self.calibrate, "fitted_on": "validation rows"}
+        self.predictor_ = predictor
         return self
 
     def _check_calibration(self, schema: Schema, x_valid: Any) -> None:
@@ -408,24 +488,23 @@ class Model:
                 "(validation=0); expected a validation share such as validation=0.1 or a validation table."
             )
 
-    def _calibrate(self, x_valid: Any, y_valid: np.ndarray) -> dict[str, Any]:
-        """The validation metrics; with ``calibrate``, fit the calibrator on the validation rows first.
+    def _calibrate(self, predictor: Predictor, x_valid: Any, y_valid: np.ndarray) -> dict[str, Any]:
+        """The validation metrics; with ``calibrate``, fit the predictor's calibrator on the validation rows
+        first.
 
         The calibrated model's metrics come with the network's own calibration error and log loss
         (``ece_uncalibrated``, ``logloss_uncalibrated``); the calibrator is kept in ``calibrator_`` and
         in ``extras_["calibration.json"]``.
         """
-        self.calibrator_ = None
         if self.calibrate is None:
-            self.extras_.pop("calibration.json", None)
-            return self._score(x_valid, y_valid)
+            return predictor.evaluate_batch(x_valid, y_valid)
         from needmap.calibration import Calibrator
 
-        raw = self._outputs(x_valid)  # the network's probabilities [n]: no calibrator yet
-        self.calibrator_ = Calibrator(self.calibrate).fit(raw, y_valid)
-        self.extras_["calibration.json"] = self.calibrator_.to_dict()
+        raw = predictor.score(x_valid)  # the network's probabilities [n]: no calibrator yet
+        predictor.calibrator_ = Calibrator(self.calibrate).fit(raw, y_valid)
+        predictor.extras_["calibration.json"] = predictor.calibrator_.to_dict()
         uncalibrated = task_metrics("binary", y_valid, raw)
-        metrics = task_metrics("binary", y_valid, self.calibrator_.transform(raw))
+        metrics = task_metrics("binary", y_valid, predictor.calibrator_.transform(raw))
         metrics["ece_uncalibrated"] = uncalibrated["ece"]
         metrics["logloss_uncalibrated"] = uncalibrated["logloss"]
         return metrics
@@ -438,19 +517,20 @@ class Model:
         config: TrainConfig,
         validation: float | TableLike,
     ) -> tuple[Any, ...]:
-        """Schema, fitted preprocessor, encoded training and validation rows and report, from a table."""
+        """Schema, fitted preprocessor, encoded training and validation rows, report and the rows that
+        trained and validated (None with a validation table of its own), from a table."""
         schema = schema or self.infer_schema(table)
         if schema.target is None:
             raise SchemaError("the schema has no target column; expected one column with role 'target'.")
-        self.target = target_names(schema) if schema.extra_targets else schema.target
+        dropped = _as_list(self.drop)
         table, report = clean_training_table(
-            table, schema, user_dropped=self.drop, max_unparseable=prep_config.max_unparseable
+            table, schema, user_dropped=dropped, max_unparseable=prep_config.max_unparseable
         )
         n = table.num_rows
         valid_given = None
         if not isinstance(validation, int | float):
             valid_given, valid_report = clean_training_table(
-                _as_table(validation), schema, user_dropped=self.drop, max_unparseable=prep_config.max_unparseable
+                _as_table(validation), schema, user_dropped=dropped, max_unparseable=prep_config.max_unparseable
             )
             report["validation_rows_without_target"] = valid_report["rows_without_target"]
         if valid_given is not None:
@@ -461,8 +541,7 @@ class Model:
             train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
         else:
             train_idx, valid_idx = np.arange(n), np.array([], dtype=np.int64)
-        if valid_given is None:
-            self.fit_rows_ = {"train": train_idx, "validation": valid_idx}
+        fit_rows = None if valid_given is not None else {"train": train_idx, "validation": valid_idx}
         # Every row in order (validation=0 or a validation table of its own): the table itself, no copy.
         everything = len(train_idx) == n and bool(np.all(train_idx == np.arange(n)))
         train_table = table if everything else take_rows(table, pa.array(train_idx))
@@ -474,7 +553,7 @@ class Model:
             valid_table = valid_given if valid_given is not None else take_rows(table, pa.array(valid_idx))
             x_valid = preprocessor.transform(valid_table)
             y_valid = preprocessor.encode_target(valid_table)
-        return schema, preprocessor, x_train, y_train, x_valid, y_valid, report
+        return schema, preprocessor, x_train, y_train, x_valid, y_valid, report, fit_rows
 
     def _prepare_file(
         self,
@@ -490,7 +569,6 @@ class Model:
             release_unused_memory()
         if schema.target is None:
             raise SchemaError("the schema has no target column; expected one column with role 'target'.")
-        self.target = target_names(schema) if schema.extra_targets else schema.target
 
         def check_targets(targets: pa.Table) -> tuple[pa.Table, dict[str, Any]]:
             return clean_training_table(targets, schema, max_unparseable=prep_config.max_unparseable)
@@ -502,7 +580,7 @@ class Model:
             validation=validation,
             seed=config.seed,
             check_targets=check_targets,
-            user_dropped=self.drop,
+            user_dropped=_as_list(self.drop),
         )
         report = {"rows_in": prepared.rows_in, "rows_without_target": prepared.rows_without_target}
         return (
@@ -513,204 +591,51 @@ class Model:
             prepared.x_valid,
             prepared.y_valid,
             report,
+            None,
         )
 
-    # -- using a fitted model ------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if self.network_ is None or self.preprocessor_ is None or self.schema_ is None:
-            raise ConfigError("this model is not fitted yet; call fit() first or needmap.load() a saved model.")
-
-    def _raw(self, x: Any) -> np.ndarray:
-        assert self.network_ is not None and self.schema_ is not None
-        forward = None
-        if len(x) == 1:  # online scoring: the network's traced one-row graph
-            if self._one_row is None or self._one_row.model is not self.network_:
-                self._one_row = OneRowForward(self.network_)
-            forward = self._one_row
-        if self.schema_.extra_targets:  # per-head scaling is applied by _outputs
-            return predict_raw(self.network_, x, target_scaling={"mean": 0.0, "std": 1.0}, forward=forward)
-        return predict_raw(
-            self.network_, x, task=self.schema_.task, target_scaling=self.target_scaling_, forward=forward
-        )
-
-    def _outputs(self, x: Any) -> np.ndarray:
-        """Probabilities ([n] binary, [n, K] multiclass) or predictions in target units ([n]); for a
-        multi-task model ``[n, T]``, column t as the task of target t gives."""
-        raw = self._raw(x)
-        if self.schema_ is not None and self.schema_.extra_targets:
-            scaling = self.target_scaling_ if isinstance(self.target_scaling_, list) else None
-            return head_outputs(raw, target_tasks(self.schema_), scaling)
-        task = self.schema_.task if self.schema_ else None
-        if task == "binary":
-            p = 1.0 / (1.0 + np.exp(-raw.reshape(-1).astype(np.float64)))
-            return p if self.calibrator_ is None else self.calibrator_.transform(p)
-        if task == "multiclass":
-            z = raw - raw.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            return e / e.sum(axis=1, keepdims=True)
-        return raw.reshape(-1)
-
-    def _score(self, x: Any, y: np.ndarray) -> dict[str, Any]:
-        """Metrics of the outputs on ``x`` against ``y``; per target name for a multi-task model."""
-        out = self._outputs(x)
-        if self.schema_ is not None and self.schema_.extra_targets:
-            tasks = target_tasks(self.schema_)
-            names = target_names(self.schema_)
-            return {name: labelled_metrics(tasks[t], y[:, t], out[:, t]) for t, name in enumerate(names)}
-        return task_metrics(self.schema_.task if self.schema_ else "binary", y, out)
+    # -- using the fitted model ------------------------------------------------------------------
+    def _fitted(self) -> Predictor:
+        if self.predictor_ is None:
+            raise ConfigError(NOT_FITTED)
+        return self.predictor_
 
     def predict_proba(self, data: TableLike) -> np.ndarray:
-        """Scores as an array: P(positive) ``[n]`` (binary), class probabilities ``[n, K]``
-        (multiclass) or predictions in the target's units ``[n]`` (regression); ``[n, T]`` for a
-        multi-task model (column t: target t's probability or prediction).
-
-        One raw row given as a dict takes the online path (:class:`needmap.features.row.RowEncoder`,
-        the same features without Arrow's per-call cost) where it covers the row's values.
-        """
-        self._check_fitted()
-        assert self.preprocessor_ is not None
-        if isinstance(data, Mapping):
-            if self._row_encoder is None or self._row_encoder[0] is not self.preprocessor_:
-                self._row_encoder = (self.preprocessor_, RowEncoder(self.preprocessor_))
-            batch = self._row_encoder[1].encode(data)
-            if batch is not None:
-                return self._outputs(batch)
-        with system_arrow_pool():
-            return self._outputs(self.preprocessor_.transform(_as_table(data)))
+        """:meth:`needmap.predictor.Predictor.predict_proba` of the fitted model (one raw row may be a dict)."""
+        return self._fitted().predict_proba(data)
 
     def predict(self, data: TableLike) -> pa.Table:
-        """Score every row of ``data`` (no row is dropped); returns an Arrow table.
+        """:meth:`needmap.predictor.Predictor.predict`: id columns and scores of every row of ``data``."""
+        return self._fitted().predict(data)
 
-        Columns: the id column(s) of the schema, then ``score`` (binary: probability of
-        ``schema.classes[1]``), or ``predicted`` and ``proba_<class>`` per class (multiclass), or
-        ``prediction`` (regression, in the target's units); for a multi-task model one column per
-        target: ``score_<target>`` (binary) or ``prediction_<target>`` (regression). Extra columns
-        in ``data`` are ignored, their order does not matter, unseen categories go to the
-        out-of-vocabulary id.
-        """
-        self._check_fitted()
-        assert self.schema_ is not None
-        table = _as_table(data)
-        out = self.predict_proba(table)
-        return scores_table(table, self.schema_, out)
-
-    @uses_system_arrow_pool
     def evaluate(self, data: TableLike) -> dict[str, Any]:
-        """Metrics of this model on labelled rows: AUC, logloss, PR-AUC, accuracy, precision,
-        recall, calibration error, lift and capture in the top 10% (binary); accuracy, logloss,
-        macro AUC (multiclass); RMSE, MAE, R² (regression). Rows with a missing target are left
-        out and counted in ``rows_without_target``. A multi-task model returns ``{target: metrics}``,
-        each target's metrics over the rows that have a value for it."""
-        self._check_fitted()
-        assert self.schema_ is not None and self.preprocessor_ is not None
-        table = _as_table(data)
-        if self.schema_.extra_targets:
-            return self._evaluate_tasks(table)
-        target = self.schema_.target
-        if target not in table.column_names:
-            raise SchemaError(
-                f"the evaluation data has no target column '{target}'; expected the outcome to compare "
-                "the scores with.",
-                file=source_of(table),
-                column=target,
-            )
-        keep = pc.is_valid(table.column(target))
-        dropped = table.num_rows - int(pc.sum(keep).as_py() or 0)
-        if dropped:
-            table = table.filter(keep)
-        if table.num_rows == 0:
-            raise DataError(
-                f"no row has a value in the target column '{target}'; expected labelled rows.",
-                file=source_of(table),
-                column=target,
-            )
-        metrics = self._score(self.preprocessor_.transform(table), self.preprocessor_.encode_target(table))
-        metrics["rows_without_target"] = dropped
-        return metrics
+        """:meth:`needmap.predictor.Predictor.evaluate`: metrics on labelled rows (per target for several)."""
+        return self._fitted().evaluate(data)
 
-    def _evaluate_tasks(self, table: pa.Table) -> dict[str, dict[str, Any]]:
-        """evaluate() of a multi-task model: the outputs of every row, then each target's labelled rows."""
-        assert self.preprocessor_ is not None
-        labelled = self._labelled_targets(table)
-        out = self._outputs(self.preprocessor_.transform(table))
-        result: dict[str, dict[str, Any]] = {}
-        for t, (name, task, keep, y) in enumerate(labelled):
-            metrics = task_metrics(task, y, out[keep, t])
-            metrics["rows_without_target"] = int((~keep).sum())
-            result[name] = metrics
-        return result
-
-    def _labelled_targets(self, table: pa.Table) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-        """Per target of a multi-task model, in target order: its name, its task, the mask bool ``[n]`` of
-        the rows of ``table`` that have a value for it, and those values encoded ``[k]``.
-
-        SchemaError when a target column is absent, DataError when no row has a value for a target."""
-        assert self.schema_ is not None
-        names, tasks = target_names(self.schema_), target_tasks(self.schema_)
-        file = source_of(table)
-        absent = [name for name in names if name not in table.column_names]
-        if absent:
-            raise SchemaError(
-                f"the evaluation data has no target column {', '.join(map(repr, absent))}; expected every target "
-                f"({', '.join(names)}) to compare the scores with.",
-                file=file,
-                column=absent[0],
-            )
-        labelled = []
-        for name, task in zip(names, tasks, strict=True):
-            column = table.column(name)
-            keep = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
-            if not keep.any():
-                raise DataError(
-                    f"no row has a value in the target column '{name}'; expected labelled rows.", file=file, column=name
-                )
-            dropped = int((~keep).sum())
-            values = column.filter(pa.array(keep)) if dropped else column
-            first_row = None if dropped else first_row_of(table)
-            y = encode_target(values, head_schema(self.schema_, name), file=file, first_row=first_row)
-            labelled.append((name, task, keep, y))
-        return labelled
-
-    # -- persistence ---------------------------------------------------------------------------
     def model_description(self) -> dict[str, Any]:
         """The content of model.json (without format version and checksum)."""
-        self._check_fitted()
-        assert self.network_ is not None and self.preprocessor_ is not None and self.schema_ is not None
-        config = self.network_.config() if hasattr(self.network_, "config") else dict(self.params)
-        return {
-            "needmap_version": __version__,
-            "architecture": self.model,
-            "params": config,
-            "n_numeric": int(self.preprocessor_.n_numeric_),
-            "cardinalities": [int(c) for c in self.preprocessor_.cardinalities_],
-            "lists": list(getattr(self.network_, "lists", [])),
-            "n_outputs": _n_outputs(self.schema_),
-            "task": self.schema_.task,
-            "target": self.schema_.target,
-            "targets": target_names(self.schema_),
-            "tasks": target_tasks(self.schema_),
-            "train": self.train_config_.to_dict() if self.train_config_ else {},
-            "target_scaling": self.target_scaling_,
-        }
+        return self._fitted().model_description()
 
     def save(self, path: str | os.PathLike[str], *, extra_metrics: Mapping[str, Any] | None = None) -> Path:
         """Write the model directory (see needmap.artifact) atomically; returns its path."""
-        from needmap.card import model_card
+        return self._fitted().save(path, extra_metrics=extra_metrics)
 
-        self._check_fitted()
-        assert self.network_ is not None and self.preprocessor_ is not None and self.schema_ is not None
-        metrics = {**self.metrics_, **(extra_metrics or {}), "report": self.report_}
-        description = self.model_description()
-        return save_artifact(
-            path,
-            model=description,
-            schema=self.schema_.to_dict(),
-            preprocessor=self.preprocessor_.to_dict(),
-            state_dict=self.network_.state_dict(),
-            metrics=metrics,
-            card=model_card(description, self.schema_, metrics),
-            extras=self.extras_,
-        )
+    schema_ = _fitted_attribute("schema_", "The schema the model was fitted with.")
+    preprocessor_ = _fitted_attribute("preprocessor_", "The fitted preprocessor.")
+    network_ = _fitted_attribute("network_", "The trained network (a torch.nn.Module).")
+    result_ = _fitted_attribute("result_", "The training history (needmap.training.trainer.TrainResult).")
+    metrics_ = _fitted_attribute("metrics_", "Validation metrics and training speed.")
+    report_ = _fitted_attribute("report_", "Row counts and the preprocessing report of the fit.")
+    extras_ = _fitted_attribute("extras_", "Optional JSON documents saved beside the model, by file name.")
+    train_config_ = _fitted_attribute("train_config_", "The training options the network was trained with.")
+    target_scaling_ = _fitted_attribute("target_scaling_", "The scaling of a regression target (per target).")
+    calibrator_ = _fitted_attribute("calibrator_", "The fitted calibrator, with calibrate; else None.")
+    fit_rows_ = _fitted_attribute("fit_rows_", "The positions of the training and validation rows of the fit.")
+
+
+def clone(model: Model) -> Model:
+    """An unfitted copy of ``model`` with equal parameters (deep copies of them): ``Model(**get_params())``."""
+    return type(model)(**copy.deepcopy(model.get_params()))
 
 
 def clean_training_table(
@@ -780,88 +705,3 @@ def clean_training_table(
     if len(targets) > 1:
         report["rows_missing_target"] = {name: int(table.column(name).null_count) for name in targets}
     return table, report
-
-
-def _n_outputs(schema: Schema) -> int:
-    """Outputs of the network: one per target of a multi-task model, K for K classes, else 1."""
-    if schema.extra_targets:
-        return len(target_names(schema))
-    return len(schema.classes) if schema.task == "multiclass" else 1
-
-
-def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:
-    """Id columns of ``table`` followed by the score column(s) for ``out`` (see Model.predict)."""
-    columns: dict[str, Any] = {}
-    for name in schema.ids:
-        if name in table.column_names:
-            columns[name] = table.column(name)
-    if schema.extra_targets:
-        for t, (name, task) in enumerate(zip(target_names(schema), target_tasks(schema), strict=True)):
-            key = f"score_{name}" if task == "binary" else f"prediction_{name}"
-            columns[key] = pa.array(out[:, t].astype(np.float64))
-    elif schema.task == "binary":
-        columns["score"] = pa.array(out.astype(np.float64))
-    elif schema.task == "multiclass":
-        classes = np.asarray(schema.classes, dtype=object)
-        columns["predicted"] = pa.array(classes[out.argmax(axis=1)].tolist(), type=pa.string())
-        for k, name in enumerate(schema.classes):
-            columns[f"proba_{name}"] = pa.array(out[:, k].astype(np.float64))
-    else:
-        columns["prediction"] = pa.array(out.astype(np.float64))
-    return pa.table(columns)
-
-
-def load(path: str | os.PathLike[str]) -> Model:
-    """Load a model directory written by :meth:`Model.save` (or ``needmap train``).
-
-    Reads JSON and safetensors only; no code from the directory is executed. Raises ArtifactError
-    when a file is missing or corrupted or the format version does not match.
-    """
-    contents = load_artifact(path)
-    desc = contents.model
-    try:
-        schema = Schema.from_dict(contents.schema)
-        preprocessor = Preprocessor.from_dict(contents.preprocessor)
-        if schema.extra_targets:
-            model = Model(desc["architecture"], target=target_names(schema), task=target_tasks(schema))
-        else:
-            model = Model(desc["architecture"], target=schema.target, task=schema.task)
-        network = build_model(
-            desc["architecture"],
-            n_numeric=desc["n_numeric"],
-            cardinalities=desc["cardinalities"],
-            n_outputs=desc["n_outputs"],
-            lists=desc.get("lists") or [],
-            **desc["params"],
-        )
-        network.load_state_dict(contents.state_dict)
-    except NeedmapError:
-        raise
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ArtifactError(
-            f"the model files do not fit together ({type(exc).__name__}: {exc}); expected the files that "
-            "one needmap training run wrote.",
-            file=str(path),
-        ) from None
-    network.eval()
-    model.params = dict(desc["params"])
-    model.schema_, model.preprocessor_, model.network_ = schema, preprocessor, network
-    model.metrics_ = contents.metrics
-    model.extras_ = dict(contents.extras)
-    if "calibration.json" in model.extras_:
-        from needmap.calibration import Calibrator
-
-        try:
-            model.calibrator_ = Calibrator.from_dict(model.extras_["calibration.json"])
-        except NeedmapError as err:
-            raise ArtifactError(err.detail, file=str(path), hint=err.hint) from None
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ArtifactError(
-                f"'calibration.json' cannot be read ({type(exc).__name__}: {exc}); expected the calibrator that "
-                "needmap wrote.",
-                file=str(path),
-            ) from None
-        model.calibrate = getattr(model.calibrator_, "method", None)
-    model.target_scaling_ = desc.get("target_scaling")
-    model.train_config_ = TrainConfig.from_dict(desc.get("train") or {})
-    return model

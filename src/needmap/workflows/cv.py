@@ -10,7 +10,6 @@ paired bootstrap comparison of the pooled scores with each baseline and its verd
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -18,8 +17,7 @@ import pyarrow as pa
 
 from needmap.data.read import source_of, take_rows
 from needmap.errors import ConfigError
-from needmap.estimator import Model, clean_training_table
-from needmap.features.preprocess import PreprocessConfig
+from needmap.estimator import Model, clone
 from needmap.features.target import strata
 from needmap.metrics import task_metrics
 from needmap.metrics.compare import bootstrap_difference, verdict_sentence
@@ -62,16 +60,6 @@ def fold_ids(n: int, k: int, *, method: str = "stratified", seed: int = 0, y: np
     return folds
 
 
-def unfitted_copy(model: Model) -> Model:
-    """A new Model with ``model``'s options (columns, network, training, preprocessing, calibration) and
-    no learned state."""
-    fresh = Model(model.model)
-    for key, value in vars(model).items():
-        if not key.startswith("_") and not key.endswith("_"):
-            setattr(fresh, key, copy.deepcopy(value))
-    return fresh
-
-
 def run_cv(
     table: pa.Table,
     model: Model,
@@ -88,7 +76,7 @@ def run_cv(
 
     Args:
         table: labelled rows (rows without a target are left out first, as in training).
-        model: the model whose options each fold's copy takes (see :func:`unfitted_copy`).
+        model: the model whose parameters each fold's copy takes (:func:`needmap.clone`).
         k: number of folds (>= 2).
         split: "stratified" (by class; a regression target is dealt at random) or "random".
         seed: seed of the folds and of the bootstrap.
@@ -115,8 +103,7 @@ def run_cv(
             f"cross-validation folds by {split!r} are not supported; expected one of {', '.join(FOLD_METHODS)}.",
             hint="A time split keeps the latest rows for the test: train without --cv.",
         )
-    max_unparseable = PreprocessConfig.from_dict(model.preprocess_options).max_unparseable
-    table, _ = clean_training_table(table, schema, user_dropped=model.drop, max_unparseable=max_unparseable)
+    table, _ = model.clean(table, schema)
     n = table.num_rows
     method = "random" if task == "regression" else split
     folds = fold_ids(n, k, method=method, seed=seed, y=strata(table, schema) if method == "stratified" else None)
@@ -129,11 +116,11 @@ def run_cv(
         hold = np.flatnonzero(folds == f)
         rest = take_rows(table, pa.array(np.flatnonzero(folds != f)))
         held = take_rows(table, pa.array(hold))
-        fitted = unfitted_copy(model).fit(rest, validation=validation, schema=schema)
-        assert fitted.preprocessor_ is not None and fitted.fit_rows_ is not None
+        fitted = clone(model).fit(rest, validation=validation, schema=schema).predictor_
+        assert fitted is not None and fitted.fit_rows_ is not None
         prep = fitted.preprocessor_
         x_held, y_held = prep.transform(held), prep.encode_target(held)
-        outputs = {deep_name: fitted._outputs(x_held)}
+        outputs = {deep_name: fitted.score(x_held)}
         if baseline:
             x_rest, y_rest = prep.transform(rest), prep.encode_target(rest)
             train, valid = fitted.fit_rows_["train"], fitted.fit_rows_["validation"]

@@ -23,11 +23,12 @@ from needmap.errors import ConfigError, DataError, SchemaError
 from needmap.estimator import Model
 from needmap.features.target import target_names
 from needmap.metrics import task_metrics
+from needmap.predictor import Predictor, as_predictor
 from needmap.workflows.baseline import BASELINES_FILE, Baseline, load_baselines
 from needmap.workflows.evaluation import evaluation_document
 
 
-def saved_baselines(model: Model, *, file: str | None = None) -> list[Baseline]:
+def saved_baselines(model: Model | Predictor, *, file: str | None = None) -> list[Baseline]:
     """The baselines saved with ``model`` (``model.extras_["baselines.json"]``); [] when it has none.
 
     ``file``: the model directory, named in errors. Raises ArtifactError when baselines.json is corrupted.
@@ -36,9 +37,8 @@ def saved_baselines(model: Model, *, file: str | None = None) -> list[Baseline]:
     return [] if document is None else load_baselines(document, file=file)
 
 
-def _labelled(model: Model, table: pa.Table) -> tuple[pa.Table, int]:
+def _labelled(model: Predictor, table: pa.Table) -> tuple[pa.Table, int]:
     """The rows of ``table`` that have a value in the model's target, and how many were left out."""
-    assert model.schema_ is not None
     target = model.schema_.target
     if target not in table.column_names:
         raise SchemaError(
@@ -65,7 +65,7 @@ def _rows_description(table: pa.Table, rows: int) -> str:
 
 
 def evaluate_with_baselines(
-    model: Model,
+    model: Model | Predictor,
     table: pa.Table,
     *,
     n_boot: int = 1000,
@@ -79,7 +79,7 @@ def evaluate_with_baselines(
     that have it, beside the baselines saved for it.
 
     Args:
-        model: a fitted model (from ``needmap.load`` or ``run_train``).
+        model: a fitted model: a Predictor (from ``needmap.load``) or a fitted Model (from ``run_train``).
         table: rows with the model's input columns and its target; rows without a target are left out
             and counted.
         n_boot: resamples of the paired bootstrap (binary).
@@ -96,8 +96,7 @@ def evaluate_with_baselines(
         the deep model's name; ``rows``, ``rows_without_target``; ``evaluation``: the whole evaluation
         document (curves per model, :func:`needmap.workflows.evaluation.evaluation_document`).
     """
-    model._check_fitted()
-    assert model.schema_ is not None and model.preprocessor_ is not None
+    model = as_predictor(model)
     bases = saved_baselines(model) if baselines is None else list(baselines)
     if model.schema_.extra_targets:
         return _evaluate_targets(model, table, bases, n_boot=n_boot, seed=seed, data=data)
@@ -112,7 +111,7 @@ def evaluate_with_baselines(
     y = np.asarray(model.preprocessor_.encode_target(labelled))
     task = model.schema_.task or "binary"
     primary = f"{model.model} network"
-    p_deep = model._outputs(x)
+    p_deep = model.score(x)
     metrics = task_metrics(task, y, p_deep)
     metrics["rows_without_target"] = dropped
     settings = (model.extras_.get("evaluation.json") or {}).get("profit_settings") or {}
@@ -140,7 +139,7 @@ def evaluate_with_baselines(
 
 
 def _evaluate_targets(
-    model: Model, table: pa.Table, bases: Sequence[Baseline], *, n_boot: int, seed: int, data: str | None
+    model: Predictor, table: pa.Table, bases: Sequence[Baseline], *, n_boot: int, seed: int, data: str | None
 ) -> dict[str, Any]:
     """:func:`evaluate_with_baselines` of a multi-task model: per target, the deep model's output and the
     baselines saved for that target (``Baseline.target``), on the rows of ``table`` that have the target.
@@ -150,7 +149,6 @@ def _evaluate_targets(
     ``{target: [...]}``, ``evaluation`` ``{target: document}``, ``verdict`` one sentence per target
     ("income: ..."; None without baselines); ``rows_without_target`` ``{target: count}``.
     """
-    assert model.schema_ is not None and model.preprocessor_ is not None
     names = target_names(model.schema_)
     strays = sorted({str(b.target) for b in bases if b.target not in names})
     if strays:
@@ -158,9 +156,9 @@ def _evaluate_targets(
             f"found baselines for {', '.join(map(repr, strays))}, expected baselines of this model's targets "
             f"({', '.join(names)})."
         )
-    labelled = model._labelled_targets(table)  # checks every target column
+    labelled = model.labelled_targets(table)  # checks every target column
     x = model.preprocessor_.transform(table)
-    outputs = model._outputs(x)
+    outputs = model.score(x)
     predictions = {id(b): b.predict(x) for b in bases}
     primary = f"{model.model} network"
     settings = (model.extras_.get("evaluation.json") or {}).get("profit_settings") or {}

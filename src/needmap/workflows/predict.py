@@ -15,10 +15,11 @@ from needmap.data.arrow_memory import uses_system_arrow_pool
 from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
 from needmap.data.write import write_table
 from needmap.estimator import Model, scores_table
+from needmap.predictor import Predictor, as_predictor
 from needmap.training.stream import encode_threads, prefetched, read_ahead_chunks
 
 
-def predict_to_file(model: Model, table: pa.Table, out: str | Path) -> tuple[Path, pa.Table]:
+def predict_to_file(model: Model | Predictor, table: pa.Table, out: str | Path) -> tuple[Path, pa.Table]:
     """Score every row of ``table`` and write the scores to ``out`` (.parquet, .csv or .jsonl),
     atomically: nothing is written when scoring fails. Returns the path and the scores table."""
     scores = model.predict(table)
@@ -27,7 +28,7 @@ def predict_to_file(model: Model, table: pa.Table, out: str | Path) -> tuple[Pat
 
 @uses_system_arrow_pool
 def predict_stream(
-    model: Model,
+    model: Model | Predictor,
     source: Any,
     out: str | Path,
     *,
@@ -48,9 +49,8 @@ def predict_stream(
     the preprocessing report of all chunks together (``rows`` and per column the summed counts, as
     ``Preprocessor.last_transform_report_``).
     """
-    model._check_fitted()
-    preprocessor, schema = model.preprocessor_, model.schema_
-    assert preprocessor is not None and schema is not None
+    predictor = as_predictor(model)
+    preprocessor, schema = predictor.preprocessor_, predictor.schema_
 
     depth = read_ahead_chunks()
     threads = encode_threads(depth)
@@ -65,7 +65,7 @@ def predict_stream(
     total: dict[str, Any] = {"rows": 0, "columns": {}}
     with ChunkWriter(out) as writer:
         for chunk, features, report in prefetched(encoded(), depth):
-            writer.write(scores_table(chunk, schema, model._outputs(features)))
+            writer.write(scores_table(chunk, schema, predictor.score(features)))
             _add_report(total, report)
             if progress is not None:
                 progress(writer.rows)

@@ -14,6 +14,7 @@ metrics}``, ``metrics["baselines"]`` ``{baseline: {target: metrics}}``; it has n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,12 @@ from needmap.data.profile import profile_table
 from needmap.data.read import source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError, SchemaError
-from needmap.estimator import CALIBRATION_METHODS, Model, clean_training_table
+from needmap.estimator import CALIBRATION_METHODS, Model
 from needmap.features.batch import FeatureBatch
-from needmap.features.preprocess import PreprocessConfig
 from needmap.features.target import strata, target_names, target_tasks
 from needmap.metrics import task_metrics
 from needmap.metrics.compare import verdict_sentence
+from needmap.predictor import Predictor
 from needmap.schema import Schema
 from needmap.training.multitask import labelled_metrics
 from needmap.workflows.baseline import (
@@ -132,6 +133,7 @@ def run_train(
     group_column: str | None = None,
     track: str | None = None,
     n_boot: int = 1000,
+    extras: Mapping[str, Any] | None = None,
 ) -> TrainOutcome:
     """Train ``model`` on ``table`` with a held-out test part, compare with the baselines, save.
 
@@ -159,6 +161,8 @@ def run_train(
             parameters, metrics, per-epoch curves and model directory are logged there
             (:func:`needmap.tracking.log_to_mlflow`); the run id is ``TrainOutcome.run_id``.
         n_boot: bootstrap resamples of the comparison with the baselines.
+        extras: further documents to save beside the model, by file name (e.g. ``{"tuning.json": ...}``:
+            see :data:`needmap.artifact.OPTIONAL_FILES`).
 
     For a single-target model, ``model.extras_["evaluation.json"]`` receives the test rows' evaluation
     document of the deep model beside the baselines (:func:`needmap.workflows.evaluation.evaluation_document`),
@@ -173,7 +177,7 @@ def run_train(
             f"{', '.join(repr(m) for m in CALIBRATION_METHODS)}."
         )
     if calibrate is not None:
-        model.calibrate = calibrate
+        model.set_params(calibrate=calibrate)
     if group_column is not None and group_column not in table.column_names:
         raise SchemaError(
             f"the group column '{group_column}' is not in the table; expected one of {', '.join(table.column_names)}.",
@@ -187,8 +191,7 @@ def run_train(
             f"a group AUC (group column '{group_column}') ranks a binary target's scores within groups; this "
             f"model is {task}. Expected no group column."
         )
-    max_unparseable = PreprocessConfig.from_dict(model.preprocess_options).max_unparseable
-    table, report = clean_training_table(table, schema, user_dropped=model.drop, max_unparseable=max_unparseable)
+    table, report = model.clean(table, schema)
     notes: list[str] = []
     if report["rows_without_target"]:
         notes.append(
@@ -216,26 +219,25 @@ def run_train(
             train_table, model, cv, split=split, seed=seed, baseline=baseline, validation=validation, schema=schema,
             n_boot=n_boot,
         )  # fmt: skip
-    model.fit(train_table, validation=validation, schema=schema)
-    assert model.preprocessor_ is not None and model.schema_ is not None
-    x_test = model.preprocessor_.transform(test_table)
-    multi = bool(model.schema_.extra_targets)
-    y_test = model.preprocessor_.encode_target(test_table)
-    task = model.schema_.task or "binary"
+    fitted = model.fit(train_table, validation=validation, schema=schema).predictor_
+    assert fitted is not None
+    x_test = fitted.preprocessor_.transform(test_table)
+    multi = bool(fitted.schema_.extra_targets)
+    y_test = fitted.preprocessor_.encode_target(test_table)
+    task = fitted.schema_.task or "binary"
     deep_name = f"{model.model} network"
-    metrics: dict[str, Any] = dict(model.metrics_)
-    p_deep = model._outputs(x_test)
-    metrics["test"] = model._score(x_test, y_test) if multi else task_metrics(task, y_test, p_deep)
+    metrics: dict[str, Any] = dict(fitted.metrics_)
+    p_deep = fitted.score(x_test)
+    metrics["test"] = fitted.evaluate_batch(x_test, y_test) if multi else task_metrics(task, y_test, p_deep)
     metrics["split"] = {"method": split, "test_size": test_size, "seed": seed, "time_column": time_column}
     if cv_result is not None:
         metrics["cv"] = cv_summary(cv_result)
     base_scores: dict[str, np.ndarray] = {}
-    model.extras_.pop(BASELINES_FILE, None)  # only the baselines of this run are saved with the model
     if baseline:
-        per_target = _fit_baselines(model, train_table, task, seed, multi)
-        model.extras_[BASELINES_FILE] = baselines_document([b for bases in per_target for b in bases])
+        per_target = _fit_baselines(fitted, train_table, task, seed, multi)
+        fitted.extras_[BASELINES_FILE] = baselines_document([b for bases in per_target for b in bases])
         if multi:
-            metrics.update(_multitask_baselines(model, per_target, x_test, y_test, deep_name, metrics["test"]))
+            metrics.update(_multitask_baselines(fitted, per_target, x_test, y_test, deep_name, metrics["test"]))
         else:
             base_scores = {b.name: b.predict(x_test) for b in per_target[0]}
             metrics["baselines"] = {name: task_metrics(task, y_test, p) for name, p in base_scores.items()}
@@ -266,42 +268,43 @@ def run_train(
         if task == "binary" and 0 < int(np.sum(y_test)) < len(y_test):
             from needmap.report.importance import permutation_importance
 
-            document["importance"] = permutation_importance(model, test_table, seed=seed)
-        model.extras_["evaluation.json"] = document
+            document["importance"] = permutation_importance(fitted, test_table, seed=seed)
+        fitted.extras_["evaluation.json"] = document
         if task == "binary" and document.get("comparisons"):
             metrics["comparisons"] = document["comparisons"]
             metrics["verdict"] = verdict_sentence(document["comparisons"])
         if document.get("group_auc") is not None:
             metrics["group_auc"] = document["group_auc"]
-    profiled = [c for c in [*model.schema_.features, *target_names(model.schema_)] if c in train_table.column_names]
-    model.extras_["profile.json"] = profile_table(
-        train_table.select(profiled), model.schema_, source=f"training rows of {source_of(table) or 'the table'}"
+    profiled = [c for c in [*fitted.schema_.features, *target_names(fitted.schema_)] if c in train_table.column_names]
+    fitted.extras_["profile.json"] = profile_table(
+        train_table.select(profiled), fitted.schema_, source=f"training rows of {source_of(table) or 'the table'}"
     )
-    model.metrics_ = metrics
-    model.report_.update(report)
-    model.report_["test_rows"] = len(test_idx)
-    model.report_["source"] = source_of(table)
-    path = model.save(out) if out is not None else None
+    fitted.extras_.update(extras or {})
+    fitted.metrics_ = metrics
+    fitted.report_.update(report)
+    fitted.report_["test_rows"] = len(test_idx)
+    fitted.report_["source"] = source_of(table)
+    path = fitted.save(out) if out is not None else None
     run_id = _track(track, model, metrics, path, out) if track is not None else None
     return TrainOutcome(
-        model=model, schema=model.schema_, metrics=metrics, out=path, notes=notes, test_table=test_table, run_id=run_id
+        model=model, schema=fitted.schema_, metrics=metrics, out=path, notes=notes, test_table=test_table, run_id=run_id
     )
 
 
-def _fit_baselines(model: Model, train_table: pa.Table, task: str, seed: int, multi: bool) -> list[list[Baseline]]:
-    """The baselines of a fitted ``model``, trained on the rows that trained its network; LightGBM stops
+def _fit_baselines(fitted: Predictor, train_table: pa.Table, task: str, seed: int, multi: bool) -> list[list[Baseline]]:
+    """The baselines of a fitted model, trained on the rows that trained its network; LightGBM stops
     early on the network's validation rows. One list ``[linear model, LightGBM]`` per target: a single
     target gets one list; a multi-task model one per target (each on the rows that have that target)."""
-    assert model.preprocessor_ is not None and model.schema_ is not None and model.fit_rows_ is not None
-    prep = model.preprocessor_
+    assert fitted.fit_rows_ is not None
+    prep = fitted.preprocessor_
     x_all, y_all = prep.transform(train_table), prep.encode_target(train_table)
-    train, valid = model.fit_rows_["train"], model.fit_rows_["validation"]
+    train, valid = fitted.fit_rows_["train"], fitted.fit_rows_["validation"]
     x_train: FeatureBatch = x_all.take(train)
     cards = list(prep.cardinalities_)
     lists = [int(spec["cardinality"]) for spec in getattr(prep, "list_specs_", [])]
     holdout: dict[str, Any] = {"x_valid": x_all.take(valid), "y_valid": y_all[valid]} if len(valid) else {}
     if multi:
-        tasks, names = target_tasks(model.schema_), target_names(model.schema_)
+        tasks, names = target_tasks(fitted.schema_), target_names(fitted.schema_)
         return fit_baselines(
             x_train, y_all[train], tasks, cards, seed=seed, list_cardinalities=lists, targets=names, **holdout
         )
@@ -309,7 +312,7 @@ def _fit_baselines(model: Model, train_table: pa.Table, task: str, seed: int, mu
 
 
 def _multitask_baselines(
-    model: Model,
+    fitted: Predictor,
     bases: list[list[Baseline]],
     x_test: FeatureBatch,
     y_test: np.ndarray,
@@ -319,8 +322,7 @@ def _multitask_baselines(
     """The baseline entries of a multi-task model's metrics: ``baselines`` ``{name: {target: test
     metrics}}``, per target the best baseline's name (``baseline_by_target``) and metrics
     (``baseline_test``), LightGBM's rounds per target, and a verdict per target against its best."""
-    assert model.schema_ is not None
-    names, tasks = target_names(model.schema_), target_tasks(model.schema_)
+    names, tasks = target_names(fitted.schema_), target_tasks(fitted.schema_)
     by_name: dict[str, dict[str, Any]] = {}
     best: dict[str, str] = {}
     rounds: dict[str, int] = {}
@@ -373,25 +375,25 @@ def _track(uri: str, model: Model, metrics: dict[str, Any], path: Path | None, o
     """Log the run to MLflow at ``uri``; returns the run id."""
     from needmap.tracking import log_to_mlflow
 
-    assert model.schema_ is not None
-    config = model.train_config_.to_dict() if model.train_config_ else {}
-    network = model.network_.config() if hasattr(model.network_, "config") else dict(model.params)
+    fitted = model.predictor_
+    assert fitted is not None
+    config = fitted.train_config_.to_dict() if fitted.train_config_ else {}
     params = {
         "architecture": model.model,
         **{f"train.{k}": v for k, v in config.items()},
-        **{f"network.{k}": v for k, v in network.items()},
+        **{f"network.{k}": v for k, v in fitted.params.items()},
         **{f"split.{k}": v for k, v in (metrics.get("split") or {}).items()},
         "calibrate": model.calibrate,
     }
     tags = {
         "needmap.version": __version__,
-        "target": ",".join(target_names(model.schema_)),
-        "task": model.schema_.task,
-        "source": model.report_.get("source") or "a table given in Python",
+        "target": ",".join(target_names(fitted.schema_)),
+        "task": fitted.schema_.task,
+        "source": fitted.report_.get("source") or "a table given in Python",
     }
     return log_to_mlflow(
         uri,
-        run_name=Path(out).name if out is not None else f"{model.model} {model.schema_.target}",
+        run_name=Path(out).name if out is not None else f"{model.model} {fitted.schema_.target}",
         params=params,
         metrics=tracked_metrics(metrics),
         history=(metrics.get("training") or {}).get("history") or [],

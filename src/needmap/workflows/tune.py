@@ -29,8 +29,7 @@ import pyarrow as pa
 
 from needmap.data.read import source_of, take_rows
 from needmap.errors import ConfigError, NeedmapError
-from needmap.estimator import Model, clean_training_table
-from needmap.features.preprocess import PreprocessConfig
+from needmap.estimator import Model, clone
 from needmap.workflows.evaluation import json_safe
 from needmap.workflows.search_space import default_options, default_params, suggest_options
 from needmap.workflows.train import PRIMARY, TrainOutcome, run_train, split_rows
@@ -122,29 +121,6 @@ def short_params(options: Mapping[str, Any]) -> str:
             text = str(value)
         parts.append(f"{key}={text}")
     return " ".join(parts)
-
-
-def _variant(model: Model, options: Mapping[str, Any], *, calibrate: bool = True) -> Model:
-    """A new, unfitted Model with ``model``'s column roles and options, ``options`` added over them;
-    without its calibration when not ``calibrate`` (a trial is scored by the network's own scores)."""
-    return Model(
-        model.model,
-        calibrate=model.calibrate if calibrate else None,
-        target=model.target,
-        task=model.task,
-        drop=model.drop,
-        id=model.id,
-        categorical=model.categorical,
-        numeric=model.numeric,
-        datetime=model.datetime,
-        multihot=model.multihot,
-        sequence=model.sequence,
-        hash=model.hash,
-        bucketize=options.get("bucketize", model.bucketize),
-        column_options=model.column_options,
-        preprocess=dict(model.preprocess_options),
-        **{**model.params, **model.train_options, **{k: v for k, v in options.items() if k != "bucketize"}},
-    )
 
 
 def _open_study(
@@ -287,11 +263,10 @@ def run_tune(
     task = schema.task or "binary"
     metric, higher_better = PRIMARY[task]
     direction = "maximize" if higher_better else "minimize"
-    model = _variant(model, {"seed": seed})  # the split's, the sampler's and every trial's seed
+    model = clone(model).set_params(seed=seed)  # the split's, the sampler's and every trial's seed
 
     # The rows are cleaned and split once; every trial trains on the same training part.
-    max_unparseable = PreprocessConfig.from_dict(model.preprocess_options).max_unparseable
-    clean, _ = clean_training_table(table, schema, user_dropped=model.drop, max_unparseable=max_unparseable)
+    clean, _ = model.clean(table, schema)
     train_idx, test_idx, _ = split_rows(
         clean, schema, test_size=test_size, split=split, time_column=time_column, seed=seed
     )
@@ -313,7 +288,8 @@ def run_tune(
         if is_default:  # exactly the defaults, also where the space only comes near them
             options = defaults
         trial.set_user_attr("options", options)
-        candidate = _variant(model, {**options, "progress": False}, calibrate=False)
+        # scored by the network's own scores: without the calibration
+        candidate = clone(model).set_params(**options, progress=False, calibrate=None)
         try:
             candidate.fit(
                 train_table,
@@ -363,8 +339,7 @@ def run_tune(
         "trials": records,
     }
 
-    final = _variant(model, document["best_params"])
-    final.extras_["tuning.json"] = document
+    final = clone(model).set_params(**document["best_params"])
     model_dir = out / MODEL_DIR
     trained = run_train(
         table,
@@ -375,6 +350,7 @@ def run_tune(
         time_column=time_column,
         validation=validation,
         schema=schema,
+        extras={"tuning.json": document},
         **dict(train_options or {}),
     )
     if trained.run_id is not None:  # tracked: the search joins the best model's MLflow run

@@ -1,0 +1,394 @@
+"""``needmap.Predictor``: what fitting a :class:`needmap.Model` produces, and what ``needmap.load`` returns.
+
+A Predictor holds the fitted state in one place: the schema, the fitted preprocessor, the trained
+network, the calibrator (with ``calibrate``), the scaling of a regression target, the training options,
+and the documents about the fit (metrics, report, the optional files saved beside the model). Its public
+methods are the one way the workflows, the report and the command line use a fitted model::
+
+    predictor = needmap.Model("mlp", target="y").fit(table).predictor_   # or needmap.load("models/bank")
+    predictor.predict(new_rows)          # Arrow table: id columns + score
+    predictor.evaluate(test)             # {'auc': ..., 'logloss': ..., ...}
+    predictor.score(predictor.preprocessor_.transform(rows))   # outputs of rows encoded once
+    predictor.save("models/bank")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+
+from needmap import __version__
+from needmap.artifact import load_artifact, save_artifact
+from needmap.data.arrow_memory import system_arrow_pool, uses_system_arrow_pool
+from needmap.data.read import first_row_of, read, source_of
+from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
+from needmap.features.preprocess import Preprocessor
+from needmap.features.row import RowEncoder
+from needmap.features.target import encode_target, head_schema, target_names, target_tasks
+from needmap.metrics import task_metrics
+from needmap.models.registry import build_model
+from needmap.schema import Schema
+from needmap.training.multitask import head_outputs, labelled_metrics
+from needmap.training.one_row import OneRowForward
+from needmap.training.trainer import TrainConfig, predict_raw
+
+NOT_FITTED = "this model is not fitted yet; call fit() first or needmap.load() a saved model."
+
+
+def network_outputs(schema: Schema) -> int:
+    """Outputs of the network: one per target of a multi-task model, K for K classes, else 1."""
+    if schema.extra_targets:
+        return len(target_names(schema))
+    return len(schema.classes) if schema.task == "multiclass" else 1
+
+
+def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:
+    """Id columns of ``table`` followed by the score column(s) for ``out`` (see :meth:`Predictor.predict`)."""
+    columns: dict[str, Any] = {}
+    for name in schema.ids:
+        if name in table.column_names:
+            columns[name] = table.column(name)
+    if schema.extra_targets:
+        for t, (name, task) in enumerate(zip(target_names(schema), target_tasks(schema), strict=True)):
+            key = f"score_{name}" if task == "binary" else f"prediction_{name}"
+            columns[key] = pa.array(out[:, t].astype(np.float64))
+    elif schema.task == "binary":
+        columns["score"] = pa.array(out.astype(np.float64))
+    elif schema.task == "multiclass":
+        classes = np.asarray(schema.classes, dtype=object)
+        columns["predicted"] = pa.array(classes[out.argmax(axis=1)].tolist(), type=pa.string())
+        for k, name in enumerate(schema.classes):
+            columns[f"proba_{name}"] = pa.array(out[:, k].astype(np.float64))
+    else:
+        columns["prediction"] = pa.array(out.astype(np.float64))
+    return pa.table(columns)
+
+
+def _as_table(data: Any) -> pa.Table:
+    return data if isinstance(data, pa.Table) else read(data)
+
+
+class Predictor:
+    """A fitted model: preprocessing, network, calibration and the documents about its fit.
+
+    Args:
+        model: the architecture's name in the registry (``needmap.models.available_models()``).
+        schema: the columns' roles the model was fitted with.
+        preprocessor: the fitted preprocessor.
+        network: the trained network, in eval mode.
+        params: the network's hyper-parameters (its ``config()``; saved in model.json).
+        target_scaling: ``{"mean", "std"}`` of a regression target; for a multi-task model one such
+            dict or None per target.
+        calibrator: a fitted :class:`needmap.calibration.Calibrator` of a binary model's probabilities.
+        train_config: the training options the network was trained with.
+        metrics: validation metrics and training speed (saved as metrics.json, with ``report``).
+        report: row counts and the preprocessing report of the fit.
+        extras: optional JSON documents saved beside the model, by file name
+            (:data:`needmap.artifact.OPTIONAL_FILES`), e.g. "evaluation.json", "tuning.json".
+        result: the training history (:class:`needmap.training.trainer.TrainResult`); None when loaded.
+        fit_rows: positions, in the training table after rows without a target were left out, of the
+            rows that trained the network (``"train"``) and of its validation rows (``"validation"``);
+            None when the rows were read from a file in parts, validated on a table of their own, or loaded.
+
+    The attributes keep the names a fitted :class:`needmap.Model` shows: ``model``, ``params``,
+    ``schema_``, ``preprocessor_``, ``network_``, ``calibrator_``, ``target_scaling_``,
+    ``train_config_``, ``metrics_``, ``report_``, ``extras_``, ``result_``, ``fit_rows_``.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        schema: Schema,
+        preprocessor: Preprocessor,
+        network: torch.nn.Module,
+        *,
+        params: Mapping[str, Any] | None = None,
+        target_scaling: dict[str, float] | list[dict[str, float] | None] | None = None,
+        calibrator: Any = None,
+        train_config: TrainConfig | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        report: Mapping[str, Any] | None = None,
+        extras: Mapping[str, Any] | None = None,
+        result: Any = None,
+        fit_rows: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        self.model = model
+        self.params = dict(params if params is not None else getattr(network, "config", dict)())
+        self.schema_ = schema
+        self.preprocessor_ = preprocessor
+        self.network_ = network
+        self.target_scaling_ = target_scaling
+        self.calibrator_ = calibrator
+        self.train_config_ = train_config
+        self.metrics_: dict[str, Any] = dict(metrics or {})
+        self.report_: dict[str, Any] = dict(report or {})
+        self.extras_: dict[str, Any] = dict(extras or {})
+        self.result_ = result
+        self.fit_rows_ = fit_rows
+        self._row_encoder: tuple[Any, RowEncoder] | None = None
+        self._one_row: OneRowForward | None = None
+
+    @property
+    def calibrate(self) -> str | None:
+        """The calibration method of the calibrator ("isotonic", "platt"), or None without one."""
+        return getattr(self.calibrator_, "method", None)
+
+    # -- scores ------------------------------------------------------------------------------------
+    def _raw(self, x: Any) -> np.ndarray:
+        forward = None
+        if len(x) == 1:  # online scoring: the network's traced one-row graph
+            if self._one_row is None or self._one_row.model is not self.network_:
+                self._one_row = OneRowForward(self.network_)
+            forward = self._one_row
+        if self.schema_.extra_targets:  # per-head scaling is applied by score()
+            return predict_raw(self.network_, x, target_scaling={"mean": 0.0, "std": 1.0}, forward=forward)
+        return predict_raw(
+            self.network_, x, task=self.schema_.task, target_scaling=self.target_scaling_, forward=forward
+        )
+
+    def score(self, x: Any) -> np.ndarray:
+        """The outputs of rows already encoded by ``preprocessor_`` (a FeatureBatch, or a training stream):
+        probabilities (``[n]`` binary, calibrated with a calibrator; ``[n, K]`` multiclass) or predictions in
+        the target's units (``[n]``); for a multi-task model ``[n, T]``, column t as the task of target t gives.
+
+        Encoding once and scoring the batch is the path for chunks, folds and batches scored repeatedly."""
+        raw = self._raw(x)
+        if self.schema_.extra_targets:
+            scaling = self.target_scaling_ if isinstance(self.target_scaling_, list) else None
+            return head_outputs(raw, target_tasks(self.schema_), scaling)
+        task = self.schema_.task
+        if task == "binary":
+            p = 1.0 / (1.0 + np.exp(-raw.reshape(-1).astype(np.float64)))
+            return p if self.calibrator_ is None else self.calibrator_.transform(p)
+        if task == "multiclass":
+            z = raw - raw.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            return e / e.sum(axis=1, keepdims=True)
+        return raw.reshape(-1)
+
+    def evaluate_batch(self, x: Any, y: np.ndarray) -> dict[str, Any]:
+        """Metrics of the outputs on encoded rows ``x`` against encoded targets ``y``
+        (``preprocessor_.encode_target``); ``{target: metrics}`` for a multi-task model, each target's over
+        the rows that have it."""
+        out = self.score(x)
+        if self.schema_.extra_targets:
+            tasks, names = target_tasks(self.schema_), target_names(self.schema_)
+            return {name: labelled_metrics(tasks[t], y[:, t], out[:, t]) for t, name in enumerate(names)}
+        return task_metrics(self.schema_.task, y, out)
+
+    def predict_proba(self, data: Any) -> np.ndarray:
+        """Scores as an array: P(positive) ``[n]`` (binary), class probabilities ``[n, K]``
+        (multiclass) or predictions in the target's units ``[n]`` (regression); ``[n, T]`` for a
+        multi-task model (column t: target t's probability or prediction).
+
+        One raw row given as a dict takes the online path (:class:`needmap.features.row.RowEncoder`,
+        the same features without Arrow's per-call cost) where it covers the row's values.
+        """
+        if isinstance(data, Mapping):
+            if self._row_encoder is None or self._row_encoder[0] is not self.preprocessor_:
+                self._row_encoder = (self.preprocessor_, RowEncoder(self.preprocessor_))
+            batch = self._row_encoder[1].encode(data)
+            if batch is not None:
+                return self.score(batch)
+        with system_arrow_pool():
+            return self.score(self.preprocessor_.transform(_as_table(data)))
+
+    def predict(self, data: Any) -> pa.Table:
+        """Score every row of ``data`` (no row is dropped); returns an Arrow table.
+
+        Columns: the id column(s) of the schema, then ``score`` (binary: probability of
+        ``schema.classes[1]``), or ``predicted`` and ``proba_<class>`` per class (multiclass), or
+        ``prediction`` (regression, in the target's units); for a multi-task model one column per
+        target: ``score_<target>`` (binary) or ``prediction_<target>`` (regression). Extra columns
+        in ``data`` are ignored, their order does not matter, unseen categories go to the
+        out-of-vocabulary id.
+        """
+        table = _as_table(data)
+        return scores_table(table, self.schema_, self.predict_proba(table))
+
+    # -- metrics -----------------------------------------------------------------------------------
+    @uses_system_arrow_pool
+    def evaluate(self, data: Any) -> dict[str, Any]:
+        """Metrics on labelled rows: AUC, logloss, PR-AUC, accuracy, precision, recall, calibration
+        error, lift and capture in the top 10% (binary); accuracy, logloss, macro AUC (multiclass);
+        RMSE, MAE, R² (regression). Rows with a missing target are left out and counted in
+        ``rows_without_target``. A multi-task model returns ``{target: metrics}``, each target's
+        metrics over the rows that have a value for it."""
+        table = _as_table(data)
+        if self.schema_.extra_targets:
+            labelled = self.labelled_targets(table)  # checks every target column before scoring
+            out = self.score(self.preprocessor_.transform(table))
+            result: dict[str, dict[str, Any]] = {}
+            for t, (name, task, keep, y) in enumerate(labelled):
+                metrics = task_metrics(task, y, out[keep, t])
+                metrics["rows_without_target"] = int((~keep).sum())
+                result[name] = metrics
+            return result
+        target = self.schema_.target
+        if target not in table.column_names:
+            raise SchemaError(
+                f"the evaluation data has no target column '{target}'; expected the outcome to compare "
+                "the scores with.",
+                file=source_of(table),
+                column=target,
+            )
+        keep = pc.is_valid(table.column(target))
+        dropped = table.num_rows - int(pc.sum(keep).as_py() or 0)
+        if dropped:
+            table = table.filter(keep)
+        if table.num_rows == 0:
+            raise DataError(
+                f"no row has a value in the target column '{target}'; expected labelled rows.",
+                file=source_of(table),
+                column=target,
+            )
+        metrics = self.evaluate_batch(self.preprocessor_.transform(table), self.preprocessor_.encode_target(table))
+        metrics["rows_without_target"] = dropped
+        return metrics
+
+    def labelled_targets(self, table: pa.Table) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+        """Per target of a multi-task model, in target order: its name, its task, the mask bool ``[n]`` of
+        the rows of ``table`` that have a value for it, and those values encoded ``[k]``.
+
+        SchemaError when a target column is absent, DataError when no row has a value for a target."""
+        names, tasks = target_names(self.schema_), target_tasks(self.schema_)
+        file = source_of(table)
+        absent = [name for name in names if name not in table.column_names]
+        if absent:
+            raise SchemaError(
+                f"the evaluation data has no target column {', '.join(map(repr, absent))}; expected every target "
+                f"({', '.join(names)}) to compare the scores with.",
+                file=file,
+                column=absent[0],
+            )
+        labelled = []
+        for name, task in zip(names, tasks, strict=True):
+            column = table.column(name)
+            keep = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
+            if not keep.any():
+                raise DataError(
+                    f"no row has a value in the target column '{name}'; expected labelled rows.", file=file, column=name
+                )
+            dropped = int((~keep).sum())
+            values = column.filter(pa.array(keep)) if dropped else column
+            first_row = None if dropped else first_row_of(table)
+            y = encode_target(values, head_schema(self.schema_, name), file=file, first_row=first_row)
+            labelled.append((name, task, keep, y))
+        return labelled
+
+    # -- persistence -------------------------------------------------------------------------------
+    def model_description(self) -> dict[str, Any]:
+        """The content of model.json (without format version and checksum)."""
+        config = self.network_.config() if hasattr(self.network_, "config") else dict(self.params)
+        return {
+            "needmap_version": __version__,
+            "architecture": self.model,
+            "params": config,
+            "n_numeric": int(self.preprocessor_.n_numeric_),
+            "cardinalities": [int(c) for c in self.preprocessor_.cardinalities_],
+            "lists": list(getattr(self.network_, "lists", [])),
+            "n_outputs": network_outputs(self.schema_),
+            "task": self.schema_.task,
+            "target": self.schema_.target,
+            "targets": target_names(self.schema_),
+            "tasks": target_tasks(self.schema_),
+            "train": self.train_config_.to_dict() if self.train_config_ else {},
+            "target_scaling": self.target_scaling_,
+        }
+
+    def save(self, path: str | os.PathLike[str], *, extra_metrics: Mapping[str, Any] | None = None) -> Path:
+        """Write the model directory (see needmap.artifact) atomically; returns its path."""
+        from needmap.card import model_card
+
+        metrics = {**self.metrics_, **(extra_metrics or {}), "report": self.report_}
+        description = self.model_description()
+        return save_artifact(
+            path,
+            model=description,
+            schema=self.schema_.to_dict(),
+            preprocessor=self.preprocessor_.to_dict(),
+            state_dict=self.network_.state_dict(),
+            metrics=metrics,
+            card=model_card(description, self.schema_, metrics),
+            extras=self.extras_,
+        )
+
+
+def as_predictor(fitted: Any) -> Predictor:
+    """``fitted`` when it is a Predictor, else the Predictor of a fitted :class:`needmap.Model`
+    (its ``predictor_``); ConfigError for a model not fitted yet."""
+    if isinstance(fitted, Predictor):
+        return fitted
+    predictor = getattr(fitted, "predictor_", None)
+    if not isinstance(predictor, Predictor):
+        raise ConfigError(NOT_FITTED)
+    return predictor
+
+
+def load(path: str | os.PathLike[str]) -> Predictor:
+    """Load a model directory written by :meth:`Predictor.save` (or ``needmap train``).
+
+    Reads JSON and safetensors only; no code from the directory is executed. Raises ArtifactError
+    when a file is missing or corrupted or the format version does not match.
+    """
+    contents = load_artifact(path)
+    desc = contents.model
+    try:
+        schema = Schema.from_dict(contents.schema)
+        preprocessor = Preprocessor.from_dict(contents.preprocessor)
+        network = build_model(
+            desc["architecture"],
+            n_numeric=desc["n_numeric"],
+            cardinalities=desc["cardinalities"],
+            n_outputs=desc["n_outputs"],
+            lists=desc.get("lists") or [],
+            **desc["params"],
+        )
+        network.load_state_dict(contents.state_dict)
+    except NeedmapError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ArtifactError(
+            f"the model files do not fit together ({type(exc).__name__}: {exc}); expected the files that "
+            "one needmap training run wrote.",
+            file=str(path),
+        ) from None
+    network.eval()
+    extras = dict(contents.extras)
+    return Predictor(
+        desc["architecture"],
+        schema,
+        preprocessor,
+        network,
+        params=desc["params"],
+        target_scaling=desc.get("target_scaling"),
+        calibrator=_calibrator(extras, path),
+        train_config=TrainConfig.from_dict(desc.get("train") or {}),
+        metrics=contents.metrics,
+        extras=extras,
+    )
+
+
+def _calibrator(extras: Mapping[str, Any], path: str | os.PathLike[str]) -> Any:
+    """The calibrator saved as calibration.json, or None without one; ArtifactError when it cannot be read."""
+    if "calibration.json" not in extras:
+        return None
+    from needmap.calibration import Calibrator
+
+    try:
+        return Calibrator.from_dict(extras["calibration.json"])
+    except NeedmapError as err:
+        raise ArtifactError(err.detail, file=str(path), hint=err.hint) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(
+            f"'calibration.json' cannot be read ({type(exc).__name__}: {exc}); expected the calibrator that "
+            "needmap wrote.",
+            file=str(path),
+        ) from None
