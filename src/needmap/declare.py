@@ -39,10 +39,15 @@ class Spec:
         cli: whether the command line has the option at all (an option only a program can give, such
             as a callback or a nested mapping, has none).
         metavar: how ``--help`` shows the value, e.g. ``400,400,400``.
+        convert: turns an accepted spelling into the option's one form before the check (a tuple into a
+            list, ``"a,b"`` into ``["a", "b"]``); it raises ConfigError itself for what it cannot read.
+        yaml: the YAML file's key when it is not the option's name.
     """
 
     help: str
     check: Check | None = None
+    convert: Callable[[Any], Any] | None = None
+    yaml: str | None = None
     parse: Parse | None = None
     flag: str | None = None
     cli: bool = True
@@ -58,10 +63,12 @@ def option(
     flag: str | None = None,
     cli: bool = True,
     metavar: str | None = None,
+    convert: Callable[[Any], Any] | None = None,
+    yaml: str | None = None,
     factory: Callable[[], Any] | None = None,
 ) -> Any:
     """A dataclass field carrying its :class:`Spec` (use instead of ``dataclasses.field``)."""
-    spec = Spec(help=help, check=check, parse=parse, flag=flag, cli=cli, metavar=metavar)
+    spec = Spec(help=help, check=check, parse=parse, flag=flag, cli=cli, metavar=metavar, convert=convert, yaml=yaml)
     if factory is not None:
         return field(default_factory=factory, metadata={"needmap": spec})
     return field(default=default, metadata={"needmap": spec})
@@ -86,9 +93,12 @@ class Options:
 
     def __post_init__(self) -> None:
         for f in fields(self):  # type: ignore[arg-type]
-            check = spec_of(f).check
+            spec = spec_of(f)
             value = getattr(self, f.name)
-            expected = check(value) if check is not None else None
+            if spec.convert is not None:
+                value = spec.convert(value)
+                setattr(self, f.name, value)
+            expected = spec.check(value) if spec.check is not None else None
             if expected is not None:
                 raise ConfigError(f"{f.name} is {value!r}; expected {expected}.")
 

@@ -51,6 +51,7 @@ class PreprocessConfig(Options):
         (0.001, 0.999),
         help="Training quantiles 'low,high' that numeric values are clipped to; none: no clipping.",
         check=_clip,
+        convert=lambda v: (float(v[0]), float(v[1])) if _clip(v) is None and v is not None else v,
         flag="--clip",
         metavar="LOW,HIGH",
     )
@@ -63,6 +64,7 @@ class PreprocessConfig(Options):
     column_scaling: dict[str, str] = option(
         help="Per-column scaling that overrides scaling, e.g. {balance: log1p}.",
         check=_column_scaling,
+        convert=lambda v: dict(v) if isinstance(v, Mapping) else v,
         factory=dict,
         cli=False,
     )
@@ -94,16 +96,8 @@ class PreprocessConfig(Options):
         help="Numeric columns that are zero in at least this share of training values (over more than 200 "
         "distinct values) also get a 0/1 column '<col>__zero'; none: only columns with 'zero_flag: true'.",
         check=_share,
+        convert=lambda v: float(v) if _share(v) is None and v is not None else v,
     )
-
-    def __post_init__(self) -> None:
-        if isinstance(self.column_scaling, Mapping) and not isinstance(self.column_scaling, dict):
-            self.column_scaling = dict(self.column_scaling)
-        super().__post_init__()
-        if self.clip_quantiles is not None:
-            self.clip_quantiles = (float(self.clip_quantiles[0]), float(self.clip_quantiles[1]))
-        if self.zero_flags is not None:
-            self.zero_flags = float(self.zero_flags)
 
     def scaling_of(self, column: str) -> str:
         """The scaling of one numeric column: its override, else the default."""

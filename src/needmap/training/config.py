@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from needmap import option_text
 from needmap.declare import Options, boolean, is_int, is_number, matches, number, one_of, option, optional, whole
 from needmap.errors import ConfigError
 
@@ -92,6 +93,7 @@ class TrainConfig(Options):
         help="none, balanced (classes weighted by n / (K * n_k); a binary task's positives by n_neg / n_pos), or "
         "the positive class's weight of a binary task.",
         check=_class_weight,
+        parse=option_text.name_or_number,
         metavar="balanced|WEIGHT",
     )
     seed: int = option(
@@ -103,10 +105,14 @@ class TrainConfig(Options):
         None,
         help="Stop training after the epoch in which this many seconds are exceeded (e.g. 90, 10m, 1h).",
         check=optional(number(strict=True)),
+        parse=option_text.duration,
         metavar="DURATION",
     )
     progress: bool = option(
-        True, help="Show a progress bar (a line per epoch when not on a terminal).", check=boolean, cli=False
+        True,
+        help="Show a progress bar (a line per epoch when not on a terminal); --quiet (-q) turns it off.",
+        check=boolean,
+        flag="--progress/--quiet",
     )
     threads: int | None = option(
         None,
@@ -118,7 +124,9 @@ class TrainConfig(Options):
         help="Weights of a multi-task model's per-target losses: one per target, in target order, or by target "
         "name (missing targets weigh 1).",
         check=_task_weights,
-        cli=False,
+        convert=lambda v: list(v) if isinstance(v, tuple) else v,
+        parse=option_text.numbers_or_pairs,
+        metavar="W1,W2|NAME=W,...",
     )
     embedding_updates: str = option(
         "auto",
@@ -139,11 +147,6 @@ class TrainConfig(Options):
         "the trained model comes back to the CPU.",
         check=matches(r"auto|cpu|cuda(:\d+)?", "'auto', 'cpu', 'cuda' or 'cuda:N'"),
     )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if isinstance(self.task_weights, tuple):
-            self.task_weights = list(self.task_weights)
 
     def monitor_for(self, task: str) -> tuple[str, str]:
         """The monitored metric for ``task`` and its direction ('max' or 'min').
