@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -14,6 +14,7 @@ from needmap.models.gating import FieldGate
 from needmap.models.hyper import choice, flag, probability, widths
 from needmap.models.layers import ACTIVATIONS, dense
 from needmap.models.registry import register
+from needmap.models.space import DEEP, Dimension, Funnel
 
 BLOCK_TYPES = ("1B", "2B")
 
@@ -57,6 +58,8 @@ class FinalNet(FieldModel):
     all categorical (ids, bucketized numerics), as on the paper's Criteo and Avazu, ``batch_norm=True``
     is the paper's setting.
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = {**DEEP, "hidden2": Funnel("depth2", "width2", (1, 3), (32, 512))}
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ tasks and returns ``[B, T]``: one logit (binary task) or standardized value (reg
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -17,6 +17,7 @@ from needmap.errors import ConfigError
 from needmap.models.base import TabularModel
 from needmap.models.layers import FeatureEmbedding, ListEmbedding, MLPBlock, dense
 from needmap.models.registry import register
+from needmap.models.space import DROPOUT, EMBEDDING, Dimension
 
 
 class FlatInput(nn.Module):
@@ -87,6 +88,8 @@ class MMoE(TabularModel):
         forward(numeric ``[B, n_numeric]``, categorical ``[B, C]``, lists) -> ``[B, T]``.
         gates(...) -> ``[B, T, E]``: each task's mixture weights (rows sum to 1).
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = {**DROPOUT, **EMBEDDING}
 
     def __init__(
         self,
