@@ -3,11 +3,11 @@
 pyarrow's default memory pool on Linux is mimalloc. Its freed pages stay with the thread that
 allocated them, and Arrow reads Parquet and computes on its own thread pool, so after a file has
 been read its buffers, though freed, stay resident until those threads allocate again:
-``MemoryPool.release_unused()`` (``mi_collect``) collects the calling thread's heap only. Measured
-on 1M Criteo-shaped rows (DeepFM, raw Parquet file to trained model and scores, 2 threads, Intel
-Xeon): 175 MB stayed resident in mimalloc's arena after the training rows were encoded, with 18 MB
-of it allocated; the process peaked at 1,351 MB with mimalloc and at 1,196 MB with the system pool,
-and preprocessing took 14.1 s against 16.5 s (benchmarks/bench_speed.py's needmap case).
+``MemoryPool.release_unused()`` (``mi_collect``) collects the calling thread's heap only. In the
+speed benchmark's needmap case (benchmarks/bench_speed.py: a Criteo-shaped Parquet file to a trained
+model and scores), most of what stayed resident in mimalloc's arena after the training rows were
+encoded was free, and the system pool lowered the process's peak memory without slowing
+preprocessing (benchmarks/results/HISTORY.md).
 
 Two levels, because Arrow's C++ library fixes its own default pool from ``ARROW_DEFAULT_MEMORY_POOL``
 when pyarrow is loaded, and pyarrow's ``set_memory_pool`` reaches only what is allocated through
@@ -20,7 +20,8 @@ pyarrow's Python layer (the Parquet reader's I/O and some kernels still take the
   ``predict_proba`` and ``evaluate`` on tables and files,
   :func:`needmap.workflows.predict.predict_stream`, every ``needmap`` command): where pyarrow was
   loaded first, it switches pyarrow's default pool to the system allocator for the call and puts the
-  previous pool back after it (the same run: peak 1,312 MB, 40-110 MB still resident in mimalloc).
+  previous pool back after it (this alone leaves some memory resident in mimalloc: Parquet's I/O and
+  some kernels take the C++ default).
   Buffers remember the pool that allocated them, so arrays made inside outlive the call safely.
 
 A user who chose a pool with ``ARROW_DEFAULT_MEMORY_POOL`` (before importing needmap) keeps it:

@@ -27,7 +27,7 @@ SLICE_ROWS = 100_000
 
 def release_unused_memory() -> None:
     """Hand the memory that Arrow's allocator keeps for reuse back to the system (it otherwise stays at the
-    high-water mark of the largest read; about 300 MB after a 200,000-row sample of Criteo-shaped rows)."""
+    high-water mark of the largest read, such as a schema sample of a wide file)."""
     pa.default_memory_pool().release_unused()
 
 

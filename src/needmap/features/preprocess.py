@@ -422,8 +422,8 @@ class Preprocessor:
 
         ``threads`` > 1 encodes the categorical columns of a table of at least
         :data:`PARALLEL_MIN_ROWS` rows that many at a time (worth it where the cores are otherwise idle,
-        e.g. scoring that reads, encodes and multiplies in turns: a 100,000-row Criteo-shaped chunk
-        took 0.19-0.27 s in one thread on 2 cores).
+        e.g. scoring that reads, encodes and multiplies in turns, so that encoding a chunk does not
+        leave a core waiting).
 
         Columns are found by name; their order and any other column do not matter. Records
         ``last_transform_report_``: ``rows`` and ``columns``: per feature column ``role`` and counts:

@@ -1,8 +1,8 @@
 """One raw row (a dict) to features in plain Python: the online-scoring path of a fitted Preprocessor.
 
-:meth:`Preprocessor.transform` works column by column on Arrow arrays: about a millisecond of fixed
-cost per call for a few dozen columns, whatever the row count. :class:`RowEncoder` computes the same
-features for one row with dict lookups and float arithmetic (tens of microseconds). It covers the
+:meth:`Preprocessor.transform` works column by column on Arrow arrays, with a fixed cost per call and
+column whatever the row count, which dominates for one row. :class:`RowEncoder` computes the same
+features for one row with dict lookups and float arithmetic, without that fixed cost. It covers the
 common values: numbers, booleans, numeric text, missing values (None, NaN, blanks, the missing-value
 tokens) and categories as text, integers, booleans or whole floats, for numeric columns (their value
 fields and zero flags included) and vocabulary categoricals. For anything else (list features, hashed or bucketized

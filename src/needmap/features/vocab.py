@@ -41,7 +41,7 @@ HASHED_LOOKUP_MIN_VALUES = 20_000
 
 #: One-row lookups (:meth:`Vocabulary.id_map`) of a vocabulary with more values than this go through a
 #: :class:`~needmap.features.string_ids.StringIds` (12 bytes a value) instead of a Python dict
-#: (about 130 bytes a value: 13 MB at this size, 140 MB at 1.09M values).
+#: (about 130 bytes a value).
 ID_DICT_MAX_VALUES = 100_000
 
 
@@ -75,7 +75,7 @@ class Vocabulary:
     Attributes:
         name: column name.
         values: category strings (a list made on each access; the vocabulary keeps them as one Arrow
-            string array, a tenth of the memory of Python strings: 82 MB less at 1.09M categories);
+            string array, a tenth of the memory of Python strings);
             ``values[k]`` has id ``k + 2``.
     """
 
