@@ -2,7 +2,7 @@
 
 For a column with ``hash_buckets = N`` the id of a value is ``2 + fnv1a_64(utf8(value)) mod N``
 and id 1 marks a missing value (id 0, out-of-vocabulary, is never produced): ``N + 2`` ids in all.
-Values are named by :func:`needmap.features.vocab.category_strings` first, so ``7``, ``7.0`` and
+Values are named by :func:`needmap.data.values.category_strings` first, so ``7``, ``7.0`` and
 ``"7"`` hash alike.
 
 The hash is 64-bit FNV-1a over the UTF-8 bytes (:mod:`needmap.features.fnv`): a published, fixed
