@@ -19,14 +19,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from needmap.data.options import check_options
 from needmap.data.read import first_row_of, source_of
+from needmap.data.values import category_strings, parse_numeric
 from needmap.errors import ArtifactError, ConfigError, DataError, SchemaError
 from needmap.features.batch import FeatureBatch
 from needmap.features.buckets import BucketColumn
 from needmap.features.hashing import HashedColumn
 from needmap.features.lists import ListColumn
-from needmap.features.numeric import IMPUTES, SCALINGS, NumericColumn, parse_numeric
-from needmap.features.options import check_options
+from needmap.features.numeric import IMPUTES, SCALINGS, NumericColumn
 from needmap.features.target import encode_target, encode_targets
 from needmap.features.values import (
     DEFAULT_MIN_ROWS,
@@ -35,7 +36,7 @@ from needmap.features.values import (
     ValueColumn,
     chooses_value_field,
 )
-from needmap.features.vocab import OOV_ID, Vocabulary, category_strings
+from needmap.features.vocab import OOV_ID, Vocabulary
 from needmap.features.zero_flags import DEFAULT_ZERO_SHARE, chooses_zero_flag, zero_flags, zero_share
 from needmap.schema import Schema
 

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from needmap.data.values import MISSING_TOKENS, NUMBER_PATTERN
 from needmap.features.batch import FeatureBatch
-from needmap.features.numeric import MISSING_TOKENS, NUMBER_PATTERN, NumericColumn, _quantile_rank
+from needmap.features.numeric import NumericColumn, _quantile_rank
 from needmap.features.values import ValueColumn
 from needmap.features.vocab import MISSING_ID, OOV_ID, IdMap, Vocabulary
 

@@ -4,7 +4,7 @@ Online scoring looks each category of a row up by itself. A Python dict does tha
 a str, an int and a table slot for every value: about 130 bytes a value, over 100 MB for a million
 categories, built on the first one-row call on top of the model. A
 :class:`StringIds` keeps 12 bytes a value beside the vocabulary's own Arrow array: the values'
-64-bit FNV-1a hashes (:func:`needmap.features.hashing.fnv1a_64`, vectorized over the Arrow buffers),
+64-bit FNV-1a hashes (:func:`needmap.features.fnv.fnv1a_64`, vectorized over the Arrow buffers),
 sorted, and their positions. A lookup hashes the one string in Python, binary-searches the hashes
 and compares the candidate's text, so a string that only shares a hash with a value is not found.
 A lookup takes microseconds where a dict's takes a fraction of one; the row encoder uses it above
@@ -18,7 +18,7 @@ import bisect
 import numpy as np
 import pyarrow as pa
 
-from needmap.features.hashing import fnv1a_64
+from needmap.features.fnv import fnv1a_64
 from needmap.features.lookup import sorted_hash_index
 
 _FNV_OFFSET = 0xCBF29CE484222325

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from needmap.features.numeric import ParsedNumbers
+from needmap.data.values import ParsedNumbers
 from needmap.features.vocab import MISSING_ID, OOV_ID, RESERVED_IDS
 
 #: A numeric column with at most this many distinct training values gets a value field by default.

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from needmap.features.numeric import ParsedNumbers
+from needmap.data.values import ParsedNumbers
 
 #: A numeric column whose non-missing training values are zero in at least this share gets a flag.
 DEFAULT_ZERO_SHARE = 0.3

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from needmap.errors import ConfigError
-from needmap.models.onednn import Linear
+from needmap.runtime.onednn import Linear
 
 # Initial embedding vectors are normal with a standard deviation that shrinks with the number of ids:
 # EMBEDDING_INIT_STD for a column of up to EMBEDDING_INIT_FULL_IDS ids in a table of up to
@@ -49,7 +49,7 @@ def init_embedding_rows(weight: torch.Tensor, cardinalities: Sequence[int]) -> N
 def dense(in_dim: int, out_dim: int, bias: bool = True) -> nn.Linear:
     """``nn.Linear(in_dim, out_dim)`` with Xavier-normal weights (std ``sqrt(2 / (in_dim + out_dim))``)
     and a zero bias: the start of every fully connected layer of the zoo. The layer is a
-    :class:`needmap.models.onednn.Linear`: large float32 CPU products run on oneDNN where that is
+    :class:`needmap.runtime.onednn.Linear`: large float32 CPU products run on oneDNN where that is
     the faster kernel.
 
     PyTorch's default (uniform, std ``1 / sqrt(3 in_dim)``, random biases) starts a 624 -> 256 layer at

@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from needmap.errors import ConfigError
+from needmap.runtime.precision import PRECISIONS
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd")
 LR_SCHEDULES: tuple[str, ...] = ("plateau", "cosine", "none")
 EMBEDDING_UPDATES: tuple[str, ...] = ("auto", "sparse", "dense")
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 #: Metrics that can be monitored for each task, and whether higher ("max") or lower ("min") is better.

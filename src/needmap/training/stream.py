@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from needmap.features.batch import FeatureBatch
-from needmap.training.device import usable_cores
+from needmap.runtime.device import usable_cores
 
 #: Rows the shuffle buffer holds by default: 1,000,000 Criteo-shaped rows (13 numeric, 26 categorical
 #: columns) take about 160 MB in it.

@@ -8,7 +8,9 @@ from collections.abc import Callable
 import torch
 
 from needmap.errors import ConfigError
-from needmap.training.config import PRECISIONS
+
+#: The arithmetic a model trains in (``TrainConfig.precision``).
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
 def _cpu_flags() -> set[str] | None:
