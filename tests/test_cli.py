@@ -230,7 +230,7 @@ def test_param_passes_any_model_option(bank_csv: Path, tmp_path: Path) -> None:
 
 
 def test_precision_from_the_command_line(bank_csv: Path, tmp_path: Path) -> None:
-    from needmap.training.precision import cpu_has_bf16
+    from needmap.runtime.precision import cpu_has_bf16
 
     out = tmp_path / "bf16"
     code, output = run(

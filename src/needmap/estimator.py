@@ -35,18 +35,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from needmap import __version__
+from needmap._version import __version__
 from needmap.artifact import load_artifact, save_artifact
-from needmap.data.arrow_memory import system_arrow_pool, uses_system_arrow_pool
 from needmap.data.infer import infer_schema
 from needmap.data.overrides import parse_column_options, parse_feature_columns
-from needmap.data.parquet_rows import ParquetRows, release_unused_memory
+from needmap.data.parquet_rows import ParquetRows
 from needmap.data.read import first_row_of, read, source_of, take_rows
 from needmap.data.split import split_indices
-from needmap.data.values import stringify
+from needmap.data.values import parse_numeric, stringify
 from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError, no_values_error
-from needmap.features.from_file import SCHEMA_SAMPLE_ROWS, prepare_file_training
-from needmap.features.numeric import parse_numeric
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.row import RowEncoder
 from needmap.features.target import (
@@ -59,7 +56,9 @@ from needmap.features.target import (
 )
 from needmap.metrics import task_metrics
 from needmap.models.registry import build_model
+from needmap.runtime.arrow_memory import release_unused_memory, system_arrow_pool, uses_system_arrow_pool
 from needmap.schema import Schema
+from needmap.training.from_file import SCHEMA_SAMPLE_ROWS, prepare_file_training
 from needmap.training.multitask import head_outputs, labelled_metrics
 from needmap.training.one_row import OneRowForward
 from needmap.training.stream import TrainingStream
@@ -309,7 +308,7 @@ class Model:
             schema: a schema to use instead of inferring one.
             stream: read ``data``, a Parquet file, a part at a time instead of whole: statistics one
                 column at a time, training rows a slice of a row group at a time through a shuffle
-                buffer (:mod:`needmap.features.from_file`), so that the file need not fit in memory.
+                buffer (:mod:`needmap.training.from_file`), so that the file need not fit in memory.
                 None (default): stream a Parquet file of at least :data:`STREAM_MIN_ROWS` rows.
             on_epoch: called after each epoch with its history entry (see
                 :meth:`needmap.training.trainer.Trainer.fit`); an exception it raises ends the fit.
@@ -484,7 +483,7 @@ class Model:
         config: TrainConfig,
         validation: float,
     ) -> tuple[Any, ...]:
-        """:meth:`_prepare_table` for a Parquet file read in parts (:mod:`needmap.features.from_file`)."""
+        """:meth:`_prepare_table` for a Parquet file read in parts (:mod:`needmap.training.from_file`)."""
         if schema is None:
             schema = self.infer_schema(rows.sample(SCHEMA_SAMPLE_ROWS))
             release_unused_memory()

@@ -10,8 +10,9 @@ from training_helpers import CARDS, N_NUMERIC, binary_data, small_mlp
 from needmap.errors import ConfigError
 from needmap.metrics import binary_metrics
 from needmap.models import build_model
+from needmap.runtime import precision as precision_module
+from needmap.runtime.precision import precision_context
 from needmap.training import TrainConfig, Trainer, predict_proba
-from needmap.training import precision as precision_module
 from needmap.training.optimizers import (
     SPARSE_MIN_ROWS,
     LazyAdam,
@@ -20,7 +21,6 @@ from needmap.training.optimizers import (
     embedding_tables,
     resolve_embedding_updates,
 )
-from needmap.training.precision import precision_context
 
 
 def quiet(**options: object) -> TrainConfig:

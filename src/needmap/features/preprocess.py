@@ -18,22 +18,23 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from needmap.data.options import check_options
 from needmap.data.read import first_row_of, source_of
+from needmap.data.values import category_strings, parse_numeric
 from needmap.errors import ArtifactError, ConfigError, DataError, SchemaError
 from needmap.features.batch import FeatureBatch
 from needmap.features.buckets import BucketColumn
 from needmap.features.config import PreprocessConfig
 from needmap.features.hashing import HashedColumn
 from needmap.features.lists import ListColumn
-from needmap.features.numeric import NumericColumn, parse_numeric
-from needmap.features.options import check_options
+from needmap.features.numeric import NumericColumn
 from needmap.features.target import encode_target, encode_targets
 from needmap.features.values import (
     MIN_KEPT_VALUES,
     ValueColumn,
     chooses_value_field,
 )
-from needmap.features.vocab import OOV_ID, Vocabulary, category_strings
+from needmap.features.vocab import OOV_ID, Vocabulary
 from needmap.features.zero_flags import chooses_zero_flag, zero_flags, zero_share
 from needmap.schema import Schema
 
@@ -314,8 +315,8 @@ class Preprocessor:
 
         ``threads`` > 1 encodes the categorical columns of a table of at least
         :data:`PARALLEL_MIN_ROWS` rows that many at a time (worth it where the cores are otherwise idle,
-        e.g. scoring that reads, encodes and multiplies in turns: a 100,000-row Criteo-shaped chunk
-        took 0.19-0.27 s in one thread on 2 cores).
+        e.g. scoring that reads, encodes and multiplies in turns, so that encoding a chunk does not
+        leave a core waiting).
 
         Columns are found by name; their order and any other column do not matter. Records
         ``last_transform_report_``: ``rows`` and ``columns``: per feature column ``role`` and counts:

@@ -149,7 +149,8 @@ class DIN(TabularModel):
         dropout: dropout after each hidden layer of the MLP.
         batch_norm: BatchNorm1d after each hidden Linear of the MLP.
         softmax: normalize the attention weights (default). The paper does not; on the MovieLens
-            benchmark its unnormalized sum scored 0.7247 ± 0.0179 test AUC against 0.7538 ± 0.0003.
+            benchmark its unnormalized sum trained unstably, to a lower and more scattered test AUC
+            over seeds (benchmarks/results/HISTORY.md).
         use_sequence: False leaves the behaviour sequences out entirely (no attention, no pooling):
             the same network without the history, for an ablation.
         history_gradient: True lets the behaviour sequences' lookups update the shared embedding

@@ -53,8 +53,8 @@ class FinalNet(FieldModel):
     field gate's own product) is a polynomial of degree up to 2^(L+1) in a numeric field's value,
     and BatchNorm rescales those products to unit variance on the training batches. On a table of
     skewed numerics (online shoppers: 10 numeric columns of 17) that made FinalNet overconfident away from
-    the bulk of the training rows: test AUC 0.9180 and logloss 0.3044 with BatchNorm against 0.9290
-    and 0.23 without (3 seeds, BENCHMARKS.md); hence no BatchNorm by default. With inputs that are
+    the bulk of the training rows, with a lower test AUC and a much higher logloss than without it
+    (benchmarks/results/HISTORY.md); hence no BatchNorm by default. With inputs that are
     all categorical (ids, bucketized numerics), as on the paper's Criteo and Avazu, ``batch_norm=True``
     is the paper's setting.
     """

@@ -8,11 +8,11 @@ from typing import Any, ClassVar
 from needmap import option_text
 from needmap.declare import Options, boolean, is_int, is_number, matches, number, one_of, option, optional, whole
 from needmap.errors import ConfigError
+from needmap.runtime.precision import PRECISIONS
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd")
 LR_SCHEDULES: tuple[str, ...] = ("plateau", "cosine", "none")
 EMBEDDING_UPDATES: tuple[str, ...] = ("auto", "sparse", "dense")
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 #: Metrics that can be monitored for each task, and whether higher ("max") or lower ("min") is better.

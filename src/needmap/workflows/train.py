@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from needmap import __version__
+from needmap._version import __version__
 from needmap.data.profile import profile_table
 from needmap.data.read import source_of, take_rows
 from needmap.data.split import split_indices
@@ -43,6 +43,7 @@ from needmap.workflows.baseline import (
     fit_single_baselines,
 )
 from needmap.workflows.cv import PRIMARY, cv_summary, run_cv
+from needmap.workflows.importance import permutation_importance
 
 
 @dataclass
@@ -264,8 +265,6 @@ def run_train(
             seed=seed,
         )
         if task == "binary" and 0 < int(np.sum(y_test)) < len(y_test):
-            from needmap.report.importance import permutation_importance
-
             document["importance"] = permutation_importance(model, test_table, seed=seed)
         model.extras_["evaluation.json"] = document
         if task == "binary" and document.get("comparisons"):
