@@ -35,7 +35,7 @@ from benchmarks.needmap_runner import run_logistic_regression, run_model, split_
 from benchmarks.report import cpu_name, markdown
 from benchmarks.trainloop import HyperParams, RunResult, score
 from needmap.models.registry import model_class
-from needmap.training.device import usable_cores
+from needmap.runtime.device import usable_cores
 
 DEFAULT_PEERS = "deepctr:deepfm,deepctr:dcn,deepctr:dcnmix,deepctr:din,fuxictr:deepfm,fuxictr:dcnv2,lightgbm,logreg"
 RESULTS = bench_datasets.REPO / "benchmarks" / "results"

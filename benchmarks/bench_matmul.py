@@ -1,9 +1,9 @@
 """Float32 and bfloat16 matrix products at the speed benchmark's shapes: torch's default kernel beside oneDNN's.
 
-What `needmap.models.onednn` rests on: for each shape (rows x in -> out, the DNN 624 -> 400 -> 400 and
+What `needmap.runtime.onednn` rests on: for each shape (rows x in -> out, the DNN 624 -> 400 -> 400 and
 DCN-v2's 624 -> 624 cross layers at batch 4,096, and one row), the GFLOP/s of torch's `F.linear` (MKL on
 x86-64), of oneDNN's linear (`torch.ops.mkldnn._linear_pointwise`) for the forward product and for the
-two backward products as `needmap.models.onednn.Linear` runs them, and of `F.linear` in bfloat16. Best of
+two backward products as `needmap.runtime.onednn.Linear` runs them, and of `F.linear` in bfloat16. Best of
 3 passes of 30 products each; time it on an otherwise idle machine.
 
 Usage: .venv/bin/python benchmarks/bench_matmul.py [--threads 2]
@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from needmap.models.onednn import _cpu_vendor, cpu_matmul
+from needmap.runtime.onednn import _cpu_vendor, cpu_matmul
 
 SHAPES = [(4096, 624, 400), (4096, 400, 400), (4096, 624, 624), (1, 624, 400)]
 

@@ -73,10 +73,12 @@ LIGHTGBM_ROUNDS = 100
 # -- the cases --------------------------------------------------------------------------------------
 def needmap_case(model: str, data: Path, threads: int, epochs: int, precision: str, device: str) -> CaseResult:
     """needmap's own path from the raw file (see the module docstring)."""
-    # needmap first, as `import needmap` in a user's script: imported before pyarrow, it makes Arrow
-    # allocate from the system allocator (needmap.data.arrow_memory).
+    # Before pyarrow is loaded, as the needmap command does: Arrow allocates from the system allocator
+    # for the whole process (needmap.runtime.arrow_memory).
     # isort: off
-    import needmap  # noqa: F401
+    from needmap.runtime import prefer_system_arrow_pool
+
+    prefer_system_arrow_pool()
     from needmap.estimator import Model
     from needmap.training.predict import predict_proba
     from needmap.workflows.predict import predict_stream

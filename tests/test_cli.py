@@ -230,7 +230,7 @@ def test_param_passes_any_model_option(bank_csv: Path, tmp_path: Path) -> None:
 
 
 def test_precision_from_the_command_line(bank_csv: Path, tmp_path: Path) -> None:
-    from needmap.training.precision import cpu_has_bf16
+    from needmap.runtime.precision import cpu_has_bf16
 
     out = tmp_path / "bf16"
     code, output = run(
@@ -245,4 +245,4 @@ def test_precision_from_the_command_line(bank_csv: Path, tmp_path: Path) -> None
     assert training["precision"] == "bf16" and training["embedding_updates"] == "dense"
     assert json.loads((out / "metrics.json").read_text())["test"]["auc"] > 0.7
     code, output = run("train", bank_csv, "--target", "y", "--precision", "fp16", "--out", tmp_path / "x", *FAST)
-    assert code == 2 and "unknown precision 'fp16'" in output
+    assert code == 2 and "precision is 'fp16'" in output

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from needmap.workflows.demo import run_demo
+from needmap.demo import run_demo
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import needmap as nm
 import needmap.estimator as estimator_module
 from needmap.data.parquet_rows import ParquetRows
 from needmap.errors import ConfigError, DataError
-from needmap.features import from_file
+from needmap.training import from_file
 
 FAST = {"epochs": 2, "batch_size": 256, "progress": False, "threads": 1}
 

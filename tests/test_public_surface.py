@@ -49,7 +49,7 @@ def private_uses(source: str) -> list[str]:
 
 def _face_modules() -> list[Path]:
     files = [*sorted((SRC / "workflows").rglob("*.py")), *sorted((SRC / "report").rglob("*.py"))]
-    files += sorted(SRC.glob("cli*.py")) + sorted((SRC / "cli").rglob("*.py"))
+    files += sorted(SRC.glob("cli*.py")) + sorted((SRC / "cli").rglob("*.py")) + sorted(SRC.glob("demo.py"))
     return files
 
 

@@ -6,20 +6,44 @@ Public face::
     table = nm.read("customers.csv")
     model = nm.Model("mlp", target="converted").fit(table)
     nm.load("models/x").predict(new_rows)      # a Predictor: the fitted model
+
+``read``, ``Model``, ``Predictor``, ``clone`` and ``load`` are loaded on first use: ``import needmap``
+loads neither pyarrow nor torch and changes no setting of the process, so that the ``needmap`` command
+can choose Arrow's allocator before pyarrow loads (:mod:`needmap.runtime`).
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import TYPE_CHECKING, Any
 
-# Before anything imports pyarrow: Arrow allocates from the system's allocator (needmap.data.arrow_memory).
-from needmap.data.arrow_memory import prefer_system_pool_at_import
+from needmap._version import __version__
+from needmap.errors import NeedmapError
 
-prefer_system_pool_at_import()
-
-from needmap.data.read import read  # noqa: E402
-from needmap.errors import NeedmapError  # noqa: E402
-from needmap.estimator import Model, clone, load  # noqa: E402
-from needmap.predictor import Predictor  # noqa: E402
+if TYPE_CHECKING:
+    from needmap.data.read import read
+    from needmap.estimator import Model, clone, load
+    from needmap.predictor import Predictor
 
 __all__ = ["Model", "NeedmapError", "Predictor", "__version__", "clone", "load", "read"]
+
+
+def __getattr__(name: str) -> Any:
+    """``needmap.read``, ``Model``, ``Predictor``, ``clone`` and ``load``, imported when first asked for."""
+    if name == "read":
+        from needmap.data.read import read as value
+    elif name == "Model":
+        from needmap.estimator import Model as value
+    elif name == "load":
+        from needmap.estimator import load as value
+    elif name == "clone":
+        from needmap.estimator import clone as value
+    elif name == "Predictor":
+        from needmap.predictor import Predictor as value
+    else:
+        raise AttributeError(f"module 'needmap' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -25,8 +25,8 @@ from needmap.cli_parse import (
     parse_value_fields,
     parse_zero_flags,
 )
-from needmap.data.arrow_memory import system_arrow_pool
 from needmap.errors import ConfigError, NeedmapError
+from needmap.runtime.arrow_memory import prefer_system_arrow_pool, system_arrow_pool
 
 app = typer.Typer(
     add_completion=False,
@@ -184,9 +184,9 @@ def schema(
     """Show each column's inferred role (numeric, categorical, id, datetime, target, ignored) and why."""
     import json
 
-    from needmap.data.infer import describe_schema
     from needmap.display import schema_table
     from needmap.estimator import Model
+    from needmap.features.describe import describe_schema
 
     roles = _roles(config, target, drop, ids, categorical, numeric, datetime, multihot, sequence, hash_, bucketize)
     table = _read(data, delimiter, encoding)
@@ -666,14 +666,15 @@ def demo(
 ) -> None:
     """The main job on the bundled UCI Bank Marketing data: schema, preprocessing, the MLP beside
     logistic regression on the same split, scores for the held-out customers, and a summary."""
-    from needmap.workflows.demo import run_demo
+    from needmap.demo import run_demo
 
     run_demo(out=out, seed=seed, epochs=epochs, quiet=quiet, console=out_console)
 
 
 def main() -> None:
-    """Entry point of the ``needmap`` command (Arrow allocates from the system's allocator: see
-    :mod:`needmap.data.arrow_memory`)."""
+    """Entry point of the ``needmap`` command: Arrow allocates from the system's allocator for the whole
+    process, chosen here before anything loads pyarrow (:mod:`needmap.runtime.arrow_memory`)."""
+    prefer_system_arrow_pool()
     with system_arrow_pool():
         app()
 

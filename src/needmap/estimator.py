@@ -41,16 +41,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from needmap.data.arrow_memory import uses_system_arrow_pool
 from needmap.data.infer import infer_schema
 from needmap.data.overrides import parse_column_options, parse_feature_columns
-from needmap.data.parquet_rows import ParquetRows, release_unused_memory
+from needmap.data.parquet_rows import ParquetRows
 from needmap.data.read import first_row_of, read, source_of, take_rows
 from needmap.data.split import split_indices
-from needmap.data.values import stringify
+from needmap.data.values import parse_numeric, stringify
 from needmap.errors import ConfigError, DataError, SchemaError, no_values_error
-from needmap.features.from_file import SCHEMA_SAMPLE_ROWS, prepare_file_training
-from needmap.features.numeric import parse_numeric
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import (
     add_extra_targets,
@@ -61,7 +58,9 @@ from needmap.features.target import (
 from needmap.metrics import task_metrics
 from needmap.models.registry import build_model
 from needmap.predictor import NOT_FITTED, Predictor, load, network_outputs, scores_table  # noqa: F401
+from needmap.runtime.arrow_memory import release_unused_memory, uses_system_arrow_pool
 from needmap.schema import Schema
+from needmap.training.from_file import SCHEMA_SAMPLE_ROWS, prepare_file_training
 from needmap.training.stream import TrainingStream
 from needmap.training.trainer import TrainConfig, Trainer
 
@@ -380,7 +379,7 @@ class Model:
             schema: a schema to use instead of inferring one.
             stream: read ``data``, a Parquet file, a part at a time instead of whole: statistics one
                 column at a time, training rows a slice of a row group at a time through a shuffle
-                buffer (:mod:`needmap.features.from_file`), so that the file need not fit in memory.
+                buffer (:mod:`needmap.training.from_file`), so that the file need not fit in memory.
                 None (default): stream a Parquet file of at least :data:`STREAM_MIN_ROWS` rows.
             on_epoch: called after each epoch with its history entry (see
                 :meth:`needmap.training.trainer.Trainer.fit`); an exception it raises ends the fit.
@@ -563,7 +562,7 @@ class Model:
         config: TrainConfig,
         validation: float,
     ) -> tuple[Any, ...]:
-        """:meth:`_prepare_table` for a Parquet file read in parts (:mod:`needmap.features.from_file`)."""
+        """:meth:`_prepare_table` for a Parquet file read in parts (:mod:`needmap.training.from_file`)."""
         if schema is None:
             schema = self.infer_schema(rows.sample(SCHEMA_SAMPLE_ROWS))
             release_unused_memory()

@@ -24,9 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from needmap import __version__
+from needmap._version import __version__
 from needmap.artifact import load_artifact, save_artifact
-from needmap.data.arrow_memory import system_arrow_pool, uses_system_arrow_pool
 from needmap.data.read import first_row_of, read, source_of
 from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
 from needmap.features.preprocess import Preprocessor
@@ -34,6 +33,7 @@ from needmap.features.row import RowEncoder
 from needmap.features.target import encode_target, head_schema, target_names, target_tasks
 from needmap.metrics import task_metrics
 from needmap.models.registry import build_model
+from needmap.runtime.arrow_memory import system_arrow_pool, uses_system_arrow_pool
 from needmap.schema import Schema
 from needmap.training.multitask import head_outputs, labelled_metrics
 from needmap.training.one_row import OneRowForward

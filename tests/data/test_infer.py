@@ -1,4 +1,4 @@
-"""needmap.data.infer: feature roles, target task and classes, overrides, describe_schema."""
+"""needmap.data.infer: feature roles, target task and classes, overrides; needmap.features.describe."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from needmap.data.infer import describe_schema, infer_schema
+from needmap.data.infer import infer_schema
 from needmap.data.read import read
 from needmap.errors import ConfigError, SchemaError
+from needmap.features.describe import describe_schema
 from needmap.schema import Schema
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"

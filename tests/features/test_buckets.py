@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from needmap.data.values import parse_numeric
 from needmap.errors import ConfigError
 from needmap.features.buckets import BucketColumn
-from needmap.features.numeric import parse_numeric
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.schema import ColumnSpec, Schema
 

@@ -8,8 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from needmap.data.values import list_tokens
 from needmap.errors import ConfigError, SchemaError
-from needmap.features.lists import default_max_len, detect_separator, list_tokens, pad
+from needmap.features.lists import default_max_len, detect_separator, pad
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.schema import ColumnSpec, Schema
 

@@ -6,8 +6,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from needmap.data.values import parse_numeric
 from needmap.errors import DataError, SchemaError
-from needmap.features.numeric import parse_numeric, skewness
+from needmap.features.numeric import skewness
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 
 RAW = {"clip_quantiles": None, "scaling": "none"}

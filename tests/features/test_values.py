@@ -12,8 +12,8 @@ import pyarrow.csv as pacsv
 import pytest
 
 import needmap as nm
+from needmap.data.values import parse_numeric
 from needmap.errors import ArtifactError, ConfigError
-from needmap.features.numeric import parse_numeric
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.values import ValueColumn
 from needmap.schema import ColumnSpec, Schema

@@ -10,9 +10,10 @@ import pytest
 
 import needmap as nm
 from needmap.cli_parse import parse_zero_flags
-from needmap.data.infer import describe_schema, infer_schema
+from needmap.data.infer import infer_schema
 from needmap.data.read import read
 from needmap.errors import ConfigError
+from needmap.features.describe import describe_schema
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.schema import ColumnSpec, Schema
 
@@ -130,7 +131,7 @@ def test_the_command_line_reads_a_share_or_none() -> None:
 
 
 def test_the_demo_lists_the_zero_flag_of_a_column() -> None:
-    from needmap.workflows.demo import _preprocessing_lines
+    from needmap.demo import _preprocessing_lines
 
     pre = Preprocessor(schema()).fit(table())
     lines = _preprocessing_lines({"preprocessing": pre.report_})

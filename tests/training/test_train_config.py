@@ -30,8 +30,8 @@ def test_defaults_and_round_trip() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"optimizer": "adagrad"}, "unknown optimizer 'adagrad'; expected one of adam, rmsprop, sgd"),
-        ({"lr_schedule": "step"}, "unknown lr_schedule 'step'; expected one of plateau, cosine, none"),
+        ({"optimizer": "adagrad"}, "optimizer is 'adagrad'; expected one of 'adam', 'rmsprop', 'sgd'"),
+        ({"lr_schedule": "step"}, "lr_schedule is 'step'; expected one of 'plateau', 'cosine', 'none'"),
         ({"lr": 0}, "lr is 0; expected a positive number"),
         ({"batch_size": 0}, "batch_size is 0"),
         ({"epochs": 2.5}, "epochs is 2.5"),
@@ -40,7 +40,7 @@ def test_defaults_and_round_trip() -> None:
         ({"class_weight": -1.0}, "class_weight is -1.0"),
         ({"max_time": -1}, "max_time is -1"),
         ({"threads": 0}, "threads is 0"),
-        ({"monitor": "f1"}, "unknown monitor 'f1'"),
+        ({"monitor": "f1"}, "monitor is 'f1'; expected None or one of"),
     ],
 )
 def test_bad_options_are_config_errors(options: dict, message: str) -> None:

@@ -24,12 +24,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from needmap.data.options import check_options
 from needmap.data.overrides import FEATURE_ROLES, parse_column_list, parse_column_options, parse_feature_columns
 from needmap.data.read import source_of
-from needmap.data.values import stringify
+from needmap.data.values import MULTIHOT_SEPARATOR, is_list_type, stringify
 from needmap.errors import ConfigError, SchemaError
-from needmap.features.lists import MULTIHOT_SEPARATOR, is_list_type
-from needmap.features.options import check_options
 from needmap.schema import TASKS, ColumnSpec, Schema
 
 MAX_CLASSES = 50
@@ -169,47 +168,15 @@ def infer_schema(
     return Schema(columns=columns, target=target, task=inferred_task, classes=classes)
 
 
-def describe_schema(schema: Schema, table: pa.Table) -> list[dict[str, Any]]:
-    """One row per column of ``schema`` for a printed table.
-
-    Returns:
-        dicts with keys ``name``, ``role``, ``type`` (Arrow type as text), ``distinct`` (count of
-        distinct non-missing values), ``missing`` (count of null or NaN values) and ``reason``;
-        ``distinct`` and ``missing`` are None for a column that ``table`` lacks or whose type cannot
-        be counted. The reason of a numeric column whose values in ``table`` are levels or amounts
-        says that it will also get a value field by default (:mod:`needmap.features.values`; the
-        training rows decide), that of one mostly zero over a long range that it will get a zero flag
-        (:mod:`needmap.features.zero_flags`).
-    """
-    rows = []
-    present = set(table.column_names)
-    for spec in schema.columns:
-        distinct = missing = None
-        reason = spec.reason
-        if spec.name in present and spec.role == "numeric":
-            value_field, zero_flag = _numeric_extras_expected(spec, table.column(spec.name))
-            if value_field:
-                reason = f"{reason}; + a value field (levels or amounts)"
-            if zero_flag:
-                reason = f"{reason}; + a zero flag (mostly zero)"
-        if spec.name in present:
-            col = _plain(table.column(spec.name))
-            missing = _n_missing(col)
-            try:
-                distinct = int(pc.count_distinct(_valid(col), mode="only_valid").as_py())
-            except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
-                distinct = None
-        rows.append(
-            {
-                "name": spec.name,
-                "role": spec.role,
-                "type": spec.dtype,
-                "distinct": distinct,
-                "missing": missing,
-                "reason": reason,
-            }
-        )
-    return rows
+def column_counts(column: pa.ChunkedArray) -> tuple[int | None, int]:
+    """Distinct non-missing values of ``column`` (None where its type cannot be counted) and missing
+    values (nulls, and NaNs in a float column): the counts that a printed schema shows."""
+    col = _plain(column)
+    try:
+        distinct: int | None = int(pc.count_distinct(_valid(col), mode="only_valid").as_py())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        distinct = None
+    return distinct, _n_missing(col)
 
 
 # -- overrides ---------------------------------------------------------------------------------------
@@ -582,24 +549,3 @@ def _closest(name: str, names: Sequence[str]) -> str | None:
 def _clip(value: Any, limit: int = 40) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _numeric_extras_expected(spec: Any, column: pa.ChunkedArray) -> tuple[bool, bool]:
-    """Whether the default rules give numeric column ``spec`` a value field (its ``values`` option,
-    else at most 200 distinct values filling less than half their grid) and a zero flag (its
-    ``zero_flag`` option, else zero in at least 30% of the values, over more than 200 distinct ones)
-    on these values."""
-    from needmap.features.numeric import parse_numeric
-    from needmap.features.values import DEFAULT_VALUE_FIELDS, chooses_value_field
-    from needmap.features.zero_flags import DEFAULT_ZERO_SHARE, chooses_zero_flag
-
-    if "bucketize" in spec.options:
-        return False, False
-    try:
-        parsed = parse_numeric(column, column=spec.name, file=None)
-    except (SchemaError, ValueError, pa.ArrowException):
-        return False, False
-    return (
-        chooses_value_field(parsed, option=spec.options.get("values"), limit=DEFAULT_VALUE_FIELDS),
-        chooses_zero_flag(parsed, option=spec.options.get("zero_flag"), share=DEFAULT_ZERO_SHARE),
-    )

@@ -17,7 +17,7 @@ A YAML overrides file looks like::
 
 Each role key takes a list of column names or one comma-separated string. The feature-type keys
 ``multihot``, ``sequence``, ``hash`` and ``bucketize`` take a list of names too, or a mapping from
-each name to its options (:mod:`needmap.features.options`); ``hash`` and ``bucketize`` also take a
+each name to its options (:mod:`needmap.data.options`); ``hash`` and ``bucketize`` also take a
 number per name (buckets). ``options`` maps column names to further per-column options. Option keys
 and values are checked here; whether a column's role accepts them is checked when the schema is
 built. ``preprocess`` is passed through untouched for the preprocessor to validate.
@@ -32,8 +32,8 @@ from typing import Any
 
 import yaml
 
+from needmap.data.options import ALLOWED_OPTIONS, DEFAULT_BUCKETS, DEFAULT_HASH_BUCKETS, check_options
 from needmap.errors import ConfigError
-from needmap.features.options import ALLOWED_OPTIONS, DEFAULT_BUCKETS, DEFAULT_HASH_BUCKETS, check_options
 from needmap.schema import TASKS
 
 LIST_KEYS: tuple[str, ...] = ("drop", "id", "categorical", "numeric", "datetime")

@@ -25,12 +25,6 @@ from needmap.errors import DataError
 SLICE_ROWS = 100_000
 
 
-def release_unused_memory() -> None:
-    """Hand the memory that Arrow's allocator keeps for reuse back to the system (it otherwise stays at the
-    high-water mark of the largest read; about 300 MB after a 200,000-row sample of Criteo-shaped rows)."""
-    pa.default_memory_pool().release_unused()
-
-
 def _unreadable(path: str, err: BaseException) -> DataError:
     return DataError(f"could not be read as Parquet ({err}); expected a valid Parquet file", file=path)
 

@@ -29,11 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from needmap.data.read import source_of
+from needmap.data.values import MULTIHOT_SEPARATOR, category_strings, is_list_type, list_tokens, parse_numeric
 from needmap.errors import DataError, SchemaError
-from needmap.features.lists import MULTIHOT_SEPARATOR, is_list_type, list_tokens
-from needmap.features.numeric import parse_numeric
-from needmap.features.preprocess import PreprocessConfig
-from needmap.features.vocab import category_strings
 from needmap.schema import Schema
 
 VERSION = 1
@@ -47,8 +44,9 @@ TOP_VALUES = 20
 PSI_EPSILON = 1e-4
 #: PSI limits of the labels: below the first "stable", below the second "moderate", else "large".
 PSI_STABLE, PSI_MODERATE = 0.1, 0.25
-#: The training quantiles that the preprocessor clips numeric columns to by default: values outside are outliers.
-CLIP_QUANTILES: tuple[float, float] = PreprocessConfig().clip_quantiles or (0.0, 1.0)
+#: The training quantiles that the preprocessor clips numeric columns to by default (``PreprocessConfig``'s
+#: ``clip_quantiles``; tests/report/test_profile.py checks that they agree): values outside are outliers.
+CLIP_QUANTILES: tuple[float, float] = (0.001, 0.999)
 
 NUMERIC, CATEGORICAL, LIST, OTHER = "numeric", "categorical", "list", "other"
 

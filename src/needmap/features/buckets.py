@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from needmap.features.numeric import ParsedNumbers
+from needmap.data.values import ParsedNumbers
 from needmap.features.vocab import MISSING_ID, RESERVED_IDS
 
 

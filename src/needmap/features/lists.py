@@ -37,16 +37,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from needmap.data.values import stringify
-from needmap.errors import SchemaError
+from needmap.data.values import MULTIHOT_SEPARATOR, ListTokens, is_text_type, list_tokens, plain_array
 from needmap.features.hashing import HashedColumn
-from needmap.features.numeric import to_numpy
 from needmap.features.vocab import OOV_ID, Vocabulary
 
 PADDING_ID = 0
 LIST_OOV_ID = 1
 LIST_KINDS: tuple[str, ...] = ("multihot", "sequence")
-MULTIHOT_SEPARATOR = "|"
 SEQUENCE_SEPARATORS: tuple[str, ...] = ("|", ",", ";", " ")
 FALLBACK_SEPARATOR = ","
 MAX_LEN_CAP = 50
@@ -55,121 +52,19 @@ LENGTH_QUANTILE = 0.95
 SharedEncoder = Vocabulary | HashedColumn
 
 
-@dataclass
-class ListTokens:
-    """The tokens of ``n`` list cells, flattened.
-
-    Attributes:
-        tokens: string ``[t]``, no nulls, no empty strings, row by row in cell order.
-        rows: int64 ``[t]``, the row of each token (non-decreasing).
-        lengths: int64 ``[n]``, tokens per row.
-        missing: bool ``[n]``, true where the cell is null.
-    """
-
-    tokens: pa.Array
-    rows: np.ndarray
-    lengths: np.ndarray
-    missing: np.ndarray
-
-
-def is_list_type(typ: pa.DataType) -> bool:
-    """Whether ``typ`` is an Arrow list type (list, large list, fixed-size list, list view)."""
-    return (
-        pa.types.is_list(typ)
-        or pa.types.is_large_list(typ)
-        or pa.types.is_fixed_size_list(typ)
-        or pa.types.is_list_view(typ)
-        or pa.types.is_large_list_view(typ)
-    )
-
-
-def _text(typ: pa.DataType) -> bool:
-    return pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ)
-
-
-def _plain_array(array: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One contiguous array, dictionaries decoded and string views as strings.
-
-    List views are kept: ``list_value_length`` and ``list_flatten`` read them directly (casting a
-    taken list view to a list gives an invalid array in pyarrow 26).
-    """
-    plain = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-    if pa.types.is_dictionary(plain.type):
-        plain = plain.cast(plain.type.value_type)
-    if pa.types.is_string_view(plain.type):
-        plain = plain.cast(pa.string())
-    return plain
-
-
 def detect_separator(array: pa.Array | pa.ChunkedArray) -> str:
     """The separator of a text sequence column: the first of :data:`SEQUENCE_SEPARATORS` found in it.
 
     :data:`FALLBACK_SEPARATOR` when no candidate occurs in any value, or the column holds Arrow
     lists (new data given as text is then split at it).
     """
-    plain = _plain_array(array)
-    if not _text(plain.type):
+    plain = plain_array(array)
+    if not is_text_type(plain.type):
         return FALLBACK_SEPARATOR
     for separator in SEQUENCE_SEPARATORS:
         if pc.any(pc.match_substring(plain, separator)).as_py():
             return separator
     return FALLBACK_SEPARATOR
-
-
-def list_tokens(array: pa.Array | pa.ChunkedArray, *, separator: str, column: str, file: str | None) -> ListTokens:
-    """Flatten a list column of ``n`` cells (Arrow lists, or text split at ``separator``).
-
-    Raises :class:`SchemaError` when the column is neither, or its elements cannot be named (lists
-    of lists, structs, ...).
-    """
-    plain = _plain_array(array)
-    n = len(plain)
-    typ = plain.type
-    if pa.types.is_null(typ):  # e.g. an empty column of a CSV file: every list is missing
-        plain = pa.nulls(n, pa.list_(pa.string()))
-    elif _text(typ):
-        plain = pc.split_pattern(plain, pattern=separator)
-    elif not is_list_type(typ):
-        raise SchemaError(
-            f"the column has Arrow type {typ}, expected Arrow lists or text that a separator splits "
-            "into lists for a multihot or sequence column.",
-            file=file,
-            column=column,
-            hint="Give the column another role, or set its separator option.",
-        )
-    missing = np.asarray(to_numpy(plain.is_null()), dtype=bool)
-    lengths = np.asarray(to_numpy(pc.fill_null(pc.list_value_length(plain), 0)), dtype=np.int64)
-    flat = pc.list_flatten(plain)
-    if len(flat) != int(lengths.sum()):  # list_flatten skips null cells; their lengths are 0 above
-        raise SchemaError(
-            f"the column's list lengths add up to {int(lengths.sum())} items but {len(flat)} were found, "
-            "expected a well-formed Arrow list column.",
-            file=file,
-            column=column,
-        )
-    element = flat.type
-    if pa.types.is_nested(element) or pa.types.is_binary(element) or pa.types.is_large_binary(element):
-        raise SchemaError(
-            f"the column's list elements have Arrow type {element}, expected text, numbers or true/false values.",
-            file=file,
-            column=column,
-        )
-    try:
-        strings = pc.utf8_trim_whitespace(stringify(flat))
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as err:
-        raise SchemaError(
-            f"the column's list elements have Arrow type {element}, expected text, numbers or true/false values.",
-            file=file,
-            column=column,
-        ) from err
-    rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    keep = pc.and_(pc.is_valid(strings), pc.not_equal(pc.fill_null(strings, ""), ""))
-    keep_np = np.asarray(to_numpy(keep), dtype=bool)
-    if not keep_np.all():
-        strings = strings.filter(keep)
-        rows = rows[keep_np]
-        lengths = np.bincount(rows, minlength=n).astype(np.int64)
-    return ListTokens(strings, rows, lengths, missing)
 
 
 def token_positions(

@@ -69,7 +69,7 @@ class SortedHashLookup:
             return np.full(n, -1, dtype=np.int64)
         hashes = string_hashes(strings)
         # Binary search in order of the keys: numpy starts each search where the previous one ended,
-        # so sorted keys walk the table once (100,000 keys in 500,000 hashes: 13 ms against 58 ms).
+        # so sorted keys walk the table once instead of jumping across it for every key.
         key_order = np.argsort(hashes)
         at = np.empty(n, dtype=np.int64)
         at[key_order] = np.searchsorted(self._sorted, hashes[key_order])

@@ -1,8 +1,9 @@
 """Numeric feature columns: text to numbers, then clipping, imputation and scaling.
 
 A numeric column may arrive as any Arrow number type, as booleans, or as text that is mostly
-numbers (a CSV column with a few stray words). :func:`parse_numeric` turns any of them into
-float64 with NaN where a value is missing or is not a number, without a Python loop over rows.
+numbers (a CSV column with a few stray words). :func:`needmap.data.values.parse_numeric` turns any
+of them into float64 with NaN where a value is missing or is not a number, without a Python loop
+over rows.
 :class:`NumericColumn` holds what one column learned from the training rows and applies it.
 """
 
@@ -12,117 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from needmap.errors import DataError, SchemaError
+from needmap.data.values import ParsedNumbers
 
 SCALINGS: tuple[str, ...] = ("auto", "standard", "log1p", "quantile", "none")
 # 'auto' scaling: a column whose clipped, imputed training values have a sample skewness above this
 # (a long right tail: counts, durations, amounts) gets 'log1p', any other column 'standard'.
 AUTO_LOG1P_SKEW = 2.0
 IMPUTES: tuple[str, ...] = ("median", "mean")
-
-# A decimal number in ASCII digits, with optional sign, point and exponent ("1e5", "+.5", "5.").
-NUMBER_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
-# Text that means "no value" in a numeric column (compared after trimming and lower-casing).
-MISSING_TOKENS: tuple[str, ...] = ("", "na", "n/a", "nan", "null", "none")
-
-
-@dataclass
-class ParsedNumbers:
-    """A numeric column as float64, with the masks that say why a value is NaN.
-
-    Attributes:
-        values: float64 ``[n]``; NaN where the value is missing or unparseable.
-        missing: bool ``[n]``; null, blank, a missing token ("NA", "nan", ...) or a float NaN.
-        unparseable: bool ``[n]``; present but not a finite number (text, or +-inf).
-        source: the column as it arrived, to quote an offending value in an error.
-    """
-
-    values: np.ndarray
-    missing: np.ndarray
-    unparseable: np.ndarray
-    source: pa.ChunkedArray
-
-    def check_unparseable(self, max_fraction: float, *, column: str, file: str | None, first_row: int | None) -> None:
-        """Raise :class:`DataError` if more than ``max_fraction`` of the non-null values are not numbers.
-
-        ``first_row`` is the display number of data row 0, used to name the first offending row.
-        """
-        bad = int(self.unparseable.sum())
-        present = len(self.values) - int(self.missing.sum())
-        if bad == 0 or bad <= max_fraction * present:
-            return
-        first = int(np.flatnonzero(self.unparseable)[0])
-        found = self.source[first].as_py()
-        raise DataError(
-            f"found {found!r}, expected a number; {bad} of {present} non-empty values "
-            f"({bad / present:.1%}) in this numeric column are not numbers, more than "
-            f"max_unparseable = {max_fraction:.1%}.",
-            file=file,
-            row=None if first_row is None else first_row + first,
-            column=column,
-            hint="Fix those values, mark the column categorical, or raise max_unparseable.",
-        )
-
-
-def _as_chunked(array: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
-    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
-
-
-def to_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """An Arrow array as numpy ``[n]`` (a copy for chunked arrays).
-
-    Joining the chunks first keeps to plain Arrow (``ChunkedArray.to_numpy`` goes through pandas).
-    """
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    return array.to_numpy(zero_copy_only=False)
-
-
-def _bools(array: pa.ChunkedArray) -> np.ndarray:
-    """A boolean Arrow array as a numpy bool ``[n]``, nulls read as False."""
-    return np.asarray(to_numpy(pc.fill_null(array, False)), dtype=bool)
-
-
-def parse_numeric(array: pa.Array | pa.ChunkedArray, *, column: str, file: str | None) -> ParsedNumbers:
-    """Read one numeric column of any supported Arrow type as float64 (shape ``[n]``).
-
-    Numbers, booleans (0/1) and decimals are cast. Text is trimmed; blanks and the tokens
-    ``NA``, ``N/A``, ``nan``, ``null``, ``none`` (any case) are missing; other text is parsed when it
-    is a decimal number (``"-1.5e3"``) and counted as unparseable otherwise. Infinities are
-    unparseable too. Raises :class:`SchemaError` for types that cannot hold numbers (lists, ...).
-    """
-    source = _as_chunked(array)
-    typ = source.type
-    if pa.types.is_dictionary(typ):
-        return parse_numeric(pc.cast(source, typ.value_type), column=column, file=file)
-    n = len(source)
-    if pa.types.is_null(typ):
-        values = np.full(n, np.nan)
-        return ParsedNumbers(values, np.ones(n, dtype=bool), np.zeros(n, dtype=bool), source)
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
-        text = pc.utf8_trim_whitespace(source)
-        blank = _bools(pc.is_in(pc.utf8_lower(text), value_set=pa.array(MISSING_TOKENS)))
-        missing = _bools(pc.is_null(text)) | blank
-        number_like = pc.match_substring_regex(text, NUMBER_PATTERN)
-        kept = pc.if_else(number_like, text, pa.scalar(None, type=text.type))
-        values = to_numpy(pc.fill_null(pc.cast(kept, pa.float64()), np.nan))
-    elif pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ) or pa.types.is_decimal(typ):
-        values = to_numpy(pc.fill_null(pc.cast(source, pa.float64()), np.nan))
-        missing = np.isnan(values)
-    else:
-        raise SchemaError(
-            f"the column has Arrow type {typ}, expected numbers or text for a numeric column.",
-            file=file,
-            column=column,
-            hint="Give this column another role (categorical, datetime or ignored).",
-        )
-    values = np.array(values, dtype=np.float64)
-    unparseable = ~missing & ~np.isfinite(values)
-    values[unparseable] = np.nan
-    return ParsedNumbers(values, missing, unparseable, source)
 
 
 def skewness(values: np.ndarray) -> float:
@@ -131,7 +29,7 @@ def skewness(values: np.ndarray) -> float:
     if values.size == 0:
         return 0.0
     centred = values - values.mean()
-    squared = centred * centred  # products, not **: float powers cost ~20x more on 10^6 values
+    squared = centred * centred  # products, not **: a float power costs far more on large arrays
     std = float(np.sqrt(squared.mean()))
     if not np.isfinite(std) or std == 0.0:
         return 0.0

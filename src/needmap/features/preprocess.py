@@ -12,31 +12,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
+from needmap.data.options import check_options
 from needmap.data.read import first_row_of, source_of
+from needmap.data.values import category_strings, parse_numeric
 from needmap.errors import ArtifactError, ConfigError, DataError, SchemaError
 from needmap.features.batch import FeatureBatch
 from needmap.features.buckets import BucketColumn
+from needmap.features.config import PreprocessConfig
 from needmap.features.hashing import HashedColumn
 from needmap.features.lists import ListColumn
-from needmap.features.numeric import IMPUTES, SCALINGS, NumericColumn, parse_numeric
-from needmap.features.options import check_options
+from needmap.features.numeric import NumericColumn
 from needmap.features.target import encode_target, encode_targets
 from needmap.features.values import (
-    DEFAULT_MIN_ROWS,
-    DEFAULT_VALUE_FIELDS,
     MIN_KEPT_VALUES,
     ValueColumn,
     chooses_value_field,
 )
-from needmap.features.vocab import OOV_ID, Vocabulary, category_strings
-from needmap.features.zero_flags import DEFAULT_ZERO_SHARE, chooses_zero_flag, zero_flags, zero_share
+from needmap.features.vocab import OOV_ID, Vocabulary
+from needmap.features.zero_flags import chooses_zero_flag, zero_flags, zero_share
 from needmap.schema import Schema
 
 FORMAT = "needmap.preprocessor"
@@ -45,112 +44,6 @@ READABLE_VERSIONS = (1, 2)
 #: Rows from which ``transform(..., threads > 1)`` encodes columns in parallel (below, threads cost more
 #: than they save).
 PARALLEL_MIN_ROWS = 20_000
-
-
-@dataclass
-class PreprocessConfig:
-    """Options of the preprocessor.
-
-    Attributes:
-        impute: value that replaces a missing numeric: training 'median' or 'mean'.
-        add_missing_indicator: add a 0/1 column ``<col>__missing`` for each numeric column that had
-            missing values in the training rows.
-        clip_quantiles: (low, high) training quantiles that numerics are clipped to; None: no clipping.
-        scaling: 'auto' (default: 'log1p' for a right-skewed column, sample skewness above 2, such as
-            counts, durations and amounts; 'standard' for any other), 'standard' (zero mean, unit
-            variance), 'log1p' (``sign(x) * log1p(|x|)`` then standard), 'quantile' (empirical
-            quantile rank in [0, 1]) or 'none'. The scaling each column got is in the fit report.
-        column_scaling: per-column scaling that overrides ``scaling``, e.g. ``{"balance": "log1p"}``.
-        n_bins: number of quantile intervals 'quantile' scaling interpolates between.
-        min_frequency: categories seen fewer times than this in training are out-of-vocabulary.
-        max_categories: keep at most this many categories per column (most frequent); None: all.
-        max_unparseable: largest fraction of a numeric column's non-empty values that may be text;
-            those become missing. Above it, the column is an error.
-        value_fields: a numeric column whose training rows hold at most this many distinct values,
-            levels or amounts rather than a count range (they fill less than half of their evenly
-            spaced grid), also becomes a categorical field of its exact values, beside its scaled
-            number (:mod:`needmap.features.values`); None: only columns with the option ``values: true``.
-        value_min_rows: training rows a value needs to get an id of its own in a value field; rarer
-            values share the out-of-vocabulary id.
-        zero_flags: a numeric column whose non-missing training values are zero in at least this
-            share, over more than 200 distinct values, also gets a 0/1 column ``<col>__zero``
-            (:mod:`needmap.features.zero_flags`); None: only columns with the option ``zero_flag: true``.
-    """
-
-    impute: str = "median"
-    add_missing_indicator: bool = True
-    clip_quantiles: tuple[float, float] | None = (0.001, 0.999)
-    scaling: str = "auto"
-    column_scaling: dict[str, str] = field(default_factory=dict)
-    n_bins: int = 100
-    min_frequency: int = 1
-    max_categories: int | None = None
-    max_unparseable: float = 0.05
-    value_fields: int | None = DEFAULT_VALUE_FIELDS
-    value_min_rows: int = DEFAULT_MIN_ROWS
-    zero_flags: float | None = DEFAULT_ZERO_SHARE
-
-    def __post_init__(self) -> None:
-        if self.impute not in IMPUTES:
-            raise ConfigError(f"impute is {self.impute!r}, expected one of {', '.join(IMPUTES)}.")
-        for name, scaling in [("scaling", self.scaling)] + [
-            (f"column_scaling[{col!r}]", s) for col, s in self.column_scaling.items()
-        ]:
-            if scaling not in SCALINGS:
-                raise ConfigError(f"{name} is {scaling!r}, expected one of {', '.join(SCALINGS)}.")
-        if self.clip_quantiles is not None:
-            q = tuple(self.clip_quantiles)
-            if len(q) != 2 or not all(_is_number(v) for v in q) or not 0.0 <= q[0] < q[1] <= 1.0:
-                raise ConfigError(
-                    f"clip_quantiles is {self.clip_quantiles!r}, expected two quantiles "
-                    "0 <= low < high <= 1, or None for no clipping."
-                )
-            self.clip_quantiles = (float(q[0]), float(q[1]))
-        if not _is_int(self.n_bins) or self.n_bins < 2:
-            raise ConfigError(f"n_bins is {self.n_bins!r}, expected a whole number of at least 2.")
-        if not _is_int(self.min_frequency) or self.min_frequency < 1:
-            raise ConfigError(f"min_frequency is {self.min_frequency!r}, expected a whole number >= 1.")
-        if self.max_categories is not None and (not _is_int(self.max_categories) or self.max_categories < 1):
-            raise ConfigError(f"max_categories is {self.max_categories!r}, expected a whole number >= 1 or None.")
-        if not _is_number(self.max_unparseable) or not 0.0 <= self.max_unparseable <= 1.0:
-            raise ConfigError(f"max_unparseable is {self.max_unparseable!r}, expected a fraction between 0 and 1.")
-        if self.value_fields is not None and (not _is_int(self.value_fields) or self.value_fields < 1):
-            raise ConfigError(
-                f"value_fields is {self.value_fields!r}, expected a whole number of distinct values >= 1 or None."
-            )
-        if not _is_int(self.value_min_rows) or self.value_min_rows < 1:
-            raise ConfigError(f"value_min_rows is {self.value_min_rows!r}, expected a whole number >= 1.")
-        if self.zero_flags is not None:
-            if not _is_number(self.zero_flags) or not 0.0 < self.zero_flags <= 1.0:
-                raise ConfigError(
-                    f"zero_flags is {self.zero_flags!r}, expected a share of zeros above 0 and at most 1, or None."
-                )
-            self.zero_flags = float(self.zero_flags)
-
-    def scaling_of(self, column: str) -> str:
-        """The scaling of one numeric column: its override, else the default."""
-        return self.column_scaling.get(column, self.scaling)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["clip_quantiles"] = None if self.clip_quantiles is None else list(self.clip_quantiles)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PreprocessConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"found unknown preprocessing option(s) {', '.join(unknown)}, "
-                f"expected some of {', '.join(sorted(known))}."
-            )
-        values = dict(data)
-        if values.get("clip_quantiles") is not None:
-            values["clip_quantiles"] = tuple(values["clip_quantiles"])
-        if "column_scaling" in values:
-            values["column_scaling"] = dict(values["column_scaling"])
-        return cls(**values)
 
 
 def _is_int(value: Any) -> bool:
@@ -422,8 +315,8 @@ class Preprocessor:
 
         ``threads`` > 1 encodes the categorical columns of a table of at least
         :data:`PARALLEL_MIN_ROWS` rows that many at a time (worth it where the cores are otherwise idle,
-        e.g. scoring that reads, encodes and multiplies in turns: a 100,000-row Criteo-shaped chunk
-        took 0.19-0.27 s in one thread on 2 cores).
+        e.g. scoring that reads, encodes and multiplies in turns, so that encoding a chunk does not
+        leave a core waiting).
 
         Columns are found by name; their order and any other column do not matter. Records
         ``last_transform_report_``: ``rows`` and ``columns``: per feature column ``role`` and counts:

@@ -1,8 +1,8 @@
 """One raw row (a dict) to features in plain Python: the online-scoring path of a fitted Preprocessor.
 
-:meth:`Preprocessor.transform` works column by column on Arrow arrays: about a millisecond of fixed
-cost per call for a few dozen columns, whatever the row count. :class:`RowEncoder` computes the same
-features for one row with dict lookups and float arithmetic (tens of microseconds). It covers the
+:meth:`Preprocessor.transform` works column by column on Arrow arrays, with a fixed cost per call and
+column whatever the row count, which dominates for one row. :class:`RowEncoder` computes the same
+features for one row with dict lookups and float arithmetic, without that fixed cost. It covers the
 common values: numbers, booleans, numeric text, missing values (None, NaN, blanks, the missing-value
 tokens) and categories as text, integers, booleans or whole floats, for numeric columns (their value
 fields and zero flags included) and vocabulary categoricals. For anything else (list features, hashed or bucketized
@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from needmap.data.values import MISSING_TOKENS, NUMBER_PATTERN
 from needmap.features.batch import FeatureBatch
-from needmap.features.numeric import MISSING_TOKENS, NUMBER_PATTERN, NumericColumn, _quantile_rank
+from needmap.features.numeric import NumericColumn, _quantile_rank
 from needmap.features.values import ValueColumn
 from needmap.features.vocab import MISSING_ID, OOV_ID, IdMap, Vocabulary
 

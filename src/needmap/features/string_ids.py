@@ -1,13 +1,14 @@
 """Category string -> id for one row at a time, for vocabularies too large for a Python dict.
 
-Online scoring looks each category of a row up by itself. A Python dict does that in about 0.1 µs,
-but holds a str, an int and a table slot for every value: about 130 bytes a value, 140 MB for the
-1.09M categories of 1M Criteo-shaped rows, built on the first one-row call on top of the model. A
+Online scoring looks each category of a row up by itself. A Python dict does that fastest, but holds
+a str, an int and a table slot for every value: about 130 bytes a value, over 100 MB for a million
+categories, built on the first one-row call on top of the model. A
 :class:`StringIds` keeps 12 bytes a value beside the vocabulary's own Arrow array: the values'
-64-bit FNV-1a hashes (:func:`needmap.features.hashing.fnv1a_64`, vectorized over the Arrow buffers),
+64-bit FNV-1a hashes (:func:`needmap.features.fnv.fnv1a_64`, vectorized over the Arrow buffers),
 sorted, and their positions. A lookup hashes the one string in Python, binary-searches the hashes
-and compares the candidate's text, so a string that only shares a hash with a value is not found:
-about 6 µs a lookup (a dict: 0.1 µs); the row encoder uses it above 100,000 values only.
+and compares the candidate's text, so a string that only shares a hash with a value is not found.
+A lookup takes microseconds where a dict's takes a fraction of one; the row encoder uses it above
+100,000 values only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import bisect
 import numpy as np
 import pyarrow as pa
 
-from needmap.features.hashing import fnv1a_64
+from needmap.features.fnv import fnv1a_64
 from needmap.features.lookup import sorted_hash_index
 
 _FNV_OFFSET = 0xCBF29CE484222325
@@ -73,8 +74,8 @@ class StringIds:
         """The id of ``text``, or ``default`` when it is not one of the values."""
         raw = text.encode("utf-8")
         value = fnv1a_64_bytes(raw)
-        # bisect over memoryviews: Python ints at C speed, no numpy scalar per step (6.3 µs a lookup
-        # against 7.8 µs with numpy's searchsorted and slicing, random keys in 1.09M values).
+        # bisect over memoryviews: Python ints at C speed, no numpy scalar per step (faster for one key
+        # than numpy's searchsorted and slicing).
         hashes = self._hash_view
         at = bisect.bisect_left(hashes, value)
         if at == len(hashes) or hashes[at] != value:

@@ -17,9 +17,8 @@ import pyarrow.compute as pc
 
 from needmap.data.infer import infer_target
 from needmap.data.read import first_row_of, source_of
-from needmap.data.values import stringify
+from needmap.data.values import parse_numeric, stringify, to_numpy
 from needmap.errors import ConfigError, DataError, SchemaError
-from needmap.features.numeric import parse_numeric, to_numpy
 from needmap.schema import Schema
 
 MULTITASK_TASKS = ("binary", "regression")

@@ -4,9 +4,10 @@ A scaled number lets a network learn smooth functions of a column. Some columns 
 in particular values instead: amounts fixed by a rule (a tax allowance of exactly 1,902), codes that
 look like numbers, indicators that change once a quarter (every row of a period has the same rate).
 A network sees such a value only through its scaled number, where it sits between its neighbours;
-trees split it out exactly. A value field gives each value its own embedding: on census income
-(Adult), an MLP's test AUC rose from 0.873 to 0.901 (income) and 0.846 to 0.886 (married) with value
-fields for ``capital_gain`` and ``capital_loss`` (docs/features.md, BENCHMARKS.md).
+trees split it out exactly. A value field gives each value its own embedding, so a network can read
+particular values as trees do: on census income (Adult), value fields for ``capital_gain`` and
+``capital_loss`` turned the MLP from well behind LightGBM to level with it (docs/features.md; the
+measurements in benchmarks/results/HISTORY.md).
 
 With ``PreprocessConfig.value_fields = K``, each numeric column with at most K distinct values in the
 training rows that fill less than :data:`MAX_GRID_SHARE` of their grid (:func:`grid_share`: levels or
@@ -14,8 +15,8 @@ amounts, not a count range) gets a value field, unless fewer than two of its val
 ``min_rows`` times (the per-column option ``values: true`` / ``false`` decides for one column). Ids: 0 = a value seen
 fewer than ``min_rows`` times in training, or never (out of the vocabulary), 1 = missing, ``2 + i`` =
 the i-th kept value in increasing order. By default every value seen in training keeps an id, as
-every category does (``min_frequency`` 1): on Adult, pooling the values seen fewer than 10 times cost
-0.0015 (income) and 0.0027 (married) test AUC.
+every category does (``min_frequency`` 1): on Adult, pooling the values seen fewer than 10 times into
+one id cost test AUC on both targets (benchmarks/results/HISTORY.md).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from needmap.features.numeric import ParsedNumbers
+from needmap.data.values import ParsedNumbers
 from needmap.features.vocab import MISSING_ID, OOV_ID, RESERVED_IDS
 
 #: A numeric column with at most this many distinct training values gets a value field by default.

@@ -14,10 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from needmap.data.values import stringify
-from needmap.errors import SchemaError
+from needmap.data.values import to_numpy
 from needmap.features.lookup import SortedHashLookup
-from needmap.features.numeric import to_numpy
+from needmap.features.string_ids import StringIds
 
 
 class IdMap(Protocol):
@@ -41,32 +40,8 @@ HASHED_LOOKUP_MIN_VALUES = 20_000
 
 #: One-row lookups (:meth:`Vocabulary.id_map`) of a vocabulary with more values than this go through a
 #: :class:`~needmap.features.string_ids.StringIds` (12 bytes a value) instead of a Python dict
-#: (about 130 bytes a value: 13 MB at this size, 140 MB at 1.09M values).
+#: (about 130 bytes a value).
 ID_DICT_MAX_VALUES = 100_000
-
-
-def category_strings(array: pa.Array | pa.ChunkedArray, *, column: str, file: str | None) -> pa.ChunkedArray:
-    """A categorical column of any scalar Arrow type as strings ``[n]``, blank strings made null.
-
-    Values are named by the shared :func:`needmap.data.values.stringify` (``1.0`` -> ``"1"``,
-    ``True`` -> ``"true"``), so an int code read as float elsewhere still finds its category.
-    Raises :class:`SchemaError` for types that have no string form (lists, structs, ...).
-    """
-    chunked = array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
-    if pa.types.is_null(chunked.type):
-        return pa.chunked_array([pa.nulls(len(chunked), pa.string())])
-    try:
-        strings = stringify(chunked)
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as err:
-        raise SchemaError(
-            f"the column has Arrow type {chunked.type}, expected values that can be named as "
-            "categories (text, numbers, booleans, dates).",
-            file=file,
-            column=column,
-            hint="Give this column another role (ignored, for example).",
-        ) from err
-    blank = pc.equal(pc.utf8_trim_whitespace(strings), "")
-    return pc.if_else(blank, pa.scalar(None, type=strings.type), strings)
 
 
 class Vocabulary:
@@ -75,7 +50,7 @@ class Vocabulary:
     Attributes:
         name: column name.
         values: category strings (a list made on each access; the vocabulary keeps them as one Arrow
-            string array, a tenth of the memory of Python strings: 82 MB less at 1.09M categories);
+            string array, a tenth of the memory of Python strings);
             ``values[k]`` has id ``k + 2``.
     """
 
@@ -179,8 +154,6 @@ class Vocabulary:
         :class:`~needmap.features.string_ids.StringIds` (unless two values share its hash)."""
         if self._ids is None:
             if len(self._lookup) > ID_DICT_MAX_VALUES:
-                from needmap.features.string_ids import StringIds  # hashing imports this module
-
                 with contextlib.suppress(ValueError):  # two values share a hash: a dict below
                     self._ids = StringIds(self._lookup, RESERVED_IDS)
             if self._ids is None:

@@ -5,8 +5,8 @@ spent on product pages, the value of the pages seen, a bounce rate, a balance. Z
 "did not happen", and the first positive value already means it did. After scaling (the log of a
 long tail, then standardization) zero and the smallest positive values are almost the same number,
 so a network has to learn a step from a tiny difference of its input. A 0/1 column ``<col>__zero``
-states it outright. On online shoppers (ten seeds, the benchmark's split and policy) it raised
-needmap's DCN-v2 from 0.9312 to 0.9331 test AUC and FinalMLP from 0.9319 to 0.9333 (BENCHMARKS.md).
+states it outright. On online shoppers (ten seeds, the benchmark's split and policy) it raised the
+test AUC of every deep model tried, needmap's more than the peers' (benchmarks/results/HISTORY.md).
 
 With ``PreprocessConfig.zero_flags = s`` (default :data:`DEFAULT_ZERO_SHARE`), a numeric column gets
 a zero flag when at least the share ``s`` of its non-missing training values are exactly zero and
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from needmap.features.numeric import ParsedNumbers
+from needmap.data.values import ParsedNumbers
 
 #: A numeric column whose non-missing training values are zero in at least this share gets a flag.
 DEFAULT_ZERO_SHARE = 0.3

@@ -1,7 +1,7 @@
 """Metrics of binary and multiclass classifiers: pure numpy (and scikit-learn) on arrays.
 
-scikit-learn is imported when a metric is first computed, not with needmap (its import costs about
-100 MB of memory and a second and a half: training and scoring need none of it).
+scikit-learn is imported when a metric is first computed, not with needmap (its import costs memory
+and start-up time that training and scoring, which need none of it, should not pay).
 
 Every function returns a dict of JSON-safe values (Python floats and ints, or None where a metric
 is undefined for the given labels, with a ``note`` that says why).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -13,6 +13,7 @@ from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel, L
 from needmap.models.hyper import flag, positive_int, probability
 from needmap.models.layers import dense
 from needmap.models.registry import register
+from needmap.models.space import DEEP, Choice, Dimension, Int
 
 
 @register("autoint")
@@ -46,6 +47,13 @@ class AutoInt(FieldModel):
         lists tuple of int64 ``[B, L_k]``) -> logits ``[B, n_outputs]``; attention acts on
         ``[B, F, attention_dim]``.
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = {
+        **DEEP,
+        "attention_layers": Int(1, 4),
+        "attention_dim": Choice((16, 32, 64)),
+        "num_heads": Choice((1, 2, 4)),
+    }
 
     def __init__(
         self,

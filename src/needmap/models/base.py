@@ -11,6 +11,7 @@ from torch import nn
 
 from needmap.errors import ConfigError, DataError
 from needmap.features.batch import FeatureBatch
+from needmap.models.space import Dimension
 
 
 class TabularModel(nn.Module):
@@ -34,6 +35,8 @@ class TabularModel(nn.Module):
     """
 
     model_name: ClassVar[str] = ""
+    #: The options a tuning study may search, in search order (:mod:`needmap.models.space`).
+    search_space: ClassVar[dict[str, Dimension]] = {}
     target_scaling: torch.Tensor
 
     def __init__(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -14,6 +14,7 @@ from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel
 from needmap.models.hyper import choice, positive_int
 from needmap.models.layers import MLPBlock, dense
 from needmap.models.registry import register
+from needmap.models.space import DEEP, Choice, Dimension, Int
 
 STRUCTURES = ("stacked", "parallel")
 
@@ -51,6 +52,12 @@ class DCNv2(FieldModel):
         lists tuple of int64 ``[B, L_k]``) -> logits ``[B, n_outputs]`` (with k > 1 the mean
         of the members' logits); member_logits(...) -> ``[B, k, n_outputs]``.
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = {
+        **DEEP,
+        "cross_layers": Int(1, 4),
+        "structure": Choice(("parallel", "stacked")),
+    }
 
     def __init__(
         self,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel, LinearTerms
 from needmap.models.fm import FMInteraction
 from needmap.models.registry import register
+from needmap.models.space import DEEP, Dimension
 
 
 @register("deepfm")
@@ -32,6 +33,8 @@ class DeepFM(FieldModel):
         forward(numeric float32 ``[B, n_numeric]``, categorical int64 ``[B, n_categorical]``,
         lists tuple of int64 ``[B, L_k]``) -> logits ``[B, n_outputs]``.
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = DEEP
 
     def __init__(
         self,

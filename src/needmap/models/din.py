@@ -21,7 +21,7 @@ Dice, whose statistics are computed over the non-padding positions of the batch 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -30,6 +30,7 @@ from needmap.errors import ConfigError
 from needmap.models.base import TabularModel
 from needmap.models.layers import FeatureEmbedding, ListEmbedding, MLPBlock, dense
 from needmap.models.registry import register
+from needmap.models.space import DEEP, Dimension, Funnel
 
 ATTENTION_ACTIVATIONS = ("prelu", "dice")
 
@@ -148,7 +149,8 @@ class DIN(TabularModel):
         dropout: dropout after each hidden layer of the MLP.
         batch_norm: BatchNorm1d after each hidden Linear of the MLP.
         softmax: normalize the attention weights (default). The paper does not; on the MovieLens
-            benchmark its unnormalized sum scored 0.7247 ± 0.0179 test AUC against 0.7538 ± 0.0003.
+            benchmark its unnormalized sum trained unstably, to a lower and more scattered test AUC
+            over seeds (benchmarks/results/HISTORY.md).
         use_sequence: False leaves the behaviour sequences out entirely (no attention, no pooling):
             the same network without the history, for an ablation.
         history_gradient: True lets the behaviour sequences' lookups update the shared embedding
@@ -160,6 +162,11 @@ class DIN(TabularModel):
         forward(numeric ``[B, n_numeric]``, categorical ``[B, n_categorical]``, lists tuple of
         int64 ``[B, L_k]``) -> ``[B, n_outputs]``.
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = {
+        **DEEP,
+        "attention_hidden": Funnel("attention_depth", "attention_width", (1, 3), (16, 128)),
+    }
 
     def __init__(
         self,

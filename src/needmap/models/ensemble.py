@@ -5,8 +5,8 @@ scaled by its member's own vector (:class:`MemberScale`, started at random +-1 s
 and ends in k separate output layers (:class:`MemberLinear`). The members are trained together on
 the mean of their losses (the trainer asks :meth:`~needmap.models.base.TabularModel.member_logits`)
 and predict the mean of their logits. The members add only ``k * D`` scale parameters and ``k - 1``
-extra output layers, but cost about k times the compute of one network per row (8-10x the training
-time at k = 8 on the benchmark's shoppers and bank rows, BENCHMARKS.md).
+extra output layers, but cost about k times the compute of one network per row (BENCHMARKS.md has
+the training times at k = 8 beside one network's).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from needmap.models.layers import ACTIVATIONS, FeatureEmbedding, ListEmbedding, 
 
 #: The zoo's default DNN: the width of needmap's "mlp". BARS tunes 400-400-400 (or 1000-1000-1000)
 #: on tens of millions of Criteo/Avazu rows; on customer tables of 10^4-10^6 rows such towers
-#: overfit sooner and train 2-4x slower per row on a CPU, while 256-128 with dropout 0.1 holds up on
+#: overfit sooner and train several times slower per row on a CPU, while 256-128 with dropout 0.1 holds up on
 #: both (raise it with ``hidden=[400, 400, 400]`` on large click logs).
 DEFAULT_HIDDEN = (256, 128)
 DEFAULT_DROPOUT = 0.1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -12,6 +12,7 @@ from needmap.models.gating import BilinearFusion, FeatureSelection
 from needmap.models.hyper import field_indices, flag, positive_int, widths
 from needmap.models.layers import MLPBlock
 from needmap.models.registry import register
+from needmap.models.space import DEEP, Choice, Dimension, Funnel
 
 
 @register("finalmlp")
@@ -42,6 +43,12 @@ class FinalMLP(FieldModel):
         forward(numeric float32 ``[B, n_numeric]``, categorical int64 ``[B, n_categorical]``,
         lists tuple of int64 ``[B, L_k]``) -> logits ``[B, n_outputs]``.
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = {
+        **DEEP,
+        "hidden2": Funnel("depth2", "width2", (1, 3), (32, 512)),
+        "num_heads": Choice((1, 2, 4)),
+    }
 
     def __init__(
         self,

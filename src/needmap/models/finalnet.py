@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -14,6 +14,7 @@ from needmap.models.gating import FieldGate
 from needmap.models.hyper import choice, flag, probability, widths
 from needmap.models.layers import ACTIVATIONS, dense
 from needmap.models.registry import register
+from needmap.models.space import DEEP, Dimension, Funnel
 
 BLOCK_TYPES = ("1B", "2B")
 
@@ -52,11 +53,13 @@ class FinalNet(FieldModel):
     field gate's own product) is a polynomial of degree up to 2^(L+1) in a numeric field's value,
     and BatchNorm rescales those products to unit variance on the training batches. On a table of
     skewed numerics (online shoppers: 10 numeric columns of 17) that made FinalNet overconfident away from
-    the bulk of the training rows: test AUC 0.9180 and logloss 0.3044 with BatchNorm against 0.9290
-    and 0.23 without (3 seeds, BENCHMARKS.md); hence no BatchNorm by default. With inputs that are
+    the bulk of the training rows, with a lower test AUC and a much higher logloss than without it
+    (benchmarks/results/HISTORY.md); hence no BatchNorm by default. With inputs that are
     all categorical (ids, bucketized numerics), as on the paper's Criteo and Avazu, ``batch_norm=True``
     is the paper's setting.
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = {**DEEP, "hidden2": Funnel("depth2", "width2", (1, 3), (32, 512))}
 
     def __init__(
         self,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from needmap.models.fields import FieldModel, LinearTerms
 from needmap.models.fm import FMInteraction
 from needmap.models.registry import register
+from needmap.models.space import EMBEDDING, Dimension
 
 
 @register("fm")
@@ -28,6 +29,8 @@ class FactorizationMachine(FieldModel):
         forward(numeric float32 ``[B, n_numeric]``, categorical int64 ``[B, n_categorical]``,
         lists tuple of int64 ``[B, L_k]``) -> logits ``[B, n_outputs]``; fields ``[B, F, d]`` inside.
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = EMBEDDING
 
     def __init__(
         self,

@@ -9,17 +9,16 @@ import torch
 from torch import nn
 
 from needmap.errors import ConfigError
-from needmap.models.onednn import Linear
+from needmap.runtime.onednn import Linear
 
 # Initial embedding vectors are normal with a standard deviation that shrinks with the number of ids:
 # EMBEDDING_INIT_STD for a column of up to EMBEDDING_INIT_FULL_IDS ids in a table of up to
 # EMBEDDING_INIT_FULL_TABLE ids, times sqrt(FULL_IDS / column ids) and sqrt(FULL_TABLE / table ids) where
 # those are larger (whichever is smaller). An id seen in few rows keeps its random start, and in large
 # vocabularies most ids are seen rarely: at 0.1 everywhere, FM-style pairwise products of those vectors
-# became logit noise (DeepFM on 1M Criteo-shaped rows, seed 0: 0.7287 test AUC at 0.1 for every column,
-# 0.7501 with the column rule alone, 0.7554 at 0.01 for every column), while a small table's vectors
-# (bank's categories and numeric buckets) learn better from 0.1 (bucketized bank, 3 seeds: 0.7955 at 0.01,
-# 0.8021 at 0.1). Read at construction time. BENCHMARKS.md.
+# became logit noise (DeepFM on 1M Criteo-shaped rows scored far lower), while a small table's
+# vectors (bank's categories and numeric buckets) learn better from 0.1 than from 0.01. Read at
+# construction time. The measurements: benchmarks/results/HISTORY.md.
 EMBEDDING_INIT_STD = 0.1
 EMBEDDING_INIT_FULL_IDS = 100
 EMBEDDING_INIT_FULL_TABLE = 10_000
@@ -50,13 +49,13 @@ def init_embedding_rows(weight: torch.Tensor, cardinalities: Sequence[int]) -> N
 def dense(in_dim: int, out_dim: int, bias: bool = True) -> nn.Linear:
     """``nn.Linear(in_dim, out_dim)`` with Xavier-normal weights (std ``sqrt(2 / (in_dim + out_dim))``)
     and a zero bias: the start of every fully connected layer of the zoo. The layer is a
-    :class:`needmap.models.onednn.Linear`: large float32 CPU products run on oneDNN where that is
+    :class:`needmap.runtime.onednn.Linear`: large float32 CPU products run on oneDNN where that is
     the faster kernel.
 
     PyTorch's default (uniform, std ``1 / sqrt(3 in_dim)``, random biases) starts a 624 -> 256 layer at
-    half that scale; the Xavier start trains the deep CTR models to a better test AUC in the same epochs
-    (DCN-v2 on 1M Criteo-shaped rows, seed 0: 0.7565 -> 0.7580; BENCHMARKS.md), and it is what FuxiCTR
-    and the BARS records use.
+    half that scale; the Xavier start trained the deep CTR models to a better test AUC in the same
+    epochs on the benchmark's data (benchmarks/results/HISTORY.md), and it is what FuxiCTR and the BARS
+    records use.
     """
     layer = Linear(int(in_dim), int(out_dim), bias=bias)
     nn.init.xavier_normal_(layer.weight)

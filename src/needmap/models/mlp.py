@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from needmap.models.base import TabularModel
 from needmap.models.layers import FeatureEmbedding, ListEmbedding, MLPBlock, dense
 from needmap.models.registry import register
+from needmap.models.space import DEEP, Dimension
 
 
 @register("mlp")
@@ -35,6 +36,8 @@ class MLP(TabularModel):
         forward(numeric float32 ``[B, n_numeric]``, categorical int64 ``[B, n_categorical]``,
         lists tuple of int64 ``[B, L_k]``) -> logits ``[B, n_outputs]``.
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = DEEP
 
     def __init__(
         self,

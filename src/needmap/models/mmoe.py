@@ -8,7 +8,7 @@ tasks and returns ``[B, T]``: one logit (binary task) or standardized value (reg
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -17,6 +17,7 @@ from needmap.errors import ConfigError
 from needmap.models.base import TabularModel
 from needmap.models.layers import FeatureEmbedding, ListEmbedding, MLPBlock, dense
 from needmap.models.registry import register
+from needmap.models.space import DROPOUT, EMBEDDING, Dimension
 
 
 class FlatInput(nn.Module):
@@ -77,8 +78,9 @@ class MMoE(TabularModel):
         n_outputs: number of tasks T (one output each).
         embedding_dim: size of each categorical and list embedding.
         num_experts: number of shared experts E (default 8: on census income, income and marital status,
-            20 seeds, 8 experts matched one MLP per target on both, +0.0001 and +0.0000 test AUC,
-            where 4 were 0.0000 and 0.0002 short; 8 against 4: +0.0002 on each; BENCHMARKS.md).
+            over 20 seeds, 8 experts matched one MLP per target on both targets where 4 fell slightly
+            short on marital status; benchmarks/results/HISTORY.md, the current comparison in
+            BENCHMARKS.md).
         expert_hidden: widths of each expert's layers (the last is the expert's output size H).
         tower_hidden: widths of each task tower's hidden layers (may be empty).
         activation, dropout, batch_norm: of the expert and tower layers.
@@ -87,6 +89,8 @@ class MMoE(TabularModel):
         forward(numeric ``[B, n_numeric]``, categorical ``[B, C]``, lists) -> ``[B, T]``.
         gates(...) -> ``[B, T, E]``: each task's mixture weights (rows sum to 1).
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = {**DROPOUT, **EMBEDDING}
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ task outputs. ``n_outputs = T`` tasks give ``[B, T]``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -19,6 +19,7 @@ from needmap.models.base import TabularModel
 from needmap.models.layers import MLPBlock, dense
 from needmap.models.mmoe import FlatInput, Towers, check_experts
 from needmap.models.registry import register
+from needmap.models.space import DROPOUT, EMBEDDING, Dimension
 
 
 def _mix(gate: nn.Linear, x: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
@@ -98,6 +99,8 @@ class PLE(TabularModel):
     Shapes:
         forward(numeric ``[B, n_numeric]``, categorical ``[B, C]``, lists) -> ``[B, T]``.
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = {**DROPOUT, **EMBEDDING}
 
     def __init__(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -12,6 +12,7 @@ from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel, L
 from needmap.models.hyper import widths
 from needmap.models.layers import dense
 from needmap.models.registry import register
+from needmap.models.space import DEEP, Dimension, Repeat
 
 
 @register("xdeepfm")
@@ -37,6 +38,11 @@ class XDeepFM(FieldModel):
         forward(numeric float32 ``[B, n_numeric]``, categorical int64 ``[B, n_categorical]``,
         lists tuple of int64 ``[B, L_k]``) -> logits ``[B, n_outputs]``.
     """
+
+    search_space: ClassVar[dict[str, Dimension]] = {
+        **DEEP,
+        "cin_layers": Repeat("cin_depth", "cin_width", (1, 3), (16, 32, 64, 128)),
+    }
 
     def __init__(
         self,

@@ -6,6 +6,6 @@ One self-contained HTML file each, with inline CSS and SVG charts: no script, no
 from __future__ import annotations
 
 from needmap.report.build import build_profile_report, build_report
-from needmap.report.importance import permutation_importance
+from needmap.workflows.importance import permutation_importance
 
 __all__ = ["build_profile_report", "build_report", "permutation_importance"]

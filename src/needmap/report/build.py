@@ -30,9 +30,9 @@ from needmap.features.target import target_names
 from needmap.report.charts import bar_chart
 from needmap.report.content import ReportData
 from needmap.report.html import Section, facts, note, page
-from needmap.report.importance import permutation_importance
 from needmap.report.sections import profile_section, report_sections
 from needmap.schema import Schema
+from needmap.workflows.importance import permutation_importance
 
 
 def write_text_atomic(text: str, out: str | os.PathLike[str]) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from needmap import __version__
+from needmap._version import __version__
 
 NO_EVALUATION = f"no evaluation.json in this model directory: train it with needmap {__version__}'s train to get curves"
 

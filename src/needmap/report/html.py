@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from needmap import __version__
+from needmap._version import __version__
 from needmap.report.charts import esc
 
 CSS = """

@@ -1,17 +1,18 @@
-"""TrainConfig: every option of the training loop, checked when it is made, saved as a dict."""
+"""TrainConfig: every option of the training loop, declared once (type, default, check, help), saved as a dict."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from needmap import option_text
+from needmap.declare import Options, boolean, is_int, is_number, matches, number, one_of, option, optional, whole
 from needmap.errors import ConfigError
+from needmap.runtime.precision import PRECISIONS
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd")
 LR_SCHEDULES: tuple[str, ...] = ("plateau", "cosine", "none")
 EMBEDDING_UPDATES: tuple[str, ...] = ("auto", "sparse", "dense")
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 #: Metrics that can be monitored for each task, and whether higher ("max") or lower ("min") is better.
@@ -31,127 +32,121 @@ MONITORS: dict[str, dict[str, str]] = {
 DEFAULT_MONITOR: dict[str, str] = {"binary": "auc", "multiclass": "logloss", "regression": "rmse"}
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _class_weight(value: Any) -> str | None:
+    if value is None or value == "balanced" or (is_number(value) and value > 0):
+        return None
+    return "None, 'balanced' or a positive number"
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _monitor(value: Any) -> str | None:
+    known = sorted({m for task in MONITORS.values() for m in task})
+    return None if value is None or value in known else f"None or one of {', '.join(known)}"
+
+
+def _task_weights(weights: Any) -> str | None:
+    if weights is None:
+        return None
+    if isinstance(weights, dict):
+        if not all(isinstance(k, str) for k in weights):
+            return "target names as its keys"
+        values = list(weights.values())
+    elif isinstance(weights, (list, tuple)):
+        values = list(weights)
+    else:
+        return "a list of numbers (one per target) or a dict by target name"
+    if not values or not all(is_number(v) and v >= 0 for v in values) or not any(v > 0 for v in values):
+        return "numbers >= 0, at least one of them positive"
+    return None
 
 
 @dataclass
-class TrainConfig:
-    """Options of :class:`needmap.training.trainer.Trainer`.
+class TrainConfig(Options):
+    """Options of :class:`needmap.training.trainer.Trainer` (each field's help says what it does)."""
 
-    Attributes:
-        optimizer: 'adam', 'rmsprop' or 'sgd' (SGD with momentum 0.9).
-        lr: learning rate.
-        weight_decay: L2 penalty passed to the optimizer.
-        batch_size: rows per gradient step.
-        epochs: most passes over the training rows.
-        patience: stop when the monitored validation metric has not improved for this many
-            epochs, and restore the weights of the best epoch; None = never stop early.
-        monitor: validation metric that early stopping and the 'plateau' schedule watch; None =
-            'auc' (binary), 'logloss' (multiclass), 'rmse' (regression). See :data:`MONITORS`.
-        lr_schedule: 'plateau' (halve the rate after an epoch without improvement of the
-            monitor), 'cosine' (cosine decay to 0 over ``epochs``) or 'none'.
-        class_weight: None, 'balanced' (classes weighted by n / (K * n_k); for binary tasks a
-            positive weight n_negative / n_positive) or a float: the positive-class weight of a
-            binary task.
-        seed: seed of the weight updates (shuffling and dropout): the same seed gives the same model.
-        max_time: seconds; training stops after the epoch in which they are exceeded. None = no limit.
-        progress: show a progress bar (a line per epoch when the output is not a terminal).
-        threads: CPU threads for torch during fit(); None = all cores this process may use.
-        task_weights: weights of the per-task losses of a multi-task model, summed into the training
-            loss: a list (one per target, in target order) or a dict by target name (missing
-            targets weigh 1); None = every task weighs 1.
-        embedding_updates: 'sparse' (embedding tables get sparse gradients and row-wise lazy Adam:
-            a step costs the rows the batch looks up, not the table; needs optimizer 'adam' and no
-            weight decay), 'dense' (the optimizer updates every weight) or 'auto' (sparse for Adam
-            without weight decay on tables of 100,000 rows or more, else dense). See
-            :mod:`needmap.training.optimizers`.
-        precision: 'fp32', or 'bf16' (the forward pass under bfloat16 autocast, about twice the
-            float32 rate on CPUs with AVX512-BF16 / AMX, and mixed precision on a GPU; weights and
-            optimizer stay float32).
-        device: where the training steps run: 'cpu', 'cuda' (the current CUDA GPU, or 'cuda:N'), or
-            'auto' (a CUDA GPU when torch sees one, else the CPU). The trained model is moved back to
-            the CPU, where needmap scores.
-    """
+    kind: ClassVar[str] = "training"
 
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 512
-    epochs: int = 30
-    patience: int | None = 3
-    monitor: str | None = None
-    lr_schedule: str = "plateau"
-    class_weight: str | float | None = None
-    seed: int = 0
-    max_time: float | None = None
-    progress: bool = True
-    threads: int | None = None
-    task_weights: list[float] | dict[str, float] | None = None
-    embedding_updates: str = "auto"
-    precision: str = "fp32"
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}.")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}; expected one of {', '.join(LR_SCHEDULES)}.")
-        if not _is_number(self.lr) or not self.lr > 0:
-            raise ConfigError(f"lr is {self.lr!r}; expected a positive number.")
-        if not _is_number(self.weight_decay) or self.weight_decay < 0:
-            raise ConfigError(f"weight_decay is {self.weight_decay!r}; expected a number >= 0.")
-        for name in ("batch_size", "epochs"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ConfigError(f"{name} is {value!r}; expected a positive integer.")
-        if self.patience is not None and (not _is_int(self.patience) or self.patience < 1):
-            raise ConfigError(f"patience is {self.patience!r}; expected a positive integer or None.")
-        known = sorted({m for task in MONITORS.values() for m in task})
-        if self.monitor is not None and self.monitor not in known:
-            raise ConfigError(f"unknown monitor {self.monitor!r}; expected one of {', '.join(known)}.")
-        cw = self.class_weight
-        if not (cw is None or cw == "balanced" or (_is_number(cw) and cw > 0)):
-            raise ConfigError(f"class_weight is {cw!r}; expected None, 'balanced' or a positive number.")
-        if not _is_int(self.seed):
-            raise ConfigError(f"seed is {self.seed!r}; expected an integer.")
-        if self.max_time is not None and (not _is_number(self.max_time) or not self.max_time > 0):
-            raise ConfigError(f"max_time is {self.max_time!r}; expected a positive number of seconds or None.")
-        if not isinstance(self.progress, bool):
-            raise ConfigError(f"progress is {self.progress!r}; expected true or false.")
-        if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
-            raise ConfigError(f"threads is {self.threads!r}; expected a positive integer or None.")
-        if self.embedding_updates not in EMBEDDING_UPDATES:
-            raise ConfigError(
-                f"unknown embedding_updates {self.embedding_updates!r}; expected one of {', '.join(EMBEDDING_UPDATES)}."
-            )
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}.")
-        if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
-            raise ConfigError(f"unknown device {self.device!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'.")
-        self._check_task_weights()
-
-    def _check_task_weights(self) -> None:
-        weights = self.task_weights
-        if weights is None:
-            return
-        if isinstance(weights, dict):
-            values = list(weights.values())
-            if not all(isinstance(k, str) for k in weights):
-                raise ConfigError(f"task_weights is {weights!r}; expected target names as its keys.")
-        elif isinstance(weights, (list, tuple)):
-            values = list(weights)
-            self.task_weights = values
-        else:
-            raise ConfigError(
-                f"task_weights is {weights!r}; expected a list of numbers (one per target) or a dict by target name."
-            )
-        if not values or not all(_is_number(v) and v >= 0 for v in values) or not any(v > 0 for v in values):
-            raise ConfigError(f"task_weights is {weights!r}; expected numbers >= 0, at least one of them positive.")
+    optimizer: str = option("adam", help="adam, rmsprop or sgd (SGD with momentum 0.9).", check=one_of(*OPTIMIZERS))
+    lr: float = option(1e-3, help="Learning rate.", check=number(strict=True))
+    weight_decay: float = option(0.0, help="L2 penalty passed to the optimizer.", check=number())
+    batch_size: int = option(512, help="Rows per gradient step.", check=whole())
+    epochs: int = option(30, help="Most passes over the training rows (early stopping may end sooner).", check=whole())
+    patience: int | None = option(
+        3,
+        help="Stop when the monitored validation metric has not improved for this many epochs, and restore the "
+        "best epoch's weights; none: never stop early.",
+        check=optional(whole()),
+    )
+    monitor: str | None = option(
+        None,
+        help="Validation metric that early stopping and the plateau schedule watch (default: auc for binary, "
+        "logloss for multiclass, rmse for regression targets).",
+        check=_monitor,
+    )
+    lr_schedule: str = option(
+        "plateau",
+        help="plateau (halve the rate after an epoch without improvement), cosine (decay to 0 over the epochs) "
+        "or none.",
+        check=one_of(*LR_SCHEDULES),
+    )
+    class_weight: str | float | None = option(
+        None,
+        help="none, balanced (classes weighted by n / (K * n_k); a binary task's positives by n_neg / n_pos), or "
+        "the positive class's weight of a binary task.",
+        check=_class_weight,
+        parse=option_text.name_or_number,
+        metavar="balanced|WEIGHT",
+    )
+    seed: int = option(
+        0,
+        help="Seed of the weight updates (shuffling, dropout): the same seed gives the same model.",
+        check=lambda v: None if is_int(v) else "an integer",
+    )
+    max_time: float | None = option(
+        None,
+        help="Stop training after the epoch in which this many seconds are exceeded (e.g. 90, 10m, 1h).",
+        check=optional(number(strict=True)),
+        parse=option_text.duration,
+        metavar="DURATION",
+    )
+    progress: bool = option(
+        True,
+        help="Show a progress bar (a line per epoch when not on a terminal); --quiet (-q) turns it off.",
+        check=boolean,
+        flag="--progress/--quiet",
+    )
+    threads: int | None = option(
+        None,
+        help="CPU threads for torch while training (default: every core this process may use).",
+        check=optional(whole()),
+    )
+    task_weights: list[float] | dict[str, float] | None = option(
+        None,
+        help="Weights of a multi-task model's per-target losses: one per target, in target order, or by target "
+        "name (missing targets weigh 1).",
+        check=_task_weights,
+        convert=lambda v: list(v) if isinstance(v, tuple) else v,
+        parse=option_text.numbers_or_pairs,
+        metavar="W1,W2|NAME=W,...",
+    )
+    embedding_updates: str = option(
+        "auto",
+        help="sparse (row-wise lazy Adam on embedding tables: a step costs the rows a batch looks up; needs adam "
+        "without weight decay), dense, or auto (sparse for adam without weight decay on tables of 100,000 rows "
+        "or more).",
+        check=one_of(*EMBEDDING_UPDATES),
+    )
+    precision: str = option(
+        "fp32",
+        help="fp32, or bf16 (the forward pass under bfloat16 autocast, on CPUs with AVX512-BF16 or AMX, or mixed "
+        "precision on a GPU; weights and optimizer stay float32).",
+        check=one_of(*PRECISIONS),
+    )
+    device: str = option(
+        "auto",
+        help="Where training runs: auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N; "
+        "the trained model comes back to the CPU.",
+        check=matches(r"auto|cpu|cuda(:\d+)?", "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    )
 
     def monitor_for(self, task: str) -> tuple[str, str]:
         """The monitored metric for ``task`` and its direction ('max' or 'min').
@@ -164,19 +159,3 @@ class TrainConfig:
                 f"monitor {name!r} does not apply to {task} tasks; expected one of {', '.join(MONITORS[task])}."
             )
         return name, MONITORS[task][name]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The options as a JSON-safe dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """A config from a dict written by :meth:`to_dict` (missing keys take their defaults)."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(
-                f"unknown training option(s) {', '.join(map(repr, unknown))}; expected some of: "
-                f"{', '.join(sorted(names))}."
-            )
-        return cls(**data)

@@ -1,11 +1,12 @@
 """One row at a time: a model's forward as a traced TorchScript graph, for online scoring.
 
 Scoring one raw row is mostly per-call overhead: a DeepFM 400-400-400 forward of one row runs ~50
-module calls in Python (555 us p50 on a 2-core Intel Xeon; the arithmetic is a few microseconds).
-``torch.jit.trace`` records the same operations once as a graph that runs without the Python module
-calls (308 us p50 on the same machine). The graph is traced on the first row a model scores, checked
-against the eager forward on that row, and used for one-row batches only (a trace may record the batch
-size); a model that does not trace, or whose trace disagrees, keeps the eager forward.
+module calls in Python, where the arithmetic itself is a few microseconds. ``torch.jit.trace`` records
+the same operations once as a graph that runs without the Python module calls, which removes much of
+that overhead (BENCHMARKS.md has the current one-row latencies). The graph is traced on the first row a
+model scores, checked against the eager forward on that row, and used for one-row batches only (a trace
+may record the batch size); a model that does not trace, or whose trace disagrees, keeps the eager
+forward.
 """
 
 from __future__ import annotations

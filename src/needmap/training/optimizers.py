@@ -37,9 +37,9 @@ def row_sum_matrix(ids: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor,
     marks the positions of id u in ``ids`` ``[N]``: ``matrix @ values`` sums the ``values`` rows
     ``[N, d]`` of each id into ``[U, d]``.
 
-    One sort of the ids, then the matrix product: 5.4 ms for 104,000 Zipf-distributed ids of 1.09M
-    and d = 16 on 2 threads, where ``torch.unique`` with ``index_put_(accumulate=True)`` took 24 ms
-    and with ``index_add_`` 9 ms.
+    One sort of the ids, then the matrix product: on a CPU this is faster than ``torch.unique`` with
+    ``index_put_(accumulate=True)`` or with ``index_add_`` for the Zipf-distributed ids of a large table,
+    where many rows of a batch share an id.
     """
     n = len(ids)
     sorted_ids, order = torch.sort(ids)
@@ -75,12 +75,12 @@ class LazyAdam(torch.optim.Optimizer):
     Why one second moment per row by default (the "partial row-wise Adam" of large recommendation
     systems): the state of a table of R rows is R x (d + 1) floats instead of R x 2d (1.09M ids of 16:
     74 MB instead of 139 MB), and the coordinates of one embedding vector see gradients of one scale.
-    On 1M Criteo-shaped rows, one epoch (benchmarks/bench_speed.py's setting, seed 0), test AUC with it
-    against a moment per weight: DeepFM 0.7554 / 0.7555, DCN-v2 0.7558 / 0.7564 (BENCHMARKS.md).
+    On the speed benchmark's Criteo-shaped rows it reached the test AUC of a moment per weight to
+    within a thousandth (benchmarks/results/HISTORY.md).
 
     Written here because SparseAdam coalesces the gradient into a new sparse tensor and updates the
-    moments through sparse additions: 35 ms against 15 ms for this one on 1 thread, 4,096 rows of 26
-    columns (10,713 distinct ids of 1.16M rows, d = 16).
+    moments through sparse additions, which is slower on a CPU than summing each id's rows once
+    (:func:`row_sum_matrix`) and updating the looked-up rows in place.
     """
 
     def __init__(
@@ -190,8 +190,8 @@ def make_optimizer(name: str, params: Any, lr: float, weight_decay: float) -> to
     """The optimizer ``name`` ('adam', 'rmsprop', 'sgd' with momentum 0.9) over ``params``."""
     if name == "adam":
         params = list(params)
-        # torch's fused Adam (one kernel over all tensors): 0.61 ms against 2.7 ms a step for DeepFM
-        # 400-400-400's 0.57M dense weights on 2 CPU threads; it runs on CPU and CUDA tensors.
+        # torch's fused Adam: one kernel over all tensors instead of a few small operations per tensor,
+        # whose fixed costs dominate a step of a model's dense weights; it runs on CPU and CUDA tensors.
         fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in _tensors(params))
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
     if name == "rmsprop":

@@ -15,7 +15,7 @@ from needmap.errors import ConfigError
 from needmap.features.batch import FeatureBatch
 from needmap.models.base import TabularModel
 from needmap.models.inputs import Inputs
-from needmap.training.memory import keep_freed_memory
+from needmap.runtime.malloc import keep_freed_memory
 
 PREDICT_BATCH = 8192
 

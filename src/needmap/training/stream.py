@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from needmap.features.batch import FeatureBatch
-from needmap.training.device import usable_cores
+from needmap.runtime.device import usable_cores
 
 #: Rows the shuffle buffer holds by default: 1,000,000 Criteo-shaped rows (13 numeric, 26 categorical
 #: columns) take about 160 MB in it.
@@ -43,9 +43,9 @@ def read_ahead_chunks() -> int:
     """Chunks to read and encode ahead in a background thread while the model trains or scores:
     :data:`PREFETCH_CHUNKS` when a core is left beside torch's threads, else 0 (reading, encoding and
     the model's work take turns, and a chunk's columns are encoded on every core). With every core
-    multiplying, a reader thread beside them stalls torch's threads more than it saves: DeepFM scoring
-    a 100,000-row Criteo-shaped file on 2 cores with 2 torch threads ran at 104,000-106,000 rows/s
-    with the thread and 108,000-126,000 without (three alternating passes, BENCHMARKS.md)."""
+    multiplying, a reader thread beside them stalls torch's threads more than it saves (DeepFM scoring
+    a Criteo-shaped file with 2 torch threads on 2 cores was slower with the thread than without;
+    benchmarks/results/HISTORY.md)."""
     return PREFETCH_CHUNKS if usable_cores() > torch.get_num_threads() else 0
 
 

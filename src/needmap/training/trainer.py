@@ -16,12 +16,13 @@ from needmap.features.batch import FeatureBatch
 from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from needmap.models.base import TabularModel
 from needmap.models.inputs import Inputs
-from needmap.models.onednn import cpu_matmul_name
+from needmap.runtime.device import resolve_device, synchronize, usable_cores
+from needmap.runtime.malloc import keep_freed_memory, return_freed_memory
+from needmap.runtime.onednn import cpu_matmul_name
+from needmap.runtime.precision import precision_context
 from needmap.schema import TASKS
 from needmap.training.config import TrainConfig
-from needmap.training.device import resolve_device, synchronize, usable_cores
 from needmap.training.losses import class_weights, make_loss
-from needmap.training.memory import keep_freed_memory, return_freed_memory
 from needmap.training.multitask import MultiTask
 from needmap.training.optimizers import (
     Optimizers,
@@ -30,7 +31,6 @@ from needmap.training.optimizers import (
     resolve_embedding_updates,
     restore_dense_lookups,
 )
-from needmap.training.precision import precision_context
 from needmap.training.predict import forward_in_batches, predict_raw, probabilities_from_logits, to_inputs
 from needmap.training.progress import EpochProgress
 from needmap.training.stream import TrainingStream
@@ -58,7 +58,7 @@ class TrainResult:
         embedding_updates: 'sparse' or 'dense', how the embedding tables were updated.
         device: where the training steps ran ('cpu', 'cuda:0', ...).
         cpu_matmul: 'onednn' when the float32 fully connected layers multiplied on oneDNN's CPU
-            kernels (:mod:`needmap.models.onednn`), else 'torch' (torch's default; always on a GPU
+            kernels (:mod:`needmap.runtime.onednn`), else 'torch' (torch's default; always on a GPU
             and under bf16 autocast).
         monitor: name of the monitored metric ('loss' = training loss, without a validation set).
         best_score: its value at ``best_epoch``.

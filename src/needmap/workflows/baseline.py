@@ -15,15 +15,17 @@ import hashlib
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression, Ridge
 
 from needmap.errors import ArtifactError
 from needmap.features.batch import FeatureBatch
-from needmap.training.device import usable_cores
+from needmap.runtime.device import usable_cores
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression, Ridge
 
 LOGISTIC = "logistic regression"
 RIDGE = "ridge regression"
@@ -32,7 +34,7 @@ LIGHTGBM = "LightGBM"
 LGBM_MAX_ROUNDS = 2000
 LGBM_ROUNDS = 200
 LGBM_STOPPING_ROUNDS = 30
-#: LightGBM gets one thread per this many training rows, at most :func:`~needmap.training.device.usable_cores`: on small
+#: LightGBM gets one thread per this many training rows, at most :func:`~needmap.runtime.device.usable_cores`: on small
 #: tables, threads cost more in synchronisation than they save (and far more on a busy machine).
 ROWS_PER_THREAD = 10_000
 #: The version of the ``baselines.json`` layout (:func:`baselines_document`).
@@ -242,6 +244,8 @@ def _logistic_from(document: dict[str, Any], where: _Where) -> LogisticRegressio
             f"has coef of shape {coef.shape} and intercept of shape {intercept.shape} for {len(classes)} classes",
             f"{rows} row(s) of each",
         )
+    from sklearn.linear_model import LogisticRegression
+
     estimator = LogisticRegression()
     estimator.coef_, estimator.intercept_ = coef, intercept
     estimator.classes_ = np.asarray(classes)
@@ -250,6 +254,8 @@ def _logistic_from(document: dict[str, Any], where: _Where) -> LogisticRegressio
 
 
 def _ridge_from(document: dict[str, Any], where: _Where) -> Ridge:
+    from sklearn.linear_model import Ridge
+
     estimator = Ridge()
     estimator.coef_ = where.numbers(document.get("coef"), "coef", 1)
     estimator.intercept_ = np.float64(where.numbers(document.get("intercept"), "intercept", 0))
@@ -323,6 +329,10 @@ def fit_baseline(
     ``list_cardinalities``: ids of each list feature of ``x`` (``cardinality`` of the
     preprocessor's ``list_specs_``); lists without one are left out of the design.
     """
+    # Imported here, as LightGBM is: importing scikit-learn sets KMP_* environment variables, which
+    # fitting a baseline may do but importing needmap must not.
+    from sklearn.linear_model import LogisticRegression, Ridge
+
     lists = [int(c) for c in list_cardinalities]
     design = _design(x, cardinalities, lists)
     if task == "regression":
@@ -352,7 +362,7 @@ def fit_lightgbm(
     (at most :data:`LGBM_MAX_ROUNDS`) and keeps the best round; without them it runs
     :data:`LGBM_ROUNDS` rounds. Learning rate 0.05, 31 leaves, seeded and deterministic, quiet;
     ``num_threads``: CPU threads (None: one per :data:`ROWS_PER_THREAD` rows, at most
-    :func:`~needmap.training.device.usable_cores`).
+    :func:`~needmap.runtime.device.usable_cores`).
     """
     import lightgbm as lgb
 

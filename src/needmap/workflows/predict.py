@@ -11,11 +11,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from needmap.data.arrow_memory import uses_system_arrow_pool
 from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
 from needmap.data.write import write_table
 from needmap.estimator import Model, scores_table
 from needmap.predictor import Predictor, as_predictor
+from needmap.runtime.arrow_memory import uses_system_arrow_pool
 from needmap.training.stream import encode_threads, prefetched, read_ahead_chunks
 
 

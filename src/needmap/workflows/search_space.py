@@ -1,9 +1,10 @@
 """What a tuning study searches: the options of one architecture, as optuna parameters.
 
-Every architecture gets the training options (learning rate, batch size, weight decay); the network's
-options are searched only where its constructor takes them (``embedding_dim``, ``dropout``, ``hidden``
-and the extras of some architectures: DCN-V2's cross layers, AutoInt's attention, ...). An option the
-user gave the Model (``Model("mlp", epochs=5, hidden=(64,))``) is kept fixed and not searched.
+Every architecture gets the training options (learning rate, batch size, weight decay) and the numeric
+bucketization; the network's options are those its class declares in ``search_space``, next to its
+constructor (:mod:`needmap.models.space`: ``embedding_dim``, ``dropout``, ``hidden`` and the extras of
+some architectures: DCN-V2's cross layers, AutoInt's attention, ...). An option the user gave the Model
+(``Model("mlp", epochs=5, hidden=(64,))``) is kept fixed and not searched.
 
 A knob turns optuna parameters into one Model option (``depth`` and ``width`` become ``hidden``) and
 back (:func:`default_params`: the default configuration as parameters, enqueued as a study's first trial).
@@ -21,16 +22,13 @@ import optuna
 
 from needmap.estimator import ALL_NUMERIC, Model
 from needmap.models.registry import model_class
+from needmap.models.space import Choice, Dimension, Float, Funnel, Int, Repeat
 from needmap.training.config import TrainConfig
 from needmap.workflows.evaluation import json_safe
 
 #: Hidden layer widths are rounded to a multiple of this many units (never fewer).
 WIDTH_STEP = 8
 BATCH_SIZES = (128, 256, 512, 1024, 2048)
-EMBEDDING_DIMS = (4, 8, 16, 32)
-NUM_HEADS = (1, 2, 4)
-ATTENTION_DIMS = (16, 32, 64)
-STRUCTURES = ("parallel", "stacked")
 _NETWORK_ARGS = ("self", "n_numeric", "cardinalities", "n_outputs", "lists")
 
 
@@ -80,17 +78,56 @@ class Knob:
         return self.training or self.preprocessing
 
 
-def _layers_knob(option: str, depth: str, width: str, depths: tuple[int, int], widths: tuple[int, int]) -> Knob:
-    """``option`` as a funnel of ``depth`` layers from ``width`` units (log-uniform)."""
+def dimension_knob(option: str, dim: Dimension) -> Knob:
+    """The knob of one option of an architecture's ``search_space`` (:mod:`needmap.models.space`)."""
+    if isinstance(dim, Funnel):
 
-    def suggest(trial: optuna.Trial) -> list[int]:
-        n = trial.suggest_int(depth, *depths)
-        return funnel(trial.suggest_int(width, *widths, log=True), n)
+        def suggest(trial: optuna.Trial) -> Any:
+            n = trial.suggest_int(dim.depth, *dim.depths)
+            return funnel(trial.suggest_int(dim.width, *dim.widths, log=True), n)
 
-    def encode(value: Any) -> dict[str, Any]:
-        layers = _layers(value) or [widths[0]]
-        return {depth: int(_clip(len(layers), *depths)), width: int(_clip(layers[0], *widths))}
+        def encode(value: Any) -> dict[str, Any]:
+            layers = _layers(value) or [dim.widths[0]]
+            return {dim.depth: int(_clip(len(layers), *dim.depths)), dim.width: int(_clip(layers[0], *dim.widths))}
 
+    elif isinstance(dim, Repeat):
+
+        def suggest(trial: optuna.Trial) -> Any:
+            return [trial.suggest_categorical(dim.width, list(dim.widths))] * trial.suggest_int(dim.depth, *dim.depths)
+
+        def encode(value: Any) -> dict[str, Any]:
+            layers = _layers(value)
+            return {
+                dim.depth: int(_clip(len(layers) or 1, *dim.depths)),
+                dim.width: _nearest((layers or [dim.widths[1]])[0], list(dim.widths)),
+            }
+
+    elif isinstance(dim, Choice):
+
+        def suggest(trial: optuna.Trial) -> Any:
+            return trial.suggest_categorical(option, list(dim.choices))
+
+        def encode(value: Any) -> dict[str, Any]:
+            return {option: _nearest(value, dim.choices)}
+
+    elif isinstance(dim, Int):
+
+        def suggest(trial: optuna.Trial) -> Any:
+            return trial.suggest_int(option, dim.low, dim.high, log=dim.log)
+
+        def encode(value: Any) -> dict[str, Any]:
+            return {option: int(_clip(value, dim.low, dim.high))}
+
+    elif isinstance(dim, Float):
+
+        def suggest(trial: optuna.Trial) -> Any:
+            return trial.suggest_float(option, dim.low, dim.high, log=dim.log)
+
+        def encode(value: Any) -> dict[str, Any]:
+            return {option: _clip(float(value or 0.0), dim.low, dim.high)}
+
+    else:
+        raise TypeError(f"{option}: {dim!r} is not a search dimension of needmap.models.space")
     return Knob(option, suggest, encode)
 
 
@@ -106,12 +143,9 @@ def _encode_weight_decay(value: Any) -> dict[str, Any]:
     return {"weight_decay_on": True, "weight_decay": _clip(float(value), 1e-7, 1e-3)}
 
 
-def _constant_layers(trial: optuna.Trial) -> list[int]:
-    return [trial.suggest_categorical("cin_width", [16, 32, 64, 128])] * trial.suggest_int("cin_depth", 1, 3)
-
-
 #: Quantile buckets of every numeric column (0: the columns stay scaled numbers). On bank marketing, every
-#: numeric column in 20 buckets lifted the MLP's test AUC by about 0.006 (BENCHMARKS.md).
+#: numeric column in 20 buckets lifted the MLP's test AUC (the bank table of BENCHMARKS.md), so the search
+#: tries it.
 NUMERIC_BUCKETS = (0, 10, 20, 50)
 
 
@@ -125,6 +159,7 @@ def _encode_bucketize(value: Any) -> dict[str, Any]:
     return {"numeric_buckets": _nearest(buckets, NUMERIC_BUCKETS) if buckets else 0}
 
 
+#: The knobs of every architecture; an architecture's own follow from its ``search_space``.
 KNOBS: tuple[Knob, ...] = (
     # How numeric columns enter the network: scaled numbers, or quantile-bucket ids with embeddings.
     Knob("bucketize", _bucketize, _encode_bucketize, preprocessing=True),
@@ -141,53 +176,6 @@ KNOBS: tuple[Knob, ...] = (
         training=True,
     ),
     Knob("weight_decay", _weight_decay, _encode_weight_decay, training=True),
-    Knob(
-        "dropout",
-        lambda t: t.suggest_float("dropout", 0.0, 0.5),
-        lambda v: {"dropout": _clip(float(v or 0.0), 0.0, 0.5)},
-    ),
-    Knob(
-        "embedding_dim",
-        lambda t: t.suggest_categorical("embedding_dim", list(EMBEDDING_DIMS)),
-        lambda v: {"embedding_dim": _nearest(v, EMBEDDING_DIMS)},
-    ),
-    _layers_knob("hidden", "depth", "width", (1, 4), (32, 512)),
-    # Per-architecture extras (searched where the constructor takes them).
-    _layers_knob("hidden2", "depth2", "width2", (1, 3), (32, 512)),  # finalmlp, finalnet: the second stream
-    Knob(
-        "cross_layers",
-        lambda t: t.suggest_int("cross_layers", 1, 4),
-        lambda v: {"cross_layers": int(_clip(v, 1, 4))},
-    ),  # dcnv2
-    Knob(
-        "structure",
-        lambda t: t.suggest_categorical("structure", list(STRUCTURES)),
-        lambda v: {"structure": _nearest(v, STRUCTURES)},
-    ),  # dcnv2
-    Knob(
-        "attention_layers",
-        lambda t: t.suggest_int("attention_layers", 1, 4),
-        lambda v: {"attention_layers": int(_clip(v, 1, 4))},
-    ),  # autoint
-    Knob(
-        "attention_dim",
-        lambda t: t.suggest_categorical("attention_dim", list(ATTENTION_DIMS)),
-        lambda v: {"attention_dim": _nearest(v, ATTENTION_DIMS)},
-    ),  # autoint
-    Knob(
-        "num_heads",
-        lambda t: t.suggest_categorical("num_heads", list(NUM_HEADS)),
-        lambda v: {"num_heads": _nearest(v, NUM_HEADS)},
-    ),  # autoint, finalmlp
-    Knob(
-        "cin_layers",
-        _constant_layers,
-        lambda v: {
-            "cin_depth": int(_clip(len(_layers(v)) or 1, 1, 3)),
-            "cin_width": _nearest((_layers(v) or [32])[0], [16, 32, 64, 128]),
-        },
-    ),  # xdeepfm
-    _layers_knob("attention_hidden", "attention_depth", "attention_width", (1, 3), (16, 128)),  # din
 )
 _TRAINING_FIELDS = {f.name for f in fields(TrainConfig)}
 assert all(k.option in _TRAINING_FIELDS for k in KNOBS if k.training)
@@ -204,11 +192,16 @@ def _network_defaults(architecture: str) -> dict[str, Any]:
 
 
 def knobs(model: Model) -> list[Knob]:
-    """The knobs searched for ``model``: training options, and network options its architecture's
-    constructor takes, less every option the user gave the Model."""
+    """The knobs searched for ``model``: the training and preprocessing options every architecture has,
+    then its architecture's own ``search_space``, less every option the user gave the Model."""
+    space = model_class(model.model).search_space
     accepted = _network_defaults(model.model)
+    missing = sorted(set(space) - set(accepted))
+    if missing:
+        raise TypeError(f"model {model.model!r} searches {missing}, which its constructor does not take")
     fixed = set(model.params) | set(model.train_options) | ({"bucketize"} if model.bucketize else set())
-    return [k for k in KNOBS if (k.everywhere or k.option in accepted) and k.option not in fixed]
+    every = [*KNOBS, *(dimension_knob(option, dim) for option, dim in space.items())]
+    return [k for k in every if k.option not in fixed]
 
 
 def searched_options(model: Model) -> list[str]:
@@ -238,6 +231,7 @@ def default_params(model: Model) -> dict[str, Any]:
     """The default configuration as optuna parameters (to enqueue as the first trial): exact where the
     search space expresses the default (every default but DIN's hidden (200, 80)), else the nearest."""
     params: dict[str, Any] = {}
+    by_option = {k.option: k for k in knobs(model)}
     for option, value in default_options(model).items():
-        params.update(next(k for k in KNOBS if k.option == option).encode(value))
+        params.update(by_option[option].encode(value))
     return params

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from needmap import __version__
+from needmap._version import __version__
 from needmap.data.profile import profile_table
 from needmap.data.read import source_of, take_rows
 from needmap.data.split import split_indices
@@ -44,6 +44,7 @@ from needmap.workflows.baseline import (
     fit_single_baselines,
 )
 from needmap.workflows.cv import PRIMARY, cv_summary, run_cv
+from needmap.workflows.importance import permutation_importance
 
 
 @dataclass
@@ -266,8 +267,6 @@ def run_train(
             seed=seed,
         )
         if task == "binary" and 0 < int(np.sum(y_test)) < len(y_test):
-            from needmap.report.importance import permutation_importance
-
             document["importance"] = permutation_importance(fitted, test_table, seed=seed)
         fitted.extras_["evaluation.json"] = document
         if task == "binary" and document.get("comparisons"):

@@ -5,8 +5,9 @@ x 16 float32 = 10 MB, and its products and gradients). glibc's malloc serves blo
 threshold with fresh ``mmap`` pages and returns them to the OS when freed, so every step pays the
 page faults of touching that memory again: elementwise operations on such tensors ran at a fraction of
 memory speed. Raising the mmap threshold to its maximum (32 MiB) and the trim threshold keeps freed
-blocks in the heap for the next step (DeepFM 400-400-400 on Criteo-shaped rows, bf16, 1 thread: 22,300
--> 29,700 training rows/s; the same effect as running under jemalloc or tcmalloc). The cost: memory
+blocks in the heap for the next step, which raised the training throughput of DeepFM 400-400-400 on
+Criteo-shaped rows (the same effect as running under jemalloc or tcmalloc; benchmarks/results/HISTORY.md).
+The cost: memory
 freed after a step stays with the process instead of going back to the OS (peak RSS is unchanged).
 """
 
@@ -67,8 +68,8 @@ def keep_freed_memory() -> bool:
 
 def return_freed_memory() -> bool:
     """Give the heap's free memory back to the OS (glibc's ``malloc_trim``): after training, the blocks
-    :func:`keep_freed_memory` kept for the next step (about 160 MB for DeepFM 400-400-400 at batch 4,096)
-    are not needed. Returns False where there is no glibc."""
+    :func:`keep_freed_memory` kept for the next step (a step's temporaries) are not needed. Returns False
+    where there is no glibc."""
     trim = _glibc("malloc_trim", [ctypes.c_size_t])
     if trim is None:
         return False

@@ -8,7 +8,9 @@ from collections.abc import Callable
 import torch
 
 from needmap.errors import ConfigError
-from needmap.training.config import PRECISIONS
+
+#: The arithmetic a model trains in (``TrainConfig.precision``).
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
 def _cpu_flags() -> set[str] | None:
@@ -27,9 +29,9 @@ def cpu_has_bf16() -> bool:
     """Whether this CPU runs bfloat16 matrix products natively: the AVX512-BF16 or AMX-BF16 instructions.
 
     Read from the CPU's flags where the OS lists them: oneDNN's own check also says yes on AVX-512 CPUs
-    without them, where it emulates bfloat16 at a fraction of the float32 rate (an Intel Xeon with
-    AVX-512 but no AVX512-BF16: 40 GFLOP/s in bfloat16 against 153 in float32, 512x512 products on 2
-    threads). Elsewhere, oneDNN's check.
+    without them, where it emulates bfloat16 at a fraction of the float32 rate (on an Intel Xeon with
+    AVX-512 but no AVX512-BF16, bfloat16 products ran several times slower than float32 ones), so
+    ``--precision bf16`` would slow training down. Elsewhere, oneDNN's check.
     """
     flags = _cpu_flags()
     if flags is not None:

@@ -1,16 +1,18 @@
-"""needmap makes Arrow allocate from the system allocator: at import, or around each call."""
+"""needmap makes Arrow allocate from the system allocator: for the whole process in the command line
+(or where a script asks first), around each call otherwise; importing needmap chooses nothing."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from needmap.data import arrow_memory
-from needmap.data.arrow_memory import POOL_ENV, system_arrow_pool, uses_system_arrow_pool
+from needmap.runtime import arrow_memory
+from needmap.runtime.arrow_memory import POOL_ENV, system_arrow_pool, uses_system_arrow_pool
 
 
 def _backend_after(code: str, **env: str) -> str:
@@ -22,14 +24,38 @@ def _backend_after(code: str, **env: str) -> str:
     return out.stdout.split()[-1]
 
 
-def test_importing_needmap_before_pyarrow_chooses_the_system_pool() -> None:
-    assert _backend_after("import needmap\nimport pyarrow as pa") == "system"
+def test_importing_needmap_chooses_no_pool() -> None:
+    assert _backend_after("import needmap\nimport pyarrow as pa") == _backend_after("import pyarrow as pa")
+
+
+def test_asking_before_pyarrow_is_loaded_chooses_the_system_pool() -> None:
+    code = (
+        "from needmap.runtime import prefer_system_arrow_pool\nassert prefer_system_arrow_pool()\nimport pyarrow as pa"
+    )
+    assert _backend_after(code) == "system"
+
+
+def test_the_command_line_chooses_the_system_pool_before_it_loads_pyarrow(tmp_path: Path) -> None:
+    data = tmp_path / "rows.csv"
+    data.write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    code = (
+        "import sys\nfrom needmap.cli import main\n"
+        "assert 'pyarrow' not in sys.modules\n"
+        f"sys.argv = ['needmap', 'schema', {str(data)!r}, '--target', 'y']\n"
+        "try:\n    main()\nexcept SystemExit as stop:\n    assert not stop.code\n"
+        "import pyarrow as pa"
+    )
+    assert _backend_after(code) == "system"
 
 
 def test_a_pool_the_user_chose_is_kept() -> None:
-    assert _backend_after("import needmap\nimport pyarrow as pa", **{POOL_ENV: "mimalloc"}) == "mimalloc"
-    # pyarrow loaded first: its pool is already fixed, and import needmap leaves the variable alone.
-    code = "import pyarrow as pa, os\nimport needmap\nassert not os.environ.get('ARROW_DEFAULT_MEMORY_POOL')"
+    code = "from needmap.runtime import prefer_system_arrow_pool\nprefer_system_arrow_pool()\nimport pyarrow as pa"
+    assert _backend_after(code, **{POOL_ENV: "mimalloc"}) == "mimalloc"
+    # pyarrow loaded first: its pool is already fixed, and asking leaves the variable alone.
+    code = (
+        "import pyarrow as pa, os\nfrom needmap.runtime import prefer_system_arrow_pool\n"
+        "assert not prefer_system_arrow_pool()\nassert not os.environ.get('ARROW_DEFAULT_MEMORY_POOL')"
+    )
     assert _backend_after(code) != "system"
 
 

@@ -29,15 +29,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from needmap.data.parquet_rows import ParquetRows, release_unused_memory
+from needmap.data.parquet_rows import ParquetRows
 from needmap.data.read import with_source
 from needmap.data.split import split_indices
 from needmap.errors import SchemaError, no_values_error
 from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import strata, target_names
+from needmap.runtime.arrow_memory import release_unused_memory
+from needmap.runtime.device import usable_cores
 from needmap.schema import Schema
-from needmap.training.device import usable_cores
 from needmap.training.stream import DEFAULT_BUFFER_ROWS, TrainingStream, encode_threads, read_ahead_chunks
 
 #: Rows that schema inference reads from a streamed file.

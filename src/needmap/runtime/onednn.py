@@ -1,10 +1,10 @@
 """Fully connected layers on oneDNN's float32 kernels where torch's default BLAS is slow.
 
 torch multiplies float32 matrices on the CPU with MKL, whose fastest code paths are chosen for Intel
-CPUs: on an AMD EPYC with AVX-512 (Zen 5, 2 cores, torch 2.13) a ``[4096, 624] x [624, 400]`` product
-ran at ~190 GFLOP/s through MKL and ~440 GFLOP/s through oneDNN (torch's other CPU library, which torch
-already uses for bfloat16), with the same float32 arithmetic (results agree to float32 rounding;
-``benchmarks/bench_matmul.py``).
+CPUs: on an AMD EPYC with AVX-512 (Zen 5) the speed benchmark's products ran much faster through
+oneDNN (torch's other CPU library, which torch already uses for bfloat16), with the same float32
+arithmetic (results agree to float32 rounding; ``benchmarks/bench_matmul.py`` measures both kernels,
+BENCHMARKS.md has its figures).
 :class:`Linear` is ``nn.Linear`` (same parameters, same state dict) whose forward and backward run
 on oneDNN where :func:`cpu_matmul` says so, and torch's ``F.linear`` everywhere else.
 
@@ -17,8 +17,8 @@ Which kernel: the environment variable ``NEEDMAP_CPU_MATMUL``:
 - ``torch``: torch's default (MKL) always.
 
 Only float32 CPU products of at least :data:`MIN_MULTIPLY_ADDS` multiply-adds go to oneDNN: a
-one-row product (online scoring) is faster through MKL (21 against 30 us for 624 -> 400), and so
-is a narrow output (a 400 -> 1 head). bfloat16 autocast and CUDA keep torch's own paths.
+one-row product (online scoring) is faster through MKL, and so is a narrow output (a 400 -> 1
+head). bfloat16 autocast and CUDA keep torch's own paths.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 ENV_VAR = "NEEDMAP_CPU_MATMUL"
 CHOICES = ("auto", "onednn", "torch")
 #: Products with fewer multiply-adds (rows x in x out) than this stay on torch's default: oneDNN's
-#: fixed cost per call (~16 us) is larger than what it saves there.
+#: fixed cost per call is larger than what it saves there.
 MIN_MULTIPLY_ADDS = 1 << 20
 
 

@@ -1,4 +1,4 @@
-"""needmap.models.onednn: fully connected layers on oneDNN's float32 kernels, and which kernel is chosen."""
+"""needmap.runtime.onednn: fully connected layers on oneDNN's float32 kernels, and which kernel is chosen."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from needmap.errors import ConfigError
-from needmap.models import onednn
 from needmap.models.layers import dense
-from needmap.models.onednn import ENV_VAR, Linear, cpu_matmul, cpu_matmul_name
+from needmap.runtime import onednn
+from needmap.runtime.onednn import ENV_VAR, Linear, cpu_matmul, cpu_matmul_name
 
 HAS_ONEDNN = onednn._linear_op() is not None
 needs_onednn = pytest.mark.skipif(not HAS_ONEDNN, reason="this torch build has no oneDNN linear op")

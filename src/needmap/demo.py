@@ -9,11 +9,11 @@ from typing import Any
 import pyarrow as pa
 from rich.console import Console
 
-from needmap.data.infer import describe_schema
 from needmap.data.read import read
 from needmap.datasets import bank_marketing_path
 from needmap.display import metrics_table, schema_table
 from needmap.estimator import Model
+from needmap.features.describe import describe_schema
 from needmap.report.build import build_report
 from needmap.workflows.predict import predict_to_file
 from needmap.workflows.train import run_train

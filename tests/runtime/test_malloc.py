@@ -1,23 +1,23 @@
-"""The allocator setting of training: applied once on glibc, left alone elsewhere."""
+"""The allocator setting of training (needmap.runtime.malloc): applied once on glibc, left alone elsewhere."""
 
 from __future__ import annotations
 
 import platform
 import sys
 
-from needmap.training import memory
+from needmap.runtime import malloc
 
 
 def test_keep_freed_memory_is_applied_on_glibc_and_idempotent() -> None:
     expected = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
-    assert memory.keep_freed_memory() is expected
-    assert memory.keep_freed_memory() is expected  # a second call changes nothing
+    assert malloc.keep_freed_memory() is expected
+    assert malloc.keep_freed_memory() is expected  # a second call changes nothing
 
 
 def test_no_glibc_means_no_change(monkeypatch) -> None:
-    monkeypatch.setattr(memory, "_applied", None)
-    monkeypatch.setattr(memory.sys, "platform", "darwin")
-    assert memory.keep_freed_memory() is False
+    monkeypatch.setattr(malloc, "_applied", None)
+    monkeypatch.setattr(malloc.sys, "platform", "darwin")
+    assert malloc.keep_freed_memory() is False
 
 
 def test_freed_memory_goes_back_after_training() -> None:
@@ -25,7 +25,7 @@ def test_freed_memory_goes_back_after_training() -> None:
 
     import numpy as np
 
-    from needmap.training.memory import keep_freed_memory, return_freed_memory
+    from needmap.runtime.malloc import keep_freed_memory, return_freed_memory
 
     if not keep_freed_memory():
         assert not return_freed_memory() or not sys.platform.startswith("linux")

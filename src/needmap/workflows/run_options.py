@@ -1,0 +1,63 @@
+"""RunOptions: how a training run splits, compares and reports, declared once.
+
+``needmap train`` and :func:`needmap.workflows.train.run_train` take these; ``needmap tune`` takes the
+split options among them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from needmap.declare import Options, boolean, number, one_of, option, optional, text, whole
+
+SPLITS: tuple[str, ...] = ("stratified", "random", "time")
+CALIBRATIONS: tuple[str, ...] = ("isotonic", "platt")
+
+
+def _share_below_one(value: Any) -> str | None:
+    return number(0.0, strict=True)(value) or (None if value < 1 else "a share above 0 and below 1")
+
+
+@dataclass
+class RunOptions(Options):
+    """The held-out split, the baselines, calibration, cross-validation, the profit curve and tracking."""
+
+    kind: ClassVar[str] = "run"
+
+    test_size: float = option(0.2, help="Share of rows held out for the test metrics.", check=_share_below_one)
+    split: str = option(
+        "stratified", help="How the test rows are chosen: stratified, random or time.", check=one_of(*SPLITS)
+    )
+    time_column: str | None = option(
+        None, help="Column ordering rows in time (for split time).", check=optional(text), metavar="COLUMN"
+    )
+    validation: float = option(0.1, help="Share of the training rows kept for early stopping.", check=_share_below_one)
+    baseline: bool = option(
+        True, help="Train logistic regression and LightGBM beside the network, on the same rows.", check=boolean
+    )
+    calibrate: str | None = option(
+        None,
+        help="Recalibrate a binary model's probabilities on the validation rows: isotonic or platt.",
+        check=optional(one_of(*CALIBRATIONS)),
+    )
+    cv: int | None = option(
+        None,
+        help="Also cross-validate the training part with this many folds (summary in metrics.json).",
+        check=optional(whole(2)),
+        metavar="FOLDS",
+    )
+    contact_cost: float = option(1.0, help="Cost of contacting one customer, for the profit curve.", check=number())
+    conversion_value: float = option(10.0, help="Value of one conversion, for the profit curve.", check=number())
+    group_column: str | None = option(
+        None,
+        help="Column grouping rows (e.g. customer id) for the group AUC.",
+        check=optional(text),
+        metavar="COLUMN",
+    )
+    track: str | None = option(
+        None,
+        help="Log the run to MLflow: a folder (e.g. mlruns) or a tracking server URL (needs needmap[mlflow]).",
+        check=optional(text),
+        metavar="URI",
+    )
