@@ -18,7 +18,8 @@ from needmap.errors import ConfigError, SchemaError
 from needmap.features.target import encode_targets
 from needmap.workflows.train import run_train
 
-ADULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "census_income_adult" / "adult.data.gz"
+# 12,000 random lines of adult.data (tests/datasets/ATTRIBUTION.md)
+ADULT = Path(__file__).resolve().parent / "datasets" / "census_income_adult" / "adult.data.gz"
 COLUMNS = [
     "age",
     "workclass",
@@ -42,10 +43,8 @@ SMALL = {"embedding_dim": 4, "expert_hidden": [32], "tower_hidden": [16]}
 
 @pytest.fixture(scope="module")
 def adult() -> pa.Table:
-    """3,000 random rows of adult.data: text trimmed, '?' as missing, ``married`` = Married-civ-spouse
-    (true/false) in place of marital_status, which would give it away."""
-    if not ADULT.exists():
-        raise FileNotFoundError(f"the shared dataset {ADULT} is missing; tests expect ../shared/data beside the repo")
+    """3,000 random rows of the adult.data slice: text trimmed, '?' as missing, ``married`` =
+    Married-civ-spouse (true/false) in place of marital_status, which would give it away."""
     raw = pacsv.read_csv(ADULT, read_options=pacsv.ReadOptions(column_names=COLUMNS))
     columns = {}
     for name in raw.column_names:

@@ -15,7 +15,8 @@ from needmap.data.infer import infer_schema
 from needmap.errors import ConfigError
 from needmap.features.preprocess import Preprocessor
 
-MOVIELENS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "movielens_latest_small"
+# the ratings of users 1 to 120, their movies and those movies' tags (tests/datasets/ATTRIBUTION.md)
+MOVIELENS = Path(__file__).resolve().parents[1] / "datasets" / "movielens_latest_small"
 ROWS = 3000
 HISTORY = 10
 

@@ -12,14 +12,14 @@ import torch
 
 import needmap as nm
 from needmap.data.infer import infer_schema
+from needmap.datasets import bank_marketing_path
 from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import Preprocessor
 from needmap.metrics import binary_metrics
 from needmap.models import build_model
 from needmap.training import TrainConfig, Trainer, predict_proba
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-BANK = DATA / "bank_marketing" / "bank-additional-full.csv.gz"
+BANK = bank_marketing_path()  # the whole file, as needmap ships it
 ZOO = ["lr", "fm", "wide_deep", "deepfm", "dcnv2", "xdeepfm", "autoint", "finalmlp", "finalnet"]
 N_TRAIN = 4500
 
