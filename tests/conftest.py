@@ -17,7 +17,8 @@ import pytest
 
 from needmap.datasets import bank_marketing_path
 
-DATASETS = Path(__file__).resolve().parent / "datasets"
+TESTS = Path(__file__).resolve().parent
+DATASETS = TESTS / "datasets"
 BANK = bank_marketing_path()
 SHOPPERS = DATASETS / "online_shoppers_intention" / "online_shoppers_intention.csv.gz"
 
@@ -48,3 +49,41 @@ def shoppers_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("shoppers") / "shoppers_slice.csv"
     pacsv.write_csv(pacsv.read_csv(SHOPPERS), path)
     return path
+
+
+#: Fixtures that train models (or write a large file) once for the tests beside them, by the file that
+#: defines each (relative to tests/; a conftest.py serves its whole folder). A test that needs one is
+#: marked ``slow`` as if it trained itself, so that ``pytest -m "not slow"`` never waits for training.
+TRAINING_FIXTURES: dict[str, frozenset[str]] = {
+    "test_cli.py": frozenset({"bank_model"}),
+    "test_estimator.py": frozenset({"fitted"}),
+    "test_calibration_model.py": frozenset({"calibrated"}),
+    "test_saved_baselines.py": frozenset({"trained"}),
+    "test_baselines.py": frozenset({"encoded"}),
+    "test_tune.py": frozenset({"searched"}),
+    "test_bench_generator.py": frozenset({"made"}),
+    "report/conftest.py": frozenset({"bank_model_dir", "shoppers_model_dir"}),
+}
+
+
+def training_fixtures_of(path: Path) -> frozenset[str]:
+    """The names in TRAINING_FIXTURES that the tests of the file at ``path`` can request."""
+    relative = path.resolve().relative_to(TESTS)
+    names: set[str] = set()
+    for where, fixtures in TRAINING_FIXTURES.items():
+        defined = Path(where)
+        if defined == relative or (defined.name == "conftest.py" and defined.parent in relative.parents):
+            names |= fixtures
+    return frozenset(names)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for where, fixtures in TRAINING_FIXTURES.items():  # a renamed fixture would silently turn fast
+        text = (TESTS / where).read_text(encoding="utf-8")
+        missing = sorted(name for name in fixtures if f"def {name}(" not in text)
+        if missing:
+            raise pytest.UsageError(f"TRAINING_FIXTURES (tests/conftest.py) names {missing}; tests/{where} has none")
+    for item in items:
+        if training_fixtures_of(item.path) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

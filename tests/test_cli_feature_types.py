@@ -55,6 +55,7 @@ def movielens_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_din_with_sequence_and_multihot_from_the_command_line(movielens_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "din"
     code, output = run(
@@ -82,6 +83,7 @@ def test_schema_shows_inferred_multihot_and_bucketized_columns(movielens_csv: Pa
     assert roles["history"] == "sequence"
 
 
+@pytest.mark.slow
 def test_two_targets_train_a_multitask_model(tmp_path: Path) -> None:
     names = [
         "age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation",

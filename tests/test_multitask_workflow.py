@@ -133,6 +133,7 @@ def test_save_load_gives_identical_predictions(
     assert "`score_married`" in card
 
 
+@pytest.mark.slow
 def test_run_train_reports_test_metrics_and_a_baseline_per_task(adult: pa.Table, tmp_path: Path) -> None:
     model = nm.Model(
         "ple", target=["income", "hours_per_week"], drop="fnlwgt", num_layers=2, num_task_experts=1, **SMALL, **FAST
@@ -188,6 +189,7 @@ def test_multitask_targets_are_checked(adult: pa.Table) -> None:
     assert schema.extra_targets[0]["task"] == "regression" and "age" not in schema.features
 
 
+@pytest.mark.slow
 def test_rows_missing_one_target_still_train_the_other(adult: pa.Table, tmp_path: Path) -> None:
     n = adult.num_rows
     rng = np.random.default_rng(3)
@@ -219,6 +221,7 @@ def test_rows_missing_one_target_still_train_the_other(adult: pa.Table, tmp_path
         assert per_target["married"]["n"] == test["married"]["n"] and per_target["married"]["auc"] > 0.75
 
 
+@pytest.mark.slow
 def test_saved_baselines_are_compared_again_target_by_target_on_new_rows(adult: pa.Table, tmp_path: Path) -> None:
     from needmap.workflows.baseline import LIGHTGBM, LOGISTIC
     from needmap.workflows.evaluate import evaluate_with_baselines, saved_baselines

@@ -22,10 +22,12 @@ def _backend_after(code: str, **env: str) -> str:
     return out.stdout.split()[-1]
 
 
+@pytest.mark.slow
 def test_importing_needmap_before_pyarrow_chooses_the_system_pool() -> None:
     assert _backend_after("import needmap\nimport pyarrow as pa") == "system"
 
 
+@pytest.mark.slow
 def test_a_pool_the_user_chose_is_kept() -> None:
     assert _backend_after("import needmap\nimport pyarrow as pa", **{POOL_ENV: "mimalloc"}) == "mimalloc"
     # pyarrow loaded first: its pool is already fixed, and import needmap leaves the variable alone.

@@ -94,6 +94,7 @@ def test_history_sequence_shares_the_movie_vocabulary_and_keeps_the_latest_items
     assert pre.report_["columns"]["history"]["truncated_rows"] == int((position > HISTORY).sum())
 
 
+@pytest.mark.slow
 def test_model_with_lists_hash_and_buckets_fits_predicts_and_round_trips(tmp_path):
     table = rated_with_history(1500)
     model = nm.Model(

@@ -125,6 +125,7 @@ ADULT_COLUMNS = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_value_fields_of_census_amounts_lift_an_mlp_on_real_data() -> None:
     """Census (Adult): whether a person is married, from age, work, education, sex, hours and capital
     gains and losses (marital status and relationship dropped). Certain exact amounts of capital loss

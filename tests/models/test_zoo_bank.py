@@ -37,6 +37,7 @@ def bank() -> tuple[Preprocessor, FeatureBatch, np.ndarray, FeatureBatch, np.nda
     return preprocessor, x_train, preprocessor.encode_target(train), x_test, preprocessor.encode_target(test)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ZOO)
 def test_model_beats_chance_on_bank_marketing(name: str, bank: tuple) -> None:
     preprocessor, x_train, y_train, x_test, y_test = bank
@@ -55,6 +56,7 @@ def test_model_beats_chance_on_bank_marketing(name: str, bank: tuple) -> None:
     assert result.history[-1]["loss"] < result.history[0]["loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["deepfm", "finalnet"])
 def test_estimator_fits_saves_and_loads_a_zoo_model(name: str, bank_table: pa.Table, tmp_path: Path) -> None:
     train, new_rows = bank_table.slice(0, 2500), bank_table.slice(2500)

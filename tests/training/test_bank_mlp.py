@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
+import pytest
 import torch
 
 from needmap.datasets import bank_marketing_path
@@ -40,6 +41,7 @@ def encode_bank_slice(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[i
     return numeric, np.stack(ids, 1).astype(np.int64), cards, y
 
 
+@pytest.mark.slow
 def test_default_mlp_beats_chance_on_bank_marketing() -> None:
     numeric, categorical, cards, y = encode_bank_slice(8000, seed=0)
     assert numeric.shape == (8000, 9) and categorical.shape == (8000, 10)
