@@ -1,11 +1,12 @@
 # make demo: create .venv, install needmap, run the main job on the bundled dataset.
 # make test: the same set-up, then ruff and the whole test suite.
+# make test-fast: the same set-up, then the tests not marked slow (no training of more than a second or two).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean bench-env
+.PHONY: demo test test-fast lint install clean bench-env
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,6 +30,9 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -78,6 +78,7 @@ def test_both_baselines_learn_a_label_that_depends_on_a_category_alone() -> None
     assert splits["tree_structure"]["decision_type"] == "=="  # a categorical split, by a set of ids
 
 
+@pytest.mark.slow
 def test_multiclass_and_regression_baselines(encoded: dict) -> None:
     x, cards = encoded["x_train"], encoded["cards"]
     rng = np.random.default_rng(1)
@@ -124,6 +125,7 @@ def test_best_baseline_by_the_primary_metric() -> None:
     )
 
 
+@pytest.mark.slow
 def test_run_train_reports_both_baselines_the_best_one_and_a_bootstrap_verdict(
     bank_table: pa.Table, tmp_path: Path
 ) -> None:
@@ -172,6 +174,7 @@ def test_run_train_reports_both_baselines_the_best_one_and_a_bootstrap_verdict(
     assert "evaluation.json" in nm.load(tmp_path / "bank").extras_
 
 
+@pytest.mark.slow
 def test_group_column_gives_the_group_auc_and_must_exist(bank_table: pa.Table) -> None:
     model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
     with pytest.raises(SchemaError, match=r"column 'branch'.*not in the table"):
@@ -182,6 +185,7 @@ def test_group_column_gives_the_group_auc_and_must_exist(bank_table: pa.Table) -
     assert outcome.metrics["group_auc"] == group
 
 
+@pytest.mark.slow
 def test_multiclass_run_keeps_the_plain_verdict_and_both_baselines(bank_table: pa.Table) -> None:
     model = nm.Model("mlp", target="marital", drop=["duration"], **FAST)
     outcome = run_train(bank_table, model, out=None)

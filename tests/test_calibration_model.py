@@ -84,6 +84,7 @@ def test_one_row_score_of_a_calibrated_model_equals_its_batch_score(
         assert calibrated.predict_proba(row) == pytest.approx([expected], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_platt_calibration_and_refit_without_it(split: tuple[pa.Table, pa.Table]) -> None:
     model = nm.Model("mlp", target="y", drop=["duration"], calibrate="platt", **FAST).fit(split[0], validation=0.2)
     assert model.extras_["calibration.json"]["method"] == "platt"

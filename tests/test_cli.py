@@ -72,6 +72,7 @@ def test_evaluate_and_predict_round_trip(bank_model: Path, bank_csv: Path, tmp_p
         assert scores.num_rows == 3000 and "score" in scores.column_names
 
 
+@pytest.mark.slow
 def test_shoppers_end_to_end_with_yaml_config(shoppers_csv: Path, tmp_path: Path) -> None:
     config = tmp_path / "roles.yaml"
     config.write_text("target: Revenue\ncategorical: [OperatingSystems, Browser, Region, TrafficType]\n")
@@ -187,6 +188,7 @@ def test_bad_model_directory(bank_model: Path, bank_csv: Path, tmp_path: Path) -
     _bad(tmp_path, "predict", broken, bank_csv, expect=("broken", "corrupted"))
 
 
+@pytest.mark.slow
 def test_real_entry_point_exits_2_without_traceback(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv.gz"
     with gzip.open(path, "wt") as fh:
@@ -215,6 +217,7 @@ def test_bucketize_star_from_the_command_line(bank_csv: Path) -> None:
     assert numeric and all(c["options"]["bucketize"] == 12 for c in numeric)
 
 
+@pytest.mark.slow
 def test_param_passes_any_model_option(bank_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "dcn"
     code, output = run(
@@ -229,6 +232,7 @@ def test_param_passes_any_model_option(bank_csv: Path, tmp_path: Path) -> None:
     assert code == 2 and "crosslayers" in output
 
 
+@pytest.mark.slow
 def test_precision_from_the_command_line(bank_csv: Path, tmp_path: Path) -> None:
     from needmap.runtime.precision import cpu_has_bf16
 

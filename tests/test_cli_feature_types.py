@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from needmap.cli import app
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATASETS = Path(__file__).resolve().parent / "datasets"  # slices of public datasets (see ATTRIBUTION.md there)
 runner = CliRunner()
 
 
@@ -28,8 +28,8 @@ def run(*args: str | Path) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def movielens_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Ratings of 120 users as CTR rows: genres as 'A|B', the user's earlier movies as 'm1 m2 ...'."""
-    ratings = pacsv.read_csv(SHARED / "movielens_latest_small" / "ratings.csv.gz")
-    movies = pacsv.read_csv(SHARED / "movielens_latest_small" / "movies.csv.gz")
+    ratings = pacsv.read_csv(DATASETS / "movielens_latest_small" / "ratings.csv.gz")
+    movies = pacsv.read_csv(DATASETS / "movielens_latest_small" / "movies.csv.gz")
     ratings = ratings.filter(pc.less_equal(ratings.column("userId"), 120))
     order = np.lexsort((ratings.column("timestamp").to_numpy(), ratings.column("userId").to_numpy()))
     ratings = ratings.take(pa.array(order))
@@ -55,6 +55,7 @@ def movielens_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_din_with_sequence_and_multihot_from_the_command_line(movielens_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "din"
     code, output = run(
@@ -82,13 +83,14 @@ def test_schema_shows_inferred_multihot_and_bucketized_columns(movielens_csv: Pa
     assert roles["history"] == "sequence"
 
 
+@pytest.mark.slow
 def test_two_targets_train_a_multitask_model(tmp_path: Path) -> None:
     names = [
         "age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation",
         "relationship", "race", "sex", "capital_gain", "capital_loss", "hours_per_week", "native_country", "income",
     ]  # fmt: skip
     table = pacsv.read_csv(
-        SHARED / "census_income_adult" / "adult.data.gz",
+        DATASETS / "census_income_adult" / "adult.data.gz",
         read_options=pacsv.ReadOptions(column_names=names),
         parse_options=pacsv.ParseOptions(delimiter=","),
     ).slice(0, 3000)

@@ -22,6 +22,7 @@ def run(*args: str | Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow
 def test_train_with_every_validation_option(bank_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out, mlruns = tmp_path / "bank", tmp_path / "mlruns"
     code, output = run(

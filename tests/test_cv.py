@@ -43,6 +43,7 @@ def test_folds_partition_the_rows_evenly_and_keep_the_class_shares() -> None:
     np.testing.assert_array_equal(random, fold_ids(10, 3, method="random", seed=1))
 
 
+@pytest.mark.slow
 def test_every_row_is_scored_once_by_a_model_that_did_not_see_it(result: dict, small: pa.Table) -> None:
     oof = result["out_of_fold"]
     folds, y = oof["fold"], oof["y"]
@@ -57,6 +58,7 @@ def test_every_row_is_scored_once_by_a_model_that_did_not_see_it(result: dict, s
     np.testing.assert_array_equal(y, (np.asarray(small.column("y").to_pylist()) == "yes").astype(y.dtype))
 
 
+@pytest.mark.slow
 def test_mean_and_std_are_those_of_the_folds_and_pooled_metrics_of_the_out_of_fold_scores(result: dict) -> None:
     assert result["models"] == ["mlp network", "logistic regression", "LightGBM"]
     for name in result["models"]:
@@ -68,6 +70,7 @@ def test_mean_and_std_are_those_of_the_folds_and_pooled_metrics_of_the_out_of_fo
     assert result["pooled"]["LightGBM"]["auc"] > 0.7 and result["pooled"]["logistic regression"]["auc"] > 0.7
 
 
+@pytest.mark.slow
 def test_the_verdict_is_the_bootstrap_comparison_of_the_pooled_scores(result: dict) -> None:
     oof = result["out_of_fold"]
     assert [c["baseline"] for c in result["comparisons"]] == ["logistic regression", "LightGBM"]
@@ -113,6 +116,7 @@ def test_cv_options_are_checked(small: pa.Table) -> None:
         run_train(small, model, out=None, cv=3, split="time", time_column="age")
 
 
+@pytest.mark.slow
 def test_run_train_with_cv_attaches_the_summary_to_the_saved_metrics(small: pa.Table, tmp_path: Path) -> None:
     model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
     outcome = run_train(small, model, out=tmp_path / "m", cv=2, n_boot=100)

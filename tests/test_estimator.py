@@ -81,6 +81,7 @@ def test_missing_required_column_is_named(fitted: nm.Model, split: tuple[pa.Tabl
         fitted.predict(split[1].drop_columns(["euribor3m"]))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_metrics(split: tuple[pa.Table, pa.Table]) -> None:
     runs = [
         nm.Model("mlp", target="y", drop=["duration"], seed=11, **FAST).fit(split[0]).evaluate(split[1])
@@ -89,6 +90,7 @@ def test_same_seed_gives_identical_metrics(split: tuple[pa.Table, pa.Table]) -> 
     assert runs[0] == runs[1]
 
 
+@pytest.mark.slow
 def test_other_tasks_multiclass_and_regression(split: tuple[pa.Table, pa.Table]) -> None:
     multi = nm.Model("mlp", target="marital", drop=["duration"], **FAST).fit(split[0])
     assert multi.schema_ is not None and multi.schema_.task == "multiclass"
@@ -136,6 +138,7 @@ def test_load_checks_files_and_version(fitted: nm.Model, tmp_path: Path) -> None
         nm.load(path)
 
 
+@pytest.mark.slow
 def test_fit_accepts_a_validation_table(split: tuple[pa.Table, pa.Table]) -> None:
     train, valid = split[0].slice(0, 1800), split[0].slice(1800)
     model = nm.Model("mlp", target="y", drop=["duration"], **FAST).fit(train, validation=valid)
@@ -143,6 +146,7 @@ def test_fit_accepts_a_validation_table(split: tuple[pa.Table, pa.Table]) -> Non
     assert model.metrics_["validation"]["n"] == valid.num_rows
 
 
+@pytest.mark.slow
 def test_bucketize_star_buckets_every_numeric_column(split: tuple[pa.Table, pa.Table]) -> None:
     model = nm.Model("mlp", target="y", drop=["duration"], bucketize={"*": 8, "age": 4}, **FAST)
     schema = model.infer_schema(split[0])
@@ -164,6 +168,7 @@ def test_one_raw_row_as_a_dict_scores_as_in_a_batch(fitted: nm.Model, split: tup
     assert 0 < fitted.predict_proba(partial)[0] < 1
 
 
+@pytest.mark.slow
 def test_on_epoch_sees_each_epoch_and_its_exception_ends_the_fit(split: tuple[pa.Table, pa.Table]) -> None:
     seen: list[dict] = []
     nm.Model("mlp", target="y", drop=["duration"], **FAST).fit(split[0], validation=0.15, on_epoch=seen.append)

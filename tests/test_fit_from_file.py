@@ -56,6 +56,7 @@ def test_parquet_rows_reads_columns_groups_slices_and_samples(bank_parquet: Path
         ParquetRows(Path(__file__))
 
 
+@pytest.mark.slow
 def test_a_file_gives_the_model_of_the_whole_table(bank_parquet: Path, bank: pa.Table) -> None:
     from_table = fit(bank)
     streamed = fit(bank_parquet, stream=True)
@@ -70,6 +71,7 @@ def test_a_file_gives_the_model_of_the_whole_table(bank_parquet: Path, bank: pa.
     assert np.allclose(streamed.predict_proba(bank), from_table.predict_proba(bank), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_validation_split_is_the_tables(bank_parquet: Path, bank: pa.Table) -> None:
     from_table = fit(bank, validation=0.2)
     streamed = fit(bank_parquet, validation=0.2, stream=True)
@@ -80,6 +82,7 @@ def test_the_validation_split_is_the_tables(bank_parquet: Path, bank: pa.Table) 
         assert streamed.metrics_["validation"][key] == pytest.approx(from_table.metrics_["validation"][key], abs=0.02)
 
 
+@pytest.mark.slow
 def test_rows_too_large_to_hold_are_streamed_each_epoch(bank_parquet: Path, bank: pa.Table, monkeypatch) -> None:
     monkeypatch.setattr(from_file, "RESIDENT_MAX_BYTES", 0)
     model = fit(bank_parquet, validation=0.2, stream=True, epochs=4)
@@ -88,6 +91,7 @@ def test_rows_too_large_to_hold_are_streamed_each_epoch(bank_parquet: Path, bank
     assert len(model.result_.history) == 4
 
 
+@pytest.mark.slow
 def test_streamed_epochs_read_ahead_or_in_turns_train_the_same_model(bank_parquet: Path, monkeypatch) -> None:
     """A reader thread (where a core is spare) or reading in turns with the steps: the same chunks in the
     same order, so the same model; the stream gets the read-ahead that ``read_ahead_chunks`` gives."""
@@ -105,6 +109,7 @@ def test_streamed_epochs_read_ahead_or_in_turns_train_the_same_model(bank_parque
     assert outputs[0] == outputs[1]
 
 
+@pytest.mark.slow
 def test_auto_streams_large_parquet_files_only(bank_parquet: Path, bank: pa.Table, monkeypatch) -> None:
     assert fit(bank_parquet).report_["read"] == "table"
     monkeypatch.setattr(estimator_module, "STREAM_MIN_ROWS", 1000)
@@ -136,6 +141,7 @@ def test_stream_errors_name_what_is_wrong(bank_parquet: Path, bank: pa.Table, tm
     assert pc.sum(pc.is_null(bank.column("y"))).as_py() == 3
 
 
+@pytest.mark.slow
 def test_list_features_from_a_file_are_the_tables(tmp_path: Path) -> None:
     # A multi-hot text column, and a behaviour sequence as an Arrow list sharing the item column's ids.
     rng = np.random.default_rng(3)

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "needmap"
 
 #: Bottom to top. A module belongs to the layer of its top-level name under ``needmap`` ("" is the
@@ -311,6 +313,7 @@ def _changes(before: dict[str, object], after: dict[str, object]) -> dict[str, o
     return changed
 
 
+@pytest.mark.slow
 def test_importing_needmap_changes_no_global_setting() -> None:
     """``import needmap`` and its public names, before pyarrow or torch is loaded (where choosing Arrow's
     pool would still take effect), leave every setting as a process that never imported needmap has it."""
@@ -320,6 +323,7 @@ def test_importing_needmap_changes_no_global_setting() -> None:
     assert not changed, f"importing needmap changed (before, after): {changed}"
 
 
+@pytest.mark.slow
 def test_importing_every_module_changes_no_global_setting() -> None:
     before, after = _run(
         f"{_DEPENDENCIES}\nfirst = snapshot()\n{_IMPORT_EVERY_MODULE}\nprint(json.dumps([first, snapshot()]))"

@@ -18,7 +18,8 @@ from needmap.errors import ConfigError, SchemaError
 from needmap.features.target import encode_targets
 from needmap.workflows.train import run_train
 
-ADULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "census_income_adult" / "adult.data.gz"
+# 12,000 random lines of adult.data (tests/datasets/ATTRIBUTION.md)
+ADULT = Path(__file__).resolve().parent / "datasets" / "census_income_adult" / "adult.data.gz"
 COLUMNS = [
     "age",
     "workclass",
@@ -42,10 +43,8 @@ SMALL = {"embedding_dim": 4, "expert_hidden": [32], "tower_hidden": [16]}
 
 @pytest.fixture(scope="module")
 def adult() -> pa.Table:
-    """3,000 random rows of adult.data: text trimmed, '?' as missing, ``married`` = Married-civ-spouse
-    (true/false) in place of marital_status, which would give it away."""
-    if not ADULT.exists():
-        raise FileNotFoundError(f"the shared dataset {ADULT} is missing; tests expect ../shared/data beside the repo")
+    """3,000 random rows of the adult.data slice: text trimmed, '?' as missing, ``married`` =
+    Married-civ-spouse (true/false) in place of marital_status, which would give it away."""
     raw = pacsv.read_csv(ADULT, read_options=pacsv.ReadOptions(column_names=COLUMNS))
     columns = {}
     for name in raw.column_names:
@@ -134,6 +133,7 @@ def test_save_load_gives_identical_predictions(
     assert "`score_married`" in card
 
 
+@pytest.mark.slow
 def test_run_train_reports_test_metrics_and_a_baseline_per_task(adult: pa.Table, tmp_path: Path) -> None:
     model = nm.Model(
         "ple", target=["income", "hours_per_week"], drop="fnlwgt", num_layers=2, num_task_experts=1, **SMALL, **FAST
@@ -189,6 +189,7 @@ def test_multitask_targets_are_checked(adult: pa.Table) -> None:
     assert schema.extra_targets[0]["task"] == "regression" and "age" not in schema.features
 
 
+@pytest.mark.slow
 def test_rows_missing_one_target_still_train_the_other(adult: pa.Table, tmp_path: Path) -> None:
     n = adult.num_rows
     rng = np.random.default_rng(3)
@@ -220,6 +221,7 @@ def test_rows_missing_one_target_still_train_the_other(adult: pa.Table, tmp_path
         assert per_target["married"]["n"] == test["married"]["n"] and per_target["married"]["auc"] > 0.75
 
 
+@pytest.mark.slow
 def test_saved_baselines_are_compared_again_target_by_target_on_new_rows(adult: pa.Table, tmp_path: Path) -> None:
     from needmap.workflows.baseline import LIGHTGBM, LOGISTIC
     from needmap.workflows.evaluate import evaluate_with_baselines, saved_baselines

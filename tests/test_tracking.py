@@ -68,6 +68,7 @@ def test_log_to_mlflow_writes_a_run_that_mlflow_reads_back(tmp_path: Path, monke
     assert client.get_experiment(run.info.experiment_id).name == EXPERIMENT
 
 
+@pytest.mark.slow
 def test_run_train_tracks_params_metrics_epochs_and_the_model_files(
     bank_table: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -203,6 +203,7 @@ def test_search_never_trains_on_the_test_rows(searched: tuple[TuneOutcome, FitSp
     assert seen == set(outcome.train_index.tolist())
 
 
+@pytest.mark.slow
 def test_resuming_adds_trials_and_keeps_the_earlier_ones(
     searched: tuple[TuneOutcome, FitSpy], bank_rows: pa.Table, tmp_path: Path
 ) -> None:
@@ -220,6 +221,7 @@ def test_resuming_adds_trials_and_keeps_the_earlier_ones(
     assert again.best_value == outcome.best_value and again.default_value == outcome.default_value
 
 
+@pytest.mark.slow
 def test_a_time_limit_alone_ends_the_search(bank_rows: pa.Table, tmp_path: Path) -> None:
     outcome = run_tune(
         bank_rows, bank_model(), trials=None, timeout_s=0.01, out=tmp_path, train_options={"baseline": False}
@@ -251,6 +253,7 @@ def test_bad_options_are_refused_before_any_trial(bank_rows: pa.Table, tmp_path:
     assert not (tmp_path / "model").exists()
 
 
+@pytest.mark.slow
 def test_a_failing_default_configuration_stops_the_search(bank_rows: pa.Table, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no trial .* completed .*cross_layers"):
         run_tune(bank_rows, bank_model(cross_layers=2), trials=3, timeout_s=None, out=tmp_path)
@@ -277,6 +280,7 @@ def _postgres_reachable() -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_postgresql_storage(bank_rows: pa.Table, tmp_path: Path) -> None:
     if not _postgres_reachable():
         if os.environ.get("NEEDMAP_REQUIRE_SERVICES") == "1":
@@ -300,6 +304,7 @@ def test_postgresql_storage(bank_rows: pa.Table, tmp_path: Path) -> None:
 
 
 # -- the command line -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_tune(bank_csv: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     args = ["tune", str(bank_csv), "--target", "y", "--drop", "duration", "--out", str(tmp_path / "t")]
@@ -332,6 +337,7 @@ def test_cli_tune_interrupted_says_the_trials_are_kept(
     assert "finished trials are kept in the study" in result.output and "nothing was written" not in result.output
 
 
+@pytest.mark.slow
 def test_a_tracked_search_logs_the_best_model_and_every_trial(
     bank_rows: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 import needmap as nm
 from needmap.features.batch import FeatureBatch
@@ -16,6 +17,7 @@ from needmap.workflows.train import run_train, verdict
 FAST = {"epochs": 3, "progress": False, "batch_size": 256}
 
 
+@pytest.mark.slow
 def test_time_split_puts_the_latest_rows_in_the_test_part(bank_table: pa.Table) -> None:
     start = date(2009, 1, 1)
     order = np.random.default_rng(5).permutation(bank_table.num_rows)
@@ -30,6 +32,7 @@ def test_time_split_puts_the_latest_rows_in_the_test_part(bank_table: pa.Table) 
     assert outcome.schema.column("contact_date").role == "datetime"  # a date is never an input
 
 
+@pytest.mark.slow
 def test_stratified_split_keeps_the_positive_share(bank_table: pa.Table) -> None:
     model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
     outcome = run_train(bank_table, model, out=None, test_size=0.2)
@@ -43,6 +46,7 @@ def test_stratified_split_keeps_the_positive_share(bank_table: pa.Table) -> None
     assert outcome.model.report_["test_rows"] == 600 and outcome.model.report_["rows_in"] == 3000
 
 
+@pytest.mark.slow
 def test_rows_without_target_are_counted_not_silently_lost(bank_table: pa.Table) -> None:
     y = bank_table.column("y").to_pylist()
     y[:30] = [None] * 30

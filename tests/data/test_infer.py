@@ -11,13 +11,14 @@ import pytest
 
 from needmap.data.infer import infer_schema
 from needmap.data.read import read
+from needmap.datasets import bank_marketing_path
 from needmap.errors import ConfigError, SchemaError
 from needmap.features.describe import describe_schema
 from needmap.schema import Schema
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-BANK = SHARED / "bank_marketing" / "bank-additional-full.csv.gz"
-SHOPPERS = SHARED / "online_shoppers_intention" / "online_shoppers_intention.csv.gz"
+BANK = bank_marketing_path()  # the whole file, as needmap ships it
+DATASETS = Path(__file__).resolve().parents[1] / "datasets"  # slices of public datasets, in the repository
+SHOPPERS = DATASETS / "online_shoppers_intention" / "online_shoppers_intention.csv.gz"
 
 N = 40
 

@@ -15,7 +15,8 @@ from needmap.data.infer import infer_schema
 from needmap.errors import ConfigError
 from needmap.features.preprocess import Preprocessor
 
-MOVIELENS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "movielens_latest_small"
+# the ratings of users 1 to 120, their movies and those movies' tags (tests/datasets/ATTRIBUTION.md)
+MOVIELENS = Path(__file__).resolve().parents[1] / "datasets" / "movielens_latest_small"
 ROWS = 3000
 HISTORY = 10
 
@@ -93,6 +94,7 @@ def test_history_sequence_shares_the_movie_vocabulary_and_keeps_the_latest_items
     assert pre.report_["columns"]["history"]["truncated_rows"] == int((position > HISTORY).sum())
 
 
+@pytest.mark.slow
 def test_model_with_lists_hash_and_buckets_fits_predicts_and_round_trips(tmp_path):
     table = rated_with_history(1500)
     model = nm.Model(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from needmap.datasets import bank_marketing_path
 from needmap.features.preprocess import Preprocessor
 from needmap.schema import ColumnSpec, Schema
 
-BANK = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bank_marketing" / "bank-additional-full.csv.gz"
+BANK = bank_marketing_path()  # the whole file, as needmap ships it
 
 
 def bank_slice(rows: int = 2000) -> pa.Table:

@@ -103,6 +103,7 @@ def test_shoppers_durations_and_page_values_get_flags(shoppers_csv) -> None:
     assert "+ a zero flag" in rows["PageValues"] and "+ a zero flag" not in rows["Administrative"]
 
 
+@pytest.mark.slow
 def test_a_step_at_zero_that_scaling_hides_is_learned_with_the_flag() -> None:
     """The label depends only on whether spend is zero; a third of the positive amounts lie below 0.01,
     where the scaled number is all but that of zero. With the flag an MLP finds the step."""

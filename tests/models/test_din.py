@@ -118,6 +118,7 @@ def history_task(n: int, seed: int) -> tuple[FeatureBatch, np.ndarray]:
     return FeatureBatch(rng.normal(size=(n, 2)).astype(np.float32), categorical, (history,)), y
 
 
+@pytest.mark.slow
 def test_din_learns_from_the_history_and_the_ablation_cannot() -> None:
     train, y_train = history_task(3000, seed=1)
     valid, y_valid = history_task(1000, seed=2)

@@ -99,6 +99,7 @@ def _bank_ensemble(preprocessor: Preprocessor, k: int, dropout: float = 0.1) -> 
     )
 
 
+@pytest.mark.slow
 def test_the_training_loss_is_the_mean_of_the_members_losses(bank_features: tuple) -> None:
     """One full batch without dropout: the first epoch's loss is the members' mean loss at the start."""
     preprocessor, x_train, y_train, _, _ = bank_features
@@ -116,6 +117,7 @@ def test_the_training_loss_is_the_mean_of_the_members_losses(bank_features: tupl
     assert result.history[0]["loss"] == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_every_member_learns_on_bank_marketing(bank_features: tuple) -> None:
     """Fitted on their own losses, the ensemble and each member alone rank the test rows well above chance."""
     preprocessor, x_train, y_train, x_test, y_test = bank_features
@@ -134,6 +136,7 @@ def test_every_member_learns_on_bank_marketing(bank_features: tuple) -> None:
         assert member_auc > 0.62, (i, member_auc)
 
 
+@pytest.mark.slow
 def test_estimator_saves_and_loads_an_ensemble(bank_table: pa.Table, tmp_path: Path) -> None:
     train, new_rows = bank_table.slice(0, 2500), bank_table.slice(2500)
     model = nm.Model(
@@ -154,6 +157,7 @@ def test_estimator_saves_and_loads_an_ensemble(bank_table: pa.Table, tmp_path: P
     np.testing.assert_array_equal(loaded.predict_proba(new_rows), model.predict_proba(new_rows))
 
 
+@pytest.mark.slow
 def test_multiclass_loss_is_the_mean_of_the_members_losses(bank_table: pa.Table) -> None:
     """The members' logits ``[B, k, K]`` meet the class ids repeated k times (one full batch, no dropout)."""
     train = bank_table.slice(0, 1500)
@@ -181,6 +185,7 @@ def test_multiclass_loss_is_the_mean_of_the_members_losses(bank_table: pa.Table)
     assert result.history[0]["loss"] == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("target", "task"), [("age", "regression"), (["y", "age"], ["binary", "regression"])])
 def test_regression_and_multi_task_ensembles_fit_save_and_load(
     bank_table: pa.Table, tmp_path: Path, target: str | list[str], task: str | list[str]

@@ -132,6 +132,7 @@ def test_combined_monitor_name_direction_and_value() -> None:
     assert mixed.combine({"a": {"auc": 0.8}, "b": {"rmse": 5.0}}) == pytest.approx(0.15)
 
 
+@pytest.mark.slow
 def test_trainer_learns_both_tasks_and_logs_each() -> None:
     train, y_train = two_tasks(1500, seed=1)
     valid, y_valid = two_tasks(500, seed=2)

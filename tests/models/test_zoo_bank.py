@@ -12,14 +12,14 @@ import torch
 
 import needmap as nm
 from needmap.data.infer import infer_schema
+from needmap.datasets import bank_marketing_path
 from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import Preprocessor
 from needmap.metrics import binary_metrics
 from needmap.models import build_model
 from needmap.training import TrainConfig, Trainer, predict_proba
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-BANK = DATA / "bank_marketing" / "bank-additional-full.csv.gz"
+BANK = bank_marketing_path()  # the whole file, as needmap ships it
 ZOO = ["lr", "fm", "wide_deep", "deepfm", "dcnv2", "xdeepfm", "autoint", "finalmlp", "finalnet"]
 N_TRAIN = 4500
 
@@ -37,6 +37,7 @@ def bank() -> tuple[Preprocessor, FeatureBatch, np.ndarray, FeatureBatch, np.nda
     return preprocessor, x_train, preprocessor.encode_target(train), x_test, preprocessor.encode_target(test)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ZOO)
 def test_model_beats_chance_on_bank_marketing(name: str, bank: tuple) -> None:
     preprocessor, x_train, y_train, x_test, y_test = bank
@@ -55,6 +56,7 @@ def test_model_beats_chance_on_bank_marketing(name: str, bank: tuple) -> None:
     assert result.history[-1]["loss"] < result.history[0]["loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["deepfm", "finalnet"])
 def test_estimator_fits_saves_and_loads_a_zoo_model(name: str, bank_table: pa.Table, tmp_path: Path) -> None:
     train, new_rows = bank_table.slice(0, 2500), bank_table.slice(2500)

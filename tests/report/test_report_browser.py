@@ -97,6 +97,7 @@ def _check_in_browser(browser: Any, path: Path, charts: list[str], shot: Path) -
     return {"charts": found, "width": width}
 
 
+@pytest.mark.slow
 def test_bank_report_renders_offline(
     browser: Any, tmp_path: Path, bank_model_dir: Path, bank_holdout_csv: Path
 ) -> None:
@@ -108,6 +109,7 @@ def test_bank_report_renders_offline(
     assert result["charts"]["roc"]["paths"] == n_models + 1  # each model on the test rows, the deep one on the data
 
 
+@pytest.mark.slow
 def test_shoppers_report_renders_offline(
     browser: Any, tmp_path: Path, shoppers_model_dir: Path, shoppers_csv: Path
 ) -> None:

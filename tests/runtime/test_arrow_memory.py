@@ -24,10 +24,12 @@ def _backend_after(code: str, **env: str) -> str:
     return out.stdout.split()[-1]
 
 
+@pytest.mark.slow
 def test_importing_needmap_chooses_no_pool() -> None:
     assert _backend_after("import needmap\nimport pyarrow as pa") == _backend_after("import pyarrow as pa")
 
 
+@pytest.mark.slow
 def test_asking_before_pyarrow_is_loaded_chooses_the_system_pool() -> None:
     code = (
         "from needmap.runtime import prefer_system_arrow_pool\nassert prefer_system_arrow_pool()\nimport pyarrow as pa"
@@ -35,6 +37,7 @@ def test_asking_before_pyarrow_is_loaded_chooses_the_system_pool() -> None:
     assert _backend_after(code) == "system"
 
 
+@pytest.mark.slow
 def test_the_command_line_chooses_the_system_pool_before_it_loads_pyarrow(tmp_path: Path) -> None:
     data = tmp_path / "rows.csv"
     data.write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
@@ -48,6 +51,7 @@ def test_the_command_line_chooses_the_system_pool_before_it_loads_pyarrow(tmp_pa
     assert _backend_after(code) == "system"
 
 
+@pytest.mark.slow
 def test_a_pool_the_user_chose_is_kept() -> None:
     code = "from needmap.runtime import prefer_system_arrow_pool\nprefer_system_arrow_pool()\nimport pyarrow as pa"
     assert _backend_after(code, **{POOL_ENV: "mimalloc"}) == "mimalloc"

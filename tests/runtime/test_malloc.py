@@ -5,6 +5,8 @@ from __future__ import annotations
 import platform
 import sys
 
+import pytest
+
 from needmap.runtime import malloc
 
 
@@ -20,6 +22,7 @@ def test_no_glibc_means_no_change(monkeypatch) -> None:
     assert malloc.keep_freed_memory() is False
 
 
+@pytest.mark.slow
 def test_freed_memory_goes_back_after_training() -> None:
     import sys
 

@@ -124,6 +124,7 @@ def test_dense_layers_are_onednn_linears_with_nn_linear_state() -> None:
     assert set(layer.state_dict()) == {"weight", "bias"}
 
 
+@pytest.mark.slow
 @needs_onednn
 def test_a_model_trains_alike_on_either_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     """DCN-v2 (cross layers and DNN are Linear layers) after 20 Adam steps: the same weights to

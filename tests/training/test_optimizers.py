@@ -179,6 +179,7 @@ def test_bf16_without_native_support_is_an_error(monkeypatch) -> None:
         precision_context("bf16")
 
 
+@pytest.mark.slow
 def test_bf16_training_reaches_the_float32_auc() -> None:
     if not precision_module.cpu_has_bf16():
         pytest.skip("this CPU has no native bfloat16 (the error is tested above)")

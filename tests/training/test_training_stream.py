@@ -55,6 +55,7 @@ def test_the_order_changes_each_epoch_and_follows_the_seed() -> None:
     assert not np.array_equal(one[0], one[1])
 
 
+@pytest.mark.slow
 def test_a_model_trained_on_a_stream_learns_as_one_trained_in_memory() -> None:
     train, y_train = binary_data(3000, seed=1)
     valid, y_valid = binary_data(1000, seed=2)
