@@ -88,6 +88,7 @@ def test_the_verdict_is_the_bootstrap_comparison_of_the_pooled_scores(result: di
     json.dumps(summary, allow_nan=False)  # JSON-safe, for metrics.json
 
 
+@pytest.mark.slow
 def test_each_fold_trains_a_clone_and_the_given_model_stays_unfitted(
     small: pa.Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,7 @@
 """The public surface: workflows, report and command line use public methods only; Model keeps scikit-learn's
 estimator contract (parameters only, get_params / set_params / clone, fit returns self and leaves its
-parameters alone) and its fitted state lives in one Predictor, which needmap.load gives back."""
+parameters alone) and its fitted state lives in one Predictor, which needmap.load gives back. The tests that
+fit a model (directly or through the ``fitted`` fixture) are marked slow."""
 
 from __future__ import annotations
 
@@ -136,6 +137,7 @@ def test_set_params_sets_named_parameters_and_options_and_checks_them() -> None:
         nm.Model("mlp", target="y", calibrate="sigmoid")
 
 
+@pytest.mark.slow
 def test_clone_has_equal_parameters_deep_copied_and_no_fitted_state(fitted: nm.Model) -> None:
     model = _model()
     for copied in (nm.clone(model), model.clone()):
@@ -150,6 +152,7 @@ def test_clone_has_equal_parameters_deep_copied_and_no_fitted_state(fitted: nm.M
         again.predict_proba({"age": 40})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["y", "y,age"])
 def test_fit_returns_self_and_leaves_its_parameters_alone(rows: tuple[pa.Table, pa.Table], target: str) -> None:
     model = nm.Model("mlp", target=target, drop=["duration"], bucketize={"*": 4}, **FAST)
@@ -161,6 +164,7 @@ def test_fit_returns_self_and_leaves_its_parameters_alone(rows: tuple[pa.Table, 
     assert target_tasks(model.schema_) == ["binary", "regression"][: len(target.split(","))]
 
 
+@pytest.mark.slow
 def test_the_fitted_state_lives_in_the_predictor_alone(fitted: nm.Model) -> None:
     assert {name for name in vars(fitted) if name.endswith("_")} == {"predictor_"}
     predictor = fitted.predictor_
@@ -172,6 +176,7 @@ def test_the_fitted_state_lives_in_the_predictor_alone(fitted: nm.Model) -> None
         nm.Model("mlp", target="y").extras_["tuning.json"] = {}  # nothing to keep it in before fit
 
 
+@pytest.mark.slow
 def test_a_loaded_predictor_scores_as_the_fitted_model(
     fitted: nm.Model, rows: tuple[pa.Table, pa.Table], tmp_path: Path
 ) -> None:
