@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import typer
+from rich.markup import escape
 
 from needmap import option_text
 from needmap.declare import Options, accepts_none, base_type, spec_of, type_hints
@@ -62,7 +63,7 @@ _METAVARS: dict[Any, str] = {int: "INTEGER", float: "NUMBER"}
 def _parameter(group: type[Options], name: str, default: Any) -> inspect.Parameter:
     spec = spec_of(group.declared()[name])
     decls = list(flags_of(group, name))
-    help_text = f"{spec.help} (default: {_default_text(default)})"
+    help_text = escape(f"{spec.help} (default: {_default_text(default)})")  # '[mlflow]' is no markup
     panel = f"{group.kind.capitalize()} options"
     if is_flag(group, name):
         if "/" not in decls[0]:
