@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("artifact", ("artifact", "card")),
     ("workflows", ("workflows", "estimator", "predictor", "tracking")),
     ("report", ("report",)),
-    ("faces", ("", "__main__", "cli", "cli_parse", "cli_options", "display", "demo")),
+    ("faces", ("", "__main__", "cli", "display", "demo")),
 )
 RANK = {top: rank for rank, (_, tops) in enumerate(LAYERS) for top in tops}
 

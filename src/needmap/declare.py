@@ -35,7 +35,8 @@ class Spec:
         help: one sentence for ``--help``, docstrings and error messages.
         check: ``None`` for a valid value, else what was expected.
         parse: command-line text to a value (the default parser follows the field's type).
-        flag: the command-line flag when it is not ``--name-with-dashes`` (``--clip`` for ``clip_quantiles``).
+        flag: the command-line flag when it is not ``--name-with-dashes`` (``--clip`` for ``clip_quantiles``);
+            a tuple gives further names, such as a short one (``("--target", "-t")``).
         cli: whether the command line has the option at all (an option only a program can give, such
             as a callback or a nested mapping, has none).
         metavar: how ``--help`` shows the value, e.g. ``400,400,400``.
@@ -49,7 +50,7 @@ class Spec:
     convert: Callable[[Any], Any] | None = None
     yaml: str | None = None
     parse: Parse | None = None
-    flag: str | None = None
+    flag: str | tuple[str, ...] | None = None
     cli: bool = True
     metavar: str | None = None
 
@@ -60,7 +61,7 @@ def option(
     help: str,
     check: Check | None = None,
     parse: Parse | None = None,
-    flag: str | None = None,
+    flag: str | tuple[str, ...] | None = None,
     cli: bool = True,
     metavar: str | None = None,
     convert: Callable[[Any], Any] | None = None,

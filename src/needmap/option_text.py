@@ -53,13 +53,22 @@ def names(text: str) -> list[str]:
 
 
 def scalar(text: str) -> Any:
-    """A YAML scalar: 4 -> 4, 0.5 -> 0.5, true -> True, stacked -> 'stacked'; 'a,b' -> a list of them."""
-    import yaml
-
-    try:
-        return [yaml.safe_load(v) for v in text.split(",")] if "," in text else yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ValueError("a number, true/false or a word") from None
+    """One value: 4 -> 4, 0.5 -> 0.5, true -> True, none -> None, anything else the text itself
+    ('stacked', '|'); 'a,b' -> a list of them."""
+    if "," in text:
+        return [scalar(part) for part in text.split(",")]
+    word = text.strip()
+    lowered = word.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(word)
+        except ValueError:
+            pass
+    return word
 
 
 def pairs(text: str) -> dict[str, Any]:

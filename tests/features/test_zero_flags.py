@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 import needmap as nm
-from needmap.cli_parse import parse_zero_flags
+from needmap.cli.options import parse_value
 from needmap.data.infer import infer_schema
 from needmap.data.read import read
 from needmap.errors import ConfigError
@@ -123,12 +123,14 @@ def test_a_step_at_zero_that_scaling_hides_is_learned_with_the_flag() -> None:
 
 
 def test_the_command_line_reads_a_share_or_none() -> None:
-    assert parse_zero_flags(None) == "default"
-    assert parse_zero_flags("none") is None
-    assert parse_zero_flags("0.25") == 0.25
-    for bad in ("0", "1.5", "many"):
-        with pytest.raises(ConfigError, match="--zero-flags"):
-            parse_zero_flags(bad)
+    assert parse_value(PreprocessConfig, "zero_flags", None) is None  # not given: the default applies
+    assert parse_value(PreprocessConfig, "zero_flags", "none") is None
+    assert parse_value(PreprocessConfig, "zero_flags", "0.25") == 0.25
+    with pytest.raises(ConfigError, match="--zero-flags 'many'"):
+        parse_value(PreprocessConfig, "zero_flags", "many")
+    for bad in ("0", "1.5"):
+        with pytest.raises(ConfigError, match="zero_flags is"):
+            PreprocessConfig(zero_flags=parse_value(PreprocessConfig, "zero_flags", bad))
 
 
 def test_the_demo_lists_the_zero_flag_of_a_column() -> None:

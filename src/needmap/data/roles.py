@@ -113,7 +113,9 @@ class ColumnRoles(Options):
 
     kind: ClassVar[str] = "column role"
 
-    target: str | list[str] | None = option(None, help=_HELP["target"], check=_names_or_list, metavar="COLUMN")
+    target: str | list[str] | None = option(
+        None, help=_HELP["target"], check=_names_or_list, metavar="COLUMN", flag=("--target", "-t")
+    )
     task: str | list[str] | None = option(None, help=_HELP["task"], check=_tasks, metavar="TASK")
     drop: list[str] = _columns("drop")
     id: list[str] = _columns("id")

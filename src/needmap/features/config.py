@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from needmap import option_text
 from needmap.declare import Options, is_number, number, one_of, option, optional, whole
 from needmap.features.numeric import IMPUTES, SCALINGS
 from needmap.features.values import DEFAULT_MIN_ROWS, DEFAULT_VALUE_FIELDS
@@ -62,11 +63,12 @@ class PreprocessConfig(Options):
         check=one_of(*SCALINGS),
     )
     column_scaling: dict[str, str] = option(
-        help="Per-column scaling that overrides scaling, e.g. {balance: log1p}.",
+        help="Per-column scaling that overrides scaling, e.g. balance=log1p,age=none.",
         check=_column_scaling,
         convert=lambda v: dict(v) if isinstance(v, Mapping) else v,
+        parse=lambda text: {k: str(v) for k, v in option_text.pairs(text).items()},
+        metavar="COLUMN=SCALING,...",
         factory=dict,
-        cli=False,
     )
     n_bins: int = option(100, help="Quantile intervals that quantile scaling interpolates between.", check=whole(2))
     min_frequency: int = option(

@@ -112,7 +112,7 @@ class TrainConfig(Options):
         True,
         help="Show a progress bar (a line per epoch when not on a terminal); --quiet (-q) turns it off.",
         check=boolean,
-        flag="--progress/--quiet",
+        flag=("--progress/--quiet", " /-q"),
     )
     threads: int | None = option(
         None,

@@ -34,10 +34,17 @@ from needmap.errors import ConfigError
 from needmap.features.config import PreprocessConfig
 from needmap.models.options import NetworkOptions
 from needmap.training.config import TrainConfig
-from needmap.workflows.run_options import RunOptions
+from needmap.workflows.run_options import ModelOptions, RunOptions
 
 #: Every group of declared options, in the order ``--help`` and the docs list them.
-OPTION_GROUPS: tuple[type[Options], ...] = (ColumnRoles, PreprocessConfig, NetworkOptions, TrainConfig, RunOptions)
+OPTION_GROUPS: tuple[type[Options], ...] = (
+    ColumnRoles,
+    PreprocessConfig,
+    NetworkOptions,
+    TrainConfig,
+    ModelOptions,
+    RunOptions,
+)
 #: Keys of the file that are not declared options: the architecture and its own options.
 OTHER_KEYS: tuple[str, ...] = ("model", "params")
 

@@ -21,7 +21,7 @@ def _share_below_one(value: Any) -> str | None:
 
 @dataclass
 class RunOptions(Options):
-    """The held-out split, the baselines, calibration, cross-validation, the profit curve and tracking."""
+    """The held-out split, the baselines, cross-validation, the profit curve and tracking."""
 
     kind: ClassVar[str] = "run"
 
@@ -35,11 +35,6 @@ class RunOptions(Options):
     validation: float = option(0.1, help="Share of the training rows kept for early stopping.", check=_share_below_one)
     baseline: bool = option(
         True, help="Train logistic regression and LightGBM beside the network, on the same rows.", check=boolean
-    )
-    calibrate: str | None = option(
-        None,
-        help="Recalibrate a binary model's probabilities on the validation rows: isotonic or platt.",
-        check=optional(one_of(*CALIBRATIONS)),
     )
     cv: int | None = option(
         None,
@@ -60,4 +55,17 @@ class RunOptions(Options):
         help="Log the run to MLflow: a folder (e.g. mlruns) or a tracking server URL (needs needmap[mlflow]).",
         check=optional(text),
         metavar="URI",
+    )
+
+
+@dataclass
+class ModelOptions(Options):
+    """Options of the Model itself, beside its architecture, columns, preprocessing, network and training."""
+
+    kind: ClassVar[str] = "model"
+
+    calibrate: str | None = option(
+        None,
+        help="Recalibrate a binary model's probabilities on the validation rows: isotonic or platt.",
+        check=optional(one_of(*CALIBRATIONS)),
     )

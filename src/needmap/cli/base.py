@@ -1,0 +1,55 @@
+"""What every command shares: the typer app, the consoles, error handling, reading a data file."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from needmap.errors import NeedmapError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    help="needmap: deep models that map what customers did to what they will need next.",
+)
+console = Console(stderr=True)
+out_console = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+Delimiter = typer.Option(None, help="CSV delimiter (sniffed when not given).")
+Encoding = typer.Option("utf-8", help="Text encoding of CSV / JSON files, e.g. latin-1.")
+Config = typer.Option(
+    None, "--config", help="YAML file of options (column roles, preprocessing, network, training, run)."
+)
+Param = typer.Option(
+    None, "--param", "-p", help="An option of the architecture itself, key=value (repeatable), e.g. cross_layers=4."
+)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn a NeedmapError into one printed paragraph and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NeedmapError as err:
+            console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+        except KeyboardInterrupt:
+            console.print("[bold red]interrupted[/]: nothing was written.")
+            raise typer.Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def read_table(path: str, delimiter: str | None, encoding: str) -> Any:
+    """The rows of a data file as an Arrow table (:func:`needmap.data.read.read`)."""
+    from needmap.data.read import read
+
+    return read(path, delimiter=delimiter, encoding=encoding)

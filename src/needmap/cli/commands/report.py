@@ -1,0 +1,28 @@
+"""``needmap report``: one self-contained HTML page on a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from needmap.cli.base import Delimiter, Encoding, app, friendly_errors, out_console, read_table
+
+
+@app.command(epilog="Example: needmap report models/bank holdout.csv --out bank-report.html")
+@friendly_errors
+def report(
+    model_dir: Path = typer.Argument(..., help="Model directory written by 'needmap train'."),
+    data: str | None = typer.Argument(None, help="Labelled rows to evaluate on too (curves, drift, importance)."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
+    title: str | None = typer.Option(None, help="The page's title (default: from the model directory)."),
+    delimiter: str | None = Delimiter,
+    encoding: str = Encoding,
+) -> None:
+    """One self-contained HTML page on a model: metrics, training, curves, the baselines and the verdict,
+    the training data's profile; with DATA also drift, curves and permutation importance on it."""
+    from needmap.report.build import build_report
+
+    table = read_table(data, delimiter, encoding) if data is not None else None
+    path = build_report(model_dir, table, out=out, title=title)
+    out_console.print(f"report written to [bold]{path}[/] (one file, no scripts: open it in any browser)")

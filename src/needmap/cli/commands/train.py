@@ -1,0 +1,59 @@
+"""``needmap train``: preprocessing, the network, validation, two baselines and a verdict; a model directory."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from needmap.cli.base import Config, Delimiter, Encoding, Param, app, friendly_errors, out_console, read_table
+from needmap.cli.options import build_model, options_with_file, params_from, with_options
+from needmap.cli.outcome import print_outcome
+from needmap.data.roles import ColumnRoles
+from needmap.errors import ConfigError
+from needmap.features.config import PreprocessConfig
+from needmap.models.options import NetworkOptions
+from needmap.training.config import TrainConfig
+from needmap.workflows.run_options import ModelOptions, RunOptions
+
+#: Every option ``needmap train`` takes, by group (the Python API's keywords and the YAML file's keys).
+TRAIN_GROUPS = (ColumnRoles, PreprocessConfig, NetworkOptions, TrainConfig, ModelOptions, RunOptions)
+
+
+@app.command(
+    epilog="Example: needmap train bank.csv --target y --drop duration --hidden 256,128 --epochs 30 --out models/bank"
+)
+@friendly_errors
+@with_options(*TRAIN_GROUPS)
+def train(
+    data: str = typer.Argument(..., help="Labelled rows: CSV / Parquet / JSON lines file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Architecture name (default: mlp, or the --config file's model)."
+    ),
+    config: Path | None = Config,
+    delimiter: str | None = Delimiter,
+    encoding: str = Encoding,
+    param: list[str] | None = Param,
+    options: Any = None,
+) -> None:
+    """Train a model on a table: preprocessing, the network, validation, two baselines and a verdict; save a
+    model directory."""
+    from needmap.workflows.train import run_train
+
+    started = time.perf_counter()
+    given, file_model, file_params = options_with_file(options, config)
+    if not given[ColumnRoles].get("target"):
+        raise ConfigError("no target column given; expected --target COLUMN (or 'target:' in --config).")
+    estimator = build_model(
+        model, given, file_model=file_model, params={**file_params, **params_from(param)}, skip=(RunOptions,)
+    )
+    table = read_table(data, delimiter, encoding)
+    outcome = run_train(table, estimator, out=out, **given[RunOptions])
+    print_outcome(outcome, started)
+    inside = ", ".join(["metrics.json", "card.md", *sorted(outcome.model.extras_)])
+    out_console.print(f"model saved to [bold]{outcome.out}[/] ({inside} inside)")
+    if outcome.run_id:
+        out_console.print(f"run logged to MLflow at {given[RunOptions].get('track')}: run id {outcome.run_id}")

@@ -1,0 +1,34 @@
+"""What ``needmap train`` and ``needmap tune`` print of a training run."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from needmap.cli.base import console, out_console
+
+
+def print_outcome(outcome: Any, started: float) -> None:
+    """The held-out metrics, baselines, cross-validation, training summary and verdict of a run."""
+    from needmap.display import cv_table, metrics_table
+
+    metrics = outcome.metrics
+    task = outcome.schema.task
+    for note in outcome.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    columns = {"validation": metrics.get("validation"), f"test ({outcome.model.model})": metrics.get("test")}
+    baselines = metrics.get("baselines") or {metrics.get("baseline", "baseline"): metrics.get("baseline_test")}
+    columns.update({f"test ({name})": values for name, values in baselines.items()})
+    out_console.print(metrics_table(task, columns, title="Held-out metrics"))
+    if metrics.get("cv"):
+        cv = metrics["cv"]
+        out_console.print(cv_table(cv, title=f"{cv['k']}-fold cross-validation of the training part ({cv['metric']})"))
+        out_console.print(f"[bold]cross-validation verdict:[/] {cv['verdict']}")
+    training = metrics.get("training", {})
+    out_console.print(
+        f"trained {training.get('epochs_run')} epochs (best {training.get('best_epoch')}, stopped by "
+        f"{training.get('stopped_reason')}) in {training.get('wall_time_s', 0):.1f} s, "
+        f"{training.get('rows_per_s', 0):,.0f} training rows/s; whole run {time.perf_counter() - started:.1f} s"
+    )
+    if metrics.get("verdict"):
+        out_console.print(f"[bold]verdict:[/] {metrics['verdict']}")
