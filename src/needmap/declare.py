@@ -145,31 +145,36 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def unknown_message(names: Iterable[str], groups: Iterable[type[Options]]) -> str:
+def unknown_message(
+    names: Iterable[str], groups: Iterable[type[Options]], others: Mapping[str, Iterable[str]] | None = None
+) -> str:
     """What an unknown option name is closest to, in every group of options given.
 
     One group: ``unknown training option 'epoch'; closest: 'epochs'.`` Several: ``unknown option 'epoch';
     closest: training option 'epochs'.``, naming the closest option of every kind that has one close
     enough; with none close, the message lists what the options are (one group) or their kinds.
+    ``others`` adds kinds of options that are not declared groups (an architecture's own, by kind).
     """
     groups = list(groups)
-    one = len(groups) == 1
+    kinds: dict[str, list[str]] = {g.kind: list(g.declared()) for g in groups}
+    for kind, known in (others or {}).items():
+        kinds.setdefault(kind, []).extend(known)
+    one = len(kinds) == 1
     parts: list[str] = []
     for name in names:
         near = [
-            (g.kind, match)
-            for g in groups
-            for match in difflib.get_close_matches(name, list(g.declared()), n=1, cutoff=0.6)
+            (kind, match)
+            for kind, known in kinds.items()
+            for match in difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         ]
-        label = f"unknown {groups[0].kind} option" if one else "unknown option"
+        label = f"unknown {next(iter(kinds))} option" if one else "unknown option"
         if near:
             closest = ", ".join(repr(m) if one else f"{kind} option {m!r}" for kind, m in near)
             parts.append(f"{label} {name!r}; closest: {closest}")
         elif one:
-            parts.append(f"{label} {name!r}; expected one of: {', '.join(groups[0].declared())}")
+            parts.append(f"{label} {name!r}; expected one of: {', '.join(next(iter(kinds.values())))}")
         else:
-            kinds = ", ".join(dict.fromkeys(g.kind for g in groups))
-            parts.append(f"{label} {name!r}; it is none of the {kinds} options")
+            parts.append(f"{label} {name!r}; it is none of the {', '.join(kinds)} options")
     return "; ".join(parts) + "."
 
 

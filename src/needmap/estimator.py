@@ -45,8 +45,10 @@ from needmap.data.infer import infer_schema
 from needmap.data.overrides import parse_column_options, parse_feature_columns
 from needmap.data.parquet_rows import ParquetRows
 from needmap.data.read import first_row_of, read, source_of, take_rows
+from needmap.data.roles import ColumnRoles
 from needmap.data.split import split_indices
 from needmap.data.values import parse_numeric, stringify
+from needmap.declare import unknown_message
 from needmap.errors import ConfigError, DataError, SchemaError, no_values_error
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import (
@@ -56,13 +58,15 @@ from needmap.features.target import (
     target_tasks,
 )
 from needmap.metrics import task_metrics
-from needmap.models.registry import build_model
+from needmap.models.options import NetworkOptions
+from needmap.models.registry import architecture_options, available_models, build_model
 from needmap.predictor import NOT_FITTED, Predictor, load, network_outputs, scores_table  # noqa: F401
 from needmap.runtime.arrow_memory import release_unused_memory, uses_system_arrow_pool
 from needmap.schema import Schema
 from needmap.training.from_file import SCHEMA_SAMPLE_ROWS, prepare_file_training
 from needmap.training.stream import TrainingStream
 from needmap.training.trainer import TrainConfig, Trainer
+from needmap.workflows.run_options import ModelOptions
 
 ALL_NUMERIC = "*"  # bucketize={"*": k} buckets every numeric column
 CALIBRATION_METHODS = (None, "isotonic", "platt")
@@ -252,7 +256,26 @@ class Model:
                 f"{', '.join(repr(m) for m in CALIBRATION_METHODS)}."
             )
         self._roles()
-        _ = self.preprocess_options
+        PreprocessConfig.from_dict(self.preprocess_options)
+        TrainConfig.from_dict(self.train_options)
+        self._check_network_options()
+
+    def _check_network_options(self) -> None:
+        """ConfigError for a keyword that is no option of any kind, naming the closest of every kind, and for
+        a common network option with a value it does not take (:class:`needmap.models.options.NetworkOptions`)."""
+        NetworkOptions(**{k: v for k, v in self.params.items() if k in NetworkOptions.declared()})
+        if self.model not in available_models():
+            return  # fit names the unknown architecture
+        own = architecture_options(self.model)
+        unknown = [key for key in self.params if key not in own]
+        if unknown:
+            raise ConfigError(
+                unknown_message(
+                    unknown,
+                    (ColumnRoles, ModelOptions, PreprocessConfig, NetworkOptions, TrainConfig),
+                    others={f"{self.model} network": [k for k in own if k not in NetworkOptions.declared()]},
+                )
+            )
 
     @property
     def train_options(self) -> dict[str, Any]:

@@ -88,6 +88,15 @@ def test_an_unknown_key_or_keyword_names_the_closest_option_of_every_kind(tmp_pa
         parse_config({"scalng": "log1p"})
     with pytest.raises(ConfigError, match="epochs is 0; expected a positive integer"):
         parse_config({"epochs": 0})
+    # The Python API: the same declarations, and the architecture's own options as a kind of their own.
+    with pytest.raises(ConfigError, match="unknown option 'epoch'; closest: training option 'epochs'"):
+        Model("dcnv2", target="y", epoch=3)
+    with pytest.raises(ConfigError, match="unknown option 'cross_layer'; closest: dcnv2 network option 'cross_layers'"):
+        Model("dcnv2", target="y", cross_layer=2)
+    with pytest.raises(ConfigError, match="closest: column role option 'drop'"):
+        Model("mlp", target="y", dorp=["a"])
+    with pytest.raises(ConfigError, match=r"dropout is 2\.0; expected a number"):
+        Model("mlp", target="y", dropout=2.0)
 
 
 def test_help_of_train_is_made_from_the_declarations() -> None:

@@ -42,6 +42,16 @@ def model_class(name: str) -> type[TabularModel]:
     return _MODELS[name]
 
 
+def architecture_options(name: str) -> list[str]:
+    """The hyper-parameters the architecture ``name`` takes: its constructor's keywords past the layout."""
+    signature = inspect.signature(model_class(name).__init__)
+    return [
+        p.name
+        for p in signature.parameters.values()
+        if p.name not in ("self", *_REQUIRED, "lists") and p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+
+
 def build_model(name: str, **params: Any) -> TabularModel:
     """Build architecture ``name`` from n_numeric, cardinalities, n_outputs and hyper-parameters.
 
