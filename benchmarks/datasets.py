@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 import needmap as nm
 from needmap.data.infer import infer_schema
-from needmap.data.read import take_rows
+from needmap.data.provenance import take_rows
 from needmap.data.split import split_indices
 from needmap.data.values import stringify
 from needmap.schema import ColumnSpec, Schema

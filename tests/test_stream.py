@@ -14,7 +14,7 @@ import torch
 
 import needmap as nm
 import needmap.workflows.predict as predict_workflow
-from needmap.data.read import first_row_of, source_of
+from needmap.data.provenance import first_row_of, source_of
 from needmap.data.stream import ChunkWriter, iter_chunks
 from needmap.errors import ConfigError, DataError
 from needmap.training import stream

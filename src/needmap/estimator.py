@@ -44,7 +44,8 @@ import torch
 from needmap.data.infer import infer_schema
 from needmap.data.overrides import parse_column_options, parse_feature_columns
 from needmap.data.parquet_rows import ParquetRows
-from needmap.data.read import first_row_of, read, source_of, take_rows
+from needmap.data.provenance import first_row_of, source_of, take_rows
+from needmap.data.read import read
 from needmap.data.roles import ColumnRoles
 from needmap.data.split import split_indices
 from needmap.data.values import parse_numeric, stringify

@@ -26,7 +26,8 @@ import torch
 
 from needmap._version import __version__
 from needmap.artifact import load_artifact, save_artifact
-from needmap.data.read import first_row_of, read, source_of
+from needmap.data.provenance import first_row_of, source_of
+from needmap.data.read import read
 from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
 from needmap.features.preprocess import Preprocessor
 from needmap.features.row import RowEncoder

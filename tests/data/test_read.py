@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from needmap.data.read import first_row_of, read, source_of
+from needmap.data.provenance import first_row_of, source_of
+from needmap.data.read import read
 from needmap.datasets import bank_marketing_path
 from needmap.errors import ConfigError, DataError
 

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from needmap.data.options import check_options
 from needmap.data.overrides import FEATURE_ROLES, parse_column_list, parse_column_options, parse_feature_columns
-from needmap.data.read import source_of
+from needmap.data.provenance import source_of
 from needmap.data.values import MULTIHOT_SEPARATOR, is_list_type, stringify
 from needmap.errors import ConfigError, SchemaError
 from needmap.schema import TASKS, ColumnSpec, Schema

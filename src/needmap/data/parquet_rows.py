@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from needmap.data.read import read, with_source
+from needmap.data.provenance import with_source
+from needmap.data.read import read
 from needmap.errors import DataError
 
 #: Rows of one slice of a row group handed out by :meth:`ParquetRows.slices` (a file written as one huge

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from needmap.data.read import source_of
+from needmap.data.provenance import source_of
 from needmap.data.values import MULTIHOT_SEPARATOR, category_strings, is_list_type, list_tokens, parse_numeric
 from needmap.errors import DataError, SchemaError
 from needmap.schema import Schema

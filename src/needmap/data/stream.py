@@ -25,7 +25,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from needmap.data.read import first_row_of, read, source_of, with_source
+from needmap.data.provenance import first_row_of, source_of, with_source
+from needmap.data.read import read
 from needmap.data.write import writable_suffix, write_jsonl_rows
 from needmap.errors import ConfigError, DataError
 

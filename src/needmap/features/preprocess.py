@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from needmap.data.options import check_options
-from needmap.data.read import first_row_of, source_of
+from needmap.data.provenance import first_row_of, source_of
 from needmap.data.values import category_strings, parse_numeric
 from needmap.errors import ArtifactError, ConfigError, DataError, SchemaError
 from needmap.features.batch import FeatureBatch

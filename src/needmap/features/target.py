@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from needmap.data.infer import infer_target
-from needmap.data.read import first_row_of, source_of
+from needmap.data.provenance import first_row_of, source_of
 from needmap.data.values import parse_numeric, stringify, to_numpy
 from needmap.errors import ConfigError, DataError, SchemaError
 from needmap.schema import Schema

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from needmap.data.profile import drift, profile_table
-from needmap.data.read import source_of
+from needmap.data.provenance import source_of
 from needmap.errors import ConfigError
 from needmap.features.target import target_names
 from needmap.report.charts import bar_chart

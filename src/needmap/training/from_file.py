@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from needmap.data.parquet_rows import ParquetRows
-from needmap.data.read import with_source
+from needmap.data.provenance import with_source
 from needmap.data.split import split_indices
 from needmap.errors import SchemaError, no_values_error
 from needmap.features.batch import FeatureBatch

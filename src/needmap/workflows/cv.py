@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from needmap.data.read import source_of, take_rows
+from needmap.data.provenance import source_of, take_rows
 from needmap.errors import ConfigError
 from needmap.estimator import Model, clone
 from needmap.features.target import strata

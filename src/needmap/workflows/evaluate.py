@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from needmap.data.read import source_of
+from needmap.data.provenance import source_of
 from needmap.errors import ConfigError, DataError, SchemaError
 from needmap.estimator import Model
 from needmap.features.target import target_names

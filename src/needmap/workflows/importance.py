@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from needmap.data.read import source_of
+from needmap.data.provenance import source_of
 from needmap.errors import ConfigError, DataError, SchemaError
 from needmap.metrics.compare import weighted_auc
 

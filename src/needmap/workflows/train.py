@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from needmap._version import __version__
 from needmap.data.profile import profile_table
-from needmap.data.read import source_of, take_rows
+from needmap.data.provenance import source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import CALIBRATION_METHODS, Model

@@ -27,7 +27,7 @@ import numpy as np
 import optuna
 import pyarrow as pa
 
-from needmap.data.read import source_of, take_rows
+from needmap.data.provenance import source_of, take_rows
 from needmap.errors import ConfigError, NeedmapError
 from needmap.estimator import Model, clone
 from needmap.workflows.evaluation import json_safe
