@@ -2,7 +2,7 @@
 
 A model that passes "AUC > 0.70" on bank marketing may have learnt one column: ``nr.employed`` alone
 ranks the test rows at about 0.75. So the tests compare a model with what the obvious reaches on the
-same rows: the best single column (:func:`best_single_column_auc`), logistic regression
+same rows: the best single column (:func:`single_columns`), logistic regression
 (:func:`logistic_regression_auc`) and the majority class (:func:`majority_share`). Each is fitted on the
 training rows only and scored on the test rows, as the model is.
 
@@ -47,26 +47,47 @@ def _category_score(train: np.ndarray, y_train: np.ndarray, rows: np.ndarray) ->
     return np.array([lookup.get(v, overall) for v in rows.tolist()], dtype=np.float64)
 
 
-def best_single_column_auc(
+def lift_at(y: np.ndarray, score: np.ndarray, top: float = 0.1) -> float:
+    """Positive rate of the ``top`` share of rows by ``score`` over the positive rate of all rows (the top
+    group holds ``ceil(top * n)`` rows, as needmap's ``lift_at_10``); rows tied at the group's edge count
+    with the positive rate of their tie, the expected lift of any order among them."""
+    y, score = np.asarray(y, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    k = max(1, int(np.ceil(top * len(y))))
+    edge = np.sort(score)[::-1][k - 1]
+    above, tied = score > edge, score == edge
+    caught = y[above].sum() + y[tied].mean() * (k - above.sum())
+    return float((caught / k) / y.mean())
+
+
+def single_columns(
     numeric: tuple[Columns, Columns],
     categorical: tuple[Columns, Columns],
     y_train: np.ndarray,
     y_test: np.ndarray,
-) -> tuple[str, float]:
-    """(column, test AUC) of the one column that ranks the test rows best, each column fitted on the
-    training rows alone: a numeric column as its value (its sign chosen on the training rows), a
-    categorical one as the training share of positives in each category.
+) -> dict[str, dict[str, float]]:
+    """Each column alone, fitted on the training rows: ``{column: {"auc": .., "lift_at_10": ..}}`` on the
+    test rows. A numeric column scores a row by its value (the sign chosen on the training rows), a
+    categorical one by the training share of positives in the row's category.
 
     ``numeric`` and ``categorical``: ``(training columns, test columns)`` by name.
     """
     y_train, y_test = np.asarray(y_train, dtype=np.float64), np.asarray(y_test, dtype=np.float64)
-    scores: dict[str, float] = {}
+    found: dict[str, dict[str, float]] = {}
     for kind, (train, test) in (("numeric", numeric), ("categorical", categorical)):
         score = _numeric_score if kind == "numeric" else _category_score
         for name in train:
-            scores[name] = float(roc_auc_score(y_test, score(train[name], y_train, test[name])))
-    best = max(scores, key=scores.__getitem__)
-    return best, scores[best]
+            values = score(train[name], y_train, test[name])
+            found[name] = {"auc": float(roc_auc_score(y_test, values)), "lift_at_10": lift_at(y_test, values)}
+    return found
+
+
+def _best(columns: dict[str, dict[str, float]]) -> dict[str, object]:
+    best = max(columns, key=lambda name: columns[name]["auc"])
+    return {
+        "best_column": best,
+        "best_column_auc": columns[best]["auc"],
+        "best_lift_at_10": max(c["lift_at_10"] for c in columns.values()),  # of any column
+    }
 
 
 def logistic_regression_auc(
@@ -118,13 +139,14 @@ def table_labels(table: pa.Table, target: str, positive: str = "yes") -> np.ndar
 def table_references(
     train: pa.Table, test: pa.Table, target: str, *, drop: Sequence[str] = (), positive: str = "yes"
 ) -> dict[str, object]:
-    """The references of raw tables: ``best_column``, ``best_column_auc`` and ``logistic_auc`` on
-    ``test`` for a model trained on ``train`` (every column but ``target`` and ``drop``)."""
+    """The references of raw tables on ``test`` for a model trained on ``train`` (every column but
+    ``target`` and ``drop``): ``best_column`` (by test AUC) and its ``best_column_auc``, the best
+    ``best_lift_at_10`` of any one column, and ``logistic_auc``."""
     names = [n for n in train.column_names if n != target and n not in drop]
     num_train, cat_train = _table_columns(train, names)
     num_test, cat_test = _table_columns(test, names)
     y_train, y_test = table_labels(train, target, positive), table_labels(test, target, positive)
-    best, best_auc = best_single_column_auc((num_train, num_test), (cat_train, cat_test), y_train, y_test)
+    best = _best(single_columns((num_train, num_test), (cat_train, cat_test), y_train, y_test))
 
     def stack(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
         return np.column_stack(list(columns.values())) if columns else np.zeros((n, 0))
@@ -135,26 +157,42 @@ def table_references(
         y_train,
         y_test,
     )
-    return {"best_column": best, "best_column_auc": best_auc, "logistic_auc": logistic}
+    return {**best, "logistic_auc": logistic}
 
 
 def batch_references(
-    x_train: FeatureBatch, y_train: np.ndarray, x_test: FeatureBatch, y_test: np.ndarray
+    x_train: FeatureBatch,
+    y_train: np.ndarray,
+    x_test: FeatureBatch,
+    y_test: np.ndarray,
+    *,
+    numeric_names: Sequence[str] | None = None,
+    categorical_names: Sequence[str] | None = None,
 ) -> dict[str, object]:
-    """The references of preprocessed features (numeric columns and categorical ids; list features are
-    left out): ``best_column``, ``best_column_auc`` and ``logistic_auc`` on the test rows."""
+    """The references of preprocessed features on the test rows, as :func:`table_references` gives them
+    (list features are left out).
+
+    With the preprocessor's ``numeric_names_`` and ``categorical_names_``, a categorical field that encodes
+    a numeric column (its levels, under the numeric column's name) is left out of the single columns: the
+    numeric column is scored by its value, as the raw table's would be."""
+    numeric_names = list(numeric_names or [f"numeric {j}" for j in range(x_train.numeric.shape[1])])
+    categorical_names = list(categorical_names or [f"categorical {j}" for j in range(x_train.categorical.shape[1])])
+    fields = [j for j, name in enumerate(categorical_names) if name not in numeric_names]
 
     def columns(x: FeatureBatch, kind: str) -> dict[str, np.ndarray]:
-        values = x.numeric if kind == "numeric" else x.categorical
-        return {f"{kind} {j}": values[:, j] for j in range(values.shape[1])}
+        if kind == "numeric":
+            return {name: x.numeric[:, j] for j, name in enumerate(numeric_names)}
+        return {categorical_names[j]: x.categorical[:, j] for j in fields}
 
-    best, best_auc = best_single_column_auc(
-        (columns(x_train, "numeric"), columns(x_test, "numeric")),
-        (columns(x_train, "categorical"), columns(x_test, "categorical")),
-        y_train,
-        y_test,
+    best = _best(
+        single_columns(
+            (columns(x_train, "numeric"), columns(x_test, "numeric")),
+            (columns(x_train, "categorical"), columns(x_test, "categorical")),
+            y_train,
+            y_test,
+        )
     )
     logistic = logistic_regression_auc(
         (x_train.numeric, x_test.numeric), (x_train.categorical, x_test.categorical), y_train, y_test
     )
-    return {"best_column": best, "best_column_auc": best_auc, "logistic_auc": logistic}
+    return {**best, "logistic_auc": logistic}
