@@ -6,8 +6,9 @@ same rows: the best single column (:func:`single_columns`), logistic regression
 (:func:`logistic_regression_auc`) and the majority class (:func:`majority_share`). Each is fitted on the
 training rows only and scored on the test rows, as the model is.
 
-The references are computed here with numpy and scikit-learn, not with needmap, so that a fault in
-needmap's own baselines cannot lower the bar it is measured against.
+The references are computed here with numpy and scikit-learn, not with needmap's models or baselines, so
+that a fault in needmap cannot lower the bar it is measured against; needmap only says which rows a
+training run held out (:func:`run_train_parts`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from needmap.data.read import take_rows
+from needmap.estimator import clean_training_table
 from needmap.features.batch import FeatureBatch
+from needmap.schema import Schema
+from needmap.workflows.train import split_rows
 
 Columns = Mapping[str, np.ndarray]
 
@@ -119,6 +124,16 @@ def majority_share(labels: Sequence[object] | np.ndarray) -> float:
     return float(counts.max() / counts.sum())
 
 
+def run_train_parts(
+    table: pa.Table, schema: Schema, drop: Sequence[str] = (), *, test_size: float = 0.2, seed: int = 0
+) -> tuple[pa.Table, pa.Table]:
+    """The training and test rows that ``needmap train`` (run_train, stratified split) made of ``table``
+    for a model of ``schema``: the rows its test metrics were measured on, to measure the references on."""
+    clean, _ = clean_training_table(table, schema, user_dropped=drop)
+    train, test, _ = split_rows(clean, schema, test_size=test_size, split="stratified", time_column=None, seed=seed)
+    return take_rows(clean, pa.array(train)), take_rows(clean, pa.array(test))
+
+
 # -- adapters: raw Arrow tables and needmap's preprocessed features ------------------------------------
 def _table_columns(table: pa.Table, names: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     numeric, categorical = {}, {}
@@ -131,13 +146,13 @@ def _table_columns(table: pa.Table, names: Sequence[str]) -> tuple[dict[str, np.
     return numeric, categorical
 
 
-def table_labels(table: pa.Table, target: str, positive: str = "yes") -> np.ndarray:
+def table_labels(table: pa.Table, target: str, positive: object = "yes") -> np.ndarray:
     """1 where ``target`` is ``positive``, else 0."""
     return (np.asarray(table.column(target).to_pylist(), dtype=object) == positive).astype(np.int64)
 
 
 def table_references(
-    train: pa.Table, test: pa.Table, target: str, *, drop: Sequence[str] = (), positive: str = "yes"
+    train: pa.Table, test: pa.Table, target: str, *, drop: Sequence[str] = (), positive: object = "yes"
 ) -> dict[str, object]:
     """The references of raw tables on ``test`` for a model trained on ``train`` (every column but
     ``target`` and ``drop``): ``best_column`` (by test AUC) and its ``best_column_auc``, the best

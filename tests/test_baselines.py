@@ -9,9 +9,7 @@ import pyarrow as pa
 import pytest
 
 import needmap as nm
-from needmap.data.read import take_rows
 from needmap.errors import SchemaError
-from needmap.estimator import clean_training_table
 from needmap.features.batch import FeatureBatch
 from needmap.metrics import binary_metrics, task_metrics
 from needmap.metrics.compare import verdict_sentence
@@ -26,8 +24,8 @@ from needmap.workflows.baseline import (
     fit_single_baselines,
     load_baselines,
 )
-from needmap.workflows.train import TrainOutcome, best_baseline, run_train, split_rows
-from reference_scores import table_references
+from needmap.workflows.train import TrainOutcome, best_baseline, run_train
+from reference_scores import run_train_parts, table_references
 
 FAST = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (32, 16)}
 
@@ -59,14 +57,11 @@ def bank_run(bank_table: pa.Table, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def _parts_of_run(table: pa.Table, outcome: TrainOutcome) -> tuple[pa.Table, pa.Table]:
-    """The training and test rows of a run_train with the default split (stratified 20%, seed 0), found
-    again from the table; the test rows are checked against the run's own."""
+    """The training and test rows of a run_train with the default split, found again from the table; the
+    test rows are checked against the run's own."""
     model = outcome.model
     assert model.schema_ is not None
-    clean, _ = clean_training_table(table, model.schema_, user_dropped=model.drop)
-    train_idx, test_idx, _ = split_rows(clean, model.schema_, test_size=0.2, split="stratified", time_column=None,
-                                        seed=0)  # fmt: skip
-    train, test = take_rows(clean, pa.array(train_idx)), take_rows(clean, pa.array(test_idx))
+    train, test = run_train_parts(table, model.schema_, model.drop)
     assert outcome.test_table is not None and test.equals(outcome.test_table)
     return train, test
 
