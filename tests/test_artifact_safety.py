@@ -98,6 +98,7 @@ def saved(bank_table: pa.Table, tmp_path_factory: pytest.TempPathFactory) -> tup
 
 
 # -- loading executes no code ----------------------------------------------------------------------------
+@pytest.mark.slow  # trains a model, and starts an interpreter
 def test_loading_unpickles_nothing_executes_nothing_and_opens_only_the_model_files(
     saved: tuple[nm.Model, Path],
 ) -> None:
@@ -193,6 +194,7 @@ class Steps:
         return step
 
 
+@pytest.mark.slow  # trains a model with its baselines, once for both
 def test_a_save_interrupted_at_any_step_leaves_a_loadable_model_the_older_one_until_the_new_is_in_place(
     saved: tuple[nm.Model, Path], bank_table: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -202,6 +202,7 @@ def test_run_train_reports_both_baselines_the_best_one_and_a_bootstrap_verdict(
     assert "evaluation.json" in nm.load(outcome.out).extras_
 
 
+@pytest.mark.slow
 def test_the_baselines_learn_from_the_networks_training_rows_and_no_other(
     bank_run: TrainOutcome, bank_table: pa.Table
 ) -> None:
