@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -19,11 +18,14 @@ from needmap.workflows.baseline import (
     LIGHTGBM,
     LOGISTIC,
     RIDGE,
+    fit_baseline,
     fit_baselines,
     fit_lightgbm,
     fit_single_baselines,
+    load_baselines,
 )
-from needmap.workflows.train import best_baseline, run_train
+from needmap.workflows.train import TrainOutcome, best_baseline, run_train
+from reference_scores import run_train_parts, table_references
 
 FAST = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (32, 16)}
 
@@ -40,7 +42,28 @@ def encoded(bank_table: pa.Table) -> dict[str, object]:
     out: dict[str, object] = {"cards": list(prep.cardinalities_)}
     for name, table in parts.items():
         out[f"x_{name}"], out[f"y_{name}"] = prep.transform(table), prep.encode_target(table)
+    # what the obvious reaches on the test rows, fitted on the training and validation rows the baselines see
+    out["reference"] = table_references(pa.concat_tables([parts["train"], parts["valid"]]), parts["test"], "y",
+                                        drop=["duration"])  # fmt: skip
     return out
+
+
+@pytest.fixture(scope="module")
+def bank_run(bank_table: pa.Table, tmp_path_factory: pytest.TempPathFactory) -> TrainOutcome:
+    """run_train on the bank slice: a small MLP beside both baselines, saved."""
+    model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
+    out = tmp_path_factory.mktemp("run") / "bank"
+    return run_train(bank_table, model, out=out, n_boot=200, contact_cost=2.0, conversion_value=30.0)
+
+
+def _parts_of_run(table: pa.Table, outcome: TrainOutcome) -> tuple[pa.Table, pa.Table]:
+    """The training and test rows of a run_train with the default split, found again from the table; the
+    test rows are checked against the run's own."""
+    model = outcome.model
+    assert model.schema_ is not None
+    train, test = run_train_parts(table, model.schema_, model.drop)
+    assert outcome.test_table is not None and test.equals(outcome.test_table)
+    return train, test
 
 
 def test_lightgbm_stops_early_on_the_validation_rows_and_ranks_the_test_rows(encoded: dict) -> None:
@@ -51,7 +74,8 @@ def test_lightgbm_stops_early_on_the_validation_rows_and_ranks_the_test_rows(enc
     assert base.name == LIGHTGBM and base.rounds is not None and 1 <= base.rounds < 2000
     p = base.predict(encoded["x_test"])
     assert p.shape == (600,) and ((p >= 0) & (p <= 1)).all()
-    assert binary_metrics(encoded["y_test"], p)["auc"] > 0.7
+    reference = encoded["reference"]
+    assert binary_metrics(encoded["y_test"], p)["auc"] > reference["best_column_auc"], reference
     # the categorical columns are LightGBM categorical features (split by sets of ids), the numerics are not
     infos = base.estimator.booster_.dump_model()["feature_infos"]
     n_num, n_cat = encoded["x_train"].numeric.shape[1], encoded["x_train"].categorical.shape[1]
@@ -111,7 +135,9 @@ def test_multitask_baselines_train_and_stop_on_the_rows_that_have_each_target(en
     assert amounts.rounds == LGBM_ROUNDS  # no validation row has an amount: a fixed number of rounds
     root = amounts.estimator.booster_.dump_model()["tree_info"][0]["tree_structure"]
     assert root["internal_count"] == int((~np.isnan(amount)).sum())  # the rows without an amount are left out
-    assert binary_metrics(encoded["y_test"], response.predict(encoded["x_test"]))["auc"] > 0.7
+    reference = encoded["reference"]
+    auc = binary_metrics(encoded["y_test"], response.predict(encoded["x_test"]))["auc"]
+    assert auc > reference["best_column_auc"], (auc, reference)
     labelled = ~np.isnan(amount)
     for base in (ridge, amounts):
         assert task_metrics("regression", amount[labelled], base.predict(x)[labelled])["r2"] > 0.9, base.name
@@ -127,20 +153,22 @@ def test_best_baseline_by_the_primary_metric() -> None:
 
 @pytest.mark.slow
 def test_run_train_reports_both_baselines_the_best_one_and_a_bootstrap_verdict(
-    bank_table: pa.Table, tmp_path: Path
+    bank_run: TrainOutcome, bank_table: pa.Table
 ) -> None:
-    model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
-    outcome = run_train(bank_table, model, out=tmp_path / "bank", n_boot=200, contact_cost=2.0, conversion_value=30.0)
-    saved = json.loads((tmp_path / "bank" / "metrics.json").read_text())
+    outcome = bank_run
+    assert outcome.out is not None
+    saved = json.loads((outcome.out / "metrics.json").read_text())
     assert set(saved["baselines"]) == {LOGISTIC, LIGHTGBM}
     aucs = {name: m["auc"] for name, m in saved["baselines"].items()}
-    assert aucs[LIGHTGBM] > 0.7 and aucs[LOGISTIC] > 0.7
+    # both beat the best single column on the same test rows (fitted on the same training rows)
+    reference = table_references(*_parts_of_run(bank_table, outcome), "y", drop=["duration"])
+    assert min(aucs.values()) > reference["best_column_auc"], (aucs, reference)
     assert saved["baseline"] == max(aucs, key=aucs.get)
     assert saved["baseline_test"] == saved["baselines"][saved["baseline"]]
     assert 1 <= saved["baseline_rounds"][LIGHTGBM] < 2000  # stopped early on the network's validation rows
     # the baselines learnt from the rows that trained the network: its preprocessed features, the same split
     assert saved["baselines"][LOGISTIC]["n"] == saved["test"]["n"] == outcome.model.report_["test_rows"] == 600
-    evaluation = json.loads((tmp_path / "bank" / "evaluation.json").read_text())
+    evaluation = json.loads((outcome.out / "evaluation.json").read_text())
     assert list(evaluation["models"]) == ["mlp network", LOGISTIC, LIGHTGBM]
     assert evaluation["models"][LIGHTGBM]["kind"] == "baseline"
     assert evaluation["models"][LIGHTGBM]["metrics"]["auc"] == pytest.approx(aucs[LIGHTGBM])
@@ -169,9 +197,36 @@ def test_run_train_reports_both_baselines_the_best_one_and_a_bootstrap_verdict(
     assert saved["verdict"] == expected
     assert (
         "| metric | validation | test | test logistic regression | test LightGBM |"
-        in (tmp_path / "bank" / "card.md").read_text()
+        in (outcome.out / "card.md").read_text()
     )
-    assert "evaluation.json" in nm.load(tmp_path / "bank").extras_
+    assert "evaluation.json" in nm.load(outcome.out).extras_
+
+
+@pytest.mark.slow
+def test_the_baselines_learn_from_the_networks_training_rows_and_no_other(
+    bank_run: TrainOutcome, bank_table: pa.Table
+) -> None:
+    """Which rows each baseline saw: the rows that trained the network (not its validation rows, not the
+    test rows). A baseline that also saw the test rows would win the verdict it is meant to referee."""
+    model = bank_run.model
+    assert model.preprocessor_ is not None and model.fit_rows_ is not None
+    train_table, test_table = _parts_of_run(bank_table, bank_run)
+    prep, cards = model.preprocessor_, list(model.preprocessor_.cardinalities_)
+    x, y = prep.transform(train_table), prep.encode_target(train_table)
+    train, valid = model.fit_rows_["train"], model.fit_rows_["validation"]
+    assert len(train) + len(valid) == train_table.num_rows and len(valid) > 0
+    logistic, lightgbm = load_baselines(model.extras_["baselines.json"])  # the baselines as saved with the model
+    # LightGBM (no bagging): the root of every tree holds every row it was trained on
+    roots = {tree["tree_structure"]["internal_count"] for tree in lightgbm.estimator.dump_model()["tree_info"]}
+    assert roots == {len(train)}
+    # each baseline is the one fitted on exactly those rows (LightGBM stopping early on the validation rows)
+    alone = fit_baseline(x.take(train), y[train], "binary", cards, seed=0)
+    np.testing.assert_allclose(logistic.estimator.coef_, alone.estimator.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(logistic.estimator.intercept_, alone.estimator.intercept_, rtol=1e-9, atol=1e-12)
+    trees = fit_lightgbm(x.take(train), y[train], "binary", cards, seed=0, x_valid=x.take(valid), y_valid=y[valid])
+    assert trees.rounds == lightgbm.rounds
+    x_test = prep.transform(test_table)
+    np.testing.assert_allclose(lightgbm.predict(x_test), trees.predict(x_test), rtol=1e-12)
 
 
 @pytest.mark.slow

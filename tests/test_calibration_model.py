@@ -11,6 +11,7 @@ import pytest
 
 import needmap as nm
 from needmap.calibration import Calibrator
+from needmap.data.read import take_rows
 from needmap.errors import ArtifactError, ConfigError
 from needmap.metrics import binary_metrics, expected_calibration_error
 
@@ -40,13 +41,42 @@ def _raw(model: nm.Model, table: pa.Table) -> np.ndarray:
         model.predictor_.calibrator_ = kept
 
 
-def test_isotonic_calibrator_is_fitted_on_the_validation_rows_and_lowers_their_ece(calibrated: nm.Model) -> None:
+def test_isotonic_calibrator_is_fitted_on_the_validation_rows_and_lowers_the_ece_of_new_rows(
+    calibrated: nm.Model, split: tuple[pa.Table, pa.Table]
+) -> None:
     assert isinstance(calibrated.calibrator_, Calibrator) and calibrated.calibrator_.method == "isotonic"
     assert calibrated.extras_["calibration.json"] == calibrated.calibrator_.to_dict()
     validation = calibrated.metrics_["validation"]
-    assert validation["ece"] <= validation["ece_uncalibrated"]
+    assert validation["ece"] <= validation["ece_uncalibrated"]  # on the rows it was fitted on: nearly a given
+    test, y = split[1], _labels(split[1])  # rows that neither the network nor the calibrator saw
+    assert expected_calibration_error(y, calibrated.predict_proba(test)) < expected_calibration_error(
+        y, _raw(calibrated, test)
+    )
     assert validation["n"] == calibrated.report_["validation_rows"] == 600
     assert calibrated.metrics_["calibration"]["method"] == "isotonic"
+
+
+def _labels(table: pa.Table) -> np.ndarray:
+    return (np.asarray(table.column("y").to_pylist()) == "yes").astype(int)
+
+
+def test_the_calibrator_is_fitted_on_the_networks_scores_of_the_validation_rows(
+    calibrated: nm.Model, split: tuple[pa.Table, pa.Table]
+) -> None:
+    """Which rows the calibrator saw: the validation rows, none of the rows that trained the network (whose
+    scores are overconfident, so a calibrator fitted there would be wrong on new rows)."""
+    assert calibrated.fit_rows_ is not None and calibrated.calibrator_ is not None
+    rows = {name: take_rows(split[0], pa.array(index)) for name, index in calibrated.fit_rows_.items()}
+    assert rows["validation"].num_rows == 600 and rows["train"].num_rows == 1800
+    raw, y = _raw(calibrated, rows["validation"]), _labels(rows["validation"])
+    expected = Calibrator("isotonic").fit(raw, y)
+    assert calibrated.calibrator_.to_dict() == expected.to_dict()
+    on_training_rows = Calibrator("isotonic").fit(_raw(calibrated, rows["train"]), _labels(rows["train"]))
+    assert on_training_rows.to_dict() != expected.to_dict()  # so the check above tells the two apart
+    # the validation metrics are those of these rows' calibrated and raw scores
+    validation = calibrated.metrics_["validation"]
+    assert validation["ece"] == pytest.approx(expected_calibration_error(y, expected.transform(raw)))
+    assert validation["ece_uncalibrated"] == pytest.approx(expected_calibration_error(y, raw))
 
 
 def test_predict_proba_predict_and_evaluate_apply_the_calibrator(

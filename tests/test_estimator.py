@@ -11,6 +11,7 @@ import pytest
 
 import needmap as nm
 from needmap.errors import ArtifactError, ConfigError, DataError, SchemaError
+from reference_scores import majority_share, table_references
 
 FAST = {"epochs": 4, "progress": False, "batch_size": 256}
 
@@ -28,7 +29,8 @@ def fitted(split: tuple[pa.Table, pa.Table]) -> nm.Model:
 
 def test_fit_learns_and_evaluate_reports_the_metrics(fitted: nm.Model, split: tuple[pa.Table, pa.Table]) -> None:
     metrics = fitted.evaluate(split[1])
-    assert metrics["auc"] > 0.70
+    reference = table_references(*split, "y", drop=["duration"])  # what one column reaches on these rows
+    assert metrics["auc"] > reference["best_column_auc"], (metrics["auc"], reference)
     for key in ("logloss", "pr_auc", "accuracy", "precision", "recall", "ece", "lift_at_10", "capture_at_10"):
         assert key in metrics
     assert metrics["lift_at_10"] > 1.5
@@ -96,7 +98,8 @@ def test_other_tasks_multiclass_and_regression(split: tuple[pa.Table, pa.Table])
     assert multi.schema_ is not None and multi.schema_.task == "multiclass"
     out = multi.predict(split[1])
     assert out.column_names[0] == "predicted" and out.num_columns == 1 + len(multi.schema_.classes)
-    assert multi.evaluate(split[1])["accuracy"] > 0.55  # majority class 'married' is about 0.6
+    accuracy = multi.evaluate(split[1])["accuracy"]
+    assert accuracy > majority_share(split[1].column("marital").to_pylist()), accuracy  # always 'married'
     reg = nm.Model("mlp", target="age", task="regression", drop=["duration"], **FAST).fit(split[0])
     metrics = reg.evaluate(split[1])
     naive = float(np.std(split[1].column("age").to_numpy()))

@@ -128,6 +128,17 @@ def test_each_baseline_predicts_the_same_after_its_json_round_trip(
 
 
 # -- the model directory -------------------------------------------------------------------------------
+def test_the_saved_baselines_learnt_from_the_networks_training_rows_alone(trained: tuple[Path, pa.Table]) -> None:
+    """baselines.json holds baselines fitted on the rows that trained the network: LightGBM's trees (no
+    bagging) each hold that many rows at their root, not the validation rows and not the test rows too."""
+    out, test = trained
+    report = json.loads((out / "metrics.json").read_text())["report"]
+    assert report["test_rows"] == test.num_rows and report["validation_rows"] > 0
+    (_, lightgbm) = load_baselines(json.loads((out / "baselines.json").read_text()))
+    roots = {tree["tree_structure"]["internal_count"] for tree in lightgbm.estimator.dump_model()["tree_info"]}
+    assert roots == {report["train_rows"]}, (roots, report)
+
+
 def test_train_saves_the_baselines_and_they_score_the_test_rows_as_in_training(trained: tuple[Path, pa.Table]) -> None:
     out, test = trained
     document = json.loads((out / "baselines.json").read_text())

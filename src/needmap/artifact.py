@@ -82,8 +82,8 @@ def save_artifact(
 
     Everything is written into a temporary directory beside ``path`` and renamed into place, so a
     reader never sees half a model; an existing directory at ``path`` is replaced only once the new
-    one is complete. ``extras``: optional JSON documents by file name, each one of
-    :data:`OPTIONAL_FILES`. Returns the final path.
+    one is complete, and put back when the save fails after moving it aside. ``extras``: optional
+    JSON documents by file name, each one of :data:`OPTIONAL_FILES`. Returns the final path.
     """
     unknown = sorted(set(extras or {}) - set(OPTIONAL_FILES))
     if unknown:
@@ -93,6 +93,7 @@ def save_artifact(
     if target.exists() and not target.is_dir():
         raise ArtifactError(f"'{target}' exists and is not a directory; expected a model directory path.")
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = None
     try:
         tensors = {name: t.detach().to("cpu").contiguous() for name, t in state_dict.items()}
         save_file(tensors, str(staging / "weights.safetensors"))
@@ -107,7 +108,6 @@ def save_artifact(
         for name, document in (extras or {}).items():
             _write_json(staging / name, document)
         _default_permissions(staging)
-        old = None
         if target.exists():
             old = target.parent / f".{target.name}.old-{os.getpid()}"
             os.replace(target, old)
@@ -116,6 +116,8 @@ def save_artifact(
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if old is not None and old.exists() and not target.exists():  # stopped between the two renames
+            os.replace(old, target)  # the older model goes back to its path
         raise
     return target
 

@@ -18,6 +18,7 @@ from needmap.features.preprocess import Preprocessor
 from needmap.metrics import binary_metrics
 from needmap.models import build_model
 from needmap.training import TrainConfig, Trainer, predict_proba
+from reference_scores import batch_references
 
 BANK = bank_marketing_path()  # the whole file, as needmap ships it
 ZOO = ["lr", "fm", "wide_deep", "deepfm", "dcnv2", "xdeepfm", "autoint", "finalmlp", "finalnet"]
@@ -37,9 +38,18 @@ def bank() -> tuple[Preprocessor, FeatureBatch, np.ndarray, FeatureBatch, np.nda
     return preprocessor, x_train, preprocessor.encode_target(train), x_test, preprocessor.encode_target(test)
 
 
+@pytest.fixture(scope="module")
+def reference(bank: tuple) -> dict[str, object]:
+    """What the obvious reaches on the test rows: the best single column (``nr.employed``), fitted on the
+    training rows; logistic regression for the record."""
+    preprocessor, x_train, y_train, x_test, y_test = bank
+    names = {"numeric_names": preprocessor.numeric_names_, "categorical_names": preprocessor.categorical_names_}
+    return batch_references(x_train, y_train, x_test, y_test, **names)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ZOO)
-def test_model_beats_chance_on_bank_marketing(name: str, bank: tuple) -> None:
+def test_model_beats_the_best_single_column_on_bank_marketing(name: str, bank: tuple, reference: dict) -> None:
     preprocessor, x_train, y_train, x_test, y_test = bank
     n_fields = len(preprocessor.cardinalities_)  # 10 categorical columns and the numerics' value fields
     assert x_train.numeric.shape[1] == preprocessor.n_numeric_ and x_train.categorical.shape == (N_TRAIN, n_fields)
@@ -52,7 +62,7 @@ def test_model_beats_chance_on_bank_marketing(name: str, bank: tuple) -> None:
     config = TrainConfig(epochs=3, lr=3e-3, patience=None, progress=False, seed=0, threads=1)
     result = Trainer(model, "binary", config).fit(x_train, y_train)
     auc = binary_metrics(y_test, predict_proba(model, x_test))["auc"]
-    assert auc > 0.70, (name, auc, result.history)
+    assert auc > reference["best_column_auc"], (name, auc, reference, result.history)
     assert result.history[-1]["loss"] < result.history[0]["loss"]
 
 
