@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from needmap.data.read import take_rows
+from needmap.data.provenance import take_rows
 from needmap.estimator import clean_training_table
 from needmap.features.batch import FeatureBatch
 from needmap.schema import Schema

@@ -11,7 +11,7 @@ import pytest
 
 import needmap as nm
 from needmap.calibration import Calibrator
-from needmap.data.read import take_rows
+from needmap.data.provenance import take_rows
 from needmap.errors import ArtifactError, ConfigError
 from needmap.metrics import binary_metrics, expected_calibration_error
 
