@@ -6,7 +6,18 @@ prints. The options of ``schema``, ``train`` and ``tune`` are made from the decl
 file. Errors caused by input print one paragraph (no traceback) and exit with status 2.
 """
 
-from needmap.cli.base import app
+from typing import Any
+
 from needmap.cli.main import main
 
 __all__ = ["app", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    """``needmap.cli.app``: the typer app with every command registered (loaded on first use, so that
+    ``import needmap.cli`` loads neither pyarrow nor torch)."""
+    if name == "app":
+        from needmap.cli.main import registered_app
+
+        return registered_app()
+    raise AttributeError(f"module 'needmap.cli' has no attribute {name!r}")

@@ -1,17 +1,27 @@
-"""The ``needmap`` command: every command module registered on the app, and the entry point."""
+"""The ``needmap`` command: the entry point, and the app with every command module registered on it."""
 
 from __future__ import annotations
 
+import typer
+
 from needmap.cli.base import app
-from needmap.cli.commands import demo, evaluate, predict, profile, report, schema, train, tune
 from needmap.runtime.arrow_memory import prefer_system_arrow_pool, system_arrow_pool
 
-COMMANDS = (schema, train, tune, evaluate, predict, report, profile, demo)
+
+def registered_app() -> typer.Typer:
+    """The app with every command registered (importing a command module registers it).
+
+    The command modules import the option groups and through them pyarrow and torch, so they are
+    imported here, after :func:`main` has chosen Arrow's memory pool."""
+    from needmap.cli.commands import demo, evaluate, predict, profile, report, schema, train, tune  # noqa: F401
+
+    return app
 
 
 def main() -> None:
     """Entry point of the ``needmap`` command: Arrow allocates from the system's allocator for the whole
     process, chosen here before anything loads pyarrow (:mod:`needmap.runtime.arrow_memory`)."""
     prefer_system_arrow_pool()
+    application = registered_app()
     with system_arrow_pool():
-        app()
+        application()
