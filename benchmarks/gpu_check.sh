@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared check on a lent CUDA GPU (the device tool runs it from the repository root; see BENCHMARKS.md):
+# One prepared check on a CUDA GPU, run from the repository root (see BENCHMARKS.md):
 #   1. the CUDA tests (tests/training/test_device.py; they skip on machines without a GPU),
 #   2. the speed benchmark's needmap and DeepCTR-Torch cases training on the GPU, 1M Criteo-shaped rows made
 #      there by benchmarks/make_criteo_like.py (preprocessing and scoring stay on the CPU).
