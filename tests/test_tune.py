@@ -255,9 +255,14 @@ def test_bad_options_are_refused_before_any_trial(bank_rows: pa.Table, tmp_path:
 
 @pytest.mark.slow
 def test_a_failing_default_configuration_stops_the_search(bank_rows: pa.Table, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"no trial .* completed .*cross_layers"):
-        run_tune(bank_rows, bank_model(cross_layers=2), trials=3, timeout_s=None, out=tmp_path)
-    study = optuna.load_study(study_name="needmap-mlp", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    # An option the architecture cannot take is refused when the Model is made, naming the closest one ...
+    with pytest.raises(ConfigError, match="unknown option 'cross_layers'"):
+        bank_model(cross_layers=2)
+    # ... a value only the network can check fails every trial when its network is built: the search stops.
+    model = Model("dcnv2", target="y", drop=["duration"], id=["row_id"], structure="diagonal", **FAST)
+    with pytest.raises(ConfigError, match=r"no trial .* completed .*structure"):
+        run_tune(bank_rows, model, trials=3, timeout_s=None, out=tmp_path)
+    study = optuna.load_study(study_name="needmap-dcnv2", storage=f"sqlite:///{tmp_path / 'study.db'}")
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
 
 
