@@ -43,10 +43,8 @@ NOT_FITTED = "this model is not fitted yet; call fit() first or needmap.load() a
 
 
 def network_outputs(schema: Schema) -> int:
-    """Outputs of the network: one per target of a multi-task model, K for K classes, else 1."""
-    if schema.extra_targets:
-        return len(target_names(schema))
-    return len(schema.classes) if schema.task == "multiclass" else 1
+    """Outputs of the network: each head's in turn (K for a multiclass target of K classes, else 1)."""
+    return sum(h.n_outputs for h in schema.heads)
 
 
 def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:
@@ -55,7 +53,7 @@ def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:
     for name in schema.ids:
         if name in table.column_names:
             columns[name] = table.column(name)
-    if schema.extra_targets:
+    if len(schema.heads) > 1:
         for t, (name, task) in enumerate(zip(target_names(schema), target_tasks(schema), strict=True)):
             key = f"score_{name}" if task == "binary" else f"prediction_{name}"
             columns[key] = pa.array(out[:, t].astype(np.float64))
@@ -147,7 +145,7 @@ class Predictor:
             if self._one_row is None or self._one_row.model is not self.network_:
                 self._one_row = OneRowForward(self.network_)
             forward = self._one_row
-        if self.schema_.extra_targets:  # per-head scaling is applied by score()
+        if len(self.schema_.heads) > 1:  # per-head scaling is applied by score()
             return predict_raw(self.network_, x, target_scaling={"mean": 0.0, "std": 1.0}, forward=forward)
         return predict_raw(
             self.network_, x, task=self.schema_.task, target_scaling=self.target_scaling_, forward=forward
@@ -160,7 +158,7 @@ class Predictor:
 
         Encoding once and scoring the batch is the path for chunks, folds and batches scored repeatedly."""
         raw = self._raw(x)
-        if self.schema_.extra_targets:
+        if len(self.schema_.heads) > 1:
             scaling = self.target_scaling_ if isinstance(self.target_scaling_, list) else None
             return head_outputs(raw, target_tasks(self.schema_), scaling)
         task = self.schema_.task
@@ -178,7 +176,7 @@ class Predictor:
         (``preprocessor_.encode_target``); ``{target: metrics}`` for a multi-task model, each target's over
         the rows that have it."""
         out = self.score(x)
-        if self.schema_.extra_targets:
+        if len(self.schema_.heads) > 1:
             tasks, names = target_tasks(self.schema_), target_names(self.schema_)
             return {name: labelled_metrics(tasks[t], y[:, t], out[:, t]) for t, name in enumerate(names)}
         return task_metrics(self.schema_.task, y, out)
@@ -222,7 +220,7 @@ class Predictor:
         ``rows_without_target``. A multi-task model returns ``{target: metrics}``, each target's
         metrics over the rows that have a value for it."""
         table = _as_table(data)
-        if self.schema_.extra_targets:
+        if len(self.schema_.heads) > 1:
             labelled = self.labelled_targets(table)  # checks every target column before scoring
             out = self.score(self.preprocessor_.transform(table))
             result: dict[str, dict[str, Any]] = {}
