@@ -134,6 +134,20 @@ def test_save_load_gives_identical_predictions(
     assert "`score_married`" in card
 
 
+def test_a_model_directory_with_the_schema_of_before_heads_loads(
+    mmoe: nm.Model, split: tuple[pa.Table, pa.Table], tmp_path: Path
+) -> None:
+    path = mmoe.save(tmp_path / "model")
+    schema = json.loads((path / "schema.json").read_text())
+    heads = schema.pop("heads")
+    schema["extra_targets"] = heads[1:]  # the form written before heads: the first target, then the others
+    (path / "schema.json").write_text(json.dumps(schema))
+    loaded = nm.load(path)
+    assert loaded.schema_.heads == mmoe.schema_.heads
+    np.testing.assert_array_equal(loaded.predict_proba(split[1]), mmoe.predict_proba(split[1]))
+    assert loaded.predict(split[1].slice(0, 50)).equals(mmoe.predict(split[1].slice(0, 50)))
+
+
 @pytest.mark.slow
 def test_run_train_reports_test_metrics_and_a_baseline_per_task(adult: pa.Table, tmp_path: Path) -> None:
     model = nm.Model(
