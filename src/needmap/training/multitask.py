@@ -30,8 +30,9 @@ _NOT_LOGGED = ("n", "note", "positive_rate", "rows_without_target")
 
 
 @dataclass
-class Head:
-    """One target of a multi-task model: its name, task, monitored metric, loss weight and scaling."""
+class TrainedHead:
+    """How one head of a multi-task model trains: its target name, task, monitored metric, loss weight and the
+    standardization of its target (the column and task it describes are a :class:`needmap.schema.Head`)."""
 
     name: str
     task: str
@@ -137,11 +138,11 @@ class MultiTask:
                 f"monitor {config.monitor!r} applies to none of the tasks {', '.join(sorted(set(tasks)))}."
             )
         weights = _resolve_weights(config.task_weights, names)
-        self.heads: list[Head] = []
+        self.heads: list[TrainedHead] = []
         for name, task, weight in zip(names, tasks, weights, strict=True):
             kind = head_kind(task)
             metric = config.monitor if config.monitor in kind.monitors else kind.default_monitor
-            self.heads.append(Head(name, task, metric, kind.monitors[metric], weight))
+            self.heads.append(TrainedHead(name, task, metric, kind.monitors[metric], weight))
         self.config = config
         metrics = {(h.monitor, h.direction) for h in self.heads}
         if len(metrics) == 1:
