@@ -16,6 +16,7 @@ import needmap as nm
 from needmap.display import metrics_table
 from needmap.errors import ConfigError, SchemaError
 from needmap.features.target import encode_targets
+from needmap.schema import Head
 from needmap.workflows.train import run_train
 
 # 12,000 random lines of adult.data (tests/datasets/ATTRIBUTION.md)
@@ -75,11 +76,11 @@ def test_schema_holds_both_targets(mmoe: nm.Model, adult: pa.Table) -> None:
     schema = mmoe.schema_
     assert schema is not None
     assert (schema.target, schema.task, schema.classes) == ("income", "binary", ["<=50K", ">50K"])
-    assert schema.extra_targets == [{"name": "married", "task": "binary", "classes": ["false", "true"]}]
+    assert schema.heads[1:] == [Head("married", "binary", ["false", "true"])]
     assert schema.column("married").role == "target" and "married" not in schema.features
     assert "target 2 of a multi-task model" in schema.column("married").reason
     comma = nm.Model("mmoe", target="income,married", drop="fnlwgt").infer_schema(adult)
-    assert comma.extra_targets == schema.extra_targets
+    assert comma.heads == schema.heads
     assert [(c.name, c.role) for c in comma.columns] == [(c.name, c.role) for c in schema.columns]
     y = encode_targets(adult.slice(0, 5), schema)
     assert y.shape == (5, 2) and y.dtype == np.float32
@@ -133,6 +134,20 @@ def test_save_load_gives_identical_predictions(
     assert "`score_married`" in card
 
 
+def test_a_model_directory_with_the_schema_of_before_heads_loads(
+    mmoe: nm.Model, split: tuple[pa.Table, pa.Table], tmp_path: Path
+) -> None:
+    path = mmoe.save(tmp_path / "model")
+    schema = json.loads((path / "schema.json").read_text())
+    heads = schema.pop("heads")
+    schema["extra_targets"] = heads[1:]  # the form written before heads: the first target, then the others
+    (path / "schema.json").write_text(json.dumps(schema))
+    loaded = nm.load(path)
+    assert loaded.schema_.heads == mmoe.schema_.heads
+    np.testing.assert_array_equal(loaded.predict_proba(split[1]), mmoe.predict_proba(split[1]))
+    assert loaded.predict(split[1].slice(0, 50)).equals(mmoe.predict(split[1].slice(0, 50)))
+
+
 @pytest.mark.slow
 def test_run_train_reports_test_metrics_and_a_baseline_per_task(adult: pa.Table, tmp_path: Path) -> None:
     model = nm.Model(
@@ -140,7 +155,7 @@ def test_run_train_reports_test_metrics_and_a_baseline_per_task(adult: pa.Table,
     )
     outcome = run_train(adult, model, out=tmp_path / "ple", test_size=0.2)
     metrics = outcome.metrics
-    assert outcome.schema.extra_targets[0]["task"] == "regression"
+    assert outcome.schema.heads[1].task == "regression"
     assert metrics["test"]["income"]["auc"] > 0.75
     hours = adult.column("hours_per_week").to_numpy()
     assert metrics["test"]["hours_per_week"]["rmse"] < hours.std()  # better than the mean: the scaling is undone
@@ -186,7 +201,7 @@ def test_multitask_targets_are_checked(adult: pa.Table) -> None:
     with pytest.raises(SchemaError, match="'wealth' is not in the table"):
         nm.Model("mmoe", target=["income", "wealth"]).infer_schema(adult)
     schema = nm.Model("mmoe", target=["income", "age"], task="binary,regression").infer_schema(adult)
-    assert schema.extra_targets[0]["task"] == "regression" and "age" not in schema.features
+    assert schema.heads[1].task == "regression" and "age" not in schema.features
 
 
 @pytest.mark.slow

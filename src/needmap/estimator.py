@@ -53,7 +53,7 @@ from needmap.declare import unknown_message
 from needmap.errors import ConfigError, DataError, SchemaError, no_values_error
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import (
-    add_extra_targets,
+    add_targets,
     strata,
     target_names,
     target_tasks,
@@ -342,8 +342,8 @@ class Model:
     def infer_schema(self, table: pa.Table) -> Schema:
         """The schema this model would use for ``table``: inferred roles plus this model's overrides.
 
-        With several targets, the first is the schema's ``target`` and the others its
-        ``extra_targets`` (see :func:`needmap.features.target.add_extra_targets`).
+        Each target is one of the schema's ``heads``, in the order given (see
+        :func:`needmap.features.target.add_targets`).
         """
         names = self._targets(table)
         tasks = self._tasks(len(names))
@@ -358,7 +358,7 @@ class Model:
                     column=name,
                 )
         schema = self._infer_first_target(table, names[0] if names else None, tasks[0], roles)
-        return add_extra_targets(schema, table, names[1:], tasks[1:]) if len(names) > 1 else schema
+        return add_targets(schema, table, names[1:], tasks[1:]) if len(names) > 1 else schema
 
     def _infer_first_target(
         self, table: pa.Table, target: str | None, task: str | None, roles: dict[str, Any]
@@ -435,7 +435,7 @@ class Model:
         else:
             prepared = self._prepare_table(_as_table(data), schema, prep_config, config, validation)
         schema, preprocessor, x_train, y_train, x_valid, y_valid, report, fit_rows = prepared
-        multi = bool(schema.extra_targets)
+        multi = len(schema.heads) > 1
         self._check_calibration(schema, x_valid)
         torch.manual_seed(config.seed)
         try:
@@ -499,8 +499,8 @@ class Model:
         """ConfigError, before training, when ``calibrate`` is set for a model it cannot calibrate."""
         if self.calibrate is None:
             return
-        if schema.extra_targets or schema.task != "binary":
-            task = "multi-task" if schema.extra_targets else schema.task
+        if len(schema.heads) > 1 or schema.task != "binary":
+            task = "multi-task" if len(schema.heads) > 1 else schema.task
             raise ConfigError(
                 f"calibrate={self.calibrate!r} recalibrates the probability of a binary target; this model is "
                 f"{task}. Expected calibrate=None."

@@ -36,7 +36,8 @@ from needmap.metrics import task_metrics
 from needmap.models.registry import build_model
 from needmap.runtime.arrow_memory import system_arrow_pool, uses_system_arrow_pool
 from needmap.schema import Schema
-from needmap.training.multitask import head_outputs, labelled_metrics
+from needmap.training.heads import head_kind
+from needmap.training.multitask import labelled_metrics
 from needmap.training.one_row import OneRowForward
 from needmap.training.trainer import TrainConfig, predict_raw
 
@@ -44,31 +45,47 @@ NOT_FITTED = "this model is not fitted yet; call fit() first or needmap.load() a
 
 
 def network_outputs(schema: Schema) -> int:
-    """Outputs of the network: one per target of a multi-task model, K for K classes, else 1."""
-    if schema.extra_targets:
-        return len(target_names(schema))
-    return len(schema.classes) if schema.task == "multiclass" else 1
+    """Outputs of the network: each head's in turn (K for a multiclass target of K classes, else 1)."""
+    return sum(h.n_outputs for h in schema.heads)
+
+
+def head_columns(schema: Schema, out: np.ndarray) -> list[np.ndarray]:
+    """The outputs ``out`` of :meth:`Predictor.score` cut per head: ``[n]`` for a head of one output,
+    ``[n, K]`` for a head of K (a multiclass target)."""
+    values = np.asarray(out).reshape(len(out), -1)
+    parts, start = [], 0
+    for head in schema.heads:
+        part = values[:, start : start + head.n_outputs]
+        parts.append(part[:, 0] if head.n_outputs == 1 else part)
+        start += head.n_outputs
+    return parts
+
+
+def joined(parts: list[np.ndarray]) -> np.ndarray:
+    """Per-head outputs as :meth:`Predictor.score` returns them: one head's as they are, several side by side."""
+    return parts[0] if len(parts) == 1 else np.column_stack(parts)
 
 
 def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:
-    """Id columns of ``table`` followed by the score column(s) for ``out`` (see :meth:`Predictor.predict`)."""
+    """Id columns of ``table`` followed by the score column(s) for ``out`` (see :meth:`Predictor.predict`).
+
+    Each head gives ``score`` (binary), ``predicted`` and ``proba_<class>`` (multiclass) or ``prediction``
+    (other tasks); with several heads each name ends in ``_<target>``."""
     columns: dict[str, Any] = {}
     for name in schema.ids:
         if name in table.column_names:
             columns[name] = table.column(name)
-    if schema.extra_targets:
-        for t, (name, task) in enumerate(zip(target_names(schema), target_tasks(schema), strict=True)):
-            key = f"score_{name}" if task == "binary" else f"prediction_{name}"
-            columns[key] = pa.array(out[:, t].astype(np.float64))
-    elif schema.task == "binary":
-        columns["score"] = pa.array(out.astype(np.float64))
-    elif schema.task == "multiclass":
-        classes = np.asarray(schema.classes, dtype=object)
-        columns["predicted"] = pa.array(classes[out.argmax(axis=1)].tolist(), type=pa.string())
-        for k, name in enumerate(schema.classes):
-            columns[f"proba_{name}"] = pa.array(out[:, k].astype(np.float64))
-    else:
-        columns["prediction"] = pa.array(out.astype(np.float64))
+    for head, values in zip(schema.heads, head_columns(schema, out), strict=True):
+        suffix = f"_{head.name}" if len(schema.heads) > 1 else ""
+        if head.task == "binary":
+            columns[f"score{suffix}"] = pa.array(values.astype(np.float64))
+        elif head.task == "multiclass":
+            classes = np.asarray(head.classes, dtype=object)
+            columns[f"predicted{suffix}"] = pa.array(classes[values.argmax(axis=1)].tolist(), type=pa.string())
+            for k, name in enumerate(head.classes):
+                columns[f"proba{suffix}_{name}"] = pa.array(values[:, k].astype(np.float64))
+        else:
+            columns[f"prediction{suffix}"] = pa.array(values.astype(np.float64))
     return pa.table(columns)
 
 
@@ -148,7 +165,7 @@ class Predictor:
             if self._one_row is None or self._one_row.model is not self.network_:
                 self._one_row = OneRowForward(self.network_)
             forward = self._one_row
-        if self.schema_.extra_targets:  # per-head scaling is applied by score()
+        if isinstance(self.target_scaling_, list):  # per-head scaling is applied by score()
             return predict_raw(self.network_, x, target_scaling={"mean": 0.0, "std": 1.0}, forward=forward)
         return predict_raw(
             self.network_, x, task=self.schema_.task, target_scaling=self.target_scaling_, forward=forward
@@ -160,26 +177,24 @@ class Predictor:
         the target's units (``[n]``); for a multi-task model ``[n, T]``, column t as the task of target t gives.
 
         Encoding once and scoring the batch is the path for chunks, folds and batches scored repeatedly."""
-        raw = self._raw(x)
-        if self.schema_.extra_targets:
-            scaling = self.target_scaling_ if isinstance(self.target_scaling_, list) else None
-            return head_outputs(raw, target_tasks(self.schema_), scaling)
-        task = self.schema_.task
-        if task == "binary":
-            p = 1.0 / (1.0 + np.exp(-raw.reshape(-1).astype(np.float64)))
-            return p if self.calibrator_ is None else self.calibrator_.transform(p)
-        if task == "multiclass":
-            z = raw - raw.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            return e / e.sum(axis=1, keepdims=True)
-        return raw.reshape(-1)
+        raw = self._raw(x).astype(np.float64, copy=False)
+        heads = self.schema_.heads
+        # A list holds each head's scaling (applied here); a single pair was applied by _raw.
+        scaling = self.target_scaling_ if isinstance(self.target_scaling_, list) else [None] * len(heads)
+        parts = [
+            head_kind(str(head.task)).scores(part.reshape(len(part), -1), scaling[t])
+            for t, (head, part) in enumerate(zip(heads, head_columns(self.schema_, raw), strict=True))
+        ]
+        if self.calibrator_ is not None:  # a calibrator belongs to a model of one binary target
+            parts[0] = self.calibrator_.transform(parts[0])
+        return joined(parts)
 
     def evaluate_batch(self, x: Any, y: np.ndarray) -> dict[str, Any]:
         """Metrics of the outputs on encoded rows ``x`` against encoded targets ``y``
         (``preprocessor_.encode_target``); ``{target: metrics}`` for a multi-task model, each target's over
         the rows that have it."""
         out = self.score(x)
-        if self.schema_.extra_targets:
+        if len(self.schema_.heads) > 1:
             tasks, names = target_tasks(self.schema_), target_names(self.schema_)
             return {name: labelled_metrics(tasks[t], y[:, t], out[:, t]) for t, name in enumerate(names)}
         return task_metrics(self.schema_.task, y, out)
@@ -223,7 +238,7 @@ class Predictor:
         ``rows_without_target``. A multi-task model returns ``{target: metrics}``, each target's
         metrics over the rows that have a value for it."""
         table = _as_table(data)
-        if self.schema_.extra_targets:
+        if len(self.schema_.heads) > 1:
             labelled = self.labelled_targets(table)  # checks every target column before scoring
             out = self.score(self.preprocessor_.transform(table))
             result: dict[str, dict[str, Any]] = {}

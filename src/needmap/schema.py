@@ -40,19 +40,73 @@ class ColumnSpec:
 
 
 @dataclass
-class Schema:
-    """Roles of all columns, the target and the task.
+class Head:
+    """One target of a model: the column it learns, its task and its class labels.
 
-    ``classes`` holds the target's class labels as strings, in the order of the model's outputs:
-    for a binary task ``classes[1]`` is the positive class; for regression it is empty.
+    ``classes`` holds the target's class labels as strings, in the order of the head's outputs: for
+    a binary task ``classes[1]`` is the positive class; for regression it is empty. A head takes
+    :attr:`n_outputs` columns of the network's output: K for a multiclass target of K classes, 1
+    otherwise. How a head's task trains and scores (its loss, its scores, its metrics) is looked up
+    by the task name in :mod:`needmap.training.heads`, so a new kind of head is a new entry there.
+    """
+
+    name: str
+    task: str | None
+    classes: list[str] = field(default_factory=list)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) if self.task == "multiclass" else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "task": self.task, "classes": list(self.classes)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Head:
+        return cls(name=str(data["name"]), task=data.get("task"), classes=[str(c) for c in data.get("classes", [])])
+
+
+@dataclass(init=False)
+class Schema:
+    """Roles of all columns and the targets (``heads``) the model learns, in the order of its outputs.
+
+    ``Schema(columns, target=..., task=..., classes=...)`` makes a schema of one head; ``Schema(columns,
+    heads=[...])`` one of several. ``target``, ``task`` and ``classes`` read the first head (None, None
+    and [] without a head), which is the only one of most models.
     """
 
     columns: list[ColumnSpec]
-    target: str | None = None
-    task: str | None = None
-    classes: list[str] = field(default_factory=list)
-    # Further targets of a multi-task model: [{"name", "task", "classes"}], outputs after the first.
-    extra_targets: list[dict[str, Any]] = field(default_factory=list)
+    heads: list[Head]
+
+    def __init__(
+        self,
+        columns: list[ColumnSpec],
+        target: str | None = None,
+        task: str | None = None,
+        classes: list[str] | None = None,
+        heads: list[Head] | None = None,
+    ) -> None:
+        if heads is not None and (target is not None or task is not None or classes):
+            raise ValueError("give a schema either heads or target/task/classes, not both.")
+        self.columns = columns
+        if heads is None:
+            heads = [Head(target, task, list(classes or []))] if target is not None else []
+        self.heads = list(heads)
+
+    @property
+    def target(self) -> str | None:
+        """The first head's target column (None without a target)."""
+        return self.heads[0].name if self.heads else None
+
+    @property
+    def task(self) -> str | None:
+        """The first head's task."""
+        return self.heads[0].task if self.heads else None
+
+    @property
+    def classes(self) -> list[str]:
+        """The first head's class labels."""
+        return self.heads[0].classes if self.heads else []
 
     # -- views ---------------------------------------------------------------------------------
     def names(self, role: str) -> list[str]:
@@ -89,20 +143,29 @@ class Schema:
 
     # -- persistence ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``columns`` and ``heads``, with the first head's ``target``, ``task`` and
+        ``classes`` beside them, as a schema of one target has always been written."""
         return {
             "columns": [asdict(c) for c in self.columns],
+            "heads": [h.to_dict() for h in self.heads],
             "target": self.target,
             "task": self.task,
             "classes": list(self.classes),
-            "extra_targets": [dict(t) for t in self.extra_targets],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Schema:
-        return cls(
-            columns=[ColumnSpec(**c) for c in data["columns"]],
-            target=data.get("target"),
-            task=data.get("task"),
-            classes=list(data.get("classes", [])),
-            extra_targets=[dict(t) for t in data.get("extra_targets", [])],
-        )
+        """The schema of :meth:`to_dict`, or of the form written before heads: ``target``, ``task``,
+        ``classes`` and the further targets of a multi-task model under ``extra_targets``."""
+        columns = [ColumnSpec(**c) for c in data["columns"]]
+        if "heads" in data:
+            return cls(columns, heads=[Head.from_dict(h) for h in data["heads"]])
+        return cls(columns, heads=_heads_of_old_form(data))
+
+
+def _heads_of_old_form(data: dict[str, Any]) -> list[Head]:
+    """The heads of a schema JSON written before heads: the first target, then each extra target."""
+    if data.get("target") is None:
+        return []
+    first = Head(str(data["target"]), data.get("task"), [str(c) for c in data.get("classes", [])])
+    return [first, *(Head.from_dict(t) for t in data.get("extra_targets", []))]

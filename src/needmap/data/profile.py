@@ -89,9 +89,9 @@ def _roles(table: pa.Table, schema: Schema | None) -> dict[str, str]:
         for spec in schema.columns:
             if spec.name in roles:
                 roles[spec.name] = spec.role
-        for extra in schema.extra_targets:
-            if extra.get("name") in roles:
-                roles[extra["name"]] = "target"
+        for head in schema.heads:
+            if head.name in roles:
+                roles[head.name] = "target"
     return roles
 
 

@@ -407,7 +407,7 @@ class Preprocessor:
         (multi-task) float32 ``[n, T]``, one column per target. Raises :class:`DataError` for an
         empty target or a label outside ``schema.classes``; drop rows without a target first.
         """
-        if self.schema.extra_targets:
+        if len(self.schema.heads) > 1:
             return encode_targets(table, self.schema)
         file = source_of(table)
         if self.schema.target is None:

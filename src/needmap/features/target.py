@@ -1,9 +1,8 @@
 """The target column(s) as the array a model learns from, and the further targets of a multi-task model.
 
-A multi-task schema keeps its first target in ``target``/``task``/``classes`` and the others in
-``extra_targets`` (``[{"name", "task", "classes"}]``, each binary or regression), in the order of
-the model's outputs. :func:`encode_targets` gives float32 ``[n]`` for one target and ``[n, T]``
-for T targets.
+A schema lists its targets as ``heads`` (:class:`needmap.schema.Head`), in the order of the model's
+outputs; a multi-task schema has several, each binary or regression. :func:`encode_targets` gives
+float32 ``[n]`` for one target and ``[n, T]`` for T targets.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from needmap.data.infer import infer_target
 from needmap.data.provenance import first_row_of, source_of
 from needmap.data.values import parse_numeric, stringify, to_numpy
 from needmap.errors import ConfigError, DataError, SchemaError
-from needmap.schema import Schema
+from needmap.schema import Head, Schema
 
 MULTITASK_TASKS = ("binary", "regression")
 
@@ -85,26 +84,20 @@ def encode_target(column: pa.ChunkedArray, schema: Schema, *, file: str | None, 
 
 # -- several targets ---------------------------------------------------------------------------------
 def target_names(schema: Schema) -> list[str]:
-    """The target columns of ``schema`` in output order: ``target``, then each extra target."""
-    first = [schema.target] if schema.target is not None else []
-    return first + [str(t["name"]) for t in schema.extra_targets]
+    """The target columns of ``schema`` in output order: one per head."""
+    return [h.name for h in schema.heads]
 
 
 def target_tasks(schema: Schema) -> list[str]:
     """The task of each target of ``schema``, in output order."""
-    first = [str(schema.task)] if schema.target is not None else []
-    return first + [str(t["task"]) for t in schema.extra_targets]
+    return [str(h.task) for h in schema.heads]
 
 
 def head_schema(schema: Schema, name: str) -> Schema:
-    """``schema`` seen from target ``name``: its ``target``, ``task`` and ``classes`` are that target's."""
-    if name == schema.target:
-        return replace(schema, extra_targets=[])
-    for extra in schema.extra_targets:
-        if extra["name"] == name:
-            return replace(
-                schema, target=name, task=extra["task"], classes=list(extra.get("classes", [])), extra_targets=[]
-            )
+    """``schema`` seen from target ``name``: its one head is that target's."""
+    for head in schema.heads:
+        if head.name == name:
+            return replace(schema, heads=[head])
     raise SchemaError(f"'{name}' is not a target of the schema; expected one of {', '.join(target_names(schema))}.")
 
 
@@ -151,8 +144,8 @@ def encode_targets(table: pa.Table, schema: Schema) -> np.ndarray:
     return out
 
 
-def add_extra_targets(schema: Schema, table: pa.Table, names: Sequence[str], tasks: Sequence[str | None]) -> Schema:
-    """``schema`` with the columns ``names`` as further targets of a multi-task model.
+def add_targets(schema: Schema, table: pa.Table, names: Sequence[str], tasks: Sequence[str | None]) -> Schema:
+    """``schema`` with the columns ``names`` as further heads (targets) of a multi-task model.
 
     Each column gets role "target" (it stops being a feature) and its task is inferred as for the
     first target (:func:`needmap.data.infer.infer_schema` rules) unless ``tasks`` gives it. Each
@@ -198,5 +191,5 @@ def add_extra_targets(schema: Schema, table: pa.Table, names: Sequence[str], tas
         columns[index[name]] = replace(
             spec, role="target", reason=f"{reason}; target {len(extra) + 2} of a multi-task model"
         )
-        extra.append({"name": name, "task": inferred, "classes": classes})
-    return replace(schema, columns=columns, extra_targets=extra)
+        extra.append(Head(name, inferred, list(classes)))
+    return replace(schema, columns=columns, heads=[*schema.heads, *extra])

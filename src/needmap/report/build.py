@@ -69,8 +69,8 @@ def _model_facts(model: Any) -> dict[str, Any]:
         facts_["positive class"] = schema.classes[1]
     elif schema.classes:
         facts_["classes"] = ", ".join(schema.classes)
-    if schema.extra_targets:
-        facts_["targets"] = ", ".join([schema.target, *(t["name"] for t in schema.extra_targets)])
+    if len(schema.heads) > 1:
+        facts_["targets"] = ", ".join(h.name for h in schema.heads)
     hidden = (model.params or {}).get("hidden")
     if hidden:
         facts_["hidden layers"] = ", ".join(str(h) for h in hidden)
@@ -124,7 +124,7 @@ def report_data(
         evaluation=evaluation,
         profile=profile,
     )
-    single_binary = schema.task == "binary" and not schema.extra_targets
+    single_binary = schema.task == "binary" and len(schema.heads) == 1
     if evaluation and evaluation.get("importance"):
         result.importance = evaluation["importance"]
         result.importance_rows = evaluation.get("data") or "the test rows"
@@ -143,12 +143,12 @@ def report_data(
         result.drift = drift(profile, data)
     else:
         result.notes["drift"] = "no profile.json in this model directory: no training profile to compare the data with"
-    if schema.extra_targets and all(name in data.column_names for name in target_names(schema)):
+    if len(schema.heads) > 1 and all(name in data.column_names for name in target_names(schema)):
         bases = saved_baselines(model, file=str(directory))
         if bases:  # per target: the deep model against that target's saved baselines on the data
             result.target_evaluations = evaluate_with_baselines(model, data, baselines=bases)["evaluation"]
-    if schema.extra_targets or schema.target not in data.column_names:
-        reason = "several targets" if schema.extra_targets else f"no target column '{schema.target}'"
+    if len(schema.heads) > 1 or schema.target not in data.column_names:
+        reason = "several targets" if len(schema.heads) > 1 else f"no target column '{schema.target}'"
         result.notes["curves"] = f"the data has {reason}: no curves on it" + (
             "" if evaluation else "; and no evaluation.json in this model directory"
         )

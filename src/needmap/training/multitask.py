@@ -21,19 +21,18 @@ import torch
 from torch import nn
 
 from needmap.errors import ConfigError, DataError
-from needmap.metrics import binary_metrics, regression_metrics
-from needmap.training.config import DEFAULT_MONITOR, MONITORS, TrainConfig
-from needmap.training.losses import class_weights
+from needmap.training.config import TrainConfig
+from needmap.training.heads import head_kind, head_tasks
 
-HEAD_TASKS = ("binary", "regression")
 # Errors in target units that the combined monitor divides by the target's training std.
 _UNIT_METRICS = ("rmse", "mae")
 _NOT_LOGGED = ("n", "note", "positive_rate", "rows_without_target")
 
 
 @dataclass
-class Head:
-    """One target of a multi-task model: its name, task, monitored metric, loss weight and scaling."""
+class TrainedHead:
+    """How one head of a multi-task model trains: its target name, task, monitored metric, loss weight and the
+    standardization of its target (the column and task it describes are a :class:`needmap.schema.Head`)."""
 
     name: str
     task: str
@@ -47,19 +46,17 @@ class Head:
 def head_outputs(
     raw: np.ndarray, tasks: Sequence[str], scaling: Sequence[Mapping[str, float] | None] | None
 ) -> np.ndarray:
-    """Raw outputs ``[n, T]`` of a multi-task model as float64 ``[n, T]``: column t is P(positive)
-    (sigmoid) for a binary task, ``raw * std + mean`` in the target's units for a regression task
-    (``scaling[t]`` = ``{"mean", "std"}``; identity when None)."""
+    """Raw outputs ``[n, T]`` of a multi-task model as float64 ``[n, T]``: column t as the scores of
+    target t's head kind (:mod:`needmap.training.heads`): P(positive) (sigmoid) for a binary task,
+    ``raw * std + mean`` in the target's units for a regression task (``scaling[t]`` = ``{"mean", "std"}``;
+    identity when None)."""
     values = np.asarray(raw, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] != len(tasks):
         raise ValueError(f"raw outputs have shape {values.shape}; expected [n, {len(tasks)}]")
     out = np.empty_like(values)
     for t, task in enumerate(tasks):
-        if task == "binary":
-            out[:, t] = 1.0 / (1.0 + np.exp(-values[:, t]))
-        else:
-            pair = (scaling[t] if scaling is not None else None) or {"mean": 0.0, "std": 1.0}
-            out[:, t] = values[:, t] * float(pair["std"]) + float(pair["mean"])
+        pair = scaling[t] if scaling is not None else None
+        out[:, t] = head_kind(task).scores(values[:, t : t + 1], pair)
     return out
 
 
@@ -73,10 +70,7 @@ def labelled_metrics(task: str, y: np.ndarray, scores: np.ndarray) -> dict[str, 
     is not NaN, with ``rows_without_target``, the rows left out; ``scores`` ``[n]`` as :func:`head_outputs`."""
     y = np.asarray(y, dtype=np.float64)
     labelled = ~np.isnan(y)
-    if task == "binary":
-        metrics = binary_metrics(y[labelled], np.asarray(scores)[labelled])
-    else:
-        metrics = regression_metrics(y[labelled], np.asarray(scores)[labelled])
+    metrics = head_kind(task).metrics(y[labelled], np.asarray(scores)[labelled])
     metrics["rows_without_target"] = int((~labelled).sum())
     return metrics
 
@@ -123,10 +117,11 @@ class MultiTask:
         names = list(names) if names is not None else [f"task_{t}" for t in range(len(tasks))]
         if not tasks:
             raise ConfigError("a multi-task model needs at least one task; none was given.")
-        bad = [t for t in tasks if t not in HEAD_TASKS]
+        several = [t for t in head_tasks() if head_kind(t).with_others]
+        bad = [t for t in tasks if t not in several]
         if bad:
             raise ConfigError(
-                f"the tasks are {tasks}; each head of a multi-task model must be one of {', '.join(HEAD_TASKS)}.",
+                f"the tasks are {tasks}; each head of a multi-task model must be one of {', '.join(several)}.",
                 hint="A multiclass target can only be trained alone.",
             )
         if len(names) != len(tasks) or len(set(names)) != len(names):
@@ -138,15 +133,16 @@ class MultiTask:
                 f"{len(tasks)} tasks ({', '.join(names)}) need a model with {len(tasks)} outputs; "
                 f"this one has {n_outputs}."
             )
-        if config.monitor is not None and not any(config.monitor in MONITORS[t] for t in tasks):
+        if config.monitor is not None and not any(config.monitor in head_kind(t).monitors for t in tasks):
             raise ConfigError(
                 f"monitor {config.monitor!r} applies to none of the tasks {', '.join(sorted(set(tasks)))}."
             )
         weights = _resolve_weights(config.task_weights, names)
-        self.heads: list[Head] = []
+        self.heads: list[TrainedHead] = []
         for name, task, weight in zip(names, tasks, weights, strict=True):
-            metric = config.monitor if config.monitor in MONITORS[task] else DEFAULT_MONITOR[task]
-            self.heads.append(Head(name, task, metric, MONITORS[task][metric], weight))
+            kind = head_kind(task)
+            metric = config.monitor if config.monitor in kind.monitors else kind.default_monitor
+            self.heads.append(TrainedHead(name, task, metric, kind.monitors[metric], weight))
         self.config = config
         metrics = {(h.monitor, h.direction) for h in self.heads}
         if len(metrics) == 1:
@@ -185,7 +181,7 @@ class MultiTask:
             column = column[~np.isnan(column)]
             if column.size == 0:
                 raise DataError(f"{what} has no row with a value for the target '{head.name}'; expected at least one.")
-            if head.task == "binary" and not np.isin(column, (0.0, 1.0)).all():
+            if head_kind(head.task).labels == "binary" and not np.isin(column, (0.0, 1.0)).all():
                 first = column[~np.isin(column, (0.0, 1.0))][0]
                 raise DataError(
                     f"{what} holds {first!r} for the binary target '{head.name}'; expected 0 or 1 in every row."
@@ -196,7 +192,7 @@ class MultiTask:
         """DataError when a binary head sees one class only in the training rows."""
         for t, head in enumerate(self.heads):
             labelled = labelled_values(y, t)
-            if head.task == "binary" and len(np.unique(labelled)) < 2:
+            if head_kind(head.task).labels == "binary" and len(np.unique(labelled)) < 2:
                 raise DataError(
                     f"the training rows hold only the class {int(labelled[0])} of the target '{head.name}'; "
                     "a binary head needs both classes."
@@ -207,7 +203,7 @@ class MultiTask:
         (of the rows that have the target); NaN stays NaN."""
         out = y.copy()
         for t, head in enumerate(self.heads):
-            if head.task == "regression":
+            if head_kind(head.task).standardized:
                 mean, std = float(np.nanmean(y[:, t])), float(np.nanstd(y[:, t]))
                 head.mean, head.std = mean, (std if std > 0 else 1.0)
                 out[:, t] = (y[:, t] - head.mean) / head.std
@@ -215,21 +211,16 @@ class MultiTask:
 
     def scaling(self) -> list[dict[str, float] | None]:
         """Per head: ``{"mean", "std"}`` of a regression target's standardization, None for a binary head."""
-        return [{"mean": h.mean, "std": h.std} if h.task == "regression" else None for h in self.heads]
+        return [{"mean": h.mean, "std": h.std} if head_kind(h.task).standardized else None for h in self.heads]
 
     # -- loss --------------------------------------------------------------------------------------
     def make_losses(self, y: np.ndarray, device: torch.device | str = "cpu") -> None:
-        """Build each head's per-row loss on ``device``: BCEWithLogits (``class_weight``, from the rows that
-        have the target, as its pos_weight) or squared error."""
-        self.loss_fns = []
-        for t, head in enumerate(self.heads):
-            if head.task == "binary":
-                labelled = labelled_values(y, t).astype(np.int64)
-                weights = class_weights("binary", self.config.class_weight, labelled, 2)
-                weights = weights if weights is None else weights.to(device)
-                self.loss_fns.append(nn.BCEWithLogitsLoss(pos_weight=weights, reduction="none"))
-            else:
-                self.loss_fns.append(nn.MSELoss(reduction="none"))
+        """Build each head's per-row loss on ``device``, its kind's loss from the rows that have the target:
+        BCEWithLogits (``class_weight`` as its pos_weight) for a binary head, squared error for regression."""
+        self.loss_fns = [
+            head_kind(head.task).loss(labelled_values(y, t), self.config.class_weight, 1, "none").to(device)
+            for t, head in enumerate(self.heads)
+        ]
 
     def loss(self, out: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(``sum_t w_t * loss_t``, the per-head losses ``[T]``) for outputs and targets ``[B, T]``;
@@ -260,7 +251,7 @@ class MultiTask:
         same = self.monitor != "mean_score"
         for head in self.heads:
             value = float(per_head[head.name][head.monitor])
-            if head.task == "regression" and head.monitor in _UNIT_METRICS:
+            if head_kind(head.task).standardized and head.monitor in _UNIT_METRICS:
                 value /= head.std
             if not same and head.direction == "min":
                 value = -value
@@ -282,11 +273,8 @@ class MultiTask:
         """DataError when a head's monitored metric is undefined on the validation rows (e.g. one class)."""
         for t, head in enumerate(self.heads):
             labelled = labelled_values(y_valid, t)
-            n = len(labelled)
-            if head.task == "binary":
-                trial = binary_metrics(labelled, np.full(n, 0.5))
-            else:
-                trial = regression_metrics(labelled, np.zeros(n))
+            kind = head_kind(head.task)
+            trial = kind.metrics(labelled, kind.scores(np.zeros((len(labelled), 1)), None))
             if trial[head.monitor] is None:
                 raise DataError(
                     f"the monitored validation metric {head.monitor!r} of the target '{head.name}' is undefined on "

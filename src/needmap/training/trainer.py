@@ -13,16 +13,14 @@ import torch
 
 from needmap.errors import ConfigError, DataError
 from needmap.features.batch import FeatureBatch
-from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from needmap.models.base import TabularModel
 from needmap.models.inputs import Inputs
 from needmap.runtime.device import resolve_device, synchronize, usable_cores
 from needmap.runtime.malloc import keep_freed_memory, return_freed_memory
 from needmap.runtime.onednn import cpu_matmul_name
 from needmap.runtime.precision import precision_context
-from needmap.schema import TASKS
 from needmap.training.config import TrainConfig
-from needmap.training.losses import class_weights, make_loss
+from needmap.training.heads import HeadKind, head_kind, head_tasks
 from needmap.training.multitask import MultiTask
 from needmap.training.optimizers import (
     Optimizers,
@@ -31,7 +29,7 @@ from needmap.training.optimizers import (
     resolve_embedding_updates,
     restore_dense_lookups,
 )
-from needmap.training.predict import forward_in_batches, predict_raw, probabilities_from_logits, to_inputs
+from needmap.training.predict import forward_in_batches, predict_raw, to_inputs
 from needmap.training.progress import EpochProgress
 from needmap.training.stream import TrainingStream
 
@@ -92,8 +90,8 @@ class TrainResult:
         return asdict(self)
 
 
-def _labels(task: str, y: np.ndarray, n_outputs: int, name: str) -> np.ndarray:
-    """Check a target array [n] and return it as int64 (classification) or float64 (regression)."""
+def _labels(kind: HeadKind, y: np.ndarray, n_outputs: int, name: str) -> np.ndarray:
+    """Check a target array [n] and return it as int64 (classification) or float64 (values)."""
     array = np.asarray(y)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
@@ -106,15 +104,15 @@ def _labels(task: str, y: np.ndarray, n_outputs: int, name: str) -> np.ndarray:
     values = array.astype(np.float64)
     if not np.isfinite(values).all():
         raise DataError(f"{name} holds {int((~np.isfinite(values)).sum())} NaN or infinite values; expected none.")
-    if task == "regression":
+    if kind.labels == "values":
         return values
-    k = 2 if task == "binary" else n_outputs
+    k = 2 if kind.labels == "binary" else n_outputs
     bad = (values != np.round(values)) | (values < 0) | (values >= k)
     if bad.any():
-        expected = "0 or 1" if task == "binary" else f"class indices 0 to {k - 1}"
+        expected = "0 or 1" if kind.labels == "binary" else f"class indices 0 to {k - 1}"
         raise DataError(
             f"{name} holds {int(bad.sum())} values that are not {expected} (first: {values[bad][0]!r}); "
-            f"expected {expected} for a {task} task."
+            f"expected {expected} for a {kind.task} task."
         )
     return values.astype(np.int64)
 
@@ -157,36 +155,28 @@ class Trainer:
             self.task = "multitask"
             self.monitor, self.direction = self.multitask.monitor, self.multitask.direction
             return
-        if task not in TASKS:
+        if task not in head_tasks():
             raise ConfigError(
-                f"unknown task {task!r}; expected one of {', '.join(TASKS)}, or a list of tasks for a multi-task model."
+                f"unknown task {task!r}; expected one of {', '.join(head_tasks())}, or a list of tasks for a "
+                "multi-task model."
             )
         self.task = task
-        if task in ("binary", "regression") and n_out != 1:
+        self.kind = head_kind(task)
+        if self.kind.labels != "classes" and n_out != 1:
             raise ConfigError(f"a {task} task needs a model with 1 output; this model has {n_out}.")
-        if task == "multiclass" and (n_out is None or n_out < 2):
-            raise ConfigError(f"a multiclass task needs a model with one output per class (>= 2); it has {n_out}.")
-        self.monitor, self.direction = self.config.monitor_for(task)
+        if self.kind.labels == "classes" and (n_out is None or n_out < 2):
+            raise ConfigError(f"a {task} task needs a model with one output per class (>= 2); it has {n_out}.")
+        self.monitor, self.direction = self.kind.monitor_for(self.config.monitor)
 
     # -- evaluation ------------------------------------------------------------------------------
     def _metrics(self, raw: torch.Tensor, y: np.ndarray) -> dict[str, Any]:
-        """Validation metrics from raw outputs ``[n, K]`` and labels (original units) ``[n]``."""
-        if self.task == "binary":
-            return binary_metrics(y, probabilities_from_logits(raw))
-        if self.task == "multiclass":
-            return multiclass_metrics(y, probabilities_from_logits(raw))
-        scaling = self.target_scaling or {"mean": 0.0, "std": 1.0}
-        return regression_metrics(y, raw[:, 0].double().numpy() * scaling["std"] + scaling["mean"])
+        """Validation metrics from raw outputs ``[n, K]`` and labels (original units) ``[n]``, as the head's kind
+        scores and measures them."""
+        return self.kind.metrics(y, self.kind.validation_scores(raw, self.target_scaling))
 
     def _check_monitor_defined(self, y_valid: np.ndarray) -> None:
         """DataError when the monitored metric is undefined on the validation labels (e.g. one class)."""
-        n = len(y_valid)
-        if self.task == "binary":
-            trial = binary_metrics(y_valid, np.full(n, 0.5))
-        elif self.task == "multiclass":
-            trial = multiclass_metrics(y_valid, np.full((n, self.model.n_outputs), 1.0))
-        else:
-            trial = regression_metrics(y_valid, np.zeros(n))
+        trial = self.kind.metrics(y_valid, self.kind.scores(np.zeros((len(y_valid), self.model.n_outputs)), None))
         if trial[self.monitor] is None:
             raise DataError(
                 f"the monitored validation metric {self.monitor!r} is undefined on the validation rows: "
@@ -233,19 +223,19 @@ class Trainer:
         if isinstance(train, FeatureBatch):
             model.check_batch(train, "training features")
         mt = self.multitask
-        y_tr = mt.labels(y_train, "y_train") if mt else _labels(self.task, y_train, model.n_outputs, "y_train")
+        y_tr = mt.labels(y_train, "y_train") if mt else _labels(self.kind, y_train, model.n_outputs, "y_train")
         if len(y_tr) != len(train):
             raise DataError(f"y_train has {len(y_tr)} rows and the training features {len(train)}; expected the same.")
         if len(train) == 0:
             raise DataError("the training set is empty; expected at least one row.")
-        if self.task == "binary" and len(np.unique(y_tr)) < 2:
+        if not mt and self.kind.labels == "binary" and len(np.unique(y_tr)) < 2:
             raise DataError(f"y_train holds only the class {int(y_tr[0])}; a binary classifier needs both classes.")
         if mt:
             mt.check_training_labels(y_tr)
         y_va: np.ndarray | None = None
         if valid is not None:
             model.check_batch(valid, "validation features")
-            y_va = mt.labels(y_valid, "y_valid") if mt else _labels(self.task, y_valid, model.n_outputs, "y_valid")
+            y_va = mt.labels(y_valid, "y_valid") if mt else _labels(self.kind, y_valid, model.n_outputs, "y_valid")
             if len(y_va) != len(valid):
                 raise DataError(
                     f"y_valid has {len(y_va)} rows, the validation features {len(valid)}; expected the same."
@@ -275,10 +265,10 @@ class Trainer:
             target = self.multitask.target_tensor(y)
             self.target_scaling = self.multitask.scaling()
             return target
-        if self.task == "binary":
-            return torch.from_numpy(y.astype(np.float32))
-        if self.task == "multiclass":
+        if self.kind.labels == "classes":
             return torch.from_numpy(y)
+        if not self.kind.standardized:
+            return torch.from_numpy(y.astype(np.float32))
         mean = float(y.mean())
         std = float(y.std())
         std = std if std > 0 else 1.0
@@ -328,18 +318,17 @@ class Trainer:
         if mt:
             mt.make_losses(y_tr, device)
         else:
-            weights = class_weights(self.task, cfg.class_weight, y_tr, model.n_outputs)
-            loss_fn = make_loss(self.task, weights if weights is None else weights.to(device))
+            loss_fn = self.kind.loss(y_tr, cfg.class_weight, model.n_outputs, "mean").to(device)
         # The clock starts once the optimizer exists: the first optimizer of a process imports much of
         # torch (seconds), which is start-up cost, not training.
         monitor, direction = (self.monitor, self.direction) if valid is not None else ("loss", "min")
         optimizers = Optimizers(model, cfg, direction, resolve_embedding_updates(cfg, model))
         autocast = precision_context(cfg.precision, device)
         start = time.perf_counter()
-        squeeze = self.task != "multiclass"
+        squeeze = model.n_outputs == 1
         members = model.ensemble_size
         result = TrainResult(monitor=monitor)
-        if self.task == "regression":
+        if not mt and self.kind.standardized:
             result.target_mean, result.target_std = self.target_scaling["mean"], self.target_scaling["std"]
         if mt:
             result.task_scaling = mt.scaling()

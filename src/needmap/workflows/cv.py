@@ -95,7 +95,7 @@ def run_cv(
         The deep model's name is ``"<architecture> network"`` (``primary``).
     """
     schema = schema or model.infer_schema(table)
-    if schema.extra_targets:
+    if len(schema.heads) > 1:
         raise ConfigError("cross-validation takes a model with one target; this one has several (multi-task).")
     task = schema.task or "binary"
     if split not in FOLD_METHODS:

@@ -98,7 +98,7 @@ def evaluate_with_baselines(
     """
     model = as_predictor(model)
     bases = saved_baselines(model) if baselines is None else list(baselines)
-    if model.schema_.extra_targets:
+    if len(model.schema_.heads) > 1:
         return _evaluate_targets(model, table, bases, n_boot=n_boot, seed=seed, data=data)
     targeted = [b for b in bases if b.target is not None]
     if targeted:

@@ -41,10 +41,10 @@ def permutation_importance(
     schema = getattr(model, "schema_", None)
     if schema is None or model.preprocessor_ is None:
         raise ConfigError("the model is not fitted; expected a trained model (needmap.load or Model.fit).")
-    if schema.task != "binary" or schema.extra_targets:
+    if schema.task != "binary" or len(schema.heads) > 1:
         raise ConfigError(
             f"permutation importance compares AUCs of one binary target; the model's task is {schema.task!r}"
-            f"{' with several targets' if schema.extra_targets else ''}."
+            f"{' with several targets' if len(schema.heads) > 1 else ''}."
         )
     if repeats < 1 or max_rows < 2:
         raise ConfigError(f"repeats={repeats}, max_rows={max_rows}; expected repeats >= 1 and max_rows >= 2.")

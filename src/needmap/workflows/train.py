@@ -186,8 +186,8 @@ def run_train(
             column=group_column,
         )
     schema = schema or model.infer_schema(table)
-    if group_column is not None and (schema.extra_targets or schema.task != "binary"):
-        task = "multi-task" if schema.extra_targets else schema.task
+    if group_column is not None and (len(schema.heads) > 1 or schema.task != "binary"):
+        task = "multi-task" if len(schema.heads) > 1 else schema.task
         raise ConfigError(
             f"a group AUC (group column '{group_column}') ranks a binary target's scores within groups; this "
             f"model is {task}. Expected no group column."
@@ -223,7 +223,7 @@ def run_train(
     fitted = model.fit(train_table, validation=validation, schema=schema).predictor_
     assert fitted is not None
     x_test = fitted.preprocessor_.transform(test_table)
-    multi = bool(fitted.schema_.extra_targets)
+    multi = len(fitted.schema_.heads) > 1
     y_test = fitted.preprocessor_.encode_target(test_table)
     task = fitted.schema_.task or "binary"
     deep_name = f"{model.model} network"

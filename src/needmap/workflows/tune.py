@@ -256,7 +256,7 @@ def run_tune(
     if not 0 < validation < 1:
         raise ConfigError(f"validation is {validation}; each trial is scored on validation rows, expected 0 < v < 1.")
     schema = model.infer_schema(table)
-    if schema.extra_targets:
+    if len(schema.heads) > 1:
         raise ConfigError(
             f"tune searches a model of one target; got several ({model.target}). Expected one --target column."
         )

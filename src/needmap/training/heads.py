@@ -1,0 +1,162 @@
+"""What a head trains and scores with, by its task: a registry of head kinds.
+
+A head (:class:`needmap.schema.Head`) names its task; the task's :class:`HeadKind` says which
+validation metrics it can monitor (and which way is better), the loss it trains with, whether its
+target is standardized, how its raw outputs become scores and its metrics. The trainer
+(:class:`~needmap.training.trainer.Trainer`, :class:`~needmap.training.multitask.MultiTask`) looks a
+head's kind up here, so a new kind of head is one :func:`register_head_kind` call, not a new branch
+in the training code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from needmap.errors import ConfigError
+from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
+from needmap.training.config import DEFAULT_MONITOR, MONITORS
+from needmap.training.losses import class_weights, make_loss
+
+Scaling = Mapping[str, float] | None
+
+
+@dataclass(frozen=True)
+class HeadKind:
+    """How a head of one task trains and scores.
+
+    Attributes:
+        task: the task name heads refer to ('binary', 'multiclass', 'regression', ...).
+        monitors: the validation metrics the head can be watched by, each with its direction ('max'/'min').
+        default_monitor: the one watched when the training options name none that applies.
+        loss: ``(labels [n], class_weight, n_outputs, reduction) -> module``: the loss of the head's
+            outputs (``[B]`` for one output, ``[B, K]`` for K) against its targets ``[B]``; ``reduction``
+            is 'mean' for a head trained alone, 'none' (a loss per row) for one of several.
+        scores: ``(raw float64 [n, k], scaling) -> scores``: the head's outputs as probabilities or
+            values in the target's units (``[n]`` for one output column).
+        metrics: ``(y [n], scores) -> dict``: the head's metrics, the monitors among them.
+        standardized: the head learns ``(y - mean) / std`` of the training rows (``scaling`` undoes it).
+        labels: 'binary' (0/1), 'classes' (class indices) or 'values' (numbers): what targets are.
+        with_others: whether the head can be one of several heads of a model (one output column).
+        valid_scores: the scores the trainer computes the validation metrics from (``raw`` a torch
+            tensor); :attr:`scores` of the float64 numpy outputs when None.
+    """
+
+    task: str
+    monitors: Mapping[str, str]
+    default_monitor: str
+    loss: Callable[[np.ndarray, Any, int, str], nn.Module]
+    scores: Callable[[np.ndarray, Scaling], np.ndarray]
+    metrics: Callable[[np.ndarray, np.ndarray], dict[str, Any]]
+    standardized: bool = False
+    labels: str = "values"
+    with_others: bool = True
+    valid_scores: Callable[[torch.Tensor, Scaling], np.ndarray] | None = None
+
+    def monitor_for(self, monitor: str | None) -> tuple[str, str]:
+        """``monitor`` (the kind's default when None) and its direction; ConfigError when it does not apply."""
+        name = monitor or self.default_monitor
+        if name not in self.monitors:
+            raise ConfigError(
+                f"monitor {name!r} does not apply to {self.task} tasks; expected one of {', '.join(self.monitors)}."
+            )
+        return name, self.monitors[name]
+
+    def validation_scores(self, raw: torch.Tensor, scaling: Scaling) -> np.ndarray:
+        """The scores of raw validation outputs ``[n, k]`` as the trainer computes them."""
+        if self.valid_scores is not None:
+            return self.valid_scores(raw, scaling)
+        return self.scores(raw.double().numpy(), scaling)
+
+
+_KINDS: dict[str, HeadKind] = {}
+
+
+def register_head_kind(kind: HeadKind) -> None:
+    """Make heads of ``kind.task`` trainable (replacing a kind of that task registered before)."""
+    _KINDS[kind.task] = kind
+
+
+def head_kind(task: str) -> HeadKind:
+    """The kind of heads of ``task``; ConfigError naming the known tasks for another."""
+    if task not in _KINDS:
+        raise ConfigError(f"unknown task {task!r}; expected one of {', '.join(_KINDS)}.")
+    return _KINDS[task]
+
+
+def head_tasks() -> tuple[str, ...]:
+    """The tasks of the registered head kinds."""
+    return tuple(_KINDS)
+
+
+# -- the built-in kinds ---------------------------------------------------------------------------------
+def _unscale(values: np.ndarray, scaling: Scaling) -> np.ndarray:
+    pair = scaling or {"mean": 0.0, "std": 1.0}
+    return values * float(pair["std"]) + float(pair["mean"])
+
+
+def _binary_loss(labels: np.ndarray, class_weight: Any, n_outputs: int, reduction: str) -> nn.Module:
+    weights = class_weights("binary", class_weight, labels.astype(np.int64), 2)
+    return nn.BCEWithLogitsLoss(pos_weight=weights, reduction=reduction)
+
+
+def _multiclass_loss(labels: np.ndarray, class_weight: Any, n_outputs: int, reduction: str) -> nn.Module:
+    weights = class_weights("multiclass", class_weight, labels, n_outputs)
+    return nn.CrossEntropyLoss(weight=weights, reduction=reduction)
+
+
+def _regression_loss(labels: np.ndarray, class_weight: Any, n_outputs: int, reduction: str) -> nn.Module:
+    if reduction == "mean":  # a regression head of several ignores the classification option
+        class_weights("regression", class_weight, labels, 1)
+        return make_loss("regression", None)
+    return nn.MSELoss(reduction=reduction)
+
+
+def _softmax(raw: np.ndarray, scaling: Scaling) -> np.ndarray:
+    z = raw - raw.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+register_head_kind(
+    HeadKind(
+        task="binary",
+        monitors=MONITORS["binary"],
+        default_monitor=DEFAULT_MONITOR["binary"],
+        loss=_binary_loss,
+        scores=lambda raw, scaling: 1.0 / (1.0 + np.exp(-raw[:, 0])),
+        metrics=binary_metrics,
+        labels="binary",
+        valid_scores=lambda raw, scaling: torch.sigmoid(raw.double()[:, 0]).numpy(),
+    )
+)
+register_head_kind(
+    HeadKind(
+        task="regression",
+        monitors=MONITORS["regression"],
+        default_monitor=DEFAULT_MONITOR["regression"],
+        loss=_regression_loss,
+        scores=lambda raw, scaling: _unscale(raw[:, 0], scaling),
+        metrics=regression_metrics,
+        standardized=True,
+        valid_scores=lambda raw, scaling: _unscale(raw[:, 0].double().numpy(), scaling),
+    )
+)
+register_head_kind(
+    HeadKind(
+        task="multiclass",
+        monitors=MONITORS["multiclass"],
+        default_monitor=DEFAULT_MONITOR["multiclass"],
+        loss=_multiclass_loss,
+        scores=_softmax,
+        metrics=multiclass_metrics,
+        labels="classes",
+        with_others=False,
+        valid_scores=lambda raw, scaling: torch.softmax(raw.double(), dim=1).numpy(),
+    )
+)
