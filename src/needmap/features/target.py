@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from needmap.data.infer import infer_target
+from needmap.data.infer_target import infer_target
 from needmap.data.provenance import first_row_of, source_of
 from needmap.data.values import parse_numeric, stringify, to_numpy
 from needmap.errors import ConfigError, DataError, SchemaError
