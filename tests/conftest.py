@@ -9,7 +9,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The datasets sit in shared/data beside the repository. The first folder above this file that holds
+# shared/data is used, so a copy of the tests one level down (mutation testing runs them in mutants/)
+# finds the same files; without one, the path beside the repository (the fixtures then say it is missing).
+_HERE = Path(__file__).resolve()
+SHARED_DATA = next(
+    (p / "shared" / "data" for p in _HERE.parents[1:] if (p / "shared" / "data").is_dir()),
+    _HERE.parents[1].parent / "shared" / "data",
+)
 BANK = SHARED_DATA / "bank_marketing" / "bank-additional-full.csv.gz"
 SHOPPERS = SHARED_DATA / "online_shoppers_intention" / "online_shoppers_intention.csv.gz"
 
