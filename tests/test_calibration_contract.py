@@ -76,3 +76,39 @@ def test_platt_clips_scores_of_zero_and_one_before_the_logit() -> None:
 def test_malformed_documents_are_refused_saying_what_is_wrong(document: object, pattern: str) -> None:
     with pytest.raises(ArtifactError, match=pattern):
         Calibrator.from_dict(document)  # type: ignore[arg-type]
+
+
+def _platt_reference(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt's slope and intercept by scipy's BFGS on the same log loss, with its exact gradient."""
+    from scipy.optimize import minimize
+
+    positives, negatives = int(y.sum()), int(len(y) - y.sum())
+    target = np.where(y == 1, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+    x = np.log(p) - np.log1p(-p)
+
+    def loss_and_gradient(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = w[0] * x + w[1]
+        q = 1 / (1 + np.exp(-z))
+        return float(np.sum(np.logaddexp(0.0, z) - target * z)), np.array([x @ (q - target), np.sum(q - target)])
+
+    result = minimize(loss_and_gradient, np.zeros(2), jac=True, method="BFGS", options={"gtol": 1e-12})
+    return float(result.x[0]), float(result.x[1])
+
+
+def test_platt_reaches_the_minimum_when_a_full_newton_step_overshoots() -> None:
+    # From (0, 0), the full Newton step on these rows raises the loss: the fit must shorten its steps
+    p = np.array([0.001, 0.261, 0.737, 0.082, 0.001, 0.004])
+    y = np.array([0, 0, 1, 1, 1, 1])
+    fitted = Calibrator("platt").fit(p, y)
+    slope, intercept = _platt_reference(p, y)
+    assert fitted.slope_ == pytest.approx(slope, abs=1e-7)
+    assert fitted.intercept_ == pytest.approx(intercept, abs=1e-7)
+
+
+def test_validation_rows_of_one_class_are_named() -> None:
+    from needmap.errors import DataError
+
+    with pytest.raises(DataError, match=r"^y_true holds only positives \(3 rows\); calibration needs"):
+        Calibrator("isotonic").fit(np.array([0.2, 0.5, 0.9]), np.array([1, 1, 1]))
+    with pytest.raises(DataError, match=r"^y_true holds only negatives \(2 rows\)"):
+        Calibrator("platt").fit(np.array([0.2, 0.5]), np.array([0, 0]))

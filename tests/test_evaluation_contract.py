@@ -96,3 +96,52 @@ def test_a_binary_document_on_a_few_rows() -> None:
     assert comparison["difference"] == pytest.approx(1 / 9)
     assert doc["group_auc"]["column"] == "shop" and doc["group_auc"]["gauc"] == 1.0
     assert doc["importance"] is None and doc["version"] == 1 and doc["task"] == "binary"
+
+
+@pytest.mark.parametrize("positives", [1, 5])
+def test_curves_need_both_classes_and_one_positive_is_enough(positives: int) -> None:
+    y = np.array([1] * positives + [0] * (6 - positives))
+    p = np.linspace(0.9, 0.1, 6)
+    doc = evaluation_document(y, {"deep": p, "base": p[::-1].copy()}, task="binary", primary="deep", data="x")
+    for name in ("deep", "base"):
+        model = doc["models"][name]
+        assert all(model[curve] is not None for curve in ("roc", "pr", "gains", "lift", "lift_table")), name
+    assert [c["baseline"] for c in doc["comparisons"]] == ["base"]
+    assert doc["verdict"].startswith("the deep model is better than base by 1.000 AUC")
+
+
+def test_one_class_rows_get_no_curves_and_no_comparison() -> None:
+    y = np.ones(6, dtype=int)
+    p = np.linspace(0.9, 0.1, 6)
+    doc = evaluation_document(y, {"deep": p, "base": p}, task="binary", primary="deep", data="x")
+    assert all(doc["models"]["deep"][c] is None for c in ("roc", "pr", "gains", "lift", "lift_table"))
+    assert doc["comparisons"] == [] and doc["positives"] == 6
+    assert doc["verdict"] == "no comparison: the test rows hold only positives (6 rows); the AUC needs both classes."
+
+
+def test_every_baseline_gets_a_comparison_with_the_given_resamples_and_seed() -> None:
+    from needmap.metrics.compare import bootstrap_difference
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 60)
+    scores = {"deep": rng.random(60), "a": rng.random(60), "b": rng.random(60)}
+    doc = evaluation_document(y, scores, task="binary", primary="deep", data="x", n_boot=40, seed=9)
+    assert [c["baseline"] for c in doc["comparisons"]] == ["a", "b"]
+    for comparison in doc["comparisons"]:
+        expected = bootstrap_difference(y, scores["deep"], scores[comparison["baseline"]], n_boot=40, seed=9)
+        assert {k: v for k, v in comparison.items() if k != "baseline"} == {
+            k: expected[k] for k in ("metric", "deep", "other", "difference", "low", "high", "level", "n_boot")
+        }
+        assert comparison["n_boot"] == 40 and comparison["metric"] == "auc"
+
+
+def test_scores_are_named_in_errors() -> None:
+    from needmap.errors import DataError
+
+    y = np.array([0, 1, 0, 1])
+    with pytest.raises(DataError, match=r"^scores\['base'\] holds 1 values outside \[0, 1\]"):
+        evaluation_document(y, {"deep": np.full(4, 0.5), "base": np.array([0.1, 1.5, 0.2, 0.3])}, task="binary",
+                            primary="deep", data="x")  # fmt: skip
+    with pytest.raises(DataError, match=r"^y has 4 rows and scores\['base'\] has 3"):
+        evaluation_document(y, {"deep": np.full(4, 0.5), "base": np.full(3, 0.5)}, task="binary", primary="deep",
+                            data="x")  # fmt: skip
