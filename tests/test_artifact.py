@@ -51,8 +51,8 @@ def test_format_version_and_file_names_are_those_of_the_documented_layout() -> N
 
 def test_save_writes_each_file_as_given_and_records_version_and_weights_checksum(tmp_path: Path) -> None:
     parts = _parts()
-    out = save_artifact(tmp_path / "nested" / "model", **parts)
-    assert out == tmp_path / "nested" / "model"
+    out = save_artifact(tmp_path / "runs" / "nested" / "model", **parts)  # the parent folders are made
+    assert out == tmp_path / "runs" / "nested" / "model"
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
 
     model = json.loads((out / "model.json").read_text(encoding="utf-8"))
@@ -252,3 +252,38 @@ def test_only_the_optional_files_present_are_read(tmp_path: Path) -> None:
     (out / "notes.json").write_text("{}", encoding="utf-8")  # not an optional file of the format: ignored
     (out / "profile.json").mkdir()  # not a file: ignored
     assert load_artifact(out).extras == {"baselines.json": {"version": 1, "baselines": []}}
+
+
+def test_the_new_directory_is_staged_beside_the_target_under_a_hidden_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Staged in the target's own folder, the final rename stays on one file system, where it is atomic.
+    renames: list[tuple[Path, Path]] = []
+    replace = os.replace
+
+    def spy(src: Any, dst: Any) -> None:
+        renames.append((Path(src), Path(dst)))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    target = tmp_path / "m"
+    save_artifact(target, **_parts())
+    ((staged, final),) = renames
+    assert final == target and staged.parent == tmp_path and staged.name.startswith(".m.")
+
+
+def test_the_umask_is_read_without_proc_too_and_left_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    import needmap.artifact as artifact
+
+    class NoProc(type(Path())):  # type: ignore[misc]
+        def read_text(self, *args: Any, **kwargs: Any) -> str:
+            raise OSError("no /proc on this system")
+
+    previous = os.umask(0o027)
+    try:
+        assert artifact._umask() == 0o027  # from /proc/self/status on Linux
+        monkeypatch.setattr(artifact, "Path", NoProc)
+        assert artifact._umask() == 0o027  # from os.umask elsewhere
+        assert _current_umask() == 0o027
+    finally:
+        os.umask(previous)
