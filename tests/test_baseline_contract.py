@@ -83,6 +83,15 @@ def test_linear_design_is_numerics_one_hots_and_list_shares() -> None:
     np.testing.assert_allclose(design.toarray(), _dense_design(TINY, [3, 2], [4]), rtol=0, atol=1e-15)
 
 
+def test_every_category_gets_its_column_even_one_no_row_has() -> None:
+    # column 2 has 3 ids and no row holds id 2: its column is there, all zeros, so that rows scored later
+    # with that id meet the column the model was fitted with
+    design = bl._design(TINY, [3, 3], [4])
+    assert design.format == "csr" and design.shape == (4, 12)
+    np.testing.assert_array_equal(design.toarray(), _dense_design(TINY, [3, 3], [4]))
+    assert not design.toarray()[:, 7].any()
+
+
 def test_linear_design_leaves_out_lists_without_a_cardinality_and_works_without_categoricals() -> None:
     np.testing.assert_array_equal(bl._design(TINY, [3, 2]).toarray(), TINY_DESIGN[:, :7])
     numeric_only = FeatureBatch(TINY.numeric, np.zeros((4, 0), dtype=np.int64))
@@ -255,6 +264,39 @@ def test_single_target_baselines_are_the_linear_model_then_lightgbm_on_the_same_
     assert [b.list_cardinalities for b in bases] == [[5], [5]]
     assert bases[1].estimator.get_params()["random_state"] == 2
     assert bases[1].estimator.get_params()["n_estimators"] == 2000  # it stopped early on the given rows
+
+
+def test_the_seed_reaches_every_baseline_and_defaults_to_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bl, "LGBM_ROUNDS", 5)  # the seed is set before the first round: 5 rounds will do
+    x, score = _batch(80, 15)
+    y = (score > 0).astype(np.float64)
+
+    def seeds(bases: list[Baseline]) -> list[Any]:
+        return [b.estimator.get_params().get("random_state") for b in bases]
+
+    assert fit_baseline(x, y, "binary", [4]).estimator.random_state == 0
+    assert seeds(fit_single_baselines(x, y, "binary", [4])) == [0, 0]
+    single = fit_single_baselines(x, y, "binary", [4], seed=6)
+    assert seeds(single) == [6, 6]
+    assert [b.cardinalities for b in single] == [[4], [4]]
+    targets = np.column_stack([y, score])
+    assert [seeds(bases) for bases in fit_baselines(x, targets, ["binary", "regression"], [4])] == [[0, 0], [None, 0]]
+    # validation rows without their targets are no validation rows: the fixed rounds
+    per_target = fit_baselines(x, targets, ["binary", "regression"], [4], seed=6, x_valid=x)
+    assert [seeds(bases) for bases in per_target] == [[6, 6], [None, 6]]  # Ridge has no seed
+    assert [bases[1].rounds for bases in per_target] == [5, 5]
+
+
+def test_a_multiclass_lightgbm_model_of_two_classes_is_accepted() -> None:
+    x, score = _batch(60, 16)
+    params = {"objective": "multiclass", "num_class": 2, "num_leaves": 4, "min_data_in_leaf": 5, "verbosity": -1}
+    booster = lgb.train(params, lgb.Dataset(bl._tree_design(x), (score > 0).astype(int)), num_boost_round=3)
+    text = booster.model_to_string()
+    entry = {"name": LIGHTGBM, "task": "multiclass", "cardinalities": [4], "rounds": 3, "model": text,
+             "model_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}  # fmt: skip
+    (base,) = load_baselines({"version": 1, "baselines": [entry]})
+    assert base.predict(x).shape == (60, 2)
+    _refused({"version": 1, "baselines": [{**entry, "task": "binary"}]}, r"binary baseline whose LightGBM model has 2")
 
 
 def test_labelled_rows_are_those_with_a_value() -> None:
