@@ -10,7 +10,15 @@ import pytest
 
 from needmap.errors import ConfigError, DataError
 from needmap.metrics import compare
-from needmap.metrics.compare import CHUNK_BYTES, EPS, MAX_DRAWS, METRICS, bootstrap_difference, verdict_sentence
+from needmap.metrics.compare import (
+    CHUNK_BYTES,
+    EPS,
+    MAX_DRAWS,
+    METRICS,
+    bootstrap_difference,
+    verdict_sentence,
+    weighted_auc,
+)
 
 
 def test_constants() -> None:
@@ -145,3 +153,27 @@ def test_verdict_prefers_auc_comparisons_and_names_an_unnamed_baseline() -> None
     with pytest.raises(ConfigError, match="comparison metric is 'brier'"):
         verdict_sentence([_comparison("B", "brier", 0.7, 0.05, 0.0, 0.08)])
     assert verdict_sentence([]) == "no comparison: no baseline was scored on these rows."
+
+
+def test_a_comparison_without_a_metric_is_read_as_auc() -> None:
+    comparison = _comparison("B", "auc", 0.7, 0.05, 0.02, 0.08)
+    del comparison["metric"]
+    assert verdict_sentence([comparison]) == (
+        "the deep model is better than B by 0.050 AUC [0.020, 0.080] (90% bootstrap interval)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        ((np.array([0, 1]), np.array([0.2])), r"^y_true has 2 rows and p has 1"),
+        ((np.array([0, 1]), np.array([0.2, np.inf])), r"^p holds 1 NaN or infinite values"),
+        ((np.array([0, 1]), np.array([0.2, 0.4]), np.array([1.0, np.nan])), r"^weights holds 1 NaN"),
+        ((np.array([0, 1]), np.array([0.2, 0.4]), np.ones(3)), r"^y_true has 2 rows and weights has 3"),
+        ((np.array([0, 1]), np.array([0.2, 0.4]), np.array([1.0, -1.0])), r"^weights holds negative values"),
+        ((np.array([0, 1, 1]), np.array([0.2, 0.4, 0.5]), np.array([1.0, 0.0, 0.0])), r"one class only"),
+    ],
+)
+def test_weighted_auc_errors_name_the_argument_at_fault(args: tuple, pattern: str) -> None:
+    with pytest.raises(DataError, match=pattern):
+        weighted_auc(*args)
