@@ -77,3 +77,92 @@ def test_a_missing_target_column_is_named_with_the_file(make_schema) -> None:
     with pytest.raises(SchemaError, match="found no column 'y'") as error:
         Preprocessor(schema).encode_target(table)
     assert error.value.file == "leads.csv" and error.value.column == "y"
+
+
+def _rich_schema() -> Schema:
+    """Every kind of learned state: a zero flag, a value field, a log1p override, a categorical column, a
+    multi-hot list and a sequence that shares the categorical column's ids."""
+    columns = [
+        ColumnSpec("spend", "numeric", "double", "test", {"zero_flag": True}),
+        ColumnSpec("visits", "numeric", "double", "test", {"values": True}),
+        ColumnSpec("age", "numeric", "double", "test"),
+        ColumnSpec("job", "categorical", "string", "test"),
+        ColumnSpec("tags", "multihot", "string", "test", {"separator": "|"}),
+        ColumnSpec("jobs_before", "sequence", "string", "test", {"separator": "|", "vocabulary_of": "job"}),
+        ColumnSpec("y", "target", "string", "test"),
+    ]
+    return Schema(columns, target="y", task="binary", classes=["no", "yes"])
+
+
+def _rich_table(n: int, seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    jobs = np.array(["clerk", "nurse", "cook", "pilot"])
+    return pa.table(
+        {
+            "spend": np.where(rng.random(n) < 0.6, 0.0, rng.exponential(50.0, n) * 100),
+            "visits": rng.integers(0, 5, n).astype(float),
+            "age": rng.normal(40.0, 12.0, n) * (1 + 9 * (rng.random(n) < 0.05)),
+            "job": rng.choice(jobs, n),
+            "tags": ["|".join(rng.choice(["a", "b", "c"], rng.integers(0, 3), replace=False)) for _ in range(n)],
+            "jobs_before": ["|".join(rng.choice(jobs, rng.integers(0, 4))) for _ in range(n)],
+            "y": rng.choice(["no", "yes"], n),
+        }
+    )
+
+
+def _rich_config() -> PreprocessConfig:
+    return PreprocessConfig(clip_quantiles=(0.1, 0.9), column_scaling={"age": "log1p"}, value_fields=None)
+
+
+def test_the_saved_state_transforms_new_rows_as_the_fitted_preprocessor_does() -> None:
+    pre = Preprocessor(_rich_schema(), _rich_config()).fit(_rich_table(300, 0))
+    assert pre.numeric_names_ == ["spend", "visits", "age", "spend__zero"]
+    assert pre.categorical_names_ == ["job", "visits"] and [s["share"] for s in pre.list_specs_] == [None, 0]
+    column = {c.name: c for c in pre.numeric_columns_}
+    assert column["age"].scaling == "log1p" and column["age"].clip_low is not None
+    state = json.loads(json.dumps(pre.to_dict()))
+    again = Preprocessor.from_dict(state)
+    assert json.loads(json.dumps(again.to_dict())) == state
+    new = _rich_table(200, 1)  # other rows: values beyond the clipping bounds, other list lengths
+    before, after = pre.transform(new), again.transform(new)
+    np.testing.assert_array_equal(after.numeric, before.numeric)
+    np.testing.assert_array_equal(after.categorical, before.categorical)
+    assert len(after.lists) == 2
+    for a, b in zip(after.lists, before.lists, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert again.list_specs_ == pre.list_specs_ and again.cardinalities_ == pre.cardinalities_
+    assert again.last_transform_report_ == pre.last_transform_report_
+
+
+def test_states_saved_before_zero_flags_and_list_features_still_load() -> None:
+    schema = Schema([ColumnSpec("spend", "numeric", "double", "test"), ColumnSpec("job", "categorical", "string")])
+    table = pa.table({"spend": [0.0, 0.0, 5.0, 7.0], "job": ["a", "b", "a", "c"]})
+    pre = Preprocessor(schema, PreprocessConfig(zero_flags=None)).fit(table)
+    state = json.loads(json.dumps(pre.to_dict()))
+    del state["lists"]  # version 1: no list features
+    state["version"] = 1
+    del state["numeric"][0]["zero_flag"]  # before zero flags
+    del state["categorical"][0]["kind"]  # before other encoders: a vocabulary
+    del state["config"]["column_scaling"]  # before per-column scaling
+    old = Preprocessor.from_dict(state)
+    assert old.numeric_names_ == ["spend"] and old.list_columns_ == []
+    assert old.config.column_scaling == {}
+    np.testing.assert_array_equal(old.transform(table).categorical, pre.transform(table).categorical)
+    np.testing.assert_array_equal(old.transform(table).numeric, pre.transform(table).numeric)
+
+
+def test_a_state_that_needmap_did_not_write_is_refused() -> None:
+    from needmap.errors import ArtifactError
+
+    pre = Preprocessor(_rich_schema(), _rich_config()).fit(_rich_table(100, 2))
+    state = json.loads(json.dumps(pre.to_dict()))
+    with pytest.raises(ArtifactError, match=r"not in the 'needmap\.preprocessor' format"):
+        Preprocessor.from_dict([state])  # type: ignore[arg-type]
+    without_visits = {**state, "numeric": [c for c in state["numeric"] if c["name"] != "visits"]}
+    with pytest.raises(ArtifactError, match="a value field of 'visits' but no scaled numeric column"):
+        Preprocessor.from_dict(without_visits)
+    without_job = {**state, "categorical": [e for e in state["categorical"] if e["name"] != "job"]}
+    with pytest.raises(ArtifactError, match="shares the ids of column 'job', which the state does not hold"):
+        Preprocessor.from_dict(without_job)
+    with pytest.raises(ArtifactError, match="unknown categorical encoder kind 'bloom'"):
+        Preprocessor.from_dict({**state, "categorical": [{**state["categorical"][0], "kind": "bloom"}]})
