@@ -86,6 +86,8 @@ def test_two_classes_are_a_multiclass_output_and_zero_probabilities_are_allowed(
 @pytest.mark.parametrize(
     ("call", "pattern"),
     [
+        (lambda: binary_metrics(np.array([0, 1]), np.array([0.2, 1.3])), r"^p holds 1 values outside \[0, 1\]"),
+        (lambda: expected_calibration_error(np.array([0, 1]), np.array([-0.1, 0.5])), r"^p holds 1 values outside"),
         (lambda: lift_capture(np.array([0, 1]), np.array([0.2])), r"^y_true has 2 rows and p has 1"),
         (lambda: lift_capture(np.array([0, 1]), np.array([0.2, np.nan])), r"^p holds 1 NaN"),
         (lambda: expected_calibration_error(np.array([0, 1]), np.array([0.2])), r"^y_true has 2 rows and p has 1"),
