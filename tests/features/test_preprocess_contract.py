@@ -166,3 +166,12 @@ def test_a_state_that_needmap_did_not_write_is_refused() -> None:
         Preprocessor.from_dict(without_job)
     with pytest.raises(ArtifactError, match="unknown categorical encoder kind 'bloom'"):
         Preprocessor.from_dict({**state, "categorical": [{**state["categorical"][0], "kind": "bloom"}]})
+
+
+def test_fit_transform_is_fit_then_transform_of_the_same_rows(make_schema: Callable[..., Schema]) -> None:
+    config = PreprocessConfig(clip_quantiles=None, scaling="standard")
+    schema = make_schema(numeric=("age",), categorical=("job",))
+    once = Preprocessor(schema, config).fit_transform(TRAIN)
+    twice = Preprocessor(schema, config).fit(TRAIN).transform(TRAIN)
+    np.testing.assert_array_equal(once.numeric, twice.numeric)
+    np.testing.assert_array_equal(once.categorical, twice.categorical)
