@@ -20,6 +20,9 @@ from needmap.metrics.compare import (
     weighted_auc,
 )
 
+Y4 = np.array([0, 1, 0, 1])
+P4 = np.array([0.1, 0.8, 0.3, 0.6])
+
 
 def test_constants() -> None:
     assert METRICS == {"auc": ("AUC", True), "logloss": ("log loss", False)}
@@ -177,3 +180,66 @@ def test_a_comparison_without_a_metric_is_read_as_auc() -> None:
 def test_weighted_auc_errors_name_the_argument_at_fault(args: tuple, pattern: str) -> None:
     with pytest.raises(DataError, match=pattern):
         weighted_auc(*args)
+
+
+def test_resamples_that_lose_a_class_are_skipped_in_the_order_drawn() -> None:
+    # One positive in 8 rows: about a third of the resamples miss it. Redo the documented procedure: blocks
+    # of n_boot resamples from one Generator(seed) (row positions in a's sorted order), keep those with both
+    # classes in the order drawn until n_boot are kept, count the skipped ones up to the last one kept.
+    from sklearn.metrics import roc_auc_score
+
+    y = np.array([0, 0, 1, 0, 0, 0, 0, 0])
+    a = np.array([0.3, 0.1, 0.8, 0.4, 0.2, 0.6, 0.5, 0.7])
+    b = np.array([0.5, 0.2, 0.4, 0.1, 0.9, 0.3, 0.8, 0.6])
+    n_boot, seed = 50, 3
+    rng = np.random.default_rng(seed)
+    order = np.argsort(a, kind="stable")
+    kept: list[float] = []
+    skipped = 0
+    while len(kept) < n_boot:
+        for positions in rng.integers(0, 8, size=(n_boot, 8), dtype=np.int32):
+            if len(kept) == n_boot:
+                break
+            rows = order[positions]
+            if 0 < y[rows].sum() < 8:
+                kept.append(roc_auc_score(y[rows], a[rows]) - roc_auc_score(y[rows], b[rows]))
+            else:
+                skipped += 1
+    result = bootstrap_difference(y, a, b, n_boot=n_boot, seed=seed)
+    low, high = np.quantile(kept, [0.025, 0.975])
+    assert result["low"] == pytest.approx(low, abs=1e-12) and result["high"] == pytest.approx(high, abs=1e-12)
+    assert result["redrawn"] == skipped and skipped > n_boot // 5
+    assert (result["deep"], result["other"]) == (1.0, pytest.approx(roc_auc_score(y, b)))
+
+
+def test_auc_scores_need_not_be_probabilities_and_the_defaults_are_1000_resamples_seed_0() -> None:
+    y = np.array([0, 1, 0, 1, 1, 0, 0, 1])
+    logits = np.array([-2.0, 3.5, 0.5, 1.0, -0.5, -1.5, 2.0, 4.0])  # any real numbers rank rows for the AUC
+    other = np.linspace(-1, 1, 8)
+    default = bootstrap_difference(y, logits, other)
+    assert default["n_boot"] == 1000 and default["level"] == 0.95
+    assert default == bootstrap_difference(y, logits, other, n_boot=1000, seed=0)
+    assert default["deep"] == 0.8125  # 13 of the 16 positive-negative pairs ranked right
+
+
+def test_weighted_auc_counts_a_tie_at_the_second_lowest_score_as_half() -> None:
+    # sorted: 0.1 (negative), then 0.5 twice, a negative and a positive: the positive beats the first negative
+    # and ties the other: (1 + 1/2) / 2
+    assert weighted_auc(np.array([0, 0, 1]), np.array([0.1, 0.5, 0.5])) == 0.75
+    assert weighted_auc(np.array([0, 0, 1]), np.array([0.1, 0.5, 0.5]), np.array([1.0, 3.0, 2.0])) == 0.625
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        ((np.ones(4), P4, P4), r"^y_true holds only positives \(4 rows\); the AUC needs both classes"),
+        ((Y4, np.array([0.1, np.nan, 0.3, 0.4]), P4), r"^p_a holds 1 NaN"),
+        ((Y4, P4, np.array([0.1, np.nan, 0.3, 0.4])), r"^p_b holds 1 NaN"),
+        ((Y4, P4[:3], P4), r"^y_true has 4 rows and p_a has 3"),
+        ((Y4, P4, np.array([0.1, 2.0, 0.3, 0.4]), "logloss"), r"^p_b holds 1 values outside \[0, 1\]"),
+    ],
+)
+def test_bootstrap_errors_name_the_argument_at_fault(args: tuple, pattern: str) -> None:
+    y, a, b, *metric = args
+    with pytest.raises(DataError, match=pattern):
+        bootstrap_difference(y, a, b, metric=metric[0] if metric else "auc", n_boot=10)
