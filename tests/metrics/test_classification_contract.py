@@ -88,6 +88,8 @@ def test_two_classes_are_a_multiclass_output_and_zero_probabilities_are_allowed(
     [
         (lambda: binary_metrics(np.array([0, 1]), np.array([0.2, 1.3])), r"^p holds 1 values outside \[0, 1\]"),
         (lambda: expected_calibration_error(np.array([0, 1]), np.array([-0.1, 0.5])), r"^p holds 1 values outside"),
+        (lambda: binary_metrics(np.array([0, np.nan]), np.array([0.2, 0.3])), r"^y_true holds 1 NaN"),
+        (lambda: binary_metrics(np.zeros((2, 2)), np.array([0.2, 0.3])), r"^y_true has shape \(2, 2\)"),
         (lambda: lift_capture(np.array([0, 1]), np.array([0.2])), r"^y_true has 2 rows and p has 1"),
         (lambda: lift_capture(np.array([0, 1]), np.array([0.2, np.nan])), r"^p holds 1 NaN"),
         (lambda: expected_calibration_error(np.array([0, 1]), np.array([0.2])), r"^y_true has 2 rows and p has 1"),
@@ -98,3 +100,9 @@ def test_two_classes_are_a_multiclass_output_and_zero_probabilities_are_allowed(
 def test_errors_name_the_argument_at_fault(call, pattern: str) -> None:
     with pytest.raises(DataError, match=pattern):
         call()
+
+
+def test_column_vectors_are_read_as_rows() -> None:
+    flat = binary_metrics(Y, P)
+    assert binary_metrics(Y.reshape(-1, 1), P.reshape(-1, 1)) == flat
+    assert expected_calibration_error(Y[:, None], P[:, None]) == flat["ece"]
