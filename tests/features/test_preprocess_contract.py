@@ -175,3 +175,114 @@ def test_fit_transform_is_fit_then_transform_of_the_same_rows(make_schema: Calla
     twice = Preprocessor(schema, config).fit(TRAIN).transform(TRAIN)
     np.testing.assert_array_equal(once.numeric, twice.numeric)
     np.testing.assert_array_equal(once.categorical, twice.categorical)
+
+
+def test_numeric_layout_scaled_then_missing_indicators_then_zero_flags() -> None:
+    schema = Schema(
+        [
+            ColumnSpec("a", "numeric", "double", "test"),
+            ColumnSpec("s", "numeric", "double", "test", {"zero_flag": True}),
+            ColumnSpec("t", "numeric", "double", "test", {"zero_flag": True}),
+            ColumnSpec("b", "numeric", "double", "test"),
+        ]
+    )
+    train = pa.table({"a": [1.0, None, 3.0, 5.0], "s": [0.0, 2.0, 5.0, None], "t": [0.0, 0.0, 1.0, 2.0],
+                      "b": [4.0, 5.0, 6.0, 7.0]})  # fmt: skip
+    pre = Preprocessor(schema, PreprocessConfig(clip_quantiles=None, scaling="none", value_fields=None)).fit(train)
+    assert pre.numeric_names_ == ["a", "s", "t", "b", "a__missing", "s__missing", "s__zero", "t__zero"]
+    shares = [pre.report_["columns"][c]["zero_flag"]["zero_share"] for c in ("s", "t")]
+    assert shares == [0.3333, 0.5]  # 1 of the 3 observed values of s, 2 of the 4 of t
+    new = pa.table({"a": [None, 7.0], "s": [0.0, 3.0], "t": [4.0, 0.0], "b": [1.0, None]})
+    # imputed medians: a 3, b 5.5; then a's and s's missing indicators, then s's and t's zero flags
+    assert pre.transform(new).numeric.tolist() == [[3, 0, 4, 1, 1, 0, 1, 0], [7, 3, 0, 5.5, 0, 0, 0, 1]]
+
+
+@pytest.mark.parametrize("option", [{}, {"bucketize": 3}])
+def test_transform_names_the_file_column_and_row_of_text_in_a_numeric_column(option: dict) -> None:
+    from needmap.errors import DataError
+
+    schema = Schema([ColumnSpec("x", "numeric", "double", "test", option)])
+    pre = Preprocessor(schema).fit(pa.table({"x": [float(v) for v in range(20)]}))
+    rows = [str(v) for v in range(10)]
+    rows[4] = "lots"  # 1 of 10 = 10% > 5%
+    table = pa.table({"x": rows}).replace_schema_metadata({b"needmap.source": b"new.csv", b"needmap.first_row": b"2"})
+    with pytest.raises(DataError, match="found 'lots', expected a number") as error:
+        pre.transform(table)
+    assert (error.value.file, error.value.column, error.value.row) == ("new.csv", "x", 6)
+    tolerant = Preprocessor(schema, PreprocessConfig(max_unparseable=0.1)).fit(
+        pa.table({"x": [float(v) for v in range(20)]})
+    )
+    tolerant.transform(table)
+    assert tolerant.last_transform_report_["columns"]["x"]["unparseable"] == 1
+    assert tolerant.last_transform_report_["columns"]["x"]["role"] == "numeric"
+    assert tolerant.last_transform_report_["columns"]["x"]["missing"] == 0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"clip_quantiles": (0.0, 1.0)},
+        {"clip_quantiles": [0, 1]},
+        {"n_bins": 2},
+        {"n_bins": np.int64(3)},
+        {"min_frequency": 1},
+        {"max_categories": 1},
+        {"max_categories": None},
+        {"max_unparseable": 0.0},
+        {"max_unparseable": 1},
+        {"value_fields": 1},
+        {"value_fields": None},
+        {"value_min_rows": 1},
+        {"zero_flags": 1},
+        {"zero_flags": None},
+        {"zero_flags": np.float32(0.25)},
+    ],
+)
+def test_options_at_the_edge_of_their_range_are_accepted(options: dict) -> None:
+    config = PreprocessConfig(**options)
+    if "clip_quantiles" in options:
+        assert config.clip_quantiles == (0.0, 1.0) and all(type(q) is float for q in config.clip_quantiles)
+    if options.get("zero_flags") is not None:
+        assert type(config.zero_flags) is float and config.zero_flags == float(options["zero_flags"])
+
+
+@pytest.mark.parametrize(
+    ("options", "pattern"),
+    [
+        ({"scaling": "cube"}, r"^scaling is 'cube'"),
+        ({"column_scaling": {"x": "cube"}}, r"^column_scaling\['x'\] is 'cube'"),
+        ({"clip_quantiles": (0.5, 0.5)}, "clip_quantiles is"),
+        ({"clip_quantiles": (-0.1, 0.5)}, "clip_quantiles is"),
+        ({"clip_quantiles": (0.1, 1.5)}, "clip_quantiles is"),
+        ({"clip_quantiles": (0.1,)}, "clip_quantiles is"),
+        ({"clip_quantiles": (0.1, 0.5, 0.9)}, "clip_quantiles is"),
+        ({"clip_quantiles": ("a", 0.5)}, "clip_quantiles is"),
+        ({"clip_quantiles": (False, True)}, "clip_quantiles is"),
+        ({"n_bins": 2.5}, "n_bins is 2.5"),
+        ({"n_bins": True}, "n_bins is True"),
+        ({"min_frequency": 0}, "min_frequency is 0"),
+        ({"max_categories": 0}, "max_categories is 0"),
+        ({"max_categories": 1.5}, "max_categories is 1.5"),
+        ({"max_unparseable": -0.1}, "max_unparseable is -0.1"),
+        ({"max_unparseable": 1.01}, "max_unparseable is 1.01"),
+        ({"max_unparseable": True}, "max_unparseable is True"),
+        ({"value_fields": 0}, "value_fields is 0"),
+        ({"value_fields": 2.0}, "value_fields is 2.0"),
+        ({"value_min_rows": 0}, "value_min_rows is 0"),
+        ({"value_min_rows": "1"}, "value_min_rows is '1'"),
+        ({"zero_flags": 0}, "zero_flags is 0"),
+        ({"zero_flags": 1.5}, "zero_flags is 1.5"),
+        ({"zero_flags": "0.5"}, "zero_flags is '0.5'"),
+    ],
+)
+def test_options_outside_their_range_are_refused(options: dict, pattern: str) -> None:
+    from needmap.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=pattern):
+        PreprocessConfig(**options)
+
+
+def test_an_empty_saved_config_is_the_default_one() -> None:
+    assert PreprocessConfig.from_dict({}) == PreprocessConfig()
+    saved = PreprocessConfig.from_dict({"clip_quantiles": [0.05, 0.95], "column_scaling": {"x": "none"}})
+    assert saved.clip_quantiles == (0.05, 0.95) and saved.column_scaling == {"x": "none"}
