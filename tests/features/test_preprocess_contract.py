@@ -286,3 +286,14 @@ def test_an_empty_saved_config_is_the_default_one() -> None:
     assert PreprocessConfig.from_dict({}) == PreprocessConfig()
     saved = PreprocessConfig.from_dict({"clip_quantiles": [0.05, 0.95], "column_scaling": {"x": "none"}})
     assert saved.clip_quantiles == (0.05, 0.95) and saved.column_scaling == {"x": "none"}
+
+
+def test_a_column_given_twice_is_refused_and_list_columns_are_not_compared_for_duplicates() -> None:
+    schema = Schema([ColumnSpec("x", "numeric", "double", "test")])
+    twice = pa.Table.from_arrays([pa.array([1.0, 2.0]), pa.array([3.0, 4.0])], names=["x", "x"])
+    with pytest.raises(SchemaError, match="found the column name 'x' 2 times") as error:
+        Preprocessor(schema).fit(twice)
+    assert error.value.column == "x"
+    lists = Schema([ColumnSpec("tags", "multihot", "list<string>", "test")])
+    same_rows = pa.table({"tags": [["a", "b"], ["a", "b"], ["c"]]})
+    assert Preprocessor(lists).fit(same_rows).report_["duplicate_rows"] == 0  # only list columns: none compared
