@@ -141,6 +141,35 @@ def _is_name(value: Any) -> bool:
     return isinstance(value, (str, int)) and not isinstance(value, bool)
 
 
+def read_yaml_mapping(path: str | Path, what: str, expected: str) -> dict[str, Any] | None:
+    """The mapping at the top of a YAML file (None for an empty file).
+
+    Raises:
+        ConfigError: naming the file (``what`` says which kind of file): it is missing, unreadable, not
+            valid YAML (with the line and column), or holds something else than a mapping (``expected``
+            says what it should hold).
+    """
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found; expected an existing YAML file.", file=file) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{what} could not be read ({err}); expected UTF-8 YAML.", file=file) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise ConfigError(f"{where}invalid YAML ({problem}); expected a YAML mapping.", file=file) from None
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ConfigError(f"found a YAML {type(data).__name__} at the top level; expected {expected}.", file=file)
+    return data
+
+
 def load_overrides(path: str | Path) -> dict[str, Any]:
     """Read a YAML overrides file into a dict with only the keys the file sets.
 
@@ -156,27 +185,9 @@ def load_overrides(path: str | Path) -> dict[str, Any]:
             a mapping, it has a key not in :data:`ALLOWED_KEYS`, or a value has the wrong kind.
     """
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("overrides file not found; expected an existing YAML file.", file=file) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"overrides file could not be read ({err}); expected UTF-8 YAML.", file=file) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise ConfigError(f"{where}invalid YAML ({problem}); expected a YAML mapping.", file=file) from None
+    data = read_yaml_mapping(path, "overrides file", f"a mapping with keys {', '.join(ALLOWED_KEYS)}")
     if data is None:
         return {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"found a YAML {type(data).__name__} at the top level; expected a mapping with keys "
-            f"{', '.join(ALLOWED_KEYS)}.",
-            file=file,
-        )
     result: dict[str, Any] = {}
     for key, value in data.items():
         if key not in ALLOWED_KEYS:

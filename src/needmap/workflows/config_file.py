@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from needmap.data.overrides import read_yaml_mapping
 from needmap.data.roles import ColumnRoles
 from needmap.declare import Options, spec_of, unknown_message
 from needmap.errors import ConfigError
@@ -71,25 +70,9 @@ def read_config(path: str | Path) -> ConfigFile:
             unknown key (with the closest option of every kind) or a value its option does not accept.
     """
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("configuration file not found; expected an existing YAML file.", file=file) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"configuration file could not be read ({err}); expected UTF-8 YAML.", file=file) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise ConfigError(f"{where}invalid YAML ({problem}); expected a YAML mapping.", file=file) from None
+    data = read_yaml_mapping(path, "configuration file", "a mapping of option names")
     if data is None:
         return ConfigFile()
-    if not isinstance(data, Mapping):
-        raise ConfigError(
-            f"found a YAML {type(data).__name__} at the top level; expected a mapping of option names.", file=file
-        )
     return parse_config(dict(data), file=file)
 
 
