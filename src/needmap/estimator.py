@@ -54,6 +54,7 @@ from needmap.errors import ConfigError, DataError, SchemaError, no_values_error
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import (
     add_targets,
+    check_target_columns,
     strata,
     target_names,
     target_tasks,
@@ -680,14 +681,7 @@ def clean_training_table(
     target = schema.target
     assert target is not None
     targets, tasks = target_names(schema), target_tasks(schema)
-    absent = [name for name in targets if name not in table.column_names]
-    if absent:
-        raise SchemaError(
-            f"found no target column {', '.join(map(repr, absent))} in the table; expected the targets "
-            f"{', '.join(targets)}.",
-            file=source,
-            column=absent[0],
-        )
+    check_target_columns(targets, table.column_names, place="table", file=source)
     for name in table.column_names:
         if name in user_dropped or name in targets:
             continue

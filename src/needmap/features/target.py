@@ -23,6 +23,19 @@ from needmap.schema import Head, Schema
 MULTITASK_TASKS = ("binary", "regression")
 
 
+def check_target_columns(names: Sequence[str], column_names: Sequence[str], *, place: str, file: str | None) -> None:
+    """SchemaError naming the first target of ``names`` that is not among ``column_names`` (of the ``place``:
+    'table' or 'file')."""
+    absent = [name for name in names if name not in column_names]
+    if absent:
+        raise SchemaError(
+            f"found no target column {', '.join(map(repr, absent))} in the {place}; expected the targets "
+            f"{', '.join(names)}.",
+            file=file,
+            column=absent[0],
+        )
+
+
 def encode_target(column: pa.ChunkedArray, schema: Schema, *, file: str | None, first_row: int | None) -> np.ndarray:
     """Encode the target ``column`` ``[n]`` for ``schema.task``.
 
@@ -121,14 +134,7 @@ def encode_targets(table: pa.Table, schema: Schema) -> np.ndarray:
     names = target_names(schema)
     if not names:
         raise SchemaError("the schema has no target column, expected one to encode.", file=file)
-    absent = [name for name in names if name not in table.column_names]
-    if absent:
-        raise SchemaError(
-            f"found no target column {', '.join(map(repr, absent))} in the table; expected the targets "
-            f"{', '.join(names)}.",
-            file=file,
-            column=absent[0],
-        )
+    check_target_columns(names, table.column_names, place="table", file=file)
     if len(names) == 1:
         return encode_target(table.column(names[0]), head_schema(schema, names[0]), file=file, first_row=first_row)
     out = np.full((table.num_rows, len(names)), np.nan, dtype=np.float32)

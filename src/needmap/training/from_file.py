@@ -35,7 +35,7 @@ from needmap.data.split import split_indices
 from needmap.errors import SchemaError, no_values_error
 from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
-from needmap.features.target import strata, target_names
+from needmap.features.target import check_target_columns, strata, target_names
 from needmap.runtime.arrow_memory import release_unused_memory
 from needmap.runtime.device import usable_cores
 from needmap.schema import Schema
@@ -193,14 +193,7 @@ def prepare_file_training(
     ``(table, report)`` like ``clean_training_table``.
     """
     targets = target_names(schema)
-    absent = [name for name in targets if name not in rows.column_names]
-    if absent:
-        raise SchemaError(
-            f"found no target column {', '.join(map(repr, absent))} in the file; expected the targets "
-            f"{', '.join(targets)}.",
-            file=rows.path,
-            column=absent[0],
-        )
+    check_target_columns(targets, rows.column_names, place="file", file=rows.path)
     for name in rows.column_names:  # as for a table: a column with no value at all is an error unless dropped
         if name not in targets and name not in user_dropped and rows.null_count(name) == rows.num_rows:
             raise no_values_error(rows.num_rows, file=rows.path, column=name)
