@@ -436,7 +436,6 @@ class Model:
         else:
             prepared = self._prepare_table(_as_table(data), schema, prep_config, config, validation)
         schema, preprocessor, x_train, y_train, x_valid, y_valid, report, fit_rows = prepared
-        multi = len(schema.heads) > 1
         self._check_calibration(schema, x_valid)
         torch.manual_seed(config.seed)
         try:
@@ -450,10 +449,7 @@ class Model:
             )
         except TypeError as exc:
             raise ConfigError(f"model '{self.model}' does not accept these options: {exc}.") from None
-        if multi:
-            trainer = Trainer(network, target_tasks(schema), config, names=target_names(schema))
-        else:
-            trainer = Trainer(network, schema.task, config)
+        trainer = Trainer(network, target_tasks(schema), config, names=target_names(schema))
         result = trainer.fit(x_train, y_train, x_valid, y_valid, on_epoch=on_epoch)
         report["train_rows"] = len(x_train)
         report["validation_rows"] = 0 if x_valid is None else len(x_valid)
@@ -469,7 +465,7 @@ class Model:
             preprocessor,
             network,
             params=params,
-            target_scaling=getattr(trainer, "target_scaling", None),
+            target_scaling=trainer.target_scaling,
             train_config=config,
             report=report,
             result=result,

@@ -37,8 +37,8 @@ from needmap.models.registry import build_model
 from needmap.runtime.arrow_memory import system_arrow_pool, uses_system_arrow_pool
 from needmap.schema import Schema
 from needmap.training.heads import head_kind
-from needmap.training.multitask import labelled_metrics
 from needmap.training.one_row import OneRowForward
+from needmap.training.target_heads import labelled_metrics
 from needmap.training.trainer import TrainConfig, predict_raw
 
 NOT_FITTED = "this model is not fitted yet; call fit() first or needmap.load() a saved model."
@@ -89,6 +89,16 @@ def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:
     return pa.table(columns)
 
 
+def per_head_scaling(target_scaling: Any, n_heads: int) -> list[dict[str, float] | None]:
+    """``target_scaling`` as one entry per head: a list as it is; one dict (a regression target's pair, as model
+    files of one target held it) or None as that one head's, or None for every head."""
+    if isinstance(target_scaling, list):
+        return target_scaling
+    if target_scaling is None:
+        return [None] * n_heads
+    return [dict(target_scaling)]
+
+
 def _as_table(data: Any) -> pa.Table:
     return data if isinstance(data, pa.Table) else read(data)
 
@@ -102,8 +112,9 @@ class Predictor:
         preprocessor: the fitted preprocessor.
         network: the trained network, in eval mode.
         params: the network's hyper-parameters (its ``config()``; saved in model.json).
-        target_scaling: ``{"mean", "std"}`` of a regression target; for a multi-task model one such
-            dict or None per target.
+        target_scaling: per target (head), ``{"mean", "std"}`` of a regression target's standardization,
+            None for the others (a single dict or None, as model files of one target hold it, is read as
+            that one head's).
         calibrator: a fitted :class:`needmap.calibration.Calibrator` of a binary model's probabilities.
         train_config: the training options the network was trained with.
         metrics: validation metrics and training speed (saved as metrics.json, with ``report``).
@@ -142,7 +153,7 @@ class Predictor:
         self.schema_ = schema
         self.preprocessor_ = preprocessor
         self.network_ = network
-        self.target_scaling_ = target_scaling
+        self.target_scaling_ = per_head_scaling(target_scaling, len(schema.heads))
         self.calibrator_ = calibrator
         self.train_config_ = train_config
         self.metrics_: dict[str, Any] = dict(metrics or {})
@@ -165,11 +176,8 @@ class Predictor:
             if self._one_row is None or self._one_row.model is not self.network_:
                 self._one_row = OneRowForward(self.network_)
             forward = self._one_row
-        if isinstance(self.target_scaling_, list):  # per-head scaling is applied by score()
-            return predict_raw(self.network_, x, target_scaling={"mean": 0.0, "std": 1.0}, forward=forward)
-        return predict_raw(
-            self.network_, x, task=self.schema_.task, target_scaling=self.target_scaling_, forward=forward
-        )
+        # Each head's scaling is applied by score(), not by the network's buffer.
+        return predict_raw(self.network_, x, target_scaling={"mean": 0.0, "std": 1.0}, forward=forward)
 
     def score(self, x: Any) -> np.ndarray:
         """The outputs of rows already encoded by ``preprocessor_`` (a FeatureBatch, or a training stream):
@@ -178,9 +186,7 @@ class Predictor:
 
         Encoding once and scoring the batch is the path for chunks, folds and batches scored repeatedly."""
         raw = self._raw(x).astype(np.float64, copy=False)
-        heads = self.schema_.heads
-        # A list holds each head's scaling (applied here); a single pair was applied by _raw.
-        scaling = self.target_scaling_ if isinstance(self.target_scaling_, list) else [None] * len(heads)
+        heads, scaling = self.schema_.heads, self.target_scaling_
         parts = [
             head_kind(str(head.task)).scores(part.reshape(len(part), -1), scaling[t])
             for t, (head, part) in enumerate(zip(heads, head_columns(self.schema_, raw), strict=True))

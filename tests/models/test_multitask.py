@@ -13,8 +13,8 @@ from needmap.models import build_model
 from needmap.models.mmoe import MMoE
 from needmap.models.ple import PLE
 from needmap.training import TrainConfig, Trainer
-from needmap.training.multitask import MultiTask, head_outputs
 from needmap.training.predict import forward_in_batches, predict_raw, to_inputs
+from needmap.training.target_heads import TargetHeads, head_outputs
 
 CARDS = [6, 4]
 LISTS = [{"name": "tags", "kind": "multihot", "cardinality": 5, "max_len": 3}]
@@ -91,7 +91,7 @@ def quiet(**options: object) -> TrainConfig:
 
 
 def test_the_loss_is_the_weighted_sum_of_the_per_task_losses() -> None:
-    heads = MultiTask(["binary", "regression"], ["a", "b"], quiet(task_weights={"b": 0.25}), 2)
+    heads = TargetHeads(["binary", "regression"], ["a", "b"], quiet(task_weights={"b": 0.25}), 2)
     assert [h.weight for h in heads.heads] == [1.0, 0.25]
     _, y = two_tasks(64, seed=1)
     target = heads.target_tensor(y)
@@ -108,24 +108,24 @@ def test_the_loss_is_the_weighted_sum_of_the_per_task_losses() -> None:
 
 def test_multitask_options_are_checked() -> None:
     with pytest.raises(ConfigError, match="binary, regression"):
-        MultiTask(["binary", "multiclass"], ["a", "b"], quiet(), 2)
+        TargetHeads(["binary", "multiclass"], ["a", "b"], quiet(), 2)
     with pytest.raises(ConfigError, match="2 outputs"):
-        MultiTask(["binary", "binary"], ["a", "b"], quiet(), 3)
+        TargetHeads(["binary", "binary"], ["a", "b"], quiet(), 3)
     with pytest.raises(ConfigError, match="one per target"):
-        MultiTask(["binary", "binary"], ["a", "b"], quiet(task_weights=[1.0]), 2)
+        TargetHeads(["binary", "binary"], ["a", "b"], quiet(task_weights=[1.0]), 2)
     with pytest.raises(ConfigError, match="'c'"):
-        MultiTask(["binary", "binary"], ["a", "b"], quiet(task_weights={"c": 2.0}), 2)
+        TargetHeads(["binary", "binary"], ["a", "b"], quiet(task_weights={"c": 2.0}), 2)
     with pytest.raises(ConfigError, match="task_weights"):
         TrainConfig(task_weights=[0.0, 0.0])
     with pytest.raises(ConfigError, match="monitor 'macro_auc'"):
-        MultiTask(["binary", "regression"], ["a", "b"], quiet(monitor="macro_auc"), 2)
+        TargetHeads(["binary", "regression"], ["a", "b"], quiet(monitor="macro_auc"), 2)
 
 
 def test_combined_monitor_name_direction_and_value() -> None:
-    same = MultiTask(["binary", "binary"], ["a", "b"], quiet(), 2)
+    same = TargetHeads(["binary", "binary"], ["a", "b"], quiet(), 2)
     assert (same.monitor, same.direction) == ("mean_auc", "max")
     assert same.combine({"a": {"auc": 0.8}, "b": {"auc": 0.6}}) == pytest.approx(0.7)
-    mixed = MultiTask(["binary", "regression"], ["a", "b"], quiet(), 2)
+    mixed = TargetHeads(["binary", "regression"], ["a", "b"], quiet(), 2)
     assert (mixed.monitor, mixed.direction) == ("mean_score", "max")
     mixed.heads[1].std = 10.0
     # auc 0.8 and rmse 5 in units of std 10: (0.8 - 0.5) / 2
@@ -139,17 +139,17 @@ def test_trainer_learns_both_tasks_and_logs_each() -> None:
     model = small_mmoe()
     trainer = Trainer(model, ["binary", "regression"], quiet(epochs=6), names=["a", "b"])
     result = trainer.fit(train, y_train, valid, y_valid)
-    assert trainer.task == "multitask" and result.monitor == "mean_score"
+    assert result.monitor == "mean_score"
     last = result.history[-1]
     assert {"loss_a", "loss_b", "valid_a_auc", "valid_a_logloss", "valid_b_rmse", "valid_b_r2"} <= set(last)
     assert last["valid_a_auc"] > 0.8 and last["valid_b_r2"] > 0.8
     assert last["loss"] == pytest.approx(last["loss_a"] + last["loss_b"], rel=1e-5)
     assert result.best_score == pytest.approx(result.history[result.best_epoch - 1]["valid_mean_score"])
-    assert result.task_scaling is not None and result.task_scaling[0] is None
-    assert result.task_scaling[1]["mean"] == pytest.approx(float(y_train[:, 1].mean()), rel=1e-5)
+    assert result.target_scaling is not None and result.target_scaling[0] is None
+    assert result.target_scaling[1]["mean"] == pytest.approx(float(y_train[:, 1].mean()), rel=1e-5)
     # The regression head predicts in target units once the scaling is applied.
     raw = forward_in_batches(model, to_inputs(valid)).numpy()
-    pred = head_outputs(raw, ["binary", "regression"], result.task_scaling)
+    pred = head_outputs(raw, ["binary", "regression"], result.target_scaling)
     assert np.all((pred[:, 0] > 0) & (pred[:, 0] < 1))
     assert abs(pred[:, 1].mean() - y_valid[:, 1].mean()) < 2.0
 
@@ -182,7 +182,7 @@ def test_multitask_targets_are_checked() -> None:
 
 
 def test_rows_without_a_target_are_left_out_of_that_targets_loss_only() -> None:
-    heads = MultiTask(["binary", "regression"], ["a", "b"], quiet(), 2)
+    heads = TargetHeads(["binary", "regression"], ["a", "b"], quiet(), 2)
     _, y = two_tasks(64, seed=5)
     y[::4, 1] = np.nan  # a quarter of the rows lack target b
     y[1::8, 0] = np.nan  # an eighth lack target a
@@ -214,7 +214,7 @@ def test_trainer_learns_each_target_from_the_rows_that_have_it() -> None:
     last = result.history[-1]
     assert np.isfinite(last["loss"]) and np.isfinite(last["valid_b_rmse"])
     raw = predict_raw(trainer.model, valid, target_scaling={"mean": 0.0, "std": 1.0})
-    metrics = trainer.multitask.metrics(trainer.multitask.outputs(raw), y_valid)
+    metrics = trainer.heads.metrics(torch.from_numpy(raw), y_valid)
     assert metrics["b"]["rows_without_target"] == 100 and metrics["b"]["n"] == 200
     assert metrics["b"]["rmse"] < float(np.nanstd(y_valid[:, 1]))  # better than the mean on labelled rows
     assert metrics["a"]["auc"] > 0.7

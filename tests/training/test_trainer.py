@@ -147,8 +147,8 @@ def test_regression_target_scaling_round_trips_to_original_units() -> None:
     trainer = Trainer(model, "regression", quiet(epochs=10, batch_size=64, lr=3e-3))
     result = trainer.fit(train, y, valid, y_v)
     assert result.monitor == "rmse"
-    assert trainer.target_scaling == pytest.approx({"mean": y.mean(), "std": y.std()})
-    assert (result.target_mean, result.target_std) == pytest.approx((y.mean(), y.std()))
+    assert trainer.target_scaling == result.target_scaling
+    assert trainer.target_scaling[0] == pytest.approx({"mean": y.mean(), "std": y.std()})
     assert model.target_scaling.tolist() == pytest.approx([y.mean(), y.std()])
     predicted = predict_raw(model, valid)
     assert predicted.shape == (300,)
@@ -156,7 +156,7 @@ def test_regression_target_scaling_round_trips_to_original_units() -> None:
     assert predicted == pytest.approx(raw * y.std() + y.mean())
     # The same from the scaling alone (as a model directory stores it), and unscaled for classifiers.
     model.set_target_scaling(0.0, 1.0)
-    scaling = trainer.target_scaling
+    scaling = trainer.target_scaling[0]
     assert predict_raw(model, valid, task="regression", target_scaling=scaling) == pytest.approx(predicted)
     assert predict_raw(model, valid, task="binary", target_scaling=scaling) == pytest.approx(raw)
     with pytest.raises(ConfigError, match="target_scaling is"):
@@ -193,7 +193,7 @@ def test_trainer_rejects_inconsistent_inputs(binary_split) -> None:
         trainer.fit(train, y_train[:10])
     with pytest.raises(DataError, match="not 0 or 1"):
         trainer.fit(train, y_train * 2)
-    with pytest.raises(DataError, match="'auc' is undefined on the validation rows"):
+    with pytest.raises(DataError, match="'auc' of the target 'target' is undefined on the validation rows"):
         trainer.fit(train, y_train, valid, np.zeros(len(valid), dtype=int))
     wide = FeatureBatch(np.zeros((4, N_NUMERIC + 1), np.float32), np.zeros((4, len(CARDS)), np.int64))
     with pytest.raises(DataError, match="training features have 4 numeric"):

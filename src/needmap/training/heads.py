@@ -3,7 +3,7 @@
 A head (:class:`needmap.schema.Head`) names its task; the task's :class:`HeadKind` says which
 validation metrics it can monitor (and which way is better), the loss it trains with, whether its
 target is standardized, how its raw outputs become scores and its metrics. The trainer
-(:class:`~needmap.training.trainer.Trainer`, :class:`~needmap.training.multitask.MultiTask`) looks a
+(:class:`~needmap.training.trainer.Trainer`, :class:`~needmap.training.target_heads.TargetHeads`) looks a
 head's kind up here, so a new kind of head is one :func:`register_head_kind` call, not a new branch
 in the training code.
 """

@@ -128,7 +128,7 @@ def predict_proba(
     output, ``[n, K]`` (rows sum to 1) for a model with K outputs. With ``independent=True`` (a
     multi-task model with one binary logit per target) each of the K outputs gets its own sigmoid:
     ``[n, K]``, P(positive) per target; regression heads of such a model need
-    ``needmap.training.multitask.head_outputs``. ConfigError for a model that was trained for
+    ``needmap.training.target_heads.head_outputs``. ConfigError for a model that was trained for
     regression (its target scaling is not the identity).
     """
     scaling = getattr(model, "target_scaling", None)

@@ -20,8 +20,6 @@ from needmap.runtime.malloc import keep_freed_memory, return_freed_memory
 from needmap.runtime.onednn import cpu_matmul_name
 from needmap.runtime.precision import precision_context
 from needmap.training.config import TrainConfig
-from needmap.training.heads import HeadKind, head_kind, head_tasks
-from needmap.training.multitask import MultiTask
 from needmap.training.optimizers import (
     Optimizers,
     make_optimizer,
@@ -32,8 +30,7 @@ from needmap.training.optimizers import (
 from needmap.training.predict import forward_in_batches, predict_raw, to_inputs
 from needmap.training.progress import EpochProgress
 from needmap.training.stream import TrainingStream
-
-_NOT_LOGGED = ("n", "note", "positive_rate")
+from needmap.training.target_heads import TargetHeads
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer", "make_optimizer", "make_scheduler", "predict_raw"]
 
@@ -60,14 +57,12 @@ class TrainResult:
             and under bf16 autocast).
         monitor: name of the monitored metric ('loss' = training loss, without a validation set).
         best_score: its value at ``best_epoch``.
-        target_mean, target_std: the standardization of a regression target (the model learns
-            ``(y - mean) / std``); None for classification and multi-task models.
-        task_scaling: multi-task models only: per target, ``{"mean", "std"}`` of a regression
-            target's standardization or None for a binary one.
+        target_scaling: per head (target), ``{"mean", "std"}`` of a regression target's
+            standardization (the network learns ``(y - mean) / std``), None for the others.
 
-    A multi-task history also holds ``loss_<target>`` (each head's mean training loss, before the
-    task weights), ``valid_<target>_<metric>`` and the combined monitor ``valid_mean_<metric>``
-    (see :class:`~needmap.training.multitask.MultiTask`).
+    The history of a model of several targets also holds ``loss_<target>`` (each head's mean training
+    loss, before the task weights), ``valid_<target>_<metric>`` and the combined monitor
+    ``valid_mean_<metric>`` (see :class:`~needmap.training.target_heads.TargetHeads`).
     """
 
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -81,60 +76,30 @@ class TrainResult:
     cpu_matmul: str = "torch"
     monitor: str = "loss"
     best_score: float | None = None
-    target_mean: float | None = None
-    target_std: float | None = None
-    task_scaling: list[dict[str, float] | None] | None = None
+    target_scaling: list[dict[str, float] | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The result as a JSON-safe dict."""
         return asdict(self)
 
 
-def _labels(kind: HeadKind, y: np.ndarray, n_outputs: int, name: str) -> np.ndarray:
-    """Check a target array [n] and return it as int64 (classification) or float64 (values)."""
-    array = np.asarray(y)
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 1:
-        raise DataError(f"{name} has shape {array.shape}; expected a 1-D array with one target per row.")
-    if array.dtype == bool:
-        array = array.astype(np.int64)
-    if not (np.issubdtype(array.dtype, np.number)):
-        raise DataError(f"{name} has dtype {array.dtype}; expected numbers (class indices or target values).")
-    values = array.astype(np.float64)
-    if not np.isfinite(values).all():
-        raise DataError(f"{name} holds {int((~np.isfinite(values)).sum())} NaN or infinite values; expected none.")
-    if kind.labels == "values":
-        return values
-    k = 2 if kind.labels == "binary" else n_outputs
-    bad = (values != np.round(values)) | (values < 0) | (values >= k)
-    if bad.any():
-        expected = "0 or 1" if kind.labels == "binary" else f"class indices 0 to {k - 1}"
-        raise DataError(
-            f"{name} holds {int(bad.sum())} values that are not {expected} (first: {values[bad][0]!r}); "
-            f"expected {expected} for a {kind.task} task."
-        )
-    return values.astype(np.int64)
-
-
 class Trainer:
     """Trains a model on FeatureBatch arrays.
 
     Args:
-        model: a :class:`~needmap.models.base.TabularModel` with 1 output (binary, regression),
-            K >= 2 outputs (multiclass with K classes) or T outputs (T tasks).
-        task: 'binary', 'regression' or 'multiclass'; or, for a multi-task model, the sequence of
-            its heads' tasks ('binary' or 'regression' each), e.g. ``["binary", "regression"]``;
-            ``self.task`` is then 'multitask' and the targets are ``[n, T]`` arrays.
+        model: a :class:`~needmap.models.base.TabularModel` whose outputs are its heads' side by side: 1 for
+            a binary or regression target, K for a multiclass target of K classes.
+        task: the task of the model's one target ('binary', 'regression', 'multiclass'; targets ``[n]``), or
+            the sequence of its targets' tasks, e.g. ``["binary", "regression"]`` (targets ``[n, T]``).
         config: the training options (defaults when None).
-        names: the target name of each head of a multi-task model (for the history keys).
+        names: the target name of each head (for the history keys of a model of several targets).
 
-    A regression target is standardized inside the trainer: the model learns
-    ``(y - mean) / std`` with the training rows' mean and std (std 1 when y is constant). The pair
-    is stored in ``self.target_scaling`` (``{"mean": m, "std": s}``; None for classifiers), in the
-    result (``target_mean``, ``target_std``) and in the model's ``target_scaling`` buffer (saved
-    with the weights), so :func:`~needmap.training.predict.predict_raw` returns values in the
-    target's units.
+    Each target is a head (:class:`~needmap.training.target_heads.TargetHeads`): its kind gives its
+    loss, metrics and monitor. A regression target is standardized inside the trainer: the model learns
+    ``(y - mean) / std`` with the training rows' mean and std (std 1 when y is constant). The pairs are
+    in ``self.target_scaling`` and the result's ``target_scaling`` (per head; None for the others); a
+    network of one output also keeps its pair in its ``target_scaling`` buffer (saved with the weights),
+    so that :func:`~needmap.training.predict.predict_raw` on the network alone returns target units.
     """
 
     def __init__(
@@ -147,42 +112,13 @@ class Trainer:
     ) -> None:
         self.model = model
         self.config = config if config is not None else TrainConfig()
-        self.target_scaling: dict[str, float] | list[dict[str, float] | None] | None = None
-        n_out = getattr(model, "n_outputs", None)
-        self.multitask: MultiTask | None = None
-        if not isinstance(task, str):
-            self.multitask = MultiTask(task, names, self.config, n_out)
-            self.task = "multitask"
-            self.monitor, self.direction = self.multitask.monitor, self.multitask.direction
-            return
-        if task not in head_tasks():
-            raise ConfigError(
-                f"unknown task {task!r}; expected one of {', '.join(head_tasks())}, or a list of tasks for a "
-                "multi-task model."
-            )
+        self.target_scaling: list[dict[str, float] | None] | None = None
         self.task = task
-        self.kind = head_kind(task)
-        if self.kind.labels != "classes" and n_out != 1:
-            raise ConfigError(f"a {task} task needs a model with 1 output; this model has {n_out}.")
-        if self.kind.labels == "classes" and (n_out is None or n_out < 2):
-            raise ConfigError(f"a {task} task needs a model with one output per class (>= 2); it has {n_out}.")
-        self.monitor, self.direction = self.kind.monitor_for(self.config.monitor)
-
-    # -- evaluation ------------------------------------------------------------------------------
-    def _metrics(self, raw: torch.Tensor, y: np.ndarray) -> dict[str, Any]:
-        """Validation metrics from raw outputs ``[n, K]`` and labels (original units) ``[n]``, as the head's kind
-        scores and measures them."""
-        return self.kind.metrics(y, self.kind.validation_scores(raw, self.target_scaling))
-
-    def _check_monitor_defined(self, y_valid: np.ndarray) -> None:
-        """DataError when the monitored metric is undefined on the validation labels (e.g. one class)."""
-        trial = self.kind.metrics(y_valid, self.kind.scores(np.zeros((len(y_valid), self.model.n_outputs)), None))
-        if trial[self.monitor] is None:
-            raise DataError(
-                f"the monitored validation metric {self.monitor!r} is undefined on the validation rows: "
-                f"{trial.get('note', '')}",
-                hint="Use a larger or stratified validation split, or another monitor.",
-            )
+        tasks = [task] if isinstance(task, str) else list(task)
+        if names is None and isinstance(task, str):
+            names = ["target"]
+        self.heads = TargetHeads(tasks, names, self.config, getattr(model, "n_outputs", None))
+        self.monitor, self.direction = self.heads.monitor, self.heads.direction
 
     # -- training ----------------------------------------------------------------------------------
     def fit(
@@ -220,32 +156,26 @@ class Trainer:
         if (valid is None) != (y_valid is None):
             raise ConfigError("give both valid and y_valid, or neither.")
         model = self.model
+        heads = self.heads
         if isinstance(train, FeatureBatch):
             model.check_batch(train, "training features")
-        mt = self.multitask
-        y_tr = mt.labels(y_train, "y_train") if mt else _labels(self.kind, y_train, model.n_outputs, "y_train")
+        y_tr = heads.labels(y_train, "y_train")
         if len(y_tr) != len(train):
             raise DataError(f"y_train has {len(y_tr)} rows and the training features {len(train)}; expected the same.")
         if len(train) == 0:
             raise DataError("the training set is empty; expected at least one row.")
-        if not mt and self.kind.labels == "binary" and len(np.unique(y_tr)) < 2:
-            raise DataError(f"y_train holds only the class {int(y_tr[0])}; a binary classifier needs both classes.")
-        if mt:
-            mt.check_training_labels(y_tr)
+        heads.check_training_labels(y_tr)
         y_va: np.ndarray | None = None
         if valid is not None:
             model.check_batch(valid, "validation features")
-            y_va = mt.labels(y_valid, "y_valid") if mt else _labels(self.kind, y_valid, model.n_outputs, "y_valid")
+            y_va = heads.labels(y_valid, "y_valid")
             if len(y_va) != len(valid):
                 raise DataError(
                     f"y_valid has {len(y_va)} rows, the validation features {len(valid)}; expected the same."
                 )
             if len(y_va) == 0:
                 raise DataError("the validation set is empty; expected at least one row.")
-            if mt:
-                mt.check_defined(y_va)
-            else:
-                self._check_monitor_defined(y_va)
+            heads.check_defined(y_va)
 
         device = resolve_device(self.config.device)
         keep_freed_memory()
@@ -261,20 +191,11 @@ class Trainer:
             return_freed_memory()
 
     def _target_tensor(self, y: np.ndarray) -> torch.Tensor:
-        if self.multitask is not None:
-            target = self.multitask.target_tensor(y)
-            self.target_scaling = self.multitask.scaling()
-            return target
-        if self.kind.labels == "classes":
-            return torch.from_numpy(y)
-        if not self.kind.standardized:
-            return torch.from_numpy(y.astype(np.float32))
-        mean = float(y.mean())
-        std = float(y.std())
-        std = std if std > 0 else 1.0
-        self.target_scaling = {"mean": mean, "std": std}
-        self.model.set_target_scaling(mean, std)
-        return torch.from_numpy(((y - mean) / std).astype(np.float32))
+        target = self.heads.target_tensor(y)
+        self.target_scaling = self.heads.scaling()
+        if self.model.n_outputs == 1 and self.target_scaling[0] is not None:  # the network's one pair
+            self.model.set_target_scaling(self.target_scaling[0]["mean"], self.target_scaling[0]["std"])
+        return target
 
     def _fit(
         self,
@@ -314,24 +235,16 @@ class Trainer:
 
         if valid is not None:
             v_inputs = to_inputs(valid).to(device)
-        mt = self.multitask
-        if mt:
-            mt.make_losses(y_tr, device)
-        else:
-            loss_fn = self.kind.loss(y_tr, cfg.class_weight, model.n_outputs, "mean").to(device)
+        heads = self.heads
+        heads.make_losses(y_tr, device)
         # The clock starts once the optimizer exists: the first optimizer of a process imports much of
         # torch (seconds), which is start-up cost, not training.
         monitor, direction = (self.monitor, self.direction) if valid is not None else ("loss", "min")
         optimizers = Optimizers(model, cfg, direction, resolve_embedding_updates(cfg, model))
         autocast = precision_context(cfg.precision, device)
         start = time.perf_counter()
-        squeeze = model.n_outputs == 1
         members = model.ensemble_size
-        result = TrainResult(monitor=monitor)
-        if not mt and self.kind.standardized:
-            result.target_mean, result.target_std = self.target_scaling["mean"], self.target_scaling["std"]
-        if mt:
-            result.task_scaling = mt.scaling()
+        result = TrainResult(monitor=monitor, target_scaling=heads.scaling())
         best_state: dict[str, torch.Tensor] | None = None
         since_best = 0
         rows = 0
@@ -342,7 +255,7 @@ class Trainer:
                 epoch_start = time.perf_counter()
                 lr = optimizers.lr
                 total = torch.zeros((), dtype=torch.float64, device=device)
-                head_totals = torch.zeros(len(mt.heads) if mt else 0, dtype=torch.float64, device=device)
+                head_totals = torch.zeros(len(heads.heads), dtype=torch.float64, device=device)
                 for batch, batch_target in epoch_batches():
                     optimizers.zero_grad()
                     with autocast():  # every member fits every row: [B, k, T] -> [B * k, T] (k = 1: [B, T])
@@ -350,11 +263,8 @@ class Trainer:
                     batch_rows = len(batch_target)
                     if members > 1:
                         batch_target = batch_target.repeat_interleave(members, dim=0)
-                    if mt:
-                        loss, parts = mt.loss(out, batch_target)
-                        head_totals += parts.detach() * batch_rows
-                    else:
-                        loss = loss_fn(out[:, 0] if squeeze else out, batch_target)
+                    loss, parts = heads.loss(out, batch_target)
+                    head_totals += parts.detach() * batch_rows
                     loss.backward()
                     optimizers.step()
                     total += loss.detach() * batch_rows
@@ -369,17 +279,11 @@ class Trainer:
                         hint=f"Lower the learning rate (lr is {cfg.lr}).",
                     )
                 entry: dict[str, Any] = {"epoch": epoch, "loss": train_loss}
-                if mt:
-                    entry.update({f"loss_{h.name}": float(v) / n for h, v in zip(mt.heads, head_totals, strict=True)})
+                entry.update(heads.loss_entry([float(v) / n for v in head_totals]))
                 score = train_loss
-                if mt and valid is not None:
-                    entry.update(mt.log_entry(mt.metrics(mt.outputs(forward_in_batches(model, v_inputs)), y_va)))
+                if valid is not None:
+                    entry.update(heads.log_entry(heads.metrics(forward_in_batches(model, v_inputs), y_va)))
                     score = entry[f"valid_{monitor}"]
-                elif valid is not None:
-                    raw = forward_in_batches(model, v_inputs)
-                    metrics = self._metrics(raw, y_va)
-                    entry.update({f"valid_{k}": v for k, v in metrics.items() if k not in _NOT_LOGGED})
-                    score = metrics[monitor]
                 entry["lr"] = lr
                 entry["seconds"] = time.perf_counter() - epoch_start
                 result.history.append(entry)

@@ -34,7 +34,7 @@ from needmap.metrics import task_metrics
 from needmap.metrics.compare import verdict_sentence
 from needmap.predictor import Predictor
 from needmap.schema import Schema
-from needmap.training.multitask import labelled_metrics
+from needmap.training.target_heads import labelled_metrics
 from needmap.workflows.baseline import (
     BASELINES_FILE,
     LIGHTGBM,
