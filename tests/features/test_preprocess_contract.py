@@ -74,7 +74,7 @@ def test_encode_target_of_a_multi_task_schema_gives_one_column_per_target(make_s
 def test_a_missing_target_column_is_named_with_the_file(make_schema) -> None:
     schema = make_schema(numeric=("x",), target="y", task="binary", classes=("no", "yes"))
     table = pa.table({"x": [1.0, 2.0]}).replace_schema_metadata({b"needmap.source": b"leads.csv"})
-    with pytest.raises(SchemaError, match="found no column 'y'") as error:
+    with pytest.raises(SchemaError, match="found no target column 'y'") as error:
         Preprocessor(schema).encode_target(table)
     assert error.value.file == "leads.csv" and error.value.column == "y"
 

@@ -28,7 +28,7 @@ from needmap.features.config import PreprocessConfig
 from needmap.features.hashing import HashedColumn
 from needmap.features.lists import ListColumn
 from needmap.features.numeric import NumericColumn
-from needmap.features.target import encode_target, encode_targets
+from needmap.features.target import encode_targets
 from needmap.features.values import (
     MIN_KEPT_VALUES,
     ValueColumn,
@@ -403,17 +403,12 @@ class Preprocessor:
         """The target column of ``table`` for the schema's task.
 
         float32 ``[n]`` of 0/1 (binary, ``schema.classes[1]`` = 1), int64 ``[n]`` class indices
-        (multiclass) or float32 ``[n]`` values (regression); for a schema with extra targets
-        (multi-task) float32 ``[n, T]``, one column per target. Raises :class:`DataError` for an
-        empty target or a label outside ``schema.classes``; drop rows without a target first.
+        (multiclass) or float32 ``[n]`` values (regression); for a schema of several targets
+        float32 ``[n, T]``, one column per target (:func:`needmap.features.target.encode_targets`).
+        Raises :class:`DataError` for an empty target or a label outside ``schema.classes``; drop rows
+        without a target first.
         """
-        if len(self.schema.heads) > 1:
-            return encode_targets(table, self.schema)
-        file = source_of(table)
-        if self.schema.target is None:
-            raise SchemaError("the schema has no target column, expected one to encode.", file=file)
-        column = _columns(table, [self.schema.target], file)[self.schema.target]
-        return encode_target(column, self.schema, file=file, first_row=first_row_of(table))
+        return encode_targets(table, self.schema)
 
     # -- persistence -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
