@@ -6,16 +6,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from needmap.report.charts import (
-    Marker,
-    Series,
-    bar_chart,
-    histogram_pair,
-    line_chart,
-    nice_ticks,
-    number,
-    spark_histogram,
-)
+from needmap.report.bar_charts import bar_chart
+from needmap.report.chart_frame import nice_ticks
+from needmap.report.histograms import histogram_pair, spark_histogram
+from needmap.report.line_charts import Marker, Series, line_chart
+from needmap.report.text import number
 
 
 def _parse(svg: str) -> ET.Element:

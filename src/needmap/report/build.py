@@ -27,10 +27,11 @@ from needmap.data.profile import drift, profile_table
 from needmap.data.provenance import source_of
 from needmap.errors import ConfigError
 from needmap.features.target import target_names
-from needmap.report.charts import bar_chart
+from needmap.report.bar_charts import bar_chart
 from needmap.report.content import ReportData
+from needmap.report.data_sections import profile_section
 from needmap.report.html import Section, facts, note, page
-from needmap.report.sections import profile_section, report_sections
+from needmap.report.sections import report_sections
 from needmap.schema import Schema
 from needmap.workflows.importance import permutation_importance
 

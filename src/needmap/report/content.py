@@ -1,4 +1,4 @@
-"""What a report page shows, gathered in one object: :class:`ReportData`, and the shared wording."""
+"""What a report page shows, gathered in one object: :class:`ReportData`; the wording and limits the sections share."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 from needmap._version import __version__
 
 NO_EVALUATION = f"no evaluation.json in this model directory: train it with needmap {__version__}'s train to get curves"
+#: The most bars one bar chart of a section draws (columns with missing values, importance); the rest are left out.
+MOST_BARS = 30
 
 
 @dataclass
@@ -54,3 +56,11 @@ class ReportData:
 def percent(value: Any) -> str:
     """A share of 1 as a percentage with one decimal ("12.5%"); "–" for None."""
     return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def verdict_of(data: ReportData) -> str | None:
+    """The verdict the summary and baselines sections show: the test rows' evaluation.json's, else
+    metrics.json's; None when the model was trained without a baseline."""
+    if data.evaluation and data.evaluation.get("verdict"):
+        return str(data.evaluation["verdict"])
+    return data.metrics.get("verdict")

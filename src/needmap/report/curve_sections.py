@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from needmap.report.charts import PALETTE, Marker, Series, line_chart, number
+from needmap.report.chart_frame import PALETTE
 from needmap.report.content import NO_EVALUATION, ReportData, percent
 from needmap.report.html import Section, explain, note, table
+from needmap.report.line_charts import Marker, Series, line_chart
+from needmap.report.text import number
 
 
 # -- curves --------------------------------------------------------------------------------------------

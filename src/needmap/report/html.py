@@ -1,9 +1,9 @@
 """The report page: one self-contained HTML file that reads the same offline as online.
 
 Everything is inline: the CSS in a ``<style>`` element, the charts as ``<svg>`` (see
-:mod:`needmap.report.charts`); there is no script, no stylesheet link, no image or font fetched from
+:mod:`needmap.report.chart_frame`); there is no script, no stylesheet link, no image or font fetched from
 anywhere, and no web address in the page. Every piece of text from data (column names, values,
-file names) goes through :func:`html.escape`.
+file names) goes through :func:`html.escape` (:func:`needmap.report.text.esc`).
 
 The page is a list of sections, each ``<section id="...">`` with a heading, reachable from the
 contents at the top (``#summary``, ``#profile``, ``#drift``, ...).
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from needmap._version import __version__
-from needmap.report.charts import esc
+from needmap.report.text import esc
 
 CSS = """
 :root { --ink: #1d2733; --muted: #5b6875; --line: #d9dee4; --card: #fff; --page: #f4f6f8; --accent: #1f5fbf; }
