@@ -7,6 +7,10 @@ A multi-task model gets both per target, each fitted on the rows that have that 
 A fitted baseline is saved as JSON (:meth:`Baseline.to_dict`, ``baselines.json`` of a model directory,
 :func:`baselines_document`) and read back without executing code (:func:`load_baselines`): the linear
 models as their coefficients, LightGBM as its own model text, which LightGBM parses.
+
+The module is over 400 lines on purpose: the checked reading of the saved form (``_Where`` and the
+``*_from`` readers) rebuilds exactly the objects the fitting half makes, and keeping both in one place
+keeps them in step (and is how ``make mutants`` tests them together).
 """
 
 from __future__ import annotations
