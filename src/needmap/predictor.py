@@ -89,6 +89,11 @@ def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:
     return pa.table(columns)
 
 
+def by_target(schema: Schema, per_head: Mapping[str, Any]) -> Any:
+    """Per-target results as a model returns them: the one target's as they are, ``{target: ...}`` for several."""
+    return per_head[schema.heads[0].name] if len(schema.heads) == 1 else dict(per_head)
+
+
 def per_head_scaling(target_scaling: Any, n_heads: int) -> list[dict[str, float] | None]:
     """``target_scaling`` as one entry per head: a list as it is; one dict (a regression target's pair, as model
     files of one target held it) or None as that one head's, or None for every head."""
@@ -197,13 +202,15 @@ class Predictor:
 
     def evaluate_batch(self, x: Any, y: np.ndarray) -> dict[str, Any]:
         """Metrics of the outputs on encoded rows ``x`` against encoded targets ``y``
-        (``preprocessor_.encode_target``); ``{target: metrics}`` for a multi-task model, each target's over
-        the rows that have it."""
-        out = self.score(x)
-        if len(self.schema_.heads) > 1:
-            tasks, names = target_tasks(self.schema_), target_names(self.schema_)
-            return {name: labelled_metrics(tasks[t], y[:, t], out[:, t]) for t, name in enumerate(names)}
-        return task_metrics(self.schema_.task, y, out)
+        (``preprocessor_.encode_target``), each target's over the rows that have it (:func:`by_target`)."""
+        targets = np.asarray(y).reshape(len(y), -1)
+        per_head = {
+            head.name: labelled_metrics(str(head.task), targets[:, t], part)
+            for t, (head, part) in enumerate(
+                zip(self.schema_.heads, head_columns(self.schema_, self.score(x)), strict=True)
+            )
+        }
+        return by_target(self.schema_, per_head)
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Scores as an array: P(positive) ``[n]`` (binary), class probabilities ``[n, K]``
@@ -244,36 +251,17 @@ class Predictor:
         ``rows_without_target``. A multi-task model returns ``{target: metrics}``, each target's
         metrics over the rows that have a value for it."""
         table = _as_table(data)
-        if len(self.schema_.heads) > 1:
-            labelled = self.labelled_targets(table)  # checks every target column before scoring
-            out = self.score(self.preprocessor_.transform(table))
-            result: dict[str, dict[str, Any]] = {}
-            for t, (name, task, keep, y) in enumerate(labelled):
-                metrics = task_metrics(task, y, out[keep, t])
-                metrics["rows_without_target"] = int((~keep).sum())
-                result[name] = metrics
-            return result
-        target = self.schema_.target
-        if target not in table.column_names:
-            raise SchemaError(
-                f"the evaluation data has no target column '{target}'; expected the outcome to compare "
-                "the scores with.",
-                file=source_of(table),
-                column=target,
-            )
-        keep = pc.is_valid(table.column(target))
-        dropped = table.num_rows - int(pc.sum(keep).as_py() or 0)
-        if dropped:
-            table = table.filter(keep)
-        if table.num_rows == 0:
-            raise DataError(
-                f"no row has a value in the target column '{target}'; expected labelled rows.",
-                file=source_of(table),
-                column=target,
-            )
-        metrics = self.evaluate_batch(self.preprocessor_.transform(table), self.preprocessor_.encode_target(table))
-        metrics["rows_without_target"] = dropped
-        return metrics
+        labelled = self.labelled_targets(table)  # checks every target column before scoring
+        scored = np.logical_or.reduce([keep for _, _, keep, _ in labelled])  # rows with at least one target
+        if not scored.all():
+            table = table.filter(pa.array(scored))
+        parts = head_columns(self.schema_, self.score(self.preprocessor_.transform(table)))
+        per_head: dict[str, dict[str, Any]] = {}
+        for (name, task, keep, y), part in zip(labelled, parts, strict=True):
+            metrics = task_metrics(task, y, part[keep[scored]])
+            metrics["rows_without_target"] = int((~keep).sum())
+            per_head[name] = metrics
+        return by_target(self.schema_, per_head)
 
     def labelled_targets(self, table: pa.Table) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
         """Per target of a multi-task model, in target order: its name, its task, the mask bool ``[n]`` of

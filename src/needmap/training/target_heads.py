@@ -72,9 +72,11 @@ def labelled_values(y: np.ndarray, t: int) -> np.ndarray:
 def labelled_metrics(task: str, y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     """Metrics of one head over the rows whose target ``y`` ``[n]`` is not NaN, with ``rows_without_target``,
     the rows left out; ``scores`` ``[n]`` (``[n, K]`` for a multiclass head) as the head's kind gives them."""
+    kind = head_kind(task)
     y = np.asarray(y, dtype=np.float64)
     labelled = ~np.isnan(y)
-    metrics = head_kind(task).metrics(y[labelled], np.asarray(scores)[labelled])
+    values = y[labelled] if kind.labels == "values" else y[labelled].astype(np.int64)
+    metrics = kind.metrics(values, scores if labelled.all() else np.asarray(scores)[labelled])
     metrics["rows_without_target"] = int((~labelled).sum())
     return metrics
 
@@ -291,15 +293,12 @@ class TargetHeads:
         (original units), over the rows that have the target, from the scores its kind computes on validation
         outputs."""
         scaling = self.scaling()
-        result = {}
-        for t, (head, cols) in enumerate(zip(self.heads, self._columns(), strict=True)):
-            kind = head_kind(head.task)
-            scores = kind.validation_scores(raw[:, cols], scaling[t])
-            labelled = ~np.isnan(y[:, t])
-            values = y[labelled, t] if kind.labels == "values" else y[labelled, t].astype(np.int64)
-            result[head.name] = kind.metrics(values, scores if labelled.all() else np.asarray(scores)[labelled])
-            result[head.name]["rows_without_target"] = int((~labelled).sum())
-        return result
+        return {
+            head.name: labelled_metrics(
+                head.task, y[:, t], head_kind(head.task).validation_scores(raw[:, cols], scaling[t])
+            )
+            for t, (head, cols) in enumerate(zip(self.heads, self._columns(), strict=True))
+        }
 
     def combine(self, per_head: Mapping[str, Mapping[str, Any]]) -> float:
         """The combined monitor from each head's metrics, by target name (see the class docstring)."""
