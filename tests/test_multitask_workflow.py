@@ -279,5 +279,5 @@ def test_saved_baselines_are_compared_again_target_by_target_on_new_rows(adult: 
     with pytest.raises(ConfigError, match="'wealth'"):
         evaluate_with_baselines(loaded, new, baselines=bases)
     single = nm.Model("mlp", target="income", drop=["fnlwgt", "married"], **FAST).fit(train)
-    with pytest.raises(ConfigError, match="saved for the target 'income' of a multi-task model"):
+    with pytest.raises(ConfigError, match="found baselines for 'married', expected baselines of this model"):
         evaluate_with_baselines(single, new, baselines=saved_baselines(loaded))

@@ -16,14 +16,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from needmap.data.provenance import source_of
-from needmap.errors import ConfigError, DataError, SchemaError
+from needmap.errors import ConfigError
 from needmap.estimator import Model
 from needmap.features.target import target_names
 from needmap.metrics import task_metrics
-from needmap.predictor import Predictor, as_predictor
+from needmap.predictor import Predictor, as_predictor, by_target, head_columns
 from needmap.workflows.baseline import BASELINES_FILE, Baseline, load_baselines
 from needmap.workflows.evaluation import evaluation_document
 
@@ -35,27 +34,6 @@ def saved_baselines(model: Model | Predictor, *, file: str | None = None) -> lis
     """
     document = model.extras_.get(BASELINES_FILE)
     return [] if document is None else load_baselines(document, file=file)
-
-
-def _labelled(model: Predictor, table: pa.Table) -> tuple[pa.Table, int]:
-    """The rows of ``table`` that have a value in the model's target, and how many were left out."""
-    target = model.schema_.target
-    if target not in table.column_names:
-        raise SchemaError(
-            f"the evaluation data has no target column '{target}'; expected the outcome to compare the scores with.",
-            file=source_of(table),
-            column=target,
-        )
-    keep = pc.is_valid(table.column(target))
-    dropped = table.num_rows - int(pc.sum(keep).as_py() or 0)
-    labelled = table.filter(keep) if dropped else table
-    if labelled.num_rows == 0:
-        raise DataError(
-            f"no row has a value in the target column '{target}'; expected labelled rows.",
-            file=source_of(table),
-            column=target,
-        )
-    return labelled, dropped
 
 
 def _rows_description(table: pa.Table, rows: int) -> str:
@@ -75,8 +53,9 @@ def evaluate_with_baselines(
 ) -> dict[str, Any]:
     """The deep model and its saved baselines on the labelled rows of ``table``.
 
-    A multi-task model is evaluated target by target (:func:`_evaluate_targets`): each target on the rows
-    that have it, beside the baselines saved for it.
+    Each target is evaluated on the rows that have it, beside the baselines saved for it; a model of
+    several targets gives each result by target (``{target: ...}``, the verdict one sentence per target,
+    "income: ...").
 
     Args:
         model: a fitted model: a Predictor (from ``needmap.load``) or a fitted Model (from ``run_train``).
@@ -98,81 +77,28 @@ def evaluate_with_baselines(
     """
     model = as_predictor(model)
     bases = saved_baselines(model) if baselines is None else list(baselines)
-    if len(model.schema_.heads) > 1:
-        return _evaluate_targets(model, table, bases, n_boot=n_boot, seed=seed, data=data)
-    targeted = [b for b in bases if b.target is not None]
-    if targeted:
-        raise ConfigError(
-            f"the baseline {targeted[0].name} was saved for the target {targeted[0].target!r} of a multi-task "
-            "model; expected the baselines of this single-target model."
-        )
-    labelled, dropped = _labelled(model, table)
-    x = model.preprocessor_.transform(labelled)
-    y = np.asarray(model.preprocessor_.encode_target(labelled))
-    task = model.schema_.task or "binary"
-    primary = f"{model.model} network"
-    p_deep = model.score(x)
-    metrics = task_metrics(task, y, p_deep)
-    metrics["rows_without_target"] = dropped
-    settings = (model.extras_.get("evaluation.json") or {}).get("profit_settings") or {}
-    document = evaluation_document(
-        y,
-        {primary: p_deep, **{b.name: b.predict(x) for b in bases}},
-        task=task,
-        primary=primary,
-        data=data or _rows_description(table, labelled.num_rows),
-        contact_cost=settings.get("contact_cost", 1.0),
-        conversion_value=settings.get("conversion_value", 10.0),
-        n_boot=n_boot,
-        seed=seed,
-    )
-    return {
-        "primary": primary,
-        "rows": labelled.num_rows,
-        "rows_without_target": dropped,
-        "metrics": metrics,
-        "baselines": {b.name: document["models"][b.name]["metrics"] for b in bases},
-        "comparisons": document.get("comparisons") or [],
-        "verdict": document.get("verdict") if bases else None,
-        "evaluation": document,
-    }
-
-
-def _evaluate_targets(
-    model: Predictor, table: pa.Table, bases: Sequence[Baseline], *, n_boot: int, seed: int, data: str | None
-) -> dict[str, Any]:
-    """:func:`evaluate_with_baselines` of a multi-task model: per target, the deep model's output and the
-    baselines saved for that target (``Baseline.target``), on the rows of ``table`` that have the target.
-
-    Returns the keys of the single-target result, each by target: ``metrics`` ``{target: metrics}`` (as
-    :meth:`Model.evaluate` gives them), ``baselines`` ``{name: {target: metrics}}``, ``comparisons``
-    ``{target: [...]}``, ``evaluation`` ``{target: document}``, ``verdict`` one sentence per target
-    ("income: ..."; None without baselines); ``rows_without_target`` ``{target: count}``.
-    """
     names = target_names(model.schema_)
-    strays = sorted({str(b.target) for b in bases if b.target not in names})
-    if strays:
-        raise ConfigError(
-            f"found baselines for {', '.join(map(repr, strays))}, expected baselines of this model's targets "
-            f"({', '.join(names)})."
-        )
+    owners = [_owner(b, names) for b in bases]
     labelled = model.labelled_targets(table)  # checks every target column
-    x = model.preprocessor_.transform(table)
-    outputs = model.score(x)
-    predictions = {id(b): b.predict(x) for b in bases}
+    scored = np.logical_or.reduce([keep for _, _, keep, _ in labelled])  # rows with at least one target
+    rows = table.filter(pa.array(scored)) if not scored.all() else table
+    x = model.preprocessor_.transform(rows)
+    outputs = head_columns(model.schema_, model.score(x))
+    predictions = [b.predict(x) for b in bases]
     primary = f"{model.model} network"
     settings = (model.extras_.get("evaluation.json") or {}).get("profit_settings") or {}
     metrics: dict[str, dict[str, Any]] = {}
     by_name: dict[str, dict[str, Any]] = {}
     comparisons: dict[str, list[Any]] = {}
     documents: dict[str, Any] = {}
-    verdicts: list[str] = []
-    for t, (name, task, keep, y) in enumerate(labelled):
-        metrics[name] = {**task_metrics(task, y, outputs[keep, t]), "rows_without_target": int((~keep).sum())}
-        mine = [b for b in bases if b.target == name]
+    verdicts: dict[str, Any] = {}
+    for (name, task, keep, y), output in zip(labelled, outputs, strict=True):
+        mask = keep[scored]
+        metrics[name] = {**task_metrics(task, y, output[mask]), "rows_without_target": int((~keep).sum())}
+        mine = [(b, p) for b, p, owner in zip(bases, predictions, owners, strict=True) if owner == name]
         document = evaluation_document(
             y,
-            {primary: outputs[keep, t], **{b.name: predictions[id(b)][keep] for b in mine}},
+            {primary: output[mask], **{b.name: p[mask] for b, p in mine}},
             task=task,
             primary=primary,
             data=data or _rows_description(table, int(keep.sum())),
@@ -183,17 +109,41 @@ def _evaluate_targets(
         )
         documents[name] = document
         comparisons[name] = document.get("comparisons") or []
-        for b in mine:
+        for b, _ in mine:
             by_name.setdefault(b.name, {})[name] = document["models"][b.name]["metrics"]
         if mine:
-            verdicts.append(f"{name}: {document.get('verdict')}")
+            verdicts[name] = document.get("verdict")
     return {
         "primary": primary,
-        "rows": table.num_rows,
-        "rows_without_target": {name: metrics[name]["rows_without_target"] for name in names},
-        "metrics": metrics,
-        "baselines": by_name,
-        "comparisons": comparisons,
-        "verdict": " ".join(verdicts) if verdicts else None,
-        "evaluation": documents,
+        "rows": rows.num_rows,
+        "rows_without_target": by_target(model.schema_, {n: metrics[n]["rows_without_target"] for n in names}),
+        "metrics": by_target(model.schema_, metrics),
+        "baselines": {b: by_target(model.schema_, m) for b, m in by_name.items()},
+        "comparisons": by_target(model.schema_, comparisons),
+        "verdict": _verdict(names, verdicts),
+        "evaluation": by_target(model.schema_, documents),
     }
+
+
+def _owner(baseline: Baseline, names: Sequence[str]) -> str:
+    """The target a saved baseline predicts: the one it was saved for, or the model's only target."""
+    if baseline.target is None and len(names) == 1:
+        return names[0]
+    if baseline.target is None:
+        raise ConfigError(
+            f"the baseline {baseline.name} was saved for a model of one target; expected baselines saved for each "
+            f"target of this model ({', '.join(names)})."
+        )
+    if baseline.target not in names:
+        raise ConfigError(
+            f"found baselines for {baseline.target!r}, expected baselines of this model's targets ({', '.join(names)})."
+        )
+    return baseline.target
+
+
+def _verdict(names: Sequence[str], verdicts: dict[str, Any]) -> str | None:
+    """One sentence: the only target's verdict, or each target's after its name ("income: ..."); None without
+    baselines."""
+    if not verdicts:
+        return None
+    return verdicts[names[0]] if len(names) == 1 else " ".join(f"{n}: {v}" for n, v in verdicts.items())
