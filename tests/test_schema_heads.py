@@ -1,4 +1,4 @@
-"""A schema lists its targets as heads; schema JSON of the form written before heads still loads."""
+"""A schema lists its targets as heads; schema JSON of one target written before heads still loads."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from needmap.errors import SchemaError
 from needmap.features.target import head_schema, target_names, target_tasks
 from needmap.schema import ColumnSpec, Head, Schema
 
@@ -49,7 +50,8 @@ def test_old_single_target_schema_json_loads() -> None:
     assert Schema.from_dict({"columns": COLUMNS[:1], "target": None, "task": None, "classes": []}).heads == []
 
 
-def test_old_multi_target_schema_json_loads() -> None:
+def test_a_schema_json_with_keys_needmap_does_not_read_is_refused_naming_them() -> None:
+    # The form of several targets written before heads: the first target, then the others under extra_targets.
     old = {
         "columns": COLUMNS,
         "target": "income",
@@ -57,7 +59,15 @@ def test_old_multi_target_schema_json_loads() -> None:
         "classes": ["no", "yes"],
         "extra_targets": [{"name": "hours", "task": "regression", "classes": []}],
     }
-    schema = Schema.from_dict(old)
-    assert schema.heads == [Head("income", "binary", ["no", "yes"]), Head("hours", "regression", [])]
-    again = Schema.from_dict(schema.to_dict())
-    assert again == schema and "extra_targets" not in schema.to_dict()
+    with pytest.raises(
+        SchemaError,
+        match=r"holds the key 'extra_targets', which needmap does not read; expected only "
+        r"columns, heads, target, task, classes",
+    ) as error:
+        Schema.from_dict(old)
+    assert "train it again" in error.value.hint
+    schema = Schema(
+        [ColumnSpec(**COLUMNS[0])],
+        heads=[Head("income", "binary", ["no", "yes"]), Head("hours", "regression", [])],
+    )
+    assert Schema.from_dict(schema.to_dict()) == schema

@@ -11,10 +11,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from needmap.errors import SchemaError
+
 Role = Literal["numeric", "categorical", "multihot", "sequence", "id", "datetime", "target", "ignored"]
 Task = Literal["binary", "regression", "multiclass"]
 ROLES: tuple[str, ...] = ("numeric", "categorical", "multihot", "sequence", "id", "datetime", "target", "ignored")
 TASKS: tuple[str, ...] = ("binary", "regression", "multiclass")
+
+
+# The keys of a schema's JSON form (Schema.to_dict).
+SCHEMA_KEYS = ("columns", "heads", "target", "task", "classes")
 
 
 @dataclass
@@ -155,17 +161,20 @@ class Schema:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Schema:
-        """The schema of :meth:`to_dict`, or of the form written before heads: ``target``, ``task``,
-        ``classes`` and the further targets of a multi-task model under ``extra_targets``."""
+        """The schema of :meth:`to_dict`, or of a schema of one target written before heads (``target``,
+        ``task`` and ``classes`` only). SchemaError for a key that is not one of these."""
+        unknown = sorted(set(data) - set(SCHEMA_KEYS))
+        if unknown:
+            raise SchemaError(
+                f"the schema holds the {'key' if len(unknown) == 1 else 'keys'} {', '.join(map(repr, unknown))}, "
+                f"which needmap does not read; expected only {', '.join(SCHEMA_KEYS)}.",
+                hint="A model saved before its targets were listed as heads, with several targets: train it again.",
+            )
         columns = [ColumnSpec(**c) for c in data["columns"]]
         if "heads" in data:
             return cls(columns, heads=[Head.from_dict(h) for h in data["heads"]])
-        return cls(columns, heads=_heads_of_old_form(data))
-
-
-def _heads_of_old_form(data: dict[str, Any]) -> list[Head]:
-    """The heads of a schema JSON written before heads: the first target, then each extra target."""
-    if data.get("target") is None:
-        return []
-    first = Head(str(data["target"]), data.get("task"), [str(c) for c in data.get("classes", [])])
-    return [first, *(Head.from_dict(t) for t in data.get("extra_targets", []))]
+        if data.get("target") is None:
+            return cls(columns, heads=[])
+        return cls(
+            columns, heads=[Head(str(data["target"]), data.get("task"), [str(c) for c in data.get("classes", [])])]
+        )
