@@ -24,7 +24,8 @@ from needmap.workflows.baseline import (
     fit_single_baselines,
     load_baselines,
 )
-from needmap.workflows.train import TrainOutcome, best_baseline, run_train
+from needmap.workflows.held_out import best_baseline
+from needmap.workflows.train import TrainOutcome, run_train
 from reference_scores import run_train_parts, table_references
 
 FAST = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (32, 16)}

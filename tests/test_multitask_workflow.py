@@ -166,9 +166,9 @@ def test_run_train_reports_test_metrics_and_a_baseline_per_task(adult: pa.Table,
     assert baselines["LightGBM"]["income"]["auc"] > 0.75
     assert baselines["LightGBM"]["hours_per_week"]["rmse"] < hours.std()
     assert set(metrics["baseline_rounds"]) == {"income", "hours_per_week"}  # LightGBM stopped early, per target
-    assert all(1 <= r < 2000 for r in metrics["baseline_rounds"].values())
+    assert all(set(r) == {"LightGBM"} and 1 <= r["LightGBM"] < 2000 for r in metrics["baseline_rounds"].values())
     # Each target is compared with its better baseline, and the verdict names that one.
-    best = metrics["baseline_by_target"]
+    best = metrics["baseline"]
     assert best["income"] in ("logistic regression", "LightGBM")
     assert best["hours_per_week"] in ("ridge regression", "LightGBM")
     auc = {name: baselines[name]["income"]["auc"] for name in ("logistic regression", "LightGBM")}
@@ -176,10 +176,17 @@ def test_run_train_reports_test_metrics_and_a_baseline_per_task(adult: pa.Table,
     rmse = {name: baselines[name]["hours_per_week"]["rmse"] for name in ("ridge regression", "LightGBM")}
     assert best["hours_per_week"] == min(rmse, key=rmse.get)
     assert metrics["baseline_test"] == {t: baselines[best[t]][t] for t in ("income", "hours_per_week")}
-    assert metrics["baseline"] == " / ".join(dict.fromkeys(best.values()))
     income_verdict, hours_verdict = metrics["verdict"].split(" hours_per_week: ")
+    # income is binary: its verdict is the bootstrap comparison's with its better baseline
     assert income_verdict.startswith("income: ") and best["income"] in income_verdict
+    assert "bootstrap interval" in income_verdict
     assert best["hours_per_week"] in hours_verdict
+    # Each target has its own evaluation document (curves, comparisons, importance of a binary target).
+    evaluation = json.loads((outcome.out / "evaluation.json").read_text())
+    assert set(evaluation) == {"income", "hours_per_week"}
+    assert evaluation["income"]["task"] == "binary" and len(evaluation["income"]["comparisons"]) == 2
+    assert evaluation["income"]["importance"] and "importance" not in evaluation["hours_per_week"]
+    assert evaluation["hours_per_week"]["task"] == "regression"
     scores = nm.load(outcome.out).predict(adult.slice(0, 20))
     assert scores.column_names == ["score_income", "prediction_hours_per_week"]
     assert 20 < pc.mean(scores.column("prediction_hours_per_week")).as_py() < 60
@@ -271,6 +278,14 @@ def test_saved_baselines_are_compared_again_target_by_target_on_new_rows(adult: 
     for name in ("income", "married"):
         section = page.split(f"<h3>{name} on ")[1].split("<h3>")[0]
         assert "LightGBM" in section and "logistic regression" in section and "AUC" in section, section
+    # each binary target is drawn in the curves, on the test rows and on the data, and has its own importance
+    roc = page.split('id="roc"')[1].split("</section>")[0]
+    for name in ("income", "married"):
+        assert f"mmoe network ({name}) (AUC" in roc and f"LightGBM ({name}) (AUC" in roc
+        assert f"mmoe network on the given rows ({name}) (AUC" in roc
+        assert f"permutation importance of {name}" in page
+    summary = page.split('id="summary"')[1].split("</section>")[0]
+    assert "<h3>income</h3>" in summary and "<h3>married</h3>" in summary
     # a baseline saved for another target, or for a multi-task model given to a single-target one, is refused
     bases = saved_baselines(loaded)
     bases[0].target = "wealth"

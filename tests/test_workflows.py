@@ -12,7 +12,8 @@ import pytest
 import needmap as nm
 from needmap.features.batch import FeatureBatch
 from needmap.workflows.baseline import fit_baseline
-from needmap.workflows.train import run_train, verdict
+from needmap.workflows.held_out import verdict
+from needmap.workflows.train import run_train
 
 FAST = {"epochs": 3, "progress": False, "batch_size": 256}
 

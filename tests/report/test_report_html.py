@@ -115,10 +115,11 @@ def test_text_from_data_is_escaped(tmp_path: Path, fake_document: Any) -> None:
     data = ReportData(
         title="t",
         task="binary",
-        evaluation=doc,
+        targets={"y": "binary"},
+        evaluations={"y": doc},
         profile=profile,
         drift=drift(profile, table),
-        importance=[{"feature": "<b>x</b>", "drop": 0.1}],
+        importance={"y": [{"feature": "<b>x</b>", "drop": 0.1}]},
     )
     text = page("t", "s", report_sections(data))
     _self_contained(text)

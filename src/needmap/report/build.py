@@ -19,16 +19,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from needmap.data.profile import drift, profile_table
 from needmap.data.provenance import source_of
 from needmap.errors import ConfigError
-from needmap.features.target import target_names
 from needmap.report.bar_charts import bar_chart
-from needmap.report.content import ReportData
+from needmap.report.content import ReportData, per_target
 from needmap.report.data_sections import profile_section
 from needmap.report.html import Section, facts, note, page
 from needmap.report.sections import report_sections
@@ -79,18 +76,6 @@ def _model_facts(model: Any) -> dict[str, Any]:
     return facts_
 
 
-def _evaluate_on(model: Any, table: pa.Table, primary: str, name: str) -> dict[str, Any]:
-    """The evaluation document of the deep model alone on the labelled rows of ``table``."""
-    from needmap.workflows.evaluation import evaluation_document
-
-    schema = model.schema_
-    labelled = table.filter(pc.is_valid(table.column(schema.target)))
-    y = model.preprocessor_.encode_target(labelled)
-    p = model.predict_proba(labelled)
-    rows = f"{name}: {labelled.num_rows:,} labelled rows"
-    return evaluation_document(np.asarray(y), {primary: p}, task=schema.task, primary=primary, data=rows)
-
-
 def _deep_curves_only(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` with the baselines' curves left out (their kind and metrics kept): the charts draw the
     deep model alone on the given data, as a dashed line beside every model on the test rows; the baselines
@@ -116,22 +101,26 @@ def report_data(
     directory = Path(model_dir)
     evaluation = model.extras_.get("evaluation.json")
     profile = model.extras_.get("profile.json")
+    targets = {h.name: h.task for h in schema.heads}
     result = ReportData(
         title=title or f"needmap report: {directory.name}",
         subtitle=f"model directory {directory}",
         model=_model_facts(model),
         task=schema.task,
+        targets=targets,
         metrics=model.metrics_,
-        evaluation=evaluation,
+        evaluations=per_target(targets, evaluation),
         profile=profile,
     )
-    single_binary = schema.task == "binary" and len(schema.heads) == 1
-    if evaluation and evaluation.get("importance"):
-        result.importance = evaluation["importance"]
-        result.importance_rows = evaluation.get("data") or "the test rows"
-    if not single_binary:
+    binary = [t for t, task in targets.items() if task == "binary"]
+    for target, document in result.evaluations.items():
+        if document.get("importance"):
+            result.importance[target] = document["importance"]
+            result.importance_rows = document.get("data") or "the test rows"
+    if not binary:
+        tasks = ", ".join(sorted({str(task) for task in targets.values()}))
         result.notes["importance"] = (
-            f"permutation importance is measured for one binary target; this model's is {schema.task}"
+            f"permutation importance is measured for one binary target; this model's is {tasks}"
         )
     else:
         result.notes["importance"] = "no importance in this model directory: give labelled data to measure it"
@@ -144,25 +133,19 @@ def report_data(
         result.drift = drift(profile, data)
     else:
         result.notes["drift"] = "no profile.json in this model directory: no training profile to compare the data with"
-    if len(schema.heads) > 1 and all(name in data.column_names for name in target_names(schema)):
-        bases = saved_baselines(model, file=str(directory))
-        if bases:  # per target: the deep model against that target's saved baselines on the data
-            result.target_evaluations = evaluate_with_baselines(model, data, baselines=bases)["evaluation"]
-    if len(schema.heads) > 1 or schema.target not in data.column_names:
-        reason = "several targets" if len(schema.heads) > 1 else f"no target column '{schema.target}'"
-        result.notes["curves"] = f"the data has {reason}: no curves on it" + (
+    absent = [t for t in targets if t not in data.column_names]
+    if absent:
+        result.notes["curves"] = f"the data has no target column '{absent[0]}': no curves on it" + (
             "" if evaluation else "; and no evaluation.json in this model directory"
         )
         return result
-    primary = (evaluation or {}).get("primary") or f"{model.model} network"
     bases = saved_baselines(model, file=str(directory))
-    if bases:  # the saved baselines beside the deep model on the data: their metrics, comparison and verdict
-        document = evaluate_with_baselines(model, data, baselines=bases)["evaluation"]
-        result.data_evaluation = _deep_curves_only(document)
-    else:
-        result.data_evaluation = _evaluate_on(model, data, primary, name)
-    if single_binary:
-        result.importance = permutation_importance(model, data)
+    # The deep model on the data, beside the saved baselines' metrics, comparisons and verdict (their curves
+    # are not drawn), target by target.
+    documents = per_target(targets, evaluate_with_baselines(model, data, baselines=bases)["evaluation"])
+    result.data_evaluations = {t: _deep_curves_only(document) for t, document in documents.items()}
+    if binary:
+        result.importance = {t: permutation_importance(model, data, target=t) for t in binary}
         result.importance_rows = f"{name}, at most 20,000 rows"
     return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,19 +21,19 @@ class ReportData:
         title: the page's title.
         subtitle: one line under it (the model directory, the data).
         model: facts about the model: ``architecture``, ``task``, ``target``, ``classes``, ... (shown as given).
-        task: "binary", "multiclass" or "regression".
-        metrics: the model's metrics.json (``validation``, ``test``, ``training``, ``baseline_test``, ``verdict``).
-        evaluation: evaluation.json: curves of the deep model and the baselines on the test rows.
-        data_evaluation: the same document on the given data: the deep model's curves and metrics, and,
-            when the model directory has ``baselines.json``, the saved baselines' metrics, the paired
+        task: the first target's task, "binary", "multiclass" or "regression".
+        targets: the model's targets in output order, each with its task (``{target: task}``).
+        metrics: the model's metrics.json (``validation``, ``test``, ``training``, ``baseline_test``, ``verdict``;
+            each by target for a model of several targets: read them with :func:`per_target`).
+        evaluations: per target, its evaluation document on the test rows (evaluation.json): curves of the deep
+            model and the baselines.
+        data_evaluations: per target, the same document on the given data: the deep model's curves and metrics,
+            and, when the model directory has ``baselines.json``, the saved baselines' metrics, the paired
             bootstrap comparisons and the verdict on those rows (their curves are not drawn).
-        target_evaluations: a multi-task model's saved baselines against it on the given data, one
-            evaluation document per target (``{target: document}``, :func:`needmap.workflows.evaluate.
-            evaluate_with_baselines`); None otherwise.
         data_name: how to name the given data in legends ("holdout.csv").
         profile: the training rows' profile (profile.json).
         drift: the given data's drift against ``profile`` (:func:`needmap.data.profile.drift`).
-        importance: permutation importance, ``[{"feature", "drop"}]`` largest first.
+        importance: per binary target, its permutation importance, ``[{"feature", "drop"}]`` largest first.
         importance_rows: which rows the importance was measured on.
         notes: per section id, the line to show when its data is missing (overrides the default).
     """
@@ -41,14 +42,14 @@ class ReportData:
     subtitle: str = ""
     model: dict[str, Any] = field(default_factory=dict)
     task: str | None = None
+    targets: dict[str, str | None] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
-    evaluation: dict[str, Any] | None = None
-    data_evaluation: dict[str, Any] | None = None
-    target_evaluations: dict[str, dict[str, Any]] | None = None
+    evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
     data_name: str | None = None
     profile: dict[str, Any] | None = None
     drift: list[dict[str, Any]] | None = None
-    importance: list[dict[str, Any]] | None = None
+    importance: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     importance_rows: str | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
@@ -58,9 +59,27 @@ def percent(value: Any) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
 
 
+def per_target(targets: Mapping[str, Any], value: Any) -> dict[str, Any]:
+    """An entry of metrics.json or evaluation.json as ``{target: value}``: a model of one target writes its
+    target's value as it is, a model of several ``{target: value}`` (an entry of another form gives {})."""
+    names = list(targets)
+    if value is None or not names:
+        return {}
+    if len(names) == 1:
+        return {names[0]: value}
+    return {t: v for t, v in value.items() if t in targets} if isinstance(value, Mapping) else {}
+
+
+def target_label(data: ReportData, target: str) -> str:
+    """How a section names a target's part: "" for a model of one target, the target's name among several."""
+    return "" if len(data.targets) < 2 else target
+
+
 def verdict_of(data: ReportData) -> str | None:
-    """The verdict the summary and baselines sections show: the test rows' evaluation.json's, else
-    metrics.json's; None when the model was trained without a baseline."""
-    if data.evaluation and data.evaluation.get("verdict"):
-        return str(data.evaluation["verdict"])
+    """The verdict the summary and baselines sections show: the test rows' evaluation.json's (each target's
+    after its name when there are several) when every target has one, else metrics.json's; None when trained
+    without a baseline."""
+    verdicts = {t: (data.evaluations.get(t) or {}).get("verdict") for t in data.targets}
+    if verdicts and all(verdicts.values()):
+        return " ".join(f"{label}: {v}" if (label := target_label(data, t)) else str(v) for t, v in verdicts.items())
     return data.metrics.get("verdict")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from needmap.report.chart_frame import PALETTE
-from needmap.report.content import NO_EVALUATION, ReportData, percent
+from needmap.report.content import NO_EVALUATION, ReportData, percent, target_label
 from needmap.report.html import Section, explain, note, table
 from needmap.report.line_charts import Marker, Series, line_chart
 from needmap.report.text import number
@@ -74,25 +74,33 @@ CURVES = (
 )  # fmt: skip
 
 
-def _documents(data: ReportData) -> list[tuple[dict[str, Any], str, bool]]:
-    """(document, suffix of the legend names, dashed) for the test rows' and the given data's evaluation."""
+Document = tuple[dict[str, Any], str, bool, str]
+
+
+def _documents(data: ReportData) -> list[Document]:
+    """(document, suffix of the legend names, dashed, target label) for each binary target's evaluation on the
+    test rows and on the given data (the target's name in the suffix when the model has several)."""
     out = []
-    if data.evaluation:
-        out.append((data.evaluation, "", False))
-    if data.data_evaluation:
-        out.append((data.data_evaluation, f" on {data.data_name or 'the data'}", True))
+    binary = [t for t, task in data.targets.items() if task == "binary"]
+    for target in binary:
+        label = target_label(data, target)
+        if target in data.evaluations:
+            out.append((data.evaluations[target], f" ({label})" if label else "", False, label))
+    for target in binary:
+        label = target_label(data, target)
+        if target in data.data_evaluations:
+            on = f" on {data.data_name or 'the data'}"
+            out.append((data.data_evaluations[target], f"{on} ({label})" if label else on, True, label))
     return out
 
 
-def _curve_series(
-    curve: _Curve, documents: list[tuple[dict[str, Any], str, bool]]
-) -> tuple[list[Series], list[Marker]]:
+def _curve_series(curve: _Curve, documents: list[Document]) -> tuple[list[Series], list[Marker]]:
     series: list[Series] = []
     markers: list[Marker] = []
-    colors: dict[str, str] = {}  # a model keeps its colour in each document (the given data's line is dashed)
-    for document, suffix, dashed in documents:
+    colors: dict[tuple[str, str], str] = {}  # a model of a target keeps its colour (the given data's is dashed)
+    for document, suffix, dashed, target in documents:
         for name, model in (document.get("models") or {}).items():
-            color = colors.setdefault(name, PALETTE[len(colors) % len(PALETTE)])
+            color = colors.setdefault((name, target), PALETTE[len(colors) % len(PALETTE)])
             points = model.get(curve.key)
             if not points or not points.get(curve.x):
                 continue
@@ -118,19 +126,20 @@ def _curve_series(
 
 def curve_section(curve: _Curve, data: ReportData) -> Section:
     """One evaluation chart (ROC, PR, calibration, gains, lift or profit) of every model that has it."""
+    if not data.evaluations and not data.data_evaluations:
+        return Section(curve.ident, curve.heading, note(data.notes.get("curves", NO_EVALUATION)))
     documents = _documents(data)
     if not documents:
-        return Section(curve.ident, curve.heading, note(data.notes.get("curves", NO_EVALUATION)))
-    if (data.task or documents[0][0].get("task")) != "binary":
+        tasks = ", ".join(sorted({str(task) for task in data.targets.values()}))
         return Section(
-            curve.ident, curve.heading, note(f"curves are drawn for binary targets; this model's task is {data.task}")
+            curve.ident, curve.heading, note(f"curves are drawn for binary targets; this model's task is {tasks}")
         )
     series, markers = _curve_series(curve, documents)
     if not series:
         return Section(curve.ident, curve.heading, note(f"the evaluation holds no {curve.heading.lower()} points"))
     hline = None
-    if curve.key == "pr":
-        first = documents[0][0]
+    if curve.key == "pr" and len({target for *_, target in documents}) == 1:
+        first = documents[0][0]  # the share of positives of the one target's rows (one line per target otherwise)
         hline = first.get("positives", 0) / first["rows"] if first.get("rows") else None
     elif curve.key == "lift":
         hline = 1.0
@@ -164,10 +173,10 @@ def curve_section(curve: _Curve, data: ReportData) -> Section:
     return Section(curve.ident, curve.heading, "".join(parts))
 
 
-def _lift_table(documents: list[tuple[dict[str, Any], str, bool]]) -> str:
+def _lift_table(documents: list[Document]) -> str:
     """Lift and the share of positives captured at each top share (rows), per model (columns)."""
     columns: dict[str, dict[float, dict[str, Any]]] = {}
-    for document, suffix, _ in documents:
+    for document, suffix, *_ in documents:
         for name, model in (document.get("models") or {}).items():
             if model.get("lift_table"):
                 columns[name + suffix] = {entry["top"]: entry for entry in model["lift_table"]}
@@ -184,9 +193,9 @@ def _lift_table(documents: list[tuple[dict[str, Any], str, bool]]) -> str:
     return table(["contacted", *(f"lift: {name}" for name in columns)], rows, numeric=range(1, len(columns) + 1))
 
 
-def _profit_table(documents: list[tuple[dict[str, Any], str, bool]]) -> str:
+def _profit_table(documents: list[Document]) -> str:
     rows = []
-    for document, suffix, _ in documents:
+    for document, suffix, *_ in documents:
         for name, model in (document.get("models") or {}).items():
             best = (model.get("profit") or {}).get("best")
             if best:

@@ -34,5 +34,5 @@ def report_sections(data: ReportData) -> list[Section]:
         training_section(data.metrics, data.task),
         *(curve_section(curve, data) for curve in CURVES),
         baselines_section(data),
-        importance_section(data.importance, data.importance_rows, notes.get("importance", "no importance measured")),
+        importance_section(data, notes.get("importance", "no importance measured")),
     ]

@@ -7,9 +7,10 @@ same rows, logistic regression and LightGBM (which stops early on the same valid
 paired bootstrap comparison and its verdict, the test curves (``evaluation.json``) -> save the model
 directory -> (log the run to MLflow).
 
-A multi-task model (several targets) gets test metrics, both baselines and a verdict per target (against
-that target's better baseline): ``metrics["test"]`` and ``metrics["baseline_test"]`` are then ``{target:
-metrics}``, ``metrics["baselines"]`` ``{baseline: {target: metrics}}``; it has no ``evaluation.json``.
+Every target is judged on the test rows that have it (:mod:`needmap.workflows.held_out`); a model of several
+targets gives each result by target: ``metrics["test"]`` and ``metrics["baseline_test"]`` are then ``{target:
+metrics}``, ``metrics["baselines"]`` ``{baseline: {target: metrics}}``, ``evaluation.json`` ``{target:
+document}``.
 """
 
 from __future__ import annotations
@@ -28,23 +29,14 @@ from needmap.data.provenance import source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import CALIBRATION_METHODS, Model
-from needmap.features.batch import FeatureBatch
-from needmap.features.target import strata, target_names, target_tasks
-from needmap.metrics import task_metrics
-from needmap.metrics.compare import verdict_sentence
-from needmap.predictor import Predictor
+from needmap.features.target import strata, target_names
 from needmap.schema import Schema
-from needmap.training.target_heads import labelled_metrics
 from needmap.workflows.baseline import (
     BASELINES_FILE,
-    LIGHTGBM,
-    Baseline,
     baselines_document,
-    fit_baselines,
-    fit_single_baselines,
 )
-from needmap.workflows.cv import PRIMARY, cv_summary, run_cv
-from needmap.workflows.importance import permutation_importance
+from needmap.workflows.cv import cv_summary, run_cv
+from needmap.workflows.held_out import judge_on_test, train_baselines
 
 
 @dataclass
@@ -58,37 +50,6 @@ class TrainOutcome:
     notes: list[str] = field(default_factory=list)
     test_table: pa.Table | None = None
     run_id: str | None = None  # the MLflow run, when tracked
-
-
-def verdict(task: str, deep_name: str, deep: dict[str, Any], base_name: str, base: dict[str, Any]) -> str:
-    """One plain sentence saying which model did better on the test rows, and by how much."""
-    key, higher_better = PRIMARY[task]
-    a, b = deep.get(key), base.get(key)
-    if a is None or b is None:
-        return f"No comparison: the test {key} is undefined."
-    diff = (a - b) if higher_better else (b - a)
-    if abs(diff) < 1e-4:
-        return f"The {deep_name} and the {base_name} are level on test {key} ({a:.4f})."
-    if diff > 0:
-        return f"The {deep_name} is better than the {base_name} by {abs(a - b):.4f} test {key} ({a:.4f} vs {b:.4f})."
-    return (
-        f"The {base_name} is better than the {deep_name} by {abs(a - b):.4f} test {key} ({b:.4f} vs {a:.4f}): "
-        f"on this data the simpler model is the better choice."
-    )
-
-
-def best_baseline(task: str, baselines: dict[str, dict[str, Any]]) -> str:
-    """The name of the baseline with the best test primary metric (highest AUC, lowest log loss or RMSE);
-    a baseline whose metric is undefined comes last."""
-    key, higher_better = PRIMARY[task]
-
-    def rank(name: str) -> float:
-        value = baselines[name].get(key)
-        if value is None:
-            return float("inf")
-        return -value if higher_better else value
-
-    return min(baselines, key=rank)
 
 
 def split_rows(
@@ -148,8 +109,8 @@ def run_train(
         baseline: also train logistic regression (Ridge for regression) and LightGBM on the rows that
             trained the network (LightGBM stops early on its validation rows) and report them:
             ``metrics["baselines"]`` = ``{name: test metrics}``, ``metrics["baseline"]`` the best one's name
-            and ``metrics["baseline_test"]`` its metrics. A multi-task model gets both per target, each
-            trained on the rows that have that target (see :func:`_multitask_baselines` for its entries).
+            and ``metrics["baseline_test"]`` its metrics; each by target for a model of several targets, each
+            target's trained on the rows that have it (:func:`needmap.workflows.held_out.judge_on_test`).
         contact_cost, conversion_value: the cost of contacting a customer and the value of a conversion,
             for the profit curve of ``evaluation.json`` (same currency unit).
         cv: k-fold cross-validation of the training part (:func:`needmap.workflows.cv.run_cv`, the test
@@ -165,7 +126,7 @@ def run_train(
         extras: further documents to save beside the model, by file name (e.g. ``{"tuning.json": ...}``:
             see :data:`needmap.artifact.OPTIONAL_FILES`).
 
-    For a single-target model, ``model.extras_["evaluation.json"]`` receives the test rows' evaluation
+    ``model.extras_["evaluation.json"]`` receives the test rows' evaluation
     document of the deep model beside the baselines (:func:`needmap.workflows.evaluation.evaluation_document`),
     and for a binary target ``metrics["verdict"]`` is its bootstrap verdict against the baseline with the
     best test AUC (``metrics["comparisons"]``: one paired bootstrap comparison per baseline). With
@@ -186,11 +147,11 @@ def run_train(
             column=group_column,
         )
     schema = schema or model.infer_schema(table)
-    if group_column is not None and (len(schema.heads) > 1 or schema.task != "binary"):
-        task = "multi-task" if len(schema.heads) > 1 else schema.task
+    other = [h for h in schema.heads if h.task != "binary"]
+    if group_column is not None and other:
         raise ConfigError(
-            f"a group AUC (group column '{group_column}') ranks a binary target's scores within groups; this "
-            f"model is {task}. Expected no group column."
+            f"a group AUC (group column '{group_column}') ranks a binary target's scores within groups; the "
+            f"target '{other[0].name}' is {other[0].task}. Expected no group column."
         )
     table, report = model.clean(table, schema)
     notes: list[str] = []
@@ -223,57 +184,29 @@ def run_train(
     fitted = model.fit(train_table, validation=validation, schema=schema).predictor_
     assert fitted is not None
     x_test = fitted.preprocessor_.transform(test_table)
-    multi = len(fitted.schema_.heads) > 1
-    y_test = fitted.preprocessor_.encode_target(test_table)
-    task = fitted.schema_.task or "binary"
-    deep_name = f"{model.model} network"
     metrics: dict[str, Any] = dict(fitted.metrics_)
-    p_deep = fitted.score(x_test)
-    metrics["test"] = fitted.evaluate_batch(x_test, y_test) if multi else task_metrics(task, y_test, p_deep)
     metrics["split"] = {"method": split, "test_size": test_size, "seed": seed, "time_column": time_column}
     if cv_result is not None:
         metrics["cv"] = cv_summary(cv_result)
-    base_scores: dict[str, np.ndarray] = {}
-    if baseline:
-        per_target = _fit_baselines(fitted, train_table, task, seed, multi)
-        fitted.extras_[BASELINES_FILE] = baselines_document([b for bases in per_target for b in bases])
-        if multi:
-            metrics.update(_multitask_baselines(fitted, per_target, x_test, y_test, deep_name, metrics["test"]))
-        else:
-            base_scores = {b.name: b.predict(x_test) for b in per_target[0]}
-            metrics["baselines"] = {name: task_metrics(task, y_test, p) for name, p in base_scores.items()}
-            metrics["baseline_rounds"] = {b.name: b.rounds for b in per_target[0] if b.rounds is not None}
-            best = best_baseline(task, metrics["baselines"])
-            metrics["baseline"] = best
-            metrics["baseline_test"] = metrics["baselines"][best]
-            metrics["verdict"] = verdict(task, deep_name, metrics["test"], best, metrics["baseline_test"])
-    if not multi:
-        from needmap.workflows.evaluation import evaluation_document
-
-        groups = None
-        if group_column is not None:
-            groups = test_table.column(group_column).to_numpy(zero_copy_only=False)
-        document = evaluation_document(
-            y_test,
-            {deep_name: p_deep, **base_scores},
-            task=task,
-            primary=deep_name,
-            data=_test_description(table, test_size, split, seed, time_column),
-            contact_cost=contact_cost,
-            conversion_value=conversion_value,
-            groups=groups,
-            group_column=group_column,
-            n_boot=n_boot,
-            seed=seed,
-        )
-        if task == "binary" and 0 < int(np.sum(y_test)) < len(y_test):
-            document["importance"] = permutation_importance(fitted, test_table, seed=seed)
-        fitted.extras_["evaluation.json"] = document
-        if task == "binary" and document.get("comparisons"):
-            metrics["comparisons"] = document["comparisons"]
-            metrics["verdict"] = verdict_sentence(document["comparisons"])
-        if document.get("group_auc") is not None:
-            metrics["group_auc"] = document["group_auc"]
+    bases = train_baselines(fitted, train_table, seed) if baseline else None
+    if bases is not None:
+        fitted.extras_[BASELINES_FILE] = baselines_document([b for per_target in bases for b in per_target])
+    groups = None if group_column is None else test_table.column(group_column).to_numpy(zero_copy_only=False)
+    judged = judge_on_test(
+        fitted,
+        test_table,
+        x_test,
+        bases,
+        description=_test_description(table, test_size, split, seed, time_column),
+        seed=seed,
+        contact_cost=contact_cost,
+        conversion_value=conversion_value,
+        groups=groups,
+        group_column=group_column,
+        n_boot=n_boot,
+    )
+    metrics.update(judged.metrics)
+    fitted.extras_["evaluation.json"] = judged.evaluation
     profiled = [c for c in [*fitted.schema_.features, *target_names(fitted.schema_)] if c in train_table.column_names]
     fitted.extras_["profile.json"] = profile_table(
         train_table.select(profiled), fitted.schema_, source=f"training rows of {source_of(table) or 'the table'}"
@@ -288,61 +221,6 @@ def run_train(
     return TrainOutcome(
         model=model, schema=fitted.schema_, metrics=metrics, out=path, notes=notes, test_table=test_table, run_id=run_id
     )
-
-
-def _fit_baselines(fitted: Predictor, train_table: pa.Table, task: str, seed: int, multi: bool) -> list[list[Baseline]]:
-    """The baselines of a fitted model, trained on the rows that trained its network; LightGBM stops
-    early on the network's validation rows. One list ``[linear model, LightGBM]`` per target: a single
-    target gets one list; a multi-task model one per target (each on the rows that have that target)."""
-    assert fitted.fit_rows_ is not None
-    prep = fitted.preprocessor_
-    x_all, y_all = prep.transform(train_table), prep.encode_target(train_table)
-    train, valid = fitted.fit_rows_["train"], fitted.fit_rows_["validation"]
-    x_train: FeatureBatch = x_all.take(train)
-    cards = list(prep.cardinalities_)
-    lists = [int(spec["cardinality"]) for spec in getattr(prep, "list_specs_", [])]
-    holdout: dict[str, Any] = {"x_valid": x_all.take(valid), "y_valid": y_all[valid]} if len(valid) else {}
-    if multi:
-        tasks, names = target_tasks(fitted.schema_), target_names(fitted.schema_)
-        return fit_baselines(
-            x_train, y_all[train], tasks, cards, seed=seed, list_cardinalities=lists, targets=names, **holdout
-        )
-    return [fit_single_baselines(x_train, y_all[train], task, cards, seed=seed, list_cardinalities=lists, **holdout)]
-
-
-def _multitask_baselines(
-    fitted: Predictor,
-    bases: list[list[Baseline]],
-    x_test: FeatureBatch,
-    y_test: np.ndarray,
-    deep_name: str,
-    deep_test: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
-    """The baseline entries of a multi-task model's metrics: ``baselines`` ``{name: {target: test
-    metrics}}``, per target the best baseline's name (``baseline_by_target``) and metrics
-    (``baseline_test``), LightGBM's rounds per target, and a verdict per target against its best."""
-    names, tasks = target_names(fitted.schema_), target_tasks(fitted.schema_)
-    by_name: dict[str, dict[str, Any]] = {}
-    best: dict[str, str] = {}
-    rounds: dict[str, int] = {}
-    verdicts = []
-    for t, name in enumerate(names):
-        scores = {b.name: labelled_metrics(tasks[t], y_test[:, t], b.predict(x_test)) for b in bases[t]}
-        for base_name, values in scores.items():
-            by_name.setdefault(base_name, {})[name] = values
-        kept = [int(b.rounds) for b in bases[t] if b.name == LIGHTGBM and b.rounds is not None]
-        if kept:
-            rounds[name] = kept[0]
-        best[name] = best_baseline(tasks[t], scores)
-        verdicts.append(f"{name}: " + verdict(tasks[t], deep_name, deep_test[name], best[name], scores[best[name]]))
-    return {
-        "baselines": by_name,
-        "baseline_by_target": best,
-        "baseline": " / ".join(dict.fromkeys(best.values())),
-        "baseline_test": {name: by_name[best[name]][name] for name in names},
-        "baseline_rounds": rounds,
-        "verdict": " ".join(verdicts),
-    }
 
 
 def _test_description(table: pa.Table, test_size: float, split: str, seed: int, time_column: str | None) -> str:

@@ -30,9 +30,10 @@ import pyarrow as pa
 from needmap.data.provenance import source_of, take_rows
 from needmap.errors import ConfigError, NeedmapError
 from needmap.estimator import Model, clone
+from needmap.workflows.cv import PRIMARY
 from needmap.workflows.evaluation import json_safe
 from needmap.workflows.search_space import default_options, default_params, suggest_options
-from needmap.workflows.train import PRIMARY, TrainOutcome, run_train, split_rows
+from needmap.workflows.train import TrainOutcome, run_train, split_rows
 
 STUDY_FILE = "study.db"
 MODEL_DIR = "model"

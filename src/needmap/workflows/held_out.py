@@ -1,0 +1,182 @@
+"""How training judges a fitted model on its held-out test rows: per target, the network's metrics, the two
+baselines trained on the rows that trained the network, which of them is better, the verdict and the
+evaluation document (curves, the paired bootstrap comparisons and, for a binary target, the permutation
+importance).
+
+Every target is judged the same way, on the test rows that have it. The results of a model of one target are
+that target's (``metrics["test"]`` is its metrics); a model of several targets gives each by target
+(``{target: ...}``, :func:`needmap.predictor.by_target`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from needmap.features.batch import FeatureBatch
+from needmap.features.target import target_names, target_tasks
+from needmap.metrics.compare import verdict_sentence
+from needmap.predictor import Predictor, by_target, head_columns
+from needmap.training.target_heads import labelled_metrics
+from needmap.workflows.baseline import Baseline, fit_baselines
+from needmap.workflows.cv import PRIMARY
+from needmap.workflows.evaluation import evaluation_document
+from needmap.workflows.importance import permutation_importance
+
+
+def verdict(task: str, deep_name: str, deep: dict[str, Any], base_name: str, base: dict[str, Any]) -> str:
+    """One plain sentence saying which model did better on the test rows, and by how much."""
+    key, higher_better = PRIMARY[task]
+    a, b = deep.get(key), base.get(key)
+    if a is None or b is None:
+        return f"No comparison: the test {key} is undefined."
+    diff = (a - b) if higher_better else (b - a)
+    if abs(diff) < 1e-4:
+        return f"The {deep_name} and the {base_name} are level on test {key} ({a:.4f})."
+    if diff > 0:
+        return f"The {deep_name} is better than the {base_name} by {abs(a - b):.4f} test {key} ({a:.4f} vs {b:.4f})."
+    return (
+        f"The {base_name} is better than the {deep_name} by {abs(a - b):.4f} test {key} ({b:.4f} vs {a:.4f}): "
+        f"on this data the simpler model is the better choice."
+    )
+
+
+def best_baseline(task: str, baselines: dict[str, dict[str, Any]]) -> str:
+    """The name of the baseline with the best test primary metric (highest AUC, lowest log loss or RMSE);
+    a baseline whose metric is undefined comes last."""
+    key, higher_better = PRIMARY[task]
+
+    def rank(name: str) -> float:
+        value = baselines[name].get(key)
+        if value is None:
+            return float("inf")
+        return -value if higher_better else value
+
+    return min(baselines, key=rank)
+
+
+def train_baselines(fitted: Predictor, train_table: pa.Table, seed: int) -> list[list[Baseline]]:
+    """The baselines of a fitted model, one list ``[linear model, LightGBM]`` per target, each trained on the
+    rows that trained its network and have that target; LightGBM stops early on the network's validation rows
+    that have it. A model of several targets names each baseline's target; the baselines of a model of one
+    target are saved without one (they belong to its only target)."""
+    assert fitted.fit_rows_ is not None
+    prep = fitted.preprocessor_
+    x_all = prep.transform(train_table)
+    y_all = np.asarray(prep.encode_target(train_table)).reshape(train_table.num_rows, -1)
+    train, valid = fitted.fit_rows_["train"], fitted.fit_rows_["validation"]
+    names = target_names(fitted.schema_)
+    return fit_baselines(
+        x_all.take(train),
+        y_all[train],
+        target_tasks(fitted.schema_),
+        list(prep.cardinalities_),
+        seed=seed,
+        list_cardinalities=[int(spec["cardinality"]) for spec in getattr(prep, "list_specs_", [])],
+        targets=names if len(names) > 1 else None,
+        **({"x_valid": x_all.take(valid), "y_valid": y_all[valid]} if len(valid) else {}),
+    )
+
+
+@dataclass
+class TestJudgement:
+    """What the test rows say of a fitted model: the entries of its ``metrics`` and its ``evaluation.json``."""
+
+    metrics: dict[str, Any]
+    evaluation: dict[str, Any]
+
+
+def judge_on_test(
+    fitted: Predictor,
+    test_table: pa.Table,
+    x_test: FeatureBatch,
+    baselines: list[list[Baseline]] | None,
+    *,
+    description: str,
+    seed: int,
+    contact_cost: float,
+    conversion_value: float,
+    groups: np.ndarray | None,
+    group_column: str | None,
+    n_boot: int,
+) -> TestJudgement:
+    """Judge ``fitted`` on its test rows (``test_table``, encoded as ``x_test``), target by target.
+
+    ``baselines``: per target, the baselines to compare with (:func:`train_baselines`); None without baselines.
+    The metrics entries: ``test`` (the network's metrics, with ``rows_without_target``) and, with baselines,
+    ``baselines`` (``{name: metrics}``), ``baseline_rounds`` (LightGBM's rounds), ``baseline`` (the better
+    one's name), ``baseline_test`` (its metrics) and ``verdict`` (a sentence: the bootstrap verdict of a binary
+    target, else :func:`verdict` against the better baseline); ``comparisons`` (the paired bootstrap
+    comparisons, binary targets) and ``group_auc`` (with ``groups``) when there are any. Each is the one
+    target's for a model of one target, ``{target: ...}`` for several (the verdict: one sentence per target).
+    """
+    schema = fitted.schema_
+    deep_name = f"{fitted.model} network"
+    y_test = np.asarray(fitted.preprocessor_.encode_target(test_table)).reshape(test_table.num_rows, -1)
+    outputs = head_columns(schema, fitted.score(x_test))
+    test: dict[str, Any] = {}
+    base_metrics: dict[str, dict[str, Any]] = {}
+    rounds: dict[str, dict[str, int]] = {}
+    best: dict[str, str] = {}
+    verdicts: dict[str, str] = {}
+    comparisons: dict[str, Any] = {}
+    group_auc: dict[str, Any] = {}
+    documents: dict[str, Any] = {}
+    for t, (head, output) in enumerate(zip(schema.heads, outputs, strict=True)):
+        name, task = head.name, str(head.task)
+        column = y_test[:, t]
+        keep = ~np.isnan(column.astype(np.float64))
+        test[name] = labelled_metrics(task, column, output)
+        mine = baselines[t] if baselines is not None else []
+        scores = {b.name: b.predict(x_test) for b in mine}
+        if mine:
+            per_base = {b: labelled_metrics(task, column, p) for b, p in scores.items()}
+            for b, values in per_base.items():
+                base_metrics.setdefault(b, {})[name] = values
+            rounds[name] = {b.name: int(b.rounds) for b in mine if b.rounds is not None}
+            best[name] = best_baseline(task, per_base)
+            verdicts[name] = verdict(task, deep_name, test[name], best[name], per_base[best[name]])
+        document = evaluation_document(
+            column[keep],
+            {deep_name: output[keep], **{b: p[keep] for b, p in scores.items()}},
+            task=task,
+            primary=deep_name,
+            data=description,
+            contact_cost=contact_cost,
+            conversion_value=conversion_value,
+            groups=None if groups is None else groups[keep],
+            group_column=group_column,
+            n_boot=n_boot,
+            seed=seed,
+        )
+        if task == "binary" and 0 < int(np.sum(column[keep])) < int(keep.sum()):
+            document["importance"] = permutation_importance(fitted, test_table, seed=seed, target=name)
+        if task == "binary" and document.get("comparisons"):
+            comparisons[name] = document["comparisons"]
+            verdicts[name] = verdict_sentence(document["comparisons"])
+        if document.get("group_auc") is not None:
+            group_auc[name] = document["group_auc"]
+        documents[name] = document
+    metrics: dict[str, Any] = {"test": by_target(schema, test)}
+    if baselines is not None:
+        metrics["baselines"] = {b: by_target(schema, m) for b, m in base_metrics.items()}
+        metrics["baseline_rounds"] = by_target(schema, rounds)
+        metrics["baseline"] = by_target(schema, best)
+        metrics["baseline_test"] = by_target(schema, {n: base_metrics[best[n]][n] for n in best})
+    if verdicts:
+        metrics["verdict"] = joined_sentences(schema.heads, verdicts)
+    if comparisons:
+        metrics["comparisons"] = by_target(schema, comparisons)
+    if group_auc:
+        metrics["group_auc"] = by_target(schema, group_auc)
+    return TestJudgement(metrics, by_target(schema, documents))
+
+
+def joined_sentences(heads: list[Any], sentences: dict[str, str]) -> str:
+    """One target's sentence as it is; several targets' each after its target's name ("income: ...")."""
+    if len(heads) == 1:
+        return sentences[heads[0].name]
+    return " ".join(f"{name}: {text}" for name, text in sentences.items())
