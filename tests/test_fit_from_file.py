@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import needmap as nm
-import needmap.estimator as estimator_module
+import needmap.training_rows as training_rows
 from needmap.data.parquet_rows import ParquetRows
 from needmap.errors import ConfigError, DataError
 from needmap.training import from_file
@@ -112,7 +112,7 @@ def test_streamed_epochs_read_ahead_or_in_turns_train_the_same_model(bank_parque
 @pytest.mark.slow
 def test_auto_streams_large_parquet_files_only(bank_parquet: Path, bank: pa.Table, monkeypatch) -> None:
     assert fit(bank_parquet).report_["read"] == "table"
-    monkeypatch.setattr(estimator_module, "STREAM_MIN_ROWS", 1000)
+    monkeypatch.setattr(training_rows, "STREAM_MIN_ROWS", 1000)
     assert fit(bank_parquet).report_["read"] == "file"
     assert fit(bank_parquet, stream=False).report_["read"] == "table"
 

@@ -24,6 +24,11 @@ Several targets make a multi-task model (one output per target, each binary or r
     model = needmap.Model("mmoe", target=["income", "married"], num_experts=4)
     model.fit(table).evaluate(test)   # {'income': {'auc': ...}, 'married': {'auc': ...}}
     model.predict(new_rows)           # id columns + score_income, score_married
+
+The module is over 400 lines on purpose: it is the one Python face of a model, whose constructor names and
+documents every parameter in its signature (as scikit-learn's estimators do) and whose fit ties the other
+layers together. What fit does to the rows lives in :mod:`needmap.training_rows`, what it produces in
+:mod:`needmap.predictor`.
 """
 
 from __future__ import annotations
@@ -38,24 +43,17 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import torch
 
 from needmap.data.infer import infer_schema
 from needmap.data.overrides import parse_column_options, parse_feature_columns
-from needmap.data.parquet_rows import ParquetRows
-from needmap.data.provenance import first_row_of, source_of, take_rows
-from needmap.data.read import read
+from needmap.data.provenance import source_of
 from needmap.data.roles import ColumnRoles
-from needmap.data.split import split_indices
-from needmap.data.values import parse_numeric, stringify
 from needmap.declare import unknown_message
-from needmap.errors import ConfigError, DataError, SchemaError, no_values_error
-from needmap.features.preprocess import PreprocessConfig, Preprocessor
+from needmap.errors import ConfigError, SchemaError
+from needmap.features.preprocess import PreprocessConfig
 from needmap.features.target import (
     add_targets,
-    check_target_columns,
-    strata,
     target_names,
     target_tasks,
 )
@@ -65,14 +63,21 @@ from needmap.models.registry import architecture_options, available_models, buil
 from needmap.predictor import NOT_FITTED, Predictor, load, network_outputs, scores_table  # noqa: F401
 from needmap.runtime.arrow_memory import release_unused_memory, uses_system_arrow_pool
 from needmap.schema import Schema
-from needmap.training.from_file import SCHEMA_SAMPLE_ROWS, prepare_file_training
+from needmap.training.from_file import SCHEMA_SAMPLE_ROWS
 from needmap.training.stream import TrainingStream
 from needmap.training.trainer import TrainConfig, Trainer
+from needmap.training_rows import (
+    TableLike,
+    as_table,
+    clean_training_table,
+    parquet_rows,
+    prepare_file,
+    prepare_table,
+)
 from needmap.workflows.run_options import ModelOptions
 
 ALL_NUMERIC = "*"  # bucketize={"*": k} buckets every numeric column
 CALIBRATION_METHODS = (None, "isotonic", "platt")
-TableLike = Any  # a path, an Arrow table, a pandas / polars frame: whatever needmap.read accepts
 
 
 def _as_list(value: str | Iterable[str] | None) -> list[str]:
@@ -85,38 +90,6 @@ def _as_list(value: str | Iterable[str] | None) -> list[str]:
 
 def _field_names(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
-
-
-def _as_table(data: TableLike) -> pa.Table:
-    return data if isinstance(data, pa.Table) else read(data)
-
-
-#: ``Model.fit(stream=None)`` streams a Parquet file of at least this many rows.
-STREAM_MIN_ROWS = 2_000_000
-
-
-def _is_parquet_path(data: Any) -> bool:
-    return isinstance(data, (str, os.PathLike)) and Path(data).suffix.lower() in (".parquet", ".pq")
-
-
-def _parquet_rows(data: Any, stream: bool | None) -> ParquetRows | None:
-    """The Parquet file ``data`` to stream, or None to read ``data`` whole (see ``Model.fit``'s ``stream``)."""
-    if stream is None:
-        if not _is_parquet_path(data) or not Path(data).is_file():
-            return None
-        rows = ParquetRows(data)
-        return rows if rows.num_rows >= STREAM_MIN_ROWS else None
-    if not stream:
-        return None
-    if not _is_parquet_path(data):
-        raise ConfigError(
-            f"stream=True reads a Parquet file a part at a time; got {type(data).__name__} {str(data)[:80]!r}.",
-            hint="Convert the data to Parquet first (needmap.read(...) then pyarrow.parquet.write_table), or "
-            "use stream=False.",
-        )
-    if not Path(data).is_file():
-        raise DataError("does not exist; expected a Parquet file", file=str(data))
-    return ParquetRows(data)
 
 
 #: The constructor's named parameters, in order; every other keyword is one of ``options``.
@@ -405,7 +378,7 @@ class Model:
             stream: read ``data``, a Parquet file, a part at a time instead of whole: statistics one
                 column at a time, training rows a slice of a row group at a time through a shuffle
                 buffer (:mod:`needmap.training.from_file`), so that the file need not fit in memory.
-                None (default): stream a Parquet file of at least :data:`STREAM_MIN_ROWS` rows.
+                None (default): stream a Parquet file of at least :data:`needmap.training_rows.STREAM_MIN_ROWS` rows.
             on_epoch: called after each epoch with its history entry (see
                 :meth:`needmap.training.trainer.Trainer.fit`); an exception it raises ends the fit.
             **train: training options for this call (TrainConfig fields: epochs, lr, ...), over the
@@ -423,7 +396,8 @@ class Model:
         prep_config = PreprocessConfig.from_dict(self.preprocess_options)
         if isinstance(validation, int | float) and not 0 <= validation < 1:
             raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
-        rows = _parquet_rows(data, stream)
+        rows = parquet_rows(data, stream)
+        dropped = _as_list(self.drop)
         if rows is not None:
             if not isinstance(validation, int | float):
                 raise ConfigError(
@@ -432,10 +406,16 @@ class Model:
                     f"(0 <= validation < 1), got a {type(validation).__name__}.",
                     hint="Pass stream=False to read the file whole and validate on this table.",
                 )
-            prepared = self._prepare_file(rows, schema, prep_config, config, validation)
+            if schema is None:
+                schema = self.infer_schema(rows.sample(SCHEMA_SAMPLE_ROWS))
+                release_unused_memory()
+            prepared = prepare_file(rows, schema, prep_config, config, validation, dropped)
         else:
-            prepared = self._prepare_table(_as_table(data), schema, prep_config, config, validation)
-        schema, preprocessor, x_train, y_train, x_valid, y_valid, report, fit_rows = prepared
+            table = as_table(data)
+            schema = schema or self.infer_schema(table)
+            prepared = prepare_table(table, schema, prep_config, config, validation, dropped)
+        schema, preprocessor, report = prepared.schema, prepared.preprocessor, prepared.report
+        x_train, y_train, x_valid, y_valid = prepared.x_train, prepared.y_train, prepared.x_valid, prepared.y_valid
         self._check_calibration(schema, x_valid)
         torch.manual_seed(config.seed)
         try:
@@ -469,7 +449,7 @@ class Model:
             train_config=config,
             report=report,
             result=result,
-            fit_rows=fit_rows,
+            fit_rows=prepared.fit_rows,
         )
         predictor.metrics_ = {
             "validation": self._calibrate(predictor, x_valid, y_valid) if x_valid is not None else None,
@@ -529,91 +509,6 @@ class Model:
         metrics["logloss_uncalibrated"] = uncalibrated["logloss"]
         return metrics
 
-    def _prepare_table(
-        self,
-        table: pa.Table,
-        schema: Schema | None,
-        prep_config: PreprocessConfig,
-        config: TrainConfig,
-        validation: float | TableLike,
-    ) -> tuple[Any, ...]:
-        """Schema, fitted preprocessor, encoded training and validation rows, report and the rows that
-        trained and validated (None with a validation table of its own), from a table."""
-        schema = schema or self.infer_schema(table)
-        if schema.target is None:
-            raise SchemaError("the schema has no target column; expected one column with role 'target'.")
-        dropped = _as_list(self.drop)
-        table, report = clean_training_table(
-            table, schema, user_dropped=dropped, max_unparseable=prep_config.max_unparseable
-        )
-        n = table.num_rows
-        valid_given = None
-        if not isinstance(validation, int | float):
-            valid_given, valid_report = clean_training_table(
-                _as_table(validation), schema, user_dropped=dropped, max_unparseable=prep_config.max_unparseable
-            )
-            report["validation_rows_without_target"] = valid_report["rows_without_target"]
-        if valid_given is not None:
-            train_idx, valid_idx = np.arange(n), np.arange(valid_given.num_rows)
-        elif validation > 0:
-            labels = strata(table, schema)
-            method = "random" if schema.task == "regression" else "stratified"
-            train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
-        else:
-            train_idx, valid_idx = np.arange(n), np.array([], dtype=np.int64)
-        fit_rows = None if valid_given is not None else {"train": train_idx, "validation": valid_idx}
-        # Every row in order (validation=0 or a validation table of its own): the table itself, no copy.
-        everything = len(train_idx) == n and bool(np.all(train_idx == np.arange(n)))
-        train_table = table if everything else take_rows(table, pa.array(train_idx))
-        preprocessor = Preprocessor(schema, prep_config)
-        x_train = preprocessor.fit_transform(train_table)
-        y_train = preprocessor.encode_target(train_table)
-        x_valid = y_valid = None
-        if len(valid_idx):
-            valid_table = valid_given if valid_given is not None else take_rows(table, pa.array(valid_idx))
-            x_valid = preprocessor.transform(valid_table)
-            y_valid = preprocessor.encode_target(valid_table)
-        return schema, preprocessor, x_train, y_train, x_valid, y_valid, report, fit_rows
-
-    def _prepare_file(
-        self,
-        rows: ParquetRows,
-        schema: Schema | None,
-        prep_config: PreprocessConfig,
-        config: TrainConfig,
-        validation: float,
-    ) -> tuple[Any, ...]:
-        """:meth:`_prepare_table` for a Parquet file read in parts (:mod:`needmap.training.from_file`)."""
-        if schema is None:
-            schema = self.infer_schema(rows.sample(SCHEMA_SAMPLE_ROWS))
-            release_unused_memory()
-        if schema.target is None:
-            raise SchemaError("the schema has no target column; expected one column with role 'target'.")
-
-        def check_targets(targets: pa.Table) -> tuple[pa.Table, dict[str, Any]]:
-            return clean_training_table(targets, schema, max_unparseable=prep_config.max_unparseable)
-
-        prepared = prepare_file_training(
-            rows,
-            schema,
-            prep_config,
-            validation=validation,
-            seed=config.seed,
-            check_targets=check_targets,
-            user_dropped=_as_list(self.drop),
-        )
-        report = {"rows_in": prepared.rows_in, "rows_without_target": prepared.rows_without_target}
-        return (
-            schema,
-            prepared.preprocessor,
-            prepared.train,
-            prepared.y_train,
-            prepared.x_valid,
-            prepared.y_valid,
-            report,
-            None,
-        )
-
     # -- using the fitted model ------------------------------------------------------------------
     def _fitted(self) -> Predictor:
         if self.predictor_ is None:
@@ -656,65 +551,3 @@ class Model:
 def clone(model: Model) -> Model:
     """An unfitted copy of ``model`` with equal parameters (deep copies of them): ``Model(**get_params())``."""
     return type(model)(**copy.deepcopy(model.get_params()))
-
-
-def clean_training_table(
-    table: pa.Table, schema: Schema, *, user_dropped: Sequence[str] = (), max_unparseable: float = 0.05
-) -> tuple[pa.Table, dict[str, Any]]:
-    """Check a whole training table, before any split, and drop rows without a target, counting them.
-
-    Raises DataError for an empty table, a feature column with no values at all that the user
-    did not drop, a numeric column with more than ``max_unparseable`` text values (naming the
-    first such row of the file), or a target with a single class. Returns the table and a report dict with
-    ``rows_in`` and ``rows_without_target``. With several targets (a multi-task schema), only a row
-    without a value for every one of them is dropped and counted; a row that lacks some targets is
-    kept (multi-task training leaves those targets out of its loss) and ``rows_missing_target``
-    counts, per target, the kept rows without it.
-    """
-    source = source_of(table)
-    if table.num_rows == 0:
-        raise DataError("the table has a header but no data rows; expected at least one row.", file=source)
-    target = schema.target
-    assert target is not None
-    targets, tasks = target_names(schema), target_tasks(schema)
-    check_target_columns(targets, table.column_names, place="table", file=source)
-    for name in table.column_names:
-        if name in user_dropped or name in targets:
-            continue
-        col = table.column(name)
-        if col.null_count == table.num_rows:
-            raise no_values_error(table.num_rows, file=source, column=name)
-    for name in schema.numeric:
-        if name in table.column_names:
-            parsed = parse_numeric(table.column(name), column=name, file=source)
-            parsed.check_unparseable(max_unparseable, column=name, file=source, first_row=first_row_of(table))
-    keep = pc.is_valid(table.column(target))
-    for name in targets[1:]:
-        keep = pc.or_(keep, pc.is_valid(table.column(name)))
-    rows_in = table.num_rows
-    missing = rows_in - int(pc.sum(keep).as_py() or 0)
-    if missing:
-        table = table.filter(keep)
-    if table.num_rows == 0:
-        which = "the target column" if len(targets) == 1 else f"any target column ({', '.join(targets)})"
-        raise DataError(f"no row has a value in {which}; expected labelled rows.", file=source)
-    for name, task in zip(targets, tasks, strict=True):
-        if table.column(name).null_count == table.num_rows:
-            raise DataError(
-                f"no row has a value in the target column; expected labelled rows for each of {', '.join(targets)}.",
-                file=source,
-                column=name,
-            )
-        if task in ("binary", "multiclass"):
-            values = pc.unique(stringify(table.column(name)).drop_null())
-            if len(values) < 2:
-                raise DataError(
-                    f"the target has a single class {values.to_pylist()!r} in {table.num_rows} rows; "
-                    "expected at least two classes to learn from.",
-                    file=source,
-                    column=name,
-                )
-    report: dict[str, Any] = {"rows_in": rows_in, "rows_without_target": missing}
-    if len(targets) > 1:
-        report["rows_missing_target"] = {name: int(table.column(name).null_count) for name in targets}
-    return table, report
