@@ -6,6 +6,10 @@ many hash buckets it uses) and the vocabulary and length of each multi-hot or se
 :meth:`Preprocessor.transform` then turns any table with those columns into a
 :class:`~needmap.features.batch.FeatureBatch`.
 Its learned state is plain JSON (:meth:`Preprocessor.to_dict`), saved with the model.
+
+The module is over 400 lines on purpose: fit, transform and the saved form of one object, whose fit/transform
+boundary (what is learned from the training rows only, and how it is applied) reads best in one place; the
+per-kind encoders live in their own modules.
 """
 
 from __future__ import annotations
