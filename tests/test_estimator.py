@@ -33,7 +33,8 @@ def test_fit_learns_and_evaluate_reports_the_metrics(fitted: nm.Model, split: tu
     assert metrics["auc"] > reference["best_column_auc"], (metrics["auc"], reference)
     for key in ("logloss", "pr_auc", "accuracy", "precision", "recall", "ece", "lift_at_10", "capture_at_10"):
         assert key in metrics
-    assert metrics["lift_at_10"] > 1.5
+    # its top tenth holds a larger share of the buyers than the top tenth of any one column
+    assert metrics["lift_at_10"] > reference["best_lift_at_10"], (metrics["lift_at_10"], reference)
     assert fitted.metrics_["training"]["rows_per_s"] > 0
     assert fitted.schema_ is not None and "duration" not in fitted.schema_.features
 
