@@ -37,7 +37,35 @@ def test_multitask_models_return_one_output_per_task(name: str) -> None:
     rebuilt = build_model(name, n_numeric=3, cardinalities=CARDS, n_outputs=3, lists=LISTS, **model.config())
     assert sorted(rebuilt.state_dict()) == sorted(model.state_dict())
     out.sum().backward()
-    assert all(p.grad is not None for p in model.parameters())  # every expert, gate and tower is used
+    unreached = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert unreached == []  # every expert, gate and tower moves the outputs
+
+
+def _reached(model: nn.Module, output: torch.Tensor) -> set[str]:
+    """The parameters that ``output.sum()`` gives a nonzero gradient."""
+    model.zero_grad()
+    output.sum().backward()
+    return {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+
+
+@pytest.mark.parametrize("name", ["mmoe", "ple"])
+def test_each_task_trains_the_shared_layers_and_only_its_own_tower(name: str) -> None:
+    """A task's loss reaches the input embeddings and the experts every task shares (MMoE: all experts
+    and the gate; PLE: the shared experts of every layer), and its own tower and head, not the others'."""
+    torch.manual_seed(0)
+    small = {"expert_hidden": [8], "tower_hidden": [4], "embedding_dim": 4}
+    model = build_model(name, n_numeric=3, cardinalities=CARDS, n_outputs=3, lists=LISTS, **small)
+    names = [n for n, _ in model.named_parameters()]
+    shared = [n for n in names if n.startswith(("input.", "experts.", "gate.")) or ".shared." in n]
+    assert any(n.startswith("input.") for n in shared) and any(".0." in n for n in shared)  # embeddings, experts
+    inputs = batch_inputs(16, seed=4)
+    for task in range(3):
+        reached = _reached(model, model(*inputs)[:, task])
+        own = [n for n in names if n.startswith((f"towers.towers.{task}.", f"towers.heads.{task}."))]
+        others = [n for n in names if n.startswith("towers.") and n not in own]
+        assert own and set(own) <= reached, (task, sorted(set(own) - reached))
+        assert set(shared) <= reached, (task, sorted(set(shared) - reached))
+        assert not set(others) & reached, (task, sorted(set(others) & reached))
 
 
 def test_mmoe_gates_are_a_mixture_per_task() -> None:
