@@ -3,24 +3,30 @@
 A model that passes "AUC > 0.70" on bank marketing may have learnt one column: ``nr.employed`` alone
 ranks the test rows at about 0.75. So the tests compare a model with what the obvious reaches on the
 same rows: the best single column (:func:`single_columns`), logistic regression
-(:func:`logistic_regression_auc`) and the majority class (:func:`majority_share`). Each is fitted on the
-training rows only and scored on the test rows, as the model is.
+(:func:`logistic_regression_auc`) and the majority class (:func:`majority_share`); for a regression target
+the best single column's R² and the training mean (:func:`regression_references`). Each is fitted on the
+training rows only and scored on the test rows, as the model is; for cross-validation, fold by fold on the
+other folds' rows (:func:`out_of_fold_references`).
 
 The references are computed here with numpy and scikit-learn, not with needmap's models or baselines, so
 that a fault in needmap cannot lower the bar it is measured against; needmap only says which rows a
-training run held out (:func:`run_train_parts`).
+training run held out (:func:`run_train_parts`, :func:`fit_parts`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import r2_score, roc_auc_score
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+import needmap as nm
 from needmap.data.provenance import take_rows
 from needmap.estimator import clean_training_table
 from needmap.features.batch import FeatureBatch
@@ -52,6 +58,10 @@ def _category_score(train: np.ndarray, y_train: np.ndarray, rows: np.ndarray) ->
     return np.array([lookup.get(v, overall) for v in rows.tolist()], dtype=np.float64)
 
 
+def _column_score(kind: str, train: np.ndarray, y_train: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return (_numeric_score if kind == "numeric" else _category_score)(train, y_train, rows)
+
+
 def lift_at(y: np.ndarray, score: np.ndarray, top: float = 0.1) -> float:
     """Positive rate of the ``top`` share of rows by ``score`` over the positive rate of all rows (the top
     group holds ``ceil(top * n)`` rows, as needmap's ``lift_at_10``); rows tied at the group's edge count
@@ -79,9 +89,8 @@ def single_columns(
     y_train, y_test = np.asarray(y_train, dtype=np.float64), np.asarray(y_test, dtype=np.float64)
     found: dict[str, dict[str, float]] = {}
     for kind, (train, test) in (("numeric", numeric), ("categorical", categorical)):
-        score = _numeric_score if kind == "numeric" else _category_score
         for name in train:
-            values = score(train[name], y_train, test[name])
+            values = _column_score(kind, train[name], y_train, test[name])
             found[name] = {"auc": float(roc_auc_score(y_test, values)), "lift_at_10": lift_at(y_test, values)}
     return found
 
@@ -124,6 +133,89 @@ def majority_share(labels: Sequence[object] | np.ndarray) -> float:
     return float(counts.max() / counts.sum())
 
 
+def _class_shares(kind: str, train: np.ndarray, y_train: np.ndarray, rows: np.ndarray, k: int, bins: int) -> np.ndarray:
+    """``[n, k]``: each row's share of each class among the training rows of its category (a numeric column:
+    of its bin between ``bins`` training quantiles; missing values: the training mean)."""
+    if kind == "numeric":
+        train, rows = train.astype(np.float64), rows.astype(np.float64)
+        fill = float(np.nanmean(train)) if np.isfinite(train).any() else 0.0
+        train, rows = np.where(np.isfinite(train), train, fill), np.where(np.isfinite(rows), rows, fill)
+        edges = np.unique(np.quantile(train, np.linspace(0, 1, bins + 1)[1:-1]))
+        train, rows = np.digitize(train, edges), np.digitize(rows, edges)
+    return np.column_stack([_category_score(train, (y_train == c).astype(np.float64), rows) for c in range(k)])
+
+
+def multiclass_references(
+    numeric: tuple[Columns, Columns],
+    categorical: tuple[Columns, Columns],
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    bins: int = 10,
+) -> dict[str, object]:
+    """Each column alone for a multiclass target (classes ``0..k-1``), fitted on the training rows: a row's
+    class shares among the training rows of its category, or of its bin for a numeric column
+    (:func:`_class_shares`). On the test rows: ``best_column`` by macro AUC (the unweighted mean of the
+    one-vs-rest AUC of each class present, as needmap's ``macro_auc``) and its ``best_column_macro_auc``,
+    the best ``best_column_accuracy`` of any column (the argmax of its shares), and ``majority_share``.
+
+    ``numeric`` and ``categorical``: ``(training columns, test columns)`` by name.
+    """
+    y_train, y_test = np.asarray(y_train, dtype=np.int64), np.asarray(y_test, dtype=np.int64)
+    k = int(max(y_train.max(), y_test.max())) + 1
+    present = [c for c in range(k) if 0 < (y_test == c).sum() < len(y_test)]
+    found: dict[str, dict[str, float]] = {}
+    for kind, (train, test) in (("numeric", numeric), ("categorical", categorical)):
+        for name in train:
+            shares = _class_shares(kind, train[name], y_train, test[name], k, bins)
+            found[name] = {
+                "accuracy": float((shares.argmax(axis=1) == y_test).mean()),
+                "macro_auc": float(np.mean([roc_auc_score(y_test == c, shares[:, c]) for c in present])),
+            }
+    best = max(found, key=lambda name: found[name]["macro_auc"])
+    return {
+        "best_column": best,
+        "best_column_macro_auc": found[best]["macro_auc"],
+        "best_column_accuracy": max(c["accuracy"] for c in found.values()),  # of any column
+        "majority_share": majority_share(y_test),
+    }
+
+
+def _numeric_fit(train: np.ndarray, y_train: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The least-squares line of ``y_train`` on the column (missing values: the training mean), at ``rows``."""
+    train, rows = train.astype(np.float64), rows.astype(np.float64)
+    fill = float(np.nanmean(train)) if np.isfinite(train).any() else 0.0
+    train, rows = np.where(np.isfinite(train), train, fill), np.where(np.isfinite(rows), rows, fill)
+    if len(np.unique(train)) < 2:
+        return np.full(len(rows), float(np.mean(y_train)))
+    slope, intercept = np.polyfit(train, y_train, 1)
+    return slope * rows + intercept
+
+
+def regression_references(
+    numeric: tuple[Columns, Columns],
+    categorical: tuple[Columns, Columns],
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+) -> dict[str, object]:
+    """What the obvious reaches on a regression target's test rows, fitted on the training rows:
+    ``best_column`` and its ``best_column_r2`` (a numeric column: the least-squares line on it; a
+    categorical one: the training mean of the row's category, the overall mean for a category the
+    training rows lack), and ``mean_rmse``, the RMSE of the training mean.
+
+    ``numeric`` and ``categorical``: ``(training columns, test columns)`` by name.
+    """
+    y_train, y_test = np.asarray(y_train, dtype=np.float64), np.asarray(y_test, dtype=np.float64)
+    r2: dict[str, float] = {}
+    for name in numeric[0]:
+        r2[name] = float(r2_score(y_test, _numeric_fit(numeric[0][name], y_train, numeric[1][name])))
+    for name in categorical[0]:  # a category's share of positives is its mean target: the same lookup
+        r2[name] = float(r2_score(y_test, _category_score(categorical[0][name], y_train, categorical[1][name])))
+    best = max(r2, key=r2.__getitem__)
+    mean_rmse = float(np.sqrt(np.mean((y_test - y_train.mean()) ** 2)))
+    return {"best_column": best, "best_column_r2": r2[best], "mean_rmse": mean_rmse}
+
+
 def run_train_parts(
     table: pa.Table, schema: Schema, drop: Sequence[str] = (), *, test_size: float = 0.2, seed: int = 0
 ) -> tuple[pa.Table, pa.Table]:
@@ -132,6 +224,16 @@ def run_train_parts(
     clean, _ = clean_training_table(table, schema, user_dropped=drop)
     train, test, _ = split_rows(clean, schema, test_size=test_size, split="stratified", time_column=None, seed=seed)
     return take_rows(clean, pa.array(train)), take_rows(clean, pa.array(test))
+
+
+def fit_parts(
+    table: pa.Table, schema: Schema, drop: Sequence[str] = (), *, validation: float, seed: int
+) -> tuple[pa.Table, pa.Table]:
+    """The training and validation rows that ``Model(seed=seed).fit(table, validation=validation)`` made of
+    ``table`` (from a table or a Parquet file alike): the split that ``needmap train`` makes of its rows,
+    with the validation share as the test share. A test that uses it checks that the model's validation
+    metrics are those of these rows."""
+    return run_train_parts(table, schema, drop, test_size=validation, seed=seed)
 
 
 # -- adapters: raw Arrow tables and needmap's preprocessed features ------------------------------------
@@ -151,28 +253,125 @@ def table_labels(table: pa.Table, target: str, positive: object = "yes") -> np.n
     return (np.asarray(table.column(target).to_pylist(), dtype=object) == positive).astype(np.int64)
 
 
+def labelled(table: pa.Table, target: str) -> pa.Table:
+    """The rows of ``table`` with a value for ``target`` (a model of several targets is scored on each
+    target's own rows)."""
+    return table.filter(pc.is_valid(table.column(target)))
+
+
+def _stack(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
+    return np.column_stack(list(columns.values())) if columns else np.zeros((n, 0))
+
+
 def table_references(
-    train: pa.Table, test: pa.Table, target: str, *, drop: Sequence[str] = (), positive: object = "yes"
+    train: pa.Table,
+    test: pa.Table,
+    target: str,
+    *,
+    drop: Sequence[str] = (),
+    positive: object = "yes",
+    logistic: bool = True,
 ) -> dict[str, object]:
     """The references of raw tables on ``test`` for a model trained on ``train`` (every column but
     ``target`` and ``drop``): ``best_column`` (by test AUC) and its ``best_column_auc``, the best
-    ``best_lift_at_10`` of any one column, and ``logistic_auc``."""
+    ``best_lift_at_10`` of any one column, and ``logistic_auc`` (not with ``logistic=False``: one-hot
+    columns of ids or lists of ids make its fit the slow part). Rows without a ``target`` value are left
+    out of both (:func:`labelled`)."""
+    train, test = labelled(train, target), labelled(test, target)
     names = [n for n in train.column_names if n != target and n not in drop]
     num_train, cat_train = _table_columns(train, names)
     num_test, cat_test = _table_columns(test, names)
     y_train, y_test = table_labels(train, target, positive), table_labels(test, target, positive)
     best = _best(single_columns((num_train, num_test), (cat_train, cat_test), y_train, y_test))
-
-    def stack(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
-        return np.column_stack(list(columns.values())) if columns else np.zeros((n, 0))
-
-    logistic = logistic_regression_auc(
-        (stack(num_train, train.num_rows), stack(num_test, test.num_rows)),
-        (stack(cat_train, train.num_rows), stack(cat_test, test.num_rows)),
+    if not logistic:
+        return best
+    auc = logistic_regression_auc(
+        (_stack(num_train, train.num_rows), _stack(num_test, test.num_rows)),
+        (_stack(cat_train, train.num_rows), _stack(cat_test, test.num_rows)),
         y_train,
         y_test,
     )
-    return {**best, "logistic_auc": logistic}
+    return {**best, "logistic_auc": auc}
+
+
+def table_regression_references(
+    train: pa.Table, test: pa.Table, target: str, *, drop: Sequence[str] = ()
+) -> dict[str, object]:
+    """:func:`regression_references` of raw tables (every column but ``target`` and ``drop``; rows without
+    a ``target`` value left out)."""
+    train, test = labelled(train, target), labelled(test, target)
+    names = [n for n in train.column_names if n != target and n not in drop]
+    num_train, cat_train = _table_columns(train, names)
+    num_test, cat_test = _table_columns(test, names)
+
+    def values(table: pa.Table) -> np.ndarray:
+        return table.column(target).to_numpy(zero_copy_only=False).astype(np.float64)
+
+    return regression_references((num_train, num_test), (cat_train, cat_test), values(train), values(test))
+
+
+def saved_run_references(
+    data: Path, model_dir: Path, drop: Sequence[str] = (), *, target: str | None = None, logistic: bool = True
+) -> dict[str, object]:
+    """:func:`table_references` on the test rows that ``needmap train`` (default split and seed) held out of
+    the file ``data`` for the model it saved in ``model_dir``, for ``target`` (default: the first target;
+    the other targets are not columns the model reads; ``logistic`` as there). The number of test rows with
+    a ``target`` value is checked against the saved test metrics."""
+    schema = nm.load(model_dir).schema_
+    assert schema is not None and schema.target is not None
+    train, test = run_train_parts(nm.read(data), schema, drop)
+    target = target or schema.target
+    head = next(h for h in schema.heads if h.name == target)
+    saved = json.loads((Path(model_dir) / "metrics.json").read_text())["test"]
+    saved = saved if len(schema.heads) == 1 else saved[target]
+    assert labelled(test, target).num_rows == saved["n"], (labelled(test, target).num_rows, saved)
+    positive = True if pa.types.is_boolean(train.schema.field(target).type) else head.classes[1]
+    others = [h.name for h in schema.heads if h.name != target]
+    return table_references(train, test, target, drop=[*drop, *others], positive=positive, logistic=logistic)
+
+
+def out_of_fold_references(
+    table: pa.Table, target: str, folds: np.ndarray, *, drop: Sequence[str] = (), positive: object = "yes"
+) -> dict[str, object]:
+    """The references of cross-validation's pooled out-of-fold scores: each column scores the rows of each
+    fold as :func:`single_columns` does, fitted on the rows of the other folds; ``best_column``, its
+    ``best_column_auc`` and the ``best_lift_at_10`` of any column are of those scores pooled over the
+    folds, as the models' pooled metrics are. ``folds``: the fold of each row of ``table`` ``[n]``."""
+    names = [n for n in table.column_names if n != target and n not in drop]
+    numeric, categorical = _table_columns(table, names)
+    y = table_labels(table, target, positive)
+    found: dict[str, dict[str, float]] = {}
+    for kind, columns in (("numeric", numeric), ("categorical", categorical)):
+        for name, values in columns.items():
+            pooled = np.zeros(len(y))
+            for fold in np.unique(folds):
+                held = folds == fold
+                pooled[held] = _column_score(kind, values[~held], y[~held], values[held])
+            found[name] = {"auc": float(roc_auc_score(y, pooled)), "lift_at_10": lift_at(y, pooled)}
+    return _best(found)
+
+
+def batch_regression_references(
+    x_train: FeatureBatch, y_train: np.ndarray, x_test: FeatureBatch, y_test: np.ndarray
+) -> dict[str, object]:
+    """:func:`regression_references` of preprocessed features (``numeric j`` and ``categorical j``)."""
+    (num_train, cat_train), (num_test, cat_test) = _batch_columns(x_train), _batch_columns(x_test)
+    return regression_references((num_train, num_test), (cat_train, cat_test), y_train, y_test)
+
+
+def _batch_columns(x: FeatureBatch) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    return (
+        {f"numeric {j}": x.numeric[:, j] for j in range(x.numeric.shape[1])},
+        {f"categorical {j}": x.categorical[:, j] for j in range(x.categorical.shape[1])},
+    )
+
+
+def batch_multiclass_references(
+    x_train: FeatureBatch, y_train: np.ndarray, x_test: FeatureBatch, y_test: np.ndarray
+) -> dict[str, object]:
+    """:func:`multiclass_references` of preprocessed features (``numeric j`` and ``categorical j``)."""
+    (num_train, cat_train), (num_test, cat_test) = _batch_columns(x_train), _batch_columns(x_test)
+    return multiclass_references((num_train, num_test), (cat_train, cat_test), y_train, y_test)
 
 
 def batch_references(
@@ -183,9 +382,11 @@ def batch_references(
     *,
     numeric_names: Sequence[str] | None = None,
     categorical_names: Sequence[str] | None = None,
+    logistic: bool = True,
 ) -> dict[str, object]:
     """The references of preprocessed features on the test rows, as :func:`table_references` gives them
-    (list features are left out).
+    (list features are left out; ``logistic=False``: without ``logistic_auc``, whose fit is the slow part
+    on many rows).
 
     With the preprocessor's ``numeric_names_`` and ``categorical_names_``, a categorical field that encodes
     a numeric column (its levels, under the numeric column's name) is left out of the single columns: the
@@ -207,7 +408,9 @@ def batch_references(
             y_test,
         )
     )
-    logistic = logistic_regression_auc(
+    if not logistic:
+        return best
+    auc = logistic_regression_auc(
         (x_train.numeric, x_test.numeric), (x_train.categorical, x_test.categorical), y_train, y_test
     )
-    return {**best, "logistic_auc": logistic}
+    return {**best, "logistic_auc": auc}

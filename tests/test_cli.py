@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import needmap as nm
 from needmap.cli import app
-from reference_scores import run_train_parts, table_references
+from reference_scores import saved_run_references, table_references
 
 runner = CliRunner()
 FAST = ["--epochs", "3", "--batch-size", "256", "--quiet"]
@@ -49,16 +49,6 @@ def bank_model(tmp_path_factory: pytest.TempPathFactory, bank_parts: tuple[Path,
     return out
 
 
-def _run_references(data: Path, model_dir: Path, drop: tuple[str, ...] = ()) -> dict[str, object]:
-    """The references on the test rows that ``needmap train`` held out of ``data`` for ``model_dir``."""
-    schema = nm.load(model_dir).schema_
-    assert schema is not None and schema.target is not None
-    train, test = run_train_parts(nm.read(data), schema, drop)
-    assert test.num_rows == json.loads((model_dir / "metrics.json").read_text())["test"]["n"]
-    positive = True if pa.types.is_boolean(train.schema.field(schema.target).type) else "yes"
-    return table_references(train, test, schema.target, drop=drop, positive=positive)
-
-
 def test_schema_prints_roles_and_reasons(bank_csv: Path) -> None:
     code, output = run("schema", bank_csv, "--target", "y", "--drop", "duration")
     assert code == 0, output
@@ -75,7 +65,7 @@ def test_schema_json_respects_overrides(bank_csv: Path) -> None:
 
 def test_train_writes_a_complete_model_directory(bank_model: Path, bank_parts: tuple[Path, Path]) -> None:
     metrics = json.loads((bank_model / "metrics.json").read_text())
-    reference = _run_references(bank_parts[0], bank_model, ("duration",))  # on the same test rows
+    reference = saved_run_references(bank_parts[0], bank_model, ("duration",))  # on the same test rows
     assert metrics["test"]["auc"] > reference["best_column_auc"], (metrics["test"], reference)
     assert metrics["baseline_test"]["auc"] > reference["best_column_auc"], (metrics["baseline_test"], reference)
     assert metrics["training"]["rows_per_s"] > 0 and metrics["training"]["wall_time_s"] > 0
@@ -113,7 +103,7 @@ def test_shoppers_end_to_end_with_yaml_config(shoppers_csv: Path, tmp_path: Path
     code, output = run("train", shoppers_csv, "--config", config, "--out", out, "--quiet")
     assert code == 0, output
     metrics = json.loads((out / "metrics.json").read_text())
-    reference = _run_references(shoppers_csv, out)  # PageValues alone separates buyers well
+    reference = saved_run_references(shoppers_csv, out)  # PageValues alone separates buyers well
     assert metrics["test"]["auc"] > reference["best_column_auc"], (metrics["test"]["auc"], reference)
     schema = json.loads((out / "schema.json").read_text())
     assert {c["name"]: c["role"] for c in schema["columns"]}["Browser"] == "categorical"
@@ -281,7 +271,7 @@ def test_precision_from_the_command_line(bank_csv: Path, tmp_path: Path) -> None
     assert json.loads((out / "model.json").read_text())["train"]["precision"] == "bf16"
     training = json.loads((out / "metrics.json").read_text())["training"]
     assert training["precision"] == "bf16" and training["embedding_updates"] == "dense"
-    reference = _run_references(bank_csv, out, ("duration",))
+    reference = saved_run_references(bank_csv, out, ("duration",))
     assert json.loads((out / "metrics.json").read_text())["test"]["auc"] > reference["best_column_auc"], reference
     code, output = run("train", bank_csv, "--target", "y", "--precision", "fp16", "--out", tmp_path / "x", *FAST)
     assert code == 2 and "precision is 'fp16'" in output

@@ -15,6 +15,7 @@ from needmap.metrics import task_metrics
 from needmap.metrics.compare import bootstrap_difference, verdict_sentence
 from needmap.workflows.cv import cv_summary, fold_ids, run_cv
 from needmap.workflows.train import run_train
+from reference_scores import out_of_fold_references
 
 FAST = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (32, 16)}
 
@@ -26,9 +27,11 @@ def small(bank_table: pa.Table) -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def result(small: pa.Table) -> dict:
+def result(bank_table: pa.Table) -> dict:
+    """Three folds of the whole bank slice: with a third of 1,500 rows held out, LightGBM's pooled AUC does
+    not clear what nr.employed alone reaches on the same rows."""
     model = nm.Model("mlp", target="y", drop=["duration"], seed=2, **FAST)
-    out = run_cv(small, model, 3, seed=4, n_boot=200)
+    out = run_cv(bank_table, model, 3, seed=4, n_boot=200)
     assert model.network_ is None  # the given model stays unfitted: each fold trains a copy
     return out
 
@@ -44,22 +47,24 @@ def test_folds_partition_the_rows_evenly_and_keep_the_class_shares() -> None:
 
 
 @pytest.mark.slow
-def test_every_row_is_scored_once_by_a_model_that_did_not_see_it(result: dict, small: pa.Table) -> None:
+def test_every_row_is_scored_once_by_a_model_that_did_not_see_it(result: dict, bank_table: pa.Table) -> None:
     oof = result["out_of_fold"]
     folds, y = oof["fold"], oof["y"]
-    assert len(folds) == small.num_rows == result["rows"] and set(folds) == {0, 1, 2}
+    assert len(folds) == bank_table.num_rows == result["rows"] and set(folds) == {0, 1, 2}
     assert [f["rows"] for f in result["folds"]] == [int((folds == f).sum()) for f in range(3)]
-    assert sum(f["rows"] for f in result["folds"]) == small.num_rows
+    assert sum(f["rows"] for f in result["folds"]) == bank_table.num_rows
     for fold in result["folds"]:
         held = folds == fold["fold"] - 1
-        assert fold["train_rows"] + fold["validation_rows"] == small.num_rows - fold["rows"]
+        assert fold["train_rows"] + fold["validation_rows"] == bank_table.num_rows - fold["rows"]
         for name, value in fold["scores"].items():
             assert value == pytest.approx(task_metrics("binary", y[held], oof["scores"][name][held])["auc"])
-    np.testing.assert_array_equal(y, (np.asarray(small.column("y").to_pylist()) == "yes").astype(y.dtype))
+    np.testing.assert_array_equal(y, (np.asarray(bank_table.column("y").to_pylist()) == "yes").astype(y.dtype))
 
 
 @pytest.mark.slow
-def test_mean_and_std_are_those_of_the_folds_and_pooled_metrics_of_the_out_of_fold_scores(result: dict) -> None:
+def test_mean_and_std_are_those_of_the_folds_and_pooled_metrics_of_the_out_of_fold_scores(
+    result: dict, bank_table: pa.Table
+) -> None:
     assert result["models"] == ["mlp network", "logistic regression", "LightGBM"]
     for name in result["models"]:
         values = [fold["scores"][name] for fold in result["folds"]]
@@ -67,7 +72,11 @@ def test_mean_and_std_are_those_of_the_folds_and_pooled_metrics_of_the_out_of_fo
         assert result["std"][name] == pytest.approx(np.std(values))
         pooled = task_metrics("binary", result["out_of_fold"]["y"], result["out_of_fold"]["scores"][name])
         assert result["pooled"][name]["auc"] == pytest.approx(pooled["auc"])
-    assert result["pooled"]["LightGBM"]["auc"] > 0.7 and result["pooled"]["logistic regression"]["auc"] > 0.7
+    # Both baselines rank the rows better than the best single column, each fold's rows scored by the column
+    # fitted on the other folds and pooled as the models' scores are (misaligned scores would be at chance).
+    reference = out_of_fold_references(bank_table, "y", result["out_of_fold"]["fold"], drop=["duration"])
+    for name in ("logistic regression", "LightGBM"):
+        assert result["pooled"][name]["auc"] > reference["best_column_auc"], (name, result["pooled"], reference)
 
 
 @pytest.mark.slow

@@ -44,15 +44,18 @@ def encode_bank_slice(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[i
 
 @pytest.mark.slow
 def test_default_mlp_beats_the_best_single_column_on_bank_marketing() -> None:
-    numeric, categorical, cards, y = encode_bank_slice(8000, seed=0)
-    assert numeric.shape == (8000, 9) and categorical.shape == (8000, 10)
-    train, valid, test = np.arange(0, 5600), np.arange(5600, 6400), np.arange(6400, 8000)
+    """AUC and lift at the top tenth against the best single column of the same rows. 5,600 test rows: the
+    top tenth of 1,600 is too few rows to tell the network's lift from nr.employed's."""
+    numeric, categorical, cards, y = encode_bank_slice(12000, seed=0)
+    assert numeric.shape == (12000, 9) and categorical.shape == (12000, 10)
+    train, valid, test = np.arange(0, 5600), np.arange(5600, 6400), np.arange(6400, 12000)
     batch = FeatureBatch(numeric, categorical)
     torch.manual_seed(0)
     model = build_model("mlp", n_numeric=9, cardinalities=cards, n_outputs=1)
     config = TrainConfig(epochs=6, patience=2, progress=False)
     result = Trainer(model, "binary", config).fit(batch.take(train), y[train], batch.take(valid), y[valid])
     metrics = binary_metrics(y[test], predict_proba(model, batch.take(test)))
-    reference = batch_references(batch.take(train), y[train], batch.take(test), y[test])  # fitted on the train rows
+    # fitted on the train rows
+    reference = batch_references(batch.take(train), y[train], batch.take(test), y[test], logistic=False)
     assert metrics["auc"] > reference["best_column_auc"], (metrics, reference, result.history)
-    assert metrics["lift_at_10"] > 2.0
+    assert metrics["lift_at_10"] > reference["best_lift_at_10"], (metrics, reference)  # of any one column

@@ -46,9 +46,20 @@ def test_a_model_that_does_not_trace_stays_eager() -> None:
 
     one = OneRowForward(Untraceable())
     row = Inputs(torch.ones(1, 4), torch.zeros(1, 3, dtype=torch.long))
-    with pytest.raises(Exception):  # noqa: B017  the eager forward cannot run under inference either
+    # the eager forward runs and returns its array, which is not a tensor to turn into float32
+    with pytest.raises(AttributeError, match=r"'numpy\.ndarray' object has no attribute 'float'"):
         one(row)
     assert one.traced and one.graph is None and one.reason.startswith("tracing failed")
+
+    class RefusesTracing(torch.nn.Module):
+        def forward(self, numeric, categorical, lists=()):
+            if torch.jit.is_tracing():
+                raise RuntimeError("not traceable")
+            return numeric[:, :1] * 2
+
+    eager = OneRowForward(RefusesTracing())
+    torch.testing.assert_close(eager(row), torch.full((1, 1), 2.0))  # the eager output, once tracing failed
+    assert eager.graph is None and eager.reason == "tracing failed (RuntimeError: not traceable)"
 
     class Disagrees(torch.nn.Module):
         def __init__(self) -> None:
