@@ -15,7 +15,8 @@ numeric        ``bucketize`` (quantile buckets that replace the scaled value by 
 =============  ==================================================================================
 
 Other roles take no options. :func:`check_options` is the one place that validates them; the schema
-inference, the YAML overrides and the preprocessor all call it.
+inference, the feature-type keys of the column roles (:func:`needmap.data.overrides.parse_feature_columns`,
+whether given in Python, on the command line or in the YAML file) and the preprocessor all call it.
 """
 
 from __future__ import annotations

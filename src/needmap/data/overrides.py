@@ -1,31 +1,21 @@
-"""Column-role overrides from a YAML file or a comma-separated option.
+"""Reading column roles as written: comma-separated lists, feature-type keys, per-column options, YAML.
 
-A YAML overrides file looks like::
+The column roles (:class:`needmap.data.roles.ColumnRoles`), the Python API and the schema inference turn
+what a user wrote into one form with these functions, and the configuration file
+(:mod:`needmap.workflows.config_file`) reads its YAML with :func:`read_yaml_mapping`:
 
-    target: y
-    task: binary
-    drop: [duration]
-    id: customer_id
-    categorical: "pdays, campaign"
-    multihot: [genres]
-    sequence: {history: {vocabulary_of: movieId, max_len: 50}}
-    hash: {userId: 100000}
-    bucketize: {age: 10}
-    options: {genres: {separator: "|", max_len: 20, pooling: sum}}
-    preprocess:
-      numeric_scaling: quantile
+- a column list is a list of names or one comma-separated string (:func:`parse_column_list`);
+- the feature-type keys ``multihot``, ``sequence``, ``hash`` and ``bucketize`` take a list of names too,
+  or a mapping from each name to its options (:mod:`needmap.data.options`); ``hash`` and ``bucketize``
+  also take a number per name (buckets) (:func:`parse_feature_columns`);
+- the per-column options map column names to further options (:func:`parse_column_options`).
 
-Each role key takes a list of column names or one comma-separated string. The feature-type keys
-``multihot``, ``sequence``, ``hash`` and ``bucketize`` take a list of names too, or a mapping from
-each name to its options (:mod:`needmap.data.options`); ``hash`` and ``bucketize`` also take a
-number per name (buckets). ``options`` maps column names to further per-column options. Option keys
-and values are checked here; whether a column's role accepts them is checked when the schema is
-built. ``preprocess`` is passed through untouched for the preprocessor to validate.
+Option keys and values are checked here; whether a column's role accepts them is checked when the schema
+is built.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,11 +24,6 @@ import yaml
 
 from needmap.data.options import ALLOWED_OPTIONS, DEFAULT_BUCKETS, DEFAULT_HASH_BUCKETS, check_options
 from needmap.errors import ConfigError
-from needmap.schema import TASKS
-
-LIST_KEYS: tuple[str, ...] = ("drop", "id", "categorical", "numeric", "datetime")
-FEATURE_KEYS: tuple[str, ...] = ("multihot", "sequence", "hash", "bucketize")
-ALLOWED_KEYS: tuple[str, ...] = ("target", "task", *LIST_KEYS, *FEATURE_KEYS, "options", "preprocess")
 
 # role each feature-type key gives, and the option a bare number (or a bare name) stands for
 FEATURE_ROLES: dict[str, str] = {
@@ -168,72 +153,3 @@ def read_yaml_mapping(path: str | Path, what: str, expected: str) -> dict[str, A
     if not isinstance(data, dict):
         raise ConfigError(f"found a YAML {type(data).__name__} at the top level; expected {expected}.", file=file)
     return data
-
-
-def load_overrides(path: str | Path) -> dict[str, Any]:
-    """Read a YAML overrides file into a dict with only the keys the file sets.
-
-    Returns:
-        ``target`` (str), ``task`` (one of ``binary``/``regression``/``multiclass``), ``drop``,
-        ``id``, ``categorical``, ``numeric``, ``datetime`` (each a list of column names),
-        ``multihot``, ``sequence``, ``hash``, ``bucketize`` (each ``{name: options}``, see
-        :func:`parse_feature_columns`), ``options`` (``{name: options}``) and ``preprocess`` (the
-        mapping as written). An empty file gives ``{}``.
-
-    Raises:
-        ConfigError: the file is missing or is not valid YAML (the message gives the line), it is not
-            a mapping, it has a key not in :data:`ALLOWED_KEYS`, or a value has the wrong kind.
-    """
-    file = str(path)
-    data = read_yaml_mapping(path, "overrides file", f"a mapping with keys {', '.join(ALLOWED_KEYS)}")
-    if data is None:
-        return {}
-    result: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in ALLOWED_KEYS:
-            close = difflib.get_close_matches(str(key), ALLOWED_KEYS, n=1)
-            raise ConfigError(
-                f"unknown key {key!r}; expected only these keys: {', '.join(ALLOWED_KEYS)}.",
-                file=file,
-                hint=f"Did you mean {close[0]!r}?" if close else None,
-            )
-        result[key] = _check_value(file, key, value)
-    return result
-
-
-def schema_options(overrides: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of :func:`needmap.data.infer.infer_schema` that ``overrides`` sets.
-
-    Maps ``id`` to ``ids`` and leaves out ``preprocess``.
-    """
-    names = {"target": "target", "task": "task", "id": "ids"}
-    return {names.get(k, k): v for k, v in overrides.items() if k != "preprocess"}
-
-
-def _check_value(file: str, key: str, value: Any) -> Any:
-    if key in ("target", "task"):
-        if value is None:
-            return None
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise ConfigError(f"{key} is a {type(value).__name__}; expected one name.", file=file)
-        text = str(value).strip()
-        if key == "task" and text not in TASKS:
-            raise ConfigError(f"task {text!r} is not known; expected one of {', '.join(TASKS)}.", file=file)
-        return text
-    if key in FEATURE_KEYS:
-        return parse_feature_columns(key, value, file=file)
-    if key == "options":
-        return parse_column_options(value, file=file)
-    if key == "preprocess":
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise ConfigError(f"preprocess is a {type(value).__name__}; expected a mapping.", file=file)
-        return value
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return parse_column_list(value)
-    if isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
-        return parse_column_list([str(v) for v in value])
-    raise ConfigError(f"{key} is {value!r}; expected a list of column names or one comma-separated string.", file=file)

@@ -79,7 +79,8 @@ def read_config(path: str | Path) -> ConfigFile:
 def parse_config(data: dict[str, Any], *, file: str | None = None) -> ConfigFile:
     """A configuration from the mapping a file holds (see :func:`read_config`)."""
     data = dict(data)
-    nested = data.pop("preprocess", None) or {}
+    nested = data.pop("preprocess", None)
+    nested = {} if nested is None else nested  # `preprocess:` with nothing under it; `[]`, `0`, `false` are refused
     if not isinstance(nested, Mapping):
         raise ConfigError(f"preprocess is a {type(nested).__name__}; expected a mapping.", file=file)
     by_key = {yaml_key(g, name): (g, name) for g in OPTION_GROUPS for name in g.declared()}
@@ -97,12 +98,15 @@ def parse_config(data: dict[str, Any], *, file: str | None = None) -> ConfigFile
     for group, values in config.options.items():
         try:
             group(**values)  # checks every value as declared
-        except ConfigError as err:
-            raise ConfigError(str(err), file=file) from None
+        except ConfigError as err:  # the same error, now naming the file; its column and hint kept
+            raise ConfigError(
+                err.detail, file=file if file is not None else err.file, row=err.row, column=err.column, hint=err.hint
+            ) from None
     model = data.get("model")
     if model is not None and not isinstance(model, str):
         raise ConfigError(f"model is {model!r}; expected an architecture name.", file=file)
-    params = data.get("params") or {}
+    params = data.get("params")
+    params = {} if params is None else params
     if not isinstance(params, Mapping):
         raise ConfigError(f"params is {params!r}; expected a mapping of the architecture's options.", file=file)
     config.model = model
