@@ -122,8 +122,15 @@ def test_two_targets_train_a_multitask_model(tmp_path: Path) -> None:
         assert "test LightGBM" in section and "test logistic regression" in section, section
     code, output = run("report", out, "--out", tmp_path / "report.html")
     assert code == 0, output
-    summary = (tmp_path / "report.html").read_text().split("<h3>income</h3>")[1].split("</table>")[0]
-    assert "test (LightGBM)" in summary and "test (logistic regression)" in summary, summary
+    html = (tmp_path / "report.html").read_text()
+    best = json.loads((out / "metrics.json").read_text())["baseline"]
+    for target in ("income", "married"):
+        # the summary: each target's table beside its better baseline, as a one-target report's
+        summary = html.split('id="summary"')[1].split(f"<h3>{target}</h3>")[1].split("</table>")[0]
+        assert f"test ({best[target]})" in summary, (target, summary)
+        # the baselines section: both baselines of each target on its test rows
+        section = html.split('id="baselines"')[1].split(f"<h3>{target}</h3>")[1].split("</table>")[0]
+        assert "LightGBM" in section and "logistic regression" in section, (target, section)
     code, output = run("predict", out, path, "--out", tmp_path / "s.csv")
     assert code == 0, output
     assert {"score_income", "score_married"} <= set(pacsv.read_csv(tmp_path / "s.csv").column_names)
