@@ -46,7 +46,14 @@ def _current_umask() -> int:
 def test_format_version_and_file_names_are_those_of_the_documented_layout() -> None:
     assert FORMAT_VERSION == 1
     assert FILES == ("model.json", "schema.json", "preprocessor.json", "weights.safetensors", "metrics.json", "card.md")
-    assert OPTIONAL_FILES == ("evaluation.json", "profile.json", "calibration.json", "tuning.json", "baselines.json")
+    assert OPTIONAL_FILES == (
+        "evaluation.json",
+        "profile.json",
+        "calibration.json",
+        "tuning.json",
+        "baselines.json",
+        "selection.json",
+    )
 
 
 def test_save_writes_each_file_as_given_and_records_version_and_weights_checksum(tmp_path: Path) -> None:

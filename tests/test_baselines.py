@@ -12,7 +12,6 @@ import needmap as nm
 from needmap.errors import SchemaError
 from needmap.features.batch import FeatureBatch
 from needmap.metrics import binary_metrics, task_metrics
-from needmap.metrics.compare import verdict_sentence
 from needmap.workflows.baseline import (
     LGBM_ROUNDS,
     LIGHTGBM,
@@ -153,7 +152,7 @@ def test_best_baseline_by_the_primary_metric() -> None:
 
 
 @pytest.mark.slow
-def test_run_train_reports_both_baselines_the_best_one_and_a_bootstrap_verdict(
+def test_run_train_reports_both_baselines_the_best_one_and_one_verdict(
     bank_run: TrainOutcome, bank_table: pa.Table
 ) -> None:
     outcome = bank_run
@@ -170,36 +169,38 @@ def test_run_train_reports_both_baselines_the_best_one_and_a_bootstrap_verdict(
     # the baselines learnt from the rows that trained the network: its preprocessed features, the same split
     assert saved["baselines"][LOGISTIC]["n"] == saved["test"]["n"] == outcome.model.report_["test_rows"] == 600
     evaluation = json.loads((outcome.out / "evaluation.json").read_text())
-    assert list(evaluation["models"]) == ["mlp network", LOGISTIC, LIGHTGBM]
-    assert evaluation["models"][LIGHTGBM]["kind"] == "baseline"
+    # the scorer chosen on the validation rows comes first, then every other model once
+    choice = saved["selection"]
+    chosen = "mlp network" if choice["scorer"] == "network" else choice["scorer"]
+    assert evaluation["primary"] == chosen
+    assert list(evaluation["models"]) == [chosen, *(m for m in ("mlp network", LOGISTIC, LIGHTGBM) if m != chosen)]
+    assert evaluation["models"][LIGHTGBM]["kind"] == ("deep" if chosen == LIGHTGBM else "baseline")
     assert evaluation["models"][LIGHTGBM]["metrics"]["auc"] == pytest.approx(aucs[LIGHTGBM])
+    assert evaluation["models"][chosen]["metrics"]["auc"] == pytest.approx(saved["test"]["auc"])
     assert evaluation["profit_settings"] == {"contact_cost": 2.0, "conversion_value": 30.0}
     assert evaluation["data"].startswith("test rows (20% of") and "stratified, seed 0" in evaluation["data"]
-    # the verdict is the bootstrap comparison with the baseline of the best test AUC, with its numbers
-    best = next(c for c in evaluation["comparisons"] if c["baseline"] == saved["baseline"])
-    assert saved["verdict"] == evaluation["verdict"] == verdict_sentence(evaluation["comparisons"])
-    assert best["deep"] == pytest.approx(saved["test"]["auc"])
-    assert best["other"] == pytest.approx(aucs[saved["baseline"]])
-    name, d, low, high = saved["baseline"], best["difference"], best["low"], best["high"]
-    if low > 0:
-        expected = (
-            f"the deep model is better than {name} by {d:.3f} AUC [{low:.3f}, {high:.3f}] (95% bootstrap interval)."
-        )
-    elif high < 0:
-        expected = (
-            f"use {name}: it is better than the deep model by {-d:.3f} AUC [{-high:.3f}, {-low:.3f}] "
-            "(95% bootstrap interval)."
-        )
+    # the one verdict: the choice and its reason, then the paired bootstrap against each other model
+    assert saved["verdict"] == evaluation["verdict"]
+    assert saved["verdict"].startswith("Scores with ")
+    parts, worse, all_better = [], None, True
+    for c in evaluation["comparisons"]:
+        assert c["deep"] == pytest.approx(saved["test"]["auc"])
+        assert c["other"] == pytest.approx(evaluation["models"][c["baseline"]]["metrics"]["auc"])
+        parts.append(f"{c['baseline']} {c['other']:.4f} ({c['difference']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}])")
+        if c["high"] < 0 and worse is None:
+            worse = c["baseline"]
+        all_better = all_better and c["low"] > 0
+    if worse:
+        end = f"{worse} did better on the test rows"
+    elif all_better:
+        end = "better than each on the test rows"
     else:
-        expected = (
-            f"use {name}: the deep model is not better on this data (AUC difference {d:+.3f} "
-            f"[{low:+.3f}, {high:+.3f}], 95% bootstrap interval)."
-        )
-    assert saved["verdict"] == expected
-    assert (
-        "| metric | validation | test | test logistic regression | test LightGBM |"
-        in (outcome.out / "card.md").read_text()
-    )
+        end = "no clear winner on the test rows (an interval holds zero)"
+    assert saved["verdict"].endswith(f" On the test rows: AUC {saved['test']['auc']:.4f}; {', '.join(parts)}: {end}.")
+    header = "| metric | validation | test | network test | test logistic regression | test LightGBM |"
+    if choice["scorer"] == "network":
+        header = "| metric | validation | test | test logistic regression | test LightGBM |"
+    assert header in (outcome.out / "card.md").read_text()
     assert "evaluation.json" in nm.load(outcome.out).extras_
 
 

@@ -21,6 +21,13 @@ def test_demo_trains_compares_scores_and_writes_the_report(tmp_path: Path) -> No
     for name, m in metrics["baselines"].items():
         assert f"{name} test AUC: {m['auc']:.4f}" in printed
     assert f"verdict: {metrics['verdict']}" in printed
+    # the scorer chosen on the validation rows, and the network's own figure beside it
+    chosen = metrics["selection"]["scorer"]
+    assert f"the model answers with: {chosen} (test AUC {metrics['test']['auc']:.4f})" in printed
+    network = metrics.get("network_test") or metrics["test"]
+    assert f"MLP network test AUC: {network['auc']:.4f}" in printed
+    if chosen in metrics["baselines"]:
+        assert metrics["test"] == metrics["baselines"][chosen]
     assert (tmp_path / "test_scores.csv").stat().st_size > 0
     evaluation = json.loads((tmp_path / "model" / "evaluation.json").read_text())
     assert evaluation["rows"] == 8238 and evaluation["importance"]

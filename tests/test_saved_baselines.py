@@ -50,10 +50,12 @@ def one_thread() -> object:
 
 @pytest.fixture(scope="module")
 def trained(bank_table: pa.Table, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pa.Table]:
-    """A small MLP trained by run_train on the bank slice, saved with its baselines; and its test rows."""
+    """A small MLP trained by run_train on the bank slice, saved with its baselines; and its test rows. It
+    answers with its network (select="network"), so that the network is what is compared with the saved
+    baselines here; the choice of another scorer is tested in tests/test_selection*.py."""
     out = tmp_path_factory.mktemp("saved") / "bank"
     model = nm.Model("mlp", target="y", drop=["duration"], **SMALL)
-    outcome = run_train(bank_table, model, out=out, n_boot=200)
+    outcome = run_train(bank_table, model, out=out, n_boot=200, select="network")
     assert outcome.test_table is not None
     return out, outcome.test_table
 
@@ -149,13 +151,22 @@ def test_train_saves_the_baselines_and_they_score_the_test_rows_as_in_training(t
     evaluation = json.loads((out / "evaluation.json").read_text())
     for name in (LOGISTIC, LIGHTGBM):  # the same numbers as training's evaluation.json on the same rows
         assert result["baselines"][name] == evaluation["models"][name]["metrics"]
+    chosen = evaluation["primary"]  # the scorer chosen on the validation rows, as training judged it
+    assert result["primary"] == chosen
     deep = {k: v for k, v in result["metrics"].items() if k != "rows_without_target"}
-    assert deep == pytest.approx(evaluation["models"]["mlp network"]["metrics"], rel=1e-12)
-    assert result["metrics"] == loaded.evaluate(test)  # the deep model's metrics as Model.evaluate gives them
-    assert result["comparisons"] == evaluation["comparisons"] and result["verdict"] == evaluation["verdict"]
-    assert [c["baseline"] for c in result["comparisons"]] == [LOGISTIC, LIGHTGBM]
+    assert deep == pytest.approx(evaluation["models"][chosen]["metrics"], rel=1e-12)
+    assert result["metrics"] == loaded.evaluate(test)  # the chosen scorer's metrics as Predictor.evaluate gives them
+    assert result["comparisons"] == evaluation["comparisons"]
+    others = [m for m in ("mlp network", LOGISTIC, LIGHTGBM) if m != chosen]
+    assert [c["baseline"] for c in result["comparisons"]] == others
     assert result["rows"] == test.num_rows and result["rows_without_target"] == 0
-    assert list(result["evaluation"]["models"]) == ["mlp network", LOGISTIC, LIGHTGBM]
+    assert list(result["evaluation"]["models"]) == [chosen, *others]
+    # on new rows the saved decision is reported as it holds up, with the same evidence, not chosen again
+    evidence = evaluation["verdict"].split("On the test rows: ")[1].replace("the test rows", "WHERE")
+    assert result["verdict"] == (
+        f"The saved choice, {_label(chosen)}, on {result['evaluation']['data']}: "
+        + evidence.replace("WHERE", result["evaluation"]["data"])
+    )
     y = test.column("y").to_pylist()
     unlabelled = test.set_column(test.column_names.index("y"), "y", pa.array([None] * 7 + y[7:], pa.string()))
     partial = evaluate_with_baselines(loaded, unlabelled, n_boot=50)
@@ -265,3 +276,8 @@ def test_report_with_data_compares_with_the_saved_baselines_on_it(
     assert f'data-series="{LOGISTIC} (AUC' in roc and f"{LOGISTIC} on holdout.csv" not in roc
     alone = build_report(out, out=tmp_path / "alone.html").read_text()
     assert "On holdout.csv" not in alone and len(re.findall("data-verdict", _section(alone, "baselines"))) == 1
+
+
+def _label(chosen: str) -> str:
+    """A chosen scorer in the verdict's words (the blend's weights are checked by the selection's own tests)."""
+    return {"mlp network": "the mlp network"}.get(chosen, chosen)

@@ -13,7 +13,8 @@ Layout (format version :data:`FORMAT_VERSION`)::
 and, where the run made them, optional JSON documents (:data:`OPTIONAL_FILES`): ``evaluation.json``
 (curves and the baseline comparison on the test rows), ``profile.json`` (the training data's profile),
 ``calibration.json`` (a calibrator of the scores), ``tuning.json`` (a hyper-parameter search's history),
-``baselines.json`` (the fitted baselines: linear coefficients and LightGBM's own model text).
+``baselines.json`` (the fitted baselines: linear coefficients and LightGBM's own model text),
+``selection.json`` (the scorer chosen per target: the network, a baseline or a blend of both).
 
 Loading reads JSON and safetensors only: it never executes code from the directory.
 """
@@ -37,7 +38,14 @@ from needmap.errors import ArtifactError
 
 FORMAT_VERSION = 1
 FILES = ("model.json", "schema.json", "preprocessor.json", "weights.safetensors", "metrics.json", "card.md")
-OPTIONAL_FILES = ("evaluation.json", "profile.json", "calibration.json", "tuning.json", "baselines.json")
+OPTIONAL_FILES = (
+    "evaluation.json",
+    "profile.json",
+    "calibration.json",
+    "tuning.json",
+    "baselines.json",
+    "selection.json",
+)
 
 
 @dataclass

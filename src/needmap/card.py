@@ -22,16 +22,17 @@ def _fmt(value: Any) -> str:
 
 
 def _metric_rows(task: str, metrics: dict[str, Any], target: str | None = None) -> list[str]:
-    """A Markdown table of the validation, test and baseline metrics (of ``target`` for a multi-task model);
-    each baseline of ``metrics["baselines"]`` has a column of its own ("test LightGBM"), per target too."""
-    sets = [(name, metrics.get(name)) for name in ("validation", "test", "baseline_test")]
+    """A Markdown table of the validation (the network's), test (the chosen scorer's), the network's test when
+    another scorer was chosen, and baseline metrics (of ``target`` for a multi-task model); each baseline of
+    ``metrics["baselines"]`` has a column of its own ("test LightGBM"), per target too."""
+    sets = [(name, metrics.get(name)) for name in ("validation", "test", "network_test", "baseline_test")]
     if target is not None:
         sets = [(name, m.get(target) if isinstance(m, dict) else None) for name, m in sets]
         if isinstance(metrics.get("baselines"), dict):  # a multi-task model: {baseline: {target: metrics}}
             baselines = [(f"test {name}", m) for name, m in metrics["baselines"].items() if isinstance(m, dict)]
-            sets = sets[:2] + [(name, m.get(target)) for name, m in baselines]
+            sets = sets[:3] + [(name, m.get(target)) for name, m in baselines]
     elif isinstance(metrics.get("baselines"), dict):
-        sets = sets[:2] + [(f"test {name}", m) for name, m in metrics["baselines"].items()]
+        sets = sets[:3] + [(f"test {name}", m) for name, m in metrics["baselines"].items()]
     sets = [(name, m) for name, m in sets if isinstance(m, dict)]
     if not sets:
         return ["No held-out metrics were recorded."]

@@ -40,6 +40,8 @@ from needmap.training.heads import head_kind
 from needmap.training.one_row import OneRowForward
 from needmap.training.target_heads import labelled_metrics
 from needmap.training.trainer import TrainConfig, predict_raw
+from needmap.workflows.baseline import BASELINES_FILE, Baseline, baselines_document, load_baselines
+from needmap.workflows.selection import SELECTION_FILE, Choice, combine, load_selection
 
 NOT_FITTED = "this model is not fitted yet; call fit() first or needmap.load() a saved model."
 
@@ -152,6 +154,7 @@ class Predictor:
         extras: Mapping[str, Any] | None = None,
         result: Any = None,
         fit_rows: dict[str, np.ndarray] | None = None,
+        selection: list[Choice] | None = None,
     ) -> None:
         self.model = model
         self.params = dict(params if params is not None else getattr(network, "config", dict)())
@@ -166,6 +169,8 @@ class Predictor:
         self.extras_: dict[str, Any] = dict(extras or {})
         self.result_ = result
         self.fit_rows_ = fit_rows
+        self.selection_: list[Choice] | None = selection
+        self._baselines: tuple[Any, list[Baseline]] | None = None
         self._row_encoder: tuple[Any, RowEncoder] | None = None
         self._one_row: OneRowForward | None = None
 
@@ -188,8 +193,40 @@ class Predictor:
         """The outputs of rows already encoded by ``preprocessor_`` (a FeatureBatch, or a training stream):
         probabilities (``[n]`` binary, calibrated with a calibrator; ``[n, K]`` multiclass) or predictions in
         the target's units (``[n]``); for a multi-task model ``[n, T]``, column t as the task of target t gives.
+        Each target's from its chosen scorer (``selection_``: the network, a baseline or a blend; the network
+        without a selection).
 
         Encoding once and scoring the batch is the path for chunks, folds and batches scored repeatedly."""
+        network = self.network_score(x)
+        if not self.selection_ or not any(c.needs_baselines for c in self.selection_):
+            return network
+        parts = head_columns(self.schema_, network)
+        return joined(
+            [
+                combine(choice, part, self.baselines_of(choice.target), x)
+                for choice, part in zip(self.selection_, parts, strict=True)
+            ]
+        )
+
+    def baselines_of(self, target: str) -> list[Baseline]:
+        """The baselines saved with the model (baselines.json) for ``target``; [] without any."""
+        document = self.extras_.get(BASELINES_FILE)
+        if document is None:
+            return []
+        if self._baselines is None or self._baselines[0] is not document:
+            self._baselines = (document, load_baselines(document))
+        single = len(self.schema_.heads) == 1
+        return [b for b in self._baselines[1] if b.target == target or (single and b.target is None)]
+
+    def use_baselines(self, baselines: list[Baseline]) -> None:
+        """Save ``baselines`` with the model (baselines.json) and score with these objects as they are."""
+        document = baselines_document(baselines)
+        self.extras_[BASELINES_FILE] = document
+        self._baselines = (document, list(baselines))
+
+    def network_score(self, x: Any) -> np.ndarray:
+        """The network's outputs (calibrated with a calibrator) of rows already encoded, whatever scorer was
+        chosen: :meth:`score`'s layout."""
         raw = self._raw(x).astype(np.float64, copy=False)
         heads, scaling = self.schema_.heads, self.target_scaling_
         parts = [
@@ -372,7 +409,7 @@ def load(path: str | os.PathLike[str]) -> Predictor:
         ) from None
     network.eval()
     extras = dict(contents.extras)
-    return Predictor(
+    predictor = Predictor(
         desc["architecture"],
         schema,
         preprocessor,
@@ -383,7 +420,27 @@ def load(path: str | os.PathLike[str]) -> Predictor:
         train_config=TrainConfig.from_dict(desc.get("train") or {}),
         metrics=contents.metrics,
         extras=extras,
+        selection=_selection(extras, schema, path),
     )
+    if predictor.selection_ and any(c.needs_baselines for c in predictor.selection_):
+        document = extras[BASELINES_FILE]  # read now, so that a broken file is an error of loading, not of scoring
+        predictor._baselines = (document, load_baselines(document, file=str(path)))
+    return predictor
+
+
+def _selection(extras: Mapping[str, Any], schema: Schema, path: str | os.PathLike[str]) -> list[Choice] | None:
+    """The scorers chosen per target (selection.json), or None (the network) without one; ArtifactError when
+    it cannot be read or names a baseline the directory lacks."""
+    if SELECTION_FILE not in extras:
+        return None
+    choices = load_selection(extras[SELECTION_FILE], target_names(schema), file=str(path))
+    if any(c.needs_baselines for c in choices) and BASELINES_FILE not in extras:
+        raise ArtifactError(
+            f"'{SELECTION_FILE}' scores with a baseline and the directory has no '{BASELINES_FILE}'; expected both "
+            "files as needmap train wrote them.",
+            file=str(path),
+        )
+    return choices
 
 
 def _calibrator(extras: Mapping[str, Any], path: str | os.PathLike[str]) -> Any:

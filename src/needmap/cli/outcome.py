@@ -16,7 +16,13 @@ def print_outcome(outcome: Any, started: float) -> None:
     task = outcome.schema.task
     for note in outcome.notes:
         console.print(f"[yellow]note:[/] {note}")
-    columns = {"validation": metrics.get("validation"), f"test ({outcome.model.model})": metrics.get("test")}
+    network = f"{outcome.model.model} network"
+    columns = {f"validation ({network})": metrics.get("validation")}
+    if metrics.get("network_test"):  # another scorer was chosen: its column first, the network's beside it
+        columns[f"test ({scorer_label(metrics.get('selection'), network)})"] = metrics.get("test")
+        columns[f"test ({network})"] = metrics["network_test"]
+    else:
+        columns[f"test ({network})"] = metrics.get("test")
     baselines = metrics.get("baselines") or {metrics.get("baseline", "baseline"): metrics.get("baseline_test")}
     columns.update({f"test ({name})": values for name, values in baselines.items()})
     out_console.print(metrics_table(task, columns, title="Held-out metrics"))
@@ -32,3 +38,11 @@ def print_outcome(outcome: Any, started: float) -> None:
     )
     if metrics.get("verdict"):
         out_console.print(f"[bold]verdict:[/] {metrics['verdict']}")
+
+
+def scorer_label(selection: Any, network: str) -> str:
+    """The chosen scorer in a column header: "LightGBM", "blend", "mlp network"; "chosen" for several targets
+    that chose differently."""
+    choices = [selection] if isinstance(selection, dict) and "scorer" in selection else list((selection or {}).values())
+    names = {network if c.get("scorer") == "network" else str(c.get("scorer")) for c in choices}
+    return names.pop() if len(names) == 1 else "chosen"

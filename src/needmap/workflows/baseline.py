@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
-import scipy.sparse as sp
 
 from needmap.errors import ArtifactError
 from needmap.features.batch import FeatureBatch
 from needmap.runtime.device import usable_cores
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression, Ridge
 
 LOGISTIC = "logistic regression"
@@ -50,6 +50,8 @@ BASELINE_TASKS = ("binary", "multiclass", "regression")
 def _list_block(ids: np.ndarray, cardinality: int) -> sp.csr_matrix:
     """Bag of ids of one list feature: sparse ``[n, cardinality]``, the share of the row's non-padding
     positions that hold each id (padding id 0 is left out; an empty list is a row of zeros)."""
+    import scipy.sparse as sp  # imported when used: importing needmap must not set scipy's warning filters
+
     n, width = ids.shape
     rows = np.repeat(np.arange(n), width)
     cols = ids.reshape(-1)
@@ -62,6 +64,8 @@ def _list_block(ids: np.ndarray, cardinality: int) -> sp.csr_matrix:
 def _design(x: FeatureBatch, cardinalities: list[int], list_cardinalities: Sequence[int] = ()) -> sp.csr_matrix:
     """Scaled numerics, a one-hot block per categorical column and a bag-of-ids block per list
     feature: sparse ``[n, n_num + sum(cardinalities) + sum(list_cardinalities)]``."""
+    import scipy.sparse as sp  # imported when used: importing needmap must not set scipy's warning filters
+
     n = len(x)
     blocks = [sp.csr_matrix(x.numeric.astype(np.float64))]
     if x.categorical.shape[1]:
@@ -80,6 +84,8 @@ def _tree_design(x: FeatureBatch, list_cardinalities: Sequence[int] = ()) -> np.
     column (a LightGBM categorical feature, see :func:`_categorical_columns`), then a bag-of-ids block per
     list feature. Dense float64 ``[n, n_num + n_cat]`` without list features, else sparse with
     ``sum(list_cardinalities)`` more columns."""
+    import scipy.sparse as sp  # imported when used: importing needmap must not set scipy's warning filters
+
     dense = np.hstack([x.numeric.astype(np.float64), x.categorical.astype(np.float64)])
     lists = [_list_block(ids, c) for ids, c in zip(x.lists, list_cardinalities, strict=False)]
     if not lists:

@@ -25,6 +25,7 @@ from needmap.metrics import task_metrics
 from needmap.predictor import Predictor, as_predictor, by_target, head_columns
 from needmap.workflows.baseline import BASELINES_FILE, Baseline, load_baselines
 from needmap.workflows.evaluation import evaluation_document
+from needmap.workflows.selection import NETWORK, Choice, holds_up_sentence
 
 
 def saved_baselines(model: Model | Predictor, *, file: str | None = None) -> list[Baseline]:
@@ -51,7 +52,7 @@ def evaluate_with_baselines(
     baselines: Sequence[Baseline] | None = None,
     data: str | None = None,
 ) -> dict[str, Any]:
-    """The deep model and its saved baselines on the labelled rows of ``table``.
+    """The model's chosen scorer, its network and its saved baselines on the labelled rows of ``table``.
 
     Each target is evaluated on the rows that have it, beside the baselines saved for it; a model of
     several targets gives each result by target (``{target: ...}``, the verdict one sentence per target,
@@ -68,11 +69,13 @@ def evaluate_with_baselines(
         data: which rows these are, in words (default: the file's name and the labelled rows' count).
 
     Returns:
-        ``metrics``: the deep model's metrics as :meth:`Model.evaluate` gives them (with
+        ``metrics``: the model's metrics as :meth:`Predictor.evaluate` gives them (its chosen scorer's, with
         ``rows_without_target``); ``baselines``: ``{name: metrics}`` on the same rows ({} without
-        baselines); ``comparisons``: the paired bootstrap comparisons of the deep model's AUC with each
-        baseline's (binary; else []); ``verdict``: one sentence, None without baselines; ``primary``:
-        the deep model's name; ``rows``, ``rows_without_target``; ``evaluation``: the whole evaluation
+        baselines); ``comparisons``: the paired bootstrap comparisons of the chosen scorer's AUC with each
+        other model's (binary; else []); ``verdict``: one sentence, how the saved choice holds up on these
+        rows (:func:`needmap.workflows.selection.holds_up_sentence`; a model saved without a choice: the
+        bootstrap verdict), None without baselines; ``primary``: the chosen scorer's name (the first
+        target's); ``rows``, ``rows_without_target``; ``evaluation``: the whole evaluation
         document (curves per model, :func:`needmap.workflows.evaluation.evaluation_document`).
     """
     model = as_predictor(model)
@@ -83,25 +86,30 @@ def evaluate_with_baselines(
     scored = np.logical_or.reduce([keep for _, _, keep, _ in labelled])  # rows with at least one target
     rows = table.filter(pa.array(scored)) if not scored.all() else table
     x = model.preprocessor_.transform(rows)
-    outputs = head_columns(model.schema_, model.score(x))
+    outputs = head_columns(model.schema_, model.score(x))  # each target's chosen scorer
+    networks = head_columns(model.schema_, model.network_score(x)) if model.selection_ else outputs
+    choices = model.selection_ or [Choice(n) for n in names]
     predictions = [b.predict(x) for b in bases]
-    primary = f"{model.model} network"
+    network = f"{model.model} network"
+    primaries = {c.target: network if c.scorer == NETWORK else c.scorer for c in choices}
     settings = (model.extras_.get("evaluation.json") or {}).get("profit_settings") or {}
     metrics: dict[str, dict[str, Any]] = {}
     by_name: dict[str, dict[str, Any]] = {}
     comparisons: dict[str, list[Any]] = {}
     documents: dict[str, Any] = {}
     verdicts: dict[str, Any] = {}
-    for (name, task, keep, y), output in zip(labelled, outputs, strict=True):
+    for t, ((name, task, keep, y), output) in enumerate(zip(labelled, outputs, strict=True)):
         mask = keep[scored]
         metrics[name] = {**task_metrics(task, y, output[mask]), "rows_without_target": int((~keep).sum())}
         mine = [(b, p) for b, p, owner in zip(bases, predictions, owners, strict=True) if owner == name]
+        models = {primaries[name]: output, network: networks[t], **{b.name: p for b, p in mine}}  # chosen first
+        where = data or _rows_description(table, int(keep.sum()))
         document = evaluation_document(
             y,
-            {primary: output[mask], **{b.name: p[mask] for b, p in mine}},
+            {m: p[mask] for m, p in models.items()},
             task=task,
-            primary=primary,
-            data=data or _rows_description(table, int(keep.sum())),
+            primary=primaries[name],
+            data=where,
             contact_cost=settings.get("contact_cost", 1.0),
             conversion_value=settings.get("conversion_value", 10.0),
             n_boot=n_boot,
@@ -111,10 +119,12 @@ def evaluate_with_baselines(
         comparisons[name] = document.get("comparisons") or []
         for b, _ in mine:
             by_name.setdefault(b.name, {})[name] = document["models"][b.name]["metrics"]
+        if mine and model.selection_:
+            document["verdict"] = holds_up_sentence(choices[t], network, document, where)
         if mine:
             verdicts[name] = document.get("verdict")
     return {
-        "primary": primary,
+        "primary": primaries[names[0]],
         "rows": rows.num_rows,
         "rows_without_target": by_target(model.schema_, {n: metrics[n]["rows_without_target"] for n in names}),
         "metrics": by_target(model.schema_, metrics),

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from needmap.data.provenance import take_rows
 from needmap.features.batch import FeatureBatch
 from needmap.features.target import target_names, target_tasks
 from needmap.metrics.compare import verdict_sentence
@@ -25,6 +26,7 @@ from needmap.workflows.baseline import Baseline, fit_baselines
 from needmap.workflows.cv import PRIMARY
 from needmap.workflows.evaluation import evaluation_document
 from needmap.workflows.importance import permutation_importance
+from needmap.workflows.selection import NETWORK, Choice, choose, decision_sentence
 
 
 def verdict(task: str, deep_name: str, deep: dict[str, Any], base_name: str, base: dict[str, Any]) -> str:
@@ -81,6 +83,37 @@ def train_baselines(fitted: Predictor, train_table: pa.Table, seed: int) -> list
     )
 
 
+def choose_scorers(
+    fitted: Predictor, train_table: pa.Table, baselines: list[list[Baseline]] | None, select: str, seed: int
+) -> list[Choice]:
+    """One :class:`~needmap.workflows.selection.Choice` per target, on the network's validation rows (the rows
+    of ``train_table`` at ``fitted.fit_rows_["validation"]``): each candidate scored there on the rows that
+    have the target (:func:`needmap.workflows.selection.choose`). The test rows play no part."""
+    schema = fitted.schema_
+    valid = np.asarray((fitted.fit_rows_ or {}).get("validation", []), dtype=np.int64)
+    network_name = f"{fitted.model} network"
+    if len(valid) == 0:
+        return [
+            choose(select, h.name, str(h.task), None, None, {b.name: np.empty(0) for b in baselines[t]} if baselines
+                   else {}, network_name=network_name, seed=seed)
+            for t, h in enumerate(schema.heads)
+        ]  # fmt: skip
+    rows = take_rows(train_table, pa.array(valid))
+    x_valid = fitted.preprocessor_.transform(rows)
+    y_valid = np.asarray(fitted.preprocessor_.encode_target(rows)).reshape(len(valid), -1)
+    network = head_columns(schema, fitted.network_score(x_valid))
+    choices = []
+    for t, head in enumerate(schema.heads):
+        keep = ~np.isnan(y_valid[:, t].astype(np.float64))
+        mine = baselines[t] if baselines is not None else []
+        scores = {b.name: np.asarray(b.predict(x_valid)).reshape(network[t].shape)[keep] for b in mine}
+        choices.append(
+            choose(select, head.name, str(head.task), y_valid[keep, t], network[t][keep], scores,
+                   network_name=network_name, seed=seed)
+        )  # fmt: skip
+    return choices
+
+
 @dataclass
 class TestJudgement:
     """What the test rows say of a fitted model: the entries of its ``metrics`` and its ``evaluation.json``."""
@@ -116,8 +149,11 @@ def judge_on_test(
     schema = fitted.schema_
     deep_name = f"{fitted.model} network"
     y_test = np.asarray(fitted.preprocessor_.encode_target(test_table)).reshape(test_table.num_rows, -1)
-    outputs = head_columns(schema, fitted.score(x_test))
+    choices = fitted.selection_ or [Choice(h.name) for h in schema.heads]
+    outputs = head_columns(schema, fitted.score(x_test))  # each target's chosen scorer
+    networks = head_columns(schema, fitted.network_score(x_test)) if fitted.selection_ else outputs
     test: dict[str, Any] = {}
+    network_test: dict[str, Any] = {}
     base_metrics: dict[str, dict[str, Any]] = {}
     rounds: dict[str, dict[str, int]] = {}
     best: dict[str, str] = {}
@@ -126,10 +162,11 @@ def judge_on_test(
     group_auc: dict[str, Any] = {}
     documents: dict[str, Any] = {}
     for t, (head, output) in enumerate(zip(schema.heads, outputs, strict=True)):
-        name, task = head.name, str(head.task)
+        name, task, choice = head.name, str(head.task), choices[t]
         column = y_test[:, t]
         keep = ~np.isnan(column.astype(np.float64))
         test[name] = labelled_metrics(task, column, output)
+        network_test[name] = test[name] if choice.scorer == NETWORK else labelled_metrics(task, column, networks[t])
         mine = baselines[t] if baselines is not None else []
         scores = {b.name: b.predict(x_test) for b in mine}
         if mine:
@@ -139,11 +176,13 @@ def judge_on_test(
             rounds[name] = {b.name: int(b.rounds) for b in mine if b.rounds is not None}
             best[name] = best_baseline(task, per_base)
             verdicts[name] = verdict(task, deep_name, test[name], best[name], per_base[best[name]])
+        chosen = deep_name if choice.scorer == NETWORK else choice.scorer
+        models = {chosen: output, deep_name: networks[t], **scores}  # the chosen scorer first, once
         document = evaluation_document(
             column[keep],
-            {deep_name: output[keep], **{b: p[keep] for b, p in scores.items()}},
+            {m: p[keep] for m, p in models.items()},
             task=task,
-            primary=deep_name,
+            primary=chosen,
             data=description,
             contact_cost=contact_cost,
             conversion_value=conversion_value,
@@ -157,10 +196,17 @@ def judge_on_test(
         if task == "binary" and document.get("comparisons"):
             comparisons[name] = document["comparisons"]
             verdicts[name] = verdict_sentence(document["comparisons"])
+        if fitted.selection_ is not None and mine:
+            verdicts[name] = document["verdict"] = decision_sentence(choice, deep_name, document)
+        document["selection"] = choice.to_dict()
         if document.get("group_auc") is not None:
             group_auc[name] = document["group_auc"]
         documents[name] = document
     metrics: dict[str, Any] = {"test": by_target(schema, test)}
+    if fitted.selection_ is not None:
+        metrics["selection"] = by_target(schema, {c.target: c.to_dict() for c in choices})
+        if any(c.scorer != NETWORK for c in choices):
+            metrics["network_test"] = by_target(schema, network_test)
     if baselines is not None:
         metrics["baselines"] = {b: by_target(schema, m) for b, m in base_metrics.items()}
         metrics["baseline_rounds"] = by_target(schema, rounds)

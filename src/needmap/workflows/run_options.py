@@ -13,6 +13,8 @@ from needmap.declare import Options, boolean, number, one_of, option, optional, 
 
 SPLITS: tuple[str, ...] = ("stratified", "random", "time")
 CALIBRATIONS: tuple[str, ...] = ("isotonic", "platt")
+#: How a trained model's scorer is chosen (:mod:`needmap.workflows.selection`).
+SELECTIONS: tuple[str, ...] = ("auto", "network", "lightgbm", "linear", "blend")
 
 
 def _share_below_one(value: Any) -> str | None:
@@ -35,6 +37,12 @@ class RunOptions(Options):
     validation: float = option(0.1, help="Share of the training rows kept for early stopping.", check=_share_below_one)
     baseline: bool = option(
         True, help="Train logistic regression and LightGBM beside the network, on the same rows.", check=boolean
+    )
+    select: str = option(
+        "auto",
+        help="The scorer the model answers with, chosen on the validation rows: auto (the best there), network, "
+        "lightgbm, linear or blend (the network with LightGBM).",
+        check=one_of(*SELECTIONS),
     )
     cv: int | None = option(
         None,

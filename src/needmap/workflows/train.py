@@ -31,12 +31,9 @@ from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import CALIBRATION_METHODS, Model
 from needmap.features.target import strata, target_names
 from needmap.schema import Schema
-from needmap.workflows.baseline import (
-    BASELINES_FILE,
-    baselines_document,
-)
 from needmap.workflows.cv import cv_summary, run_cv
-from needmap.workflows.held_out import judge_on_test, train_baselines
+from needmap.workflows.held_out import choose_scorers, judge_on_test, train_baselines
+from needmap.workflows.selection import SELECTION_FILE, SELECTIONS, selection_document
 
 
 @dataclass
@@ -96,6 +93,7 @@ def run_train(
     track: str | None = None,
     n_boot: int = 1000,
     extras: Mapping[str, Any] | None = None,
+    select: str = "auto",
 ) -> TrainOutcome:
     """Train ``model`` on ``table`` with a held-out test part, compare with the baselines, save.
 
@@ -125,6 +123,9 @@ def run_train(
         n_boot: bootstrap resamples of the comparison with the baselines.
         extras: further documents to save beside the model, by file name (e.g. ``{"tuning.json": ...}``:
             see :data:`needmap.artifact.OPTIONAL_FILES`).
+        select: which scorer the model answers with, per target, chosen on the network's validation rows:
+            "auto" (the best there), "network", "lightgbm", "linear" or "blend"
+            (:mod:`needmap.workflows.selection`); saved as ``selection.json``, used by predict and evaluate.
 
     ``model.extras_["evaluation.json"]`` receives the test rows' evaluation
     document of the deep model beside the baselines (:func:`needmap.workflows.evaluation.evaluation_document`),
@@ -140,6 +141,13 @@ def run_train(
         )
     if calibrate is not None:
         model.set_params(calibrate=calibrate)
+    if select not in SELECTIONS:
+        raise ConfigError(f"select={select!r} is not a way to choose the scorer; expected one of {list(SELECTIONS)}.")
+    if not baseline and select not in ("auto", "network"):
+        raise ConfigError(
+            f"select={select!r} scores with a baseline, and --no-baseline trains none; expected baselines on or "
+            "select 'network'."
+        )
     if group_column is not None and group_column not in table.column_names:
         raise SchemaError(
             f"the group column '{group_column}' is not in the table; expected one of {', '.join(table.column_names)}.",
@@ -190,7 +198,9 @@ def run_train(
         metrics["cv"] = cv_summary(cv_result)
     bases = train_baselines(fitted, train_table, seed) if baseline else None
     if bases is not None:
-        fitted.extras_[BASELINES_FILE] = baselines_document([b for per_target in bases for b in per_target])
+        fitted.use_baselines([b for per_target in bases for b in per_target])
+    fitted.selection_ = choose_scorers(fitted, train_table, bases, select, seed)
+    fitted.extras_[SELECTION_FILE] = selection_document(fitted.selection_)
     groups = None if group_column is None else test_table.column(group_column).to_numpy(zero_copy_only=False)
     judged = judge_on_test(
         fitted,

@@ -1,0 +1,112 @@
+"""The scorer a trained model answers with, end to end: chosen on the network's validation rows and no
+other (each candidate's figure worked out again here on exactly those rows), a blend that scores the same
+saved and loaded, batch and one row, and a model whose LightGBM was chosen predicting from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from sklearn.metrics import roc_auc_score
+from typer.testing import CliRunner
+
+import needmap as nm
+from needmap.cli import app
+from needmap.data.provenance import take_rows
+from needmap.workflows.baseline import LIGHTGBM, LOGISTIC, load_baselines
+from needmap.workflows.train import run_train
+from reference_scores import run_train_parts
+
+SMALL = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (16,), "embedding_dim": 4}
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_the_choice_is_made_on_the_networks_validation_rows_alone(bank_table: pa.Table, tmp_path: Path) -> None:
+    """Each candidate's validation AUC in selection.json is its AUC on the rows the network validated on
+    (found again here from the split), so no test row took part in the choice."""
+    model = nm.Model("mlp", target="y", drop=["duration"], **SMALL)
+    outcome = run_train(bank_table, model, out=tmp_path / "m", n_boot=50)
+    fitted = outcome.model.predictor_
+    assert fitted is not None and fitted.fit_rows_ is not None and fitted.selection_ is not None
+    choice = fitted.selection_[0]
+    saved = json.loads((tmp_path / "m" / "selection.json").read_text())
+    assert saved == {"version": 1, "targets": [choice.to_dict()]}
+    train, test = run_train_parts(bank_table, fitted.schema_, ["duration"])
+    valid_rows = take_rows(train, pa.array(fitted.fit_rows_["validation"]))
+    assert choice.rows == valid_rows.num_rows == outcome.model.report_["validation_rows"]
+    x = fitted.preprocessor_.transform(valid_rows)
+    y = np.asarray(fitted.preprocessor_.encode_target(valid_rows))
+    expected = {"network": roc_auc_score(y, fitted.network_score(x))}
+    for base in load_baselines(json.loads((tmp_path / "m" / "baselines.json").read_text())):
+        expected[base.name] = roc_auc_score(y, base.predict(x))
+    for name, value in expected.items():
+        assert choice.validation[name] == pytest.approx(value, abs=1e-9), name
+    # the test rows' figures differ from them: the choice did not read those
+    x_test = fitted.preprocessor_.transform(test)
+    y_test = np.asarray(fitted.preprocessor_.encode_target(test))
+    assert roc_auc_score(y_test, fitted.network_score(x_test)) != pytest.approx(expected["network"], abs=1e-6)
+    # the test metrics are those of the chosen scorer, which predict and evaluate use
+    assert outcome.metrics["test"]["auc"] == pytest.approx(roc_auc_score(y_test, fitted.score(x_test)), abs=1e-9)
+    assert nm.load(tmp_path / "m").evaluate(test)["auc"] == pytest.approx(outcome.metrics["test"]["auc"], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_a_blend_scores_the_same_saved_and_loaded_batch_and_one_row(bank_table: pa.Table, tmp_path: Path) -> None:
+    model = nm.Model("mlp", target="y", drop=["duration"], id=None, **SMALL)
+    outcome = run_train(bank_table, model, out=tmp_path / "blend", n_boot=50, select="blend")
+    fitted = outcome.model.predictor_
+    assert fitted is not None and fitted.selection_ is not None
+    choice = fitted.selection_[0]
+    assert choice.scorer == "blend" and choice.how == "blend" and 0.0 <= choice.weight <= 1.0
+    loaded = nm.load(tmp_path / "blend")
+    rows = outcome.test_table
+    assert rows is not None
+    batch = loaded.predict_proba(rows)
+    np.testing.assert_array_equal(batch, fitted.predict_proba(rows))
+    # the blend is the weighted mean of the network's and LightGBM's probabilities
+    x = loaded.preprocessor_.transform(rows)
+    lightgbm = next(b for b in loaded.baselines_of("y") if b.name == LIGHTGBM)
+    w = choice.weight
+    np.testing.assert_allclose(batch, w * loaded.network_score(x) + (1 - w) * lightgbm.predict(x), rtol=1e-12)
+    # one raw row through the online path gives the batch's score
+    for i in (0, 17, 101):
+        row = {name: rows.column(name)[i].as_py() for name in rows.column_names}
+        np.testing.assert_allclose(loaded.predict_proba(row), batch[i : i + 1], rtol=1e-6, atol=1e-7)
+    # the card says what the model answers with
+    card = (tmp_path / "blend" / "card.md").read_text()
+    assert f"Scores with a blend of the mlp network ({w:.2f}) and LightGBM ({1 - w:.2f})" in card
+
+
+@pytest.mark.slow
+def test_a_model_whose_lightgbm_was_chosen_predicts_from_the_command_line(bank_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    result = runner.invoke(
+        app,
+        ["train", str(bank_csv), "--target", "y", "--drop", "duration", "--epochs", "2", "--hidden", "16",
+         "--quiet", "--select", "lightgbm", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.output.split())
+    assert "verdict: Scores with LightGBM: as asked (select lightgbm)." in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"] == metrics["baselines"][LIGHTGBM] and metrics["network_test"] != metrics["test"]
+    scores = tmp_path / "scores.csv"
+    result = runner.invoke(app, ["predict", str(out), str(bank_csv), "--out", str(scores)])
+    assert result.exit_code == 0, result.output
+    predicted = pacsv.read_csv(scores).column("score").to_numpy()
+    # LightGBM's own model text from baselines.json, scored by LightGBM itself on needmap's encoded rows
+    document = json.loads((out / "baselines.json").read_text())
+    entry = next(b for b in document["baselines"] if b["name"] == LIGHTGBM)
+    booster = lgb.Booster(model_str=entry["model"])
+    loaded = nm.load(out)
+    table = nm.read(bank_csv, delimiter=";")
+    x = loaded.preprocessor_.transform(table)  # LightGBM's inputs: the numerics, then the categories' ids
+    design = np.hstack([x.numeric.astype(np.float64), x.categorical.astype(np.float64)])
+    np.testing.assert_allclose(predicted, booster.predict(design), rtol=1e-9)
+    assert LOGISTIC in {b["name"] for b in document["baselines"]}
