@@ -24,6 +24,7 @@ from needmap.training.target_heads import labelled_metrics
 from needmap.workflows.baseline import Baseline, fit_baselines
 from needmap.workflows.cv import PRIMARY
 from needmap.workflows.evaluation import evaluation_document
+from needmap.workflows.evidence import held_out_evidence
 from needmap.workflows.importance import permutation_importance
 
 
@@ -110,7 +111,8 @@ def judge_on_test(
     ``baselines`` (``{name: metrics}``), ``baseline_rounds`` (LightGBM's rounds), ``baseline`` (the better
     one's name), ``baseline_test`` (its metrics) and ``verdict`` (a sentence: the bootstrap verdict of a binary
     target, else :func:`verdict` against the better baseline); ``comparisons`` (the paired bootstrap
-    comparisons, binary targets) and ``group_auc`` (with ``groups``) when there are any. Each is the one
+    comparisons, binary targets) and ``group_auc`` (with ``groups``) when there are any; ``evidence``, what the
+    test rows can tell (:func:`needmap.workflows.evidence.held_out_evidence`: few rows, no signal). Each is the one
     target's for a model of one target, ``{target: ...}`` for several (the verdict: one sentence per target).
     """
     schema = fitted.schema_
@@ -125,6 +127,7 @@ def judge_on_test(
     comparisons: dict[str, Any] = {}
     group_auc: dict[str, Any] = {}
     documents: dict[str, Any] = {}
+    evidence: dict[str, Any] = {}
     for t, (head, output) in enumerate(zip(schema.heads, outputs, strict=True)):
         name, task = head.name, str(head.task)
         column = y_test[:, t]
@@ -160,7 +163,11 @@ def judge_on_test(
         if document.get("group_auc") is not None:
             group_auc[name] = document["group_auc"]
         documents[name] = document
-    metrics: dict[str, Any] = {"test": by_target(schema, test)}
+        evidence[name] = held_out_evidence(
+            task, column[keep], {deep_name: output[keep], **{b: p[keep] for b, p in scores.items()}},
+            classes=head.classes, train_mean=(fitted.target_scaling_[t] or {}).get("mean"), n_boot=n_boot, seed=seed,
+        )  # fmt: skip
+    metrics: dict[str, Any] = {"test": by_target(schema, test), "evidence": by_target(schema, evidence)}
     if baselines is not None:
         metrics["baselines"] = {b: by_target(schema, m) for b, m in base_metrics.items()}
         metrics["baseline_rounds"] = by_target(schema, rounds)
