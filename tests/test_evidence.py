@@ -222,3 +222,13 @@ def test_plenty_of_rows_and_signal_give_no_note() -> None:
     y = (rng.random(5000) < 0.3).astype(float)
     evidence = held_out_evidence("binary", y, {"mlp network": rng.normal(size=5000) + y})
     assert evidence["few"] is False and evidence["signal"] is True and evidence_notes("y", evidence) == []
+
+
+def test_figures_near_zero_print_without_a_minus_sign() -> None:
+    evidence = {
+        "task": "regression",
+        "trivial": {"mean": 40.0, "r2": 0.0},
+        "models": {"LightGBM": {"r2": -0.0004, "low": -0.0021, "high": -0.0001, "signal": False}},
+    }
+    (note,) = evidence_notes("spend", evidence)
+    assert "(LightGBM 0.000 [-0.002, 0.000])" in note

@@ -291,7 +291,10 @@ def _few_note(target: str, evidence: Mapping[str, Any], rows: str) -> str | None
 
 
 def _figures(models: Mapping[str, Any], key: str) -> str:
-    return "; ".join(f"{name} {m[key]:.3f} [{m['low']:.3f}, {m['high']:.3f}]" for name, m in models.items())
+    def text(value: float) -> str:
+        return f"{round(value, 3) + 0.0:.3f}"  # + 0.0: no "-0.000"
+
+    return "; ".join(f"{name} {text(m[key])} [{text(m['low'])}, {text(m['high'])}]" for name, m in models.items())
 
 
 def _signal_note(target: str, evidence: Mapping[str, Any]) -> str | None:
