@@ -135,6 +135,10 @@ def judge_on_test(
         test[name] = labelled_metrics(task, column, output)
         mine = baselines[t] if baselines is not None else []
         scores = {b.name: b.predict(x_test) for b in mine}
+        evidence[name] = held_out_evidence(
+            task, column[keep], {deep_name: output[keep], **{b: p[keep] for b, p in scores.items()}},
+            classes=head.classes, train_mean=(fitted.target_scaling_[t] or {}).get("mean"), n_boot=n_boot, seed=seed,
+        )  # fmt: skip
         if mine:
             per_base = {b: labelled_metrics(task, column, p) for b, p in scores.items()}
             for b, values in per_base.items():
@@ -163,11 +167,7 @@ def judge_on_test(
         if document.get("group_auc") is not None:
             group_auc[name] = document["group_auc"]
         documents[name] = document
-        evidence[name] = held_out_evidence(
-            task, column[keep], {deep_name: output[keep], **{b: p[keep] for b, p in scores.items()}},
-            classes=head.classes, train_mean=(fitted.target_scaling_[t] or {}).get("mean"), n_boot=n_boot, seed=seed,
-        )  # fmt: skip
-    metrics: dict[str, Any] = {"test": by_target(schema, test), "evidence": by_target(schema, evidence)}
+    metrics: dict[str, Any] = {"test": by_target(schema, test)}
     if baselines is not None:
         metrics["baselines"] = {b: by_target(schema, m) for b, m in base_metrics.items()}
         metrics["baseline_rounds"] = by_target(schema, rounds)
@@ -179,6 +179,7 @@ def judge_on_test(
         metrics["comparisons"] = by_target(schema, comparisons)
     if group_auc:
         metrics["group_auc"] = by_target(schema, group_auc)
+    metrics["evidence"] = by_target(schema, evidence)
     return TestJudgement(metrics, by_target(schema, documents))
 
 
