@@ -543,7 +543,11 @@ class Model:
     report_ = _fitted_attribute("report_", "Row counts and the preprocessing report of the fit.")
     extras_ = _fitted_attribute("extras_", "Optional JSON documents saved beside the model, by file name.")
     train_config_ = _fitted_attribute("train_config_", "The training options the network was trained with.")
-    target_scaling_ = _fitted_attribute("target_scaling_", "The scaling of a regression target (per target).")
+    target_scaling_ = _fitted_attribute(
+        "target_scaling_",
+        "The scaling of a regression target, the positives' weight of a binary target trained with class "
+        "weights (per target).",
+    )
     calibrator_ = _fitted_attribute("calibrator_", "The fitted calibrator, with calibrate; else None.")
     fit_rows_ = _fitted_attribute("fit_rows_", "The positions of the training and validation rows of the fit.")
 

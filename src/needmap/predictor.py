@@ -120,6 +120,7 @@ class Predictor:
         network: the trained network, in eval mode.
         params: the network's hyper-parameters (its ``config()``; saved in model.json).
         target_scaling: per target (head), ``{"mean", "std"}`` of a regression target's standardization,
+            ``{"pos_weight": w}`` of a binary target trained with class weights (its scores undo the weight),
             None for the others (a single dict or None, as model files of one target hold it, is read as
             that one head's).
         calibrator: a fitted :class:`needmap.calibration.Calibrator` of a binary model's probabilities.

@@ -10,6 +10,7 @@ in the training code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,9 @@ class HeadKind:
         with_others: whether the head can be one of several heads of a model (one output column).
         valid_scores: the scores the trainer computes the validation metrics from (``raw`` a torch
             tensor); :attr:`scores` of the float64 numpy outputs when None.
+        weighting: ``(labels [n], class_weight) -> scaling``: what :attr:`scores` needs to undo the shift that
+            training with ``class_weight`` puts in the head's probabilities (saved as the head's scaling, as a
+            standardized head's mean and std are); None (the default, or its result): nothing to undo.
     """
 
     task: str
@@ -57,6 +61,7 @@ class HeadKind:
     labels: str = "values"
     with_others: bool = True
     valid_scores: Callable[[torch.Tensor, Scaling], np.ndarray] | None = None
+    weighting: Callable[[np.ndarray, Any], Scaling] | None = None
 
     def monitor_for(self, monitor: str | None) -> tuple[str, str]:
         """``monitor`` (the kind's default when None) and its direction; ConfigError when it does not apply."""
@@ -105,6 +110,28 @@ def _binary_loss(labels: np.ndarray, class_weight: Any, n_outputs: int, reductio
     return nn.BCEWithLogitsLoss(pos_weight=weights, reduction=reduction)
 
 
+def _binary_weighting(labels: np.ndarray, class_weight: Any) -> Scaling:
+    """``{"pos_weight": w}``, the weight the loss gave the positives (:func:`class_weights`), None without one.
+
+    A loss that counts each positive w times is minimized by ``p = w q / (w q + 1 - q)`` where q is the true
+    probability: the logit is shifted by ``log w`` (the prior shift of case-control sampling; at a balanced
+    weight on 2% positives every probability is about 49 times too high on the odds scale).
+    :func:`_binary_probability` subtracts ``log w`` again, so the head's scores estimate q: the prior
+    correction ``p' = p / (p + (1 - p) w)``, which leaves the ranking (AUC) as it is.
+    """
+    weights = class_weights("binary", class_weight, labels.astype(np.int64), 2)
+    return None if weights is None else {"pos_weight": float(weights[0])}
+
+
+def _log_weight(scaling: Scaling) -> float:
+    return math.log(float(scaling["pos_weight"])) if scaling and "pos_weight" in scaling else 0.0
+
+
+def _binary_probability(raw: np.ndarray, scaling: Scaling) -> np.ndarray:
+    """P(positive) of logits ``raw[:, 0]``, corrected for the positives' weight in training (``scaling``)."""
+    return 1.0 / (1.0 + np.exp(-(raw[:, 0] - _log_weight(scaling))))
+
+
 def _multiclass_loss(labels: np.ndarray, class_weight: Any, n_outputs: int, reduction: str) -> nn.Module:
     weights = class_weights("multiclass", class_weight, labels, n_outputs)
     return nn.CrossEntropyLoss(weight=weights, reduction=reduction)
@@ -129,10 +156,11 @@ register_head_kind(
         monitors=MONITORS["binary"],
         default_monitor=DEFAULT_MONITOR["binary"],
         loss=_binary_loss,
-        scores=lambda raw, scaling: 1.0 / (1.0 + np.exp(-raw[:, 0])),
+        scores=_binary_probability,
         metrics=binary_metrics,
         labels="binary",
-        valid_scores=lambda raw, scaling: torch.sigmoid(raw.double()[:, 0]).numpy(),
+        valid_scores=lambda raw, scaling: torch.sigmoid(raw.double()[:, 0] - _log_weight(scaling)).numpy(),
+        weighting=_binary_weighting,
     )
 )
 register_head_kind(

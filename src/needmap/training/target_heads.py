@@ -35,8 +35,10 @@ Scaling = dict[str, float] | None
 
 @dataclass
 class TrainedHead:
-    """How one head trains: its target name, task, output columns, monitored metric, loss weight and the
-    standardization of its target (the column and task it describes are a :class:`needmap.schema.Head`)."""
+    """How one head trains: its target name, task, output columns, monitored metric, loss weight, the
+    standardization of its target and what its scores undo of the class weights (``weighting``, from its kind's
+    :attr:`~needmap.training.heads.HeadKind.weighting`; the column and task it describes are a
+    :class:`needmap.schema.Head`)."""
 
     name: str
     task: str
@@ -47,6 +49,7 @@ class TrainedHead:
     mean: float = 0.0
     std: float = 1.0
     complete: bool = True
+    weighting: Scaling = None
 
 
 def head_outputs(raw: np.ndarray, tasks: Sequence[str], scaling: Sequence[Scaling] | None) -> np.ndarray:
@@ -242,20 +245,26 @@ class TargetHeads:
 
     def target_tensor(self, y: np.ndarray) -> torch.Tensor:
         """float32 ``[n, T]`` from checked targets: standardized heads' targets with the training mean/std of the
-        rows that have the target, the others as they are; NaN stays NaN. Records which heads have every row."""
+        rows that have the target, the others as they are; NaN stays NaN. Records which heads have every row and
+        what each head's scores undo of ``class_weight`` (its kind's weighting of the rows that have the target)."""
         out = y.copy()
         for t, head in enumerate(self.heads):
             labelled = labelled_values(y, t)
             head.complete = len(labelled) == len(y)
-            if head_kind(head.task).standardized:
+            kind = head_kind(head.task)
+            if kind.weighting is not None:
+                labels = labelled if kind.labels == "values" else labelled.astype(np.int64)
+                head.weighting = kind.weighting(labels, self.config.class_weight)
+            if kind.standardized:
                 mean, std = float(labelled.mean()), float(labelled.std())
                 head.mean, head.std = mean, (std if std > 0 else 1.0)
                 out[:, t] = (y[:, t] - head.mean) / head.std
         return torch.from_numpy(out.astype(np.float32))
 
     def scaling(self) -> list[Scaling]:
-        """Per head: ``{"mean", "std"}`` of a standardized target, None for the others."""
-        return [{"mean": h.mean, "std": h.std} if head_kind(h.task).standardized else None for h in self.heads]
+        """Per head: ``{"mean", "std"}`` of a standardized target; for the others what their scores undo of the
+        class weights (a binary head trained with ``class_weight``: ``{"pos_weight": w}``), else None."""
+        return [{"mean": h.mean, "std": h.std} if head_kind(h.task).standardized else h.weighting for h in self.heads]
 
     # -- loss --------------------------------------------------------------------------------------
     def make_losses(self, y: np.ndarray, device: torch.device | str = "cpu") -> None:

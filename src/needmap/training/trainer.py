@@ -20,6 +20,7 @@ from needmap.runtime.malloc import keep_freed_memory, return_freed_memory
 from needmap.runtime.onednn import cpu_matmul_name
 from needmap.runtime.precision import precision_context
 from needmap.training.config import TrainConfig
+from needmap.training.heads import head_kind
 from needmap.training.optimizers import (
     Optimizers,
     make_optimizer,
@@ -58,7 +59,8 @@ class TrainResult:
         monitor: name of the monitored metric ('loss' = training loss, without a validation set).
         best_score: its value at ``best_epoch``.
         target_scaling: per head (target), ``{"mean", "std"}`` of a regression target's
-            standardization (the network learns ``(y - mean) / std``), None for the others.
+            standardization (the network learns ``(y - mean) / std``); ``{"pos_weight": w}`` of a binary
+            target trained with ``class_weight`` (its probabilities are corrected for it); None for the others.
 
     The history of a model of several targets also holds ``loss_<target>`` (each head's mean training
     loss, before the task weights), ``valid_<target>_<metric>`` and the combined monitor
@@ -97,7 +99,8 @@ class Trainer:
     Each target is a head (:class:`~needmap.training.target_heads.TargetHeads`): its kind gives its
     loss, metrics and monitor. A regression target is standardized inside the trainer: the model learns
     ``(y - mean) / std`` with the training rows' mean and std (std 1 when y is constant). The pairs are
-    in ``self.target_scaling`` and the result's ``target_scaling`` (per head; None for the others); a
+    in ``self.target_scaling`` and the result's ``target_scaling`` (per head; a binary head trained with
+    ``class_weight`` has its positives' weight there instead, which its scores undo; None for the others); a
     network of one output also keeps its pair in its ``target_scaling`` buffer (saved with the weights),
     so that :func:`~needmap.training.predict.predict_raw` on the network alone returns target units.
     """
@@ -193,7 +196,7 @@ class Trainer:
     def _target_tensor(self, y: np.ndarray) -> torch.Tensor:
         target = self.heads.target_tensor(y)
         self.target_scaling = self.heads.scaling()
-        if self.model.n_outputs == 1 and self.target_scaling[0] is not None:  # the network's one pair
+        if self.model.n_outputs == 1 and head_kind(self.heads.heads[0].task).standardized:  # the network's one pair
             self.model.set_target_scaling(self.target_scaling[0]["mean"], self.target_scaling[0]["std"])
         return target
 

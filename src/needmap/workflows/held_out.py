@@ -25,6 +25,7 @@ from needmap.training.target_heads import labelled_metrics
 from needmap.workflows.baseline import Baseline, fit_baselines
 from needmap.workflows.cv import PRIMARY
 from needmap.workflows.evaluation import evaluation_document
+from needmap.workflows.evidence import held_out_evidence
 from needmap.workflows.importance import permutation_importance
 from needmap.workflows.selection import NETWORK, Choice, choose, decision_sentence
 
@@ -143,7 +144,8 @@ def judge_on_test(
     ``baselines`` (``{name: metrics}``), ``baseline_rounds`` (LightGBM's rounds), ``baseline`` (the better
     one's name), ``baseline_test`` (its metrics) and ``verdict`` (a sentence: the bootstrap verdict of a binary
     target, else :func:`verdict` against the better baseline); ``comparisons`` (the paired bootstrap
-    comparisons, binary targets) and ``group_auc`` (with ``groups``) when there are any. Each is the one
+    comparisons, binary targets) and ``group_auc`` (with ``groups``) when there are any; ``evidence``, what the
+    test rows can tell (:func:`needmap.workflows.evidence.held_out_evidence`: few rows, no signal). Each is the one
     target's for a model of one target, ``{target: ...}`` for several (the verdict: one sentence per target).
     """
     schema = fitted.schema_
@@ -161,6 +163,7 @@ def judge_on_test(
     comparisons: dict[str, Any] = {}
     group_auc: dict[str, Any] = {}
     documents: dict[str, Any] = {}
+    evidence: dict[str, Any] = {}
     for t, (head, output) in enumerate(zip(schema.heads, outputs, strict=True)):
         name, task, choice = head.name, str(head.task), choices[t]
         column = y_test[:, t]
@@ -169,6 +172,12 @@ def judge_on_test(
         network_test[name] = test[name] if choice.scorer == NETWORK else labelled_metrics(task, column, networks[t])
         mine = baselines[t] if baselines is not None else []
         scores = {b.name: b.predict(x_test) for b in mine}
+        chosen = deep_name if choice.scorer == NETWORK else choice.scorer
+        models = {chosen: output, deep_name: networks[t], **scores}  # the chosen scorer first, once
+        evidence[name] = held_out_evidence(
+            task, column[keep], {m: p[keep] for m, p in models.items()},
+            classes=head.classes, train_mean=(fitted.target_scaling_[t] or {}).get("mean"), n_boot=n_boot, seed=seed,
+        )  # fmt: skip
         if mine:
             per_base = {b: labelled_metrics(task, column, p) for b, p in scores.items()}
             for b, values in per_base.items():
@@ -176,8 +185,6 @@ def judge_on_test(
             rounds[name] = {b.name: int(b.rounds) for b in mine if b.rounds is not None}
             best[name] = best_baseline(task, per_base)
             verdicts[name] = verdict(task, deep_name, test[name], best[name], per_base[best[name]])
-        chosen = deep_name if choice.scorer == NETWORK else choice.scorer
-        models = {chosen: output, deep_name: networks[t], **scores}  # the chosen scorer first, once
         document = evaluation_document(
             column[keep],
             {m: p[keep] for m, p in models.items()},
@@ -218,6 +225,7 @@ def judge_on_test(
         metrics["comparisons"] = by_target(schema, comparisons)
     if group_auc:
         metrics["group_auc"] = by_target(schema, group_auc)
+    metrics["evidence"] = by_target(schema, evidence)
     return TestJudgement(metrics, by_target(schema, documents))
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from needmap.errors import ArtifactError, ConfigError
 from needmap.metrics.compare import bootstrap_difference
 from needmap.workflows.baseline import LIGHTGBM, LOGISTIC, RIDGE, Baseline
+from needmap.workflows.evidence import FEW_RARER
 from needmap.workflows.run_options import SELECTIONS
 
 NETWORK = "network"
@@ -41,9 +42,10 @@ BLEND = "blend"
 #: The network's weights tried for a blend: 0, 0.05, ..., 1.
 BLEND_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 #: Fewer validation rows of a binary target's rarer class than this, and ``auto`` keeps the simplest
-#: candidate that is not worse than the best within the paired bootstrap interval. At 100 positives the
-#: AUC's standard error is about 0.03 (Hanley and McNeil), larger than the gaps between the candidates.
-FEW_EVIDENCE = 100
+#: candidate that is not worse than the best within the paired bootstrap interval: the count below which an
+#: AUC is known to no better than ±0.05 (:data:`needmap.workflows.evidence.FEW_RARER`, the rule the
+#: warnings of few rows use), wider than the gaps between the candidates.
+FEW_EVIDENCE = FEW_RARER
 #: Resamples of that bootstrap.
 EVIDENCE_BOOT = 500
 #: Candidates from the simplest to the least simple.

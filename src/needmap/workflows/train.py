@@ -32,6 +32,7 @@ from needmap.estimator import CALIBRATION_METHODS, Model
 from needmap.features.target import strata, target_names
 from needmap.schema import Schema
 from needmap.workflows.cv import cv_summary, run_cv
+from needmap.workflows.evidence import record_evidence
 from needmap.workflows.held_out import choose_scorers, judge_on_test, train_baselines
 from needmap.workflows.selection import SELECTION_FILE, SELECTIONS, selection_document
 
@@ -44,7 +45,7 @@ class TrainOutcome:
     schema: Schema
     metrics: dict[str, Any]
     out: Path | None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # printed first: rows left out, few rows, no signal (evidence.py)
     test_table: pa.Table | None = None
     run_id: str | None = None  # the MLflow run, when tracked
 
@@ -216,6 +217,7 @@ def run_train(
         n_boot=n_boot,
     )
     metrics.update(judged.metrics)
+    notes.extend(record_evidence(fitted, train_table, metrics))  # few rows, no signal: metrics["evidence"]
     fitted.extras_["evaluation.json"] = judged.evaluation
     profiled = [c for c in [*fitted.schema_.features, *target_names(fitted.schema_)] if c in train_table.column_names]
     fitted.extras_["profile.json"] = profile_table(

@@ -1,0 +1,234 @@
+"""What the held-out rows can tell (needmap.workflows.evidence): the intervals against independent references
+(hand formulas, scikit-learn, scipy, a bootstrap written here), and the notes of the three cases that misled
+users (issue 20) on generated rows: a rare target, labels independent of the scores, spend no model predicts."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import norm, rankdata
+from sklearn.metrics import roc_auc_score
+
+from needmap.workflows.evidence import (
+    FEW_RARER,
+    MAX_HALF_WIDTH,
+    auc_half_width,
+    class_evidence,
+    delong_interval,
+    evidence_notes,
+    held_out_evidence,
+    r2_intervals,
+)
+
+Z = norm.ppf(0.975)
+
+
+def hanley_mcneil(auc: float, n_pos: int, n_neg: int) -> float:
+    """Hanley & McNeil (1982), equation (2), written out again."""
+    q1 = auc / (2 - auc)
+    q2 = 2 * auc**2 / (1 + auc)
+    return math.sqrt((auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (n_pos * n_neg))
+
+
+def test_auc_half_width_is_hanley_mcneil() -> None:
+    for auc, n_pos, n_neg in [(0.5, 44, 4856), (0.75, 100, 900), (0.9, 12, 30)]:
+        assert auc_half_width(n_pos, n_neg, auc) == pytest.approx(Z * hanley_mcneil(auc, n_pos, n_neg), rel=1e-12)
+    # at 0.5: the null variance of the Mann-Whitney U statistic, (m + n + 1) / (12 m n)
+    assert auc_half_width(44, 4856) == pytest.approx(Z * math.sqrt(4901 / (12 * 44 * 4856)), rel=1e-12)
+    assert auc_half_width(0, 10) is None and auc_half_width(10, 0) is None
+
+
+def test_the_few_threshold_is_where_the_half_width_passes_its_limit() -> None:
+    plenty = 10**9
+    assert auc_half_width(FEW_RARER - 1, plenty) > MAX_HALF_WIDTH >= auc_half_width(FEW_RARER, plenty)
+    assert FEW_RARER == math.ceil(Z**2 / (12 * MAX_HALF_WIDTH**2)) == 129
+
+
+def placement_auc(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """AUC and DeLong standard error from every positive-negative pair (O(m n), ties 1/2)."""
+    pos, neg = s[y == 1], s[y == 0]
+    wins = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    v_pos, v_neg = wins.mean(axis=1), wins.mean(axis=0)
+    return float(wins.mean()), math.sqrt(v_pos.var(ddof=1) / len(pos) + v_neg.var(ddof=1) / len(neg))
+
+
+def test_delong_interval_against_pairs_sklearn_and_a_bootstrap() -> None:
+    rng = np.random.default_rng(3)
+    y = (rng.random(600) < 0.1).astype(int)
+    s = np.round(rng.normal(size=600) + 0.8 * y, 1)  # rounded: ties
+    found = delong_interval(y, s)
+    auc, se = placement_auc(y, s)
+    assert found["auc"] == pytest.approx(roc_auc_score(y, s), rel=1e-12) == auc
+    assert found["se"] == pytest.approx(se, rel=1e-9)
+    assert (found["low"], found["high"]) == pytest.approx((auc - Z * se, auc + Z * se), rel=1e-9)
+    boot = []  # the Mann-Whitney AUC of each resample from scipy's mid-ranks
+    for _ in range(2000):
+        rows = rng.integers(0, 600, 600)
+        m = y[rows].sum()
+        if 0 < m < 600:
+            boot.append((rankdata(s[rows])[y[rows] == 1].sum() - m * (m + 1) / 2) / (m * (600 - m)))
+    assert found["se"] == pytest.approx(np.std(boot), rel=0.1)
+    assert delong_interval(np.array([1, 0, 0]), np.array([0.3, 0.1, 0.2]))["se"] is None
+    assert delong_interval(np.zeros(5), np.arange(5.0))["auc"] is None
+
+
+def test_r2_against_the_training_mean_and_its_paired_bootstrap() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.lognormal(3.0, 1.0, 800)
+    good, bad = y + rng.normal(0, 15, 800), np.full(800, 35.0) + rng.normal(0, 1, 800)
+    mean = 30.0  # the training rows' mean: not the test rows'
+    found = r2_intervals(y, {"good": good, "bad": bad}, mean, n_boot=2000, seed=0)
+    reference = {}
+    for name, p in {"good": good, "bad": bad}.items():
+        r2 = 1 - np.sum((y - p) ** 2) / np.sum((y - mean) ** 2)
+        draws = [rng.integers(0, 800, 800) for _ in range(3000)]
+        values = [1 - np.sum((y[r] - p[r]) ** 2) / np.sum((y[r] - mean) ** 2) for r in draws]
+        reference[name] = (r2, *np.quantile(values, [0.025, 0.975]))
+    for name, (r2, low, high) in reference.items():
+        assert found[name]["r2"] == pytest.approx(r2, rel=1e-12)
+        width = high - low  # two bootstraps of different draws: their quantiles agree to a few % of the width
+        assert found[name]["low"] == pytest.approx(low, abs=0.06 * width)
+        assert found[name]["high"] == pytest.approx(high, abs=0.06 * width)
+    assert found["good"]["low"] > 0 and found["bad"]["high"] < 0.1
+    assert r2_intervals(np.full(5, 2.0), {"m": np.arange(5.0)}, 2.0)["m"] == {"r2": None, "low": None, "high": None}
+
+
+def test_class_counts_of_binary_and_multiclass_labels() -> None:
+    y = np.r_[np.ones(44), np.zeros(4856)]
+    found = class_evidence("binary", y)
+    assert found == {
+        "task": "binary",
+        "rows": 4900,
+        "positives": 44,
+        "negatives": 4856,
+        "base_rate": pytest.approx(44 / 4900),
+        "half_width": pytest.approx(Z * hanley_mcneil(0.5, 44, 4856)),
+        "few": True,
+    }
+    assert class_evidence("binary", np.r_[np.ones(400), np.zeros(4500)])["few"] is False
+    multi = class_evidence("multiclass", np.r_[np.zeros(500), np.ones(30), np.full(400, 2)], ["a", "b", "c"])
+    assert multi["counts"] == {"a": 500, "b": 30, "c": 400} and multi["rarest"] == "b" and multi["few"]
+    assert multi["half_width"] == pytest.approx(Z * hanley_mcneil(0.5, 30, 900))
+
+
+def rare_case(seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Test rows of a rare target (44 positives in 4,900) and three models' weak scores."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(4900)
+    y[rng.choice(4900, 44, replace=False)] = 1
+    scores = {name: rng.normal(size=4900) + 0.1 * y for name in ("mlp network", "logistic regression", "LightGBM")}
+    return y, scores
+
+
+def test_a_rare_target_warns_that_its_test_rows_decide_nothing() -> None:
+    y, scores = rare_case()
+    evidence = held_out_evidence("binary", y, scores)
+    json.dumps(evidence, allow_nan=False)  # JSON-safe
+    width = Z * hanley_mcneil(0.5, 44, 4856)
+    notes = evidence_notes("y", evidence)
+    assert notes[0] == (
+        f"target 'y': the test rows hold 44 positives (and 4,856 negatives): an AUC is known only to ±{width:.2f} "
+        "(95%) on so few; a gap between two models' AUCs smaller than that decides nothing, and a model picked on "
+        "it may rank otherwise on fresh rows."
+    )
+    assert f"±{width:.2f}" == "±0.09"
+    for name, s in scores.items():
+        auc, se = placement_auc(y, s)
+        assert evidence["models"][name]["auc"] == pytest.approx(roc_auc_score(y, s))
+        assert evidence["models"][name]["signal"] is bool(auc - Z * se > 0.5)
+
+
+def test_labels_independent_of_the_scores_say_no_model_beats_the_base_rate() -> None:
+    rng = np.random.default_rng(1)
+    y = (rng.random(3000) < 0.2).astype(float)
+    scores = {"mlp network": rng.normal(size=3000), "LightGBM": rng.normal(size=3000)}
+    evidence = held_out_evidence("binary", y, scores)
+    assert evidence["few"] is False and evidence["signal"] is False
+    figures = []
+    for name, s in scores.items():
+        auc, se = placement_auc(y, s)
+        assert auc - Z * se <= 0.5 <= auc + Z * se
+        figures.append(f"{name} {auc:.3f} [{auc - Z * se:.3f}, {auc + Z * se:.3f}]")
+    assert evidence_notes("y", evidence) == [
+        f"target 'y': no model predicts better than the base rate ({y.mean():.2%}) on the test rows: no model's 95% "
+        f"interval of its AUC lies above 0.5 ({'; '.join(figures)}). Whichever model the verdict names, these rows "
+        "do not show it doing better than that constant."
+    ]
+    # one model with signal: the note names only the other
+    scores["LightGBM"] = rng.normal(size=3000) + 0.5 * y
+    evidence = held_out_evidence("binary", y, scores)
+    assert evidence["signal"] is True
+    (note,) = evidence_notes("y", evidence)
+    assert note.startswith("target 'y': the mlp network does not predict better than the base rate")
+    assert "LightGBM" not in note
+
+
+def test_spend_no_model_predicts_says_so_against_the_training_mean() -> None:
+    rng = np.random.default_rng(2)
+    y = np.round(rng.lognormal(3.0, 1.2, 3000), 2)
+    train_mean = float(np.round(rng.lognormal(3.0, 1.2, 12000), 2).mean())
+    predictions = {"mlp network": train_mean + rng.normal(0, 2, 3000), "LightGBM": rng.normal(train_mean, 3, 3000)}
+    evidence = held_out_evidence("regression", y, predictions, train_mean=train_mean, n_boot=500, seed=0)
+    json.dumps(evidence, allow_nan=False)
+    assert evidence["signal"] is False and evidence["trivial"] == {"mean": train_mean, "r2": 0.0}
+    (note,) = evidence_notes("spend", evidence)
+    assert note.startswith(
+        f"target 'spend': no model predicts better than the mean of the training rows ({train_mean:.4g}) on the "
+        "test rows: no model's 95% interval of its R² against it lies above 0 (mlp network "
+    )
+    r2 = 1 - np.sum((y - predictions["mlp network"]) ** 2) / np.sum((y - train_mean) ** 2)
+    assert f"mlp network {r2:.3f} [" in note
+
+
+def test_few_regression_rows_warn_with_the_r2_interval() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=120)
+    y = 10 + 3 * x + rng.normal(0, 3, 120)
+    evidence = held_out_evidence("regression", y, {"mlp network": 10 + 3 * x}, train_mean=10.0, n_boot=500)
+    assert evidence["signal"] is True and evidence["few"] is True
+    model = evidence["models"]["mlp network"]
+    width = (model["high"] - model["low"]) / 2
+    assert evidence["half_width"] == pytest.approx(width) and width > MAX_HALF_WIDTH
+    assert evidence_notes("y", evidence) == [
+        f"target 'y': the 120 test rows give an R² only to ±{width:.2f} (95%, paired bootstrap of the squared "
+        "errors); gaps between models smaller than that decide nothing."
+    ]
+
+
+def test_few_validation_rows_and_a_rare_class_of_several() -> None:
+    y, scores = rare_case()
+    evidence = held_out_evidence("binary", y, scores)
+    evidence["validation"] = class_evidence("binary", np.r_[np.ones(17), np.zeros(1943)])
+    notes = evidence_notes("y", evidence)
+    width = Z * hanley_mcneil(0.5, 17, 1943)
+    assert notes[1] == (
+        f"target 'y': the validation rows hold 17 positives (and 1,943 negatives): an AUC is known only to "
+        f"±{width:.2f} (95%) on so few, and early stopping (and the calibrator, with --calibrate) rests on them; "
+        "the epoch kept may be chance."
+    )
+    multi = held_out_evidence(
+        "multiclass", np.r_[np.zeros(500), np.ones(30), np.full(400, 2)], {}, classes=["a", "b", "c"]
+    )
+    (note,) = evidence_notes("plan", multi)
+    assert note.startswith("target 'plan': the test rows hold 30 rows of the class 'b' (of 930): its one-vs-rest AUC")
+    assert f"±{Z * hanley_mcneil(0.5, 30, 900):.2f}" in note
+
+
+def test_plenty_of_rows_and_signal_give_no_note() -> None:
+    rng = np.random.default_rng(6)
+    y = (rng.random(5000) < 0.3).astype(float)
+    evidence = held_out_evidence("binary", y, {"mlp network": rng.normal(size=5000) + y})
+    assert evidence["few"] is False and evidence["signal"] is True and evidence_notes("y", evidence) == []
+
+
+def test_figures_near_zero_print_without_a_minus_sign() -> None:
+    evidence = {
+        "task": "regression",
+        "trivial": {"mean": 40.0, "r2": 0.0},
+        "models": {"LightGBM": {"r2": -0.0004, "low": -0.0021, "high": -0.0001, "signal": False}},
+    }
+    (note,) = evidence_notes("spend", evidence)
+    assert "(LightGBM 0.000 [-0.002, 0.000])" in note
