@@ -14,11 +14,8 @@ the defaults is always measured.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +30,7 @@ from needmap.estimator import Model, clone
 from needmap.workflows.cv import PRIMARY
 from needmap.workflows.evaluation import json_safe
 from needmap.workflows.search_space import default_options, default_params, suggest_options
+from needmap.workflows.study import best_so_far, default_tried, open_study, quiet_optuna, redact, trial_record
 from needmap.workflows.train import TrainOutcome, run_train, split_rows
 
 STUDY_FILE = "study.db"
@@ -67,22 +65,6 @@ class TuneOutcome:
     train_index: np.ndarray
     test_index: np.ndarray
     document: dict[str, Any] = field(default_factory=dict)
-
-
-def redact(url: str) -> str:
-    """``url`` without its password: ``postgresql://user:***@host/db``."""
-    return re.sub(r"(://[^/:@]*):[^/@]*@", r"\1:***@", url)
-
-
-def database_url(url: str) -> str:
-    """``url`` as SQLAlchemy opens it: a ``postgresql://`` (or ``postgres://``) URL without a driver gets
-    the PostgreSQL driver that is installed (psycopg, else psycopg2); other URLs are kept."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme not in ("postgresql", "postgres"):
-        return url
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
-        return f"postgresql+psycopg2://{rest}"
-    return f"postgresql://{rest}"
 
 
 def default_study_name(table: pa.Table, model: Model) -> str:
@@ -122,89 +104,6 @@ def short_params(options: Mapping[str, Any]) -> str:
             text = str(value)
         parts.append(f"{key}={text}")
     return " ".join(parts)
-
-
-def _open_study(
-    storage: str, study_name: str, direction: str, seed: int, pruner: optuna.pruners.BasePruner, about: dict[str, Any]
-) -> optuna.Study:
-    """Create the study, or load it to add trials; ConfigError when the database cannot be opened or the
-    study was made for another model, target or metric (``about``)."""
-    if "://" not in storage:
-        raise ConfigError(
-            f"--storage '{redact(storage)}' is not a database URL; expected e.g. sqlite:///study.db or "
-            "postgresql://user@host:5432/db."
-        )
-    url = database_url(storage)
-    engine_kwargs = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
-    try:
-        rdb = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-        study = optuna.create_study(
-            storage=rdb,
-            study_name=study_name,
-            direction=direction,
-            sampler=optuna.samplers.TPESampler(seed=seed),
-            pruner=pruner,
-            load_if_exists=True,
-        )
-    except NeedmapError:
-        raise
-    except Exception as exc:  # sqlalchemy / driver errors: an unreachable server, a missing driver, a bad URL
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(
-            f"cannot open the study storage '{redact(storage)}' ({type(exc).__name__}: {redact(first)}); expected "
-            "a reachable database URL such as sqlite:///study.db or postgresql://user@host:5432/db."
-        ) from None
-    made_for = study.user_attrs.get("needmap")
-    if made_for is None:
-        study.set_user_attr("needmap", about)
-    elif made_for != about:
-        raise ConfigError(
-            f"the study '{study_name}' in '{redact(storage)}' was made for {made_for}; this run is {about}. "
-            "Expected the same model, target and metric to add trials to it, or another study name (--study)."
-        )
-    return study
-
-
-@contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    """optuna's own log lines off (each trial is reported through ``progress``), restored afterwards."""
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(previous)
-
-
-def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """One trial as ``tuning.json`` lists it: number, state (complete / pruned / fail / ...), value (a
-    pruned trial's last reported epoch), params (the Model options it set), seconds; ``error`` if failed."""
-    record = {
-        "number": trial.number,
-        "state": trial.state.name.lower(),
-        "value": json_safe(trial.value) if trial.values else None,
-        "params": trial.user_attrs.get("options", trial.params),
-        "seconds": trial.duration.total_seconds() if trial.duration is not None else None,
-    }
-    if trial.user_attrs.get("default"):
-        record["default"] = True
-    if "error" in trial.user_attrs:
-        record["error"] = trial.user_attrs["error"]
-    return record
-
-
-def _default_tried(trial: optuna.trial.FrozenTrial) -> bool:
-    """Whether ``trial`` is the default configuration, measured or waiting to be (complete, pruned or queued);
-    a default trial that failed or was interrupted is tried again when the study continues."""
-    states = optuna.trial.TrialState
-    return bool(trial.user_attrs.get("default")) and trial.state in (states.COMPLETE, states.PRUNED, states.WAITING)
-
-
-def _best_so_far(study: optuna.Study) -> float | None:
-    try:
-        return json_safe(study.best_value)
-    except ValueError:  # no complete trial yet
-        return None
 
 
 def run_tune(
@@ -308,13 +207,13 @@ def run_tune(
 
     def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if progress is not None:
-            progress({**trial_record(trial), "best": _best_so_far(study)})
+            progress({**trial_record(trial), "best": best_so_far(study)})
         if trial.user_attrs.get("default") and trial.state == optuna.trial.TrialState.FAIL:
             study.stop()  # the defaults with the user's fixed options fail: so would the rest
 
-    with _quiet_optuna():
-        study = _open_study(storage, study_name, direction, seed, pruner, about)
-        if not any(_default_tried(t) for t in study.get_trials(deepcopy=False)):
+    with quiet_optuna():
+        study = open_study(storage, study_name, direction, seed, pruner, about)
+        if not any(default_tried(t) for t in study.get_trials(deepcopy=False)):
             study.enqueue_trial(default_params(model), user_attrs={"default": True})
         study.optimize(objective, n_trials=trials, timeout=timeout_s, catch=(NeedmapError,), callbacks=[report])
         all_trials = study.get_trials(deepcopy=False)
