@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import optuna
 
 from needmap.errors import ConfigError, NeedmapError
@@ -90,7 +91,10 @@ def quiet_optuna() -> Iterator[None]:
 
 def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """One trial as ``tuning.json`` lists it: number, state (complete / pruned / fail / ...), value (a
-    pruned trial's last reported epoch), params (the Model options it set), seconds; ``error`` if failed."""
+    pruned trial's last reported epoch, or mean of the folds it was scored on), params (the Model options it
+    set), seconds; ``error`` if failed. A cross-validated trial adds ``folds`` (each fold's value, in fold
+    order, as many as were scored), ``mean`` and ``std`` (their population standard deviation, as
+    :func:`needmap.workflows.cv.run_cv` gives it)."""
     record = {
         "number": trial.number,
         "state": trial.state.name.lower(),
@@ -98,6 +102,9 @@ def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "params": trial.user_attrs.get("options", trial.params),
         "seconds": trial.duration.total_seconds() if trial.duration is not None else None,
     }
+    folds = trial.user_attrs.get("folds")
+    if folds:
+        record.update(folds=list(folds), mean=float(np.mean(folds)), std=float(np.std(folds)))
     if trial.user_attrs.get("default"):
         record["default"] = True
     if "error" in trial.user_attrs:
