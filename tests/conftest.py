@@ -61,6 +61,7 @@ TRAINING_FIXTURES: dict[str, frozenset[str]] = {
     "test_saved_baselines.py": frozenset({"trained"}),
     "test_baselines.py": frozenset({"encoded"}),
     "test_tune.py": frozenset({"searched"}),
+    "test_tune_cv.py": frozenset({"cv_searched"}),
     "test_bench_generator.py": frozenset({"made"}),
     "report/conftest.py": frozenset({"bank_model_dir", "shoppers_model_dir"}),
 }

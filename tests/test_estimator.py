@@ -160,6 +160,24 @@ def test_load_checks_files_and_version(fitted: nm.Model, tmp_path: Path) -> None
 
 
 @pytest.mark.slow
+def test_prepare_gives_the_rows_and_features_fit_trains_on_without_training(fitted: nm.Model, split: tuple) -> None:
+    """What LightGBM is tuned on beside a network (needmap tune --cv): fit's own split and encoding."""
+    model = nm.Model("mlp", target="y", drop=["duration"], seed=3, **FAST)
+    prepared = model.prepare(split[0], validation=0.15)
+    assert model.predictor_ is None  # no network trained, no state kept
+    assert fitted.fit_rows_ is not None and prepared.fit_rows is not None
+    for part in ("train", "validation"):
+        np.testing.assert_array_equal(prepared.fit_rows[part], fitted.fit_rows_[part])
+    rows = split[0].take(pa.array(fitted.fit_rows_["validation"]))
+    expected = fitted.preprocessor_.transform(rows)
+    assert prepared.x_valid is not None and prepared.y_valid is not None
+    np.testing.assert_array_equal(prepared.x_valid.numeric, expected.numeric)
+    np.testing.assert_array_equal(prepared.x_valid.categorical, expected.categorical)
+    np.testing.assert_array_equal(prepared.y_valid, (np.asarray(rows.column("y").to_pylist()) == "yes"))
+    assert len(prepared.y_train) + len(prepared.y_valid) == split[0].num_rows
+
+
+@pytest.mark.slow
 def test_fit_accepts_a_validation_table(split: tuple[pa.Table, pa.Table]) -> None:
     train, valid = split[0].slice(0, 1800), split[0].slice(1800)
     model = nm.Model("mlp", target="y", drop=["duration"], **FAST).fit(train, validation=valid)

@@ -30,15 +30,8 @@ from needmap.features.target import strata
 from needmap.models.registry import build_model, model_class
 from needmap.training.config import TrainConfig
 from needmap.workflows.search_space import default_options, default_params, funnel, searched_options, suggest_options
-from needmap.workflows.tune import (
-    PRUNER_WARMUP_EPOCHS,
-    TuneOutcome,
-    database_url,
-    pruning_callback,
-    redact,
-    run_tune,
-    short_params,
-)
+from needmap.workflows.study import database_url, redact
+from needmap.workflows.tune import PRUNER_WARMUP_EPOCHS, TuneOutcome, pruning_callback, run_tune, short_params
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 FAST = {"epochs": 2, "hidden": (32, 16), "progress": False, "threads": 1}

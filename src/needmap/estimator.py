@@ -67,6 +67,7 @@ from needmap.training.from_file import SCHEMA_SAMPLE_ROWS
 from needmap.training.stream import TrainingStream
 from needmap.training.trainer import TrainConfig, Trainer
 from needmap.training_rows import (
+    PreparedRows,
     TableLike,
     as_table,
     clean_training_table,
@@ -354,6 +355,18 @@ class Model:
         checks of a whole training table before any split, the rows without a target left out and counted."""
         max_unparseable = PreprocessConfig.from_dict(self.preprocess_options).max_unparseable
         return clean_training_table(table, schema, user_dropped=_as_list(self.drop), max_unparseable=max_unparseable)
+
+    def prepare(self, table: pa.Table, *, validation: float = 0.1, schema: Schema | None = None) -> PreparedRows:
+        """The rows :meth:`fit` would train and validate on, without training a network: the same checks,
+        the same validation share drawn with this model's seed, a preprocessor fitted on the training part
+        and both parts encoded (:class:`needmap.training_rows.PreparedRows`).
+
+        For a model fitted beside the network on the same features and rows, such as LightGBM in a
+        cross-validated search (:mod:`needmap.workflows.tune_cv`)."""
+        schema = schema or self.infer_schema(table)
+        config = TrainConfig.from_dict(self.train_options)
+        prep_config = PreprocessConfig.from_dict(self.preprocess_options)
+        return prepare_table(table, schema, prep_config, config, validation, _as_list(self.drop))
 
     # -- fitting -------------------------------------------------------------------------------
     @uses_system_arrow_pool

@@ -22,7 +22,8 @@ from needmap.features.config import PreprocessConfig
 from needmap.models.options import NetworkOptions
 from needmap.training.config import TrainConfig
 from needmap.workflows.config_file import OPTION_GROUPS, OTHER_KEYS, parse_config, yaml_key
-from needmap.workflows.run_options import ModelOptions, RunOptions
+from needmap.workflows.run_options import ModelOptions, RunOptions, TuneOptions
+from needmap.workflows.tune import run_tune
 
 #: Flags of ``needmap train`` that are not options of a model or a run, with what they are for.
 TRAIN_ONLY = {
@@ -33,6 +34,22 @@ TRAIN_ONLY = {
     "delimiter": "how the data file is read",
     "encoding": "how the data file is read",
     "param": "the architecture's own options ('params' in the YAML file, keywords in Python)",
+}
+
+
+#: Keywords of ``run_tune`` that are not declared options, with what they are for (the command line has its own
+#: flags for some: --trials, --time, --out, --storage, --study).
+TUNE_ONLY = {
+    "table": "the rows (the command's data argument)",
+    "model": "the Model (the command's model and network options)",
+    "trials": "--trials",
+    "timeout_s": "--time",
+    "out": "--out",
+    "storage": "--storage",
+    "study_name": "--study",
+    "progress": "the command prints a line per trial",
+    "pruner": "a program's own optuna pruner",
+    "train_options": "run_train's keywords for the final training (the command passes --track)",
 }
 
 
@@ -126,3 +143,25 @@ def test_the_command_line_adds_to_the_files_column_lists_and_replaces_the_rest()
     assert merged[ColumnRoles]["drop"] == ["a", "b"]
     assert merged[ColumnRoles]["hash"] == {"u": {"hash_buckets": 10}, "v": {"hash_buckets": 20}}
     assert merged[TrainConfig]["epochs"] == 7
+
+
+def test_every_option_keyword_of_run_tune_is_a_declared_flag_of_tune_and_a_yaml_key() -> None:
+    """``run_tune(cv=5, tune_lightgbm=False, ...)``, ``needmap tune --cv 5 --no-tune-lightgbm`` and a YAML file's
+    ``cv: 5`` / ``tune_lightgbm: false`` are one declaration each, with the same default."""
+    keywords = {n: p for n, p in inspect.signature(run_tune).parameters.items() if n not in TUNE_ONLY}
+    declared = _declared((RunOptions, TuneOptions, TrainConfig))
+    assert set(keywords) <= set(declared), set(keywords) - set(declared)
+    assert {"cv", "tune_lightgbm", "seed", "split", "validation"} <= set(keywords)
+    flags = {p.name: p for p in _command("tune").params}
+    for name, parameter in keywords.items():
+        group = declared[name]
+        assert name in flags and flags_of(group, name)[0].split("/")[0] in flags[name].opts, name
+        assert parameter.default == group.defaults()[name], name
+        assert parse_config({yaml_key(group, name): group.defaults()[name]}).options[group] == {
+            name: group.defaults()[name]
+        }
+    assert TuneOptions in OPTION_GROUPS
+    with pytest.raises(ConfigError, match="tune_lightgbm is 'yes'; expected true or false"):
+        parse_config({"tune_lightgbm": "yes"})
+    with pytest.raises(ConfigError, match="cv is 1; expected a whole number >= 2"):
+        parse_config({"cv": 1})

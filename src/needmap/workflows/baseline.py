@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -41,6 +41,16 @@ LGBM_STOPPING_ROUNDS = 30
 #: LightGBM gets one thread per this many training rows, at most :func:`~needmap.runtime.device.usable_cores`: on small
 #: tables, threads cost more in synchronisation than they save (and far more on a busy machine).
 ROWS_PER_THREAD = 10_000
+#: LightGBM's options a caller may set (:func:`fit_lightgbm`'s ``params``, a tuning search's space), by
+#: LightGBM's own names, with their values when none is given; each maps to the scikit-learn API's name.
+LGBM_DEFAULTS: dict[str, Any] = {
+    "num_leaves": 31,
+    "learning_rate": 0.05,
+    "min_child_samples": 20,
+    "feature_fraction": 1.0,
+    "lambda_l2": 0.0,
+}
+_LGBM_SKLEARN_NAMES = {"feature_fraction": "colsample_bytree", "lambda_l2": "reg_lambda"}
 #: The version of the ``baselines.json`` layout (:func:`baselines_document`).
 BASELINES_VERSION = 1
 BASELINES_FILE = "baselines.json"
@@ -362,6 +372,7 @@ def fit_lightgbm(
     x_valid: FeatureBatch | None = None,
     y_valid: np.ndarray | None = None,
     num_threads: int | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> Baseline:
     """Fit LightGBM on ``x``: LGBMClassifier (binary, multiclass) or LGBMRegressor (regression).
 
@@ -370,18 +381,22 @@ def fit_lightgbm(
     bag-of-ids block. With validation rows (``x_valid``, ``y_valid``: the rows the deep model stopped
     early on), training stops after :data:`LGBM_STOPPING_ROUNDS` rounds without a better validation loss
     (at most :data:`LGBM_MAX_ROUNDS`) and keeps the best round; without them it runs
-    :data:`LGBM_ROUNDS` rounds. Learning rate 0.05, 31 leaves, seeded and deterministic, quiet;
-    ``num_threads``: CPU threads (None: one per :data:`ROWS_PER_THREAD` rows, at most
-    :func:`~needmap.runtime.device.usable_cores`).
+    :data:`LGBM_ROUNDS` rounds. Learning rate 0.05, 31 leaves (:data:`LGBM_DEFAULTS`), seeded and
+    deterministic, quiet; ``num_threads``: CPU threads (None: one per :data:`ROWS_PER_THREAD` rows, at most
+    :func:`~needmap.runtime.device.usable_cores`). ``params``: some of :data:`LGBM_DEFAULTS` by LightGBM's
+    names, other values (a tuning trial's); ValueError for any other name.
     """
     import lightgbm as lgb
 
+    unknown = sorted(set(params or {}) - set(LGBM_DEFAULTS))
+    if unknown:
+        raise ValueError(f"LightGBM options {unknown} are not settable here; expected some of {sorted(LGBM_DEFAULTS)}")
+    chosen = {**LGBM_DEFAULTS, **dict(params or {})} if params else {"learning_rate": 0.05, "num_leaves": 31}
     lists = [int(c) for c in list_cardinalities]
     early = x_valid is not None and y_valid is not None and len(x_valid) > 0
     options: dict[str, Any] = {
         "n_estimators": LGBM_MAX_ROUNDS if early else LGBM_ROUNDS,
-        "learning_rate": 0.05,
-        "num_leaves": 31,
+        **{_LGBM_SKLEARN_NAMES.get(name, name): value for name, value in chosen.items()},
         "random_state": seed,
         "n_jobs": num_threads or min(usable_cores(), max(1, len(x) // ROWS_PER_THREAD)),
         "deterministic": True,

@@ -33,7 +33,7 @@ from needmap.errors import ConfigError
 from needmap.features.config import PreprocessConfig
 from needmap.models.options import NetworkOptions
 from needmap.training.config import TrainConfig
-from needmap.workflows.run_options import ModelOptions, RunOptions
+from needmap.workflows.run_options import ModelOptions, RunOptions, TuneOptions
 
 #: Every group of declared options, in the order ``--help`` and the docs list them.
 OPTION_GROUPS: tuple[type[Options], ...] = (
@@ -43,6 +43,7 @@ OPTION_GROUPS: tuple[type[Options], ...] = (
     TrainConfig,
     ModelOptions,
     RunOptions,
+    TuneOptions,
 )
 #: Keys of the file that are not declared options: the architecture and its own options.
 OTHER_KEYS: tuple[str, ...] = ("model", "params")

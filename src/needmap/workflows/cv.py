@@ -18,15 +18,23 @@ import pyarrow as pa
 from needmap.data.provenance import source_of, take_rows
 from needmap.errors import ConfigError
 from needmap.estimator import Model, clone
+from needmap.features.batch import FeatureBatch
 from needmap.features.target import strata
 from needmap.metrics import task_metrics
 from needmap.metrics.compare import bootstrap_difference, verdict_sentence
+from needmap.predictor import Predictor
 from needmap.schema import Schema
 from needmap.workflows.baseline import fit_single_baselines
 
 #: the primary metric of each task and whether higher is better
 PRIMARY = {"binary": ("auc", True), "multiclass": ("logloss", False), "regression": ("rmse", False)}
 FOLD_METHODS = ("stratified", "random")
+
+
+def check_fold_count(k: Any) -> None:
+    """ConfigError unless ``k`` is a whole number of folds of at least 2."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
+        raise ConfigError(f"cv={k!r} folds; expected a whole number of folds >= 2, such as 5.")
 
 
 def fold_ids(n: int, k: int, *, method: str = "stratified", seed: int = 0, y: np.ndarray | None = None) -> np.ndarray:
@@ -40,8 +48,7 @@ def fold_ids(n: int, k: int, *, method: str = "stratified", seed: int = 0, y: np
         raise ConfigError(
             f"cross-validation folds {method!r} are not known; expected one of {', '.join(FOLD_METHODS)}."
         )
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
-        raise ConfigError(f"cv={k!r} folds; expected a whole number of folds >= 2, such as 5.")
+    check_fold_count(k)
     if k > n:
         raise ConfigError(f"cv={k} folds for {n} rows; expected at most one fold per row.")
     rng = np.random.default_rng(seed)
@@ -58,6 +65,51 @@ def fold_ids(n: int, k: int, *, method: str = "stratified", seed: int = 0, y: np
         folds[members] = (start + np.arange(len(members))) % k
         start += len(members)
     return folds
+
+
+def check_fold_method(split: str) -> None:
+    """ConfigError unless the folds can be dealt by ``split`` (a time split cannot: each fold would train on
+    later rows than it scores)."""
+    if split not in FOLD_METHODS:
+        raise ConfigError(
+            f"cross-validation folds by {split!r} are not supported; expected one of {', '.join(FOLD_METHODS)}.",
+            hint="A time split keeps the latest rows for the test: train without --cv.",
+        )
+
+
+def fold_plan(table: pa.Table, schema: Schema, k: int, *, split: str, seed: int) -> tuple[np.ndarray, str]:
+    """The fold of each row of ``table`` (rows already cleaned: each has a target) and how they were dealt.
+
+    ``split``: "stratified" (by class of ``schema``'s target; a regression target is dealt at random) or
+    "random"; ConfigError for another (a time split) or a bad ``k``. Returns ``(fold_ids(...), method)``.
+    """
+    check_fold_method(split)
+    method = "random" if (schema.task or "binary") == "regression" else split
+    labels = strata(table, schema) if method == "stratified" else None
+    return fold_ids(table.num_rows, k, method=method, seed=seed, y=labels), method
+
+
+def fold_parts(table: pa.Table, folds: np.ndarray, f: int) -> tuple[pa.Table, pa.Table]:
+    """The rows of ``table`` outside fold ``f`` (to train on) and inside it (to score), each in table order."""
+    rest, held = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
+    return take_rows(table, pa.array(rest)), take_rows(table, pa.array(held))
+
+
+def fit_fold(
+    model: Model, rest: pa.Table, held: pa.Table, *, schema: Schema, validation: float
+) -> tuple[Predictor, FeatureBatch, np.ndarray]:
+    """A fresh copy of ``model`` trained on ``rest`` (holding ``validation`` of it out for early stopping),
+    and the held rows encoded by its preprocessor: ``(predictor, x_held, y_held)``; ``model`` stays unfitted."""
+    fitted = clone(model).fit(rest, validation=validation, schema=schema).predictor_
+    assert fitted is not None
+    prep = fitted.preprocessor_
+    return fitted, prep.transform(held), prep.encode_target(held)
+
+
+def fold_metric(task: str, y: np.ndarray, scores: np.ndarray) -> float | None:
+    """The primary metric (:data:`PRIMARY`) of ``scores`` on one fold's rows; None where it is undefined
+    (an AUC of a fold with a single class)."""
+    return task_metrics(task, y, scores).get(PRIMARY[task][0])
 
 
 def run_cv(
@@ -98,15 +150,10 @@ def run_cv(
     if len(schema.heads) > 1:
         raise ConfigError("cross-validation takes a model with one target; this one has several (multi-task).")
     task = schema.task or "binary"
-    if split not in FOLD_METHODS:
-        raise ConfigError(
-            f"cross-validation folds by {split!r} are not supported; expected one of {', '.join(FOLD_METHODS)}.",
-            hint="A time split keeps the latest rows for the test: train without --cv.",
-        )
+    check_fold_method(split)
     table, _ = model.clean(table, schema)
     n = table.num_rows
-    method = "random" if task == "regression" else split
-    folds = fold_ids(n, k, method=method, seed=seed, y=strata(table, schema) if method == "stratified" else None)
+    folds, method = fold_plan(table, schema, k, split=split, seed=seed)
     key, higher_better = PRIMARY[task]
     deep_name = f"{model.model} network"
     y_all: np.ndarray | None = None
@@ -114,12 +161,10 @@ def run_cv(
     fold_rows: list[dict[str, Any]] = []
     for f in range(k):
         hold = np.flatnonzero(folds == f)
-        rest = take_rows(table, pa.array(np.flatnonzero(folds != f)))
-        held = take_rows(table, pa.array(hold))
-        fitted = clone(model).fit(rest, validation=validation, schema=schema).predictor_
-        assert fitted is not None and fitted.fit_rows_ is not None
+        rest, held = fold_parts(table, folds, f)
+        fitted, x_held, y_held = fit_fold(model, rest, held, schema=schema, validation=validation)
+        assert fitted.fit_rows_ is not None
         prep = fitted.preprocessor_
-        x_held, y_held = prep.transform(held), prep.encode_target(held)
         outputs = {deep_name: fitted.score(x_held)}
         if baseline:
             x_rest, y_rest = prep.transform(rest), prep.encode_target(rest)
@@ -149,7 +194,7 @@ def run_cv(
                 "rows": len(hold),
                 "train_rows": len(fitted.fit_rows_["train"]),
                 "validation_rows": len(fitted.fit_rows_["validation"]),
-                "scores": {name: task_metrics(task, y_held, out).get(key) for name, out in outputs.items()},
+                "scores": {name: fold_metric(task, y_held, out) for name, out in outputs.items()},
             }
         )
     assert y_all is not None

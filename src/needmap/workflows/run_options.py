@@ -1,7 +1,8 @@
-"""RunOptions: how a training run splits, compares and reports, declared once.
+"""RunOptions: how a training run splits, compares and reports, declared once; TuneOptions: what a
+search adds to them.
 
-``needmap train`` and :func:`needmap.workflows.train.run_train` take these; ``needmap tune`` takes the
-split options among them.
+``needmap train`` and :func:`needmap.workflows.train.run_train` take RunOptions; ``needmap tune`` and
+:func:`needmap.workflows.tune.run_tune` take the split options among them, ``cv`` and TuneOptions.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class RunOptions(Options):
     )
     cv: int | None = option(
         None,
-        help="Also cross-validate the training part with this many folds (summary in metrics.json).",
+        help="Cross-validate the training part with this many folds: train adds them to metrics.json, tune "
+        "scores each trial by their mean.",
         check=optional(whole(2)),
         metavar="FOLDS",
     )
@@ -76,4 +78,18 @@ class ModelOptions(Options):
         None,
         help="Recalibrate a binary model's probabilities on the validation rows: isotonic or platt.",
         check=optional(one_of(*CALIBRATIONS)),
+    )
+
+
+@dataclass
+class TuneOptions(Options):
+    """Options of a search (``needmap tune``) beside the run options it shares with training."""
+
+    kind: ClassVar[str] = "tuning"
+
+    tune_lightgbm: bool = option(
+        True,
+        help="With --cv, also tune LightGBM with as many trials on the same folds and report its best beside the "
+        "network's.",
+        check=boolean,
     )

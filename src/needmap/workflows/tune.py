@@ -3,9 +3,11 @@ configuration retrained and saved as a normal model directory.
 
 read -> schema -> checks (once) -> the same test split as ``needmap train`` (the test rows are never seen
 by the search) -> trials: each trains on the training part, with the same validation share, and is
-scored by its best validation metric (AUC, or logloss / RMSE), hopeless ones pruned by the median rule
--> the best configuration trained again with :func:`needmap.workflows.train.run_train` (test metrics
-beside the baselines) -> ``<out>/model`` with ``tuning.json`` (every trial).
+scored by its best validation metric (AUC, or logloss / RMSE), hopeless ones pruned by the median rule;
+with ``cv``, each trial is scored by the mean over k folds of the training part instead, and LightGBM is
+tuned on the same folds beside it (:mod:`needmap.workflows.tune_cv`) -> the best configuration trained
+again with :func:`needmap.workflows.train.run_train` (test metrics beside the baselines) -> ``<out>/model``
+with ``tuning.json`` (every trial).
 
 The study lives in a database (``<out>/study.db``, SQLite, or a PostgreSQL URL): running the same
 command again adds trials to it. Its first trial is the default configuration, so the improvement over
@@ -14,11 +16,8 @@ the defaults is always measured.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,12 @@ import pyarrow as pa
 from needmap.data.provenance import source_of, take_rows
 from needmap.errors import ConfigError, NeedmapError
 from needmap.estimator import Model, clone
-from needmap.workflows.cv import PRIMARY
+from needmap.workflows.cv import FOLD_METHODS, PRIMARY, check_fold_count
 from needmap.workflows.evaluation import json_safe
 from needmap.workflows.search_space import default_options, default_params, suggest_options
+from needmap.workflows.study import best_so_far, default_tried, open_study, quiet_optuna, redact, trial_record
 from needmap.workflows.train import TrainOutcome, run_train, split_rows
+from needmap.workflows.tune_cv import LIGHTGBM, LIGHTGBM_STUDY_SUFFIX, make_folds, network_value, search_lightgbm
 
 STUDY_FILE = "study.db"
 MODEL_DIR = "model"
@@ -51,6 +52,9 @@ class TuneOutcome:
     ``train``: the best configuration retrained by ``run_train`` and saved at ``model_dir``;
     ``train_index`` / ``test_index``: row positions (in the table after rows without a target are left
     out) the search trained and validated on / held out, the test rows ``needmap train`` holds out.
+    With ``cv``: ``folds``, the fold of each training row (``folds[i]`` of row ``train_index[i]``), and
+    ``lightgbm``, LightGBM's search on the same folds (:func:`needmap.workflows.tune_cv.search_summary`;
+    None when it was not tuned).
     """
 
     study_name: str
@@ -67,22 +71,9 @@ class TuneOutcome:
     train_index: np.ndarray
     test_index: np.ndarray
     document: dict[str, Any] = field(default_factory=dict)
-
-
-def redact(url: str) -> str:
-    """``url`` without its password: ``postgresql://user:***@host/db``."""
-    return re.sub(r"(://[^/:@]*):[^/@]*@", r"\1:***@", url)
-
-
-def database_url(url: str) -> str:
-    """``url`` as SQLAlchemy opens it: a ``postgresql://`` (or ``postgres://``) URL without a driver gets
-    the PostgreSQL driver that is installed (psycopg, else psycopg2); other URLs are kept."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme not in ("postgresql", "postgres"):
-        return url
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
-        return f"postgresql+psycopg2://{rest}"
-    return f"postgresql://{rest}"
+    cv: int | None = None
+    folds: np.ndarray | None = None
+    lightgbm: dict[str, Any] | None = None
 
 
 def default_study_name(table: pa.Table, model: Model) -> str:
@@ -124,89 +115,6 @@ def short_params(options: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _open_study(
-    storage: str, study_name: str, direction: str, seed: int, pruner: optuna.pruners.BasePruner, about: dict[str, Any]
-) -> optuna.Study:
-    """Create the study, or load it to add trials; ConfigError when the database cannot be opened or the
-    study was made for another model, target or metric (``about``)."""
-    if "://" not in storage:
-        raise ConfigError(
-            f"--storage '{redact(storage)}' is not a database URL; expected e.g. sqlite:///study.db or "
-            "postgresql://user@host:5432/db."
-        )
-    url = database_url(storage)
-    engine_kwargs = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
-    try:
-        rdb = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-        study = optuna.create_study(
-            storage=rdb,
-            study_name=study_name,
-            direction=direction,
-            sampler=optuna.samplers.TPESampler(seed=seed),
-            pruner=pruner,
-            load_if_exists=True,
-        )
-    except NeedmapError:
-        raise
-    except Exception as exc:  # sqlalchemy / driver errors: an unreachable server, a missing driver, a bad URL
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(
-            f"cannot open the study storage '{redact(storage)}' ({type(exc).__name__}: {redact(first)}); expected "
-            "a reachable database URL such as sqlite:///study.db or postgresql://user@host:5432/db."
-        ) from None
-    made_for = study.user_attrs.get("needmap")
-    if made_for is None:
-        study.set_user_attr("needmap", about)
-    elif made_for != about:
-        raise ConfigError(
-            f"the study '{study_name}' in '{redact(storage)}' was made for {made_for}; this run is {about}. "
-            "Expected the same model, target and metric to add trials to it, or another study name (--study)."
-        )
-    return study
-
-
-@contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    """optuna's own log lines off (each trial is reported through ``progress``), restored afterwards."""
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(previous)
-
-
-def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """One trial as ``tuning.json`` lists it: number, state (complete / pruned / fail / ...), value (a
-    pruned trial's last reported epoch), params (the Model options it set), seconds; ``error`` if failed."""
-    record = {
-        "number": trial.number,
-        "state": trial.state.name.lower(),
-        "value": json_safe(trial.value) if trial.values else None,
-        "params": trial.user_attrs.get("options", trial.params),
-        "seconds": trial.duration.total_seconds() if trial.duration is not None else None,
-    }
-    if trial.user_attrs.get("default"):
-        record["default"] = True
-    if "error" in trial.user_attrs:
-        record["error"] = trial.user_attrs["error"]
-    return record
-
-
-def _default_tried(trial: optuna.trial.FrozenTrial) -> bool:
-    """Whether ``trial`` is the default configuration, measured or waiting to be (complete, pruned or queued);
-    a default trial that failed or was interrupted is tried again when the study continues."""
-    states = optuna.trial.TrialState
-    return bool(trial.user_attrs.get("default")) and trial.state in (states.COMPLETE, states.PRUNED, states.WAITING)
-
-
-def _best_so_far(study: optuna.Study) -> float | None:
-    try:
-        return json_safe(study.best_value)
-    except ValueError:  # no complete trial yet
-        return None
-
-
 def run_tune(
     table: pa.Table,
     model: Model,
@@ -224,6 +132,8 @@ def run_tune(
     progress: Callable[[dict[str, Any]], None] | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
     train_options: Mapping[str, Any] | None = None,
+    cv: int | None = None,
+    tune_lightgbm: bool = True,
 ) -> TuneOutcome:
     """Search ``model``'s options on ``table``, retrain the best configuration and save it.
 
@@ -238,12 +148,23 @@ def run_tune(
         study_name: None: :func:`default_study_name`.
         test_size, split, time_column, seed: the test split, the same as ``needmap train``'s with these
             options; ``seed`` is also the sampler's and every trial's training seed.
-        validation: share of the training part each trial validates on (0 < validation < 1).
-        progress: called after each trial with :func:`trial_record` plus ``best`` (the best value so far).
+        validation: share of the training part each trial validates on (0 < validation < 1); with ``cv``,
+            the share of each fold's training rows kept for early stopping.
+        progress: called after each trial with :func:`trial_record` plus ``best`` (the best value so far);
+            a LightGBM trial's record also has ``search: "LightGBM"``.
         pruner: None: the median rule (``MedianPruner(5, 2)``): from the 6th trial, a trial whose epoch
-            is worse than the median of earlier trials at that epoch stops (from its 3rd epoch).
+            is worse than the median of earlier trials at that epoch stops (from its 3rd epoch); with ``cv``,
+            whose running mean over the folds is worse than the median of earlier trials' after as many
+            folds (from its 2nd fold).
         train_options: further keywords of :func:`needmap.workflows.train.run_train` for the best
             configuration's final training (e.g. ``contact_cost``, ``calibrate``, ``track``).
+        cv: None: each trial is scored on the validation rows. K (>= 2): on K folds of the training part
+            (:mod:`needmap.workflows.tune_cv`; not with a time split): its value is the mean of the folds'
+            primary metric, its record keeps each fold's value, the mean and their spread; the study
+            (``needmap-<data>-<model>-cv<K>`` by default) is one of K-fold trials only.
+        tune_lightgbm: with ``cv``, also tune LightGBM with as many trials as the network's on the same
+            folds, in a study of its own (``<study>-lightgbm``); its best goes to ``tuning.json``'s
+            ``lightgbm`` beside the network's.
 
     Returns: a :class:`TuneOutcome`; ``tuning.json`` in the model directory holds its ``document``.
     Raises: ConfigError for a bad option, an unreachable storage, or a search in which every trial failed.
@@ -256,6 +177,14 @@ def run_tune(
         raise ConfigError(f"the time limit is {timeout_s!r} seconds; expected a positive duration.")
     if not 0 < validation < 1:
         raise ConfigError(f"validation is {validation}; each trial is scored on validation rows, expected 0 < v < 1.")
+    if cv is not None:
+        check_fold_count(cv)
+        if split not in FOLD_METHODS:
+            raise ConfigError(
+                f"cv={cv} scores each trial on folds of shuffled training rows, and the split is {split!r}; "
+                f"expected a split of {' or '.join(FOLD_METHODS)} with cv, or no cv.",
+                hint="With a time split, tune without --cv: each trial is then scored on its validation rows.",
+            )
     schema = model.infer_schema(table)
     if len(schema.heads) > 1:
         raise ConfigError(
@@ -272,12 +201,15 @@ def run_tune(
         clean, schema, test_size=test_size, split=split, time_column=time_column, seed=seed
     )
     train_table = take_rows(clean, pa.array(train_idx))
+    folds = None if cv is None else make_folds(train_table, schema, cv, split=split, seed=seed)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{(out / STUDY_FILE).resolve()}"
-    study_name = study_name or default_study_name(table, model)
+    study_name = study_name or default_study_name(table, model) + ("" if cv is None else f"-cv{cv}")
     about = {"model": model.model, "target": schema.target, "task": task, "metric": metric}
+    if cv is not None:  # a study of K-fold means: no single-split trial joins it, nor one of other folds
+        about["cv"] = cv
     pruner = pruner or optuna.pruners.MedianPruner(
         n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS
     )
@@ -292,6 +224,8 @@ def run_tune(
         # scored by the network's own scores: without the calibration
         candidate = clone(model).set_params(**options, progress=False, calibrate=None)
         try:
+            if folds is not None:
+                return network_value(trial, candidate, folds, validation=validation, prune=not is_default)
             candidate.fit(
                 train_table,
                 validation=validation,
@@ -308,13 +242,14 @@ def run_tune(
 
     def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if progress is not None:
-            progress({**trial_record(trial), "best": _best_so_far(study)})
+            progress({**trial_record(trial), "best": best_so_far(study)})
         if trial.user_attrs.get("default") and trial.state == optuna.trial.TrialState.FAIL:
             study.stop()  # the defaults with the user's fixed options fail: so would the rest
 
-    with _quiet_optuna():
-        study = _open_study(storage, study_name, direction, seed, pruner, about)
-        if not any(_default_tried(t) for t in study.get_trials(deepcopy=False)):
+    with quiet_optuna():
+        study = open_study(storage, study_name, direction, seed, pruner, about)
+        earlier = len(study.get_trials(deepcopy=False))
+        if not any(default_tried(t) for t in study.get_trials(deepcopy=False)):
             study.enqueue_trial(default_params(model), user_attrs={"default": True})
         study.optimize(objective, n_trials=trials, timeout=timeout_s, catch=(NeedmapError,), callbacks=[report])
         all_trials = study.get_trials(deepcopy=False)
@@ -339,6 +274,17 @@ def run_tune(
         "default_value": json_safe(default_trial.value) if default_trial is not None else None,
         "trials": records,
     }
+    lightgbm = None
+    if folds is not None:
+        chosen = next(r for r in records if r["number"] == best.number)
+        document.update(cv={"folds": folds.k, "split": folds.method, "seed": seed}, best_std=chosen.get("std"))
+        if tune_lightgbm:  # as many trials as the network had in this run, on the same folds
+            lightgbm = search_lightgbm(
+                model, folds, trials=len(all_trials) - earlier, storage=storage,
+                study_name=study_name + LIGHTGBM_STUDY_SUFFIX, seed=seed, pruner=pruner, validation=validation,
+                progress=progress,
+            )  # fmt: skip
+            document["lightgbm"] = lightgbm
 
     final = clone(model).set_params(**document["best_params"])
     model_dir = out / MODEL_DIR
@@ -373,12 +319,37 @@ def run_tune(
         train_index=train_idx,
         test_index=test_idx,
         document=document,
+        cv=cv,
+        folds=folds.fold if folds is not None else None,
+        lightgbm=lightgbm,
     )
 
 
 def improvement_line(outcome: TuneOutcome) -> str:
-    """``'validation AUC: default 0.7712 -> best 0.7790'`` (the default's value, or 'not measured')."""
+    """``'validation AUC: default 0.7712 -> best 0.7790 (trial 21)'`` (the default's value, or 'not
+    measured'); with ``cv``: ``'5-fold CV AUC: default 0.7712 -> best 0.7790 ± 0.0061 (trial 21)'``, the best
+    trial's mean over the folds and their spread (standard deviation)."""
     label = METRIC_LABEL.get(outcome.metric, outcome.metric)
     default = "not measured" if outcome.default_value is None else f"{outcome.default_value:.4f}"
-    best = f"{outcome.best_value:.4f} (trial {outcome.document['best_trial']})"
-    return f"validation {label}: default {default} -> best {best}"
+    if outcome.cv is None:
+        best = f"{outcome.best_value:.4f} (trial {outcome.document['best_trial']})"
+        return f"validation {label}: default {default} -> best {best}"
+    best = f"{outcome.best_value:.4f} ± {outcome.document['best_std']:.4f} (trial {outcome.document['best_trial']})"
+    return f"{outcome.cv}-fold CV {label}: default {default} -> best {best}"
+
+
+def contenders_line(outcome: TuneOutcome) -> str | None:
+    """With ``cv``: the best network's mean ± spread over the folds beside tuned LightGBM's, e.g.
+    ``'network: AUC 0.8010 ± 0.0060 over 5 folds; LightGBM (tuned, 30 trials): 0.8060 ± 0.0050'``;
+    None without ``cv``."""
+    if outcome.cv is None:
+        return None
+    label = METRIC_LABEL.get(outcome.metric, outcome.metric)
+    line = f"network: {label} {outcome.best_value:.4f} ± {outcome.document['best_std']:.4f} over {outcome.cv} folds"
+    search = outcome.lightgbm
+    if search is None:
+        return line
+    tuned = f"{LIGHTGBM} (tuned, {len(search['trials'])} trials)"
+    if search["best_value"] is None:
+        return f"{line}; {tuned}: no trial completed"
+    return f"{line}; {tuned}: {search['best_value']:.4f} ± {search['best_std']:.4f}"

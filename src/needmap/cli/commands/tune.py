@@ -17,21 +17,22 @@ from needmap.features.config import PreprocessConfig
 from needmap.models.options import NetworkOptions
 from needmap.option_text import duration
 from needmap.training.config import TrainConfig
-from needmap.workflows.run_options import RunOptions
+from needmap.workflows.run_options import RunOptions, TuneOptions
 
-#: The run options a search takes: how the rows are split (the baselines, calibration and cross-validation
-#: belong to ``needmap train``).
-TUNE_RUN_OPTIONS = ("test_size", "split", "time_column", "validation", "track")
+#: The run options a search takes: how the rows are split, cross-validation (each trial scored on the folds)
+#: and tracking (the baselines, calibration and the profit curve belong to ``needmap train``).
+TUNE_RUN_OPTIONS = ("test_size", "split", "time_column", "validation", "cv", "track")
 
 
 @app.command(
     epilog=(
         "Example: needmap tune bank.csv --target y --drop duration --model deepfm --trials 30 --out tuning/bank; "
-        "the same command again adds 30 trials to the study."
+        "the same command again adds 30 trials to the study. With --cv 5 each trial is scored on 5 folds of the "
+        "training rows and LightGBM is tuned on the same folds beside it."
     ),
 )
 @friendly_errors
-@with_options(ColumnRoles, PreprocessConfig, NetworkOptions, TrainConfig, (RunOptions, TUNE_RUN_OPTIONS))
+@with_options(ColumnRoles, PreprocessConfig, NetworkOptions, TrainConfig, (RunOptions, TUNE_RUN_OPTIONS), TuneOptions)
 def tune(
     data: str = typer.Argument(..., help="Labelled rows: CSV / Parquet / JSON lines file."),
     out: Path = typer.Option(
@@ -62,7 +63,7 @@ def tune(
     option given (on the command line, in --config or with -p) stays fixed; the others are searched."""
     from rich.markup import escape
 
-    from needmap.workflows.tune import improvement_line, run_tune, short_params
+    from needmap.workflows.tune import contenders_line, improvement_line, run_tune, short_params
 
     started = time.perf_counter()
     try:
@@ -74,31 +75,35 @@ def tune(
     given, file_model, file_params = options_with_file(options, config)
     if not given[ColumnRoles].get("target"):
         raise ConfigError("no target column given; expected --target COLUMN (or 'target:' in --config).")
-    run = given[RunOptions]
-    estimator = build_model(
-        model, given, file_model=file_model, params={**file_params, **params_from(param)}, skip=(RunOptions,)
-    )
+    run, tuning = given[RunOptions], given[TuneOptions]
+    if tuning.get("tune_lightgbm") and run.get("cv") is None:
+        raise ConfigError("--tune-lightgbm tunes LightGBM on the folds of --cv; expected --cv K (e.g. --cv 5) too.")
+    params = {**file_params, **params_from(param)}
+    estimator = build_model(model, given, file_model=file_model, params=params, skip=(RunOptions, TuneOptions))
 
     def line(trial: dict[str, Any]) -> None:
         value = "-" if trial["value"] is None else f"{trial['value']:.4f}"
+        if trial.get("std") is not None:  # cross-validated: the mean and spread of the folds scored
+            value += f" ± {trial['std']:.4f} ({len(trial['folds'])} folds)"
         best = "-" if trial["best"] is None else f"{trial['best']:.4f}"
         state = {"complete": "green", "pruned": "yellow"}.get(trial["state"], "red")
         default = " (default)" if trial.get("default") else ""
+        search = f"{trial['search']} " if trial.get("search") else ""
         out_console.print(
-            f"trial {trial['number']:>3} [{state}]{trial['state']:<8}[/] {value}  best {best}  "
+            f"{search}trial {trial['number']:>3} [{state}]{trial['state']:<8}[/] {value}  best {best}  "
             f"{trial['seconds'] or 0:.1f} s  {escape(short_params(trial['params']))}{default}",
             highlight=False,
             soft_wrap=True,
         )
 
     table = read_table(data, delimiter, encoding)
-    split = {key: run[key] for key in ("test_size", "split", "time_column", "validation") if key in run}
+    split = {key: run[key] for key in ("test_size", "split", "time_column", "validation", "cv") if key in run}
     track = run.get("track")
     try:
         outcome = run_tune(
             table, estimator, trials=trials, timeout_s=timeout_s, out=out, storage=storage, study_name=study,
             seed=given[TrainConfig].get("seed", 0), progress=line,
-            train_options={"track": track} if track else None, **split,
+            train_options={"track": track} if track else None, **split, **tuning,
         )  # fmt: skip
     except KeyboardInterrupt:
         # Finished trials are already in the study's database: say so (the shared handler says nothing was written).
@@ -112,6 +117,9 @@ def tune(
         f"[bold]{improvement_line(outcome)}[/] over {len(outcome.trials)} trials of '{outcome.study_name}'",
         soft_wrap=True,
     )
+    contenders = contenders_line(outcome)
+    if contenders is not None:
+        out_console.print(f"[bold]{contenders}[/]", soft_wrap=True, highlight=False)
     print_outcome(outcome.train, started)
     out_console.print(
         f"best model saved to [bold]{outcome.model_dir}[/] (tuning.json inside); study in {outcome.storage}",
