@@ -73,8 +73,10 @@ def test_report_with_data_adds_its_curves_drift_and_importance(
     text = build_report(bank_model_dir, data, out=tmp_path / "report.html", title="<b>campaign</b> 7").read_text()
     _self_contained(text)
     assert "<title>&lt;b&gt;campaign&lt;/b&gt; 7</title>" in text
-    assert 'data-series="mlp network on bank_holdout.csv' in _section(text, "roc")
-    assert re.search(r'data-series="mlp network on bank_holdout.csv"[^>]*stroke-dasharray', _section(text, "gains"))
+    # the model's chosen scorer (the network, a baseline or the blend) is drawn on the data
+    chosen = json.loads((bank_model_dir / "evaluation.json").read_text())["primary"]
+    assert f'data-series="{chosen} on bank_holdout.csv' in _section(text, "roc")
+    assert re.search(rf'data-series="{chosen} on bank_holdout.csv"[^>]*stroke-dasharray', _section(text, "gains"))
     drift = _section(text, "drift")
     assert {"drift-1", "drift-2", "drift-3"} <= _charts(drift)
     assert drift.count("<tr>") - 1 == 20  # one row per profiled column (19 inputs and the target)
