@@ -8,13 +8,17 @@ Fast (no deep model is trained): the mutation tests (make mutants) run these for
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import warnings
+from types import SimpleNamespace
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import log_loss
 
 from needmap.errors import ArtifactError
 from needmap.features.batch import FeatureBatch
@@ -199,6 +203,61 @@ def test_lightgbm_stops_early_on_validation_rows_and_keeps_its_best_round() -> N
     assert len(fitted.estimator.evals_result_["valid_0"]["binary_logloss"]) == fitted.rounds + 30
 
 
+def test_early_stopping_scores_the_validation_rows_with_their_list_columns() -> None:
+    # the validation loss LightGBM records for a round is sklearn's log loss of that round's predictions on
+    # the validation rows' full design (LightGBM accepts a validation matrix without the list columns and
+    # then scores rows it misreads, which moves the round kept)
+    x, score = _batch(300, 5)
+    xv, sv = _batch(200, 6)
+    yv = (sv > 0).astype(int)
+    base = fit_lightgbm(x, (score > 0).astype(np.float32), "binary", [4], list_cardinalities=[5], x_valid=xv,
+                        y_valid=yv)  # fmt: skip
+    recorded = base.estimator.evals_result_["valid_0"]["binary_logloss"]
+    design = bl._tree_design(xv, [5])
+    for k in (1, base.rounds // 2, base.rounds):  # the fitted booster keeps the trees up to its best round
+        p = base.estimator.booster_.predict(design, num_iteration=k)
+        assert recorded[k - 1] == pytest.approx(log_loss(yv, p), rel=1e-9)
+    assert base.rounds == int(np.argmin(recorded)) + 1
+
+
+def test_one_validation_row_is_enough_to_stop_early() -> None:
+    x, score = _batch(120, 11)
+    xv, sv = _batch(1, 12)
+    base = fit_lightgbm(x, score, "regression", [4], list_cardinalities=[5], x_valid=xv, y_valid=sv)
+    assert base.estimator.get_params()["n_estimators"] == 2000
+    assert base.rounds == base.estimator.best_iteration_ < 2000
+
+
+def test_lightgbm_with_validation_rows_prints_and_warns_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    # quiet as documented: no early-stopping log lines, and no LightGBM deprecation warning (LightGBM >= 4.7
+    # takes the validation rows as eval_X / eval_y and warns about eval_set)
+    x, score = _batch(120, 11)
+    xv, sv = _batch(60, 12)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        base = fit_lightgbm(x, score, "regression", [4], list_cardinalities=[5], x_valid=xv, y_valid=sv)
+    assert [str(w.message) for w in caught] == []
+    assert capfd.readouterr() == ("", "")
+    assert base.rounds == base.estimator.best_iteration_ < 2000
+
+
+def test_lightgbm_before_4_7_gets_the_validation_rows_as_eval_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a LightGBM whose fit has no eval_X (4.0 to 4.6, which pyproject allows): the same rows as eval_set
+    x, score = _batch(120, 11)
+    xv, sv = _batch(60, 12)
+    expected = fit_lightgbm(x, score, "regression", [4], list_cardinalities=[5], x_valid=xv, y_valid=sv)
+
+    def signature(f: Any) -> SimpleNamespace:
+        return SimpleNamespace(parameters={k: v for k, v in inspect.signature(f).parameters.items() if k != "eval_X"})
+
+    monkeypatch.setattr(bl, "inspect", SimpleNamespace(signature=signature))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # LightGBM >= 4.7 says eval_set is deprecated
+        base = fit_lightgbm(x, score, "regression", [4], list_cardinalities=[5], x_valid=xv, y_valid=sv)
+    assert base.rounds == base.estimator.best_iteration_ == expected.rounds < 2000
+    assert base.estimator.evals_result_["valid_0"]["l2"] == expected.estimator.evals_result_["valid_0"]["l2"]
+
+
 @pytest.mark.parametrize("valid", ["empty", "no labels"])
 def test_lightgbm_without_usable_validation_rows_runs_the_fixed_rounds(valid: str) -> None:
     x, score = _batch(80, 7)
@@ -275,6 +334,7 @@ def test_the_seed_reaches_every_baseline_and_defaults_to_zero(monkeypatch: pytes
         return [b.estimator.get_params().get("random_state") for b in bases]
 
     assert fit_baseline(x, y, "binary", [4]).estimator.random_state == 0
+    assert fit_lightgbm(x, y, "binary", [4]).estimator.get_params()["random_state"] == 0
     assert seeds(fit_single_baselines(x, y, "binary", [4])) == [0, 0]
     single = fit_single_baselines(x, y, "binary", [4], seed=6)
     assert seeds(single) == [6, 6]
