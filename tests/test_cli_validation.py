@@ -35,13 +35,19 @@ def test_train_with_every_validation_option(bank_csv: Path, tmp_path: Path, monk
     for heading in ("test (logistic regression)", "test (LightGBM)", "2-fold cross-validation", "ece_uncalibrated"):
         assert heading in output
     assert f"verdict: {metrics['verdict']}" in " ".join(output.split())
-    assert f"cross-validation verdict: {metrics['cv']['verdict']}" in " ".join(output.split())
+    # one verdict: the scorer was chosen on the folds' out-of-fold scores, each candidate's figure there pooled
+    assert "cross-validation verdict" not in output and "out-of-fold (2-fold cross-validation)" in metrics["verdict"]
+    choice = metrics["selection"]
+    assert choice["on"] == "out-of-fold (2-fold cross-validation)" and choice["rows"] == 2400
+    for name in ("logistic regression", "LightGBM"):
+        assert choice["validation"][name] == pytest.approx(metrics["cv"]["pooled"][name]["auc"], abs=1e-9)
+    assert choice["validation"]["network"] == pytest.approx(metrics["cv"]["pooled"]["mlp network"]["auc"], abs=1e-9)
     assert [f["fold"] for f in metrics["cv"]["folds"]] == [1, 2] and metrics["cv"]["rows"] == 2400
     assert metrics["calibration"]["method"] == "isotonic" and (out / "calibration.json").is_file()
     evaluation = json.loads((out / "evaluation.json").read_text())
     assert evaluation["profit_settings"] == {"contact_cost": 1.5, "conversion_value": 25.0}
     assert evaluation["group_auc"]["column"] == "job"
-    assert set(evaluation["models"]) == {"mlp network", "logistic regression", "LightGBM"}
+    assert set(evaluation["models"]) - {"blend"} == {"mlp network", "logistic regression", "LightGBM"}
     run_id = output.split("run id ")[1].split()[0]
     from mlflow import MlflowClient
 

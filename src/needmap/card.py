@@ -44,8 +44,9 @@ def _metric_rows(task: str, metrics: dict[str, Any], target: str | None = None) 
     return rows
 
 
-def _cv_lines(cv: Any) -> list[str]:
-    """The cross-validation section: each model's mean and standard deviation over the folds, the verdict."""
+def _cv_lines(cv: Any, *, verdict: bool = True) -> list[str]:
+    """The cross-validation section: each model's mean and standard deviation over the folds, and (``verdict``)
+    the pooled verdict: left out when the model chose its scorer on these folds and its verdict says so."""
     if not isinstance(cv, dict) or not cv.get("models"):
         return []
     lines = [
@@ -58,7 +59,7 @@ def _cv_lines(cv: Any) -> list[str]:
     ]
     for name in cv["models"]:
         lines.append(f"| {name} | {_fmt((cv.get('mean') or {}).get(name))} | {_fmt((cv.get('std') or {}).get(name))} |")
-    if cv.get("verdict"):
+    if verdict and cv.get("verdict"):
         lines += ["", f"Verdict on the pooled out-of-fold scores: {cv['verdict']}"]
     return [*lines, ""]
 
@@ -146,7 +147,7 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
     verdict = metrics.get("verdict")
     if verdict:
         lines += [f"Verdict on the test rows: {verdict}", ""]
-    lines += _cv_lines(metrics.get("cv"))
+    lines += _cv_lines(metrics.get("cv"), verdict=not metrics.get("selection"))  # a choice states it once, above
     training = metrics.get("training") or {}
     if training:
         lines += [

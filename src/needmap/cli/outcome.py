@@ -29,7 +29,8 @@ def print_outcome(outcome: Any, started: float) -> None:
     if metrics.get("cv"):
         cv = metrics["cv"]
         out_console.print(cv_table(cv, title=f"{cv['k']}-fold cross-validation of the training part ({cv['metric']})"))
-        out_console.print(f"[bold]cross-validation verdict:[/] {cv['verdict']}")
+        if not metrics.get("selection"):  # else the one verdict below states the choice made on these folds
+            out_console.print(f"[bold]cross-validation verdict:[/] {cv['verdict']}")
     training = metrics.get("training", {})
     out_console.print(
         f"trained {training.get('epochs_run')} epochs (best {training.get('best_epoch')}, stopped by "

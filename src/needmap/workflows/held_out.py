@@ -115,6 +115,21 @@ def choose_scorers(
     return choices
 
 
+def choose_on_cv(cv_result: dict[str, Any], schema: Any, select: str, seed: int) -> list[Choice]:
+    """The choice of a model of one target from cross-validation's out-of-fold scores of the training part
+    (:func:`needmap.workflows.cv.run_cv`): every training row scored by a network and baselines that did not
+    train on it, so the choice rests on all of them rather than on the validation rows alone."""
+    head = schema.heads[0]
+    out_of_fold = cv_result["out_of_fold"]
+    scores = dict(out_of_fold["scores"])
+    network = scores.pop(cv_result["primary"])
+    on = f"out-of-fold ({cv_result['k']}-fold cross-validation)"
+    return [
+        choose(select, head.name, str(head.task), out_of_fold["y"], network, scores,
+               network_name=cv_result["primary"], seed=seed, on=on)
+    ]  # fmt: skip
+
+
 @dataclass
 class TestJudgement:
     """What the test rows say of a fitted model: the entries of its ``metrics`` and its ``evaluation.json``."""

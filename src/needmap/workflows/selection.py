@@ -64,7 +64,8 @@ class Choice:
     ``weight``: the network's weight in a blend (LightGBM's is ``1 - weight``), else None;
     ``how``: "auto" or the ``select`` asked for; ``reason``: a sentence; ``metric`` and ``validation``: each
     candidate's primary metric on the validation rows (the blend's out of fold under ``auto``);
-    ``rows``: the validation rows that have the target; ``target``: its name.
+    ``rows``: the validation rows that have the target; ``target``: its name; ``on``: which scores the
+    candidates were compared on ("validation", or "out-of-fold (5-fold cross-validation)" with ``--cv``).
     """
 
     target: str
@@ -75,6 +76,7 @@ class Choice:
     metric: str | None = None
     validation: dict[str, float | None] = field(default_factory=dict)
     rows: int = 0
+    on: str = "validation"
 
     @property
     def needs_baselines(self) -> bool:
@@ -233,12 +235,14 @@ def choose(
     *,
     network_name: str = "network",
     seed: int = 0,
+    on: str = "validation",
 ) -> Choice:
     """One target's :class:`Choice` by ``select`` (:data:`SELECTIONS`), from the validation rows that have
     it: their encoded target ``y`` ``[n]``, the network's outputs there and each baseline's by name.
 
     ``y`` and ``network`` None (no validation rows) or no baselines: ``auto`` keeps the network, and the
-    choices that need what is missing raise ConfigError.
+    choices that need what is missing raise ConfigError. ``on``: which rows' scores these are, in words
+    ("validation"; with cross-validation, the out-of-fold scores of every training row).
     """
     if select not in SELECTIONS:
         raise ConfigError(f"select={select!r} is not a way to choose the scorer; expected one of {list(SELECTIONS)}.")
@@ -276,12 +280,12 @@ def choose(
         if name == BLEND and weight is None:
             raise ConfigError("select='blend' blends the network with LightGBM, and no LightGBM was trained.")
         reason = f"as asked (select {select})"
-        return Choice(target, name, weight if name == BLEND else None, select, reason, metric, values, len(y))
+        return Choice(target, name, weight if name == BLEND else None, select, reason, metric, values, len(y), on)
     defined = {k: v for k, v in values.items() if v is not None}
     if not defined:
-        return Choice(target, NETWORK, None, "auto", f"the validation {metric} is undefined", metric, values, len(y))
+        return Choice(target, NETWORK, None, "auto", f"the {on} {metric} is undefined", metric, values, len(y), on)
     best = max(defined, key=lambda k: defined[k]) if PRIMARY[task][1] else min(defined, key=lambda k: defined[k])
-    chosen, reason = best, f"the best validation {metric} ({defined[best]:.4f}) of {len(defined)} candidates"
+    chosen, reason = best, f"the best {on} {metric} ({defined[best]:.4f}) of {len(defined)} candidates"
     rarer = int(min(np.sum(y == 1), np.sum(y == 0))) if task == "binary" else None
     if rarer is not None and rarer < FEW_EVIDENCE:
         outputs = {**{NETWORK: network}, **dict(baselines)}
@@ -299,12 +303,12 @@ def choose(
             if interval["low"] <= 0.0:
                 chosen = name
                 reason = (
-                    f"the validation rows hold {rarer} of the rarer class, too few to tell the candidates apart: "
+                    f"the {on} scores hold {rarer} of the rarer class, too few to tell the candidates apart: "
                     f"the simplest one not worse than the best ({best}, {metric} {defined[best]:.4f}) within the "
                     f"paired interval [{interval['low']:+.4f}, {interval['high']:+.4f}]"
                 )
                 break
-    return Choice(target, chosen, weight if chosen == BLEND else None, "auto", reason, metric, values, len(y))
+    return Choice(target, chosen, weight if chosen == BLEND else None, "auto", reason, metric, values, len(y), on)
 
 
 def _named(candidate: str, network_name: str) -> str:
@@ -319,7 +323,7 @@ def decision_sentence(choice: Choice, network_name: str, document: Mapping[str, 
     shown = [f"{_named(k, network_name)} {v:.4f}" for k, v in choice.validation.items() if v is not None]
     sentence = f"Scores with {choice.label(network_name)}: {choice.reason}"
     if shown and choice.how == "auto":
-        sentence += f" (validation {choice.metric}: {', '.join(shown)})"
+        sentence += f" ({choice.on} {choice.metric}: {', '.join(shown)})"
     sentence += "."
     return f"{sentence} On the test rows: {_evidence(choice, document, 'the test rows')}"
 

@@ -33,7 +33,7 @@ from needmap.features.target import strata, target_names
 from needmap.schema import Schema
 from needmap.workflows.cv import cv_summary, run_cv
 from needmap.workflows.evidence import record_evidence
-from needmap.workflows.held_out import choose_scorers, judge_on_test, train_baselines
+from needmap.workflows.held_out import choose_on_cv, choose_scorers, judge_on_test, train_baselines
 from needmap.workflows.selection import SELECTION_FILE, SELECTIONS, selection_document
 
 
@@ -200,7 +200,10 @@ def run_train(
     bases = train_baselines(fitted, train_table, seed) if baseline else None
     if bases is not None:
         fitted.use_baselines([b for per_target in bases for b in per_target])
-    fitted.selection_ = choose_scorers(fitted, train_table, bases, select, seed)
+    if cv_result is not None and bases is not None:  # every training row scored out of fold: the wider evidence
+        fitted.selection_ = choose_on_cv(cv_result, fitted.schema_, select, seed)
+    else:
+        fitted.selection_ = choose_scorers(fitted, train_table, bases, select, seed)
     fitted.extras_[SELECTION_FILE] = selection_document(fitted.selection_)
     groups = None if group_column is None else test_table.column(group_column).to_numpy(zero_copy_only=False)
     judged = judge_on_test(
