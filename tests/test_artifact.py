@@ -283,6 +283,9 @@ def test_the_umask_is_read_without_proc_too_and_left_as_it_was(monkeypatch: pyte
     import needmap.artifact as artifact
 
     class NoProc(type(Path())):  # type: ignore[misc]
+        def read_bytes(self) -> bytes:
+            raise OSError("no /proc on this system")
+
         def read_text(self, *args: Any, **kwargs: Any) -> str:
             raise OSError("no /proc on this system")
 
@@ -294,3 +297,25 @@ def test_the_umask_is_read_without_proc_too_and_left_as_it_was(monkeypatch: pyte
         assert _current_umask() == 0o027
     finally:
         os.umask(previous)
+
+
+@pytest.mark.skipif(not Path("/proc/self/comm").is_file(), reason="needs Linux's prctl(PR_SET_NAME)")
+def test_a_process_whose_name_is_not_ascii_saves_a_model(tmp_path: Path) -> None:
+    # A script named análisis.py run by its shebang has that name in the first line of /proc/self/status;
+    # decoding the file as ASCII raised UnicodeDecodeError out of save_artifact.
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_name = 15
+    original = Path("/proc/self/comm").read_bytes().rstrip(b"\n")
+    assert libc.prctl(pr_set_name, "análisis.py".encode(), 0, 0, 0) == 0
+    try:
+        assert "análisis".encode() in Path("/proc/self/status").read_bytes().splitlines()[0]
+        previous = os.umask(0o027)
+        try:
+            out = save_artifact(tmp_path / "m", **_parts())
+        finally:
+            os.umask(previous)
+    finally:
+        libc.prctl(pr_set_name, original, 0, 0, 0)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o750
