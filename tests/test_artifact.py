@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -416,3 +417,27 @@ def test_an_older_model_that_cannot_be_removed_does_not_fail_the_save(
     left = sorted(p.name for p in tmp_path.iterdir())
     assert len(left) == 2 and left[0].startswith(".m.old-") and left[1] == "m"
     assert sorted(p.name for p in (tmp_path / left[0]).iterdir()) == ["locked"]
+
+
+@pytest.mark.skipif(sys.flags.utf8_mode == 1, reason="Python's UTF-8 mode reads and writes UTF-8 whatever the locale")
+def test_the_text_files_are_utf8_under_a_locale_that_is_not(tmp_path: Path) -> None:
+    # Under the C locale (ASCII here; cp1252 on a Windows machine) a file opened without an encoding is
+    # written and read in that encoding: a card or a column name with an accent would fail or change.
+    import locale
+
+    card = "# Modèle\n\nColonnes : Größe, prénom — 3 €\n"
+    schema = {"target": "y", "columns": [{"name": "Größe", "role": "numeric"}]}
+    previous = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, "C")
+        if locale.getencoding().lower().replace("-", "") in ("utf8", "utf_8"):
+            pytest.skip("this C locale is UTF-8")
+        out = save_artifact(tmp_path / "m", **_parts(card=card, schema=schema))
+        # a schema.json edited by hand and saved as UTF-8 text, not as JSON's \u escapes
+        (out / "schema.json").write_bytes(json.dumps(schema, ensure_ascii=False).encode("utf-8"))
+        contents = load_artifact(out)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, previous)
+    assert (out / "card.md").read_bytes() == card.encode("utf-8")
+    assert contents.card == card
+    assert contents.schema == schema
