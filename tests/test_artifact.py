@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +285,9 @@ def test_the_umask_is_read_without_proc_too_and_left_as_it_was(monkeypatch: pyte
     import needmap.artifact as artifact
 
     class NoProc(type(Path())):  # type: ignore[misc]
+        def read_bytes(self) -> bytes:
+            raise OSError("no /proc on this system")
+
         def read_text(self, *args: Any, **kwargs: Any) -> str:
             raise OSError("no /proc on this system")
 
@@ -294,3 +299,145 @@ def test_the_umask_is_read_without_proc_too_and_left_as_it_was(monkeypatch: pyte
         assert _current_umask() == 0o027
     finally:
         os.umask(previous)
+
+
+def _linux_umask_line() -> bool:
+    try:
+        return b"\nUmask:" in Path("/proc/self/status").read_bytes()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _linux_umask_line(), reason="no Umask line in /proc/self/status (not Linux)")
+def test_where_linux_shows_the_umask_it_is_read_without_setting_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # os.umask sets the mask while reading it: another thread would create files with 0o022 meanwhile
+    import needmap.artifact as artifact
+
+    calls: list[int] = []
+    real_umask = os.umask
+
+    def spy(mask: int) -> int:
+        calls.append(mask)
+        return real_umask(mask)
+
+    previous = real_umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", spy)
+        assert artifact._umask() == 0o027
+        assert calls == []
+    finally:
+        real_umask(previous)
+
+
+@pytest.mark.skipif(not Path("/proc/self/comm").is_file(), reason="needs Linux's prctl(PR_SET_NAME)")
+def test_a_process_whose_name_is_not_ascii_saves_a_model(tmp_path: Path) -> None:
+    # A script named análisis.py run by its shebang has that name in the first line of /proc/self/status;
+    # decoding the file as ASCII raised UnicodeDecodeError out of save_artifact.
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_name = 15
+    original = Path("/proc/self/comm").read_bytes().rstrip(b"\n")
+    assert libc.prctl(pr_set_name, "análisis.py".encode(), 0, 0, 0) == 0
+    try:
+        assert "análisis".encode() in Path("/proc/self/status").read_bytes().splitlines()[0]
+        previous = os.umask(0o027)
+        try:
+            out = save_artifact(tmp_path / "m", **_parts())
+        finally:
+            os.umask(previous)
+    finally:
+        libc.prctl(pr_set_name, original, 0, 0, 0)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o750
+
+
+class _Interrupted(BaseException):
+    """Stands for whatever stops a save between two steps: Ctrl-C, a full disk, a killed thread."""
+
+
+@pytest.mark.parametrize("step", [0, 1, 2])
+def test_a_replacement_stopped_at_any_rename_or_removal_leaves_a_whole_model_at_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: int
+) -> None:
+    # Replacing a model takes three steps: the older directory renamed aside (0), the new one renamed to
+    # the path (1), the older one removed (2). Stopped at each, the exception comes out unchanged, the path
+    # holds the older model before step 1 and the newer from it on, and no staging directory is left.
+    target = tmp_path / "m"
+    save_artifact(target, **_parts(card="old"))
+    taken: list[str] = []
+    replace, rmtree = os.replace, shutil.rmtree
+
+    def stop_at(name: str, real: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            taken.append(name)
+            if len(taken) - 1 == step:
+                raise _Interrupted(name)
+            return real(*args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(os, "replace", stop_at("replace", replace))
+    monkeypatch.setattr(shutil, "rmtree", stop_at("rmtree", rmtree))
+    with pytest.raises(_Interrupted, match=["replace", "replace", "rmtree"][step]):
+        save_artifact(target, **_parts(card="new"))
+    monkeypatch.undo()
+    assert load_artifact(target).card == ("old" if step < 2 else "new")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if step < 2:
+        assert left == ["m"]
+    else:  # stopped before removing it: the older directory stays beside the new model, under a hidden name
+        assert len(left) == 2 and left[0].startswith(".m.old-") and left[1] == "m"
+
+
+def test_a_failed_first_save_leaves_nothing_and_raises_its_own_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        save_artifact(tmp_path / "m", **_parts(metrics={"auc": float("inf")}))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_older_model_that_cannot_be_removed_does_not_fail_the_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Removing the older directory is tidying up after the new model is in place: a file in it that
+    # cannot be deleted (another user's, a read-only mount) leaves it behind, and the save still succeeds.
+    target = tmp_path / "m"
+    save_artifact(target, **_parts(card="old"))
+    (target / "locked").write_text("x", encoding="utf-8")
+    unlink = os.unlink
+
+    def refuse_locked(path: Any, *args: Any, **kwargs: Any) -> None:
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", refuse_locked)
+    out = save_artifact(target, **_parts(card="new"))
+    monkeypatch.undo()
+    assert out == target and load_artifact(target).card == "new"
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert len(left) == 2 and left[0].startswith(".m.old-") and left[1] == "m"
+    assert sorted(p.name for p in (tmp_path / left[0]).iterdir()) == ["locked"]
+
+
+@pytest.mark.skipif(sys.flags.utf8_mode == 1, reason="Python's UTF-8 mode reads and writes UTF-8 whatever the locale")
+def test_the_text_files_are_utf8_under_a_locale_that_is_not(tmp_path: Path) -> None:
+    # Under the C locale (ASCII here; cp1252 on a Windows machine) a file opened without an encoding is
+    # written and read in that encoding: a card or a column name with an accent would fail or change.
+    import locale
+
+    card = "# Modèle\n\nColonnes : Größe, prénom — 3 €\n"
+    schema = {"target": "y", "columns": [{"name": "Größe", "role": "numeric"}]}
+    previous = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, "C")
+        if locale.getencoding().lower().replace("-", "") in ("utf8", "utf_8"):
+            pytest.skip("this C locale is UTF-8")
+        out = save_artifact(tmp_path / "m", **_parts(card=card, schema=schema))
+        # a schema.json edited by hand and saved as UTF-8 text, not as JSON's \u escapes
+        (out / "schema.json").write_bytes(json.dumps(schema, ensure_ascii=False).encode("utf-8"))
+        contents = load_artifact(out)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, previous)
+    assert (out / "card.md").read_bytes() == card.encode("utf-8")
+    assert contents.card == card
+    assert contents.schema == schema

@@ -112,3 +112,43 @@ def test_validation_rows_of_one_class_are_named() -> None:
         Calibrator("isotonic").fit(np.array([0.2, 0.5, 0.9]), np.array([1, 1, 1]))
     with pytest.raises(DataError, match=r"^y_true holds only negatives \(2 rows\)"):
         Calibrator("platt").fit(np.array([0.2, 0.5]), np.array([0, 0]))
+
+
+@pytest.mark.parametrize(
+    ("p", "y"),
+    [
+        # confident scores: q (1 - q) is small on every row, the curvature a Newton step must not overstate
+        ([0.999, 0.998, 0.9995, 0.997, 0.999, 0.996, 0.9999, 0.99], [1, 1, 1, 1, 1, 0, 1, 0]),
+        # seven rows where a first try longer than the full Newton step circles the minimum
+        ([0.07, 0.13, 0.14, 0.31, 0.13, 0.25, 0.09], [1, 0, 0, 0, 0, 1, 1]),
+    ],
+)
+def test_platt_reaches_the_minimum_to_eight_decimals(p: list[float], y: list[int]) -> None:
+    fitted = Calibrator("platt").fit(np.array(p), np.array(y))
+    slope, intercept = _platt_reference(np.array(p), np.array(y))
+    assert fitted.slope_ == pytest.approx(slope, abs=1e-8)
+    assert fitted.intercept_ == pytest.approx(intercept, abs=1e-8)
+
+
+def test_platt_at_its_starting_point_stops_there_without_a_numpy_warning() -> None:
+    # Balanced rows all scored 0.5: the logit is 0, so the slope's gradient and step are exactly 0, and the
+    # intercept's are 0 up to rounding; a stopping rule that divides by the step would warn here.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted = Calibrator("platt").fit(np.full(6, 0.5), np.array([0, 1, 0, 1, 0, 1]))
+    assert fitted.slope_ == 0.0 and fitted.intercept_ == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_fitted_calibrator_holds_the_state_of_its_own_method_only() -> None:
+    p = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.9])
+    y = np.array([0, 0, 1, 0, 1, 1])
+    unfitted = Calibrator("platt")
+    assert (unfitted.x_, unfitted.y_, unfitted.slope_, unfitted.intercept_) == (None, None, None, None)
+    iso = Calibrator("isotonic").fit(p, y)
+    assert iso.x_ is not None and iso.y_ is not None and iso.x_.dtype == iso.y_.dtype == np.float64
+    assert iso.slope_ is None and iso.intercept_ is None
+    platt = Calibrator("platt").fit(p, y)
+    assert platt.x_ is None and platt.y_ is None
+    assert isinstance(platt.slope_, float) and isinstance(platt.intercept_, float)

@@ -132,13 +132,15 @@ def save_artifact(
 
 def _umask() -> int:
     """The process's umask, read without changing it where Linux shows it (os.umask sets it while reading
-    it, a moment in which another thread would create files with another mask)."""
+    it, a moment in which another thread would create files with another mask). The status is read as bytes:
+    its first line holds the process name as the kernel keeps it, which need not be ASCII (a script named
+    ``análisis.py`` run by its shebang)."""
     try:
-        status = Path("/proc/self/status").read_text(encoding="ascii")
+        status = Path("/proc/self/status").read_bytes()
     except OSError:  # not Linux
-        status = ""
+        status = b""
     for line in status.splitlines():
-        if line.startswith("Umask:"):
+        if line.startswith(b"Umask:"):
             return int(line.split()[1], 8)
     umask = os.umask(0o022)
     os.umask(umask)

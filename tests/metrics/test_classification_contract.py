@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import log_loss, roc_auc_score
 
 from needmap.errors import ConfigError, DataError
 from needmap.metrics import binary_metrics, expected_calibration_error, lift_capture, multiclass_metrics
@@ -92,6 +93,8 @@ def test_two_classes_are_a_multiclass_output_and_zero_probabilities_are_allowed(
         (lambda: binary_metrics(np.zeros((2, 2)), np.array([0.2, 0.3])), r"^y_true has shape \(2, 2\)"),
         (lambda: lift_capture(np.array([0, 1]), np.array([0.2])), r"^y_true has 2 rows and p has 1"),
         (lambda: lift_capture(np.array([0, 1]), np.array([0.2, np.nan])), r"^p holds 1 NaN"),
+        (lambda: binary_metrics(np.array([0, 1]), np.array([0.2, np.nan])), r"^p holds 1 NaN"),
+        (lambda: expected_calibration_error(np.array([0, 1]), np.zeros((2, 2))), r"^p has shape \(2, 2\)"),
         (lambda: expected_calibration_error(np.array([0, 1]), np.array([0.2])), r"^y_true has 2 rows and p has 1"),
         (lambda: multiclass_metrics(np.array([0, 1, 1]), np.full((2, 2), 0.5)), r"^y has 3 rows and P has 2"),
         (lambda: multiclass_metrics(np.array([0, np.nan]), np.full((2, 2), 0.5)), r"^y holds 1 NaN"),
@@ -106,3 +109,50 @@ def test_column_vectors_are_read_as_rows() -> None:
     flat = binary_metrics(Y, P)
     assert binary_metrics(Y.reshape(-1, 1), P.reshape(-1, 1)) == flat
     assert expected_calibration_error(Y[:, None], P[:, None]) == flat["ece"]
+
+
+def test_binary_labels_are_int64_whatever_their_input_type() -> None:
+    from needmap.metrics._checks import binary_labels
+
+    for y in ([True, False, True], [1.0, 0.0, 1.0], np.array([1, 0, 1], dtype=np.int8)):
+        labels = binary_labels(np.asarray(y))
+        assert labels.dtype == np.int64 and labels.tolist() == [1, 0, 1]
+
+
+def test_float32_probabilities_give_the_float64_log_loss() -> None:
+    # A network's float32 output: the log loss clips a zero probability of the true class at float64's
+    # epsilon (-log(2.2e-16) = 36.04), as for float64 input, not at float32's (-log(1.2e-7) = 15.9).
+    y = np.array([0, 1, 2, 1])
+    P = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.5, 0.5, 0.0], [0.1, 0.8, 0.1]], dtype=np.float32)
+    expected = log_loss(y, P.astype(np.float64))
+    assert expected > 9  # the zero term dominates: 36.04 / 4
+    assert multiclass_metrics(y, P)["logloss"] == pytest.approx(expected, rel=1e-12)
+    assert multiclass_metrics(y, P.astype(np.float64))["logloss"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_rows_that_do_not_sum_to_one_are_divided_by_their_sum() -> None:
+    y = np.array([0, 1, 2, 1, 0])
+    P = np.array([[0.6, 0.3, 0.1], [0.2, 0.45, 0.35], [0.15, 0.25, 0.6], [0.4, 0.35, 0.25], [0.35, 0.4, 0.25]])
+    scale = np.array([[2.0], [0.5], [4.0], [1.0], [8.0]])  # powers of 2: dividing by the row sum is exact
+    m = multiclass_metrics(y, P * scale)
+    assert m["logloss"] == pytest.approx(log_loss(y, P), rel=1e-12)
+    assert m["macro_auc"] == pytest.approx(roc_auc_score(y, P, multi_class="ovr", average="macro"), rel=1e-12)
+    assert m["accuracy"] == pytest.approx(0.6)  # rows 4 and 5 are argmax class 0 and 1, true 1 and 0
+
+
+def test_labels_that_are_not_whole_numbers_are_refused() -> None:
+    P = np.full((3, 3), 1 / 3)
+    for y in ([0, 1.5, 2], [0, 1, -1], [0, 1, 3]):
+        with pytest.raises(DataError, match=r"^y holds values that are not class indices in \[0, 3\)"):
+            multiclass_metrics(np.array(y), P)
+
+
+def test_a_class_of_one_row_counts_in_the_macro_auc_and_one_class_of_all_rows_gives_none() -> None:
+    y = np.array([0, 0, 1, 1, 2])  # class 2 occurs once: its one-vs-rest AUC is defined
+    P = np.array([[0.6, 0.3, 0.1], [0.3, 0.5, 0.2], [0.2, 0.5, 0.3], [0.5, 0.2, 0.3], [0.1, 0.4, 0.5]])
+    expected = np.mean([roc_auc_score(y == c, P[:, c]) for c in range(3)])
+    assert multiclass_metrics(y, P)["macro_auc"] == pytest.approx(expected, rel=1e-12)
+    assert roc_auc_score(y == 2, P[:, 2]) == 1.0
+    assert expected != np.mean([roc_auc_score(y == c, P[:, c]) for c in (0, 1)])
+    only = multiclass_metrics(np.zeros(5, dtype=int), P)  # no class is both present and absent
+    assert only["macro_auc"] is None and "[1, 2]" in only["note"]
