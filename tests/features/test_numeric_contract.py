@@ -11,7 +11,7 @@ import pytest
 
 from needmap.data.values import parse_numeric
 from needmap.errors import SchemaError
-from needmap.features.numeric import NumericColumn
+from needmap.features.numeric import AUTO_LOG1P_SKEW, NumericColumn, auto_scaling, skewness
 
 
 def _parsed(array: pa.Array | pa.ChunkedArray) -> tuple[list[float], list[bool], list[bool]]:
@@ -87,3 +87,27 @@ def test_without_clipping_nothing_is_counted_as_clipped() -> None:
     assert (report["clipped_low"], report["clipped_high"]) == (0, 0)
     out, low, high = column.transform(np.array([-100.0, 100.0]))
     assert out.tolist() == [-100.0, 100.0] and (low, high) == (0, 0)
+
+
+def test_auto_scaling_takes_log1p_only_above_the_threshold() -> None:
+    # 0, 0, 0, eight 1s, 4: mean 12 / 12 = 1; deviations -1 (x3), 0 (x8), 3; mean square (3 + 9) / 12 = 1,
+    # mean cube (-3 + 27) / 12 = 2: skewness exactly 2.0 = AUTO_LOG1P_SKEW, which is not "above"
+    boundary = [0.0] * 3 + [1.0] * 8 + [4.0]
+    assert skewness(np.array(boundary)) == AUTO_LOG1P_SKEW == 2.0
+    assert auto_scaling(np.array(boundary)) == "standard"
+    assert _fit(boundary, scaling="auto")[0].scaling == "standard"
+    # one more zero: skewness 2.0170 (scipy.stats.skew, which also gives 2.0 for the case above): log1p
+    assert auto_scaling(np.array([0.0, *boundary])) == "log1p"
+
+
+@pytest.mark.filterwarnings("error")  # numpy warns on the mean of no values: none may reach the user
+def test_no_rows_at_all_fit_without_a_warning() -> None:
+    assert skewness(np.array([])) == 0.0 and skewness(np.array([7.0])) == 0.0
+    for scaling in ("standard", "log1p", "auto"):
+        column, _ = _fit([], scaling=scaling)
+        assert (column.center, column.scale) == (0.0, 1.0), scaling
+    assert _fit([], scaling="auto")[0].scaling == "standard"
+    quantile, _ = _fit([], scaling="quantile")  # the quantiles of a single 0: every level at 0
+    assert quantile.quantiles == [0.0] * 5
+    # a value tied with every quantile takes their middle level, one above them all the top level
+    assert quantile.transform(np.array([0.0, 1.0]))[0].tolist() == [0.5, 1.0]

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from needmap.errors import SchemaError
+from needmap.errors import DataError, SchemaError
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.schema import ColumnSpec, Head, Schema
 
@@ -297,3 +297,121 @@ def test_a_column_given_twice_is_refused_and_list_columns_are_not_compared_for_d
     lists = Schema([ColumnSpec("tags", "multihot", "list<string>", "test")])
     same_rows = pa.table({"tags": [["a", "b"], ["a", "b"], ["c"]]})
     assert Preprocessor(lists).fit(same_rows).report_["duplicate_rows"] == 0  # only list columns: none compared
+
+
+def _every_kind_schema() -> Schema:
+    """A scaled numeric column, a bucketized one, a categorical one and a multi-hot list: each is read by its
+    own call (parse_numeric, the bucket path, category_strings, the list's tokens) in fit and in transform."""
+    return Schema(
+        [
+            ColumnSpec("age", "numeric", "double", "test"),
+            ColumnSpec("amount", "numeric", "double", "test", {"bucketize": 2}),
+            ColumnSpec("job", "categorical", "string", "test"),
+            ColumnSpec("tags", "multihot", "string", "test", {"separator": "|"}),
+        ]
+    )
+
+
+GOOD = {
+    "age": pa.array([20.0, 30.0, 40.0, 50.0]),
+    "amount": pa.array([1.0, 2.0, 3.0, 4.0]),
+    "job": pa.array(["a", "b", "a", "b"]),
+    "tags": pa.array(["x|y", "x", "", "y"]),
+}
+# a value of an Arrow type that the column's role cannot read: timestamps hold no number, lists of numbers
+# no category name, and plain numbers are neither text to split nor lists
+UNREADABLE = {
+    "age": pa.array([0, 1, 2, 3], pa.timestamp("s")),
+    "amount": pa.array([0, 1, 2, 3], pa.timestamp("s")),
+    "job": pa.array([[1], [2], [3], [4]]),
+    "tags": pa.array([1, 2, 3, 4]),
+}
+
+
+def _from_file(columns: dict) -> pa.Table:
+    return pa.table(columns).replace_schema_metadata({b"needmap.source": b"leads.csv", b"needmap.first_row": b"2"})
+
+
+@pytest.mark.parametrize("name", list(UNREADABLE))
+def test_a_column_of_an_unreadable_type_is_named_with_its_file_in_fit_and_transform(name: str) -> None:
+    bad = _from_file({**GOOD, name: UNREADABLE[name]})
+    with pytest.raises(SchemaError, match="Arrow type") as error:
+        Preprocessor(_every_kind_schema()).fit(bad)
+    assert (error.value.column, error.value.file) == (name, "leads.csv")
+    pre = Preprocessor(_every_kind_schema()).fit(pa.table(GOOD))
+    with pytest.raises(SchemaError, match="Arrow type") as error:
+        pre.transform(bad)
+    assert (error.value.column, error.value.file) == (name, "leads.csv")
+
+
+def test_a_feature_column_absent_from_the_training_table_is_named_with_its_file() -> None:
+    without_job = _from_file({k: v for k, v in GOOD.items() if k != "job"})
+    with pytest.raises(SchemaError, match="found no column 'job'") as error:
+        Preprocessor(_every_kind_schema()).fit(without_job)
+    assert (error.value.column, error.value.file) == ("job", "leads.csv")
+
+
+def test_one_training_row_is_enough_and_none_is_refused_with_the_file(make_schema) -> None:
+    schema = make_schema(numeric=("age",), categorical=("job",))
+    pre = Preprocessor(schema).fit(pa.table({"age": [41.0], "job": ["nurse"]}))
+    assert pre.report_["rows"] == 1 and pre.cardinalities_ == [3]  # OOV, missing, "nurse"
+    empty = _from_file({"age": pa.array([], pa.float64()), "job": pa.array([], pa.string())})
+    with pytest.raises(DataError, match="found no rows") as error:
+        Preprocessor(schema).fit(empty)
+    assert error.value.file == "leads.csv"
+
+
+def test_transform_gives_float32_numerics_and_int64_ids_as_feature_batch_documents() -> None:
+    pre = Preprocessor(_every_kind_schema(), PreprocessConfig(value_fields=None)).fit(pa.table(GOOD))
+    batch = pre.transform(pa.table(GOOD))
+    assert batch.numeric.dtype == np.float32 and batch.numeric.shape == (4, 1)
+    assert batch.categorical.dtype == np.int64 and batch.categorical.shape == (4, 2)
+    assert [ids.dtype for ids in batch.lists] == [np.int64]
+
+
+def test_max_categories_limits_the_vocabulary_of_a_list_feature() -> None:
+    schema = Schema([ColumnSpec("tags", "multihot", "string", "test", {"separator": "|"})])
+    train = pa.table({"tags": ["a|b", "a", "a|c", "b"]})  # a 3 times, b twice, c once
+    assert Preprocessor(schema).fit(train).list_specs_[0]["cardinality"] == 2 + 3  # padding, OOV, a, b, c
+    limited = Preprocessor(schema, PreprocessConfig(max_categories=1)).fit(train)
+    assert limited.list_specs_[0]["cardinality"] == 2 + 1  # only the most frequent, a
+    ids = limited.transform(pa.table({"tags": ["a|b"]})).lists[0]
+    assert ids[0].tolist()[:2] == [2, 1]  # a keeps id 2, b is now out of the vocabulary (1)
+
+
+def test_encoding_columns_on_several_threads_gives_the_serial_batch_report_and_first_error() -> None:
+    """Above PARALLEL_MIN_ROWS rows ``threads`` > 1 encodes the categorical columns in a thread pool; the
+    arrays, the report and the error raised must be those of the one-thread loop."""
+    from needmap.features.preprocess import PARALLEL_MIN_ROWS
+
+    schema = Schema(
+        [
+            ColumnSpec("amount", "numeric", "double", "test", {"bucketize": 3}),
+            ColumnSpec("visits", "numeric", "double", "test", {"values": True}),
+            ColumnSpec("job", "categorical", "string", "test"),
+            ColumnSpec("city", "categorical", "string", "test", {"hash_buckets": 8}),
+        ]
+    )
+    n = PARALLEL_MIN_ROWS
+    rng = np.random.default_rng(0)
+    table = pa.table(
+        {
+            "amount": rng.exponential(100.0, n),
+            "visits": rng.integers(0, 6, n).astype(float),
+            "job": rng.choice(["clerk", "nurse", "cook", None], n),
+            "city": rng.choice(["paris", "lyon", "nice", "metz", "lille"], n),
+        }
+    )
+    pre = Preprocessor(schema).fit(table.slice(0, 1000))  # the other rows hold unseen values too
+    serial = pre.transform(table, threads=1)
+    serial_report = pre.last_transform_report_
+    parallel = pre.transform(table, threads=4)
+    assert pre.categorical_names_ == ["job", "city", "amount", "visits"]
+    np.testing.assert_array_equal(parallel.categorical, serial.categorical)
+    np.testing.assert_array_equal(parallel.numeric, serial.numeric)
+    assert pre.last_transform_report_ == serial_report
+    bad = table.set_column(2, "job", pa.array([[1]] * n)).set_column(3, "city", pa.array([[1]] * n))
+    for threads in (1, 4):
+        with pytest.raises(SchemaError) as error:
+            pre.transform(bad, threads=threads)
+        assert error.value.column == "job"  # the first column in order, not whichever thread fails first

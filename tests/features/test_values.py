@@ -15,7 +15,7 @@ import needmap as nm
 from needmap.data.values import parse_numeric
 from needmap.errors import ArtifactError, ConfigError
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
-from needmap.features.values import ValueColumn
+from needmap.features.values import MIN_KEPT_VALUES, ValueColumn
 from needmap.schema import ColumnSpec, Schema
 
 
@@ -101,6 +101,22 @@ def test_the_rule_and_the_column_option_decide_which_columns_get_one() -> None:
         PreprocessConfig(value_fields=0)
     with pytest.raises(ConfigError, match="value_min_rows is 0"):
         PreprocessConfig(value_min_rows=0)
+
+
+def test_two_kept_values_are_enough_for_the_rule_and_the_option_keeps_even_fewer() -> None:
+    # amounts 0 (5 rows), 1000 (5 rows), 1001 and 5000 (1 row each): 4 distinct values filling 4 of the
+    # 5001 points of their grid, so the rule chooses the column; with value_min_rows 5 it keeps 0 and
+    # 1000, exactly MIN_KEPT_VALUES
+    train = pa.table({"amount": [0.0] * 5 + [1000.0] * 5 + [1001.0, 5000.0], "score": [0.5] * 12, "city": ["a"] * 12})
+    assert MIN_KEPT_VALUES == 2
+    ruled = Preprocessor(schema(), PreprocessConfig(value_fields=4, value_min_rows=5)).fit(train)
+    assert ruled.categorical_names_ == ["city", "amount"] and ruled.cardinalities_[1] == 2 + 2
+    assert "used" not in ruled.report_["columns"]["amount"]["value_field"]
+    # value_min_rows 6: no value kept; the rule drops the field, the option values: true keeps it anyway
+    few = PreprocessConfig(value_fields=4, value_min_rows=6)
+    assert Preprocessor(schema(), few).fit(train).categorical_names_ == ["city"]
+    forced = Preprocessor(schema(amount={"values": True}), few).fit(train)
+    assert forced.categorical_names_ == ["city", "amount"] and forced.cardinalities_[1] == 2  # OOV, missing
 
 
 def test_value_fields_survive_the_saved_state_and_the_one_row_path(rows_agree) -> None:

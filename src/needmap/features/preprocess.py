@@ -50,14 +50,6 @@ READABLE_VERSIONS = (1, 2)
 PARALLEL_MIN_ROWS = 20_000
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 def _columns(table: pa.Table, names: list[str], file: str | None) -> dict[str, pa.ChunkedArray]:
     """Look up ``names`` in ``table`` by name; raise :class:`SchemaError` when any is absent or repeated."""
     found = {name: table.schema.get_all_field_indices(name) for name in names}
