@@ -83,10 +83,11 @@ def test_a_binary_document_on_a_few_rows() -> None:
     deep = np.array([0.1, 0.2, 0.8, 0.9, 0.3, 0.7])  # separates the classes
     base = np.array([0.6, 0.2, 0.4, 0.9, 0.3, 0.7])
     doc = evaluation_document(
-        y, {"base": base, "deep": deep}, task="binary", primary="deep", data="x", n_boot=50, contact_cost=2.0,
+        y, {"base": base, "deep": deep}, task="binary", primary="deep", data="six rows", n_boot=50, contact_cost=2.0,
         conversion_value=5.0, groups=np.array(["a", "a", "a", "b", "b", "b"]), group_column="shop",
     )  # fmt: skip
     assert list(doc["models"]) == ["deep", "base"] and doc["positives"] == 3 and doc["rows"] == 6
+    assert doc["data"] == "six rows"
     assert doc["profit_settings"] == {"contact_cost": 2.0, "conversion_value": 5.0}
     assert doc["models"]["deep"]["metrics"]["auc"] == 1.0
     # base ranks 8 of the 9 positive-negative pairs right (0.4 is below the negative 0.6): AUC 8/9
@@ -145,3 +146,23 @@ def test_scores_are_named_in_errors() -> None:
     with pytest.raises(DataError, match=r"^y has 4 rows and scores\['base'\] has 3"):
         evaluation_document(y, {"deep": np.full(4, 0.5), "base": np.full(3, 0.5)}, task="binary", primary="deep",
                             data="x")  # fmt: skip
+
+
+def test_the_defaults_are_those_of_needmap_train_and_1000_resamples_seed_0() -> None:
+    # a library call without the profit settings draws the same profit curves as `needmap train` without
+    # --contact-cost/--conversion-value (1 and 10), and the intervals of bootstrap_difference's defaults
+    from needmap.workflows.run_options import RunOptions
+
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 2, 40)
+    scores = {"deep": rng.random(40), "base": rng.random(40)}
+    default = evaluation_document(y, scores, task="binary", primary="deep", data="forty rows")
+    options = RunOptions()
+    assert (options.contact_cost, options.conversion_value) == (1.0, 10.0)
+    assert default["profit_settings"] == {"contact_cost": 1.0, "conversion_value": 10.0}
+    explicit = evaluation_document(
+        y, scores, task="binary", primary="deep", data="forty rows", contact_cost=1.0, conversion_value=10.0,
+        n_boot=1000, seed=0,
+    )  # fmt: skip
+    assert default == explicit
+    assert default["comparisons"][0]["n_boot"] == 1000

@@ -4,6 +4,7 @@ the percentiles of the interval, the options and what each verdict sentence says
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -243,3 +244,48 @@ def test_bootstrap_errors_name_the_argument_at_fault(args: tuple, pattern: str) 
     y, a, b, *metric = args
     with pytest.raises(DataError, match=pattern):
         bootstrap_difference(y, a, b, metric=metric[0] if metric else "auc", n_boot=10)
+
+
+@pytest.mark.parametrize("metric", ["auc", "logloss"])
+@pytest.mark.parametrize(("chunk_bytes", "block"), [(4 * 10 * 3, 3), (4 * 10 - 1, 1)])
+def test_resamples_are_drawn_in_blocks_of_chunk_bytes_of_int32_counts(
+    monkeypatch: pytest.MonkeyPatch, metric: str, chunk_bytes: int, block: int
+) -> None:
+    # 10 rows: a block of k resamples holds 4 * 10 * k bytes of int32 counts. A budget of 120 bytes holds 3
+    # resamples; one of 39 bytes holds none, and a block still draws one. The last log-loss block draws only the
+    # resamples still missing (10 = 3 + 3 + 3 + 1); the AUC draws whole blocks and keeps the first 10 that hold
+    # both classes. The resamples come from one Generator stream, so the blocks do not change the interval.
+    rng = np.random.default_rng(5)
+    y = np.array([0, 1] * 5)
+    a, b = rng.uniform(0.05, 0.95, 10), rng.uniform(0.05, 0.95, 10)
+    whole = bootstrap_difference(y, a, b, metric=metric, n_boot=10, seed=2)  # one block of 10 (4 * 10 * 10 bytes)
+    blocks: list[tuple[int, int]] = []
+    draw = compare._resample_counts
+
+    def spy(generator: np.random.Generator, rows: int, n: int) -> np.ndarray:
+        counts = draw(generator, rows, n)
+        blocks.append(counts.shape)
+        return counts
+
+    monkeypatch.setattr(compare, "_resample_counts", spy)
+    monkeypatch.setattr(compare, "CHUNK_BYTES", chunk_bytes)
+    blocked = bootstrap_difference(y, a, b, metric=metric, n_boot=10, seed=2)
+    sizes = [rows for rows, columns in blocks]
+    assert all(columns == 10 for rows, columns in blocks)
+    if metric == "logloss":
+        assert sizes == ([3, 3, 3, 1] if block == 3 else [1] * 10)
+    else:
+        assert set(sizes) == {block} and 10 <= sum(sizes) < 10 + block + whole["redrawn"]
+    assert blocked["low"] == pytest.approx(whole["low"], abs=1e-12)
+    assert blocked["high"] == pytest.approx(whole["high"], abs=1e-12)
+    assert blocked["redrawn"] == whole["redrawn"] and blocked["difference"] == whole["difference"]
+
+
+def test_weighted_auc_of_one_class_raises_without_a_numpy_warning() -> None:
+    # the 0/0 of a weighted AUC without positives (or negatives) is caught silently and reported as a DataError,
+    # not as a RuntimeWarning "invalid value encountered in divide" beside it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for weights in (np.array([1.0, 0.0, 0.0]), np.array([0.0, 2.0, 1.0])):
+            with pytest.raises(DataError, match="one class only"):
+                weighted_auc(np.array([0, 1, 1]), np.array([0.2, 0.4, 0.5]), weights)
