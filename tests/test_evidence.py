@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from scipy.stats import norm, rankdata
 from sklearn.metrics import roc_auc_score
@@ -16,11 +18,14 @@ from needmap.workflows.evidence import (
     FEW_RARER,
     MAX_HALF_WIDTH,
     auc_half_width,
+    binary_signal,
     class_evidence,
     delong_interval,
     evidence_notes,
     held_out_evidence,
     r2_intervals,
+    record_evidence,
+    regression_signal,
 )
 
 Z = norm.ppf(0.975)
@@ -232,3 +237,193 @@ def test_figures_near_zero_print_without_a_minus_sign() -> None:
     }
     (note,) = evidence_notes("spend", evidence)
     assert "(LightGBM 0.000 [-0.002, 0.000])" in note
+
+
+class _Head:
+    def __init__(self, name: str, task: str, classes: list[str] | None = None) -> None:
+        self.name, self.task, self.classes = name, task, classes
+
+
+class _Targets:
+    """A preprocessor whose encoded targets are the table's target columns as floats (a missing value: NaN)."""
+
+    def __init__(self, heads: list[_Head]) -> None:
+        self.heads = heads
+
+    def encode_target(self, table: pa.Table) -> np.ndarray:
+        columns = [np.array(table.column(h.name).to_pylist(), dtype=np.float64) for h in self.heads]
+        return np.column_stack(columns) if len(columns) > 1 else columns[0]
+
+
+class _Fitted:
+    """What record_evidence reads of a fitted model: its schema's heads, its fit rows and its target encoder."""
+
+    def __init__(self, heads: list[_Head], validation: list[int] | None) -> None:
+        self.schema_ = SimpleNamespace(heads=heads)
+        self.fit_rows_ = None if validation is None else {"train": [0], "validation": validation}
+        self.preprocessor_ = _Targets(heads)
+
+
+def test_record_evidence_adds_the_counts_of_the_validation_rows_and_returns_every_note() -> None:
+    # 40 training rows; the validation rows are 10..39: 3 positives of y there (row 5's is not one of them),
+    # the plan classes 20, 2 and 8 times, one y missing (row 12: left out of y's counts, kept in plan's)
+    y = [0.0] * 40
+    for row in (5, 11, 20, 33):
+        y[row] = 1.0
+    y[12] = None
+    plan = [0] * 20 + [1, 1] + [2] * 18
+    table = pa.table({"y": y, "plan": plan, "spend": np.linspace(0, 1, 40)})
+    heads = [_Head("y", "binary"), _Head("plan", "multiclass", ["a", "b", "c"]), _Head("spend", "regression")]
+    evidence = {
+        "y": class_evidence("binary", np.r_[np.ones(200), np.zeros(800)]),
+        "plan": class_evidence("multiclass", np.r_[np.zeros(300), np.ones(300), np.full(300, 2)], ["a", "b", "c"]),
+        "spend": {"task": "regression", "rows": 10},
+    }
+    metrics = {"evidence": evidence}
+    notes = record_evidence(_Fitted(heads, list(range(10, 40))), table, metrics)
+    assert evidence["y"]["validation"] == class_evidence("binary", np.r_[np.ones(3), np.zeros(26)])
+    assert (evidence["y"]["validation"]["positives"], evidence["y"]["validation"]["negatives"]) == (3, 26)
+    assert evidence["plan"]["validation"]["counts"] == {"a": 10, "b": 2, "c": 18}
+    assert evidence["plan"]["validation"]["rarest"] == "b"
+    assert "validation" not in evidence["spend"]  # a regression target's validation rows are not judged
+    assert notes == [*evidence_notes("y", evidence["y"]), *evidence_notes("plan", evidence["plan"])]
+    assert notes[0].startswith("target 'y': the validation rows hold 3 positives (and 26 negatives)")
+    assert notes[1].startswith("target 'plan': the validation rows hold 2 rows of the class 'b' (of 30)")
+
+
+def test_record_evidence_of_one_target_and_without_validation_rows() -> None:
+    table = pa.table({"y": [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]})
+    few = class_evidence("binary", np.r_[np.ones(40), np.zeros(800)])
+    metrics = {"evidence": dict(few)}  # one target: metrics["evidence"] is its evidence itself
+    notes = record_evidence(_Fitted([_Head("y", "binary")], [1, 2, 3]), table, metrics)
+    assert metrics["evidence"]["validation"] == class_evidence("binary", np.array([0.0, 0.0, 1.0]))
+    assert notes == evidence_notes("y", metrics["evidence"]) and len(notes) == 2
+    for validation in (None, []):
+        metrics = {"evidence": dict(few)}
+        assert record_evidence(_Fitted([_Head("y", "binary")], validation), table, metrics) == [
+            evidence_notes("y", few)[0]
+        ]
+        assert "validation" not in metrics["evidence"]
+    assert record_evidence(_Fitted([_Head("y", "binary")], [1, 2, 3]), table, {}) == []
+
+
+def test_auc_half_width_of_a_single_row_of_a_class() -> None:
+    # one row of a class still gives an AUC (each of its pairs with the other class): its width is computed
+    assert auc_half_width(1, 10) == pytest.approx(Z * hanley_mcneil(0.5, 1, 10), rel=1e-12)
+    assert auc_half_width(10, 1) == pytest.approx(Z * hanley_mcneil(0.5, 10, 1), rel=1e-12)
+
+
+def test_class_counts_of_empty_rows_unnamed_classes_and_a_class_without_rows() -> None:
+    empty = class_evidence("binary", np.array([]))
+    assert (empty["rows"], empty["base_rate"], empty["half_width"], empty["few"]) == (0, None, None, True)
+    unnamed = class_evidence("multiclass", np.array([0, 0, 1, 2, 2, 2]))
+    assert unnamed["counts"] == {"0": 2, "1": 1, "2": 3} and unnamed["rarest"] == "1"
+    assert unnamed["half_width"] == pytest.approx(Z * hanley_mcneil(0.5, 1, 5))
+    missing = class_evidence("multiclass", np.array([0, 0, 1, 1]), ["a", "b", "c"])
+    assert missing["counts"] == {"a": 2, "b": 2, "c": 0} and missing["rarest"] == "c"
+    assert missing["half_width"] is None and missing["few"] is True
+    assert evidence_notes("plan", missing) == [
+        "target 'plan': the test rows hold no row of the class 'c': its AUC is undefined."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("positives", "negatives", "rarer"),
+    [
+        (1, 50, "1 positive (and 50 negatives)"),
+        (2, 50, "2 positives (and 50 negatives)"),
+        (60, 1, "1 negative (and 60 positives)"),
+        (60, 2, "2 negatives (and 60 positives)"),
+        (20, 20, "20 positives (and 20 negatives)"),  # as many of each: the positives are named
+    ],
+)
+def test_the_few_note_names_the_rarer_class_by_its_count(positives: int, negatives: int, rarer: str) -> None:
+    evidence = class_evidence("binary", np.r_[np.ones(positives), np.zeros(negatives)])
+    width = Z * hanley_mcneil(0.5, positives, negatives)
+    assert evidence_notes("y", evidence) == [
+        f"target 'y': the test rows hold {rarer}: an AUC is known only to ±{width:.2f} (95%) on so few; a gap "
+        "between two models' AUCs smaller than that decides nothing, and a model picked on it may rank otherwise "
+        "on fresh rows."
+    ]
+
+
+def test_the_few_notes_of_one_class_only_and_of_a_rare_class_of_several() -> None:
+    assert evidence_notes("y", class_evidence("binary", np.ones(5))) == [
+        "target 'y': the test rows hold 0 negatives (and 5 positives): no AUC can be computed on them."
+    ]
+    multi = class_evidence("multiclass", np.r_[np.zeros(500), np.ones(30), np.full(400, 2)], ["a", "b", "c"])
+    assert evidence_notes("plan", multi) == [
+        f"target 'plan': the test rows hold 30 rows of the class 'b' (of 930): its one-vs-rest AUC is known only to "
+        f"±{Z * hanley_mcneil(0.5, 30, 900):.2f} (95%) on so few; gaps between models smaller than that decide "
+        "nothing."
+    ]
+
+
+def test_the_signal_note_names_every_model_without_signal() -> None:
+    evidence = {
+        "task": "binary",
+        "base_rate": 0.2,
+        "models": {
+            "mlp network": {"auc": 0.51, "low": 0.48, "high": 0.54, "signal": False},
+            "logistic regression": {"auc": 0.6, "low": 0.55, "high": 0.65, "signal": True},
+            "LightGBM": {"auc": 0.5, "low": 0.47, "high": 0.53, "signal": False},
+        },
+    }
+    assert evidence_notes("y", evidence) == [
+        "target 'y': the mlp network and the LightGBM do not predict better than the base rate (20.00%) on the test "
+        "rows: the 95% interval of the AUC does not lie above 0.5 (mlp network 0.510 [0.480, 0.540]; LightGBM 0.500 "
+        "[0.470, 0.530])."
+    ]
+
+
+def test_a_constant_score_or_the_training_mean_has_no_signal() -> None:
+    # a constant score: every placement is 1/2, so its DeLong interval is [0.5, 0.5]: not above 0.5
+    y = np.array([0, 1, 0, 1, 1, 0, 0, 0])
+    constant = binary_signal(y, {"base rate": np.full(8, 0.375)})["base rate"]
+    assert (constant["auc"], constant["se"], constant["low"], constant["high"]) == (0.5, 0.0, 0.5, 0.5)
+    assert constant["signal"] is False
+    # one positive: an AUC without an interval, so no signal either way
+    one = binary_signal(np.array([0, 1, 0, 0]), {"m": np.array([0.1, 0.9, 0.2, 0.3])})["m"]
+    assert (one["auc"], one["low"], one["signal"]) == (1.0, None, None)
+    # the level reaches the interval
+    rng = np.random.default_rng(7)
+    labels = (rng.random(200) < 0.4).astype(int)
+    scores = rng.normal(size=200) + labels
+    half = binary_signal(labels, {"m": scores}, level=0.5)["m"]
+    assert half == {**delong_interval(labels, scores, 0.5), "signal": True}
+    # predicting the training mean itself: R² 0 in every resample, so its interval [0, 0] is not above 0
+    spend = rng.lognormal(3.0, 1.0, 60)
+    mean = float(spend.mean()) + 1.0
+    trivial = regression_signal(spend, {"mean": np.full(60, mean)}, mean, n_boot=50, seed=0)["mean"]
+    assert (trivial["r2"], trivial["low"], trivial["high"], trivial["signal"]) == (0.0, 0.0, 0.0, False)
+    # every target equal to the mean: R² undefined, signal undefined
+    flat = regression_signal(np.full(5, 2.0), {"m": np.arange(5.0)}, 2.0, n_boot=50, seed=0)["m"]
+    assert flat == {"r2": None, "low": None, "high": None, "signal": None}
+
+
+def test_the_regression_signal_uses_the_given_resamples_and_seed() -> None:
+    rng = np.random.default_rng(8)
+    y = rng.normal(10, 3, 80)
+    predictions = {"m": y + rng.normal(0, 2, 80)}
+    found = regression_signal(y, predictions, 10.0, n_boot=60, seed=4)["m"]
+    expected = r2_intervals(y, predictions, 10.0, n_boot=60, seed=4)["m"]
+    assert found == {**expected, "signal": expected["low"] > 0}
+    evidence = held_out_evidence("regression", y, predictions, train_mean=10.0, n_boot=60, seed=4)
+    assert evidence["models"]["m"] == found and evidence["level"] == 0.95
+    assert evidence["trivial"] == {"mean": 10.0, "r2": 0.0}
+    # the defaults: 1000 resamples, seed 0
+    default = held_out_evidence("regression", y, predictions, train_mean=10.0)
+    assert default == held_out_evidence("regression", y, predictions, train_mean=10.0, n_boot=1000, seed=0)
+    assert default["models"]["m"] == {**r2_intervals(y, predictions, 10.0)["m"], "signal": found["signal"]}
+
+
+def test_held_out_evidence_records_the_level_and_the_trivial_predictor() -> None:
+    y = np.array([0, 1, 0, 1, 1, 0, 0, 0, 1, 0])
+    evidence = held_out_evidence("binary", y, {"m": np.linspace(0, 1, 10)})
+    assert evidence["level"] == 0.95 and evidence["trivial"] == {"base_rate": 0.4, "auc": 0.5}
+    # a training mean given for a target that is not a regression one is not used
+    multi = held_out_evidence("multiclass", np.array([0, 1, 2, 2]), {"m": np.eye(3)[[0, 1, 2, 2]]}, train_mean=1.0)
+    assert "models" not in multi and "signal" not in multi and multi["level"] == 0.95
+    # every target equal to the training mean: no R² interval, so no width, not few, signal unknown
+    flat = held_out_evidence("regression", np.full(6, 3.0), {"m": np.arange(6.0)}, train_mean=3.0, n_boot=20)
+    assert (flat["half_width"], flat["few"], flat["signal"]) == (None, False, None)

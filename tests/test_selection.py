@@ -17,6 +17,8 @@ from needmap.workflows.selection import (
     Choice,
     choose,
     combine,
+    decision_sentence,
+    holds_up_sentence,
     load_selection,
     selection_document,
 )
@@ -159,3 +161,126 @@ def test_the_saved_selection_reads_back_and_a_wrong_one_is_an_artifact_error() -
     heavy = selection_document([Choice("a", "blend", 1.5)])
     with pytest.raises(ArtifactError, match=r"weight 1\.5"):
         load_selection(heavy, ["a"])
+
+
+def _comparison(baseline: str, other: float, low: float, high: float, metric: str = "auc") -> dict:
+    return {"baseline": baseline, "metric": metric, "deep": 0.8043, "other": other, "difference": 0.8043 - other,
+            "low": low, "high": high}  # fmt: skip
+
+
+def test_the_scorer_in_words() -> None:
+    assert Choice("y").label("mlp network") == "the mlp network"
+    assert Choice("y").label() == "the network"
+    assert Choice("y", "LightGBM").label("mlp network") == "LightGBM"
+    assert Choice("y", "blend", 0.55).label("mlp network") == "a blend of the mlp network (0.55) and LightGBM (0.45)"
+    assert Choice("y", "blend").label("deepfm network") == "a blend of the deepfm network (0.00) and LightGBM (1.00)"
+    assert Choice("y").needs_baselines is False and Choice("y", "blend", 0.5).needs_baselines is True
+
+
+def test_the_decision_gives_the_validation_figures_of_auto_then_the_test_intervals() -> None:
+    choice = Choice("y", "LightGBM", None, "auto", "the best validation auc (0.8100) of 3 candidates", "auc",
+                    {"network": 0.79, "LightGBM": 0.81, "blend": None}, 500)  # fmt: skip
+    document = {
+        "primary": "LightGBM",
+        "comparisons": [
+            _comparison("mlp network", 0.8012, -0.001, 0.0072),
+            _comparison("logistic regression", 0.7, 0.09, 0.12),
+            _comparison("mlp network", 0.45, 0.01, 0.02, metric="logloss"),  # not an AUC: left out
+        ],
+    }
+    assert decision_sentence(choice, "mlp network", document) == (
+        "Scores with LightGBM: the best validation auc (0.8100) of 3 candidates (validation auc: the mlp network "
+        "0.7900, LightGBM 0.8100). On the test rows: AUC 0.8043; mlp network 0.8012 (+0.0031 [-0.0010, +0.0072]), "
+        "logistic regression 0.7000 (+0.1043 [+0.0900, +0.1200]): no clear winner on the test rows (an interval "
+        "holds zero)."
+    )
+    # asked for, not chosen: no validation figures; every interval above zero: better than each
+    asked = Choice("y", "LightGBM", None, "lightgbm", "as asked (select lightgbm)", "auc", {"network": 0.79}, 500)
+    document["comparisons"] = [_comparison("mlp network", 0.8, 0.001, 0.008), _comparison("ridge", 0.7, 0.09, 0.12)]
+    assert decision_sentence(asked, "mlp network", document) == (
+        "Scores with LightGBM: as asked (select lightgbm). On the test rows: AUC 0.8043; mlp network 0.8000 "
+        "(+0.0043 [+0.0010, +0.0080]), ridge 0.7000 (+0.1043 [+0.0900, +0.1200]): better than each on the test rows."
+    )
+
+
+def test_the_saved_choice_on_new_rows_names_the_first_model_that_did_better() -> None:
+    choice = Choice("y", "blend", 0.3, "auto", "why", "auc")
+    document = {
+        "primary": "blend",
+        "comparisons": [
+            _comparison("logistic regression", 0.81, -0.02, 0.01),
+            _comparison("LightGBM", 0.83, -0.04, -0.01),
+            _comparison("mlp network", 0.85, -0.06, -0.03),
+        ],
+    }
+    assert holds_up_sentence(choice, "mlp network", document, "new.csv (900 rows)") == (
+        "The saved choice, a blend of the mlp network (0.30) and LightGBM (0.70), on new.csv (900 rows): AUC 0.8043; "
+        "logistic regression 0.8100 (-0.0057 [-0.0200, +0.0100]), LightGBM 0.8300 (-0.0257 [-0.0400, -0.0100]), "
+        "mlp network 0.8500 (-0.0457 [-0.0600, -0.0300]): LightGBM did better on new.csv (900 rows)."
+    )
+
+
+def test_without_auc_intervals_the_evidence_is_the_test_figures() -> None:
+    choice = Choice("spend", "network", None, "auto", "the best validation rmse (3.1000) of 2 candidates", "rmse",
+                    {"network": 3.1, "ridge regression": 3.4}, 80)  # fmt: skip
+    models = {
+        "mlp network": {"metrics": {"rmse": 3.25, "mae": 2.0}},
+        "ridge regression": {"metrics": {"rmse": 3.5}},
+        "LightGBM": {"metrics": {"rmse": None}},  # undefined: left out
+    }
+    document = {"primary": "mlp network", "models": models, "comparisons": []}
+    assert decision_sentence(choice, "mlp network", document) == (
+        "Scores with the mlp network: the best validation rmse (3.1000) of 2 candidates (validation rmse: the mlp "
+        "network 3.1000, ridge regression 3.4000). On the test rows: rmse 3.2500; ridge regression 3.5000."
+    )
+    alone = {"primary": "mlp network", "models": {"mlp network": models["mlp network"]}}
+    assert holds_up_sentence(choice, "mlp network", alone, "new rows") == (
+        "The saved choice, the mlp network, on new rows: rmse 3.2500."
+    )
+    undefined = {"primary": "mlp network", "models": {"mlp network": {"metrics": {"rmse": None}}}}
+    assert holds_up_sentence(choice, "mlp network", undefined, "new rows") == (
+        "The saved choice, the mlp network, on new rows: the rmse is undefined."
+    )
+
+
+@dataclass
+class _ByRow:
+    """A baseline whose outputs depend on the rows it is given (``x``: row indices), as a column ``[n, 1]``."""
+
+    name: str
+    values: np.ndarray
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.values[x][:, None]
+
+
+def test_combine_scores_the_given_rows_in_the_shape_of_the_network_head() -> None:
+    rows = np.array([2, 0])
+    net = np.array([0.2, 0.9])  # the network's outputs on those two rows: one head, [n]
+    bases = [_ByRow("LightGBM", np.array([0.6, 0.5, 0.1]))]
+    lightgbm = combine(Choice("y", "LightGBM"), net, bases, rows)
+    assert lightgbm.shape == (2,)
+    np.testing.assert_array_equal(lightgbm, [0.1, 0.6])
+    blend = combine(Choice("y", "blend", 0.5), net, bases, rows)
+    assert blend.shape == (2,)
+    np.testing.assert_allclose(blend, [0.15, 0.75])
+
+
+def test_a_saved_choice_is_checked_entry_by_entry_naming_the_file() -> None:
+    # the blend's weight may be 0 (LightGBM alone) or 1 (the network alone)
+    for weight in (0.0, 1.0, 0):
+        (choice,) = load_selection(selection_document([Choice("a", "blend", weight)]), ["a"])
+        assert choice.weight == weight
+    for entry, pattern in [
+        ({"scorer": "network"}, "as a choice; expected an object with a target"),  # no target
+        ({"target": 3, "scorer": "network"}, "as a choice"),
+        ({"target": "a", "scorer": "blend", "weight": -0.1}, r"weight -0\.1"),
+        ({"target": "a", "scorer": "blend", "weight": "0.5"}, "weight '0.5'"),
+    ]:
+        with pytest.raises(ArtifactError, match=pattern) as raised:
+            load_selection({"version": 1, "targets": [entry]}, ["a"], file="models/m/selection.json")
+        assert raised.value.file == "models/m/selection.json"
+    # no list of targets: no choice for the model's targets
+    for document in ({"version": 1}, {"version": 1, "targets": {"a": {}}}):
+        with pytest.raises(ArtifactError, match=r"chooses for the targets \[\]; expected one choice for each"):
+            load_selection(document, ["a"])
