@@ -8,18 +8,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 
 from needmap.errors import ArtifactError, ConfigError
+from needmap.metrics.compare import bootstrap_difference
 from needmap.workflows.selection import (
     BLEND_GRID,
     FEW_EVIDENCE,
     Choice,
+    best_weight,
     choose,
     combine,
     decision_sentence,
     holds_up_sentence,
     load_selection,
+    out_of_fold_blend,
+    primary_value,
     selection_document,
 )
 
@@ -284,3 +288,168 @@ def test_a_saved_choice_is_checked_entry_by_entry_naming_the_file() -> None:
     for document in ({"version": 1}, {"version": 1, "targets": {"a": {}}}):
         with pytest.raises(ArtifactError, match=r"chooses for the targets \[\]; expected one choice for each"):
             load_selection(document, ["a"])
+
+
+def _exactly(n: int, seed: int, positives: int, strength: dict[str, float]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Like _outputs, with exactly ``positives`` positives: the rows of the largest signal + noise."""
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=n)
+    y = np.zeros(n)
+    y[np.argsort(signal + rng.normal(size=n))[-positives:]] = 1.0
+    scores = {name: 1 / (1 + np.exp(-(s * signal + rng.normal(size=n)))) for name, s in strength.items()}
+    return y, scores
+
+
+STRENGTH = {"net": 1.0, "logistic regression": 0.9, "LightGBM": 0.95}
+
+
+def test_the_fallback_applies_below_few_evidence_rows_of_the_rarer_class_and_says_by_which_interval() -> None:
+    # the same outputs with 128 and 129 positives: the blend is best both times; with fewer than FEW_EVIDENCE the
+    # simplest candidate within the paired interval (logistic regression) is taken
+    assert FEW_EVIDENCE == 129
+    chosen = {}
+    for positives in (128, 129):
+        y, s = _exactly(1000, 1, positives, STRENGTH)
+        bases = {"logistic regression": s["logistic regression"], "LightGBM": s["LightGBM"]}
+        choice = choose("auto", "y", "binary", y, s["net"], bases, seed=3)
+        assert max(choice.validation, key=lambda k: choice.validation[k]) == "blend"
+        chosen[positives] = choice
+    assert chosen[129].scorer == "blend" and chosen[129].weight is not None
+    fallback = chosen[128]
+    assert (fallback.scorer, fallback.weight) == ("logistic regression", None)
+    # its reason: the interval of the blend's outputs (at the weight fitted on all the validation rows) against
+    # logistic regression's, 500 resamples of the given seed
+    y, s = _exactly(1000, 1, 128, STRENGTH)
+    w, _ = best_weight("binary", y, s["net"], s["LightGBM"])
+    blend = w * s["net"] + (1 - w) * s["LightGBM"]
+    interval = bootstrap_difference(y, blend, s["logistic regression"], n_boot=500, seed=3)
+    assert fallback.reason == (
+        "the validation rows hold 128 of the rarer class, too few to tell the candidates apart: the simplest one not "
+        f"worse than the best (blend, auc {fallback.validation['blend']:.4f}) within the paired interval "
+        f"[{interval['low']:+.4f}, {interval['high']:+.4f}]"
+    )
+    # the same with the classes swapped: the rarer class is then the negatives
+    flipped = choose("auto", "y", "binary", 1 - y, 1 - s["net"], {k: 1 - v for k, v in s.items() if k != "net"}, seed=3)
+    assert flipped.scorer == "logistic regression" and "hold 128 of the rarer class" in flipped.reason
+
+
+def test_on_few_positives_a_simpler_model_ranking_alike_is_taken_and_a_worse_one_is_not() -> None:
+    y, s = _exactly(600, 2, 60, {"net": 2.0, "weak": 0.2})
+    # logistic regression ranks the rows exactly as the network does (a monotone transform): every resample's
+    # difference is 0, the interval [0, 0] holds zero, and the simpler model is taken
+    alike = {"logistic regression": s["net"] ** 3, "LightGBM": s["weak"]}
+    choice = choose("auto", "y", "binary", y, s["net"], alike, seed=0)
+    assert choice.validation["network"] == choice.validation["logistic regression"]
+    assert choice.scorer == "logistic regression" and "paired interval [+0.0000, +0.0000]" in choice.reason
+    # a much weaker logistic regression and LightGBM: their intervals lie below zero; the network stays
+    weak = {"logistic regression": s["weak"], "LightGBM": 1 - s["weak"]}
+    strong = choose("auto", "y", "binary", y, s["net"], weak, seed=0)
+    assert strong.scorer == "network" and strong.reason.startswith("the best validation auc")
+    # the best is the simplest candidate: nothing simpler to compare, it is kept
+    first = choose("auto", "y", "binary", y, s["weak"], {"logistic regression": s["net"], "LightGBM": s["weak"]})
+    assert first.scorer == "logistic regression" and first.reason.startswith("the best validation auc")
+    # without LightGBM the comparison skips it: logistic regression, then the network, which is best
+    alone = choose("auto", "y", "binary", y, s["net"], {"logistic regression": s["weak"]}, seed=0)
+    assert alone.scorer == "network" and set(alone.validation) == {"network", "logistic regression"}
+
+
+def test_every_way_out_of_choose_records_the_target_how_why_and_the_metric() -> None:
+    y, s = _outputs(400, 5, STRENGTH)
+    bases = {"logistic regression": s["logistic regression"], "LightGBM": s["LightGBM"]}
+    assert choose("network", "y", "binary", y, s["net"], bases) == Choice(
+        "y", "network", None, "network", "as asked (select network)", "auc"
+    )
+    assert choose("auto", "y", "binary", y, s["net"], {}) == Choice(
+        "y", "network", None, "auto", "no baselines were trained to choose from", "auc"
+    )
+    nothing = Choice("y", "network", None, "auto", "no validation rows to choose on", "auc")
+    assert choose("auto", "y", "binary", None, None, bases) == nothing
+    assert choose("auto", "y", "binary", y, None, bases) == nothing
+    assert choose("auto", "y", "binary", np.empty(0), np.empty(0), bases) == nothing
+    assert choose("linear", "y", "regression", None, None, {"ridge regression": np.empty(0)}) == Choice(
+        "y", "ridge regression", None, "linear", "as asked (select linear)", "rmse"
+    )
+    assert choose("lightgbm", "y", "binary", None, None, bases) == Choice(
+        "y", "LightGBM", None, "lightgbm", "as asked (select lightgbm)", "auc"
+    )
+    # as asked on validation rows: every candidate's figure, the blend's fitted on all of them (not out of fold)
+    values = {"network": roc_auc_score(y, s["net"])}
+    values.update({name: roc_auc_score(y, p) for name, p in bases.items()})
+    weight, values["blend"] = best_weight("binary", y, s["net"], s["LightGBM"])
+    assert values["blend"] == max(roc_auc_score(y, w * s["net"] + (1 - w) * s["LightGBM"]) for w in BLEND_GRID)
+    assert choose("lightgbm", "y", "binary", y, s["net"], bases) == Choice(
+        "y", "LightGBM", None, "lightgbm", "as asked (select lightgbm)", "auc", values, 400
+    )
+    assert choose("blend", "y", "binary", y, s["net"], bases) == Choice(
+        "y", "blend", weight, "blend", "as asked (select blend)", "auc", values, 400
+    )
+    linear = choose("linear", "y", "binary", y, s["net"], {"logistic regression": s["logistic regression"]})
+    assert (linear.scorer, linear.weight, set(linear.validation)) == (
+        "logistic regression",
+        None,
+        {"network", "logistic regression"},
+    )
+    with pytest.raises(ConfigError, match="no LightGBM was trained"):
+        choose("blend", "y", "binary", y, s["net"], {"logistic regression": s["logistic regression"]})
+    # auto: the blend's figure is out of fold, and a chosen baseline has no weight
+    auto = choose("auto", "y", "binary", y, s["net"], bases, seed=4)
+    out_of_fold = out_of_fold_blend("binary", y, s["net"], s["LightGBM"], 4)
+    assert auto.validation == {**values, "blend": out_of_fold} and (auto.target, auto.how, auto.rows) == (
+        "y",
+        "auto",
+        400,
+    )
+    assert auto.weight == (weight if auto.scorer == "blend" else None)
+    # one class on the validation rows: every figure undefined, the network kept
+    ones = np.ones(400)
+    assert choose("auto", "y", "binary", ones, s["net"], bases) == Choice(
+        "y", "network", None, "auto", "the validation auc is undefined", "auc",
+        {"network": None, "logistic regression": None, "LightGBM": None, "blend": None}, 400,
+    )  # fmt: skip
+
+
+def test_a_regression_target_ranks_without_the_fallback_and_blends_at_the_lowest_rmse() -> None:
+    rng = np.random.default_rng(6)
+    y = rng.normal(size=60)  # few rows, but the fallback counts classes of binary targets only
+    net, ridge, lgb = y + 0.3 * rng.normal(size=60), y + rng.normal(size=60), y + 0.4 * rng.normal(size=60)
+    choice = choose("auto", "spend", "regression", y, net, {"ridge regression": ridge, "LightGBM": lgb}, seed=0)
+    assert choice.scorer in ("network", "blend") and choice.reason.startswith("the best validation rmse")
+    rmse = [np.sqrt(np.mean((w * net + (1 - w) * lgb - y) ** 2)) for w in BLEND_GRID]
+    assert best_weight("regression", y, net, lgb) == (float(BLEND_GRID[int(np.argmin(rmse))]), pytest.approx(min(rmse)))
+
+
+def test_equal_figures_on_the_grid_keep_the_first_weight() -> None:
+    y = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+    p = np.array([0.2, 0.7, 0.4, 0.9, 0.3, 0.1])
+    # the same scores twice: every weight gives the same figure; the first of the grid (0: LightGBM alone) is kept
+    assert best_weight("binary", y, p, p) == (0.0, roc_auc_score(y, p))
+    assert best_weight("regression", y, p, p) == (0.0, pytest.approx(np.sqrt(np.mean((p - y) ** 2))))
+    # undefined everywhere (one class): no weight beats another; the last one tried, the network alone, is kept
+    assert best_weight("binary", np.ones(6), p, p) == (1.0, None)
+
+
+def test_the_out_of_fold_blend_of_a_few_rows_by_hand() -> None:
+    rng = np.random.default_rng(9)
+    for n in (4, 7):
+        y = rng.normal(size=n)
+        net, lgb = y + rng.normal(size=n), y + rng.normal(size=n)
+        half = np.random.default_rng(5).permutation(n) < n // 2  # 2 and 3 rows in the first half
+        blended = np.empty(n)
+        for part in (half, ~half):
+            rmse = [np.sqrt(np.mean((w * net[~part] + (1 - w) * lgb[~part] - y[~part]) ** 2)) for w in BLEND_GRID]
+            w = float(BLEND_GRID[int(np.argmin(rmse))])
+            blended[part] = w * net[part] + (1 - w) * lgb[part]
+        expected = np.sqrt(np.mean((blended - y) ** 2))
+        assert out_of_fold_blend("regression", y, net, lgb, 5) == pytest.approx(expected, rel=1e-12)
+    assert out_of_fold_blend("regression", y[:3], net[:3], lgb[:3], 5) is None  # fewer than 4 rows
+
+
+def test_the_validation_log_loss_against_scikit_learn() -> None:
+    y = np.array([0, 1, 0, 1])  # the third class has no row here
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.5, 0.25, 0.25], [0.2, 0.2, 0.6]])
+    assert primary_value("multiclass", y, probs) == pytest.approx(log_loss(y, probs, labels=[0, 1, 2]), rel=1e-12)
+    # a probability of exactly 0 on the true class is clipped to 1e-15, then the row renormalised
+    zero = np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])
+    row = 1e-15 / (1 + 2e-15)
+    expected = (-np.log(row) - np.log(0.5 / (1 + 1e-15))) / 2
+    assert primary_value("multiclass", np.array([0, 1]), zero) == pytest.approx(expected, rel=1e-12)
