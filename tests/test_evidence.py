@@ -14,6 +14,7 @@ import pytest
 from scipy.stats import norm, rankdata
 from sklearn.metrics import roc_auc_score
 
+from needmap.workflows import evidence as evidence_module
 from needmap.workflows.evidence import (
     FEW_RARER,
     MAX_HALF_WIDTH,
@@ -427,3 +428,50 @@ def test_held_out_evidence_records_the_level_and_the_trivial_predictor() -> None
     # every target equal to the training mean: no R² interval, so no width, not few, signal unknown
     flat = held_out_evidence("regression", np.full(6, 3.0), {"m": np.arange(6.0)}, train_mean=3.0, n_boot=20)
     assert (flat["half_width"], flat["few"], flat["signal"]) == (None, False, None)
+
+
+def _r2_by_hand(y: np.ndarray, p: np.ndarray, mean: float, n_boot: int, seed: int) -> tuple[float, float]:
+    """The documented bootstrap: n_boot draws of n rows from Generator(seed), resamples whose mean's errors sum
+    to 0 left out, the 2.5th and 97.5th percentiles of 1 - SSE(model) / SSE(mean)."""
+    drawn = np.random.default_rng(seed).integers(0, len(y), size=(n_boot, len(y)))
+    base = ((y[drawn] - mean) ** 2).sum(axis=1)
+    model = ((y[drawn] - p[drawn]) ** 2).sum(axis=1)
+    kept = base > 0
+    low, high = np.quantile(1 - model[kept] / base[kept], [0.025, 0.975])
+    return float(low), float(high)
+
+
+def test_r2_intervals_of_small_amounts_redo_the_documented_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    # amounts of about 0.01: every sum of squared errors is far below 1, and nothing about that is special
+    rng = np.random.default_rng(10)
+    y = rng.normal(0.0, 0.01, 40)
+    p = y + rng.normal(0.0, 0.005, 40)
+    found = r2_intervals(y, {"m": p}, 0.0, n_boot=30, seed=2)["m"]
+    assert found["r2"] == pytest.approx(1 - np.sum((y - p) ** 2) / np.sum(y**2), rel=1e-12)
+    assert (found["low"], found["high"]) == pytest.approx(_r2_by_hand(y, p, 0.0, 30, 2), rel=1e-12)
+    # drawn in blocks of 4 resamples (8 bytes per drawn row position) from the same stream: the same interval
+    monkeypatch.setattr(evidence_module, "CHUNK_BYTES", 8 * 40 * 4 + 7)
+    assert r2_intervals(y, {"m": p}, 0.0, n_boot=30, seed=2)["m"] == found
+
+
+def test_r2_intervals_without_a_resample_that_can_be_scored() -> None:
+    # nine rows at the mean and one above it: both resamples of seed 3 miss the tenth row, so every resample's
+    # R² is 0/0 and left out; the interval is None (JSON-safe), the R² of all the rows is still given
+    y = np.array([2.0] * 9 + [5.0])
+    found = r2_intervals(y, {"m": y + 0.1}, 2.0, n_boot=2, seed=3)["m"]
+    assert found == {"r2": pytest.approx(1 - 10 * 0.01 / 9), "low": None, "high": None}
+    drawn = np.random.default_rng(3).integers(0, 10, size=(2, 10))
+    assert not (drawn == 9).any()
+
+
+def test_delong_interval_of_the_smallest_classes() -> None:
+    # one negative: an AUC, no standard error; two of each: a standard error from the placements by hand
+    one = delong_interval(np.array([1, 1, 0]), np.array([0.9, 0.2, 0.5]))
+    assert one == {"auc": 0.5, "se": None, "low": None, "high": None}
+    y, s = np.array([1, 0, 1, 0]), np.array([0.8, 0.3, 0.4, 0.6])
+    auc, se = placement_auc(y, s)
+    two = delong_interval(y, s)
+    assert two["auc"] == auc == 0.75 and two["se"] == pytest.approx(se, rel=1e-12)
+    assert (two["low"], two["high"]) == (pytest.approx(max(0.0, auc - Z * se)), 1.0)  # clipped at 1
+    assert auc + Z * se > 1
+    assert delong_interval(np.zeros(3), np.arange(3.0)) == {"auc": None, "se": None, "low": None, "high": None}

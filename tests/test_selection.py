@@ -392,8 +392,9 @@ def test_every_way_out_of_choose_records_the_target_how_why_and_the_metric() -> 
     with pytest.raises(ConfigError, match="no LightGBM was trained"):
         choose("blend", "y", "binary", y, s["net"], {"logistic regression": s["logistic regression"]})
     # auto: the blend's figure is out of fold, and a chosen baseline has no weight
-    auto = choose("auto", "y", "binary", y, s["net"], bases, seed=4)
-    out_of_fold = out_of_fold_blend("binary", y, s["net"], s["LightGBM"], 4)
+    auto = choose("auto", "y", "binary", y, s["net"], bases, seed=0)
+    out_of_fold = out_of_fold_blend("binary", y, s["net"], s["LightGBM"], 0)
+    assert out_of_fold < values["blend"]  # the halves' weights differ from the weight fitted on all rows
     assert auto.validation == {**values, "blend": out_of_fold} and (auto.target, auto.how, auto.rows) == (
         "y",
         "auto",
@@ -453,3 +454,30 @@ def test_the_validation_log_loss_against_scikit_learn() -> None:
     row = 1e-15 / (1 + 2e-15)
     expected = (-np.log(row) - np.log(0.5 / (1 + 1e-15))) / 2
     assert primary_value("multiclass", np.array([0, 1]), zero) == pytest.approx(expected, rel=1e-12)
+
+
+def test_an_interval_that_touches_zero_is_no_clear_winner_and_the_test_figures_are_listed() -> None:
+    choice = Choice("y", "LightGBM", None, "lightgbm", "as asked (select lightgbm)", "auc")
+    for low, high in ((0.0, 0.02), (-0.02, 0.0)):
+        document = {"primary": "LightGBM", "comparisons": [_comparison("mlp network", 0.8, low, high)]}
+        assert holds_up_sentence(choice, "mlp network", document, "new rows").endswith(
+            "no clear winner on new rows (an interval holds zero)."
+        )
+    rmse = Choice("spend", "LightGBM", None, "lightgbm", "as asked (select lightgbm)", "rmse")
+    models = {"LightGBM": {"metrics": {"rmse": 2.5}}, "mlp network": {"metrics": {"rmse": 3.0}}}
+    models["ridge regression"] = {"metrics": {"rmse": 3.25}}
+    assert holds_up_sentence(rmse, "mlp network", {"primary": "LightGBM", "models": models}, "new rows") == (
+        "The saved choice, LightGBM, on new rows: rmse 2.5000; mlp network 3.0000, ridge regression 3.2500."
+    )
+
+
+def test_the_default_seed_of_choose_is_0() -> None:
+    y, s = _outputs(400, 5, STRENGTH)
+    bases = {"logistic regression": s["logistic regression"], "LightGBM": s["LightGBM"]}
+    default = choose("auto", "y", "binary", y, s["net"], bases)
+    assert default == choose("auto", "y", "binary", y, s["net"], bases, seed=0)
+    # the seed matters: it splits the validation rows of the blend's out-of-fold figure
+    assert (
+        choose("auto", "y", "binary", y, s["net"], bases, seed=1).validation["blend"]
+        != (choose("auto", "y", "binary", y, s["net"], bases, seed=0).validation["blend"])
+    )
