@@ -462,6 +462,11 @@ def test_r2_intervals_without_a_resample_that_can_be_scored() -> None:
     assert found == {"r2": pytest.approx(1 - 10 * 0.01 / 9), "low": None, "high": None}
     drawn = np.random.default_rng(3).integers(0, 10, size=(2, 10))
     assert not (drawn == 9).any()
+    # with 200 resamples about a third miss the tenth row: those are left out, the others give the interval
+    many = r2_intervals(y, {"m": y + 0.1}, 2.0, n_boot=200, seed=3)["m"]
+    drawn = np.random.default_rng(3).integers(0, 10, size=(200, 10))
+    assert 20 < int((~(drawn == 9).any(axis=1)).sum()) < 180
+    assert (many["low"], many["high"]) == pytest.approx(_r2_by_hand(y, y + 0.1, 2.0, 200, 3), rel=1e-12)
 
 
 def test_delong_interval_of_the_smallest_classes() -> None:
