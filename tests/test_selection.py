@@ -324,7 +324,7 @@ def test_the_fallback_applies_below_few_evidence_rows_of_the_rarer_class_and_say
     blend = w * s["net"] + (1 - w) * s["LightGBM"]
     interval = bootstrap_difference(y, blend, s["logistic regression"], n_boot=500, seed=3)
     assert fallback.reason == (
-        "the validation rows hold 128 of the rarer class, too few to tell the candidates apart: the simplest one not "
+        "the validation scores hold 128 of the rarer class, too few to tell the candidates apart: the simplest one not "
         f"worse than the best (blend, auc {fallback.validation['blend']:.4f}) within the paired interval "
         f"[{interval['low']:+.4f}, {interval['high']:+.4f}]"
     )
@@ -407,6 +407,10 @@ def test_every_way_out_of_choose_records_the_target_how_why_and_the_metric() -> 
         "y", "network", None, "auto", "the validation auc is undefined", "auc",
         {"network": None, "logistic regression": None, "LightGBM": None, "blend": None}, 400,
     )  # fmt: skip
+    # the scores compared may be out-of-fold ones (--cv): the reason and the choice say so
+    cv = choose("auto", "y", "binary", ones, s["net"], bases, on="out-of-fold")
+    assert (cv.reason, cv.on) == ("the out-of-fold auc is undefined", "out-of-fold")
+    assert choose("lightgbm", "y", "binary", y, s["net"], bases, on="out-of-fold").on == "out-of-fold"
 
 
 def test_a_regression_target_ranks_without_the_fallback_and_blends_at_the_lowest_rmse() -> None:
