@@ -177,7 +177,8 @@ def test_the_scorer_in_words() -> None:
     assert Choice("y").label() == "the network"
     assert Choice("y", "LightGBM").label("mlp network") == "LightGBM"
     assert Choice("y", "blend", 0.55).label("mlp network") == "a blend of the mlp network (0.55) and LightGBM (0.45)"
-    assert Choice("y", "blend").label("deepfm network") == "a blend of the deepfm network (0.00) and LightGBM (1.00)"
+    # a blend without a weight is labelled as combine() scores it: the network alone
+    assert Choice("y", "blend").label("deepfm network") == "a blend of the deepfm network (1.00) and LightGBM (0.00)"
     assert Choice("y").needs_baselines is False and Choice("y", "blend", 0.5).needs_baselines is True
 
 
@@ -485,3 +486,14 @@ def test_the_default_seed_of_choose_is_0() -> None:
         choose("auto", "y", "binary", y, s["net"], bases, seed=1).validation["blend"]
         != (choose("auto", "y", "binary", y, s["net"], bases, seed=0).validation["blend"])
     )
+
+
+def test_a_baseline_asked_for_that_was_not_trained_is_a_clear_error() -> None:
+    y, s = _outputs(1000, 4, {"net": 1.0, "LightGBM": 0.5})
+    with pytest.raises(ConfigError, match=r"select='linear' scores with a baseline that was not trained"):
+        choose("linear", "y", "binary", y, s["net"], {"LightGBM": s["LightGBM"]})
+    with pytest.raises(ConfigError, match=r"select='lightgbm' scores with a baseline that was not trained"):
+        choose("lightgbm", "y", "binary", None, None, {"logistic regression": np.empty(0)})
+    # few positives and no linear model: the fallback goes on to the next simplest candidate
+    y, s = _outputs(250, 0, {"net": 1.0, "LightGBM": 0.95})
+    assert choose("auto", "y", "binary", y, s["net"], {"LightGBM": s["LightGBM"]}).scorer in ("LightGBM", "network")

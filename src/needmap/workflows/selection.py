@@ -88,7 +88,7 @@ class Choice:
         if self.scorer == NETWORK:
             return f"the {network_name}"
         if self.scorer == BLEND:
-            w = float(self.weight or 0.0)
+            w = float(self.weight if self.weight is not None else 1.0)  # as combine() scores it
             return f"a blend of the {network_name} ({w:.2f}) and LightGBM ({1 - w:.2f})"
         return self.scorer
 
@@ -219,10 +219,23 @@ def out_of_fold_blend(task: str, y: np.ndarray, network: np.ndarray, lightgbm: n
     return primary_value(task, y, blended)
 
 
-def _candidate_name(candidate: str, baselines: Mapping[str, np.ndarray]) -> str:
+def _candidate_name(candidate: str, baselines: Mapping[str, np.ndarray]) -> str | None:
+    """The baseline's name of a candidate ("linear": the logistic or ridge regression trained), or None when
+    no such baseline was trained."""
     if candidate == "linear":
-        return next(name for name in baselines if name in (LOGISTIC, RIDGE))
+        return next((name for name in baselines if name in (LOGISTIC, RIDGE)), None)
     return candidate
+
+
+def _asked(select: str, baselines: Mapping[str, np.ndarray]) -> str:
+    """The baseline a ``select`` of "lightgbm" or "linear" names; ConfigError when it was not trained."""
+    name = LIGHTGBM if select == "lightgbm" else _candidate_name(select, baselines)
+    if name is None or name not in baselines:
+        raise ConfigError(
+            f"select={select!r} scores with a baseline that was not trained (trained: {list(baselines)}); expected "
+            "one of those or select 'network'."
+        )
+    return name
 
 
 def choose(
@@ -264,7 +277,7 @@ def choose(
                     "validation share above 0."
                 )
             return Choice(target, NETWORK, reason="no validation rows to choose on", metric=metric)
-        name = _candidate_name(select if select != "lightgbm" else LIGHTGBM, baselines)
+        name = _asked(select, baselines)
         return Choice(target, name, how=select, reason=f"as asked (select {select})", metric=metric)
     values: dict[str, float | None] = {NETWORK: primary_value(task, y, network)}
     for name, scores in baselines.items():
@@ -276,7 +289,7 @@ def choose(
             out_of_fold_blend(task, y, network, baselines[LIGHTGBM], seed) if select == "auto" else fitted_value
         )
     if select != "auto":
-        name = {"lightgbm": LIGHTGBM, BLEND: BLEND}.get(select) or _candidate_name(select, baselines)
+        name = BLEND if select == BLEND else _asked(select, baselines)
         if name == BLEND and weight is None:
             raise ConfigError("select='blend' blends the network with LightGBM, and no LightGBM was trained.")
         reason = f"as asked (select {select})"
