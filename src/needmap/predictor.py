@@ -10,6 +10,14 @@ methods are the one way the workflows, the report and the command line use a fit
     predictor.evaluate(test)             # {'auc': ..., 'logloss': ..., ...}
     predictor.score(predictor.preprocessor_.transform(rows))   # outputs of rows encoded once
     predictor.save("models/bank")
+
+Each target's scores come from the scorer chosen for it when the model was trained (``selection_``: the
+network, one of the baselines saved beside it, or a blend of the network with LightGBM;
+:mod:`needmap.workflows.selection`); ``network_score`` gives the network's own.
+
+The module is over 400 lines on purpose: the fitted object's public face (scores, metrics, persistence) and
+``load``, which rebuilds it from a model directory, change together whenever the fitted state does; the
+per-head helpers at the top are how every caller cuts :meth:`Predictor.score`'s outputs by target.
 """
 
 from __future__ import annotations
