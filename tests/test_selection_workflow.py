@@ -1,11 +1,13 @@
 """The scorer a trained model answers with, end to end: chosen on the network's validation rows and no
-other (each candidate's figure worked out again here on exactly those rows), a blend that scores the same
-saved and loaded, batch and one row, and a model whose LightGBM was chosen predicting from the command line."""
+other (each candidate's figure worked out again here on exactly those rows, and a signal planted in the
+test rows alone changing nothing), a blend that scores the same saved and loaded, batch and one row, and
+a model whose LightGBM was chosen predicting from the command line."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -18,8 +20,9 @@ from typer.testing import CliRunner
 import needmap as nm
 from needmap.cli import app
 from needmap.data.provenance import take_rows
+from needmap.training_rows import clean_training_table
 from needmap.workflows.baseline import LIGHTGBM, LOGISTIC, load_baselines
-from needmap.workflows.train import run_train
+from needmap.workflows.train import run_train, split_rows
 from reference_scores import run_train_parts
 
 SMALL = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (16,), "embedding_dim": 4}
@@ -54,6 +57,47 @@ def test_the_choice_is_made_on_the_networks_validation_rows_alone(bank_table: pa
     # the test metrics are those of the chosen scorer, which predict and evaluate use
     assert outcome.metrics["test"]["auc"] == pytest.approx(roc_auc_score(y_test, fitted.score(x_test)), abs=1e-9)
     assert nm.load(tmp_path / "m").evaluate(test)["auc"] == pytest.approx(outcome.metrics["test"]["auc"], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_a_signal_planted_in_the_test_rows_alone_changes_no_choice(bank_table: pa.Table) -> None:
+    """The test rows' labels are replaced by the candidate the validation rows rank last, so that on the
+    test rows alone it is perfect: trained again on the same training rows, the model makes the same choice
+    on the same validation figures, and its test figure is that of its chosen scorer, not the planted one."""
+
+    def train(table: pa.Table) -> tuple[Any, nm.Predictor]:
+        outcome = run_train(table, nm.Model("mlp", target="y", drop=["duration"], **SMALL), out=None,
+                            split="random", n_boot=50)  # fmt: skip
+        assert outcome.model.predictor_ is not None and outcome.model.predictor_.selection_ is not None
+        return outcome, outcome.model.predictor_
+
+    first, fitted = train(bank_table)
+    choice = fitted.selection_[0]
+    singles = {name: value for name, value in choice.validation.items() if name != "blend" and value is not None}
+    last = min(singles, key=lambda name: singles[name])
+    assert last != choice.scorer
+    # the test rows of a random split do not depend on the labels: the same rows in both runs
+    clean, _ = clean_training_table(bank_table, fitted.schema_, user_dropped=["duration"])
+    assert clean.num_rows == bank_table.num_rows
+    _, test_idx, _ = split_rows(clean, fitted.schema_, test_size=0.2, split="random", time_column=None, seed=0)
+    x_test = fitted.preprocessor_.transform(take_rows(bank_table, pa.array(test_idx)))
+    planted_scores = (
+        fitted.network_score(x_test) if last == "network"
+        else next(b for b in fitted.baselines_of("y") if b.name == last).predict(x_test)
+    )  # fmt: skip
+    labels = np.asarray(bank_table.column("y").to_pylist(), dtype=object)
+    labels[test_idx] = np.where(planted_scores > np.median(planted_scores), "yes", "no")
+    planted = bank_table.set_column(bank_table.schema.get_field_index("y"), "y", pa.array(labels.tolist()))
+
+    second, refitted = train(planted)
+    again = refitted.selection_[0]
+    assert again.to_dict() == choice.to_dict()
+    y_test = (labels[test_idx] == "yes").astype(int)
+    assert roc_auc_score(y_test, planted_scores) > 0.99  # the test rows point at the planted candidate
+    chosen_test = roc_auc_score(y_test, refitted.score(x_test))
+    assert chosen_test < 0.99
+    assert second.metrics["test"]["auc"] == pytest.approx(chosen_test, abs=1e-9)
+    assert first.metrics["test"]["auc"] != pytest.approx(chosen_test, abs=1e-3)
 
 
 @pytest.mark.slow
