@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -22,7 +21,7 @@ from needmap.cli import app
 from needmap.data.provenance import take_rows
 from needmap.training_rows import clean_training_table
 from needmap.workflows.baseline import LIGHTGBM, LOGISTIC, load_baselines
-from needmap.workflows.train import run_train, split_rows
+from needmap.workflows.train import TrainOutcome, run_train, split_rows
 from reference_scores import run_train_parts
 
 SMALL = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (16,), "embedding_dim": 4}
@@ -65,7 +64,7 @@ def test_a_signal_planted_in_the_test_rows_alone_changes_no_choice(bank_table: p
     test rows alone it is perfect: trained again on the same training rows, the model makes the same choice
     on the same validation figures, and its test figure is that of its chosen scorer, not the planted one."""
 
-    def train(table: pa.Table) -> tuple[Any, nm.Predictor]:
+    def train(table: pa.Table) -> tuple[TrainOutcome, nm.Predictor]:
         outcome = run_train(table, nm.Model("mlp", target="y", drop=["duration"], **SMALL), out=None,
                             split="random", n_boot=50)  # fmt: skip
         assert outcome.model.predictor_ is not None and outcome.model.predictor_.selection_ is not None
