@@ -24,6 +24,8 @@ from needmap.errors import ArtifactError
 from needmap.features.batch import FeatureBatch
 from needmap.workflows import baseline as bl
 from needmap.workflows.baseline import (
+    LGBM_DEFAULTS,
+    LGBM_ROUNDS,
     LIGHTGBM,
     LOGISTIC,
     RIDGE,
@@ -169,6 +171,33 @@ def test_lightgbm_without_validation_rows_runs_the_documented_settings() -> None
     assert base.estimator.booster_.num_feature() == 2 + 1 + 5
     assert [bool(infos[f"Column_{i}"]["values"]) for i in range(3)] == [False, False, True]
     np.testing.assert_array_equal(base.predict(x), base.estimator.predict(bl._tree_design(x, [5])))
+
+
+def test_lightgbm_takes_its_tuned_options_by_lightgbms_names() -> None:
+    """``params`` sets LightGBM's options by its own names (a tuning trial's); the defaults written out give
+    the baseline itself, and each option reaches the booster."""
+    rng = np.random.default_rng(1)
+    x = FeatureBatch(rng.normal(size=(600, 3)).astype(np.float32), rng.integers(1, 5, size=(600, 1)))
+    y = (x.numeric[:, 0] + 0.5 * rng.normal(size=600) > 0).astype(np.float32)
+    plain = fit_lightgbm(x, y, "binary", [5], seed=2)
+    spelled = fit_lightgbm(x, y, "binary", [5], seed=2, params=dict(LGBM_DEFAULTS))
+    np.testing.assert_array_equal(plain.predict(x), spelled.predict(x))
+    tuned = {"num_leaves": 4, "learning_rate": 0.2, "min_child_samples": 50, "feature_fraction": 0.5, "lambda_l2": 3.0}
+    base = fit_lightgbm(x, y, "binary", [5], seed=2, params=tuned)
+    # LightGBM's own parameters as the booster saw them, read back from its model text.
+    text = base.estimator.booster_.model_to_string()
+    assert "[num_leaves: 4]" in text and "[learning_rate: 0.2]" in text and "[min_data_in_leaf: 50]" in text
+    assert "[feature_fraction: 0.5]" in text and "[lambda_l2: 3]" in text
+    assert max(t["num_leaves"] for t in base.estimator.booster_.dump_model()["tree_info"]) <= 4
+    # The same model as LightGBM's own estimator with these options (the scikit-learn API's names).
+    reference = lgb.LGBMClassifier(
+        n_estimators=LGBM_ROUNDS, num_leaves=4, learning_rate=0.2, min_child_samples=50, colsample_bytree=0.5,
+        reg_lambda=3.0, random_state=2, n_jobs=1, deterministic=True, force_row_wise=True, verbosity=-1,
+    ).fit(np.hstack([x.numeric, x.categorical]).astype(np.float64), y, categorical_feature=[3])  # fmt: skip
+    design = np.hstack([x.numeric, x.categorical]).astype(np.float64)
+    np.testing.assert_allclose(base.predict(x), reference.predict_proba(design)[:, 1], rtol=1e-12)
+    with pytest.raises(ValueError, match="bagging_fraction"):
+        fit_lightgbm(x, y, "binary", [5], params={"bagging_fraction": 0.5})
 
 
 def test_lightgbm_threads_one_per_ten_thousand_rows_at_most_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -414,6 +414,8 @@ def test_every_way_out_of_choose_records_the_target_how_why_and_the_metric() -> 
     cv = choose("auto", "y", "binary", ones, s["net"], bases, on="out-of-fold")
     assert (cv.reason, cv.on) == ("the out-of-fold auc is undefined", "out-of-fold")
     assert choose("lightgbm", "y", "binary", y, s["net"], bases, on="out-of-fold").on == "out-of-fold"
+    auto_cv = choose("auto", "y", "binary", y, s["net"], bases, on="out-of-fold")
+    assert auto_cv.on == "out-of-fold" and auto_cv.reason.startswith("the out-of-fold scores hold")
 
 
 def test_a_regression_target_ranks_without_the_fallback_and_blends_at_the_lowest_rmse() -> None:
