@@ -1,7 +1,8 @@
 """The scorer a trained model answers with, end to end: chosen on the network's validation rows and no
 other (each candidate's figure worked out again here on exactly those rows, and a signal planted in the
-test rows alone changing nothing), a blend that scores the same saved and loaded, batch and one row, and
-a model whose LightGBM was chosen predicting from the command line."""
+test rows alone changing nothing), a blend that scores the same saved and loaded, batch and one row,
+a model whose LightGBM was chosen predicting from the command line, and cross-validation and the test rows
+disagreeing (on generated rows) stated in one verdict."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from needmap.cli import app
 from needmap.data.provenance import take_rows
 from needmap.training_rows import clean_training_table
 from needmap.workflows.baseline import LIGHTGBM, LOGISTIC, load_baselines
+from needmap.workflows.selection import Choice
 from needmap.workflows.train import TrainOutcome, run_train, split_rows
 from reference_scores import run_train_parts
 
@@ -153,3 +155,68 @@ def test_a_model_whose_lightgbm_was_chosen_predicts_from_the_command_line(bank_c
     design = np.hstack([x.numeric.astype(np.float64), x.categorical.astype(np.float64)])
     np.testing.assert_allclose(predicted, booster.predict(design), rtol=1e-9)
     assert LOGISTIC in {b["name"] for b in document["baselines"]}
+
+
+def _campaign_table(rows: int, seed: int) -> pa.Table:
+    """Seeded campaign-shaped rows: three numerics and a channel, a response whose log-odds are linear in them."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 3))
+    channel = rng.choice(["email", "sms", "push", "mail"], size=rows)
+    logit = -1.5 + 1.2 * x[:, 0] - 0.8 * x[:, 1] + 0.4 * x[:, 0] * x[:, 2] + 0.6 * (channel == "sms")
+    responded = rng.random(rows) < 1 / (1 + np.exp(-logit))
+    return pa.table({
+        "recency": x[:, 0], "spend": x[:, 1], "visits": x[:, 2], "channel": channel,
+        "responded": np.where(responded, "yes", "no"),
+    })  # fmt: skip
+
+
+@pytest.mark.slow
+def test_cross_validation_and_the_test_rows_disagreeing_give_one_verdict_that_says_both(tmp_path: Path) -> None:
+    """With --cv the scorer is chosen on the out-of-fold scores of the training rows; when the test rows then
+    favour another model (here planted: the test labels are another candidate's scores, so that on the test
+    rows alone it is perfect), the command still prints one verdict: the choice, on what it was made, and that
+    the other model did better on the test rows. No second, contradicting "cross-validation verdict"."""
+    options = ["--target", "responded", "--split", "random", "--cv", "2", "--epochs", "2",
+               "--batch-size", "256", "--hidden", "16", "--embedding-dim", "4", "--quiet"]  # fmt: skip
+    table = _campaign_table(3000, seed=7)
+    first_csv = tmp_path / "campaign.csv"
+    pacsv.write_csv(table, first_csv)
+    first = runner.invoke(app, ["train", str(first_csv), "--out", str(tmp_path / "first"), *options])
+    assert first.exit_code == 0, first.output
+    fitted = nm.load(tmp_path / "first")
+    choice = json.loads((tmp_path / "first" / "selection.json").read_text())["targets"][0]
+    assert choice["on"] == "out-of-fold (2-fold cross-validation)"
+    other = next(name for name in ("LightGBM", "logistic regression", "network") if name != choice["scorer"])
+
+    # The test rows of a random split do not depend on the labels: the same rows in both runs.
+    clean, _ = clean_training_table(table, fitted.schema_, user_dropped=[])
+    assert clean.num_rows == table.num_rows
+    _, test_idx, _ = split_rows(clean, fitted.schema_, test_size=0.2, split="random", time_column=None, seed=0)
+    x_test = fitted.preprocessor_.transform(take_rows(table, pa.array(test_idx)))
+    planted_scores = (
+        fitted.network_score(x_test) if other == "network"
+        else next(b for b in fitted.baselines_of("responded") if b.name == other).predict(x_test)
+    )  # fmt: skip
+    labels = np.asarray(table.column("responded").to_pylist(), dtype=object)
+    labels[test_idx] = np.where(planted_scores > np.median(planted_scores), "yes", "no")
+    planted_csv = tmp_path / "planted.csv"
+    pacsv.write_csv(table.set_column(4, "responded", pa.array(labels.tolist())), planted_csv)
+
+    second = runner.invoke(app, ["train", str(planted_csv), "--out", str(tmp_path / "second"), *options],
+                           env={"COLUMNS": "400"})  # fmt: skip
+    assert second.exit_code == 0, second.output
+    # the same choice, on the same out-of-fold figures: the test rows took no part in it
+    again = json.loads((tmp_path / "second" / "selection.json").read_text())["targets"][0]
+    assert again == choice
+    metrics = json.loads((tmp_path / "second" / "metrics.json").read_text())
+    verdict = metrics["verdict"]
+    named = "mlp network" if other == "network" else other
+    assert verdict.startswith(f"Scores with {Choice.from_dict(again).label('mlp network')}: ")
+    assert "(out-of-fold (2-fold cross-validation) auc: " in verdict
+    aucs = [c for c in metrics["comparisons"] if c["metric"] == "auc"]
+    assert next(c for c in aucs if c["baseline"] == named)["high"] < 0  # the planted one is better, beyond noise
+    first_better = next(c["baseline"] for c in aucs if c["high"] < 0)  # the one the sentence names
+    assert verdict.endswith(f": {first_better} did better on the test rows.")
+    output = " ".join(second.output.split())
+    assert output.count("verdict:") == 1 and "cross-validation verdict" not in output
+    assert f"verdict: {verdict}" in output
