@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import lightgbm as lgb
 import numpy as np
@@ -25,6 +26,37 @@ from needmap.workflows.baseline import LIGHTGBM, LOGISTIC, load_baselines
 from needmap.workflows.selection import Choice
 from needmap.workflows.train import TrainOutcome, run_train, split_rows
 from reference_scores import run_train_parts
+
+
+class Planted(NamedTuple):
+    """A table whose test rows' labels are one candidate's scores there (the median split into yes / no)."""
+
+    table: pa.Table
+    test_idx: np.ndarray
+    x_test: Any
+    scores: np.ndarray
+    labels: np.ndarray
+
+
+def plant_test_labels(
+    table: pa.Table, fitted: nm.Predictor, target: str, dropped: list[str], candidate: str
+) -> Planted:
+    """``table`` with the labels of the test rows of run_train's random split (seed 0) replaced so that
+    ``candidate`` ("network" or a baseline's name) of ``fitted`` is perfect on the test rows alone. The test
+    rows of a random split do not depend on the labels: training again on the result splits the same rows."""
+    clean, _ = clean_training_table(table, fitted.schema_, user_dropped=dropped)
+    assert clean.num_rows == table.num_rows
+    _, test_idx, _ = split_rows(clean, fitted.schema_, test_size=0.2, split="random", time_column=None, seed=0)
+    x_test = fitted.preprocessor_.transform(take_rows(table, pa.array(test_idx)))
+    scores = (
+        fitted.network_score(x_test) if candidate == "network"
+        else next(b for b in fitted.baselines_of(target) if b.name == candidate).predict(x_test)
+    )  # fmt: skip
+    labels = np.asarray(table.column(target).to_pylist(), dtype=object)
+    labels[test_idx] = np.where(scores > np.median(scores), "yes", "no")
+    planted = table.set_column(table.schema.get_field_index(target), target, pa.array(labels.tolist()))
+    return Planted(planted, test_idx, x_test, scores, labels)
+
 
 SMALL = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (16,), "embedding_dim": 4}
 runner = CliRunner()
@@ -77,20 +109,10 @@ def test_a_signal_planted_in_the_test_rows_alone_changes_no_choice(bank_table: p
     singles = {name: value for name, value in choice.validation.items() if name != "blend" and value is not None}
     last = min(singles, key=lambda name: singles[name])
     assert last != choice.scorer
-    # the test rows of a random split do not depend on the labels: the same rows in both runs
-    clean, _ = clean_training_table(bank_table, fitted.schema_, user_dropped=["duration"])
-    assert clean.num_rows == bank_table.num_rows
-    _, test_idx, _ = split_rows(clean, fitted.schema_, test_size=0.2, split="random", time_column=None, seed=0)
-    x_test = fitted.preprocessor_.transform(take_rows(bank_table, pa.array(test_idx)))
-    planted_scores = (
-        fitted.network_score(x_test) if last == "network"
-        else next(b for b in fitted.baselines_of("y") if b.name == last).predict(x_test)
-    )  # fmt: skip
-    labels = np.asarray(bank_table.column("y").to_pylist(), dtype=object)
-    labels[test_idx] = np.where(planted_scores > np.median(planted_scores), "yes", "no")
-    planted = bank_table.set_column(bank_table.schema.get_field_index("y"), "y", pa.array(labels.tolist()))
+    planted = plant_test_labels(bank_table, fitted, "y", ["duration"], last)
+    test_idx, x_test, planted_scores, labels = planted.test_idx, planted.x_test, planted.scores, planted.labels
 
-    second, refitted = train(planted)
+    second, refitted = train(planted.table)
     again = refitted.selection_[0]
     assert again.to_dict() == choice.to_dict()
     y_test = (labels[test_idx] == "yes").astype(int)
@@ -187,20 +209,8 @@ def test_cross_validation_and_the_test_rows_disagreeing_give_one_verdict_that_sa
     choice = json.loads((tmp_path / "first" / "selection.json").read_text())["targets"][0]
     assert choice["on"] == "out-of-fold (2-fold cross-validation)"
     other = next(name for name in ("LightGBM", "logistic regression", "network") if name != choice["scorer"])
-
-    # The test rows of a random split do not depend on the labels: the same rows in both runs.
-    clean, _ = clean_training_table(table, fitted.schema_, user_dropped=[])
-    assert clean.num_rows == table.num_rows
-    _, test_idx, _ = split_rows(clean, fitted.schema_, test_size=0.2, split="random", time_column=None, seed=0)
-    x_test = fitted.preprocessor_.transform(take_rows(table, pa.array(test_idx)))
-    planted_scores = (
-        fitted.network_score(x_test) if other == "network"
-        else next(b for b in fitted.baselines_of("responded") if b.name == other).predict(x_test)
-    )  # fmt: skip
-    labels = np.asarray(table.column("responded").to_pylist(), dtype=object)
-    labels[test_idx] = np.where(planted_scores > np.median(planted_scores), "yes", "no")
     planted_csv = tmp_path / "planted.csv"
-    pacsv.write_csv(table.set_column(4, "responded", pa.array(labels.tolist())), planted_csv)
+    pacsv.write_csv(plant_test_labels(table, fitted, "responded", [], other).table, planted_csv)
 
     second = runner.invoke(app, ["train", str(planted_csv), "--out", str(tmp_path / "second"), *options],
                            env={"COLUMNS": "400"})  # fmt: skip
