@@ -24,7 +24,7 @@ from needmap.metrics import binary_metrics, multiclass_metrics, regression_metri
 from needmap.training.config import DEFAULT_MONITOR, MONITORS
 from needmap.training.losses import class_weights, make_loss
 
-Scaling = Mapping[str, float] | None
+Scaling = Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,36 @@ def _regression_loss(labels: np.ndarray, class_weight: Any, n_outputs: int, redu
     return nn.MSELoss(reduction=reduction)
 
 
+def _multiclass_weighting(labels: np.ndarray, class_weight: Any) -> Scaling:
+    """``{"class_weights": [w_0, ..., w_K-1]}``, the loss's weight of each class, None without class weights.
+
+    A cross-entropy that counts each row of class k w_k times is minimized by ``p_k = w_k q_k / sum_j w_j q_j``
+    where q is the true distribution: each logit is shifted by ``log w_k``, so a balanced weight makes the rare
+    classes' probabilities too high by the ratio of their weights. :func:`_softmax` subtracts ``log w_k``
+    again (the multiclass prior correction ``q_k = (p_k / w_k) / sum_j p_j / w_j``); a class with no training
+    rows (weight 0) is left as it is. The weights are computed over the classes up to the labels' largest; the
+    loss's, over the head's width, differ from them by one factor for every class, which the correction ignores.
+    """
+    if class_weight is None:
+        return None
+    n_classes = int(labels.max()) + 1 if len(labels) else 1
+    weights = class_weights("multiclass", class_weight, labels, n_classes)
+    return None if weights is None else {"class_weights": [float(w) for w in weights]}
+
+
+def _log_weights(scaling: Scaling, width: int) -> np.ndarray:
+    """``log w_k`` per output column from a multiclass head's scaling (0 for a class without a weight)."""
+    shift = np.zeros(width)
+    if scaling and "class_weights" in scaling:
+        weights = np.asarray(scaling["class_weights"], dtype=np.float64)[:width]
+        shift[: len(weights)] = np.log(np.where(weights > 0, weights, 1.0))
+    return shift
+
+
 def _softmax(raw: np.ndarray, scaling: Scaling) -> np.ndarray:
-    z = raw - raw.max(axis=1, keepdims=True)
+    """Class probabilities of logits ``raw [n, K]``, corrected for the classes' weights in training."""
+    z = raw - _log_weights(scaling, raw.shape[1])
+    z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 
@@ -185,6 +213,7 @@ register_head_kind(
         metrics=multiclass_metrics,
         labels="classes",
         with_others=False,
-        valid_scores=lambda raw, scaling: torch.softmax(raw.double(), dim=1).numpy(),
+        valid_scores=lambda raw, scaling: _softmax(raw.double().numpy(), scaling),
+        weighting=_multiclass_weighting,
     )
 )

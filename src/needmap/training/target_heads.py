@@ -30,7 +30,7 @@ from needmap.training.heads import head_kind, head_tasks
 _UNIT_METRICS = ("rmse", "mae")
 _NOT_LOGGED = ("n", "note", "positive_rate", "rows_without_target")
 
-Scaling = dict[str, float] | None
+Scaling = dict[str, Any] | None
 
 
 @dataclass
