@@ -92,7 +92,7 @@ def test_id_by_name_on_small_tables_and_not_without_uniqueness() -> None:
             "customer_id": [3, 1, 2, 5],
             "CustomerID": ["a", "b", "c", "d"],
             "ref": [3, 1, 2, 5],  # unique but n <= 20 and not named like an id
-            "store_id": [1, 1, 2, 3],  # named like an id but repeated
+            "store_id": [1, 1, 2, 3],  # named like an id but repeated: an entity, learned per value
             "paid": [10, 20, 30, 40],  # ends in 'id' without a separator
         }
     )
@@ -101,9 +101,31 @@ def test_id_by_name_on_small_tables_and_not_without_uniqueness() -> None:
         "customer_id": "id",
         "CustomerID": "id",
         "ref": "numeric",
-        "store_id": "numeric",
+        "store_id": "categorical",
         "paid": "numeric",
     }
+
+
+def test_repeated_integers_named_like_an_identifier_are_categories() -> None:
+    n = 60
+    table = pa.table(
+        {
+            "userId": [i % 7 for i in range(n)],
+            "movie_ID": [str(1000 + i % 11) for i in range(n)],  # text holding integers
+            "shop_id": [float(i % 5) for i in range(n)],  # floats: not labels of an entity
+            "visits": [i % 7 for i in range(n)],  # the same integers, not named like an identifier
+            "order_id": list(range(n)),  # unique: the row's key
+        }
+    )
+    schema = infer_schema(table)
+    assert roles(schema) == {
+        "userId": "categorical",
+        "movie_ID": "categorical",
+        "shop_id": "numeric",
+        "visits": "numeric",
+        "order_id": "id",
+    }
+    assert schema.column("userId").reason.startswith("integers named like an identifier, 7 distinct in 60 rows")
 
 
 # -- target ---------------------------------------------------------------------------------------------
@@ -343,15 +365,15 @@ def test_feature_type_errors() -> None:
 
 
 def test_an_item_column_read_as_integers_becomes_categorical_when_a_sequence_shares_it() -> None:
-    table = pa.table(
+    table = pa.table(  # 'movie' is not named like an identifier: the shared vocabulary alone makes it categorical
         {
-            "movieId": pa.array([1, 2, 3, 4, 5, 6] * 5),
+            "movie": pa.array([1, 2, 3, 4, 5, 6] * 5),
             "history": pa.array(["1 2", "3", "2 4 5", "", "6 1", "3 3"] * 5),
             "y": pa.array([0, 1] * 15),
         }
     )
-    schema = infer_schema(table, "y", sequence={"history": {"vocabulary_of": "movieId"}})
-    assert schema.column("movieId").role == "categorical"
-    assert "shares its vocabulary" in schema.column("movieId").reason
+    schema = infer_schema(table, "y", sequence={"history": {"vocabulary_of": "movie"}})
+    assert schema.column("movie").role == "categorical"
+    assert "shares its vocabulary" in schema.column("movie").reason
     with pytest.raises(SchemaError, match="whose role is numeric"):
-        infer_schema(table, "y", numeric=["movieId"], sequence={"history": {"vocabulary_of": "movieId"}})
+        infer_schema(table, "y", numeric=["movie"], sequence={"history": {"vocabulary_of": "movie"}})

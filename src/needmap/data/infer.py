@@ -10,6 +10,12 @@ of its non-missing values contain ``"|"`` and its ``"|"``-separated tokens repea
 least two distinct tokens and the token occurrences number at least twice the distinct tokens (so
 genres such as ``"Adventure|Animation"`` qualify, unique codes such as ``"A17|X9"`` in every row
 do not). Sequences are never inferred: their order matters, so the user names them.
+
+Integer columns named like an identifier (``userId``, ``customer_id``, ``store_ID``): all values unique, the
+column is an ``id`` (a row's key, kept in the scores); with repeated values it is ``categorical``, an entity
+such as a customer or a product that the models learn one embedding (LightGBM one category) per value for.
+Their numbers are labels, not amounts: read as numbers, the MovieLens user and movie ids taught the network
+next to nothing (BENCHMARKS.md, the chosen scorer against LightGBM).
 """
 
 from __future__ import annotations
@@ -321,6 +327,11 @@ def _infer_role(name: str, col: pa.ChunkedArray, ratio: float) -> tuple[str, str
             return "id", f"named like an identifier and all {n_valid:,} values unique{missing_note}"
     elif floaty and n_distinct == n_valid and _ID_NAME.search(name):
         return "id", f"named like an identifier and all {n_valid:,} values unique{missing_note}"
+    if not floaty and _ID_NAME.search(name) and (text_numbers is None or len(text_numbers[1]) == 0):
+        return "categorical", (
+            f"integers named like an identifier, {n_distinct:,} distinct in {n_valid:,} rows: an entity "
+            f"(customer, product, ...) learned per value{missing_note}"
+        )
     if text_numbers is not None:
         n_numbers, bad = text_numbers
         n_bad = n_valid - n_numbers
