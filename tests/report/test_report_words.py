@@ -8,6 +8,7 @@ Pages are built from hand-made documents (no training) and read with :mod:`html.
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -264,3 +265,22 @@ def test_permutation_importance_of_a_regression_target_is_the_rmse_rise() -> Non
     section = _read(data).sections["importance"]
     assert "the typical error (RMSE, in the target's units) grows" in " ".join(section["text"])
     assert section["classes"]["text.value"] == [f"{result[0]['drop']:,.2f}", "0.00"]
+
+
+@pytest.mark.slow
+def test_a_trained_regression_model_reports_its_charts_and_importance(tmp_path: Path) -> None:
+    from needmap.report import build_report
+    from needmap.workflows.train import run_train
+
+    rng = np.random.default_rng(7)
+    visits, month = rng.poisson(3, 600), rng.integers(1, 13, 600)
+    spend = rng.gamma(2.0, 50.0, 600)
+    table = pa.table({"visits": visits, "month": month, "spend": spend, "amount": 20 + 5 * visits + 0.5 * spend})
+    model = nm.Model("mlp", target="amount", epochs=2, progress=False, hidden=(8,), batch_size=64)
+    out = run_train(table, model, out=tmp_path / "model", test_size=0.25).out
+    evaluation = nm.load(out).extras_["evaluation.json"]
+    assert {r["feature"] for r in evaluation["importance"]} == {"visits", "month", "spend"}
+    read = _Page(build_report(out, out=tmp_path / "report.html").read_text(encoding="utf-8"))
+    assert {"residuals", "deciles", "amount-gains"} <= set(read.sections) and "roc" not in read.sections
+    assert read.sections["importance"]["charts"] == ["importance"]  # measured on the test rows at training
+    assert "binary" not in " ".join(read.text(s) for s in read.sections)

@@ -15,7 +15,7 @@ Layout for a binary task (version 1)::
 A multiclass or regression document holds version, task, data, rows, primary, models (kind and
 metrics; a regression model also ``residuals``, ``deciles`` and ``amount_gains``, see
 :mod:`needmap.metrics.regression_curves`), comparisons (empty) and a verdict on the primary metric (log
-loss, RMSE).
+loss, RMSE); training adds ``importance`` to every task's document.
 """
 
 from __future__ import annotations
