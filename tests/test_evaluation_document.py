@@ -156,13 +156,14 @@ def test_one_class_test_rows_keep_metrics_but_drop_curves_that_need_both() -> No
     json.dumps(doc, allow_nan=False)
 
 
-def test_regression_document_compares_rmse_without_curves() -> None:
+def test_regression_document_compares_rmse_with_regression_curves() -> None:
     rng = np.random.default_rng(0)
     y = rng.normal(100, 20, 400)
     scores = {"mlp network": y + rng.normal(0, 5, 400), "ridge regression": y + rng.normal(0, 10, 400)}
     doc = evaluation_document(y, scores, task="regression", primary="mlp network", data="test rows")
     assert list(doc) == ["version", "task", "data", "rows", "primary", "models", "comparisons", "verdict"]
-    assert list(doc["models"]["ridge regression"]) == ["kind", "metrics"]
+    assert list(doc["models"]["ridge regression"]) == ["kind", "metrics", "residuals", "deciles", "amount_gains"]
+    assert sum(doc["models"]["ridge regression"]["deciles"]["count"]) == 400  # what the report's regression charts draw
     deep, base = doc["models"]["mlp network"]["metrics"]["rmse"], doc["models"]["ridge regression"]["metrics"]["rmse"]
     assert doc["verdict"].startswith(f"the deep model is better than ridge regression by {base - deep:.3f} RMSE")
     worse = evaluation_document(

@@ -207,11 +207,12 @@ def test_run_train_reports_test_metrics_and_a_baseline_per_task(adult: pa.Table,
     assert income_verdict.startswith("income: Scores with ") and "On the test rows: AUC " in income_verdict
     assert hours_verdict.startswith("Scores with ") and "On the test rows: rmse " in hours_verdict
     assert best["hours_per_week"] in hours_verdict
-    # Each target has its own evaluation document (curves, comparisons, importance of a binary target).
+    # Each target has its own evaluation document (curves, comparisons, and its importance).
     evaluation = json.loads((outcome.out / "evaluation.json").read_text())
     assert set(evaluation) == {"income", "hours_per_week"}
     assert evaluation["income"]["task"] == "binary" and len(evaluation["income"]["comparisons"]) == 2
-    assert evaluation["income"]["importance"] and "importance" not in evaluation["hours_per_week"]
+    assert evaluation["income"]["importance"][0].keys() == {"feature", "drop", "auc"}
+    assert evaluation["hours_per_week"]["importance"][0].keys() == {"feature", "drop", "rmse"}  # the RMSE rise
     assert evaluation["hours_per_week"]["task"] == "regression"
     scores = nm.load(outcome.out).predict(adult.slice(0, 20))
     assert scores.column_names == ["score_income", "prediction_hours_per_week"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from needmap.features.target import head_schema, target_names, target_tasks
+from needmap.metrics.names import METRIC_NAMES, metric_text, plain_name
 from needmap.schema import Schema
 
 _SHOWN = {
@@ -24,7 +25,9 @@ def _fmt(value: Any) -> str:
 def _metric_rows(task: str, metrics: dict[str, Any], target: str | None = None) -> list[str]:
     """A Markdown table of the validation (the network's), test (the chosen scorer's), the network's test when
     another scorer was chosen, and baseline metrics (of ``target`` for a multi-task model); each baseline of
-    ``metrics["baselines"]`` has a column of its own ("test LightGBM"), per target too."""
+    ``metrics["baselines"]`` has a column of its own ("test LightGBM"), per target too. Each metric is named
+    in words with its key (:mod:`needmap.metrics.names`), its values written as the report writes them, and
+    a line under the table says what each means."""
     sets = [(name, metrics.get(name)) for name in ("validation", "test", "network_test", "baseline_test")]
     if target is not None:
         sets = [(name, m.get(target) if isinstance(m, dict) else None) for name, m in sets]
@@ -40,8 +43,13 @@ def _metric_rows(task: str, metrics: dict[str, Any], target: str | None = None) 
     header = "| metric | " + " | ".join(name.replace("_", " ") for name, _ in sets) + " |"
     rows = [header, "|---|" + "---|" * len(sets)]
     for key in keys:
-        rows.append(f"| {key} | " + " | ".join(_fmt(m.get(key)) for _, m in sets) + " |")
-    return rows
+        rows.append(
+            f"| {plain_name(key)} `{key}` | " + " | ".join(metric_text(key, m.get(key)) for _, m in sets) + " |"
+        )
+    meanings = [
+        f"- {plain_name(k)} (`{k}`): {METRIC_NAMES[k].meaning}." for k in keys if k in METRIC_NAMES and k != "n"
+    ]
+    return [*rows, "", *meanings] if meanings else rows
 
 
 def _cv_lines(cv: Any, *, verdict: bool = True) -> list[str]:
@@ -177,8 +185,8 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
         validation = metrics.get("validation") or {}
         lines.append(
             f"- `score` is the network's probability recalibrated ({metrics['calibration'].get('method')}) on the "
-            f"validation rows: calibration error {_fmt(validation.get('ece_uncalibrated'))} before, "
-            f"{_fmt(validation.get('ece'))} after, on those same rows; the test ece is the fair figure."
+            f"validation rows: calibration error {metric_text('ece', validation.get('ece_uncalibrated'))} before, "
+            f"{metric_text('ece', validation.get('ece'))} after, on those same rows; the test ece is the fair figure."
         )
     elif task == "binary":
         lines.append(

@@ -37,6 +37,7 @@ VERSION = 1
 #: Quantile levels reported for a numeric column.
 QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 #: Equal-width bins between the 1% and the 99% quantile; one open bin below and one above make 22 in all.
+#: A column of whole numbers that span at most this many values there gets one bin per value instead.
 HISTOGRAM_BINS = 20
 #: The most frequent values (items, for a list column) kept for a categorical column; the rest is "other".
 TOP_VALUES = 20
@@ -125,6 +126,18 @@ def _histogram_edges(low: float, high: float) -> list[float]:
     return [float(v) for v in np.linspace(low, high, HISTOGRAM_BINS + 1)]
 
 
+def _integer_edges(ordered: np.ndarray, low: float, high: float) -> list[float] | None:
+    """Edges of one bin per whole number from ``low`` to ``high`` (at the half-way points: 0.5, 1.5, ...), when
+    every value of ``ordered`` is a whole number and they span at most :data:`HISTOGRAM_BINS` values; else None.
+    A month or a count of visits then reads as 1, 2, ..., 12, not as bins such as 1.55 – 2.1."""
+    first, last = math.floor(low), math.ceil(high)
+    if last - first + 1 > HISTOGRAM_BINS or abs(first) > 2**52 or abs(last) > 2**52:
+        return None
+    if not np.array_equal(ordered, np.round(ordered)):
+        return None
+    return [v - 0.5 for v in range(first, last + 2)]
+
+
 def _numeric_profile(values: np.ndarray) -> dict[str, Any]:
     """Moments, quantiles, histogram and clip outliers of the finite values of one column."""
     finite = values[np.isfinite(values)]
@@ -137,8 +150,12 @@ def _numeric_profile(values: np.ndarray) -> dict[str, Any]:
     clip_high = float(np.quantile(ordered, CLIP_QUANTILES[1], method="higher"))
     below = int(np.searchsorted(ordered, clip_low, side="left"))
     above = int(ordered.size - np.searchsorted(ordered, clip_high, side="right"))
-    edges = np.asarray(_histogram_edges(float(quantiles[0]), float(quantiles[-1])))
+    whole = _integer_edges(ordered, float(quantiles[0]), float(quantiles[-1]))
+    edges = np.asarray(whole or _histogram_edges(float(quantiles[0]), float(quantiles[-1])))
     counts = np.bincount(_bin_index(ordered, edges), minlength=len(edges) + 1)
+    histogram: dict[str, Any] = {"edges": edges.tolist(), "counts": [int(c) for c in counts]}
+    if whole:
+        histogram["integer"] = True
     return {
         "distinct": int(np.count_nonzero(np.diff(ordered)) + 1),
         "min": float(ordered[0]),
@@ -146,7 +163,7 @@ def _numeric_profile(values: np.ndarray) -> dict[str, Any]:
         "mean": float(ordered.mean()),
         "std": float(ordered.std()),
         "quantiles": {_level_name(q): float(v) for q, v in zip(QUANTILES, quantiles, strict=True)},
-        "histogram": {"edges": edges.tolist(), "counts": [int(c) for c in counts]},
+        "histogram": histogram,
         "outliers": below + above,
         "clip": {"quantiles": list(CLIP_QUANTILES), "low": clip_low, "high": clip_high},
     }
@@ -199,8 +216,10 @@ def profile_table(table: pa.Table, schema: Schema | None = None, *, source: str 
 
         - numeric: ``min``, ``max``, ``mean``, ``std`` (population), ``quantiles`` (``p1`` ... ``p99``),
           ``histogram`` (``edges``: the :data:`HISTOGRAM_BINS` + 1 edges of equal-width bins from the
-          1% to the 99% quantile; ``counts``: rows below the first edge, in each bin, above the last
-          edge: they add up to the non-missing rows), ``outliers`` (values outside the training
+          1% to the 99% quantile, or for whole numbers spanning at most :data:`HISTOGRAM_BINS` values
+          there one bin per value, its edges half-way between them, and ``integer``: true; ``counts``:
+          rows below the first edge, in each bin, above the last edge: they add up to the non-missing
+          rows), ``outliers`` (values outside the training
           quantiles the preprocessor clips to by default, :data:`CLIP_QUANTILES`) and ``clip``;
         - categorical: ``top`` (the :data:`TOP_VALUES` most frequent values, ``{"value", "count"}``)
           and ``other`` (rows with any other value);
@@ -299,9 +318,16 @@ def _numeric_bins(entry: dict[str, Any], values: np.ndarray) -> tuple[list[str],
     edges = np.asarray(histogram["edges"], dtype=np.float64)
     finite = values[np.isfinite(values)]
     actual = np.bincount(_bin_index(finite, edges), minlength=len(edges) + 1).tolist()
-    labels = [f"< {_short(edges[0])}"]
-    labels += [f"{_short(lo)} – {_short(hi)}" for lo, hi in itertools.pairwise(edges)]
-    labels.append(f"> {_short(edges[-1])}")
+    if histogram.get("integer"):  # one bin per whole number: labelled by it
+        labels = [
+            f"< {_short(edges[0] + 0.5)}",
+            *(_short(lo + 0.5) for lo in edges[:-1]),
+            f"> {_short(edges[-1] - 0.5)}",
+        ]
+    else:
+        labels = [f"< {_short(edges[0])}"]
+        labels += [f"{_short(lo)} – {_short(hi)}" for lo, hi in itertools.pairwise(edges)]
+        labels.append(f"> {_short(edges[-1])}")
     expected = list(histogram["counts"])
     return labels, expected, actual
 

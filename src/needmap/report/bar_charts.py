@@ -4,7 +4,7 @@ drawn to the left of zero."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from needmap.report.chart_frame import PALETTE, Frame, clip_text, draw_axes, nice_ticks, open_svg
 from needmap.report.text import esc, number
@@ -18,14 +18,16 @@ def bar_chart(
     *,
     x_label: str,
     x_format: str = "",
+    value_text: Callable[[float], str] | None = None,
     width: int = 720,
     color: str = PALETTE[0],
 ) -> str:
     """A horizontal SVG bar chart: one bar per label, top to bottom in the order given.
 
     ``values`` ``[n]`` are in data units (shares with ``x_format="%"``); a negative value is drawn to
-    the left of the zero line in a second colour. Labels longer than 28 characters are shortened
-    (the whole label is the bar's tooltip). Height: 22 units per bar plus the axes.
+    the left of the zero line in a second colour, its value with its sign. ``value_text`` writes the value
+    beside each bar (default: a percentage with ``x_format="%"``, else :func:`number`). Labels longer than
+    28 characters are shortened (the whole label is the bar's tooltip). Height: 22 units per bar plus the axes.
     """
     if not labels or len(labels) != len(values):
         raise ValueError(f"the chart {chart_id!r} needs one value per label; got {len(labels)} and {len(values)}.")
@@ -44,7 +46,7 @@ def bar_chart(
         x = min(zero, frame.px(value))
         w = abs(frame.px(value) - zero)
         fill = color if value >= 0 else PALETTE[4]
-        shown = f"{value * 100:.1f}%" if x_format == "%" else number(value)
+        shown = value_text(value) if value_text else f"{value * 100:.1f}%" if x_format == "%" else number(value)
         out.append(
             f'<g class="bar"><title>{esc(label)}: {esc(shown)}</title>'
             f'<text class="label" x="{frame.left - 8:.1f}" y="{y + 11:.1f}" text-anchor="end">'

@@ -25,7 +25,7 @@ from needmap.data.profile import drift, profile_table
 from needmap.data.provenance import source_of
 from needmap.errors import ConfigError
 from needmap.report.bar_charts import bar_chart
-from needmap.report.content import ReportData, per_target
+from needmap.report.content import ReportData, file_name, named_files, per_target
 from needmap.report.data_sections import profile_section
 from needmap.report.html import Section, facts, note, page
 from needmap.report.sections import report_sections
@@ -56,8 +56,7 @@ def write_json_atomic(document: Any, out: str | os.PathLike[str]) -> Path:
 
 
 def _data_name(table: pa.Table) -> str:
-    source = source_of(table)
-    return Path(source).name if source else "the given rows"
+    return file_name(source_of(table)) or "the given rows"
 
 
 def _model_facts(model: Any) -> dict[str, Any]:
@@ -101,6 +100,9 @@ def report_data(
     directory = Path(model_dir)
     evaluation = model.extras_.get("evaluation.json")
     profile = model.extras_.get("profile.json")
+    source = (model.metrics_.get("report") or {}).get("source")
+    if profile and source:  # "training rows of bank.csv", not of the folder it was read from
+        profile = {**profile, "source": named_files(profile.get("source"), source)}
     targets = {h.name: h.task for h in schema.heads}
     result = ReportData(
         title=title or f"needmap report: {directory.name}",
@@ -112,23 +114,16 @@ def report_data(
         evaluations=per_target(targets, evaluation),
         profile=profile,
     )
-    binary = [t for t, task in targets.items() if task == "binary"]
     for target, document in result.evaluations.items():
         if document.get("importance"):
             result.importance[target] = document["importance"]
             result.importance_rows = document.get("data") or "the test rows"
-    if not binary:
-        tasks = ", ".join(sorted({str(task) for task in targets.values()}))
-        result.notes["importance"] = (
-            f"permutation importance is measured for one binary target; this model's is {tasks}"
-        )
-    else:
-        result.notes["importance"] = "no importance in this model directory: give labelled data to measure it"
+    result.notes["importance"] = "no importance in this model directory: give labelled data to measure it"
     if data is None:
         return result
     name = _data_name(data)
     result.data_name = name
-    result.subtitle += f"; data {source_of(data) or name} ({data.num_rows:,} rows)"
+    result.subtitle += f"; data {name} ({data.num_rows:,} rows)"
     if profile:
         result.drift = drift(profile, data)
     else:
@@ -144,9 +139,8 @@ def report_data(
     # are not drawn), target by target.
     documents = per_target(targets, evaluate_with_baselines(model, data, baselines=bases)["evaluation"])
     result.data_evaluations = {t: _deep_curves_only(document) for t, document in documents.items()}
-    if binary:
-        result.importance = {t: permutation_importance(model, data, target=t) for t in binary}
-        result.importance_rows = f"{name}, at most 20,000 rows"
+    result.importance = {t: permutation_importance(model, data, target=t) for t in targets}
+    result.importance_rows = f"{name}, at most 20,000 rows"
     return result
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from needmap._version import __version__
@@ -57,6 +58,20 @@ class ReportData:
 def percent(value: Any) -> str:
     """A share of 1 as a percentage with one decimal ("12.5%"); "–" for None."""
     return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def file_name(source: str | None) -> str | None:
+    """How the page names a file: its name alone ("bank.csv"), not the folders it was read from (an install
+    path, a home directory mean nothing to the reader and need not be shared); None stays None."""
+    return PurePath(source).name or source if source else source
+
+
+def named_files(text: str | None, source: str | None) -> str | None:
+    """``text`` (such as "training rows of /home/ana/data/bank.csv") with the path ``source`` in it written
+    as :func:`file_name`'s name."""
+    if not text or not source or source not in text:
+        return text
+    return text.replace(source, file_name(source) or source)
 
 
 def per_target(targets: Mapping[str, Any], value: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from needmap.metrics.names import metric_text
 from needmap.report.chart_frame import PALETTE
 from needmap.report.content import NO_EVALUATION, ReportData, percent, target_label
 from needmap.report.html import Section, explain, note, table
@@ -77,11 +78,12 @@ CURVES = (
 Document = tuple[dict[str, Any], str, bool, str]
 
 
-def _documents(data: ReportData) -> list[Document]:
-    """(document, suffix of the legend names, dashed, target label) for each binary target's evaluation on the
-    test rows and on the given data (the target's name in the suffix when the model has several)."""
+def task_documents(data: ReportData, task: str = "binary") -> list[Document]:
+    """(document, suffix of the legend names, dashed, target label) for the evaluation of each target of
+    ``task`` on the test rows and on the given data (the target's name in the suffix when the model has
+    several)."""
     out = []
-    binary = [t for t, task in data.targets.items() if task == "binary"]
+    binary = [t for t, kind in data.targets.items() if kind == task]
     for target in binary:
         label = target_label(data, target)
         if target in data.evaluations:
@@ -128,7 +130,7 @@ def curve_section(curve: _Curve, data: ReportData) -> Section:
     """One evaluation chart (ROC, PR, calibration, gains, lift or profit) of every model that has it."""
     if not data.evaluations and not data.data_evaluations:
         return Section(curve.ident, curve.heading, note(data.notes.get("curves", NO_EVALUATION)))
-    documents = _documents(data)
+    documents = task_documents(data)
     if not documents:
         tasks = ", ".join(sorted({str(task) for task in data.targets.values()}))
         return Section(
@@ -188,7 +190,7 @@ def _lift_table(documents: list[Document]) -> str:
         cells: list[object] = [f"top {percent(top)}"]
         for entries in columns.values():
             entry = entries.get(top) or {}
-            cells.append(f"{number(entry.get('lift'))} ({percent(entry.get('capture'))} captured)")
+            cells.append(f"{metric_text('lift_at_10', entry.get('lift'))} ({percent(entry.get('capture'))} captured)")
         rows.append(cells)
     return table(["contacted", *(f"lift: {name}" for name in columns)], rows, numeric=range(1, len(columns) + 1))
 

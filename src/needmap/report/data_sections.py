@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from needmap.metrics.names import metric_text
 from needmap.report.bar_charts import bar_chart
 from needmap.report.content import MOST_BARS, percent
 from needmap.report.histograms import histogram_pair, spark_histogram
@@ -43,7 +44,8 @@ def profile_section(profile: dict[str, Any] | None, missing_note: str) -> Sectio
         explain(
             "Missing counts values that are absent (or, in a numeric column, not numbers); outliers are the values "
             "outside the quantiles the preprocessor clips to. Histograms span the 1% to 99% quantiles, with one "
-            "bar for the values below and one for those above."
+            "bar for the values below and one for those above; a column of whole numbers with at most 20 values "
+            "there has one bar per value."
         ),
     ]
     rows = []
@@ -107,13 +109,13 @@ def drift_section(drift: list[dict[str, Any]] | None, missing_note: str, data_na
         ),
         table(
             ["column", "role", "PSI", "drift"],
-            [[d["column"], d.get("role") or "", number(d["psi"]), badge(d["label"])] for d in drift],
+            [[d["column"], d.get("role") or "", metric_text("psi", d["psi"]), badge(d["label"])] for d in drift],
             numeric=(2,),
         ),
     ]
     drawn = [d for d in drift if d.get("psi") is not None and d.get("bins")][:DRIFT_CHARTS]
     for k, d in enumerate(drawn, start=1):
-        parts.append(f"<h3>{esc(d['column'])}: PSI {number(d['psi'])} ({esc(d['label'])})</h3>")
+        parts.append(f"<h3>{esc(d['column'])}: PSI {metric_text('psi', d['psi'])} ({esc(d['label'])})</h3>")
         parts.append(
             histogram_pair(
                 f"drift-{k}",

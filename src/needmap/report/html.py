@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from needmap._version import __version__
+from needmap.metrics.names import METRIC_NAMES
 from needmap.report.text import esc
 
 CSS = """
@@ -56,6 +57,9 @@ svg.chart.spark { display: inline-block; margin: 0; }
 svg.chart text { font: 11px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; fill: #333; }
 svg.chart .axis-title { font-size: 12px; fill: var(--muted); }
 svg.chart .grid { stroke: #edf0f3; }
+small.key { color: var(--muted); font-size: 11px; margin-left: 5px;
+  font-family: ui-monospace, Menlo, Consolas, monospace; }
+.meaning { display: block; color: var(--muted); font-size: 12px; font-weight: 400; }
 .charts { display: grid; grid-template-columns: 1fr; gap: 4px; }
 footer { text-align: center; color: var(--muted); font-size: 12px; padding: 12px; }
 @media print { nav { display: none; } section { break-inside: avoid; } }
@@ -80,10 +84,11 @@ def cell(value: object) -> str:
     return str(value) if isinstance(value, Raw) else esc(value)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, numeric: Sequence[int] = ()) -> str:
-    """An HTML table; ``numeric`` lists the column positions aligned right."""
+def table(headers: Sequence[object], rows: Iterable[Sequence[object]], *, numeric: Sequence[int] = ()) -> str:
+    """An HTML table; ``numeric`` lists the column positions aligned right (headers and cells: text, or
+    :class:`Raw` HTML)."""
     right = set(numeric)
-    head = "".join(f"<th{' class=num' if i in right else ''}>{esc(h)}</th>" for i, h in enumerate(headers))
+    head = "".join(f"<th{' class=num' if i in right else ''}>{cell(h)}</th>" for i, h in enumerate(headers))
     body = "".join(
         "<tr>" + "".join(f"<td{' class=num' if i in right else ''}>{cell(v)}</td>" for i, v in enumerate(row)) + "</tr>"
         for row in rows
@@ -106,6 +111,18 @@ def verdict_box(text: str) -> str:
     lowered = text.lower()
     kind = "deep-better" if "deep model is better" in lowered else "use-baseline" if lowered.startswith("use ") else ""
     return f'<div class="verdict {kind}" data-verdict>{esc(text)}</div>'
+
+
+def metric_label(key: str, *, meaning: bool = False) -> Raw:
+    """A metric's plain name with its technical name in small print (and, with ``meaning``, its one-line
+    explanation under it), from :data:`needmap.metrics.names.METRIC_NAMES`."""
+    entry = METRIC_NAMES.get(key)
+    if entry is None:
+        return Raw(esc(key))
+    text = f'{esc(entry.plain)}<small class="key">{esc(key)}</small>'
+    if meaning:
+        text += f'<span class="meaning">{esc(entry.meaning)}</span>'
+    return Raw(f'<span title="{esc(entry.meaning)}">{text}</span>')
 
 
 def badge(label: str) -> Raw:

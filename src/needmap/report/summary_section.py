@@ -3,10 +3,17 @@
 
 from __future__ import annotations
 
-from needmap.report.content import ReportData, per_target, target_label, verdict_of
+from typing import Any
+
+from needmap.report.content import ReportData, file_name, per_target, target_label, verdict_of
 from needmap.report.html import Section, facts, note, verdict_box
 from needmap.report.metric_tables import columns_table
 from needmap.report.text import esc
+
+
+def _count(value: Any) -> str | None:
+    """A count of rows with thousands separators ("1,440"); None stays None (the fact is left out)."""
+    return f"{value:,}" if isinstance(value, int) else value
 
 
 def summary_section(data: ReportData) -> Section:
@@ -18,10 +25,10 @@ def summary_section(data: ReportData) -> Section:
         facts(
             [
                 *data.model.items(),
-                ("training data", report.get("source")),
-                ("training rows", report.get("train_rows")),
-                ("validation rows", report.get("validation_rows")),
-                ("test rows", report.get("test_rows")),
+                ("training data", file_name(report.get("source"))),
+                ("training rows", _count(report.get("train_rows"))),
+                ("validation rows", _count(report.get("validation_rows"))),
+                ("test rows", _count(report.get("test_rows"))),
                 ("epochs run", training.get("epochs_run")),
                 ("best epoch", training.get("best_epoch")),
                 ("stopped by", training.get("stopped_reason")),

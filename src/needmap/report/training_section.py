@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from needmap.metrics.names import plain_name
 from needmap.report.html import Section, explain, note
 from needmap.report.line_charts import Marker, Series, line_chart
 
@@ -36,7 +37,7 @@ def training_section(metrics: dict[str, Any], task: str | None) -> Section:
     ]
     keys = [k for k in HISTORY_METRICS.get(task or "binary", ()) if any(h.get(k) is not None for h in history)]
     if keys:
-        series = [Series(k.removeprefix("valid_").replace("_", " "), epochs, [h.get(k) for h in history]) for k in keys]
+        series = [Series(plain_name(k.removeprefix("valid_")), epochs, [h.get(k) for h in history]) for k in keys]
         first = history[[h.get("epoch") for h in history].index(best)] if best in epochs else None
         markers = (
             [Marker(float(best), float(first[keys[0]]), f"best epoch {best}")]

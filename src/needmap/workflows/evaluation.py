@@ -13,7 +13,9 @@ Layout for a binary task (version 1)::
     importance (None here: permutation importance is added by its own step)
 
 A multiclass or regression document holds version, task, data, rows, primary, models (kind and
-metrics only), comparisons (empty) and a verdict on the primary metric (log loss, RMSE).
+metrics; a regression model also ``residuals``, ``deciles`` and ``amount_gains``, see
+:mod:`needmap.metrics.regression_curves`), comparisons (empty) and a verdict on the primary metric (log
+loss, RMSE); training adds ``importance`` to every task's document.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from needmap.metrics.curves import (
     roc_points,
 )
 from needmap.metrics.group import group_auc
+from needmap.metrics.regression_curves import amount_gains, decile_calibration, residual_histogram
 
 VERSION = 1
 TASKS = ("binary", "multiclass", "regression")
@@ -223,6 +226,11 @@ def evaluation_document(
         name: {"kind": "deep" if name == primary else "baseline", "metrics": task_metrics(task, y, scores[name])}
         for name in names
     }
+    if task == "regression":
+        for name in names:
+            models[name]["residuals"] = residual_histogram(y, scores[name])
+            models[name]["deciles"] = decile_calibration(y, scores[name])
+            models[name]["amount_gains"] = amount_gains(y, scores[name])
     document = {
         "version": VERSION,
         "task": task,

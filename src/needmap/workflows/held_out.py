@@ -213,7 +213,8 @@ def judge_on_test(
             n_boot=n_boot,
             seed=seed,
         )
-        if task == "binary" and 0 < int(np.sum(column[keep])) < int(keep.sum()):
+        measurable = 0 < int(np.sum(column[keep])) < int(keep.sum()) if task == "binary" else int(keep.sum()) >= 2
+        if measurable:  # the AUC drop of a binary target (both classes needed), the RMSE or log loss rise else
             document["importance"] = permutation_importance(fitted, test_table, seed=seed, target=name)
         if task == "binary" and document.get("comparisons"):
             comparisons[name] = document["comparisons"]

@@ -1,9 +1,11 @@
-"""Permutation importance: how much a binary target's AUC drops when one input column is shuffled.
+"""Permutation importance: how much a target's quality measure worsens when one input column is shuffled.
 
 Shuffling a column's values across rows keeps its distribution and breaks its link with the outcome
-and with the other columns; the model is scored again on the shuffled rows and the drop of the AUC
-against the unshuffled rows is that column's importance. A list column (multi-hot set, sequence) is
-shuffled as a whole: each row gets another row's whole list.
+and with the other columns; the model is scored again on the shuffled rows and the loss of quality
+against the unshuffled rows is that column's importance: the drop of the AUC for a binary target, the
+rise of the RMSE for a regression target, the rise of the log loss for a multiclass target
+(:data:`QUALITY`). A list column (multi-hot set, sequence) is shuffled as a whole: each row gets another
+row's whole list.
 """
 
 from __future__ import annotations
@@ -17,8 +19,22 @@ import pyarrow.compute as pc
 from needmap.data.provenance import source_of
 from needmap.errors import ConfigError, DataError, SchemaError
 from needmap.features.target import encode_target, head_schema, target_names
+from needmap.metrics.classification import multiclass_metrics
 from needmap.metrics.compare import weighted_auc
 from needmap.predictor import head_columns
+
+#: Per task, the measure whose loss is a column's importance and whether higher is better.
+QUALITY: dict[str, tuple[str, bool]] = {"binary": ("auc", True), "regression": ("rmse", False),
+                                        "multiclass": ("logloss", False)}  # fmt: skip
+
+
+def _quality(task: str, y: np.ndarray, out: np.ndarray) -> float:
+    """The task's :data:`QUALITY` measure of outputs ``out`` against encoded targets ``y`` ``[n]``."""
+    if task == "binary":
+        return weighted_auc(y, out)
+    if task == "regression":
+        return float(np.sqrt(np.mean((np.asarray(out, np.float64) - y) ** 2)))
+    return float(multiclass_metrics(y.astype(np.int64), out)["logloss"])
 
 
 def permutation_importance(
@@ -30,23 +46,26 @@ def permutation_importance(
     seed: int = 0,
     max_rows: int = 20000,
 ) -> list[dict[str, Any]]:
-    """The AUC drop of a fitted model's binary target (a :class:`needmap.Model` or a Predictor) per feature
-    column of its schema.
+    """The loss of quality of a fitted model's target (a :class:`needmap.Model` or a Predictor) per feature
+    column of its schema, when that column is shuffled: the AUC drop (binary), the RMSE rise (regression) or
+    the log loss rise (multiclass).
 
     Args:
-        model: a fitted model with a binary target.
+        model: a fitted model.
         table: labelled rows (the target column present; rows without a target are left out).
-        target: which target's AUC (its scores: the model's output for that target); default the first.
+        target: which target (its outputs: the model's output for that target); default the first.
         repeats: shuffles per column; the drop is their mean.
         seed: seed of the row sample and the shuffles.
         max_rows: score at most this many rows (a random sample of them, the same for every column).
     Returns:
-        ``[{"feature", "drop", "auc"}]``, largest ``drop`` first: ``drop`` = AUC of the rows as given
-        minus the mean AUC with that column shuffled (near 0 or negative: the model does not use it);
-        ``auc`` = the mean shuffled AUC. Feature columns missing from ``table`` are left out.
+        ``[{"feature", "drop", <measure>}]``, largest ``drop`` first: ``drop`` = the loss of quality with
+        that column shuffled, in the measure's units (the AUC of the rows as given minus the mean shuffled
+        AUC; the mean shuffled RMSE or log loss minus that of the rows as given): near 0 or negative, the
+        model does not use it; ``auc``, ``rmse`` or ``logloss`` = the mean shuffled measure. Feature columns
+        missing from ``table`` are left out.
     Raises:
-        ConfigError for a target that is not the model's or not binary, or options out of range; SchemaError
-        when the target column is absent; DataError when the rows hold one class only.
+        ConfigError for a target that is not the model's, or options out of range; SchemaError when the
+        target column is absent; DataError when a binary target's rows hold one class only.
     """
     schema = getattr(model, "schema_", None)
     if schema is None or model.preprocessor_ is None:
@@ -56,16 +75,14 @@ def permutation_importance(
     if name not in names:
         raise ConfigError(f"the model has no target {name!r}; expected one of {', '.join(names)}.")
     t = names.index(name)
-    if schema.heads[t].task != "binary":
-        raise ConfigError(
-            f"permutation importance compares AUCs of a binary target; the target '{name}' is {schema.heads[t].task}."
-        )
+    task = str(schema.heads[t].task)
+    measure, higher_better = QUALITY[task]
     if repeats < 1 or max_rows < 2:
         raise ConfigError(f"repeats={repeats}, max_rows={max_rows}; expected repeats >= 1 and max_rows >= 2.")
     file = source_of(table)
     if name not in table.column_names:
         raise SchemaError(
-            f"the rows have no target column '{name}'; expected labelled rows to measure the AUC on.",
+            f"the rows have no target column '{name}'; expected labelled rows to measure the {measure} on.",
             file=file,
             column=name,
         )
@@ -74,28 +91,32 @@ def permutation_importance(
     if table.num_rows > max_rows:
         table = table.take(pa.array(np.sort(rng.choice(table.num_rows, size=max_rows, replace=False))))
     y = np.asarray(encode_target(table.column(name), head_schema(schema, name), file=file, first_row=None), np.float64)
-    if table.num_rows < 2 or y.min() == y.max():
+    if table.num_rows < 2:
+        raise DataError(
+            f"{table.num_rows} labelled rows; expected at least 2 to measure the {measure} on.", file=file, column=name
+        )
+    if task == "binary" and y.min() == y.max():
         raise DataError(
             f"the {table.num_rows} labelled rows hold one class only; expected both classes to measure an AUC.",
             file=file,
             column=name,
         )
 
-    def auc(rows: pa.Table) -> float:
-        return weighted_auc(y, head_columns(schema, model.predict_proba(rows))[t])
+    def quality(rows: pa.Table) -> float:
+        return _quality(task, y, head_columns(schema, model.predict_proba(rows))[t])
 
-    base = auc(table)
+    base = quality(table)
     result = []
     for name in schema.features:
         if name not in table.column_names:
             continue
         index = table.column_names.index(name)
         column = table.column(name)
-        aucs = []
+        values = []
         for _ in range(repeats):
             shuffled = table.set_column(index, name, column.take(pa.array(rng.permutation(table.num_rows))))
-            aucs.append(auc(shuffled))
-        mean = float(np.mean(aucs))
-        result.append({"feature": name, "drop": base - mean, "auc": mean})
+            values.append(quality(shuffled))
+        mean = float(np.mean(values))
+        result.append({"feature": name, "drop": base - mean if higher_better else mean - base, measure: mean})
     result.sort(key=lambda r: (-r["drop"], r["feature"]))
     return result
