@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ def predict_stream(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    reading: Mapping[str, Any] | None = None,
     progress: Any = None,
 ) -> tuple[Path, int, dict[str, Any]]:
     """Score ``source`` chunk by chunk into ``out`` (.parquet, .csv or .jsonl), atomically.
@@ -44,7 +45,8 @@ def predict_stream(
     with the model's fitted state, scored and appended to a temporary file renamed into place at the
     end (nothing at ``out`` when a chunk fails). Where a core is left beside torch's threads, a
     background thread reads and encodes the next chunks while the current one is scored
-    (:func:`needmap.training.stream.read_ahead_chunks`). ``progress``
+    (:func:`needmap.training.stream.read_ahead_chunks`). ``reading`` holds
+    :func:`~needmap.data.read.read`'s header, names, strip and missing keywords. ``progress``
     (optional) is called with the rows done after each chunk. Returns the path, the rows written and
     the preprocessing report of all chunks together (``rows`` and per column the summed counts, as
     ``Preprocessor.last_transform_report_``).
@@ -58,7 +60,7 @@ def predict_stream(
     def encoded() -> Iterator[tuple[pa.Table, Any, dict[str, Any]]]:
         # In a background thread where a core is free for it: the next chunks are read and encoded while
         # this one is scored.
-        for chunk in iter_chunks(source, chunk_rows, delimiter=delimiter, encoding=encoding):
+        for chunk in iter_chunks(source, chunk_rows, delimiter=delimiter, encoding=encoding, reading=reading):
             features = preprocessor.transform(chunk, threads=threads)
             yield chunk, features, preprocessor.last_transform_report_
 
