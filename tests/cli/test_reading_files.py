@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.csv as pacsv
+import pytest
 from typer.testing import CliRunner
 
 from needmap.cli import app
@@ -58,19 +59,43 @@ def test_aligned_log_schema_has_its_four_columns(tmp_path: Path) -> None:
     assert '"number_of_cds"' in output and '"dollar_value"' in output
 
 
-def test_predict_reads_new_rows_by_the_rules_training_read_its_rows(tmp_path: Path) -> None:
-    names = "age,workclass,hours,income"
-    train = census_file(tmp_path / "adult.data", 600, padded=True)
-    out = tmp_path / "model"
-    code, output = run("train", train, "--names", names, "--target", "income", "--out", out, *FAST)
+NAMES = "age,workclass,hours,income"
+
+
+@pytest.fixture(scope="module")
+def census_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained on a padded, headerless census-like file with --names."""
+    folder = tmp_path_factory.mktemp("census")
+    train = census_file(folder / "adult.data", 600, padded=True)
+    out = folder / "model"
+    code, output = run("train", train, "--names", NAMES, "--target", "income", "--out", out, *FAST)
     assert code == 0, output
+    return out
+
+
+def _scores(model: Path, data: Path, out: Path, *args: str) -> np.ndarray:
+    code, output = run("predict", model, data, "--out", out, *args)
+    assert code == 0, output
+    assert "unseen in training" not in output, output
+    return pacsv.read_csv(out).column("score").to_numpy()
+
+
+def test_predict_reads_new_rows_by_the_rules_training_read_its_rows(census_model: Path, tmp_path: Path) -> None:
     padded = census_file(tmp_path / "new_padded.data", 50, padded=True, seed=5)
     clean = census_file(tmp_path / "new_clean.csv", 50, padded=False, seed=5)
-    scores = {}
-    for path in (padded, clean):
-        target = tmp_path / f"{path.stem}_scores.csv"
-        code, output = run("predict", out, path, "--names", names, "--out", target)
-        assert code == 0, output
-        assert "unseen in training" not in output, output
-        scores[path.stem] = pacsv.read_csv(target).column("score").to_numpy()
-    np.testing.assert_array_equal(scores["new_padded"], scores["new_clean"])
+    np.testing.assert_array_equal(
+        _scores(census_model, padded, tmp_path / "a.csv", "--names", NAMES),
+        _scores(census_model, clean, tmp_path / "b.csv", "--names", NAMES),
+    )
+
+
+def test_predict_names_a_headerless_file_as_the_training_file(census_model: Path, tmp_path: Path) -> None:
+    rows = census_file(tmp_path / "adult.test", 50, padded=True, seed=6)
+    code, output = run("predict", census_model, rows, "--out", tmp_path / "plain.csv")
+    assert code == 0, output
+    assert "named as the model's training columns" in output
+    named = _scores(census_model, rows, tmp_path / "named.csv", "--names", NAMES)
+    np.testing.assert_array_equal(pacsv.read_csv(tmp_path / "plain.csv").column("score").to_numpy(), named)
+    no_target = tmp_path / "no_target.csv"
+    no_target.write_text("".join(line.rsplit(",", 1)[0] + "\n" for line in rows.read_text().splitlines()))
+    np.testing.assert_array_equal(_scores(census_model, no_target, tmp_path / "nt.csv"), named)
