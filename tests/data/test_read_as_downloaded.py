@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from needmap.data.read import read
@@ -158,3 +159,12 @@ def test_read_takes_every_reading_option_with_its_declared_default() -> None:
     for name, default in defaults.items():
         assert name in keywords, name
         assert keywords[name].default == (None if name == "missing" else default), name
+
+
+def test_header_and_names_are_refused_where_there_is_no_header_row(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": [1, 2]}), path)
+    with pytest.raises(ConfigError, match="names applies to delimited text files"):
+        read(path, names=["b"])
+    with pytest.raises(ConfigError, match="header applies to delimited text files"):
+        read(pa.table({"a": [1]}), header=False)

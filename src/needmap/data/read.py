@@ -109,6 +109,9 @@ def read(
         ConfigError: an option has a value that needmap does not accept.
     """
     reading = ReadOptions(header=header, names=names, strip=strip, **({} if missing is None else {"missing": missing}))
+    if sql is not None or not isinstance(source, (str, os.PathLike)):
+        kind = "DuckDB query" if sql is not None else type(source).__name__
+        layout_options_not_for("the source", f"a {kind}", reading)
     is_file = False
     if sql is not None:
         table, name, first = _read_sql(source, sql)
@@ -187,12 +190,25 @@ def _read_file(
         kind, tsv = FORMATS[key], key == "tsv"
     if not compressed:
         compressed = _read_head(path, False, 2)[0] == _GZIP_MAGIC
+    if kind != "csv":
+        layout_options_not_for(name, "a Parquet file" if kind == "parquet" else "a JSON-lines file", reading)
     if kind == "csv":
         table, first = _read_csv(path, compressed, _check_delimiter(delimiter), encoding, tsv, reading)
         return table, name, first
     if kind == "parquet":
         return _read_parquet(path, compressed), name, 0
     return _clean(_read_jsonl(path, compressed), reading), name, 1
+
+
+def layout_options_not_for(name: str, what: str, reading: ReadOptions) -> None:
+    """Raise ConfigError when header or names are given for a source that has no header row to read."""
+    given = [k for k in ("header", "names") if getattr(reading, k) is not None]
+    if given:
+        raise ConfigError(
+            f"{' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to delimited text files (CSV, TSV, "
+            "columns aligned by spaces); "
+            f"{name} is {what}, whose columns are named in the file. Leave {' and '.join(given)} out.",
+        )
 
 
 def _holds_text(path: Path, compressed: bool) -> bool:

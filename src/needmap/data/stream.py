@@ -26,7 +26,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from needmap.data.provenance import first_row_of, source_of, with_source
-from needmap.data.read import read
+from needmap.data.read import layout_options_not_for, read
+from needmap.data.read_options import ReadOptions
 from needmap.data.write import writable_suffix, write_jsonl_rows
 from needmap.errors import ConfigError, DataError
 
@@ -69,6 +70,7 @@ def iter_chunks(
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.suffix.lower() == ".parquet" and path.is_file():
+            layout_options_not_for(str(path), "a Parquet file", ReadOptions(**dict(reading or {})))
             yield from _parquet_chunks(path, chunk_rows)
             return
     table = read(source, delimiter=delimiter, encoding=encoding, **dict(reading or {}))

@@ -43,17 +43,19 @@ def clean_text_columns(
         if not pa.types.is_string(column.type):
             columns.append(column)
             continue
-        values = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        cleaned = pc.utf8_trim_whitespace(values) if strip else values
-        stripped = (pc.sum(pc.not_equal(cleaned, values)).as_py() or 0) if strip else 0
-        marked = pc.fill_null(pc.is_in(cleaned, value_set=markers), False)
+        # whole chunked columns: no copy into one array unless the column changes
+        cleaned = pc.utf8_trim_whitespace(column) if strip else column
+        stripped = (
+            (pc.sum(pc.not_equal(pc.binary_length(cleaned), pc.binary_length(column))).as_py() or 0) if strip else 0
+        )
+        marked = pc.is_in(cleaned, value_set=markers)
         as_missing = pc.sum(marked).as_py() or 0
         if not stripped and not as_missing:
             columns.append(column)
             continue
-        cleaned = pc.if_else(marked, pa.scalar(None, pa.string()), cleaned)
+        cleaned = pc.if_else(pc.fill_null(marked, False), pa.scalar(None, pa.string()), cleaned)
         counts[name] = {"stripped": int(stripped), "missing": int(as_missing)}
-        columns.append(pa.chunked_array([_typed(cleaned, convert)]))
+        columns.append(pa.chunked_array([_typed(cleaned.combine_chunks(), convert)]))
     if not counts:
         return table
     meta = dict(table.schema.metadata or {})
