@@ -67,3 +67,10 @@ def no_values_error(rows: int, *, file: str | None, column: str) -> DataError:
         column=column,
         hint=f"Drop the column (--drop {column}) if it is not needed.",
     )
+
+
+class ReadingNote(UserWarning):
+    """Something a reader decided about a file that the user should know (a first row read as data).
+
+    The command line prints it as a note; in Python it is a warning.
+    """

@@ -14,6 +14,7 @@ import typer.testing
 from needmap.cli import app
 from needmap.cli.commands.train import TRAIN_GROUPS
 from needmap.cli.options import combine, flags_of, is_flag, parse_value
+from needmap.data.read_options import ReadOptions
 from needmap.data.roles import ColumnRoles
 from needmap.declare import spec_of
 from needmap.errors import ConfigError
@@ -64,7 +65,7 @@ def _declared(groups: tuple) -> dict[str, type]:
 
 def test_every_declared_option_is_a_flag_of_train_and_every_flag_is_declared() -> None:
     params = {p.name: p for p in _command("train").params}
-    declared = _declared(TRAIN_GROUPS)
+    declared = _declared((*TRAIN_GROUPS, ReadOptions))
     assert set(params) == set(declared) | set(TRAIN_ONLY)
     for name, group in declared.items():
         opts = [*params[name].opts, *params[name].secondary_opts]

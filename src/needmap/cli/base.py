@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from needmap.errors import NeedmapError
 
@@ -21,7 +24,11 @@ console = Console(stderr=True)
 out_console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 
-Delimiter = typer.Option(None, help="CSV delimiter (sniffed when not given).")
+Delimiter = typer.Option(
+    None,
+    help="CSV delimiter: one character, 'tab', or 'whitespace' for columns aligned by runs of spaces "
+    "(sniffed when not given).",
+)
 Encoding = typer.Option("utf-8", help="Text encoding of CSV / JSON files, e.g. latin-1.")
 Config = typer.Option(
     None, "--config", help="YAML file of options (column roles, preprocessing, network, training, run)."
@@ -48,8 +55,26 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def read_table(path: str, delimiter: str | None, encoding: str) -> Any:
-    """The rows of a data file as an Arrow table (:func:`needmap.data.read.read`)."""
+@contextlib.contextmanager
+def reading_notes() -> Iterator[None]:
+    """Print what a reader decided on its own inside the block (a :class:`ReadingNote`, such as a first
+    row read as data) as a note on the console."""
+    from needmap.errors import ReadingNote
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ReadingNote)
+        yield
+    for note in caught:
+        if issubclass(note.category, ReadingNote):
+            console.print(f"[yellow]note:[/] {escape(str(note.message))}", highlight=False, soft_wrap=True)
+        else:
+            warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
+
+
+def read_table(path: str, delimiter: str | None, encoding: str, reading: Mapping[str, Any] | None = None) -> Any:
+    """The rows of a data file as an Arrow table (:func:`needmap.data.read.read`), read as ``reading``
+    (the ``ReadOptions`` given: ``--no-header``, ``--names``, ...) says, with its notes printed."""
     from needmap.data.read import read
 
-    return read(path, delimiter=delimiter, encoding=encoding)
+    with reading_notes():
+        return read(path, delimiter=delimiter, encoding=encoding, **dict(reading or {}))

@@ -9,8 +9,12 @@ data row (:func:`first_row_of`), so that later errors can name the file and the 
 CSV files are read with ``pyarrow.csv`` and its type inference: integer columns come back as
 ``int64``, decimal numbers as ``float64``, ISO dates and times as ``date32`` / ``timestamp``,
 ``true``/``false`` (any case of the first letter, or all capitals) as ``bool``, and any column that
-holds some text that is not a number keeps its raw text as ``string``. Empty fields and the strings
-in :data:`NULL_VALUES` become null. Reading with inference was timed against reading every column as
+holds some text that is not a number keeps its text as ``string``. The layout is found from the first
+lines (:mod:`needmap.data.text_layout`: the delimiter, columns aligned by runs of spaces, a preamble
+line, a missing header row), and text values are stripped of the spaces around them and their missing
+markers (``?``, ``NA``, ``null``, ...) and empty fields made null (:mod:`needmap.data.text_cells`), as
+:class:`~needmap.data.read_options.ReadOptions` say; rows given as dicts are cleaned the same way.
+Reading with inference was timed against reading every column as
 text and casting it afterwards, on the bundled bank-additional-full: inference was several times
 faster, so it is used (it already falls back to text for a column that holds text in a later block).
 """
@@ -34,6 +38,7 @@ from needmap.data.provenance import (
     source_of,
     with_source,
 )
+from needmap.data.read_options import ReadOptions
 from needmap.data.read_text import (
     _GZIP_MAGIC,
     _check_delimiter,
@@ -42,7 +47,9 @@ from needmap.data.read_text import (
     _read_head,
     _read_jsonl,
     _short,
+    convert_options,
 )
+from needmap.data.text_cells import clean_text_columns
 from needmap.errors import ConfigError, DataError
 
 FORMATS: dict[str, str] = {
@@ -66,6 +73,10 @@ def read(
     delimiter: str | None = None,
     encoding: str = "utf-8",
     sql: str | None = None,
+    header: bool | None = None,
+    names: list[str] | None = None,
+    strip: bool = True,
+    missing: list[str] | None = None,
 ) -> pa.Table:
     """Read ``source`` into an Arrow table of ``n >= 1`` rows with unique column names.
 
@@ -76,10 +87,18 @@ def read(
             None or a DuckDB connection.
         format: ``"csv"``, ``"tsv"``, ``"txt"``, ``"parquet"``, ``"json"``, ``"jsonl"`` or
             ``"ndjson"``; taken from the file extension when None.
-        delimiter: the CSV field delimiter (one character; ``"\\t"`` or ``"tab"`` for a tab); sniffed
-            from the first 64 KiB when None.
+        delimiter: the CSV field delimiter (one character; ``"\\t"`` or ``"tab"`` for a tab;
+            ``"whitespace"`` for columns separated by runs of spaces and tabs); sniffed from the first
+            64 KiB when None (runs of spaces are recognized too).
         encoding: the text encoding of a CSV file (``"utf-8"`` accepts a leading BOM).
         sql: a query run in an embedded DuckDB, e.g. ``"SELECT * FROM 'file.parquet'"``.
+        header: whether a text file's first row names the columns; None detects it (a first row
+            whose values look like the data below is read as data, with a :class:`ReadingNote`).
+        names: column names, in order: they replace a header row, or name the columns of a file
+            without one (else ``column_1``, ``column_2``, ...).
+        strip: strip spaces and tabs around the text values of a file or of rows given as dicts.
+        missing: texts read as missing in a file or rows given as dicts (an empty text always is);
+            None for the defaults of :data:`~needmap.data.read_options.MISSING_MARKERS` (``?``, ``NA``, ...).
 
     Returns:
         The table. Its schema metadata holds ``needmap.source`` and ``needmap.first_row``.
@@ -89,6 +108,10 @@ def read(
             file, the row and the column where known).
         ConfigError: an option has a value that needmap does not accept.
     """
+    reading = ReadOptions(header=header, names=names, strip=strip, **({} if missing is None else {"missing": missing}))
+    if sql is not None or not isinstance(source, (str, os.PathLike)):
+        kind = "DuckDB query" if sql is not None else type(source).__name__
+        layout_options_not_for("the source", f"a {kind}", reading)
     is_file = False
     if sql is not None:
         table, name, first = _read_sql(source, sql)
@@ -101,13 +124,13 @@ def read(
     elif _is_instance(source, "polars", "DataFrame"):
         table, name, first = source.to_arrow(), "polars DataFrame", 0
     elif isinstance(source, (str, os.PathLike)):
-        table, name, first = _read_file(Path(source), format, delimiter, encoding)
+        table, name, first = _read_file(Path(source), format, delimiter, encoding, reading)
         is_file = True
     elif isinstance(source, Mapping) or (
         isinstance(source, (list, tuple)) and source and all(isinstance(r, Mapping) for r in source)
     ):
         records = [source] if isinstance(source, Mapping) else list(source)
-        table, name, first = _from_records(records), "records", 0
+        table, name, first = _clean(_from_records(records), reading), "records", 0
     else:
         raise DataError(
             f"cannot read a source of type {type(source).__name__}; expected a file path, a pandas or "
@@ -130,7 +153,13 @@ def _from_records(records: list[Mapping[str, Any]]) -> pa.Table:
 
 
 # -- files -------------------------------------------------------------------------------------------
-def _read_file(path: Path, format: str | None, delimiter: str | None, encoding: str) -> tuple[pa.Table, str, int]:
+def _clean(table: pa.Table, reading: ReadOptions) -> pa.Table:
+    return clean_text_columns(table, strip=reading.strip, missing=reading.missing, convert=convert_options())
+
+
+def _read_file(
+    path: Path, format: str | None, delimiter: str | None, encoding: str, reading: ReadOptions
+) -> tuple[pa.Table, str, int]:
     name = str(path)
     if not path.exists():
         hint = _closest_file_hint(path)
@@ -143,6 +172,8 @@ def _read_file(path: Path, format: str | None, delimiter: str | None, encoding: 
         suffixes = suffixes[:-1]
     if format is None:
         ext = suffixes[-1] if suffixes else ""
+        if ext not in FORMATS and _holds_text(path, compressed):
+            ext = "txt"  # adult.data, a log without an extension: a text table, its layout sniffed
         if ext not in FORMATS:
             shown = f"'.{ext}'" if ext else "no extension"
             raise DataError(
@@ -159,11 +190,37 @@ def _read_file(path: Path, format: str | None, delimiter: str | None, encoding: 
         kind, tsv = FORMATS[key], key == "tsv"
     if not compressed:
         compressed = _read_head(path, False, 2)[0] == _GZIP_MAGIC
+    if kind != "csv":
+        layout_options_not_for(name, "a Parquet file" if kind == "parquet" else "a JSON-lines file", reading)
     if kind == "csv":
-        return _read_csv(path, compressed, _check_delimiter(delimiter), encoding, tsv), name, 2
+        table, first = _read_csv(path, compressed, _check_delimiter(delimiter), encoding, tsv, reading)
+        return table, name, first
     if kind == "parquet":
         return _read_parquet(path, compressed), name, 0
-    return _read_jsonl(path, compressed), name, 1
+    return _clean(_read_jsonl(path, compressed), reading), name, 1
+
+
+def layout_options_not_for(name: str, what: str, reading: ReadOptions) -> None:
+    """Raise ConfigError when header or names are given for a source that has no header row to read."""
+    given = [k for k in ("header", "names") if getattr(reading, k) is not None]
+    if given:
+        raise ConfigError(
+            f"{' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to delimited text files (CSV, TSV, "
+            "columns aligned by spaces); "
+            f"{name} is {what}, whose columns are named in the file. Leave {' and '.join(given)} out.",
+        )
+
+
+def _holds_text(path: Path, compressed: bool) -> bool:
+    """Whether the file's first bytes are text of several lines (no NUL byte, valid UTF-8 or Latin-1 text)."""
+    try:
+        head, _ = _read_head(path, compressed)
+    except DataError:
+        return False
+    if not head or b"\x00" in head or b"\n" not in head:
+        return False
+    printable = sum(b >= 32 or b in (9, 10, 13) for b in head)
+    return printable / len(head) > 0.99
 
 
 # -- Parquet and JSON lines --------------------------------------------------------------------------

@@ -1,18 +1,20 @@
-"""Reading text files: CSV (delimiter sniffing, encodings, the errors that name what went wrong) and JSON lines.
+"""Reading text files: CSV (layout sniffing, encodings, the errors that name what went wrong) and JSON lines.
 
-:func:`needmap.data.read.read` dispatches here for ``.csv``, ``.tsv``, ``.txt`` and ``.jsonl`` files,
-gzipped or not.
+:func:`needmap.data.read.read` dispatches here for ``.csv``, ``.tsv``, ``.txt`` and ``.jsonl`` files (and
+any other file that holds text), gzipped or not. The layout (delimiter, runs of spaces, a preamble line,
+whether the first row is a header) comes from :mod:`needmap.data.text_layout`; the text values are then
+stripped and their missing markers made null by :mod:`needmap.data.text_cells`, as :class:`ReadOptions` say.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import gzip
 import io
 import json
+import re
+import warnings
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,19 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
-from needmap.errors import ConfigError, DataError
-
-CANDIDATE_DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
-
-
-NULL_VALUES: list[str] = ["", "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "null", "NULL"]
-
+from needmap.data.read_options import ReadOptions
+from needmap.data.text_cells import clean_text_columns
+from needmap.data.text_layout import (
+    CANDIDATE_DELIMITERS,
+    WHITESPACE,
+    WHITESPACE_NAMES,
+    Layout,
+    generated_names,
+    looks_headerless,
+    records,
+    sniff_layout,
+)
+from needmap.errors import ConfigError, DataError, ReadingNote
 
 TRUE_VALUES: list[str] = ["true", "True", "TRUE"]
 
@@ -78,9 +86,12 @@ def _check_delimiter(delimiter: str | None) -> str | None:
         return None
     if delimiter in ("\\t", "tab", "TAB"):
         return "\t"
+    if delimiter.lower() in WHITESPACE_NAMES:
+        return WHITESPACE
     if len(delimiter) != 1 or delimiter in ('"', "\n", "\r"):
         raise ConfigError(
-            f"delimiter {delimiter!r} is not accepted; expected one character such as ',', ';', '|' or '\\t'"
+            f"delimiter {delimiter!r} is not accepted; expected one character such as ',', ';', '|' or '\\t', "
+            "or 'whitespace' for columns separated by runs of spaces"
         )
     return delimiter
 
@@ -94,7 +105,26 @@ def _codec_name(encoding: str) -> str:
         ) from None
 
 
-def _read_csv(path: Path, compressed: bool, delimiter: str | None, encoding: str, tsv: bool) -> pa.Table:
+def convert_options() -> pacsv.ConvertOptions:
+    """How the reader types the values of a column (markers are read as text: :mod:`text_cells` nulls them)."""
+    return pacsv.ConvertOptions(
+        null_values=[],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+        true_values=TRUE_VALUES,
+        false_values=FALSE_VALUES,
+    )
+
+
+def _read_csv(
+    path: Path,
+    compressed: bool,
+    delimiter: str | None,
+    encoding: str,
+    tsv: bool,
+    reading: ReadOptions,
+) -> tuple[pa.Table, int]:
+    """The table of a delimited text file and the display number of its first data row."""
     name = str(path)
     codec = _codec_name(encoding)
     head, whole = _read_head(path, compressed)
@@ -105,29 +135,43 @@ def _read_csv(path: Path, compressed: bool, delimiter: str | None, encoding: str
         size = len(head)
         found = "0 bytes" if size == 0 else f"only whitespace ({size} bytes)"
         raise DataError(f"is empty: found {found}; expected a header line and data rows", file=name)
-    sniffed = _sniff(sample, "\t" if tsv else ",")
-    used = delimiter or sniffed
-    read_options = pacsv.ReadOptions(encoding="utf8" if codec == "utf-8" else codec, use_threads=True)
-    parse_options = pacsv.ParseOptions(delimiter=used, quote_char='"', double_quote=True, newlines_in_values=True)
-    convert_options = pacsv.ConvertOptions(
-        null_values=NULL_VALUES,
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=True,
-        true_values=TRUE_VALUES,
-        false_values=FALSE_VALUES,
+    layout = sniff_layout(sample, "\t" if tsv else ",", delimiter)
+    used = layout.delimiter
+    header = reading.header
+    if header is None:
+        header = not looks_headerless(sample, layout, reading.missing)
+        if not header:
+            _note_headerless(name, layout, reading)
+    column_names = reading.names or (None if header else generated_names(layout.fields))
+    if reading.names is not None and layout.fields and len(reading.names) != layout.fields:
+        raise ConfigError(
+            f"names gives {len(reading.names)} column names but the file's rows have {layout.fields} fields; "
+            "expected one name per field.",
+            file=name,
+        )
+    skip = layout.skip + (1 if header and reading.names is not None else 0)
+    read_options = pacsv.ReadOptions(
+        encoding="utf8" if codec == "utf-8" else codec,
+        use_threads=True,
+        skip_rows=skip,
+        column_names=column_names,
     )
+    if used == WHITESPACE:
+        source = _whitespace_as_tabs(path, compressed, codec)
+        parse_options = pacsv.ParseOptions(delimiter="\t", quote_char=False)
+        read_options.encoding = "utf8"
+    else:
+        source = _arrow_input(path, compressed)
+        parse_options = pacsv.ParseOptions(delimiter=used, quote_char='"', double_quote=True, newlines_in_values=True)
     try:
         table = pacsv.read_csv(
-            _arrow_input(path, compressed),
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
+            source, read_options=read_options, parse_options=parse_options, convert_options=convert_options()
         )
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:
         text = str(err)
         if "Expected" in text and "columns, got" in text:
             _raise_wrong_delimiter(name, sample, used, given=delimiter is not None)
-            _raise_ragged(path, compressed, codec, used, text)
+            _raise_ragged(path, compressed, codec, used, text, layout.skip)
         if "Empty CSV file" in text:  # a header line without a line break and no data
             raise DataError("has a header but no data rows; expected at least one data row", file=name) from None
         if isinstance(err, UnicodeDecodeError):
@@ -148,50 +192,47 @@ def _read_csv(path: Path, compressed: bool, delimiter: str | None, encoding: str
         binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
         if binary:
             _raise_invalid_utf8(path, compressed, used, names, binary)
-    return table
+    if header and reading.names is None:
+        table = table.rename_columns([n.strip() or n for n in names]) if reading.strip else table
+    table = clean_text_columns(table, strip=reading.strip, missing=reading.missing, convert=convert_options())
+    return table, layout.skip + (2 if header else 1)
 
 
-def _records(text: str, delimiter: str) -> Iterator[list[str]]:
-    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True)
+def _note_headerless(name: str, layout: Layout, reading: ReadOptions) -> None:
+    named = "the names given" if reading.names else f"column_1 ... column_{layout.fields}"
+    warnings.warn(
+        f"file '{name}': the first row looks like data, not column names (its values have the types of the "
+        f"values below them), so it is read as data and the columns are named {named}. If it is a header, "
+        "pass header=True (command line: --header); to name the columns, names=[...] (command line: --names).",
+        ReadingNote,
+        stacklevel=5,
+    )
 
 
-def _sniff(sample: str, preferred: str) -> str:
-    """The candidate delimiter that splits the header into most fields, with every record agreeing.
+def _whitespace_as_tabs(path: Path, compressed: bool, codec: str) -> pa.BufferReader:
+    """The file with each run of spaces and tabs between values made one tab (and none at line ends), UTF-8."""
+    raw = _read_all(path, compressed)
+    if codec != "utf-8":
+        raw = raw.decode(codec, errors="replace").encode("utf-8")
+    raw = _RUNS.sub(b"\t", raw)
+    raw = _LINE_ENDS.sub(b"", raw)
+    return pa.BufferReader(raw)
 
-    Looks at up to the first 50 records of ``sample`` (text). Candidates are compared by the share of
-    records whose field count equals the header's, then by the header's field count, then by
-    ``preferred`` first. A file that no candidate splits reads as one column with ``preferred``.
-    """
-    best: tuple[float, int, int] | None = None
-    choice = preferred
-    order = [preferred, *[d for d in CANDIDATE_DELIMITERS if d != preferred]]
-    for rank, cand in enumerate(order):
-        counts: list[int] = []
-        try:
-            for rec in _records(sample, cand):
-                if rec:
-                    counts.append(len(rec))
-                if len(counts) >= 50:
-                    break
-        except csv.Error:
-            continue
-        if not counts or counts[0] < 2:
-            continue
-        share = sum(c == counts[0] for c in counts) / len(counts)
-        score = (share, counts[0], -rank)
-        if best is None or score > best:
-            best, choice = score, cand
-    return choice
+
+_RUNS = re.compile(rb"[ \t]+")
+_LINE_ENDS = re.compile(rb"(?m)^\t|\t(?=\r?$)")
 
 
 def _show(delimiter: str) -> str:
+    if delimiter == WHITESPACE:
+        return "runs of spaces"
     return "'\\t' (tab)" if delimiter == "\t" else repr(delimiter)
 
 
 def _raise_wrong_delimiter(name: str, sample: str, used: str, *, given: bool, header: str | None = None) -> None:
     """Raise DataError when the header splits into one field but holds another candidate delimiter."""
     if header is None:
-        first = next((rec for rec in _records(sample, used) if rec), [])
+        first = next((rec for rec in records(sample, used) if rec), [])
         if len(first) != 1:
             return
         header = first[0]
@@ -210,25 +251,31 @@ def _raise_wrong_delimiter(name: str, sample: str, used: str, *, given: bool, he
     )
 
 
-def _raise_ragged(path: Path, compressed: bool, codec: str, delimiter: str, arrow_text: str) -> None:
+def _raise_ragged(path: Path, compressed: bool, codec: str, delimiter: str, arrow_text: str, skip: int = 0) -> None:
     """Find the first record whose field count differs from the header's and raise DataError."""
     name = str(path)
     text = _read_all(path, compressed).decode(codec, errors="replace").lstrip("\ufeff")
     expected: int | None = None
-    for index, rec in enumerate(_records(text, delimiter)):
-        if not rec:
+    hint = "Check the delimiter and that fields containing it are quoted."
+    if delimiter == " " and "  " in text:
+        hint = (
+            "The columns seem aligned by runs of spaces: pass delimiter='whitespace' "
+            "(command line: --delimiter whitespace)."
+        )
+    for index, rec in enumerate(records(text, delimiter)):
+        if not rec or index < skip:
             continue
         if expected is None:
             expected = len(rec)
             continue
         if len(rec) != expected:
-            line = delimiter.join(rec)
+            line = (" " if delimiter == WHITESPACE else delimiter).join(rec)
             shown = line if len(line) <= 80 else line[:77] + "..."
             raise DataError(
                 f"row {index + 1} has {len(rec)} fields, the header has {expected} (found {shown!r}); "
                 f"expected every row to have {expected} fields separated by {_show(delimiter)}.",
                 file=name,
-                hint="Check the delimiter and that fields containing it are quoted.",
+                hint=hint,
             )
     raise DataError(f"has rows of different lengths: {_short(arrow_text)}", file=name)
 
@@ -249,9 +296,9 @@ def _raise_invalid_utf8(path: Path, compressed: bool, delimiter: str, columns: l
     line_end = raw.find(b"\n", offset)
     line = raw[line_start : line_end if line_end >= 0 else len(raw)]
     before = raw[start:line_start].decode("utf-8", errors="replace")
-    row = sum(1 for _ in _records(before, delimiter)) + 1
+    row = sum(1 for _ in records(before, delimiter)) + 1
     column = binary[0] if binary else None
-    for i, field in enumerate(next(_records(line.decode("latin-1"), delimiter), [])):
+    for i, field in enumerate(next(records(line.decode("latin-1"), delimiter), [])):
         try:
             field.encode("latin-1").decode("utf-8")
         except UnicodeDecodeError:

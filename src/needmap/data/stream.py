@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,7 +26,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from needmap.data.provenance import first_row_of, source_of, with_source
-from needmap.data.read import read
+from needmap.data.read import layout_options_not_for, read
+from needmap.data.read_options import ReadOptions
 from needmap.data.write import writable_suffix, write_jsonl_rows
 from needmap.errors import ConfigError, DataError
 
@@ -55,20 +56,24 @@ def iter_chunks(
     *,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    reading: Mapping[str, Any] | None = None,
 ) -> Iterator[pa.Table]:
     """Tables of at most ``chunk_rows`` rows, in order, that together hold every row of ``source``.
 
     ``source``: a path (a plain ``.parquet`` file streams by row groups; CSV, JSON lines and
-    gzipped files are read whole, then sliced) or anything :func:`~needmap.data.read.read` accepts.
+    gzipped files are read whole, then sliced) or anything :func:`~needmap.data.read.read` accepts;
+    ``reading``: :func:`~needmap.data.read.read`'s keywords of :class:`~needmap.data.read_options.ReadOptions`
+    (header, names, strip, missing), so that new rows are read by the rules their model's rows were.
     """
     if chunk_rows < 1:
         raise ConfigError(f"chunk_rows is {chunk_rows!r}; expected a positive number of rows.")
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.suffix.lower() == ".parquet" and path.is_file():
+            layout_options_not_for(str(path), "a Parquet file", ReadOptions(**dict(reading or {})))
             yield from _parquet_chunks(path, chunk_rows)
             return
-    table = read(source, delimiter=delimiter, encoding=encoding)
+    table = read(source, delimiter=delimiter, encoding=encoding, **dict(reading or {}))
     name, first = source_of(table) or "table", first_row_of(table)
     for start in range(0, table.num_rows, chunk_rows):
         chunk = table.slice(start, chunk_rows)

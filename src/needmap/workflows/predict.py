@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
+from needmap.data.text_layout import generated_names
 from needmap.data.write import write_table
+from needmap.errors import ReadingNote
 from needmap.estimator import Model, scores_table
 from needmap.predictor import Predictor, as_predictor
 from needmap.runtime.arrow_memory import uses_system_arrow_pool
@@ -35,6 +38,7 @@ def predict_stream(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    reading: Mapping[str, Any] | None = None,
     progress: Any = None,
 ) -> tuple[Path, int, dict[str, Any]]:
     """Score ``source`` chunk by chunk into ``out`` (.parquet, .csv or .jsonl), atomically.
@@ -44,7 +48,8 @@ def predict_stream(
     with the model's fitted state, scored and appended to a temporary file renamed into place at the
     end (nothing at ``out`` when a chunk fails). Where a core is left beside torch's threads, a
     background thread reads and encodes the next chunks while the current one is scored
-    (:func:`needmap.training.stream.read_ahead_chunks`). ``progress``
+    (:func:`needmap.training.stream.read_ahead_chunks`). ``reading`` holds
+    :func:`~needmap.data.read.read`'s header, names, strip and missing keywords. ``progress``
     (optional) is called with the rows done after each chunk. Returns the path, the rows written and
     the preprocessing report of all chunks together (``rows`` and per column the summed counts, as
     ``Preprocessor.last_transform_report_``).
@@ -58,7 +63,10 @@ def predict_stream(
     def encoded() -> Iterator[tuple[pa.Table, Any, dict[str, Any]]]:
         # In a background thread where a core is free for it: the next chunks are read and encoded while
         # this one is scored.
-        for chunk in iter_chunks(source, chunk_rows, delimiter=delimiter, encoding=encoding):
+        for index, chunk in enumerate(
+            iter_chunks(source, chunk_rows, delimiter=delimiter, encoding=encoding, reading=reading)
+        ):
+            chunk = named_as_trained(chunk, schema, note=index == 0)
             features = preprocessor.transform(chunk, threads=threads)
             yield chunk, features, preprocessor.last_transform_report_
 
@@ -70,6 +78,30 @@ def predict_stream(
             if progress is not None:
                 progress(writer.rows)
     return writer.path, writer.rows, total
+
+
+def named_as_trained(chunk: pa.Table, schema: Any, *, note: bool = True) -> pa.Table:
+    """A chunk of a file without a header row (columns ``column_1`` ... as the reader names them) with the
+    columns named as the model's training file named them, when the counts agree (all the training columns,
+    or all but the targets): rows laid out as the training rows score without ``--names``. ``note``: say so
+    (a :class:`ReadingNote`; once per file, not per chunk)."""
+    generated = generated_names(chunk.num_columns)
+    trained = [c.name for c in schema.columns]
+    if chunk.column_names != generated or set(generated) & set(trained):
+        return chunk
+    targets = {h.name for h in schema.heads}
+    inputs = [n for n in trained if n not in targets]
+    names = trained if len(trained) == chunk.num_columns else inputs if len(inputs) == chunk.num_columns else None
+    if names is None:
+        return chunk
+    if note:
+        warnings.warn(
+            f"the file has no header row; its {len(names)} columns are named as the model's training columns, "
+            f"in order: {', '.join(names)}.",
+            ReadingNote,
+            stacklevel=2,
+        )
+    return chunk.rename_columns(names)
 
 
 def _add_report(total: dict[str, Any], part: dict[str, Any]) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from needmap.cli.base import Delimiter, Encoding, app, console, friendly_errors, out_console, read_table
+from needmap.cli.options import with_options
+from needmap.data.read_options import ReadOptions
 
 
 @app.command(epilog="Example: needmap evaluate models/bank holdout.csv --json-out holdout_metrics.json")
 @friendly_errors
+@with_options(ReadOptions)
 def evaluate(
     model_dir: Path = typer.Argument(..., help="Model directory written by 'needmap train'."),
     data: str = typer.Argument(..., help="Labelled rows to evaluate on."),
@@ -22,6 +26,7 @@ def evaluate(
         "--baselines/--no-baselines",
         help="Score the baselines saved with the model (baselines.json) on the same rows and give the verdict.",
     ),
+    options: Any = None,
 ) -> None:
     """Metrics of a saved model on labelled rows (AUC, logloss, lift, calibration, ...), beside the baselines
     saved with it (logistic regression, LightGBM) and the verdict: does the deep model still beat them?"""
@@ -33,7 +38,7 @@ def evaluate(
     loaded = load(model_dir)
     assert loaded.schema_ is not None
     bases = saved_baselines(loaded, file=str(model_dir)) if baselines else []
-    table = read_table(data, delimiter, encoding)
+    table = read_table(data, delimiter, encoding, options[ReadOptions])
     result = evaluate_with_baselines(loaded, table, baselines=bases) if bases else None
     metrics = loaded.evaluate(table) if result is None else result["metrics"]
     columns = {"metrics": metrics} if result is None else {result["primary"]: metrics, **result["baselines"]}

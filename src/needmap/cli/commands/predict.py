@@ -7,18 +7,22 @@ from typing import Any
 
 import typer
 
-from needmap.cli.base import Delimiter, Encoding, app, console, friendly_errors, out_console
+from needmap.cli.base import Delimiter, Encoding, app, console, friendly_errors, out_console, reading_notes
+from needmap.cli.options import with_options
+from needmap.data.read_options import ReadOptions
 from needmap.errors import ConfigError
 
 
 @app.command(epilog="Example: needmap predict models/bank new_customers.csv --out scores.parquet")
 @friendly_errors
+@with_options(ReadOptions)
 def predict(
     model_dir: Path = typer.Argument(..., help="Model directory written by 'needmap train'."),
     data: str = typer.Argument(..., help="Rows to score: CSV / Parquet / JSON lines file."),
     out: Path = typer.Option(..., "--out", "-o", help="Scores file: .parquet, .csv or .jsonl."),
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
+    options: Any = None,
 ) -> None:
     """Score new rows with a saved model; keeps the id columns, adds the score; writes atomically.
 
@@ -31,7 +35,10 @@ def predict(
     if out.suffix.lower() not in WRITABLE:
         raise ConfigError(f"--out '{out}' has an unsupported extension; expected one of {', '.join(WRITABLE)}.")
     loaded = load(model_dir)
-    path, rows, report = predict_stream(loaded, data, out, delimiter=delimiter, encoding=encoding)
+    with reading_notes():
+        path, rows, report = predict_stream(
+            loaded, data, out, delimiter=delimiter, encoding=encoding, reading=options[ReadOptions]
+        )
     for note in transform_notes(report):
         console.print(f"[yellow]note:[/] {note}")
     out_console.print(f"{rows} rows scored, written to [bold]{path}[/]")

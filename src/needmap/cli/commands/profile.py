@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from needmap.cli.base import Delimiter, Encoding, app, friendly_errors, out_console, read_table
+from needmap.cli.options import with_options
+from needmap.data.read_options import ReadOptions
 
 
 @app.command(epilog="Example: needmap profile bank.csv --target y --out bank-profile.html --json-out profile.json")
 @friendly_errors
+@with_options(ReadOptions)
 def profile(
     data: str = typer.Argument(..., help="CSV / Parquet / JSON lines file."),
     out: Path = typer.Option(Path("profile.html"), "--out", "-o", help="The HTML file to write."),
@@ -18,12 +22,13 @@ def profile(
     json_out: Path | None = typer.Option(None, "--json-out", help="Also write the profile to this JSON file."),
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
+    options: Any = None,
 ) -> None:
     """Profile a table: per column its role, missing values, distinct values, quantiles, histogram, top values."""
     from needmap.data.infer import infer_schema
     from needmap.report.build import build_profile_report
 
-    table = read_table(data, delimiter, encoding)
+    table = read_table(data, delimiter, encoding, options[ReadOptions])
     sch = infer_schema(table, target) if target else None
     path = build_profile_report(table, out=out, source=data, schema=sch, json_out=json_out)
     out_console.print(f"profile of {table.num_rows} rows written to [bold]{path}[/]")

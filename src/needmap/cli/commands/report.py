@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from needmap.cli.base import Delimiter, Encoding, app, friendly_errors, out_console, read_table
+from needmap.cli.options import with_options
+from needmap.data.read_options import ReadOptions
 
 
 @app.command(epilog="Example: needmap report models/bank holdout.csv --out bank-report.html")
 @friendly_errors
+@with_options(ReadOptions)
 def report(
     model_dir: Path = typer.Argument(..., help="Model directory written by 'needmap train'."),
     data: str | None = typer.Argument(None, help="Labelled rows to evaluate on too (curves, drift, importance)."),
@@ -18,11 +22,12 @@ def report(
     title: str | None = typer.Option(None, help="The page's title (default: from the model directory)."),
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
+    options: Any = None,
 ) -> None:
     """One self-contained HTML page on a model: metrics, training, curves, the baselines and the verdict,
     the training data's profile; with DATA also drift, curves and permutation importance on it."""
     from needmap.report.build import build_report
 
-    table = read_table(data, delimiter, encoding) if data is not None else None
+    table = read_table(data, delimiter, encoding, options[ReadOptions]) if data is not None else None
     path = build_report(model_dir, table, out=out, title=title)
     out_console.print(f"report written to [bold]{path}[/] (one file, no scripts: open it in any browser)")

@@ -10,12 +10,14 @@ import typer
 
 from needmap.cli.base import Config, Delimiter, Encoding, app, friendly_errors, out_console, read_table
 from needmap.cli.options import build_model, options_with_file, with_options
+from needmap.data.read_options import ReadOptions
 from needmap.data.roles import ColumnRoles
+from needmap.data.text_cells import cleaned_of
 
 
 @app.command(epilog="Example: needmap schema bank.csv --target y --drop duration")
 @friendly_errors
-@with_options(ColumnRoles)
+@with_options(ColumnRoles, ReadOptions)
 def schema(
     data: str = typer.Argument(..., help="CSV / Parquet / JSON lines file."),
     config: Path | None = Config,
@@ -28,11 +30,13 @@ def schema(
     from needmap.display import schema_table
     from needmap.features.describe import describe_schema
 
+    reading = options.pop(ReadOptions)
     given, _, _ = options_with_file(options, config)
-    table = read_table(data, delimiter, encoding)
+    table = read_table(data, delimiter, encoding, reading)
     sch = build_model("mlp", given).infer_schema(table)
+    cleaned = cleaned_of(table)
     if as_json:
-        out_console.print_json(json.dumps(sch.to_dict()))
+        out_console.print_json(json.dumps({**sch.to_dict(), "read": cleaned}))
         return
     title = f"{data}: {table.num_rows} rows, {table.num_columns} columns"
     if sch.target:
@@ -42,3 +46,21 @@ def schema(
             else f"; target '{sch.target}' ({sch.task})"
         )
     out_console.print(schema_table(describe_schema(sch, table), title=title))
+    for line in cleaning_lines(cleaned):
+        out_console.print(line, highlight=False)
+
+
+def cleaning_lines(cleaned: dict[str, dict[str, int]]) -> list[str]:
+    """One plain line per column whose text values the reader stripped or read as missing."""
+    lines = []
+    for name, counts in cleaned.items():
+        parts = []
+        if counts.get("stripped"):
+            parts.append(f"{counts['stripped']} values stripped of spaces")
+        if counts.get("missing"):
+            parts.append(f"{counts['missing']} missing markers or empty values read as missing")
+        if parts:
+            lines.append(f"read '{name}': {', '.join(parts)}")
+    if lines:
+        lines.append("(turn these off with --no-strip / --missing none; set the markers with --missing '?,NA')")
+    return lines

@@ -11,6 +11,7 @@ import typer
 from needmap.cli.base import Config, Delimiter, Encoding, Param, app, friendly_errors, out_console, read_table
 from needmap.cli.options import build_model, options_with_file, params_from, with_options
 from needmap.cli.outcome import print_outcome
+from needmap.data.read_options import ReadOptions
 from needmap.data.roles import ColumnRoles
 from needmap.errors import ConfigError
 from needmap.features.config import PreprocessConfig
@@ -26,7 +27,7 @@ TRAIN_GROUPS = (ColumnRoles, PreprocessConfig, NetworkOptions, TrainConfig, Mode
     epilog="Example: needmap train bank.csv --target y --drop duration --hidden 256,128 --epochs 30 --out models/bank"
 )
 @friendly_errors
-@with_options(*TRAIN_GROUPS)
+@with_options(*TRAIN_GROUPS, ReadOptions)
 def train(
     data: str = typer.Argument(..., help="Labelled rows: CSV / Parquet / JSON lines file."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
@@ -44,13 +45,14 @@ def train(
     from needmap.workflows.train import run_train
 
     started = time.perf_counter()
+    reading = options.pop(ReadOptions)
     given, file_model, file_params = options_with_file(options, config)
     if not given[ColumnRoles].get("target"):
         raise ConfigError("no target column given; expected --target COLUMN (or 'target:' in --config).")
     estimator = build_model(
         model, given, file_model=file_model, params={**file_params, **params_from(param)}, skip=(RunOptions,)
     )
-    table = read_table(data, delimiter, encoding)
+    table = read_table(data, delimiter, encoding, reading)
     outcome = run_train(table, estimator, out=out, **given[RunOptions])
     print_outcome(outcome, started)
     inside = ", ".join(["metrics.json", "card.md", *sorted(outcome.model.extras_)])

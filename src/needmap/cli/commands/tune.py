@@ -11,6 +11,7 @@ import typer
 from needmap.cli.base import Config, Delimiter, Encoding, app, console, friendly_errors, out_console, read_table
 from needmap.cli.options import build_model, options_with_file, params_from, with_options
 from needmap.cli.outcome import print_outcome
+from needmap.data.read_options import ReadOptions
 from needmap.data.roles import ColumnRoles
 from needmap.errors import ConfigError
 from needmap.features.config import PreprocessConfig
@@ -32,7 +33,9 @@ TUNE_RUN_OPTIONS = ("test_size", "split", "time_column", "validation", "cv", "tr
     ),
 )
 @friendly_errors
-@with_options(ColumnRoles, PreprocessConfig, NetworkOptions, TrainConfig, (RunOptions, TUNE_RUN_OPTIONS), TuneOptions)
+@with_options(
+    ColumnRoles, PreprocessConfig, NetworkOptions, TrainConfig, (RunOptions, TUNE_RUN_OPTIONS), TuneOptions, ReadOptions
+)
 def tune(
     data: str = typer.Argument(..., help="Labelled rows: CSV / Parquet / JSON lines file."),
     out: Path = typer.Option(
@@ -72,6 +75,7 @@ def tune(
         raise ConfigError(f"--time '{time_}' is not a duration; expected seconds or e.g. 90s, 10m, 1h.") from None
     if trials is None and timeout_s is None:
         raise ConfigError("no limit for the search; expected --trials N, --time 10m, or both.")
+    reading = options.pop(ReadOptions)
     given, file_model, file_params = options_with_file(options, config)
     if not given[ColumnRoles].get("target"):
         raise ConfigError("no target column given; expected --target COLUMN (or 'target:' in --config).")
@@ -96,7 +100,7 @@ def tune(
             soft_wrap=True,
         )
 
-    table = read_table(data, delimiter, encoding)
+    table = read_table(data, delimiter, encoding, reading)
     split = {key: run[key] for key in ("test_size", "split", "time_column", "validation", "cv") if key in run}
     track = run.get("track")
     try:
