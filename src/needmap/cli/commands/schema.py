@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from needmap.cli.base import Config, Delimiter, Encoding, app, friendly_errors, out_console, read_table
-from needmap.cli.options import build_model, options_with_file, with_options
+from needmap.cli.options import options_with_file, with_options
 from needmap.data.roles import ColumnRoles
 
 
@@ -27,10 +27,11 @@ def schema(
     """Show each column's inferred role (numeric, categorical, id, datetime, target, ignored) and why."""
     from needmap.display import schema_table
     from needmap.features.describe import describe_schema
+    from needmap.features.roles_schema import schema_with_roles
 
     given, _, _ = options_with_file(options, config)
     table = read_table(data, delimiter, encoding)
-    sch = build_model("mlp", given).infer_schema(table)
+    sch = schema_with_roles(table, **given[ColumnRoles])  # train's schema, without loading the networks
     if as_json:
         out_console.print_json(json.dumps(sch.to_dict()))
         return
