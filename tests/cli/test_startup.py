@@ -68,4 +68,4 @@ def test_the_declared_activation_names_are_the_activations_the_layers_make() -> 
     from needmap.models import layers
     from needmap.models.options import ACTIVATION_NAMES
 
-    assert ACTIVATION_NAMES == tuple(layers.ACTIVATIONS)
+    assert tuple(layers.ACTIVATIONS) == ACTIVATION_NAMES

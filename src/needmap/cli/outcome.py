@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from needmap.cli.base import console, out_console
+from needmap.cli.base import console, labelled, out_console
 
 
 def print_outcome(outcome: Any, started: float) -> None:
@@ -15,7 +15,7 @@ def print_outcome(outcome: Any, started: float) -> None:
     metrics = outcome.metrics
     task = outcome.schema.task
     for note in outcome.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(labelled("note:", "yellow", note))
     network = f"{outcome.model.model} network"
     columns = {f"validation ({network})": metrics.get("validation")}
     if metrics.get("network_test"):  # another scorer was chosen: its column first, the network's beside it
@@ -30,7 +30,7 @@ def print_outcome(outcome: Any, started: float) -> None:
         cv = metrics["cv"]
         out_console.print(cv_table(cv, title=f"{cv['k']}-fold cross-validation of the training part ({cv['metric']})"))
         if not metrics.get("selection"):  # else the one verdict below states the choice made on these folds
-            out_console.print(f"[bold]cross-validation verdict:[/] {cv['verdict']}")
+            out_console.print(labelled("cross-validation verdict:", "bold", cv["verdict"]))
     training = metrics.get("training", {})
     out_console.print(
         f"trained {training.get('epochs_run')} epochs (best {training.get('best_epoch')}, stopped by "
@@ -38,7 +38,7 @@ def print_outcome(outcome: Any, started: float) -> None:
         f"{training.get('rows_per_s', 0):,.0f} training rows/s; whole run {time.perf_counter() - started:.1f} s"
     )
     if metrics.get("verdict"):
-        out_console.print(f"[bold]verdict:[/] {metrics['verdict']}")
+        out_console.print(labelled("verdict:", "bold", metrics["verdict"]))
 
 
 def scorer_label(selection: Any, network: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from needmap.cli.base import Delimiter, Encoding, app, friendly_errors, out_console, read_table
 
@@ -25,4 +26,4 @@ def report(
 
     table = read_table(data, delimiter, encoding) if data is not None else None
     path = build_report(model_dir, table, out=out, title=title)
-    out_console.print(f"report written to [bold]{path}[/] (one file, no scripts: open it in any browser)")
+    out_console.print(f"report written to [bold]{escape(str(path))}[/] (one file, no scripts: open it in any browser)")
