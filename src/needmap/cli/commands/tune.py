@@ -50,7 +50,12 @@ def tune(
     storage: str | None = typer.Option(
         None, help="Study database URL, e.g. postgresql://user@host:5432/db (default: sqlite in --out)."
     ),
-    study: str | None = typer.Option(None, help="Study name (default: needmap-<data file>-<model>)."),
+    study: str | None = typer.Option(
+        None,
+        "--study-name",
+        "--study",
+        help="Study name: the same name continues a study (default: needmap-<data file>-<target>-<model>).",
+    ),
     config: Path | None = Config,
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
