@@ -121,23 +121,47 @@ def command_lines(text: str) -> Iterator[str]:
 
 def checked_options(line: str) -> tuple[str | None, list[str]] | None:
     """``(command, options)`` of one command line or code span: the command of ``needmap CMD ...`` (None
-    for a bare mention such as ``--cv 5``); None for another program's line."""
-    code = line.split(" #", 1)[0].strip()
-    words = code.split()
-    if not words:
+    for a bare mention such as ``--cv 5``); None for another program's line. A ``needmap WORD`` whose WORD
+    is no command gives ``WORD`` as the command, which :func:`check_line` reports."""
+    words = line.split(" #", 1)[0].split()
+    if words[:1] == ["$"]:
+        words = words[1:]
+    if not words or words[0] in OTHER_PROGRAMS:
         return None
-    if words[0] in OTHER_PROGRAMS or (words[0] == "$" and len(words) > 1 and words[1] in OTHER_PROGRAMS):
-        return None
-    if "needmap" in words:
-        start = words.index("needmap")
-        after = words[start + 1 :]
-        command = after[0] if after and after[0] in COMMANDS else None
+    if words[0] == "needmap":
         try:
-            tokens = shlex.split(" ".join(after))
+            tokens = shlex.split(" ".join(words[1:]))
         except ValueError:
-            tokens = after
+            tokens = words[1:]
+        command = tokens[0] if tokens and not tokens[0].startswith("-") else None
         return command, [t.split("=")[0] for t in tokens if OPTION.fullmatch(t.split("=")[0])]
-    return None, OPTION.findall(code)
+    return None, OPTION.findall(" ".join(words))
+
+
+def check_line(line: str) -> list[str]:
+    """What is wrong with one command line or code span of a page: an unknown command or option."""
+    found = checked_options(line)
+    if found is None:
+        return []
+    command, options = found
+    if command is not None and command not in COMMANDS:
+        return [f"{line.strip()!r}: no command {command!r}"]
+    return [f"{line.strip()!r}: {option}" for option in unknown(options, command)]
+
+
+def test_a_page_line_with_an_unknown_command_or_option_is_found() -> None:
+    assert check_line("needmap train bank.csv --target y --out m   # --trials is tune's") == []
+    assert check_line("needmap train bank.csv --trials 3 --out m") == [
+        "'needmap train bank.csv --trials 3 --out m': --trials"
+    ]
+    assert check_line("$ needmap fit bank.csv") == ["'$ needmap fit bank.csv': no command 'fit'"]
+    assert check_line("mlflow ui --backend-store-uri mlruns") == []
+    assert check_line("--cv 5") == [] and check_line("--folds 5") == ["'--folds 5': --folds"]
+
+
+def test_every_command_has_a_page_and_every_page_is_a_command() -> None:
+    pages = {page.stem for page in (ROOT / "docs" / "commands").glob("*.md")}
+    assert pages == set(COMMANDS)
 
 
 @pytest.mark.parametrize("page", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -145,10 +169,7 @@ def test_every_option_a_page_names_exists_on_its_command(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
     wrong = []
     for line in command_lines(text):
-        found = checked_options(line)
-        if found is not None:
-            command, options = found
-            wrong += [f"{line.strip()!r}: {o}" for o in unknown(options, command)]
+        wrong += check_line(line)
     prose = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
     prose = re.sub(r"`[^`\n]+`", "", prose)
     wrong += [f"(text) {o}" for o in unknown(OPTION.findall(prose), None)]
