@@ -174,3 +174,14 @@ def test_every_option_a_page_names_exists_on_its_command(page: Path) -> None:
     prose = re.sub(r"`[^`\n]+`", "", prose)
     wrong += [f"(text) {o}" for o in unknown(OPTION.findall(prose), None)]
     assert wrong == []
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_the_example_of_every_commands_help_parses_as_written(name: str) -> None:
+    """``--help`` ends with an example (``Example: needmap train ...``): the command line reads it as it is."""
+    epilog = COMMANDS[name].epilog or ""
+    example = re.search(r"Example: needmap (.+?)(?:;|$)", epilog)
+    assert example is not None, f"needmap {name} --help shows no example"
+    args = shlex.split(example.group(1))
+    assert args[0] == name
+    COMMANDS[name].make_context(name, args[1:])  # an unknown option or a missing argument raises
