@@ -7,8 +7,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from needmap.cli.outcome import cut_off_line
 from needmap.display import cv_table, metrics_table
 from needmap.metrics import binary_metrics
+from needmap.metrics.curves import profit_curve
+from needmap.workflows.evaluation import evaluation_document
 
 
 def rows_of(table: Table) -> dict[str, list[str]]:
@@ -58,3 +61,23 @@ def test_metric_sets_with_different_cut_offs_keep_the_plain_name() -> None:
     both = {"at 0.5": binary_metrics(y, p), "at 0.3": binary_metrics(y, p, threshold=0.3)}
     rows = rows_of(metrics_table("binary", both))
     assert "precision" in rows and not any(name.startswith("precision at") for name in rows)
+
+
+def test_a_training_run_names_the_cut_off_worth_using_beside_the_fixed_one() -> None:
+    rng = np.random.default_rng(1)
+    y = (rng.random(3000) < 0.13).astype(int)
+    p = np.clip(0.08 + 0.25 * y + rng.normal(0, 0.08, 3000), 0, 1)  # a good ranking, nothing above 0.5
+    document = evaluation_document(y, {"mlp network": p}, task="binary", primary="mlp network", data="test rows")
+    best = profit_curve(y, p, 1.0, 10.0)["best"]
+    line = cut_off_line(document)
+    assert line is not None and line.startswith("accuracy, precision and recall are read at a score cut-off of 0.5;")
+    assert f"is {best['threshold']:.4f}: contact the top {best['share']:.1%} ({best['contacted']:,} rows" in line
+    assert "contact cost 1, conversion value 10" in line
+    nothing = evaluation_document(
+        y, {"mlp network": p}, task="binary", primary="mlp network", data="t", contact_cost=50
+    )
+    assert cut_off_line(nothing) == (
+        "accuracy, precision and recall are read at a score cut-off of 0.5; on the test rows no cut-off makes a "
+        "profit (contact cost 50, conversion value 10)."
+    )
+    assert cut_off_line({"task": "regression"}) is None and cut_off_line(None) is None
