@@ -52,6 +52,13 @@ def test_every_bracketed_word_of_a_commands_help_texts_is_shown(name: str) -> No
     assert missing == [], f"needmap {name} --help drops {missing}"
 
 
+def test_every_bracketed_word_of_the_main_help_is_shown() -> None:
+    group = typer.main.get_command(app)
+    texts = [" ".join((group.help or "").split()), *[" ".join((c.short_help or "").split()) for c in COMMANDS.values()]]
+    shown = help_output()
+    assert [word for text in texts for word in bracketed(text) if word not in shown] == []
+
+
 def test_the_tracking_extra_is_named_in_the_help_of_train_and_tune() -> None:
     for name in ("train", "tune"):
         assert "needmap[mlflow]" in help_output(name), name
