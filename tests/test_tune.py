@@ -59,14 +59,19 @@ def bank_rows(bank_table: pa.Table) -> pa.Table:
 
 
 class FitSpy:
-    """Records the row numbers of every table Model.fit trains on."""
+    """Records the row numbers of every table Model.fit trains on, and the numeric columns' buckets it was asked
+    for (the Model's ``bucketize``) beside those of the schema it trained with."""
 
     def __init__(self) -> None:
         self.calls: list[np.ndarray] = []
+        self.buckets: list[tuple[int, set[int]]] = []
 
     def wrap(self, fit: Any) -> Any:
         def spy(model: Model, data: Any, *args: Any, **kwargs: Any) -> Model:
             self.calls.append(np.asarray(data.column("row_id").to_numpy()))
+            schema = kwargs.get("schema") or model.infer_schema(data)
+            asked = int((model.bucketize or {}).get("*", 0))
+            self.buckets.append((asked, {int(schema.column(c).options.get("bucketize", 0)) for c in schema.numeric}))
             return fit(model, data, *args, **kwargs)
 
         return spy
@@ -198,6 +203,16 @@ def test_search_saves_the_best_model_with_every_trial(searched: tuple[TuneOutcom
     assert loaded.train_config_ is not None and loaded.train_config_.lr == pytest.approx(best["params"]["lr"])
     assert outcome.train.metrics["validation"]["auc"] == pytest.approx(document["best_value"], abs=1e-6)
     assert "auc" in outcome.train.metrics["test"] and outcome.train.metrics.get("verdict")
+
+
+def test_each_trial_trains_with_the_buckets_it_searched(searched: tuple[TuneOutcome, FitSpy]) -> None:
+    outcome, spy = searched
+    searched_buckets = [int((t["params"].get("bucketize") or {}).get("*", 0)) for t in outcome.trials]
+    assert any(searched_buckets) and not all(searched_buckets)  # the search tried both, so the check below can fail
+    # every fit (the trials, then the best retrained) bucketized every numeric column as its options said
+    assert [asked for asked, _ in spy.buckets] == [*searched_buckets, searched_buckets[outcome.document["best_trial"]]]
+    for asked, trained in spy.buckets:
+        assert trained == {asked}, (asked, trained)
 
 
 def test_search_never_trains_on_the_test_rows(searched: tuple[TuneOutcome, FitSpy], bank_rows: pa.Table) -> None:

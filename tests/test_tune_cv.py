@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 import needmap as nm
 from needmap.cli import app
 from needmap.errors import ConfigError
-from needmap.estimator import Model
+from needmap.estimator import Model, clone
 from needmap.models import MLP, registry
 from needmap.models.space import Choice
 from needmap.workflows.baseline import LGBM_DEFAULTS
@@ -175,13 +175,14 @@ def test_a_trials_value_is_the_mean_of_its_folds_scored_again_here(
     positives = np.asarray(rows.column("y").to_pylist())[outcome.train_index] == "yes"
     assert sorted(np.bincount(outcome.folds)) == [240, 240, 240]
     assert np.ptp([positives[outcome.folds == f].sum() for f in range(K)]) <= 1
-    schema = cv_model().infer_schema(rows)
     for record in (outcome.trials[0], next(t for t in outcome.trials if t["number"] == outcome.document["best_trial"])):
         expected = []
+        trial_model = cv_model().set_params(**record["params"], seed=0)
+        # the schema is inferred from the whole table, as the search infers it, with the trial's buckets
+        schema = trial_model.infer_schema(rows)
         for f in range(K):
             rest, held = _fold_parts(rows, outcome, f)
-            # the schema is the one inferred once from the whole table, as the search infers it
-            model = cv_model().set_params(**record["params"], seed=0).fit(rest, validation=0.1, schema=schema)
+            model = clone(trial_model).fit(rest, validation=0.1, schema=schema)
             truth = np.asarray(held.column("y").to_pylist()) == "yes"
             expected.append(roc_auc_score(truth, model.predict_proba(held)))
         assert record["folds"] == pytest.approx(expected, abs=1e-9)

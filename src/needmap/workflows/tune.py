@@ -30,6 +30,7 @@ from needmap.data.provenance import source_of, take_rows
 from needmap.errors import ConfigError, NeedmapError
 from needmap.estimator import Model, clone
 from needmap.features.roles_schema import target_list
+from needmap.schema import Schema
 from needmap.workflows.cv import FOLD_METHODS, PRIMARY, check_fold_count
 from needmap.workflows.evaluation import json_safe
 from needmap.workflows.search_space import default_options, default_params, suggest_options
@@ -227,12 +228,15 @@ def run_tune(
         # scored by the network's own scores: without the calibration
         candidate = clone(model).set_params(**options, progress=False, calibrate=None)
         try:
+            trial_schema = schema_of(candidate, model, table, schema)
             if folds is not None:
-                return network_value(trial, candidate, folds, validation=validation, prune=not is_default)
+                return network_value(
+                    trial, candidate, folds, validation=validation, prune=not is_default, schema=trial_schema
+                )
             candidate.fit(
                 train_table,
                 validation=validation,
-                schema=schema,
+                schema=trial_schema,
                 on_epoch=pruning_callback(trial, metric, prune=not is_default),
             )
             value = json_safe((candidate.metrics_.get("validation") or {}).get(metric))
@@ -299,7 +303,7 @@ def run_tune(
         split=split,
         time_column=time_column,
         validation=validation,
-        schema=schema,
+        schema=schema_of(final, model, table, schema),
         extras={"tuning.json": document},
         **dict(train_options or {}),
     )
@@ -326,6 +330,13 @@ def run_tune(
         folds=folds.fold if folds is not None else None,
         lightgbm=lightgbm,
     )
+
+
+def schema_of(candidate: Model, model: Model, table: pa.Table, schema: Schema) -> Schema:
+    """The schema a trial (or the retrained best) trains with: ``schema`` (the search's, inferred once from
+    ``model``) unless the candidate's searched ``bucketize`` differs, which changes the numeric columns' options;
+    then the candidate's own, inferred from the same table."""
+    return schema if candidate.bucketize == model.bucketize else candidate.infer_schema(table)
 
 
 def improvement_line(outcome: TuneOutcome) -> str:

@@ -95,13 +95,16 @@ def _defined(value: float | None, metric: str, fold: int) -> float:
     return float(value)
 
 
-def network_value(trial: optuna.Trial, candidate: Model, folds: Folds, *, validation: float, prune: bool) -> float:
+def network_value(
+    trial: optuna.Trial, candidate: Model, folds: Folds, *, validation: float, prune: bool, schema: Schema | None = None
+) -> float:
     """The mean over the folds of ``candidate``'s primary metric, each fold scored by a copy trained on the
-    other folds (:func:`needmap.workflows.cv.fit_fold`), reported fold by fold (:func:`report_fold`)."""
+    other folds (:func:`needmap.workflows.cv.fit_fold`), reported fold by fold (:func:`report_fold`); trained
+    with ``schema`` (a trial's own options of the columns), else the folds' schema."""
     values: list[float] = []
     for f in range(folds.k):
         rest, held = folds.parts(f)
-        fitted, x_held, y_held = fit_fold(candidate, rest, held, schema=folds.schema, validation=validation)
+        fitted, x_held, y_held = fit_fold(candidate, rest, held, schema=schema or folds.schema, validation=validation)
         values.append(_defined(fold_metric(folds.task, y_held, fitted.score(x_held)), folds.metric, f + 1))
         report_fold(trial, values, prune=prune)
     return float(np.mean(values))
