@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gzip
 import inspect
 import json
 import os
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 from typer.testing import CliRunner
 
@@ -31,7 +33,14 @@ from needmap.models.registry import build_model, model_class
 from needmap.training.config import TrainConfig
 from needmap.workflows.search_space import default_options, default_params, funnel, searched_options, suggest_options
 from needmap.workflows.study import database_url, redact
-from needmap.workflows.tune import PRUNER_WARMUP_EPOCHS, TuneOutcome, pruning_callback, run_tune, short_params
+from needmap.workflows.tune import (
+    PRUNER_WARMUP_EPOCHS,
+    TuneOutcome,
+    default_study_name,
+    pruning_callback,
+    run_tune,
+    short_params,
+)
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 FAST = {"epochs": 2, "hidden": (32, 16), "progress": False, "threads": 1}
@@ -101,6 +110,17 @@ def test_search_space_holds_only_options_the_model_accepts(architecture: str) ->
         TrainConfig.from_dict({k: v for k, v in values.items() if k in TRAINING})
     # The default configuration, as the parameters enqueued for the first trial, gives the defaults back.
     assert suggest_options(optuna.trial.FixedTrial(default_params(model)), model) == default_options(model)
+
+
+def test_the_default_study_is_named_after_the_data_file_the_target_and_the_model(tmp_path: Path) -> None:
+    rows = pa.table({"age": [30, 41, 52, 63], "responded": ["no", "yes", "no", "yes"], "bought": [0, 1, 1, 0]})
+    assert default_study_name(rows, Model("mlp", target="responded")) == "needmap-responded-mlp"  # read from no file
+    path = tmp_path / "campaign_2024.csv.gz"
+    with gzip.open(path, "wb") as out:
+        pacsv.write_csv(rows, out)
+    table = needmap.read(path)
+    assert default_study_name(table, Model("deepfm", target="responded")) == "needmap-campaign_2024-responded-deepfm"
+    assert default_study_name(table, Model("mlp", target="bought")) == "needmap-campaign_2024-bought-mlp"
 
 
 def test_search_space_keeps_the_users_options_fixed() -> None:
@@ -270,7 +290,7 @@ def test_a_failing_default_configuration_stops_the_search(bank_rows: pa.Table, t
     model = Model("dcnv2", target="y", drop=["duration"], id=["row_id"], structure="diagonal", **FAST)
     with pytest.raises(ConfigError, match=r"no trial .* completed .*structure"):
         run_tune(bank_rows, model, trials=3, timeout_s=None, out=tmp_path)
-    study = optuna.load_study(study_name="needmap-dcnv2", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    study = optuna.load_study(study_name="needmap-y-dcnv2", storage=f"sqlite:///{tmp_path / 'study.db'}")
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
 
 
@@ -327,7 +347,7 @@ def test_cli_tune(bank_csv: Path, tmp_path: Path) -> None:
     assert "trial   0 complete" in result.output and "(default)" in result.output
     assert "validation AUC: default" in result.output and "verdict" in result.output
     document = json.loads((tmp_path / "t" / "model" / "tuning.json").read_text())
-    assert document["study_name"] == "needmap-bank_slice-mlp" and len(document["trials"]) == 2
+    assert document["study_name"] == "needmap-bank_slice-y-mlp" and len(document["trials"]) == 2
     assert "hidden" not in document["best_params"]  # given with --param: fixed
     result = runner.invoke(app, [*args, *fast])
     assert result.exit_code == 2 and "--trials N" in result.output

@@ -214,7 +214,7 @@ def test_tuning_json_holds_each_trials_folds_and_lightgbm_beside_with_as_many_tr
     outcome, _, seen = cv_searched
     document = json.loads((outcome.model_dir / "tuning.json").read_text())
     assert document == nm.load(outcome.model_dir).extras_["tuning.json"]
-    assert document["study_name"] == "needmap-mlp-cv3"
+    assert document["study_name"] == "needmap-y-mlp-cv3"
     assert document["cv"] == {"folds": K, "split": "stratified", "seed": 0}
     for trial in document["trials"]:
         assert trial["state"] == "complete" and len(trial["folds"]) == K
@@ -225,7 +225,7 @@ def test_tuning_json_holds_each_trials_folds_and_lightgbm_beside_with_as_many_tr
     assert document["best_std"] == best["std"]
     # LightGBM: its own study, as many trials, its first the baseline's configuration, scored on the same folds.
     lightgbm = document["lightgbm"]
-    assert lightgbm["study_name"] == "needmap-mlp-cv3-lightgbm"
+    assert lightgbm["study_name"] == "needmap-y-mlp-cv3-lightgbm"
     assert len(lightgbm["trials"]) == len(document["trials"]) == 3
     assert lightgbm["trials"][0]["default"] is True and lightgbm["trials"][0]["params"] == LGBM_DEFAULTS
     assert all(len(t["folds"]) == K for t in lightgbm["trials"] if t["state"] == "complete")
@@ -258,7 +258,7 @@ def test_continuing_a_search_adds_as_many_lightgbm_trials_and_refuses_a_single_s
     assert [t.get("default", False) for t in again.lightgbm["trials"]].count(True) == 1
     # Mean values over K folds and single-split values are not comparable: one study holds one kind.
     with pytest.raises(ConfigError, match="was made for"):
-        run_tune(rows, cv_model(), trials=1, timeout_s=None, out=tmp_path, study_name="needmap-mlp-cv3")
+        run_tune(rows, cv_model(), trials=1, timeout_s=None, out=tmp_path, study_name="needmap-y-mlp-cv3")
 
 
 class Silenced(MLP):

@@ -80,7 +80,7 @@ def run_demo(*, out: Path, seed: int = 0, epochs: int | None, quiet: bool, conso
     console.print(
         f"the model answers with: {chosen} (test AUC {metrics['test']['auc']:.4f}), chosen on the validation rows"
     )
-    console.print(f"verdict: {metrics['verdict']}", soft_wrap=True)
+    console.print(f"verdict: {metrics['verdict']}", soft_wrap=True, markup=False)
     console.print(f"model directory: {outcome.out} (card.md, metrics.json, weights.safetensors)")
     console.print(f"scores of the {scores.num_rows} held-out customers: {scores_path}")
     console.print(f"report (open it in a browser): {report_path}")

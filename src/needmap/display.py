@@ -1,4 +1,8 @@
-"""Readable tables for the terminal (rich), shared by the command line and the demo."""
+"""Readable tables for the terminal (rich), shared by the command line and the demo.
+
+Every cell and title is plain text (:func:`plain`): rich reads a string as markup, and a column named
+``spend[eur]`` or a path ``runs/[a]`` must be shown as it is, not taken for a style and dropped.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 METRIC_KEYS = {
     "binary": (
@@ -24,6 +29,24 @@ METRIC_KEYS = {
     "multiclass": ("accuracy", "logloss", "macro_auc", "n"),
     "regression": ("rmse", "mae", "r2", "n"),
 }
+
+
+#: Metrics read at a score cut-off: their rows name it ("precision at 0.5").
+AT_THRESHOLD = ("accuracy", "precision", "recall")
+
+
+def plain(text: Any) -> Text | None:
+    """``text`` as rich text that is never read as markup (None stays None)."""
+    return None if text is None else Text(str(text))
+
+
+def metric_label(key: str, sets: Sequence[Mapping[str, Any]]) -> str:
+    """The row name of metric ``key``: with the score cut-off it is read at (``precision at 0.5``) where
+    the metric sets say which (``threshold``, :func:`needmap.metrics.binary_metrics`)."""
+    if key not in AT_THRESHOLD:
+        return key
+    cuts = {m["threshold"] for m in sets if m.get(key) is not None and m.get("threshold") is not None}
+    return f"{key} at {fmt(cuts.pop()).rstrip('0').rstrip('.')}" if len(cuts) == 1 else key
 
 
 def fmt(value: Any) -> str:
@@ -66,10 +89,10 @@ def metrics_table(
     when given, else the task its metrics show (:func:`guess_task`), else ``task``.
     """
     present = {name: m for name, m in columns.items() if m}
-    table = Table(title=title)
+    table = Table(title=plain(title))
     table.add_column("metric")
     for name in present:
-        table.add_column(name, justify="right")
+        table.add_column(plain(name), justify="right")
     if present and all(is_per_target(m) for m in present.values()):
         targets: list[str] = []
         for m in present.values():
@@ -80,11 +103,15 @@ def metrics_table(
             target_task = (tasks or {}).get(target) or found or task
             keys = [key for key in METRIC_KEYS.get(target_task, ()) if any(key in m for m in sets)]
             for i, key in enumerate(keys):
-                table.add_row(f"{target} {key}", *(fmt(m.get(key)) for m in sets), end_section=i == len(keys) - 1)
+                table.add_row(
+                    plain(f"{target} {metric_label(key, sets)}"),
+                    *(fmt(m.get(key)) for m in sets),
+                    end_section=i == len(keys) - 1,
+                )
         return table
     for key in METRIC_KEYS.get(task, ()):
         if any(key in m for m in present.values()):
-            table.add_row(key, *(fmt(m.get(key)) for m in present.values()))
+            table.add_row(metric_label(key, list(present.values())), *(fmt(m.get(key)) for m in present.values()))
     return table
 
 
@@ -93,11 +120,11 @@ def cv_table(cv: Mapping[str, Any], title: str | None = None) -> Table:
     per fold with its rows and each model's primary metric, then the mean and the standard deviation."""
     models = list(cv.get("models") or [])
     metric = cv.get("metric", "metric")
-    table = Table(title=title or f"{cv.get('k')}-fold cross-validation ({metric})")
+    table = Table(title=plain(title or f"{cv.get('k')}-fold cross-validation ({metric})"))
     table.add_column("fold")
     table.add_column("rows", justify="right")
     for name in models:
-        table.add_column(name, justify="right")
+        table.add_column(plain(name), justify="right")
     folds = cv.get("folds") or []
     for i, fold in enumerate(folds):
         scores = fold.get("scores") or {}
@@ -107,26 +134,26 @@ def cv_table(cv: Mapping[str, Any], title: str | None = None) -> Table:
             *(fmt(scores.get(name)) for name in models),
             end_section=i == len(folds) - 1,
         )
-    for label in ("mean", "std"):
+    for label in ("mean", "std"):  # of the folds' metrics; their rows are the folds' own, above
         values = cv.get(label) or {}
-        table.add_row(label, fmt(cv.get("rows")) if label == "mean" else "", *(fmt(values.get(n)) for n in models))
+        table.add_row(label, "", *(fmt(values.get(n)) for n in models))
     return table
 
 
 def schema_table(rows: Sequence[Mapping[str, Any]], title: str | None = None) -> Table:
     """The schema as a table: name, role, type, distinct, missing, reason."""
-    table = Table(title=title)
+    table = Table(title=plain(title))
     for col in ("column", "role", "type", "distinct", "missing", "reason"):
         table.add_column(col, justify="right" if col in ("distinct", "missing") else "left", overflow="fold")
     styles = {"target": "bold green", "ignored": "dim", "id": "cyan", "datetime": "cyan"}
     for row in rows:
         table.add_row(
-            str(row["name"]),
-            str(row["role"]),
-            str(row["type"]),
+            plain(row["name"]),
+            plain(row["role"]),
+            plain(row["type"]),
             fmt(row.get("distinct")),
             fmt(row.get("missing")),
-            str(row.get("reason", "")),
+            plain(row.get("reason", "")),
             style=styles.get(str(row["role"])),
         )
     return table

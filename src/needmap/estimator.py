@@ -45,15 +45,12 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from needmap.data.infer import infer_schema
-from needmap.data.overrides import parse_column_options, parse_feature_columns
-from needmap.data.provenance import source_of
 from needmap.data.roles import ColumnRoles
 from needmap.declare import unknown_message
-from needmap.errors import ConfigError, SchemaError
+from needmap.errors import ConfigError
 from needmap.features.preprocess import PreprocessConfig
+from needmap.features.roles_schema import as_list, column_roles, schema_with_roles
 from needmap.features.target import (
-    add_targets,
     target_names,
     target_tasks,
 )
@@ -77,16 +74,7 @@ from needmap.training_rows import (
 )
 from needmap.workflows.run_options import ModelOptions
 
-ALL_NUMERIC = "*"  # bucketize={"*": k} buckets every numeric column
 CALIBRATION_METHODS = (None, "isotonic", "platt")
-
-
-def _as_list(value: str | Iterable[str] | None) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return list(value)
 
 
 def _field_names(cls: type) -> set[str]:
@@ -277,84 +265,27 @@ class Model:
 
     def _roles(self) -> dict[str, Any]:
         """The column-role parameters in one form: lists of names and ``{name: options}`` mappings."""
-        return {
-            "drop": _as_list(self.drop),
-            "ids": _as_list(self.id),
-            "categorical": _as_list(self.categorical),
-            "numeric": _as_list(self.numeric),
-            "datetime": _as_list(self.datetime),
-            "multihot": parse_feature_columns("multihot", self.multihot),
-            "sequence": parse_feature_columns("sequence", self.sequence),
-            "hash": parse_feature_columns("hash", self.hash),
-            "bucketize": parse_feature_columns("bucketize", self.bucketize),
-            "options": parse_column_options(self.column_options),
-        }
+        return column_roles(**self._role_params())
+
+    def _role_params(self) -> dict[str, Any]:
+        names = ("drop", "id", "categorical", "numeric", "datetime", "multihot", "sequence", "hash", "bucketize")
+        return {**{name: getattr(self, name) for name in names}, "column_options": self.column_options}
 
     # -- the schema and the training table -------------------------------------------------------
-    def _targets(self, table: pa.Table) -> list[str]:
-        """The target column names: one name, a list, or a comma-separated string of names."""
-        if self.target is None:
-            return []
-        if isinstance(self.target, str):
-            return [self.target] if self.target in table.column_names else _as_list(self.target)
-        return list(self.target)
-
-    def _tasks(self, n_targets: int) -> list[str | None]:
-        """One task (or None: infer it) per target, from ``task``: one for all or one per target."""
-        given = _as_list(self.task) if self.task is not None else []
-        n = max(n_targets, 1)
-        if not given:
-            return [None] * n
-        if len(given) == 1:
-            return given * n
-        if len(given) != n:
-            raise ConfigError(
-                f"task gives {len(given)} tasks ({', '.join(given)}) for {n_targets} targets; expected one task "
-                "for all of them or one per target."
-            )
-        return list(given)
-
     def infer_schema(self, table: pa.Table) -> Schema:
-        """The schema this model would use for ``table``: inferred roles plus this model's overrides.
+        """The schema this model would use for ``table``: inferred roles plus this model's overrides
+        (:func:`needmap.features.roles_schema.schema_with_roles`).
 
         Each target is one of the schema's ``heads``, in the order given (see
         :func:`needmap.features.target.add_targets`).
         """
-        names = self._targets(table)
-        tasks = self._tasks(len(names))
-        roles = self._roles()
-        overridden = {*roles["drop"], *roles["ids"], *roles["categorical"], *roles["numeric"], *roles["datetime"]}
-        overridden |= {*roles["multihot"], *roles["sequence"], *roles["hash"], *roles["bucketize"]}
-        for name in names[1:]:
-            if name in overridden:
-                raise SchemaError(
-                    "column is given two roles, a target and a feature override; expected one role per column.",
-                    file=source_of(table),
-                    column=name,
-                )
-        schema = self._infer_first_target(table, names[0] if names else None, tasks[0], roles)
-        return add_targets(schema, table, names[1:], tasks[1:]) if len(names) > 1 else schema
-
-    def _infer_first_target(
-        self, table: pa.Table, target: str | None, task: str | None, roles: dict[str, Any]
-    ) -> Schema:
-        bucketize = dict(roles.pop("bucketize"))
-        every = bucketize.pop(ALL_NUMERIC, None)
-
-        def infer(buckets: dict[str, Any]) -> Schema:
-            return infer_schema(table, target, **roles, bucketize=buckets, task=task)
-
-        schema = infer(bucketize)
-        if every is None:
-            return schema
-        # bucketize={"*": k}: every numeric column (inferred or set) becomes k quantile buckets.
-        return infer({**{name: dict(every) for name in schema.numeric}, **bucketize})
+        return schema_with_roles(table, self.target, self.task, **self._role_params())
 
     def clean(self, table: pa.Table, schema: Schema) -> tuple[pa.Table, dict[str, Any]]:
         """:func:`clean_training_table` with this model's dropped columns and ``max_unparseable``: the
         checks of a whole training table before any split, the rows without a target left out and counted."""
         max_unparseable = PreprocessConfig.from_dict(self.preprocess_options).max_unparseable
-        return clean_training_table(table, schema, user_dropped=_as_list(self.drop), max_unparseable=max_unparseable)
+        return clean_training_table(table, schema, user_dropped=as_list(self.drop), max_unparseable=max_unparseable)
 
     def prepare(self, table: pa.Table, *, validation: float = 0.1, schema: Schema | None = None) -> PreparedRows:
         """The rows :meth:`fit` would train and validate on, without training a network: the same checks,
@@ -366,7 +297,7 @@ class Model:
         schema = schema or self.infer_schema(table)
         config = TrainConfig.from_dict(self.train_options)
         prep_config = PreprocessConfig.from_dict(self.preprocess_options)
-        return prepare_table(table, schema, prep_config, config, validation, _as_list(self.drop))
+        return prepare_table(table, schema, prep_config, config, validation, as_list(self.drop))
 
     # -- fitting -------------------------------------------------------------------------------
     @uses_system_arrow_pool
@@ -410,7 +341,7 @@ class Model:
         if isinstance(validation, int | float) and not 0 <= validation < 1:
             raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
         rows = parquet_rows(data, stream)
-        dropped = _as_list(self.drop)
+        dropped = as_list(self.drop)
         if rows is not None:
             if not isinstance(validation, int | float):
                 raise ConfigError(

@@ -39,7 +39,7 @@ TRAIN_ONLY = {
 
 
 #: Keywords of ``run_tune`` that are not declared options, with what they are for (the command line has its own
-#: flags for some: --trials, --time, --out, --storage, --study).
+#: flags for some: --trials, --time, --out, --storage, --study-name).
 TUNE_ONLY = {
     "table": "the rows (the command's data argument)",
     "model": "the Model (the command's model and network options)",
@@ -47,7 +47,7 @@ TUNE_ONLY = {
     "timeout_s": "--time",
     "out": "--out",
     "storage": "--storage",
-    "study_name": "--study",
+    "study_name": "--study-name",
     "progress": "the command prints a line per trial",
     "pruner": "a program's own optuna pruner",
     "train_options": "run_train's keywords for the final training (the command passes --track)",

@@ -41,7 +41,7 @@ def test_one_positive_is_enough_for_the_ranking_metrics() -> None:
 def test_one_class_results_keep_every_key() -> None:
     m = binary_metrics(np.zeros(4), P)
     assert set(m) == {"auc", "logloss", "pr_auc", "accuracy", "precision", "recall", "ece", "lift_at_10",
-                      "capture_at_10", "positive_rate", "n", "note"}  # fmt: skip
+                      "capture_at_10", "positive_rate", "threshold", "n", "note"}  # fmt: skip
     assert m["capture_at_10"] is None and m["positive_rate"] == 0.0 and m["n"] == 4
 
 

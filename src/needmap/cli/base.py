@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from needmap.errors import NeedmapError
 
@@ -38,6 +39,15 @@ Param = typer.Option(
 )
 
 
+def labelled(label: str, style: str, text: Any) -> Text:
+    """``label`` in ``style``, a space, then ``text`` exactly as it is.
+
+    rich reads a printed string as markup: an error naming ``pip install needmap[mlflow]``, a column
+    ``spend[eur]`` or a path ``runs/[a]`` would lose its brackets. Whatever a message carries (errors,
+    notes, verdicts, names and paths) is printed through this, or escaped, and never read as markup."""
+    return Text.assemble((label, style), " ", str(text))
+
+
 def friendly_errors(func: F) -> F:
     """Turn a NeedmapError into one printed paragraph and exit status 2."""
 
@@ -46,7 +56,7 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except NeedmapError as err:
-            console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            console.print(labelled("error:", "bold red", err), highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except KeyboardInterrupt:
             console.print("[bold red]interrupted[/]: nothing was written.")

@@ -179,8 +179,8 @@ def _read_file(
             raise DataError(
                 f"unsupported file type ({shown}); needmap reads {_SUPPORTED}.",
                 file=name,
-                hint='Pass format="csv" (command line: --format csv) if it is a text table, or load it '
-                "into a pandas DataFrame and pass that.",
+                hint='If it is a text table, pass format="csv" to needmap.read, or on the command line give the '
+                "file a .csv (or .txt) name; or load it into a pandas DataFrame and pass that.",
             )
         kind, tsv = FORMATS[ext], ext == "tsv"
     else:

@@ -8,9 +8,13 @@ from typing import Any, ClassVar
 
 from needmap import option_text
 from needmap.declare import Options, is_number, number, one_of, option, optional, whole
-from needmap.features.numeric import IMPUTES, SCALINGS
-from needmap.features.values import DEFAULT_MIN_ROWS, DEFAULT_VALUE_FIELDS
-from needmap.features.zero_flags import DEFAULT_ZERO_SHARE
+from needmap.features.option_values import (
+    DEFAULT_MIN_ROWS,
+    DEFAULT_VALUE_FIELDS,
+    DEFAULT_ZERO_SHARE,
+    IMPUTES,
+    SCALINGS,
+)
 
 
 def _clip(value: Any) -> str | None:

@@ -9,8 +9,9 @@ import pyarrow as pa
 from needmap.data.infer import column_counts
 from needmap.data.values import parse_numeric
 from needmap.errors import SchemaError
-from needmap.features.values import DEFAULT_VALUE_FIELDS, chooses_value_field
-from needmap.features.zero_flags import DEFAULT_ZERO_SHARE, chooses_zero_flag
+from needmap.features.option_values import DEFAULT_VALUE_FIELDS, DEFAULT_ZERO_SHARE
+from needmap.features.values import chooses_value_field
+from needmap.features.zero_flags import chooses_zero_flag
 from needmap.schema import ColumnSpec, Schema
 
 

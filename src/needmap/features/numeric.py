@@ -16,11 +16,9 @@ import numpy as np
 
 from needmap.data.values import ParsedNumbers
 
-SCALINGS: tuple[str, ...] = ("auto", "standard", "log1p", "quantile", "none")
 # 'auto' scaling: a column whose clipped, imputed training values have a sample skewness above this
 # (a long right tail: counts, durations, amounts) gets 'log1p', any other column 'standard'.
 AUTO_LOG1P_SKEW = 2.0
-IMPUTES: tuple[str, ...] = ("median", "mean")
 
 
 def skewness(values: np.ndarray) -> float:

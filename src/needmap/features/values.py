@@ -28,15 +28,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from needmap.data.values import ParsedNumbers
+from needmap.features.option_values import DEFAULT_MIN_ROWS
 from needmap.features.vocab import MISSING_ID, OOV_ID, RESERVED_IDS
 
-#: A numeric column with at most this many distinct training values gets a value field by default.
-DEFAULT_VALUE_FIELDS = 200
 #: ``value_fields`` picks a column only when its values fill less than this share of their grid
 #: (:func:`grid_share`): levels or codes, not a count range, which its scaled number already orders.
 MAX_GRID_SHARE = 0.5
-#: Values seen fewer times than this in the training rows share the out-of-vocabulary id.
-DEFAULT_MIN_ROWS = 1
 #: A column chosen by ``value_fields`` whose kept values are fewer than this gets no value field (its
 #: report says ``used: false``); the option ``values: true`` makes one anyway.
 MIN_KEPT_VALUES = 2

@@ -8,7 +8,8 @@ so a network has to learn a step from a tiny difference of its input. A 0/1 colu
 states it outright. On online shoppers (ten seeds, the benchmark's split and policy) it raised the
 test AUC of every deep model tried, needmap's more than the peers' (benchmarks/results/HISTORY.md).
 
-With ``PreprocessConfig.zero_flags = s`` (default :data:`DEFAULT_ZERO_SHARE`), a numeric column gets
+With ``PreprocessConfig.zero_flags = s`` (default
+:data:`~needmap.features.option_values.DEFAULT_ZERO_SHARE`), a numeric column gets
 a zero flag when at least the share ``s`` of its non-missing training values are exactly zero and
 they hold more than :data:`MIN_DISTINCT` distinct values (a column with fewer, levels or a short count
 range, either has a value field, whose exact-value id already tells zero apart, or steps from 0 to
@@ -22,8 +23,6 @@ import numpy as np
 
 from needmap.data.values import ParsedNumbers
 
-#: A numeric column whose non-missing training values are zero in at least this share gets a flag.
-DEFAULT_ZERO_SHARE = 0.3
 #: ... when it also holds more than this many distinct non-missing training values.
 MIN_DISTINCT = 200
 

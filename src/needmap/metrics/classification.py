@@ -91,7 +91,8 @@ def binary_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) ->
         dict with ``auc`` (ROC AUC), ``logloss`` (natural log, mean per row), ``pr_auc`` (average
         precision), ``accuracy``, ``precision`` and ``recall`` at ``threshold``, ``ece`` (10
         equal-width bins), ``lift_at_10`` and ``capture_at_10`` (top 10% by score), ``positive_rate``
-        (share of positives in ``y_true``) and ``n``. When ``y_true`` holds one class only, ``auc``,
+        (share of positives in ``y_true``), ``threshold`` (the cut-off of accuracy, precision and recall, so
+        that they are never shown without it) and ``n``. When ``y_true`` holds one class only, ``auc``,
         ``pr_auc``, lift and capture are None (and ``recall`` too when there is no positive) and
         ``note`` says why.
     """
@@ -116,6 +117,7 @@ def binary_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) ->
         "lift_at_10": None,
         "capture_at_10": None,
         "positive_rate": positives / n,
+        "threshold": float(threshold),
         "n": n,
     }
     if 0 < positives < n:

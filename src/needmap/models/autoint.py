@@ -12,7 +12,7 @@ from needmap.models.attention import FieldSelfAttention
 from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel, LinearTerms
 from needmap.models.hyper import flag, positive_int, probability
 from needmap.models.layers import dense
-from needmap.models.registry import register
+from needmap.models.registration import register
 from needmap.models.space import DEEP, Choice, Dimension, Int
 
 

@@ -13,7 +13,7 @@ from needmap.models.ensemble import MemberLinear, MemberScale
 from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel
 from needmap.models.hyper import choice, positive_int
 from needmap.models.layers import MLPBlock, dense
-from needmap.models.registry import register
+from needmap.models.registration import register
 from needmap.models.space import DEEP, Choice, Dimension, Int
 
 STRUCTURES = ("stacked", "parallel")

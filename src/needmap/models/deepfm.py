@@ -9,7 +9,7 @@ import torch
 
 from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel, LinearTerms
 from needmap.models.fm import FMInteraction
-from needmap.models.registry import register
+from needmap.models.registration import register
 from needmap.models.space import DEEP, Dimension
 
 

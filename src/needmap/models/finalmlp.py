@@ -11,7 +11,7 @@ from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel
 from needmap.models.gating import BilinearFusion, FeatureSelection
 from needmap.models.hyper import field_indices, flag, positive_int, widths
 from needmap.models.layers import MLPBlock
-from needmap.models.registry import register
+from needmap.models.registration import register
 from needmap.models.space import DEEP, Choice, Dimension, Funnel
 
 

@@ -13,7 +13,7 @@ from needmap.models.fields import FieldModel
 from needmap.models.gating import FieldGate
 from needmap.models.hyper import choice, flag, probability, widths
 from needmap.models.layers import ACTIVATIONS, dense
-from needmap.models.registry import register
+from needmap.models.registration import register
 from needmap.models.space import DEEP, Dimension, Funnel
 
 BLOCK_TYPES = ("1B", "2B")

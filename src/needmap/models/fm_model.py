@@ -9,7 +9,7 @@ import torch
 
 from needmap.models.fields import FieldModel, LinearTerms
 from needmap.models.fm import FMInteraction
-from needmap.models.registry import register
+from needmap.models.registration import register
 from needmap.models.space import EMBEDDING, Dimension
 
 

@@ -9,7 +9,7 @@ import torch
 
 from needmap.models.base import TabularModel
 from needmap.models.fields import LinearTerms
-from needmap.models.registry import register
+from needmap.models.registration import register
 from needmap.models.space import Dimension
 
 

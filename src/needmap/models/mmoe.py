@@ -16,7 +16,7 @@ from torch import nn
 from needmap.errors import ConfigError
 from needmap.models.base import TabularModel
 from needmap.models.layers import FeatureEmbedding, ListEmbedding, MLPBlock, dense
-from needmap.models.registry import register
+from needmap.models.registration import register
 from needmap.models.space import DROPOUT, EMBEDDING, Dimension
 
 

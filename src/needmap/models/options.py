@@ -12,7 +12,10 @@ from typing import Any, ClassVar
 
 from needmap import option_text
 from needmap.declare import Options, boolean, is_int, number, one_of, option, optional, whole
-from needmap.models.layers import ACTIVATIONS
+
+#: The activations of the hidden layers, by name (:data:`needmap.models.layers.ACTIVATIONS` makes each; kept
+#: here as names so that the declared options load without torch).
+ACTIVATION_NAMES = ("relu", "gelu", "silu", "tanh", "prelu")
 
 
 def _hidden(value: Any) -> str | None:
@@ -44,7 +47,7 @@ class NetworkOptions(Options):
     activation: str | None = option(
         None,
         help="Activation of the hidden layers: relu, gelu, silu, tanh or prelu.",
-        check=optional(one_of(*ACTIVATIONS)),
+        check=optional(one_of(*ACTIVATION_NAMES)),
     )
     batch_norm: bool | None = option(None, help="Batch normalization in the deep tower.", check=optional(boolean))
 

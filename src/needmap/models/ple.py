@@ -18,7 +18,7 @@ from needmap.errors import ConfigError
 from needmap.models.base import TabularModel
 from needmap.models.layers import MLPBlock, dense
 from needmap.models.mmoe import FlatInput, Towers, check_experts
-from needmap.models.registry import register
+from needmap.models.registration import register
 from needmap.models.space import DROPOUT, EMBEDDING, Dimension
 
 

@@ -1,33 +1,39 @@
-"""Model architectures by name: register(), build_model(), available_models()."""
+"""Model architectures by name: build_model(), available_models(), model_class(); register() to add one.
+
+Importing this module imports every built-in model module (each registers its architecture when
+imported), so that the lookups find all of them. The package :mod:`needmap.models` itself imports
+nothing, so that the declared options (:mod:`needmap.models.options`) load without torch.
+"""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from needmap.errors import ConfigError
+from needmap.models import (  # noqa: F401 - importing a model module registers its architecture
+    autoint,
+    dcnv2,
+    deepfm,
+    din,
+    finalmlp,
+    finalnet,
+    fm_model,
+    lr,
+    mlp,
+    mmoe,
+    ple,
+    wide_deep,
+    xdeepfm,
+)
 from needmap.models.base import TabularModel
+from needmap.models.registration import MODELS, register
 
-M = TypeVar("M", bound=type[TabularModel])
+__all__ = ["architecture_options", "available_models", "build_model", "model_class", "register"]
 
-_MODELS: dict[str, type[TabularModel]] = {}
+#: The registered architectures: :data:`needmap.models.registration.MODELS`, under its earlier name here.
+_MODELS = MODELS
 _REQUIRED = ("n_numeric", "cardinalities", "n_outputs")
-
-
-def register(name: str) -> Callable[[M], M]:
-    """Class decorator: make a :class:`TabularModel` subclass buildable as ``build_model(name, ...)``."""
-
-    def decorate(cls: M) -> M:
-        if not (isinstance(cls, type) and issubclass(cls, TabularModel)):
-            raise TypeError(f"model {name!r} must subclass needmap.models.base.TabularModel")
-        if name in _MODELS and _MODELS[name] is not cls:
-            raise ValueError(f"model name {name!r} is already registered by {_MODELS[name].__qualname__}")
-        _MODELS[name] = cls
-        cls.model_name = name
-        return cls
-
-    return decorate
 
 
 def available_models() -> list[str]:

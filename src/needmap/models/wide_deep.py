@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 
 from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel, LinearTerms
-from needmap.models.registry import register
+from needmap.models.registration import register
 from needmap.models.space import DEEP, Dimension
 
 

@@ -11,7 +11,7 @@ from needmap.models.cin import CompressedInteraction
 from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel, LinearTerms
 from needmap.models.hyper import widths
 from needmap.models.layers import dense
-from needmap.models.registry import register
+from needmap.models.registration import register
 from needmap.models.space import DEEP, Dimension, Repeat
 
 

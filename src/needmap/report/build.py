@@ -30,7 +30,6 @@ from needmap.report.data_sections import profile_section
 from needmap.report.html import Section, facts, note, page
 from needmap.report.sections import report_sections
 from needmap.schema import Schema
-from needmap.workflows.importance import permutation_importance
 
 
 def write_text_atomic(text: str, out: str | os.PathLike[str]) -> Path:
@@ -91,8 +90,9 @@ def report_data(
     model_dir: str | os.PathLike[str], data: pa.Table | None = None, *, title: str | None = None
 ) -> ReportData:
     """What the report of the model in ``model_dir`` shows, computed on ``data`` (labelled rows) too when given."""
-    from needmap.estimator import load
+    from needmap.estimator import load  # the model's modules load torch: imported here, not by the profile page
     from needmap.workflows.evaluate import evaluate_with_baselines, saved_baselines
+    from needmap.workflows.importance import permutation_importance
 
     model = load(model_dir)
     schema = model.schema_

@@ -1,13 +1,19 @@
-"""Arithmetic precision of training: float32, or bfloat16 autocast where the CPU computes it natively."""
+"""Arithmetic precision of training: float32, or bfloat16 autocast where the CPU computes it natively.
+
+torch is imported by the functions that use it, so that the declared training options (which name
+:data:`PRECISIONS`) load without it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-
-import torch
+from typing import TYPE_CHECKING
 
 from needmap.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 #: The arithmetic a model trains in (``TrainConfig.precision``).
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
@@ -36,6 +42,8 @@ def cpu_has_bf16() -> bool:
     flags = _cpu_flags()
     if flags is not None:
         return bool(flags & {"avx512_bf16", "amx_bf16"})
+    import torch
+
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
@@ -53,6 +61,8 @@ def precision_context(
     optimizer state and the loss stay float32. ConfigError for an unknown name, a CPU without native
     bfloat16 (emulated bfloat16 is slower than float32 there) or a GPU without bfloat16.
     """
+    import torch
+
     device_type = torch.device(device).type
     if precision == "fp32":
         return contextlib.nullcontext

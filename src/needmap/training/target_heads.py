@@ -28,7 +28,7 @@ from needmap.training.heads import head_kind, head_tasks
 
 # Errors in target units that the combined monitor divides by the target's training std.
 _UNIT_METRICS = ("rmse", "mae")
-_NOT_LOGGED = ("n", "note", "positive_rate", "rows_without_target")
+_NOT_LOGGED = ("n", "note", "positive_rate", "threshold", "rows_without_target")
 
 Scaling = dict[str, Any] | None
 

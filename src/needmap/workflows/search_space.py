@@ -20,7 +20,8 @@ from typing import Any
 
 import optuna
 
-from needmap.estimator import ALL_NUMERIC, Model
+from needmap.estimator import Model
+from needmap.features.roles_schema import ALL_NUMERIC
 from needmap.models.registry import model_class
 from needmap.models.space import Choice, Dimension, Float, Funnel, Int, Repeat
 from needmap.training.config import TrainConfig

@@ -29,6 +29,7 @@ import pyarrow as pa
 from needmap.data.provenance import source_of, take_rows
 from needmap.errors import ConfigError, NeedmapError
 from needmap.estimator import Model, clone
+from needmap.features.roles_schema import target_list
 from needmap.schema import Schema
 from needmap.workflows.cv import FOLD_METHODS, PRIMARY, check_fold_count
 from needmap.workflows.evaluation import json_safe
@@ -78,10 +79,12 @@ class TuneOutcome:
 
 
 def default_study_name(table: pa.Table, model: Model) -> str:
-    """``needmap-<data file name>-<model>`` (``needmap-<model>`` for a table read from no file)."""
+    """``needmap-<data file name>-<target>-<model>``: named after what the user chose, so that another file or
+    target starts a study of its own (``needmap-<target>-<model>`` for a table read from no file)."""
     source = source_of(table)
     stem = Path(source).name.split(".")[0] if source else ""
-    return f"needmap-{stem}-{model.model}" if stem else f"needmap-{model.model}"
+    target = "+".join(target_list(model.target, table))
+    return "-".join(part for part in ("needmap", stem, target, model.model) if part)
 
 
 def pruning_callback(trial: optuna.Trial, metric: str, *, prune: bool = True) -> Callable[[dict[str, Any]], None]:
@@ -162,7 +165,7 @@ def run_tune(
         cv: None: each trial is scored on the validation rows. K (>= 2): on K folds of the training part
             (:mod:`needmap.workflows.tune_cv`; not with a time split): its value is the mean of the folds'
             primary metric, its record keeps each fold's value, the mean and their spread; the study
-            (``needmap-<data>-<model>-cv<K>`` by default) is one of K-fold trials only.
+            (``needmap-<data>-<target>-<model>-cv<K>`` by default) is one of K-fold trials only.
         tune_lightgbm: with ``cv``, also tune LightGBM with as many trials as the network's on the same
             folds, in a study of its own (``<study>-lightgbm``); its best goes to ``tuning.json``'s
             ``lightgbm`` beside the network's.

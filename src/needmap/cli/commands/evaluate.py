@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from needmap.cli.base import Delimiter, Encoding, app, console, friendly_errors, out_console, read_table
+from needmap.cli.base import Delimiter, Encoding, app, console, friendly_errors, labelled, out_console, read_table
 from needmap.cli.options import with_options
 from needmap.data.read_options import ReadOptions
 
@@ -46,13 +46,14 @@ def evaluate(
     per_target = {k: v for k, v in metrics.items() if isinstance(v, dict)} or {loaded.schema_.target: metrics}
     for name, values in per_target.items():
         if values.get("rows_without_target"):
-            console.print(f"[yellow]note:[/] {values['rows_without_target']} rows without '{name}' were left out.")
+            left_out = f"{values['rows_without_target']} rows without '{name}' were left out."
+            console.print(labelled("note:", "yellow", left_out))
     if baselines and not bases:
         console.print("[yellow]note:[/] the model has no saved baselines (no baselines.json): its metrics alone.")
     if result is not None:
-        out_console.print(f"[bold]verdict:[/] {result['verdict']}", soft_wrap=True)
+        out_console.print(labelled("verdict:", "bold", result["verdict"]), soft_wrap=True)
         keys = ("baselines", "comparisons", "verdict")
         metrics = {**metrics, **{key: result[key] for key in keys}}
     if json_out:
         write_json(metrics, json_out)
-        out_console.print(f"metrics written to {json_out}")
+        out_console.print(f"metrics written to {json_out}", markup=False)

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
-from needmap.cli.base import Delimiter, Encoding, app, console, friendly_errors, out_console, reading_notes
+from needmap.cli.base import Delimiter, Encoding, app, console, friendly_errors, labelled, out_console, reading_notes
 from needmap.cli.options import with_options
 from needmap.data.read_options import ReadOptions
 from needmap.errors import ConfigError
@@ -40,8 +41,8 @@ def predict(
             loaded, data, out, delimiter=delimiter, encoding=encoding, reading=options[ReadOptions]
         )
     for note in transform_notes(report):
-        console.print(f"[yellow]note:[/] {note}")
-    out_console.print(f"{rows} rows scored, written to [bold]{path}[/]")
+        console.print(labelled("note:", "yellow", note))
+    out_console.print(f"{rows} rows scored, written to [bold]{escape(str(path))}[/]")
 
 
 def transform_notes(report: dict[str, Any]) -> list[str]:

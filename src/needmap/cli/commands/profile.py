@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from needmap.cli.base import Delimiter, Encoding, app, friendly_errors, out_console, read_table
 from needmap.cli.options import with_options
@@ -31,6 +32,6 @@ def profile(
     table = read_table(data, delimiter, encoding, options[ReadOptions])
     sch = infer_schema(table, target) if target else None
     path = build_profile_report(table, out=out, source=data, schema=sch, json_out=json_out)
-    out_console.print(f"profile of {table.num_rows} rows written to [bold]{path}[/]")
+    out_console.print(f"profile of {table.num_rows} rows written to [bold]{escape(str(path))}[/]")
     if json_out:
-        out_console.print(f"profile JSON written to {json_out}")
+        out_console.print(f"profile JSON written to {json_out}", markup=False)

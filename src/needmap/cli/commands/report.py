@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from needmap.cli.base import Delimiter, Encoding, app, friendly_errors, out_console, read_table
 from needmap.cli.options import with_options
@@ -30,4 +31,4 @@ def report(
 
     table = read_table(data, delimiter, encoding, options[ReadOptions]) if data is not None else None
     path = build_report(model_dir, table, out=out, title=title)
-    out_console.print(f"report written to [bold]{path}[/] (one file, no scripts: open it in any browser)")
+    out_console.print(f"report written to [bold]{escape(str(path))}[/] (one file, no scripts: open it in any browser)")

@@ -9,10 +9,9 @@ from typing import Any
 import typer
 
 from needmap.cli.base import Config, Delimiter, Encoding, app, friendly_errors, out_console, read_table
-from needmap.cli.options import build_model, options_with_file, with_options
+from needmap.cli.options import options_with_file, with_options
 from needmap.data.read_options import ReadOptions
 from needmap.data.roles import ColumnRoles
-from needmap.data.text_cells import cleaned_of
 
 
 @app.command(epilog="Example: needmap schema bank.csv --target y --drop duration")
@@ -27,13 +26,15 @@ def schema(
     options: Any = None,
 ) -> None:
     """Show each column's inferred role (numeric, categorical, id, datetime, target, ignored) and why."""
+    from needmap.data.text_cells import cleaned_of
     from needmap.display import schema_table
     from needmap.features.describe import describe_schema
+    from needmap.features.roles_schema import schema_with_roles
 
     reading = options.pop(ReadOptions)
     given, _, _ = options_with_file(options, config)
     table = read_table(data, delimiter, encoding, reading)
-    sch = build_model("mlp", given).infer_schema(table)
+    sch = schema_with_roles(table, **given[ColumnRoles])  # train's schema, without loading the networks
     cleaned = cleaned_of(table)
     if as_json:
         out_console.print_json(json.dumps({**sch.to_dict(), "read": cleaned}))

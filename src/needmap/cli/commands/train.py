@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from needmap.cli.base import Config, Delimiter, Encoding, Param, app, friendly_errors, out_console, read_table
 from needmap.cli.options import build_model, options_with_file, params_from, with_options
@@ -56,6 +57,7 @@ def train(
     outcome = run_train(table, estimator, out=out, **given[RunOptions])
     print_outcome(outcome, started)
     inside = ", ".join(["metrics.json", "card.md", *sorted(outcome.model.extras_)])
-    out_console.print(f"model saved to [bold]{outcome.out}[/] ({inside} inside)")
+    out_console.print(f"model saved to [bold]{escape(str(outcome.out))}[/] ({escape(inside)} inside)")
     if outcome.run_id:
-        out_console.print(f"run logged to MLflow at {given[RunOptions].get('track')}: run id {outcome.run_id}")
+        track = given[RunOptions].get("track")
+        out_console.print(f"run logged to MLflow at {track}: run id {outcome.run_id}", markup=False)

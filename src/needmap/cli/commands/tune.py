@@ -53,7 +53,12 @@ def tune(
     storage: str | None = typer.Option(
         None, help="Study database URL, e.g. postgresql://user@host:5432/db (default: sqlite in --out)."
     ),
-    study: str | None = typer.Option(None, help="Study name (default: needmap-<data file>-<model>)."),
+    study: str | None = typer.Option(
+        None,
+        "--study-name",
+        "--study",
+        help="Study name: the same name continues a study (default: needmap-<data file>-<target>-<model>).",
+    ),
     config: Path | None = Config,
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
@@ -112,22 +117,27 @@ def tune(
     except KeyboardInterrupt:
         # Finished trials are already in the study's database: say so (the shared handler says nothing was written).
         console.print(
-            f"[bold red]interrupted[/]: the finished trials are kept in the study ({storage or out / 'study.db'}); "
+            f"[bold red]interrupted[/]: the finished trials are kept in the study "
+            f"({escape(str(storage or out / 'study.db'))}); "
             "the same command continues it. No model was saved.",
             soft_wrap=True,
         )
         raise typer.Exit(code=130) from None
     out_console.print(
-        f"[bold]{improvement_line(outcome)}[/] over {len(outcome.trials)} trials of '{outcome.study_name}'",
+        f"[bold]{escape(improvement_line(outcome))}[/] over {len(outcome.trials)} trials of "
+        f"'{escape(outcome.study_name)}'",
         soft_wrap=True,
     )
     contenders = contenders_line(outcome)
     if contenders is not None:
-        out_console.print(f"[bold]{contenders}[/]", soft_wrap=True, highlight=False)
+        out_console.print(f"[bold]{escape(contenders)}[/]", soft_wrap=True, highlight=False)
     print_outcome(outcome.train, started)
     out_console.print(
-        f"best model saved to [bold]{outcome.model_dir}[/] (tuning.json inside); study in {outcome.storage}",
+        f"best model saved to [bold]{escape(str(outcome.model_dir))}[/] (tuning.json inside); study in "
+        f"{escape(str(outcome.storage))}",
         soft_wrap=True,
     )
     if outcome.train.run_id:
-        out_console.print(f"MLflow run {outcome.train.run_id} at {track} (the best model, every trial's value)")
+        out_console.print(
+            f"MLflow run {outcome.train.run_id} at {track} (the best model, every trial's value)", markup=False
+        )
