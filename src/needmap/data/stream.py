@@ -14,7 +14,6 @@ Every chunk carries the source name and its first row number in its schema metad
 from __future__ import annotations
 
 import os
-import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from needmap.data.provenance import first_row_of, source_of, with_source
 from needmap.data.read import read
 from needmap.data.write import writable_suffix, write_jsonl_rows
 from needmap.errors import ConfigError, DataError
+from needmap.output_files import create_temporary_file
 
 DEFAULT_CHUNK_ROWS = 100_000
 
@@ -92,10 +92,7 @@ class ChunkWriter:
         self._jsonl: Any = None
 
     def __enter__(self) -> ChunkWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(name)
+        self._tmp = create_temporary_file(self.path)
         return self
 
     def write(self, table: pa.Table) -> None:

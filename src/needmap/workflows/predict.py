@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pyarrow as pa
 from needmap.data.stream import DEFAULT_CHUNK_ROWS, ChunkWriter, iter_chunks
 from needmap.data.write import write_table
 from needmap.estimator import Model, scores_table
+from needmap.output_files import create_temporary_file
 from needmap.predictor import Predictor, as_predictor
 from needmap.runtime.arrow_memory import uses_system_arrow_pool
 from needmap.training.stream import encode_threads, prefetched, read_ahead_chunks
@@ -84,14 +84,13 @@ def _add_report(total: dict[str, Any], part: dict[str, Any]) -> None:
 def write_json(data: Any, out: str | Path) -> Path:
     """Write ``data`` as indented JSON to ``out`` atomically."""
     target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = create_temporary_file(target)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2, allow_nan=False, default=str)
             fh.write("\n")
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target
