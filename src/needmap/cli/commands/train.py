@@ -54,6 +54,7 @@ def train(
     outcome = run_train(table, estimator, out=out, **given[RunOptions])
     print_outcome(outcome, started)
     inside = ", ".join(["metrics.json", "card.md", *sorted(outcome.model.extras_)])
-    out_console.print(f"model saved to [bold]{outcome.out}[/] ({inside} inside)")
+    replaced = " (replaced the model that was there)" if outcome.replaced else ""
+    out_console.print(f"model saved to [bold]{outcome.out}[/] ({inside} inside){replaced}")
     if outcome.run_id:
         out_console.print(f"run logged to MLflow at {given[RunOptions].get('track')}: run id {outcome.run_id}")

@@ -122,7 +122,8 @@ def tune(
         out_console.print(f"[bold]{contenders}[/]", soft_wrap=True, highlight=False)
     print_outcome(outcome.train, started)
     out_console.print(
-        f"best model saved to [bold]{outcome.model_dir}[/] (tuning.json inside); study in {outcome.storage}",
+        f"best model saved to [bold]{outcome.model_dir}[/] (tuning.json inside)"
+        f"{' (replaced the model that was there)' if outcome.train.replaced else ''}; study in {outcome.storage}",
         soft_wrap=True,
     )
     if outcome.train.run_id:
