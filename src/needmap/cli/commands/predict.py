@@ -9,6 +9,7 @@ import typer
 
 from needmap.cli.base import Delimiter, Encoding, app, console, friendly_errors, out_console
 from needmap.errors import ConfigError
+from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
 @app.command(epilog="Example: needmap predict models/bank new_customers.csv --out scores.parquet")
@@ -30,11 +31,13 @@ def predict(
 
     if out.suffix.lower() not in WRITABLE:
         raise ConfigError(f"--out '{out}' has an unsupported extension; expected one of {', '.join(WRITABLE)}.")
+    refuse_overwriting_inputs(out, "--out", data=data, model=model_dir)
     loaded = load(model_dir)
+    existed = out.exists()
     path, rows, report = predict_stream(loaded, data, out, delimiter=delimiter, encoding=encoding)
     for note in transform_notes(report):
         console.print(f"[yellow]note:[/] {note}")
-    out_console.print(f"{rows} rows scored, written to [bold]{path}[/]")
+    out_console.print(f"{rows} rows scored, written to [bold]{path}[/]{replaced_note(existed)}")
 
 
 def transform_notes(report: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from needmap.cli.base import Delimiter, Encoding, app, friendly_errors, out_console, read_table
+from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
 @app.command(epilog="Example: needmap report models/bank holdout.csv --out bank-report.html")
@@ -23,6 +24,10 @@ def report(
     the training data's profile; with DATA also drift, curves and permutation importance on it."""
     from needmap.report.build import build_report
 
+    refuse_overwriting_inputs(out, "--out", model=model_dir, data=data)
     table = read_table(data, delimiter, encoding) if data is not None else None
+    existed = out.exists()
     path = build_report(model_dir, table, out=out, title=title)
-    out_console.print(f"report written to [bold]{path}[/] (one file, no scripts: open it in any browser)")
+    out_console.print(
+        f"report written to [bold]{path}[/]{replaced_note(existed)} (one file, no scripts: open it in any browser)"
+    )
