@@ -104,3 +104,30 @@ def test_a_swap_stopped_before_or_after_it_leaves_a_whole_model_at_the_path(
     monkeypatch.undo()
     assert load_artifact(target).card == ("old" if step == 0 else "new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_an_older_model_left_aside_by_a_killed_save_goes_back_to_its_empty_path(tmp_path: Path) -> None:
+    # Where a model is replaced by two renames, a save killed between them leaves the path empty and the older
+    # model beside it: the next save puts it back before anything else (it does not delete the only model).
+    import socket
+
+    import needmap.artifact as artifact
+
+    save_artifact(tmp_path / "m", **_parts(card="old"))
+    host = "".join(c if c.isalnum() or c in "_.-" else "_" for c in socket.gethostname())
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
+    aside = tmp_path / f".m.needmap-{host}-{dead}-0a1b2c3d.old"
+    os.rename(tmp_path / "m", aside)
+    with pytest.raises(ArtifactError, match="no model directory there"):
+        load_artifact(tmp_path / "m")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(artifact, "put_in_place", _stop)
+        with pytest.raises(_Interrupted):
+            save_artifact(tmp_path / "m", **_parts(card="new"))
+    assert load_artifact(tmp_path / "m").card == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def _stop(staging: Path, *args: Any) -> None:
+    shutil.rmtree(staging)
+    raise _Interrupted("stopped before the new model was put in place")

@@ -70,7 +70,8 @@ def create_staging_directory(target: Path) -> Path:
 
 def remove_stale_leftovers(target: Path) -> list[Path]:
     """Remove the temporary files and directories that a process no longer running on this host left beside
-    ``target`` (killed while writing it). Returns what was removed."""
+    ``target`` (killed while writing it); an older model moved aside by a process killed before it put the new
+    one in goes back to ``target`` when nothing is there. Returns what was removed."""
     removed: list[Path] = []
     try:
         entries = list(target.parent.iterdir())
@@ -82,6 +83,9 @@ def remove_stale_leftovers(target: Path) -> list[Path]:
         if not found or found["name"] != target.name or found["host"] != host or _running(int(found["pid"])):
             continue
         try:
+            if found["kind"] == "old" and not os.path.lexists(target):
+                os.rename(entry, target)  # killed between moving a model aside and the new one in: it goes back
+                continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:
