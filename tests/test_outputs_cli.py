@@ -107,7 +107,7 @@ def test_train_over_a_model_directory_replaces_it_and_says_so(data_folder: Path,
     code, first = run("train", data_folder / "customers.csv", "--target", "y", "--out", out, *FAST)
     assert code == 0 and "replaced" not in first, first
     code, second = run("train", data_folder / "customers.csv", "--target", "y", "--out", out, *FAST)
-    assert code == 0 and "(replaced the model that was there)" in second, second
+    assert code == 0 and "(replaced the model that was there)" in " ".join(second.split()), second
     assert sorted(p.name for p in out.parent.iterdir()) == ["m"]
 
 
@@ -142,6 +142,17 @@ def test_report_profile_and_evaluate_refuse_to_write_over_their_inputs(data_fold
     assert code == 2 and "is the --out file" in output, output
 
 
+def test_profile_says_when_it_replaced_its_page_and_its_json(data_folder: Path, tmp_path: Path) -> None:
+    args = ("profile", data_folder / "customers.csv", "--out", tmp_path / "p.html", "--json-out", tmp_path / "p.json")
+    code, first = run(*args)
+    assert code == 0 and "replaced" not in first, first
+    (tmp_path / "p.json").unlink()
+    code, second = run(*args)
+    words = " ".join(second.split())  # as printed, wrapped to the terminal's width
+    assert code == 0 and words.count("(replaced the file that was there)") == 1, second
+    assert "p.html (replaced the file that was there)" in words, second
+
+
 @pytest.mark.slow  # uses the trained model
 def test_predict_says_when_it_replaced_an_existing_output(small_model: Path, tmp_path: Path) -> None:
     rows = tmp_path / "rows.csv"
@@ -149,7 +160,7 @@ def test_predict_says_when_it_replaced_an_existing_output(small_model: Path, tmp
     code, first = run("predict", small_model, rows, "--out", tmp_path / "scores.csv")
     assert code == 0 and "replaced" not in first, first
     code, second = run("predict", small_model, rows, "--out", tmp_path / "scores.csv")
-    assert code == 0 and "(replaced the file that was there)" in second, second
+    assert code == 0 and "(replaced the file that was there)" in " ".join(second.split()), second
 
 
 # -- a run stopped by a signal ------------------------------------------------------------------------------
