@@ -56,6 +56,7 @@ def shoppers_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 #: marked ``slow`` as if it trained itself, so that ``pytest -m "not slow"`` never waits for training.
 TRAINING_FIXTURES: dict[str, frozenset[str]] = {
     "test_cli.py": frozenset({"bank_model"}),
+    "test_outputs_cli.py": frozenset({"small_model"}),
     "test_estimator.py": frozenset({"fitted"}),
     "test_calibration_model.py": frozenset({"calibrated"}),
     "test_saved_baselines.py": frozenset({"trained"}),

@@ -282,7 +282,7 @@ def test_the_new_directory_is_staged_beside_the_target_under_a_hidden_name(
 
 
 def test_the_umask_is_read_without_proc_too_and_left_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
-    import needmap.artifact as artifact
+    import needmap.output_files as artifact
 
     class NoProc(type(Path())):  # type: ignore[misc]
         def read_bytes(self) -> bytes:
@@ -293,9 +293,9 @@ def test_the_umask_is_read_without_proc_too_and_left_as_it_was(monkeypatch: pyte
 
     previous = os.umask(0o027)
     try:
-        assert artifact._umask() == 0o027  # from /proc/self/status on Linux
+        assert artifact.current_umask() == 0o027  # from /proc/self/status on Linux
         monkeypatch.setattr(artifact, "Path", NoProc)
-        assert artifact._umask() == 0o027  # from os.umask elsewhere
+        assert artifact.current_umask() == 0o027  # from os.umask elsewhere
         assert _current_umask() == 0o027
     finally:
         os.umask(previous)
@@ -311,7 +311,7 @@ def _linux_umask_line() -> bool:
 @pytest.mark.skipif(not _linux_umask_line(), reason="no Umask line in /proc/self/status (not Linux)")
 def test_where_linux_shows_the_umask_it_is_read_without_setting_it(monkeypatch: pytest.MonkeyPatch) -> None:
     # os.umask sets the mask while reading it: another thread would create files with 0o022 meanwhile
-    import needmap.artifact as artifact
+    import needmap.output_files as artifact
 
     calls: list[int] = []
     real_umask = os.umask
@@ -323,7 +323,7 @@ def test_where_linux_shows_the_umask_it_is_read_without_setting_it(monkeypatch: 
     previous = real_umask(0o027)
     try:
         monkeypatch.setattr(os, "umask", spy)
-        assert artifact._umask() == 0o027
+        assert artifact.current_umask() == 0o027
         assert calls == []
     finally:
         real_umask(previous)
@@ -356,12 +356,15 @@ class _Interrupted(BaseException):
 
 
 @pytest.mark.parametrize("step", [0, 1, 2])
-def test_a_replacement_stopped_at_any_rename_or_removal_leaves_a_whole_model_at_the_path(
+def test_a_replacement_by_two_renames_stopped_at_any_rename_or_removal_leaves_a_whole_model_at_the_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: int
 ) -> None:
-    # Replacing a model takes three steps: the older directory renamed aside (0), the new one renamed to
-    # the path (1), the older one removed (2). Stopped at each, the exception comes out unchanged, the path
-    # holds the older model before step 1 and the newer from it on, and no staging directory is left.
+    # Where the file system cannot swap two directories, replacing a model takes three steps: the older
+    # directory renamed aside (0), the new one renamed to the path (1), the older one removed (2). Stopped at
+    # each, the exception comes out unchanged, the path holds the older model before step 1 and the newer from
+    # it on, and no staging directory is left.
+    import needmap.model_place as model_place
+
     target = tmp_path / "m"
     save_artifact(target, **_parts(card="old"))
     taken: list[str] = []
@@ -376,6 +379,7 @@ def test_a_replacement_stopped_at_any_rename_or_removal_leaves_a_whole_model_at_
 
         return run
 
+    monkeypatch.setattr(model_place, "exchange", lambda one, other: False)
     monkeypatch.setattr(os, "replace", stop_at("replace", replace))
     monkeypatch.setattr(shutil, "rmtree", stop_at("rmtree", rmtree))
     with pytest.raises(_Interrupted, match=["replace", "replace", "rmtree"][step]):
@@ -386,7 +390,7 @@ def test_a_replacement_stopped_at_any_rename_or_removal_leaves_a_whole_model_at_
     if step < 2:
         assert left == ["m"]
     else:  # stopped before removing it: the older directory stays beside the new model, under a hidden name
-        assert len(left) == 2 and left[0].startswith(".m.old-") and left[1] == "m"
+        assert len(left) == 2 and left[0].startswith(".m.needmap-") and left[0].endswith(".old") and left[1] == "m"
 
 
 def test_a_failed_first_save_leaves_nothing_and_raises_its_own_error(tmp_path: Path) -> None:
@@ -402,11 +406,10 @@ def test_an_older_model_that_cannot_be_removed_does_not_fail_the_save(
     # cannot be deleted (another user's, a read-only mount) leaves it behind, and the save still succeeds.
     target = tmp_path / "m"
     save_artifact(target, **_parts(card="old"))
-    (target / "locked").write_text("x", encoding="utf-8")
     unlink = os.unlink
 
     def refuse_locked(path: Any, *args: Any, **kwargs: Any) -> None:
-        if os.fspath(path).endswith("locked"):
+        if os.fspath(path).endswith("card.md") and kwargs.get("dir_fd") is not None:  # rmtree's, not the save's
             raise PermissionError(13, "Permission denied", os.fspath(path))
         unlink(path, *args, **kwargs)
 
@@ -415,8 +418,8 @@ def test_an_older_model_that_cannot_be_removed_does_not_fail_the_save(
     monkeypatch.undo()
     assert out == target and load_artifact(target).card == "new"
     left = sorted(p.name for p in tmp_path.iterdir())
-    assert len(left) == 2 and left[0].startswith(".m.old-") and left[1] == "m"
-    assert sorted(p.name for p in (tmp_path / left[0]).iterdir()) == ["locked"]
+    assert len(left) == 2 and left[0].startswith(".m.needmap-") and left[1] == "m"
+    assert sorted(p.name for p in (tmp_path / left[0]).iterdir()) == ["card.md"]
 
 
 @pytest.mark.skipif(sys.flags.utf8_mode == 1, reason="Python's UTF-8 mode reads and writes UTF-8 whatever the locale")

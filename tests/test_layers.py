@@ -23,13 +23,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "needmap"
 #: Bottom to top. A module belongs to the layer of its top-level name under ``needmap`` ("" is the
 #: package root, ``needmap/__init__.py``) and may import modules of its own layer or of a lower one.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("_version", "errors", "schema", "runtime", "declare", "option_text")),
+    ("base", ("_version", "errors", "schema", "runtime", "declare", "option_text", "output_files")),
     ("metrics", ("metrics",)),
     ("data", ("data", "datasets")),
     ("features", ("features",)),
     ("models", ("models",)),
     ("training", ("training", "calibration")),
-    ("artifact", ("artifact", "card")),
+    ("artifact", ("artifact", "card", "model_place")),
     ("workflows", ("workflows", "estimator", "training_rows", "predictor", "tracking")),
     ("report", ("report",)),
     ("faces", ("", "__main__", "cli", "display", "demo")),

@@ -25,16 +25,18 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_weights
+from safetensors.torch import save_file
 
 from needmap.errors import ArtifactError
+from needmap.model_place import check_model_destination, put_in_place, read_model_files
+from needmap.output_files import create_staging_directory, current_umask
 
 FORMAT_VERSION = 1
 FILES = ("model.json", "schema.json", "preprocessor.json", "weights.safetensors", "metrics.json", "card.md")
@@ -46,6 +48,9 @@ OPTIONAL_FILES = (
     "baselines.json",
     "selection.json",
 )
+
+#: Every name a model directory may hold: a directory holding anything else is not replaced.
+MODEL_FILES = frozenset({*FILES, *OPTIONAL_FILES})
 
 
 @dataclass
@@ -88,20 +93,18 @@ def save_artifact(
 ) -> Path:
     """Write a model directory at ``path``, atomically.
 
-    Everything is written into a temporary directory beside ``path`` and renamed into place, so a
-    reader never sees half a model; an existing directory at ``path`` is replaced only once the new
-    one is complete, and put back when the save fails after moving it aside. ``extras``: optional
-    JSON documents by file name, each one of :data:`OPTIONAL_FILES`. Returns the final path.
+    Everything is written into a staging directory beside ``path`` and swapped into place
+    (:func:`needmap.model_place.put_in_place`), so a reader finds the older model or the new one, never half
+    of one; an existing directory at ``path`` is replaced only when it is a model directory (or empty)
+    and only once the new one is complete. ``extras``: optional JSON documents by file name, each one of
+    :data:`OPTIONAL_FILES`. Returns the final path.
     """
     unknown = sorted(set(extras or {}) - set(OPTIONAL_FILES))
     if unknown:
         raise ArtifactError(f"unknown optional model file(s) {unknown}; expected some of {list(OPTIONAL_FILES)}.")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not target.is_dir():
-        raise ArtifactError(f"'{target}' exists and is not a directory; expected a model directory path.")
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = None
+    model_destination(target)
+    staging = create_staging_directory(target)
     try:
         tensors = {name: t.detach().to("cpu").contiguous() for name, t in state_dict.items()}
         save_file(tensors, str(staging / "weights.safetensors"))
@@ -116,57 +119,39 @@ def save_artifact(
         for name, document in (extras or {}).items():
             _write_json(staging / name, document)
         _default_permissions(staging)
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(staging, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        if old is not None and old.exists() and not target.exists():  # stopped between the two renames
-            os.replace(old, target)  # the older model goes back to its path
         raise
+    put_in_place(staging, target, MODEL_FILES)
     return target
 
 
-def _umask() -> int:
-    """The process's umask, read without changing it where Linux shows it (os.umask sets it while reading
-    it, a moment in which another thread would create files with another mask). The status is read as bytes:
-    its first line holds the process name as the kernel keeps it, which need not be ASCII (a script named
-    ``análisis.py`` run by its shebang)."""
-    try:
-        status = Path("/proc/self/status").read_bytes()
-    except OSError:  # not Linux
-        status = b""
-    for line in status.splitlines():
-        if line.startswith(b"Umask:"):
-            return int(line.split()[1], 8)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
+def model_destination(path: str | os.PathLike[str]) -> bool:
+    """Whether saving a model at ``path`` replaces a model directory (True) or makes a new one (False); an error
+    for a path that must not be replaced: the current directory, a file, a directory holding anything but a
+    model's files (:func:`needmap.model_place.check_model_destination`). Checked before training and again
+    when the model is put in place."""
+    return check_model_destination(Path(path), MODEL_FILES)
 
 
 def _default_permissions(directory: Path) -> None:
-    """Give ``directory`` and its files the permissions of a directory and files made with the process's
-    umask (0755 and 0644 under the usual 022): the temporary directory starts at 0700 and safetensors
-    writes 0600, which would hide a saved model from a service running as another user."""
-    umask = _umask()
-    os.chmod(directory, 0o777 & ~umask)
+    """Give the files of ``directory`` the permissions of files made with the process's umask (0644 under the
+    usual 022; the directory itself was made so): safetensors writes 0600, which would hide a saved model from
+    a service running as another user."""
+    umask = current_umask()
     for file in directory.iterdir():
         os.chmod(file, 0o666 & ~umask)
 
 
-def _read_json(directory: Path, name: str) -> Any:
-    file = directory / name
-    if not file.is_file():
+def _parse_json(files: dict[str, bytes], directory: Path, name: str) -> Any:
+    if name not in files:
         raise ArtifactError(
             f"the model directory has no '{name}'; expected the files {', '.join(FILES)}.",
             file=str(directory),
             hint="Was it copied completely? Train and save the model again if the file is lost.",
         )
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        return json.loads(files[name].decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(
             f"'{name}' is not valid JSON ({exc}); expected the JSON that needmap wrote.",
@@ -178,17 +163,14 @@ def _read_json(directory: Path, name: str) -> Any:
 def load_artifact(path: str | os.PathLike[str]) -> ArtifactContents:
     """Read a model directory written by :func:`save_artifact`, checking format version and weights.
 
-    Raises ArtifactError when the directory or one of its files is missing, a JSON file is not
-    valid, the format version is not :data:`FORMAT_VERSION`, or the weights file does not match
-    the checksum recorded at save time.
+    The files are read as one version of the directory (:func:`needmap.model_place.read_model_files`): a
+    model replaced while it is read is read again, whole. Raises ArtifactError when the directory or one of
+    its files is missing, a JSON file is not valid, the format version is not :data:`FORMAT_VERSION`, or the
+    weights file does not match the checksum recorded at save time.
     """
     directory = Path(path)
-    if not directory.is_dir():
-        raise ArtifactError(
-            "no model directory there; expected a directory written by 'needmap train' or Model.save().",
-            file=str(directory),
-        )
-    model = _read_json(directory, "model.json")
+    files = read_model_files(directory, (*FILES, *OPTIONAL_FILES))
+    model = _parse_json(files, directory, "model.json")
     version = model.get("format_version") if isinstance(model, dict) else None
     if version != FORMAT_VERSION:
         raise ArtifactError(
@@ -196,15 +178,15 @@ def load_artifact(path: str | os.PathLike[str]) -> ArtifactContents:
             file=str(directory),
             hint="Train the model again with this needmap, or use the needmap release that wrote it.",
         )
-    weights = directory / "weights.safetensors"
-    if not weights.is_file():
+    weights = files.get("weights.safetensors")
+    if weights is None:
         raise ArtifactError(
             "the model directory has no 'weights.safetensors'; expected the network's weights there.",
             file=str(directory),
             hint="Was it copied completely? Train and save the model again if the file is lost.",
         )
     expected = model.get("weights_sha256")
-    found = _sha256(weights)
+    found = hashlib.sha256(weights).hexdigest()
     if expected != found:
         raise ArtifactError(
             f"'weights.safetensors' is corrupted: its sha256 is {found[:12]}…, the model recorded "
@@ -213,19 +195,18 @@ def load_artifact(path: str | os.PathLike[str]) -> ArtifactContents:
             hint="Restore the file from a copy or train the model again.",
         )
     try:
-        state_dict = load_file(str(weights))
+        state_dict = load_weights(weights)
     except (SafetensorError, OSError, ValueError) as exc:
         raise ArtifactError(
             f"'weights.safetensors' cannot be read ({exc}); expected a safetensors file.",
             file=str(directory),
         ) from None
-    card_file = directory / "card.md"
     return ArtifactContents(
         model=model,
-        schema=_read_json(directory, "schema.json"),
-        preprocessor=_read_json(directory, "preprocessor.json"),
+        schema=_parse_json(files, directory, "schema.json"),
+        preprocessor=_parse_json(files, directory, "preprocessor.json"),
         state_dict=state_dict,
-        metrics=_read_json(directory, "metrics.json"),
-        card=card_file.read_text(encoding="utf-8") if card_file.is_file() else "",
-        extras={name: _read_json(directory, name) for name in OPTIONAL_FILES if (directory / name).is_file()},
+        metrics=_parse_json(files, directory, "metrics.json"),
+        card=files["card.md"].decode("utf-8") if "card.md" in files else "",
+        extras={name: _parse_json(files, directory, name) for name in OPTIONAL_FILES if name in files},
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import signal
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -48,8 +49,27 @@ def labelled(label: str, style: str, text: Any) -> Text:
     return Text.assemble((label, style), " ", str(text))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a scheduler's stop, a container's shutdown) raised as an interruption: the
+    clean-up that Ctrl-C runs (temporary files and directories removed) runs for it too."""
+
+    signal_number = signal.SIGTERM
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop a command as Ctrl-C does (:class:`Terminated`); a second SIGTERM ends the process
+    at once, as it would without needmap's handler."""
+
+    def raise_terminated(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, raise_terminated)
+
+
 def friendly_errors(func: F) -> F:
-    """Turn a NeedmapError into one printed paragraph and exit status 2."""
+    """Turn a NeedmapError into one printed paragraph and exit status 2; an interruption (Ctrl-C, SIGTERM)
+    into one line and the shell's status for it (130, 143)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -58,9 +78,9 @@ def friendly_errors(func: F) -> F:
         except NeedmapError as err:
             console.print(labelled("error:", "bold red", err), highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             console.print("[bold red]interrupted[/]: nothing was written.")
-            raise typer.Exit(code=130) from None
+            raise typer.Exit(code=128 + getattr(stop, "signal_number", signal.SIGINT)) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from needmap.cli.base import app
+from needmap.cli.base import app, stop_on_sigterm
 from needmap.runtime.arrow_memory import prefer_system_arrow_pool, system_arrow_pool
 
 
@@ -22,6 +22,7 @@ def main() -> None:
     """Entry point of the ``needmap`` command: Arrow allocates from the system's allocator for the whole
     process, chosen here before anything loads pyarrow (:mod:`needmap.runtime.arrow_memory`)."""
     prefer_system_arrow_pool()
+    stop_on_sigterm()
     application = registered_app()
     with system_arrow_pool():
         application()

@@ -14,7 +14,6 @@ Every chunk carries the source name and its first row number in its schema metad
 from __future__ import annotations
 
 import os
-import tempfile
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -30,6 +29,7 @@ from needmap.data.read import layout_options_not_for, read
 from needmap.data.read_options import ReadOptions
 from needmap.data.write import writable_suffix, write_jsonl_rows
 from needmap.errors import ConfigError, DataError
+from needmap.output_files import create_temporary_file
 
 DEFAULT_CHUNK_ROWS = 100_000
 
@@ -97,10 +97,7 @@ class ChunkWriter:
         self._jsonl: Any = None
 
     def __enter__(self) -> ChunkWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(name)
+        self._tmp = create_temporary_file(self.path)
         return self
 
     def write(self, table: pa.Table) -> None:

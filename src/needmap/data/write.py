@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TextIO
 
@@ -12,6 +11,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from needmap.errors import ConfigError
+from needmap.output_files import create_temporary_file
 
 WRITABLE = (".parquet", ".csv", ".jsonl")
 
@@ -31,23 +31,22 @@ def write_table(table: pa.Table, path: str | os.PathLike[str]) -> Path:
     """Write ``table`` to ``path`` (.parquet, .csv or .jsonl by extension), atomically.
 
     Nothing appears at ``path`` unless the whole file was written: the data goes to a temporary
-    file in the same directory which is renamed into place at the end. Returns the path.
+    file in the same directory which is renamed into place at the end (:mod:`needmap.output_files`: its
+    name, the umask's permissions, a killed run's leftovers removed). Returns the path.
     """
     target = Path(path)
     suffix = writable_suffix(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    tmp_name = create_temporary_file(target)
     try:
         if suffix == ".parquet":
             pq.write_table(table, tmp_name)
         elif suffix == ".csv":
             pacsv.write_csv(table, tmp_name)
         else:
-            _write_jsonl(table, Path(tmp_name))
+            _write_jsonl(table, tmp_name)
         os.replace(tmp_name, target)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp_name.unlink(missing_ok=True)
         raise
     return target
 

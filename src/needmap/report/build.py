@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import pyarrow as pa
 from needmap.data.profile import drift, profile_table
 from needmap.data.provenance import source_of
 from needmap.errors import ConfigError
+from needmap.output_files import create_temporary_file
 from needmap.report.bar_charts import bar_chart
 from needmap.report.content import ReportData, file_name, named_files, per_target
 from needmap.report.data_sections import profile_section
@@ -37,14 +37,13 @@ def write_text_atomic(text: str, out: str | os.PathLike[str]) -> Path:
     target = Path(out)
     if target.is_dir():
         raise ConfigError(f"'{target}' is a directory; expected a file name such as report.html.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp_name = create_temporary_file(target)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp_name, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp_name, target)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp_name.unlink(missing_ok=True)
         raise
     return target
 

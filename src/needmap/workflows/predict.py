@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ from needmap.data.text_layout import generated_names
 from needmap.data.write import write_table
 from needmap.errors import ReadingNote
 from needmap.estimator import Model, scores_table
+from needmap.output_files import create_temporary_file
 from needmap.predictor import Predictor, as_predictor
 from needmap.runtime.arrow_memory import uses_system_arrow_pool
 from needmap.training.stream import encode_threads, prefetched, read_ahead_chunks
@@ -116,14 +116,13 @@ def _add_report(total: dict[str, Any], part: dict[str, Any]) -> None:
 def write_json(data: Any, out: str | Path) -> Path:
     """Write ``data`` as indented JSON to ``out`` atomically."""
     target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = create_temporary_file(target)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2, allow_nan=False, default=str)
             fh.write("\n")
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target

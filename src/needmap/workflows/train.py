@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from needmap._version import __version__
+from needmap.artifact import model_destination
 from needmap.data.profile import profile_table
 from needmap.data.provenance import source_of, take_rows
 from needmap.data.split import split_indices
@@ -48,6 +49,7 @@ class TrainOutcome:
     notes: list[str] = field(default_factory=list)  # printed first: rows left out, few rows, no signal (evidence.py)
     test_table: pa.Table | None = None
     run_id: str | None = None  # the MLflow run, when tracked
+    replaced: bool = False  # a model was at ``out`` before and was replaced
 
 
 def split_rows(
@@ -135,6 +137,8 @@ def run_train(
     ``baseline``, ``model.extras_["baselines.json"]`` holds the fitted baselines themselves
     (:func:`needmap.workflows.baseline.baselines_document`), to compare with on new data.
     """
+    # before any training: a path that holds anything but a model is refused, not found out after minutes
+    replaced = model_destination(out) if out is not None else False
     if calibrate not in CALIBRATION_METHODS:
         raise ConfigError(
             f"calibrate={calibrate!r} is not a calibration method; expected one of "
@@ -234,7 +238,14 @@ def run_train(
     path = fitted.save(out) if out is not None else None
     run_id = _track(track, model, metrics, path, out) if track is not None else None
     return TrainOutcome(
-        model=model, schema=fitted.schema_, metrics=metrics, out=path, notes=notes, test_table=test_table, run_id=run_id
+        model=model,
+        schema=fitted.schema_,
+        metrics=metrics,
+        out=path,
+        notes=notes,
+        test_table=test_table,
+        run_id=run_id,
+        replaced=replaced,
     )
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import optuna
 import pyarrow as pa
 
+from needmap.artifact import model_destination
 from needmap.data.provenance import source_of, take_rows
 from needmap.errors import ConfigError, NeedmapError
 from needmap.estimator import Model, clone
@@ -208,6 +209,7 @@ def run_tune(
     folds = None if cv is None else make_folds(train_table, schema, cv, split=split, seed=seed)
 
     out = Path(out)
+    model_destination(out / MODEL_DIR)  # before the search, not after it
     out.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{(out / STUDY_FILE).resolve()}"
     study_name = study_name or default_study_name(table, model) + ("" if cv is None else f"-cv{cv}")

@@ -10,6 +10,7 @@ import typer
 from needmap.cli.base import Delimiter, Encoding, app, console, friendly_errors, labelled, out_console, read_table
 from needmap.cli.options import with_options
 from needmap.data.read_options import ReadOptions
+from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
 @app.command(epilog="Example: needmap evaluate models/bank holdout.csv --json-out holdout_metrics.json")
@@ -35,6 +36,8 @@ def evaluate(
     from needmap.workflows.evaluate import evaluate_with_baselines, saved_baselines
     from needmap.workflows.predict import write_json
 
+    if json_out is not None:
+        refuse_overwriting_inputs(json_out, "--json-out", model=model_dir, data=data)
     loaded = load(model_dir)
     assert loaded.schema_ is not None
     bases = saved_baselines(loaded, file=str(model_dir)) if baselines else []
@@ -55,5 +58,6 @@ def evaluate(
         keys = ("baselines", "comparisons", "verdict")
         metrics = {**metrics, **{key: result[key] for key in keys}}
     if json_out:
+        existed = json_out.exists()
         write_json(metrics, json_out)
-        out_console.print(f"metrics written to {json_out}", markup=False)
+        out_console.print(f"metrics written to {json_out}{replaced_note(existed)}", markup=False)

@@ -12,6 +12,7 @@ from needmap.cli.base import Delimiter, Encoding, app, console, friendly_errors,
 from needmap.cli.options import with_options
 from needmap.data.read_options import ReadOptions
 from needmap.errors import ConfigError
+from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
 @app.command(epilog="Example: needmap predict models/bank new_customers.csv --out scores.parquet")
@@ -35,14 +36,16 @@ def predict(
 
     if out.suffix.lower() not in WRITABLE:
         raise ConfigError(f"--out '{out}' has an unsupported extension; expected one of {', '.join(WRITABLE)}.")
+    refuse_overwriting_inputs(out, "--out", data=data, model=model_dir)
     loaded = load(model_dir)
+    existed = out.exists()
     with reading_notes():
         path, rows, report = predict_stream(
             loaded, data, out, delimiter=delimiter, encoding=encoding, reading=options[ReadOptions]
         )
     for note in transform_notes(report):
         console.print(labelled("note:", "yellow", note))
-    out_console.print(f"{rows} rows scored, written to [bold]{escape(str(path))}[/]")
+    out_console.print(f"{rows} rows scored, written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
 
 
 def transform_notes(report: dict[str, Any]) -> list[str]:

@@ -11,6 +11,8 @@ from rich.markup import escape
 from needmap.cli.base import Delimiter, Encoding, app, friendly_errors, out_console, read_table
 from needmap.cli.options import with_options
 from needmap.data.read_options import ReadOptions
+from needmap.errors import ConfigError
+from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
 @app.command(epilog="Example: needmap profile bank.csv --target y --out bank-profile.html --json-out profile.json")
@@ -29,9 +31,16 @@ def profile(
     from needmap.data.infer import infer_schema
     from needmap.report.build import build_profile_report
 
+    refuse_overwriting_inputs(out, "--out", data=data)
+    if json_out is not None:
+        refuse_overwriting_inputs(json_out, "--json-out", data=data)
+        if json_out.resolve() == out.resolve():
+            raise ConfigError(f"--json-out '{json_out}' is the --out file; expected two files, e.g. profile.json.")
     table = read_table(data, delimiter, encoding, options[ReadOptions])
     sch = infer_schema(table, target) if target else None
+    existed = out.exists(), json_out is not None and json_out.exists()
     path = build_profile_report(table, out=out, source=data, schema=sch, json_out=json_out)
-    out_console.print(f"profile of {table.num_rows} rows written to [bold]{escape(str(path))}[/]")
+    written = f"profile of {table.num_rows} rows written to [bold]{escape(str(path))}[/]"
+    out_console.print(written + replaced_note(existed[0]))
     if json_out:
-        out_console.print(f"profile JSON written to {json_out}", markup=False)
+        out_console.print(f"profile JSON written to {json_out}{replaced_note(existed[1])}", markup=False)

@@ -11,6 +11,7 @@ from rich.markup import escape
 from needmap.cli.base import Delimiter, Encoding, app, friendly_errors, out_console, read_table
 from needmap.cli.options import with_options
 from needmap.data.read_options import ReadOptions
+from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
 @app.command(epilog="Example: needmap report models/bank holdout.csv --out bank-report.html")
@@ -29,6 +30,11 @@ def report(
     the training data's profile; with DATA also drift, curves and permutation importance on it."""
     from needmap.report.build import build_report
 
+    refuse_overwriting_inputs(out, "--out", model=model_dir, data=data)
     table = read_table(data, delimiter, encoding, options[ReadOptions]) if data is not None else None
+    existed = out.exists()
     path = build_report(model_dir, table, out=out, title=title)
-    out_console.print(f"report written to [bold]{escape(str(path))}[/] (one file, no scripts: open it in any browser)")
+    out_console.print(
+        f"report written to [bold]{escape(str(path))}[/]{replaced_note(existed)} "
+        "(one file, no scripts: open it in any browser)"
+    )

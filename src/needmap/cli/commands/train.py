@@ -57,7 +57,8 @@ def train(
     outcome = run_train(table, estimator, out=out, **given[RunOptions])
     print_outcome(outcome, started)
     inside = ", ".join(["metrics.json", "card.md", *sorted(outcome.model.extras_)])
-    out_console.print(f"model saved to [bold]{escape(str(outcome.out))}[/] ({escape(inside)} inside)")
+    replaced = " (replaced the model that was there)" if outcome.replaced else ""
+    out_console.print(f"model saved to [bold]{escape(str(outcome.out))}[/] ({escape(inside)} inside){replaced}")
     if outcome.run_id:
         track = given[RunOptions].get("track")
         out_console.print(f"run logged to MLflow at {track}: run id {outcome.run_id}", markup=False)

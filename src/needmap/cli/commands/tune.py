@@ -133,7 +133,8 @@ def tune(
         out_console.print(f"[bold]{escape(contenders)}[/]", soft_wrap=True, highlight=False)
     print_outcome(outcome.train, started)
     out_console.print(
-        f"best model saved to [bold]{escape(str(outcome.model_dir))}[/] (tuning.json inside); study in "
+        f"best model saved to [bold]{escape(str(outcome.model_dir))}[/] (tuning.json inside)"
+        f"{' (replaced the model that was there)' if outcome.train.replaced else ''}; study in "
         f"{escape(str(outcome.storage))}",
         soft_wrap=True,
     )
