@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from needmap.data.values import MISSING_TOKENS, NUMBER_PATTERN
+from needmap.data.overflow import standardized_one
+from needmap.data.values import MISSING_TOKENS, NUMBER_PATTERN, WHOLE_FLOAT_LIMIT
 from needmap.features.batch import FeatureBatch
 from needmap.features.numeric import NumericColumn, _quantile_rank
 from needmap.features.values import ValueColumn
@@ -70,7 +71,7 @@ def _category(value: Any) -> str | None:
     if isinstance(value, float):
         if math.isnan(value):
             return None
-        if value.is_integer():
+        if value.is_integer() and abs(value) < WHOLE_FLOAT_LIMIT:
             return str(int(value))
     raise _Unsupported
 
@@ -83,7 +84,7 @@ def _scaled(column: NumericColumn, raw: float) -> float:
     if math.isnan(x):
         x = column.impute_value
     if column.scaling == "standard":
-        return (x - column.center) / column.scale
+        return standardized_one(x, column.center, column.scale)
     if column.scaling == "log1p":
         signed = math.copysign(math.log1p(abs(x)), x) if x != 0 else 0.0
         return (signed - column.center) / column.scale

@@ -53,8 +53,12 @@ def grid_share(distinct: np.ndarray) -> float:
     (0, 1, 2, ... 27) or equally spaced levels, near 0 for amounts or rates (0, 1902, 2415, 7688, ...)."""
     if distinct.size < 2:
         return 1.0
-    gap = float(np.min(np.diff(distinct)))
-    points = round(float(distinct[-1] - distinct[0]) / gap) + 1
+    with np.errstate(over="ignore"):  # 1e308 - (-1e308), or a range over a subnormal gap: no finite grid
+        gaps = np.diff(distinct)
+        steps = float(distinct[-1] - distinct[0]) / float(np.min(gaps))
+    if not np.isfinite(steps) or not np.isfinite(gaps).all():
+        return 0.0  # a grid of more points than a float counts: the values fill none of it
+    points = round(steps) + 1
     return distinct.size / max(points, distinct.size)
 
 
