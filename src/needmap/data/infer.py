@@ -35,6 +35,7 @@ from needmap.data.infer_target import _infer_target
 from needmap.data.options import check_options
 from needmap.data.overrides import FEATURE_ROLES, parse_column_list, parse_column_options, parse_feature_columns
 from needmap.data.provenance import source_of
+from needmap.data.role_hints import code_note, mostly_numbers_note
 from needmap.data.values import MULTIHOT_SEPARATOR, is_list_type, stringify
 from needmap.errors import ConfigError, SchemaError
 from needmap.schema import TASKS, ColumnSpec, Schema
@@ -342,8 +343,10 @@ def _infer_role(name: str, col: pa.ChunkedArray, ratio: float) -> tuple[str, str
             f"text that parses as numbers: {n_numbers:,} of {n_valid:,} values; {n_bad:,} did not (e.g. {examples})"
         )
     if pa.types.is_string(typ):
-        return "categorical", "text"
-    return "numeric", "numbers"
+        note = mostly_numbers_note(name, values, counts, pc.match_substring_regex(values, NUMBER_RE), n_valid)
+        return "categorical", "text" if note is None else f"text, though {note}"
+    note = code_note(name, values, counts)
+    return "numeric", "numbers" if note is None else f"numbers; {note}"
 
 
 def _pipe_lists(values: pa.Array, counts: pa.Array, n_valid: int) -> str | None:

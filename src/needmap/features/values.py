@@ -27,14 +27,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from needmap.data.column_values import MAX_GRID_SHARE, grid_share
 from needmap.data.values import ParsedNumbers
 from needmap.features.vocab import MISSING_ID, OOV_ID, RESERVED_IDS
 
 #: A numeric column with at most this many distinct training values gets a value field by default.
 DEFAULT_VALUE_FIELDS = 200
-#: ``value_fields`` picks a column only when its values fill less than this share of their grid
-#: (:func:`grid_share`): levels or codes, not a count range, which its scaled number already orders.
-MAX_GRID_SHARE = 0.5
 #: Values seen fewer times than this in the training rows share the out-of-vocabulary id.
 DEFAULT_MIN_ROWS = 1
 #: A column chosen by ``value_fields`` whose kept values are fewer than this gets no value field (its
@@ -45,21 +43,6 @@ MIN_KEPT_VALUES = 2
 def distinct_values(parsed: ParsedNumbers) -> np.ndarray:
     """The distinct finite values of the column ``[n]``, increasing (NaN, missing or unparseable, left out)."""
     return np.unique(parsed.values[np.isfinite(parsed.values)])
-
-
-def grid_share(distinct: np.ndarray) -> float:
-    """The share of the evenly spaced grid from the smallest to the largest value, at the smallest gap
-    between two values, that the increasing ``distinct`` values ``[k]`` fill: 1.0 for a count range
-    (0, 1, 2, ... 27) or equally spaced levels, near 0 for amounts or rates (0, 1902, 2415, 7688, ...)."""
-    if distinct.size < 2:
-        return 1.0
-    with np.errstate(over="ignore"):  # 1e308 - (-1e308), or a range over a subnormal gap: no finite grid
-        gaps = np.diff(distinct)
-        steps = float(distinct[-1] - distinct[0]) / float(np.min(gaps))
-    if not np.isfinite(steps) or not np.isfinite(gaps).all():
-        return 0.0  # a grid of more points than a float counts: the values fill none of it
-    points = round(steps) + 1
-    return distinct.size / max(points, distinct.size)
 
 
 def chooses_value_field(parsed: ParsedNumbers, *, option: bool | None, limit: int | None) -> bool:
