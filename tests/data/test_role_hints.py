@@ -34,22 +34,22 @@ def test_text_that_is_mostly_numbers_says_how_many_are_not_and_how_to_read_it_as
     assert spec.role == "categorical"
     assert spec.reason.startswith("text, though 180 of 200 values are numbers; 20 (10.0%) are not")
     assert "'n.a.'" in spec.reason and "'unknown'" in spec.reason and "'-'" in spec.reason
-    assert spec.reason.endswith("As numbers (those missing): --numeric spend --max-unparseable 0.1")
+    assert spec.reason.endswith("As numbers (those missing): --numeric spend --max-unparseable 0.2")
     # the options it names exist, and with them the column is numeric and trains
     assert flag_of(ColumnRoles, "numeric") == "--numeric"
     assert flag_of(PreprocessConfig, "max_unparseable") == "--max-unparseable"
     schema = infer_schema(table, target="y", numeric=["spend"])
-    fitted = Preprocessor(schema, PreprocessConfig(max_unparseable=0.1)).fit(table)
+    fitted = Preprocessor(schema, PreprocessConfig(max_unparseable=0.2)).fit(table)
     assert fitted.report_["columns"]["spend"]["unparseable"] == 20
 
 
-def test_the_share_to_allow_is_rounded_up_and_named_only_when_the_default_is_too_small() -> None:
-    odd = spend_table(rows=300, text_every=7)  # 43 of 300 words: 14.33% -> 0.15
-    assert reason_of(odd, "spend").endswith("--numeric spend --max-unparseable 0.15")
+def test_the_share_to_allow_is_twice_the_file_s_rounded_up_and_named_only_when_the_default_is_too_small() -> None:
+    odd = spend_table(rows=300, text_every=7)  # 43 of 300 words: 14.33%, twice 28.67% -> 0.3
+    assert reason_of(odd, "spend").endswith("--numeric spend --max-unparseable 0.3")
     named = spend_table().rename_columns(["monthly spend", "y"])
-    assert reason_of(named, "monthly spend").endswith("--numeric 'monthly spend' --max-unparseable 0.1")
-    loose = reason_of(spend_table(rows=100, text_every=25), "spend", numeric_parse_ratio=1.0)
-    assert loose.endswith("As numbers (those missing): --numeric spend")  # 4% is within the default 5%
+    assert reason_of(named, "monthly spend").endswith("--numeric 'monthly spend' --max-unparseable 0.2")
+    loose = reason_of(spend_table(rows=200, text_every=100), "spend", numeric_parse_ratio=1.0)
+    assert loose.endswith("As numbers (those missing): --numeric spend")  # 1%: twice is within the default 5%
 
 
 def test_text_of_few_numbers_has_no_note_and_unique_text_is_still_an_id() -> None:

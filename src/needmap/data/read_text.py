@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
+from needmap.data.code_text import as_text_options, keep_code_text
 from needmap.errors import ConfigError, DataError
 
 CANDIDATE_DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
@@ -148,7 +149,15 @@ def _read_csv(path: Path, compressed: bool, delimiter: str | None, encoding: str
         binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
         if binary:
             _raise_invalid_utf8(path, compressed, used, names, binary)
-    return table
+    return keep_code_text(  # "00001" stays "00001": integer columns read again as text, kept where zeros lead
+        table,
+        lambda columns: pacsv.read_csv(
+            _arrow_input(path, compressed),
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=as_text_options(convert_options, columns),
+        ),
+    )
 
 
 def _records(text: str, delimiter: str) -> Iterator[list[str]]:

@@ -6,7 +6,9 @@ and the schema output says so, with the option that declares the other role:
 - :func:`mostly_numbers_note`: a text column most of whose values are numbers, but fewer than the share
   that makes it numeric (a spend column with "n.a." or "unknown" in 10% of the rows). It becomes
   categorical; the note gives the share of values that are not numbers, examples, and the options that
-  read it as numbers (the others missing).
+  read it as numbers (the others missing). The ``max_unparseable`` it names is twice that share (rounded
+  up to a twentieth): the limit applies to each part of the rows on its own (training, validation and
+  test rows, each chunk scored), whose shares vary about the whole file's.
 - :func:`code_note`: a numeric column of a few integers that look like codes (a browser, a region, a
   traffic source numbered 1 to 13): categories without order, which a network reads best as categories.
   Counts (contacts, page views, children) have small integer values too; their frequencies fall as the
@@ -51,7 +53,7 @@ def mostly_numbers_note(name: str, values: pa.Array, counts: pa.Array, is_number
     other = np.flatnonzero(~number)
     other = other[np.argsort(-rows[other], kind="stable")][:3]
     examples = ", ".join(repr(_clip(values[int(i)].as_py())) for i in other)
-    needed = -(-n_other * 100 // n_valid) / 100  # the share of non-numbers, rounded up to a hundredth
+    needed = min(1.0, -(-n_other * 40 // n_valid) / 20)  # twice the share, rounded up to a twentieth
     options = f"--numeric {shlex.quote(name)}"
     if needed > DEFAULT_MAX_UNPARSEABLE:
         options += f" --max-unparseable {needed:g}"

@@ -1,0 +1,59 @@
+"""Codes written with leading zeros ("00001", "007") keep their text when a CSV file is read, and schema
+inference reads them as codes: an id when every value is unique, a category otherwise."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pyarrow as pa
+
+from needmap.data.infer import infer_schema
+from needmap.data.read import read
+
+ROWS = 60
+
+
+def customers_csv(folder: Path, delimiter: str = ",") -> Path:
+    """``customer_id`` 00001..00060 (one missing), ``store`` codes 007/012/100 repeated, ``visits`` integers
+    without leading zeros, ``spend`` floats, a 0/1 target."""
+    lines = [delimiter.join(["customer_id", "store", "visits", "spend", "y"])]
+    for i in range(ROWS):
+        customer = "" if i == 5 else f"{i + 1:05d}"
+        store = ["007", "012", "100"][i % 3]
+        lines.append(delimiter.join([customer, store, str(i % 9), f"{i * 1.5:.2f}", str(i % 2)]))
+    path = folder / "customers.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_integer_columns_with_leading_zeros_keep_their_text(tmp_path: Path) -> None:
+    table = read(customers_csv(tmp_path))
+    assert table.schema.field("customer_id").type == pa.string()
+    ids = table.column("customer_id").to_pylist()
+    assert ids[:3] == ["00001", "00002", "00003"] and ids[5] is None and ids[-1] == "00060"
+    assert table.column("store").to_pylist()[:3] == ["007", "012", "100"]
+    assert table.schema.field("visits").type == pa.int64()  # no leading zero: a number as before
+    assert table.schema.field("spend").type == pa.float64()
+
+
+def test_gzipped_and_semicolon_files_keep_them_too(tmp_path: Path) -> None:
+    plain = customers_csv(tmp_path, delimiter=";")
+    packed = tmp_path / "customers.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert read(packed).column("customer_id").to_pylist()[:2] == ["00001", "00002"]
+
+
+def test_codes_with_leading_zeros_are_ids_or_categories_not_numbers(tmp_path: Path) -> None:
+    schema = infer_schema(read(customers_csv(tmp_path)), target="y")
+    customer, store = schema.column("customer_id"), schema.column("store")
+    assert customer.role == "id" and "leading zeros (e.g. '00001')" in customer.reason and "unique" in customer.reason
+    assert store.role == "categorical" and "leading zeros (e.g. '007')" in store.reason
+    assert schema.column("visits").role == "numeric"
+    as_text = pa.table({"zip": ["02134", "10001", "02134", "94105"] * 5, "y": [0, 1] * 10})  # text from any source
+    assert infer_schema(as_text, target="y").column("zip").role == "categorical"
+
+
+def test_numbers_with_a_zero_before_the_point_are_still_numbers() -> None:
+    table = pa.table({"rate": ["0.5", "0.25", "1.5", "0", "-0.75"] * 8, "y": [0, 1] * 20})
+    assert infer_schema(table, target="y").column("rate").role == "numeric"
