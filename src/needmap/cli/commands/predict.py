@@ -32,7 +32,7 @@ def predict(
         raise ConfigError(f"--out '{out}' has an unsupported extension; expected one of {', '.join(WRITABLE)}.")
     loaded = load(model_dir)
     path, rows, report = predict_stream(loaded, data, out, delimiter=delimiter, encoding=encoding)
-    for note in transform_notes(report):
+    for note in [*report.get("notes", []), *transform_notes(report)]:
         console.print(f"[yellow]note:[/] {note}")
     out_console.print(f"{rows} rows scored, written to [bold]{path}[/]")
 
