@@ -57,3 +57,15 @@ def test_codes_with_leading_zeros_are_ids_or_categories_not_numbers(tmp_path: Pa
 def test_numbers_with_a_zero_before_the_point_are_still_numbers() -> None:
     table = pa.table({"rate": ["0.5", "0.25", "1.5", "0", "-0.75"] * 8, "y": [0, 1] * 20})
     assert infer_schema(table, target="y").column("rate").role == "numeric"
+
+
+def test_ids_too_long_for_int64_keep_their_digits(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    ids = [f"{12345678901234567890 + i}" for i in range(30)]
+    path.write_text("order_id,amount\n" + "".join(f"{o},{i * 2.5}\n" for i, o in enumerate(ids)), encoding="utf-8")
+    table = read(path)
+    assert table.column("order_id").to_pylist() == ids  # as floats, neighbouring ids were one number
+    assert infer_schema(table).column("order_id").role == "id"
+    amounts = tmp_path / "amounts.csv"  # whole floats within int64, and decimals: numbers as before
+    amounts.write_text("big,small\n1e19,1.5\n2e19,2.0\n", encoding="utf-8")
+    assert read(amounts).schema.field("big").type == pa.float64()
