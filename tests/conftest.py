@@ -64,6 +64,7 @@ TRAINING_FIXTURES: dict[str, frozenset[str]] = {
     "test_tune.py": frozenset({"searched"}),
     "test_tune_cv.py": frozenset({"cv_searched"}),
     "test_bench_generator.py": frozenset({"made"}),
+    "test_scored_ids.py": frozenset({"customers_model"}),
     "report/conftest.py": frozenset({"bank_model_dir", "shoppers_model_dir"}),
 }
 

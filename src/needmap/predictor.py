@@ -23,6 +23,7 @@ per-head helpers at the top are how every caller cuts :meth:`Predictor.score`'s 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from needmap.metrics import task_metrics
 from needmap.models.registry import build_model
 from needmap.runtime.arrow_memory import system_arrow_pool, uses_system_arrow_pool
 from needmap.schema import Schema
+from needmap.score_columns import head_columns, scores_notes, scores_table
 from needmap.training.heads import head_kind
 from needmap.training.one_row import OneRowForward
 from needmap.training.target_heads import labelled_metrics
@@ -59,44 +61,9 @@ def network_outputs(schema: Schema) -> int:
     return sum(h.n_outputs for h in schema.heads)
 
 
-def head_columns(schema: Schema, out: np.ndarray) -> list[np.ndarray]:
-    """The outputs ``out`` of :meth:`Predictor.score` cut per head: ``[n]`` for a head of one output,
-    ``[n, K]`` for a head of K (a multiclass target)."""
-    values = np.asarray(out).reshape(len(out), -1)
-    parts, start = [], 0
-    for head in schema.heads:
-        part = values[:, start : start + head.n_outputs]
-        parts.append(part[:, 0] if head.n_outputs == 1 else part)
-        start += head.n_outputs
-    return parts
-
-
 def joined(parts: list[np.ndarray]) -> np.ndarray:
     """Per-head outputs as :meth:`Predictor.score` returns them: one head's as they are, several side by side."""
     return parts[0] if len(parts) == 1 else np.column_stack(parts)
-
-
-def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:
-    """Id columns of ``table`` followed by the score column(s) for ``out`` (see :meth:`Predictor.predict`).
-
-    Each head gives ``score`` (binary), ``predicted`` and ``proba_<class>`` (multiclass) or ``prediction``
-    (other tasks); with several heads each name ends in ``_<target>``."""
-    columns: dict[str, Any] = {}
-    for name in schema.ids:
-        if name in table.column_names:
-            columns[name] = table.column(name)
-    for head, values in zip(schema.heads, head_columns(schema, out), strict=True):
-        suffix = f"_{head.name}" if len(schema.heads) > 1 else ""
-        if head.task == "binary":
-            columns[f"score{suffix}"] = pa.array(values.astype(np.float64))
-        elif head.task == "multiclass":
-            classes = np.asarray(head.classes, dtype=object)
-            columns[f"predicted{suffix}"] = pa.array(classes[values.argmax(axis=1)].tolist(), type=pa.string())
-            for k, name in enumerate(head.classes):
-                columns[f"proba{suffix}_{name}"] = pa.array(values[:, k].astype(np.float64))
-        else:
-            columns[f"prediction{suffix}"] = pa.array(values.astype(np.float64))
-    return pa.table(columns)
 
 
 def by_target(schema: Schema, per_head: Mapping[str, Any]) -> Any:
@@ -283,9 +250,13 @@ class Predictor:
         ``prediction`` (regression, in the target's units); for a multi-task model one column per
         target: ``score_<target>`` (binary) or ``prediction_<target>`` (regression). Extra columns
         in ``data`` are ignored, their order does not matter, unseen categories go to the
-        out-of-vocabulary id.
+        out-of-vocabulary id. Rows without the id columns are scored without them, and an output that an
+        id column's name takes is written as ``needmap_<name>`` (:mod:`needmap.score_columns`); each with
+        a ``UserWarning``.
         """
         table = _as_table(data)
+        for note in scores_notes(self.schema_, table.column_names):
+            warnings.warn(note, UserWarning, stacklevel=2)
         return scores_table(table, self.schema_, self.predict_proba(table))
 
     # -- metrics -----------------------------------------------------------------------------------

@@ -30,11 +30,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from needmap.data.code_text import LEADING_ZERO, has_leading_zero
 from needmap.data.column_values import NUMBER_RE, _clip, _n_missing, _plain, _valid
 from needmap.data.infer_target import _infer_target
 from needmap.data.options import check_options
 from needmap.data.overrides import FEATURE_ROLES, parse_column_list, parse_column_options, parse_feature_columns
 from needmap.data.provenance import source_of
+from needmap.data.role_hints import code_note, mostly_numbers_note
 from needmap.data.values import MULTIHOT_SEPARATOR, is_list_type, stringify
 from needmap.errors import ConfigError, SchemaError
 from needmap.schema import TASKS, ColumnSpec, Schema
@@ -317,6 +319,8 @@ def _infer_role(name: str, col: pa.ChunkedArray, ratio: float) -> tuple[str, str
             return "datetime", f"text in ISO date/time format ({n_dates:,} of {n_valid:,} values); left out"
         is_number = pc.match_substring_regex(values, NUMBER_RE)
         n_numbers = int(pc.sum(pc.if_else(is_number, counts, 0)).as_py() or 0)
+        if has_leading_zero(values):  # "00001", "007": codes, kept as text (needmap.data.code_text)
+            return _codes_role(name, values, n_distinct, n_valid, missing_note)
         if n_numbers >= ratio * n_valid:
             text_numbers = (n_numbers, pc.filter(values, pc.invert(is_number)))
             floaty = not bool(pc.all(pc.match_substring_regex(pc.filter(values, is_number), INTEGER_RE)).as_py())
@@ -342,8 +346,19 @@ def _infer_role(name: str, col: pa.ChunkedArray, ratio: float) -> tuple[str, str
             f"text that parses as numbers: {n_numbers:,} of {n_valid:,} values; {n_bad:,} did not (e.g. {examples})"
         )
     if pa.types.is_string(typ):
-        return "categorical", "text"
-    return "numeric", "numbers"
+        note = mostly_numbers_note(name, values, counts, pc.match_substring_regex(values, NUMBER_RE), n_valid)
+        return "categorical", "text" if note is None else f"text, though {note}"
+    note = code_note(name, values, counts)
+    return "numeric", "numbers" if note is None else f"numbers; {note}"
+
+
+def _codes_role(name: str, values: pa.Array, n_distinct: int, n_valid: int, missing_note: str) -> tuple[str, str]:
+    """Role and reason of a text column in which some values are numbers written with a leading zero."""
+    shown = pc.filter(values, pc.match_substring_regex(values, LEADING_ZERO)).slice(0, 1)[0].as_py()
+    codes = f"codes written with leading zeros (e.g. {_clip(shown)!r}), kept as text"
+    if n_distinct == n_valid and (n_valid > ID_MIN_ROWS or _ID_NAME.search(name)):
+        return "id", f"{codes}; all {n_valid:,} values unique{missing_note}"
+    return "categorical", f"{codes}{missing_note}"
 
 
 def _pipe_lists(values: pa.Array, counts: pa.Array, n_valid: int) -> str | None:

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from needmap.data.overflow import overflow_safe
 from needmap.data.provenance import source_of
 from needmap.data.values import MULTIHOT_SEPARATOR, category_strings, is_list_type, list_tokens, parse_numeric
 from needmap.errors import DataError, SchemaError
@@ -123,7 +124,8 @@ def _histogram_edges(low: float, high: float) -> list[float]:
     """Edges of the inner bins: :data:`HISTOGRAM_BINS` equal-width bins over [low, high], one bin when equal."""
     if not high > low:
         return [low, high]
-    return [float(v) for v in np.linspace(low, high, HISTOGRAM_BINS + 1)]
+    grid = overflow_safe(lambda ends: np.linspace(ends[0], ends[1], HISTOGRAM_BINS + 1), np.array([low, high]))
+    return [float(v) for v in grid]
 
 
 def _integer_edges(ordered: np.ndarray, low: float, high: float) -> list[float] | None:
@@ -145,7 +147,7 @@ def _numeric_profile(values: np.ndarray) -> dict[str, Any]:
         empty = {"min": None, "max": None, "mean": None, "std": None, "quantiles": {}, "histogram": None}
         return {"distinct": 0, **empty, "outliers": 0}
     ordered = np.sort(finite)
-    quantiles = np.quantile(ordered, QUANTILES)
+    quantiles = overflow_safe(lambda v: np.quantile(v, QUANTILES), ordered)
     clip_low = float(np.quantile(ordered, CLIP_QUANTILES[0], method="lower"))
     clip_high = float(np.quantile(ordered, CLIP_QUANTILES[1], method="higher"))
     below = int(np.searchsorted(ordered, clip_low, side="left"))
@@ -160,8 +162,8 @@ def _numeric_profile(values: np.ndarray) -> dict[str, Any]:
         "distinct": int(np.count_nonzero(np.diff(ordered)) + 1),
         "min": float(ordered[0]),
         "max": float(ordered[-1]),
-        "mean": float(ordered.mean()),
-        "std": float(ordered.std()),
+        "mean": float(overflow_safe(np.mean, ordered)),
+        "std": float(overflow_safe(np.std, ordered)),
         "quantiles": {_level_name(q): float(v) for q, v in zip(QUANTILES, quantiles, strict=True)},
         "histogram": histogram,
         "outliers": below + above,

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
+from needmap.data.code_text import as_text_options, keep_code_text
 from needmap.data.read_options import ReadOptions
 from needmap.data.text_cells import clean_text_columns
 from needmap.data.text_layout import (
@@ -192,6 +193,13 @@ def _read_csv(
         binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
         if binary:
             _raise_invalid_utf8(path, compressed, used, names, binary)
+
+    def read_as_text(columns: list[str]) -> pa.Table:  # the same rows again, ``columns`` as text
+        again = _whitespace_as_tabs(path, compressed, codec) if used == WHITESPACE else _arrow_input(path, compressed)
+        options = as_text_options(convert_options(), columns)
+        return pacsv.read_csv(again, read_options=read_options, parse_options=parse_options, convert_options=options)
+
+    table = keep_code_text(table, read_as_text)  # "00001" stays "00001": integer columns kept as text where zeros lead
     if header and reading.names is None:
         table = table.rename_columns([n.strip() or n for n in names]) if reading.strip else table
     table = clean_text_columns(table, strip=reading.strip, missing=reading.missing, convert=convert_options())

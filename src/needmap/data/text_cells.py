@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from needmap.data.code_text import keeps_its_text
+
 CLEANED_KEY = b"needmap.cleaned"
 _NULL = "\x1e"  # stands for a null while a column is typed again: no value can hold it
 _FORBIDDEN = ("\n", "\r", '"', "\x1f", _NULL)
@@ -87,7 +89,7 @@ def _typed(values: pa.Array, convert: pacsv.ConvertOptions) -> pa.Array:
         ).column(0)
     except pa.ArrowInvalid:
         return values
-    if len(typed) != len(values) or pa.types.is_string(typed.type):
+    if len(typed) != len(values) or pa.types.is_string(typed.type) or keeps_its_text(present, typed):
         return values
     return typed.combine_chunks()
 

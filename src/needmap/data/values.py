@@ -23,6 +23,8 @@ from needmap.errors import DataError, SchemaError
 NUMBER_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 # Text that means "no value" in a numeric column (compared after trimming and lower-casing).
 MISSING_TOKENS: tuple[str, ...] = ("", "na", "n/a", "nan", "null", "none")
+#: Whole floats below this magnitude are named by their integer digits (:func:`stringify`): the int64 range.
+WHOLE_FLOAT_LIMIT = 2.0**63
 #: The separator of a text multi-hot column unless its ``separator`` option says otherwise.
 MULTIHOT_SEPARATOR = "|"
 
@@ -31,8 +33,9 @@ def stringify(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Cast an array of any type to strings, the way needmap names categories and classes.
 
     Booleans become ``"true"``/``"false"``, integers their decimal digits, floats that hold whole
-    numbers lose the ``.0`` (``1.0`` -> ``"1"``), other floats Arrow's shortest repr; strings are
-    kept as they are. Nulls stay null. Shape: same length as ``array``.
+    numbers within the int64 range lose the ``.0`` (``1.0`` -> ``"1"``), other floats (``1.5``, ``1e+308``,
+    ``inf``) Arrow's shortest repr; strings are kept as they are. Nulls stay null. Shape: same length as
+    ``array``.
     """
     typ = array.type
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
@@ -42,7 +45,9 @@ def stringify(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     if pa.types.is_boolean(typ):
         return pc.if_else(array, "true", "false")
     if pa.types.is_floating(typ):
-        whole = pc.equal(pc.floor(array), array)
+        # |x| < 2^63: a whole float beyond int64 (the sentinel 1e308, inf) keeps its own name instead of
+        # one wrapped-around integer that several values would share
+        whole = pc.and_(pc.equal(pc.floor(array), array), pc.less(pc.abs(array), WHOLE_FLOAT_LIMIT))
         as_int = pc.cast(pc.if_else(whole, array, 0.0), pa.int64(), safe=False)
         return pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(array, pa.string()))
     return pc.cast(array, pa.string())
@@ -132,7 +137,8 @@ def _bools(array: pa.ChunkedArray) -> np.ndarray:
 def parse_numeric(array: pa.Array | pa.ChunkedArray, *, column: str, file: str | None) -> ParsedNumbers:
     """Read one numeric column of any supported Arrow type as float64 (shape ``[n]``).
 
-    Numbers, booleans (0/1) and decimals are cast. Text is trimmed; blanks and the tokens
+    Numbers, booleans (0/1) and decimals are cast; an integer beyond 2^53 (a nanosecond timestamp) becomes
+    the nearest float64, as Python's ``float()`` gives it. Text is trimmed; blanks and the tokens
     ``NA``, ``N/A``, ``nan``, ``null``, ``none`` (any case) are missing; other text is parsed when it
     is a decimal number (``"-1.5e3"``) and counted as unparseable otherwise. Infinities are
     unparseable too. Raises :class:`SchemaError` for types that cannot hold numbers (lists, ...).
@@ -153,7 +159,8 @@ def parse_numeric(array: pa.Array | pa.ChunkedArray, *, column: str, file: str |
         kept = pc.if_else(number_like, text, pa.scalar(None, type=text.type))
         values = to_numpy(pc.fill_null(pc.cast(kept, pa.float64()), np.nan))
     elif pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ) or pa.types.is_decimal(typ):
-        values = to_numpy(pc.fill_null(pc.cast(source, pa.float64()), np.nan))
+        # safe=False: an int64 beyond 2^53 has no exact float64; the nearest one is the number a feature needs
+        values = to_numpy(pc.fill_null(pc.cast(source, pa.float64(), safe=False), np.nan))
         missing = np.isnan(values)
     else:
         raise SchemaError(

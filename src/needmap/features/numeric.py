@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from needmap.data.overflow import overflow_safe, standardized
 from needmap.data.values import ParsedNumbers
 
 # 'auto' scaling: a column whose clipped, imputed training values have a sample skewness above this
@@ -23,15 +24,21 @@ AUTO_LOG1P_SKEW = 2.0
 
 def skewness(values: np.ndarray) -> float:
     """Sample skewness (Fisher-Pearson, ``mean((x - m)^3) / std^3``) of float values ``[n]``; 0 when
-    the values are constant or empty."""
+    the values are constant or empty. It does not depend on the values' scale: values whose powers
+    overflow (1e308) are divided by their largest magnitude first."""
     if values.size == 0:
         return 0.0
-    centred = values - values.mean()
-    squared = centred * centred  # products, not **: a float power costs far more on large arrays
-    std = float(np.sqrt(squared.mean()))
-    if not np.isfinite(std) or std == 0.0:
+    with np.errstate(over="ignore", invalid="ignore"):
+        centred = values - values.mean()
+        squared = centred * centred  # products, not **: a float power costs far more on large arrays
+        std = float(np.sqrt(squared.mean()))
+        cubed = float(np.dot(squared, centred))
+    if not (np.isfinite(std) and np.isfinite(cubed)):
+        peak = float(np.max(np.abs(values)))
+        return skewness(values / peak) if np.isfinite(peak) and peak > 1.0 else 0.0
+    if std == 0.0:
         return 0.0
-    return float(np.dot(squared, centred) / values.size / std**3)
+    return float(cubed / values.size / std**3)
 
 
 def auto_scaling(values: np.ndarray) -> str:
@@ -96,9 +103,9 @@ class NumericColumn:
         if observed.size == 0:
             impute_value = 0.0
         elif impute == "median":
-            impute_value = float(np.median(observed))
+            impute_value = float(overflow_safe(np.median, observed))
         else:
-            impute_value = float(np.mean(observed))
+            impute_value = float(overflow_safe(np.mean, observed))
         had_missing = bool(np.isnan(parsed.values).any())
         column = cls(name, scaling, impute_value, low, high, add_indicator and had_missing)
         filled, clipped_low, clipped_high = column._clip_impute(parsed.values)
@@ -106,13 +113,13 @@ class NumericColumn:
             column.scaling = scaling = auto_scaling(filled)
         if scaling in ("standard", "log1p"):
             base = _signed_log1p(filled) if scaling == "log1p" else filled
-            column.center = float(base.mean()) if base.size else 0.0
-            std = float(base.std()) if base.size else 0.0
+            column.center = float(overflow_safe(np.mean, base)) if base.size else 0.0
+            std = float(overflow_safe(np.std, base)) if base.size else 0.0
             column.scale = std if std > 0.0 and np.isfinite(std) else 1.0
         elif scaling == "quantile":
             levels = np.linspace(0.0, 1.0, n_bins + 1)
             source = filled if filled.size else np.zeros(1)
-            column.quantiles = [float(q) for q in np.quantile(source, levels)]
+            column.quantiles = [float(q) for q in overflow_safe(lambda v: np.quantile(v, levels), source)]
         report = {
             "role": "numeric",
             "missing": int(parsed.missing.sum()),
@@ -139,7 +146,7 @@ class NumericColumn:
         """Scaled values float64 ``[n]`` of raw values ``[n]`` (NaN = missing), and clip counts."""
         x, clipped_low, clipped_high = self._clip_impute(values)
         if self.scaling == "standard":
-            x = (x - self.center) / self.scale
+            x = standardized(x, self.center, self.scale)
         elif self.scaling == "log1p":
             x = (_signed_log1p(x) - self.center) / self.scale
         elif self.scaling == "quantile":

@@ -28,6 +28,7 @@ from needmap.data.values import category_strings, parse_numeric
 from needmap.errors import ArtifactError, ConfigError, DataError, SchemaError
 from needmap.features.batch import FeatureBatch
 from needmap.features.buckets import BucketColumn
+from needmap.features.category_reading import as_trained, trained_kind
 from needmap.features.config import PreprocessConfig
 from needmap.features.hashing import HashedColumn
 from needmap.features.lists import ListColumn
@@ -369,7 +370,9 @@ class Preprocessor:
                 categorical_out[:, j] = encoder.encode_values(parsed.values)
                 counts = {"missing": int(parsed.missing.sum()), "unparseable": int(parsed.unparseable.sum())}
                 return encoder.name, {"role": "numeric", **counts}
-            strings = category_strings(columns[encoder.name], column=encoder.name, file=file)
+            source = columns[encoder.name]
+            strings = category_strings(source, column=encoder.name, file=file)
+            strings = as_trained(strings, trained_kind(self.schema.column(encoder.name).dtype), source.type)
             categorical_out[:, j], missing, oov = encoder.encode(strings)
             return encoder.name, {"role": "categorical", "missing": missing, "oov": oov}
 

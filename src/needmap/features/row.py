@@ -8,7 +8,9 @@ tokens) and categories as text, integers, booleans or whole floats, for numeric 
 fields and zero flags included) and vocabulary categoricals. For anything else (list features, hashed or bucketized
 columns, a value it does not cover, a feature column absent from the row, text that is not a number in a
 numeric column) :meth:`RowEncoder.encode` returns None and the caller runs ``Preprocessor.transform``, which gives
-the same features or the same error: the two paths are tested to agree row for row.
+the same features or the same error: the two paths are tested to agree row for row. Categories are read by
+the type their column had in training (:mod:`needmap.features.category_reading`: ``"FALSE"`` and ``0`` for
+false, ``"7.0"`` for 7), so a row of CSV text gets the features of that row in a file.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from needmap.data.values import MISSING_TOKENS, NUMBER_PATTERN
+from needmap.data.overflow import standardized_one
+from needmap.data.values import MISSING_TOKENS, NUMBER_PATTERN, WHOLE_FLOAT_LIMIT
 from needmap.features.batch import FeatureBatch
+from needmap.features.category_reading import one_as_trained, trained_kind
 from needmap.features.numeric import NumericColumn, _quantile_rank
 from needmap.features.values import ValueColumn
 from needmap.features.vocab import MISSING_ID, OOV_ID, IdMap, Vocabulary
@@ -70,9 +74,24 @@ def _category(value: Any) -> str | None:
     if isinstance(value, float):
         if math.isnan(value):
             return None
-        if value.is_integer():
+        if value.is_integer() and abs(value) < WHOLE_FLOAT_LIMIT:
             return str(int(value))
     raise _Unsupported
+
+
+def _category_id(value: Any, kind: str, ids: IdMap) -> int:
+    """The id of one categorical value, read by the type its column had in training
+    (:mod:`needmap.features.category_reading`); an unseen missing token is missing, as in ``Vocabulary.encode``."""
+    name = _category(value)
+    if name is None:
+        return MISSING_ID
+    named = one_as_trained(value, name, kind)
+    if named is None:
+        raise _Unsupported
+    found = ids.get(named, OOV_ID)
+    if found == OOV_ID and named.strip().lower() in _MISSING:
+        return MISSING_ID
+    return found
 
 
 def _scaled(column: NumericColumn, raw: float) -> float:
@@ -83,7 +102,7 @@ def _scaled(column: NumericColumn, raw: float) -> float:
     if math.isnan(x):
         x = column.impute_value
     if column.scaling == "standard":
-        return (x - column.center) / column.scale
+        return standardized_one(x, column.center, column.scale)
     if column.scaling == "log1p":
         signed = math.copysign(math.log1p(abs(x)), x) if x != 0 else 0.0
         return (signed - column.center) / column.scale
@@ -109,6 +128,8 @@ class RowEncoder:
         self._ids: list[IdMap | dict[float, int]] = []
         if self.covered:
             self._ids = [e.id_map() for e in self.encoders]
+        dtypes = {c.name: c.dtype for c in preprocessor.schema.columns}
+        self._kinds = [trained_kind(dtypes.get(e.name, "")) for e in self.encoders]
 
     def encode(self, row: Mapping[str, Any]) -> FeatureBatch | None:
         """The row's features (numeric float32 ``[1, n_numeric]``, ids int64 ``[1, n_cat]``), or None
@@ -134,8 +155,7 @@ class RowEncoder:
                     value = _number(row[encoder.name])
                     categorical[0, j] = MISSING_ID if math.isnan(value) else ids.get(value, OOV_ID)  # type: ignore[call-overload]
                     continue
-                name = _category(row[encoder.name])
-                categorical[0, j] = MISSING_ID if name is None else ids.get(name, OOV_ID)  # type: ignore[arg-type]
+                categorical[0, j] = _category_id(row[encoder.name], self._kinds[j], ids)  # type: ignore[arg-type]
         except (_Unsupported, KeyError):
             return None
         return FeatureBatch(numeric, categorical)

@@ -27,13 +27,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from needmap.data.column_values import MAX_GRID_SHARE, grid_share
 from needmap.data.values import ParsedNumbers
 from needmap.features.option_values import DEFAULT_MIN_ROWS
 from needmap.features.vocab import MISSING_ID, OOV_ID, RESERVED_IDS
 
-#: ``value_fields`` picks a column only when its values fill less than this share of their grid
-#: (:func:`grid_share`): levels or codes, not a count range, which its scaled number already orders.
-MAX_GRID_SHARE = 0.5
 #: A column chosen by ``value_fields`` whose kept values are fewer than this gets no value field (its
 #: report says ``used: false``); the option ``values: true`` makes one anyway.
 MIN_KEPT_VALUES = 2
@@ -42,17 +40,6 @@ MIN_KEPT_VALUES = 2
 def distinct_values(parsed: ParsedNumbers) -> np.ndarray:
     """The distinct finite values of the column ``[n]``, increasing (NaN, missing or unparseable, left out)."""
     return np.unique(parsed.values[np.isfinite(parsed.values)])
-
-
-def grid_share(distinct: np.ndarray) -> float:
-    """The share of the evenly spaced grid from the smallest to the largest value, at the smallest gap
-    between two values, that the increasing ``distinct`` values ``[k]`` fill: 1.0 for a count range
-    (0, 1, 2, ... 27) or equally spaced levels, near 0 for amounts or rates (0, 1902, 2415, 7688, ...)."""
-    if distinct.size < 2:
-        return 1.0
-    gap = float(np.min(np.diff(distinct)))
-    points = round(float(distinct[-1] - distinct[0]) / gap) + 1
-    return distinct.size / max(points, distinct.size)
 
 
 def chooses_value_field(parsed: ParsedNumbers, *, option: bool | None, limit: int | None) -> bool:

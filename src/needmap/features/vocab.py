@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from needmap.data.values import to_numpy
+from needmap.data.values import MISSING_TOKENS, to_numpy
 from needmap.features.lookup import SortedHashLookup
 from needmap.features.string_ids import StringIds
 
@@ -132,9 +132,7 @@ class Vocabulary:
             ids = pc.add(pc.fill_null(pc.cast(index, pa.int64()), OOV_ID - RESERVED_IDS), RESERVED_IDS)
             ids = pc.if_else(pc.is_null(strings), MISSING_ID, ids)
             out = np.asarray(to_numpy(ids), dtype=np.int64)
-        missing = int(strings.null_count)
-        oov = int((out == OOV_ID).sum())
-        return out, missing, oov
+        return _missing_tokens_missing(out, strings)
 
     def _hashed_lookup(self) -> SortedHashLookup | None:
         """The sorted-hash lookup of a large vocabulary, built on first use; None for a small one (or one
@@ -167,8 +165,7 @@ class Vocabulary:
         out = np.fromiter(
             (MISSING_ID if v is None else ids.get(v, OOV_ID) for v in values), dtype=np.int64, count=len(values)
         )
-        missing = int(strings.null_count)
-        return out, missing, int((out == OOV_ID).sum())
+        return _missing_tokens_missing(out, strings)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "values": self._lookup.to_pylist()}
@@ -176,3 +173,16 @@ class Vocabulary:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Vocabulary:
         return cls(str(data["name"]), [str(v) for v in data["values"]])
+
+
+def _missing_tokens_missing(out: np.ndarray, strings: pa.ChunkedArray) -> tuple[np.ndarray, int, int]:
+    """Ids ``out`` ``[n]`` of ``strings`` ``[n]`` with each unseen value that is a missing token (``NA``,
+    ``null``, ...: :data:`needmap.data.values.MISSING_TOKENS`, trimmed, any case) made missing, as a file
+    reads it; a category of that spelling learned in training keeps its id. Returns the ids and the counts
+    of missing and out-of-vocabulary rows."""
+    unseen = out == OOV_ID
+    if unseen.any():
+        out = out if out.flags.writeable else out.copy()
+        tokens = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(strings)), value_set=pa.array(MISSING_TOKENS))
+        out[unseen & np.asarray(to_numpy(pc.fill_null(tokens, False)), dtype=bool)] = MISSING_ID
+    return out, int((out == MISSING_ID).sum()), int((out == OOV_ID).sum())

@@ -19,6 +19,7 @@ from needmap.estimator import Model, scores_table
 from needmap.output_files import create_temporary_file
 from needmap.predictor import Predictor, as_predictor
 from needmap.runtime.arrow_memory import uses_system_arrow_pool
+from needmap.score_columns import scores_notes
 from needmap.training.stream import encode_threads, prefetched, read_ahead_chunks
 
 
@@ -52,7 +53,8 @@ def predict_stream(
     :func:`~needmap.data.read.read`'s header, names, strip and missing keywords. ``progress``
     (optional) is called with the rows done after each chunk. Returns the path, the rows written and
     the preprocessing report of all chunks together (``rows`` and per column the summed counts, as
-    ``Preprocessor.last_transform_report_``).
+    ``Preprocessor.last_transform_report_``), with ``notes`` about the id columns
+    (:func:`needmap.score_columns.scores_notes`: absent ids, an output renamed beside an id of its name).
     """
     predictor = as_predictor(model)
     preprocessor, schema = predictor.preprocessor_, predictor.schema_
@@ -70,9 +72,11 @@ def predict_stream(
             features = preprocessor.transform(chunk, threads=threads)
             yield chunk, features, preprocessor.last_transform_report_
 
-    total: dict[str, Any] = {"rows": 0, "columns": {}}
+    total: dict[str, Any] = {"rows": 0, "columns": {}, "notes": []}
     with ChunkWriter(out) as writer:
         for chunk, features, report in prefetched(encoded(), depth):
+            if not writer.rows:  # every chunk has the columns of the first
+                total["notes"] = scores_notes(schema, chunk.column_names)
             writer.write(scores_table(chunk, schema, predictor.score(features)))
             _add_report(total, report)
             if progress is not None:

@@ -43,7 +43,7 @@ def predict(
         path, rows, report = predict_stream(
             loaded, data, out, delimiter=delimiter, encoding=encoding, reading=options[ReadOptions]
         )
-    for note in transform_notes(report):
+    for note in [*report.get("notes", []), *transform_notes(report)]:
         console.print(labelled("note:", "yellow", note))
     out_console.print(f"{rows} rows scored, written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
 
