@@ -98,3 +98,23 @@ def test_an_id_column_named_score_keeps_its_name_and_the_scores_move_beside_it(t
     assert ((probabilities > 0) & (probabilities < 1)).all()
     with pytest.warns(UserWarning, match="needmap_score"):
         assert nm.load(model).predict(data).column_names == ["score", "needmap_score"]
+
+
+def test_a_repeated_customer_id_is_an_input_and_the_key_of_the_scores(tmp_path: Path) -> None:
+    # A purchase log's customer_id repeats: it is a categorical input (named like an identifier), and the scores
+    # carry it, exactly as written, to join back on; a repeated column not named like one is not carried.
+    rng = np.random.default_rng(7)
+    customers = rng.integers(1, 40, ROWS)
+    lines = ["customer_id,shop,amount,y"] + [
+        f"{c:05d},{c % 4},{a:.2f},{int(a > 30)}" for c, a in zip(customers, rng.gamma(2.0, 20.0, ROWS), strict=True)
+    ]
+    data = tmp_path / "log.csv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    model = nm.Model("mlp", target="y", epochs=1, progress=False, seed=0).fit(data)
+    assert model.schema_.column("customer_id").role == "categorical"
+    saved = model.predictor_.save(tmp_path / "model")
+    predict(saved, data, tmp_path / "scores.csv")
+    scores = pacsv.read_csv(tmp_path / "scores.csv", convert_options=pacsv.ConvertOptions(strings_can_be_null=False,
+        column_types={"customer_id": pa.string()}))  # fmt: skip
+    assert scores.column_names == ["customer_id", "score"]
+    assert scores.column("customer_id").to_pylist() == [f"{c:05d}" for c in customers]

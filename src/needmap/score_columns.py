@@ -2,7 +2,8 @@
 never hide an id.
 
 Each head gives ``score`` (binary), ``predicted`` and ``proba_<class>`` (multiclass) or ``prediction``
-(other tasks); with several heads each name ends in ``_<target>``. An id column keeps its name and its
+(other tasks); with several heads each name ends in ``_<target>``. The id columns come first, and so do
+the categorical inputs named like an identifier (``customer_id``). An id column keeps its name and its
 values whatever they are (the scores join back on it); when an output would take the name of an id column
 (an id column called ``score``), the output is written as ``needmap_<name>`` instead, and
 :func:`scores_notes` says so. Rows without the model's id columns are scored all the same, in their
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from needmap.data.infer import looks_like_identifier
 from needmap.schema import Schema
 
 #: Put before an output's name when an id column of the rows has that name.
@@ -59,9 +61,16 @@ def _free(name: str, ids: Collection[str]) -> str:
     return name
 
 
+def key_columns(schema: Schema) -> list[str]:
+    """The columns a scores table carries to join back on: the id columns, then the categorical inputs named
+    like an identifier (``customer_id`` of a purchase log, whose values repeat: an input of the model and
+    the key its scores join on)."""
+    return [*schema.ids, *(name for name in schema.categorical if looks_like_identifier(name))]
+
+
 def present_ids(schema: Schema, names: Collection[str]) -> list[str]:
-    """The model's id columns that the rows, with columns ``names``, have."""
-    return [name for name in schema.ids if name in names]
+    """The model's key columns (:func:`key_columns`) that the rows, with columns ``names``, have."""
+    return [name for name in key_columns(schema) if name in names]
 
 
 def scores_table(table: pa.Table, schema: Schema, out: np.ndarray) -> pa.Table:

@@ -52,6 +52,11 @@ DATETIME_RE = rf"^\s*(?:{_DATE}(?:[T ]{_TIME}(?:Z|[+-]\d{{2}}:?\d{{2}})?)?|{_TIM
 _ID_NAME = re.compile(r"(?i:(?:^|[_\W])id$|^uuid$|^guid$)|[a-z0-9](?:Id|ID)$")
 
 
+def looks_like_identifier(name: str) -> bool:
+    """Whether a column's name reads as an identifier: ``customer_id``, ``userId``, ``ID``, ``uuid``."""
+    return _ID_NAME.search(name) is not None
+
+
 # -- public API --------------------------------------------------------------------------------------
 def infer_schema(
     table: pa.Table,
