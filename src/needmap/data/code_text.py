@@ -52,6 +52,9 @@ def as_text_options(options: pacsv.ConvertOptions, names: list[str]) -> pacsv.Co
 def _beyond_int64(column: pa.ChunkedArray) -> bool:
     """Whether a float column holds only whole numbers, one of them beyond the int64 range: digits that a
     reader could not fit in an integer (a 20-digit order id), which a float keeps only to 16 or so."""
+    extremes = pc.min_max(column).as_py()  # cheap first: almost every float column stays inside int64's range
+    if extremes["min"] is None or max(abs(extremes["min"]), abs(extremes["max"])) < WIDEST_INTEGER:
+        return False
     finite = pc.drop_null(pc.if_else(pc.is_finite(column), column, pa.scalar(None, pa.float64())))
     if len(finite) == 0 or not pc.all(pc.equal(pc.floor(finite), finite)).as_py():
         return False
