@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
 from needmap.data.code_text import as_text_options, keep_code_text
+from needmap.data.digit_dates import read_digit_dates
 from needmap.data.read_options import ReadOptions
 from needmap.data.text_cells import clean_text_columns
 from needmap.data.text_layout import (
@@ -203,7 +204,7 @@ def _read_csv(
     if header and reading.names is None:
         table = table.rename_columns([n.strip() or n for n in names]) if reading.strip else table
     table = clean_text_columns(table, strip=reading.strip, missing=reading.missing, convert=convert_options())
-    return table, layout.skip + (2 if header else 1)
+    return read_digit_dates(table), layout.skip + (2 if header else 1)
 
 
 def _note_headerless(name: str, layout: Layout, reading: ReadOptions) -> None:
