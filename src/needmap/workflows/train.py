@@ -15,6 +15,7 @@ document}``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from needmap.schema import Schema
 from needmap.workflows.cv import cv_summary, run_cv
 from needmap.workflows.evidence import record_evidence
 from needmap.workflows.held_out import choose_on_cv, choose_scorers, judge_on_test, train_baselines
+from needmap.workflows.phases import PhaseClock
 from needmap.workflows.selection import SELECTION_FILE, SELECTIONS, selection_document
 
 
@@ -50,6 +52,7 @@ class TrainOutcome:
     test_table: pa.Table | None = None
     run_id: str | None = None  # the MLflow run, when tracked
     replaced: bool = False  # a model was at ``out`` before and was replaced
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase, the writing included (phases.py)
 
 
 def split_rows(
@@ -96,6 +99,7 @@ def run_train(
     track: str | None = None,
     n_boot: int = 1000,
     extras: Mapping[str, Any] | None = None,
+    phases: Mapping[str, float] | None = None,
     select: str = "auto",
 ) -> TrainOutcome:
     """Train ``model`` on ``table`` with a held-out test part, compare with the baselines, save.
@@ -124,6 +128,8 @@ def run_train(
             parameters, metrics, per-epoch curves and model directory are logged there
             (:func:`needmap.tracking.log_to_mlflow`); the run id is ``TrainOutcome.run_id``.
         n_boot: bootstrap resamples of the comparison with the baselines.
+        phases: seconds of what ran before, by phase (the command line's ``{"read": s}``): the first entries of
+            ``metrics["phases"]``, where the run adds its own (:mod:`needmap.workflows.phases`).
         extras: further documents to save beside the model, by file name (e.g. ``{"tuning.json": ...}``:
             see :data:`needmap.artifact.OPTIONAL_FILES`).
         select: which scorer the model answers with, per target, chosen on the network's validation rows:
@@ -159,14 +165,19 @@ def run_train(
             file=source_of(table),
             column=group_column,
         )
-    schema = schema or model.infer_schema(table)
+    clock = PhaseClock()
+    for name, seconds in (phases or {}).items():
+        clock.add(name, seconds)
+    with clock.phase("infer"):
+        schema = schema or model.infer_schema(table)
     other = [h for h in schema.heads if h.task != "binary"]
     if group_column is not None and other:
         raise ConfigError(
             f"a group AUC (group column '{group_column}') ranks a binary target's scores within groups; the "
             f"target '{other[0].name}' is {other[0].task}. Expected no group column."
         )
-    table, report = model.clean(table, schema)
+    with clock.phase("split"):
+        table, report = model.clean(table, schema)
     notes: list[str] = []
     if report["rows_without_target"]:
         notes.append(
@@ -184,32 +195,42 @@ def run_train(
             "cross-validation deals rows to folds at random or by class, which a time split rules out; "
             "expected --split stratified or random with --cv."
         )
-    train_idx, test_idx, split = split_rows(
-        table, schema, test_size=test_size, split=split, time_column=time_column, seed=seed
-    )
-    train_table, test_table = take_rows(table, pa.array(train_idx)), take_rows(table, pa.array(test_idx))
+    with clock.phase("split"):
+        train_idx, test_idx, split = split_rows(
+            table, schema, test_size=test_size, split=split, time_column=time_column, seed=seed
+        )
+        train_table, test_table = take_rows(table, pa.array(train_idx)), take_rows(table, pa.array(test_idx))
     cv_result = None
     if cv is not None:
-        cv_result = run_cv(
+        with clock.phase("cross-validation"):
+            cv_result = run_cv(
             train_table, model, cv, split=split, seed=seed, baseline=baseline, validation=validation, schema=schema,
             n_boot=n_boot,
         )  # fmt: skip
+    fit_started = time.perf_counter()
     fitted = model.fit(train_table, validation=validation, schema=schema).predictor_
     assert fitted is not None
-    x_test = fitted.preprocessor_.transform(test_table)
+    trained_s = float((fitted.metrics_.get("training") or {}).get("wall_time_s") or 0.0)
+    clock.add("prepare", time.perf_counter() - fit_started - trained_s)  # fit less its training loop
+    clock.add("train", trained_s)
+    with clock.phase("prepare"):
+        x_test = fitted.preprocessor_.transform(test_table)
     metrics: dict[str, Any] = dict(fitted.metrics_)
     metrics["split"] = {"method": split, "test_size": test_size, "seed": seed, "time_column": time_column}
     if cv_result is not None:
         metrics["cv"] = cv_summary(cv_result)
-    bases = train_baselines(fitted, train_table, seed) if baseline else None
-    if bases is not None:
-        fitted.use_baselines([b for per_target in bases for b in per_target])
-    if cv_result is not None and bases is not None:  # every training row scored out of fold: the wider evidence
-        fitted.selection_ = choose_on_cv(cv_result, fitted.schema_, select, seed)
-    else:
-        fitted.selection_ = choose_scorers(fitted, train_table, bases, select, seed)
+    with clock.phase("baselines"):
+        bases = train_baselines(fitted, train_table, seed) if baseline else None
+        if bases is not None:
+            fitted.use_baselines([b for per_target in bases for b in per_target])
+    with clock.phase("selection"):
+        if cv_result is not None and bases is not None:  # every training row scored out of fold: wider evidence
+            fitted.selection_ = choose_on_cv(cv_result, fitted.schema_, select, seed)
+        else:
+            fitted.selection_ = choose_scorers(fitted, train_table, bases, select, seed)
     fitted.extras_[SELECTION_FILE] = selection_document(fitted.selection_)
     groups = None if group_column is None else test_table.column(group_column).to_numpy(zero_copy_only=False)
+    evaluate_started = time.perf_counter()
     judged = judge_on_test(
         fitted,
         test_table,
@@ -225,17 +246,21 @@ def run_train(
     )
     metrics.update(judged.metrics)
     notes.extend(record_evidence(fitted, train_table, metrics))  # few rows, no signal: metrics["evidence"]
+    clock.add("evaluate", time.perf_counter() - evaluate_started)
     fitted.extras_["evaluation.json"] = judged.evaluation
     profiled = [c for c in [*fitted.schema_.features, *target_names(fitted.schema_)] if c in train_table.column_names]
-    fitted.extras_["profile.json"] = profile_table(
-        train_table.select(profiled), fitted.schema_, source=f"training rows of {source_of(table) or 'the table'}"
-    )
+    with clock.phase("profile"):
+        fitted.extras_["profile.json"] = profile_table(
+            train_table.select(profiled), fitted.schema_, source=f"training rows of {source_of(table) or 'the table'}"
+        )
     fitted.extras_.update(extras or {})
+    metrics["phases"] = clock.as_dict()  # all but the writing, which ends after metrics.json is written
     fitted.metrics_ = metrics
     fitted.report_.update(report)
     fitted.report_["test_rows"] = len(test_idx)
     fitted.report_["source"] = source_of(table)
-    path = fitted.save(out) if out is not None else None
+    with clock.phase("write"):
+        path = fitted.save(out) if out is not None else None
     run_id = _track(track, model, metrics, path, out) if track is not None else None
     return TrainOutcome(
         model=model,
@@ -246,6 +271,7 @@ def run_train(
         test_table=test_table,
         run_id=run_id,
         replaced=replaced,
+        phases=clock.as_dict(),
     )
 
 

@@ -43,6 +43,7 @@ def train(
 ) -> None:
     """Train a model on a table: preprocessing, the network, validation, two baselines and a verdict; save a
     model directory."""
+    from needmap.workflows.phases import phases_line
     from needmap.workflows.train import run_train
 
     started = time.perf_counter()
@@ -53,9 +54,12 @@ def train(
     estimator = build_model(
         model, given, file_model=file_model, params={**file_params, **params_from(param)}, skip=(RunOptions,)
     )
+    read_started = time.perf_counter()
     table = read_table(data, delimiter, encoding, reading)
-    outcome = run_train(table, estimator, out=out, **given[RunOptions])
+    phases = {"read": time.perf_counter() - read_started}
+    outcome = run_train(table, estimator, out=out, phases=phases, **given[RunOptions])
     print_outcome(outcome, started)
+    out_console.print(phases_line(outcome.phases), markup=False, highlight=False)
     inside = ", ".join(["metrics.json", "card.md", *sorted(outcome.model.extras_)])
     replaced = " (replaced the model that was there)" if outcome.replaced else ""
     out_console.print(f"model saved to [bold]{escape(str(outcome.out))}[/] ({escape(inside)} inside){replaced}")

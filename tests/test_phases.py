@@ -1,0 +1,66 @@
+"""Where a command's time goes: the phase clock, and the phases of a training run in metrics.json."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import needmap as nm
+from needmap.workflows.phases import PhaseClock, phases_line
+from needmap.workflows.train import run_train
+
+TRAIN_PHASES = ["read", "infer", "split", "prepare", "train", "baselines", "selection", "evaluate", "profile"]
+
+
+def test_the_clock_adds_seconds_per_phase_in_the_order_they_first_ran() -> None:
+    clock = PhaseClock()
+    clock.add("read", 1.25)
+    with clock.phase("train"):
+        time.sleep(0.02)
+    with pytest.raises(RuntimeError), clock.phase("evaluate"):
+        raise RuntimeError("a phase that fails is timed too")
+    clock.add("read", 0.5)
+    clock.add("write", -1.0)  # a negative difference of two clocks counts as nothing
+    seconds = clock.as_dict()
+    assert list(seconds) == ["read", "train", "evaluate", "write"]
+    assert seconds["read"] == 1.75 and seconds["train"] >= 0.02 and seconds["write"] == 0.0
+    assert phases_line({"read": 1.25, "train": 2.0}) == "time: read 1.2 s, train 2.0 s (of 3.2 s)"
+
+
+def test_a_training_run_keeps_its_phases_in_metrics_json(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 2))
+    table = pa.table({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] + rng.normal(size=600) > 0).astype(np.int64)})
+    model = nm.Model("mlp", target="y", epochs=1, hidden=[8], progress=False)
+    started = time.perf_counter()
+    outcome = run_train(table, model, out=tmp_path / "m", phases={"read": 0.5}, n_boot=20)
+    wall = time.perf_counter() - started
+    saved = json.loads((tmp_path / "m" / "metrics.json").read_text())["phases"]
+    assert list(saved) == TRAIN_PHASES
+    assert saved["read"] == 0.5 and all(v >= 0 for v in saved.values())
+    assert outcome.phases == {**saved, "write": outcome.phases["write"]}  # the writing ends after metrics.json
+    assert outcome.phases["train"] == pytest.approx(outcome.metrics["training"]["wall_time_s"], abs=1e-3)
+    assert sum(outcome.phases.values()) - 0.5 <= wall + 0.01  # never more than the run took (ms rounding aside)
+
+
+def test_needmap_train_prints_where_its_time_went(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from needmap.cli import app
+
+    rng = np.random.default_rng(1)
+    lines = ["a,b,y"] + [f"{a:.3f},{b:.3f},{int(a + b > 0)}" for a, b in rng.normal(size=(400, 2))]
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["train", str(tmp_path / "rows.csv"), "--target", "y", "--epochs", "1", "--out", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 0, result.output
+    shown = " ".join(result.output.split())  # the line may wrap
+    assert "time: read " in shown and ", write " in shown
+    saved = json.loads((tmp_path / "m" / "metrics.json").read_text())["phases"]
+    assert list(saved) == TRAIN_PHASES and saved["read"] > 0
