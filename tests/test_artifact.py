@@ -355,6 +355,23 @@ class _Interrupted(BaseException):
     """Stands for whatever stops a save between two steps: Ctrl-C, a full disk, a killed thread."""
 
 
+def stopping_at(step: int) -> Any:
+    """``stop_at(name, real)``: ``real`` wrapped to count as one step of a save, each wrapped call the next step;
+    the call that is step ``step`` (from 0) raises :class:`_Interrupted` named after its step instead of running."""
+    taken: list[str] = []
+
+    def stop_at(name: str, real: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            taken.append(name)
+            if len(taken) - 1 == step:
+                raise _Interrupted(name)
+            return real(*args, **kwargs)
+
+        return run
+
+    return stop_at
+
+
 @pytest.mark.parametrize("step", [0, 1, 2])
 def test_a_replacement_by_two_renames_stopped_at_any_rename_or_removal_leaves_a_whole_model_at_the_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: int
@@ -367,17 +384,8 @@ def test_a_replacement_by_two_renames_stopped_at_any_rename_or_removal_leaves_a_
 
     target = tmp_path / "m"
     save_artifact(target, **_parts(card="old"))
-    taken: list[str] = []
+    stop_at = stopping_at(step)
     replace, rmtree = os.replace, shutil.rmtree
-
-    def stop_at(name: str, real: Any) -> Any:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            taken.append(name)
-            if len(taken) - 1 == step:
-                raise _Interrupted(name)
-            return real(*args, **kwargs)
-
-        return run
 
     monkeypatch.setattr(model_place, "exchange", lambda one, other: False)
     monkeypatch.setattr(os, "replace", stop_at("replace", replace))

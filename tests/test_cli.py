@@ -13,21 +13,16 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
 import needmap as nm
-from needmap.cli import app
+from cli_run import run_cli
 from reference_scores import saved_run_references, table_references
 
-runner = CliRunner()
 FAST = ["--epochs", "3", "--batch-size", "256", "--quiet"]
 
 
 def run(*args: str | Path) -> tuple[int, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
+    return run_cli(*args)
 
 
 @pytest.fixture(scope="module")

@@ -10,20 +10,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
-from typer.testing import CliRunner
 
-from needmap.cli import app
+from cli_run import run_cli
 from reference_scores import saved_run_references
 
 DATASETS = Path(__file__).resolve().parent / "datasets"  # slices of public datasets (see ATTRIBUTION.md there)
-runner = CliRunner()
 
 
 def run(*args: str | Path) -> tuple[int, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
+    return run_cli(*args)
 
 
 @pytest.fixture(scope="module")

@@ -7,19 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from needmap.cli import app
+from cli_run import run_cli
 
-runner = CliRunner()
 FAST = ["--epochs", "2", "--batch-size", "256", "--hidden", "32,16", "--quiet"]
 
 
 def run(*args: str | Path) -> tuple[int, str]:
-    result = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
+    return run_cli(*args, env={"COLUMNS": "200"})
 
 
 @pytest.mark.slow

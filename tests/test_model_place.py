@@ -15,7 +15,7 @@ import pytest
 
 from needmap.artifact import load_artifact, save_artifact
 from needmap.errors import ArtifactError, ConfigError
-from test_artifact import _Interrupted, _parts
+from test_artifact import _Interrupted, _parts, stopping_at
 
 
 def test_a_directory_holding_anything_but_a_model_is_refused_and_kept(tmp_path: Path) -> None:
@@ -85,17 +85,8 @@ def test_a_swap_stopped_before_or_after_it_leaves_a_whole_model_at_the_path(
 
     target = tmp_path / "m"
     save_artifact(target, **_parts(card="old"))
-    taken: list[str] = []
+    stop_at = stopping_at(step)
     exchange, rmtree = model_place.exchange, shutil.rmtree
-
-    def stop_at(name: str, real: Any) -> Any:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            taken.append(name)
-            if len(taken) - 1 == step:
-                raise _Interrupted(name)
-            return real(*args, **kwargs)
-
-        return run
 
     monkeypatch.setattr(model_place, "exchange", stop_at("exchange", exchange))
     monkeypatch.setattr(shutil, "rmtree", stop_at("rmtree", rmtree))

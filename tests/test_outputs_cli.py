@@ -15,20 +15,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
 import needmap as nm
-from needmap.cli import app
+from cli_run import run_cli
 
-runner = CliRunner()
 FAST = ["--epochs", "1", "--batch-size", "256", "--quiet", "--no-baseline"]
 
 
 def run(*args: str | Path) -> tuple[int, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
+    return run_cli(*args)
 
 
 def _rows(n: int, seed: int) -> pa.Table:

@@ -8,19 +8,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow.csv as pacsv
 import pytest
-from typer.testing import CliRunner
 
-from needmap.cli import app
+from cli_run import run_cli
 
-runner = CliRunner()
 FAST = ["--epochs", "2", "--batch-size", "256", "--quiet"]
 
 
 def run(*args: str | Path) -> tuple[int, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
+    return run_cli(*args)
 
 
 def census_file(path: Path, rows: int, *, padded: bool, seed: int = 0) -> Path:
