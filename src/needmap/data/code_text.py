@@ -75,14 +75,17 @@ def keep_code_text(table: pa.Table, read_as_text: Callable[[list[str]], pa.Table
     text = read_as_text(integers + long_digits)
     for name in integers + long_digits:
         column = text.column(name)
-        keep = (
-            has_leading_zero(column)
-            if name in integers
-            else bool(pc.all(pc.match_substring_regex(column, DIGITS)).as_py())
-        )
-        if keep:
+        if _is_code_text(column, integer=name in integers):
             table = table.set_column(table.schema.get_field_index(name), name, column)
     return table
+
+
+def _is_code_text(text: pa.Array | pa.ChunkedArray, *, integer: bool) -> bool:
+    """The text of an integer column: whether a value has a leading zero; of a float column of whole numbers
+    beyond int64: whether every value is digits (an id, not a number written as ``1e20``)."""
+    if integer:
+        return has_leading_zero(text)
+    return bool(pc.all(pc.match_substring_regex(pc.drop_null(text), DIGITS)).as_py())
 
 
 def keeps_its_text(text: pa.Array | pa.ChunkedArray, typed: pa.Array | pa.ChunkedArray) -> bool:
@@ -90,7 +93,5 @@ def keeps_its_text(text: pa.Array | pa.ChunkedArray, typed: pa.Array | pa.Chunke
     a leading zero, or whole numbers too long for int64 (the rule of :func:`keep_code_text`, for a column typed
     again after its text was cleaned)."""
     if pa.types.is_integer(typed.type):
-        return has_leading_zero(text)
-    if pa.types.is_float64(typed.type) and _beyond_int64(typed):
-        return bool(pc.all(pc.match_substring_regex(pc.drop_null(text), DIGITS)).as_py())
-    return False
+        return _is_code_text(text, integer=True)
+    return pa.types.is_float64(typed.type) and _beyond_int64(typed) and _is_code_text(text, integer=False)
