@@ -14,11 +14,19 @@ benchmarks/speed_common.py; each library runs its own documented path:
   composed from its layers (benchmarks/peers/fuxictr_speed.py).
 * LightGBM: ``lightgbm.train`` on the same rows (numerics as they are, categories as pandas
   categoricals), 100 rounds of 63 leaves.
+* needmap-cli (``--cases needmap-cli:deepfm:fp32`` etc., not among the defaults): the ``needmap train`` command
+  as a user runs it, on the whole file (its own split, baselines on), in a process of its own: its wall time
+  and peak RSS beside the training time, seconds per phase and test AUCs its metrics.json records.
+
+Every report starts with the CPU (model, vendor, family / model / stepping, AVX-512 and AMX flags, cores);
+``--matmul`` also runs benchmarks/bench_matmul.py once and puts its GFLOP/s beside the table.
 
 Usage (the machine otherwise idle: a busy machine reads several times slower):
 
     benchmarks/.venv-peers/bin/python -m benchmarks.bench_speed --rows 1m --threads 2
     benchmarks/.venv-peers/bin/python -m benchmarks.bench_speed --data benchmarks/data/criteo_like_3m.parquet
+    benchmarks/.venv-peers/bin/python -m benchmarks.bench_speed --rows 1m --matmul \
+        --cases needmap-cli:deepfm:fp32,needmap-cli:dcnv2:fp32,deepctr:deepfm:fp32,deepctr:dcn:fp32
 
 Writes ``<out>/speed_<file stem>.json`` (every case's figures, the machine, the command) and
 ``<out>/speed_<file stem>.md`` (the table with the ratios needmap / peer); BENCHMARKS.md keeps it.
@@ -38,7 +46,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import cpu_name, gpu_name
+from benchmarks.report import cpu_info, cpu_line, gpu_name
 from benchmarks.speed_common import BATCH_SIZE as BATCH
 from benchmarks.speed_common import (
     CATEGORICAL,
@@ -54,6 +62,7 @@ from benchmarks.speed_common import (
     one_row_latency,
     raw_rows,
     read_result,
+    run_measured,
     split_rows,
     test_file,
     timed,
@@ -139,6 +148,97 @@ def needmap_case(model: str, data: Path, threads: int, epochs: int, precision: s
     return out
 
 
+def needmap_command() -> list[str]:
+    """How this environment runs the ``needmap`` command: the ``needmap`` script beside this Python, else
+    ``python -m needmap``."""
+    script = Path(sys.executable).parent / ("needmap.exe" if os.name == "nt" else "needmap")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "needmap"]
+
+
+def _baseline_rows(metrics: dict[str, Any]) -> Any:
+    """The baselines' sample size where metrics.json records one (none of these keys exists today: None)."""
+    keys = ("baseline_rows", "baseline_sample", "baseline_sample_rows", "baselines_rows")
+    for where in (metrics, metrics.get("report") or {}, metrics.get("baselines_info") or {}):
+        for key in keys:
+            if isinstance(where, dict) and where.get(key) is not None:
+                return where[key]
+    return None
+
+
+def needmap_cli_case(
+    model: str,
+    data: Path,
+    threads: int,
+    epochs: int,
+    precision: str,
+    device: str,
+    *,
+    embedding_dim: int = EMBEDDING_DIM,
+    hidden: tuple[int, ...] = HIDDEN,
+    batch_size: int = BATCH,
+    cross_layers: int = CROSS_LAYERS,
+) -> CaseResult:
+    """``needmap train`` as a user runs it, on the whole file, in a process of its own: it splits off its own
+    test rows (20%, stratified) and validation rows (10% of the rest), trains the network and the two baselines
+    (the default), chooses the scorer, evaluates and writes the model directory. Measured: the command's wall
+    time and peak RSS, and from its metrics.json the training time and rows/s, the seconds per phase and the
+    test AUCs. ``embedding_dim``, ``hidden``, ``batch_size`` and ``cross_layers`` are the benchmark's sizes;
+    other values are for tests only."""
+    import shlex
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = Path(tmp) / "model"
+        command = [
+            *needmap_command(), "train", str(data), "--target", LABEL, "--model", model,
+            "--embedding-dim", str(embedding_dim), "--hidden", ",".join(map(str, hidden)),
+            "--batch-size", str(batch_size), "--epochs", str(epochs), "--lr", str(LR), "--seed", "1",
+            "--threads", str(threads), "--device", device,
+        ]  # fmt: skip
+        if model == "dcnv2":
+            command += ["--param", f"cross_layers={cross_layers}"]
+        if precision != "fp32":
+            command += ["--precision", precision]
+        command += ["--out", str(out_dir)]
+        log = Path(tmp) / "output.txt"
+        code, wall, peak_mb = run_measured(command, log)
+        if code != 0:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            raise RuntimeError(f"needmap train exited {code}: {tail}")
+        metrics = json.loads((out_dir / "metrics.json").read_text())
+    training = metrics.get("training") or {}
+    report_ = metrics.get("report") or {}
+    network = metrics.get("network_test") or metrics["test"]
+    selection = metrics.get("selection") or {}
+    out = CaseResult(
+        "needmap-cli", model, precision, device=training.get("device") or device,
+        train_rows=int(report_.get("train_rows") or 0), test_rows=int(report_.get("test_rows") or 0),
+        epochs=int(training.get("epochs_run") or epochs),
+    )  # fmt: skip
+    shown = [str(data.relative_to(REPO)) if arg == str(data) and data.is_relative_to(REPO) else arg for arg in command]
+    shown[-1] = "<tmp dir>"  # --out's folder, gone with the case
+    out.command = shlex.join(["needmap", *shown[len(needmap_command()) :]])
+    out.command_s = out.end_to_end_s = wall
+    out.command_peak_rss_mb = peak_mb
+    out.train_s = training.get("wall_time_s")
+    out.train_rows_per_s = training.get("rows_per_s")
+    out.phases = metrics.get("phases")
+    if out.phases:
+        out.preprocess_s = sum(out.phases.get(k, 0.0) for k in ("read", "infer", "split", "prepare"))
+    out.test_auc = network.get("auc")
+    out.scorer = selection.get("scorer")
+    out.scorer_test_auc = metrics["test"].get("auc")
+    out.baseline_test_auc = {name: m.get("auc") for name, m in (metrics.get("baselines") or {}).items()}
+    out.baseline_rows = _baseline_rows(metrics)
+    valid_rows = report_.get("validation_rows") or 0
+    out.notes.append(
+        f"`needmap train` on the whole file, its own split ({out.train_rows:,} training rows, {valid_rows:,} "
+        f"validation, {out.test_rows:,} test), missing-indicator fields on (its default), baselines on; "
+        "raw file to model s = the command's wall time, its interpreter start to its exit; preprocess s = its "
+        "read, infer, split and prepare phases; peak RSS (its workers) = this case's process (the command's)"
+    )
+    return out
+
+
 def lightgbm_case(model: str, data: Path, threads: int, epochs: int, precision: str) -> CaseResult:
     """LightGBM on the same split; categories as pandas categoricals (its native categorical splits)."""
     import lightgbm as lgb
@@ -208,6 +308,8 @@ def run_case(spec: str, data: Path, threads: int, epochs: int, device: str = "cp
     library, model, precision = spec.split(":")
     if library == "needmap":
         return needmap_case(model, data, threads, epochs, precision, device)
+    if library == "needmap-cli":
+        return needmap_cli_case(model, data, threads, epochs, precision, device)
     if library == "deepctr":
         from benchmarks.peers.deepctr_speed import run_case as deepctr_run
 
@@ -220,7 +322,9 @@ def run_case(spec: str, data: Path, threads: int, epochs: int, device: str = "cp
         from benchmarks.peers.fuxictr_speed import run_case as fuxictr_run
 
         return fuxictr_run(model, data, threads, epochs, precision)
-    raise ValueError(f"unknown library {library!r} in case {spec!r}; expected needmap, deepctr, fuxictr or lightgbm")
+    raise ValueError(
+        f"unknown library {library!r} in case {spec!r}; expected needmap, needmap-cli, deepctr, fuxictr or lightgbm"
+    )
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -239,6 +343,37 @@ def run_in_child(spec: str, data: Path, threads: int, epochs: int, timeout: floa
     return result
 
 
+def parse_matmul(text: str) -> dict[str, dict[str, float]]:
+    """The GFLOP/s of benchmarks/bench_matmul.py's Markdown table: {shape: {kernel: GFLOP/s}}."""
+    rows = [line for line in text.splitlines() if line.startswith("|") and not line.startswith("|---")]
+    if not rows:
+        return {}
+    kernels = [cell.strip() for cell in rows[0].strip("|").split("|")][1:]
+    out: dict[str, dict[str, float]] = {}
+    for row in rows[1:]:
+        shape, *cells = (cell.strip() for cell in row.strip("|").split("|"))
+        out[shape] = {kernel: float(cell) for kernel, cell in zip(kernels, cells, strict=False) if cell}
+    return out
+
+
+def matmul_probe(threads: int, timeout: float) -> dict[str, Any]:
+    """benchmarks/bench_matmul.py once, in a child process: its command, seconds, printed lines (a header
+    line and the GFLOP/s table) and the table parsed (:func:`parse_matmul`), or an ``error``."""
+    command = [sys.executable, "-m", "benchmarks.bench_matmul", "--threads", str(threads)]
+    shown = f"python -m benchmarks.bench_matmul --threads {threads}"
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"command": shown, "error": f"ran past {timeout:.0f} s"}
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
+        return {"command": shown, "error": f"exit {proc.returncode}: {tail}", "seconds": seconds}
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    return {"command": shown, "seconds": seconds, "lines": lines, "gflops": parse_matmul(proc.stdout)}
+
+
 def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x" if a and b else "–"
 
@@ -254,6 +389,69 @@ def rss(result: dict[str, Any]) -> str:
     own = fmt(result.get("peak_rss_mb"))
     children = result.get("children_peak_rss_mb")
     return own if not children else f"{own} ({fmt(children)})"
+
+
+#: The DeepCTR-Torch case a needmap-cli case's end-to-end time is set beside, per model.
+DEEPCTR_PEER = {"deepfm": "deepctr:deepfm:fp32", "dcnv2": "deepctr:dcn:fp32"}
+
+
+def command_lines(results: list[dict[str, Any]]) -> list[str]:
+    """The needmap-cli cases (``needmap train`` run whole): the command beside its training, its peak RSS, the
+    test AUCs of the network, the scorer it answers with and each baseline, its end-to-end time beside
+    DeepCTR-Torch's (:data:`DEEPCTR_PEER`, when that case ran too), and a line of phases per case."""
+    cli = [r for r in results if r.get("library") == "needmap-cli" and "error" not in r]
+    if not cli:
+        return []
+    ok = {r["case"]: r for r in results if "error" not in r}
+    lines = [
+        "",
+        "`needmap train` run whole (needmap-cli cases: its own split, validation, baselines, selection, "
+        "evaluation and writing; raw file to model = the command's wall time):",
+        "",
+        "| case | command s | training s | command / training | train rows/s | command peak RSS MB "
+        "| network test AUC | answers with (test AUC) | baselines' test AUC | baseline rows "
+        "| command / DeepCTR-Torch end to end |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in cli:
+        peer = ok.get(DEEPCTR_PEER.get(r["model"], ""))
+        versus = f"{ratio(r['command_s'], peer['end_to_end_s'])} ({peer['case']})" if peer else "–"
+        bases = ", ".join(f"{name} {fmt(v, 4)}" for name, v in (r.get("baseline_test_auc") or {}).items()) or "–"
+        scorer = f"{r['scorer']} ({fmt(r.get('scorer_test_auc'), 4)})" if r.get("scorer") else "–"
+        baseline_rows = r.get("baseline_rows")
+        sample = f"{baseline_rows:,}" if isinstance(baseline_rows, int) else str(baseline_rows or "–")
+        whole = ratio(r["command_s"], r["train_s"])
+        lines.append(
+            f"| {r['case']} | {fmt(r['command_s'], 1)} | {fmt(r['train_s'], 1)} | {whole} "
+            f"| {fmt(r['train_rows_per_s'])} | {fmt(r.get('command_peak_rss_mb'))} | {fmt(r['test_auc'], 4)} "
+            f"| {scorer} | {bases} | {sample} | {versus} |"
+        )
+    lines.append("")
+    for r in cli:
+        phases = r.get("phases") or {}
+        listed = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())
+        lines.append(
+            f"- phases ({r['case']}): {listed or '–'} (of {sum(phases.values()):.1f} s; the command "
+            f"{fmt(r['command_s'], 1)} s): `{r.get('command')}`"
+        )
+    return lines
+
+
+def matmul_lines(probe: dict[str, Any] | None) -> list[str]:
+    """The matmul probe's table (benchmarks/bench_matmul.py, GFLOP/s) as it printed it, or why it is missing."""
+    if not probe:
+        return []
+    if "error" in probe:
+        return ["", f"Matmul probe (benchmarks/bench_matmul.py) failed: {probe['error'].splitlines()[-1][:200]}"]
+    said = [line for line in probe["lines"] if not line.startswith("|")]
+    table = [line for line in probe["lines"] if line.startswith("|")]
+    return [
+        "",
+        f"Matmul probe of this CPU, GFLOP/s (`{probe['command']}`, {probe['seconds']:.0f} s, run before the cases): "
+        + " ".join(said),
+        "",
+        *table,
+    ]
 
 
 def report(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -299,6 +497,8 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                         f"end to end {ratio(mine['end_to_end_s'], theirs['end_to_end_s'])} of its time, "
                         f"scoring {ratio(mine['score_rows_per_s'], theirs['score_rows_per_s'])}"
                     )
+    extra = command_lines(results) + matmul_lines(meta.get("matmul"))
+    lines += [*extra, ""] if extra else []
     for r in results:
         for note in r.get("notes") or []:
             lines.append(f"- note ({r['case']}): {note}")
@@ -317,6 +517,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds a case may run")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--matmul",
+        action="store_true",
+        help="run benchmarks/bench_matmul.py once before the cases (not free) and put its GFLOP/s in the report",
+    )
     parser.add_argument("--case", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     data = args.data or REPO / "benchmarks" / "data" / f"criteo_like_{args.rows}.parquet"
@@ -334,20 +539,26 @@ def main(argv: list[str] | None = None) -> int:
     write_split_files(data)
     n = pq.ParquetFile(data).metadata.num_rows
     train_rows, test_rows = split_rows(n)
-    meta = {
+    cpu = cpu_info()
+    meta: dict[str, Any] = {
         "data": str(data.relative_to(REPO) if data.is_relative_to(REPO) else data),
         "rows": n,
         "train_rows": train_rows.stop,
         "test_rows": n - test_rows.start,
         "epochs": args.epochs,
         "threads": args.threads,
-        "cpu": cpu_name(),
+        "cpu": cpu_line(cpu),
+        "cpu_info": cpu,
         "device": args.device,
         "gpu": gpu_name() if args.device != "cpu" else None,
         "cores": os.cpu_count(),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": "benchmarks/.venv-peers/bin/python -m benchmarks.bench_speed " + shlex.join(sys.argv[1:]),
     }
+    if args.matmul:
+        print("[matmul probe] running ...", flush=True)
+        meta["matmul"] = matmul_probe(args.threads, args.timeout)
+        print(f"[matmul probe] {meta['matmul'].get('error') or meta['matmul']['gflops']}", flush=True)
     results = []
     for spec in filter(None, args.cases.split(",")):
         print(f"[{spec}] running ...", flush=True)

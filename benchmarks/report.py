@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 from collections import defaultdict
@@ -19,15 +20,92 @@ KINDS: dict[str, str] = {
 }
 
 
+def _cpuinfo_fields(block: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def parse_cpuinfo(text: str) -> dict[str, Any]:
+    """What a report says of a CPU, from the text of Linux's /proc/cpuinfo.
+
+    Returns ``model_name``, ``vendor`` (vendor_id, or an ARM "CPU implementer"), ``family``, ``model``,
+    ``stepping`` (strings as the file writes them, None where it has none), ``logical_cpus`` (processor
+    entries), ``cores`` (distinct physical id x core id pairs, else "cpu cores" x sockets, else None),
+    ``sockets``, ``avx512`` and ``amx`` (the flags of those families the first processor lists, sorted) and
+    ``avx512_bf16`` (whether it lists that flag), ``flags_known`` (whether it lists flags at all)."""
+    blocks = [_cpuinfo_fields(b) for b in text.split("\n\n") if b.strip()]
+    processors = [fields for fields in blocks if fields.get("processor") is not None]
+    first = processors[0] if processors else _cpuinfo_fields(text)
+    flags = set((first.get("flags") or first.get("Features") or "").split())
+    pairs = {(p.get("physical id"), p.get("core id")) for p in processors if p.get("core id") is not None}
+    sockets = {p.get("physical id") for p in processors if p.get("physical id") is not None}
+    cores: int | None = len(pairs) or None
+    if cores is None and first.get("cpu cores", "").isdigit():
+        cores = int(first["cpu cores"]) * max(len(sockets), 1)
+    return {
+        "model_name": first.get("model name") or first.get("Model name") or first.get("Hardware"),
+        "vendor": first.get("vendor_id") or first.get("CPU implementer"),
+        "family": first.get("cpu family") or first.get("CPU architecture"),
+        "model": first.get("model") or first.get("CPU part"),
+        "stepping": first.get("stepping") or first.get("CPU revision"),
+        "logical_cpus": len(processors) or None,
+        "cores": cores,
+        "sockets": len(sockets) or None,
+        "avx512": sorted(f for f in flags if f.startswith("avx512")),
+        "amx": sorted(f for f in flags if f.startswith("amx")),
+        "avx512_bf16": "avx512_bf16" in flags,
+        "flags_known": bool(flags),
+    }
+
+
+def cpu_info(path: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
+    """The CPU this process runs on: :func:`parse_cpuinfo` of ``path`` (Linux), else what ``platform`` reports
+    (model name and architecture only; no flags), with ``usable_cores`` (the CPUs this process may run on) and
+    ``machine`` (platform.machine()) added."""
+    try:
+        info = parse_cpuinfo(Path(path).read_text(encoding="utf-8", errors="replace"))
+    except OSError:  # no /proc (macOS, Windows): platform's names below
+        info = parse_cpuinfo("")
+        info["logical_cpus"] = os.cpu_count()
+    info["model_name"] = info["model_name"] or platform.processor() or platform.machine() or "unknown CPU"
+    try:
+        info["usable_cores"] = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no affinity (macOS, Windows)
+        info["usable_cores"] = os.cpu_count()
+    info["machine"] = platform.machine()
+    return info
+
+
+def cpu_line(info: dict[str, Any]) -> str:
+    """:func:`cpu_info` in one line, e.g. ``AMD EPYC (AuthenticAMD family 26 model 2 stepping 1), 2 cores,
+    2 logical CPUs, 2 usable; AVX-512 bf16 bitalg bw cd dq f ...; AMX none`` (each family's flags without its
+    prefix)."""
+    ids = [f"{key} {info[key]}" for key in ("family", "model", "stepping") if info.get(key) is not None]
+    about = " ".join([info["vendor"], *ids] if info.get("vendor") else ids)
+    line = info.get("model_name") or "unknown CPU"
+    if about:
+        line += f" ({about})"
+    counts = [
+        f"{info[key]} {label}"
+        for key, label in (("cores", "cores"), ("logical_cpus", "logical CPUs"), ("usable_cores", "usable"))
+        if info.get(key) is not None
+    ]
+    if counts:
+        line += ", " + ", ".join(counts)
+    if not info.get("flags_known"):
+        return f"{line}; CPU flags unknown"
+    avx512 = " ".join(sorted(f.removeprefix("avx512").lstrip("_") for f in info.get("avx512") or [])) or "none"
+    amx = " ".join(sorted(f.removeprefix("amx").lstrip("_") for f in info.get("amx") or [])) or "none"
+    return f"{line}; AVX-512 {avx512}; AMX {amx}"
+
+
 def cpu_name() -> str:
     """The CPU's model name (/proc/cpuinfo), else what platform reports, for the reports' machine line."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:  # no /proc (macOS, Windows): platform's name below
-        pass
-    return platform.processor() or "unknown CPU"
+    return str(cpu_info()["model_name"])
 
 
 def gpu_name() -> str:

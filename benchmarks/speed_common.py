@@ -63,6 +63,19 @@ class CaseResult:
             Ray's), or None when it started none. A forked child's peak counts the pages it shares with
             the parent at the fork, so this is an upper bound.
         notes: anything a reader must know to read the figures.
+
+    The ``needmap-cli`` cases (the ``needmap train`` command run whole, in a process of its own) also fill:
+
+        command: the command line that ran.
+        command_s: the command's wall time, from its start to its exit (interpreter start, reading, training,
+            baselines, evaluation, writing); ``end_to_end_s`` is the same figure.
+        command_peak_rss_mb: the command process's peak RSS (os.wait4), apart from ``peak_rss_mb``.
+        phases: seconds per phase of the run, as metrics.json keeps them (all but the writing).
+        scorer, scorer_test_auc: the scorer the model answers with (its selection) and its test AUC
+            (metrics["test"]); ``test_auc`` is the network's (metrics["network_test"] when another scorer
+            answers).
+        baseline_test_auc: each baseline's test AUC (metrics["baselines"]).
+        baseline_rows: the rows the baselines were trained on when metrics.json records a sample size, else None.
     """
 
     library: str
@@ -85,6 +98,14 @@ class CaseResult:
     peak_rss_mb: float | None = None
     children_peak_rss_mb: float | None = None
     notes: list[str] = field(default_factory=list)
+    command: str | None = None
+    command_s: float | None = None
+    command_peak_rss_mb: float | None = None
+    phases: dict[str, float] | None = None
+    scorer: str | None = None
+    scorer_test_auc: float | None = None
+    baseline_test_auc: dict[str, float] | None = None
+    baseline_rows: Any = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -192,3 +213,28 @@ def raw_rows(data: Path, count: int = 200) -> list[dict[str, Any]]:
     # to a case's peak RSS.
     batches = pq.ParquetFile(test_file(data)).iter_batches(batch_size=count, columns=NUMERIC + CATEGORICAL)
     return next(batches).to_pylist()
+
+
+def run_measured(command: list[str], log: Path, cwd: Path | None = None) -> tuple[int, float, float | None]:
+    """Run ``command`` to its end, its stdout and stderr into the file ``log``: (exit code, wall seconds from
+    its start to its exit, its peak RSS in MB from os.wait4, or None where there is no wait4)."""
+    import os
+    import subprocess
+    import sys
+
+    start = time.perf_counter()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        if not hasattr(os, "wait4"):  # Windows
+            code = proc.wait()
+            return code, time.perf_counter() - start, None
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+    per_mb = 1024 * 1024 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return proc.returncode, wall, usage.ru_maxrss / per_mb
