@@ -26,6 +26,7 @@ import numpy as np
 from needmap.errors import ArtifactError
 from needmap.features.batch import FeatureBatch
 from needmap.runtime.device import usable_cores
+from needmap.workflows.linear_sgd import SGD_MIN_ROWS, fit_logistic_sgd
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -126,6 +127,7 @@ class Baseline:
     list_cardinalities: list[int] = field(default_factory=list)
     rounds: int | None = None
     target: str | None = None
+    fit: dict[str, Any] = field(default_factory=dict)  # how it was fitted: solver, rows, ... (reported, saved)
 
     def _inputs(self, x: FeatureBatch) -> Any:
         if self.name == LIGHTGBM:
@@ -154,7 +156,7 @@ class Baseline:
         """This baseline as JSON-safe values, to be read back by :meth:`from_dict`.
 
         Keys: ``name``, ``task``, ``cardinalities``, ``list_cardinalities``, ``rounds`` (and ``target``
-        for a baseline of a multi-task model), then the fitted
+        for a baseline of a multi-task model; ``fit``, how it was fitted, when known), then the fitted
         model: ``coef`` (``[K, d]`` logistic regression, ``[d]`` Ridge; d the columns of the design),
         ``intercept`` (``[K]``, or a number for Ridge) and ``classes`` (logistic regression); or LightGBM's
         model in its own text format (``model``, the kept rounds only) and that text's sha256
@@ -169,6 +171,8 @@ class Baseline:
         }
         if self.target is not None:
             document["target"] = self.target
+        if self.fit:
+            document["fit"] = dict(self.fit)
         if self.name == LIGHTGBM:
             text = self._booster().model_to_string()
             document.update(model=text, model_sha256=_sha256(text))
@@ -205,13 +209,16 @@ class Baseline:
         target = document.get("target")
         if target is not None and not (isinstance(target, str) and target):
             where.fail(f"has the target {target!r}", "the name of one of the model's targets, or no target key")
+        fit = document.get("fit", {})
+        if not isinstance(fit, dict):
+            where.fail(f"has fit {str(fit)[:80]}", "an object saying how the baseline was fitted, or no fit key")
         if name == LIGHTGBM:
             estimator = _booster_from(document, where)
         elif name == RIDGE:
             estimator = _ridge_from(document, where)
         else:
             estimator = _logistic_from(document, where)
-        return cls(name, estimator, task, cards, lists, rounds=rounds, target=target)
+        return cls(name, estimator, task, cards, lists, rounds=rounds, target=target, fit=dict(fit))
 
 
 def _sha256(text: str) -> str:
@@ -343,11 +350,16 @@ def fit_baseline(
     cardinalities: list[int],
     seed: int = 0,
     list_cardinalities: Sequence[int] = (),
+    x_valid: FeatureBatch | None = None,
+    y_valid: np.ndarray | None = None,
 ) -> Baseline:
-    """Fit logistic regression (binary, multiclass; L2, C=1) or Ridge (regression) on ``x``.
+    """Fit logistic regression (binary, multiclass; L2) or Ridge (regression) on ``x``.
 
-    ``list_cardinalities``: ids of each list feature of ``x`` (``cardinality`` of the
-    preprocessor's ``list_specs_``); lists without one are left out of the design.
+    Logistic regression is fitted exactly by L-BFGS (C=1), except for a binary target on at least
+    :data:`~needmap.workflows.linear_sgd.SGD_MIN_ROWS` rows: there by averaged SGD stopped on the
+    validation rows ``x_valid``, ``y_valid`` when given (:mod:`needmap.workflows.linear_sgd`); the
+    baseline's ``fit`` says which. ``list_cardinalities``: ids of each list feature of ``x``
+    (``cardinality`` of the preprocessor's ``list_specs_``); lists without one are left out of the design.
     """
     # Imported here, as LightGBM is: importing scikit-learn sets KMP_* environment variables, which
     # fitting a baseline may do but importing needmap must not.
@@ -356,10 +368,17 @@ def fit_baseline(
     lists = [int(c) for c in list_cardinalities]
     design = _design(x, cardinalities, lists)
     if task == "regression":
-        return Baseline(RIDGE, Ridge(alpha=1.0).fit(design, y), task, cardinalities, lists)
+        return Baseline(RIDGE, Ridge(alpha=1.0).fit(design, y), task, cardinalities, lists, fit={"rows": len(x)})
+    if task == "binary" and len(x) >= SGD_MIN_ROWS:
+        valid = None
+        if x_valid is not None and y_valid is not None and len(x_valid):
+            valid = (_design(x_valid, cardinalities, lists), y_valid)
+        estimator, fit = fit_logistic_sgd(design, y, seed=seed, valid=valid)
+        return Baseline(LOGISTIC, estimator, task, cardinalities, lists, fit={**fit, "rows": len(x)})
     estimator = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
     estimator.fit(design, y)
-    return Baseline(LOGISTIC, estimator, task, cardinalities, lists)
+    fit = {"solver": "L-BFGS", "C": 1.0, "iterations": int(np.max(estimator.n_iter_)), "rows": len(x)}
+    return Baseline(LOGISTIC, estimator, task, cardinalities, lists, fit=fit)
 
 
 def fit_lightgbm(
@@ -432,7 +451,7 @@ def fit_single_baselines(
     regression) on ``x``, then LightGBM on ``x`` with early stopping on ``x_valid`` when given."""
     lists = list(list_cardinalities)
     return [
-        fit_baseline(x, y, task, cardinalities, seed=seed, list_cardinalities=lists),
+        fit_baseline(x, y, task, cardinalities, seed=seed, list_cardinalities=lists, x_valid=x_valid, y_valid=y_valid),
         fit_lightgbm(x, y, task, cardinalities, seed=seed, list_cardinalities=lists, x_valid=x_valid, y_valid=y_valid),
     ]
 
