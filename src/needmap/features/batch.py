@@ -43,3 +43,19 @@ class FeatureBatch:
     def take(self, index: np.ndarray) -> FeatureBatch:
         """The rows at ``index`` (int array), as a new contiguous batch."""
         return FeatureBatch(self.numeric[index], self.categorical[index], tuple(a[index] for a in self.lists))
+
+    def with_rows_of(
+        self, order: np.ndarray, numeric: list[int], categorical: list[int], lists: list[int]
+    ) -> FeatureBatch:
+        """A new batch whose given columns (of ``numeric`` and ``categorical``, and the ``lists`` entries) hold
+        the rows at ``order`` (a permutation of the rows) and whose other columns are these, shared, not copied."""
+        num = self.numeric
+        if numeric:
+            num = num.copy()
+            num[:, numeric] = self.numeric[np.ix_(order, numeric)]
+        cat = self.categorical
+        if categorical:
+            cat = cat.copy()
+            cat[:, categorical] = self.categorical[np.ix_(order, categorical)]
+        listed = tuple(a[order] if k in lists else a for k, a in enumerate(self.lists))
+        return FeatureBatch(num, cat, listed)

@@ -394,6 +394,27 @@ class Preprocessor:
         self.last_transform_report_ = {"rows": n, "columns": column_report}
         return FeatureBatch(numeric_out, categorical_out, tuple(lists_out))
 
+    def column_positions(self, name: str) -> tuple[list[int], list[int], list[int]]:
+        """Where :meth:`transform` writes what it reads from the input column ``name``: its columns of
+        ``FeatureBatch.numeric`` (scaled number, missing indicator, zero flag), of ``FeatureBatch.categorical``
+        (category ids, buckets, value field) and its entries of ``FeatureBatch.lists``; empty lists for a
+        column that is not a feature. Every one of them is a function of that column's value in the same row
+        alone, so shuffling the column's rows shuffles exactly these (permutation importance encodes once)."""
+        self._check_fitted()
+        numeric = [j for j, c in enumerate(self.numeric_columns_) if c.name == name]
+        indicator_at = len(self.numeric_columns_)
+        zero_at = indicator_at + sum(c.indicator for c in self.numeric_columns_)
+        for column in self.numeric_columns_:  # the same order as transform writes them
+            if column.indicator:
+                numeric += [indicator_at] if column.name == name else []
+                indicator_at += 1
+            if column.zero_flag:
+                numeric += [zero_at] if column.name == name else []
+                zero_at += 1
+        categorical = [j for j, e in enumerate(self.vocabularies_) if e.name == name]
+        lists = [k for k, c in enumerate(self.list_columns_) if c.name == name]
+        return sorted(numeric), categorical, lists
+
     def fit_transform(self, table: pa.Table) -> FeatureBatch:
         """``fit(table)`` then ``transform(table)``."""
         return self.fit(table).transform(table)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from needmap.errors import ConfigError, DataError
-from needmap.metrics._checks import as_1d, binary_labels, probabilities, same_length
-from needmap.metrics.classification import _top_count, lift_capture
+from needmap.metrics._checks import as_1d, binary_labels, fraction, probabilities, same_length
+from needmap.metrics.classification import _top_count
 
 LIFT_TOPS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5)
 
@@ -172,16 +172,28 @@ def lift_curve(y: np.ndarray, p: np.ndarray, points: int = 100) -> dict[str, lis
 
 
 def lift_table(y: np.ndarray, p: np.ndarray, tops: tuple[float, ...] = LIFT_TOPS) -> list[dict[str, float | None]]:
-    """Lift and capture rate at a few top shares (:func:`lift_capture` at each).
+    """Lift and capture rate at a few top shares: :func:`~needmap.metrics.classification.lift_capture` at
+    each, from one ranking of the rows (the same stable sort, so the same rows in each top group) rather than
+    one sort per share.
 
     Returns:
         ``[{"top": 0.01, "lift": ..., "capture": ...}, ...]``, one row per share in ``tops``; lift
         and capture are None when ``y`` has no positive.
     """
+    labels = binary_labels(y)
+    scores = as_1d(p, "p")
+    same_length(labels, scores, "y_true", "p")
+    shares = [fraction(top, "top") for top in tops]
+    n, positives = len(labels), int(labels.sum())
+    if positives == 0:
+        return [{"top": float(top), "lift": None, "capture": None} for top in tops]
+    caught_within = np.cumsum(labels[np.argsort(-scores, kind="stable")])  # positives among the first k + 1
     rows: list[dict[str, float | None]] = []
-    for top in tops:
-        lift, capture = lift_capture(y, p, top)
-        rows.append({"top": float(top), "lift": lift, "capture": capture})
+    for top, share in zip(tops, shares, strict=True):
+        k = _top_count(n, share)
+        caught = int(caught_within[k - 1])
+        lift = (caught / k) / (positives / n)
+        rows.append({"top": float(top), "lift": float(lift), "capture": float(caught / positives)})
     return rows
 
 

@@ -1,6 +1,7 @@
 """The baselines section of a model's report: the deep model against traditional models on the same rows:
-their metrics, the paired bootstrap intervals and the verdict, on the test rows (evaluation.json) and, when
-labelled data is given and the model saved its baselines, on that data too; target by target."""
+their metrics, the paired intervals (bootstrap, or asymptotic on many rows) and the verdict, on the test rows
+(evaluation.json) and, when labelled data is given and the model saved its baselines, on that data too; target
+by target."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from needmap.report.content import NO_EVALUATION, ReportData, per_target, target_label, verdict_of
 from needmap.report.html import Section, explain, note, verdict_box
-from needmap.report.metric_tables import columns_table, comparisons_table, models_table
+from needmap.report.metric_tables import columns_table, comparisons_heading, comparisons_table, models_table
 from needmap.report.text import esc, number
 
 
@@ -27,7 +28,7 @@ def _on_data(data: ReportData, target: str) -> str:
     parts.append(models_table(document, data.targets[target]))
     comparisons = document.get("comparisons") or []
     if comparisons:
-        parts.append(f"<h3>Paired bootstrap over {esc(name)}</h3>")
+        parts.append(f"<h3>{esc(comparisons_heading(comparisons, name))}</h3>")
         parts.append(comparisons_table(comparisons))
     return "".join(parts)
 
@@ -40,7 +41,7 @@ def _on_test_rows(data: ReportData, target: str, evaluation: dict[str, Any]) -> 
     parts.append(models_table(evaluation, data.targets[target]))
     comparisons = evaluation.get("comparisons") or []
     if comparisons:
-        parts.append("<h3>Paired bootstrap over the test rows</h3>")
+        parts.append(f"<h3>{esc(comparisons_heading(comparisons, 'the test rows'))}</h3>")
         parts.append(comparisons_table(comparisons))
     group = evaluation.get("group_auc")
     if group:

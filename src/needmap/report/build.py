@@ -85,6 +85,17 @@ def _deep_curves_only(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "models": models}
 
 
+def importance_rows(document: dict[str, Any]) -> str:
+    """Which rows the importance of an evaluation document was measured on, in words: its rows (``data``), and
+    when it was measured on a sample of them (``importance_rows``, written by training since it records it),
+    how many of them."""
+    rows = document.get("data") or "the test rows"
+    measured, total = document.get("importance_rows"), document.get("rows")
+    if isinstance(measured, int) and isinstance(total, int) and measured < total:
+        return f"{rows}; {measured:,} of these {total:,} rows, drawn at random"
+    return rows
+
+
 def report_data(
     model_dir: str | os.PathLike[str], data: pa.Table | None = None, *, title: str | None = None
 ) -> ReportData:
@@ -116,7 +127,7 @@ def report_data(
     for target, document in result.evaluations.items():
         if document.get("importance"):
             result.importance[target] = document["importance"]
-            result.importance_rows = document.get("data") or "the test rows"
+            result.importance_rows = importance_rows(document)
     result.notes["importance"] = "no importance in this model directory: give labelled data to measure it"
     if data is None:
         return result

@@ -1,12 +1,13 @@
 """The metric tables of the summary and baselines sections: held-out metrics side by side, every model of an
-evaluation document, and the paired bootstrap comparisons. Each metric is named by its plain name with its
-key in small print (:func:`needmap.report.html.metric_label`) and written by
+evaluation document, and the paired comparisons (bootstrap, or asymptotic on many rows). Each metric is named
+by its plain name with its key in small print (:func:`needmap.report.html.metric_label`) and written by
 :func:`needmap.metrics.names.metric_text`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from needmap.metrics.compare import interval_name
 from needmap.metrics.names import metric_text
 from needmap.report.content import percent
 from needmap.report.html import metric_label, note, table
@@ -53,9 +54,25 @@ def _interval(comparison: dict[str, Any]) -> str:
     return "–" if low is None or high is None else f"[{low:+.4f}, {high:+.4f}]"
 
 
+def _resamples(comparison: dict[str, Any]) -> object:
+    """The resamples of a bootstrap interval; for an asymptotic one, that none were drawn and whose it is."""
+    if interval_name(comparison) == "bootstrap":
+        return comparison.get("n_boot", "")
+    return f"none ({interval_name(comparison)})"
+
+
+def comparisons_heading(comparisons: list[dict[str, Any]], where: str) -> str:
+    """The heading above :func:`comparisons_table`: "Paired bootstrap over <where>" when every interval is a
+    bootstrap's, else the intervals' names ("Paired DeLong intervals over <where>")."""
+    names = list(dict.fromkeys(interval_name(c) for c in comparisons))
+    if names == ["bootstrap"]:
+        return f"Paired bootstrap over {where}"
+    return f"Paired {' and '.join(names)} intervals over {where}"
+
+
 def comparisons_table(comparisons: list[dict[str, Any]]) -> str:
-    """One row per paired bootstrap comparison of the deep model with a baseline (differences and interval
-    in the metric's decimals, signed)."""
+    """One row per paired comparison of the deep model with a baseline (differences and interval in the
+    metric's decimals, signed; the resamples of a bootstrap, or the asymptotic interval's name)."""
     return table(
         ["baseline", "metric", "deep", "baseline's", "difference", "interval", "level", "resamples"],
         [
@@ -64,7 +81,7 @@ def comparisons_table(comparisons: list[dict[str, Any]]) -> str:
                 metric_text(str(c.get("metric")), c.get("deep")), metric_text(str(c.get("metric")), c.get("other")),
                 f"{c['difference']:+.4f}" if c.get("difference") is not None else "–",
                 _interval(c),
-                percent(c.get("level")), c.get("n_boot", ""),
+                percent(c.get("level")), _resamples(c),
             ]
             for c in comparisons
         ],

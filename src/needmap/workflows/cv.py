@@ -135,7 +135,8 @@ def run_cv(
         baseline: also train logistic regression (Ridge for regression) and LightGBM per fold.
         validation: share of each fold's training rows held out for early stopping (0: none).
         schema: the schema to use (None: inferred once from ``table``).
-        n_boot: bootstrap resamples of the pooled comparison (binary targets).
+        n_boot: bootstrap resamples of the pooled comparison (binary targets; none on many rows, where the
+            interval is the asymptotic one: :data:`needmap.metrics.compare.ASYMPTOTIC_CELLS`).
 
     Returns:
         ``{"k", "split", "seed", "rows", "metric", "higher_is_better", "primary", "models",

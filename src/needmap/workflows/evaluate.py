@@ -4,7 +4,7 @@ test rows.
 
 The rows are transformed once by the model's preprocessor; the deep model and each baseline score the
 same features; :func:`needmap.workflows.evaluation.evaluation_document` gives every model's metrics and
-curves, and for a binary target the paired bootstrap comparisons and the verdict. A multi-task model is
+curves, and for a binary target the paired comparisons and the verdict. A multi-task model is
 compared target by target, with the baselines saved for each target.
 """
 
@@ -62,7 +62,8 @@ def evaluate_with_baselines(
         model: a fitted model: a Predictor (from ``needmap.load``) or a fitted Model (from ``run_train``).
         table: rows with the model's input columns and its target; rows without a target are left out
             and counted.
-        n_boot: resamples of the paired bootstrap (binary).
+        n_boot: resamples of the paired bootstrap (binary; none on many rows, where the interval is the
+            asymptotic one: :data:`needmap.metrics.compare.ASYMPTOTIC_CELLS`).
         seed: seed of the resampling: the same seed gives the same intervals.
         baselines: the baselines to score; None: those saved with the model (:func:`saved_baselines`,
             none when it has no baselines.json).
@@ -71,10 +72,10 @@ def evaluate_with_baselines(
     Returns:
         ``metrics``: the model's metrics as :meth:`Predictor.evaluate` gives them (its chosen scorer's, with
         ``rows_without_target``); ``baselines``: ``{name: metrics}`` on the same rows ({} without
-        baselines); ``comparisons``: the paired bootstrap comparisons of the chosen scorer's AUC with each
+        baselines); ``comparisons``: the paired comparisons of the chosen scorer's AUC with each
         other model's (binary; else []); ``verdict``: one sentence, how the saved choice holds up on these
         rows (:func:`needmap.workflows.selection.holds_up_sentence`; a model saved without a choice: the
-        bootstrap verdict), None without baselines; ``primary``: the chosen scorer's name (the first
+        paired-interval verdict), None without baselines; ``primary``: the chosen scorer's name (the first
         target's); ``rows``, ``rows_without_target``; ``evaluation``: the whole evaluation
         document (curves per model, :func:`needmap.workflows.evaluation.evaluation_document`).
     """

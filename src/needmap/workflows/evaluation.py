@@ -1,6 +1,7 @@
 """The evaluation document (``evaluation.json`` of a model directory): every model's metrics and
-curves on the same test rows, the deep model against each baseline with a paired bootstrap
-interval, and one sentence that says which model to use.
+curves on the same test rows, the deep model against each baseline with a paired interval (the
+bootstrap's, or on many rows the asymptotic one it converges to:
+:func:`needmap.metrics.compare.bootstrap_difference`), and one sentence that says which model to use.
 
 Layout for a binary task (version 1)::
 
@@ -8,14 +9,16 @@ Layout for a binary task (version 1)::
     models: {name: {kind: "deep" | "baseline", metrics, roc, pr, gains, lift, lift_table,
                     calibration, profit}}            deep model first, then the baselines
     profit_settings: {contact_cost, conversion_value}
-    comparisons: [{baseline, metric, deep, other, difference, low, high, level, n_boot}]
+    comparisons: [{baseline, metric, deep, other, difference, low, high, level, n_boot[, method]}]
+                     method only where the interval is not the bootstrap's ("delong", with n_boot 0)
     verdict, group_auc (None or {column, gauc, groups_used, groups_skipped, rows_used}),
-    importance (None here: permutation importance is added by its own step)
+    importance (None here: permutation importance is added by its own step, with importance_rows: how many
+    rows it was measured on, a random sample where the rows are more than its max_rows)
 
 A multiclass or regression document holds version, task, data, rows, primary, models (kind and
 metrics; a regression model also ``residuals``, ``deciles`` and ``amount_gains``, see
 :mod:`needmap.metrics.regression_curves`), comparisons (empty) and a verdict on the primary metric (log
-loss, RMSE); training adds ``importance`` to every task's document.
+loss, RMSE); training adds ``importance`` and ``importance_rows`` to every task's document.
 """
 
 from __future__ import annotations
@@ -91,6 +94,17 @@ def _ordered(scores: Mapping[str, np.ndarray], primary: str) -> list[str]:
     return [primary, *(name for name in scores if name != primary)]
 
 
+def _comparison(baseline: str, result: dict[str, Any]) -> dict[str, Any]:
+    """One entry of ``comparisons``: the baseline's name and the :data:`COMPARISON_KEYS` of its
+    :func:`~needmap.metrics.compare.bootstrap_difference` result, and its ``method`` when the interval is not
+    the bootstrap's. Documents written before asymptotic intervals hold bootstraps only and no ``method``, so
+    an entry without one reads the same whichever version wrote it."""
+    entry = {"baseline": baseline, **{key: result[key] for key in COMPARISON_KEYS}}
+    if result["method"] != "bootstrap":
+        entry["method"] = result["method"]
+    return entry
+
+
 def _binary_document(
     y: np.ndarray,
     scores: Mapping[str, np.ndarray],
@@ -121,7 +135,7 @@ def _binary_document(
     if 0 < positives < len(labels):
         for name in names[1:]:
             result = bootstrap_difference(labels, probs[primary], probs[name], metric="auc", n_boot=n_boot, seed=seed)
-            comparisons.append({"baseline": name, **{key: result[key] for key in COMPARISON_KEYS}})
+            comparisons.append(_comparison(name, result))
         verdict = verdict_sentence(comparisons)
     else:
         only = "positives" if positives else "negatives"
@@ -196,7 +210,8 @@ def evaluation_document(
         conversion_value: value of one conversion, for the profit curves (binary).
         groups: a group per row ``[n]`` for the group AUC of the deep model (binary), or None.
         group_column: the name of the column ``groups`` came from, recorded beside the group AUC.
-        n_boot: resamples of the paired bootstrap (binary).
+        n_boot: resamples of the paired bootstrap (binary); on many rows the interval is the asymptotic one
+            and none is drawn (:data:`needmap.metrics.compare.ASYMPTOTIC_CELLS`).
         seed: seed of the resampling: the same seed gives the same intervals.
 
     Returns:

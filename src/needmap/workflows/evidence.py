@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from needmap.features.target import target_names
+from needmap.metrics.delong import placements
 
 #: Coverage of every interval here.
 LEVEL = 0.95
@@ -68,19 +69,6 @@ def auc_half_width(n_pos: int, n_neg: int, auc: float = 0.5, level: float = LEVE
     return float(NormalDist().inv_cdf(0.5 + level / 2) * math.sqrt(max(variance, 0.0)))
 
 
-def _midranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of ``values``, ties given the mean of their ranks."""
-    order = np.argsort(values, kind="stable")
-    ranked = values[order]
-    new = np.r_[True, ranked[1:] != ranked[:-1]]
-    starts = np.flatnonzero(new)
-    ends = np.r_[starts[1:], len(values)]
-    block = np.cumsum(new) - 1
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = ((starts + ends - 1) / 2 + 1)[block]
-    return ranks
-
-
 def delong_interval(y: np.ndarray, scores: np.ndarray, level: float = LEVEL) -> dict[str, Any]:
     """The AUC of ``scores`` for binary labels ``y`` with DeLong's standard error and its normal interval.
 
@@ -97,9 +85,7 @@ def delong_interval(y: np.ndarray, scores: np.ndarray, level: float = LEVEL) -> 
     m, n = int(positive.sum()), int((~positive).sum())
     if m == 0 or n == 0:
         return {"auc": None, "se": None, "low": None, "high": None}
-    ranks = _midranks(s)
-    v_pos = (ranks[positive] - _midranks(s[positive])) / n
-    v_neg = 1.0 - (ranks[~positive] - _midranks(s[~positive])) / m
+    v_pos, v_neg = placements(positive, s)
     auc = float(v_pos.mean())
     if m < 2 or n < 2:
         return {"auc": auc, "se": None, "low": None, "high": None}

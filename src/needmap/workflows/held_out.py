@@ -1,7 +1,8 @@
 """How training judges a fitted model on its held-out test rows: per target, the network's metrics, the two
 baselines trained on the rows that trained the network, which of them is better, the verdict and the
-evaluation document (curves, the paired bootstrap comparisons and, for a binary target, the permutation
-importance).
+evaluation document (curves, the paired comparisons and, for a binary target, the permutation
+importance). Each model scores the test rows once: the chosen scorer is made from the network's and the
+baselines' outputs (:func:`chosen_output`).
 
 Every target is judged the same way, on the test rows that have it. The results of a model of one target are
 that target's (``metrics["test"]`` is its metrics); a model of several targets gives each by target
@@ -10,6 +11,7 @@ that target's (``metrics["test"]`` is its metrics); a model of several targets g
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +28,8 @@ from needmap.workflows.baseline import Baseline, fit_baselines
 from needmap.workflows.cv import PRIMARY
 from needmap.workflows.evaluation import evaluation_document
 from needmap.workflows.evidence import held_out_evidence
-from needmap.workflows.importance import permutation_importance
-from needmap.workflows.selection import NETWORK, Choice, choose, decision_sentence
+from needmap.workflows.importance import measure_importance
+from needmap.workflows.selection import NETWORK, Choice, choose, combine, decision_sentence
 
 
 def verdict(task: str, deep_name: str, deep: dict[str, Any], base_name: str, base: dict[str, Any]) -> str:
@@ -130,6 +132,39 @@ def choose_on_cv(cv_result: dict[str, Any], schema: Any, select: str, seed: int)
     ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Scored:
+    """A baseline's outputs on the test rows, computed once, in the baseline's place where the chosen scorer is
+    made of them (:func:`needmap.workflows.selection.combine` reads its ``name`` and ``predict``)."""
+
+    name: str
+    values: np.ndarray
+
+    def predict(self, x: Any) -> np.ndarray:
+        return self.values
+
+
+def chosen_output(
+    fitted: Predictor,
+    t: int,
+    choice: Choice,
+    network: np.ndarray,
+    baselines: Sequence[Baseline],
+    scores: Mapping[str, np.ndarray],
+    x: FeatureBatch,
+) -> np.ndarray:
+    """Target ``t``'s outputs on the rows ``x`` from its chosen scorer, as ``fitted.score(x)`` gives them, made
+    from the network's (``network``) and the baselines' outputs (``scores``, by name) already computed there
+    when the model's baselines for the target are these ``baselines`` (as training passes them): the test rows
+    are scored once by each model. Other baselines: scored again by ``fitted.score``."""
+    if not choice.needs_baselines:
+        return network
+    saved = fitted.baselines_of(choice.target)
+    if saved and all(any(s is b for b in baselines) for s in saved):
+        return combine(choice, network, [_Scored(s.name, scores[s.name]) for s in saved], x)
+    return head_columns(fitted.schema_, fitted.score(x))[t]
+
+
 @dataclass
 class TestJudgement:
     """What the test rows say of a fitted model: the entries of its ``metrics`` and its ``evaluation.json``."""
@@ -157,18 +192,19 @@ def judge_on_test(
     ``baselines``: per target, the baselines to compare with (:func:`train_baselines`); None without baselines.
     The metrics entries: ``test`` (the network's metrics, with ``rows_without_target``) and, with baselines,
     ``baselines`` (``{name: metrics}``), ``baseline_rounds`` (LightGBM's rounds), ``baseline`` (the better
-    one's name), ``baseline_test`` (its metrics) and ``verdict`` (a sentence: the bootstrap verdict of a binary
-    target, else :func:`verdict` against the better baseline); ``comparisons`` (the paired bootstrap
-    comparisons, binary targets) and ``group_auc`` (with ``groups``) when there are any; ``evidence``, what the
-    test rows can tell (:func:`needmap.workflows.evidence.held_out_evidence`: few rows, no signal). Each is the one
-    target's for a model of one target, ``{target: ...}`` for several (the verdict: one sentence per target).
+    one's name), ``baseline_test`` (its metrics) and ``verdict`` (a sentence: the paired-interval verdict of a
+    binary target, else :func:`verdict` against the better baseline); ``comparisons`` (the paired
+    comparisons, binary targets: :func:`needmap.metrics.compare.bootstrap_difference`) and ``group_auc`` (with
+    ``groups``) when there are any; ``evidence``, what the test rows can tell
+    (:func:`needmap.workflows.evidence.held_out_evidence`: few rows, no signal). Each is the one target's for a
+    model of one target, ``{target: ...}`` for several (the verdict: one sentence per target). The evaluation
+    documents hold the permutation importance and ``importance_rows``, the rows it was measured on.
     """
     schema = fitted.schema_
     deep_name = f"{fitted.model} network"
     y_test = np.asarray(fitted.preprocessor_.encode_target(test_table)).reshape(test_table.num_rows, -1)
     choices = fitted.selection_ or [Choice(h.name) for h in schema.heads]
-    outputs = head_columns(schema, fitted.score(x_test))  # each target's chosen scorer
-    networks = head_columns(schema, fitted.network_score(x_test)) if fitted.selection_ else outputs
+    networks = head_columns(schema, fitted.network_score(x_test))  # scored once: the chosen scorer reuses them
     test: dict[str, Any] = {}
     network_test: dict[str, Any] = {}
     base_metrics: dict[str, dict[str, Any]] = {}
@@ -179,14 +215,15 @@ def judge_on_test(
     group_auc: dict[str, Any] = {}
     documents: dict[str, Any] = {}
     evidence: dict[str, Any] = {}
-    for t, (head, output) in enumerate(zip(schema.heads, outputs, strict=True)):
+    for t, head in enumerate(schema.heads):
         name, task, choice = head.name, str(head.task), choices[t]
         column = y_test[:, t]
         keep = ~np.isnan(column.astype(np.float64))
-        test[name] = labelled_metrics(task, column, output)
-        network_test[name] = test[name] if choice.scorer == NETWORK else labelled_metrics(task, column, networks[t])
         mine = baselines[t] if baselines is not None else []
         scores = {b.name: b.predict(x_test) for b in mine}
+        output = chosen_output(fitted, t, choice, networks[t], mine, scores, x_test)  # the chosen scorer's
+        test[name] = labelled_metrics(task, column, output)
+        network_test[name] = test[name] if choice.scorer == NETWORK else labelled_metrics(task, column, networks[t])
         chosen = deep_name if choice.scorer == NETWORK else choice.scorer
         models = {chosen: output, deep_name: networks[t], **scores}  # the chosen scorer first, once
         evidence[name] = held_out_evidence(
@@ -215,7 +252,8 @@ def judge_on_test(
         )
         measurable = 0 < int(np.sum(column[keep])) < int(keep.sum()) if task == "binary" else int(keep.sum()) >= 2
         if measurable:  # the AUC drop of a binary target (both classes needed), the RMSE or log loss rise else
-            document["importance"] = permutation_importance(fitted, test_table, seed=seed, target=name)
+            importance = measure_importance(fitted, test_table, seed=seed, target=name)
+            document["importance"], document["importance_rows"] = importance.columns, importance.rows
         if task == "binary" and document.get("comparisons"):
             comparisons[name] = document["comparisons"]
             verdicts[name] = verdict_sentence(document["comparisons"])

@@ -6,10 +6,16 @@ against the unshuffled rows is that column's importance: the drop of the AUC for
 rise of the RMSE for a regression target, the rise of the log loss for a multiclass target
 (:data:`QUALITY`). A list column (multi-hot set, sequence) is shuffled as a whole: each row gets another
 row's whole list.
+
+A fitted needmap model encodes the rows once: every encoded value is a function of one input column in its
+row (:meth:`needmap.features.preprocess.Preprocessor.column_positions`), so shuffling a column's rows before
+encoding and shuffling its encoded values are the same, and only the scoring is repeated per column.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,7 +27,8 @@ from needmap.errors import ConfigError, DataError, SchemaError
 from needmap.features.target import encode_target, head_schema, target_names
 from needmap.metrics.classification import multiclass_metrics
 from needmap.metrics.compare import weighted_auc
-from needmap.predictor import head_columns
+from needmap.predictor import Predictor, head_columns
+from needmap.runtime.arrow_memory import system_arrow_pool
 
 #: Per task, the measure whose loss is a column's importance and whether higher is better.
 QUALITY: dict[str, tuple[str, bool]] = {"binary": ("auc", True), "regression": ("rmse", False),
@@ -35,6 +42,15 @@ def _quality(task: str, y: np.ndarray, out: np.ndarray) -> float:
     if task == "regression":
         return float(np.sqrt(np.mean((np.asarray(out, np.float64) - y) ** 2)))
     return float(multiclass_metrics(y.astype(np.int64), out)["logloss"])
+
+
+@dataclass
+class Importance:
+    """A permutation importance: ``columns`` as :func:`permutation_importance` returns them, and ``rows``, how
+    many labelled rows they were measured on (at most its ``max_rows``, a random sample of them)."""
+
+    columns: list[dict[str, Any]]
+    rows: int
 
 
 def permutation_importance(
@@ -62,11 +78,24 @@ def permutation_importance(
         that column shuffled, in the measure's units (the AUC of the rows as given minus the mean shuffled
         AUC; the mean shuffled RMSE or log loss minus that of the rows as given): near 0 or negative, the
         model does not use it; ``auc``, ``rmse`` or ``logloss`` = the mean shuffled measure. Feature columns
-        missing from ``table`` are left out.
+        missing from ``table`` are left out. :func:`measure_importance` also says how many rows were scored.
     Raises:
         ConfigError for a target that is not the model's, or options out of range; SchemaError when the
         target column is absent; DataError when a binary target's rows hold one class only.
     """
+    return measure_importance(model, table, target=target, repeats=repeats, seed=seed, max_rows=max_rows).columns
+
+
+def measure_importance(
+    model: Any,
+    table: pa.Table,
+    *,
+    target: str | None = None,
+    repeats: int = 1,
+    seed: int = 0,
+    max_rows: int = 20000,
+) -> Importance:
+    """:func:`permutation_importance` (the same arguments and checks) with the number of rows it scored."""
     schema = getattr(model, "schema_", None)
     if schema is None or model.preprocessor_ is None:
         raise ConfigError("the model is not fitted; expected a trained model (needmap.load or Model.fit).")
@@ -102,21 +131,53 @@ def permutation_importance(
             column=name,
         )
 
-    def quality(rows: pa.Table) -> float:
-        return _quality(task, y, head_columns(schema, model.predict_proba(rows))[t])
+    def quality(out: np.ndarray) -> float:
+        return _quality(task, y, head_columns(schema, out)[t])
 
-    base = quality(table)
+    predictor = getattr(model, "predictor_", model)
+    if isinstance(predictor, Predictor):
+        outputs = _encoded_outputs(predictor, table, schema.features, repeats, rng)
+    else:  # a stand-in that scores tables only
+        outputs = _table_outputs(model, table, schema.features, repeats, rng)
+    base = quality(next(outputs)[1])
+    shuffled: dict[str, list[float]] = {}
+    for feature, out in outputs:
+        shuffled.setdefault(feature, []).append(quality(out))
     result = []
-    for name in schema.features:
+    for feature, values in shuffled.items():
+        mean = float(np.mean(values))
+        result.append({"feature": feature, "drop": base - mean if higher_better else mean - base, measure: mean})
+    result.sort(key=lambda r: (-r["drop"], r["feature"]))
+    return Importance(result, table.num_rows)
+
+
+def _table_outputs(
+    model: Any, table: pa.Table, features: list[str], repeats: int, rng: np.random.Generator
+) -> Iterator[tuple[str, np.ndarray]]:
+    """The model's outputs on ``table`` as given (named ""), then on it with each feature column present
+    shuffled, ``repeats`` times per column: the table is encoded again for each."""
+    yield "", model.predict_proba(table)
+    for name in features:
         if name not in table.column_names:
             continue
         index = table.column_names.index(name)
         column = table.column(name)
-        values = []
         for _ in range(repeats):
-            shuffled = table.set_column(index, name, column.take(pa.array(rng.permutation(table.num_rows))))
-            values.append(quality(shuffled))
-        mean = float(np.mean(values))
-        result.append({"feature": name, "drop": base - mean if higher_better else mean - base, measure: mean})
-    result.sort(key=lambda r: (-r["drop"], r["feature"]))
-    return result
+            order = pa.array(rng.permutation(table.num_rows))
+            yield name, model.predict_proba(table.set_column(index, name, column.take(order)))
+
+
+def _encoded_outputs(
+    predictor: Predictor, table: pa.Table, features: list[str], repeats: int, rng: np.random.Generator
+) -> Iterator[tuple[str, np.ndarray]]:
+    """:func:`_table_outputs` of a fitted model from one encoding of ``table``: a shuffled column's encoded
+    values are shuffled in place of the column (the same permutations of the same ``rng``, the same outputs)."""
+    with system_arrow_pool():
+        x = predictor.preprocessor_.transform(table)
+    yield "", predictor.score(x)
+    for name in features:
+        if name not in table.column_names:
+            continue
+        positions = predictor.preprocessor_.column_positions(name)
+        for _ in range(repeats):
+            yield name, predictor.score(x.with_rows_of(rng.permutation(table.num_rows), *positions))

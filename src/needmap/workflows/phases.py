@@ -1,16 +1,16 @@
 """Where a command's time goes: seconds per phase (read, infer, preprocess, train, baselines, ...).
 
-A whole `needmap train` can take many times its training loop (baselines on a million rows, the bootstrap of
-the comparison, the profile of the training rows), and a user who waits wants to know for what. A
-:class:`PhaseClock` adds up wall seconds per named phase in the order the phases first ran; the command prints
-them at the end and ``metrics.json`` keeps them (``phases``), all but the writing of the model directory,
-which ends after ``metrics.json`` is written.
+A whole `needmap train` can take many times its training loop (baselines on a million rows, the paired
+comparisons and the permutation importance, the profile of the training rows), and a user who waits wants to
+know for what. A :class:`PhaseClock` adds up wall seconds per named phase in the order the phases first ran;
+the command prints them at the end and ``metrics.json`` keeps them (``phases``), all but the writing of the
+model directory, which ends after ``metrics.json`` is written.
 
 The phases of ``needmap train``: ``read`` (the file), ``infer`` (the schema), ``split`` (rows without a target
 left out, the test rows held out), ``cross-validation`` (with ``--cv``), ``prepare`` (the preprocessing fitted
 and applied, the network built; the first fit of a process also loads torch), ``train`` (the training loop,
 validation passes included), ``baselines``, ``selection`` (the scorer chosen on validation rows), ``evaluate``
-(the test rows scored and compared, the bootstrap), ``profile`` (the training rows' profile for drift) and
+(the test rows scored and compared, the permutation importance), ``profile`` (the training rows' profile for drift) and
 ``write``.
 """
 

@@ -46,7 +46,8 @@ BLEND_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 #: AUC is known to no better than ±0.05 (:data:`needmap.workflows.evidence.FEW_RARER`, the rule the
 #: warnings of few rows use), wider than the gaps between the candidates.
 FEW_EVIDENCE = FEW_RARER
-#: Resamples of that bootstrap.
+#: Resamples of that bootstrap. It stays a bootstrap whatever the number of rows: it decides only where the
+#: rarer class is few, where a normal interval is least to be trusted.
 EVIDENCE_BOOT = 500
 #: Candidates from the simplest to the least simple.
 SIMPLICITY = ("linear", LIGHTGBM, NETWORK, BLEND)
@@ -312,7 +313,7 @@ def choose(
                     break
                 continue
             interval = bootstrap_difference(
-                y, outputs[best], outputs[name], metric="auc", n_boot=EVIDENCE_BOOT, seed=seed
+                y, outputs[best], outputs[name], metric="auc", n_boot=EVIDENCE_BOOT, seed=seed, method="bootstrap"
             )
             if interval["low"] <= 0.0:
                 chosen = name
@@ -332,7 +333,7 @@ def _named(candidate: str, network_name: str) -> str:
 def decision_sentence(choice: Choice, network_name: str, document: Mapping[str, Any]) -> str:
     """The one verdict of a trained target: the scorer it answers with and why (the validation rows), then how
     that choice did on the test rows (``document``: its evaluation document, the chosen scorer primary):
-    against each other model, the paired bootstrap interval of the AUC for a binary target, else the test
+    against each other model, the paired interval of the AUC for a binary target, else the test
     figures; "no clear winner" when an interval holds zero."""
     shown = [f"{_named(k, network_name)} {v:.4f}" for k, v in choice.validation.items() if v is not None]
     sentence = f"Scores with {choice.label(network_name)}: {choice.reason}"

@@ -4,7 +4,7 @@ read -> schema (inferred + overrides) -> checks -> split off a test part -> (k-f
 of the training part) -> fit preprocessing and the network on the rest (with a validation part for
 early stopping, and a calibrator fitted on it) -> test metrics beside two baselines trained on the
 same rows, logistic regression and LightGBM (which stops early on the same validation rows) -> a
-paired bootstrap comparison and its verdict, the test curves (``evaluation.json``) -> save the model
+paired comparison and its verdict, the test curves (``evaluation.json``) -> save the model
 directory -> (log the run to MLflow).
 
 Every target is judged on the test rows that have it (:mod:`needmap.workflows.held_out`); a model of several
@@ -127,7 +127,8 @@ def run_train(
         track: an MLflow tracking URI (a folder such as ``mlruns`` or ``http://host:5000``): the run's
             parameters, metrics, per-epoch curves and model directory are logged there
             (:func:`needmap.tracking.log_to_mlflow`); the run id is ``TrainOutcome.run_id``.
-        n_boot: bootstrap resamples of the comparison with the baselines.
+        n_boot: bootstrap resamples of the comparison with the baselines (none on many test rows: the
+            asymptotic interval, :data:`needmap.metrics.compare.ASYMPTOTIC_CELLS`).
         phases: seconds of what ran before, by phase (the command line's ``{"read": s}``): the first entries of
             ``metrics["phases"]``, where the run adds its own (:mod:`needmap.workflows.phases`).
         extras: further documents to save beside the model, by file name (e.g. ``{"tuning.json": ...}``:
@@ -138,8 +139,8 @@ def run_train(
 
     ``model.extras_["evaluation.json"]`` receives the test rows' evaluation
     document of the deep model beside the baselines (:func:`needmap.workflows.evaluation.evaluation_document`),
-    and for a binary target ``metrics["verdict"]`` is its bootstrap verdict against the baseline with the
-    best test AUC (``metrics["comparisons"]``: one paired bootstrap comparison per baseline). With
+    and for a binary target ``metrics["verdict"]`` is its paired-interval verdict against the baseline with
+    the best test AUC (``metrics["comparisons"]``: one paired comparison per baseline). With
     ``baseline``, ``model.extras_["baselines.json"]`` holds the fitted baselines themselves
     (:func:`needmap.workflows.baseline.baselines_document`), to compare with on new data.
     """
