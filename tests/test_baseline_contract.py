@@ -432,9 +432,10 @@ def _json(document: Any) -> Any:
 def test_a_linear_baseline_is_written_as_its_coefficients(fitted: dict[str, Baseline]) -> None:
     logistic = fitted["binary LR"]
     document = logistic.to_dict()
-    assert set(document) == {"name", "task", "cardinalities", "list_cardinalities", "rounds", "coef", "intercept",
-                             "classes"}  # fmt: skip
+    assert set(document) == {"name", "task", "cardinalities", "list_cardinalities", "rounds", "fit", "coef",
+                             "intercept", "classes"}  # fmt: skip
     assert (document["name"], document["task"], document["rounds"]) == (LOGISTIC, "binary", None)
+    assert document["fit"]["solver"] == "L-BFGS" and document["fit"]["rows"] == 150
     assert (document["cardinalities"], document["list_cardinalities"], document["classes"]) == ([4], [5], [0.0, 1.0])
     assert document["coef"] == logistic.estimator.coef_.tolist() and len(document["coef"]) == 1
     assert document["intercept"] == logistic.estimator.intercept_.tolist()
@@ -451,9 +452,10 @@ def test_lightgbm_is_written_as_its_model_text_and_that_texts_sha256(fitted: dic
         document = base.to_dict()
     finally:
         base.target = None
-    assert set(document) == {"name", "task", "cardinalities", "list_cardinalities", "rounds", "target", "model",
-                             "model_sha256"}  # fmt: skip
+    assert set(document) == {"name", "task", "cardinalities", "list_cardinalities", "rounds", "target", "fit",
+                             "model", "model_sha256"}  # fmt: skip
     assert (document["rounds"], document["target"]) == (200, "buys")
+    assert document["fit"]["max_bin"] == 255 and document["fit"]["learning_rate"] == 0.05  # few rows: the defaults
     assert document["model"] == base.estimator.booster_.model_to_string()
     assert document["model_sha256"] == hashlib.sha256(document["model"].encode("utf-8")).hexdigest()
 

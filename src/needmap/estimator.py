@@ -48,6 +48,7 @@ import torch
 from needmap.data.roles import ColumnRoles
 from needmap.declare import unknown_message
 from needmap.errors import ConfigError
+from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig
 from needmap.features.roles_schema import as_list, column_roles, schema_with_roles
 from needmap.features.target import (
@@ -395,6 +396,8 @@ class Model:
             result=result,
             fit_rows=prepared.fit_rows,
         )
+        if isinstance(x_train, FeatureBatch) and prepared.fit_rows is not None:
+            predictor.encoded_fit_rows_ = {"train": x_train, "validation": x_valid}
         predictor.metrics_ = {
             "validation": self._calibrate(predictor, x_valid, y_valid) if x_valid is not None else None,
             "training": {

@@ -145,6 +145,9 @@ class Predictor:
         self.extras_: dict[str, Any] = dict(extras or {})
         self.result_ = result
         self.fit_rows_ = fit_rows
+        # The fit's encoded training and validation rows ({"train": FeatureBatch, "validation": FeatureBatch or
+        # None}), held only until the training workflow has fitted the baselines on them; never saved.
+        self.encoded_fit_rows_: dict[str, Any] | None = None
         self.selection_: list[Choice] | None = selection
         self._baselines: tuple[Any, list[Baseline]] | None = None
         self._row_encoder: tuple[Any, RowEncoder] | None = None

@@ -39,6 +39,12 @@ LIGHTGBM = "LightGBM"
 LGBM_MAX_ROUNDS = 2000
 LGBM_ROUNDS = 200
 LGBM_STOPPING_ROUNDS = 30
+#: Training rows from which LightGBM is fitted as large-data users fit it (:data:`LGBM_LARGE_DATA`): the
+#: histograms capped at 63 bins, categories regularised as LightGBM documents for many levels, and, unless a
+#: caller sets the rate, a rate of 0.2 so that early stopping comes in about a hundred rounds.
+LGBM_LARGE_ROWS = 200_000
+LGBM_LARGE_DATA: dict[str, Any] = {"max_bin": 63, "cat_smooth": 20, "min_data_per_group": 50}
+LGBM_LARGE_RATE = 0.2
 #: LightGBM gets one thread per this many training rows, at most :func:`~needmap.runtime.device.usable_cores`: on small
 #: tables, threads cost more in synchronisation than they save (and far more on a busy machine).
 ROWS_PER_THREAD = 10_000
@@ -401,8 +407,9 @@ def fit_lightgbm(
     early on), training stops after :data:`LGBM_STOPPING_ROUNDS` rounds without a better validation loss
     (at most :data:`LGBM_MAX_ROUNDS`) and keeps the best round; without them it runs
     :data:`LGBM_ROUNDS` rounds. Learning rate 0.05, 31 leaves (:data:`LGBM_DEFAULTS`), seeded and
-    deterministic, quiet; ``num_threads``: CPU threads (None: one per :data:`ROWS_PER_THREAD` rows, at most
-    :func:`~needmap.runtime.device.usable_cores`). ``params``: some of :data:`LGBM_DEFAULTS` by LightGBM's
+    deterministic, quiet; from :data:`LGBM_LARGE_ROWS` rows, :data:`LGBM_LARGE_DATA` and (without
+    ``params``) the rate :data:`LGBM_LARGE_RATE`; ``num_threads``: CPU threads (None: one per
+    :data:`ROWS_PER_THREAD` rows, at most :func:`~needmap.runtime.device.usable_cores`). ``params``: some of :data:`LGBM_DEFAULTS` by LightGBM's
     names, other values (a tuning trial's); ValueError for any other name.
     """
     import lightgbm as lgb
@@ -410,12 +417,16 @@ def fit_lightgbm(
     unknown = sorted(set(params or {}) - set(LGBM_DEFAULTS))
     if unknown:
         raise ValueError(f"LightGBM options {unknown} are not settable here; expected some of {sorted(LGBM_DEFAULTS)}")
+    large = len(x) >= LGBM_LARGE_ROWS
     chosen = {**LGBM_DEFAULTS, **dict(params or {})} if params else {"learning_rate": 0.05, "num_leaves": 31}
+    if large and not params:
+        chosen["learning_rate"] = LGBM_LARGE_RATE
     lists = [int(c) for c in list_cardinalities]
     early = x_valid is not None and y_valid is not None and len(x_valid) > 0
     options: dict[str, Any] = {
         "n_estimators": LGBM_MAX_ROUNDS if early else LGBM_ROUNDS,
         **{_LGBM_SKLEARN_NAMES.get(name, name): value for name, value in chosen.items()},
+        **(LGBM_LARGE_DATA if large else {}),
         "random_state": seed,
         "n_jobs": num_threads or min(usable_cores(), max(1, len(x) // ROWS_PER_THREAD)),
         "deterministic": True,
@@ -434,7 +445,15 @@ def fit_lightgbm(
         fit_args["callbacks"] = [lgb.early_stopping(LGBM_STOPPING_ROUNDS, first_metric_only=True, verbose=False)]
     estimator.fit(_tree_design(x, lists), y, **fit_args)
     rounds = int(estimator.best_iteration_) if early and estimator.best_iteration_ else options["n_estimators"]
-    return Baseline(LIGHTGBM, estimator, task, cardinalities, lists, rounds=rounds)
+    fit = {
+        "rows": len(x),
+        "learning_rate": options["learning_rate"],
+        "num_leaves": options["num_leaves"],
+        "max_bin": options.get("max_bin", 255),
+        "early_stopping": bool(early),
+        "threads": options["n_jobs"],
+    }
+    return Baseline(LIGHTGBM, estimator, task, cardinalities, lists, rounds=rounds, fit=fit)
 
 
 def fit_single_baselines(

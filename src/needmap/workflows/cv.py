@@ -168,17 +168,24 @@ def run_cv(
         prep = fitted.preprocessor_
         outputs = {deep_name: fitted.score(x_held)}
         if baseline:
-            x_rest, y_rest = prep.transform(rest), prep.encode_target(rest)
+            y_rest = prep.encode_target(rest)
             train, valid = fitted.fit_rows_["train"], fitted.fit_rows_["validation"]
+            encoded = fitted.encoded_fit_rows_  # the fold's fit encoded these rows already
+            if encoded is not None:
+                x_train, x_valid = encoded["train"], encoded["validation"]
+            else:
+                x_rest = prep.transform(rest)
+                x_train, x_valid = x_rest.take(train), (x_rest.take(valid) if len(valid) else None)
+            fitted.encoded_fit_rows_ = None
             lists = [int(spec["cardinality"]) for spec in getattr(prep, "list_specs_", [])]
             bases = fit_single_baselines(
-                x_rest.take(train),
+                x_train,
                 y_rest[train],
                 task,
                 list(prep.cardinalities_),
                 seed=seed,
                 list_cardinalities=lists,
-                x_valid=x_rest.take(valid) if len(valid) else None,
+                x_valid=x_valid if len(valid) else None,
                 y_valid=y_rest[valid] if len(valid) else None,
             )
             outputs.update({b.name: b.predict(x_held) for b in bases})

@@ -229,6 +229,7 @@ def run_train(
             fitted.selection_ = choose_on_cv(cv_result, fitted.schema_, select, seed)
         else:
             fitted.selection_ = choose_scorers(fitted, train_table, bases, select, seed)
+    fitted.encoded_fit_rows_ = None  # the baselines and the choice have used them: their memory is free again
     fitted.extras_[SELECTION_FILE] = selection_document(fitted.selection_)
     groups = None if group_column is None else test_table.column(group_column).to_numpy(zero_copy_only=False)
     evaluate_started = time.perf_counter()

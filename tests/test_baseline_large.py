@@ -1,0 +1,127 @@
+"""The baselines on many rows: logistic regression by averaged SGD stopped on the validation rows
+(needmap.workflows.linear_sgd), LightGBM with capped bins and a faster rate, and the record of how each was fitted.
+
+The row thresholds are lowered for the tests (monkeypatch), so that a few thousand generated rows take the
+large-data path in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, roc_auc_score
+
+from needmap.features.batch import FeatureBatch
+from needmap.workflows import baseline as bl
+from needmap.workflows import linear_sgd
+from needmap.workflows.baseline import LIGHTGBM, LOGISTIC, fit_baseline, fit_lightgbm, load_baselines
+
+
+def _rows(n: int, seed: int) -> tuple[FeatureBatch, np.ndarray]:
+    """``n`` rows of three numerics and two categorical columns (20 and 5 ids) whose labels follow a logistic
+    model of all of them."""
+    rng = np.random.default_rng(seed)
+    numeric = rng.normal(size=(n, 3)).astype(np.float32)
+    cats = np.stack([rng.integers(0, 20, n), rng.integers(0, 5, n)], axis=1)
+    effect = np.linspace(-1.5, 1.5, 20)[cats[:, 0]] + np.array([0, 0.5, -0.5, 1, 0])[cats[:, 1]]
+    logit = 1.2 * numeric[:, 0] - 0.8 * numeric[:, 1] + effect - 1.0
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.float32)
+    return FeatureBatch(numeric, cats), y
+
+
+CARDS = [20, 5]
+
+
+@pytest.fixture()
+def many_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bl, "SGD_MIN_ROWS", 2_000)
+    monkeypatch.setattr(bl, "LGBM_LARGE_ROWS", 2_000)
+
+
+def test_few_rows_keep_the_exact_solver() -> None:
+    x, y = _rows(1_500, 0)
+    base = fit_baseline(x, y, "binary", CARDS)
+    assert base.fit["solver"] == "L-BFGS" and base.fit["rows"] == 1_500
+
+
+def test_many_rows_fit_logistic_regression_by_averaged_sgd_as_well_as_lbfgs(many_rows: None) -> None:
+    x, y = _rows(6_000, 1)
+    xv, yv = _rows(2_000, 2)
+    xt, yt = _rows(4_000, 3)
+    base = fit_baseline(x, y, "binary", CARDS, seed=0, x_valid=xv, y_valid=yv)
+    assert base.name == LOGISTIC and base.fit["solver"] == "averaged SGD" and base.fit["rows"] == 6_000
+    assert 1 <= base.fit["epochs"] <= linear_sgd.SGD_MAX_EPOCHS
+    exact = LogisticRegression(C=1.0, max_iter=2000).fit(bl._design(x, CARDS), y)
+    p_sgd, p_exact = base.predict(xt), exact.predict_proba(bl._design(xt, CARDS))[:, 1]
+    assert roc_auc_score(yt, p_sgd) > roc_auc_score(yt, p_exact) - 0.005
+    assert log_loss(yt, p_sgd) < log_loss(yt, p_exact) + 0.01  # probabilities, not only a ranking
+
+
+def test_sgd_keeps_the_pass_with_the_lowest_validation_loss(many_rows: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(linear_sgd, "SGD_STEP", 0.1)  # a larger step: the validation loss turns up after 2 passes
+    x, y = _rows(6_000, 4)
+    xv, yv = _rows(2_000, 5)
+    base = fit_baseline(x, y, "binary", CARDS, seed=0, x_valid=xv, y_valid=yv)
+    # the kept weights are the ones whose validation loss is reported, and no pass run did better
+    assert base.fit["validation_logloss"] == pytest.approx(log_loss(yv, base.predict(xv)), abs=1e-6)
+    design, valid = bl._design(x, CARDS), (bl._design(xv, CARDS), yv)
+    losses = []
+    ran = min(base.fit["epochs"] + 1, linear_sgd.SGD_MAX_EPOCHS)  # the pass that did not improve was run too
+    for epochs in range(1, ran + 1):
+        model, _ = _fixed_passes(design, y, valid, epochs)
+        losses.append(log_loss(yv, model.predict_proba(valid[0])[:, 1]))
+    assert base.fit["validation_logloss"] == pytest.approx(min(losses), abs=1e-6)
+    assert base.fit["epochs"] < linear_sgd.SGD_MAX_EPOCHS and losses[-1] > min(losses)  # it stopped early
+
+
+def _fixed_passes(design, y, valid, epochs):  # type: ignore[no-untyped-def]
+    """The SGD fit run for exactly ``epochs`` passes: without validation rows it runs the fixed count."""
+    saved = linear_sgd.SGD_EPOCHS_WITHOUT_VALIDATION
+    linear_sgd.SGD_EPOCHS_WITHOUT_VALIDATION = epochs
+    try:
+        return linear_sgd.fit_logistic_sgd(design, y, seed=0)
+    finally:
+        linear_sgd.SGD_EPOCHS_WITHOUT_VALIDATION = saved
+
+
+def test_sgd_without_validation_rows_runs_its_fixed_passes(many_rows: None) -> None:
+    x, y = _rows(3_000, 6)
+    base = fit_baseline(x, y, "binary", CARDS)
+    assert base.fit["epochs"] == linear_sgd.SGD_EPOCHS_WITHOUT_VALIDATION and base.fit["validation_logloss"] is None
+
+
+def test_a_sgd_baseline_round_trips_with_its_fit(many_rows: None) -> None:
+    x, y = _rows(3_000, 7)
+    base = fit_baseline(x, y, "binary", CARDS, x_valid=_rows(500, 8)[0], y_valid=_rows(500, 8)[1])
+    (again,) = load_baselines(json.loads(json.dumps(bl.baselines_document([base]))))
+    assert again.fit == base.fit
+    np.testing.assert_allclose(again.predict(x), base.predict(x), rtol=0, atol=1e-12)
+
+
+def test_many_rows_give_lightgbm_capped_bins_and_the_faster_rate(many_rows: None) -> None:
+    x, y = _rows(3_000, 9)
+    xv, yv = _rows(1_000, 10)
+    base = fit_lightgbm(x, y, "binary", CARDS, x_valid=xv, y_valid=yv)
+    params = base.estimator.get_params()
+    assert base.name == LIGHTGBM and params["max_bin"] == bl.LGBM_LARGE_DATA["max_bin"] == 63
+    assert params["learning_rate"] == base.fit["learning_rate"] == bl.LGBM_LARGE_RATE
+    assert params["cat_smooth"] == bl.LGBM_LARGE_DATA["cat_smooth"]
+    assert base.fit["max_bin"] == 63 and base.fit["rows"] == 3_000 and base.fit["early_stopping"] is True
+    assert base.estimator.booster_.params["max_bin"] == 63  # reached the Dataset, not only the estimator
+
+
+def test_a_tuned_rate_is_kept_on_many_rows(many_rows: None) -> None:
+    x, y = _rows(3_000, 11)
+    base = fit_lightgbm(x, y, "binary", CARDS, params={"learning_rate": 0.03})
+    assert base.fit["learning_rate"] == 0.03 and base.fit["max_bin"] == 63
+
+
+def test_few_rows_keep_lightgbms_settings() -> None:
+    x, y = _rows(1_000, 12)
+    base = fit_lightgbm(x, y, "binary", CARDS)
+    params = base.estimator.get_params()
+    assert "max_bin" not in params or params["max_bin"] in (None, 255)
+    assert base.fit["learning_rate"] == 0.05 and base.fit["max_bin"] == 255
