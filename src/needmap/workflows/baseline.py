@@ -409,8 +409,9 @@ def fit_lightgbm(
     :data:`LGBM_ROUNDS` rounds. Learning rate 0.05, 31 leaves (:data:`LGBM_DEFAULTS`), seeded and
     deterministic, quiet; from :data:`LGBM_LARGE_ROWS` rows, :data:`LGBM_LARGE_DATA` and (without
     ``params``) the rate :data:`LGBM_LARGE_RATE`; ``num_threads``: CPU threads (None: one per
-    :data:`ROWS_PER_THREAD` rows, at most :func:`~needmap.runtime.device.usable_cores`). ``params``: some of :data:`LGBM_DEFAULTS` by LightGBM's
-    names, other values (a tuning trial's); ValueError for any other name.
+    :data:`ROWS_PER_THREAD` rows, at most :func:`~needmap.runtime.device.usable_cores`). ``params``: some
+    of :data:`LGBM_DEFAULTS` by LightGBM's names, other values (a tuning trial's); ValueError for any other
+    name. The baseline's ``fit`` records the rows, rate, leaves, bins, early stopping and threads.
     """
     import lightgbm as lgb
 
