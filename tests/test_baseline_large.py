@@ -109,7 +109,8 @@ def test_many_rows_give_lightgbm_capped_bins_and_the_faster_rate(many_rows: None
     assert base.name == LIGHTGBM and params["max_bin"] == bl.LGBM_LARGE_DATA["max_bin"] == 63
     assert params["learning_rate"] == base.fit["learning_rate"] == bl.LGBM_LARGE_RATE
     assert params["cat_smooth"] == bl.LGBM_LARGE_DATA["cat_smooth"]
-    assert base.fit["max_bin"] == 63 and base.fit["rows"] == 3_000 and base.fit["early_stopping"] is True
+    assert base.fit["max_bin"] == 63 and base.fit["rows"] == 3_000
+    assert base.fit["early_stopping"] == bl.LGBM_LARGE_STOPPING_ROUNDS  # the patience on many rows
     assert base.estimator.booster_.params["max_bin"] == 63  # reached the Dataset, not only the estimator
 
 
@@ -125,3 +126,16 @@ def test_few_rows_keep_lightgbms_settings() -> None:
     params = base.estimator.get_params()
     assert "max_bin" not in params or params["max_bin"] in (None, 255)
     assert base.fit["learning_rate"] == 0.05 and base.fit["max_bin"] == 255
+
+
+def test_the_linear_design_is_written_as_scipy_would_build_it() -> None:
+    """The design's CSR arrays are written directly; the same matrix as one-hot blocks stacked by scipy."""
+    import scipy.sparse as sp
+
+    x, _ = _rows(500, 13)
+    built = bl._design(x, CARDS)
+    one_hot = [sp.csr_matrix((np.ones(500), (np.arange(500), x.categorical[:, j])), shape=(500, c)) for j, c in
+               enumerate(CARDS)]  # fmt: skip
+    expected = sp.hstack([sp.csr_matrix(x.numeric.astype(np.float64)), *one_hot], format="csr")
+    assert built.shape == expected.shape and built.has_sorted_indices
+    np.testing.assert_array_equal(built.toarray(), expected.toarray())

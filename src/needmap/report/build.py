@@ -102,7 +102,7 @@ def report_data(
     """What the report of the model in ``model_dir`` shows, computed on ``data`` (labelled rows) too when given."""
     from needmap.estimator import load  # the model's modules load torch: imported here, not by the profile page
     from needmap.workflows.evaluate import evaluate_with_baselines, saved_baselines
-    from needmap.workflows.importance import permutation_importance
+    from needmap.workflows.importance import IMPORTANCE_ROWS, permutation_importance
 
     model = load(model_dir)
     schema = model.schema_
@@ -150,7 +150,7 @@ def report_data(
     documents = per_target(targets, evaluate_with_baselines(model, data, baselines=bases)["evaluation"])
     result.data_evaluations = {t: _deep_curves_only(document) for t, document in documents.items()}
     result.importance = {t: permutation_importance(model, data, target=t) for t in targets}
-    result.importance_rows = f"{name}, at most 20,000 rows"
+    result.importance_rows = f"{name}, at most {IMPORTANCE_ROWS:,} rows"
     return result
 
 

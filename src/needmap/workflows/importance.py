@@ -44,6 +44,11 @@ def _quality(task: str, y: np.ndarray, out: np.ndarray) -> float:
     return float(multiclass_metrics(y.astype(np.int64), out)["logloss"])
 
 
+#: Rows a permutation importance scores at most (a seeded random sample): each column costs a scoring of
+#: these rows by every model the answer uses, and this many rows rank the columns steadily.
+IMPORTANCE_ROWS = 10_000
+
+
 @dataclass
 class Importance:
     """A permutation importance: ``columns`` as :func:`permutation_importance` returns them, and ``rows``, how
@@ -60,7 +65,7 @@ def permutation_importance(
     target: str | None = None,
     repeats: int = 1,
     seed: int = 0,
-    max_rows: int = 20000,
+    max_rows: int = IMPORTANCE_ROWS,
 ) -> list[dict[str, Any]]:
     """The loss of quality of a fitted model's target (a :class:`needmap.Model` or a Predictor) per feature
     column of its schema, when that column is shuffled: the AUC drop (binary), the RMSE rise (regression) or
@@ -93,7 +98,7 @@ def measure_importance(
     target: str | None = None,
     repeats: int = 1,
     seed: int = 0,
-    max_rows: int = 20000,
+    max_rows: int = IMPORTANCE_ROWS,
 ) -> Importance:
     """:func:`permutation_importance` (the same arguments and checks) with the number of rows it scored."""
     schema = getattr(model, "schema_", None)
