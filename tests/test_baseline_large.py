@@ -109,6 +109,7 @@ def test_many_rows_give_lightgbm_capped_bins_and_the_faster_rate(many_rows: None
     assert base.name == LIGHTGBM and params["max_bin"] == bl.LGBM_LARGE_DATA["max_bin"] == 63
     assert params["learning_rate"] == base.fit["learning_rate"] == bl.LGBM_LARGE_RATE
     assert params["cat_smooth"] == bl.LGBM_LARGE_DATA["cat_smooth"]
+    assert params["force_col_wise"] is True and "force_row_wise" not in params
     assert base.fit["max_bin"] == 63 and base.fit["rows"] == 3_000
     assert base.fit["early_stopping"] == bl.LGBM_LARGE_STOPPING_ROUNDS  # the patience on many rows
     assert base.estimator.booster_.params["max_bin"] == 63  # reached the Dataset, not only the estimator
