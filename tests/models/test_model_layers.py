@@ -8,6 +8,7 @@ from torch import nn
 
 from needmap.errors import ConfigError
 from needmap.models import FeatureEmbedding, MLPBlock
+from needmap.models.dropout import Dropout
 from needmap.models.layers import ACTIVATIONS
 from needmap.runtime.onednn import Linear
 
@@ -43,7 +44,7 @@ def test_mlp_block_layers_and_shapes(activation: str) -> None:
     block = MLPBlock(6, [8, 3], activation=activation, dropout=0.2, batch_norm=True)
     kinds = [type(m) for m in block.layers]
     act = ACTIVATIONS[activation]
-    assert kinds == [Linear, nn.BatchNorm1d, act, nn.Dropout] * 2  # needmap.runtime.onednn.Linear
+    assert kinds == [Linear, nn.BatchNorm1d, act, Dropout] * 2  # needmap.runtime.onednn.Linear, needmap.models.dropout
     assert block.out_dim == 3
     assert block(torch.randn(4, 6)).shape == (4, 3)
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from needmap.errors import ConfigError
+from needmap.models.dropout import Dropout
 from needmap.models.hyper import choice
 from needmap.models.layers import dense, make_activation
 
@@ -72,7 +73,7 @@ class FinalBlock(nn.Module):
             if activation is not None:
                 layers.append(make_activation(activation))
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             width = out
         self.layers = nn.Sequential(*layers)
         self.out_dim = width

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from needmap.errors import ConfigError
+from needmap.models.dropout import Dropout
 from needmap.runtime.onednn import Linear
 
 # Initial embedding vectors are normal with a standard deviation that shrinks with the number of ids:
@@ -160,7 +161,7 @@ class MLPBlock(nn.Module):
                 layers.append(nn.BatchNorm1d(out))
             layers.append(make_activation(activation))
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             width = out
         self.layers = nn.Sequential(*layers)
         self.in_dim = int(in_dim)
