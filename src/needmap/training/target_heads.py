@@ -345,7 +345,9 @@ class TargetHeads:
     def check_defined(self, y_valid: np.ndarray) -> None:
         """DataError when a head's monitored metric is undefined on the validation rows (e.g. one class)."""
         for t, head in enumerate(self.heads):
-            labelled = labelled_values(y_valid, t)
+            # The distinct values decide whether a metric is defined (one class, one value), not their counts:
+            # the trial runs on those, a few rows, rather than on every validation row.
+            labelled = np.unique(labelled_values(y_valid, t))
             kind = head_kind(head.task)
             if kind.labels == "classes":
                 labelled = labelled.astype(np.int64)
