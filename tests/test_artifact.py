@@ -82,6 +82,19 @@ def test_save_writes_each_file_as_given_and_records_version_and_weights_checksum
     assert torch.equal(weights["layer.bias"], torch.ones(2))
 
 
+def test_a_large_document_is_written_compact_and_reads_back_the_same(tmp_path: Path) -> None:
+    """Past INDENTED_JSON_MAX_CHARS a model file is compact JSON (Python indents in pure Python, several times
+    slower): the same document when read; small files stay indented, as the test above pins."""
+    from needmap import artifact
+
+    big = {"vocabulary": [f"value {i}" for i in range(artifact.INDENTED_JSON_MAX_CHARS // 8)], "scale": 0.1}
+    out = save_artifact(tmp_path / "model", **_parts(preprocessor=big))
+    text = (out / "preprocessor.json").read_text(encoding="utf-8")
+    assert text == json.dumps(big, separators=(",", ":")) + "\n"
+    assert json.loads(text) == big and len(text) > artifact.INDENTED_JSON_MAX_CHARS
+    assert load_artifact(out).preprocessor == big
+
+
 def test_save_writes_contiguous_copies_of_views(tmp_path: Path) -> None:
     base = torch.arange(12, dtype=torch.float32).reshape(3, 4)
     view = base.t()  # not contiguous: safetensors refuses such a tensor as it is

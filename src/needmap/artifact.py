@@ -74,9 +74,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: A model file whose compact JSON is at most this many characters is written indented, for people to read;
+#: a larger one (a linear baseline's coefficients, a vocabulary) stays compact: Python's json module indents
+#: in pure Python, several times slower than its compact C encoder, and nobody reads such a file by eye.
+INDENTED_JSON_MAX_CHARS = 1_000_000
+
+
 def _write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, allow_nan=False, separators=(",", ":"))
+    if len(text) <= INDENTED_JSON_MAX_CHARS:
+        text = json.dumps(data, indent=2, allow_nan=False)
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, allow_nan=False)
+        fh.write(text)
         fh.write("\n")
 
 

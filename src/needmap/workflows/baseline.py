@@ -91,13 +91,15 @@ def _design(x: FeatureBatch, cardinalities: list[int], list_cardinalities: Seque
     n_cat = x.categorical.shape[1]
     offsets = np.concatenate([[0], np.cumsum(cardinalities)[:-1]]).astype(np.int64) + n_num
     per_row = n_num + n_cat
-    indices = np.empty((n, per_row), dtype=np.int64)
+    width = n_num + int(sum(cardinalities))
+    index_type = np.int32 if max(width, n * per_row) < 2**31 else np.int64  # scipy's own choice of index type
+    indices = np.empty((n, per_row), dtype=index_type)
     indices[:, :n_num] = np.arange(n_num)
     indices[:, n_num:] = x.categorical + offsets[None, :n_cat]
     data = np.ones((n, per_row), dtype=np.float64)
     data[:, :n_num] = x.numeric
-    indptr = np.arange(0, n * per_row + 1, per_row, dtype=np.int64)
-    fixed = sp.csr_matrix((data.reshape(-1), indices.reshape(-1), indptr), shape=(n, n_num + int(sum(cardinalities))))
+    indptr = np.arange(0, n * per_row + 1, per_row, dtype=index_type)
+    fixed = sp.csr_matrix((data.reshape(-1), indices.reshape(-1), indptr), shape=(n, width))
     blocks = [_list_block(ids, c) for ids, c in zip(x.lists, list_cardinalities, strict=False)]
     return sp.hstack([fixed, *blocks], format="csr") if blocks else fixed
 
