@@ -140,3 +140,23 @@ def test_the_linear_design_is_written_as_scipy_would_build_it() -> None:
     expected = sp.hstack([sp.csr_matrix(x.numeric.astype(np.float64)), *one_hot], format="csr")
     assert built.shape == expected.shape and built.has_sorted_indices
     np.testing.assert_array_equal(built.toarray(), expected.toarray())
+
+
+def test_a_fit_keeps_its_encoded_rows_only_when_asked() -> None:
+    """Model.fit frees its encoded rows unless the caller (the train workflow, for its baselines) asks to keep
+    them; kept, they are the rows of fit_rows_ as the preprocessor encodes them."""
+    import pyarrow as pa
+
+    from needmap.estimator import Model
+
+    rng = np.random.default_rng(0)
+    n = 400
+    table = pa.table({"a": rng.normal(size=n), "c": rng.choice(["x", "y", "z"], n), "y": rng.integers(0, 2, n)})
+    options = {"target": "y", "hidden": [4], "epochs": 1, "progress": False, "seed": 0}
+    plain = Model("mlp", **options).fit(table, validation=0.2)
+    assert plain.predictor_.encoded_fit_rows_ is None
+    kept = Model("mlp", **options).fit(table, validation=0.2, keep_encoded_rows=True).predictor_
+    encoded, rows = kept.encoded_fit_rows_, kept.fit_rows_
+    again = kept.preprocessor_.transform(table)
+    np.testing.assert_array_equal(encoded["train"].numeric, again.take(rows["train"]).numeric)
+    np.testing.assert_array_equal(encoded["validation"].categorical, again.take(rows["validation"]).categorical)

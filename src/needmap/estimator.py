@@ -310,6 +310,7 @@ class Model:
         schema: Schema | None = None,
         stream: bool | None = None,
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        keep_encoded_rows: bool = False,
         **train: Any,
     ) -> Model:
         """Fit preprocessing on ``data`` and train the network by backpropagation.
@@ -326,6 +327,9 @@ class Model:
                 None (default): stream a Parquet file of at least :data:`needmap.training_rows.STREAM_MIN_ROWS` rows.
             on_epoch: called after each epoch with its history entry (see
                 :meth:`needmap.training.trainer.Trainer.fit`); an exception it raises ends the fit.
+            keep_encoded_rows: keep the encoded training and validation rows on the predictor
+                (``predictor_.encoded_fit_rows_``) for the caller to reuse and then release, as the train
+                workflow does for its baselines; by default they are freed with the fit.
             **train: training options for this call (TrainConfig fields: epochs, lr, ...), over the
                 model's own; the model's parameters stay as they are.
         Returns: self, with the fitted :class:`~needmap.predictor.Predictor` in ``predictor_``.
@@ -396,7 +400,7 @@ class Model:
             result=result,
             fit_rows=prepared.fit_rows,
         )
-        if isinstance(x_train, FeatureBatch) and prepared.fit_rows is not None:
+        if keep_encoded_rows and isinstance(x_train, FeatureBatch) and prepared.fit_rows is not None:
             predictor.encoded_fit_rows_ = {"train": x_train, "validation": x_valid}
         predictor.metrics_ = {
             "validation": self._calibrate(predictor, x_valid, y_valid) if x_valid is not None else None,

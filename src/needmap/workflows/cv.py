@@ -96,11 +96,13 @@ def fold_parts(table: pa.Table, folds: np.ndarray, f: int) -> tuple[pa.Table, pa
 
 
 def fit_fold(
-    model: Model, rest: pa.Table, held: pa.Table, *, schema: Schema, validation: float
+    model: Model, rest: pa.Table, held: pa.Table, *, schema: Schema, validation: float, keep_encoded_rows: bool = False
 ) -> tuple[Predictor, FeatureBatch, np.ndarray]:
     """A fresh copy of ``model`` trained on ``rest`` (holding ``validation`` of it out for early stopping),
-    and the held rows encoded by its preprocessor: ``(predictor, x_held, y_held)``; ``model`` stays unfitted."""
-    fitted = clone(model).fit(rest, validation=validation, schema=schema).predictor_
+    and the held rows encoded by its preprocessor: ``(predictor, x_held, y_held)``; ``model`` stays unfitted.
+    ``keep_encoded_rows``: the fit's encoded rows stay on the predictor, for the fold's baselines."""
+    trained = clone(model).fit(rest, validation=validation, schema=schema, keep_encoded_rows=keep_encoded_rows)
+    fitted = trained.predictor_
     assert fitted is not None
     prep = fitted.preprocessor_
     return fitted, prep.transform(held), prep.encode_target(held)
@@ -163,7 +165,9 @@ def run_cv(
     for f in range(k):
         hold = np.flatnonzero(folds == f)
         rest, held = fold_parts(table, folds, f)
-        fitted, x_held, y_held = fit_fold(model, rest, held, schema=schema, validation=validation)
+        fitted, x_held, y_held = fit_fold(
+            model, rest, held, schema=schema, validation=validation, keep_encoded_rows=baseline
+        )
         assert fitted.fit_rows_ is not None
         prep = fitted.preprocessor_
         outputs = {deep_name: fitted.score(x_held)}

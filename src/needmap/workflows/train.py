@@ -209,7 +209,7 @@ def run_train(
             n_boot=n_boot,
         )  # fmt: skip
     fit_started = time.perf_counter()
-    fitted = model.fit(train_table, validation=validation, schema=schema).predictor_
+    fitted = model.fit(train_table, validation=validation, schema=schema, keep_encoded_rows=bool(baseline)).predictor_
     assert fitted is not None
     trained_s = float((fitted.metrics_.get("training") or {}).get("wall_time_s") or 0.0)
     clock.add("prepare", time.perf_counter() - fit_started - trained_s)  # fit less its training loop
