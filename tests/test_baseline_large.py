@@ -160,3 +160,9 @@ def test_a_fit_keeps_its_encoded_rows_only_when_asked() -> None:
     again = kept.preprocessor_.transform(table)
     np.testing.assert_array_equal(encoded["train"].numeric, again.take(rows["train"]).numeric)
     np.testing.assert_array_equal(encoded["validation"].categorical, again.take(rows["validation"]).categorical)
+    # fit_part serves the kept rows, and without them encodes the same rows again
+    assert kept.fit_part(table, "train") is encoded["train"]
+    kept.encoded_fit_rows_ = None
+    for part in ("train", "validation"):
+        np.testing.assert_array_equal(kept.fit_part(table, part).numeric, encoded[part].numeric)
+        np.testing.assert_array_equal(kept.fit_part(table, part).categorical, encoded[part].categorical)

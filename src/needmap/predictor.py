@@ -35,7 +35,7 @@ import torch
 
 from needmap._version import __version__
 from needmap.artifact import load_artifact, save_artifact
-from needmap.data.provenance import first_row_of, source_of
+from needmap.data.provenance import first_row_of, source_of, take_rows
 from needmap.data.read import read
 from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
 from needmap.features.preprocess import Preprocessor
@@ -202,6 +202,15 @@ class Predictor:
         document = baselines_document(baselines)
         self.extras_[BASELINES_FILE] = document
         self._baselines = (document, list(baselines))
+
+    def fit_part(self, table: pa.Table, part: str) -> Any:
+        """The encoded rows of one part of the fit (``part``: "train" or "validation"): those the fit kept
+        (``encoded_fit_rows_``), else the rows of ``table`` (the table the fit was given) at ``fit_rows_[part]``
+        encoded again."""
+        if self.encoded_fit_rows_ is not None:
+            return self.encoded_fit_rows_[part]
+        assert self.fit_rows_ is not None
+        return self.preprocessor_.transform(take_rows(table, pa.array(self.fit_rows_[part])))
 
     def network_score(self, x: Any) -> np.ndarray:
         """The network's outputs (calibrated with a calibrator) of rows already encoded, whatever scorer was

@@ -447,6 +447,7 @@ def fit_lightgbm(
         options["force_row_wise"] = True
     estimator = lgb.LGBMRegressor(**options) if task == "regression" else lgb.LGBMClassifier(**options)
     fit_args: dict[str, Any] = {"categorical_feature": _categorical_columns(x) or "auto"}
+    patience = LGBM_LARGE_STOPPING_ROUNDS if large else LGBM_STOPPING_ROUNDS
     if early:
         assert x_valid is not None and y_valid is not None
         valid = _tree_design(x_valid, lists)
@@ -454,7 +455,6 @@ def fit_lightgbm(
             fit_args.update(eval_X=(valid,), eval_y=(y_valid,))
         else:
             fit_args["eval_set"] = [(valid, y_valid)]
-        patience = LGBM_LARGE_STOPPING_ROUNDS if large else LGBM_STOPPING_ROUNDS
         fit_args["callbacks"] = [lgb.early_stopping(patience, first_metric_only=True, verbose=False)]
     estimator.fit(_tree_design(x, lists), y, **fit_args)
     rounds = int(estimator.best_iteration_) if early and estimator.best_iteration_ else options["n_estimators"]
@@ -463,7 +463,7 @@ def fit_lightgbm(
         "learning_rate": options["learning_rate"],
         "num_leaves": options["num_leaves"],
         "max_bin": options.get("max_bin", 255),
-        "early_stopping": (LGBM_LARGE_STOPPING_ROUNDS if large else LGBM_STOPPING_ROUNDS) if early else None,
+        "early_stopping": patience if early else None,
         "threads": options["n_jobs"],
     }
     return Baseline(LIGHTGBM, estimator, task, cardinalities, lists, rounds=rounds, fit=fit)

@@ -174,24 +174,18 @@ def run_cv(
         if baseline:
             y_rest = prep.encode_target(rest)
             train, valid = fitted.fit_rows_["train"], fitted.fit_rows_["validation"]
-            encoded = fitted.encoded_fit_rows_  # the fold's fit encoded these rows already
-            if encoded is not None:
-                x_train, x_valid = encoded["train"], encoded["validation"]
-            else:
-                x_rest = prep.transform(rest)
-                x_train, x_valid = x_rest.take(train), (x_rest.take(valid) if len(valid) else None)
-            fitted.encoded_fit_rows_ = None
             lists = [int(spec["cardinality"]) for spec in getattr(prep, "list_specs_", [])]
             bases = fit_single_baselines(
-                x_train,
+                fitted.fit_part(rest, "train"),
                 y_rest[train],
                 task,
                 list(prep.cardinalities_),
                 seed=seed,
                 list_cardinalities=lists,
-                x_valid=x_valid if len(valid) else None,
+                x_valid=fitted.fit_part(rest, "validation") if len(valid) else None,
                 y_valid=y_rest[valid] if len(valid) else None,
             )
+            fitted.encoded_fit_rows_ = None
             outputs.update({b.name: b.predict(x_held) for b in bases})
         if y_all is None:
             y_all = np.zeros(n, dtype=y_held.dtype)

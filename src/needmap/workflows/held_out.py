@@ -72,22 +72,16 @@ def train_baselines(fitted: Predictor, train_table: pa.Table, seed: int) -> list
     prep = fitted.preprocessor_
     y_all = np.asarray(prep.encode_target(train_table)).reshape(train_table.num_rows, -1)
     train, valid = fitted.fit_rows_["train"], fitted.fit_rows_["validation"]
-    encoded = fitted.encoded_fit_rows_  # the rows the fit encoded, in the order of fit_rows_: not encoded again
-    if encoded is not None:
-        x_train, x_valid = encoded["train"], encoded["validation"]
-    else:
-        x_all = prep.transform(train_table)
-        x_train, x_valid = x_all.take(train), (x_all.take(valid) if len(valid) else None)
     names = target_names(fitted.schema_)
     return fit_baselines(
-        x_train,
+        fitted.fit_part(train_table, "train"),
         y_all[train],
         target_tasks(fitted.schema_),
         list(prep.cardinalities_),
         seed=seed,
         list_cardinalities=[int(spec["cardinality"]) for spec in getattr(prep, "list_specs_", [])],
         targets=names if len(names) > 1 else None,
-        **({"x_valid": x_valid, "y_valid": y_all[valid]} if len(valid) else {}),
+        **({"x_valid": fitted.fit_part(train_table, "validation"), "y_valid": y_all[valid]} if len(valid) else {}),
     )
 
 
@@ -107,8 +101,7 @@ def choose_scorers(
             for t, h in enumerate(schema.heads)
         ]  # fmt: skip
     rows = take_rows(train_table, pa.array(valid))
-    encoded = fitted.encoded_fit_rows_
-    x_valid = encoded["validation"] if encoded is not None else fitted.preprocessor_.transform(rows)
+    x_valid = fitted.fit_part(train_table, "validation")
     y_valid = np.asarray(fitted.preprocessor_.encode_target(rows)).reshape(len(valid), -1)
     network = head_columns(schema, fitted.network_score(x_valid))
     choices = []
