@@ -25,7 +25,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "needmap"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("_version", "errors", "schema", "runtime", "declare", "option_text", "output_files")),
     ("metrics", ("metrics",)),
-    ("data", ("data", "datasets")),
+    ("data", ("data", "datasets", "events")),
     ("features", ("features",)),
     ("models", ("models",)),
     ("training", ("training", "calibration")),
