@@ -17,6 +17,15 @@ no name or time stamp, so that the same input gives the same bytes (with the sam
   sorted by user, so its first lines); ``movies.csv.gz``, the movies those ratings name;
   ``tags.csv.gz``, every tag (by any user) of those movies; ``README.txt``, the dataset's README and
   licence, unchanged.
+* ``online_retail/online_retail_slice.parquet``: every invoice line, in file order, of three groups of
+  lines of ``online_retail.parquet`` (UCI Online Retail, 541,909 lines): all lines of 300 customers
+  drawn with ``numpy.random.default_rng(3).choice(customers, 300, replace=False)`` from the sorted
+  distinct ``CustomerID`` values; all lines of 15 invoices without a ``CustomerID``, drawn with
+  ``default_rng(4)`` from the sorted distinct such invoices; all lines of 15 cancellation invoices
+  (``C...``) of other customers, drawn with ``default_rng(5)`` likewise; and the 3 bad-debt adjustment
+  lines (invoices ``A...``). Columns, types, values and the schema metadata as in the source; written
+  with pyarrow as Parquet, zstd level 19, one row group (the same input gives the same bytes with the
+  same pyarrow).
 
 The UCI Bank Marketing file is not sliced here: needmap ships it whole (``needmap.datasets``).
 At the end the script prints the sha256 of each file it wrote, as listed in ATTRIBUTION.md.
@@ -31,13 +40,19 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1].parent / "shared" / "data"
 ADULT_ROWS, ADULT_SEED = 12_000, 0
 SHOPPERS_ROWS, SHOPPERS_SEED = 3_000, 2
 MOVIELENS_USERS = 120
+RETAIL_CUSTOMERS, RETAIL_SEED = 300, 3
+RETAIL_ANONYMOUS_INVOICES, RETAIL_ANONYMOUS_SEED = 15, 4
+RETAIL_CANCELLED_INVOICES, RETAIL_CANCELLED_SEED = 15, 5
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -105,12 +120,35 @@ def movielens(data: Path, out: Path) -> list[Path]:
     return [*written, target / "README.txt"]
 
 
+def online_retail(data: Path, out: Path) -> list[Path]:
+    source = data / "online_retail" / "online_retail.parquet"
+    table = pq.read_table(source)
+    customer = table.column("CustomerID")
+    known = pc.is_valid(customer).to_numpy(zero_copy_only=False)
+    ids = pc.fill_null(customer, -1).to_numpy()
+    invoice = np.asarray(table.column("InvoiceNo").to_pylist(), dtype=object)
+    chosen = np.random.default_rng(RETAIL_SEED).choice(np.unique(ids[known]), RETAIL_CUSTOMERS, replace=False)
+    keep = np.isin(ids, chosen) & known
+    anonymous = np.unique(invoice[~known])
+    anonymous = np.random.default_rng(RETAIL_ANONYMOUS_SEED).choice(anonymous, RETAIL_ANONYMOUS_INVOICES, replace=False)
+    cancelled = np.unique(invoice[known & ~keep & np.char.startswith(invoice.astype(str), "C")])
+    cancelled = np.random.default_rng(RETAIL_CANCELLED_SEED).choice(cancelled, RETAIL_CANCELLED_INVOICES, replace=False)
+    keep |= np.isin(invoice, anonymous) | np.isin(invoice, cancelled) | np.char.startswith(invoice.astype(str), "A")
+    target = out / "online_retail" / "online_retail_slice.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(
+        table.filter(pa.array(keep)), target, compression="zstd", compression_level=19, row_group_size=len(keep)
+    )
+    return [target]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA, help="the folder of the full datasets")
     parser.add_argument("--out", type=Path, default=HERE, help="where the slices go")
     args = parser.parse_args()
-    for path in [*adult(args.data, args.out), *shoppers(args.data, args.out), *movielens(args.data, args.out)]:
+    written = [*adult(args.data, args.out), *shoppers(args.data, args.out), *movielens(args.data, args.out)]
+    for path in [*written, *online_retail(args.data, args.out)]:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         print(f"{path.relative_to(args.out)}  {path.stat().st_size:>7} bytes  sha256 {digest}")
 
