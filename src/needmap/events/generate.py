@@ -48,34 +48,9 @@ from needmap.events.table_info import LABEL_BOUGHT, LABEL_PURCHASES, LABEL_SPEND
 
 SECONDS_PER_DAY = 86_400
 #: Relative activity by hour of day (0 to 23): quiet at night, a midday and an evening peak.
-HOUR_PROFILE = np.array(
-    [
-        0.2,
-        0.12,
-        0.08,
-        0.06,
-        0.06,
-        0.1,
-        0.25,
-        0.5,
-        0.8,
-        1.0,
-        1.15,
-        1.3,
-        1.45,
-        1.35,
-        1.25,
-        1.2,
-        1.2,
-        1.3,
-        1.5,
-        1.75,
-        1.9,
-        1.7,
-        1.15,
-        0.55,
-    ]
-)
+_NIGHT_AND_MORNING = [0.2, 0.12, 0.08, 0.06, 0.06, 0.1, 0.25, 0.5, 0.8, 1.0, 1.15, 1.3]  # 0h to 11h
+_AFTERNOON_AND_EVENING = [1.45, 1.35, 1.25, 1.2, 1.2, 1.3, 1.5, 1.75, 1.9, 1.7, 1.15, 0.55]  # 12h to 23h
+HOUR_PROFILE = np.concatenate([_NIGHT_AND_MORNING, _AFTERNOON_AND_EVENING])
 #: Relative activity by weekday, Monday first: Sunday busiest, Friday and Saturday quietest.
 WEEKDAY_PROFILE = np.array([1.05, 1.0, 1.0, 0.95, 0.9, 0.85, 1.25])
 EVENTS = ("view", "cart", "purchase")
