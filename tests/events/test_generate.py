@@ -259,6 +259,9 @@ def test_writing_to_parquet_gives_the_same_log_in_row_groups(tmp_path) -> None:
     assert read.equals(in_memory.events) and written.events == read.num_rows
     assert pq.ParquetFile(tmp_path / "log.parquet").metadata.num_row_groups == 3
     assert written.customers.equals(in_memory.customers)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.parquet"]  # written under a temporary name, renamed
+    with pytest.raises(ConfigError, match=r"is a directory; expected a file name such as log\.parquet"):
+        write_purchase_log(tmp_path, customers=10)
     assert written.truth("2021-01-01", 30).equals(
         in_memory.truth("2021-01-01", 30).select(written.truth("2021-01-01", 30).schema.names)
     )

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ import pyarrow.parquet as pq
 from needmap.declare import Options, base_type, number, option, type_hints, whole
 from needmap.errors import ConfigError, NeedmapError
 from needmap.events.table_info import LABEL_BOUGHT, LABEL_PURCHASES, LABEL_SPEND
+from needmap.output_files import create_temporary_file
 
 SECONDS_PER_DAY = 86_400
 #: Relative activity by hour of day (0 to 23): quiet at night, a midday and an evening peak.
@@ -174,7 +176,8 @@ class PurchaseLog:
         ev = self.events
         unit = ev.schema.field("time").type.unit
         times = pc.cast(ev.column("time"), pa.int64()).to_numpy() // {"s": 1, "ms": 10**3, "us": 10**6}[unit]
-        inside = (ev.column("event").to_numpy(zero_copy_only=False) == "purchase") & (times >= lo) & (times < hi)
+        bought = pc.equal(ev.column("event"), "purchase").to_numpy(zero_copy_only=False)
+        inside = bought & (times >= lo) & (times < hi)
         window = ev.filter(pa.array(inside))
         amount = pc.multiply(pc.cast(window.column("quantity"), pa.float64()), window.column("unit_price"))
         positive = pc.greater(window.column("quantity"), 0)
@@ -465,25 +468,41 @@ def write_purchase_log(
     path: str | Path, options: LogOptions | None = None, *, latent_path: str | Path | None = None, **given: Any
 ) -> WrittenLog:
     """Generate a log straight into the Parquet file ``path`` (zstd, one row group per chunk of customers),
-    optionally the latent traits into ``latent_path``; memory stays that of one chunk."""
+    optionally the latent traits into ``latent_path``; memory stays that of one chunk. Each file is written
+    under a temporary name beside it and renamed into place, so it appears whole or not at all."""
     opts = _options(options, given)
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"'{path}' is a directory; expected a file name such as log.parquet.")
     written, latent, late = 0, [], 0
-    writer = None
+    tmp = create_temporary_file(path)
     try:
-        for events, part, chunk_late in _generate(opts):
-            if writer is None:
-                writer = pq.ParquetWriter(path, events.schema, compression="zstd")
-            writer.write_table(events, row_group_size=1 << 20)
-            written += events.num_rows
-            latent.append(part)
-            late += chunk_late
-    finally:
-        if writer is not None:
-            writer.close()
+        writer = None
+        try:
+            for events, part, chunk_late in _generate(opts):
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, events.schema, compression="zstd")
+                writer.write_table(events, row_group_size=1 << 20)
+                written += events.num_rows
+                latent.append(part)
+                late += chunk_late
+        finally:
+            if writer is not None:
+                writer.close()
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     customers = pa.concat_tables(latent)
     if latent_path is not None:
-        pq.write_table(customers, latent_path, compression="zstd")
+        latent_path = Path(latent_path)
+        tmp = create_temporary_file(latent_path)
+        try:
+            pq.write_table(customers, tmp, compression="zstd")
+            os.replace(tmp, latent_path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return WrittenLog(path, written, customers, opts, late)
 
 
