@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 
 from needmap.declare import Options, base_type, number, option, type_hints, whole
 from needmap.errors import ConfigError, NeedmapError
-from needmap.events.table_info import LABEL_BOUGHT, LABEL_PURCHASES, LABEL_SPEND
+from needmap.events.table_info import LABEL_BOUGHT, LABEL_PURCHASES, LABEL_SPEND, EventSpec
 from needmap.output_files import create_temporary_file
 
 SECONDS_PER_DAY = 86_400
@@ -202,6 +202,21 @@ class PurchaseLog:
         table = table.append_column(LABEL_PURCHASES, pa.array(orders.astype(np.int64)))
         table = table.append_column(LABEL_SPEND, pa.array(np.maximum(np.round(net, 2), 0.0)))
         return table.append_column("gross_spend", pa.array(np.round(gross, 2)))
+
+
+def event_spec(horizon_days: int = 90) -> EventSpec:
+    """How a generated log reads into features: its columns, money as quantity times unit price (returns
+    negative), ``purchase`` the purchase event."""
+    return EventSpec(
+        customer="customer_id",
+        time="time",
+        item="item_id",
+        event="event",
+        amount="quantity * unit_price",
+        category="category",
+        purchase_events=("purchase",),
+        horizon_days=horizon_days,
+    )
 
 
 # -- the catalogue and the latent traits --------------------------------------------------------------
