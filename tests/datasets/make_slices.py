@@ -3,9 +3,10 @@
     python tests/datasets/make_slices.py [--data DIR] [--out DIR]
 
 The tests never run this script: they read the committed slices beside it. It exists so that anyone
-can check how each slice was cut, and cut it again. Every slice is a selection of whole lines of the
-original file, byte for byte (header first where the file has one), gzip-compressed with level 9 and
-no name or time stamp, so that the same input gives the same bytes (with the same zlib). The choices:
+can check how each slice was cut, and cut it again. Every text slice is a selection of whole lines of
+the original file, byte for byte (header first where the file has one), gzip-compressed with level 9
+and no name or time stamp, so that the same input gives the same bytes (with the same zlib); the Online
+Retail slice is a selection of whole rows of a Parquet file, written again as Parquet. The choices:
 
 * ``census_income_adult/adult.data.gz``: 12,000 lines of ``adult.data`` (32,561 lines, no header),
   drawn with ``numpy.random.default_rng(0).choice(32561, 12000, replace=False)`` and kept in the drawn
