@@ -273,6 +273,10 @@ def test_bad_options_and_windows_are_clear_errors(log) -> None:
         purchase_log(customers=0)
     with pytest.raises(ConfigError, match="start is 'soon'; expected a date in ISO form"):
         purchase_log(start="soon")
+    with pytest.raises(ConfigError, match="unknown generator option 'customer'; closest: 'customers'"):
+        purchase_log(customer=10)
+    with pytest.raises(ConfigError, match="options is 2000; expected LogOptions or nothing"):
+        purchase_log(2000)
     with pytest.raises(
         ConfigError, match=r"leaves the log .* expected a cutoff after 2020-01-01 and at most 2021-10-02"
     ):

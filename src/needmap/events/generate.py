@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from needmap.declare import Options, base_type, number, option, type_hints, whole
+from needmap.declare import Options, base_type, number, option, type_hints, unknown_message, whole
 from needmap.errors import ConfigError, NeedmapError
 from needmap.events.table_info import LABEL_BOUGHT, LABEL_PURCHASES, LABEL_SPEND, EventSpec
 from needmap.output_files import create_temporary_file
@@ -443,8 +443,16 @@ def _generate(opts: LogOptions) -> Iterator[tuple[pa.Table, pa.Table, int]]:
 
 
 def _options(options: LogOptions | None, given: dict[str, Any]) -> LogOptions:
+    if options is not None and not isinstance(options, LogOptions):
+        raise ConfigError(
+            f"options is {options!r}; expected LogOptions or nothing, with the options given by name "
+            "(purchase_log(customers=2000, seed=0))."
+        )
     if options is not None and given:
         raise ConfigError("give either options or keyword options, not both.")
+    unknown = [name for name in given if name not in LogOptions.declared()]
+    if unknown:
+        raise ConfigError(unknown_message(unknown, [LogOptions]))
     return options if options is not None else LogOptions(**given)
 
 
