@@ -15,16 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from needmap.errors import ConfigError
-from needmap.events.generate import (
-    Clock,
-    LogOptions,
-    event_spec,
-    main,
-    purchase_log,
-    true_outcomes,
-    write_purchase_log,
-)
+from needmap.events.generate import event_spec, main, purchase_log, write_purchase_log
+from needmap.events.log_model import Clock, LogOptions
 from needmap.events.table_info import LABEL_BOUGHT, LABEL_PURCHASES, LABEL_SPEND
+from needmap.events.truth import true_outcomes
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

@@ -15,9 +15,10 @@ While active, purchases arrive as a Poisson process of rate ``lambda * w(t)``, w
 hour-of-week profile of the season (weekly and daily seasonality). Views and carts precede each purchased
 line; browsing sessions without a purchase come at a rate proportional to ``lambda`` while the customer is
 active; a share of purchased lines is returned later (the same line with negative quantity). Since the
-traits are kept, :func:`true_outcomes` gives, for a cutoff and horizon, each customer's true probability of
-buying and true expected spend from the traits alone, and :meth:`PurchaseLog.truth` sets the realized
-labels beside them.
+traits are kept, :func:`needmap.events.truth.true_outcomes` gives, for a cutoff and horizon, each
+customer's true probability of buying and true expected spend from the traits alone, and
+:meth:`PurchaseLog.truth` sets the realized labels beside them. The options and the season are in
+:mod:`needmap.events.log_model`.
 
 The log is made in chunks of customers, so memory stays bounded; :func:`write_purchase_log` writes each
 chunk as Parquet row groups. The same options and seed give the same log, byte for byte.
@@ -30,7 +31,6 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sys
 from collections.abc import Iterator
@@ -43,79 +43,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from needmap.declare import Options, base_type, number, option, type_hints, unknown_message, whole
+from needmap.declare import base_type, type_hints, unknown_message
 from needmap.errors import ConfigError, NeedmapError
-from needmap.events.table_info import LABEL_BOUGHT, LABEL_PURCHASES, LABEL_SPEND, EventSpec
+from needmap.events.log_model import SECONDS_PER_DAY, Clock, LogOptions
+from needmap.events.table_info import EventSpec
+from needmap.events.truth import realized_labels, true_outcomes, window
 from needmap.output_files import create_temporary_file
 
-SECONDS_PER_DAY = 86_400
-#: Relative activity by hour of day (0 to 23): quiet at night, a midday and an evening peak.
-_NIGHT_AND_MORNING = [0.2, 0.12, 0.08, 0.06, 0.06, 0.1, 0.25, 0.5, 0.8, 1.0, 1.15, 1.3]  # 0h to 11h
-_AFTERNOON_AND_EVENING = [1.45, 1.35, 1.25, 1.2, 1.2, 1.3, 1.5, 1.75, 1.9, 1.7, 1.15, 0.55]  # 12h to 23h
-HOUR_PROFILE = np.concatenate([_NIGHT_AND_MORNING, _AFTERNOON_AND_EVENING])
-#: Relative activity by weekday, Monday first: Sunday busiest, Friday and Saturday quietest.
-WEEKDAY_PROFILE = np.array([1.05, 1.0, 1.0, 0.95, 0.9, 0.85, 1.25])
 EVENTS = ("view", "cart", "purchase")
 VIEW, CART, PURCHASE = 0, 1, 2
-
-
-def _iso_day(value: Any) -> str | None:
-    try:
-        np.datetime64(value, "D")
-    except (ValueError, TypeError):
-        return "a date in ISO form, such as '2020-01-01'"
-    return None
-
-
-@dataclass
-class LogOptions(Options):
-    """The options of a generated purchase log: its size, the seed and the latent model's parameters."""
-
-    kind = "generator"
-
-    customers: int = option(2000, help="how many customers the log holds", check=whole(1))
-    start: str = option("2020-01-01", help="the first day of the log (ISO date)", check=_iso_day)
-    days: int = option(730, help="how many days the log covers", check=whole(1))
-    seed: int = option(0, help="the seed: the same options and seed give the same log", check=whole(0))
-    rate_shape: float = option(
-        0.6, help="shape of the Gamma law of the purchase rates (below 1: heavy-tailed)", check=number(0, strict=True)
-    )
-    rate_scale: float = option(
-        0.04, help="scale of the Gamma law of the purchase rates, per day", check=number(0, strict=True)
-    )
-    dropout_a: float = option(0.8, help="first Beta parameter of the dropout probability", check=number(0, strict=True))
-    dropout_b: float = option(
-        4.0, help="second Beta parameter of the dropout probability", check=number(0, strict=True)
-    )
-    spend_mu: float = option(0.0, help="mean of log spend level (quantity per line is 1 + Poisson(level))")
-    spend_sigma: float = option(0.8, help="standard deviation of log spend level", check=number(0))
-    categories: int = option(12, help="how many item categories", check=whole(1))
-    items_per_category: int = option(40, help="how many items in each category", check=whole(1))
-    taste_concentration: float = option(
-        0.4,
-        help="Dirichlet concentration of category tastes per category (small: a few favourites)",
-        check=number(0, strict=True),
-    )
-    basket_lines: float = option(2.5, help="mean lines per order (1 + Poisson)", check=number(1))
-    views_per_line: float = option(1.5, help="mean views before each purchased line (1 + Poisson)", check=number(1))
-    cart_share: float = option(0.8, help="share of purchased lines put in the cart first", check=number(0, high=1))
-    browse_ratio: float = option(
-        1.0, help="browsing sessions without purchase per expected purchase while active", check=number(0)
-    )
-    browse_views: float = option(3.0, help="mean views in a browsing session (1 + Poisson)", check=number(1))
-    browse_cart_share: float = option(
-        0.15, help="share of browsing sessions that end with an abandoned cart", check=number(0, high=1)
-    )
-    return_share: float = option(0.03, help="share of purchased lines returned later", check=number(0, high=1))
-    return_days: float = option(14.0, help="mean days from a purchase to its return (after one day)", check=number(0))
-    seasonality: float = option(
-        1.0,
-        help="strength of the weekly and daily seasonality (0: flat, 1: the full profiles)",
-        check=number(0, high=1),
-    )
-    chunk_customers: int = option(
-        20_000, help="customers made at a time (bounds memory; part of what the seed reproduces)", check=whole(1)
-    )
 
 
 @dataclass(frozen=True)
@@ -128,26 +64,6 @@ class Catalogue:
     price: np.ndarray
     cdf_in_category: np.ndarray  # (categories, items_per_category) cumulative popularity
     category_mean_price: np.ndarray  # popularity-weighted mean price of each category
-
-
-class Clock:
-    """The season: operational time ``U(t) = integral of w`` (days) and its inverse, exact for the hourly profile."""
-
-    def __init__(self, start: np.datetime64, days: int, seasonality: float) -> None:
-        weekday0 = int((start.astype("datetime64[D]").astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
-        profile = np.outer(WEEKDAY_PROFILE / WEEKDAY_PROFILE.mean(), HOUR_PROFILE / HOUR_PROFILE.mean()).ravel()
-        weights = 1.0 + seasonality * (profile - 1.0)
-        hours = np.arange(days * 24)
-        w = weights[(weekday0 * 24 + hours) % 168]
-        self.grid = np.arange(days * 24 + 1) / 24.0
-        self.operational = np.concatenate([[0.0], np.cumsum(w) / 24.0])
-        self.end = self.operational[-1]
-
-    def forward(self, days: np.ndarray | float) -> np.ndarray:
-        return np.interp(days, self.grid, self.operational)
-
-    def inverse(self, operational: np.ndarray) -> np.ndarray:
-        return np.interp(operational, self.operational, self.grid)
 
 
 @dataclass(frozen=True)
@@ -172,36 +88,11 @@ class PurchaseLog:
         line), label_spend (purchases less returns in the window, at least 0) and gross_spend (purchases
         alone, what ``true_expected_spend`` predicts)."""
         table = true_outcomes(self.customers, self.options, cutoff, horizon_days)
-        lo, hi = _window(self.options, cutoff, horizon_days)
-        ev = self.events
-        unit = ev.schema.field("time").type.unit
-        times = pc.cast(ev.column("time"), pa.int64()).to_numpy() // {"s": 1, "ms": 10**3, "us": 10**6}[unit]
-        bought = pc.equal(ev.column("event"), "purchase").to_numpy(zero_copy_only=False)
-        inside = bought & (times >= lo) & (times < hi)
-        window = ev.filter(pa.array(inside))
-        amount = pc.multiply(pc.cast(window.column("quantity"), pa.float64()), window.column("unit_price"))
-        positive = pc.greater(window.column("quantity"), 0)
-        keyed = pa.table(
-            {
-                "customer_id": window.column("customer_id"),
-                "amount": amount,
-                "gross": pc.if_else(positive, amount, 0.0),
-                "order": pc.if_else(positive, window.column("order_id"), pa.scalar(None, pa.string())),
-            }
-        )
-        sums = keyed.group_by("customer_id").aggregate(
-            [("amount", "sum"), ("gross", "sum"), ("order", "count_distinct")]
-        )
-        at = pc.index_in(table.column("customer_id"), sums.column("customer_id"))
-        found = pc.is_valid(at).to_numpy(zero_copy_only=False)
-        idx = pc.fill_null(at, 0).to_numpy()
-        orders = np.where(found, sums.column("order_count_distinct").to_numpy()[idx] if sums.num_rows else 0, 0)
-        net = np.where(found, sums.column("amount_sum").to_numpy()[idx] if sums.num_rows else 0.0, 0.0)
-        gross = np.where(found, sums.column("gross_sum").to_numpy()[idx] if sums.num_rows else 0.0, 0.0)
-        table = table.append_column(LABEL_BOUGHT, pa.array((orders > 0).astype(np.int64)))
-        table = table.append_column(LABEL_PURCHASES, pa.array(orders.astype(np.int64)))
-        table = table.append_column(LABEL_SPEND, pa.array(np.maximum(np.round(net, 2), 0.0)))
-        return table.append_column("gross_spend", pa.array(np.round(gross, 2)))
+        lo, hi = window(self.options, cutoff, horizon_days)
+        labels = realized_labels(self.events, table.column("customer_id"), lo, hi)
+        for name in labels.schema.names:
+            table = table.append_column(name, labels.column(name))
+        return table
 
 
 def event_spec(horizon_days: int = 90) -> EventSpec:
@@ -527,68 +418,6 @@ def write_purchase_log(
             tmp.unlink(missing_ok=True)
             raise
     return WrittenLog(path, written, customers, opts, late)
-
-
-# -- the truth ------------------------------------------------------------------------------------------
-def _window(opts: LogOptions, cutoff: Any, horizon_days: int) -> tuple[int, int]:
-    """The window ``[cutoff, cutoff + horizon)`` in epoch seconds, checked to lie inside the log."""
-    if not isinstance(horizon_days, (int, np.integer)) or isinstance(horizon_days, bool) or horizon_days < 1:
-        raise ConfigError(f"horizon_days is {horizon_days!r}; expected a positive whole number of days.")
-    try:
-        at = np.datetime64(cutoff, "s") if not isinstance(cutoff, dt.date) else np.datetime64(cutoff).astype("M8[s]")
-    except (ValueError, TypeError):
-        raise ConfigError(f"cutoff is {cutoff!r}; expected a date or time in ISO form, such as '2021-01-01'.") from None
-    start = np.datetime64(opts.start, "D").astype("datetime64[s]")
-    lo = int(at.astype(np.int64))
-    hi = lo + int(horizon_days) * SECONDS_PER_DAY
-    end = int(start.astype(np.int64)) + opts.days * SECONDS_PER_DAY
-    if lo <= int(start.astype(np.int64)) or hi > end:
-        last = (start + np.timedelta64(opts.days - int(horizon_days), "D")).astype("datetime64[D]")
-        raise ConfigError(
-            f"cutoff {at} with a horizon of {horizon_days} days leaves the log ({opts.start} to "
-            f"{(start + np.timedelta64(opts.days, 'D')).astype('datetime64[D]')}, end excluded); "
-            f"expected a cutoff after {opts.start} and at most {last}."
-        )
-    return lo, hi
-
-
-def true_outcomes(customers: pa.Table, options: LogOptions, cutoff: Any, horizon_days: int) -> pa.Table:
-    """The true outcomes in ``[cutoff, cutoff + horizon)`` of each customer acquired before ``cutoff``.
-
-    From the latent traits alone: ``alive`` (the customer had not left at the cutoff), ``true_prob_buy`` =
-    ``alive * (1 - exp(-L))`` with ``L = rate * (U(cutoff + horizon) - U(cutoff))`` the expected arrivals in
-    the window under the season, ``true_expected_purchases`` = ``alive * (1 - exp(-p L)) / p`` (each purchase
-    may be the last, with probability ``p``) and ``true_expected_spend`` = expected purchases times the
-    expected order value (purchases only; returns are not subtracted).
-    """
-    lo, hi = _window(options, cutoff, horizon_days)
-    start = np.datetime64(options.start, "D")
-    start_s = int(start.astype("datetime64[s]").astype(np.int64))
-    clock = Clock(start, options.days, options.seasonality)
-    acquired = pc.cast(customers.column("acquired"), pa.int64()).to_numpy() // 1_000_000
-    rows = np.flatnonzero(acquired < lo)
-    table = customers.take(pa.array(rows))
-    churned = pc.fill_null(pc.cast(table.column("churned"), pa.int64()), np.iinfo(np.int64).max).to_numpy()
-    alive = churned // 1_000_000 >= lo  # still active at the cutoff: the last purchase is at or after it
-    rate = table.column("purchase_rate").to_numpy()
-    p = table.column("dropout_prob").to_numpy()
-    arrivals = rate * (
-        clock.forward((hi - start_s) / SECONDS_PER_DAY) - clock.forward((lo - start_s) / SECONDS_PER_DAY)
-    )
-    prob = np.where(alive, -np.expm1(-arrivals), 0.0)
-    count = np.where(alive, -np.expm1(-p * arrivals) / p, 0.0)
-    spend = count * table.column("expected_order_value").to_numpy()
-    return pa.table(
-        {
-            "customer_id": table.column("customer_id"),
-            "alive": pa.array(alive),
-            "purchase_rate": pa.array(rate),
-            "dropout_prob": pa.array(p),
-            "true_prob_buy": pa.array(prob),
-            "true_expected_purchases": pa.array(count),
-            "true_expected_spend": pa.array(spend),
-        }
-    )
 
 
 # -- command line -------------------------------------------------------------------------------------------
