@@ -48,6 +48,7 @@ import torch
 from needmap.data.roles import ColumnRoles
 from needmap.declare import unknown_message
 from needmap.errors import ConfigError
+from needmap.events.table_info import info_of
 from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig
 from needmap.features.roles_schema import as_list, column_roles, schema_with_roles
@@ -58,7 +59,15 @@ from needmap.features.target import (
 from needmap.metrics import task_metrics
 from needmap.models.options import NetworkOptions
 from needmap.models.registry import architecture_options, available_models, build_model
-from needmap.predictor import NOT_FITTED, Predictor, load, network_outputs, scores_table  # noqa: F401
+from needmap.predictor import (  # noqa: F401
+    EVENTS_FILE,
+    NOT_FITTED,
+    Predictor,
+    info_document,
+    load,
+    network_outputs,
+    scores_table,
+)
 from needmap.runtime.arrow_memory import release_unused_memory, uses_system_arrow_pool
 from needmap.schema import Schema
 from needmap.training.from_file import SCHEMA_SAMPLE_ROWS
@@ -327,6 +336,10 @@ class Model:
                 None (default): stream a Parquet file of at least :data:`needmap.training_rows.STREAM_MIN_ROWS` rows.
             on_epoch: called after each epoch with its history entry (see
                 :meth:`needmap.training.trainer.Trainer.fit`); an exception it raises ends the fit.
+            A table built from an event log (one that carries a
+            :class:`needmap.events.table_info.FeatureTableInfo`) validates on its latest cutoff instead of a
+            share (:func:`needmap.training_rows.validation_by_cutoff`), and its description is saved with the
+            model (``extras_["events.json"]``) for :meth:`needmap.predictor.Predictor.predict_events`.
             keep_encoded_rows: keep the encoded training and validation rows on the predictor
                 (``predictor_.encoded_fit_rows_``) for the caller to reuse and then release, as the train
                 workflow does for its baselines; by default they are freed with the fit.
@@ -347,6 +360,7 @@ class Model:
             raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
         rows = parquet_rows(data, stream)
         dropped = as_list(self.drop)
+        info = None
         if rows is not None:
             if not isinstance(validation, int | float):
                 raise ConfigError(
@@ -361,6 +375,7 @@ class Model:
             prepared = prepare_file(rows, schema, prep_config, config, validation, dropped)
         else:
             table = as_table(data)
+            info = info_of(table)
             schema = schema or self.infer_schema(table)
             prepared = prepare_table(table, schema, prep_config, config, validation, dropped)
         schema, preprocessor, report = prepared.schema, prepared.preprocessor, prepared.report
@@ -400,6 +415,8 @@ class Model:
             result=result,
             fit_rows=prepared.fit_rows,
         )
+        if info is not None:  # how the inputs were built from a log: predict builds today's the same way
+            predictor.extras_[EVENTS_FILE] = info_document(info)
         if keep_encoded_rows and isinstance(x_train, FeatureBatch) and prepared.fit_rows is not None:
             predictor.encoded_fit_rows_ = {"train": x_train, "validation": x_valid}
         predictor.metrics_ = {
