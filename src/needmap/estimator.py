@@ -48,7 +48,7 @@ import torch
 from needmap.data.roles import ColumnRoles
 from needmap.declare import unknown_message
 from needmap.errors import ConfigError
-from needmap.events.table_info import info_of
+from needmap.events.table_info import info_of, with_info
 from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig
 from needmap.features.roles_schema import as_list, column_roles, schema_with_roles
@@ -78,6 +78,7 @@ from needmap.training_rows import (
     TableLike,
     as_table,
     clean_training_table,
+    info_of_parquet,
     parquet_rows,
     prepare_file,
     prepare_table,
@@ -336,16 +337,18 @@ class Model:
                 None (default): stream a Parquet file of at least :data:`needmap.training_rows.STREAM_MIN_ROWS` rows.
             on_epoch: called after each epoch with its history entry (see
                 :meth:`needmap.training.trainer.Trainer.fit`); an exception it raises ends the fit.
-            A table built from an event log (one that carries a
-            :class:`needmap.events.table_info.FeatureTableInfo`) validates on its latest cutoff instead of a
-            share (:func:`needmap.training_rows.validation_by_cutoff`), and its description is saved with the
-            model (``extras_["events.json"]``) for :meth:`needmap.predictor.Predictor.predict_events`.
             keep_encoded_rows: keep the encoded training and validation rows on the predictor
                 (``predictor_.encoded_fit_rows_``) for the caller to reuse and then release, as the train
                 workflow does for its baselines; by default they are freed with the fit.
             **train: training options for this call (TrainConfig fields: epochs, lr, ...), over the
                 model's own; the model's parameters stay as they are.
         Returns: self, with the fitted :class:`~needmap.predictor.Predictor` in ``predictor_``.
+
+        A table built from an event log (one that carries a :class:`needmap.events.table_info.FeatureTableInfo`)
+        keeps its labels other than the target, its cutoff and its customer out of the inputs, validates on its
+        latest cutoff instead of a share (:func:`needmap.training_rows.validation_by_cutoff`; not a file read in
+        parts), and its description is saved with the model (``extras_["events.json"]``) for
+        :meth:`needmap.predictor.Predictor.predict_events`.
         """
         if self.target is None and schema is None:
             raise ConfigError("no target column given; expected Model(..., target='column').")
@@ -369,10 +372,18 @@ class Model:
                     f"(0 <= validation < 1), got a {type(validation).__name__}.",
                     hint="Pass stream=False to read the file whole and validate on this table.",
                 )
+            info = info_of_parquet(rows.path)
             if schema is None:
-                schema = self.infer_schema(rows.sample(SCHEMA_SAMPLE_ROWS))
+                sample = rows.sample(SCHEMA_SAMPLE_ROWS)
+                schema = self.infer_schema(sample if info is None else with_info(sample, info))
                 release_unused_memory()
             prepared = prepare_file(rows, schema, prep_config, config, validation, dropped)
+            if info is not None and validation:
+                prepared.report["validation_split"] = {
+                    "method": "random",
+                    "why": "a random share: a file read in parts validates on a share of its rows, not by cutoff; "
+                    "expected stream=False, or a validation table of the latest cutoff, to validate by cutoff.",
+                }
         else:
             table = as_table(data)
             info = info_of(table)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from needmap.data.parquet_rows import ParquetRows
 from needmap.data.provenance import first_row_of, source_of, take_rows
@@ -24,7 +25,7 @@ from needmap.data.split import split_indices
 from needmap.data.values import parse_numeric, stringify
 from needmap.errors import ConfigError, DataError, SchemaError, no_values_error
 from needmap.events.cutoffs import cutoff_values, distinct_cutoffs, split_latest
-from needmap.events.table_info import info_of
+from needmap.events.table_info import FEATURES_KEY, FeatureTableInfo, info_of
 from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import check_target_columns, strata, target_names, target_tasks
@@ -148,6 +149,15 @@ def prepare_table(
         x_valid = preprocessor.transform(valid_table)
         y_valid = preprocessor.encode_target(valid_table)
     return PreparedRows(schema, preprocessor, x_train, y_train, x_valid, y_valid, report, fit_rows)
+
+
+def info_of_parquet(path: str | Path) -> FeatureTableInfo | None:
+    """The feature description in the schema metadata of the Parquet file ``path`` (its footer alone is read),
+    None for a file not built from a log: a file read in parts is described as a table read whole is."""
+    meta = pq.read_schema(path).metadata or {}
+    if FEATURES_KEY not in meta:
+        return None
+    return FeatureTableInfo.from_json(meta[FEATURES_KEY], where=str(path))
 
 
 def validation_by_cutoff(table: pa.Table) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:

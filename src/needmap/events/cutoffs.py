@@ -91,9 +91,15 @@ def split_latest(cutoffs: np.ndarray, rows: np.ndarray, horizon_days: int) -> Cu
         earlier=np.sort(rows[~is_latest & ~in_gap]),
         latest=np.sort(rows[is_latest]),
         gap=np.sort(rows[in_gap]),
-        cutoff=str(latest_time.astype("datetime64[s]")),
+        cutoff=_iso(latest_time),
         horizon_days=int(horizon_days),
     )
+
+
+def _iso(time: np.datetime64) -> str:
+    """A cutoff as ISO text: the date alone at midnight ("2026-03-15"), else to the second."""
+    day = time.astype("datetime64[D]")
+    return str(day) if day == time else str(time.astype("datetime64[s]"))
 
 
 def distinct_cutoffs(cutoffs: np.ndarray) -> int:
