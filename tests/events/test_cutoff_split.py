@@ -85,7 +85,7 @@ def test_validation_is_the_latest_remaining_cutoff_with_its_own_gap(make_table: 
 
 def test_cutoff_errors_and_cross_validation_are_refused(make_table: Callable) -> None:
     model = nm.Model("mlp", target="label_bought", epochs=1, hidden=[4], progress=False)
-    with pytest.raises(ConfigError, match="a split by cutoff rules out"):
+    with pytest.raises(ConfigError, match="a cutoff split rules out"):
         run_train(make_table(FOUR), model, out=None, cv=3, baseline=False)
     with pytest.raises(ConfigError, match="single cutoff"):
         cutoff_split(make_table(("2026-01-01",), customers=10))

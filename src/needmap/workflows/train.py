@@ -204,7 +204,7 @@ def run_train(
     asked, split = split, default_split(split, table)
     if cv is not None and split in ("time", CUTOFF):
         raise ConfigError(
-            f"cross-validation deals rows to folds at random or by class, which a split by {split} rules out; "
+            f"cross-validation deals rows to folds at random or by class, which a {split} split rules out; "
             "expected --split stratified or random with --cv."
         )
     with clock.phase("split"):

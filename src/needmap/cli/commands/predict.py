@@ -16,7 +16,7 @@ from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
 @app.command(
-    epilog="Examples: needmap predict models/bank new_customers.csv --out scores.parquet; "
+    epilog="Example: needmap predict models/bank new_customers.csv --out scores.parquet; an event log: "
     "needmap predict models/buyers --events events.parquet --as-of 2026-12-01 --out scores.csv"
 )
 @friendly_errors
