@@ -502,6 +502,11 @@ class Model:
         """:meth:`needmap.predictor.Predictor.predict`: id columns and scores of every row of ``data``."""
         return self._fitted().predict(data)
 
+    def predict_events(self, log: Any, *, as_of: Any) -> pa.Table:
+        """:meth:`needmap.predictor.Predictor.predict_events`: every customer of an event log scored at ``as_of``
+        (a model fitted on a table built from an event log)."""
+        return self._fitted().predict_events(log, as_of=as_of)
+
     def evaluate(self, data: TableLike) -> dict[str, Any]:
         """:meth:`needmap.predictor.Predictor.evaluate`: metrics on labelled rows (per target for several)."""
         return self._fitted().evaluate(data)

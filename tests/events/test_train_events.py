@@ -12,13 +12,14 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
-from cli_run import run_cli
 
 import needmap as nm
+from cli_run import run_cli
 from needmap.errors import ConfigError
-from needmap.events.table_info import FeatureTableInfo, info_of
+from needmap.events.table_info import FeatureTableInfo, info_of, sidecar_path
 from needmap.workflows.train import run_train
 
 FOUR = ("2026-01-01", "2026-01-20", "2026-02-15", "2026-03-20")  # validation gap: 01-20 + 30 > 02-15
@@ -36,9 +37,11 @@ def test_train_splits_by_cutoff_leaves_the_labels_out_and_saves_the_description(
     table = make_table(FOUR, customers=60)
     outcome = run_train(table, nm.Model("mlp", target="label_bought", **FAST), out=tmp_path / "m", baseline=False)
     # the test rows are exactly the latest cutoff's
-    assert outcome.test_table is not None and outcome.test_table.num_rows == 60 and _days(outcome.test_table) == {
-        "2026-03-20"
-    }
+    assert (
+        outcome.test_table is not None
+        and outcome.test_table.num_rows == 60
+        and _days(outcome.test_table) == {"2026-03-20"}
+    )
     split = outcome.metrics["split"]
     assert split["method"] == "cutoff" and split["cutoff"] == "2026-03-20"
     assert split["horizon_gap_rows"] == 0 and split["latest_rows"] == 60 and split["test_size"] == pytest.approx(0.25)
@@ -123,7 +126,7 @@ def test_predict_events_errors(make_table: Callable, tmp_path: Path) -> None:
     table = make_table(FOUR, customers=40).replace_schema_metadata(None)
     plain = nm.Model("mlp", target="label_bought", **FAST).fit(table)
     with pytest.raises(ConfigError, match="not trained on a table built from an event log"):
-        plain.predictor_.predict_events("events.csv", as_of="2026-04-20")
+        plain.predict_events("events.csv", as_of="2026-04-20")
     plain.save(tmp_path / "plain")
     out = tmp_path / "scores.csv"
     code, output = run_cli("predict", tmp_path / "plain", "--events", "e.csv", "--as-of", "2026-04-20", "--out", out)
@@ -150,3 +153,28 @@ def test_a_parquet_file_read_in_parts_keeps_the_labels_out_and_saves_the_descrip
     assert set(model.schema_.features) == {"purchases_30d", "amount_30d"} and model.schema_.ids == ["customer_id"]
     assert model.predictor_.events_info == info_of(table)
     assert "not by cutoff" in model.report_["validation_split"]["why"]
+
+
+@pytest.mark.slow
+def test_a_csv_feature_table_is_described_by_its_sidecar(make_table: Callable, tmp_path: Path) -> None:
+    table = make_table(("2026-01-01", "2026-02-01", "2026-03-01", "2026-03-15"), customers=40)
+    path = tmp_path / "features.csv"
+    pa.csv.write_csv(table, path)
+    sidecar_path(path).write_text(info_of(table).to_json(), encoding="utf-8")
+    code, output = run_cli(
+        "train", path, "--target", "label_bought", "--epochs", "1", "--hidden", "8", "--no-baseline",
+        "--out", tmp_path / "m",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "40 rows of earlier cutoffs were left out of training" in output
+    loaded = nm.load(tmp_path / "m")
+    assert set(loaded.schema_.features) == {"purchases_30d", "amount_30d"}
+    assert loaded.events_info == info_of(table)
+    # without the sidecar the file is a plain table: its labels would be inputs, and the split stratified
+    sidecar_path(path).unlink()
+    code, output = run_cli(
+        "train", path, "--target", "label_bought", "--epochs", "1", "--hidden", "8", "--no-baseline",
+        "--out", tmp_path / "plain",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "label_purchases" in nm.load(tmp_path / "plain").schema_.features
