@@ -58,6 +58,8 @@ class EventSpec:
         amount: a column or a SQL expression over columns (``"Quantity * UnitPrice"``) giving the money of an
             event; None: no money features, the spend label counts 0.
         category: the column naming the item's category, if any: counts per top category and a multi-hot column.
+        order: the column naming the order (invoice), if any: a purchase occasion is a distinct (customer,
+            order); without it, a distinct (customer, time).
         purchase_events: the values of ``event`` that count as purchases; empty: every event is a purchase
             (a log of purchases alone, or ratings taken as activity).
         windows: the look-back windows in days of the windowed counts and amounts.
@@ -77,6 +79,7 @@ class EventSpec:
     horizon_days: int = 90
     top_categories: int = 10
     last_items: int = 20
+    order: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
