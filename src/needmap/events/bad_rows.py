@@ -81,7 +81,7 @@ def amount_expression(con: Any, amount: str, label: str) -> str:
         )
     expression = f"CAST(({amount}) AS DOUBLE)"
     try:
-        con.execute(f"SELECT {expression} FROM {VIEW} LIMIT 0")
+        con.execute(f"SELECT {expression} FROM {VIEW} LIMIT 0").fetchall()
     except duckdb.Error as err:
         text = str(err)
         unknown = re.search(r'column "?([^"\s]+)"? not found', text, re.IGNORECASE) or re.search(

@@ -8,6 +8,7 @@ use only events with time < cutoff; labels use events with cutoff <= time < cuto
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time as clock
 from collections.abc import Sequence
@@ -58,11 +59,11 @@ def build_features(
     """
     cutoffs = expand_cutoffs(as_of)
     _check_spec(spec, like)
-    con = connect(memory_limit)
+    con, spill = connect(memory_limit)
     try:
         label = register(con, source, sql, spec.customer)
         bad = stage(con, spec, spec.order, label)
-        first, last, n_events = con.execute("SELECT min(ts), max(ts), count(*) FROM events").fetchone()
+        first, last, n_events = con.execute("SELECT min(ts), max(ts), count(*) FROM events").fetchall()[0]
         if not n_events:
             raise DataError(f"{label}: no good event in the log (bad rows: {_bad_text(bad)}); expected some.")
         horizon = spec.horizon_days if labels else None
@@ -82,6 +83,7 @@ def build_features(
                 )
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     table = pa.concat_tables(parts)
     extra = {
         "event_types": list(layout.event_types),

@@ -34,9 +34,10 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def connect(memory_limit: str | None) -> Any:
+def connect(memory_limit: str | None) -> tuple[Any, str]:
     """A fresh in-memory DuckDB with ``memory_limit`` (default :data:`DEFAULT_MEMORY_LIMIT`), a temporary
-    directory to spill to, and UTC as its time zone (times with a zone become UTC)."""
+    directory to spill to (returned with it; the caller removes it), and UTC as its time zone (times with a
+    zone become UTC)."""
     import duckdb
 
     limit = memory_limit or DEFAULT_MEMORY_LIMIT
@@ -48,7 +49,7 @@ def connect(memory_limit: str | None) -> Any:
     con.execute(f"SET temp_directory = {literal(spill)}")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")
-    return con
+    return con, spill
 
 
 def register(con: Any, source: Any, sql: str | None, customer: str) -> str:
@@ -105,7 +106,7 @@ def _register_file(con: Any, path: Path, customer: str) -> str:
                 f"{path}: unsupported extension {suffix or '(none)'!r}; expected .csv, .tsv, .txt, .parquet, .pq, "
                 ".jsonl, .ndjson or .json (JSON lines), text formats also gzipped"
             )
-        con.execute(f"SELECT * FROM {VIEW} LIMIT 0")
+        con.execute(f"SELECT * FROM {VIEW} LIMIT 0").fetchall()
     except duckdb.Error as err:
         raise DataError(f"{path}: DuckDB could not read the file: {_first_line(err)}") from None
     return str(path)
@@ -119,7 +120,7 @@ def _csv_text_ids(con: Any, where: str, customer: str) -> str:
         found = con.execute(
             f"SELECT count(*) FROM read_csv({where}, all_varchar = true) "
             f"WHERE regexp_matches(trim({column}), '^[+-]?0[0-9]')"
-        ).fetchone()
+        ).fetchall()[0]
     except Exception:  # the column is missing: the check of the columns names it
         return ""
     return f", types = {{{literal(customer)}: 'VARCHAR'}}" if found and found[0] else ""
