@@ -29,7 +29,7 @@ __all__ = ["Model", "NeedmapError", "Predictor", "__version__", "clone", "featur
 
 
 def __getattr__(name: str) -> Any:
-    """``needmap.read``, ``Model``, ``Predictor``, ``clone``, ``load`` and ``features``, imported when first asked for."""
+    """``needmap.read``, ``Model``, ``Predictor``, ``clone``, ``load``, ``features``: imported when first asked."""
     if name == "read":
         from needmap.data.read import read as value
     elif name == "Model":

@@ -144,7 +144,8 @@ def _check_censoring(cutoffs: Sequence[datetime], horizon: int, last: datetime, 
             raise DataError(
                 f"{label}: cutoff {iso(cutoff)} with a horizon of {horizon} days needs events up to {iso(end)}, "
                 f"but the log's last event is at {last.isoformat(sep=' ')}: its labels would be censored. Expected "
-                f"a cutoff on or before {iso(last - timedelta(days=horizon))}, or no labels (labels=False, --no-labels)."
+                f"a cutoff on or before {iso(last - timedelta(days=horizon))}, or no labels "
+                "(labels=False, --no-labels)."
             )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from needmap.data.write import write_table, writable_suffix
+from needmap.data.write import writable_suffix, write_table
 from needmap.events.table_info import info_of, sidecar_path
 from needmap.output_files import create_temporary_file
 
