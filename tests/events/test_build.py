@@ -153,7 +153,7 @@ def test_schema_inference_reads_the_list_columns_and_keeps_labels_out():
 
 
 def test_needmap_features_is_callable_once_the_features_package_is_loaded():
-    import needmap.features.lists  # noqa: F401  (Python then sets needmap.features to the package)
+    import needmap.features.lists  # Python then sets needmap.features to the package
 
     assert needmap.features(log_table(), **_keywords()).num_rows == 5
 

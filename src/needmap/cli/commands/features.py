@@ -38,6 +38,8 @@ def features(
     purchase_event: list[str] | None = typer.Option(
         None, "--purchase-event", help="A value of --event that is a purchase (repeatable); default: every event."
     ),
+    top_categories: int = typer.Option(10, "--top-categories", help="Categories with columns of their own."),
+    last_items: int = typer.Option(20, "--last-items", help="The length of the sequence of last items."),
     no_labels: bool = typer.Option(False, "--no-labels", help="No label columns (features to score today)."),
     memory_limit: str = typer.Option("2GB", "--memory-limit", help="DuckDB's memory; beyond it, it spills to disk."),
 ) -> None:
@@ -60,6 +62,8 @@ def features(
         horizon=horizon,
         windows=windows,
         purchase_events=tuple(purchase_event or ()),
+        top_categories=top_categories,
+        last_items=last_items,
         labels=not no_labels,
         progress=True,
         memory_limit=memory_limit,
