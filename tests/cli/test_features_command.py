@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "events"))
-from cli_run import run_cli  # noqa: E402
-from hand_log import log_table  # noqa: E402
-
-from needmap.events.table_info import LABELS, FeatureTableInfo, info_of, sidecar_path  # noqa: E402
+from cli_run import run_cli
+from hand_event_log import log_table
+from needmap.events.table_info import LABELS, FeatureTableInfo, info_of, sidecar_path
 
 ARGS = [
     "--customer", "customer", "--time", "time", "--item", "item", "--event", "event", "--amount", "amount",

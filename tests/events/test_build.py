@@ -12,9 +12,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from hand_log import CUTOFFS, ROWS, SPEC, log_table
 
 import needmap
+from hand_event_log import CUTOFFS, ROWS, SPEC, log_table
 from needmap.errors import ConfigError, DataError
 from needmap.events.build import build_features
 from needmap.events.table_info import LABELS, info_of

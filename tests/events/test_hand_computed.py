@@ -1,4 +1,4 @@
-"""Every feature family of the hand-written log (hand_log.py), the expected numbers worked out by hand.
+"""Every feature family of the hand-written log (hand_event_log.py), the expected numbers worked out by hand.
 
 Days are fractional: 4 days and 6 hours is 4.25. Each figure's arithmetic is in the comment beside it.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from hand_log import CUTOFFS, SPEC, log_table
 
+from hand_event_log import CUTOFFS, SPEC, log_table
 from needmap.events.build import build_features
 from needmap.events.table_info import LABELS, info_of
 
