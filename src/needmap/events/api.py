@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from needmap.events import defaults
 from needmap.events.durations import parse_days, parse_windows
 from needmap.events.table_info import EventSpec, FeatureTableInfo
 
@@ -23,11 +24,11 @@ def features(
     amount: str | None = None,
     category: str | None = None,
     order: str | None = None,
-    horizon: str | int = "90d",
-    windows: str | Sequence[str | int] = (7, 30, 90, 365),
+    horizon: str | int = defaults.HORIZON_DAYS,
+    windows: str | Sequence[str | int] = defaults.WINDOWS,
     purchase_events: Sequence[str] | str = (),
-    top_categories: int = 10,
-    last_items: int = 20,
+    top_categories: int = defaults.TOP_CATEGORIES,
+    last_items: int = defaults.LAST_ITEMS,
     sql: str | None = None,
     labels: bool = True,
     like: FeatureTableInfo | pa.Table | None = None,

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from needmap.errors import ConfigError, DataError
+from needmap.events import defaults
 
-DEFAULT_MEMORY_LIMIT = "2GB"
+DEFAULT_MEMORY_LIMIT = defaults.MEMORY_LIMIT
 VIEW = "raw_log"
 _TEXT = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _JSON = {".jsonl", ".ndjson", ".json"}

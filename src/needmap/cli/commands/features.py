@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from needmap.cli.base import app, friendly_errors, out_console
+from needmap.events import defaults
 from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
@@ -33,15 +34,25 @@ def features(
     ),
     category: str | None = typer.Option(None, "--category", help="The item's category column."),
     order: str | None = typer.Option(None, "--order", help="The order (invoice) column: one purchase occasion each."),
-    horizon: str = typer.Option("90d", "--horizon", help="The days after a cutoff whose events make the labels."),
-    windows: str = typer.Option("7,30,90,365", "--windows", help="Look-back windows in days, comma-separated."),
+    horizon: str = typer.Option(
+        f"{defaults.HORIZON_DAYS}d", "--horizon", help="The days after a cutoff whose events make the labels."
+    ),
+    windows: str = typer.Option(
+        ",".join(map(str, defaults.WINDOWS)), "--windows", help="Look-back windows in days, comma-separated."
+    ),
     purchase_event: list[str] | None = typer.Option(
         None, "--purchase-event", help="A value of --event that is a purchase (repeatable); default: every event."
     ),
-    top_categories: int = typer.Option(10, "--top-categories", help="Categories with columns of their own."),
-    last_items: int = typer.Option(20, "--last-items", help="The length of the sequence of last items."),
+    top_categories: int = typer.Option(
+        defaults.TOP_CATEGORIES, "--top-categories", help="Categories with columns of their own."
+    ),
+    last_items: int = typer.Option(
+        defaults.LAST_ITEMS, "--last-items", help="The length of the sequence of last items."
+    ),
     no_labels: bool = typer.Option(False, "--no-labels", help="No label columns (features to score today)."),
-    memory_limit: str = typer.Option("2GB", "--memory-limit", help="DuckDB's memory; beyond it, it spills to disk."),
+    memory_limit: str = typer.Option(
+        defaults.MEMORY_LIMIT, "--memory-limit", help="DuckDB's memory; beyond it, it spills to disk."
+    ),
 ) -> None:
     """Build a feature table from an event log: features from events before each cutoff, labels after it."""
     from needmap.events.api import features as build
