@@ -55,7 +55,7 @@ def train(
         model, given, file_model=file_model, params={**file_params, **params_from(param)}, skip=(RunOptions,)
     )
     read_started = time.perf_counter()
-    table = with_sidecar_info(data, read_table(data, delimiter, encoding, reading))
+    table = read_table(data, delimiter, encoding, reading)
     phases = {"read": time.perf_counter() - read_started}
     outcome = run_train(table, estimator, out=out, phases=phases, **given[RunOptions])
     print_outcome(outcome, started)
@@ -66,14 +66,3 @@ def train(
     if outcome.run_id:
         track = given[RunOptions].get("track")
         out_console.print(f"run logged to MLflow at {track}: run id {outcome.run_id}", markup=False)
-
-
-def with_sidecar_info(path: str, table: Any) -> Any:
-    """``table`` with the feature description of a feature table written as text (its ``.features.json``
-    sidecar) in its schema metadata, as a Parquet file carries it; ``table`` as it is otherwise."""
-    from needmap.events.table_info import info_of, info_of_file, with_info
-
-    if info_of(table) is not None:
-        return table
-    info = info_of_file(path)
-    return table if info is None else with_info(table, info)
