@@ -136,6 +136,8 @@ def test_predict_events_errors(make_table: Callable, tmp_path: Path) -> None:
     assert code != 0 and "both a FILE of rows" in output
     code, output = run_cli("predict", tmp_path / "plain", "--events", "e.csv", "--out", out)
     assert code != 0 and "expected --as-of DATE" in output
+    code, output = run_cli("predict", tmp_path / "plain", "--as-of", "2026-04-20", "--out", out)
+    assert code != 0 and "expected --events LOG with it" in output
     code, output = run_cli("predict", tmp_path / "plain", "--out", out)
     assert code != 0 and "no rows to score" in output
     assert not out.exists()
@@ -167,6 +169,11 @@ def test_a_csv_feature_table_is_described_by_its_sidecar(make_table: Callable, t
     )  # fmt: skip
     assert code == 0, output
     assert "40 rows of earlier cutoffs were left out of training" in output
+    code, output = run_cli(
+        "train", path, "--target", "label_bought", "--numeric", "label_spend", "--out", tmp_path / "leak",
+    )  # fmt: skip
+    assert code != 0 and "'label_spend' is given the role numeric" in output and "Traceback" not in output
+    assert not (tmp_path / "leak").exists()
     loaded = nm.load(tmp_path / "m")
     assert set(loaded.schema_.features) == {"purchases_30d", "amount_30d"}
     assert loaded.events_info == info_of(table)
