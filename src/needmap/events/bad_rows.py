@@ -1,12 +1,13 @@
 """The good events of a log in one DuckDB table ``events``, and the bad rows counted by reason.
 
 ``events`` has one row per good event: ``rid`` (its position in the log), ``cust`` (the customer, as in
-the log), ``ts`` (a naive timestamp), ``item``, ``etype``, ``cat`` (text or null), ``amount`` (double or
-null), ``occ`` (the purchase occasion: the order as text when an order column is given, else the time),
+the log), ``ts`` (a naive timestamp), ``item``, ``etype``, ``cat`` (text or null), ``amount`` (a decimal of
+9 places, or null: sums of decimals are exact, so a table is the same whatever order DuckDB's threads add
+in), ``occ`` (the purchase occasion: the order as text when an order column is given, else the time),
 ``is_purchase`` and ``is_return``.
 
 A row is bad, and counted under the first reason that fits, when its customer is missing, its time is
-missing, its time cannot be read, or (when an amount is given) its amount is missing. Times: a timestamp
+missing, its time cannot be read, or (when an amount is given) its amount is missing or not a finite number. Times: a timestamp
 (with a zone: taken in UTC), a date (midnight), ISO text (``2011-01-04``, ``2011-01-04 10:15:00``), or a
 number of seconds since 1970-01-01 UTC (integer or float, as MovieLens' ``u.data`` holds).
 """
@@ -112,7 +113,7 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
         missing_cust += f" OR isnan({cust})"
     ts = time_expression(spec.time, columns[spec.time], label)
     amount = amount_expression(con, spec.amount, label) if spec.amount else "CAST(NULL AS DOUBLE)"
-    missing_amount = "amount IS NULL OR isnan(amount)" if spec.amount else "false"
+    missing_amount = "amount IS NULL OR NOT isfinite(amount)" if spec.amount else "false"
 
     def text(name: str | None) -> str:
         return f"CAST({quote(name)} AS VARCHAR)" if name else "CAST(NULL AS VARCHAR)"
@@ -152,7 +153,7 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
         con.execute(
             f"""
             CREATE TEMP TABLE events AS
-            SELECT rid, cust, ts, amount, item, etype, cat,
+            SELECT rid, cust, ts, CAST(amount AS DECIMAL(38, 9)) AS amount, item, etype, cat,
                    {occ.replace(text(order), "order_text")} AS occ,
                    ({kind}) AND NOT {returned} AS is_purchase, {returned} AS is_return
             FROM staged_reasons WHERE reason IS NULL
