@@ -144,6 +144,19 @@ def test_customer_ids_come_out_as_they_went_in(tmp_path):
     assert sorted(set(built.column("customer").to_pylist())) == ["007", "010"]
 
 
+def test_a_customer_column_named_like_a_feature_is_refused():
+    renamed = log_table().rename_columns(["events", *log_table().column_names[1:]])
+    with pytest.raises(ConfigError, match="customer column 'events' has the name of a feature column"):
+        build_features(renamed, dataclasses.replace(SPEC, customer="events"), CUTOFFS)
+
+
+def test_memory_limit_is_checked_and_a_small_one_gives_the_same_table():
+    reference = build_features(log_table(), SPEC, CUTOFFS)
+    assert build_features(log_table(), SPEC, CUTOFFS, memory_limit="16MB").equals(reference)
+    with pytest.raises(ConfigError, match="memory_limit"):
+        build_features(log_table(), SPEC, CUTOFFS, memory_limit="lots")
+
+
 def test_schema_inference_reads_the_list_columns_and_keeps_labels_out():
     built = needmap.features(log_table(), **_keywords())
     schema = needmap.Model("mlp", target="label_bought").infer_schema(built)

@@ -7,9 +7,10 @@ in), ``occ`` (the purchase occasion: the order as text when an order column is g
 ``is_purchase`` and ``is_return``.
 
 A row is bad, and counted under the first reason that fits, when its customer is missing, its time is
-missing, its time cannot be read, or (when an amount is given) its amount is missing or not a finite number. Times: a timestamp
-(with a zone: taken in UTC), a date (midnight), ISO text (``2011-01-04``, ``2011-01-04 10:15:00``), or a
-number of seconds since 1970-01-01 UTC (integer or float, as MovieLens' ``u.data`` holds).
+missing, its time cannot be read, or (when an amount is given) its amount is missing or not a finite
+number. Times: a timestamp (with a zone: taken in UTC), a date (midnight), ISO text (``2011-01-04``,
+``2011-01-04 10:15:00``), or a number of seconds since 1970-01-01 UTC (integer or float, as MovieLens'
+``u.data`` holds).
 """
 
 from __future__ import annotations
