@@ -7,6 +7,7 @@ import dataclasses
 from datetime import datetime
 
 import duckdb
+import polars
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -57,6 +58,8 @@ def test_bad_rows_are_counted_by_reason_and_left_out():
     assert a["events"] == 4  # 7 events of A less the three bad ones
     unparseable = table.set_column(1, "time", pa.array(["2024-13-45", *[str(t) for t in times.to_pylist()[2:]], "x"]))
     assert info_of(build_features(unparseable, SPEC, ["2024-01-25"])).bad_rows == {"unparseable time": 2}
+    blank = unparseable.set_column(1, "time", pc.replace_substring(unparseable.column("time"), "2024-13-45", " "))
+    assert info_of(build_features(blank, SPEC, ["2024-01-25"])).bad_rows == {"missing time": 1, "unparseable time": 1}
 
 
 def test_a_negative_amount_is_a_return_not_a_purchase():
@@ -95,13 +98,19 @@ def test_amount_as_an_expression_and_its_errors():
 
 
 def test_epoch_seconds_and_iso_text_read_as_the_same_times():
+    """Seconds since 1970, ISO text, and ISO text with an offset (taken in UTC) give the same times."""
     table = log_table()
     seconds = pc.divide(table.column("time").cast(pa.int64()), 1_000_000)
     as_seconds = table.set_column(1, "time", seconds)
     as_text = table.set_column(1, "time", pc.strftime(table.column("time"), "%Y-%m-%d %H:%M:%S"))
+    shifted = pc.add(table.column("time"), pa.scalar(2 * 3600 * 10**6, pa.duration("us")))
+    with_offset = table.set_column(
+        1, "time", pc.binary_join_element_wise(pc.strftime(shifted, "%Y-%m-%dT%H:%M:%S"), "+02:00", "")
+    )
     reference = _features(build_features(table, SPEC, CUTOFFS))
     assert _features(build_features(as_seconds, SPEC, CUTOFFS)).equals(reference)
     assert _features(build_features(as_text, SPEC, CUTOFFS)).equals(reference)
+    assert _features(build_features(with_offset, SPEC, CUTOFFS)).equals(reference)  # 12:00+02:00 is 10:00 UTC
 
 
 def test_like_gives_identical_columns_for_a_later_table():
@@ -122,10 +131,13 @@ def test_csv_parquet_frame_and_sql_sources_agree(tmp_path):
     reference = _features(build_features(table, SPEC, CUTOFFS))
     pq.write_table(table, tmp_path / "log.parquet")
     pacsv.write_csv(table, tmp_path / "log.csv")
+    table.to_pandas().to_json(tmp_path / "log.jsonl", orient="records", lines=True, date_format="iso")
     sources = {
         "parquet": (str(tmp_path / "log.parquet"), None),
         "csv": (tmp_path / "log.csv", None),
+        "jsonl": (tmp_path / "log.jsonl", None),
         "pandas": (table.to_pandas(), None),
+        "polars": (polars.from_arrow(table), None),
         "sql": (None, f"SELECT * FROM read_parquet('{tmp_path / 'log.parquet'}')"),
     }
     for name, (source, sql) in sources.items():

@@ -9,7 +9,7 @@ in), ``occ`` (the purchase occasion: the order as text when an order column is g
 A row is bad, and counted under the first reason that fits, when its customer is missing, its time is
 missing, its time cannot be read, or (when an amount is given) its amount is missing or not a finite
 number. Times: a timestamp (with a zone: taken in UTC), a date (midnight), ISO text (``2011-01-04``,
-``2011-01-04 10:15:00``), or a number of seconds since 1970-01-01 UTC (integer or float, as MovieLens'
+``2011-01-04 10:15:00``, ``2011-01-04T10:15:00+01:00``: taken in UTC; empty text is a missing time), or a number of seconds since 1970-01-01 UTC (integer or float, as MovieLens'
 ``u.data`` holds).
 """
 
@@ -62,7 +62,7 @@ def time_expression(name: str, kind: str, label: str) -> str:
             f"THEN make_timestamp(CAST(round({value} * 1000000) AS BIGINT)) END"
         )
     if upper == "VARCHAR":
-        return f"TRY_CAST(trim({col}) AS TIMESTAMP)"
+        return f"CAST(TRY_CAST(trim({col}) AS TIMESTAMPTZ) AS TIMESTAMP)"  # an offset taken into account: UTC
     raise ConfigError(
         f"{label}: the time column {name!r} has type {kind}; expected a timestamp, a date, ISO text or "
         "seconds since 1970 (a number)."
@@ -109,6 +109,9 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
     columns = columns_of(con)
     check_columns(spec, order, columns, label)
     cust = quote(spec.customer)
+    time_null = f"{quote(spec.time)} IS NULL"
+    if columns[spec.time].upper() == "VARCHAR":
+        time_null += f" OR trim({quote(spec.time)}) = ''"
     missing_cust = f"{cust} IS NULL"
     if columns[spec.customer].upper() in {"FLOAT", "DOUBLE"}:
         missing_cust += f" OR isnan({cust})"
@@ -130,7 +133,7 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
         con.execute(
             f"""
             CREATE TEMP TABLE staged AS
-            SELECT row_number() OVER () AS rid, {cust} AS cust, {quote(spec.time)} IS NULL AS time_null,
+            SELECT row_number() OVER () AS rid, {cust} AS cust, ({time_null}) AS time_null,
                    {ts} AS ts, {amount} AS amount, {text(spec.item)} AS item, {text(spec.event)} AS etype,
                    {text(spec.category)} AS cat, {text(order)} AS order_text, ({missing_cust}) AS cust_null
             FROM {VIEW}
