@@ -9,8 +9,8 @@ in), ``occ`` (the purchase occasion: the order as text when an order column is g
 A row is bad, and counted under the first reason that fits, when its customer is missing, its time is
 missing, its time cannot be read, or (when an amount is given) its amount is missing or not a finite
 number. Times: a timestamp (with a zone: taken in UTC), a date (midnight), ISO text (``2011-01-04``,
-``2011-01-04 10:15:00``, ``2011-01-04T10:15:00+01:00``: taken in UTC; empty text is a missing time), or a number of seconds since 1970-01-01 UTC (integer or float, as MovieLens'
-``u.data`` holds).
+``2011-01-04 10:15:00``, ``2011-01-04T10:15:00+01:00``: taken in UTC; empty text is a missing time), or a
+number of seconds since 1970-01-01 UTC (integer or float, as MovieLens' ``u.data`` holds).
 """
 
 from __future__ import annotations
