@@ -125,7 +125,7 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
     occ = f"coalesce({text(order)}, CAST(ts AS VARCHAR))" if order else "CAST(ts AS VARCHAR)"
     if spec.purchase_events and spec.event:
         chosen = ", ".join(literal(v) for v in spec.purchase_events)
-        kind = f"etype IN ({chosen})"
+        kind = f"coalesce(etype IN ({chosen}), false)"
     else:
         kind = "true"
     returned = "coalesce(amount < 0, false)" if spec.amount else "false"
