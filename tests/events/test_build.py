@@ -148,6 +148,16 @@ def test_csv_parquet_frame_and_sql_sources_agree(tmp_path):
     assert _features(needmap.features(con, sql="SELECT * FROM log", **_keywords())).equals(reference)
 
 
+def test_a_column_not_in_the_log_is_named(tmp_path):
+    pacsv.write_csv(log_table(), tmp_path / "log.csv")
+    with pytest.raises(
+        ConfigError, match="the customer column 'client' is not in the log; expected one of customer, time, "
+    ):
+        build_features(tmp_path / "log.csv", dataclasses.replace(SPEC, customer="client"), CUTOFFS)
+    with pytest.raises(ConfigError, match="the category column 'cat' is not in the log"):
+        build_features(log_table(), dataclasses.replace(SPEC, category="cat"), CUTOFFS)
+
+
 def test_customer_ids_come_out_as_they_went_in(tmp_path):
     table = log_table().set_column(0, "customer", pa.array(["007" if c == "A" else "010" for c in ROWS]))
     table = table.set_column(0, "customer", pa.array(["007" if r[0] == "A" else "010" for r in ROWS]))
