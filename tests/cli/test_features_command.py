@@ -32,6 +32,18 @@ def test_writes_parquet_with_its_description_and_prints_a_summary(tmp_path):
     assert "bad rows left out: none" in output
 
 
+def test_a_cutoff_before_the_first_event_has_no_rows_and_says_so(tmp_path):
+    log = tmp_path / "log.parquet"
+    pq.write_table(log_table(), log)
+    args = [a for a in ARGS if a not in ("--as-of", "2024-01-15", "2024-01-25")]
+    code, output = run_cli(
+        "features", log, *args, "--as-of", "2023-06-01", "--as-of", "2024-01-25", "--out", tmp_path / "f.parquet"
+    )
+    assert code == 0, output
+    assert "cutoff 2023-06-01: 0 customers\n" in output
+    assert "cutoff 2024-01-25: 3 customers, bought in the next 10 days: 33.3%" in output
+
+
 def test_csv_output_has_its_sidecar_and_bad_rows_are_reported(tmp_path):
     log = tmp_path / "log.csv"
     pacsv.write_csv(log_table(), log)

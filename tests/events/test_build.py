@@ -7,6 +7,7 @@ import dataclasses
 from datetime import datetime
 
 import duckdb
+import polars
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -57,6 +58,8 @@ def test_bad_rows_are_counted_by_reason_and_left_out():
     assert a["events"] == 4  # 7 events of A less the three bad ones
     unparseable = table.set_column(1, "time", pa.array(["2024-13-45", *[str(t) for t in times.to_pylist()[2:]], "x"]))
     assert info_of(build_features(unparseable, SPEC, ["2024-01-25"])).bad_rows == {"unparseable time": 2}
+    blank = unparseable.set_column(1, "time", pc.replace_substring(unparseable.column("time"), "2024-13-45", " "))
+    assert info_of(build_features(blank, SPEC, ["2024-01-25"])).bad_rows == {"missing time": 1, "unparseable time": 1}
 
 
 def test_a_negative_amount_is_a_return_not_a_purchase():
@@ -95,13 +98,19 @@ def test_amount_as_an_expression_and_its_errors():
 
 
 def test_epoch_seconds_and_iso_text_read_as_the_same_times():
+    """Seconds since 1970, ISO text, and ISO text with an offset (taken in UTC) give the same times."""
     table = log_table()
     seconds = pc.divide(table.column("time").cast(pa.int64()), 1_000_000)
     as_seconds = table.set_column(1, "time", seconds)
     as_text = table.set_column(1, "time", pc.strftime(table.column("time"), "%Y-%m-%d %H:%M:%S"))
+    shifted = pc.add(table.column("time"), pa.scalar(2 * 3600 * 10**6, pa.duration("us")))
+    with_offset = table.set_column(
+        1, "time", pc.binary_join_element_wise(pc.strftime(shifted, "%Y-%m-%dT%H:%M:%S"), "+02:00", "")
+    )
     reference = _features(build_features(table, SPEC, CUTOFFS))
     assert _features(build_features(as_seconds, SPEC, CUTOFFS)).equals(reference)
     assert _features(build_features(as_text, SPEC, CUTOFFS)).equals(reference)
+    assert _features(build_features(with_offset, SPEC, CUTOFFS)).equals(reference)  # 12:00+02:00 is 10:00 UTC
 
 
 def test_like_gives_identical_columns_for_a_later_table():
@@ -122,10 +131,13 @@ def test_csv_parquet_frame_and_sql_sources_agree(tmp_path):
     reference = _features(build_features(table, SPEC, CUTOFFS))
     pq.write_table(table, tmp_path / "log.parquet")
     pacsv.write_csv(table, tmp_path / "log.csv")
+    table.to_pandas().to_json(tmp_path / "log.jsonl", orient="records", lines=True, date_format="iso")
     sources = {
         "parquet": (str(tmp_path / "log.parquet"), None),
         "csv": (tmp_path / "log.csv", None),
+        "jsonl": (tmp_path / "log.jsonl", None),
         "pandas": (table.to_pandas(), None),
+        "polars": (polars.from_arrow(table), None),
         "sql": (None, f"SELECT * FROM read_parquet('{tmp_path / 'log.parquet'}')"),
     }
     for name, (source, sql) in sources.items():
@@ -136,12 +148,35 @@ def test_csv_parquet_frame_and_sql_sources_agree(tmp_path):
     assert _features(needmap.features(con, sql="SELECT * FROM log", **_keywords())).equals(reference)
 
 
+def test_a_column_not_in_the_log_is_named(tmp_path):
+    pacsv.write_csv(log_table(), tmp_path / "log.csv")
+    with pytest.raises(
+        ConfigError, match="the customer column 'client' is not in the log; expected one of customer, time, "
+    ):
+        build_features(tmp_path / "log.csv", dataclasses.replace(SPEC, customer="client"), CUTOFFS)
+    with pytest.raises(ConfigError, match="the category column 'cat' is not in the log"):
+        build_features(log_table(), dataclasses.replace(SPEC, category="cat"), CUTOFFS)
+
+
 def test_customer_ids_come_out_as_they_went_in(tmp_path):
     table = log_table().set_column(0, "customer", pa.array(["007" if c == "A" else "010" for c in ROWS]))
     table = table.set_column(0, "customer", pa.array(["007" if r[0] == "A" else "010" for r in ROWS]))
     pacsv.write_csv(table, tmp_path / "log.csv")
     built = needmap.features(tmp_path / "log.csv", **_keywords())
     assert sorted(set(built.column("customer").to_pylist())) == ["007", "010"]
+
+
+def test_a_customer_column_named_like_a_feature_is_refused():
+    renamed = log_table().rename_columns(["events", *log_table().column_names[1:]])
+    with pytest.raises(ConfigError, match="customer column 'events' has the name of a feature column"):
+        build_features(renamed, dataclasses.replace(SPEC, customer="events"), CUTOFFS)
+
+
+def test_memory_limit_is_checked_and_a_small_one_gives_the_same_table():
+    reference = build_features(log_table(), SPEC, CUTOFFS)
+    assert build_features(log_table(), SPEC, CUTOFFS, memory_limit="16MB").equals(reference)
+    with pytest.raises(ConfigError, match="memory_limit"):
+        build_features(log_table(), SPEC, CUTOFFS, memory_limit="lots")
 
 
 def test_schema_inference_reads_the_list_columns_and_keeps_labels_out():

@@ -1,13 +1,15 @@
 """The good events of a log in one DuckDB table ``events``, and the bad rows counted by reason.
 
 ``events`` has one row per good event: ``rid`` (its position in the log), ``cust`` (the customer, as in
-the log), ``ts`` (a naive timestamp), ``item``, ``etype``, ``cat`` (text or null), ``amount`` (double or
-null), ``occ`` (the purchase occasion: the order as text when an order column is given, else the time),
+the log), ``ts`` (a naive timestamp), ``item``, ``etype``, ``cat`` (text or null), ``amount`` (a decimal of
+9 places, or null: sums of decimals are exact, so a table is the same whatever order DuckDB's threads add
+in), ``occ`` (the purchase occasion: the order as text when an order column is given, else the time),
 ``is_purchase`` and ``is_return``.
 
 A row is bad, and counted under the first reason that fits, when its customer is missing, its time is
-missing, its time cannot be read, or (when an amount is given) its amount is missing. Times: a timestamp
-(with a zone: taken in UTC), a date (midnight), ISO text (``2011-01-04``, ``2011-01-04 10:15:00``), or a
+missing, its time cannot be read, or (when an amount is given) its amount is missing or not a finite
+number. Times: a timestamp (with a zone: taken in UTC), a date (midnight), ISO text (``2011-01-04``,
+``2011-01-04 10:15:00``, ``2011-01-04T10:15:00+01:00``: taken in UTC; empty text is a missing time), or a
 number of seconds since 1970-01-01 UTC (integer or float, as MovieLens' ``u.data`` holds).
 """
 
@@ -60,7 +62,7 @@ def time_expression(name: str, kind: str, label: str) -> str:
             f"THEN make_timestamp(CAST(round({value} * 1000000) AS BIGINT)) END"
         )
     if upper == "VARCHAR":
-        return f"TRY_CAST(trim({col}) AS TIMESTAMP)"
+        return f"CAST(TRY_CAST(trim({col}) AS TIMESTAMPTZ) AS TIMESTAMP)"  # an offset taken into account: UTC
     raise ConfigError(
         f"{label}: the time column {name!r} has type {kind}; expected a timestamp, a date, ISO text or "
         "seconds since 1970 (a number)."
@@ -107,12 +109,15 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
     columns = columns_of(con)
     check_columns(spec, order, columns, label)
     cust = quote(spec.customer)
+    time_null = f"{quote(spec.time)} IS NULL"
+    if columns[spec.time].upper() == "VARCHAR":
+        time_null += f" OR trim({quote(spec.time)}) = ''"
     missing_cust = f"{cust} IS NULL"
     if columns[spec.customer].upper() in {"FLOAT", "DOUBLE"}:
         missing_cust += f" OR isnan({cust})"
     ts = time_expression(spec.time, columns[spec.time], label)
     amount = amount_expression(con, spec.amount, label) if spec.amount else "CAST(NULL AS DOUBLE)"
-    missing_amount = "amount IS NULL OR isnan(amount)" if spec.amount else "false"
+    missing_amount = "amount IS NULL OR NOT isfinite(amount)" if spec.amount else "false"
 
     def text(name: str | None) -> str:
         return f"CAST({quote(name)} AS VARCHAR)" if name else "CAST(NULL AS VARCHAR)"
@@ -120,7 +125,7 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
     occ = f"coalesce({text(order)}, CAST(ts AS VARCHAR))" if order else "CAST(ts AS VARCHAR)"
     if spec.purchase_events and spec.event:
         chosen = ", ".join(literal(v) for v in spec.purchase_events)
-        kind = f"etype IN ({chosen})"
+        kind = f"coalesce(etype IN ({chosen}), false)"
     else:
         kind = "true"
     returned = "coalesce(amount < 0, false)" if spec.amount else "false"
@@ -128,7 +133,7 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
         con.execute(
             f"""
             CREATE TEMP TABLE staged AS
-            SELECT row_number() OVER () AS rid, {cust} AS cust, {quote(spec.time)} IS NULL AS time_null,
+            SELECT row_number() OVER () AS rid, {cust} AS cust, ({time_null}) AS time_null,
                    {ts} AS ts, {amount} AS amount, {text(spec.item)} AS item, {text(spec.event)} AS etype,
                    {text(spec.category)} AS cat, {text(order)} AS order_text, ({missing_cust}) AS cust_null
             FROM {VIEW}
@@ -152,7 +157,7 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
         con.execute(
             f"""
             CREATE TEMP TABLE events AS
-            SELECT rid, cust, ts, amount, item, etype, cat,
+            SELECT rid, cust, ts, CAST(amount AS DECIMAL(38, 9)) AS amount, item, etype, cat,
                    {occ.replace(text(order), "order_text")} AS occ,
                    ({kind}) AND NOT {returned} AS is_purchase, {returned} AS is_return
             FROM staged_reasons WHERE reason IS NULL

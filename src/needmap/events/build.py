@@ -85,6 +85,7 @@ def build_features(
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
     table = pa.concat_tables(parts)
+    _check_names(table.column_names, spec.customer)
     extra = {
         "event_types": list(layout.event_types),
         "categories": list(layout.categories),
@@ -135,6 +136,15 @@ def _shape(spec: EventSpec) -> dict[str, Any]:
         "a category column": spec.category is not None,
         "customer column": spec.customer,
     }
+
+
+def _check_names(names: list[str], customer: str) -> None:
+    """Every column name once: a customer column named like a feature column would make two columns."""
+    if names.count(customer) > 1:
+        raise ConfigError(
+            f"the customer column {customer!r} has the name of a feature column; expected another name "
+            f'(rename it in the log, or with sql=, e.g. SELECT *, "{customer}" AS customer_id FROM ...).'
+        )
 
 
 def _check_censoring(cutoffs: Sequence[datetime], horizon: int, last: datetime, label: str) -> None:

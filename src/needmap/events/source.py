@@ -116,13 +116,15 @@ def _register_file(con: Any, path: Path, customer: str) -> str:
 def _csv_text_ids(con: Any, where: str, customer: str) -> str:
     """``, types = {customer: VARCHAR}`` when the CSV's customer ids are codes with a leading zero ("007"),
     which a number would lose; else nothing (the type DuckDB detects)."""
+    import duckdb
+
     column = quote(customer)
     try:
         found = con.execute(
             f"SELECT count(*) FROM read_csv({where}, all_varchar = true) "
             f"WHERE regexp_matches(trim({column}), '^[+-]?0[0-9]')"
         ).fetchall()[0]
-    except Exception:  # the column is missing: the check of the columns names it
+    except duckdb.Error:  # the column is missing: the check of the columns names it
         return ""
     return f", types = {{{literal(customer)}: 'VARCHAR'}}" if found and found[0] else ""
 

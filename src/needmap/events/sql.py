@@ -88,29 +88,29 @@ def feature_query(layout: Layout, cutoff: datetime, customer: str, horizon_days:
         "a.n_purchases AS purchases",
     ]
     if money:
-        out.append("a.net_spend AS spend")
+        out.append("CAST(a.net_spend AS DOUBLE) AS spend")
     for w in layout.windows:
         since = f"ts >= {c} - INTERVAL {int(w)} DAY"
         agg.append(f"count(DISTINCT occ) FILTER (is_purchase AND {since}) AS p_{w}")
         agg.append(f"coalesce(sum(amount) FILTER ((is_purchase OR is_return) AND {since}), 0) AS s_{w}")
         out.append(f"a.p_{w} AS purchases_{w}d")
         if money:
-            out.append(f"a.s_{w} AS spend_{w}d")
+            out.append(f"CAST(a.s_{w} AS DOUBLE) AS spend_{w}d")
     for k, (value, name) in enumerate(zip(layout.event_types, slugs(layout.event_types), strict=True)):
         agg.append(f"count(*) FILTER (etype = {literal(value)}) AS e_{k}")
         agg.append(f"coalesce(sum(amount) FILTER (etype = {literal(value)}), 0) AS ea_{k}")
         out.append(f"a.e_{k} AS events_{name}")
         if money:
-            out.append(f"a.ea_{k} AS amount_{name}")
+            out.append(f"CAST(a.ea_{k} AS DOUBLE) AS amount_{name}")
     for k, (value, name) in enumerate(zip(layout.categories, slugs(layout.categories), strict=True)):
         agg.append(f"count(*) FILTER (cat = {literal(value)}) AS c_{k}")
         agg.append(f"coalesce(sum(amount) FILTER (cat = {literal(value)}), 0) AS ca_{k}")
         out.append(f"a.c_{k} AS category_{name}_events")
         if money:
-            out.append(f"a.ca_{k} AS category_{name}_amount")
+            out.append(f"CAST(a.ca_{k} AS DOUBLE) AS category_{name}_amount")
     out += ["o.ipi_mean AS ipi_mean_days", "o.ipi_std AS ipi_std_days", "o.basket AS basket_lines_mean"]
     if money:
-        out.append("o.order_value AS order_value_mean")
+        out.append("CAST(o.order_value AS DOUBLE) AS order_value_mean")
     small, large = min(layout.windows), max(layout.windows)
     out.append(f"CASE WHEN a.p_{large} > 0 THEN a.p_{small} / a.p_{large} END AS trend")
     for day, name in enumerate(DAYS, start=1):
@@ -118,12 +118,12 @@ def feature_query(layout: Layout, cutoff: datetime, customer: str, horizon_days:
         out.append(f"a.d_{day} AS dow_{name}_share")
     out += ["a.hour_mean AS hour_mean", "a.n_returns AS returns"]
     if money:
-        out.append("a.returned AS returned_amount")
+        out.append("CAST(a.returned AS DOUBLE) AS returned_amount")
     out += [
         f"coalesce(b.f, 0) AS {BTYD_FREQUENCY}",
         f"coalesce(b.r, 0) AS {BTYD_RECENCY}",
         f"date_diff('day', b.first_day, CAST({c} AS DATE)) AS {BTYD_AGE}",
-        f"coalesce(b.m, 0) AS {BTYD_MONETARY}",
+        f"CAST(coalesce(b.m, 0) AS DOUBLE) AS {BTYD_MONETARY}",
     ]
     if layout.has_item:
         out.append(f"coalesce(i.seq, CAST([] AS VARCHAR[])) AS {SEQUENCE_COLUMN}")
@@ -172,6 +172,6 @@ def feature_query(layout: Layout, cutoff: datetime, customer: str, horizon_days:
         out += [
             f"CAST(coalesce(l.n, 0) > 0 AS BIGINT) AS {LABEL_BOUGHT}",
             f"coalesce(l.n, 0) AS {LABEL_PURCHASES}",
-            f"{'coalesce(l.s, 0)' if money else 'CAST(0 AS DOUBLE)'} AS {LABEL_SPEND}",
+            f"CAST({'coalesce(l.s, 0)' if money else '0'} AS DOUBLE) AS {LABEL_SPEND}",
         ]
     return f"WITH {', '.join(ctes)} SELECT {', '.join(out)} FROM agg a {' '.join(joins)} ORDER BY a.cust"

@@ -89,14 +89,18 @@ def features(
 
 def summary_lines(table: Any, info: Any) -> list[str]:
     """Rows, customers and the label base rate per cutoff, then the bad rows by reason."""
+    from datetime import datetime
+
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     from needmap.events.table_info import LABEL_BOUGHT
 
     lines = []
     cutoffs = table.column(info.cutoff_column)
-    for text, value in zip(info.as_of, pc.unique(cutoffs).to_pylist() or [None] * len(info.as_of), strict=False):
-        rows = table.filter(pc.equal(cutoffs, value)) if value is not None else table.slice(0, 0)
+    for text in info.as_of:
+        at = pa.scalar(datetime.fromisoformat(text), cutoffs.type)
+        rows = table.filter(pc.equal(cutoffs, at))
         line = f"cutoff {text}: {rows.num_rows:,} customers"
         if LABEL_BOUGHT in info.labels and rows.num_rows:
             rate = pc.mean(rows.column(LABEL_BOUGHT)).as_py()
