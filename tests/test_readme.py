@@ -128,7 +128,7 @@ def test_the_parser_refuses_what_the_command_line_refuses() -> None:
     refused = {
         "no command": ["fit", "bank.csv"],
         "No such option: --trials": ["train", "bank.csv", "--trials", "3", "--out", "m"],
-        "Missing parameter: data": ["predict", "m"],
+        "Missing parameter: out": ["predict", "m"],
         "valid integer": ["tune", "bank.csv", "--trials", "many", "--out", "m"],
     }
     for message, args in refused.items():

@@ -22,13 +22,14 @@ from needmap.errors import NeedmapError
 if TYPE_CHECKING:
     from needmap.data.read import read
     from needmap.estimator import Model, clone, load
+    from needmap.events.api import features  # the package needmap.features, callable as this
     from needmap.predictor import Predictor
 
-__all__ = ["Model", "NeedmapError", "Predictor", "__version__", "clone", "load", "read"]
+__all__ = ["Model", "NeedmapError", "Predictor", "__version__", "clone", "features", "load", "read"]
 
 
 def __getattr__(name: str) -> Any:
-    """``needmap.read``, ``Model``, ``Predictor``, ``clone`` and ``load``, imported when first asked for."""
+    """``needmap.read``, ``Model``, ``Predictor``, ``clone``, ``load``, ``features``: imported when first asked."""
     if name == "read":
         from needmap.data.read import read as value
     elif name == "Model":
@@ -37,6 +38,8 @@ def __getattr__(name: str) -> Any:
         from needmap.estimator import load as value
     elif name == "clone":
         from needmap.estimator import clone as value
+    elif name == "features":  # the package needmap.features, callable as needmap.events.api.features
+        import needmap.features as value
     elif name == "Predictor":
         from needmap.predictor import Predictor as value
     else:

@@ -14,7 +14,9 @@ and, where the run made them, optional JSON documents (:data:`OPTIONAL_FILES`): 
 (curves and the baseline comparison on the test rows), ``profile.json`` (the training data's profile),
 ``calibration.json`` (a calibrator of the scores), ``tuning.json`` (a hyper-parameter search's history),
 ``baselines.json`` (the fitted baselines: linear coefficients and LightGBM's own model text),
-``selection.json`` (the scorer chosen per target: the network, a baseline or a blend of both).
+``selection.json`` (the scorer chosen per target: the network, a baseline or a blend of both), ``events.json``
+(how the inputs of a model trained on a table built from an event log were built: the
+:class:`needmap.events.table_info.FeatureTableInfo`, so that scoring builds today's inputs the same way).
 
 Loading reads JSON and safetensors only: it never executes code from the directory.
 """
@@ -47,6 +49,7 @@ OPTIONAL_FILES = (
     "tuning.json",
     "baselines.json",
     "selection.json",
+    "events.json",
 )
 
 #: Every name a model directory may hold: a directory holding anything else is not replaced.

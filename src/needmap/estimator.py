@@ -48,6 +48,7 @@ import torch
 from needmap.data.roles import ColumnRoles
 from needmap.declare import unknown_message
 from needmap.errors import ConfigError
+from needmap.events.table_info import info_of, with_info
 from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig
 from needmap.features.roles_schema import as_list, column_roles, schema_with_roles
@@ -58,7 +59,15 @@ from needmap.features.target import (
 from needmap.metrics import task_metrics
 from needmap.models.options import NetworkOptions
 from needmap.models.registry import architecture_options, available_models, build_model
-from needmap.predictor import NOT_FITTED, Predictor, load, network_outputs, scores_table  # noqa: F401
+from needmap.predictor import (  # noqa: F401
+    EVENTS_FILE,
+    NOT_FITTED,
+    Predictor,
+    info_document,
+    load,
+    network_outputs,
+    scores_table,
+)
 from needmap.runtime.arrow_memory import release_unused_memory, uses_system_arrow_pool
 from needmap.schema import Schema
 from needmap.training.from_file import SCHEMA_SAMPLE_ROWS
@@ -69,6 +78,7 @@ from needmap.training_rows import (
     TableLike,
     as_table,
     clean_training_table,
+    info_of_parquet,
     parquet_rows,
     prepare_file,
     prepare_table,
@@ -333,6 +343,12 @@ class Model:
             **train: training options for this call (TrainConfig fields: epochs, lr, ...), over the
                 model's own; the model's parameters stay as they are.
         Returns: self, with the fitted :class:`~needmap.predictor.Predictor` in ``predictor_``.
+
+        A table built from an event log (one that carries a :class:`needmap.events.table_info.FeatureTableInfo`)
+        keeps its labels other than the target, its cutoff and its customer out of the inputs, validates on its
+        latest cutoff instead of a share (:func:`needmap.training_rows.validation_by_cutoff`; not a file read in
+        parts), and its description is saved with the model (``extras_["events.json"]``) for
+        :meth:`needmap.predictor.Predictor.predict_events`.
         """
         if self.target is None and schema is None:
             raise ConfigError("no target column given; expected Model(..., target='column').")
@@ -347,6 +363,7 @@ class Model:
             raise ConfigError(f"validation={validation} is not a share of the rows; expected 0 <= validation < 1.")
         rows = parquet_rows(data, stream)
         dropped = as_list(self.drop)
+        info = None
         if rows is not None:
             if not isinstance(validation, int | float):
                 raise ConfigError(
@@ -355,12 +372,21 @@ class Model:
                     f"(0 <= validation < 1), got a {type(validation).__name__}.",
                     hint="Pass stream=False to read the file whole and validate on this table.",
                 )
+            info = info_of_parquet(rows.path)
             if schema is None:
-                schema = self.infer_schema(rows.sample(SCHEMA_SAMPLE_ROWS))
+                sample = rows.sample(SCHEMA_SAMPLE_ROWS)
+                schema = self.infer_schema(sample if info is None else with_info(sample, info))
                 release_unused_memory()
             prepared = prepare_file(rows, schema, prep_config, config, validation, dropped)
+            if info is not None and validation:
+                prepared.report["validation_split"] = {
+                    "method": "random",
+                    "why": "a random share: a file read in parts validates on a share of its rows, not by cutoff; "
+                    "expected stream=False, or a validation table of the latest cutoff, to validate by cutoff.",
+                }
         else:
             table = as_table(data)
+            info = info_of(table)
             schema = schema or self.infer_schema(table)
             prepared = prepare_table(table, schema, prep_config, config, validation, dropped)
         schema, preprocessor, report = prepared.schema, prepared.preprocessor, prepared.report
@@ -400,6 +426,8 @@ class Model:
             result=result,
             fit_rows=prepared.fit_rows,
         )
+        if info is not None:  # how the inputs were built from a log: predict builds today's the same way
+            predictor.extras_[EVENTS_FILE] = info_document(info)
         if keep_encoded_rows and isinstance(x_train, FeatureBatch) and prepared.fit_rows is not None:
             predictor.encoded_fit_rows_ = {"train": x_train, "validation": x_valid}
         predictor.metrics_ = {
@@ -473,6 +501,11 @@ class Model:
     def predict(self, data: TableLike) -> pa.Table:
         """:meth:`needmap.predictor.Predictor.predict`: id columns and scores of every row of ``data``."""
         return self._fitted().predict(data)
+
+    def predict_events(self, log: Any, *, as_of: Any) -> pa.Table:
+        """:meth:`needmap.predictor.Predictor.predict_events`: every customer of an event log scored at ``as_of``
+        (a model fitted on a table built from an event log)."""
+        return self._fitted().predict_events(log, as_of=as_of)
 
     def evaluate(self, data: TableLike) -> dict[str, Any]:
         """:meth:`needmap.predictor.Predictor.evaluate`: metrics on labelled rows (per target for several)."""

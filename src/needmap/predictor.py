@@ -22,6 +22,7 @@ per-head helpers at the top are how every caller cuts :meth:`Predictor.score`'s 
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ from needmap.artifact import load_artifact, save_artifact
 from needmap.data.provenance import first_row_of, source_of, take_rows
 from needmap.data.read import read
 from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
+from needmap.events.table_info import FeatureTableInfo
 from needmap.features.preprocess import Preprocessor
 from needmap.features.row import RowEncoder
 from needmap.features.target import encode_target, head_schema, target_names, target_tasks
@@ -54,6 +56,13 @@ from needmap.workflows.baseline import BASELINES_FILE, Baseline, baselines_docum
 from needmap.workflows.selection import SELECTION_FILE, Choice, combine, load_selection
 
 NOT_FITTED = "this model is not fitted yet; call fit() first or needmap.load() a saved model."
+#: The model file holding how the inputs were built from an event log (a FeatureTableInfo as JSON).
+EVENTS_FILE = "events.json"
+
+
+def info_document(info: FeatureTableInfo) -> dict[str, Any]:
+    """``info`` as the JSON document saved beside a model (:data:`EVENTS_FILE`)."""
+    return json.loads(info.to_json())
 
 
 def network_outputs(schema: Schema) -> int:
@@ -270,6 +279,45 @@ class Predictor:
         for note in scores_notes(self.schema_, table.column_names):
             warnings.warn(note, UserWarning, stacklevel=2)
         return scores_table(table, self.schema_, self.predict_proba(table))
+
+    @property
+    def events_info(self) -> FeatureTableInfo | None:
+        """How the model's inputs were built from an event log (saved as ``events.json``), or None for a model
+        trained on any other table."""
+        document = self.extras_.get(EVENTS_FILE)
+        if document is None:
+            return None
+        return FeatureTableInfo.from_json(json.dumps(document), where=EVENTS_FILE)
+
+    def predict_events(self, log: Any, *, as_of: Any, progress: bool = False) -> pa.Table:
+        """Score every customer of an event log at the cutoff ``as_of``: the log's features are built as the
+        training table's were (:func:`needmap.events.build.build_features` with the saved spec, no labels, the
+        training table's choices such as its top categories), then scored.
+
+        Args:
+            log: the event log (a path or anything the feature builder reads).
+            as_of: the cutoff (a date, a datetime or ISO text): features from events strictly before it.
+            progress: show the builder's progress.
+
+        Returns: one row per customer: the customer column exactly as in the log, the cutoff, then the scores
+        (:meth:`predict`'s columns). ConfigError for a model not trained on a table built from an event log.
+        """
+        info = self.events_info
+        if info is None:
+            raise ConfigError(
+                f"this model was not trained on a table built from an event log (it has no {EVENTS_FILE}), so it "
+                "does not know how to build its inputs from one; expected a model trained on the output of "
+                "needmap features, or a table of rows to score."
+            )
+        from needmap.events.build import build_features
+
+        table = build_features(log, info.spec, [as_of], labels=False, like=info, progress=progress)
+        scores = self.predict(table)
+        name = info.cutoff_column
+        if name in table.column_names and name not in scores.column_names:
+            at = len([c for c in scores.column_names if c in self.schema_.ids])
+            scores = scores.add_column(at, name, table.column(name))
+        return scores
 
     # -- metrics -----------------------------------------------------------------------------------
     @uses_system_arrow_pool

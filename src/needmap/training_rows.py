@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from needmap.data.parquet_rows import ParquetRows
 from needmap.data.provenance import first_row_of, source_of, take_rows
@@ -23,6 +24,8 @@ from needmap.data.read import read
 from needmap.data.split import split_indices
 from needmap.data.values import parse_numeric, stringify
 from needmap.errors import ConfigError, DataError, SchemaError, no_values_error
+from needmap.events.cutoffs import cutoff_values, distinct_cutoffs, split_latest
+from needmap.events.table_info import FEATURES_KEY, FeatureTableInfo, info_of
 from needmap.features.batch import FeatureBatch
 from needmap.features.preprocess import PreprocessConfig, Preprocessor
 from needmap.features.target import check_target_columns, strata, target_names, target_tasks
@@ -101,8 +104,9 @@ def prepare_table(
     dropped: Sequence[str],
 ) -> PreparedRows:
     """The rows of a training table ready for the trainer: checked and cleaned (:func:`clean_training_table`),
-    split into training and validation rows (a share of ``table``, stratified for classification, or a table
-    of its own), the preprocessor fitted on the training rows and both parts encoded."""
+    split into training and validation rows (a share of ``table``, stratified for classification; the latest
+    cutoff of a table built from an event log, :func:`validation_by_cutoff`; or a table of its own), the
+    preprocessor fitted on the training rows and both parts encoded."""
     if schema.target is None:
         raise SchemaError("the schema has no target column; expected one column with role 'target'.")
     table, report = clean_training_table(
@@ -118,9 +122,18 @@ def prepare_table(
     if valid_given is not None:
         train_idx, valid_idx = np.arange(n), np.arange(valid_given.num_rows)
     elif validation > 0:
-        labels = strata(table, schema)
-        method = "random" if schema.task == "regression" else "stratified"
-        train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
+        by_cutoff = validation_by_cutoff(table)
+        if by_cutoff is not None:
+            train_idx, valid_idx, report["validation_split"] = by_cutoff
+        else:
+            labels = strata(table, schema)
+            method = "random" if schema.task == "regression" else "stratified"
+            train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
+            if info_of(table) is not None:
+                report["validation_split"] = {
+                    "method": method,
+                    "why": f"a {method} share: the training rows have a single cutoff, none later to validate on.",
+                }
     else:
         train_idx, valid_idx = np.arange(n), np.array([], dtype=np.int64)
     fit_rows = None if valid_given is not None else {"train": train_idx, "validation": valid_idx}
@@ -136,6 +149,37 @@ def prepare_table(
         x_valid = preprocessor.transform(valid_table)
         y_valid = preprocessor.encode_target(valid_table)
     return PreparedRows(schema, preprocessor, x_train, y_train, x_valid, y_valid, report, fit_rows)
+
+
+def info_of_parquet(path: str | Path) -> FeatureTableInfo | None:
+    """The feature description in the schema metadata of the Parquet file ``path`` (its footer alone is read),
+    None for a file not built from a log: a file read in parts is described as a table read whole is."""
+    meta = pq.read_schema(path).metadata or {}
+    if FEATURES_KEY not in meta:
+        return None
+    return FeatureTableInfo.from_json(meta[FEATURES_KEY], where=str(path))
+
+
+def validation_by_cutoff(table: pa.Table) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
+    """The training and validation rows of a table built from an event log: the latest cutoff's rows validate,
+    the earlier rows whose label window reaches past it are left out of both (counted in the description, with
+    the cutoff and the horizon). None for a table without a feature description or with a single cutoff (the
+    validation rows are then a share, as for any table)."""
+    info = info_of(table)
+    if info is None:
+        return None
+    cutoffs = cutoff_values(table, info)
+    if distinct_cutoffs(cutoffs) < 2:
+        return None
+    split = split_latest(cutoffs, np.arange(table.num_rows), info.spec.horizon_days)
+    if len(split.earlier) == 0:
+        raise DataError(
+            f"every training row before the validation cutoff {split.cutoff} has a label window "
+            f"({split.horizon_days} days) that reaches into it: nothing is left to train on. Expected cutoffs at "
+            "least the horizon apart, or validation=0.",
+            file=source_of(table),
+        )
+    return split.earlier, split.latest, {"method": "cutoff", **split.describe()}
 
 
 def prepare_file(

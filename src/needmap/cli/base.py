@@ -103,8 +103,15 @@ def reading_notes() -> Iterator[None]:
 
 def read_table(path: str, delimiter: str | None, encoding: str, reading: Mapping[str, Any] | None = None) -> Any:
     """The rows of a data file as an Arrow table (:func:`needmap.data.read.read`), read as ``reading``
-    (the ``ReadOptions`` given: ``--no-header``, ``--names``, ...) says, with its notes printed."""
+    (the ``ReadOptions`` given: ``--no-header``, ``--names``, ...) says, with its notes printed. A feature table
+    written as text gets the description kept beside it (``<path>.features.json``) in its schema metadata, as a
+    Parquet file carries it (:func:`needmap.events.table_info.info_of_file`)."""
     from needmap.data.read import read
+    from needmap.events.table_info import info_of, info_of_file, with_info
 
     with reading_notes():
-        return read(path, delimiter=delimiter, encoding=encoding, **dict(reading or {}))
+        table = read(path, delimiter=delimiter, encoding=encoding, **dict(reading or {}))
+    if info_of(table) is not None:
+        return table
+    info = info_of_file(path)
+    return table if info is None else with_info(table, info)

@@ -13,7 +13,17 @@ def registered_app() -> typer.Typer:
 
     The command modules import the option groups and through them pyarrow and torch, so they are
     imported here, after :func:`main` has chosen Arrow's memory pool."""
-    from needmap.cli.commands import demo, evaluate, predict, profile, report, schema, train, tune  # noqa: F401
+    from needmap.cli.commands import (  # noqa: F401
+        demo,
+        evaluate,
+        features,
+        predict,
+        profile,
+        report,
+        schema,
+        train,
+        tune,
+    )
 
     return app
 

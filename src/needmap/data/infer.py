@@ -9,7 +9,8 @@ or a frame) is ``multihot``. A text column is ``multihot`` with separator ``"|"`
 of its non-missing values contain ``"|"`` and its ``"|"``-separated tokens repeat: there are at
 least two distinct tokens and the token occurrences number at least twice the distinct tokens (so
 genres such as ``"Adventure|Animation"`` qualify, unique codes such as ``"A17|X9"`` in every row
-do not). Sequences are never inferred: their order matters, so the user names them.
+do not). Sequences are never inferred from the values: their order matters, so the user names them, or
+a feature table built from an event log names them in its description (``last_items``, see docs/events.md).
 
 Integer columns named like an identifier (``userId``, ``customer_id``, ``store_ID``): all values unique, the
 column is an ``id`` (a row's key, kept in the scores); with repeated values it is ``categorical``, an entity
@@ -153,6 +154,7 @@ def infer_schema(
         given.setdefault(name, {}).update(opts)
     columns: list[ColumnSpec] = []
     classes: list[str] = []
+    listed = _feature_table_lists(table)
     inferred_task: str | None = None
     for i, name in enumerate(names):
         col = _plain(table.column(i))
@@ -162,6 +164,8 @@ def infer_schema(
             spec = ColumnSpec(name, "target", dtype, reason)
         elif name in roles:
             spec = ColumnSpec(name, roles[name], dtype, _user_reason(roles[name], given.get(name, {})))
+        elif name in listed and (listed[name] == "ignored" or is_list_type(col.type)):
+            spec = ColumnSpec(name, listed[name], dtype, _LISTED_REASONS[listed[name]])
         else:
             role, reason, inferred = _infer_feature(name, col, numeric_parse_ratio)
             spec = ColumnSpec(name, role, dtype, reason, dict(inferred))
@@ -171,6 +175,32 @@ def infer_schema(
     _promote_item_columns(columns, roles)
     _check_shared_vocabularies(columns, names, file)
     return Schema(columns=columns, target=target, task=inferred_task, classes=classes)
+
+
+def _feature_table_lists(table: pa.Table) -> dict[str, str]:
+    """The roles a feature table built from an event log gives its own columns, as its description in the
+    schema metadata records them: ``last_items`` a sequence, ``categories`` multi-hot, and the label columns
+    ignored (outcomes after the cutoff would leak into the inputs); the target keeps its role."""
+    from needmap.events.table_info import FEATURES_KEY, info_of
+
+    if FEATURES_KEY not in (table.schema.metadata or {}):
+        return {}
+    try:
+        info = info_of(table)
+    except Exception:  # an unreadable description: the columns are inferred as any others
+        return {}
+    if info is None:
+        return {}
+    found = {str(k): str(v) for k, v in (info.extra.get("list_columns") or {}).items() if v in _LISTED_REASONS}
+    found.update({label: "ignored" for label in info.labels})
+    return found
+
+
+_LISTED_REASONS = {
+    "sequence": "the last items of a feature table built from a log (oldest first)",
+    "multihot": "the categories of a feature table built from a log",
+    "ignored": "a label of a feature table (an outcome after the cutoff): never an input",
+}
 
 
 def column_counts(column: pa.ChunkedArray) -> tuple[int | None, int]:

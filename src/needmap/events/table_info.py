@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from needmap.errors import DataError
+from needmap.events import defaults
 
 #: The schema-metadata key of a feature table's :class:`FeatureTableInfo` (JSON).
 FEATURES_KEY = b"needmap.features"
@@ -52,12 +53,15 @@ class EventSpec:
 
     Attributes:
         customer: the column naming the customer (its values come out exactly as they went in).
-        time: the column holding each event's time (a timestamp, a date, or text in ISO form).
+        time: the column holding each event's time (a timestamp, a date, text in ISO form, or seconds since
+            1970-01-01 UTC as a number).
         item: the column naming the item (product), if any: the last items become a sequence column.
         event: the column naming the event type (view, cart, purchase, ...), if any.
         amount: a column or a SQL expression over columns (``"Quantity * UnitPrice"``) giving the money of an
             event; None: no money features, the spend label counts 0.
         category: the column naming the item's category, if any: counts per top category and a multi-hot column.
+        order: the column naming the order (invoice), if any: a purchase occasion is a distinct (customer,
+            order); without it, a distinct (customer, time).
         purchase_events: the values of ``event`` that count as purchases; empty: every event is a purchase
             (a log of purchases alone, or ratings taken as activity).
         windows: the look-back windows in days of the windowed counts and amounts.
@@ -73,10 +77,11 @@ class EventSpec:
     amount: str | None = None
     category: str | None = None
     purchase_events: tuple[str, ...] = ()
-    windows: tuple[int, ...] = (7, 30, 90, 365)
-    horizon_days: int = 90
-    top_categories: int = 10
-    last_items: int = 20
+    windows: tuple[int, ...] = defaults.WINDOWS
+    horizon_days: int = defaults.HORIZON_DAYS
+    top_categories: int = defaults.TOP_CATEGORIES
+    last_items: int = defaults.LAST_ITEMS
+    order: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -88,7 +93,7 @@ class EventSpec:
     def from_dict(cls, data: dict[str, Any]) -> EventSpec:
         values = dict(data)
         values["purchase_events"] = tuple(str(v) for v in values.get("purchase_events", ()))
-        values["windows"] = tuple(int(v) for v in values.get("windows", (7, 30, 90, 365)))
+        values["windows"] = tuple(int(v) for v in values.get("windows", defaults.WINDOWS))
         return cls(**values)
 
 

@@ -16,6 +16,8 @@ from needmap.data.infer import infer_schema
 from needmap.data.overrides import parse_column_options, parse_feature_columns
 from needmap.data.provenance import source_of
 from needmap.errors import ConfigError, SchemaError
+from needmap.events.table_info import info_of
+from needmap.features.event_roles import check_label_roles, event_roles
 from needmap.features.target import add_targets
 from needmap.schema import Schema
 
@@ -95,7 +97,9 @@ def schema_with_roles(
     """The schema of ``table`` for these targets and role options (the keywords of :func:`column_roles`).
 
     Each target is one of the schema's ``heads``, in the order given (see
-    :func:`needmap.features.target.add_targets`)."""
+    :func:`needmap.features.target.add_targets`). A table built from an event log (its schema metadata holds a
+    :class:`needmap.events.table_info.FeatureTableInfo`) has its customer column an id and its cutoff and the
+    labels that are not targets left out of the inputs (:func:`needmap.features.event_roles.event_roles`)."""
     names = target_list(target, table)
     tasks = task_list(task, len(names))
     parsed = column_roles(**roles)
@@ -108,8 +112,12 @@ def schema_with_roles(
                 file=source_of(table),
                 column=name,
             )
-    schema = _infer_first_target(table, names[0] if names else None, tasks[0], parsed)
-    return add_targets(schema, table, names[1:], tasks[1:]) if len(names) > 1 else schema
+    info = info_of(table)
+    if info is not None:
+        check_label_roles(info, names, parsed)  # before inference: the user's mistake, not what inference made of it
+    schema = _infer_first_target(table, names[0] if names else None, tasks[0], dict(parsed))
+    schema = add_targets(schema, table, names[1:], tasks[1:]) if len(names) > 1 else schema
+    return schema if info is None else event_roles(schema, info, parsed)
 
 
 def _infer_first_target(table: pa.Table, target: str | None, task: str | None, roles: dict[str, Any]) -> Schema:

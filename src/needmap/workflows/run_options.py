@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from needmap.declare import Options, boolean, number, one_of, option, optional, text, whole
 
-SPLITS: tuple[str, ...] = ("stratified", "random", "time")
+SPLITS: tuple[str, ...] = ("stratified", "random", "time", "cutoff")
 CALIBRATIONS: tuple[str, ...] = ("isotonic", "platt")
 #: How a trained model's scorer is chosen (:mod:`needmap.workflows.selection`).
 SELECTIONS: tuple[str, ...] = ("auto", "network", "lightgbm", "linear", "blend")
@@ -29,8 +29,11 @@ class RunOptions(Options):
     kind: ClassVar[str] = "run"
 
     test_size: float = option(0.2, help="Share of rows held out for the test metrics.", check=_share_below_one)
-    split: str = option(
-        "stratified", help="How the test rows are chosen: stratified, random or time.", check=one_of(*SPLITS)
+    split: str | None = option(
+        None,
+        help="How the test rows are chosen: stratified, random, time, or cutoff (the rows of the latest cutoff of a "
+        "table built from an event log). Default: cutoff for such a table, else stratified.",
+        check=optional(one_of(*SPLITS)),
     )
     time_column: str | None = option(
         None, help="Column ordering rows in time (for split time).", check=optional(text), metavar="COLUMN"

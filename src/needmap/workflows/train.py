@@ -34,6 +34,7 @@ from needmap.estimator import CALIBRATION_METHODS, Model
 from needmap.features.target import strata, target_names
 from needmap.schema import Schema
 from needmap.workflows.cv import cv_summary, run_cv
+from needmap.workflows.event_split import CUTOFF, cutoff_split, default_split, split_notes, validation_notes
 from needmap.workflows.evidence import record_evidence
 from needmap.workflows.held_out import choose_on_cv, choose_scorers, judge_on_test, train_baselines
 from needmap.workflows.phases import PhaseClock
@@ -59,9 +60,15 @@ def split_rows(
     table: pa.Table, schema: Schema, *, test_size: float, split: str, time_column: str | None, seed: int
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """The training and test row positions of ``table`` (cleaned: every row has a target) and the split
-    method used: "stratified" by the target's classes, "random", or "time" (the latest rows by
-    ``time_column`` are the test); a regression target is split at random when "stratified" is asked.
+    method used: "stratified" by the target's classes, "random", "time" (the latest rows by
+    ``time_column`` are the test), or "cutoff" (a table built from an event log: the rows of its latest cutoff
+    are the test, the earlier rows within the label horizon of it are in neither part,
+    :func:`needmap.workflows.event_split.cutoff_split`); a regression target is split at random when
+    "stratified" is asked.
     ``needmap train`` and ``needmap tune`` hold out the same rows with the same options."""
+    if split == CUTOFF:  # the latest cutoff's rows; the earlier rows within the horizon gap train nothing
+        by_cutoff = cutoff_split(table)
+        return by_cutoff.earlier, by_cutoff.latest, split
     time_values = None
     if split == "time":
         if not time_column:
@@ -86,7 +93,7 @@ def run_train(
     *,
     out: str | Path | None,
     test_size: float = 0.2,
-    split: str = "stratified",
+    split: str | None = None,
     time_column: str | None = None,
     validation: float = 0.1,
     baseline: bool = True,
@@ -109,7 +116,10 @@ def run_train(
         model: an unfitted Model carrying the options.
         out: the model directory to write (None: do not save).
         test_size: share of rows held out for the test metrics (0 < test_size < 1).
-        split: "stratified", "random" or "time" (needs ``time_column``: the latest rows are the test).
+        split: "stratified", "random", "time" (needs ``time_column``: the latest rows are the test) or "cutoff"
+            (a table built from an event log: the rows of the latest cutoff are the test, and the training rows
+            whose label window reaches past it are left out and counted in ``metrics["split"]``); None: "cutoff"
+            for a table built from an event log, else "stratified".
         validation: share of the training part used for early stopping (and calibration).
         baseline: also train logistic regression (Ridge for regression) and LightGBM on the rows that
             trained the network (LightGBM stops early on its validation rows) and report them:
@@ -191,15 +201,18 @@ def run_train(
                 f"{count} of the rows kept have no value in the target {name!r}: they train the other targets only."
             )
     seed = int(model.train_options.get("seed", 0))
-    if cv is not None and split == "time":
+    asked, split = split, default_split(split, table)
+    if cv is not None and split in ("time", CUTOFF):
         raise ConfigError(
-            "cross-validation deals rows to folds at random or by class, which a time split rules out; "
+            f"cross-validation deals rows to folds at random or by class, which a {split} split rules out; "
             "expected --split stratified or random with --cv."
         )
     with clock.phase("split"):
         train_idx, test_idx, split = split_rows(
             table, schema, test_size=test_size, split=split, time_column=time_column, seed=seed
         )
+        by_cutoff = cutoff_split(table) if split == CUTOFF else None
+        notes.extend(split_notes(table, asked, split, by_cutoff))
         train_table, test_table = take_rows(table, pa.array(train_idx)), take_rows(table, pa.array(test_idx))
     cv_result = None
     if cv is not None:
@@ -218,6 +231,9 @@ def run_train(
         x_test = fitted.preprocessor_.transform(test_table)
     metrics: dict[str, Any] = dict(fitted.metrics_)
     metrics["split"] = {"method": split, "test_size": test_size, "seed": seed, "time_column": time_column}
+    if by_cutoff is not None:  # the test share is that of the latest cutoff; the rows left out are counted
+        metrics["split"].update(by_cutoff.describe(), test_size=len(test_idx) / table.num_rows)
+    notes.extend(validation_notes(fitted.report_))
     if cv_result is not None:
         metrics["cv"] = cv_summary(cv_result)
     with clock.phase("baselines"):
@@ -281,6 +297,8 @@ def _test_description(table: pa.Table, test_size: float, split: str, seed: int, 
     """Which rows an evaluation document describes, e.g. "test rows (20% of bank.csv, stratified, seed 0)"."""
     source = source_of(table)
     what = Path(source).name if source else "the table"
+    if split == CUTOFF:
+        return f"test rows (the latest cutoff of {what})"
     how = f"the latest by {time_column}" if split == "time" else f"{split}, seed {seed}"
     return f"test rows ({test_size:.0%} of {what}, {how})"
 

@@ -36,7 +36,7 @@ from needmap.workflows.cv import FOLD_METHODS, PRIMARY, check_fold_count
 from needmap.workflows.evaluation import json_safe
 from needmap.workflows.search_space import default_options, default_params, suggest_options
 from needmap.workflows.study import best_so_far, default_tried, open_study, quiet_optuna, redact, trial_record
-from needmap.workflows.train import TrainOutcome, run_train, split_rows
+from needmap.workflows.train import TrainOutcome, default_split, run_train, split_rows
 from needmap.workflows.tune_cv import LIGHTGBM, LIGHTGBM_STUDY_SUFFIX, make_folds, network_value, search_lightgbm
 
 STUDY_FILE = "study.db"
@@ -130,7 +130,7 @@ def run_tune(
     storage: str | None = None,
     study_name: str | None = None,
     test_size: float = 0.2,
-    split: str = "stratified",
+    split: str | None = None,
     time_column: str | None = None,
     validation: float = 0.1,
     seed: int = 0,
@@ -182,6 +182,7 @@ def run_tune(
         raise ConfigError(f"the time limit is {timeout_s!r} seconds; expected a positive duration.")
     if not 0 < validation < 1:
         raise ConfigError(f"validation is {validation}; each trial is scored on validation rows, expected 0 < v < 1.")
+    split = default_split(split, table)
     if cv is not None:
         check_fold_count(cv)
         if split not in FOLD_METHODS:

@@ -15,13 +15,26 @@ from needmap.errors import ConfigError
 from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
-@app.command(epilog="Example: needmap predict models/bank new_customers.csv --out scores.parquet")
+@app.command(
+    epilog="Example: needmap predict models/bank new_customers.csv --out scores.parquet; an event log: "
+    "needmap predict models/buyers --events events.parquet --as-of 2026-12-01 --out scores.csv"
+)
 @friendly_errors
 @with_options(ReadOptions)
 def predict(
     model_dir: Path = typer.Argument(..., help="Model directory written by 'needmap train'."),
-    data: str = typer.Argument(..., help="Rows to score: CSV / Parquet / JSON lines file."),
+    data: str | None = typer.Argument(None, help="Rows to score: CSV / Parquet / JSON lines file."),
     out: Path = typer.Option(..., "--out", "-o", help="Scores file: .parquet, .csv or .jsonl."),
+    events: str | None = typer.Option(
+        None,
+        "--events",
+        help="Score the customers of this event log instead of a FILE of rows: its features are built as the "
+        "model's training table's were (the model must be trained on the output of needmap features).",
+        metavar="LOG",
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="With --events: the cutoff date; features use the events before it.", metavar="DATE"
+    ),
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
     options: Any = None,
@@ -29,13 +42,19 @@ def predict(
     """Score new rows with a saved model; keeps the id columns, adds the score; writes atomically.
 
     Rows are scored in chunks of 100,000 (a Parquet file is read a chunk at a time, so files larger than
-    memory score too)."""
+    memory score too). With --events LOG --as-of DATE, a model trained on a table built from an event log scores
+    every customer of the log at that cutoff: one row per customer, its id as in the log, the cutoff, the scores."""
     from needmap.data.write import WRITABLE
     from needmap.estimator import load
     from needmap.workflows.predict import predict_stream
 
     if out.suffix.lower() not in WRITABLE:
         raise ConfigError(f"--out '{out}' has an unsupported extension; expected one of {', '.join(WRITABLE)}.")
+    if events is not None or as_of is not None:
+        _predict_events(model_dir, data, events, as_of, out)
+        return
+    if data is None:
+        raise ConfigError("no rows to score; expected a FILE of rows, or --events LOG --as-of DATE.")
     refuse_overwriting_inputs(out, "--out", data=data, model=model_dir)
     loaded = load(model_dir)
     existed = out.exists()
@@ -46,6 +65,37 @@ def predict(
     for note in [*report.get("notes", []), *transform_notes(report)]:
         console.print(labelled("note:", "yellow", note))
     out_console.print(f"{rows} rows scored, written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
+
+
+def _predict_events(model_dir: Path, data: str | None, events: str | None, as_of: str | None, out: Path) -> None:
+    """``needmap predict MODEL --events LOG --as-of DATE``: the log's customers scored at the cutoff."""
+    from needmap.data.write import write_table
+    from needmap.estimator import load
+
+    if data is not None:
+        raise ConfigError(
+            f"both a FILE of rows ({data}) and --events were given; expected one: a FILE of rows to score, or "
+            "--events LOG --as-of DATE to build the rows from an event log."
+        )
+    if events is None:
+        raise ConfigError("--as-of sets the cutoff of --events; expected --events LOG with it.")
+    if as_of is None:
+        raise ConfigError("--events needs the cutoff to score at; expected --as-of DATE (e.g. --as-of 2026-12-01).")
+    refuse_overwriting_inputs(out, "--out", events=events, model=model_dir)
+    loaded = load(model_dir)
+    if loaded.events_info is None:
+        raise ConfigError(
+            f"the model {model_dir} was not trained on a table built from an event log (it has no events.json), so "
+            "it cannot build its inputs from --events; expected such a model, or a FILE of rows to score."
+        )
+    existed = out.exists()
+    with reading_notes():
+        scores = loaded.predict_events(events, as_of=as_of)
+    path = write_table(scores, out)
+    out_console.print(
+        f"{scores.num_rows} customers scored at {escape(as_of)}, written to [bold]{escape(str(path))}[/]"
+        f"{replaced_note(existed)}"
+    )
 
 
 def transform_notes(report: dict[str, Any]) -> list[str]:

@@ -1,0 +1,116 @@
+"""``needmap features``: a behaviour log becomes a feature table, one row per customer and cutoff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from needmap.cli.base import app, friendly_errors, out_console
+from needmap.events import defaults
+from needmap.output_files import refuse_overwriting_inputs, replaced_note
+
+
+@app.command(
+    epilog="Example: needmap features online_retail.parquet --customer CustomerID --time InvoiceDate "
+    "--item StockCode --order InvoiceNo --amount 'Quantity * UnitPrice' --as-of 2011-01-01..2011-09-01/1m "
+    "--out retail-features.parquet"
+)
+@friendly_errors
+def features(
+    events: str = typer.Argument(..., help="The event log: CSV / Parquet / JSON lines file."),
+    customer: str = typer.Option(..., "--customer", help="The column naming the customer."),
+    time: str = typer.Option(..., "--time", help="The event's time: timestamp, date, ISO text or epoch seconds."),
+    as_of: list[str] = typer.Option(
+        ..., "--as-of", help="A cutoff date (repeatable), or a monthly range START..END/1m."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="The feature table: .parquet, .csv or .jsonl."),
+    item: str | None = typer.Option(None, "--item", help="The item (product) column: the last items sequence."),
+    event: str | None = typer.Option(None, "--event", help="The event type column (view, cart, purchase, ...)."),
+    amount: str | None = typer.Option(
+        None, "--amount", help="The money of an event: a column or an expression, e.g. 'Quantity * UnitPrice'."
+    ),
+    category: str | None = typer.Option(None, "--category", help="The item's category column."),
+    order: str | None = typer.Option(None, "--order", help="The order (invoice) column: one purchase occasion each."),
+    horizon: str = typer.Option(
+        f"{defaults.HORIZON_DAYS}d", "--horizon", help="The days after a cutoff whose events make the labels."
+    ),
+    windows: str = typer.Option(
+        ",".join(map(str, defaults.WINDOWS)), "--windows", help="Look-back windows in days, comma-separated."
+    ),
+    purchase_event: list[str] | None = typer.Option(
+        None, "--purchase-event", help="A value of --event that is a purchase (repeatable); default: every event."
+    ),
+    top_categories: int = typer.Option(
+        defaults.TOP_CATEGORIES, "--top-categories", help="Categories with columns of their own."
+    ),
+    last_items: int = typer.Option(
+        defaults.LAST_ITEMS, "--last-items", help="The length of the sequence of last items."
+    ),
+    no_labels: bool = typer.Option(False, "--no-labels", help="No label columns (features to score today)."),
+    memory_limit: str = typer.Option(
+        defaults.MEMORY_LIMIT, "--memory-limit", help="DuckDB's memory; beyond it, it spills to disk."
+    ),
+) -> None:
+    """Build a feature table from an event log: features from events before each cutoff, labels after it."""
+    from needmap.events.api import features as build
+    from needmap.events.table_info import info_of
+    from needmap.events.write import write_features
+
+    refuse_overwriting_inputs(out, "--out", data=events)
+    table = build(
+        events,
+        customer=customer,
+        time=time,
+        as_of=as_of,
+        item=item,
+        event=event,
+        amount=amount,
+        category=category,
+        order=order,
+        horizon=horizon,
+        windows=windows,
+        purchase_events=tuple(purchase_event or ()),
+        top_categories=top_categories,
+        last_items=last_items,
+        labels=not no_labels,
+        progress=True,
+        memory_limit=memory_limit,
+    )
+    existed = out.exists()
+    path = write_features(table, out)
+    info = info_of(table)
+    for line in summary_lines(table, info):
+        out_console.print(line, markup=False, highlight=False)
+    out_console.print(f"{table.num_rows:,} rows written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
+
+
+def summary_lines(table: Any, info: Any) -> list[str]:
+    """Rows, customers and the label base rate per cutoff, then the bad rows by reason."""
+    from datetime import datetime
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from needmap.events.table_info import LABEL_BOUGHT
+
+    lines = []
+    cutoffs = table.column(info.cutoff_column)
+    for text in info.as_of:
+        at = pa.scalar(datetime.fromisoformat(text), cutoffs.type)
+        rows = table.filter(pc.equal(cutoffs, at))
+        line = f"cutoff {text}: {rows.num_rows:,} customers"
+        if LABEL_BOUGHT in info.labels and rows.num_rows:
+            rate = pc.mean(rows.column(LABEL_BOUGHT)).as_py()
+            line += f", bought in the next {info.spec.horizon_days} days: {rate:.1%}"
+        lines.append(line)
+    customers = pc.count_distinct(table.column(info.customer_column)).as_py() if table.num_rows else 0
+    lines.append(f"{customers:,} distinct customers over {len(info.as_of)} cutoffs")
+    if info.bad_rows:
+        shown = ", ".join(f"{reason}: {count:,}" for reason, count in info.bad_rows.items())
+        lines.append(f"bad rows left out: {shown}")
+    else:
+        lines.append("bad rows left out: none")
+    return lines
