@@ -119,7 +119,7 @@ def prepare_table(
         train_idx, valid_idx = np.arange(n), np.arange(valid_given.num_rows)
     elif validation > 0:
         labels = strata(table, schema)
-        method = "random" if schema.task == "regression" else "stratified"
+        method = "random" if schema.task in ("regression", "ltv") else "stratified"
         train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
     else:
         train_idx, valid_idx = np.arange(n), np.array([], dtype=np.int64)
