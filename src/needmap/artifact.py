@@ -14,7 +14,8 @@ and, where the run made them, optional JSON documents (:data:`OPTIONAL_FILES`): 
 (curves and the baseline comparison on the test rows), ``profile.json`` (the training data's profile),
 ``calibration.json`` (a calibrator of the scores), ``tuning.json`` (a hyper-parameter search's history),
 ``baselines.json`` (the fitted baselines: linear coefficients and LightGBM's own model text),
-``selection.json`` (the scorer chosen per target: the network, a baseline or a blend of both).
+``selection.json`` (the scorer chosen per target: the network, a baseline or a blend of both), ``btyd.json``
+(a lifetime-value target's BG/NBD + Gamma-Gamma parameters, or why they were not fitted).
 
 Loading reads JSON and safetensors only: it never executes code from the directory.
 """
@@ -47,6 +48,7 @@ OPTIONAL_FILES = (
     "tuning.json",
     "baselines.json",
     "selection.json",
+    "btyd.json",
 )
 
 #: Every name a model directory may hold: a directory holding anything else is not replaced.

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from needmap.errors import ArtifactError, ConfigError
-from needmap.metrics.compare import bootstrap_difference, weighted_auc
+from needmap.metrics.compare import VERDICT_METRICS, bootstrap_difference, weighted_auc
 from needmap.metrics.ltv import normalized_gini
 from needmap.workflows.baseline import LIGHTGBM, LOGISTIC, RIDGE, Baseline
 from needmap.workflows.evidence import FEW_RARER
@@ -395,9 +395,13 @@ def _evidence(choice: Choice, document: Mapping[str, Any], where: str) -> str:
     [-0.0010, +0.0072]), ...: no clear winner on <where> (an interval holds zero)." """
     primary = document.get("primary")
     models = document.get("models") or {}
-    comparisons = [c for c in document.get("comparisons") or [] if c.get("metric") == "auc"]
+    compared = "auc" if any(c.get("metric") == "auc" for c in document.get("comparisons") or []) else choice.metric
+    comparisons = [
+        c for c in document.get("comparisons") or [] if c.get("metric") == compared and c.get("low") is not None
+    ]
     if comparisons:
         own = comparisons[0]["deep"]
+        shown_metric = VERDICT_METRICS.get(str(compared), (str(compared), True))[0]
         parts = [f"{c['baseline']} {c['other']:.4f} ({c['difference']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}])"
                  for c in comparisons]  # fmt: skip
         worse = [c["baseline"] for c in comparisons if c["high"] < 0]
@@ -407,7 +411,7 @@ def _evidence(choice: Choice, document: Mapping[str, Any], where: str) -> str:
             end = f"better than each on {where}"
         else:
             end = f"no clear winner on {where} (an interval holds zero)"
-        return f"AUC {own:.4f}; {', '.join(parts)}: {end}."
+        return f"{shown_metric} {own:.4f}; {', '.join(parts)}: {end}."
     key = choice.metric or ""
     own_value = ((models.get(primary) or {}).get("metrics") or {}).get(key)
     others = [
