@@ -52,9 +52,12 @@ def gini(actual: np.ndarray, predicted: np.ndarray) -> float | None:
     """The Gini coefficient of the cumulative actual spend with rows ranked by ``predicted``, highest first.
 
     With rows sorted by ``predicted`` descending and ``L_k`` the share of the total ``actual`` in the first k
-    rows, ``gini = 2 * mean_k(L_k) - 1`` (as in Wang et al.'s code): 0 for a ranking no better than the order
-    of the rows when spend is spread evenly, up to ``1 - 1/n``. Rows tied on ``predicted`` share their spend
-    evenly. None when the total ``actual`` is 0 (no spend to order).
+    of n rows, ``gini = 2 * mean_k(L_k - k / n)``: twice the area between the curve of cumulative spend and the
+    diagonal of a ranking that knows nothing. Wang et al.'s code computes ``2 * mean_k(L_k) - 1``, which is this
+    plus ``1/n``; the difference vanishes on many rows and makes a constant prediction score exactly 0 here.
+    Rows tied on ``predicted`` share their spend evenly, so ties earn nothing from the rows' order. At most
+    ``1 - 1/n`` (all spend in the first row); negative for a ranking worse than chance. None when the total
+    ``actual`` is 0 (no spend to order).
     """
     y = as_1d(actual, "actual")
     p = as_1d(predicted, "predicted")
@@ -65,18 +68,20 @@ def gini(actual: np.ndarray, predicted: np.ndarray) -> float | None:
     spread = _tie_means(y, p)
     order = np.argsort(-p, kind="mergesort")
     cumulative = np.cumsum(spread[order]) / total
-    return float(2.0 * cumulative.mean() - 1.0)
+    chance = np.arange(1, len(y) + 1) / len(y)
+    return float(2.0 * np.mean(cumulative - chance))
 
 
 def normalized_gini(actual: np.ndarray, predicted: np.ndarray) -> float | None:
     """:func:`gini` of ``predicted`` divided by :func:`gini` of the perfect ranking (``actual`` itself).
 
-    1 for a ranking that orders the spend as well as the spend itself, 0 for one no better than chance,
-    negative for one worse. None when the total spend is 0 or all rows spend alike (the perfect Gini is 0).
+    1 for a ranking that orders the spend as well as the spend itself, 0 for a constant prediction (and about 0
+    for a random one), negative for one worse. None when the total spend is 0 or all rows spend alike (the
+    perfect Gini is 0: there is no order to find).
     """
     model = gini(actual, predicted)
     perfect = gini(actual, actual)
-    if model is None or perfect is None or perfect <= 0:
+    if model is None or perfect is None or perfect <= 1e-12:
         return None
     return float(model / perfect)
 

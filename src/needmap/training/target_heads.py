@@ -227,7 +227,7 @@ class TargetHeads:
             if bad.any():
                 raise DataError(
                     f"{what} holds {int(bad.sum())} values that are not {expected} for the {head.task} target "
-                    f"'{head.name}' (first: {column[bad][0]!r} in row {int(present[bad][0])}, counting from 0); "
+                    f"'{head.name}' (first: {float(column[bad][0])!r} in row {int(present[bad][0])}, counting from 0); "
                     f"expected {expected} in every row that has the target."
                 )
         without_any = np.isnan(values).all(axis=1)
