@@ -25,12 +25,17 @@ CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 
 
 def simulate_bgnbd(
-    n: int, params: dict[str, float], age: float | np.ndarray, horizon: float, seed: int = 0,
+    n: int,
+    params: dict[str, float],
+    age: float | np.ndarray,
+    horizon: float,
+    seed: int = 0,
     spend: tuple[float, float, float] = (6.0, 4.0, 15.0),
 ) -> dict[str, np.ndarray]:
     """``n`` customers of a BG/NBD process, watched for ``age`` time units from their first purchase (at 0),
     then ``horizon`` more. Purchase amounts are Gamma(p, nu) with nu ~ Gamma(q, gamma) (``spend`` = p, q,
-    gamma). A customer may drop out after each repeat purchase (not after the first, as in BG/NBD). Returns the BTYD summary at the cutoff (x repeat purchases, t_x, T, mean repeat amount) and the
+    gamma). A customer may drop out after each repeat purchase (not after the first, as in BG/NBD). Returns the BTYD
+    summary at the cutoff (x repeat purchases, t_x, T, mean repeat amount) and the
     purchases and spend in the horizon."""
     rng = np.random.default_rng(seed)
     p_shape, q, gamma = spend

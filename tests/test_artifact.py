@@ -55,6 +55,7 @@ def test_format_version_and_file_names_are_those_of_the_documented_layout() -> N
         "tuning.json",
         "baselines.json",
         "selection.json",
+        "btyd.json",
     )
 
 

@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pyarrow as pa
 import pytest
-from ltv_simulation import CDNOW, ltv_table, simulate_bgnbd
 
+from ltv_simulation import CDNOW, ltv_table, simulate_bgnbd
 from needmap.errors import ArtifactError
 from needmap.events.table_info import BTYD_FREQUENCY, LABEL_PURCHASES, LABEL_SPEND
 from needmap.workflows.btyd import (
@@ -70,7 +70,7 @@ def test_fit_on_a_feature_table_predicts_the_spend() -> None:
     # the JSON form predicts the same numbers
     again = BtydBaseline.from_dict(json.loads(json.dumps(fitted.to_dict())))
     assert np.array_equal(again.predict_table(table), predicted)
-    with pytest.raises(ArtifactError, match="btyd.json"):
+    with pytest.raises(ArtifactError, match=r"btyd\.json"):
         BtydBaseline.from_dict({"bgnbd": {}})
 
 

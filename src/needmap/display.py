@@ -28,7 +28,17 @@ METRIC_KEYS = {
     ),
     "multiclass": ("accuracy", "logloss", "macro_auc", "n"),
     "regression": ("rmse", "mae", "r2", "n"),
-    "ltv": ("normalized_gini", "spearman", "auc", "decile_mape", "aggregate_error", "rmse", "mae", "positive_rate", "n"),
+    "ltv": (
+        "normalized_gini",
+        "spearman",
+        "auc",
+        "decile_mape",
+        "aggregate_error",
+        "rmse",
+        "mae",
+        "positive_rate",
+        "n",
+    ),
 }
 
 

@@ -55,7 +55,8 @@ class Head:
     a binary task ``classes[1]`` is the positive class; for regression it is empty. A head takes
     :attr:`n_outputs` columns of the network's output: K for a multiclass target of K classes, 3 for a
     lifetime-value ('ltv') target (the logit of buying, then mu and sigma of the log-normal spend; its scores
-    are 3 columns too: the expected spend, the chance to buy, the expected spend of a buyer), 1 otherwise. How a head's task trains and scores (its loss, its scores, its metrics) is looked up
+    are 3 columns too: the expected spend, the chance to buy, the expected spend of a buyer), 1 otherwise. How a
+    head's task trains and scores (its loss, its scores, its metrics) is looked up
     by the task name in :mod:`needmap.training.heads`, so a new kind of head is a new entry there.
     """
 

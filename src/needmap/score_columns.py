@@ -3,7 +3,8 @@ never hide an id.
 
 Each head gives ``score`` (binary), ``predicted`` and ``proba_<class>`` (multiclass), ``expected_spend``,
 ``buy_probability`` and ``spend_if_bought`` (lifetime value: the expected spend over the horizon, the chance
-to buy in it and the expected spend of a buyer) or ``prediction`` (other tasks); with several heads each name ends in ``_<target>``. The id columns come first, and so do
+to buy in it and the expected spend of a buyer) or ``prediction`` (other tasks); with several heads each name ends
+in ``_<target>``. The id columns come first, and so do
 the categorical inputs named like an identifier (``customer_id``). An id column keeps its name and its
 values whatever they are (the scores join back on it); when an output would take the name of an id column
 (an id column called ``score``), the output is written as ``needmap_<name>`` instead, and

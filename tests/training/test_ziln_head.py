@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from ltv_simulation import ltv_table
 from scipy.stats import lognorm
 
+from ltv_simulation import ltv_table
 from needmap.errors import DataError
 from needmap.metrics.ltv import normalized_gini
 from needmap.schema import Head

@@ -89,8 +89,7 @@ def _infer_target(name: str, col: pa.ChunkedArray, task: str | None, file: str |
         if not (numeric_type or text_numbers):
             bad = pc.filter(labels, pc.invert(pc.match_substring_regex(labels, NUMBER_RE)))
             raise SchemaError(
-                f"target holds {_clip(bad[0].as_py())!r}, which is not a number; expected numbers for "
-                f"a {task} target.",
+                f"target holds {_clip(bad[0].as_py())!r}, which is not a number; expected numbers for a {task} target.",
                 file=file,
                 column=name,
             )
@@ -101,8 +100,7 @@ def _infer_target(name: str, col: pa.ChunkedArray, task: str | None, file: str |
             span = f", from {low} to {bounds['max'].as_py()}"
             if task == "ltv" and low < 0:
                 raise SchemaError(
-                    f"target holds {low}, a negative amount; expected spends >= 0 for a lifetime-value (ltv) "
-                    "target.",
+                    f"target holds {low}, a negative amount; expected spends >= 0 for a lifetime-value (ltv) target.",
                     file=file,
                     column=name,
                 )
@@ -110,7 +108,7 @@ def _infer_target(name: str, col: pa.ChunkedArray, task: str | None, file: str |
             if task == "regression" and not given and low >= 0 and zeros * 2 >= len(valid):
                 suggestion = (
                     f"; {zeros / len(valid):.0%} of its values are 0 and none is negative: for a spend, "
-                    "--task ltv (task=\"ltv\") learns the chance to buy and the amount apart"
+                    '--task ltv (task="ltv") learns the chance to buy and the amount apart'
                 )
         kind = "lifetime-value (zero-inflated spend)" if task == "ltv" else "regression"
         return task, [], f"{kind} target ({how}){span}{dropped}{suggestion}"

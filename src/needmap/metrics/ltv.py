@@ -111,7 +111,7 @@ def decile_calibration(actual: np.ndarray, predicted: np.ndarray, groups: int = 
     order = np.argsort(p, kind="mergesort")
     parts = [part for part in np.array_split(order, min(groups, len(order))) if len(part)]
     return [
-        {"decile": i + 1, "rows": int(len(part)), "predicted": float(p[part].mean()), "actual": float(y[part].mean())}
+        {"decile": i + 1, "rows": len(part), "predicted": float(p[part].mean()), "actual": float(y[part].mean())}
         for i, part in enumerate(parts)
     ]
 
@@ -167,8 +167,18 @@ def paired_ltv_difference(
     same_length(target, first, "y", "a")
     same_length(target, second, "y", "b")
     deep, other = score(target, first), score(target, second)
-    result: dict[str, Any] = {"metric": metric, "deep": deep, "other": other, "level": level, "n_boot": n_boot,
-                              "redrawn": 0, "method": "bootstrap", "difference": None, "low": None, "high": None}
+    result: dict[str, Any] = {
+        "metric": metric,
+        "deep": deep,
+        "other": other,
+        "level": level,
+        "n_boot": n_boot,
+        "redrawn": 0,
+        "method": "bootstrap",
+        "difference": None,
+        "low": None,
+        "high": None,
+    }
     if deep is None or other is None:
         return result
     rng = np.random.default_rng(seed)
@@ -183,8 +193,13 @@ def paired_ltv_difference(
         differences.append(x - y_a)
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(differences, [tail, 1.0 - tail]) if differences else (None, None)
-    result.update(difference=float(deep - other), low=None if low is None else float(low),
-                  high=None if high is None else float(high), redrawn=redrawn, n_boot=len(differences))
+    result.update(
+        difference=float(deep - other),
+        low=None if low is None else float(low),
+        high=None if high is None else float(high),
+        redrawn=redrawn,
+        n_boot=len(differences),
+    )
     return result
 
 

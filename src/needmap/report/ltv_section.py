@@ -57,11 +57,17 @@ def ltv_section(data: ReportData) -> Section:
     for document, suffix, _dashed, _target in documents:
         models = document.get("models") or {}
         parts.append(f"<h3>{esc((document.get('data') or 'test rows') + suffix)}</h3>")
-        rows = [[name, *(_number((m.get("metrics") or {}).get(k)) for k, _ in LTV_METRICS)] for name, m in models.items()]
-        parts.append(table(["model", *(label for _, label in LTV_METRICS)], rows, numeric=range(1, len(LTV_METRICS) + 1)))
+        rows = [
+            [name, *(_number((m.get("metrics") or {}).get(k)) for k, _ in LTV_METRICS)] for name, m in models.items()
+        ]
+        parts.append(
+            table(["model", *(label for _, label in LTV_METRICS)], rows, numeric=range(1, len(LTV_METRICS) + 1))
+        )
         comparisons = _comparison_rows(document)
         if comparisons:
-            parts.append(explain("Paired bootstrap intervals of the difference (network minus baseline) on the same rows."))
+            parts.append(
+                explain("Paired bootstrap intervals of the difference (network minus baseline) on the same rows.")
+            )
             parts.append(table(["baseline", "metric", "network", "baseline value", "difference", "interval"],
                                comparisons, numeric=(2, 3, 4)))  # fmt: skip
         if document.get("verdict"):

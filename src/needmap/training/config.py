@@ -30,7 +30,12 @@ MONITORS: dict[str, dict[str, str]] = {
     "regression": {"rmse": "min", "mae": "min", "r2": "max"},
     "ltv": {"normalized_gini": "max", "spearman": "max", "auc": "max", "rmse": "min", "mae": "min"},
 }
-DEFAULT_MONITOR: dict[str, str] = {"binary": "auc", "multiclass": "logloss", "regression": "rmse", "ltv": "normalized_gini"}
+DEFAULT_MONITOR: dict[str, str] = {
+    "binary": "auc",
+    "multiclass": "logloss",
+    "regression": "rmse",
+    "ltv": "normalized_gini",
+}
 
 
 def _class_weight(value: Any) -> str | None:

@@ -78,9 +78,7 @@ def bgnbd_expected_purchases(
     z = t / (alpha + big_t + t)
     hyper = hyp2f1(r + x, b + x, a + b + x - 1.0, z)
     numerator = (a + b + x - 1.0) / (a - 1.0) * (1.0 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyper)
-    alive_term = np.where(
-        x > 0, a / np.maximum(b + x - 1.0, 1e-12) * ((alpha + big_t) / (alpha + t_x)) ** (r + x), 0.0
-    )
+    alive_term = np.where(x > 0, a / np.maximum(b + x - 1.0, 1e-12) * ((alpha + big_t) / (alpha + t_x)) ** (r + x), 0.0)
     return numerator / (1.0 + alive_term)
 
 

@@ -21,7 +21,8 @@ metrics; a regression model also ``residuals``, ``deciles`` and ``amount_gains``
 loss, RMSE). A lifetime-value (ltv) document holds the same keys; each model has ``metrics``
 (:func:`needmap.metrics.ltv.ltv_metrics`) and ``deciles`` (:func:`needmap.metrics.ltv.decile_calibration` of
 its expected spend), ``comparisons`` holds the primary model's paired bootstrap against each baseline in
-normalized Gini and in Spearman correlation, and the verdict is stated in normalized Gini. Training adds ``importance`` and ``importance_rows`` to every task's document.
+normalized Gini and in Spearman correlation, and the verdict is stated in normalized Gini. Training adds
+``importance`` and ``importance_rows`` to every task's document.
 """
 
 from __future__ import annotations
@@ -195,7 +196,13 @@ def _spend(values: np.ndarray) -> np.ndarray:
 
 
 def _ltv_document(
-    y: np.ndarray, scores: Mapping[str, np.ndarray], names: list[str], *, primary: str, data: str, n_boot: int,
+    y: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    names: list[str],
+    *,
+    primary: str,
+    data: str,
+    n_boot: int,
     seed: int,
 ) -> dict[str, Any]:
     """The evaluation document of a lifetime-value target: each model's metrics (:func:`ltv_metrics`) and
@@ -211,7 +218,10 @@ def _ltv_document(
         for name in names
     }
     comparisons = [
-        {**paired_ltv_difference(y, _spend(scores[primary]), _spend(scores[name]), metric, n_boot, seed), "baseline": name}
+        {
+            **paired_ltv_difference(y, _spend(scores[primary]), _spend(scores[name]), metric, n_boot, seed),
+            "baseline": name,
+        }
         for metric in ("normalized_gini", "spearman")
         for name in names
         if name != primary

@@ -404,10 +404,9 @@ def _evidence(choice: Choice, document: Mapping[str, Any], where: str) -> str:
         shown_metric = VERDICT_METRICS.get(str(compared), (str(compared), True))[0]
         parts = [f"{c['baseline']} {c['other']:.4f} ({c['difference']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}])"
                  for c in comparisons]  # fmt: skip
-        higher = VERDICT_METRICS.get(str(compared), ("", True))[1]
-        worse = sorted((c for c in comparisons if c["high"] < 0), key=lambda c: -c["other"] if higher else c["other"])
+        worse = [c["baseline"] for c in comparisons if c["high"] < 0]
         if worse:
-            end = f"{worse[0]['baseline']} did better on {where}"
+            end = f"{worse[0]} did better on {where}"
         elif all(c["low"] > 0 for c in comparisons):
             end = f"better than each on {where}"
         else:
