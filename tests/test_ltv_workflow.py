@@ -44,6 +44,18 @@ def test_train_and_predict_from_the_command_line(tmp_path: Path) -> None:
     assert {c["metric"] for c in evaluation["comparisons"]} == {"normalized_gini", "spearman"}
     assert all(len(m["deciles"]) == 10 for m in evaluation["models"].values())
 
+    code, text = run_cli("evaluate", out, data)
+    assert code == 0, text
+    assert "BG/NBD + Gamma-Gamma" in text and "normalized_gini" in text
+
+    code, text = run_cli("report", out, "--out", tmp_path / "report.html")
+    assert code == 0, text
+    page = (tmp_path / "report.html").read_text()
+    start = page.index('id="ltv"')
+    section = page[start : page.index("</section>", start)]
+    assert "Lifetime value: metrics and decile calibration" in section and "BG/NBD + Gamma-Gamma" in section
+    assert section.count("mean spend per decile of its prediction") == 3  # a decile table per model
+
     scores = tmp_path / "scores.csv"
     code, text = run_cli("predict", out, data, "--out", scores)
     assert code == 0, text

@@ -23,6 +23,7 @@ customer and cutoff: a customer of several cutoffs counts once per cutoff, as th
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,6 +205,16 @@ class BtydBaseline:
                 file=file,
             ) from None
         return cls(bgnbd, gamma, horizon, dict(document.get("fit", {})))
+
+
+def btyd_scores(extras: Mapping[str, Any], table: pa.Table) -> dict[str, np.ndarray]:
+    """The expected spend on ``table`` of the BTYD baseline saved in a model's documents ``extras`` (its
+    ``btyd.json``), by the baseline's name; empty when none was fitted."""
+    document = extras.get(BTYD_FILE)
+    if not isinstance(document, dict) or not document.get("fitted"):
+        return {}
+    baseline = BtydBaseline.from_dict(document)
+    return {baseline.name: baseline.predict_table(table)}
 
 
 def not_fitted(reason: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from needmap.metrics.compare import verdict_sentence
 from needmap.predictor import Predictor, by_target, head_columns
 from needmap.training.target_heads import labelled_metrics
 from needmap.workflows.baseline import Baseline, fit_baselines
-from needmap.workflows.btyd import BTYD_FILE, BTYD_NAME, BtydBaseline, fit_btyd, not_fitted
+from needmap.workflows.btyd import BTYD_FILE, BTYD_NAME, BtydBaseline, btyd_scores, fit_btyd, not_fitted
 from needmap.workflows.cv import PRIMARY
 from needmap.workflows.evaluation import evaluation_document
 from needmap.workflows.evidence import held_out_evidence
@@ -101,15 +101,6 @@ def btyd_document(rows: pa.Table, table: pa.Table) -> dict[str, Any]:
         return not_fitted(f"the table has no BTYD column {', '.join(absent)}")
     fitted = fit_btyd(rows, float(info.spec.horizon_days))
     return fitted.to_dict() if isinstance(fitted, BtydBaseline) else fitted
-
-
-def btyd_scores(fitted: Predictor, table: pa.Table) -> dict[str, np.ndarray]:
-    """The saved BTYD baseline's expected spend on ``table`` by its name; empty when none was fitted."""
-    document = fitted.extras_.get(BTYD_FILE)
-    if not isinstance(document, dict) or not document.get("fitted"):
-        return {}
-    baseline = BtydBaseline.from_dict(document)
-    return {baseline.name: baseline.predict_table(table)}
 
 
 def choose_scorers(
@@ -255,7 +246,7 @@ def judge_on_test(
         scores = {b.name: b.predict(x_test) for b in mine}
         output = chosen_output(fitted, t, choice, networks[t], mine, scores, x_test)  # the chosen scorer's
         if task == "ltv" and mine:  # the buy-till-you-die baseline reads the rows' BTYD columns, not the inputs
-            scores.update(btyd_scores(fitted, test_table))
+            scores.update(btyd_scores(fitted.extras_, test_table))
         test[name] = labelled_metrics(task, column, output)
         network_test[name] = test[name] if choice.scorer == NETWORK else labelled_metrics(task, column, networks[t])
         chosen = deep_name if choice.scorer == NETWORK else choice.scorer
