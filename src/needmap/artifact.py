@@ -16,7 +16,8 @@ and, where the run made them, optional JSON documents (:data:`OPTIONAL_FILES`): 
 ``baselines.json`` (the fitted baselines: linear coefficients and LightGBM's own model text),
 ``selection.json`` (the scorer chosen per target: the network, a baseline or a blend of both), ``events.json``
 (how the inputs of a model trained on a table built from an event log were built: the
-:class:`needmap.events.table_info.FeatureTableInfo`, so that scoring builds today's inputs the same way).
+:class:`needmap.events.table_info.FeatureTableInfo`, so that scoring builds today's inputs the same way),
+``btyd.json`` (a lifetime-value target's BG/NBD + Gamma-Gamma parameters, or why they were not fitted).
 
 Loading reads JSON and safetensors only: it never executes code from the directory.
 """
@@ -50,6 +51,7 @@ OPTIONAL_FILES = (
     "baselines.json",
     "selection.json",
     "events.json",
+    "btyd.json",
 )
 
 #: Every name a model directory may hold: a directory holding anything else is not replaced.

@@ -13,6 +13,7 @@ _SHOWN = {
     "binary": ("auc", "logloss", "pr_auc", "ece", "lift_at_10", "capture_at_10", "accuracy", "n"),
     "multiclass": ("accuracy", "logloss", "macro_auc", "n"),
     "regression": ("rmse", "mae", "r2", "n"),
+    "ltv": ("normalized_gini", "spearman", "auc", "decile_mape", "aggregate_error", "rmse", "mae", "n"),
 }
 
 

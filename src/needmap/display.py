@@ -28,6 +28,17 @@ METRIC_KEYS = {
     ),
     "multiclass": ("accuracy", "logloss", "macro_auc", "n"),
     "regression": ("rmse", "mae", "r2", "n"),
+    "ltv": (
+        "normalized_gini",
+        "spearman",
+        "auc",
+        "decile_mape",
+        "aggregate_error",
+        "rmse",
+        "mae",
+        "positive_rate",
+        "n",
+    ),
 }
 
 
@@ -66,7 +77,10 @@ def is_per_target(metrics: Mapping[str, Any] | None) -> bool:
 
 
 def guess_task(metrics: Mapping[str, Any]) -> str | None:
-    """The task whose metric set ``metrics`` is: 'binary' (auc), 'multiclass' (macro_auc), 'regression' (rmse)."""
+    """The task whose metric set ``metrics`` is: 'ltv' (normalized_gini), 'binary' (auc), 'multiclass'
+    (macro_auc), 'regression' (rmse)."""
+    if "normalized_gini" in metrics:
+        return "ltv"
     if "auc" in metrics:
         return "binary"
     if "macro_auc" in metrics:

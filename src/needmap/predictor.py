@@ -248,7 +248,8 @@ class Predictor:
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Scores as an array: P(positive) ``[n]`` (binary), class probabilities ``[n, K]``
-        (multiclass) or predictions in the target's units ``[n]`` (regression); ``[n, T]`` for a
+        (multiclass), predictions in the target's units ``[n]`` (regression) or ``[n, 3]`` for a lifetime-value
+        target (the expected spend, the chance to buy, the expected spend of a buyer); ``[n, T]`` for a
         multi-task model (column t: target t's probability or prediction).
 
         One raw row given as a dict takes the online path (:class:`needmap.features.row.RowEncoder`,

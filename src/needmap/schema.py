@@ -14,9 +14,11 @@ from typing import Any, Literal
 from needmap.errors import SchemaError
 
 Role = Literal["numeric", "categorical", "multihot", "sequence", "id", "datetime", "target", "ignored"]
-Task = Literal["binary", "regression", "multiclass"]
+Task = Literal["binary", "regression", "multiclass", "ltv"]
 ROLES: tuple[str, ...] = ("numeric", "categorical", "multihot", "sequence", "id", "datetime", "target", "ignored")
-TASKS: tuple[str, ...] = ("binary", "regression", "multiclass")
+TASKS: tuple[str, ...] = ("binary", "regression", "multiclass", "ltv")
+#: The network outputs of a lifetime-value head: the logit of buying, mu and sigma of the log-normal spend.
+LTV_OUTPUTS = 3
 
 
 # The keys of a schema's JSON form (Schema.to_dict).
@@ -51,8 +53,10 @@ class Head:
 
     ``classes`` holds the target's class labels as strings, in the order of the head's outputs: for
     a binary task ``classes[1]`` is the positive class; for regression it is empty. A head takes
-    :attr:`n_outputs` columns of the network's output: K for a multiclass target of K classes, 1
-    otherwise. How a head's task trains and scores (its loss, its scores, its metrics) is looked up
+    :attr:`n_outputs` columns of the network's output: K for a multiclass target of K classes, 3 for a
+    lifetime-value ('ltv') target (the logit of buying, then mu and sigma of the log-normal spend; its scores
+    are 3 columns too: the expected spend, the chance to buy, the expected spend of a buyer), 1 otherwise. How a
+    head's task trains and scores (its loss, its scores, its metrics) is looked up
     by the task name in :mod:`needmap.training.heads`, so a new kind of head is a new entry there.
     """
 
@@ -62,7 +66,9 @@ class Head:
 
     @property
     def n_outputs(self) -> int:
-        return len(self.classes) if self.task == "multiclass" else 1
+        if self.task == "multiclass":
+            return len(self.classes)
+        return LTV_OUTPUTS if self.task == "ltv" else 1
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "task": self.task, "classes": list(self.classes)}

@@ -1,8 +1,10 @@
 """The columns of a scores table: the rows' ids as they came in, then the model's outputs, under names that
 never hide an id.
 
-Each head gives ``score`` (binary), ``predicted`` and ``proba_<class>`` (multiclass) or ``prediction``
-(other tasks); with several heads each name ends in ``_<target>``. The id columns come first, and so do
+Each head gives ``score`` (binary), ``predicted`` and ``proba_<class>`` (multiclass), ``expected_spend``,
+``buy_probability`` and ``spend_if_bought`` (lifetime value: the expected spend over the horizon, the chance
+to buy in it and the expected spend of a buyer) or ``prediction`` (other tasks); with several heads each name ends
+in ``_<target>``. The id columns come first, and so do
 the categorical inputs named like an identifier (``customer_id``). An id column keeps its name and its
 values whatever they are (the scores join back on it); when an output would take the name of an id column
 (an id column called ``score``), the output is written as ``needmap_<name>`` instead, and
@@ -21,6 +23,8 @@ import pyarrow as pa
 from needmap.data.infer import looks_like_identifier
 from needmap.schema import Schema
 
+#: The output columns of a lifetime-value head, in the order of its scores.
+LTV_COLUMNS = ("expected_spend", "buy_probability", "spend_if_bought")
 #: Put before an output's name when an id column of the rows has that name.
 OUTPUT_PREFIX = "needmap_"
 
@@ -50,6 +54,9 @@ def _outputs(schema: Schema, out: np.ndarray | None) -> Iterator[tuple[str, Any]
             yield f"predicted{suffix}", chosen
             for k, name in enumerate(head.classes):
                 yield f"proba{suffix}_{name}", None if values is None else pa.array(values[:, k].astype(np.float64))
+        elif head.task == "ltv":
+            for k, label in enumerate(LTV_COLUMNS):
+                yield f"{label}{suffix}", None if values is None else pa.array(values[:, k].astype(np.float64))
         else:
             yield f"prediction{suffix}", None if values is None else pa.array(values.astype(np.float64))
 

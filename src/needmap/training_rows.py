@@ -127,7 +127,7 @@ def prepare_table(
             train_idx, valid_idx, report["validation_split"] = by_cutoff
         else:
             labels = strata(table, schema)
-            method = "random" if schema.task == "regression" else "stratified"
+            method = "random" if schema.task in ("regression", "ltv") else "stratified"
             train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=config.seed, y=labels)
             if info_of(table) is not None:
                 report["validation_split"] = {

@@ -53,7 +53,8 @@ def quiet(**options: object) -> TrainConfig:
 
 
 def test_built_in_kinds() -> None:
-    assert head_tasks() == ("binary", "regression", "multiclass")
+    assert head_tasks() == ("binary", "regression", "multiclass", "ltv")
+    assert head_kind("ltv").width == 3 and head_kind("ltv").monitor_for(None) == ("normalized_gini", "max")
     assert head_kind("binary").monitor_for(None) == ("auc", "max")
     assert head_kind("regression").standardized and not head_kind("multiclass").with_others
     with pytest.raises(ConfigError, match="does not apply to multiclass"):

@@ -85,20 +85,33 @@ def _infer_target(name: str, col: pa.ChunkedArray, task: str | None, file: str |
             file=file,
             column=name,
         )
-    if task == "regression":
+    if task in ("regression", "ltv"):
         if not (numeric_type or text_numbers):
             bad = pc.filter(labels, pc.invert(pc.match_substring_regex(labels, NUMBER_RE)))
             raise SchemaError(
-                f"target holds {_clip(bad[0].as_py())!r}, which is not a number; expected numbers for "
-                "a regression target.",
+                f"target holds {_clip(bad[0].as_py())!r}, which is not a number; expected numbers for a {task} target.",
                 file=file,
                 column=name,
             )
-        span = ""
+        span, suggestion = "", ""
         if numeric_type:
             bounds = pc.min_max(valid)
-            span = f", from {bounds['min'].as_py()} to {bounds['max'].as_py()}"
-        return task, [], f"regression target ({how}){span}{dropped}"
+            low = bounds["min"].as_py()
+            span = f", from {low} to {bounds['max'].as_py()}"
+            if task == "ltv" and low < 0:
+                raise SchemaError(
+                    f"target holds {low}, a negative amount; expected spends >= 0 for a lifetime-value (ltv) target.",
+                    file=file,
+                    column=name,
+                )
+            zeros = int(pc.sum(pc.equal(valid, 0)).as_py() or 0)
+            if task == "regression" and not given and low >= 0 and zeros * 2 >= len(valid):
+                suggestion = (
+                    f"; {zeros / len(valid):.0%} of its values are 0 and none is negative: for a spend, "
+                    '--task ltv (task="ltv") learns the chance to buy and the amount apart'
+                )
+        kind = "lifetime-value (zero-inflated spend)" if task == "ltv" else "regression"
+        return task, [], f"{kind} target ({how}){span}{dropped}{suggestion}"
     if task == "binary" and len(distinct) > 2:
         shown = ", ".join(repr(v) for v in _ordered(distinct, numeric_type or text_numbers)[:5])
         raise SchemaError(

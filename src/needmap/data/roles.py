@@ -84,8 +84,9 @@ def _column_options_text(text: str) -> dict[str, dict[str, Any]]:
 _HELP = {
     "target": "The outcome column to predict; several (a list, or 'a,b' when no column has that name) make a "
     "multi-task model with one output per target.",
-    "task": "binary, multiclass or regression (inferred from the target when not given); for several targets "
-    "one for all or one per target.",
+    "task": "binary, multiclass or regression (inferred from the target when not given), or ltv: a spend over a "
+    "horizon, most of it 0 (a zero-inflated log-normal head: the chance to buy and the expected spend; never "
+    "inferred); for several targets one for all or one per target.",
     "drop": "Columns to leave out.",
     "id": "Identifier columns: kept in the scores, never inputs.",
     "categorical": "Columns to treat as categorical.",

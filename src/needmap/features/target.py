@@ -40,7 +40,8 @@ def encode_target(column: pa.ChunkedArray, schema: Schema, *, file: str | None, 
     """Encode the target ``column`` ``[n]`` for ``schema.task``.
 
     Returns float32 ``[n]`` of 0/1 for 'binary' (``schema.classes[1]`` is 1), int64 ``[n]`` class
-    indices into ``schema.classes`` for 'multiclass', float32 ``[n]`` for 'regression'.
+    indices into ``schema.classes`` for 'multiclass', float32 ``[n]`` for 'regression' and 'ltv' (a spend, >= 0: a
+    negative one is a DataError).
     Labels are named with :func:`needmap.data.values.stringify` and compared exactly.
     Raises :class:`DataError` for an empty target, a label outside ``schema.classes`` or a
     regression value that is not a number, naming the first such row (``first_row`` = display
@@ -56,7 +57,7 @@ def encode_target(column: pa.ChunkedArray, schema: Schema, *, file: str | None, 
             column=name,
             hint="Drop the rows without a target before encoding it.",
         )
-    if schema.task == "regression":
+    if schema.task in ("regression", "ltv"):
         parsed = parse_numeric(column, column=str(name), file=file)
         parsed.check_unparseable(0.0, column=str(name), file=file, first_row=first_row)
         if parsed.missing.any():
@@ -66,6 +67,16 @@ def encode_target(column: pa.ChunkedArray, schema: Schema, *, file: str | None, 
                 file=file,
                 row=None if first_row is None else first_row + first,
                 column=name,
+            )
+        if schema.task == "ltv" and (parsed.values < 0).any():
+            first = int(np.flatnonzero(parsed.values < 0)[0])
+            raise DataError(
+                f"found {float(parsed.values[first])!r}, a negative amount, expected a spend >= 0 as the target of a "
+                f"lifetime-value (ltv) model ({int((parsed.values < 0).sum())} rows are negative).",
+                file=file,
+                row=None if first_row is None else first_row + first,
+                column=name,
+                hint="Net spend over a horizon is at least 0: clip returns at 0, or train a regression target.",
             )
         return parsed.values.astype(np.float32)
     if schema.task not in ("binary", "multiclass"):

@@ -1,4 +1,4 @@
-"""Evaluation metrics on numpy arrays: classification (binary, multiclass) and regression."""
+"""Evaluation metrics on numpy arrays: classification (binary, multiclass), regression and lifetime value."""
 
 from typing import Any
 
@@ -21,16 +21,20 @@ from needmap.metrics.curves import (
     roc_points,
 )
 from needmap.metrics.group import group_auc
+from needmap.metrics.ltv import ltv_metrics
 from needmap.metrics.regression import regression_metrics
 
 
 def task_metrics(task: str, y: np.ndarray, out: np.ndarray) -> dict[str, Any]:
-    """The metric set of ``task`` ("binary", "multiclass", "regression") for targets ``y`` ``[n]``
-    and outputs ``out``: P(positive) ``[n]``, class probabilities ``[n, K]`` or values ``[n]``."""
+    """The metric set of ``task`` ("binary", "multiclass", "regression", "ltv") for targets ``y`` ``[n]``
+    and outputs ``out``: P(positive) ``[n]``, class probabilities ``[n, K]``, values ``[n]`` or, for "ltv",
+    the expected spend ``[n]`` or ``[n, k]`` (column 0 the expected spend, column 1 the chance to buy)."""
     if task == "binary":
         return binary_metrics(y, out)
     if task == "multiclass":
         return multiclass_metrics(y, out)
+    if task == "ltv":
+        return ltv_metrics(y, out)
     return regression_metrics(y, out)
 
 
@@ -44,6 +48,7 @@ __all__ = [
     "lift_capture",
     "lift_curve",
     "lift_table",
+    "ltv_metrics",
     "multiclass_metrics",
     "pr_points",
     "profit_curve",

@@ -24,6 +24,9 @@ from needmap.metrics._checks import as_1d, binary_labels, probabilities, same_le
 from needmap.metrics.delong import auc_difference_variance
 
 METRICS = {"auc": ("AUC", True), "logloss": ("log loss", False)}
+#: The metrics a verdict can be stated in: those of :func:`bootstrap_difference` and those of a lifetime-value
+#: target, compared by :func:`needmap.metrics.ltv.paired_ltv_difference`.
+VERDICT_METRICS = {**METRICS, "normalized_gini": ("normalized Gini", True), "spearman": ("Spearman correlation", True)}
 #: resamples drawn at a time: about this many bytes of int32 counts (small blocks stay in the CPU cache)
 CHUNK_BYTES = 2**20
 #: a resample that loses a class is drawn again, up to this many times n_boot draws in all
@@ -325,9 +328,9 @@ def verdict_sentence(comparisons: list[dict[str, Any]]) -> str:
         c for c in comparisons if c.get("metric") == comparisons[0].get("metric")
     ]
     metric = by_metric[0].get("metric", "auc")
-    if metric not in METRICS:
-        raise ConfigError(f"comparison metric is {metric!r}; expected one of {sorted(METRICS)}.")
-    name, higher_better = METRICS[metric]
+    if metric not in VERDICT_METRICS:
+        raise ConfigError(f"comparison metric is {metric!r}; expected one of {sorted(VERDICT_METRICS)}.")
+    name, higher_better = VERDICT_METRICS[metric]
     best = (max if higher_better else min)(by_metric, key=lambda c: c["other"])
     base = best.get("baseline", "the baseline")
     d, low, high = best["difference"], best["low"], best["high"]

@@ -14,6 +14,11 @@ _WORDING: dict[str, tuple[str, str, str]] = {
     "binary": ("auc", "the ranking quality (AUC) drops", "AUC drop when shuffled"),
     "regression": ("rmse", "the typical error (RMSE, in the target's units) grows", "RMSE rise when shuffled"),
     "multiclass": ("logloss", "the probability error (log loss) grows", "log loss rise when shuffled"),
+    "ltv": (
+        "normalized_gini",
+        "the ranking of the spend (normalized Gini) drops",
+        "normalized Gini drop when shuffled",
+    ),
 }
 
 

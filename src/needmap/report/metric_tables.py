@@ -17,6 +17,7 @@ TABLE_METRICS: dict[str, tuple[str, ...]] = {
     "binary": ("auc", "pr_auc", "logloss", "lift_at_10", "capture_at_10", "ece", "accuracy"),
     "multiclass": ("accuracy", "logloss", "macro_auc"),
     "regression": ("rmse", "mae", "r2"),
+    "ltv": ("normalized_gini", "spearman", "auc", "decile_mape", "aggregate_error", "rmse", "mae"),
 }
 
 

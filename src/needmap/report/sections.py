@@ -5,7 +5,8 @@ evaluation.json, profile.json.
 into HTML, each in the module of its part of the report: the summary (:mod:`needmap.report.summary_section`),
 the data profile and drift (:mod:`needmap.report.data_sections`), training
 (:mod:`needmap.report.training_section`), the evaluation charts (:mod:`needmap.report.curve_sections`),
-the regression charts (:mod:`needmap.report.regression_sections`), the baselines
+the regression charts (:mod:`needmap.report.regression_sections`), the lifetime-value metrics and deciles
+(:mod:`needmap.report.ltv_section`), the baselines
 (:mod:`needmap.report.baselines_section`) and the importance
 (:mod:`needmap.report.importance_section`). The page around them is in :mod:`needmap.report.html`. A
 section whose data is missing says so in one line instead of drawing an empty chart.
@@ -19,6 +20,7 @@ from needmap.report.curve_sections import CURVES, curve_section
 from needmap.report.data_sections import drift_section, profile_section
 from needmap.report.html import Section
 from needmap.report.importance_section import importance_section
+from needmap.report.ltv_section import ltv_section
 from needmap.report.regression_sections import amount_gains_section, deciles_section, residuals_section
 from needmap.report.summary_section import summary_section
 from needmap.report.training_section import training_section
@@ -34,6 +36,7 @@ def report_sections(data: ReportData) -> list[Section]:
     regression = (
         [residuals_section(data), deciles_section(data), amount_gains_section(data)] if "regression" in tasks else []
     )
+    ltv = [ltv_section(data)] if "ltv" in tasks else []
     return [
         summary_section(data),
         profile_section(data.profile, notes.get("profile", "no profile.json in this model directory")),
@@ -43,6 +46,7 @@ def report_sections(data: ReportData) -> list[Section]:
         training_section(data.metrics, data.task),
         *binary,
         *regression,
+        *ltv,
         baselines_section(data),
         importance_section(data, notes.get("importance", "no importance measured")),
     ]

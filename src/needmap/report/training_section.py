@@ -14,6 +14,7 @@ HISTORY_METRICS: dict[str, tuple[str, ...]] = {
     "binary": ("valid_auc", "valid_pr_auc"),
     "multiclass": ("valid_accuracy", "valid_macro_auc"),
     "regression": ("valid_rmse", "valid_mae"),
+    "ltv": ("valid_normalized_gini", "valid_auc"),
 }
 
 

@@ -28,8 +28,14 @@ MONITORS: dict[str, dict[str, str]] = {
     },
     "multiclass": {"logloss": "min", "accuracy": "max", "macro_auc": "max"},
     "regression": {"rmse": "min", "mae": "min", "r2": "max"},
+    "ltv": {"normalized_gini": "max", "spearman": "max", "auc": "max", "rmse": "min", "mae": "min"},
 }
-DEFAULT_MONITOR: dict[str, str] = {"binary": "auc", "multiclass": "logloss", "regression": "rmse"}
+DEFAULT_MONITOR: dict[str, str] = {
+    "binary": "auc",
+    "multiclass": "logloss",
+    "regression": "rmse",
+    "ltv": "normalized_gini",
+}
 
 
 def _class_weight(value: Any) -> str | None:

@@ -206,7 +206,7 @@ def prepare_file_training(
     kept_rows = np.flatnonzero(np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)).astype(np.int64)
     n = len(kept_rows)
     if validation > 0:
-        method = "random" if schema.task == "regression" else "stratified"
+        method = "random" if schema.task in ("regression", "ltv") else "stratified"
         labels = strata(target_table, schema)
         train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=seed, y=labels)
     else:

@@ -20,9 +20,10 @@ import torch
 from torch import nn
 
 from needmap.errors import ConfigError
-from needmap.metrics import binary_metrics, multiclass_metrics, regression_metrics
+from needmap.metrics import binary_metrics, ltv_metrics, multiclass_metrics, regression_metrics
 from needmap.training.config import DEFAULT_MONITOR, MONITORS
 from needmap.training.losses import class_weights, make_loss
+from needmap.training.ziln import ziln_loss, ziln_offsets, ziln_scores
 
 Scaling = Mapping[str, Any] | None
 
@@ -48,7 +49,12 @@ class HeadKind:
             tensor); :attr:`scores` of the float64 numpy outputs when None.
         weighting: ``(labels [n], class_weight) -> scaling``: what :attr:`scores` needs to undo the shift that
             training with ``class_weight`` puts in the head's probabilities (saved as the head's scaling, as a
-            standardized head's mean and std are); None (the default, or its result): nothing to undo.
+            standardized head's mean and std are); None (the default, or its result): nothing to undo. A kind
+            may also keep here what its loss was built with from the same labels (the lifetime-value head's
+            offsets), so that its scores read the outputs as the loss trained them.
+        width: the network outputs of a head of this kind when its labels are not classes (the lifetime-value
+            head has 3); a 'classes' head has one per class.
+        nonnegative: the targets must be >= 0 (a spend).
     """
 
     task: str
@@ -62,6 +68,8 @@ class HeadKind:
     with_others: bool = True
     valid_scores: Callable[[torch.Tensor, Scaling], np.ndarray] | None = None
     weighting: Callable[[np.ndarray, Any], Scaling] | None = None
+    width: int = 1
+    nonnegative: bool = False
 
     def monitor_for(self, monitor: str | None) -> tuple[str, str]:
         """``monitor`` (the kind's default when None) and its direction; ConfigError when it does not apply."""
@@ -215,5 +223,20 @@ register_head_kind(
         with_others=False,
         valid_scores=lambda raw, scaling: _softmax(raw.double().numpy(), scaling),
         weighting=_multiclass_weighting,
+    )
+)
+register_head_kind(
+    HeadKind(
+        task="ltv",
+        monitors=MONITORS["ltv"],
+        default_monitor=DEFAULT_MONITOR["ltv"],
+        loss=ziln_loss,
+        scores=ziln_scores,
+        metrics=ltv_metrics,
+        labels="values",
+        with_others=False,
+        weighting=lambda labels, class_weight: ziln_offsets(labels),
+        width=3,
+        nonnegative=True,
     )
 )

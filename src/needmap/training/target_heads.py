@@ -102,14 +102,16 @@ def _resolve_weights(weights: Sequence[float] | Mapping[str, float] | None, name
     return values
 
 
-def _bad_labels(kind_labels: str, column: np.ndarray, width: int) -> tuple[np.ndarray, str]:
+def _bad_labels(kind_labels: str, column: np.ndarray, width: int, nonnegative: bool = False) -> tuple[np.ndarray, str]:
     """The mask of values in ``column`` (no NaN) that a head whose targets are ``kind_labels`` cannot take,
-    and what it expects."""
+    and what it expects (``nonnegative``: numbers >= 0, a spend)."""
     if kind_labels == "binary":
         return ~np.isin(column, (0.0, 1.0)), "0 or 1"
     if kind_labels == "classes":
         bad = (column != np.round(column)) | (column < 0) | (column >= width)
         return bad, f"class indices 0 to {width - 1}"
+    if nonnegative:
+        return column < 0, "numbers >= 0"
     return np.zeros(len(column), dtype=bool), "numbers"
 
 
@@ -150,7 +152,7 @@ class TargetHeads:
             raise ConfigError(
                 f"the target names {names} do not match the {len(tasks)} tasks; expected one distinct name each."
             )
-        widths = [n_outputs if head_kind(t).labels == "classes" else 1 for t in tasks]
+        widths = [n_outputs if head_kind(t).labels == "classes" else head_kind(t).width for t in tasks]
         classes = [t for t in tasks if head_kind(t).labels == "classes"]
         if classes and (n_outputs is None or n_outputs < 2):
             raise ConfigError(
@@ -216,14 +218,17 @@ class TargetHeads:
                     f"{what} holds {int(np.isinf(column).sum())} infinite values for the target '{head.name}'; "
                     "expected finite numbers (NaN where a row lacks the target)."
                 )
-            column = column[~np.isnan(column)]
+            present = np.flatnonzero(~np.isnan(column))
+            column = column[present]
             if column.size == 0 and len(values):
                 raise DataError(f"{what} has no row with a value for the target '{head.name}'; expected at least one.")
-            bad, expected = _bad_labels(head_kind(head.task).labels, column, head.width)
+            kind = head_kind(head.task)
+            bad, expected = _bad_labels(kind.labels, column, head.width, kind.nonnegative)
             if bad.any():
                 raise DataError(
                     f"{what} holds {int(bad.sum())} values that are not {expected} for the {head.task} target "
-                    f"'{head.name}' (first: {column[bad][0]!r}); expected {expected} in every row that has the target."
+                    f"'{head.name}' (first: {float(column[bad][0])!r} in row {int(present[bad][0])}, counting from 0); "
+                    f"expected {expected} in every row that has the target."
                 )
         without_any = np.isnan(values).all(axis=1)
         if without_any.any():

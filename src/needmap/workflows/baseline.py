@@ -63,7 +63,13 @@ _LGBM_SKLEARN_NAMES = {"feature_fraction": "colsample_bytree", "lambda_l2": "reg
 #: The version of the ``baselines.json`` layout (:func:`baselines_document`).
 BASELINES_VERSION = 1
 BASELINES_FILE = "baselines.json"
-BASELINE_TASKS = ("binary", "multiclass", "regression")
+BASELINE_TASKS = ("binary", "multiclass", "regression", "ltv")
+#: LightGBM's objective for a lifetime-value (ltv) target: Tweedie, a compound Poisson-gamma law with an exact
+#: mass at 0 and a skewed positive part, which is how spend over a horizon is spread (most rows 0, a few large);
+#: squared error would chase the few large spends, and a log-normal on the buyers alone would need a second
+#: model for the chance to buy. Its log link keeps predictions positive, and the variance power 1.5 sits midway
+#: between Poisson (1) and gamma (2).
+LGBM_LTV_OBJECTIVE = {"objective": "tweedie", "tweedie_variance_power": 1.5}
 
 
 def _list_block(ids: np.ndarray, cardinality: int) -> sp.csr_matrix:
@@ -445,7 +451,10 @@ def fit_lightgbm(
     }
     if not large:  # histograms by row on few rows; by column on many (LGBM_LARGE_DATA), where that is faster
         options["force_row_wise"] = True
-    estimator = lgb.LGBMRegressor(**options) if task == "regression" else lgb.LGBMClassifier(**options)
+    if task == "ltv":
+        options.update(LGBM_LTV_OBJECTIVE)
+    regressor = task in ("regression", "ltv")
+    estimator = lgb.LGBMRegressor(**options) if regressor else lgb.LGBMClassifier(**options)
     fit_args: dict[str, Any] = {"categorical_feature": _categorical_columns(x) or "auto"}
     patience = LGBM_LARGE_STOPPING_ROUNDS if large else LGBM_STOPPING_ROUNDS
     if early:
@@ -466,6 +475,8 @@ def fit_lightgbm(
         "early_stopping": patience if early else None,
         "threads": options["n_jobs"],
     }
+    if task == "ltv":
+        fit.update(LGBM_LTV_OBJECTIVE)
     return Baseline(LIGHTGBM, estimator, task, cardinalities, lists, rounds=rounds, fit=fit)
 
 
@@ -480,8 +491,13 @@ def fit_single_baselines(
     y_valid: np.ndarray | None = None,
 ) -> list[Baseline]:
     """Both baselines of a single-target model, fitted on the same rows: logistic regression (Ridge for
-    regression) on ``x``, then LightGBM on ``x`` with early stopping on ``x_valid`` when given."""
+    regression) on ``x``, then LightGBM on ``x`` with early stopping on ``x_valid`` when given. A lifetime-value
+    (ltv) target gets LightGBM alone, with a Tweedie objective (:data:`LGBM_LTV_OBJECTIVE`); its other baseline,
+    BG/NBD + Gamma-Gamma, reads the BTYD columns of the rows (:mod:`needmap.workflows.btyd`)."""
     lists = list(list_cardinalities)
+    if task == "ltv":
+        return [fit_lightgbm(x, y, task, cardinalities, seed=seed, list_cardinalities=lists, x_valid=x_valid,
+                             y_valid=y_valid)]  # fmt: skip
     return [
         fit_baseline(x, y, task, cardinalities, seed=seed, list_cardinalities=lists, x_valid=x_valid, y_valid=y_valid),
         fit_lightgbm(x, y, task, cardinalities, seed=seed, list_cardinalities=lists, x_valid=x_valid, y_valid=y_valid),

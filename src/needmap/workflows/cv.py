@@ -27,7 +27,12 @@ from needmap.schema import Schema
 from needmap.workflows.baseline import fit_single_baselines
 
 #: the primary metric of each task and whether higher is better
-PRIMARY = {"binary": ("auc", True), "multiclass": ("logloss", False), "regression": ("rmse", False)}
+PRIMARY = {
+    "binary": ("auc", True),
+    "multiclass": ("logloss", False),
+    "regression": ("rmse", False),
+    "ltv": ("normalized_gini", True),
+}
 FOLD_METHODS = ("stratified", "random")
 
 
@@ -84,7 +89,7 @@ def fold_plan(table: pa.Table, schema: Schema, k: int, *, split: str, seed: int)
     "random"; ConfigError for another (a time split) or a bad ``k``. Returns ``(fold_ids(...), method)``.
     """
     check_fold_method(split)
-    method = "random" if (schema.task or "binary") == "regression" else split
+    method = "random" if (schema.task or "binary") in ("regression", "ltv") else split
     labels = strata(table, schema) if method == "stratified" else None
     return fold_ids(table.num_rows, k, method=method, seed=seed, y=labels), method
 

@@ -11,6 +11,7 @@ compared target by target, with the baselines saved for each target.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from needmap.features.target import target_names
 from needmap.metrics import task_metrics
 from needmap.predictor import Predictor, as_predictor, by_target, head_columns
 from needmap.workflows.baseline import BASELINES_FILE, Baseline, load_baselines
+from needmap.workflows.btyd import btyd_scores
 from needmap.workflows.evaluation import evaluation_document
 from needmap.workflows.selection import NETWORK, Choice, holds_up_sentence
 
@@ -103,6 +105,8 @@ def evaluate_with_baselines(
         mask = keep[scored]
         metrics[name] = {**task_metrics(task, y, output[mask]), "rows_without_target": int((~keep).sum())}
         mine = [(b, p) for b, p, owner in zip(bases, predictions, owners, strict=True) if owner == name]
+        if task == "ltv" and mine:  # the buy-till-you-die baseline reads the rows' BTYD columns, not the inputs
+            mine += [(_Named(n), p) for n, p in btyd_scores(model.extras_, rows).items()]
         models = {primaries[name]: output, network: networks[t], **{b.name: p for b, p in mine}}  # chosen first
         where = data or _rows_description(table, int(keep.sum()))
         document = evaluation_document(
@@ -134,6 +138,13 @@ def evaluate_with_baselines(
         "verdict": _verdict(names, verdicts),
         "evaluation": by_target(model.schema_, documents),
     }
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A baseline known here by its name alone (the BTYD baseline, scored from ``btyd.json``)."""
+
+    name: str
 
 
 def _owner(baseline: Baseline, names: Sequence[str]) -> str:

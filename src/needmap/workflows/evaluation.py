@@ -18,7 +18,11 @@ Layout for a binary task (version 1)::
 A multiclass or regression document holds version, task, data, rows, primary, models (kind and
 metrics; a regression model also ``residuals``, ``deciles`` and ``amount_gains``, see
 :mod:`needmap.metrics.regression_curves`), comparisons (empty) and a verdict on the primary metric (log
-loss, RMSE); training adds ``importance`` and ``importance_rows`` to every task's document.
+loss, RMSE). A lifetime-value (ltv) document holds the same keys; each model has ``metrics``
+(:func:`needmap.metrics.ltv.ltv_metrics`) and ``deciles`` (:func:`needmap.metrics.ltv.decile_calibration` of
+its expected spend), ``comparisons`` holds the primary model's paired bootstrap against each baseline in
+normalized Gini and in Spearman correlation, and the verdict is stated in normalized Gini. Training adds
+``importance`` and ``importance_rows`` to every task's document.
 """
 
 from __future__ import annotations
@@ -44,10 +48,12 @@ from needmap.metrics.curves import (
     roc_points,
 )
 from needmap.metrics.group import group_auc
+from needmap.metrics.ltv import decile_calibration as ltv_deciles
+from needmap.metrics.ltv import paired_ltv_difference
 from needmap.metrics.regression_curves import amount_gains, decile_calibration, residual_histogram
 
 VERSION = 1
-TASKS = ("binary", "multiclass", "regression")
+TASKS = ("binary", "multiclass", "regression", "ltv")
 #: the metric each task's verdict compares on, and whether higher is better
 PRIMARY_METRIC = {"multiclass": ("logloss", "log loss", False), "regression": ("rmse", "RMSE", False)}
 COMPARISON_KEYS = ("metric", "deep", "other", "difference", "low", "high", "level", "n_boot")
@@ -183,6 +189,62 @@ def _plain_verdict(task: str, models: dict[str, dict[str, Any]], primary: str) -
     return f"use {base}: the deep model is not better on this data ({name} {deep:.4f} for both, {where})."
 
 
+def _spend(values: np.ndarray) -> np.ndarray:
+    """The expected spend ``[n]`` of a lifetime-value model's outputs: column 0 of ``[n, k]``, else as given."""
+    array = np.asarray(values, dtype=np.float64)
+    return array[:, 0] if array.ndim == 2 else array
+
+
+def _ltv_document(
+    y: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    names: list[str],
+    *,
+    primary: str,
+    data: str,
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The evaluation document of a lifetime-value target: each model's metrics (:func:`ltv_metrics`) and
+    decile calibration of its expected spend, the primary model's paired bootstrap comparisons with each
+    baseline in normalized Gini and in Spearman correlation, and the verdict in normalized Gini."""
+    y = np.asarray(y, dtype=np.float64)
+    models = {
+        name: {
+            "kind": "deep" if name == primary else "baseline",
+            "metrics": task_metrics("ltv", y, scores[name]),
+            "deciles": ltv_deciles(y, _spend(scores[name])),
+        }
+        for name in names
+    }
+    comparisons = [
+        {
+            **paired_ltv_difference(y, _spend(scores[primary]), _spend(scores[name]), metric, n_boot, seed),
+            "baseline": name,
+        }
+        for metric in ("normalized_gini", "spearman")
+        for name in names
+        if name != primary
+    ]
+    gini = [c for c in comparisons if c["metric"] == "normalized_gini" and c["difference"] is not None]
+    if not comparisons:
+        verdict = "no comparison: no baseline was scored on these rows."
+    elif not gini:
+        verdict = "no comparison: the test normalized Gini is undefined (no spend in the test rows)."
+    else:
+        verdict = verdict_sentence(gini)
+    return {
+        "version": VERSION,
+        "task": "ltv",
+        "data": data,
+        "rows": len(y),
+        "primary": primary,
+        "models": models,
+        "comparisons": comparisons,
+        "verdict": verdict,
+    }
+
+
 def evaluation_document(
     y: np.ndarray,
     scores: Mapping[str, np.ndarray],
@@ -237,6 +299,8 @@ def evaluation_document(
         return json_safe(document)
     if groups is not None:
         raise ConfigError(f"a group AUC needs a binary task; this task is {task!r}. Leave groups out.")
+    if task == "ltv":
+        return json_safe(_ltv_document(y, scores, names, primary=primary, data=data, n_boot=n_boot, seed=seed))
     models = {
         name: {"kind": "deep" if name == primary else "baseline", "metrics": task_metrics(task, y, scores[name])}
         for name in names

@@ -336,7 +336,7 @@ def record_evidence(fitted: Any, train_table: pa.Table, metrics: dict[str, Any])
         y = np.asarray(fitted.preprocessor_.encode_target(valid), dtype=np.float64).reshape(len(rows), -1)
         for t, head in enumerate(schema.heads):
             column = y[:, t][~np.isnan(y[:, t])]
-            if head.task != "regression" and head.name in per_target and len(column):
+            if head.task not in ("regression", "ltv") and head.name in per_target and len(column):
                 per_target[head.name]["validation"] = class_evidence(str(head.task), column, head.classes)
     notes = []
     for name in names:

@@ -18,13 +18,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from needmap.data.provenance import take_rows
+from needmap.data.provenance import source_of, take_rows
+from needmap.events.table_info import BTYD_COLUMNS, info_of, info_of_file
 from needmap.features.batch import FeatureBatch
 from needmap.features.target import target_names, target_tasks
 from needmap.metrics.compare import verdict_sentence
 from needmap.predictor import Predictor, by_target, head_columns
 from needmap.training.target_heads import labelled_metrics
 from needmap.workflows.baseline import Baseline, fit_baselines
+from needmap.workflows.btyd import BTYD_FILE, BTYD_NAME, BtydBaseline, btyd_scores, fit_btyd, not_fitted
 from needmap.workflows.cv import PRIMARY
 from needmap.workflows.evaluation import evaluation_document
 from needmap.workflows.evidence import held_out_evidence
@@ -73,6 +75,8 @@ def train_baselines(fitted: Predictor, train_table: pa.Table, seed: int) -> list
     y_all = np.asarray(prep.encode_target(train_table)).reshape(train_table.num_rows, -1)
     train, valid = fitted.fit_rows_["train"], fitted.fit_rows_["validation"]
     names = target_names(fitted.schema_)
+    if any(h.task == "ltv" for h in fitted.schema_.heads):
+        fitted.extras_[BTYD_FILE] = btyd_document(take_rows(train_table, pa.array(train)), train_table)
     return fit_baselines(
         fitted.fit_part(train_table, "train"),
         y_all[train],
@@ -83,6 +87,20 @@ def train_baselines(fitted: Predictor, train_table: pa.Table, seed: int) -> list
         targets=names if len(names) > 1 else None,
         **({"x_valid": fitted.fit_part(train_table, "validation"), "y_valid": y_all[valid]} if len(valid) else {}),
     )
+
+
+def btyd_document(rows: pa.Table, table: pa.Table) -> dict[str, Any]:
+    """The ``btyd.json`` of a lifetime-value target: BG/NBD + Gamma-Gamma fitted on the BTYD columns of the
+    training ``rows`` over the horizon of ``table``'s feature description (:func:`needmap.workflows.btyd.fit_btyd`),
+    or why it was not fitted (no feature description, no BTYD columns, too few usable rows)."""
+    info = info_of_file(source_of(table), table) if source_of(table) else info_of(table)
+    if info is None:
+        return not_fitted("the table carries no feature description (needmap features), so no horizon to predict over")
+    absent = [c for c in BTYD_COLUMNS if c not in rows.column_names]
+    if absent:
+        return not_fitted(f"the table has no BTYD column {', '.join(absent)}")
+    fitted = fit_btyd(rows, float(info.spec.horizon_days))
+    return fitted.to_dict() if isinstance(fitted, BtydBaseline) else fitted
 
 
 def choose_scorers(
@@ -108,12 +126,18 @@ def choose_scorers(
     for t, head in enumerate(schema.heads):
         keep = ~np.isnan(y_valid[:, t].astype(np.float64))
         mine = baselines[t] if baselines is not None else []
-        scores = {b.name: np.asarray(b.predict(x_valid)).reshape(network[t].shape)[keep] for b in mine}
+        scores = {b.name: _like(np.asarray(b.predict(x_valid)), network[t])[keep] for b in mine}
         choices.append(
             choose(select, head.name, str(head.task), y_valid[keep, t], network[t][keep], scores,
                    network_name=network_name, seed=seed)
         )  # fmt: skip
     return choices
+
+
+def _like(values: np.ndarray, network: np.ndarray) -> np.ndarray:
+    """A baseline's outputs in the shape of the network's when they hold as many numbers (class probabilities),
+    else as they are (a lifetime-value baseline's expected spend ``[n]`` beside the network's ``[n, 3]``)."""
+    return values.reshape(network.shape) if values.size == network.size else values
 
 
 def choose_on_cv(cv_result: dict[str, Any], schema: Any, select: str, seed: int) -> list[Choice]:
@@ -221,6 +245,8 @@ def judge_on_test(
         mine = baselines[t] if baselines is not None else []
         scores = {b.name: b.predict(x_test) for b in mine}
         output = chosen_output(fitted, t, choice, networks[t], mine, scores, x_test)  # the chosen scorer's
+        if task == "ltv" and mine:  # the buy-till-you-die baseline reads the rows' BTYD columns, not the inputs
+            scores.update(btyd_scores(fitted.extras_, test_table))
         test[name] = labelled_metrics(task, column, output)
         network_test[name] = test[name] if choice.scorer == NETWORK else labelled_metrics(task, column, networks[t])
         chosen = deep_name if choice.scorer == NETWORK else choice.scorer
@@ -253,11 +279,13 @@ def judge_on_test(
         if measurable:  # the AUC drop of a binary target (both classes needed), the RMSE or log loss rise else
             importance = measure_importance(fitted, test_table, seed=seed, target=name)
             document["importance"], document["importance_rows"] = importance.columns, importance.rows
-        if task == "binary" and document.get("comparisons"):
+        if task in ("binary", "ltv") and document.get("comparisons"):
             comparisons[name] = document["comparisons"]
-            verdicts[name] = verdict_sentence(document["comparisons"])
+            verdicts[name] = document["verdict"] if task == "ltv" else verdict_sentence(document["comparisons"])
         if fitted.selection_ is not None and mine:
             verdicts[name] = document["verdict"] = decision_sentence(choice, deep_name, document)
+        if task == "ltv" and mine:
+            verdicts[name] += btyd_sentence(fitted.extras_.get(BTYD_FILE))
         document["selection"] = choice.to_dict()
         if document.get("group_auc") is not None:
             group_auc[name] = document["group_auc"]
@@ -280,6 +308,15 @@ def judge_on_test(
         metrics["group_auc"] = by_target(schema, group_auc)
     metrics["evidence"] = by_target(schema, evidence)
     return TestJudgement(metrics, by_target(schema, documents))
+
+
+def btyd_sentence(document: Any) -> str:
+    """What the verdict of a lifetime-value target adds about its BTYD baseline: nothing when it was fitted (it is
+    among the models compared), else " BG/NBD + Gamma-Gamma was not fitted: <why>." """
+    if isinstance(document, dict) and document.get("fitted"):
+        return ""
+    reason = document.get("reason", "no BTYD columns") if isinstance(document, dict) else "no BTYD columns"
+    return f" {BTYD_NAME} was not fitted: {reason}."
 
 
 def joined_sentences(heads: list[Any], sentences: dict[str, str]) -> str:

@@ -27,18 +27,23 @@ from needmap.errors import ConfigError, DataError, SchemaError
 from needmap.features.target import encode_target, head_schema, target_names
 from needmap.metrics.classification import multiclass_metrics
 from needmap.metrics.compare import weighted_auc
+from needmap.metrics.ltv import normalized_gini
 from needmap.predictor import Predictor, head_columns
 from needmap.runtime.arrow_memory import system_arrow_pool
 
 #: Per task, the measure whose loss is a column's importance and whether higher is better.
 QUALITY: dict[str, tuple[str, bool]] = {"binary": ("auc", True), "regression": ("rmse", False),
-                                        "multiclass": ("logloss", False)}  # fmt: skip
+                                        "multiclass": ("logloss", False),
+                                        "ltv": ("normalized_gini", True)}  # fmt: skip
 
 
 def _quality(task: str, y: np.ndarray, out: np.ndarray) -> float:
     """The task's :data:`QUALITY` measure of outputs ``out`` against encoded targets ``y`` ``[n]``."""
     if task == "binary":
         return weighted_auc(y, out)
+    if task == "ltv":  # the expected spend's ranking (column 0 of the head's scores); 0 where undefined
+        values = np.asarray(out, dtype=np.float64)
+        return normalized_gini(y, values[:, 0] if values.ndim == 2 else values) or 0.0
     if task == "regression":
         return float(np.sqrt(np.mean((np.asarray(out, np.float64) - y) ** 2)))
     return float(multiclass_metrics(y.astype(np.int64), out)["logloss"])

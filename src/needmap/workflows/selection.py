@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from needmap.errors import ArtifactError, ConfigError
-from needmap.metrics.compare import bootstrap_difference, weighted_auc
+from needmap.metrics.compare import VERDICT_METRICS, bootstrap_difference, weighted_auc
+from needmap.metrics.ltv import normalized_gini
 from needmap.workflows.baseline import LIGHTGBM, LOGISTIC, RIDGE, Baseline
 from needmap.workflows.evidence import FEW_RARER
 from needmap.workflows.run_options import SELECTIONS
@@ -52,7 +53,12 @@ EVIDENCE_BOOT = 500
 #: Candidates from the simplest to the least simple.
 SIMPLICITY = ("linear", LIGHTGBM, NETWORK, BLEND)
 #: The primary metric of each task and whether higher is better (as cross-validation ranks them).
-PRIMARY = {"binary": ("auc", True), "multiclass": ("logloss", False), "regression": ("rmse", False)}
+PRIMARY = {
+    "binary": ("auc", True),
+    "multiclass": ("logloss", False),
+    "regression": ("rmse", False),
+    "ltv": ("normalized_gini", True),
+}
 SELECTION_VERSION = 1
 SELECTION_FILE = "selection.json"
 
@@ -184,7 +190,39 @@ def primary_value(task: str, y: np.ndarray, p: np.ndarray) -> float | None:
         probs = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1.0)
         probs = probs / probs.sum(axis=1, keepdims=True)
         return float(log_loss(y.astype(np.int64), probs, labels=np.arange(probs.shape[1])))
+    if task == "ltv":  # the normalized Gini of the expected spend (column 0 of the network's scores)
+        values = np.asarray(p, dtype=np.float64)
+        return normalized_gini(y.astype(np.float64), values[:, 0] if values.ndim == 2 else values)
     return float(np.sqrt(np.mean((np.asarray(p, dtype=np.float64) - y.astype(np.float64)) ** 2)))
+
+
+def _ltv_choice(
+    select: str,
+    target: str,
+    y: np.ndarray | None,
+    network: np.ndarray | None,
+    baselines: Mapping[str, np.ndarray],
+    metric: str,
+    on: str,
+) -> Choice:
+    """The choice of a lifetime-value target: its network, whatever ``select`` other than ``network`` asks
+    for ``auto``, since only the network gives the chance to buy beside the expected spend (the baselines
+    predict the spend alone); each candidate's normalized Gini on the validation rows is recorded. Another
+    ``select`` is a ConfigError."""
+    if select != "auto":
+        raise ConfigError(
+            f"select={select!r} answers with a baseline or a blend; a lifetime-value (ltv) target is answered by its "
+            "network, the only model that gives the chance to buy: expected select 'auto' or 'network'."
+        )
+    values: dict[str, float | None] = {}
+    if y is not None and network is not None and len(y):
+        values[NETWORK] = primary_value("ltv", y, network)
+        values.update({name: primary_value("ltv", y, scores) for name, scores in baselines.items()})
+    reason = (
+        "a lifetime-value target is answered by its network, the only model that gives the chance to buy; "
+        "the baselines are compared with it on the test rows"
+    )
+    return Choice(target, NETWORK, None, "auto", reason, metric, values, 0 if y is None else len(y), on)
 
 
 def _better(task: str, a: float | None, b: float | None) -> bool:
@@ -264,6 +302,8 @@ def choose(
     metric = PRIMARY[task][0]
     if select == NETWORK:
         return Choice(target, NETWORK, how=select, reason="as asked (select network)", metric=metric)
+    if task == "ltv":
+        return _ltv_choice(select, target, y, network, baselines, metric, on)
     if not baselines:
         if select == "auto":
             return Choice(target, NETWORK, reason="no baselines were trained to choose from", metric=metric)
@@ -355,9 +395,13 @@ def _evidence(choice: Choice, document: Mapping[str, Any], where: str) -> str:
     [-0.0010, +0.0072]), ...: no clear winner on <where> (an interval holds zero)." """
     primary = document.get("primary")
     models = document.get("models") or {}
-    comparisons = [c for c in document.get("comparisons") or [] if c.get("metric") == "auc"]
+    compared = "auc" if any(c.get("metric") == "auc" for c in document.get("comparisons") or []) else choice.metric
+    comparisons = [
+        c for c in document.get("comparisons") or [] if c.get("metric") == compared and c.get("low") is not None
+    ]
     if comparisons:
         own = comparisons[0]["deep"]
+        shown_metric = VERDICT_METRICS.get(str(compared), (str(compared), True))[0]
         parts = [f"{c['baseline']} {c['other']:.4f} ({c['difference']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}])"
                  for c in comparisons]  # fmt: skip
         worse = [c["baseline"] for c in comparisons if c["high"] < 0]
@@ -367,7 +411,7 @@ def _evidence(choice: Choice, document: Mapping[str, Any], where: str) -> str:
             end = f"better than each on {where}"
         else:
             end = f"no clear winner on {where} (an interval holds zero)"
-        return f"AUC {own:.4f}; {', '.join(parts)}: {end}."
+        return f"{shown_metric} {own:.4f}; {', '.join(parts)}: {end}."
     key = choice.metric or ""
     own_value = ((models.get(primary) or {}).get("metrics") or {}).get(key)
     others = [

@@ -79,7 +79,7 @@ def split_rows(
                 file=source_of(table),
             )
         time_values = table.column(time_column).to_numpy(zero_copy_only=False)
-    if schema.task == "regression" and split == "stratified":
+    if schema.task in ("regression", "ltv") and split == "stratified":
         split = "random"
     train_idx, test_idx = split_indices(
         table.num_rows, method=split, test_size=test_size, seed=seed, y=strata(table, schema), time=time_values
