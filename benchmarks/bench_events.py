@@ -214,9 +214,8 @@ def lifetime_value(features: Path, work: Path, seed: int) -> dict[str, Any]:
 
 def truth_scores(setup: dict[str, Any], features: Path) -> dict[str, float]:
     """The generated log's truth on the test rows (the latest cutoff): the scores of a model that knew it."""
-    from needmap.metrics.ltv import ltv_metrics
-
     from needmap.metrics import binary_metrics
+    from needmap.metrics.ltv import ltv_metrics
 
     table = pq.read_table(features)
     last = pc.max(table.column("cutoff")).as_py()

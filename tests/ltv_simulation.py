@@ -65,15 +65,18 @@ def simulate_bgnbd(
 
 
 def ltv_table(n: int = 400, seed: int = 0, horizon_days: int = 90) -> pa.Table:
-    """A feature table of ``n`` simulated customers (days as the time unit): an id, the BTYD columns, two
-    numeric features a network can learn from (the recent count and the mean amount), a noise column, the
+    """A feature table of ``n`` simulated customers at three cutoffs (days as the time unit): an id, the BTYD
+    columns, two numeric features a network can learn from (the recent count and the mean amount), a noise column, the
     labels of the next ``horizon_days`` days, and a :class:`FeatureTableInfo` in its schema metadata."""
     params = {"r": 0.8, "alpha": 40.0, "a": 0.6, "b": 3.0}
     rng = np.random.default_rng(seed + 1)
     age = rng.uniform(60.0, 360.0, n)
     sim = simulate_bgnbd(n, params, age, float(horizon_days), seed=seed, spend=(4.0, 5.0, 200.0))
+    gap = np.timedelta64(horizon_days + 30, "D")  # cutoffs further apart than the horizon: none is left out
+    cutoffs = np.datetime64("2023-01-01") + gap * np.arange(3)
     table = pa.table(
         {
+            "cutoff": pa.array(cutoffs[np.arange(n) % 3].astype("datetime64[us]")),
             "customer_id": pa.array([f"c{i:05d}" for i in range(n)]),
             "purchases_per_day": pa.array((sim["x"] + 1) / sim["T"]),
             "mean_amount": pa.array(sim["monetary"]),
@@ -88,4 +91,5 @@ def ltv_table(n: int = 400, seed: int = 0, horizon_days: int = 90) -> pa.Table:
         }
     )
     spec = EventSpec(customer="customer_id", time="time", amount="amount", horizon_days=horizon_days)
-    return with_info(table, FeatureTableInfo(spec=spec, as_of=("2024-01-01",)))
+    as_of = tuple(str(c) for c in cutoffs)
+    return with_info(table, FeatureTableInfo(spec=spec, as_of=as_of))

@@ -134,7 +134,8 @@ class Model:
             binary or regression ("mmoe", "ple", or any model as a shared-bottom network).
         task: "binary", "multiclass" or "regression"; inferred from the target when None; or "ltv" (never
             inferred): a spend over a horizon, mostly 0, learned by a zero-inflated log-normal head whose scores
-            are the expected spend, the chance to buy and the spend of a buyer (docs/ltv.md). For several targets, one task for all or one per target (a list or "binary,regression").
+            are the expected spend, the chance to buy and the spend of a buyer (docs/ltv.md). For several targets,
+            one task for all or one per target (a list or "binary,regression").
         drop, id, categorical, numeric, datetime: column-role overrides (names or a comma list).
         multihot, sequence: list columns (multi-hot sets, ordered behaviour sequences): names or
             ``{name: {separator, max_len, pooling, vocabulary_of}}``.
