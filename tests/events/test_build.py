@@ -89,10 +89,14 @@ def test_amount_as_an_expression_and_its_errors():
     )
     by_expression = build_features(split, dataclasses.replace(SPEC, amount="quantity * price"), CUTOFFS)
     by_column = build_features(table, SPEC, CUTOFFS)
+    hours = dataclasses.replace(SPEC, amount="quantity * price + 0 * extract(hour FROM time)")  # FROM inside a call
+    assert _features(build_features(split, hours, CUTOFFS)).equals(_features(by_column))
+    with pytest.raises(ConfigError, match="not an expression DuckDB can compute"):
+        build_features(split, dataclasses.replace(SPEC, amount="quantity *"), CUTOFFS)
     assert _features(by_expression).equals(_features(by_column))
     with pytest.raises(ConfigError, match="'quantiy'"):
         build_features(split, dataclasses.replace(SPEC, amount="quantiy * price"), CUTOFFS)
-    for bad in ("price; DROP TABLE x", "(SELECT 1)"):
+    for bad in ("price; DROP TABLE x", "(SELECT 1)", "price * (FROM log SELECT 1)", "price) FROM log UNION SELECT (1"):
         with pytest.raises(ConfigError, match="single expression"):
             build_features(split, dataclasses.replace(SPEC, amount=bad), CUTOFFS)
 

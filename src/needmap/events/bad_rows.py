@@ -24,6 +24,7 @@ from needmap.events.table_info import EventSpec
 
 REASONS: tuple[str, ...] = ("missing customer", "missing time", "unparseable time", "missing amount")
 _EPOCH_RANGE = "BETWEEN -62135596800 AND 253402300799"
+#: Used only where DuckDB's parser cannot be asked (its json extension missing): words that could start a query.
 _FORBIDDEN = re.compile(r";|\b(select|from|with|union|copy|attach|pragma|install|load)\b", re.IGNORECASE)
 
 
@@ -76,7 +77,7 @@ def amount_expression(con: Any, amount: str, label: str) -> str:
     columns = columns_of(con)
     if amount in columns:
         return f"CAST({quote(amount)} AS DOUBLE)"
-    if _FORBIDDEN.search(amount):
+    if not _single_expression(con, amount):
         raise ConfigError(
             f"amount {amount!r} is not a single expression over the log's columns (no ';', no subquery); "
             "expected a column or an expression such as 'Quantity * UnitPrice'."
@@ -100,6 +101,30 @@ def amount_expression(con: Any, amount: str, label: str) -> str:
             "expected a column or an expression such as 'Quantity * UnitPrice'."
         ) from None
     return expression
+
+
+def _single_expression(con: Any, amount: str) -> bool:
+    """Whether ``amount`` parses as one expression with no subquery: DuckDB's parser reads
+    ``SELECT (amount)``, which must be one statement, one selected expression, no FROM clause and no
+    subquery anywhere (so ``extract(hour FROM ts)`` passes and ``(FROM t SELECT 1)`` does not)."""
+    import json
+
+    import duckdb
+
+    try:
+        found = con.execute(f"SELECT json_serialize_sql({literal(f'SELECT ({amount})')})").fetchall()[0][0]
+    except duckdb.Error:  # no json extension: a stricter check of the words
+        return _FORBIDDEN.search(amount) is None
+    tree = json.loads(found)
+    statements = tree.get("statements") or []
+    if tree.get("error"):  # a syntax error: DuckDB's own message says where, when the expression is run
+        return ";" not in amount
+    if len(statements) != 1:
+        return False
+    node = statements[0].get("node", {})
+    if len(node.get("select_list", [])) != 1 or (node.get("from_table") or {}).get("type") != "EMPTY":
+        return False
+    return '"SUBQUERY"' not in found and node.get("type") == "SELECT_NODE"
 
 
 def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str, int]:

@@ -78,7 +78,7 @@ def register(con: Any, source: Any, sql: str | None, customer: str) -> str:
 
     if isinstance(source, (pa.Table, pa.RecordBatch)) or _is_frame(source):
         con.register(VIEW, source)
-        return f"{type(source).__name__}"
+        return f"{type(source).__module__.split('.')[0]} {type(source).__name__}"
     from needmap.data.read import read
 
     table = read(source)
