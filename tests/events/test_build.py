@@ -18,7 +18,7 @@ import needmap
 from hand_event_log import CUTOFFS, ROWS, SPEC, log_table
 from needmap.errors import ConfigError, DataError
 from needmap.events.build import build_features
-from needmap.events.table_info import LABELS, info_of
+from needmap.events.table_info import LABELS, EventSpec, info_of
 
 
 def _features(table: pa.Table) -> pa.Table:
@@ -72,6 +72,19 @@ def test_a_negative_amount_is_a_return_not_a_purchase():
     row = build_features(log_table(rows), SPEC, ["2024-01-15"]).to_pylist()[0]
     assert (row["purchases"], row["spend"], row["returns"], row["returned_amount"]) == (1, 6.0, 1, 4.0)
     assert (row["label_bought"], row["label_purchases"], row["label_spend"]) == (0, 0, 0.0)
+
+
+def test_a_log_of_purchases_alone_without_amount_order_or_event():
+    spec = EventSpec(customer="customer", time="time", windows=(7, 30), horizon_days=10)
+    built = build_features(log_table(), spec, ["2024-01-15"])
+    money = {"spend", "spend_7d", "spend_30d", "order_value_mean", "returned_amount", "amount_purchase"}
+    assert not money & set(built.column_names)
+    assert not {"last_items", "categories", "events_view"} & set(built.column_names)
+    a = built.to_pylist()[0]
+    # every event is a purchase; an occasion is a distinct time: A's 5 events fall at 4 times
+    assert (a["customer"], a["events"], a["purchases"], a["basket_lines_mean"]) == ("A", 5, 4, 1.25)
+    assert (a["returns"], a["btyd_frequency"], a["btyd_monetary"], a["label_spend"]) == (0, 3, 0.0, 0.0)
+    assert (a["label_bought"], a["label_purchases"]) == (1, 2)  # 01-16 and 01-20
 
 
 def test_a_horizon_past_the_log_end_is_an_error_unless_no_labels():
