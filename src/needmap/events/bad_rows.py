@@ -1,10 +1,10 @@
 """The good events of a log in one DuckDB table ``events``, and the bad rows counted by reason.
 
-``events`` has one row per good event: ``rid`` (its position in the log), ``cust`` (the customer, as in
-the log), ``ts`` (a naive timestamp), ``item``, ``etype``, ``cat`` (text or null), ``amount`` (a decimal of
-9 places, or null: sums of decimals are exact, so a table is the same whatever order DuckDB's threads add
-in), ``occ`` (the purchase occasion: the order as text when an order column is given, else the time),
-``is_purchase`` and ``is_return``.
+``events`` has one row per good event: ``rid`` (its position in the log: DuckDB keeps the insertion order),
+``cust`` (the customer, as in the log), ``ts`` (a naive timestamp), ``item``, ``etype``, ``cat`` (text or
+null), ``amount`` (a decimal of 9 places, or null: sums of decimals are exact, so a table is the same
+whatever order DuckDB's threads add in), ``occ`` (the purchase occasion: the order as text when an order
+column is given, else the time), ``is_purchase`` and ``is_return``.
 
 A row is bad, and counted under the first reason that fits, when its customer is missing, its time is
 missing, its time cannot be read, or (when an amount is given) its amount is missing or not a finite
@@ -158,37 +158,28 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
         con.execute(
             f"""
             CREATE TEMP TABLE staged AS
-            SELECT row_number() OVER () AS rid, {cust} AS cust, ({time_null}) AS time_null,
-                   {ts} AS ts, {amount} AS amount, {text(spec.item)} AS item, {text(spec.event)} AS etype,
-                   {text(spec.category)} AS cat, {text(order)} AS order_text, ({missing_cust}) AS cust_null
-            FROM {VIEW}
-            """
-        )
-        con.execute(
-            f"""
-            CREATE TEMP TABLE staged_reasons AS
             SELECT *, CASE WHEN cust_null THEN 'missing customer' WHEN time_null THEN 'missing time'
                            WHEN ts IS NULL THEN 'unparseable time' WHEN {missing_amount} THEN 'missing amount'
                       END AS reason
-            FROM staged
+            FROM (SELECT {cust} AS cust, ({time_null}) AS time_null, {ts} AS ts, {amount} AS amount,
+                         {text(spec.item)} AS item, {text(spec.event)} AS etype, {text(spec.category)} AS cat,
+                         {text(order)} AS order_text, ({missing_cust}) AS cust_null
+                  FROM {VIEW})
             """
         )
-        con.execute("DROP TABLE staged")
         counts = dict(
-            con.execute(
-                "SELECT reason, count(*) FROM staged_reasons WHERE reason IS NOT NULL GROUP BY reason"
-            ).fetchall()
+            con.execute("SELECT reason, count(*) FROM staged WHERE reason IS NOT NULL GROUP BY reason").fetchall()
         )
         con.execute(
             f"""
             CREATE TEMP TABLE events AS
-            SELECT rid, cust, ts, CAST(amount AS DECIMAL(38, 9)) AS amount, item, etype, cat,
+            SELECT rowid AS rid, cust, ts, CAST(amount AS DECIMAL(38, 9)) AS amount, item, etype, cat,
                    {occ.replace(text(order), "order_text")} AS occ,
                    ({kind}) AND NOT {returned} AS is_purchase, {returned} AS is_return
-            FROM staged_reasons WHERE reason IS NULL
+            FROM staged WHERE reason IS NULL
             """
         )
-        con.execute("DROP TABLE staged_reasons")
+        con.execute("DROP TABLE staged")
     except duckdb.Error as err:
         first = str(err).strip().splitlines()[0]
         raise DataError(f"{label}: DuckDB could not read the events: {first}") from None

@@ -21,7 +21,7 @@ from needmap.errors import ConfigError, DataError
 from needmap.events.bad_rows import stage
 from needmap.events.durations import expand_cutoffs, iso
 from needmap.events.source import connect, register
-from needmap.events.sql import MULTIHOT_COLUMN, SEQUENCE_COLUMN, Layout, feature_query
+from needmap.events.sql import MULTIHOT_COLUMN, SEQUENCE_COLUMN, CutoffQuery, Layout, feature_query
 from needmap.events.table_info import LABELS, EventSpec, FeatureTableInfo, with_info
 
 #: At most this many event types get columns of their own (the most frequent before the first cutoff).
@@ -73,7 +73,7 @@ def build_features(
         parts = []
         for cutoff in cutoffs:
             started = clock.perf_counter()
-            part = con.sql(feature_query(layout, cutoff, spec.customer, horizon)).to_arrow_table()
+            part = _run(feature_query(layout, cutoff, spec.customer, horizon), con, cutoff, label)
             parts.append(part)
             if progress:
                 print(
@@ -103,6 +103,20 @@ def build_features(
         extra=extra,
     )
     return with_info(table, info)
+
+
+def _run(query: CutoffQuery, con: Any, cutoff: datetime, label: str) -> pa.Table:
+    """The rows of one cutoff; DuckDB's failure (out of memory, above all) as a DataError naming the cutoff."""
+    import duckdb
+
+    try:
+        return query.run(con)
+    except duckdb.Error as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        hint = " Give DuckDB more memory (memory_limit, --memory-limit)." if "memory" in first.lower() else ""
+        raise DataError(
+            f"{label}: DuckDB could not compute the features of cutoff {iso(cutoff)}: {first}.{hint}"
+        ) from None
 
 
 def _check_spec(spec: EventSpec, like: FeatureTableInfo | None) -> None:
