@@ -194,6 +194,8 @@ def test_memory_limit_is_checked_and_a_small_one_gives_the_same_table():
     assert build_features(log_table(), SPEC, CUTOFFS, memory_limit="16MB").equals(reference)
     with pytest.raises(ConfigError, match="memory_limit"):
         build_features(log_table(), SPEC, CUTOFFS, memory_limit="lots")
+    with pytest.raises(DataError, match=r"Out of Memory.*Give DuckDB more memory \(memory_limit, --memory-limit\)"):
+        build_features(log_table(), SPEC, CUTOFFS, memory_limit="1KB")
 
 
 def test_schema_inference_reads_the_list_columns_and_keeps_labels_out():

@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from needmap.errors import ConfigError, DataError
-from needmap.events.source import VIEW, literal, quote
+from needmap.events.source import VIEW, duckdb_message, literal, quote
 from needmap.events.table_info import EventSpec
 
 REASONS: tuple[str, ...] = ("missing customer", "missing time", "unparseable time", "missing amount")
@@ -181,6 +181,5 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
         )
         con.execute("DROP TABLE staged")
     except duckdb.Error as err:
-        first = str(err).strip().splitlines()[0]
-        raise DataError(f"{label}: DuckDB could not read the events: {first}") from None
+        raise DataError(f"{label}: DuckDB could not read the events: {duckdb_message(err)}") from None
     return {reason: int(counts[reason]) for reason in REASONS if counts.get(reason)}

@@ -20,7 +20,7 @@ import pyarrow as pa
 from needmap.errors import ConfigError, DataError
 from needmap.events.bad_rows import stage
 from needmap.events.durations import expand_cutoffs, iso
-from needmap.events.source import connect, register
+from needmap.events.source import connect, duckdb_message, register
 from needmap.events.sql import MULTIHOT_COLUMN, SEQUENCE_COLUMN, CutoffQuery, Layout, feature_query
 from needmap.events.table_info import LABELS, EventSpec, FeatureTableInfo, with_info
 
@@ -59,7 +59,10 @@ def build_features(
     """
     cutoffs = expand_cutoffs(as_of)
     _check_spec(spec, like)
+    import duckdb
+
     con, spill = connect(memory_limit)
+    label = "the event log"
     try:
         label = register(con, source, sql, spec.customer)
         bad = stage(con, spec, spec.order, label)
@@ -81,6 +84,8 @@ def build_features(
                     file=sys.stderr,
                     flush=True,
                 )
+    except duckdb.Error as err:  # what the steps above do not name themselves (running out of memory, above all)
+        raise DataError(f"{label}: DuckDB could not read the events: {duckdb_message(err)}") from None
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
@@ -112,10 +117,8 @@ def _run(query: CutoffQuery, con: Any, cutoff: datetime, label: str) -> pa.Table
     try:
         return query.run(con)
     except duckdb.Error as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        hint = " Give DuckDB more memory (memory_limit, --memory-limit)." if "memory" in first.lower() else ""
         raise DataError(
-            f"{label}: DuckDB could not compute the features of cutoff {iso(cutoff)}: {first}.{hint}"
+            f"{label}: DuckDB could not compute the features of cutoff {iso(cutoff)}: {duckdb_message(err)}"
         ) from None
 
 
