@@ -1,9 +1,10 @@
 """``build_features``: a behaviour log becomes one row per customer and cutoff, strictly point in time.
 
 The log is read by an embedded DuckDB (:mod:`needmap.events.source`), its bad rows counted
-(:mod:`needmap.events.bad_rows`), and each cutoff's features and labels computed in one query
-(:mod:`needmap.events.sql`). The boundary (:data:`needmap.events.table_info.BOUNDARY`): features of a row
-use only events with time < cutoff; labels use events with cutoff <= time < cutoff + horizon.
+(:mod:`needmap.events.bad_rows`), and each cutoff's features and labels computed by a few queries, each
+materialized before the next (:mod:`needmap.events.sql`). The boundary
+(:data:`needmap.events.table_info.BOUNDARY`): features of a row use only events with time < cutoff; labels
+use events with cutoff <= time < cutoff + horizon.
 """
 
 from __future__ import annotations

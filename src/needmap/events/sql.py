@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -58,7 +58,6 @@ class Layout:
     has_item: bool = False
     has_category: bool = False
     last_items: int = 20
-    columns: list[str] = field(default_factory=list)
 
 
 def _ts(value: datetime) -> str:
