@@ -18,7 +18,7 @@ import needmap
 from hand_event_log import CUTOFFS, ROWS, SPEC, log_table
 from needmap.errors import ConfigError, DataError
 from needmap.events.build import build_features
-from needmap.events.table_info import LABELS, info_of
+from needmap.events.table_info import LABELS, EventSpec, info_of
 
 
 def _features(table: pa.Table) -> pa.Table:
@@ -74,6 +74,19 @@ def test_a_negative_amount_is_a_return_not_a_purchase():
     assert (row["label_bought"], row["label_purchases"], row["label_spend"]) == (0, 0, 0.0)
 
 
+def test_a_log_of_purchases_alone_without_amount_order_or_event():
+    spec = EventSpec(customer="customer", time="time", windows=(7, 30), horizon_days=10)
+    built = build_features(log_table(), spec, ["2024-01-15"])
+    money = {"spend", "spend_7d", "spend_30d", "order_value_mean", "returned_amount", "amount_purchase"}
+    assert not money & set(built.column_names)
+    assert not {"last_items", "categories", "events_view"} & set(built.column_names)
+    a = built.to_pylist()[0]
+    # every event is a purchase; an occasion is a distinct time: A's 5 events fall at 4 times
+    assert (a["customer"], a["events"], a["purchases"], a["basket_lines_mean"]) == ("A", 5, 4, 1.25)
+    assert (a["returns"], a["btyd_frequency"], a["btyd_monetary"], a["label_spend"]) == (0, 3, 0.0, 0.0)
+    assert (a["label_bought"], a["label_purchases"]) == (1, 2)  # 01-16 and 01-20
+
+
 def test_a_horizon_past_the_log_end_is_an_error_unless_no_labels():
     with pytest.raises(DataError, match=r"cutoff 2024-02-01 .* last event is at 2024-02-05 09:00:00"):
         build_features(log_table(), SPEC, ["2024-01-15", "2024-02-01"])
@@ -89,10 +102,14 @@ def test_amount_as_an_expression_and_its_errors():
     )
     by_expression = build_features(split, dataclasses.replace(SPEC, amount="quantity * price"), CUTOFFS)
     by_column = build_features(table, SPEC, CUTOFFS)
+    hours = dataclasses.replace(SPEC, amount="quantity * price + 0 * extract(hour FROM time)")  # FROM inside a call
+    assert _features(build_features(split, hours, CUTOFFS)).equals(_features(by_column))
+    with pytest.raises(ConfigError, match="not an expression DuckDB can compute"):
+        build_features(split, dataclasses.replace(SPEC, amount="quantity *"), CUTOFFS)
     assert _features(by_expression).equals(_features(by_column))
     with pytest.raises(ConfigError, match="'quantiy'"):
         build_features(split, dataclasses.replace(SPEC, amount="quantiy * price"), CUTOFFS)
-    for bad in ("price; DROP TABLE x", "(SELECT 1)"):
+    for bad in ("price; DROP TABLE x", "(SELECT 1)", "price * (FROM log SELECT 1)", "price) FROM log UNION SELECT (1"):
         with pytest.raises(ConfigError, match="single expression"):
             build_features(split, dataclasses.replace(SPEC, amount=bad), CUTOFFS)
 
@@ -177,6 +194,8 @@ def test_memory_limit_is_checked_and_a_small_one_gives_the_same_table():
     assert build_features(log_table(), SPEC, CUTOFFS, memory_limit="16MB").equals(reference)
     with pytest.raises(ConfigError, match="memory_limit"):
         build_features(log_table(), SPEC, CUTOFFS, memory_limit="lots")
+    with pytest.raises(DataError, match=r"Out of Memory.*Give DuckDB more memory \(memory_limit, --memory-limit\)"):
+        build_features(log_table(), SPEC, CUTOFFS, memory_limit="1KB")
 
 
 def test_schema_inference_reads_the_list_columns_and_keeps_labels_out():

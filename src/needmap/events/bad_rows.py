@@ -1,10 +1,10 @@
 """The good events of a log in one DuckDB table ``events``, and the bad rows counted by reason.
 
-``events`` has one row per good event: ``rid`` (its position in the log), ``cust`` (the customer, as in
-the log), ``ts`` (a naive timestamp), ``item``, ``etype``, ``cat`` (text or null), ``amount`` (a decimal of
-9 places, or null: sums of decimals are exact, so a table is the same whatever order DuckDB's threads add
-in), ``occ`` (the purchase occasion: the order as text when an order column is given, else the time),
-``is_purchase`` and ``is_return``.
+``events`` has one row per good event: ``rid`` (its position in the log: DuckDB keeps the insertion order),
+``cust`` (the customer, as in the log), ``ts`` (a naive timestamp), ``item``, ``etype``, ``cat`` (text or
+null), ``amount`` (a decimal of 9 places, or null: sums of decimals are exact, so a table is the same
+whatever order DuckDB's threads add in), ``occ`` (the purchase occasion: the order as text when an order
+column is given, else the time), ``is_purchase`` and ``is_return``.
 
 A row is bad, and counted under the first reason that fits, when its customer is missing, its time is
 missing, its time cannot be read, or (when an amount is given) its amount is missing or not a finite
@@ -19,11 +19,12 @@ import re
 from typing import Any
 
 from needmap.errors import ConfigError, DataError
-from needmap.events.source import VIEW, literal, quote
+from needmap.events.source import VIEW, duckdb_message, literal, quote
 from needmap.events.table_info import EventSpec
 
 REASONS: tuple[str, ...] = ("missing customer", "missing time", "unparseable time", "missing amount")
 _EPOCH_RANGE = "BETWEEN -62135596800 AND 253402300799"
+#: Used only where DuckDB's parser cannot be asked (its json extension missing): words that could start a query.
 _FORBIDDEN = re.compile(r";|\b(select|from|with|union|copy|attach|pragma|install|load)\b", re.IGNORECASE)
 
 
@@ -76,7 +77,7 @@ def amount_expression(con: Any, amount: str, label: str) -> str:
     columns = columns_of(con)
     if amount in columns:
         return f"CAST({quote(amount)} AS DOUBLE)"
-    if _FORBIDDEN.search(amount):
+    if not _single_expression(con, amount):
         raise ConfigError(
             f"amount {amount!r} is not a single expression over the log's columns (no ';', no subquery); "
             "expected a column or an expression such as 'Quantity * UnitPrice'."
@@ -100,6 +101,30 @@ def amount_expression(con: Any, amount: str, label: str) -> str:
             "expected a column or an expression such as 'Quantity * UnitPrice'."
         ) from None
     return expression
+
+
+def _single_expression(con: Any, amount: str) -> bool:
+    """Whether ``amount`` parses as one expression with no subquery: DuckDB's parser reads
+    ``SELECT (amount)``, which must be one statement, one selected expression, no FROM clause and no
+    subquery anywhere (so ``extract(hour FROM ts)`` passes and ``(FROM t SELECT 1)`` does not)."""
+    import json
+
+    import duckdb
+
+    try:
+        found = con.execute(f"SELECT json_serialize_sql({literal(f'SELECT ({amount})')})").fetchall()[0][0]
+    except duckdb.Error:  # no json extension: a stricter check of the words
+        return _FORBIDDEN.search(amount) is None
+    tree = json.loads(found)
+    statements = tree.get("statements") or []
+    if tree.get("error"):  # a syntax error: DuckDB's own message says where, when the expression is run
+        return ";" not in amount
+    if len(statements) != 1:
+        return False
+    node = statements[0].get("node", {})
+    if len(node.get("select_list", [])) != 1 or (node.get("from_table") or {}).get("type") != "EMPTY":
+        return False
+    return '"SUBQUERY"' not in found and node.get("type") == "SELECT_NODE"
 
 
 def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str, int]:
@@ -133,38 +158,28 @@ def stage(con: Any, spec: EventSpec, order: str | None, label: str) -> dict[str,
         con.execute(
             f"""
             CREATE TEMP TABLE staged AS
-            SELECT row_number() OVER () AS rid, {cust} AS cust, ({time_null}) AS time_null,
-                   {ts} AS ts, {amount} AS amount, {text(spec.item)} AS item, {text(spec.event)} AS etype,
-                   {text(spec.category)} AS cat, {text(order)} AS order_text, ({missing_cust}) AS cust_null
-            FROM {VIEW}
-            """
-        )
-        con.execute(
-            f"""
-            CREATE TEMP TABLE staged_reasons AS
             SELECT *, CASE WHEN cust_null THEN 'missing customer' WHEN time_null THEN 'missing time'
                            WHEN ts IS NULL THEN 'unparseable time' WHEN {missing_amount} THEN 'missing amount'
                       END AS reason
-            FROM staged
+            FROM (SELECT {cust} AS cust, ({time_null}) AS time_null, {ts} AS ts, {amount} AS amount,
+                         {text(spec.item)} AS item, {text(spec.event)} AS etype, {text(spec.category)} AS cat,
+                         {text(order)} AS order_text, ({missing_cust}) AS cust_null
+                  FROM {VIEW})
             """
         )
-        con.execute("DROP TABLE staged")
         counts = dict(
-            con.execute(
-                "SELECT reason, count(*) FROM staged_reasons WHERE reason IS NOT NULL GROUP BY reason"
-            ).fetchall()
+            con.execute("SELECT reason, count(*) FROM staged WHERE reason IS NOT NULL GROUP BY reason").fetchall()
         )
         con.execute(
             f"""
             CREATE TEMP TABLE events AS
-            SELECT rid, cust, ts, CAST(amount AS DECIMAL(38, 9)) AS amount, item, etype, cat,
+            SELECT rowid AS rid, cust, ts, CAST(amount AS DECIMAL(38, 9)) AS amount, item, etype, cat,
                    {occ.replace(text(order), "order_text")} AS occ,
                    ({kind}) AND NOT {returned} AS is_purchase, {returned} AS is_return
-            FROM staged_reasons WHERE reason IS NULL
+            FROM staged WHERE reason IS NULL
             """
         )
-        con.execute("DROP TABLE staged_reasons")
+        con.execute("DROP TABLE staged")
     except duckdb.Error as err:
-        first = str(err).strip().splitlines()[0]
-        raise DataError(f"{label}: DuckDB could not read the events: {first}") from None
+        raise DataError(f"{label}: DuckDB could not read the events: {duckdb_message(err)}") from None
     return {reason: int(counts[reason]) for reason in REASONS if counts.get(reason)}

@@ -1,9 +1,10 @@
 """``build_features``: a behaviour log becomes one row per customer and cutoff, strictly point in time.
 
 The log is read by an embedded DuckDB (:mod:`needmap.events.source`), its bad rows counted
-(:mod:`needmap.events.bad_rows`), and each cutoff's features and labels computed in one query
-(:mod:`needmap.events.sql`). The boundary (:data:`needmap.events.table_info.BOUNDARY`): features of a row
-use only events with time < cutoff; labels use events with cutoff <= time < cutoff + horizon.
+(:mod:`needmap.events.bad_rows`), and each cutoff's features and labels computed by a few queries, each
+materialized before the next (:mod:`needmap.events.sql`). The boundary
+(:data:`needmap.events.table_info.BOUNDARY`): features of a row use only events with time < cutoff; labels
+use events with cutoff <= time < cutoff + horizon.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import pyarrow as pa
 from needmap.errors import ConfigError, DataError
 from needmap.events.bad_rows import stage
 from needmap.events.durations import expand_cutoffs, iso
-from needmap.events.source import connect, register
-from needmap.events.sql import MULTIHOT_COLUMN, SEQUENCE_COLUMN, Layout, feature_query
+from needmap.events.source import connect, duckdb_message, register
+from needmap.events.sql import MULTIHOT_COLUMN, SEQUENCE_COLUMN, CutoffQuery, Layout, feature_query
 from needmap.events.table_info import LABELS, EventSpec, FeatureTableInfo, with_info
 
 #: At most this many event types get columns of their own (the most frequent before the first cutoff).
@@ -59,7 +60,10 @@ def build_features(
     """
     cutoffs = expand_cutoffs(as_of)
     _check_spec(spec, like)
+    import duckdb
+
     con, spill = connect(memory_limit)
+    label = "the event log"
     try:
         label = register(con, source, sql, spec.customer)
         bad = stage(con, spec, spec.order, label)
@@ -73,7 +77,7 @@ def build_features(
         parts = []
         for cutoff in cutoffs:
             started = clock.perf_counter()
-            part = con.sql(feature_query(layout, cutoff, spec.customer, horizon)).to_arrow_table()
+            part = _run(feature_query(layout, cutoff, spec.customer, horizon), con, cutoff, label)
             parts.append(part)
             if progress:
                 print(
@@ -81,6 +85,8 @@ def build_features(
                     file=sys.stderr,
                     flush=True,
                 )
+    except duckdb.Error as err:  # what the steps above do not name themselves (running out of memory, above all)
+        raise DataError(f"{label}: DuckDB could not read the events: {duckdb_message(err)}") from None
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
@@ -103,6 +109,18 @@ def build_features(
         extra=extra,
     )
     return with_info(table, info)
+
+
+def _run(query: CutoffQuery, con: Any, cutoff: datetime, label: str) -> pa.Table:
+    """The rows of one cutoff; DuckDB's failure (out of memory, above all) as a DataError naming the cutoff."""
+    import duckdb
+
+    try:
+        return query.run(con)
+    except duckdb.Error as err:
+        raise DataError(
+            f"{label}: DuckDB could not compute the features of cutoff {iso(cutoff)}: {duckdb_message(err)}"
+        ) from None
 
 
 def _check_spec(spec: EventSpec, like: FeatureTableInfo | None) -> None:

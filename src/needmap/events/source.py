@@ -78,7 +78,7 @@ def register(con: Any, source: Any, sql: str | None, customer: str) -> str:
 
     if isinstance(source, (pa.Table, pa.RecordBatch)) or _is_frame(source):
         con.register(VIEW, source)
-        return f"{type(source).__name__}"
+        return f"{type(source).__module__.split('.')[0]} {type(source).__name__}"
     from needmap.data.read import read
 
     table = read(source)
@@ -139,3 +139,11 @@ def _is_frame(obj: Any) -> bool:
 
 def _first_line(err: Exception) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def duckdb_message(err: Exception) -> str:
+    """The first line of DuckDB's error, and what to do when it ran out of memory."""
+    first = _first_line(err)
+    if "out of memory" in first.lower():
+        return f"{first} Give DuckDB more memory (memory_limit, --memory-limit)."
+    return first

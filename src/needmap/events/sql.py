@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from needmap.events.source import literal, quote
 from needmap.events.table_info import (
@@ -26,6 +27,7 @@ from needmap.events.table_info import (
 SEQUENCE_COLUMN = "last_items"
 MULTIHOT_COLUMN = "categories"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MS_PER_DAY = 86_400_000
 
 
 def slug(value: str) -> str:
@@ -56,15 +58,42 @@ class Layout:
     has_item: bool = False
     has_category: bool = False
     last_items: int = 20
-    columns: list[str] = field(default_factory=list)
 
 
 def _ts(value: datetime) -> str:
     return f"TIMESTAMP {literal(value.isoformat(sep=' '))}"
 
 
-def feature_query(layout: Layout, cutoff: datetime, customer: str, horizon_days: int | None) -> str:
-    """One SELECT: a row per customer with a good event before ``cutoff``, sorted by customer."""
+@dataclass(frozen=True)
+class CutoffQuery:
+    """The queries of one cutoff: ``steps`` (name, SELECT), each made a temporary table in turn (``ev``, the
+    events before the cutoff, a view), then ``final``, the row per customer sorted by customer."""
+
+    steps: list[tuple[str, str]]
+    final: str
+
+    def run(self, con: Any) -> Any:
+        """The cutoff's rows as an Arrow table; the temporary tables dropped after."""
+        try:
+            for name, select in self.steps:
+                kind = "VIEW" if name == "ev" else "TABLE"
+                con.execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {select}")
+            return con.sql(self.final).to_arrow_table()
+        finally:
+            for name, _ in reversed(self.steps):
+                con.execute(f"DROP {'VIEW' if name == 'ev' else 'TABLE'} IF EXISTS {name}")
+
+
+def feature_query(layout: Layout, cutoff: datetime, customer: str, horizon_days: int | None) -> CutoffQuery:
+    """The queries of a row per customer with a good event before ``cutoff``, sorted by customer.
+
+    Each step is materialized before the next (one query joining them all was many times slower on a
+    log of millions of events), and each is a plain grouping or window that DuckDB can spill to disk (no DISTINCT
+    aggregate): purchase occasions are grouped first and counted per window by the time of their first line;
+    the last items are ranked by a window (sorted out of core; ``max_by(item, key, n)`` ran out of memory
+    where the window spilled). Means and standard deviations are computed from exact integer and decimal
+    sums (milliseconds between occasions, seconds of the day), so the table is the same whatever order
+    DuckDB's threads add in."""
     c = _ts(cutoff)
     money = layout.has_amount
     agg: list[str] = [
@@ -72,11 +101,18 @@ def feature_query(layout: Layout, cutoff: datetime, customer: str, horizon_days:
         "max(ts) AS last_ts",
         "max(ts) FILTER (is_purchase) AS last_purchase_ts",
         "count(*) AS n_events",
-        "count(DISTINCT occ) FILTER (is_purchase) AS n_purchases",
         "coalesce(sum(amount) FILTER (is_purchase OR is_return), 0) AS net_spend",
         "count(*) FILTER (is_return) AS n_returns",
         "coalesce(-sum(amount) FILTER (is_return), 0) AS returned",
-        "avg(hour(ts) + minute(ts) / 60.0 + second(ts) / 3600.0) AS hour_mean",
+        "sum(hour(ts) * 3600 + minute(ts) * 60 + second(ts)) / count(*) / 3600.0 AS hour_mean",
+    ]
+    occ_agg: list[str] = [
+        "count(*) AS n",
+        f"CASE WHEN count(gap) > 0 THEN sum(gap) / count(gap) / {MS_PER_DAY} END AS ipi_mean",
+        "CASE WHEN count(gap) > 0 THEN sqrt(greatest(CAST(count(gap) * sum(CAST(gap AS HUGEINT) * gap) "
+        f"- CAST(sum(gap) AS HUGEINT) * sum(gap) AS DOUBLE), 0)) / count(gap) / {MS_PER_DAY} END AS ipi_std",
+        "avg(lines) AS basket",
+        "avg(value) AS order_value",
     ]
     out: list[str] = [
         f"{c} AS {quote(CUTOFF_COLUMN)}",
@@ -85,15 +121,15 @@ def feature_query(layout: Layout, cutoff: datetime, customer: str, horizon_days:
         f"(epoch({c}) - epoch(a.last_purchase_ts)) / 86400.0 AS recency_purchase_days",
         f"(epoch({c}) - epoch(a.first_ts)) / 86400.0 AS tenure_days",
         "a.n_events AS events",
-        "a.n_purchases AS purchases",
+        "coalesce(o.n, 0) AS purchases",
     ]
     if money:
         out.append("CAST(a.net_spend AS DOUBLE) AS spend")
     for w in layout.windows:
-        since = f"ts >= {c} - INTERVAL {int(w)} DAY"
-        agg.append(f"count(DISTINCT occ) FILTER (is_purchase AND {since}) AS p_{w}")
-        agg.append(f"coalesce(sum(amount) FILTER ((is_purchase OR is_return) AND {since}), 0) AS s_{w}")
-        out.append(f"a.p_{w} AS purchases_{w}d")
+        since = f"{c} - INTERVAL {int(w)} DAY"
+        occ_agg.append(f"count(*) FILTER (t >= {since}) AS p_{w}")
+        agg.append(f"coalesce(sum(amount) FILTER ((is_purchase OR is_return) AND ts >= {since}), 0) AS s_{w}")
+        out.append(f"coalesce(o.p_{w}, 0) AS purchases_{w}d")
         if money:
             out.append(f"CAST(a.s_{w} AS DOUBLE) AS spend_{w}d")
     for k, (value, name) in enumerate(zip(layout.event_types, slugs(layout.event_types), strict=True)):
@@ -112,9 +148,9 @@ def feature_query(layout: Layout, cutoff: datetime, customer: str, horizon_days:
     if money:
         out.append("CAST(o.order_value AS DOUBLE) AS order_value_mean")
     small, large = min(layout.windows), max(layout.windows)
-    out.append(f"CASE WHEN a.p_{large} > 0 THEN a.p_{small} / a.p_{large} END AS trend")
+    out.append(f"CASE WHEN o.p_{large} > 0 THEN o.p_{small} / o.p_{large} END AS trend")
     for day, name in enumerate(DAYS, start=1):
-        agg.append(f"avg(CASE WHEN isodow(ts) = {day} THEN 1.0 ELSE 0.0 END) AS d_{day}")
+        agg.append(f"count(*) FILTER (isodow(ts) = {day}) / count(*) AS d_{day}")
         out.append(f"a.d_{day} AS dow_{name}_share")
     out += ["a.hour_mean AS hour_mean", "a.n_returns AS returns"]
     if money:
@@ -135,43 +171,47 @@ def feature_query(layout: Layout, cutoff: datetime, customer: str, horizon_days:
         f"agg AS (SELECT cust, {', '.join(agg)} FROM ev GROUP BY cust)",
         "occs AS (SELECT cust, occ, min(ts) AS t, count(*) AS lines, sum(amount) AS value "
         "FROM ev WHERE is_purchase GROUP BY cust, occ)",
-        "gaps AS (SELECT cust, lines, value, "
-        "(epoch(t) - epoch(lag(t) OVER (PARTITION BY cust ORDER BY t, occ))) / 86400.0 AS gap FROM occs)",
-        "occ_stats AS (SELECT cust, avg(gap) AS ipi_mean, stddev_pop(gap) AS ipi_std, "
-        "avg(lines) AS basket, avg(value) AS order_value FROM gaps GROUP BY cust)",
+        "gaps AS (SELECT *, epoch_ms(t) - epoch_ms(lag(t) OVER (PARTITION BY cust ORDER BY t, occ)) AS gap FROM occs)",
+        f"occ_stats AS (SELECT cust, {', '.join(occ_agg)} FROM gaps GROUP BY cust)",
         "days AS (SELECT cust, CAST(ts AS DATE) AS d, coalesce(sum(amount), 0) AS value "
         "FROM ev WHERE is_purchase GROUP BY cust, CAST(ts AS DATE))",
-        "days1 AS (SELECT *, min(d) OVER (PARTITION BY cust) AS first_day FROM days)",
         "btyd AS (SELECT cust, count(*) - 1 AS f, date_diff('day', min(d), max(d)) AS r, min(d) AS first_day, "
-        "avg(value) FILTER (d > first_day) AS m FROM days1 GROUP BY cust)",
+        "CASE WHEN count(*) > 1 THEN (sum(value) - arg_min(value, d)) / (count(*) - 1) END AS m "
+        "FROM days GROUP BY cust)",
     ]
     if layout.has_item:
         ctes.append(
-            "ranked AS (SELECT cust, item, ts, rid, row_number() OVER (PARTITION BY cust ORDER BY ts DESC, rid DESC) "
-            "AS rn FROM ev WHERE item IS NOT NULL AND NOT is_return)"
-        )
-        ctes.append(
-            f"items AS (SELECT cust, list(item ORDER BY ts, rid) AS seq FROM ranked "
-            f"WHERE rn <= {int(layout.last_items)} GROUP BY cust)"
+            "items AS (SELECT cust, list(item ORDER BY ts, rid) AS seq FROM (SELECT cust, item, ts, rid FROM ev "
+            "WHERE item IS NOT NULL AND NOT is_return QUALIFY row_number() OVER (PARTITION BY cust "
+            f"ORDER BY ts DESC, rid DESC) <= {int(layout.last_items)}) GROUP BY cust)"
         )
         joins.append("LEFT JOIN items i USING (cust)")
     if layout.has_category:
         top = "[" + ", ".join(literal(v) for v in layout.categories) + "]::VARCHAR[]"
         ctes.append(
             f"cats AS (SELECT cust, list(cat ORDER BY list_position({top}, cat)) AS cats FROM "
-            f"(SELECT DISTINCT cust, cat FROM ev WHERE list_contains({top}, cat)) GROUP BY cust)"
+            f"(SELECT cust, cat FROM ev WHERE list_contains({top}, cat) GROUP BY cust, cat) GROUP BY cust)"
         )
         joins.append("LEFT JOIN cats k USING (cust)")
     if horizon_days is not None:
+        during = f"ts >= {c} AND ts < {c} + INTERVAL {int(horizon_days)} DAY"
         ctes.append(
-            f"lab AS (SELECT cust, count(DISTINCT occ) FILTER (is_purchase) AS n, "
-            f"greatest(coalesce(sum(amount) FILTER (is_purchase OR is_return), 0), 0) AS s FROM events "
-            f"WHERE ts >= {c} AND ts < {c} + INTERVAL {int(horizon_days)} DAY GROUP BY cust)"
+            "lab AS (SELECT cust, greatest(coalesce(sum(amount) FILTER (is_purchase OR is_return), 0), 0) AS s "
+            f"FROM events WHERE {during} GROUP BY cust)"
+        )
+        ctes.append(
+            "lab_occ AS (SELECT cust, count(*) AS n FROM "
+            f"(SELECT cust, occ FROM events WHERE is_purchase AND {during} GROUP BY cust, occ) GROUP BY cust)"
         )
         joins.append("LEFT JOIN lab l USING (cust)")
+        joins.append("LEFT JOIN lab_occ lo USING (cust)")
         out += [
-            f"CAST(coalesce(l.n, 0) > 0 AS BIGINT) AS {LABEL_BOUGHT}",
-            f"coalesce(l.n, 0) AS {LABEL_PURCHASES}",
+            f"CAST(coalesce(lo.n, 0) > 0 AS BIGINT) AS {LABEL_BOUGHT}",
+            f"coalesce(lo.n, 0) AS {LABEL_PURCHASES}",
             f"CAST({'coalesce(l.s, 0)' if money else '0'} AS DOUBLE) AS {LABEL_SPEND}",
         ]
-    return f"WITH {', '.join(ctes)} SELECT {', '.join(out)} FROM agg a {' '.join(joins)} ORDER BY a.cust"
+    steps = []
+    for text in ctes:
+        name, body = text.split(" AS (", 1)
+        steps.append((name, body[:-1]))
+    return CutoffQuery(steps, f"SELECT {', '.join(out)} FROM agg a {' '.join(joins)} ORDER BY a.cust")
