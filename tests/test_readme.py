@@ -2,7 +2,8 @@
 
 In the manner of the rtdl and TabM projects, which test the code of their READMEs: the Python blocks are
 executed, the command lines run with the command line's own parser, in a folder holding small tables of
-the shape the README names (``bank.csv``, ``holdout.csv``, ``new_customers.csv``, ``latin.csv``), and a
+the shape the README names (``bank.csv``, ``holdout.csv``, ``new_customers.csv``, ``latin.csv``, and
+``invoices.parquet``, the committed slice of UCI Online Retail), and a
 block that begins with ``$ needmap ...`` shows that command's output, compared with what it prints. A block
 is left out only under a ``<!-- not run by tests/test_readme.py: REASON -->`` line. Every command line of
 every block (the ones not run too) is parsed here against the command line, fast; running them trains
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,8 @@ import typer.testing
 from needmap.cli import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+#: The shop's invoice lines of the README's purchase-log section: the committed slice of UCI Online Retail.
+RETAIL_SLICE = Path(__file__).resolve().parent / "datasets" / "online_retail" / "online_retail_slice.parquet"
 NOT_RUN = re.compile(r"<!-- not run by tests/test_readme\.py: (.+?) -->")
 #: Added to the lines that train, so that the tour runs in seconds (a repeated option takes the last value).
 SHORT = {"train": ["--epochs", "2"], "tune": ["--epochs", "2", "--trials", "2"]}
@@ -110,6 +114,7 @@ def readme_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pacsv.write_csv(bank_rows(300, seed=2), folder / "holdout.csv")
     pacsv.write_csv(bank_rows(100, seed=3, labelled=False), folder / "new_customers.csv")
     (folder / "latin.csv").write_bytes("name,city\nana,porto\njoão,lisboa\n".encode("latin-1"))
+    shutil.copyfile(RETAIL_SLICE, folder / "invoices.parquet")
     return folder
 
 
@@ -162,8 +167,10 @@ def test_every_command_line_of_the_readme_runs(readme_folder: Path, monkeypatch:
                 code, output = invoke([*args, *SHORT.get(args[0], [])])
                 assert code == 0, f"README.md:{block.line}: needmap {shlex.join(args)}\n{output}"
                 ran.append(args[0])
-    assert {"schema", "train", "tune", "evaluate", "report", "profile", "predict"} <= set(ran)
+    assert {"schema", "train", "tune", "evaluate", "report", "profile", "predict", "features"} <= set(ran)
     assert (readme_folder / "scores.parquet").exists() and (readme_folder / "bank-report.html").exists()
+    buyers = pacsv.read_csv(readme_folder / "buyers.csv")  # today's scores of the log's customers, ids as given
+    assert buyers.num_rows > 0 and "CustomerID" in buyers.column_names
 
 
 @pytest.mark.slow
