@@ -187,11 +187,12 @@ def test_run_train_reports_both_baselines_the_best_one_and_one_verdict(
         assert c["deep"] == pytest.approx(saved["test"]["auc"])
         assert c["other"] == pytest.approx(evaluation["models"][c["baseline"]]["metrics"]["auc"])
         parts.append(f"{c['baseline']} {c['other']:.4f} ({c['difference']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}])")
-        if c["high"] < 0 and worse is None:
-            worse = c["baseline"]
+        if c["high"] < 0 and (worse is None or c["other"] > worse["other"]):
+            worse = c  # the strongest of those that did better
         all_better = all_better and c["low"] > 0
     if worse:
-        end = f"{worse} did better on the test rows"
+        beaten = [c["baseline"] for c in evaluation["comparisons"] if c["low"] > 0]
+        end = f"{worse['baseline']} did better on the test rows" + (f"; better than {', '.join(beaten)}" if beaten else "")
     elif all_better:
         end = "better than each on the test rows"
     else:

@@ -43,6 +43,12 @@ def test_train_and_predict_from_the_command_line(tmp_path: Path) -> None:
     assert evaluation["task"] == "ltv"
     assert {c["metric"] for c in evaluation["comparisons"]} == {"normalized_gini", "spearman"}
     assert all(len(m["deciles"]) == 10 for m in evaluation["models"].values())
+    # the verdict judges the spend ranking in both measures, each baseline with its paired interval
+    for metric, name in (("normalized_gini", "normalized Gini"), ("spearman", "Spearman correlation")):
+        shown = [c for c in evaluation["comparisons"] if c["metric"] == metric]
+        parts = ", ".join(f"{c['baseline']} {c['other']:.4f} ({c['difference']:+.4f} [{c['low']:+.4f}, "
+                          f"{c['high']:+.4f}])" for c in shown)  # fmt: skip
+        assert f"{name} {shown[0]['deep']:.4f}; {parts}: " in metrics["verdict"]
 
     code, text = run_cli("evaluate", out, data)
     assert code == 0, text

@@ -208,7 +208,7 @@ def test_the_decision_gives_the_validation_figures_of_auto_then_the_test_interva
     )
 
 
-def test_the_saved_choice_on_new_rows_names_the_first_model_that_did_better() -> None:
+def test_the_saved_choice_on_new_rows_names_the_strongest_model_that_did_better() -> None:
     choice = Choice("y", "blend", 0.3, "auto", "why", "auc")
     document = {
         "primary": "blend",
@@ -221,7 +221,28 @@ def test_the_saved_choice_on_new_rows_names_the_first_model_that_did_better() ->
     assert holds_up_sentence(choice, "mlp network", document, "new.csv (900 rows)") == (
         "The saved choice, a blend of the mlp network (0.30) and LightGBM (0.70), on new.csv (900 rows): AUC 0.8043; "
         "logistic regression 0.8100 (-0.0057 [-0.0200, +0.0100]), LightGBM 0.8300 (-0.0257 [-0.0400, -0.0100]), "
-        "mlp network 0.8500 (-0.0457 [-0.0600, -0.0300]): LightGBM did better on new.csv (900 rows)."
+        "mlp network 0.8500 (-0.0457 [-0.0600, -0.0300]): mlp network did better on new.csv (900 rows)."
+    )
+
+
+def test_a_lifetime_value_target_is_judged_in_gini_and_in_spearman_each_naming_what_it_beat() -> None:
+    choice = Choice("label_spend", "network", None, "network", "answered by its network", "normalized_gini")
+    document = {
+        "task": "ltv",
+        "primary": "network",
+        "comparisons": [
+            _comparison("LightGBM", 0.81, -0.02, -0.001, metric="normalized_gini"),
+            _comparison("BG/NBD", 0.79, 0.003, 0.02, metric="normalized_gini"),
+            _comparison("LightGBM", 0.80, -0.01, 0.02, metric="spearman"),
+            _comparison("BG/NBD", 0.70, 0.05, 0.15, metric="spearman"),
+            _comparison("LightGBM", 0.70, 0.05, 0.15),  # an AUC: not how spend is judged
+        ],
+    }
+    assert decision_sentence(choice, "mlp network", document).split("On the test rows: ")[1] == (
+        "normalized Gini 0.8043; LightGBM 0.8100 (-0.0057 [-0.0200, -0.0010]), BG/NBD 0.7900 (+0.0143 [+0.0030, "
+        "+0.0200]): LightGBM did better on the test rows; better than BG/NBD. Spearman correlation 0.8043; LightGBM "
+        "0.8000 (+0.0043 [-0.0100, +0.0200]), BG/NBD 0.7000 (+0.1043 [+0.0500, +0.1500]): no clear winner on the "
+        "test rows (an interval holds zero)."
     )
 
 

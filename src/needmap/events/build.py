@@ -52,7 +52,7 @@ def build_features(
         like: the description of an earlier table: the same event types and categories, so the columns
             are identical and a model trained on that table scores this one.
         progress: print one line per cutoff to stderr.
-        memory_limit: DuckDB's memory limit (default 2GB); beyond it DuckDB spills to a temporary directory.
+        memory_limit: DuckDB's memory limit (default 1GB); beyond it DuckDB spills to a temporary directory.
         sql: a DuckDB query giving the log.
 
     Returns:

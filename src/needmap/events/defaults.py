@@ -7,4 +7,4 @@ WINDOWS: tuple[int, ...] = (7, 30, 90, 365)  # look-back windows in days
 HORIZON_DAYS = 90  # days after a cutoff whose events make the labels
 TOP_CATEGORIES = 10  # categories with columns of their own
 LAST_ITEMS = 20  # length of the sequence of last items
-MEMORY_LIMIT = "2GB"  # DuckDB's memory before it spills to disk
+MEMORY_LIMIT = "1GB"  # DuckDB's memory before it spills to disk

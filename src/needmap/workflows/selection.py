@@ -392,26 +392,18 @@ def holds_up_sentence(choice: Choice, network_name: str, document: Mapping[str, 
 
 def _evidence(choice: Choice, document: Mapping[str, Any], where: str) -> str:
     """The chosen scorer's figure on ``where`` beside each other model's: "AUC 0.8043; LightGBM 0.8012 (+0.0031
-    [-0.0010, +0.0072]), ...: no clear winner on <where> (an interval holds zero)." """
-    primary = document.get("primary")
+    [-0.0010, +0.0072]), ...: no clear winner on <where> (an interval holds zero)." A lifetime-value target is
+    judged by its spend ranking, so it gets one such clause in normalized Gini and one in Spearman correlation."""
     models = document.get("models") or {}
-    compared = "auc" if any(c.get("metric") == "auc" for c in document.get("comparisons") or []) else choice.metric
-    comparisons = [
-        c for c in document.get("comparisons") or [] if c.get("metric") == compared and c.get("low") is not None
-    ]
-    if comparisons:
-        own = comparisons[0]["deep"]
-        shown_metric = VERDICT_METRICS.get(str(compared), (str(compared), True))[0]
-        parts = [f"{c['baseline']} {c['other']:.4f} ({c['difference']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}])"
-                 for c in comparisons]  # fmt: skip
-        worse = [c["baseline"] for c in comparisons if c["high"] < 0]
-        if worse:
-            end = f"{worse[0]} did better on {where}"
-        elif all(c["low"] > 0 for c in comparisons):
-            end = f"better than each on {where}"
-        else:
-            end = f"no clear winner on {where} (an interval holds zero)"
-        return f"{shown_metric} {own:.4f}; {', '.join(parts)}: {end}."
+    every = document.get("comparisons") or []
+    if document.get("task") == "ltv":
+        metrics = ["normalized_gini", "spearman"]
+    else:
+        metrics = ["auc" if any(c.get("metric") == "auc" for c in every) else choice.metric]
+    clauses = [_interval_clause(every, str(metric), where) for metric in metrics]
+    if any(clauses):
+        return " ".join(c for c in clauses if c)
+    primary = document.get("primary")
     key = choice.metric or ""
     own_value = ((models.get(primary) or {}).get("metrics") or {}).get(key)
     others = [
@@ -422,3 +414,28 @@ def _evidence(choice: Choice, document: Mapping[str, Any], where: str) -> str:
     if own_value is None:
         return f"the {key} is undefined."
     return f"{key} {own_value:.4f}" + (f"; {', '.join(others)}." if others else ".")
+
+
+def _interval_clause(comparisons: list[Mapping[str, Any]], metric: str, where: str) -> str:
+    """"<metric> <own>; <each other model> <its figure> (<difference> [<interval>]): <what they say>." for the
+    comparisons in ``metric`` that have an interval ("" when none has). When some other models did better beyond
+    noise, the strongest of them is named, and those it beat beyond noise."""
+    shown = [c for c in comparisons if c.get("metric") == metric and c.get("low") is not None]
+    if not shown:
+        return ""
+    name, higher_better = VERDICT_METRICS.get(metric, (metric, True))
+    parts = [f"{c['baseline']} {c['other']:.4f} ({c['difference']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}])"
+             for c in shown]  # fmt: skip
+    # each interval as a gain (own over other, positive when the chosen scorer is better), whatever the metric's sense
+    gains = [(c["low"], c["high"]) if higher_better else (-c["high"], -c["low"]) for c in shown]
+    worse = [c for c, (_, high) in zip(shown, gains, strict=True) if high < 0]
+    if worse:
+        strongest = (max if higher_better else min)(worse, key=lambda c: c["other"])
+        beaten = [c["baseline"] for c, (low, _) in zip(shown, gains, strict=True) if low > 0]
+        end = f"{strongest['baseline']} did better on {where}" + (f"; better than {', '.join(beaten)}" if beaten else "")
+    elif all(low > 0 for low, _ in gains):
+        end = f"better than each on {where}"
+    else:
+        end = f"no clear winner on {where} (an interval holds zero)"
+    return f"{name} {shown[0]['deep']:.4f}; {', '.join(parts)}: {end}."
+
