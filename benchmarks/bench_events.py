@@ -353,6 +353,22 @@ def table(results: list[dict[str, Any]], memory: dict[str, Any] | None) -> str:
                 f"| {r['dataset']} | {model} | {_num(m['normalized_gini'])} | {_num(m['spearman'])} | "
                 f"{_num(m['decile_mape'], 3)} | {_num(m['aggregate_error'], 3)} |"
             )
+    lines += [
+        "",
+        "Network minus each baseline on the same test rows (paired bootstrap, 95%):",
+        "",
+        "| dataset | baseline | normalized Gini | Spearman |",
+        "|---|---|---|---|",
+    ]
+    for r in results:
+        comparisons = (r.get("ltv") or {}).get("comparisons") or []
+        for baseline in dict.fromkeys(c["baseline"] for c in comparisons):
+            found = {c["metric"]: c for c in comparisons if c["baseline"] == baseline}
+            cells = [
+                _interval(None if c is None or c["low"] is None else [c["difference"], c["low"], c["high"]])
+                for c in (found.get("normalized_gini"), found.get("spearman"))
+            ]
+            lines.append(f"| {r['dataset']} | {baseline} | {cells[0]} | {cells[1]} |")
     truths = [r for r in results if "truth" in r]
     if truths:
         lines += [
