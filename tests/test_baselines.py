@@ -190,11 +190,15 @@ def test_run_train_reports_both_baselines_the_best_one_and_one_verdict(
         if c["high"] < 0 and (worse is None or c["other"] > worse["other"]):
             worse = c  # the strongest of those that did better
         all_better = all_better and c["low"] > 0
+    beaten = [c["baseline"] for c in evaluation["comparisons"] if c["low"] > 0]
+    ties = [c["baseline"] for c in evaluation["comparisons"] if c["low"] <= 0 <= c["high"]]
     if worse:
-        beaten = [c["baseline"] for c in evaluation["comparisons"] if c["low"] > 0]
-        end = f"{worse['baseline']} did better on the test rows" + (f"; better than {', '.join(beaten)}" if beaten else "")
+        end = f"{worse['baseline']} did better on the test rows" + (f"; better than {_and(beaten)}" if beaten else "")
     elif all_better:
         end = "better than each on the test rows"
+    elif beaten:
+        end = f"better than {_and(beaten)} on the test rows; "
+        end += f"no clear winner against {_and(ties)} (an interval holds zero)"
     else:
         end = "no clear winner on the test rows (an interval holds zero)"
     assert saved["verdict"].endswith(f" On the test rows: AUC {saved['test']['auc']:.4f}; {', '.join(parts)}: {end}.")
@@ -254,3 +258,7 @@ def test_multiclass_run_keeps_the_plain_verdict_and_both_baselines(bank_table: p
     evaluation = outcome.model.extras_["evaluation.json"]
     assert evaluation["task"] == "multiclass" and evaluation["comparisons"] == []
     assert metrics["baseline"] in metrics["verdict"]
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -196,8 +196,8 @@ def test_the_decision_gives_the_validation_figures_of_auto_then_the_test_interva
     assert decision_sentence(choice, "mlp network", document) == (
         "Scores with LightGBM: the best validation auc (0.8100) of 3 candidates (validation auc: the mlp network "
         "0.7900, LightGBM 0.8100). On the test rows: AUC 0.8043; mlp network 0.8012 (+0.0031 [-0.0010, +0.0072]), "
-        "logistic regression 0.7000 (+0.1043 [+0.0900, +0.1200]): no clear winner on the test rows (an interval "
-        "holds zero)."
+        "logistic regression 0.7000 (+0.1043 [+0.0900, +0.1200]): better than logistic regression on the test rows; "
+        "no clear winner against mlp network (an interval holds zero)."
     )
     # asked for, not chosen: no validation figures; every interval above zero: better than each
     asked = Choice("y", "LightGBM", None, "lightgbm", "as asked (select lightgbm)", "auc", {"network": 0.79}, 500)
@@ -241,8 +241,8 @@ def test_a_lifetime_value_target_is_judged_in_gini_and_in_spearman_each_naming_w
     assert decision_sentence(choice, "mlp network", document).split("On the test rows: ")[1] == (
         "normalized Gini 0.8043; LightGBM 0.8100 (-0.0057 [-0.0200, -0.0010]), BG/NBD 0.7900 (+0.0143 [+0.0030, "
         "+0.0200]): LightGBM did better on the test rows; better than BG/NBD. Spearman correlation 0.8043; LightGBM "
-        "0.8000 (+0.0043 [-0.0100, +0.0200]), BG/NBD 0.7000 (+0.1043 [+0.0500, +0.1500]): no clear winner on the "
-        "test rows (an interval holds zero)."
+        "0.8000 (+0.0043 [-0.0100, +0.0200]), BG/NBD 0.7000 (+0.1043 [+0.0500, +0.1500]): better than BG/NBD on the "
+        "test rows; no clear winner against LightGBM (an interval holds zero)."
     )
 
 

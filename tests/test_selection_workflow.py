@@ -227,9 +227,13 @@ def test_cross_validation_and_the_test_rows_disagreeing_give_one_verdict_that_sa
     assert next(c for c in aucs if c["baseline"] == named)["high"] < 0  # the planted one is better, beyond noise
     # the sentence names the strongest of those that did better beyond noise
     strongest = max((c for c in aucs if c["high"] < 0), key=lambda c: c["other"])["baseline"]
-    beaten = ", ".join(c["baseline"] for c in aucs if c["low"] > 0)
-    beaten = f"; better than {beaten}" if beaten else ""
+    names = [c["baseline"] for c in aucs if c["low"] > 0]
+    beaten = f"; better than {_and(names)}" if names else ""
     assert verdict.endswith(f": {strongest} did better on the test rows{beaten}.")
     output = " ".join(second.output.split())
     assert output.count("verdict:") == 1 and "cross-validation verdict" not in output
     assert f"verdict: {verdict}" in output
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -417,9 +417,9 @@ def _evidence(choice: Choice, document: Mapping[str, Any], where: str) -> str:
 
 
 def _interval_clause(comparisons: list[Mapping[str, Any]], metric: str, where: str) -> str:
-    """"<metric> <own>; <each other model> <its figure> (<difference> [<interval>]): <what they say>." for the
+    """ "<metric> <own>; <each other model> <its figure> (<difference> [<interval>]): <what they say>." for the
     comparisons in ``metric`` that have an interval ("" when none has). When some other models did better beyond
-    noise, the strongest of them is named, and those it beat beyond noise."""
+    noise, the strongest of them is named; the models the chosen scorer beat beyond noise are named in any case."""
     shown = [c for c in comparisons if c.get("metric") == metric and c.get("low") is not None]
     if not shown:
         return ""
@@ -429,13 +429,20 @@ def _interval_clause(comparisons: list[Mapping[str, Any]], metric: str, where: s
     # each interval as a gain (own over other, positive when the chosen scorer is better), whatever the metric's sense
     gains = [(c["low"], c["high"]) if higher_better else (-c["high"], -c["low"]) for c in shown]
     worse = [c for c, (_, high) in zip(shown, gains, strict=True) if high < 0]
+    beaten = [c["baseline"] for c, (low, _) in zip(shown, gains, strict=True) if low > 0]
     if worse:
         strongest = (max if higher_better else min)(worse, key=lambda c: c["other"])
-        beaten = [c["baseline"] for c, (low, _) in zip(shown, gains, strict=True) if low > 0]
-        end = f"{strongest['baseline']} did better on {where}" + (f"; better than {', '.join(beaten)}" if beaten else "")
-    elif all(low > 0 for low, _ in gains):
+        end = f"{strongest['baseline']} did better on {where}" + (f"; better than {_and(beaten)}" if beaten else "")
+    elif len(beaten) == len(shown):
         end = f"better than each on {where}"
+    elif beaten:
+        ties = [c["baseline"] for c in shown if c["baseline"] not in beaten]
+        end = f"better than {_and(beaten)} on {where}; no clear winner against {_and(ties)} (an interval holds zero)"
     else:
         end = f"no clear winner on {where} (an interval holds zero)"
     return f"{name} {shown[0]['deep']:.4f}; {', '.join(parts)}: {end}."
 
+
+def _and(names: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
