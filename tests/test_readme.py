@@ -169,6 +169,7 @@ def test_every_command_line_of_the_readme_runs(readme_folder: Path, monkeypatch:
                 ran.append(args[0])
     assert {"schema", "train", "tune", "evaluate", "report", "profile", "predict", "features"} <= set(ran)
     assert (readme_folder / "scores.parquet").exists() and (readme_folder / "bank-report.html").exists()
+    assert (readme_folder / "spend-report.html").exists() and (readme_folder / "later.parquet").exists()
     buyers = pacsv.read_csv(readme_folder / "buyers.csv")  # today's scores of the log's customers, ids as given
     assert buyers.num_rows > 0 and "CustomerID" in buyers.column_names
 
