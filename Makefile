@@ -48,7 +48,7 @@ mutants: $(STAMP)
 	echo "mutmut run: $$(( $$(date +%s) - start )) s"; \
 	$(BIN)/python tools/mutants_summary.py | tee mutants/summary.txt; exit $$status
 
-# make bench-env: the peer libraries (DeepCTR-Torch, FuxiCTR, LightGBM) and needmap in their own environment,
+# make bench-env: the peer libraries (DeepCTR-Torch, FuxiCTR, LightGBM, PyMC-Marketing) and needmap in their own environment,
 # benchmarks/.venv-peers, for benchmarks/bench_accuracy.py. torch==2.13.0 (the CPU wheel on this disk) goes in
 # first so that pip never resolves torch itself for the peers.
 PEERS := benchmarks/.venv-peers
@@ -62,7 +62,7 @@ $(PEERS_STAMP): benchmarks/requirements-peers.txt pyproject.toml | $(PEERS)/bin/
 	$(PEERS)/bin/pip install -q torch==2.13.0
 	$(PEERS)/bin/pip install -q -r benchmarks/requirements-peers.txt
 	$(PEERS)/bin/pip install -q -e .
-	$(PEERS)/bin/python -c "import torch, deepctr_torch, fuxictr, lightgbm, sklearn, needmap; print('peers ready: torch', torch.__version__)"
+	$(PEERS)/bin/python -c "import torch, deepctr_torch, fuxictr, lightgbm, sklearn, pymc_marketing, needmap; print('peers ready: torch', torch.__version__)"
 	touch $(PEERS_STAMP)
 
 bench-env: $(PEERS_STAMP)
