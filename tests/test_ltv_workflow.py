@@ -50,6 +50,14 @@ def test_train_and_predict_from_the_command_line(tmp_path: Path) -> None:
                           f"{c['high']:+.4f}])" for c in shown)  # fmt: skip
         assert f"{name} {shown[0]['deep']:.4f}; {parts}: " in metrics["verdict"]
 
+    # the card says what the model gives, how the table was split, and what the spend metrics mean
+    card = " ".join((out / "card.md").read_text().split())
+    assert "as `buy_probability`" in card and "as `expected_spend`" in card and "as the column `prediction`" not in card
+    split = metrics["split"]
+    assert split["method"] == "cutoff"
+    assert f"split by cutoff: the test rows are the customers at {split['cutoff']}; {split['horizon_gap_rows']}" in card
+    assert "spend ranking (normalized Gini) (`normalized_gini`): how much of the spend" in card
+
     code, text = run_cli("evaluate", out, data)
     assert code == 0, text
     assert "BG/NBD + Gamma-Gamma" in text and "normalized_gini" in text

@@ -73,6 +73,25 @@ def _cv_lines(cv: Any, *, verdict: bool = True) -> list[str]:
     return [*lines, ""]
 
 
+def _cutoff_lines(split: Any, validation: Any) -> list[str]:
+    """How a table built from an event log was split by cutoff (test on the latest cutoff, validation on the
+    latest before it) and how many rows were left out because their label window reached into the next part;
+    nothing for another split."""
+    lines = []
+    if isinstance(split, dict) and split.get("method") == "cutoff":
+        lines.append(
+            f"- split by cutoff: the test rows are the customers at {split.get('cutoff')}; "
+            f"{split.get('horizon_gap_rows', 0)} rows of earlier cutoffs were left out, their label window "
+            f"({split.get('horizon_days')} days) reaching past it"
+        )
+    if isinstance(validation, dict) and validation.get("method") == "cutoff":
+        lines.append(
+            f"- validation on the cutoff {validation.get('cutoff')}; {validation.get('horizon_gap_rows', 0)} "
+            "training rows were left out, their label window reaching past it"
+        )
+    return lines
+
+
 def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -> str:
     """Markdown text of the card for a fitted model.
 
@@ -105,6 +124,14 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
     elif task == "multiclass":
         labels = ", ".join(f"`{c}`" for c in schema.classes)
         what = f"The class of `{target}` among {labels}, with a probability per class."
+    elif task == "ltv":
+        horizon = (metrics.get("split") or {}).get("horizon_days")
+        over = f"the {horizon} days after the cutoff" if horizon else "the horizon"
+        what = (
+            f"What each customer will spend over {over}, in the units of `{target}`: the chance to buy as "
+            "`buy_probability`, the spend if they buy as `spend_if_bought`, and their product, the expected spend, "
+            "as `expected_spend` (the figure the metrics judge)."
+        )
     else:
         what = f"The value of `{target}`, in its own units, as the column `prediction`."
     lines += ["## What it predicts", what, ""]
@@ -118,6 +145,7 @@ def model_card(model: dict[str, Any], schema: Schema, metrics: dict[str, Any]) -
     ):
         if key in report:
             lines.append(f"- {label}: {report[key]}")
+    lines += _cutoff_lines(metrics.get("split"), report.get("validation_split"))
 
     fitted = (report.get("preprocessing") or {}).get("columns") or {}
 

@@ -89,6 +89,29 @@ METRIC_NAMES: dict[str, MetricName] = {
         "the share of the target's variation that the predictions account for: 1 is perfect, 0 is no better "
         "than predicting the average",
     ),
+    "normalized_gini": MetricName(
+        "spend ranking (normalized Gini)",
+        "how much of the spend the customers ranked first account for, as a share of what a perfect ranking "
+        "reaches: 1 is perfect, 0 is random; the few largest spenders weigh most",
+    ),
+    "spearman": MetricName(
+        "rank agreement (Spearman)",
+        "the correlation between the predicted and the actual order of spend, each customer alike: 1 is the same "
+        "order, 0 none",
+    ),
+    "decile_mape": MetricName(
+        "decile calibration error",
+        "the customers cut into ten groups by prediction: the mean gap between each group's predicted and actual "
+        "spend, relative to the actual: lower is better",
+        "share",
+        1,
+    ),
+    "aggregate_error": MetricName(
+        "total spend error",
+        "the predicted total spend over the actual total, minus one: 0 is exact, below 0 an underestimate",
+        "share",
+        1,
+    ),
     "n": MetricName("rows", "the rows the metrics were measured on", "count", 0),
     "psi": MetricName(
         "distribution shift (PSI)",
