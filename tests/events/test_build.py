@@ -238,3 +238,29 @@ def _keywords() -> dict:
         last_items=3,
         as_of=CUTOFFS,
     )
+
+
+def test_a_failed_write_leaves_the_earlier_table_and_its_description_as_they_were(tmp_path, monkeypatch):
+    import needmap.events.write as write
+
+    out = tmp_path / "features.csv"
+    earlier = build_features(log_table(), SPEC, CUTOFFS[:1])
+    write.write_features(earlier, out)
+    table_before = out.read_bytes()
+    side = write.sidecar_path(out)
+    side_before = side.read_text(encoding="utf-8")
+    later = build_features(log_table(), SPEC, CUTOFFS)
+    assert info_of(later).to_json() != side_before  # the new description differs from the one on disk
+
+    def fail(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(write, "write_table", fail)
+    with pytest.raises(OSError, match="No space left"):
+        write.write_features(later, out)
+    assert out.read_bytes() == table_before and side.read_text(encoding="utf-8") == side_before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, side.name])  # no temporary file left
+
+    monkeypatch.undo()
+    write.write_features(later, out)
+    assert side.read_text(encoding="utf-8") == info_of(later).to_json()

@@ -16,8 +16,10 @@ from needmap.output_files import create_temporary_file
 
 
 def write_features(table: pa.Table, out: str | os.PathLike[str]) -> Path:
-    """Write ``table`` to ``out`` (.parquet, .csv, .jsonl); the sidecar of a text file is put in place first,
-    each file through a temporary name, so that a table never appears without its description."""
+    """Write ``table`` to ``out`` (.parquet, .csv, .jsonl), whole or not at all. A text file's description goes
+    to its sidecar: both are written under temporary names, the table moved into place first and the sidecar
+    right after it, so that a failed write (a full disk, an interrupt) leaves the files that were there as they
+    were, never a new description beside an old table."""
     target = Path(out)
     suffix = writable_suffix(target)
     if suffix == ".parquet":
@@ -25,16 +27,18 @@ def write_features(table: pa.Table, out: str | os.PathLike[str]) -> Path:
     info = info_of(table)
     if suffix == ".csv":
         table = _lists_as_text(table)
+    if info is None:
+        return write_table(table, target)
     side = sidecar_path(target)
-    if info is not None:
-        tmp = create_temporary_file(side)
-        try:
-            tmp.write_text(info.to_json(), encoding="utf-8")
-            os.replace(tmp, side)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    return write_table(table, target)
+    tmp = create_temporary_file(side)
+    try:
+        tmp.write_text(info.to_json(), encoding="utf-8")
+        written = write_table(table, target)
+        os.replace(tmp, side)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return written
 
 
 def _lists_as_text(table: pa.Table) -> pa.Table:
