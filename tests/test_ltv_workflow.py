@@ -118,8 +118,35 @@ def test_the_task_is_never_inferred_but_suggested() -> None:
     assert "ltv" not in nm.Model(target="y").infer_schema(spread).column("y").reason
 
 
-def test_select_other_than_the_network_is_refused() -> None:
-    from needmap.workflows.selection import choose
+def test_the_spend_is_chosen_among_the_network_lightgbm_and_their_blend_and_the_chance_to_buy_stays() -> None:
+    from needmap.workflows.selection import Choice, choose, combine
 
-    with pytest.raises(ConfigError, match="answered by its network"):
-        choose("lightgbm", LABEL_SPEND, "ltv", np.zeros(3), np.zeros((3, 3)), {"LightGBM": np.zeros(3)})
+    rng = np.random.default_rng(3)
+    y = rng.gamma(0.5, 50.0, 400) * (rng.random(400) < 0.4)
+    noisy = y + rng.normal(0, 60.0, 400)  # the network ranks the spend badly, LightGBM well
+    network = np.column_stack([np.clip(noisy, 0, None), rng.random(400), rng.random(400)])
+    lightgbm = y + rng.normal(0, 1.0, 400)
+    auto = choose("auto", LABEL_SPEND, "ltv", y, network, {"LightGBM": lightgbm})
+    assert auto.scorer in ("LightGBM", "blend") and auto.metric == "normalized_gini"
+    assert auto.validation["LightGBM"] > auto.validation["network"]  # chosen on the expected spend, column 0
+    assert "the chance to buy is the network's" in auto.reason
+    asked = choose("lightgbm", LABEL_SPEND, "ltv", y, network, {"LightGBM": lightgbm})
+    assert asked.scorer == "LightGBM" and asked.how == "lightgbm"
+    with pytest.raises(ConfigError, match="not trained"):
+        choose("linear", LABEL_SPEND, "ltv", y, network, {"LightGBM": lightgbm})
+
+    class Fixed:
+        name = "LightGBM"
+
+        def predict(self, x: object) -> np.ndarray:
+            return np.array([10.0, -1.0, 6.0])
+
+    outputs = np.array([[4.0, 0.5, 8.0], [2.0, 0.2, 10.0], [3.0, 0.0, 0.0]], dtype=np.float32)
+    scored = combine(Choice(LABEL_SPEND, "LightGBM"), outputs, [Fixed()], None)
+    # LightGBM's spend (a negative one clipped to 0), the network's chance, their quotient as spend if bought
+    assert scored.dtype == np.float32
+    np.testing.assert_allclose(scored, [[10.0, 0.5, 20.0], [0.0, 0.2, 0.0], [6.0, 0.0, 0.0]])
+    blended = combine(Choice(LABEL_SPEND, "blend", 0.25), outputs, [Fixed()], None)
+    np.testing.assert_allclose(blended[:, 0], [8.5, 0.0, 5.25])
+    np.testing.assert_allclose(blended[:, 1], outputs[:, 1])
+    assert combine(Choice(LABEL_SPEND), outputs, [Fixed()], None) is outputs

@@ -164,14 +164,31 @@ def scorer_of(baselines: Sequence[Baseline], scorer: str) -> Baseline:
 
 def combine(choice: Choice, network: np.ndarray, baselines: Sequence[Baseline], x: Any) -> np.ndarray:
     """The chosen scorer's outputs on encoded rows ``x``, given the network's outputs there (one head's:
-    ``[n]``, or ``[n, K]`` for a multiclass target) and that target's baselines."""
+    ``[n]``, ``[n, K]`` for a multiclass target, ``[n, 3]`` for a lifetime-value one) and that target's
+    baselines. A lifetime-value head's baseline predicts the spend alone (one value per row): the chosen
+    scorer gives the expected spend, the network the chance to buy (:func:`with_spend`)."""
     if choice.scorer == NETWORK:
         return network
-    lightgbm = scorer_of(baselines, LIGHTGBM if choice.scorer == BLEND else choice.scorer).predict(x)
+    lightgbm = np.asarray(scorer_of(baselines, LIGHTGBM if choice.scorer == BLEND else choice.scorer).predict(x))
+    w = float(choice.weight if choice.weight is not None else 1.0)
+    if network.ndim == 2 and lightgbm.size == network.shape[0] != network.size:  # a spend beside [n, 3]
+        spend = lightgbm.reshape(-1)
+        return with_spend(network, spend if choice.scorer != BLEND else w * network[:, 0] + (1.0 - w) * spend)
     if choice.scorer != BLEND:
         return lightgbm.reshape(network.shape)
-    w = float(choice.weight if choice.weight is not None else 1.0)
     return w * network + (1.0 - w) * lightgbm.reshape(network.shape)
+
+
+def with_spend(network: np.ndarray, spend: np.ndarray) -> np.ndarray:
+    """A lifetime-value head's outputs ``[n, 3]`` (expected spend, chance to buy, spend if bought) with the
+    expected spend ``spend`` ``[n]`` of another scorer: the chance to buy stays the network's, and the spend if
+    bought becomes the one that keeps expected = chance x spend if bought (0 where the chance is 0)."""
+    out = np.array(network, dtype=np.float64, copy=True)
+    spend = np.clip(np.asarray(spend, dtype=np.float64), 0.0, None)
+    out[:, 0] = spend
+    chance = out[:, 1]
+    out[:, 2] = np.divide(spend, chance, out=np.zeros_like(spend), where=chance > 0)
+    return out.astype(network.dtype, copy=False)
 
 
 def primary_value(task: str, y: np.ndarray, p: np.ndarray) -> float | None:
@@ -194,35 +211,6 @@ def primary_value(task: str, y: np.ndarray, p: np.ndarray) -> float | None:
         values = np.asarray(p, dtype=np.float64)
         return normalized_gini(y.astype(np.float64), values[:, 0] if values.ndim == 2 else values)
     return float(np.sqrt(np.mean((np.asarray(p, dtype=np.float64) - y.astype(np.float64)) ** 2)))
-
-
-def _ltv_choice(
-    select: str,
-    target: str,
-    y: np.ndarray | None,
-    network: np.ndarray | None,
-    baselines: Mapping[str, np.ndarray],
-    metric: str,
-    on: str,
-) -> Choice:
-    """The choice of a lifetime-value target: its network, whatever ``select`` other than ``network`` asks
-    for ``auto``, since only the network gives the chance to buy beside the expected spend (the baselines
-    predict the spend alone); each candidate's normalized Gini on the validation rows is recorded. Another
-    ``select`` is a ConfigError."""
-    if select != "auto":
-        raise ConfigError(
-            f"select={select!r} answers with a baseline or a blend; a lifetime-value (ltv) target is answered by its "
-            "network, the only model that gives the chance to buy: expected select 'auto' or 'network'."
-        )
-    values: dict[str, float | None] = {}
-    if y is not None and network is not None and len(y):
-        values[NETWORK] = primary_value("ltv", y, network)
-        values.update({name: primary_value("ltv", y, scores) for name, scores in baselines.items()})
-    reason = (
-        "a lifetime-value target is answered by its network, the only model that gives the chance to buy; "
-        "the baselines are compared with it on the test rows"
-    )
-    return Choice(target, NETWORK, None, "auto", reason, metric, values, 0 if y is None else len(y), on)
 
 
 def _better(task: str, a: float | None, b: float | None) -> bool:
@@ -295,15 +283,36 @@ def choose(
 
     ``y`` and ``network`` None (no validation rows) or no baselines: ``auto`` keeps the network, and the
     choices that need what is missing raise ConfigError. ``on``: which rows' scores these are, in words
-    ("validation"; with cross-validation, the out-of-fold scores of every training row).
+    ("validation"; with cross-validation, the out-of-fold scores of every training row). A lifetime-value
+    target is chosen on the expected spend (column 0 of the network's ``[n, 3]``), the baselines' prediction;
+    whatever scores the spend, the chance to buy stays the network's, the only model that gives one.
     """
+    if task == "ltv" and network is not None and np.ndim(network) == 2:
+        network = np.asarray(network)[:, 0]
+    choice = _choose(select, target, task, y, network, baselines, network_name=network_name, seed=seed, on=on)
+    if task == "ltv" and choice.scorer != NETWORK:
+        choice.reason += "; the chance to buy is the network's, the only model that gives one"
+    return choice
+
+
+def _choose(
+    select: str,
+    target: str,
+    task: str,
+    y: np.ndarray | None,
+    network: np.ndarray | None,
+    baselines: Mapping[str, np.ndarray],
+    *,
+    network_name: str = "network",
+    seed: int = 0,
+    on: str = "validation",
+) -> Choice:
+    """:func:`choose` on outputs of one value (or one row of class probabilities) per row."""
     if select not in SELECTIONS:
         raise ConfigError(f"select={select!r} is not a way to choose the scorer; expected one of {list(SELECTIONS)}.")
     metric = PRIMARY[task][0]
     if select == NETWORK:
         return Choice(target, NETWORK, how=select, reason="as asked (select network)", metric=metric)
-    if task == "ltv":
-        return _ltv_choice(select, target, y, network, baselines, metric, on)
     if not baselines:
         if select == "auto":
             return Choice(target, NETWORK, reason="no baselines were trained to choose from", metric=metric)
