@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.datasets import BenchData
-from needmap.features.batch import FeatureBatch
-from needmap.features.preprocess import PreprocessConfig, Preprocessor
+from needmap.preprocessing.batch import FeatureBatch
+from needmap.preprocessing.preprocess import PreprocessConfig, Preprocessor
 
 
 @dataclass

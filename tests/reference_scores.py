@@ -29,7 +29,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import needmap as nm
 from needmap.data.provenance import take_rows
 from needmap.estimator import clean_training_table
-from needmap.features.batch import FeatureBatch
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.schema import Schema
 from needmap.workflows.train import split_rows
 

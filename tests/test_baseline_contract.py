@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import log_loss
 
 from needmap.errors import ArtifactError
-from needmap.features.batch import FeatureBatch
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.workflows import baseline as bl
 from needmap.workflows.baseline import (
     LGBM_DEFAULTS,

@@ -14,7 +14,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 
-from needmap.features.batch import FeatureBatch
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.workflows import baseline as bl
 from needmap.workflows import linear_sgd
 from needmap.workflows.baseline import LIGHTGBM, LOGISTIC, fit_baseline, fit_lightgbm, load_baselines

@@ -10,8 +10,8 @@ import pytest
 
 import needmap as nm
 from needmap.errors import SchemaError
-from needmap.features.batch import FeatureBatch
 from needmap.metrics import binary_metrics, task_metrics
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.workflows.baseline import (
     LGBM_ROUNDS,
     LIGHTGBM,

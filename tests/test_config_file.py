@@ -16,7 +16,7 @@ import pytest
 from needmap.data.options import DEFAULT_BUCKETS, DEFAULT_HASH_BUCKETS
 from needmap.data.roles import ColumnRoles
 from needmap.errors import ConfigError
-from needmap.features.config import PreprocessConfig
+from needmap.preprocessing.config import PreprocessConfig
 from needmap.workflows.config_file import read_config
 
 

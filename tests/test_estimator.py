@@ -70,7 +70,7 @@ def test_unseen_categories_share_the_out_of_vocabulary_id(fitted: nm.Model, spli
 
 
 def test_missing_values_are_imputed_not_dropped(fitted: nm.Model, split: tuple[pa.Table, pa.Table]) -> None:
-    """The documented rule (docs/features.md): a missing number becomes the median of the column's training
+    """The documented rule (docs/preprocessing.md): a missing number becomes the median of the column's training
     rows (clipping to training quantiles leaves the median where it is), a missing category the id 1."""
     test = split[1].slice(0, 40)
     age = test.column_names.index("age")

@@ -1,6 +1,6 @@
 """Files of extreme values (integers beyond 2^53, floats near the float64 limit) through the whole path a
 user takes: read, schema, fit, batch scores from the file, the file scored in chunks into a CSV, and one
-row at a time. The features' own checks are in tests/features/test_extreme_values.py."""
+row at a time. The features' own checks are in tests/preprocessing/test_extreme_values.py."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import needmap as nm
 from extreme_tables import extreme_tables
 from needmap.data.infer import infer_schema
 from needmap.data.read import read
-from needmap.features.describe import describe_schema
+from needmap.preprocessing.describe import describe_schema
 from needmap.workflows.predict import predict_stream
 
 FAST = {"epochs": 1, "progress": False, "batch_size": 64}

@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("_version", "errors", "schema", "runtime", "declare", "option_text", "output_files")),
     ("metrics", ("metrics",)),
     ("data", ("data", "datasets", "events")),
-    ("features", ("features",)),
+    ("preprocessing", ("preprocessing",)),
     ("models", ("models",)),
     ("training", ("training", "calibration")),
     ("artifact", ("artifact", "card", "model_place")),
@@ -221,11 +221,11 @@ def test_the_checks_see_lazy_relative_and_upward_imports(tmp_path: Path) -> None
         "data/__init__.py": "",
         "data/read.py": (
             "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from needmap.report import x\n"
-            "def read():\n    from ..features import prep\n"
+            "def read():\n    from ..preprocessing import prep\n"
         ),
-        "features/__init__.py": "",
-        "features/prep.py": "import needmap.features.vocab\n",
-        "features/vocab.py": "from needmap.features.prep import fit\n",
+        "preprocessing/__init__.py": "",
+        "preprocessing/prep.py": "import needmap.preprocessing.vocab\n",
+        "preprocessing/vocab.py": "from needmap.preprocessing.prep import fit\n",
         "report/__init__.py": "",
     }.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -233,10 +233,13 @@ def test_the_checks_see_lazy_relative_and_upward_imports(tmp_path: Path) -> None
     modules, graph = import_graph(root)
     assert graph["needmap"] == {"needmap.estimator": 1}
     assert graph["needmap.estimator"] == {"needmap.errors": 1}
-    assert graph["needmap.data.read"] == {"needmap.features.prep": 5}
+    assert graph["needmap.data.read"] == {"needmap.preprocessing.prep": 5}
     upward = upward_imports(graph, modules)
-    assert len(upward) == 1 and "needmap.data.read (data) imports needmap.features.prep (features)" in upward[0]
-    assert import_cycles(graph) == [["needmap.features.prep", "needmap.features.vocab", "needmap.features.prep"]]
+    assert (
+        len(upward) == 1 and "needmap.data.read (data) imports needmap.preprocessing.prep (preprocessing)" in upward[0]
+    )
+    cycle = ["needmap.preprocessing.prep", "needmap.preprocessing.vocab", "needmap.preprocessing.prep"]
+    assert import_cycles(graph) == [cycle]
 
 
 # -- no side effect at import ------------------------------------------------------------------------

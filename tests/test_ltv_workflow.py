@@ -18,7 +18,7 @@ from cli_run import run_cli
 from ltv_simulation import ltv_table
 from needmap.errors import ConfigError, DataError
 from needmap.events.table_info import LABEL_SPEND
-from needmap.features.target import encode_target
+from needmap.preprocessing.target import encode_target
 
 TRAIN = ("--target", LABEL_SPEND, "--task", "ltv", "--epochs", "2", "--drop", "label_bought,label_purchases",
          "--id", "customer_id")  # fmt: skip

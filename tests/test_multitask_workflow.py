@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 import needmap as nm
 from needmap.display import metrics_table
 from needmap.errors import ConfigError, NeedmapError, SchemaError
-from needmap.features.target import encode_targets
+from needmap.preprocessing.target import encode_targets
 from needmap.schema import Head
 from needmap.workflows.train import run_train
 from reference_scores import run_train_parts, table_references, table_regression_references

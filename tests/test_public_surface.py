@@ -15,7 +15,7 @@ import pytest
 
 import needmap as nm
 from needmap.errors import ConfigError
-from needmap.features.target import target_names, target_tasks
+from needmap.preprocessing.target import target_names, target_tasks
 
 SRC = Path(nm.__file__).parent
 FAST = {"epochs": 1, "progress": False, "batch_size": 256, "hidden": (16,), "embedding_dim": 4}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from needmap.errors import SchemaError
-from needmap.features.target import head_schema, target_names, target_tasks
+from needmap.preprocessing.target import head_schema, target_names, target_tasks
 from needmap.schema import ColumnSpec, Head, Schema
 
 COLUMNS = [

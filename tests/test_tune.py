@@ -28,8 +28,8 @@ from needmap.cli import app
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError
 from needmap.estimator import Model
-from needmap.features.target import strata
 from needmap.models.registry import build_model, model_class
+from needmap.preprocessing.target import strata
 from needmap.training.config import TrainConfig
 from needmap.workflows.search_space import default_options, default_params, funnel, searched_options, suggest_options
 from needmap.workflows.study import database_url, redact

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 import needmap as nm
-from needmap.features.batch import FeatureBatch
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.workflows.baseline import fit_baseline
 from needmap.workflows.held_out import verdict
 from needmap.workflows.train import run_train

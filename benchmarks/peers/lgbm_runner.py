@@ -12,7 +12,7 @@ import numpy as np
 
 from benchmarks.features import Prepared
 from benchmarks.trainloop import HyperParams, RunResult, timed
-from needmap.features.batch import FeatureBatch
+from needmap.preprocessing.batch import FeatureBatch
 
 EARLY_STOPPING_ROUNDS = 50
 MAX_ROUNDS = 5000

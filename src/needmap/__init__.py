@@ -22,7 +22,7 @@ from needmap.errors import NeedmapError
 if TYPE_CHECKING:
     from needmap.data.read import read
     from needmap.estimator import Model, clone, load
-    from needmap.events.api import features  # the package needmap.features, callable as this
+    from needmap.events.api import features
     from needmap.predictor import Predictor
 
 __all__ = ["Model", "NeedmapError", "Predictor", "__version__", "clone", "features", "load", "read"]
@@ -38,8 +38,8 @@ def __getattr__(name: str) -> Any:
         from needmap.estimator import load as value
     elif name == "clone":
         from needmap.estimator import clone as value
-    elif name == "features":  # the package needmap.features, callable as needmap.events.api.features
-        import needmap.features as value
+    elif name == "features":
+        from needmap.events.api import features as value
     elif name == "Predictor":
         from needmap.predictor import Predictor as value
     else:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from needmap.features.target import head_schema, target_names, target_tasks
 from needmap.metrics.names import METRIC_NAMES, metric_text, plain_name
+from needmap.preprocessing.target import head_schema, target_names, target_tasks
 from needmap.schema import Schema
 
 _SHOWN = {

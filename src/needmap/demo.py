@@ -13,7 +13,7 @@ from needmap.data.read import read
 from needmap.datasets import bank_marketing_path
 from needmap.display import metrics_table, schema_table
 from needmap.estimator import Model
-from needmap.features.describe import describe_schema
+from needmap.preprocessing.describe import describe_schema
 from needmap.report.build import build_report
 from needmap.workflows.predict import predict_to_file
 from needmap.workflows.train import run_train

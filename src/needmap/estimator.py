@@ -15,7 +15,7 @@ preprocessor, network, calibrator, metrics), to which ``predict``, ``evaluate`` 
 
 Constructor keywords are sorted into three groups by name: column roles (target, drop, id, ...),
 training options (the fields of :class:`needmap.training.TrainConfig`: epochs, lr, batch_size, ...),
-preprocessing options (the fields of :class:`needmap.features.preprocess.PreprocessConfig`:
+preprocessing options (the fields of :class:`needmap.preprocessing.preprocess.PreprocessConfig`:
 scaling, clip_quantiles, min_frequency, ...), and the rest are the network's hyper-parameters
 (for "mlp": hidden, embedding_dim, dropout, activation, batch_norm).
 
@@ -49,13 +49,6 @@ from needmap.data.roles import ColumnRoles
 from needmap.declare import unknown_message
 from needmap.errors import ConfigError
 from needmap.events.table_info import info_of, with_info
-from needmap.features.batch import FeatureBatch
-from needmap.features.preprocess import PreprocessConfig
-from needmap.features.roles_schema import as_list, column_roles, schema_with_roles
-from needmap.features.target import (
-    target_names,
-    target_tasks,
-)
 from needmap.metrics import task_metrics
 from needmap.models.options import NetworkOptions
 from needmap.models.registry import architecture_options, available_models, build_model
@@ -67,6 +60,13 @@ from needmap.predictor import (  # noqa: F401
     load,
     network_outputs,
     scores_table,
+)
+from needmap.preprocessing.batch import FeatureBatch
+from needmap.preprocessing.preprocess import PreprocessConfig
+from needmap.preprocessing.roles_schema import as_list, column_roles, schema_with_roles
+from needmap.preprocessing.target import (
+    target_names,
+    target_tasks,
 )
 from needmap.runtime.arrow_memory import release_unused_memory, uses_system_arrow_pool
 from needmap.schema import Schema
@@ -287,10 +287,10 @@ class Model:
     # -- the schema and the training table -------------------------------------------------------
     def infer_schema(self, table: pa.Table) -> Schema:
         """The schema this model would use for ``table``: inferred roles plus this model's overrides
-        (:func:`needmap.features.roles_schema.schema_with_roles`).
+        (:func:`needmap.preprocessing.roles_schema.schema_with_roles`).
 
         Each target is one of the schema's ``heads``, in the order given (see
-        :func:`needmap.features.target.add_targets`).
+        :func:`needmap.preprocessing.target.add_targets`).
         """
         return schema_with_roles(table, self.target, self.task, **self._role_params())
 

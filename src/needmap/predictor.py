@@ -40,11 +40,11 @@ from needmap.data.provenance import first_row_of, source_of, take_rows
 from needmap.data.read import read
 from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
 from needmap.events.table_info import FeatureTableInfo
-from needmap.features.preprocess import Preprocessor
-from needmap.features.row import RowEncoder
-from needmap.features.target import encode_target, head_schema, target_names, target_tasks
 from needmap.metrics import task_metrics
 from needmap.models.registry import build_model
+from needmap.preprocessing.preprocess import Preprocessor
+from needmap.preprocessing.row import RowEncoder
+from needmap.preprocessing.target import encode_target, head_schema, target_names, target_tasks
 from needmap.runtime.arrow_memory import system_arrow_pool, uses_system_arrow_pool
 from needmap.schema import Schema
 from needmap.score_columns import head_columns, scores_notes, scores_table
@@ -252,7 +252,7 @@ class Predictor:
         target (the expected spend, the chance to buy, the expected spend of a buyer); ``[n, T]`` for a
         multi-task model (column t: target t's probability or prediction).
 
-        One raw row given as a dict takes the online path (:class:`needmap.features.row.RowEncoder`,
+        One raw row given as a dict takes the online path (:class:`needmap.preprocessing.row.RowEncoder`,
         the same features without Arrow's per-call cost) where it covers the row's values.
         """
         if isinstance(data, Mapping):

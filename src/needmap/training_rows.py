@@ -26,9 +26,9 @@ from needmap.data.values import parse_numeric, stringify
 from needmap.errors import ConfigError, DataError, SchemaError, no_values_error
 from needmap.events.cutoffs import cutoff_values, distinct_cutoffs, split_latest
 from needmap.events.table_info import FEATURES_KEY, FeatureTableInfo, info_of
-from needmap.features.batch import FeatureBatch
-from needmap.features.preprocess import PreprocessConfig, Preprocessor
-from needmap.features.target import check_target_columns, strata, target_names, target_tasks
+from needmap.preprocessing.batch import FeatureBatch
+from needmap.preprocessing.preprocess import PreprocessConfig, Preprocessor
+from needmap.preprocessing.target import check_target_columns, strata, target_names, target_tasks
 from needmap.schema import Schema
 from needmap.training.from_file import prepare_file_training
 from needmap.training.stream import TrainingStream

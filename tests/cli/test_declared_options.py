@@ -19,8 +19,8 @@ from needmap.data.roles import ColumnRoles
 from needmap.declare import spec_of
 from needmap.errors import ConfigError
 from needmap.estimator import Model
-from needmap.features.config import PreprocessConfig
 from needmap.models.options import NetworkOptions
+from needmap.preprocessing.config import PreprocessConfig
 from needmap.training.config import TrainConfig
 from needmap.workflows.config_file import OPTION_GROUPS, OTHER_KEYS, parse_config, yaml_key
 from needmap.workflows.run_options import ModelOptions, RunOptions, TuneOptions

@@ -1,4 +1,4 @@
-"""needmap.data.infer: feature roles, target task and classes, overrides; needmap.features.describe."""
+"""needmap.data.infer: feature roles, target task and classes, overrides; needmap.preprocessing.describe."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from needmap.data.infer import infer_schema
 from needmap.data.read import read
 from needmap.datasets import bank_marketing_path
 from needmap.errors import ConfigError, SchemaError
-from needmap.features.describe import describe_schema
+from needmap.preprocessing.describe import describe_schema
 from needmap.schema import Schema
 
 BANK = bank_marketing_path()  # the whole file, as needmap ships it

@@ -12,8 +12,8 @@ from needmap.cli.options import flag_of
 from needmap.data.infer import infer_schema
 from needmap.data.read import read
 from needmap.data.roles import ColumnRoles
-from needmap.features.config import PreprocessConfig
-from needmap.features.preprocess import Preprocessor
+from needmap.preprocessing.config import PreprocessConfig
+from needmap.preprocessing.preprocess import Preprocessor
 
 
 def spend_table(rows: int = 200, text_every: int = 10) -> pa.Table:

@@ -206,9 +206,11 @@ def test_schema_inference_reads_the_list_columns_and_keeps_labels_out():
     assert (roles["label_purchases"], roles["label_spend"], roles["label_bought"]) == ("ignored", "ignored", "target")
 
 
-def test_needmap_features_is_callable_once_the_features_package_is_loaded():
-    import needmap.features.lists  # Python then sets needmap.features to the package
+def test_needmap_features_is_the_event_feature_builder_whatever_was_imported_before():
+    import needmap.preprocessing.lists
+    from needmap.events.api import features
 
+    assert needmap.features is features
     assert needmap.features(log_table(), **_keywords()).num_rows == 5
 
 

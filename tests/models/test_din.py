@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from needmap.errors import ConfigError
-from needmap.features.batch import FeatureBatch
 from needmap.metrics import binary_metrics
 from needmap.models import build_model
 from needmap.models.din import DIN, AttentionUnit
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.training import TrainConfig, Trainer, predict_proba
 
 ITEMS = 40

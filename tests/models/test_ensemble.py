@@ -12,11 +12,11 @@ import torch
 import needmap as nm
 from needmap.data.infer import infer_schema
 from needmap.errors import ConfigError
-from needmap.features.batch import FeatureBatch
-from needmap.features.preprocess import Preprocessor
 from needmap.metrics import binary_metrics
 from needmap.models import build_model
 from needmap.models.ensemble import MemberLinear, MemberScale
+from needmap.preprocessing.batch import FeatureBatch
+from needmap.preprocessing.preprocess import Preprocessor
 from needmap.training import TrainConfig, Trainer, predict_proba
 from needmap.training.predict import to_inputs
 from reference_scores import table_references

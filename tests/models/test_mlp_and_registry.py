@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from needmap.errors import ConfigError, DataError
-from needmap.features.batch import FeatureBatch
 from needmap.models import MLP, TabularModel, available_models, build_model, register
 from needmap.models.registry import _MODELS
+from needmap.preprocessing.batch import FeatureBatch
 
 
 def _inputs(n: int, n_num: int, cards: list[int]) -> tuple[torch.Tensor, torch.Tensor]:

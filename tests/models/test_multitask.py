@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from needmap.errors import ConfigError, DataError
-from needmap.features.batch import FeatureBatch
 from needmap.models import build_model
 from needmap.models.mmoe import MMoE
 from needmap.models.ple import PLE
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.training import TrainConfig, Trainer
 from needmap.training.predict import forward_in_batches, predict_raw, to_inputs
 from needmap.training.target_heads import TargetHeads, head_outputs

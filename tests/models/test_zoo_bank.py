@@ -13,10 +13,10 @@ import torch
 import needmap as nm
 from needmap.data.infer import infer_schema
 from needmap.datasets import bank_marketing_path
-from needmap.features.batch import FeatureBatch
-from needmap.features.preprocess import Preprocessor
 from needmap.metrics import binary_metrics
 from needmap.models import build_model
+from needmap.preprocessing.batch import FeatureBatch
+from needmap.preprocessing.preprocess import Preprocessor
 from needmap.training import TrainConfig, Trainer, predict_proba
 from reference_scores import batch_references
 

@@ -25,7 +25,7 @@ from needmap.data.profile import (
     psi_label,
 )
 from needmap.errors import DataError
-from needmap.features.preprocess import PreprocessConfig
+from needmap.preprocessing.preprocess import PreprocessConfig
 
 
 def _columns(profile: dict) -> dict[str, dict]:

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from needmap.datasets import bank_marketing_path
-from needmap.features.batch import FeatureBatch
 from needmap.metrics import binary_metrics
 from needmap.models import build_model
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.training import TrainConfig, Trainer, predict_proba
 from reference_scores import batch_references
 

@@ -10,8 +10,8 @@ import torch
 from training_helpers import CARDS, N_NUMERIC, best_column_auc, binary_data, small_mlp, synthetic
 
 from needmap.errors import ConfigError, DataError
-from needmap.features.batch import FeatureBatch
 from needmap.metrics import binary_metrics, regression_metrics
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.training import TrainConfig, Trainer, predict_proba, predict_raw
 from needmap.training.losses import class_weights, make_loss
 from needmap.training.predict import forward_in_batches, to_inputs

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from training_helpers import best_column_auc, binary_data, small_mlp
 
-from needmap.features.batch import FeatureBatch
 from needmap.metrics import binary_metrics
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.training import TrainConfig, Trainer, predict_proba
 from needmap.training.stream import TrainingStream, shuffled_batches
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from needmap.features.batch import FeatureBatch
 from needmap.models import TabularModel, build_model
+from needmap.preprocessing.batch import FeatureBatch
 from reference_scores import batch_references
 
 CARDS = [6, 4]

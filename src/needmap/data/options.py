@@ -4,14 +4,14 @@
 role           keys
 =============  ==================================================================================
 multihot       ``separator`` (text lists; default ``"|"``), ``max_len``, ``pooling``, ``vocabulary_of``
-sequence       ``separator`` (text lists; default: detected, see :mod:`needmap.features.lists`),
+sequence       ``separator`` (text lists; default: detected, see :mod:`needmap.preprocessing.lists`),
                ``max_len``, ``pooling``, ``vocabulary_of`` (a categorical column whose ids it shares)
 categorical    ``hash_buckets`` (hash the values into this many buckets instead of a vocabulary)
 numeric        ``bucketize`` (quantile buckets that replace the scaled value by a bucket id), ``values``
                (true / false: a value field of its exact values beside the scaled value, or none,
-               whatever ``PreprocessConfig.value_fields`` says; see :mod:`needmap.features.values`),
+               whatever ``PreprocessConfig.value_fields`` says; see :mod:`needmap.preprocessing.values`),
                ``zero_flag`` (true / false: a 0/1 "is zero" column beside the scaled value, or none,
-               whatever ``PreprocessConfig.zero_flags`` says; see :mod:`needmap.features.zero_flags`)
+               whatever ``PreprocessConfig.zero_flags`` says; see :mod:`needmap.preprocessing.zero_flags`)
 =============  ==================================================================================
 
 Other roles take no options. :func:`check_options` is the one place that validates them; the schema

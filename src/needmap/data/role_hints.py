@@ -14,7 +14,7 @@ and the schema output says so, with the option that declares the other role:
   Counts (contacts, page views, children) have small integer values too; their frequencies fall as the
   value grows (many rows at 0 or 1, fewer at each step up), while the frequencies of codes rise and fall
   without order. Codes whose values are spread out (216, 300, 320) get a value field already
-  (:mod:`needmap.features.values`), an embedding per value, so only integers that fill their range are
+  (:mod:`needmap.preprocessing.values`), an embedding per value, so only integers that fill their range are
   flagged. On the public online shoppers file this flags Browser, Region, TrafficType and
   OperatingSystems, and none of its counts (Administrative, Informational); on bank marketing, none.
 

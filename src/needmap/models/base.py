@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from needmap.errors import ConfigError, DataError
-from needmap.features.batch import FeatureBatch
 from needmap.models.space import Dimension
+from needmap.preprocessing.batch import FeatureBatch
 
 
 class TabularModel(nn.Module):

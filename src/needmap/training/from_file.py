@@ -33,9 +33,9 @@ from needmap.data.parquet_rows import ParquetRows
 from needmap.data.provenance import with_source
 from needmap.data.split import split_indices
 from needmap.errors import SchemaError, no_values_error
-from needmap.features.batch import FeatureBatch
-from needmap.features.preprocess import PreprocessConfig, Preprocessor
-from needmap.features.target import check_target_columns, strata, target_names
+from needmap.preprocessing.batch import FeatureBatch
+from needmap.preprocessing.preprocess import PreprocessConfig, Preprocessor
+from needmap.preprocessing.target import check_target_columns, strata, target_names
 from needmap.runtime.arrow_memory import release_unused_memory
 from needmap.runtime.device import usable_cores
 from needmap.schema import Schema

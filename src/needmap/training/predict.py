@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from needmap.errors import ConfigError
-from needmap.features.batch import FeatureBatch
 from needmap.models.base import TabularModel
 from needmap.models.inputs import Inputs
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.runtime.malloc import keep_freed_memory
 
 PREDICT_BATCH = 8192

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from needmap.features.batch import FeatureBatch
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.runtime.device import usable_cores
 
 #: Rows the shuffle buffer holds by default: 1,000,000 Criteo-shaped rows (13 numeric, 26 categorical

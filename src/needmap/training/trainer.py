@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from needmap.errors import ConfigError, DataError
-from needmap.features.batch import FeatureBatch
 from needmap.models.base import TabularModel
 from needmap.models.inputs import Inputs
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.runtime.device import resolve_device, synchronize, usable_cores
 from needmap.runtime.malloc import keep_freed_memory, return_freed_memory
 from needmap.runtime.onednn import cpu_matmul_name

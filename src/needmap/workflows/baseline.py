@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from needmap.errors import ArtifactError
-from needmap.features.batch import FeatureBatch
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.runtime.device import usable_cores
 from needmap.workflows.linear_sgd import SGD_MIN_ROWS, fit_logistic_sgd
 

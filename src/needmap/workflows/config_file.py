@@ -30,8 +30,8 @@ from needmap.data.overrides import read_yaml_mapping
 from needmap.data.roles import ColumnRoles
 from needmap.declare import Options, spec_of, unknown_message
 from needmap.errors import ConfigError
-from needmap.features.config import PreprocessConfig
 from needmap.models.options import NetworkOptions
+from needmap.preprocessing.config import PreprocessConfig
 from needmap.training.config import TrainConfig
 from needmap.workflows.run_options import ModelOptions, RunOptions, TuneOptions
 

@@ -18,11 +18,11 @@ import pyarrow as pa
 from needmap.data.provenance import source_of, take_rows
 from needmap.errors import ConfigError
 from needmap.estimator import Model, clone
-from needmap.features.batch import FeatureBatch
-from needmap.features.target import strata
 from needmap.metrics import task_metrics
 from needmap.metrics.compare import bootstrap_difference, verdict_sentence
 from needmap.predictor import Predictor
+from needmap.preprocessing.batch import FeatureBatch
+from needmap.preprocessing.target import strata
 from needmap.schema import Schema
 from needmap.workflows.baseline import fit_single_baselines
 

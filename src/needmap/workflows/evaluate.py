@@ -21,9 +21,9 @@ import pyarrow as pa
 from needmap.data.provenance import source_of
 from needmap.errors import ConfigError
 from needmap.estimator import Model
-from needmap.features.target import target_names
 from needmap.metrics import task_metrics
 from needmap.predictor import Predictor, as_predictor, by_target, head_columns
+from needmap.preprocessing.target import target_names
 from needmap.workflows.baseline import BASELINES_FILE, Baseline, load_baselines
 from needmap.workflows.btyd import btyd_scores
 from needmap.workflows.evaluation import evaluation_document

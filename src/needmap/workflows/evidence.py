@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from needmap.features.target import target_names
 from needmap.metrics.delong import placements
+from needmap.preprocessing.target import target_names
 
 #: Coverage of every interval here.
 LEVEL = 0.95

@@ -20,10 +20,10 @@ import pyarrow as pa
 
 from needmap.data.provenance import source_of, take_rows
 from needmap.events.table_info import BTYD_COLUMNS, info_of, info_of_file
-from needmap.features.batch import FeatureBatch
-from needmap.features.target import target_names, target_tasks
 from needmap.metrics.compare import verdict_sentence
 from needmap.predictor import Predictor, by_target, head_columns
+from needmap.preprocessing.batch import FeatureBatch
+from needmap.preprocessing.target import target_names, target_tasks
 from needmap.training.target_heads import labelled_metrics
 from needmap.workflows.baseline import Baseline, fit_baselines
 from needmap.workflows.btyd import BTYD_FILE, BTYD_NAME, BtydBaseline, btyd_scores, fit_btyd, not_fitted

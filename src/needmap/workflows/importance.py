@@ -8,7 +8,7 @@ rise of the RMSE for a regression target, the rise of the log loss for a multicl
 row's whole list.
 
 A fitted needmap model encodes the rows once: every encoded value is a function of one input column in its
-row (:meth:`needmap.features.preprocess.Preprocessor.column_positions`), so shuffling a column's rows before
+row (:meth:`needmap.preprocessing.preprocess.Preprocessor.column_positions`), so shuffling a column's rows before
 encoding and shuffling its encoded values are the same, and only the scoring is repeated per column.
 """
 
@@ -24,11 +24,11 @@ import pyarrow.compute as pc
 
 from needmap.data.provenance import source_of
 from needmap.errors import ConfigError, DataError, SchemaError
-from needmap.features.target import encode_target, head_schema, target_names
 from needmap.metrics.classification import multiclass_metrics
 from needmap.metrics.compare import weighted_auc
 from needmap.metrics.ltv import normalized_gini
 from needmap.predictor import Predictor, head_columns
+from needmap.preprocessing.target import encode_target, head_schema, target_names
 from needmap.runtime.arrow_memory import system_arrow_pool
 
 #: Per task, the measure whose loss is a column's importance and whether higher is better.

@@ -21,9 +21,9 @@ from typing import Any
 import optuna
 
 from needmap.estimator import Model
-from needmap.features.roles_schema import ALL_NUMERIC
 from needmap.models.registry import model_class
 from needmap.models.space import Choice, Dimension, Float, Funnel, Int, Repeat
+from needmap.preprocessing.roles_schema import ALL_NUMERIC
 from needmap.training.config import TrainConfig
 from needmap.workflows.evaluation import json_safe
 

@@ -31,7 +31,7 @@ from needmap.data.provenance import source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import CALIBRATION_METHODS, Model
-from needmap.features.target import strata, target_names
+from needmap.preprocessing.target import strata, target_names
 from needmap.schema import Schema
 from needmap.workflows.cv import cv_summary, run_cv
 from needmap.workflows.event_split import CUTOFF, cutoff_split, default_split, split_notes, validation_notes

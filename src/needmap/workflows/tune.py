@@ -30,7 +30,7 @@ from needmap.artifact import model_destination
 from needmap.data.provenance import source_of, take_rows
 from needmap.errors import ConfigError, NeedmapError
 from needmap.estimator import Model, clone
-from needmap.features.roles_schema import target_list
+from needmap.preprocessing.roles_schema import target_list
 from needmap.schema import Schema
 from needmap.workflows.cv import FOLD_METHODS, PRIMARY, check_fold_count
 from needmap.workflows.evaluation import json_safe

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from needmap.errors import ConfigError, NeedmapError
 from needmap.estimator import Model
-from needmap.features.batch import FeatureBatch
+from needmap.preprocessing.batch import FeatureBatch
 from needmap.schema import Schema
 from needmap.workflows.baseline import LGBM_DEFAULTS, fit_lightgbm
 from needmap.workflows.cv import PRIMARY, fit_fold, fold_metric, fold_parts, fold_plan

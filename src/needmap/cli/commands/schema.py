@@ -28,8 +28,8 @@ def schema(
     """Show each column's inferred role (numeric, categorical, id, datetime, target, ignored) and why."""
     from needmap.data.text_cells import cleaned_of
     from needmap.display import schema_table
-    from needmap.features.describe import describe_schema
-    from needmap.features.roles_schema import schema_with_roles
+    from needmap.preprocessing.describe import describe_schema
+    from needmap.preprocessing.roles_schema import schema_with_roles
 
     reading = options.pop(ReadOptions)
     given, _, _ = options_with_file(options, config)

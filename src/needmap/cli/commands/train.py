@@ -15,8 +15,8 @@ from needmap.cli.outcome import print_outcome
 from needmap.data.read_options import ReadOptions
 from needmap.data.roles import ColumnRoles
 from needmap.errors import ConfigError
-from needmap.features.config import PreprocessConfig
 from needmap.models.options import NetworkOptions
+from needmap.preprocessing.config import PreprocessConfig
 from needmap.training.config import TrainConfig
 from needmap.workflows.run_options import ModelOptions, RunOptions
 
