@@ -103,6 +103,31 @@ def test_paired_difference() -> None:
         paired_ltv_difference(y, good, noise, metric="rmse")
 
 
+def test_the_batched_resamples_score_as_the_drawn_rows_do() -> None:
+    """The bootstrap scores resamples as draw counts per row; each must equal the metric of the rows drawn,
+    ties in the spend and in the prediction included, and a resample without spend must be drawn again."""
+    from needmap.metrics.compare import _resample_counts
+    from needmap.metrics.ltv import _resampled_normalized_gini, _resampled_spearman
+
+    rng = np.random.default_rng(5)
+    y = np.round(np.where(rng.random(200) < 0.6, 0.0, rng.gamma(1.0, 20.0, 200)))  # many ties at 0 and above
+    p = np.round(y + rng.normal(0, 15, 200))  # ties in the prediction too
+    q = np.round(rng.normal(0, 15, 200))
+    counts = _resample_counts(rng, 40, 200)
+    ginis = _resampled_normalized_gini(counts, y, p, q)
+    ranks = _resampled_spearman(counts, y, p, q)
+    for k in range(40):
+        rows = np.repeat(np.arange(200), counts[k])
+        for scores, got_gini, got_rank in ((p, ginis[0][k], ranks[0][k]), (q, ginis[1][k], ranks[1][k])):
+            assert got_gini == pytest.approx(normalized_gini(y[rows], scores[rows]), abs=1e-12)
+            assert got_rank == pytest.approx(spearman(y[rows], scores[rows]), abs=1e-12)
+    # one spender in twenty rows: some resamples draw no spend, the metric is undefined there and drawn again
+    sparse = np.zeros(20)
+    sparse[3] = 5.0
+    result = paired_ltv_difference(sparse, np.arange(20.0), -np.arange(20.0), n_boot=300, seed=0)
+    assert result["redrawn"] > 0 and result["n_boot"] == 300
+
+
 def test_bad_input_is_named() -> None:
     with pytest.raises(DataError, match="actual has 2 rows and predicted has 3"):
         gini(np.zeros(2), np.zeros(3))

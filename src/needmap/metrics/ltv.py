@@ -137,6 +137,77 @@ def aggregate_error(actual: np.ndarray, predicted: np.ndarray) -> float | None:
 _PAIRED = {"normalized_gini": normalized_gini, "spearman": spearman}
 
 
+def _groups(values: np.ndarray, descending: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows sorted by ``values`` (``order``), where each run of equal values starts in that order
+    (``starts``), and each row's run (``group`` ``[n]``, in the rows' own order)."""
+    order = np.argsort(-values if descending else values, kind="mergesort")
+    ordered = values[order]
+    first = np.r_[True, ordered[1:] != ordered[:-1]]
+    group = np.empty(len(values), dtype=np.int64)
+    group[order] = np.cumsum(first) - 1
+    return order, np.flatnonzero(first), group
+
+
+def _resampled_gini(counts: np.ndarray, actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """:func:`gini` of each resample ``[B]``, the resamples given as draw counts ``[B, n]`` of the rows: the
+    value :func:`gini` gives on the rows drawn, computed without sorting each resample again. A run of rows
+    tied on ``predicted`` holds ``C`` drawn rows after ``a`` others and spends ``S``; in the cumulative curve
+    it adds ``S * (n - a - (C - 1) / 2)`` to the sum of the cumulative spend. NaN where nothing was spent."""
+    order, starts, _ = _groups(predicted, descending=True)
+    weights = counts[:, order].astype(np.float64)
+    drawn = np.add.reduceat(weights, starts, axis=1)
+    spent = np.add.reduceat(weights * actual[order], starts, axis=1)
+    before = np.cumsum(drawn, axis=1) - drawn
+    n = drawn.sum(axis=1)
+    total = spent.sum(axis=1)
+    area = (spent * (n[:, None] - before - (drawn - 1.0) / 2.0)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total != 0, 2.0 / n * area / total - (n + 1.0) / n, np.nan)
+
+
+def _resampled_normalized_gini(counts: np.ndarray, actual: np.ndarray, *predicted: np.ndarray) -> list[np.ndarray]:
+    """:func:`normalized_gini` of each resample ``[B]`` for each of ``predicted`` (NaN where it is undefined);
+    the perfect ranking's Gini is computed once for all."""
+    perfect = _resampled_gini(counts, actual, actual)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return [np.where(perfect > 1e-12, _resampled_gini(counts, actual, p) / perfect, np.nan) for p in predicted]
+
+
+def _resampled_ranks(counts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each row's :func:`average_ranks` rank ``[B, n]`` among the rows drawn in each resample."""
+    order, starts, group = _groups(values, descending=False)
+    drawn = np.add.reduceat(counts[:, order], starts, axis=1)
+    ranks = np.cumsum(drawn, axis=1) - drawn + (drawn + 1.0) / 2.0
+    return ranks[:, group]
+
+
+def _resampled_spearman(counts: np.ndarray, actual: np.ndarray, *predicted: np.ndarray) -> list[np.ndarray]:
+    """:func:`spearman` of each resample ``[B]`` for each of ``predicted``: the correlation of the ranks, each
+    row weighted by how often it was drawn (NaN where either side is constant)."""
+    weights = counts.astype(np.float64)
+    n = weights.sum(axis=1, keepdims=True)
+
+    def centered(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ranks = _resampled_ranks(weights, values)
+        ranks -= (weights * ranks).sum(axis=1, keepdims=True) / n
+        return ranks, (weights * ranks * ranks).sum(axis=1)
+
+    a, a_spread = centered(actual)
+    weighted = weights * a
+    out = []
+    for p in predicted:
+        b, b_spread = centered(p)
+        spread = np.sqrt(a_spread * b_spread)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.append(np.where(spread > 0, (weighted * b).sum(axis=1) / spread, np.nan))
+    return out
+
+
+_RESAMPLED = {"normalized_gini": _resampled_normalized_gini, "spearman": _resampled_spearman}
+#: Resampled cells (resamples x rows) scored at a time: bounds the memory of the batched resamples.
+RESAMPLE_CELLS = 2_000_000
+
+
 def paired_ltv_difference(
     y: np.ndarray,
     a: np.ndarray,
@@ -151,7 +222,8 @@ def paired_ltv_difference(
     ``metric``: "normalized_gini" or "spearman" (higher is better). Each of ``n_boot`` resamples draws the rows
     with replacement once and scores both predictions on them, so the interval reflects the difference, not
     each figure's own spread; the interval is the percentile one at ``level``. Resamples where the metric is
-    undefined (no spend drawn) are drawn again, counted in ``redrawn``.
+    undefined (no spend drawn) are drawn again, counted in ``redrawn``. The resamples are scored in batches,
+    as draw counts per row (the same figures as scoring the drawn rows one resample at a time).
 
     Returns ``{"metric", "deep", "other", "difference", "low", "high", "level", "n_boot", "redrawn",
     "method"}`` (the layout of :func:`needmap.metrics.compare.bootstrap_difference`; ``deep`` is ``a``'s
@@ -162,6 +234,7 @@ def paired_ltv_difference(
     if not isinstance(n_boot, int) or n_boot < 1:
         raise ConfigError(f"n_boot is {n_boot!r}; expected a positive whole number.")
     score = _PAIRED[metric]
+    resampled = _RESAMPLED[metric]
     target = as_1d(y, "y")
     first, second = as_1d(a, "a"), as_1d(b, "b")
     same_length(target, first, "y", "a")
@@ -181,24 +254,29 @@ def paired_ltv_difference(
     }
     if deep is None or other is None:
         return result
+    from needmap.metrics.compare import _resample_counts
+
     rng = np.random.default_rng(seed)
-    differences, redrawn, tries = [], 0, 0
-    while len(differences) < n_boot and tries < 10 * n_boot:
-        tries += 1
-        rows = rng.integers(0, len(target), len(target))
-        x, y_a = score(target[rows], first[rows]), score(target[rows], second[rows])
-        if x is None or y_a is None:
-            redrawn += 1
-            continue
-        differences.append(x - y_a)
+    batch = max(1, RESAMPLE_CELLS // len(target))
+    differences: list[np.ndarray] = []
+    kept, redrawn = 0, 0
+    while kept < n_boot and kept + redrawn < 10 * n_boot:
+        counts = _resample_counts(rng, min(batch, n_boot - kept), len(target))
+        scored_first, scored_second = resampled(counts, target, first, second)
+        gap = scored_first - scored_second
+        defined = gap[np.isfinite(gap)]
+        differences.append(defined)
+        kept += len(defined)
+        redrawn += len(gap) - len(defined)
+    values = np.concatenate(differences)
     tail = (1.0 - level) / 2.0
-    low, high = np.quantile(differences, [tail, 1.0 - tail]) if differences else (None, None)
+    low, high = np.quantile(values, [tail, 1.0 - tail]) if len(values) else (None, None)
     result.update(
         difference=float(deep - other),
         low=None if low is None else float(low),
         high=None if high is None else float(high),
         redrawn=redrawn,
-        n_boot=len(differences),
+        n_boot=len(values),
     )
     return result
 
