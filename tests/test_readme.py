@@ -179,8 +179,13 @@ def test_every_python_block_of_the_readme_runs(readme_folder: Path, monkeypatch:
     monkeypatch.chdir(readme_folder)
     blocks = [b for b in BLOCKS if b.language == "python" and b.not_run is None]
     assert blocks
+    spaces = []
     for block in blocks:
         namespace: dict[str, object] = {}
         exec(compile(block.code, f"README.md:{block.line}", "exec"), namespace)
+        spaces.append(namespace)
+    today = next(space["today"] for space in spaces if "today" in space)  # the purchase log's scores
+    assert isinstance(today, pa.Table) and today.num_rows > 0
+    assert today.column_names == ["CustomerID", "cutoff", "expected_spend", "buy_probability", "spend_if_bought"]
     scores = namespace["scores"]
     assert isinstance(scores, pa.Table) and scores.num_rows == 100 and "score" in scores.column_names
