@@ -11,7 +11,7 @@ from needmap.events.table_info import LABELS, FeatureTableInfo, info_of, sidecar
 
 ARGS = [
     "--customer", "customer", "--time", "time", "--item", "item", "--event", "event", "--amount", "amount",
-    "--category", "category", "--order", "order_id", "--purchase-event", "purchase", "--windows", "7,30",
+    "--category", "category", "--order", "order_id", "--purchase-events", "purchase", "--windows", "7,30",
     "--horizon", "10d", "--top-categories", "2", "--last-items", "3", "--as-of", "2024-01-15", "--as-of", "2024-01-25",
 ]  # fmt: skip
 
@@ -69,6 +69,11 @@ def test_errors_are_one_paragraph_without_a_traceback(tmp_path):
         "column": (["--customer", "client"], "the customer column 'client' is not in the log"),
         "censored": (["--as-of", "2024-02-01"], "labels would be censored"),
         "cutoff": (["--as-of", "soon"], "cutoff 'soon' is not a date"),
+        "horizon": (["--horizon", "3 months"], "horizon is '3 months'; expected days as a whole number"),
+        "windows": (["--windows", "7,soon"], "windows is '7,soon'; expected look-back windows in days"),
+        "top categories": (["--top-categories", "-1"], "top_categories is -1; expected"),
+        "last items": (["--last-items", "0"], "last_items is 0; expected"),
+        "memory": (["--memory-limit", "lots"], "memory_limit is 'lots'; expected an amount such as '1GB'"),
     }
     for name, (extra, message) in cases.items():
         code, output = run_cli("features", log, *ARGS, *extra, "--out", out)
@@ -76,3 +81,26 @@ def test_errors_are_one_paragraph_without_a_traceback(tmp_path):
         assert message in " ".join(output.split()), (name, output)
         assert "Traceback" not in output, name
         assert not out.exists(), name
+
+
+def test_the_declared_options_are_the_command_line_and_the_python_keywords(tmp_path):
+    """Each FeatureOptions field is a flag with its default in --help and a keyword of needmap.features;
+    a misspelt keyword is an error naming the right one."""
+    import pytest
+
+    import needmap
+    from needmap.errors import ConfigError
+    from needmap.events.options import FeatureOptions
+
+    code, output = run_cli("features", "--help")
+    assert code == 0
+    text = " ".join(output.split())
+    for name in FeatureOptions.declared():
+        flag = "--" + name.replace("_", "-")
+        assert flag in text, flag
+    assert "(default: 90d)" in text and "(default: 7,30,90,365)" in text and "(default: 1GB)" in text
+    keywords = {"customer": "customer", "time": "time", "as_of": "2024-01-25", "horizon": 10}
+    with pytest.raises(ConfigError, match="unknown feature option 'windws'; closest: 'windows'"):
+        needmap.features(log_table(), windws="7", **keywords)
+    built = needmap.features(log_table(), windows=[7, "30d"], purchase_events="purchase", event="event", **keywords)
+    assert info_of(built).spec.windows == (7, 30) and info_of(built).spec.purchase_events == ("purchase",)

@@ -47,7 +47,7 @@ def test_features_train_and_predict_events_end_to_end(tmp_path: Path) -> None:
     cutoffs = [a for c in CUTOFFS for a in ("--as-of", c)]
     code, output = run_cli(
         "features", log_path, "--customer", "customer", "--time", "ts", "--event", "event", "--item", "item",
-        "--amount", "amount", "--purchase-event", "purchase", "--horizon", "30d", "--windows", "7,30",
+        "--amount", "amount", "--purchase-events", "purchase", "--horizon", "30d", "--windows", "7,30",
         *cutoffs, "--out", features,
     )  # fmt: skip
     assert code == 0, output

@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 
 from needmap.cli.base import app, friendly_errors, out_console
-from needmap.events import defaults
+from needmap.cli.options import with_options
+from needmap.events.options import FeatureOptions
 from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
@@ -19,6 +20,7 @@ from needmap.output_files import refuse_overwriting_inputs, replaced_note
     "--out retail-features.parquet"
 )
 @friendly_errors
+@with_options(FeatureOptions)
 def features(
     events: str = typer.Argument(..., help="The event log: CSV / Parquet / JSON lines file."),
     customer: str = typer.Option(..., "--customer", help="The column naming the customer."),
@@ -27,32 +29,8 @@ def features(
         ..., "--as-of", help="A cutoff date (repeatable), or a monthly range START..END/1m."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="The feature table: .parquet, .csv or .jsonl."),
-    item: str | None = typer.Option(None, "--item", help="The item (product) column: the last items sequence."),
-    event: str | None = typer.Option(None, "--event", help="The event type column (view, cart, purchase, ...)."),
-    amount: str | None = typer.Option(
-        None, "--amount", help="The money of an event: a column or an expression, e.g. 'Quantity * UnitPrice'."
-    ),
-    category: str | None = typer.Option(None, "--category", help="The item's category column."),
-    order: str | None = typer.Option(None, "--order", help="The order (invoice) column: one purchase occasion each."),
-    horizon: str = typer.Option(
-        f"{defaults.HORIZON_DAYS}d", "--horizon", help="The days after a cutoff whose events make the labels."
-    ),
-    windows: str = typer.Option(
-        ",".join(map(str, defaults.WINDOWS)), "--windows", help="Look-back windows in days, comma-separated."
-    ),
-    purchase_event: list[str] | None = typer.Option(
-        None, "--purchase-event", help="A value of --event that is a purchase (repeatable); default: every event."
-    ),
-    top_categories: int = typer.Option(
-        defaults.TOP_CATEGORIES, "--top-categories", help="Categories with columns of their own."
-    ),
-    last_items: int = typer.Option(
-        defaults.LAST_ITEMS, "--last-items", help="The length of the sequence of last items."
-    ),
-    no_labels: bool = typer.Option(False, "--no-labels", help="No label columns (features to score today)."),
-    memory_limit: str = typer.Option(
-        defaults.MEMORY_LIMIT, "--memory-limit", help="DuckDB's memory; beyond it, it spills to disk."
-    ),
+    *,
+    options: dict[Any, dict[str, Any]],
 ) -> None:
     """Build a feature table from an event log: features from events before each cutoff, labels after it."""
     from needmap.events.api import features as build
@@ -60,25 +38,7 @@ def features(
     from needmap.events.write import write_features
 
     refuse_overwriting_inputs(out, "--out", data=events)
-    table = build(
-        events,
-        customer=customer,
-        time=time,
-        as_of=as_of,
-        item=item,
-        event=event,
-        amount=amount,
-        category=category,
-        order=order,
-        horizon=horizon,
-        windows=windows,
-        purchase_events=tuple(purchase_event or ()),
-        top_categories=top_categories,
-        last_items=last_items,
-        labels=not no_labels,
-        progress=True,
-        memory_limit=memory_limit,
-    )
+    table = build(events, customer=customer, time=time, as_of=as_of, progress=True, **options[FeatureOptions])
     existed = out.exists()
     path = write_features(table, out)
     info = info_of(table)
