@@ -336,7 +336,8 @@ class Model:
             stream: read ``data``, a Parquet file, a part at a time instead of whole: statistics one
                 column at a time, training rows a slice of a row group at a time through a shuffle
                 buffer (:mod:`needmap.training.from_file`), so that the file need not fit in memory.
-                None (default): stream a Parquet file of at least :data:`needmap.training_rows.STREAM_MIN_ROWS` rows.
+                None (default): stream a Parquet file of at least :data:`needmap.training_rows.STREAM_MIN_ROWS` rows,
+                unless it is a feature table built from an event log (read whole, to validate by cutoff).
             on_epoch: called after each epoch with its history entry (see
                 :meth:`needmap.training.trainer.Trainer.fit`); an exception it raises ends the fit.
             keep_encoded_rows: keep the encoded training and validation rows on the predictor

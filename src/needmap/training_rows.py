@@ -56,7 +56,9 @@ def parquet_rows(data: Any, stream: bool | None) -> ParquetRows | None:
         if not is_parquet_path(data) or not Path(data).is_file():
             return None
         rows = ParquetRows(data)
-        return rows if rows.num_rows >= STREAM_MIN_ROWS else None
+        if rows.num_rows < STREAM_MIN_ROWS or info_of_parquet(data) is not None:
+            return None  # a feature table built from a log is read whole, to validate on its latest cutoff
+        return rows
     if not stream:
         return None
     if not is_parquet_path(data):

@@ -158,6 +158,26 @@ def test_a_parquet_file_read_in_parts_keeps_the_labels_out_and_saves_the_descrip
 
 
 @pytest.mark.slow
+def test_a_large_feature_table_file_is_read_whole_to_validate_by_cutoff(
+    make_table: Callable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file large enough to stream, when it is a feature table, is read whole unless stream=True is asked:
+    a streamed file validates on a random share, which mixes one customer's cutoffs and overlapping label
+    windows across training and validation."""
+    from needmap import training_rows
+
+    table = make_table(FOUR, customers=40)
+    path = tmp_path / "features.parquet"
+    pq.write_table(table, path)
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(table.replace_schema_metadata(None), plain)
+    monkeypatch.setattr(training_rows, "STREAM_MIN_ROWS", 10)
+    assert nm.Model("mlp", target="label_bought", **FAST).fit(plain).report_["read"] == "file"  # large: streamed
+    model = nm.Model("mlp", target="label_bought", **FAST).fit(path)
+    assert model.report_["read"] == "table" and model.report_["validation_split"]["method"] == "cutoff"
+
+
+@pytest.mark.slow
 def test_a_csv_feature_table_is_described_by_its_sidecar(make_table: Callable, tmp_path: Path) -> None:
     table = make_table(("2026-01-01", "2026-02-01", "2026-03-01", "2026-03-15"), customers=40)
     path = tmp_path / "features.csv"
