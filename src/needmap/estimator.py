@@ -336,8 +336,7 @@ class Model:
             stream: read ``data``, a Parquet file, a part at a time instead of whole: statistics one
                 column at a time, training rows a slice of a row group at a time through a shuffle
                 buffer (:mod:`needmap.training.from_file`), so that the file need not fit in memory.
-                None (default): stream a Parquet file of at least :data:`needmap.training_rows.STREAM_MIN_ROWS` rows,
-                unless it is a feature table built from an event log (read whole, to validate by cutoff).
+                None (default): stream a Parquet file of at least :data:`needmap.training_rows.STREAM_MIN_ROWS` rows.
             on_epoch: called after each epoch with its history entry (see
                 :meth:`needmap.training.trainer.Trainer.fit`); an exception it raises ends the fit.
             keep_encoded_rows: keep the encoded training and validation rows on the predictor
@@ -349,8 +348,8 @@ class Model:
 
         A table built from an event log (one that carries a :class:`needmap.events.table_info.FeatureTableInfo`)
         keeps its labels other than the target, its cutoff and its customer out of the inputs, validates on its
-        latest cutoff instead of a share (:func:`needmap.training_rows.validation_by_cutoff`; not a file read in
-        parts), and its description is saved with the model (``extras_["events.json"]``) for
+        latest cutoff instead of a share (:func:`needmap.training_rows.validation_by_cutoff`, a file read in parts
+        too), and its description is saved with the model (``extras_["events.json"]``) for
         :meth:`needmap.predictor.Predictor.predict_events`.
         """
         if self.target is None and schema is None:
@@ -380,13 +379,7 @@ class Model:
                 sample = rows.sample(SCHEMA_SAMPLE_ROWS)
                 schema = self.infer_schema(sample if info is None else with_info(sample, info))
                 release_unused_memory()
-            prepared = prepare_file(rows, schema, prep_config, config, validation, dropped)
-            if info is not None and validation:
-                prepared.report["validation_split"] = {
-                    "method": "random",
-                    "why": "a random share: a file read in parts validates on a share of its rows, not by cutoff; "
-                    "expected stream=False, or a validation table of the latest cutoff, to validate by cutoff.",
-                }
+            prepared = prepare_file(rows, schema, prep_config, config, validation, dropped, info)
         else:
             table = as_table(data)
             info = info_of(table)

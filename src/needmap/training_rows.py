@@ -56,9 +56,7 @@ def parquet_rows(data: Any, stream: bool | None) -> ParquetRows | None:
         if not is_parquet_path(data) or not Path(data).is_file():
             return None
         rows = ParquetRows(data)
-        if rows.num_rows < STREAM_MIN_ROWS or info_of_parquet(data) is not None:
-            return None  # a feature table built from a log is read whole, to validate on its latest cutoff
-        return rows
+        return rows if rows.num_rows >= STREAM_MIN_ROWS else None
     if not stream:
         return None
     if not is_parquet_path(data):
@@ -191,11 +189,25 @@ def prepare_file(
     config: TrainConfig,
     validation: float,
     dropped: Sequence[str],
+    info: FeatureTableInfo | None = None,
 ) -> PreparedRows:
     """:func:`prepare_table` for a Parquet file read in parts (:mod:`needmap.training.from_file`): the training
-    rows come back as a stream when they are too many to hold encoded."""
+    rows come back as a stream when they are too many to hold encoded. A feature table built from an event
+    log (``info``) validates on its latest cutoff, as a table in memory does (:func:`validation_by_cutoff`,
+    from the cutoff column alone); with a single cutoff, on a share."""
     if schema.target is None:
         raise SchemaError("the schema has no target column; expected one column with role 'target'.")
+    parts, split = None, None
+    if info is not None and validation > 0:
+        from needmap.events.table_info import with_info
+
+        by_cutoff = validation_by_cutoff(with_info(rows.columns([info.cutoff_column]), info))
+        if by_cutoff is not None:
+            parts, split = (by_cutoff[0], by_cutoff[1]), by_cutoff[2]
+        else:
+            method = "random" if schema.task in ("regression", "ltv") else "stratified"
+            why = f"a {method} share: the file has a single cutoff, none later to validate on."
+            split = {"method": method, "why": why}
 
     def check_targets(targets: pa.Table) -> tuple[pa.Table, dict[str, Any]]:
         return clean_training_table(targets, schema, max_unparseable=prep_config.max_unparseable)
@@ -208,8 +220,11 @@ def prepare_file(
         seed=config.seed,
         check_targets=check_targets,
         user_dropped=list(dropped),
+        parts=parts,
     )
-    report = {"rows_in": prepared.rows_in, "rows_without_target": prepared.rows_without_target}
+    report: dict[str, Any] = {"rows_in": prepared.rows_in, "rows_without_target": prepared.rows_without_target}
+    if split is not None:
+        report["validation_split"] = split
     return PreparedRows(
         schema,
         prepared.preprocessor,

@@ -154,27 +154,14 @@ def test_a_parquet_file_read_in_parts_keeps_the_labels_out_and_saves_the_descrip
     assert model.report_["read"] == "file"
     assert set(model.schema_.features) == {"purchases_30d", "amount_30d"} and model.schema_.ids == ["customer_id"]
     assert model.predictor_.events_info == info_of(table)
-    assert "not by cutoff" in model.report_["validation_split"]["why"]
-
-
-@pytest.mark.slow
-def test_a_large_feature_table_file_is_read_whole_to_validate_by_cutoff(
-    make_table: Callable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A file large enough to stream, when it is a feature table, is read whole unless stream=True is asked:
-    a streamed file validates on a random share, which mixes one customer's cutoffs and overlapping label
-    windows across training and validation."""
-    from needmap import training_rows
-
-    table = make_table(FOUR, customers=40)
-    path = tmp_path / "features.parquet"
-    pq.write_table(table, path)
-    plain = tmp_path / "plain.parquet"
-    pq.write_table(table.replace_schema_metadata(None), plain)
-    monkeypatch.setattr(training_rows, "STREAM_MIN_ROWS", 10)
-    assert nm.Model("mlp", target="label_bought", **FAST).fit(plain).report_["read"] == "file"  # large: streamed
-    model = nm.Model("mlp", target="label_bought", **FAST).fit(path)
-    assert model.report_["read"] == "table" and model.report_["validation_split"]["method"] == "cutoff"
+    # validated on the latest cutoff, as the same table in memory is (the rows reaching into it left out)
+    whole = nm.Model("mlp", target="label_bought", **FAST).fit(table)
+    assert model.report_["validation_split"] == whole.report_["validation_split"]
+    assert model.report_["validation_split"]["method"] == "cutoff"
+    latest = pc.max(table.column("cutoff"))
+    assert model.report_["validation_rows"] == pc.sum(pc.equal(table.column("cutoff"), latest)).as_py()
+    assert model.report_["validation_rows"] == whole.report_["validation_rows"]
+    assert model.report_["train_rows"] == whole.report_["train_rows"]
 
 
 @pytest.mark.slow

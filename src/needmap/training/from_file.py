@@ -184,11 +184,14 @@ def prepare_file_training(
     check_targets: Any,
     user_dropped: Sequence[str] = (),
     buffer_rows: int = DEFAULT_BUFFER_ROWS,
+    parts: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FileTraining:
     """Fit the preprocessor on the training rows of ``rows`` and set up their stream (module docstring).
 
     ``validation``: share of the labelled rows held out (stratified for classification) with the split
-    of a table in memory. ``user_dropped``: columns the user dropped (they may be empty).
+    of a table in memory. ``parts``: the file's row numbers for training and for validation instead (a split
+    by cutoff; rows in neither are left out), of which the rows without a target are dropped.
+    ``user_dropped``: columns the user dropped (they may be empty).
     ``check_targets(table)``: the estimator's checks of the target columns, which returns
     ``(table, report)`` like ``clean_training_table``.
     """
@@ -205,7 +208,12 @@ def prepare_file_training(
     del raw_targets
     kept_rows = np.flatnonzero(np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)).astype(np.int64)
     n = len(kept_rows)
-    if validation > 0:
+    if parts is not None:
+        position = np.full(rows.num_rows, -1, dtype=np.int64)
+        position[kept_rows] = np.arange(n)
+        train_idx, valid_idx = (position[np.asarray(p, dtype=np.int64)] for p in parts)
+        train_idx, valid_idx = train_idx[train_idx >= 0], valid_idx[valid_idx >= 0]
+    elif validation > 0:
         method = "random" if schema.task in ("regression", "ltv") else "stratified"
         labels = strata(target_table, schema)
         train_idx, valid_idx = split_indices(n, method=method, test_size=validation, seed=seed, y=labels)
