@@ -19,13 +19,12 @@ from needmap.workflows.selection import (
     best_weight,
     choose,
     combine,
-    decision_sentence,
-    holds_up_sentence,
     load_selection,
     out_of_fold_blend,
     primary_value,
     selection_document,
 )
+from needmap.workflows.verdict_text import decision_sentence, holds_up_sentence
 
 
 def _outputs(n: int, seed: int, strength: dict[str, float]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -19,20 +19,21 @@ from needmap.events.durations import parse_days, parse_windows
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
-def _days(value: Any) -> str | None:
-    try:
-        parse_days(value)
-    except ConfigError:
-        return "days as a whole number (at least 1), '90d' or '12w'"
-    return None
+def _parsed_by(parse: Any, expected: str) -> Any:
+    """A check that passes what ``parse`` reads (a ConfigError otherwise) and names ``expected`` else."""
+
+    def check(value: Any) -> str | None:
+        try:
+            parse(value)
+        except ConfigError:
+            return expected
+        return None
+
+    return check
 
 
-def _windows(value: Any) -> str | None:
-    try:
-        parse_windows(value)
-    except ConfigError:
-        return "look-back windows in days, e.g. 7,30,90,365"
-    return None
+_days = _parsed_by(parse_days, "days as a whole number (at least 1), '90d' or '12w'")
+_windows = _parsed_by(parse_windows, "look-back windows in days, e.g. 7,30,90,365")
 
 
 def _memory(value: Any) -> str | None:

@@ -27,7 +27,8 @@ from needmap.preprocessing.target import target_names
 from needmap.workflows.baseline import BASELINES_FILE, Baseline, load_baselines
 from needmap.workflows.btyd import btyd_scores
 from needmap.workflows.evaluation import evaluation_document
-from needmap.workflows.selection import NETWORK, Choice, holds_up_sentence
+from needmap.workflows.selection import NETWORK, Choice
+from needmap.workflows.verdict_text import holds_up_sentence
 
 
 def saved_baselines(model: Model | Predictor, *, file: str | None = None) -> list[Baseline]:
@@ -76,7 +77,7 @@ def evaluate_with_baselines(
         ``rows_without_target``); ``baselines``: ``{name: metrics}`` on the same rows ({} without
         baselines); ``comparisons``: the paired comparisons of the chosen scorer's AUC with each
         other model's (binary; else []); ``verdict``: one sentence, how the saved choice holds up on these
-        rows (:func:`needmap.workflows.selection.holds_up_sentence`; a model saved without a choice: the
+        rows (:func:`needmap.workflows.verdict_text.holds_up_sentence`; a model saved without a choice: the
         paired-interval verdict), None without baselines; ``primary``: the chosen scorer's name (the first
         target's); ``rows``, ``rows_without_target``; ``evaluation``: the whole evaluation
         document (curves per model, :func:`needmap.workflows.evaluation.evaluation_document`).

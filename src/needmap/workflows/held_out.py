@@ -31,7 +31,8 @@ from needmap.workflows.cv import PRIMARY
 from needmap.workflows.evaluation import evaluation_document
 from needmap.workflows.evidence import held_out_evidence
 from needmap.workflows.importance import measure_importance
-from needmap.workflows.selection import NETWORK, Choice, choose, combine, decision_sentence
+from needmap.workflows.selection import NETWORK, Choice, choose, combine
+from needmap.workflows.verdict_text import decision_sentence
 
 
 def verdict(task: str, deep_name: str, deep: dict[str, Any], base_name: str, base: dict[str, Any]) -> str:
