@@ -19,6 +19,7 @@ def registered_app() -> typer.Typer:
         features,
         predict,
         profile,
+        recommend,
         report,
         schema,
         train,

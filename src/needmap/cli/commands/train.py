@@ -17,6 +17,7 @@ from needmap.data.roles import ColumnRoles
 from needmap.errors import ConfigError
 from needmap.models.options import NetworkOptions
 from needmap.preprocessing.config import PreprocessConfig
+from needmap.recommend.options import RecommendOptions
 from needmap.training.config import TrainConfig
 from needmap.workflows.run_options import ModelOptions, RunOptions
 
@@ -28,7 +29,7 @@ TRAIN_GROUPS = (ColumnRoles, PreprocessConfig, NetworkOptions, TrainConfig, Mode
     epilog="Example: needmap train bank.csv --target y --drop duration --hidden 256,128 --epochs 30 --out models/bank"
 )
 @friendly_errors
-@with_options(*TRAIN_GROUPS, ReadOptions)
+@with_options(*TRAIN_GROUPS, ReadOptions, RecommendOptions)
 def train(
     data: str = typer.Argument(..., help="Labelled rows: CSV / Parquet / JSON lines file."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
@@ -48,6 +49,15 @@ def train(
 
     started = time.perf_counter()
     reading = options.pop(ReadOptions)
+    recommend = options.pop(RecommendOptions)
+    if options[ColumnRoles].get("task") in ("recommend", ["recommend"]):
+        from needmap.cli.recommend_outcome import train_recommender_command
+
+        train_recommender_command(data, out, model, options, recommend, params_from(param), started)
+        return
+    if recommend:
+        flags = ", ".join("--" + name.replace("_", "-") for name in recommend)
+        raise ConfigError(f"{flags} belong to a recommender; expected --task recommend with them.")
     given, file_model, file_params = options_with_file(options, config)
     if not given[ColumnRoles].get("target"):
         raise ConfigError("no target column given; expected --target COLUMN (or 'target:' in --config).")

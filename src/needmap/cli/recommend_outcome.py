@@ -1,0 +1,75 @@
+"""What ``needmap train --task recommend`` prints: the candidates side by side, the verdict, the saved model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from needmap.cli.base import console, labelled, out_console
+from needmap.errors import ConfigError
+
+#: The columns of the side-by-side table, in order.
+SHOWN = ("ndcg", "recall", "hit_rate", "mrr", "coverage", "popularity_bias")
+
+
+def train_recommender_command(
+    data: str, out: Path, model: str | None, options: dict[Any, dict[str, Any]], recommend: dict[str, Any],
+    params: dict[str, Any], started: float,
+) -> None:  # fmt: skip
+    """Train and save a recommender from the command's options, then print the outcome."""
+    from needmap.data.roles import ColumnRoles
+    from needmap.models.options import NetworkOptions
+    from needmap.training.config import TrainConfig
+    from needmap.workflows.recommend import run_recommend_train
+
+    roles = {k: v for k, v in options[ColumnRoles].items() if k != "task"}
+    if roles:
+        flags = ", ".join("--" + k.replace("_", "-") for k in roles)
+        raise ConfigError(f"{flags} describe a table's columns; a recommender reads --customer, --item and --time.")
+    shared = {**options.get(NetworkOptions, {}), **options.get(TrainConfig, {})}
+    outcome = run_recommend_train(
+        data, out, model=model, recommend=recommend, shared=shared, params=params,
+        say=lambda text: console.print(text, markup=False, highlight=False),
+    )  # fmt: skip
+    print_recommend_outcome(outcome.metrics)
+    out_console.print(f"whole run {time.perf_counter() - started:.1f} s", markup=False, highlight=False)
+    out_console.print(f"recommender saved to [bold]{escape(str(out))}[/] (recommender.json, weights.safetensors, "
+                      "metrics.json, card.md inside)")  # fmt: skip
+
+
+def print_recommend_outcome(metrics: dict[str, Any]) -> None:
+    """The test table of every model (the chosen one first), then the notes and the verdict."""
+    for note in metrics.get("notes", []):
+        console.print(labelled("note:", "yellow", note))
+    out_console.print(models_table(metrics))
+    out_console.print(labelled("verdict:", "bold", metrics.get("verdict", "")))
+
+
+def models_table(metrics: dict[str, Any], part: str = "test") -> Table:
+    """One row per model: its full-ranking metrics on the ``part`` customers and its training time."""
+    k = metrics.get("k", 10)
+    chosen = metrics.get("model")
+    models = metrics.get("models", {})
+    names = [chosen, *(n for n in models if n != chosen)] if chosen in models else list(models)
+    table = Table(
+        title=f"{part.capitalize()} customers, full ranking over every item, k = {k} ({metrics.get('split')})"
+    )
+    table.add_column("model")
+    for key in SHOWN:
+        table.add_column(f"{key}@{k}", justify="right")
+    table.add_column("validation ndcg", justify="right")
+    table.add_column("fit s", justify="right")
+    for name in names:
+        found = models[name].get(part, {})
+        label = f"{name} (chosen)" if name == chosen else name
+        table.add_row(
+            label,
+            *(f"{found.get(f'{key}@{k}', float('nan')):.4f}" for key in SHOWN),
+            f"{models[name]['validation'].get(f'ndcg@{k}', float('nan')):.4f}",
+            f"{models[name].get('training', {}).get('fit_s', float('nan')):.1f}",
+        )
+    return table
