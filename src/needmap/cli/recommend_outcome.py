@@ -12,8 +12,15 @@ from rich.table import Table
 from needmap.cli.base import console, labelled, out_console
 from needmap.errors import ConfigError
 
-#: The columns of the side-by-side table, in order.
-SHOWN = ("ndcg", "recall", "hit_rate", "mrr", "coverage", "popularity_bias")
+#: The columns of the side-by-side table, in order, with their headers.
+SHOWN = {
+    "ndcg": "NDCG",
+    "recall": "Recall",
+    "hit_rate": "HR",
+    "mrr": "MRR",
+    "coverage": "cover.",
+    "popularity_bias": "pop.",
+}
 
 
 def train_recommender_command(
@@ -50,7 +57,8 @@ def print_recommend_outcome(metrics: dict[str, Any]) -> None:
 
 
 def models_table(metrics: dict[str, Any], part: str = "test") -> Table:
-    """One row per model: its full-ranking metrics on the ``part`` customers and its training time."""
+    """One row per model: its full-ranking metrics on the ``part`` customers (cover.: catalogue coverage; pop.:
+    the popularity bias), its validation NDCG and its training time."""
     k = metrics.get("k", 10)
     chosen = metrics.get("model")
     models = metrics.get("models", {})
@@ -58,10 +66,10 @@ def models_table(metrics: dict[str, Any], part: str = "test") -> Table:
     table = Table(
         title=f"{part.capitalize()} customers, full ranking over every item, k = {k} ({metrics.get('split')})"
     )
-    table.add_column("model")
-    for key in SHOWN:
-        table.add_column(f"{key}@{k}", justify="right")
-    table.add_column("validation ndcg", justify="right")
+    table.add_column("model", no_wrap=True)
+    for key, header in SHOWN.items():
+        table.add_column(f"{header}@{k}" if key in ("ndcg", "recall", "hit_rate", "mrr") else header, justify="right")
+    table.add_column("val. NDCG", justify="right")
     table.add_column("fit s", justify="right")
     for name in names:
         found = models[name].get(part, {})

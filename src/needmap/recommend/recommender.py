@@ -225,7 +225,6 @@ class Recommender:
         backend: str = "auto",
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """Item indices and scores of the k best for customer indices (-1: unknown, served by popularity)."""
-        from needmap.recommend.baselines import Popular
         from needmap.recommend.top_k import exact_top_k, faiss_index, faiss_top_k
 
         histories = self.histories(index)
@@ -254,10 +253,13 @@ class Recommender:
             else:
                 found = exact_top_k(algorithm, part, k, exclude=skip, eligible=eligible)
             items[known], scores[known] = found
-        if len(cold):
-            popular = Popular().restore({"scores": self.popularity_}, self.data_.n_items)
-            found = exact_top_k(popular, [histories[i] for i in cold], k, eligible=eligible)
-            items[cold], scores[cold] = found
+        if len(cold):  # the same list for each: the most popular items, ties in the order of first appearance
+            order = np.argsort(-self.popularity_, kind="stable")
+            if eligible is not None:
+                order = order[eligible[order]]
+            order = order[:k]
+            items[np.ix_(cold, np.arange(len(order)))] = order
+            scores[np.ix_(cold, np.arange(len(order)))] = self.popularity_[order]
         return items, scores
 
     # files
