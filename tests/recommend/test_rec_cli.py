@@ -59,3 +59,30 @@ def test_clear_errors(log_file: Path, tmp_path: Path) -> None:
     assert code == 2 and "expected --task recommend" in out
     code, out = run_cli("recommend", tmp_path, "--customers", log_file, "--out", tmp_path / "o.csv")
     assert code == 2 and "not a recommender directory" in out
+
+
+def test_evaluate_and_report_on_a_later_log(log_file: Path, tmp_path: Path) -> None:
+    model = tmp_path / "rec"
+    code, out = run_cli("train", log_file, "--task", "recommend", "--customer", "shopper", "--item", "sku", "--time",
+                        "when", "--model", "itemknn", "--out", model)  # fmt: skip
+    assert code == 0, out
+    later = tmp_path / "later.csv"  # c1 moves on to the next items of their segment; c2 buys nothing new
+    from needmap.recommend.recommender import load_recommender
+
+    rec = load_recommender(model)
+    first = rec.recommend(["c1", "newcomer"], k=3).to_pydict()
+    later.write_text(
+        "shopper,sku,when\n"
+        f"c1,{first['item'][0]},2025-01-01\nnewcomer,{first['item'][3]},2025-01-01\nnewcomer,999999,2025-01-02\n"
+    )
+    code, out = run_cli("evaluate", model, later, "--json-out", tmp_path / "m.json")
+    assert code == 0, out
+    result = json.loads((tmp_path / "m.json").read_text())
+    assert result["customers"] == 2 and result["unknown_customers"] == 1
+    found = result["models"]["itemknn"]
+    assert found["hit_rate@10"] == 1.0  # both found their first item
+    assert found["recall@10"] == (1.0 + 0.5) / 2  # the newcomer's unknown item 999999 cannot be found
+    code, out = run_cli("report", model, later, "--out", tmp_path / "r.html")
+    assert code == 0, out
+    page = (tmp_path / "r.html").read_text()
+    assert "itemknn (chosen)" in page and "On the given log" in page and "Verdict" in page

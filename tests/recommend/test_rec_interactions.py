@@ -40,7 +40,7 @@ def test_positive_events_only() -> None:
 
 
 def test_missing_column_and_no_positives_are_clear() -> None:
-    with pytest.raises(ConfigError, match="item column 'skuu' is not in the log.*Did you mean 'sku'"):
+    with pytest.raises(ConfigError, match=r"item column 'skuu' is not in the log.*Did you mean 'sku'"):
         read_interactions(log(), customer="cust", item="skuu")
     with pytest.raises(DataError, match="no positive event"):
         read_interactions(log(), customer="cust", item="sku", event="kind", positive_events=["refund"])

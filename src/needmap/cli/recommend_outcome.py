@@ -81,3 +81,32 @@ def models_table(metrics: dict[str, Any], part: str = "test") -> Table:
             f"{models[name].get('training', {}).get('fit_s', float('nan')):.1f}",
         )
     return table
+
+
+def evaluate_recommender_command(model_dir: Path, data: str, json_out: Path | None) -> None:
+    """``needmap evaluate RECOMMENDER LOG``: the model and popularity on what customers did afterwards."""
+    from needmap.output_files import refuse_overwriting_inputs, replaced_note
+    from needmap.recommend.evaluate import evaluate_on_log
+    from needmap.recommend.recommender import load_recommender
+    from needmap.workflows.predict import write_json
+
+    if json_out is not None:
+        refuse_overwriting_inputs(json_out, "--json-out", model=model_dir, data=data)
+    rec = load_recommender(model_dir)
+    result = evaluate_on_log(rec, data, k=int((rec.metrics_ or {}).get("k", 10)))
+    k = result["k"]
+    table = Table(title=f"{model_dir} on {data}: {result['customers']:,} customers with new items, k = {k}")
+    table.add_column("model", no_wrap=True)
+    for key, header in SHOWN.items():
+        table.add_column(f"{header}@{k}" if key in ("ndcg", "recall", "hit_rate", "mrr") else header, justify="right")
+    for name, values in result["models"].items():
+        table.add_row(name, *(f"{values.get(f'{key}@{k}', float('nan')):.4f}" for key in SHOWN))
+    out_console.print(table)
+    if result["unknown_customers"]:
+        console.print(labelled("note:", "yellow", f"{result['unknown_customers']:,} of them are unknown to the model "
+                                                  "and got the most popular items."))  # fmt: skip
+    out_console.print(labelled("verdict:", "bold", result["verdict"]))
+    if json_out:
+        existed = json_out.exists()
+        write_json(result, json_out)
+        out_console.print(f"metrics written to {json_out}{replaced_note(existed)}", markup=False)

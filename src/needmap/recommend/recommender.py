@@ -101,6 +101,8 @@ class Recommender:
             params["item_features"] = item_features
         self.algorithm_ = make_algorithm(self.model, params).fit(data, validation)
         self.data_ = data
+        self.columns_ = {"customer": customer, "item": item, "time": time, "event": event,
+                         "positive_events": list(positive_events)}  # fmt: skip
         self.popularity_ = data.popularity()
         self.metrics_: dict[str, Any] = {}
         return self
@@ -294,6 +296,7 @@ class Recommender:
                 },
                 "item_ids": {"type": str(self.data_.item_ids.type), "values": self.data_.item_ids.to_pylist()},
                 "source": self.data_.source,
+                "columns": getattr(self, "columns_", {}),
             }
             _write_json(staging / "recommender.json", document)
             _write_json(staging / "metrics.json", self.metrics_)
@@ -347,6 +350,7 @@ def load_recommender(path: str | os.PathLike[str]) -> Recommender:
     rec.data_ = data
     rec.popularity_ = tensors["popularity"]
     rec.metrics_ = metrics
+    rec.columns_ = document.get("columns") or {}
     return rec
 
 

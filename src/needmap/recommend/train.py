@@ -192,8 +192,9 @@ def verdict_text(chosen: str, ndcg: dict[str, np.ndarray], key: str, *, seed: in
             worse.append((mean, name, shown))
         else:
             tied.append(shown)
-    how = "chosen on the validation customers" if chosen_by == "validation" else "named by the user"
-    text = f"{chosen} ({how}), on the test customers' {key} (paired bootstrap, 95%)"
+    how = {"validation": "chosen on the validation customers", "named": "named by the user"}.get(chosen_by)
+    where = "the test customers'" if chosen_by != "saved" else "these customers'"
+    text = f"{chosen}{f' ({how})' if how else ''}, on {where} {key} (paired bootstrap, 95%)"
     said = []
     if better:
         said.append(f"is better than {_joined(better)}")
@@ -206,7 +207,7 @@ def verdict_text(chosen: str, ndcg: dict[str, np.ndarray], key: str, *, seed: in
     text += ": " + "; ".join(said) + "."
     if worse:
         best = max(worse)[1]
-        text += f" Use {best} (--model {best}): it ranks the test customers' items better."
+        text += f" Use {best} (--model {best}): it ranks {where} items better."
     return text
 
 

@@ -215,3 +215,27 @@ def build_profile_report(
     if json_out is not None:
         write_json_atomic(profile, json_out)
     return write_text_atomic(page(f"needmap profile: {Path(str(name)).name}", f"data profile of {name}", sections), out)
+
+
+def build_recommender_report(
+    model_dir: str | os.PathLike[str], data: str | None, *, out: str | os.PathLike[str], title: str | None = None
+) -> Path:
+    """The page of a recommender directory; with ``data`` (a later event log) also the model and popularity
+    judged on it (:func:`needmap.recommend.evaluate.evaluate_on_log`)."""
+    from needmap.recommend.evaluate import evaluate_on_log
+    from needmap.recommend.recommender import load_recommender
+    from needmap.report.recommend_page import recommender_page
+
+    rec = load_recommender(model_dir)
+    metrics = dict(rec.metrics_ or {})
+    facts_ = {
+        "model": rec.algorithm_.name,
+        "customers": f"{rec.data_.n_customers:,}",
+        "items": f"{rec.data_.n_items:,}",
+        "events": f"{len(rec.data_):,}",
+        "learned from": rec.data_.source,
+    }
+    if data is not None:
+        found = evaluate_on_log(rec, data, k=int(metrics.get("k", 10)))
+        metrics = {**metrics, "later": found}
+    return write_text_atomic(recommender_page(metrics, facts_, title or f"Recommender {Path(model_dir).name}"), out)

@@ -137,5 +137,9 @@ def run_recommend_train(
         item_features=features,
         report=say,
     )
+    outcome.recommender.columns_ = {
+        "customer": chosen.customer, "item": chosen.item, "time": chosen.time, "event": chosen.event,
+        "positive_events": list(chosen.positive_events),
+    }  # fmt: skip
     outcome.recommender.save(out, card=default_card(outcome.recommender))
     return outcome

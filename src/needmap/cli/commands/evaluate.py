@@ -18,7 +18,7 @@ from needmap.output_files import refuse_overwriting_inputs, replaced_note
 @with_options(ReadOptions)
 def evaluate(
     model_dir: Path = typer.Argument(..., help="Model directory written by 'needmap train'."),
-    data: str = typer.Argument(..., help="Labelled rows to evaluate on."),
+    data: str = typer.Argument(..., help="Labelled rows to evaluate on (for a recommender: a later event log)."),
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
     json_out: Path | None = typer.Option(None, "--json-out", help="Also write the metrics to this JSON file."),
@@ -33,6 +33,13 @@ def evaluate(
     saved with it (logistic regression, LightGBM) and the verdict: does the deep model still beat them?"""
     from needmap.display import metrics_table
     from needmap.estimator import load
+    from needmap.recommend.recommender import is_recommender
+
+    if is_recommender(model_dir):
+        from needmap.cli.recommend_outcome import evaluate_recommender_command
+
+        evaluate_recommender_command(model_dir, data, json_out)
+        return
     from needmap.workflows.evaluate import evaluate_with_baselines, saved_baselines
     from needmap.workflows.predict import write_json
 

@@ -28,9 +28,17 @@ def report(
 ) -> None:
     """One self-contained HTML page on a model: metrics, training, curves, the baselines and the verdict,
     the training data's profile; with DATA also drift, curves and permutation importance on it."""
+    from needmap.recommend.recommender import is_recommender
     from needmap.report.build import build_report
 
     refuse_overwriting_inputs(out, "--out", model=model_dir, data=data)
+    if is_recommender(model_dir):
+        from needmap.report.build import build_recommender_report
+
+        existed = out.exists()
+        path = build_recommender_report(model_dir, data, out=out, title=title)
+        out_console.print(f"report written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
+        return
     table = read_table(data, delimiter, encoding, options[ReadOptions]) if data is not None else None
     existed = out.exists()
     path = build_report(model_dir, table, out=out, title=title)
