@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean bench-env mutants
+.PHONY: demo test test-fast lint install clean bench-env bench-env-recbole mutants
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -62,7 +62,23 @@ $(PEERS_STAMP): benchmarks/requirements-peers.txt pyproject.toml | $(PEERS)/bin/
 	$(PEERS)/bin/pip install -q torch==2.13.0
 	$(PEERS)/bin/pip install -q -r benchmarks/requirements-peers.txt
 	$(PEERS)/bin/pip install -q -e .
-	$(PEERS)/bin/python -c "import torch, deepctr_torch, fuxictr, lightgbm, sklearn, pymc_marketing, needmap; print('peers ready: torch', torch.__version__)"
+	$(PEERS)/bin/python -c "import torch, deepctr_torch, fuxictr, lightgbm, sklearn, pymc_marketing, implicit, needmap; print('peers ready: torch', torch.__version__)"
 	touch $(PEERS_STAMP)
 
 bench-env: $(PEERS_STAMP)
+
+# make bench-env-recbole: RecBole in its own environment (benchmarks/.venv-recbole): it needs ray<=2.6.3 and
+# numpy<2, which the other peers (FuxiCTR: ray>=2.52; PyMC-Marketing: numpy>=2) cannot share; setuptools<81
+# because ray 2.6.3 imports pkg_resources. For benchmarks/peers/recbole_sasrec.py.
+RECBOLE := benchmarks/.venv-recbole
+RECBOLE_STAMP := $(RECBOLE)/.installed
+
+$(RECBOLE_STAMP):
+	$(PY) -m venv $(RECBOLE)
+	$(RECBOLE)/bin/python -m pip install -q --upgrade pip
+	$(RECBOLE)/bin/pip install -q torch==2.13.0
+	$(RECBOLE)/bin/pip install -q torch==2.13.0 recbole==1.2.1 "numpy<2" "setuptools>=77.0.3,<81"
+	$(RECBOLE)/bin/python -c "import recbole.quick_start, numpy; print('recbole', recbole.__version__, 'numpy', numpy.__version__)"
+	touch $(RECBOLE_STAMP)
+
+bench-env-recbole: $(RECBOLE_STAMP)

@@ -6,6 +6,8 @@ Public face::
     table = nm.read("customers.csv")
     model = nm.Model("mlp", target="converted").fit(table)
     nm.load("models/x").predict(new_rows)      # a Predictor: the fitted model
+    rec = nm.Recommender("sasrec").fit("orders.parquet", customer="CustomerID", item="StockCode", time="InvoiceDate")
+    rec.recommend(["12347"], k=10)              # customer, rank, item, score
 
 ``read``, ``Model``, ``Predictor``, ``clone`` and ``load`` are loaded on first use: ``import needmap``
 loads neither pyarrow nor torch and changes no setting of the process, so that the ``needmap`` command
@@ -24,12 +26,14 @@ if TYPE_CHECKING:
     from needmap.estimator import Model, clone, load
     from needmap.events.api import features
     from needmap.predictor import Predictor
+    from needmap.recommend.recommender import Recommender
 
-__all__ = ["Model", "NeedmapError", "Predictor", "__version__", "clone", "features", "load", "read"]
+__all__ = ["Model", "NeedmapError", "Predictor", "Recommender", "__version__", "clone", "features", "load", "read"]
 
 
 def __getattr__(name: str) -> Any:
-    """``needmap.read``, ``Model``, ``Predictor``, ``clone``, ``load``, ``features``: imported when first asked."""
+    """``needmap.read``, ``Model``, ``Predictor``, ``Recommender``, ``clone``, ``load``, ``features``: imported
+    when first asked."""
     if name == "read":
         from needmap.data.read import read as value
     elif name == "Model":
@@ -42,6 +46,8 @@ def __getattr__(name: str) -> Any:
         from needmap.events.api import features as value
     elif name == "Predictor":
         from needmap.predictor import Predictor as value
+    elif name == "Recommender":
+        from needmap.recommend.recommender import Recommender as value
     else:
         raise AttributeError(f"module 'needmap' has no attribute {name!r}")
     globals()[name] = value

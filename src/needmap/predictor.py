@@ -420,12 +420,17 @@ def as_predictor(fitted: Any) -> Predictor:
     return predictor
 
 
-def load(path: str | os.PathLike[str]) -> Predictor:
-    """Load a model directory written by :meth:`Predictor.save` (or ``needmap train``).
+def load(path: str | os.PathLike[str]) -> Any:
+    """Load a model directory written by :meth:`Predictor.save` (or ``needmap train``); a recommender's
+    directory (``needmap train --task recommend``, :meth:`needmap.Recommender.save`) gives a Recommender.
 
     Reads JSON and safetensors only; no code from the directory is executed. Raises ArtifactError
     when a file is missing or corrupted or the format version does not match.
     """
+    from needmap.recommend.recommender import is_recommender, load_recommender
+
+    if is_recommender(path) and not (Path(path) / "model.json").exists():
+        return load_recommender(path)
     contents = load_artifact(path)
     desc = contents.model
     try:
