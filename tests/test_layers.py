@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("models", ("models",)),
     ("training", ("training", "calibration")),
     ("artifact", ("artifact", "card", "model_place")),
-    ("workflows", ("workflows", "estimator", "training_rows", "predictor", "score_columns", "tracking")),
+    ("workflows", ("workflows", "estimator", "training_rows", "predictor", "score_columns", "tracking", "recommend")),
     ("report", ("report",)),
     ("faces", ("", "__main__", "cli", "display", "demo")),
 )

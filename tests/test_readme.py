@@ -3,7 +3,8 @@
 In the manner of the rtdl and TabM projects, which test the code of their READMEs: the Python blocks are
 executed, the command lines run with the command line's own parser, in a folder holding small tables of
 the shape the README names (``bank.csv``, ``holdout.csv``, ``new_customers.csv``, ``latin.csv``, and
-``invoices.parquet``, the committed slice of UCI Online Retail), and a
+``invoices.parquet``, the committed slice of UCI Online Retail, and ``customers.csv``, three of its
+customer ids), and a
 block that begins with ``$ needmap ...`` shows that command's output, compared with what it prints. A block
 is left out only under a ``<!-- not run by tests/test_readme.py: REASON -->`` line. Every command line of
 every block (the ones not run too) is parsed here against the command line, fast; running them trains
@@ -115,6 +116,7 @@ def readme_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pacsv.write_csv(bank_rows(100, seed=3, labelled=False), folder / "new_customers.csv")
     (folder / "latin.csv").write_bytes("name,city\nana,porto\njoão,lisboa\n".encode("latin-1"))
     shutil.copyfile(RETAIL_SLICE, folder / "invoices.parquet")
+    (folder / "customers.csv").write_text("CustomerID\n17511\n16549\n1\n")
     return folder
 
 

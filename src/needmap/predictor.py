@@ -427,9 +427,9 @@ def load(path: str | os.PathLike[str]) -> Any:
     Reads JSON and safetensors only; no code from the directory is executed. Raises ArtifactError
     when a file is missing or corrupted or the format version does not match.
     """
-    from needmap.recommend.recommender import is_recommender, load_recommender
+    if (Path(path) / "recommender.json").is_file() and not (Path(path) / "model.json").exists():
+        from needmap.recommend.recommender import load_recommender
 
-    if is_recommender(path) and not (Path(path) / "model.json").exists():
         return load_recommender(path)
     contents = load_artifact(path)
     desc = contents.model

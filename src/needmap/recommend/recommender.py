@@ -35,25 +35,27 @@ FAISS_FROM_ITEMS = 200_000
 BACKENDS = ("auto", "exact", "faiss")
 
 
-#: Where each algorithm lives (a network's module, and torch with it, is imported when first asked for).
-_PLACES = {
-    "two_tower": ("needmap.recommend.two_tower", "TwoTower"),
-    "sasrec": ("needmap.recommend.sasrec", "SASRec"),
-    "ease": ("needmap.recommend.baselines", "EASE"),
-    "itemknn": ("needmap.recommend.baselines", "ItemKNN"),
-    "popular": ("needmap.recommend.baselines", "Popular"),
-}
-MODEL_NAMES = tuple(_PLACES)
+#: The algorithms by name (:func:`algorithm_class`).
+MODEL_NAMES = ("two_tower", "sasrec", "ease", "itemknn", "popular")
 
 
 def algorithm_class(name: str) -> type[Algorithm]:
-    """The algorithm class by name (an unknown name is a ConfigError)."""
-    import importlib
+    """The algorithm class by name (an unknown name is a ConfigError); a network's module, and torch with it,
+    is imported when first asked for."""
+    if name == "two_tower":
+        from needmap.recommend.two_tower import TwoTower
 
-    if name not in _PLACES:
+        return TwoTower
+    if name == "sasrec":
+        from needmap.recommend.sasrec import SASRec
+
+        return SASRec
+    from needmap.recommend.baselines import EASE, ItemKNN, Popular
+
+    found: dict[str, type[Algorithm]] = {"ease": EASE, "itemknn": ItemKNN, "popular": Popular}
+    if name not in found:
         raise ConfigError(f"recommender model {name!r} is unknown; expected one of {', '.join(MODEL_NAMES)}.")
-    module, attribute = _PLACES[name]
-    return getattr(importlib.import_module(module), attribute)
+    return found[name]
 
 
 def make_algorithm(name: str, params: dict[str, Any] | None = None) -> Algorithm:

@@ -19,7 +19,7 @@ from needmap.output_files import refuse_overwriting_inputs, replaced_note
 @friendly_errors
 def recommend(
     model_dir: Path = typer.Argument(
-        ..., metavar="MODEL", help="A recommender directory (needmap train --task recommend)."
+        ..., metavar="MODEL", help="A recommender directory (written by needmap train for the recommend task)."
     ),
     customers: str = typer.Option(..., "--customers", help="A file of customer ids (CSV / Parquet / JSON lines)."),
     out: Path = typer.Option(..., "--out", "-o", help="The recommendations: .parquet, .csv or .jsonl."),
@@ -49,7 +49,7 @@ def recommend(
     if not is_recommender(model_dir):
         raise ConfigError(
             f"{model_dir} is not a recommender directory (no recommender.json); expected one written by "
-            "needmap train --task recommend."
+            "needmap train for the recommend task."
         )
     refuse_overwriting_inputs(out, "--out", customers=customers, model=model_dir)
     rec = load_recommender(model_dir)
