@@ -241,7 +241,11 @@ def main() -> None:
     parser.add_argument("--max-time", type=float, default=None, help="Seconds per network fit (None: no cap).")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/recommend.json"))
+    parser.add_argument("--tables", type=Path, nargs="+", help="Print the tables of these result files, merged.")
     args = parser.parse_args()
+    if args.tables:
+        print(markdown(merged([json.loads(path.read_text()) for path in args.tables])))
+        return
     if args.threads:
         import torch
 
@@ -278,6 +282,16 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2, default=str))
     print(markdown(report))
+
+
+def merged(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several result files as one: each dataset's models together (a later file's model replaces an earlier)."""
+    out: dict[str, Any] = {"datasets": {}}
+    for report in reports:
+        for name, entry in report["datasets"].items():
+            into = out["datasets"].setdefault(name, {**entry, "models": {}})
+            into["models"].update(entry["models"])
+    return out
 
 
 def markdown(report: dict[str, Any]) -> str:
