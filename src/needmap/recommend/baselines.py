@@ -143,7 +143,7 @@ class EASE(Algorithm):
         x = data.matrix()
         gram = torch.from_numpy(np.asarray((x.T @ x).todense(), dtype=np.float64))
         gram.diagonal().add_(float(self.l2))
-        p = torch.linalg.inv(gram)
+        p = torch.cholesky_inverse(torch.linalg.cholesky(gram))  # the Gram matrix plus l2 is positive definite
         b = -p / p.diagonal().unsqueeze(0)
         b.diagonal().zero_()
         self.state_ = {"weights": b.to(torch.float32).numpy()}
