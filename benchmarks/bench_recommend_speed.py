@@ -56,10 +56,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's setting).")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/recommend_speed.json"))
     args = parser.parse_args()
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from needmap.recommend.algorithm import histories_of
     from needmap.recommend.top_k import exact_top_k, faiss_index, faiss_top_k
     from needmap.recommend.two_tower import TwoTower
@@ -69,7 +72,7 @@ def main() -> None:
               "threads": torch.get_num_threads(), "customers": args.customers, "items": args.items,
               "events": len(data)}  # fmt: skip
     started = time.perf_counter()
-    model = TwoTower(epochs=1, batch_size=args.batch_size, seed=0).fit(data)
+    model = TwoTower(epochs=1, batch_size=args.batch_size, seed=0, threads=args.threads).fit(data)
     train_s = time.perf_counter() - started
     summary = model.summary()
     result["two_tower_epoch_s"] = round(train_s, 2)
