@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from needmap import load as nm_load
 from needmap.errors import ConfigError, DataError
 from needmap.recommend.generate import planted_interactions
 from needmap.recommend.interactions import from_arrays
@@ -80,3 +81,16 @@ def test_bad_k_and_backend(fitted: Recommender) -> None:
         fitted.recommend(["c1"], k=0)
     with pytest.raises(ConfigError, match="faiss needs a retrieval network"):
         fitted.recommend(["c1"], k=3, backend="faiss")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["sasrec", "two_tower", "itemknn", "popular"])
+def test_every_model_round_trips_through_its_directory(model: str, tmp_path) -> None:
+    data, _, _ = planted_interactions(customers=60, items=24, events=6, seed=9)
+    options = {"epochs": 2, "threads": 1} if model in ("sasrec", "two_tower") else {}
+    fitted = Recommender(model, **options).fit(data)
+    fitted.save(tmp_path / model)
+    loaded = nm_load(tmp_path / model)
+    ids = ["c0", "c7", "c59", "nobody"]
+    assert loaded.recommend(ids, k=5).equals(fitted.recommend(ids, k=5))
+    assert loaded.recommend(ids, k=5, keep_seen=True).equals(fitted.recommend(ids, k=5, keep_seen=True))
