@@ -69,6 +69,7 @@ def main() -> None:
     }  # fmt: skip
     if args.model == "SASRec":
         config.update({"MAX_ITEM_LIST_LENGTH": 50, "loss_type": "CE", "train_neg_sample_args": None})
+    os.chdir(tmp)  # RecBole writes log/ and log_tensorboard/ into the working directory
     started = time.time()
     result = run_recbole(model=args.model, dataset=args.dataset, config_dict=config, saved=True)
     print(json.dumps({"dataset": args.dataset, "model": args.model, "seed": args.seed, "epochs": args.epochs,
