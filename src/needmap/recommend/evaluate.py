@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from needmap.errors import ConfigError, DataError
 from needmap.metrics.ranking import per_customer, ranking_metrics
-from needmap.recommend.interactions import read_interactions
+from needmap.recommend.interactions import ids_like, read_interactions
 from needmap.recommend.recommender import Recommender
 from needmap.recommend.split import HeldOut
 
@@ -25,12 +25,9 @@ from needmap.recommend.split import HeldOut
 def held_out_of(rec: Recommender, new: Any) -> tuple[pa.Array, np.ndarray, HeldOut]:
     """The new log's customers (ids), their model indices (-1: unknown) and the items to find."""
     index = rec.customer_index(new.customer_ids)
-    ids = new.item_ids
-    if ids.type != rec.data_.item_ids.type:
-        try:
-            ids = pc.cast(ids, rec.data_.item_ids.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise DataError(f"{new.source}: the items are {ids.type}; expected {rec.data_.item_ids.type}.") from None
+    ids = ids_like(new.item_ids, rec.data_.item_ids)
+    if ids is None:
+        raise DataError(f"{new.source}: the items are {new.item_ids.type}; expected {rec.data_.item_ids.type}.")
     to_model = pc.index_in(ids, value_set=rec.data_.item_ids).fill_null(-1).to_numpy(zero_copy_only=False)
     starts = new.starts()
     histories = rec.histories(index)

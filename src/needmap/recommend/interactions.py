@@ -91,6 +91,19 @@ class Interactions:
         )
 
 
+def ids_like(values: pa.Array, ids: pa.Array) -> pa.Array | None:
+    """``values`` read as ids of the type of ``ids`` (as they are when already of it); None when they cannot be
+    read so (text that is no number for numeric ids): the caller says what was expected."""
+    import pyarrow.compute as pc
+
+    if values.type == ids.type:
+        return values
+    try:
+        return pc.cast(values, ids.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
 def from_arrays(
     customer: Sequence[Any] | np.ndarray,
     item: Sequence[Any] | np.ndarray,

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from needmap.errors import ArtifactError, ConfigError, DataError
 from needmap.recommend.algorithm import Algorithm
-from needmap.recommend.interactions import Interactions, read_interactions
+from needmap.recommend.interactions import Interactions, ids_like, read_interactions
 
 FORMAT_VERSION = 1
 FILES = ("recommender.json", "weights.safetensors", "metrics.json", "card.md")
@@ -140,15 +140,13 @@ class Recommender:
 
         given = customers if isinstance(customers, (pa.Array, pa.ChunkedArray)) else pa.array(list(customers))
         known = self.data_.customer_ids
-        if given.type != known.type:
-            try:
-                given = pc.cast(given, known.type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise DataError(
-                    f"the customers are {given.type} and cannot be read as the model's customer ids ({known.type})"
-                    "; expected ids of the kind the model was trained on."
-                ) from None
-        found = pc.index_in(given, value_set=known)
+        read = ids_like(given, known)
+        if read is None:
+            raise DataError(
+                f"the customers are {given.type} and cannot be read as the model's customer ids ({known.type})"
+                "; expected ids of the kind the model was trained on."
+            )
+        found = pc.index_in(read, value_set=known)
         return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
     def eligible_mask(self, allow: Sequence[Any] | None = None, items: Any = None, eligible: str | None = None,

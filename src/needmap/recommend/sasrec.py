@@ -32,8 +32,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -41,8 +40,9 @@ import torch
 from torch import nn
 
 from needmap.errors import ConfigError
-from needmap.recommend.algorithm import Algorithm, histories_of
+from needmap.recommend.algorithm import Algorithm, histories_of, torch_threads
 from needmap.recommend.interactions import Interactions
+from needmap.recommend.softmax import log_expected_counts
 
 LOSSES = ("auto", "full", "sampled")
 #: Histories scored per forward pass in ``score`` and ``vectors``.
@@ -130,7 +130,7 @@ class SASRec(Algorithm):
                 "learn the next item from."
             )
         self.n_items_ = data.n_items
-        with _threads(self.threads), torch.random.fork_rng(devices=[]):
+        with torch_threads(self.threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
             self._net = self._build(data.n_items)
             self.summary_ = self._train(data, validation, inputs, targets)
@@ -250,13 +250,11 @@ class SASRec(Algorithm):
         }
 
     def _validation_ndcg(self, histories: list[np.ndarray], items: list[np.ndarray]) -> float:
-        from needmap.metrics.ranking import per_customer
-        from needmap.recommend.top_k import exact_top_k
+        from needmap.recommend.top_k import held_out_ndcg
 
         # blocks of at most about 2**26 scores, so a large catalogue does not take gigabytes per check
         batch = max(1, min(1024, 2**26 // max(1, self.n_items_)))
-        top, _ = exact_top_k(self, histories, 10, exclude=histories, batch=batch)
-        return float(per_customer(top, items)["ndcg"].mean())
+        return held_out_ndcg(self, histories, items, 10, batch=batch)
 
     # ----------------------------------------------------------------------------------------------------
     # a fitted model
@@ -278,7 +276,7 @@ class SASRec(Algorithm):
         net = self._net
         net.eval()
         out = np.zeros((len(histories), int(self.embedding_dim)), dtype=np.float32)
-        with _threads(self.threads), torch.inference_mode():
+        with torch_threads(self.threads), torch.inference_mode():
             for start in range(0, len(histories), SCORE_BATCH):
                 chunk = histories[start : start + SCORE_BATCH]
                 x = torch.from_numpy(_left_padded(chunk, int(self.max_len)))
@@ -292,7 +290,7 @@ class SASRec(Algorithm):
     def score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         """Inner products of each history's vector with every item's (float32)."""
         vectors = torch.from_numpy(self.vectors(histories))
-        with _threads(self.threads), torch.inference_mode():
+        with torch_threads(self.threads), torch.inference_mode():
             return self._net.logits(vectors).numpy().astype(np.float32, copy=False)
 
 
@@ -397,23 +395,10 @@ def _sampled_loss(net: Any, hidden: Any, target: Any, frequency: Any, negatives:
     n_items = len(frequency)
     drawn = torch.randint(0, n_items, (negatives,), generator=generator)
     candidates, label = torch.unique(torch.cat([target, drawn]), return_inverse=True)
-    log_q = torch.log(len(target) * frequency[candidates] + negatives / n_items).float()
+    log_q = log_expected_counts(frequency, candidates, len(target), negatives, n_items)
     logits = hidden @ net.item_embedding(candidates + 1).T - log_q
     return torch.nn.functional.cross_entropy(logits, label[: len(target)], reduction="sum")
 
 
 def _copy(state: dict[str, Any]) -> dict[str, Any]:
     return {k: v.detach().clone() for k, v in state.items()}
-
-
-@contextmanager
-def _threads(threads: int | None) -> Iterator[None]:
-    """torch's thread count set to ``threads`` for a block (None: unchanged), restored after."""
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    try:
-        yield
-    finally:
-        if threads is not None:
-            torch.set_num_threads(previous)

@@ -58,6 +58,19 @@ def exact_top_k(
     return items, scores
 
 
+def held_out_ndcg(
+    algorithm: Algorithm, histories: Sequence[np.ndarray], items: Sequence[np.ndarray], k: int, *, batch: int = BATCH
+) -> float:
+    """The mean NDCG@k over customers of the lists recommended from ``histories`` (each customer's own items
+    left out) against their held-out ``items``; 0 without a customer. What the networks watch to stop early."""
+    from needmap.metrics.ranking import per_customer
+
+    if len(items) == 0:
+        return 0.0
+    top, _ = exact_top_k(algorithm, histories, k, exclude=histories, batch=batch)
+    return float(per_customer(top, items)["ndcg"].mean())
+
+
 def _pairs(lists: Sequence[np.ndarray]) -> tuple[Any, Any]:
     import torch
 

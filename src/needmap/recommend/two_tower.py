@@ -41,43 +41,12 @@ from typing import Any
 import numpy as np
 
 from needmap.errors import ConfigError
-from needmap.recommend.algorithm import Algorithm, histories_of
+from needmap.recommend.algorithm import Algorithm, histories_of, torch_threads
 from needmap.recommend.interactions import Interactions
+from needmap.recommend.softmax import log_expected_counts, sampled_softmax_loss
 
 FEATURE_PREFIX = "item_feature."
 VALIDATION_K = 10
-
-
-def sampled_softmax_loss(
-    customers: Any, candidates: Any, candidate_items: Any, log_expected: Any, temperature: float
-) -> Any:
-    """Mean cross-entropy of each customer's own target among the candidates, with the logQ correction.
-
-    ``customers`` [B, d] and ``candidates`` [C, d] (C >= B) are vectors; candidate ``i < B`` is row ``i``'s
-    target, the others are negatives. ``candidate_items`` [C] are the candidates' item indices and
-    ``log_expected`` [C] the log of how often each is expected among the candidates (its sampling
-    probability, up to a constant). Logit ``(i, j)`` is ``customers[i] · candidates[j] / temperature -
-    log_expected[j]``; a candidate ``j != i`` of the same item as row ``i``'s target is masked out."""
-    import torch
-
-    rows = customers.shape[0]
-    logits = customers @ candidates.T / temperature - log_expected.unsqueeze(0)
-    positives = candidate_items[:rows]
-    hits = positives.unsqueeze(1) == candidate_items.unsqueeze(0)
-    hits[:, :rows].fill_diagonal_(False)
-    logits = logits.masked_fill(hits, -torch.inf)
-    return torch.nn.functional.cross_entropy(logits, torch.arange(rows, device=logits.device))
-
-
-def log_expected_counts(probability: Any, candidates: Any, rows: int, negatives: int, n_items: int) -> Any:
-    """The logQ correction of each candidate: the log of how many times it is expected among a batch's
-    candidates, ``rows * probability[item] + negatives / n_items`` (``rows`` targets drawn by the items'
-    training frequency ``probability``, ``negatives`` drawn uniformly). Without mixed negatives this is
-    ``log p(item)`` plus a constant, the correction of Yi et al. 2019."""
-    import torch
-
-    expected = rows * probability[candidates] + negatives / n_items
-    return torch.log(expected.clamp_min(1e-30)).to(torch.float32)
 
 
 def _network(
@@ -305,23 +274,17 @@ class TwoTower(Algorithm):
         from needmap.runtime.device import usable_cores
 
         self._check()
-        previous_threads = torch.get_num_threads()
-        torch.set_num_threads(int(self.threads or usable_cores()))
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(self.seed))
-                self._build(data.n_items, self._sparse(data.n_items))
-                self._train(data, validation)
-        finally:
-            torch.set_num_threads(previous_threads)
+        with torch_threads(self.threads or usable_cores()), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.seed))
+            self._build(data.n_items, self._sparse(data.n_items))
+            self._train(data, validation)
         self._store()
         return self
 
     def _train(self, data: Interactions, validation: Any) -> None:
         import torch
 
-        from needmap.metrics.ranking import per_customer
-        from needmap.recommend.top_k import exact_top_k
+        from needmap.recommend.top_k import held_out_ndcg
         from needmap.training.optimizers import LazyAdam
         from needmap.training.progress import EpochProgress
 
@@ -411,9 +374,8 @@ class TwoTower(Algorithm):
                 checked = validation is not None and (epoch % int(self.eval_every) == 0 or epoch == int(self.epochs))
                 if checked:
                     module.eval()
-                    top, _ = exact_top_k(self, histories, VALIDATION_K, exclude=histories)
+                    ndcg = held_out_ndcg(self, histories, truth, VALIDATION_K)
                     module.train()
-                    ndcg = float(per_customer(top, truth)["ndcg"].mean()) if len(truth) else 0.0
                     entry[f"valid_ndcg@{VALIDATION_K}"] = ndcg
                     if ndcg > best:
                         best, since_best = ndcg, 0

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from needmap.errors import ConfigError
-from needmap.recommend.interactions import Interactions
+from needmap.recommend.interactions import Interactions, ids_like
 
 #: The options of ``needmap train`` that recommender networks share, by name.
 SHARED_NETWORK_OPTIONS = (
@@ -60,15 +60,12 @@ def item_attribute_codes(
             raise ConfigError(
                 f"the item table has no column {name!r}; expected one of {', '.join(table.column_names)}."
             )
-    keys = table.column(key)
     ids = interactions.item_ids
-    if keys.type != ids.type:
-        try:
-            keys = pc.cast(keys, ids.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise ConfigError(
-                f"the item table's column {key!r} is {keys.type}; expected the log's item ids ({ids.type})."
-            ) from None
+    keys = ids_like(table.column(key).combine_chunks(), ids)
+    if keys is None:
+        raise ConfigError(
+            f"the item table's column {key!r} is {table.column(key).type}; expected the log's item ids ({ids.type})."
+        )
     rows = pc.index_in(ids, value_set=keys).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     found = rows >= 0
     codes: dict[str, np.ndarray] = {}
