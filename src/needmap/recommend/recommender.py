@@ -159,9 +159,13 @@ class Recommender:
         mask = None
         ids = self.data_.item_ids
         if allow is not None:
-            chosen = pa.array(list(allow))
-            if chosen.type != ids.type:
-                chosen = pc.cast(chosen, ids.type)
+            given = pa.array(list(allow))
+            chosen = ids_like(given, ids)
+            if chosen is None:
+                raise DataError(
+                    f"the allow-list's items are {given.type} ({_first(given)!r} first); the model's items are "
+                    f"{ids.type}: expected ids of that type."
+                )
             mask = pc.is_in(ids, value_set=chosen).to_numpy(zero_copy_only=False)
         if eligible is not None:
             if items is None:
@@ -183,9 +187,13 @@ class Recommender:
                     raise DataError(
                         f"the item table's column {eligible!r} is {flags.type}; expected true/false (or 1/0)."
                     ) from None
-            keys = table.column(key)
-            if keys.type != ids.type:
-                keys = pc.cast(keys, ids.type)
+            given = table.column(key).combine_chunks()
+            keys = ids_like(given, ids)
+            if keys is None:
+                raise DataError(
+                    f"the item table's column {key!r} is {given.type} ({_first(given)!r} first); the model's items "
+                    f"are {ids.type}: expected ids of that type (item_column= names the item column)."
+                )
             yes = keys.filter(pc.fill_null(flags, False))
             in_table = pc.is_in(ids, value_set=yes).to_numpy(zero_copy_only=False)
             mask = in_table if mask is None else mask & in_table
@@ -414,3 +422,8 @@ def default_card(rec: Recommender) -> str:
     if verdict:
         lines += ["", f"Verdict: {verdict}"]
     return "\n".join(lines) + "\n"
+
+
+def _first(values: pa.Array) -> Any:
+    """The first value of ``values``, for an error message (None when empty)."""
+    return values[0].as_py() if len(values) else None
