@@ -69,7 +69,8 @@ bench-env: $(PEERS_STAMP)
 
 # make bench-env-recbole: RecBole in its own environment (benchmarks/.venv-recbole): it needs ray<=2.6.3 and
 # numpy<2, which the other peers (FuxiCTR: ray>=2.52; PyMC-Marketing: numpy>=2) cannot share; setuptools<81
-# because ray 2.6.3 imports pkg_resources. For benchmarks/peers/recbole_sasrec.py.
+# because ray 2.6.3 imports pkg_resources; scipy<1.13 because RecBole 1.2.1's LightGCN builds its graph with
+# dok_matrix._update, which scipy 1.13 removed. For benchmarks/peers/recbole_sasrec.py.
 RECBOLE := benchmarks/.venv-recbole
 RECBOLE_STAMP := $(RECBOLE)/.installed
 
@@ -77,7 +78,7 @@ $(RECBOLE_STAMP):
 	$(PY) -m venv $(RECBOLE)
 	$(RECBOLE)/bin/python -m pip install -q --upgrade pip
 	$(RECBOLE)/bin/pip install -q torch==2.13.0
-	$(RECBOLE)/bin/pip install -q torch==2.13.0 recbole==1.2.1 "numpy<2" "setuptools>=77.0.3,<81"
+	$(RECBOLE)/bin/pip install -q torch==2.13.0 recbole==1.2.1 "numpy<2" "scipy<1.13" "setuptools>=77.0.3,<81"
 	$(RECBOLE)/bin/python -c "import recbole.quick_start, numpy; print('recbole', recbole.__version__, 'numpy', numpy.__version__)"
 	touch $(RECBOLE_STAMP)
 

@@ -38,6 +38,8 @@ from needmap.output_files import replacement_under_way, temporary_path
 READ_ATTEMPTS = 50
 #: How long a reader waits for a model path left empty between two renames (where the swap is not available).
 GAP_WAIT_S = 5.0
+#: The file that makes a directory a needmap model of each kind (a zoo model, a recommender, an uplift model).
+MARKERS = ("model.json", "recommender.json", "uplift.json")
 
 
 def check_model_destination(target: Path, model_files: frozenset[str]) -> bool:
@@ -61,7 +63,7 @@ def check_model_destination(target: Path, model_files: frozenset[str]) -> bool:
     if not entries:
         return False
     foreign = [name for name in entries if name not in model_files]
-    if foreign or "model.json" not in entries:
+    if foreign or not any(name in entries for name in MARKERS):
         shown = ", ".join(foreign[:5] or entries[:5]) + (", …" if len(foreign or entries) > 5 else "")
         raise ConfigError(
             f"'{target}' is a directory that is not a needmap model (it holds {shown}); expected a new or empty "

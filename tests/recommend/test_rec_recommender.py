@@ -69,6 +69,8 @@ def test_save_load_round_trip_gives_identical_lists(fitted: Recommender, tmp_pat
     ids = ["c0", "c10", "c77", "nobody"]
     assert loaded.recommend(ids, k=10).equals(fitted.recommend(ids, k=10))
     assert not list(tmp_path.glob(".*staging*"))
+    fitted.save(tmp_path / "rec")  # a recommender directory is replaced by the next save
+    assert load_recommender(tmp_path / "rec").recommend(ids, k=10).equals(fitted.recommend(ids, k=10))
 
 
 def test_the_model_path_is_checked(fitted: Recommender, tmp_path) -> None:
