@@ -30,7 +30,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("models", ("models",)),
     ("training", ("training", "calibration")),
     ("artifact", ("artifact", "card", "model_place")),
-    ("workflows", ("workflows", "estimator", "training_rows", "predictor", "score_columns", "tracking", "recommend")),
+    (
+        "workflows",
+        ("workflows", "estimator", "training_rows", "predictor", "score_columns", "tracking", "recommend", "uplift"),
+    ),
     ("report", ("report",)),
     ("faces", ("", "__main__", "cli", "display", "demo")),
 )

@@ -27,13 +27,25 @@ if TYPE_CHECKING:
     from needmap.events.api import features
     from needmap.predictor import Predictor
     from needmap.recommend.recommender import Recommender
+    from needmap.uplift.model import UpliftModel
 
-__all__ = ["Model", "NeedmapError", "Predictor", "Recommender", "__version__", "clone", "features", "load", "read"]
+__all__ = [
+    "Model",
+    "NeedmapError",
+    "Predictor",
+    "Recommender",
+    "UpliftModel",
+    "__version__",
+    "clone",
+    "features",
+    "load",
+    "read",
+]
 
 
 def __getattr__(name: str) -> Any:
-    """``needmap.read``, ``Model``, ``Predictor``, ``Recommender``, ``clone``, ``load``, ``features``: imported
-    when first asked."""
+    """``needmap.read``, ``Model``, ``Predictor``, ``Recommender``, ``UpliftModel``, ``clone``, ``load``,
+    ``features``: imported when first asked."""
     if name == "read":
         from needmap.data.read import read as value
     elif name == "Model":
@@ -48,6 +60,8 @@ def __getattr__(name: str) -> Any:
         from needmap.predictor import Predictor as value
     elif name == "Recommender":
         from needmap.recommend.recommender import Recommender as value
+    elif name == "UpliftModel":
+        from needmap.uplift.model import UpliftModel as value
     else:
         raise AttributeError(f"module 'needmap' has no attribute {name!r}")
     globals()[name] = value

@@ -422,7 +422,8 @@ def as_predictor(fitted: Any) -> Predictor:
 
 def load(path: str | os.PathLike[str]) -> Any:
     """Load a model directory written by :meth:`Predictor.save` (or ``needmap train``); a recommender's
-    directory (``needmap train --task recommend``, :meth:`needmap.Recommender.save`) gives a Recommender.
+    directory (``needmap train --task recommend``, :meth:`needmap.Recommender.save`) gives a Recommender, an
+    uplift model's (``needmap train --task uplift``) an :class:`~needmap.uplift.model.UpliftPredictor`.
 
     Reads JSON and safetensors only; no code from the directory is executed. Raises ArtifactError
     when a file is missing or corrupted or the format version does not match.
@@ -431,6 +432,10 @@ def load(path: str | os.PathLike[str]) -> Any:
         from needmap.recommend.recommender import load_recommender
 
         return load_recommender(path)
+    if (Path(path) / "uplift.json").is_file() and not (Path(path) / "model.json").exists():
+        from needmap.uplift.model import load_uplift
+
+        return load_uplift(path)
     contents = load_artifact(path)
     desc = contents.model
     try:

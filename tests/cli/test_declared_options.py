@@ -23,6 +23,7 @@ from needmap.models.options import NetworkOptions
 from needmap.preprocessing.config import PreprocessConfig
 from needmap.recommend.options import RecommendOptions
 from needmap.training.config import TrainConfig
+from needmap.uplift.options import UpliftOptions
 from needmap.workflows.config_file import OPTION_GROUPS, OTHER_KEYS, parse_config, yaml_key
 from needmap.workflows.run_options import ModelOptions, RunOptions, TuneOptions
 from needmap.workflows.tune import run_tune
@@ -66,7 +67,7 @@ def _declared(groups: tuple) -> dict[str, type]:
 
 def test_every_declared_option_is_a_flag_of_train_and_every_flag_is_declared() -> None:
     params = {p.name: p for p in _command("train").params}
-    declared = _declared((*TRAIN_GROUPS, ReadOptions, RecommendOptions))
+    declared = _declared((*TRAIN_GROUPS, ReadOptions, RecommendOptions, UpliftOptions))
     assert set(params) == set(declared) | set(TRAIN_ONLY)
     for name, group in declared.items():
         opts = [*params[name].opts, *params[name].secondary_opts]

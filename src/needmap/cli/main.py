@@ -22,6 +22,7 @@ def registered_app() -> typer.Typer:
         recommend,
         report,
         schema,
+        target,
         train,
         tune,
     )

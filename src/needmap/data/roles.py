@@ -28,9 +28,9 @@ def _names_or_list(value: Any) -> str | None:
 
 def _tasks(value: Any) -> str | None:
     given = parse_column_list(value) if isinstance(value, (str, list, tuple)) else None
-    if value is None or (given and all(t in TASKS for t in given)) or given == ["recommend"]:
+    if value is None or (given and all(t in TASKS for t in given)) or given in (["recommend"], ["uplift"]):
         return None
-    return f"one of {', '.join(TASKS)} (one for every target, or one per target), or recommend"
+    return f"one of {', '.join(TASKS)} (one for every target, or one per target), recommend or uplift"
 
 
 def _columns(key: str) -> Any:
@@ -87,7 +87,8 @@ _HELP = {
     "task": "binary, multiclass or regression (inferred from the target when not given), or ltv: a spend over a "
     "horizon, most of it 0 (a zero-inflated log-normal head: the chance to buy and the expected spend; never "
     "inferred); for several targets one for all or one per target; recommend: a recommender from an event log "
-    "(with --customer and --item, no target).",
+    "(with --customer and --item, no target); uplift: whom a campaign changes, from a randomized test (--target "
+    "the outcome, with --treatment and --control).",
     "drop": "Columns to leave out.",
     "id": "Identifier columns: kept in the scores, never inputs.",
     "categorical": "Columns to treat as categorical.",

@@ -239,3 +239,26 @@ def build_recommender_report(
         found = evaluate_on_log(rec, data, k=int(metrics.get("k", 10)))
         metrics = {**metrics, "later": found}
     return write_text_atomic(recommender_page(metrics, facts_, title or f"Recommender {Path(model_dir).name}"), out)
+
+
+def build_uplift_report(
+    model_dir: str | os.PathLike[str], *, out: str | os.PathLike[str], title: str | None = None
+) -> Path:
+    """The page of an uplift model directory (:mod:`needmap.report.uplift_page`)."""
+    from needmap.report.uplift_page import uplift_page
+    from needmap.uplift.model import load_uplift
+
+    predictor = load_uplift(model_dir)
+    params = predictor.params
+    facts_ = {
+        "learner": predictor.learner
+        + (f" over {params['base']}" if predictor.learner in ("s", "t", "x", "dr") else ""),
+        "treatment": f"{params['treatment']} (control: {predictor.arms[0]})",
+        "offers": ", ".join(predictor.offers),
+        "outcome": f"{params['outcome']} ({'0/1' if predictor.task == 'binary' else 'an amount'})",
+        "rows": ", ".join(f"{arm} {count:,}" for arm, count in (predictor.report_.get("arms") or {}).items()),
+    }
+    page_html = uplift_page(
+        predictor.metrics_, predictor.report_, facts_, title or f"Uplift model {Path(model_dir).name}"
+    )
+    return write_text_atomic(page_html, out)

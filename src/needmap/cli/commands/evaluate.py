@@ -40,6 +40,13 @@ def evaluate(
 
         evaluate_recommender_command(model_dir, data, json_out)
         return
+    from needmap.uplift.model import is_uplift
+
+    if is_uplift(model_dir):
+        from needmap.cli.uplift_outcome import evaluate_uplift_command
+
+        evaluate_uplift_command(model_dir, data, json_out)
+        return
     from needmap.workflows.evaluate import evaluate_with_baselines, saved_baselines
     from needmap.workflows.predict import write_json
 

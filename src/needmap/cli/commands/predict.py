@@ -56,6 +56,11 @@ def predict(
     if data is None:
         raise ConfigError("no rows to score; expected a FILE of rows, or --events LOG --as-of DATE.")
     refuse_overwriting_inputs(out, "--out", data=data, model=model_dir)
+    from needmap.uplift.model import is_uplift
+
+    if is_uplift(model_dir):
+        _predict_uplift(model_dir, data, out)
+        return
     loaded = load(model_dir)
     existed = out.exists()
     with reading_notes():
@@ -65,6 +70,23 @@ def predict(
     for note in [*report.get("notes", []), *transform_notes(report)]:
         console.print(labelled("note:", "yellow", note))
     out_console.print(f"{rows} rows scored, written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
+
+
+def _predict_uplift(model_dir: Path, data: str, out: Path) -> None:
+    """``needmap predict`` with an uplift model: the id columns, uplift_<offer> per offer, best_offer."""
+    from needmap.data.read import read
+    from needmap.data.write import write_table
+    from needmap.uplift.model import load_uplift
+
+    predictor = load_uplift(model_dir)
+    existed = out.exists()
+    with reading_notes():
+        scores = predictor.predict(read(data))
+    path = write_table(scores, out)
+    out_console.print(
+        f"{scores.num_rows} rows scored (uplift of {', '.join(predictor.offers)} against {predictor.arms[0]}), "
+        f"written to [bold]{escape(str(path))}[/]{replaced_note(existed)}"
+    )
 
 
 def _predict_events(model_dir: Path, data: str | None, events: str | None, as_of: str | None, out: Path) -> None:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from needmap.cli.base import Delimiter, Encoding, app, friendly_errors, out_console, read_table
 from needmap.cli.options import with_options
 from needmap.data.read_options import ReadOptions
+from needmap.errors import ConfigError
 from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
@@ -37,6 +38,20 @@ def report(
 
         existed = out.exists()
         path = build_recommender_report(model_dir, data, out=out, title=title)
+        out_console.print(f"report written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
+        return
+    from needmap.uplift.model import is_uplift
+
+    if is_uplift(model_dir):
+        from needmap.report.build import build_uplift_report
+
+        if data is not None:
+            raise ConfigError(
+                f"an uplift model's report shows its test rows; DATA ({data}) is not read. Expected the model alone "
+                "(needmap evaluate MODEL FILE judges it on other rows)."
+            )
+        existed = out.exists()
+        path = build_uplift_report(model_dir, out=out, title=title)
         out_console.print(f"report written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
         return
     table = read_table(data, delimiter, encoding, options[ReadOptions]) if data is not None else None

@@ -19,6 +19,7 @@ from needmap.models.options import NetworkOptions
 from needmap.preprocessing.config import PreprocessConfig
 from needmap.recommend.options import RecommendOptions
 from needmap.training.config import TrainConfig
+from needmap.uplift.options import UpliftOptions
 from needmap.workflows.run_options import ModelOptions, RunOptions
 
 #: Every option ``needmap train`` takes, by group (the Python API's keywords and the YAML file's keys).
@@ -29,7 +30,7 @@ TRAIN_GROUPS = (ColumnRoles, PreprocessConfig, NetworkOptions, TrainConfig, Mode
     epilog="Example: needmap train bank.csv --target y --drop duration --hidden 256,128 --epochs 30 --out models/bank"
 )
 @friendly_errors
-@with_options(*TRAIN_GROUPS, ReadOptions, RecommendOptions)
+@with_options(*TRAIN_GROUPS, ReadOptions, RecommendOptions, UpliftOptions)
 def train(
     data: str = typer.Argument(..., help="Labelled rows: CSV / Parquet / JSON lines file."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
@@ -58,6 +59,15 @@ def train(
     if recommend:
         flags = ", ".join("--" + name.replace("_", "-") for name in recommend)
         raise ConfigError(f"{flags} belong to a recommender; expected --task recommend with them.")
+    uplift = options.pop(UpliftOptions)
+    if options[ColumnRoles].get("task") in ("uplift", ["uplift"]):
+        from needmap.cli.uplift_outcome import train_uplift_command
+
+        train_uplift_command(data, out, model, options, uplift, params_from(param), started)
+        return
+    if uplift:
+        flags = ", ".join("--" + name.replace("_", "-") for name in uplift)
+        raise ConfigError(f"{flags} belong to an uplift model; expected --task uplift with them.")
     given, file_model, file_params = options_with_file(options, config)
     if not given[ColumnRoles].get("target"):
         raise ConfigError("no target column given; expected --target COLUMN (or 'target:' in --config).")

@@ -1,0 +1,177 @@
+"""``needmap train --task uplift``: every uplift learner (or the one asked for) on the same rows, judged on
+held-out test rows, the best by validation kept.
+
+The campaign's rows are split once: a test share (stratified by arm and outcome) that no learner sees, and the
+rest, from which each learner holds out its validation rows with the same seed. Each learner's predicted
+effects are judged per offer on the test rows (:mod:`needmap.uplift.evaluate`); so is a plain response model
+(LightGBM predicting the outcome from the features, what a team without uplift would target with), whose Qini
+coefficient shows what ranking by the chance to buy gives. The learner kept is the one with the largest mean
+Qini coefficient over the offers on the validation rows, so that the test rows judge it without having chosen
+it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from needmap.errors import ConfigError
+from needmap.uplift.campaign_rows import campaign_arms, treatment_text
+from needmap.uplift.evaluate import evaluate_effects
+from needmap.uplift.model import LEARNER_NAMES, UpliftModel, UpliftPredictor, _complete_rows, _source, outcome_values
+
+#: The learners tried when none is named: every one.
+DEFAULT_LEARNERS = LEARNER_NAMES
+RESPONSE = "response model"
+
+
+@dataclass
+class UpliftOutcome:
+    """What :func:`train_uplift` produced: the chosen predictor and every candidate's metrics."""
+
+    predictor: UpliftPredictor
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _mean_qini(result: Mapping[str, Any]) -> float:
+    values = [arm["qini_coefficient"] for arm in result["arms"].values()]
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("-inf")
+
+
+def train_uplift(
+    data: Any,
+    *,
+    treatment: str,
+    control: str,
+    outcome: str,
+    learners: Sequence[str] | None = None,
+    test_share: float = 0.2,
+    k: float = 0.3,
+    say: Callable[[str], None] | None = None,
+    **model: Any,
+) -> UpliftOutcome:
+    """Fit each learner of ``learners`` (default: all) with the options ``model`` (those of
+    :class:`~needmap.uplift.model.UpliftModel`), judge them and the response model on the test rows, and return
+    the one chosen by validation with every candidate's metrics."""
+    from needmap.data.read import read
+    from needmap.data.split import split_indices
+
+    chosen_learners = list(learners or DEFAULT_LEARNERS)
+    unknown = [name for name in chosen_learners if name not in LEARNER_NAMES]
+    if unknown:
+        raise ConfigError(f"uplift learner(s) {unknown}; expected some of {', '.join(LEARNER_NAMES)}.")
+    if not 0 < test_share < 1:
+        raise ConfigError(f"test share {test_share}; expected a share between 0 and 1.")
+    table = data if isinstance(data, pa.Table) else read(data)
+    table, rows_report = _complete_rows(table, treatment, outcome, model.get("propensity"))
+    file = _source(table)
+    y, task = outcome_values(table, outcome, file)
+    arms = campaign_arms(treatment_text(table.column(treatment)), y, control, column=treatment,
+                         outcome_column=outcome, file=file, shares=model.get("shares"))  # fmt: skip
+    seed = int(model.get("seed", 0))
+    train_idx, test_idx = split_indices(
+        table.num_rows, method="stratified", test_size=test_share, seed=seed, y=arms.index * 2 + (y > 0)
+    )
+    train, test = table.take(pa.array(train_idx)), table.take(pa.array(test_idx))
+    test_arms = campaign_arms(treatment_text(test.column(treatment)), y[test_idx], control, column=treatment,
+                              outcome_column=outcome, file=file, known=arms.names)  # fmt: skip
+    results: dict[str, Any] = {}
+    fitted: dict[str, UpliftPredictor] = {}
+    for name in chosen_learners:
+        if say:
+            say(f"fitting the {name} learner")
+        predictor = (
+            UpliftModel(name, treatment=treatment, control=control, outcome=outcome, **model).fit(train).predictor_
+        )
+        assert predictor is not None
+        fitted[name] = predictor
+        results[name] = {
+            "validation": predictor.metrics_.get("validation"),
+            "test": evaluate_effects(predictor.effects(test), test_arms, y[test_idx], task, k=k),
+        }
+    response = _response_scores(train, test, outcome, task, [treatment, *_names(model.get("drop"))],
+                                model.get("id"), seed)  # fmt: skip
+    results[RESPONSE] = {"test": evaluate_effects(np.repeat(response[:, None], len(arms.offers), axis=1), test_arms,
+                                                  y[test_idx], task, k=k)}  # fmt: skip
+    ranked = sorted(
+        fitted, key=lambda n: _mean_qini(results[n]["validation"]) if results[n]["validation"] else float("-inf"),
+        reverse=True,
+    )  # fmt: skip
+    best = ranked[0]
+    chosen = fitted[best]
+    metrics = {
+        "task": "uplift",
+        "chosen": best,
+        "why": "largest mean Qini coefficient over the offers on the validation rows"
+        if len(fitted) > 1
+        else "the only learner fitted",
+        "rows": {**rows_report, "train": len(train_idx), "test": len(test_idx)},
+        "arms": dict(zip(arms.names, arms.counts.tolist(), strict=True)),
+        "outcome_kind": "conversion (0/1)" if task == "binary" else "amount",
+        "k": k,
+        "candidates": results,
+        "verdict": verdict_text(results, best),
+    }
+    chosen.metrics_ = {**chosen.metrics_, **metrics}
+    return UpliftOutcome(chosen, metrics)
+
+
+def _names(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _response_scores(
+    train: pa.Table, test: pa.Table, outcome: str, task: str, not_inputs: list[str], ids: Any, seed: int
+) -> np.ndarray:
+    """P(outcome) (or the expected amount) of a LightGBM response model fitted on the training rows, for the test
+    rows: the ranking of a team that targets those most likely to buy."""
+    from needmap.preprocessing.config import PreprocessConfig
+    from needmap.preprocessing.preprocess import Preprocessor
+    from needmap.preprocessing.roles_schema import schema_with_roles
+    from needmap.uplift.base_learner import fit_base
+
+    schema = schema_with_roles(train, outcome, "binary" if task == "binary" else "regression", drop=not_inputs, id=ids)
+    prep = Preprocessor(schema, PreprocessConfig()).fit(train)
+    y, _ = outcome_values(train, outcome, None)
+    fit = fit_base("lightgbm", prep.transform(train), y, task, list(prep.cardinalities_), seed=seed)
+    return fit.predict(prep.transform(test))
+
+
+def verdict_text(results: Mapping[str, Any], best: str) -> str:
+    """One paragraph: the chosen learner's test Qini coefficient per offer, how it compares with the others and
+    with the response model, and what that means for targeting."""
+    mine = results[best]["test"]["arms"]
+    offers = ", ".join(f"{arm} {m['qini_coefficient']:.4f}" for arm, m in mine.items())
+    others = {n: _mean_qini(r["test"]) for n, r in results.items() if n not in (best, RESPONSE)}
+    mean = _mean_qini(results[best]["test"])
+    response = _mean_qini(results[RESPONSE]["test"])
+    parts = [f"{best} is kept (validation). Its Qini coefficient on the test rows: {offers} (0 = random order)."]
+    better = [n for n, v in others.items() if v > mean]
+    if better:
+        top = max(better, key=lambda n: others[n])
+        parts.append(
+            f"On the test rows {top} ranks better ({others[top]:.4f} mean against {mean:.4f}): the validation rows "
+            "chose otherwise, so the two cannot be told apart with this many rows."
+        )
+    elif others:
+        parts.append(f"It is the best of the {len(others) + 1} learners on the test rows too.")
+    if response >= mean:
+        parts.append(
+            f"The response model ranks as well ({response:.4f}): the offers change whom the data cannot single out; "
+            "targeting by uplift gains nothing here."
+        )
+    else:
+        parts.append(
+            f"A response model (who buys) reaches {response:.4f}: targeting by the chance to buy would contact "
+            "many who buy anyway."
+        )
+    if mean <= 0:
+        parts.append("No learner ranks better than random: do not target by these scores.")
+    return " ".join(parts)
