@@ -17,6 +17,11 @@ from needmap.errors import ArtifactError, ConfigError
 from needmap.preprocessing.batch import FeatureBatch
 
 LIGHTGBM = "lightgbm"
+#: LightGBM's options inside the meta-learners unless the caller sets them: an effect of a few points is a weak
+#: signal, and trees grown as for a response model (31 leaves, leaves of 20 rows) fit its noise. Few leaves,
+#: each holding at least :data:`LEAF_SHARE` of the rows (and 20), and a slower rate smooth the effect.
+UPLIFT_LGBM = {"num_leaves": 7, "learning_rate": 0.03}
+LEAF_SHARE = 0.01
 
 
 @dataclass
@@ -100,17 +105,21 @@ def fit_base(
     threads: int | None = None,
     params: dict[str, Any] | None = None,
     train: dict[str, Any] | None = None,
+    for_effects: bool = True,
 ) -> BaseFit:
     """Fit an outcome model of ``kind`` ("lightgbm" or a zoo network's name) on ``x``, ``y``.
 
     With validation rows, LightGBM stops early on them and a network keeps its best epoch. ``params``: the
     model's own options (LightGBM's by its names, a network's hyper-parameters); ``train``: a network's
-    training options (epochs, lr, batch_size, ...)."""
+    training options (epochs, lr, batch_size, ...). ``for_effects``: LightGBM starts from :data:`UPLIFT_LGBM` and
+    leaves of :data:`LEAF_SHARE` of the rows (False: LightGBM's needmap defaults, as for a response model)."""
     if task not in ("binary", "regression"):
         raise ConfigError(f"task {task!r} for an outcome model; expected 'binary' or 'regression'.")
     if kind == LIGHTGBM:
         from needmap.workflows.baseline import fit_lightgbm
 
+        if for_effects:
+            params = {**UPLIFT_LGBM, "min_child_samples": max(20, round(LEAF_SHARE * len(y))), **(params or {})}
         baseline = fit_lightgbm(
             x, y, task, cardinalities, seed=seed, x_valid=x_valid, y_valid=y_valid, num_threads=threads,
             params=params or None,

@@ -140,7 +140,7 @@ def _response_scores(
     schema = schema_with_roles(train, outcome, "binary" if task == "binary" else "regression", drop=not_inputs, id=ids)
     prep = Preprocessor(schema, PreprocessConfig()).fit(train)
     y, _ = outcome_values(train, outcome, None)
-    fit = fit_base("lightgbm", prep.transform(train), y, task, list(prep.cardinalities_), seed=seed)
+    fit = fit_base("lightgbm", prep.transform(train), y, task, list(prep.cardinalities_), seed=seed, for_effects=False)
     return fit.predict(prep.transform(test))
 
 
