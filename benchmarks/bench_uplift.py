@@ -6,8 +6,8 @@
 
 Protocol, per seed: :func:`needmap.uplift.generate.campaign` draws ``--customers`` customers (control and two
 offers, a third each; the seed is the campaign's), split 70 / 30 into training and test rows (stratified by arm
-and outcome). needmap's six learners (S, T, X, DR over LightGBM; TARNet, DragonNet) fit on the training rows
-with their defaults (10% of them held out for early stopping); causalml's S, T and X learners fit on the same
+and outcome). needmap's seven learners (S, T, X, DR and the ensemble of S, X and DR over LightGBM; TARNet,
+DragonNet) fit on the training rows with their defaults (10% of them held out for early stopping); causalml's S, T and X learners fit on the same
 rows with LightGBM (``LGBMClassifier`` for outcomes, ``LGBMRegressor`` for X's effects, LightGBM's defaults),
 the categorical columns one-hot, the propensity given as each arm's share (the design, as needmap uses it).
 Each scores the test rows; per offer, on that offer's and the control's test rows: the Qini coefficient
@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-NEEDMAP = ("s", "t", "x", "dr", "tarnet", "dragonnet")
+NEEDMAP = ("s", "t", "x", "dr", "ensemble", "tarnet", "dragonnet")
 CAUSALML = ("causalml_s", "causalml_t", "causalml_x")
 CATEGORICAL = ("channel", "region", "noise_b")
 NUMERIC = ("recency_days", "frequency", "history_spend", "tenure_days", "visits_30d", "age", "newsletter", "noise_a")

@@ -3,8 +3,8 @@
 In the manner of the rtdl and TabM projects, which test the code of their READMEs: the Python blocks are
 executed, the command lines run with the command line's own parser, in a folder holding small tables of
 the shape the README names (``bank.csv``, ``holdout.csv``, ``new_customers.csv``, ``latin.csv``, and
-``invoices.parquet``, the committed slice of UCI Online Retail, and ``customers.csv``, three of its
-customer ids), and a
+``invoices.parquet``, the committed slice of UCI Online Retail, ``customers.csv``, three of its
+customer ids, and ``campaign.csv``, a generated randomized campaign), and a
 block that begins with ``$ needmap ...`` shows that command's output, compared with what it prints. A block
 is left out only under a ``<!-- not run by tests/test_readme.py: REASON -->`` line. Every command line of
 every block (the ones not run too) is parsed here against the command line, fast; running them trains
@@ -27,6 +27,7 @@ import typer.main
 import typer.testing
 
 from needmap.cli import app
+from needmap.uplift.generate import campaign
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 #: The shop's invoice lines of the README's purchase-log section: the committed slice of UCI Online Retail.
@@ -117,6 +118,7 @@ def readme_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "latin.csv").write_bytes("name,city\nana,porto\njoão,lisboa\n".encode("latin-1"))
     shutil.copyfile(RETAIL_SLICE, folder / "invoices.parquet")
     (folder / "customers.csv").write_text("CustomerID\n17511\n16549\n1\n")
+    pacsv.write_csv(campaign(3000, seed=1).table, folder / "campaign.csv")
     return folder
 
 

@@ -70,3 +70,18 @@ def test_uplift_options_need_the_uplift_task(campaign_file, tmp_path) -> None:
     code, text = run_cli("train", campaign_file, "--task", "uplift", "--target", "converted", "--treatment",
                          "treatment", "--out", tmp_path / "m")  # fmt: skip
     assert code != 0 and "needs --control" in text
+
+
+def test_target_with_a_response_model_ranks_by_the_chance_to_buy_and_says_it_is_not_causal(
+    campaign_file, tmp_path
+) -> None:
+    code, text = run_cli("train", campaign_file, "--target", "converted", "--id", "customer_id", "--drop",
+                         "spend,treatment", "--epochs", "1", "--no-baseline", "--out", tmp_path / "buyers")  # fmt: skip
+    assert code == 0, text
+    code, text = run_cli("target", tmp_path / "buyers", campaign_file, "--budget", "50", "--out", tmp_path / "l.csv")
+    assert code == 0, text
+    assert "ranks by the chance to buy, not by what the contact" in text
+    contacts = pcsv.read_csv(tmp_path / "l.csv")
+    assert contacts.column_names == ["customer_id", "offer", "probability", "expected_gain", "rank"]
+    assert contacts.num_rows == 50
+

@@ -40,7 +40,7 @@ def test_predict_gives_ids_as_they_came_an_uplift_per_offer_and_the_best(data) -
     assert not any(row["flag"] for row in predictor.report_["balance"]), "a randomized test is balanced"
 
 
-@pytest.mark.parametrize("learner", ["x", "dragonnet"])
+@pytest.mark.parametrize("learner", ["x", "ensemble", "dragonnet"])
 def test_save_load_round_trip_gives_identical_effects(data, tmp_path, learner) -> None:
     predictor = model(learner=learner, epochs=2).fit(data).predictor_
     predictor.save(tmp_path / "m")
@@ -107,3 +107,25 @@ def test_params_are_stored_as_given() -> None:
     assert m.set_params(learner="dr").learner == "dr" and m.learner == "x"
     with pytest.raises(ConfigError, match="unknown parameter"):
         m.set_params(colour="red")
+
+
+@pytest.mark.slow
+def test_a_zoo_network_as_the_meta_learners_outcome_model(data) -> None:
+    predictor = model(learner="t", base="mlp", epochs=2, params={"hidden": [16]}).fit(data).predictor_
+    assert [fit.kind for fit in predictor.fitted.models.values()] == ["mlp", "mlp", "mlp"]
+    effect = predictor.effects(data.slice(0, 100))
+    assert effect.shape == (100, 2) and np.isfinite(effect).all() and effect.std() > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("learner", ["x", "tarnet"])
+def test_an_amount_as_the_outcome(learner) -> None:
+    spend = campaign(6000, seed=8)
+    table = spend.table.drop_columns(["converted"])
+    predictor = model(learner=learner, outcome="spend", epochs=3).fit(table).predictor_
+    assert predictor.task == "regression"
+    effect = predictor.effects(table)
+    truth = spend.true_uplift("discount", outcome="spend")
+    assert abs(effect[:, 0].mean() - truth.mean()) < 1.0  # in the outcome's units (spend), not points
+    result = predictor.evaluate(table)
+    assert result["arms"]["discount"]["auuc"] is None and np.isfinite(result["arms"]["discount"]["qini_coefficient"])

@@ -246,13 +246,13 @@ def build_uplift_report(
 ) -> Path:
     """The page of an uplift model directory (:mod:`needmap.report.uplift_page`)."""
     from needmap.report.uplift_page import uplift_page
+    from needmap.uplift.meta import META_LEARNERS
     from needmap.uplift.model import load_uplift
 
     predictor = load_uplift(model_dir)
     params = predictor.params
     facts_ = {
-        "learner": predictor.learner
-        + (f" over {params['base']}" if predictor.learner in ("s", "t", "x", "dr") else ""),
+        "learner": predictor.learner + (f" over {params['base']}" if predictor.learner in META_LEARNERS else ""),
         "treatment": f"{params['treatment']} (control: {predictor.arms[0]})",
         "offers": ", ".join(predictor.offers),
         "outcome": f"{params['outcome']} ({'0/1' if predictor.task == 'binary' else 'an amount'})",

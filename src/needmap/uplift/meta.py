@@ -14,6 +14,7 @@ each row received and its outcome ``y``, and returns the effect of each offer fo
 - **DR** (doubly robust, Kennedy 2020): the pseudo-outcome ``mu_k - mu_0 + [arm=k](y - mu_k)/e_k -
   [arm=0](y - mu_0)/e_0``, with outcome models cross-fitted on two halves so that no row's nuisance saw its
   own outcome, regressed on the features.
+- **ensemble**: the mean of S's, X's and DR's effects.
 
 Propensities are the arms' shares among the rows (a randomized test) unless a propensity per row (the chance
 of the arm each row received) is given.
@@ -30,7 +31,9 @@ from needmap.errors import ArtifactError
 from needmap.preprocessing.batch import FeatureBatch
 from needmap.uplift.base_learner import BaseFit, fit_base
 
-META_LEARNERS = ("s", "t", "x", "dr")
+META_LEARNERS = ("s", "t", "x", "dr", "ensemble")
+#: The members of the "ensemble" learner, whose effects it averages.
+ENSEMBLE = ("s", "x", "dr")
 
 
 @dataclass
@@ -215,7 +218,36 @@ def _pseudo_outcome(arm: np.ndarray, y: np.ndarray, mu: np.ndarray, e: np.ndarra
     return mu[:, k] - mu[:, 0] + correction
 
 
-LEARNERS: dict[str, type[MetaLearner]] = {cls.name: cls for cls in (SLearner, TLearner, XLearner, DRLearner)}
+class EnsembleLearner(MetaLearner):
+    """The mean effect of the S, X and DR learners (:data:`ENSEMBLE`), each fitted on the same rows: their
+    errors differ (S shrinks effects, X and DR model them directly), so the mean ranks better than each alone
+    when the effects are weak. Its members' models are kept under ``<member>.<model>``."""
+
+    name = "ensemble"
+
+    def fit(self, rows: Rows, valid: Rows | None, fit_kw: dict[str, Any]) -> EnsembleLearner:
+        for member in ENSEMBLE:
+            learner = LEARNERS[member](self.n_arms).fit(rows, valid, fit_kw)
+            self.models.update({f"{member}.{key}": fit for key, fit in learner.models.items()})
+            if member == "x":
+                self.weights = list(learner.weights)
+        return self
+
+    def members(self) -> list[MetaLearner]:
+        out = []
+        for member in ENSEMBLE:
+            prefix = f"{member}."
+            models = {key[len(prefix) :]: fit for key, fit in self.models.items() if key.startswith(prefix)}
+            out.append(LEARNERS[member](self.n_arms, models, self.weights if member == "x" else []))
+        return out
+
+    def effect(self, x: FeatureBatch) -> np.ndarray:
+        return np.mean([member.effect(x) for member in self.members()], axis=0)
+
+
+LEARNERS: dict[str, type[MetaLearner]] = {
+    cls.name: cls for cls in (SLearner, TLearner, XLearner, DRLearner, EnsembleLearner)
+}
 
 
 def meta_from_document(document: dict[str, Any], tensors: dict[str, Any], file: str) -> MetaLearner:

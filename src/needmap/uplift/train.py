@@ -82,6 +82,7 @@ def train_uplift(
                               outcome_column=outcome, file=file, known=arms.names)  # fmt: skip
     results: dict[str, Any] = {}
     fitted: dict[str, UpliftPredictor] = {}
+    scores: dict[str, np.ndarray] = {}
     for name in chosen_learners:
         if say:
             say(f"fitting the {name} learner")
@@ -90,14 +91,15 @@ def train_uplift(
         )
         assert predictor is not None
         fitted[name] = predictor
+        scores[name] = predictor.effects(test)
         results[name] = {
             "validation": predictor.metrics_.get("validation"),
-            "test": evaluate_effects(predictor.effects(test), test_arms, y[test_idx], task, k=k),
+            "test": evaluate_effects(scores[name], test_arms, y[test_idx], task, k=k),
         }
     response = _response_scores(train, test, outcome, task, [treatment, *_names(model.get("drop"))],
                                 model.get("id"), seed)  # fmt: skip
-    results[RESPONSE] = {"test": evaluate_effects(np.repeat(response[:, None], len(arms.offers), axis=1), test_arms,
-                                                  y[test_idx], task, k=k)}  # fmt: skip
+    scores[RESPONSE] = np.repeat(response[:, None], len(arms.offers), axis=1)
+    results[RESPONSE] = {"test": evaluate_effects(scores[RESPONSE], test_arms, y[test_idx], task, k=k)}
     ranked = sorted(
         fitted, key=lambda n: _mean_qini(results[n]["validation"]) if results[n]["validation"] else float("-inf"),
         reverse=True,
@@ -115,8 +117,9 @@ def train_uplift(
         "outcome_kind": "conversion (0/1)" if task == "binary" else "amount",
         "k": k,
         "candidates": results,
-        "verdict": verdict_text(results, best),
     }
+    metrics["comparisons"] = _comparisons(results, best, scores, y[test_idx], test_arms.index, seed)
+    metrics["verdict"] = verdict_text(results, best, metrics["comparisons"])
     chosen.metrics_ = {**chosen.metrics_, **metrics}
     return UpliftOutcome(chosen, metrics)
 
@@ -144,34 +147,52 @@ def _response_scores(
     return fit.predict(prep.transform(test))
 
 
-def verdict_text(results: Mapping[str, Any], best: str) -> str:
-    """One paragraph: the chosen learner's test Qini coefficient per offer, how it compares with the others and
-    with the response model, and what that means for targeting."""
+def _comparisons(
+    results: Mapping[str, Any], best: str, scores: Mapping[str, np.ndarray], y: np.ndarray, arm: np.ndarray, seed: int
+) -> dict[str, Any]:
+    """The kept learner against the response model and against the learner best on the test rows (when that is
+    another): the difference of the mean Qini coefficient with its paired bootstrap interval."""
+    from needmap.uplift.evaluate import paired_qini_interval
+
+    others = {n: _mean_qini(r["test"]) for n, r in results.items() if n not in (best, RESPONSE)}
+    rivals = [RESPONSE]
+    if others and max(others.values()) > _mean_qini(results[best]["test"]):
+        rivals.append(max(others, key=lambda n: others[n]))
+    out = {}
+    for rival in rivals:
+        diff, low, high = paired_qini_interval(y, arm, scores[best], scores[rival], seed=seed)
+        out[rival] = {"difference": diff, "low": low, "high": high}
+    return out
+
+
+def verdict_text(results: Mapping[str, Any], best: str, comparisons: Mapping[str, Any]) -> str:
+    """One paragraph: the kept learner's test Qini coefficient per offer, how it compares (with a 95% paired
+    bootstrap interval of the difference) with the learner best on the test rows and with the response model,
+    and what that means for targeting."""
     mine = results[best]["test"]["arms"]
     offers = ", ".join(f"{arm} {m['qini_coefficient']:.4f}" for arm, m in mine.items())
-    others = {n: _mean_qini(r["test"]) for n, r in results.items() if n not in (best, RESPONSE)}
-    mean = _mean_qini(results[best]["test"])
-    response = _mean_qini(results[RESPONSE]["test"])
-    parts = [f"{best} is kept (validation). Its Qini coefficient on the test rows: {offers} (0 = random order)."]
-    better = [n for n, v in others.items() if v > mean]
-    if better:
-        top = max(better, key=lambda n: others[n])
-        parts.append(
-            f"On the test rows {top} ranks better ({others[top]:.4f} mean against {mean:.4f}): the validation rows "
-            "chose otherwise, so the two cannot be told apart with this many rows."
-        )
-    elif others:
-        parts.append(f"It is the best of the {len(others) + 1} learners on the test rows too.")
-    if response >= mean:
-        parts.append(
-            f"The response model ranks as well ({response:.4f}): the offers change whom the data cannot single out; "
-            "targeting by uplift gains nothing here."
-        )
+    parts = [f"{best} is kept (largest validation Qini). Its Qini coefficient on the test rows: {offers} (0 = random)."]
+    for rival, c in comparisons.items():
+        if rival == RESPONSE:
+            continue
+        interval = f"{c['difference']:+.4f}, 95% interval {c['low']:+.4f} to {c['high']:+.4f}"
+        if c["high"] < 0:
+            parts.append(f"On the test rows {rival} ranks better ({interval}): use {rival} (--model {rival}).")
+        else:
+            parts.append(f"On the test rows {rival} scores higher, but the two cannot be told apart ({interval}).")
+    if len(comparisons) == 1 and len(results) > 2:
+        parts.append(f"It is the best of the {len(results) - 1} learners on the test rows too.")
+    c = comparisons[RESPONSE]
+    interval = f"{c['difference']:+.4f}, 95% interval {c['low']:+.4f} to {c['high']:+.4f}"
+    if c["low"] > 0:
+        parts.append(f"It ranks better than a response model ({interval}): targeting by the chance to buy would "
+                     "spend contacts on customers who buy anyway.")  # fmt: skip
+    elif c["high"] < 0:
+        parts.append(f"A response model ranks better ({interval}): the effects are too weak to learn from these rows; "
+                     "do not target by these uplift scores.")  # fmt: skip
     else:
-        parts.append(
-            f"A response model (who buys) reaches {response:.4f}: targeting by the chance to buy would contact "
-            "many who buy anyway."
-        )
-    if mean <= 0:
-        parts.append("No learner ranks better than random: do not target by these scores.")
+        parts.append(f"It cannot be told apart from a response model ({interval}): more rows, or a stronger "
+                     "campaign, are needed before targeting by uplift pays.")  # fmt: skip
+    if _mean_qini(results[best]["test"]) <= 0:
+        parts.append("It ranks no better than random on the test rows: do not target by these scores.")
     return " ".join(parts)
