@@ -7,9 +7,10 @@
 Protocol, per seed: :func:`needmap.uplift.generate.campaign` draws ``--customers`` customers (control and two
 offers, a third each; the seed is the campaign's), split 70 / 30 into training and test rows (stratified by arm
 and outcome). needmap's seven learners (S, T, X, DR and the ensemble of S, X and DR over LightGBM; TARNet,
-DragonNet) fit on the training rows with their defaults (10% of them held out for early stopping); causalml's S, T and X learners fit on the same
-rows with LightGBM (``LGBMClassifier`` for outcomes, ``LGBMRegressor`` for X's effects, LightGBM's defaults),
-the categorical columns one-hot, the propensity given as each arm's share (the design, as needmap uses it).
+DragonNet) fit on the training rows with their defaults (10% of them held out for early stopping); causalml's
+S, T and X learners fit on the same rows with LightGBM (``LGBMClassifier`` for outcomes, ``LGBMRegressor`` for
+X's effects, LightGBM's defaults), the categorical columns one-hot, the propensity given as each arm's share
+(the design, as needmap uses it).
 Each scores the test rows; per offer, on that offer's and the control's test rows: the Qini coefficient
 (scikit-uplift's ``qini_auc_score``: 1 = perfect ranking of the observed outcomes, 0 = random) and the PEHE
 against the true effects (root mean squared error, in points of conversion chance). The oracle ranks by the
