@@ -84,4 +84,3 @@ def test_target_with_a_response_model_ranks_by_the_chance_to_buy_and_says_it_is_
     contacts = pcsv.read_csv(tmp_path / "l.csv")
     assert contacts.column_names == ["customer_id", "offer", "probability", "expected_gain", "rank"]
     assert contacts.num_rows == 50
-
