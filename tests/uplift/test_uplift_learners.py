@@ -52,3 +52,11 @@ def test_learners_beat_a_random_order_against_the_truth(data, scored) -> None:
     for learner, effect in scored.items():
         for k in range(2):
             assert np.corrcoef(effect[:, k], truth[:, k])[0, 1] > 0.3, learner
+
+
+@pytest.mark.parametrize("learner", LEARNER_NAMES)
+def test_most_customers_of_a_segment_get_its_planted_best_offer(data, scored, learner) -> None:
+    best = np.argmax(scored[learner], axis=1)  # the offer predict() names in best_offer (0: discount)
+    seg = data.segment
+    assert np.mean(best[seg == "lapsed"] == 0) > 0.6
+    assert np.mean(best[seg == "rural"] == 1) > 0.5
