@@ -166,6 +166,15 @@ def run_seed(seed: int, customers: int, budget_share: float, value: float, cost:
     return result
 
 
+def only(report: dict[str, Any], seeds: list[int] | None) -> dict[str, Any]:
+    """The report restricted to ``seeds`` (None: all)."""
+    if seeds is None:
+        return report
+    keep = [k for k, seed in enumerate(report["seed_values"]) if seed in seeds]
+    return {**report, "seed_values": [report["seed_values"][k] for k in keep],
+            "seeds": [report["seeds"][k] for k in keep]}  # fmt: skip
+
+
 def summary(report: dict[str, Any]) -> dict[str, Any]:
     """Mean and standard deviation over the seeds of each model's Qini and PEHE per offer."""
     seeds = report["seeds"]
@@ -210,17 +219,21 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default=None, help="Seeds to run (default 0,1,2); with --tables, to show.")
     parser.add_argument("--budget-share", type=float, default=0.2)
     parser.add_argument("--value", type=float, default=40.0)
     parser.add_argument("--cost", type=float, default=0.5)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/uplift.json"))
-    parser.add_argument("--tables", type=Path, help="Print the tables of this result file.")
+    parser.add_argument("--tables", type=Path, nargs="+", help="Print the tables of these result files, merged.")
     args = parser.parse_args()
     if args.tables:
-        print(markdown(json.loads(args.tables.read_text())))
+        reports = [json.loads(path.read_text()) for path in args.tables]
+        merged = {**reports[0], "seed_values": [v for r in reports for v in r["seed_values"]],
+                  "seeds": [s for r in reports for s in r["seeds"]]}  # fmt: skip
+        chosen = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+        print(markdown(only(merged, chosen)))
         return
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = [int(s) for s in (args.seeds or "0,1,2").split(",")]
     report: dict[str, Any] = {
         "date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
         "customers": args.customers, "seed_values": seeds, "seeds": [],
