@@ -15,8 +15,7 @@ products are the scores, so that an index (FAISS) can search a large catalogue.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -99,18 +98,3 @@ def history_matrix(histories: Sequence[np.ndarray], n_items: int) -> Any:
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix
-
-
-@contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """torch's thread count set to ``threads`` for a block (None: unchanged), restored after."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    try:
-        yield
-    finally:
-        if threads is not None:
-            torch.set_num_threads(previous)

@@ -40,9 +40,10 @@ import torch
 from torch import nn
 
 from needmap.errors import ConfigError
-from needmap.recommend.algorithm import Algorithm, histories_of, torch_threads
+from needmap.recommend.algorithm import Algorithm, histories_of
 from needmap.recommend.interactions import Interactions
 from needmap.recommend.softmax import log_expected_counts
+from needmap.runtime.device import torch_threads
 
 LOSSES = ("auto", "full", "sampled")
 #: Histories scored per forward pass in ``score`` and ``vectors``.

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from needmap.errors import ConfigError
-from needmap.recommend.algorithm import Algorithm, histories_of, torch_threads
+from needmap.recommend.algorithm import Algorithm, histories_of
 from needmap.recommend.interactions import Interactions
 from needmap.recommend.softmax import log_expected_counts, sampled_softmax_loss
 
@@ -271,7 +271,7 @@ class TwoTower(Algorithm):
     def fit(self, data: Interactions, validation: Any = None) -> TwoTower:
         import torch
 
-        from needmap.runtime.device import usable_cores
+        from needmap.runtime.device import torch_threads, usable_cores
 
         self._check()
         with torch_threads(self.threads or usable_cores()), torch.random.fork_rng(devices=[]):

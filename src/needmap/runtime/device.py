@@ -1,8 +1,11 @@
-"""Where training runs: the CPU, or a CUDA GPU when the configuration asks for one or 'auto' finds one."""
+"""Where training runs: the CPU, or a CUDA GPU when the configuration asks for one or 'auto' finds one; and
+torch's thread count for a block (:func:`torch_threads`)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -47,3 +50,16 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's thread count set to ``threads`` for a block (None: unchanged), restored after."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        if threads is not None:
+            torch.set_num_threads(previous)

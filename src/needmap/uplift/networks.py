@@ -115,7 +115,7 @@ def fit_network(
 ) -> UpliftNetwork:
     """Train a TARNet (``name="tarnet"``) or DragonNet (``"dragonnet"``) on the rows; the best epoch by the
     validation rows' factual loss is kept (the last without validation rows)."""
-    from needmap.recommend.algorithm import torch_threads
+    from needmap.runtime.device import torch_threads
 
     torch.manual_seed(seed)
     binary = task == "binary"
