@@ -32,7 +32,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("artifact", ("artifact", "card", "model_place")),
     (
         "workflows",
-        ("workflows", "estimator", "training_rows", "predictor", "score_columns", "tracking", "recommend", "uplift"),
+        (
+            "workflows",
+            "estimator",
+            "training_rows",
+            "predictor",
+            "score_columns",
+            "tracking",
+            "recommend",
+            "uplift",
+            "explain",
+        ),
     ),
     ("report", ("report",)),
     ("faces", ("", "__main__", "cli", "display", "demo")),
