@@ -320,6 +320,29 @@ class Predictor:
             scores = scores.add_column(at, name, table.column(name))
         return scores
 
+    # -- reasons -----------------------------------------------------------------------------------
+    def attributions(self, data: Any, *, background: Any = None) -> Any:
+        """Each row's attribution per input column (Integrated Gradients on the network's output, summed to the
+        columns: :func:`needmap.explain.attributions.column_attributions`). ``background``: the rows whose
+        means and most frequent categories make the reference row (default: ``data``; the training table gives
+        the training population's)."""
+        from needmap.explain.attributions import column_attributions
+
+        return column_attributions(self, data, background=background)
+
+    def explain(self, data: Any, *, top: int = 5, background: Any = None) -> pa.Table:
+        """The reason codes of each row: the ``top`` columns that raise its score and the ``top`` that lower it,
+        with the customer's value and how it compares with the population (``background``, default: ``data``),
+        as sentences (:func:`needmap.explain.reasons.reason_table`); the id columns as they came in."""
+        from needmap.explain.reasons import reason_table
+
+        table = _as_table(data)
+        population = None if background is None else _as_table(background)
+        found = self.attributions(table, background=population)
+        task = self.schema_.heads[0].task if self.schema_.heads else self.schema_.task
+        outcome = "score" if task in ("binary", "multiclass") else "prediction"
+        return reason_table(found, table, ids=self.schema_.ids, top=top, population=population, outcome=outcome)
+
     # -- metrics -----------------------------------------------------------------------------------
     @uses_system_arrow_pool
     def evaluate(self, data: Any) -> dict[str, Any]:

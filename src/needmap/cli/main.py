@@ -16,6 +16,7 @@ def registered_app() -> typer.Typer:
     from needmap.cli.commands import (  # noqa: F401
         demo,
         evaluate,
+        explain,
         features,
         predict,
         profile,

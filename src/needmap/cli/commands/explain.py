@@ -1,0 +1,54 @@
+"""``needmap explain``: the reasons of each customer's score, as sentences a marketer can read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from needmap.cli.base import app, friendly_errors, out_console
+from needmap.errors import ConfigError
+from needmap.output_files import refuse_overwriting_inputs, replaced_note
+
+
+@app.command(
+    epilog="Example: needmap explain models/bank customers.csv --top 5 --background bank.csv --out reasons.parquet"
+)
+@friendly_errors
+def explain(
+    model_dir: Path = typer.Argument(..., metavar="MODEL", help="A model directory written by 'needmap train'."),
+    data: str = typer.Argument(..., help="The rows to explain: CSV / Parquet / JSON lines file."),
+    out: Path = typer.Option(..., "--out", "-o", help="The reasons: .parquet, .csv or .jsonl."),
+    top: int = typer.Option(5, "--top", help="Columns per customer that raise the score, and as many that lower it."),
+    background: str | None = typer.Option(
+        None,
+        "--background",
+        help="The population: its means and most frequent categories make the reference "
+        "row, and values are compared with it (default: the rows explained; the training file for the training "
+        "population).",
+    ),
+) -> None:
+    """Why each customer got their score: the columns that raise it and that lower it (Integrated Gradients
+    summed to the columns), each with the customer's value and how it compares with the population. One row per
+    reason: id columns, rank, effect, column, value, compared, attribution, reason."""
+    from needmap.data.read import read
+    from needmap.data.write import WRITABLE, write_table
+    from needmap.estimator import load
+
+    if out.suffix.lower() not in WRITABLE:
+        raise ConfigError(f"--out '{out}' has an unsupported extension; expected one of {', '.join(WRITABLE)}.")
+    if top < 1:
+        raise ConfigError(f"--top is {top}; expected at least 1 column per customer.")
+    refuse_overwriting_inputs(out, "--out", data=data, model=model_dir)
+    loaded = load(model_dir)
+    if not hasattr(loaded, "explain"):
+        raise ConfigError(f"{model_dir} is not a model of a table (one trained on a target column); expected one.")
+    table = read(data)
+    reasons = loaded.explain(table, top=top, background=read(background) if background else None)
+    existed = out.exists()
+    path = write_table(reasons, out)
+    out_console.print(
+        f"{reasons.num_rows:,} reasons for {table.num_rows:,} rows written to [bold]{escape(str(path))}[/]"
+        f"{replaced_note(existed)}"
+    )
