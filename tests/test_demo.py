@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,6 @@ def test_demo_trains_compares_scores_and_writes_the_report(tmp_path: Path) -> No
     assert (tmp_path / "model" / "profile.json").is_file()
     html = (tmp_path / "report.html").read_text()
     assert 'id="importance"' in html and metrics["verdict"].split(" [")[0][:40] in html
+    # the reasons of the top-scored test customer, as sentences
+    assert 'id="reasons"' in html and html.count("<h3>customer ") == 5
+    assert re.search(r'<li class="raises">[^<]+: raises the score</li>', html)

@@ -72,7 +72,8 @@ def run_demo(*, out: Path, seed: int = 0, epochs: int | None, quiet: bool, conso
     )
     assert outcome.test_table is not None
     scores_path, scores = predict_to_file(outcome.model, outcome.test_table, out / "test_scores.csv")
-    report_path = build_report(outcome.out, out=out / "report.html", title="needmap demo: bank marketing")
+    report_path = build_report(outcome.out, out=out / "report.html", title="needmap demo: bank marketing",
+                               explain=outcome.test_table)  # fmt: skip
     console.rule("summary")
     console.print(f"MLP network test AUC: {network['auc']:.4f}")
     for name, m in baselines.items():

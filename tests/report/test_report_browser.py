@@ -102,7 +102,7 @@ def test_bank_report_renders_offline(
     browser: Any, tmp_path: Path, bank_model_dir: Path, bank_holdout_csv: Path
 ) -> None:
     out = build_report(bank_model_dir, nm.read(bank_holdout_csv), out=tmp_path / "bank-report.html")
-    charts = [*BASE_CHARTS, "drift-1", "drift-2", "drift-3", "importance", "hist-0"]
+    charts = [*BASE_CHARTS, "drift-1", "drift-2", "drift-3", "importance", "attribution", "hist-0"]
     result = _check_in_browser(browser, out, charts, tmp_path / "bank-report.png")
     assert result["width"] <= 1280  # nothing wider than the window
     n_models = len(nm.load(bank_model_dir).extras_["evaluation.json"]["models"])

@@ -25,7 +25,7 @@ from needmap.report.html import page
 from needmap.report.sections import report_sections
 
 SECTIONS = ("summary", "profile", "drift", "training", "roc", "pr", "calibration", "gains", "lift", "profit")
-SECTIONS += ("baselines", "importance")
+SECTIONS += ("baselines", "importance", "reasons")
 runner = CliRunner()
 
 

@@ -214,6 +214,7 @@ def test_a_regression_report_shows_residuals_deciles_and_gains_by_amount() -> No
     read = _Page(text)
     assert list(read.sections) == [
         "summary", "profile", "drift", "training", "residuals", "deciles", "amount-gains", "baselines", "importance",
+        "reasons",
     ]  # fmt: skip
     assert "binary" not in " ".join(read.text(s) for s in ("residuals", "deciles", "amount-gains"))
     assert read.sections["residuals"]["charts"] == ["residuals-1"]

@@ -97,9 +97,15 @@ def importance_rows(document: dict[str, Any]) -> str:
 
 
 def report_data(
-    model_dir: str | os.PathLike[str], data: pa.Table | None = None, *, title: str | None = None
+    model_dir: str | os.PathLike[str],
+    data: pa.Table | None = None,
+    *,
+    title: str | None = None,
+    explain: pa.Table | None = None,
 ) -> ReportData:
-    """What the report of the model in ``model_dir`` shows, computed on ``data`` (labelled rows) too when given."""
+    """What the report of the model in ``model_dir`` shows, computed on ``data`` (labelled rows) too when given;
+    ``explain``: rows whose top-scored customers the reasons section explains when no ``data`` is given (the
+    demo's test rows)."""
     from needmap.estimator import load  # the model's modules load torch: imported here, not by the profile page
     from needmap.workflows.evaluate import evaluate_with_baselines, saved_baselines
     from needmap.workflows.importance import IMPORTANCE_ROWS, permutation_importance
@@ -130,6 +136,8 @@ def report_data(
             result.importance_rows = importance_rows(document)
     result.notes["importance"] = "no importance in this model directory: give labelled data to measure it"
     if data is None:
+        if explain is not None and len(targets) == 1 and next(iter(targets.values())) in ("binary", "regression"):
+            _add_reasons(result, model, explain, _data_name(explain))
         return result
     name = _data_name(data)
     result.data_name = name
@@ -151,11 +159,55 @@ def report_data(
     result.data_evaluations = {t: _deep_curves_only(document) for t, document in documents.items()}
     result.importance = {t: permutation_importance(model, data, target=t) for t in targets}
     result.importance_rows = f"{name}, at most {IMPORTANCE_ROWS:,} rows"
+    if len(targets) == 1 and next(iter(targets.values())) in ("binary", "regression"):
+        _add_reasons(result, model, data, name)
     return result
 
 
+#: The report explains this many of the given data's top-scored rows, and averages attributions over at most
+#: :data:`ATTRIBUTION_ROWS` rows of it (drawn with a fixed seed).
+REASON_ROWS = 5
+ATTRIBUTION_ROWS = 1000
+
+
+def _add_reasons(result: ReportData, model: Any, data: pa.Table, name: str) -> None:
+    """The reasons of the data's top-scored rows and the mean absolute attribution per column."""
+    import numpy as np
+
+    from needmap.explain.reasons import reason_table
+
+    scores = np.asarray(model.predict_proba(data) if model.schema_.task == "binary" else
+                        model.predict(data).column(-1).to_numpy(zero_copy_only=False), dtype=np.float64)  # fmt: skip
+    if scores.ndim > 1:
+        scores = scores[:, -1]
+    top = np.argsort(-scores, kind="stable")[:REASON_ROWS]
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(data.num_rows, size=min(ATTRIBUTION_ROWS, data.num_rows), replace=False))
+    population = data.take(pa.array(sample))
+    chosen = data.take(pa.array(top))
+    reasons = reason_table(model.attributions(chosen, background=population), chosen, ids=model.schema_.ids,
+                           top=3, population=population).to_pylist()  # fmt: skip
+    ids = [c for c in model.schema_.ids if c in data.column_names]
+    for k, row in enumerate(top):
+        label = ", ".join(f"{c} {data.column(c)[int(row)].as_py()}" for c in ids) or f"data row {int(row) + 1}"
+        mine = [r for r in reasons if (r.get("row") == k + 1 if not ids else
+                                       all(r[c] == data.column(c)[int(row)].as_py() for c in ids))]  # fmt: skip
+        result.reasons.append({"label": label, "score": float(scores[row]),
+                               "reasons": [{"effect": r["effect"], "reason": r["reason"]} for r in mine]})  # fmt: skip
+    found = model.attributions(population, background=population)
+    mean = np.abs(found.values).mean(axis=0)
+    order = np.argsort(-mean, kind="stable")
+    result.attribution = [{"feature": found.columns[j], "value": float(mean[j])} for j in order]
+    result.attribution_rows = f"{name}, {len(sample):,} rows drawn at random"
+
+
 def build_report(
-    model_dir: Path | str, data: pa.Table | None = None, *, out: Path | str, title: str | None = None
+    model_dir: Path | str,
+    data: pa.Table | None = None,
+    *,
+    out: Path | str,
+    title: str | None = None,
+    explain: pa.Table | None = None,
 ) -> Path:
     """Write the HTML report of the model in ``model_dir`` to ``out``; returns ``out``.
 
@@ -164,7 +216,7 @@ def build_report(
     (curves, drift against the training profile, permutation importance); None: the model directory's
     documents alone.
     """
-    content = report_data(model_dir, data, title=title)
+    content = report_data(model_dir, data, title=title, explain=explain)
     return write_text_atomic(page(content.title, content.subtitle, report_sections(content)), out)
 
 

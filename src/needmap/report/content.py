@@ -36,6 +36,10 @@ class ReportData:
         drift: the given data's drift against ``profile`` (:func:`needmap.data.profile.drift`).
         importance: per binary target, its permutation importance, ``[{"feature", "drop"}]`` largest first.
         importance_rows: which rows the importance was measured on.
+        reasons: the reasons of the given data's top-scored rows: ``[{"label", "score", "reasons": [{"effect",
+            "reason"}]}]`` (:mod:`needmap.explain.reasons`).
+        attribution: the mean absolute attribution of each input column over a sample of the given data,
+            ``[{"feature", "value"}]`` largest first; ``attribution_rows`` says which rows.
         notes: per section id, the line to show when its data is missing (overrides the default).
     """
 
@@ -52,6 +56,9 @@ class ReportData:
     drift: list[dict[str, Any]] | None = None
     importance: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     importance_rows: str | None = None
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    attribution: list[dict[str, Any]] = field(default_factory=list)
+    attribution_rows: str | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
 

@@ -138,7 +138,7 @@ def facts(items: Iterable[tuple[str, object]]) -> str:
 
 def page(title: str, subtitle: str, sections: Sequence[Section]) -> str:
     """The whole HTML document: header, contents, the sections in order, footer."""
-    nav = "".join(f'<a href="#{esc(s.ident)}">{esc(s.heading)}</a>' for s in sections)
+    nav = " ".join(f'<a href="#{esc(s.ident)}">{esc(s.heading)}</a>' for s in sections)
     body = "".join(f'<section id="{esc(s.ident)}"><h2>{esc(s.heading)}</h2>{s.body}</section>' for s in sections)
     return (
         "<!DOCTYPE html>\n"

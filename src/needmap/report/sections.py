@@ -21,6 +21,7 @@ from needmap.report.data_sections import drift_section, profile_section
 from needmap.report.html import Section
 from needmap.report.importance_section import importance_section
 from needmap.report.ltv_section import ltv_section
+from needmap.report.reasons_section import reasons_section
 from needmap.report.regression_sections import amount_gains_section, deciles_section, residuals_section
 from needmap.report.summary_section import summary_section
 from needmap.report.training_section import training_section
@@ -49,4 +50,5 @@ def report_sections(data: ReportData) -> list[Section]:
         *ltv,
         baselines_section(data),
         importance_section(data, notes.get("importance", "no importance measured")),
+        *([reasons_section(data)] if not tasks or tasks <= {"binary", "regression"} else []),
     ]
