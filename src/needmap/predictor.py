@@ -148,6 +148,8 @@ class Predictor:
         self.network_ = network
         self.target_scaling_ = per_head_scaling(target_scaling, len(schema.heads))
         self.calibrator_ = calibrator
+        #: The network in ONNX Runtime when set (:func:`needmap.workflows.onnx.use_onnxruntime`): scores come from it.
+        self.onnx_: Any = None
         self.train_config_ = train_config
         self.metrics_: dict[str, Any] = dict(metrics or {})
         self.report_: dict[str, Any] = dict(report or {})
@@ -169,6 +171,9 @@ class Predictor:
 
     # -- scores ------------------------------------------------------------------------------------
     def _raw(self, x: Any) -> np.ndarray:
+        if self.onnx_ is not None:
+            out = self.onnx_.raw(x)
+            return out[:, 0] if out.shape[1] == 1 else out
         forward = None
         if len(x) == 1:  # online scoring: the network's traced one-row graph
             if self._one_row is None or self._one_row.model is not self.network_:

@@ -17,6 +17,7 @@ def registered_app() -> typer.Typer:
         demo,
         evaluate,
         explain,
+        export,
         features,
         predict,
         profile,

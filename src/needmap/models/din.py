@@ -76,7 +76,8 @@ class AttentionUnit(nn.Module):
 
     Shapes:
         forward(query ``[B, D]``, keys ``[B, L, D]``, mask bool ``[B, L]``) -> weights ``[B, L]``,
-        exactly 0 where ``mask`` is false. Only the non-padding positions go through the MLP.
+        exactly 0 where ``mask`` is false. Only the non-padding positions go through the MLP (in an exported graph,
+        every position, the padding masked).
     """
 
     def __init__(self, dim: int, hidden: Sequence[int], activation: str = "prelu", softmax: bool = False) -> None:
@@ -101,9 +102,13 @@ class AttentionUnit(nn.Module):
     def forward(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         q = query.unsqueeze(1).expand_as(keys)
         features = torch.cat([q, keys, q - keys, q * keys], dim=-1)  # [B, L, 4D]
-        scores = torch.zeros(mask.shape, dtype=keys.dtype, device=keys.device)
-        if bool(mask.any()):
-            scores = scores.masked_scatter(mask, self.mlp(features[mask])[:, 0])
+        if torch.compiler.is_compiling():  # an exported graph has no data-dependent shapes: every position, masked
+            flat = self.mlp(features.reshape(-1, features.shape[-1]))[:, 0]  # 2-D, as PReLU's channels expect
+            scores = flat.reshape(mask.shape).masked_fill(~mask, 0.0)
+        else:
+            scores = torch.zeros(mask.shape, dtype=keys.dtype, device=keys.device)
+            if bool(mask.any()):
+                scores = scores.masked_scatter(mask, self.mlp(features[mask])[:, 0])
         if not self.softmax:
             return scores
         weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)

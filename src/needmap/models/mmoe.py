@@ -128,7 +128,7 @@ class MMoE(TabularModel):
         return {k: list(v) if isinstance(v, list) else v for k, v in self.hyper.items()}
 
     def _gates(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.gate(x).view(len(x), self.n_outputs, -1), dim=-1)
+        return torch.softmax(self.gate(x).view(x.shape[0], self.n_outputs, -1), dim=-1)
 
     def gates(
         self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()

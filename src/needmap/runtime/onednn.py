@@ -185,9 +185,11 @@ class Linear(nn.Linear):
 
     def uses_onednn(self, x: torch.Tensor) -> bool:
         """Whether ``forward(x)`` multiplies on oneDNN: a 2-D float32 CPU input, a product of at least
-        :data:`MIN_MULTIPLY_ADDS` multiply-adds, no autocast, no tracing, and :func:`cpu_matmul`."""
+        :data:`MIN_MULTIPLY_ADDS` multiply-adds, no autocast, no tracing or export (torch.jit, torch.export:
+        their graphs take ``F.linear``), and :func:`cpu_matmul`."""
         return (
             not torch.jit.is_tracing()
+            and not torch.compiler.is_compiling()
             and x.dim() == 2
             and x.device.type == "cpu"
             and x.dtype == torch.float32
