@@ -73,3 +73,11 @@ def test_the_export_command(table, tmp_path) -> None:
     assert (tmp_path / "exported" / "model.onnx").is_file() and "model.onnx" in text
     code, text = run_cli("export", tmp_path / "model", "--format", "tflite", "--out", tmp_path / "x")
     assert code != 0 and "--format tflite" in text
+
+
+def test_a_model_without_list_columns_exports_too(table, tmp_path) -> None:
+    plain = table.select(["a", "b", "c", "y"])
+    predictor = nm.Model("mlp", target="y", epochs=1, seed=0, progress=False).fit(plain).predictor_
+    expected = predictor.predict_proba(plain)
+    use_onnxruntime(predictor, export_onnx(predictor, tmp_path / "onnx"))
+    np.testing.assert_allclose(predictor.predict_proba(plain), expected, rtol=0, atol=1e-5)

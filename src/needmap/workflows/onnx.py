@@ -69,7 +69,9 @@ def export_onnx(predictor: Any, out: str | os.PathLike[str], *, check_rows: Any 
               torch.from_numpy(np.ascontiguousarray(x.categorical)),
               *(torch.from_numpy(np.ascontiguousarray(a)) for a in x.lists))  # fmt: skip
     batch = torch.export.Dim("batch")
-    shapes = ({0: batch}, {0: batch}, tuple({0: batch} for _ in range(n_lists)))  # the lists: one varargs group
+    shapes: tuple[Any, ...] = ({0: batch}, {0: batch})
+    if n_lists:
+        shapes += (tuple({0: batch} for _ in range(n_lists)),)  # the lists: one group, as forward's *lists
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     try:
