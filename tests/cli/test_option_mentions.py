@@ -98,7 +98,7 @@ def test_the_checks_find_options_and_leave_other_dashes_alone() -> None:
         '    raise ValueError(f"expected --{name}/--no-{name}", hint="Pass --format csv or -- --out x")\n'
     )
     assert [option for _, option in mentioned_options(source)] == ["--format", "--out"]
-    assert unknown(["--format", "--out", "--delimiter"], None) == ["--format"]
+    assert unknown(["--colour", "--out", "--delimiter"], None) == ["--colour"]
     assert unknown(["--trials"], "train") == ["--trials"] and unknown(["--trials"], "tune") == []
 
 
