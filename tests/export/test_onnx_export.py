@@ -81,3 +81,23 @@ def test_a_model_without_list_columns_exports_too(table, tmp_path) -> None:
     expected = predictor.predict_proba(plain)
     use_onnxruntime(predictor, export_onnx(predictor, tmp_path / "onnx"))
     np.testing.assert_allclose(predictor.predict_proba(plain), expected, rtol=0, atol=1e-5)
+
+
+def test_predict_with_the_onnxruntime_backend(table, tmp_path) -> None:
+    import pyarrow.csv as pcsv
+
+    predictor = fitted("dcnv2", table)
+    predictor.save(tmp_path / "model")
+    pcsv.write_csv(table, tmp_path / "rows.csv")
+    assert run_cli("export", tmp_path / "model", "--out", tmp_path / "onnx")[0] == 0
+    code, text = run_cli("predict", tmp_path / "model", tmp_path / "rows.csv", "--out", tmp_path / "torch.csv")
+    assert code == 0, text
+    code, text = run_cli("predict", tmp_path / "model", tmp_path / "rows.csv", "--backend", "onnxruntime", "--onnx",
+                         tmp_path / "onnx" / "model.onnx", "--out", tmp_path / "ort.csv")  # fmt: skip
+    assert code == 0, text
+    torch_scores = pcsv.read_csv(tmp_path / "torch.csv").column("score").to_numpy()
+    ort_scores = pcsv.read_csv(tmp_path / "ort.csv").column("score").to_numpy()
+    np.testing.assert_allclose(ort_scores, torch_scores, rtol=0, atol=1e-5)
+    code, text = run_cli("predict", tmp_path / "model", tmp_path / "rows.csv", "--backend", "onnxruntime",
+                         "--out", tmp_path / "x.csv")  # fmt: skip
+    assert code != 0 and "expected --onnx FILE with it" in text

@@ -35,6 +35,12 @@ def predict(
     as_of: str | None = typer.Option(
         None, "--as-of", help="With --events: the cutoff date; features use the events before it.", metavar="DATE"
     ),
+    backend: str = typer.Option(
+        "pytorch",
+        "--backend",
+        help="The network's scorer: pytorch, or onnxruntime (with --onnx, the graph that needmap export wrote).",
+    ),
+    onnx: Path | None = typer.Option(None, "--onnx", help="With --backend onnxruntime: the exported model.onnx."),
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
     options: Any = None,
@@ -56,12 +62,20 @@ def predict(
     if data is None:
         raise ConfigError("no rows to score; expected a FILE of rows, or --events LOG --as-of DATE.")
     refuse_overwriting_inputs(out, "--out", data=data, model=model_dir)
+    if backend not in ("pytorch", "onnxruntime"):
+        raise ConfigError(f"--backend {backend} is not a scorer; expected pytorch or onnxruntime.")
+    if (backend == "onnxruntime") != (onnx is not None):
+        raise ConfigError("--backend onnxruntime scores through an exported graph; expected --onnx FILE with it.")
     from needmap.uplift.model import is_uplift
 
     if is_uplift(model_dir):
         _predict_uplift(model_dir, data, out)
         return
     loaded = load(model_dir)
+    if onnx is not None:
+        from needmap.workflows.onnx import use_onnxruntime
+
+        use_onnxruntime(loaded, onnx)
     existed = out.exists()
     with reading_notes():
         path, rows, report = predict_stream(
