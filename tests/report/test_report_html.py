@@ -185,7 +185,10 @@ def test_report_command(tmp_path: Path, bank_model_dir: Path, bank_holdout_csv: 
     assert result.exit_code == 0, result.output
     text = out.read_text()
     _self_contained(text)
-    assert {"importance", "drift-1", "roc"} <= _charts(text)
+    assert {"importance", "drift-1", "roc", "attribution"} <= _charts(text)
+    # partial dependence of the numeric columns of largest attribution (up to three), each over a sample
+    assert 1 <= len([c for c in _charts(text) if c.startswith("pd-")]) <= 3
+    assert "the partial dependence; the dashed lines bound the middle 80%" in text
     missing = runner.invoke(app, ["report", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.html")])
     assert missing.exit_code == 2 and "nowhere" in missing.output and not (tmp_path / "x.html").exists()
 

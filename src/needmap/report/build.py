@@ -174,6 +174,7 @@ def _add_reasons(result: ReportData, model: Any, data: pa.Table, name: str) -> N
     """The reasons of the data's top-scored rows and the mean absolute attribution per column."""
     import numpy as np
 
+    from needmap.explain.dependence import dependence
     from needmap.explain.reasons import reason_table
 
     scores = np.asarray(model.predict_proba(data) if model.schema_.task == "binary" else
@@ -199,6 +200,26 @@ def _add_reasons(result: ReportData, model: Any, data: pa.Table, name: str) -> N
     order = np.argsort(-mean, kind="stable")
     result.attribution = [{"feature": found.columns[j], "value": float(mean[j])} for j in order]
     result.attribution_rows = f"{name}, {len(sample):,} rows drawn at random"
+    numeric = [found.columns[j] for j in order if _is_number(data, found.columns[j])][:DEPENDENCE_COLUMNS]
+    rows = population.slice(0, DEPENDENCE_ROWS)
+    for column in numeric:
+        curves = dependence(model, rows, column)
+        ice = curves.pop("ice")
+        if ice.shape[1] > 1:
+            curves["p10"], curves["p90"] = np.percentile(ice, [10, 90], axis=0).tolist()
+            result.dependence.append(curves)
+
+
+#: Partial dependence in the report: the numeric columns of largest attribution, over this many sampled rows.
+DEPENDENCE_COLUMNS = 3
+DEPENDENCE_ROWS = 300
+
+
+def _is_number(table: pa.Table, column: str) -> bool:
+    if column not in table.column_names:
+        return False
+    kind = table.schema.field(column).type
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind)
 
 
 def build_report(

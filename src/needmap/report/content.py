@@ -40,6 +40,8 @@ class ReportData:
             "reason"}]}]`` (:mod:`needmap.explain.reasons`).
         attribution: the mean absolute attribution of each input column over a sample of the given data,
             ``[{"feature", "value"}]`` largest first; ``attribution_rows`` says which rows.
+        dependence: partial dependence of the numeric columns of largest attribution, ``[{"column", "values",
+            "pd", "p10", "p90"}]`` (p10, p90: the 10th and 90th percentile of the ICE curves at each value).
         notes: per section id, the line to show when its data is missing (overrides the default).
     """
 
@@ -59,6 +61,7 @@ class ReportData:
     reasons: list[dict[str, Any]] = field(default_factory=list)
     attribution: list[dict[str, Any]] = field(default_factory=list)
     attribution_rows: str | None = None
+    dependence: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from needmap.report.bar_charts import bar_chart
 from needmap.report.content import MOST_BARS, ReportData
 from needmap.report.html import Section, explain, note
+from needmap.report.line_charts import Series, line_chart
 from needmap.report.text import esc
 
 
@@ -44,6 +45,28 @@ def reasons_section(data: ReportData) -> Section:
                 [r["value"] for r in shown],
                 x_label="mean |attribution|",
                 value_text=lambda v: f"{v:.3f}",
+            )
+        )
+    for curve in data.dependence:
+        series = [
+            Series("partial dependence (mean)", curve["values"], curve["pd"]),
+            Series("10th percentile of customers", curve["values"], curve["p10"], dashed=True),
+            Series("90th percentile of customers", curve["values"], curve["p90"], dashed=True),
+        ]
+        parts.append(
+            explain(
+                f"{curve['column']}: each sampled customer scored again with {curve['column']} set to each value "
+                "(its 5th to 95th percentiles), all else as it is. The mean of those curves is the partial "
+                "dependence; the dashed lines bound the middle 80% of the customers' own curves (ICE)."
+            )
+        )
+        parts.append(
+            line_chart(
+                f"pd-{curve['column']}",
+                f"partial dependence on {curve['column']}",
+                series,
+                x_label=curve["column"],
+                y_label="score",
             )
         )
     return Section("reasons", "Reasons", "".join(parts))
