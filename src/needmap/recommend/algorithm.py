@@ -62,6 +62,11 @@ class Algorithm:
         """Scores of every item (float32, ``len(histories) x n_items``); higher is better."""
         raise NotImplementedError
 
+    def contributions(self, history: np.ndarray, item: int) -> np.ndarray:
+        """How much each distinct item of ``history`` (in ``np.unique`` order) adds to ``item``'s score, for
+        models whose score is such a sum (ItemKNN, EASE); NotImplementedError for the others."""
+        raise NotImplementedError(f"{self.name} scores are not a sum over the history's items")
+
     def vectors(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         """The customers' vectors (retrieval networks only)."""
         raise NotImplementedError(f"{self.name} has no customer vectors")

@@ -94,6 +94,11 @@ class ItemKNN(Algorithm):
         x = history_matrix(histories, self.n_items_)
         return np.asarray((x @ self._similarity).todense(), dtype=np.float32)
 
+    def contributions(self, history: np.ndarray, item: int) -> np.ndarray:
+        """The similarity of each distinct history item to ``item``: the terms of its score."""
+        seen = np.unique(history)
+        return np.asarray(self._similarity[seen, item].todense(), dtype=np.float64).ravel()
+
 
 def _keep_top(matrix: object, k: int) -> object:
     """Each row's ``k`` largest entries of a CSR matrix."""
@@ -153,3 +158,7 @@ class EASE(Algorithm):
     def score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         x = history_matrix(histories, self.n_items_)
         return np.asarray(x @ self.state_["weights"], dtype=np.float32)
+
+    def contributions(self, history: np.ndarray, item: int) -> np.ndarray:
+        """The weight of each distinct history item towards ``item``: the terms of its score."""
+        return np.asarray(self.state_["weights"][np.unique(history), item], dtype=np.float64)
