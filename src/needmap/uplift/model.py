@@ -302,6 +302,15 @@ class UpliftPredictor:
         columns["best_uplift"] = pa.array(np.maximum(best_value, 0.0))
         return pa.table(columns)
 
+    def explain(self, data: Any, *, top: int = 3, background: Any = None) -> pa.Table:
+        """Why each customer's best offer: the columns that raise and lower its predicted effect, with the
+        customer's value and how it compares with the population (``background``, default: ``data``), as
+        sentences; exact for the x and dr learners over lightgbm (:mod:`needmap.uplift.why`)."""
+        from needmap.uplift.why import offer_reasons
+
+        population = None if background is None else self._table(background)
+        return offer_reasons(self, self._table(data), top=top, population=population)
+
     def evaluate(self, data: Any, *, k: float = 0.3) -> dict[str, Any]:
         """The uplift metrics of each offer on ``data`` (rows of that offer and control): Qini coefficient,
         AUUC (normalized), uplift and incremental outcome at ``k``, uplift by decile."""
