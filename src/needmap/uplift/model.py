@@ -34,7 +34,8 @@ LEARNER_NAMES = (*META_LEARNERS, *NETWORKS)
 BEST = "best_offer"
 
 
-def _as_list(value: str | Iterable[str] | None) -> list[str]:
+def names_of(value: str | Iterable[str] | None) -> list[str]:
+    """Column names given as None, one name or several, as a list (a name is never split)."""
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
@@ -133,7 +134,7 @@ class UpliftModel:
             treatment_text(table.column(self.treatment)), y, self.control, column=self.treatment,
             outcome_column=self.outcome, file=file, shares=self.shares,
         )  # fmt: skip
-        not_inputs = [self.treatment, *_as_list(self.drop)] + ([self.propensity] if self.propensity else [])
+        not_inputs = [self.treatment, *names_of(self.drop)] + ([self.propensity] if self.propensity else [])
         schema = schema_with_roles(table, self.outcome, "binary" if task == "binary" else "regression",
                                    drop=not_inputs, id=self.id)  # fmt: skip
         strata = arms.index * 2 + (y > 0)
@@ -289,7 +290,7 @@ class UpliftPredictor:
         table = self._table(data)
         effect = self.effects(table)
         columns: dict[str, Any] = {}
-        for name in _as_list(self.params.get("id")):
+        for name in names_of(self.params.get("id")):
             if name in table.column_names:
                 columns[name] = table.column(name)
         for k, arm in enumerate(self.offers):

@@ -22,7 +22,15 @@ import pyarrow as pa
 from needmap.errors import ConfigError
 from needmap.uplift.campaign_rows import campaign_arms, treatment_text
 from needmap.uplift.evaluate import evaluate_effects
-from needmap.uplift.model import LEARNER_NAMES, UpliftModel, UpliftPredictor, _complete_rows, _source, outcome_values
+from needmap.uplift.model import (
+    LEARNER_NAMES,
+    UpliftModel,
+    UpliftPredictor,
+    _complete_rows,
+    _source,
+    names_of,
+    outcome_values,
+)
 
 #: The learners tried when none is named: every one.
 DEFAULT_LEARNERS = LEARNER_NAMES
@@ -96,7 +104,7 @@ def train_uplift(
             "validation": predictor.metrics_.get("validation"),
             "test": evaluate_effects(scores[name], test_arms, y[test_idx], task, k=k),
         }
-    response = _response_scores(train, test, outcome, task, [treatment, *_names(model.get("drop"))],
+    response = _response_scores(train, test, outcome, task, [treatment, *names_of(model.get("drop"))],
                                 model.get("id"), seed)  # fmt: skip
     scores[RESPONSE] = np.repeat(response[:, None], len(arms.offers), axis=1)
     results[RESPONSE] = {"test": evaluate_effects(scores[RESPONSE], test_arms, y[test_idx], task, k=k)}
@@ -122,12 +130,6 @@ def train_uplift(
     metrics["verdict"] = verdict_text(results, best, metrics["comparisons"])
     chosen.metrics_ = {**chosen.metrics_, **metrics}
     return UpliftOutcome(chosen, metrics)
-
-
-def _names(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
 
 
 def _response_scores(

@@ -86,13 +86,16 @@ def offer_reasons(predictor: Any, data: Any, *, top: int = 3, population: pa.Tab
     best = np.argmax(effect, axis=1)
     rows = np.arange(len(best))
     found = Attributions(columns, terms[rows, best], effect[rows, best], mean[rows, best], np.zeros(len(best)), {})
-    ids = [c for c in (predictor.params.get("id") or []) if c in table.column_names]
-    if isinstance(predictor.params.get("id"), str):
-        ids = [predictor.params["id"]] if predictor.params["id"] in table.column_names else []
-    reasons = reason_table(found, table, ids=ids, top=top, population=population, outcome="offer's effect")
-    offer_names = np.asarray(predictor.offers, dtype=object)
-    at = reasons.column("row").to_numpy() - 1 if "row" in reasons.column_names else None
-    if at is None:
-        index = {v: i for i, v in enumerate(table.column(ids[0]).to_pylist())}
-        at = np.array([index[v] for v in reasons.column(ids[0]).to_pylist()], dtype=np.int64)
-    return reasons.add_column(len(ids) or 1, "offer", pa.array(offer_names[best[at]].tolist(), type=pa.string()))
+    from needmap.uplift.model import names_of
+
+    ids = [c for c in names_of(predictor.params.get("id")) if c in table.column_names]
+    # without ids the reasons name each row's position (``row``, from 1): its offer, then its ids in its place
+    reasons = reason_table(found, table, top=top, population=population, outcome="offer's effect")
+    at = pa.array(reasons.column("row").to_numpy() - 1)
+    offers = np.asarray(predictor.offers, dtype=object)[best[at.to_numpy()]].tolist()
+    reasons = reasons.add_column(1, "offer", pa.array(offers, type=pa.string()))
+    if ids:
+        reasons = reasons.drop_columns(["row"])
+        for name in reversed(ids):
+            reasons = reasons.add_column(0, name, table.column(name).take(at))
+    return reasons

@@ -61,7 +61,7 @@ def target(
     from needmap.data.read import read
     from needmap.data.write import WRITABLE, write_table
     from needmap.uplift.contact_list import contact_table
-    from needmap.uplift.model import is_uplift, load_uplift
+    from needmap.uplift.model import is_uplift, load_uplift, names_of
     from needmap.uplift.target import choose_contacts, offer_costs, response_contacts
 
     if out.suffix.lower() not in WRITABLE:
@@ -73,7 +73,7 @@ def target(
         costs = offer_costs(predictor.offers, cost, _cost_pairs(cost_per_arm))
         contacts = choose_contacts(predictor.effects(table), costs, value=value, budget=budget,
                                    max_contacts=max_contacts)  # fmt: skip
-        ids = [c for c in _names(predictor.params.get("id")) if c in table.column_names]
+        ids = [c for c in names_of(predictor.params.get("id")) if c in table.column_names]
         result = contact_table(table, ids, contacts, predictor.offers)
     else:
         from needmap.estimator import load
@@ -101,9 +101,3 @@ def target(
     total = float(contacts.gain.sum())
     out_console.print(f"{result.num_rows:,} contacts of {table.num_rows:,} customers, expected gain {total:,.2f}, "
                       f"written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")  # fmt: skip
-
-
-def _names(value: object) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)  # type: ignore[arg-type]
