@@ -151,6 +151,7 @@ def attribute(
     ref_cat = torch.from_numpy(np.ascontiguousarray(reference.categorical))
     with torch.no_grad():
         ref_logits = network(ref_num, ref_cat, tuple(torch.from_numpy(a) for a in reference.lists))
+        ref_tables = [t(ref_cat) for t in patched.tables]  # the reference's embeddings, once for every chunk
     klass_of = None
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
@@ -162,7 +163,7 @@ def attribute(
             logits = network(numeric, categorical, lists)
             klass_of = logits.argmax(dim=1) if task == "multiclass" else None
             table_out = [t(categorical) for t in patched.tables]
-            table_ref = [t(ref_cat).expand(b, *t(ref_cat).shape[1:]) for t in patched.tables]
+            table_ref = [r.expand(b, *r.shape[1:]) for r in ref_tables]
             keys = [(j, k) for j, m in enumerate(patched.lists) for k in range(len(m.specs)) if k < len(lists)]
             seq_out = [patched.lists[j].sequence(k, lists[k])[0] for j, k in keys]
         seq_ref = [torch.zeros_like(v) for v in seq_out]
