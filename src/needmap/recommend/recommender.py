@@ -232,38 +232,16 @@ class Recommender:
 
     def explain(self, customers: Sequence[Any] | pa.Array, k: int = 10, *, top: int = 3, **options: Any) -> pa.Table:
         """Why each recommended item: :meth:`recommend`'s table (``options`` as there) with ``because``, the
-        ``top`` items of the customer's history that add most to the item's score, and ``reason``, a sentence.
-        Exact for ItemKNN and EASE, whose score is a sum over the history's items; a customer without a history
-        is served popular items, and says so; ConfigError for the networks."""
-        table = self.recommend(customers, k, **options)
-        if (
-            not hasattr(type(self.algorithm_), "contributions")
-            or type(self.algorithm_).contributions is Algorithm.contributions
-        ):
+        ``top`` items of the customer's history that add most to the item's score, and ``reason``, a sentence
+        (:func:`needmap.recommend.why.item_reasons`). Exact for ItemKNN and EASE, whose score is a sum over the
+        history's items; a customer without a history is served popular items, and says so; ConfigError for
+        the networks."""
+        from needmap.recommend.why import item_reasons
+
+        if type(self.algorithm_).contributions is Algorithm.contributions:
             raise ConfigError(f"{self.algorithm_.name}'s scores are not a sum over a history's items; explain works "
                               "for itemknn and ease.")  # fmt: skip
-        import pyarrow.compute as pc
-
-        index = self.customer_index(table.column("customer"))
-        item_index = pc.index_in(table.column("item"), value_set=self.data_.item_ids).to_numpy(zero_copy_only=False)
-        histories = self.histories(index)
-        names = self.data_.item_ids
-        because, reasons = [], []
-        for history, item in zip(histories, item_index, strict=True):
-            if len(history) == 0:
-                because.append([])
-                reasons.append("popular with customers: no history to go by")
-                continue
-            seen = np.unique(history)
-            terms = self.algorithm_.contributions(history, int(item))
-            order = np.argsort(-terms, kind="stable")[:top]
-            chosen = [names[int(seen[j])].as_py() for j in order if terms[j] > 0]
-            because.append(chosen)
-            reasons.append("because they have " + ", ".join(str(c) for c in chosen) if chosen else
-                           "close to what they have, no single item stands out")  # fmt: skip
-        return table.append_column("because", pa.array(because, type=pa.list_(names.type))).append_column(
-            "reason", pa.array(reasons, type=pa.string())
-        )
+        return item_reasons(self, self.recommend(customers, k, **options), top=top)
 
     def top_items(
         self, index: np.ndarray, k: int, *, keep_seen: bool = False, eligible: np.ndarray | None = None,

@@ -10,7 +10,7 @@ difference above 0.1 is the usual sign that assignment was not random.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,13 @@ class Arms:
     @property
     def offers(self) -> tuple[str, ...]:
         return self.names[1:]
+
+
+def names_of(value: str | Iterable[str] | None) -> list[str]:
+    """Column names given as None, one name or several, as a list (a name is never split)."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
 
 
 def treatment_text(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from needmap.errors import ArtifactError, ConfigError, DataError
-from needmap.uplift.campaign_rows import balance_table, campaign_arms, treatment_text
+from needmap.uplift.campaign_rows import balance_table, campaign_arms, names_of, treatment_text
 from needmap.uplift.meta import LEARNERS, META_LEARNERS, MetaLearner, Rows, meta_from_document
 from needmap.uplift.networks import NETWORKS, UpliftNetwork, fit_network, network_outcomes
 
@@ -32,13 +32,6 @@ UPLIFT_FILES = frozenset(FILES)
 LEARNER_NAMES = (*META_LEARNERS, *NETWORKS)
 #: The column of :meth:`UpliftPredictor.predict` naming each customer's best arm (control when no offer lifts).
 BEST = "best_offer"
-
-
-def names_of(value: str | Iterable[str] | None) -> list[str]:
-    """Column names given as None, one name or several, as a list (a name is never split)."""
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
 
 
 class UpliftModel:

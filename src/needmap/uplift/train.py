@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from needmap.errors import ConfigError
-from needmap.uplift.campaign_rows import campaign_arms, treatment_text
+from needmap.uplift.campaign_rows import campaign_arms, names_of, treatment_text
 from needmap.uplift.evaluate import evaluate_effects
 from needmap.uplift.model import (
     LEARNER_NAMES,
@@ -28,7 +28,6 @@ from needmap.uplift.model import (
     UpliftPredictor,
     _complete_rows,
     _source,
-    names_of,
     outcome_values,
 )
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from needmap.errors import ConfigError
 from needmap.preprocessing.batch import FeatureBatch
+from needmap.uplift.campaign_rows import names_of
 
 EXPLAINED = ("x", "dr")
 
@@ -86,8 +87,6 @@ def offer_reasons(predictor: Any, data: Any, *, top: int = 3, population: pa.Tab
     best = np.argmax(effect, axis=1)
     rows = np.arange(len(best))
     found = Attributions(columns, terms[rows, best], effect[rows, best], mean[rows, best], np.zeros(len(best)), {})
-    from needmap.uplift.model import names_of
-
     ids = [c for c in names_of(predictor.params.get("id")) if c in table.column_names]
     # without ids the reasons name each row's position (``row``, from 1): its offer, then its ids in its place
     reasons = reason_table(found, table, top=top, population=population, outcome="offer's effect")

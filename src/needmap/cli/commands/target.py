@@ -60,8 +60,9 @@ def target(
     cost, which is not causal: it says so."""
     from needmap.data.read import read
     from needmap.data.write import WRITABLE, write_table
+    from needmap.uplift.campaign_rows import names_of
     from needmap.uplift.contact_list import contact_table
-    from needmap.uplift.model import is_uplift, load_uplift, names_of
+    from needmap.uplift.model import is_uplift, load_uplift
     from needmap.uplift.target import choose_contacts, offer_costs, response_contacts
 
     if out.suffix.lower() not in WRITABLE:
