@@ -11,8 +11,6 @@ from causalml.metrics import auuc_score, qini_score
 
 from needmap.errors import ConfigError, DataError
 from needmap.metrics.uplift import (
-    causalml_auuc_score,
-    causalml_qini_score,
     incremental_at_k,
     pehe,
     perfect_qini_curve,
@@ -24,6 +22,7 @@ from needmap.metrics.uplift import (
     uplift_by_percentile,
     uplift_curve,
 )
+from needmap.metrics.uplift_causalml import causalml_auuc_score, causalml_qini_score
 
 # Six rows, already ranked by a score with no ties (T = treated, C = control):
 #   row        0    1    2    3    4    5

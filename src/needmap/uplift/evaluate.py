@@ -67,6 +67,7 @@ def evaluate_effects(
     """Per offer: the metrics of ``NORMALIZATION`` for the effect column of that offer; ``truth``
     ``[n, offers]`` adds PEHE (on every row)."""
     from needmap.metrics import uplift as m
+    from needmap.metrics.uplift_causalml import causalml_auuc_score, causalml_qini_score
 
     out: dict[str, Any] = {"k": k, "normalization": NORMALIZATION, "arms": {}}
     for j, offer in enumerate(arms.offers, start=1):
@@ -78,8 +79,8 @@ def evaluate_effects(
             "rows_control": int(len(rows) - treated.sum()),
             "qini_coefficient": m.qini_auc_score(outcome, treated, score),
             "auuc": m.uplift_auc_score(outcome, treated, score) if task == "binary" else None,
-            "causalml_qini": m.causalml_qini_score(outcome, treated, score),
-            "causalml_auuc": m.causalml_auuc_score(outcome, treated, score),
+            "causalml_qini": causalml_qini_score(outcome, treated, score),
+            "causalml_auuc": causalml_auuc_score(outcome, treated, score),
             "uplift_at_k": m.uplift_at_k(outcome, treated, score, k=k),
             "incremental_at_k": m.incremental_at_k(outcome, treated, score, k),
             "by_decile": {key: np.asarray(value).tolist() for key, value in deciles.items()},
