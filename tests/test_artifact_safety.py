@@ -167,12 +167,12 @@ class Steps:
         self.names: list[str] = []
         self.fail_at: int | None = None
         for owner, name in [
-            (artifact, "create_staging_directory"),
+            (model_place, "create_staging_directory"),
             (artifact, "save_file"),
             (artifact, "_sha256"),
             (artifact, "_write_json"),
             (Path, "write_text"),
-            (artifact, "_default_permissions"),
+            (model_place, "umask_permissions"),
             (model_place, "exchange"),
             (os, "replace"),
             (shutil, "rmtree"),

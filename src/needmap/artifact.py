@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,7 @@ from safetensors.torch import load as load_weights
 from safetensors.torch import save_file
 
 from needmap.errors import ArtifactError
-from needmap.model_place import check_model_destination, put_in_place, read_model_files
-from needmap.output_files import create_staging_directory, current_umask
+from needmap.model_place import check_model_destination, read_model_files, write_model_directory
 
 FORMAT_VERSION = 1
 FILES = ("model.json", "schema.json", "preprocessor.json", "weights.safetensors", "metrics.json", "card.md")
@@ -116,10 +114,8 @@ def save_artifact(
     unknown = sorted(set(extras or {}) - set(OPTIONAL_FILES))
     if unknown:
         raise ArtifactError(f"unknown optional model file(s) {unknown}; expected some of {list(OPTIONAL_FILES)}.")
-    target = Path(path)
-    model_destination(target)
-    staging = create_staging_directory(target)
-    try:
+
+    def write(staging: Path) -> None:
         tensors = {name: t.detach().to("cpu").contiguous() for name, t in state_dict.items()}
         save_file(tensors, str(staging / "weights.safetensors"))
         model_json = dict(model)
@@ -132,12 +128,8 @@ def save_artifact(
         (staging / "card.md").write_text(card, encoding="utf-8")
         for name, document in (extras or {}).items():
             _write_json(staging / name, document)
-        _default_permissions(staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    put_in_place(staging, target, MODEL_FILES)
-    return target
+
+    return write_model_directory(Path(path), MODEL_FILES, write)
 
 
 def model_destination(path: str | os.PathLike[str]) -> bool:
@@ -146,15 +138,6 @@ def model_destination(path: str | os.PathLike[str]) -> bool:
     model's files (:func:`needmap.model_place.check_model_destination`). Checked before training and again
     when the model is put in place."""
     return check_model_destination(Path(path), MODEL_FILES)
-
-
-def _default_permissions(directory: Path) -> None:
-    """Give the files of ``directory`` the permissions of files made with the process's umask (0644 under the
-    usual 022; the directory itself was made so): safetensors writes 0600, which would hide a saved model from
-    a service running as another user."""
-    umask = current_umask()
-    for file in directory.iterdir():
-        os.chmod(file, 0o666 & ~umask)
 
 
 def _parse_json(files: dict[str, bytes], directory: Path, name: str) -> Any:

@@ -29,10 +29,11 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from needmap.errors import ArtifactError, ConfigError
-from needmap.output_files import replacement_under_way, temporary_path
+from needmap.output_files import create_staging_directory, current_umask, replacement_under_way, temporary_path
 
 #: Attempts of a reader whose model was replaced while it opened its files (each one needs a whole new save).
 READ_ATTEMPTS = 50
@@ -71,6 +72,33 @@ def check_model_destination(target: Path, model_files: frozenset[str]) -> bool:
             "e.g. models/bank."
         )
     return True
+
+
+def write_model_directory(target: Path, model_files: frozenset[str], write: Callable[[Path], None]) -> Path:
+    """A model directory at ``target``, whole or not at all: ``write(staging)`` fills a staging directory beside
+    it, its files get the permissions of files made with the process's umask (:func:`umask_permissions`:
+    safetensors writes 0600, which would hide a saved model from a service running as another user), and it is
+    put in place
+    (:func:`put_in_place`). A failure removes the staging directory and leaves ``target`` as it was.
+    ``model_files``: as for :func:`check_model_destination`. Returns ``target``."""
+    check_model_destination(target, model_files)
+    staging = create_staging_directory(target)
+    try:
+        write(staging)
+        umask_permissions(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    put_in_place(staging, target, model_files)
+    return target
+
+
+def umask_permissions(directory: Path) -> None:
+    """Give the files of ``directory`` the permissions of files made with the process's umask (0644 under the
+    usual 022; the directory itself was made so)."""
+    umask = current_umask()
+    for file in directory.iterdir():
+        os.chmod(file, 0o666 & ~umask)
 
 
 def put_in_place(staging: Path, target: Path, model_files: frozenset[str]) -> None:

@@ -101,3 +101,16 @@ def test_every_model_round_trips_through_its_directory(model: str, tmp_path) -> 
     ids = ["c0", "c7", "c59", "nobody"]
     assert loaded.recommend(ids, k=5).equals(fitted.recommend(ids, k=5))
     assert loaded.recommend(ids, k=5, keep_seen=True).equals(fitted.recommend(ids, k=5, keep_seen=True))
+
+
+def test_a_recommender_directory_gets_the_permissions_of_the_umask(fitted: Recommender, tmp_path) -> None:
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        out = fitted.save(tmp_path / "rec")
+    finally:
+        os.umask(previous)
+    for file in out.iterdir():  # safetensors alone writes 0600
+        assert stat.S_IMODE(file.stat().st_mode) == 0o644, file.name

@@ -50,7 +50,15 @@ def test_save_load_round_trip_gives_identical_effects(data, tmp_path, learner) -
     assert loaded.arms == predictor.arms
     document = json.loads((tmp_path / "m" / "uplift.json").read_text())
     assert document["kind"] == "uplift" and document["params"]["learner"] == learner
-    predictor.save(tmp_path / "m")  # replaces its own directory
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        predictor.save(tmp_path / "m")  # replaces its own directory
+    finally:
+        os.umask(previous)
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o644 for f in (tmp_path / "m").iterdir())
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == sorted(
         ["uplift.json", "weights.safetensors", "metrics.json", "card.md"]
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -290,14 +289,11 @@ class Recommender:
         """Write the model directory at ``path`` atomically (replacing a recommender directory there)."""
         from safetensors.numpy import save_file
 
-        from needmap.model_place import check_model_destination, put_in_place
-        from needmap.output_files import create_staging_directory
+        from needmap.model_place import write_model_directory
 
         self._fitted()
-        target = Path(path)
-        check_model_destination(target, RECOMMENDER_FILES)
-        staging = create_staging_directory(target)
-        try:
+
+        def write(staging: Path) -> None:
             tensors = {f"algorithm.{k}": np.ascontiguousarray(v) for k, v in self.algorithm_.state_.items()}
             tensors["history.customer"] = np.ascontiguousarray(self.data_.customer)
             tensors["history.item"] = np.ascontiguousarray(self.data_.item)
@@ -322,11 +318,8 @@ class Recommender:
             _write_json(staging / "recommender.json", document)
             _write_json(staging / "metrics.json", self.metrics_)
             (staging / "card.md").write_text(card or default_card(self), encoding="utf-8")
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        put_in_place(staging, target, RECOMMENDER_FILES)
-        return target
+
+        return write_model_directory(Path(path), RECOMMENDER_FILES, write)
 
 
 def load_recommender(path: str | os.PathLike[str]) -> Recommender:

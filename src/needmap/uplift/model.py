@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -327,13 +326,9 @@ class UpliftPredictor:
         metrics.json and card.md."""
         from safetensors.torch import save_file
 
-        from needmap.model_place import check_model_destination, put_in_place
-        from needmap.output_files import create_staging_directory
+        from needmap.model_place import write_model_directory
 
-        target = Path(path)
-        check_model_destination(target, UPLIFT_FILES)
-        staging = create_staging_directory(target)
-        try:
+        def write(staging: Path) -> None:
             tensors: dict[str, Any] = {}
             if isinstance(self.fitted, UpliftNetwork):
                 learner = {"network": self.fitted.hyper}
@@ -353,11 +348,8 @@ class UpliftPredictor:
             _write_json(staging / "uplift.json", document)
             _write_json(staging / "metrics.json", _plain(self.metrics_))
             (staging / "card.md").write_text(_card(self), encoding="utf-8")
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        put_in_place(staging, target, UPLIFT_FILES)
-        return target
+
+        return write_model_directory(Path(path), UPLIFT_FILES, write)
 
 
 def is_uplift(path: str | os.PathLike[str]) -> bool:
