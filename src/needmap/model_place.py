@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import json
 import os
 import shutil
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from needmap.errors import ArtifactError, ConfigError
 from needmap.output_files import create_staging_directory, current_umask, replacement_under_way, temporary_path
@@ -91,6 +93,13 @@ def write_model_directory(target: Path, model_files: frozenset[str], write: Call
         raise
     put_in_place(staging, target, model_files)
     return target
+
+
+def write_json_file(path: Path, data: Any) -> None:
+    """``data`` as one line of JSON and a newline (no NaN: a model's documents are read by other programs)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, allow_nan=False, separators=(",", ":"))
+        fh.write("\n")
 
 
 def umask_permissions(directory: Path) -> None:

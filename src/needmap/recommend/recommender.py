@@ -289,7 +289,7 @@ class Recommender:
         """Write the model directory at ``path`` atomically (replacing a recommender directory there)."""
         from safetensors.numpy import save_file
 
-        from needmap.model_place import write_model_directory
+        from needmap.model_place import write_json_file, write_model_directory
 
         self._fitted()
 
@@ -315,8 +315,8 @@ class Recommender:
                 "source": self.data_.source,
                 "columns": getattr(self, "columns_", {}),
             }
-            _write_json(staging / "recommender.json", document)
-            _write_json(staging / "metrics.json", self.metrics_)
+            write_json_file(staging / "recommender.json", document)
+            write_json_file(staging / "metrics.json", self.metrics_)
             (staging / "card.md").write_text(card or default_card(self), encoding="utf-8")
 
         return write_model_directory(Path(path), RECOMMENDER_FILES, write)
@@ -385,12 +385,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def _write_json(path: Path, data: Any) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, allow_nan=False, separators=(",", ":"))
-        fh.write("\n")
 
 
 def _table(customers: pa.Array, top: np.ndarray, scores: np.ndarray, item_ids: pa.Array) -> pa.Table:

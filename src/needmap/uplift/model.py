@@ -326,7 +326,7 @@ class UpliftPredictor:
         metrics.json and card.md."""
         from safetensors.torch import save_file
 
-        from needmap.model_place import write_model_directory
+        from needmap.model_place import write_json_file, write_model_directory
 
         def write(staging: Path) -> None:
             tensors: dict[str, Any] = {}
@@ -345,8 +345,8 @@ class UpliftPredictor:
                 "arms": list(self.arms), "task": self.task, "schema": self.schema.to_dict(),
                 "preprocessor": self.preprocessor.to_dict(), "learner": learner, "report": _plain(self.report_),
             }  # fmt: skip
-            _write_json(staging / "uplift.json", document)
-            _write_json(staging / "metrics.json", _plain(self.metrics_))
+            write_json_file(staging / "uplift.json", document)
+            write_json_file(staging / "metrics.json", _plain(self.metrics_))
             (staging / "card.md").write_text(_card(self), encoding="utf-8")
 
         return write_model_directory(Path(path), UPLIFT_FILES, write)
@@ -403,12 +403,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
-
-
-def _write_json(path: Path, data: Any) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, allow_nan=False, separators=(",", ":"))
-        fh.write("\n")
 
 
 def _card(predictor: UpliftPredictor) -> str:
