@@ -13,6 +13,21 @@ from needmap.declare import Options, number, option, optional, text
 from needmap.errors import ConfigError
 
 
+def number_pairs(text: str, flag: str, form: str, example: str) -> dict[str, float]:
+    """``"a=0.5,b=2"`` as {name: number}; ConfigError naming ``flag``, the part at fault, the ``form`` expected
+    (``ARM=SHARE``) and an ``example``."""
+    out = {}
+    for part in text.split(","):
+        name, sep, number = part.partition("=")
+        try:
+            out[name.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ConfigError(f"{flag} {text!r}: {part!r} is not {form}; expected e.g. {example}.")
+    return out
+
+
 def _shares(value: Any) -> Any:
     """``"control=0.5,discount=0.25,free_shipping=0.25"`` (or a mapping) as {arm: share}."""
     if value is None:
@@ -24,18 +39,7 @@ def _shares(value: Any) -> Any:
             raise ConfigError(f"shares {value!r}: expected a number per arm, e.g. control=0.5,offer=0.5.") from None
     if not isinstance(value, str):
         return value
-    out = {}
-    for part in value.split(","):
-        name, sep, share = part.partition("=")
-        try:
-            out[name.strip()] = float(share)
-        except ValueError:
-            raise ConfigError(
-                f"--shares {value!r}: {part!r} is not ARM=SHARE; expected e.g. control=0.5,offer=0.5."
-            ) from None
-        if not sep or not name.strip():
-            raise ConfigError(f"--shares {value!r}: {part!r} is not ARM=SHARE; expected e.g. control=0.5,offer=0.5.")
-    return out
+    return number_pairs(value, "--shares", "ARM=SHARE", "control=0.5,offer=0.5")
 
 
 def _share_map(value: Any) -> str | None:

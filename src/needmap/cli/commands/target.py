@@ -12,23 +12,6 @@ from needmap.errors import ConfigError
 from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
 
-def _cost_pairs(text: str | None) -> dict[str, float]:
-    if not text:
-        return {}
-    out = {}
-    for part in text.split(","):
-        name, sep, value = part.partition("=")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise ConfigError(
-                f"--cost-per-arm {text!r}: {part!r} is not OFFER=COST; expected e.g. discount=2.5."
-            ) from None
-        if not sep or not name.strip():
-            raise ConfigError(f"--cost-per-arm {text!r}: {part!r} is not OFFER=COST; expected e.g. discount=2.5.")
-    return out
-
-
 @app.command(
     epilog="Example: needmap target models/campaign customers.csv --budget 5000 --cost 0.5 --value 40 "
     "--out contacts.csv; a response model: needmap target models/buyers customers.csv --budget 5000 --out list.csv"
@@ -63,6 +46,7 @@ def target(
     from needmap.uplift.campaign_rows import names_of
     from needmap.uplift.contact_list import contact_table
     from needmap.uplift.model import is_uplift, load_uplift
+    from needmap.uplift.options import number_pairs
     from needmap.uplift.target import choose_contacts, offer_costs, response_contacts
 
     if out.suffix.lower() not in WRITABLE:
@@ -71,7 +55,11 @@ def target(
     table = read(data)
     if is_uplift(model_dir):
         predictor = load_uplift(model_dir)
-        costs = offer_costs(predictor.offers, cost, _cost_pairs(cost_per_arm))
+        costs = offer_costs(
+            predictor.offers,
+            cost,
+            number_pairs(cost_per_arm, "--cost-per-arm", "OFFER=COST", "discount=2.5") if cost_per_arm else {},
+        )
         contacts = choose_contacts(predictor.effects(table), costs, value=value, budget=budget,
                                    max_contacts=max_contacts)  # fmt: skip
         ids = [c for c in names_of(predictor.params.get("id")) if c in table.column_names]
