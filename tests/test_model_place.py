@@ -102,7 +102,7 @@ def test_an_older_model_left_aside_by_a_killed_save_goes_back_to_its_empty_path(
     # model beside it: the next save puts it back before anything else (it does not delete the only model).
     import socket
 
-    import needmap.artifact as artifact
+    import needmap.model_place as model_place
 
     save_artifact(tmp_path / "m", **_parts(card="old"))
     host = "".join(c if c.isalnum() or c in "_.-" else "_" for c in socket.gethostname())
@@ -112,7 +112,7 @@ def test_an_older_model_left_aside_by_a_killed_save_goes_back_to_its_empty_path(
     with pytest.raises(ArtifactError, match="no model directory there"):
         load_artifact(tmp_path / "m")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(artifact, "put_in_place", _stop)
+        patch.setattr(model_place, "put_in_place", _stop)
         with pytest.raises(_Interrupted):
             save_artifact(tmp_path / "m", **_parts(card="new"))
     assert load_artifact(tmp_path / "m").card == "old"
