@@ -71,6 +71,20 @@ def test_the_export_command(table, tmp_path) -> None:
     code, text = run_cli("export", tmp_path / "model", "--format", "onnx", "--out", tmp_path / "exported")
     assert code == 0, text
     assert (tmp_path / "exported" / "model.onnx").is_file() and "model.onnx" in text
+    assert (tmp_path / "exported" / "contract.mjs").is_file() and "contract.mjs" in text
+    assert "note:" not in text
+    # a model that answers with LightGBM: the export says its graph's scores differ from predict's
+    import pyarrow.csv as pcsv
+
+    pcsv.write_csv(table.select(["a", "b", "c", "y"]), tmp_path / "rows.csv")
+    code, text = run_cli("train", tmp_path / "rows.csv", "--target", "y", "--model", "mlp", "--epochs", "1",
+                         "--select", "lightgbm", "--out", tmp_path / "chose-lightgbm")  # fmt: skip
+    assert code == 0, text
+    code, text = run_cli("export", tmp_path / "chose-lightgbm", "--out", tmp_path / "exported2")
+    assert code == 0, text
+    assert "for target 'y' the model answers with LightGBM" in " ".join(text.split())
+    contract = json.loads((tmp_path / "exported2" / CONTRACT_FILE).read_text())
+    assert contract["scorers"] == [{"target": "y", "scorer": "LightGBM", "weight": None}]
     code, text = run_cli("export", tmp_path / "model", "--format", "tflite", "--out", tmp_path / "x")
     assert code != 0 and "--format tflite" in text
 

@@ -6,8 +6,11 @@ batch dimension) with named inputs: ``numeric`` float32 ``[batch, n_numeric]``, 
 ``outputs`` float32 ``[batch, n_outputs]``: the network's raw outputs (logits of a binary or multiclass head,
 standardized values of a regression head). Beside it, ``contract.json`` holds what turns raw rows into those
 inputs and the outputs into scores: the schema, the fitted preprocessor (the same JSON as the model directory's)
-and each head's task and target scaling. needmap's :class:`~needmap.preprocessing.preprocess.Preprocessor`
-read from that JSON is the reference implementation of the contract.
+each head's task, outputs and target scaling, the calibrator, and which scorer ``predict`` answers with per
+target. Two implementations read it: needmap's :class:`~needmap.preprocessing.preprocess.Preprocessor` (from the
+JSON) in Python, and ``contract.mjs``, copied beside the graph: plain JavaScript without dependencies, raw rows
+to the graph's inputs and its outputs to ``predict``'s scores, for a marketing system that runs Node.js or a
+browser (tests/export/test_onnx_contract_js.py holds it to the Python path).
 
 :func:`use_onnxruntime` makes a :class:`~needmap.predictor.Predictor` score its network through ONNX Runtime
 instead of PyTorch: the same preprocessing, heads and calibration, the network's outputs from the graph.
@@ -15,8 +18,13 @@ instead of PyTorch: the same preprocessing, heads and calibration, the network's
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import shutil
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +35,8 @@ from needmap.preprocessing.batch import FeatureBatch
 
 ONNX_FILE = "model.onnx"
 CONTRACT_FILE = "contract.json"
+#: The contract's reference implementation in JavaScript, copied beside the graph by :func:`export_onnx`.
+REFERENCE_FILE = "contract.mjs"
 #: Largest absolute difference allowed between ONNX Runtime's and PyTorch's outputs on the export's check rows.
 TOLERANCE = 1e-5
 
@@ -75,10 +85,13 @@ def export_onnx(predictor: Any, out: str | os.PathLike[str], *, check_rows: Any 
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     try:
-        program = torch.onnx.export(
-            Graph().eval(), inputs, dynamo=True, dynamic_shapes=shapes, input_names=_input_names(predictor),
-            output_names=["outputs"], verbose=False,
-        )  # fmt: skip
+        # the exporter's notes (operators of packages not installed, its own deprecations) are not the user's
+        with warnings.catch_warnings(), _quiet("torch.onnx"):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                Graph().eval(), inputs, dynamo=True, dynamic_shapes=shapes, input_names=_input_names(predictor),
+                output_names=["outputs"], verbose=False,
+            )  # fmt: skip
     except Exception as exc:  # the exporter's own errors: which model and why
         raise ArtifactError(
             f"model '{predictor.model}' does not export to ONNX: {type(exc).__name__}: {str(exc).splitlines()[0]}"
@@ -98,15 +111,46 @@ def export_onnx(predictor: Any, out: str | os.PathLike[str], *, check_rows: Any 
         "model": predictor.model,
         "inputs": _input_names(predictor),
         "outputs": "outputs: the network's raw outputs, one column per output of each head in the schema's order",
-        "heads": [{"name": h.name, "task": h.task} for h in predictor.schema_.heads],
+        "heads": [
+            {"name": h.name, "task": h.task, "n_outputs": h.n_outputs, "classes": h.classes}
+            for h in predictor.schema_.heads
+        ],
         "target_scaling": predictor.target_scaling_,
         "calibrated": predictor.calibrator_ is not None,
+        "calibrator": None if predictor.calibrator_ is None else predictor.calibrator_.to_dict(),
+        "scorers": scorers(predictor),
         "schema": predictor.schema_.to_dict(),
         "preprocessor": prep.to_dict(),
         "checked": {"rows": len(x), "max_abs_difference": worst},
     }
     (target / CONTRACT_FILE).write_text(json.dumps(contract, indent=1, default=_plain) + "\n", encoding="utf-8")
+    shutil.copyfile(Path(__file__).with_name(REFERENCE_FILE), target / REFERENCE_FILE)
     return onnx_path
+
+
+def scorers(predictor: Any) -> list[dict[str, Any]]:
+    """Per target, the scorer ``predict`` answers with: ``{"target", "scorer", "weight"}``. The graph holds the
+    network; where the model chose LightGBM, a linear model or a blend for a target (the verdict's choice), its
+    scores there are not the graph's, and :func:`export_onnx`'s caller says so."""
+    chosen = {c.target: c for c in predictor.selection_ or []}
+    out = []
+    for head in predictor.schema_.heads:
+        choice = chosen.get(head.name)
+        out.append({"target": head.name, "scorer": "network" if choice is None else choice.scorer,
+                    "weight": None if choice is None else choice.weight})  # fmt: skip
+    return out
+
+
+@contextlib.contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Only errors from ``logger`` while the block runs."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _plain(value: Any) -> Any:
