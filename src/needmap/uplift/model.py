@@ -298,7 +298,8 @@ class UpliftPredictor:
     def explain(self, data: Any, *, top: int = 3, background: Any = None) -> pa.Table:
         """Why each customer's best offer: the columns that raise and lower its predicted effect, with the
         customer's value and how it compares with the population (``background``, default: ``data``), as
-        sentences; exact for the x and dr learners over lightgbm (:mod:`needmap.uplift.why`)."""
+        sentences. Every learner explains (:mod:`needmap.uplift.why`): exactly over lightgbm (TreeSHAP), by
+        Integrated Gradients for networks, whose reference row is ``background``'s means and modes."""
         from needmap.uplift.why import offer_reasons
 
         population = None if background is None else self._table(background)

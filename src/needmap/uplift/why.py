@@ -1,11 +1,38 @@
-"""Why this offer: each column's share of a customer's predicted effect, for the X and DR learners over LightGBM.
+"""Why this offer: each column's share of a customer's predicted effect of each offer, for every learner.
 
-Their effect models are LightGBM regressions of the effect itself, so LightGBM's own TreeSHAP contributions
-(``pred_contrib``) split each customer's predicted effect exactly into one term per input (plus the model's
-mean): the X learner's two effect models weighted as it weighs them, the DR learner's one. The terms of the
-encoded inputs (a number's scaled value, its missing indicator, a category's id) are summed to the user's
-columns. The other learners' effects are differences of two outcome models' probabilities, which such terms do
-not split; they say so.
+:func:`offer_terms` gives, for each customer and offer, one term per user column and a mean such that the terms
+plus the mean are the predicted effect (:meth:`~needmap.uplift.model.UpliftPredictor.effects`). Every learner's
+effect of offer k is a weighted sum of its models' predictions (:mod:`needmap.uplift.meta`, :func:`_parts`):
+T's ``mu_k(x) - mu_0(x)``, S's ``mu(x, k) - mu(x, control)``, X's ``g tau_k,control(x) + (1 - g) tau_k,treated(x)``,
+DR's ``tau_k(x)``, the ensemble's mean of S's, X's and DR's. So the terms of each model's prediction, weighted
+the same way, are the terms of the effect. How a model's prediction is split:
+
+- **LightGBM, exact.** TreeSHAP (path-dependent, Lundberg et al. 2020) splits a model's raw score into
+  ``f(x) = m + sum_j a_j(x)``: the model's mean ``m`` and one Shapley value per input. For a regression (the
+  effect models of X and DR, any learner's amount outcome) that is the prediction. For a 0/1 outcome (the
+  outcome models of S and T) the prediction is ``sigma(f)``, and the rescale rule keeps every term's share of
+  the logit's change from the mean: ``sigma(f) = sigma(m) + sum_j a_j (sigma(f) - sigma(m)) / (f - m)``
+  (``sigma'(m)`` where ``f = m``), exactly. The S learner's model reads the arm too (one 0/1 input per offer);
+  its inputs' values are those of the path-dependent game in which the arm is always known, set to the arm
+  asked for: the arm is no player (it gets no term, and no share of its interactions with the columns, which
+  are what makes the effect differ between customers), and the mean is the model's prediction for that arm
+  with no column known. LightGBM's own ``pred_contrib`` has no such input held fixed, so these come from the
+  trees (:class:`_Forest`): a tree's game is a sum over its leaves of products over the leaf's path, and the
+  Shapley value of a product has a closed form, an integral of a polynomial that Gauss-Legendre integrates
+  exactly. The other models' terms are LightGBM's ``pred_contrib`` (the same game with nothing held fixed).
+  The terms of the encoded inputs (a number's scaled value, its missing indicator, a category's id) are
+  summed to the user's columns. The terms plus the mean equal the predicted effect up to rounding.
+- **Networks: Integrated Gradients.** The TARNet and DragonNet effect (the offer's head minus the control's,
+  as probabilities for a 0/1 outcome, in the outcome's units for an amount) and the effect that S, T, X, DR or
+  the ensemble make of zoo networks (``base="mlp"``, ``"deepfm"``, ...: the same weighted sum, written as one
+  torch function) are integrated by :func:`needmap.explain.attributions.attribute` (through the embedding
+  tables' outputs) along the straight line from a reference row: the numbers' means and each category's most
+  frequent value over ``background`` (default: the rows explained). The mean is the reference row's effect.
+  The terms plus the mean equal the predicted effect within 1% of the effect's change from the reference
+  (:data:`COMPLETENESS`), or within 1e-4 (0.01 points of conversion chance) where that change is under one
+  point (0.01 where an amount's change is under one unit): each row's integration steps double from
+  :data:`STEPS` until its terms do, up to :data:`MAX_STEPS` (a row that still misses keeps those terms). The
+  kinks of ReLU networks need more steps than smooth ones.
 """
 
 from __future__ import annotations
@@ -14,24 +41,246 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import torch
+from torch import nn
 
 from needmap.errors import ConfigError
 from needmap.preprocessing.batch import FeatureBatch
+from needmap.uplift.base_learner import LIGHTGBM
 from needmap.uplift.campaign_rows import names_of
+from needmap.uplift.networks import UpliftNetwork
 
-EXPLAINED = ("x", "dr")
+#: Integrated Gradients' promise (:func:`allowed`): ``|terms + mean - effect| <= COMPLETENESS * max(|effect -
+#: mean|, floor)``, the floor :data:`FLOOR` for a 0/1 outcome, :data:`AMOUNT_FLOOR` for an amount.
+COMPLETENESS = 0.01
+#: A 0/1 outcome's effects are a few points of conversion chance: under a change of one point (0.01) from the
+#: reference the promise is absolute, 1e-4 (0.01 points).
+FLOOR = 0.01
+#: An amount's effects are in the outcome's units: under a change of one unit the promise is absolute, 0.01.
+AMOUNT_FLOOR = 1.0
+#: Integration steps (Gauss-Legendre) of a row's first try, and the most a row gets: steps double while its
+#: terms miss the promise. Smooth networks (TARNet's and DragonNet's SiLU) keep it at the first try; ReLU kinks
+#: along the line (the zoo's MLP) need more, most of all where an effect is a small difference of two large
+#: outputs (an S learner's amounts).
+STEPS = 32
+MAX_STEPS = 1024
+#: Interpolated rows (rows x steps) per forward and backward pass.
+CELLS_IG = 1 << 14
+#: Cells (rows x leaves x path columns x integration nodes) per chunk of the trees' closed form.
+CELLS = 1 << 22
 
 
-def _contributions(fit: Any, x: FeatureBatch) -> np.ndarray:
-    """TreeSHAP terms of one LightGBM effect model: ``[n, design columns + 1]`` (the last: the mean)."""
+def _parts(fitted: Any, k: int) -> list[tuple[float, Any, int | None]]:
+    """The effect of offer ``k`` of a meta-learner as ``sum c * fit.predict(x, arm)``: ``(c, fit, arm)``, with
+    ``arm`` None for a model of the features alone, else the arm set in the S learner's arm inputs."""
+    models, name = fitted.models, fitted.name
+    if name == "s":
+        return [(1.0, models["mu"], k), (-1.0, models["mu"], 0)]
+    if name == "t":
+        return [(1.0, models[f"mu{k}"], None), (-1.0, models["mu0"], None)]
+    if name == "x":
+        g = fitted.weights[k - 1]
+        return [(g, models[f"tau{k}_control"], None), (1.0 - g, models[f"tau{k}_treated"], None)]
+    if name == "dr":
+        return [(1.0, models[f"tau{k}"], None)]
+    if name == "ensemble":
+        members = fitted.members()
+        return [(c / len(members), fit, arm) for member in members for c, fit, arm in _parts(member, k)]
+    raise ConfigError(f"the {name!r} learner has no per-column terms of its effects; "
+                      "explain works for the s, t, x, dr, ensemble, tarnet and dragonnet learners.")  # fmt: skip
+
+
+# -- LightGBM --------------------------------------------------------------------------------------------------
+class _Forest:
+    """A LightGBM model's trees as arrays over their leaves, for path-dependent TreeSHAP with inputs held fixed.
+
+    A tree's game is ``v(S) = sum_leaves value * prod_j factor_j(S)``, the product over the distinct inputs
+    ``j`` of the leaf's path: for ``j`` in ``S``, whether the row goes the leaf's way at every node of ``j`` on
+    the path (0 or 1, ``p_j``); otherwise the share of the training rows that went that way (``q_j``, the
+    product of the nodes' count ratios). The Shapley value of input ``i`` in one leaf's product is
+    ``(p_i - q_i) * integral_0^1 prod_{j != i} (t p_j + (1 - t) q_j) dt``, a polynomial of degree below the
+    path's inputs, which Gauss-Legendre with half as many nodes integrates exactly. An input held fixed is
+    always in ``S``: its factor is ``p_j`` whatever ``S`` is, and its value is 0."""
+
+    def __init__(self, booster: Any) -> None:
+        dump = booster.dump_model()
+        if int(dump.get("num_tree_per_iteration", 1)) != 1:
+            raise ConfigError("the trees' terms are for one score per row; this model gives several.")
+        trees = dump["tree_info"]
+        scale = 1.0 / len(trees) if dump.get("average_output") and trees else 1.0
+        nodes: list[dict[str, Any]] = []
+        leaves: list[tuple[float, list[tuple[int, bool, float]]]] = []
+        self.constant = 0.0
+        for tree in trees:
+            stack = [(tree["tree_structure"], [])]
+            while stack:
+                node, path = stack.pop()
+                if "split_feature" not in node:
+                    if path:
+                        leaves.append((float(node["leaf_value"]) * scale, path))
+                    else:  # a tree of one leaf: a constant
+                        self.constant += float(node["leaf_value"]) * scale
+                    continue
+                at = len(nodes)
+                nodes.append(node)
+                count = float(node["internal_count"])
+                for child, left in ((node["left_child"], True), (node["right_child"], False)):
+                    share = float(child.get("internal_count", child.get("leaf_count", 0))) / count
+                    stack.append((child, [*path, (at, left, share)]))
+        self.features = np.array([int(n["split_feature"]) for n in nodes], dtype=np.int64)
+        self.used = np.unique(self.features)  # the design's columns the trees read
+        self.column = np.searchsorted(self.used, self.features)  # each node's position among them
+        self.categorical = np.array([n["decision_type"] == "==" for n in nodes], dtype=bool)
+        self.threshold = np.array([np.nan if c else float(n["threshold"]) for n, c in
+                                   zip(nodes, self.categorical, strict=True)])  # fmt: skip
+        self.category_nodes = np.flatnonzero(self.categorical)
+        categories = [[int(v) for v in str(nodes[i]["threshold"]).split("||")] for i in self.category_nodes]
+        self.category_left = np.zeros((len(categories), max((max(c) + 1 for c in categories), default=1)), bool)
+        for i, ids in enumerate(categories):
+            self.category_left[i, ids] = True
+        self.default_left = np.array([bool(n.get("default_left", False)) for n in nodes], dtype=bool)
+        missing = [n.get("missing_type", "None") for n in nodes]
+        self.missing_zero = np.array([m == "Zero" for m in missing], dtype=bool)
+        self.missing_nan = np.array([m == "NaN" for m in missing], dtype=bool)
+        n_leaves = len(leaves)
+        depth = max((len(path) for _, path in leaves), default=0)
+        self.value = np.array([v for v, _ in leaves], dtype=np.float64)
+        self.node = np.zeros((n_leaves, max(depth, 1)), dtype=np.int64)
+        self.left = np.ones((n_leaves, max(depth, 1)), dtype=bool)
+        self.present = np.zeros((n_leaves, max(depth, 1)), dtype=bool)
+        slots: list[list[int]] = []
+        self.slot = np.zeros((n_leaves, max(depth, 1)), dtype=np.int64)
+        for i, (_, path) in enumerate(leaves):
+            mine: list[int] = []
+            for d, (at, left, _share) in enumerate(path):
+                feature = int(self.features[at])
+                if feature not in mine:
+                    mine.append(feature)
+                self.node[i, d], self.left[i, d], self.present[i, d] = at, left, True
+                self.slot[i, d] = mine.index(feature)
+            slots.append(mine)
+        width = max((len(s) for s in slots), default=1)
+        self.slot[~self.present] = width  # padding: a slot of its own, dropped
+        self.slot_feature = np.full((n_leaves, width), -1, dtype=np.int64)
+        self.q = np.ones((n_leaves, width))
+        for i, (_, path) in enumerate(leaves):
+            self.slot_feature[i, : len(slots[i])] = slots[i]
+            for d, (_at, _left, share) in enumerate(path):
+                self.q[i, self.slot[i, d]] *= share
+        nodes_t, weights = np.polynomial.legendre.leggauss(max(1, (width + 1) // 2))  # exact to degree width - 1
+        self.t, self.w = (nodes_t + 1.0) / 2.0, weights / 2.0
+
+    def _goes_left(self, values: np.ndarray) -> np.ndarray:
+        """Whether each row goes left at each node, as LightGBM decides: bool ``[n, nodes]``."""
+        v = values[:, self.column]
+        nan = np.isnan(v)
+        numeric = np.where(nan & ~self.missing_nan, 0.0, v)
+        default = (self.missing_zero & (np.abs(numeric) <= 1e-35)) | (self.missing_nan & nan)
+        with np.errstate(invalid="ignore"):
+            left = np.where(default, self.default_left, numeric <= self.threshold)
+        if len(self.category_nodes):  # an id goes left when it is one of the node's; NaN and negatives go right
+            ids = v[:, self.category_nodes]
+            known = ~np.isnan(ids) & (ids >= 0) & (ids < self.category_left.shape[1])
+            at = np.where(known, ids, 0).astype(np.int64)
+            left[:, self.category_nodes] = known & self.category_left[np.arange(len(self.category_nodes)), at]
+        return left
+
+    def _shapley(self, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Each slot's Shapley value in each leaf's product, per unit of the leaf's value: ``(p_u - q_u)
+        integral_0^1 prod_{w != u} (q_w + t (p_w - q_w)) dt`` for ``p``, ``q`` of ``[width, rows, leaves]``."""
+        width = len(p)
+        step = p - q
+        factor = q[:, None] + self.t[None, :, None, None] * step[:, None]  # [width, nodes, rows, leaves]
+        before = np.ones_like(factor)
+        for u in range(1, width):
+            before[u] = before[u - 1] * factor[u - 1]
+        after = np.ones_like(factor[0])
+        integral = np.empty_like(p)
+        for u in range(width - 1, -1, -1):
+            integral[u] = np.tensordot(self.w, before[u] * after, axes=1)
+            after = after * factor[u]
+        return step * integral
+
+    def terms(self, design: Any, fixed: set[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(terms [n, design columns], mean [n], score [n])`` of ``design``'s rows, the inputs of ``fixed``
+        (design columns) held at their values: score = mean + the terms' sum.
+
+        A leaf's ``p`` is one of ``2^width`` patterns: when a table of every pattern's values is small, the rows
+        look theirs up; else each row's are integrated."""
+        n = design.shape[0]
+        values = design[:, self.used]
+        values = np.asarray(values.toarray() if hasattr(values, "toarray") else values, dtype=np.float64)
+        n_leaves, width = self.q.shape
+        terms = np.zeros((n, len(self.used)))
+        mean, score = np.zeros(n), np.zeros(n)
+        if n_leaves == 0:
+            return np.zeros((n, design.shape[1])), mean + self.constant, score + self.constant
+        is_fixed = np.isin(self.slot_feature, sorted(fixed)).T[:, None]  # [width, 1, leaves]
+        fixed_at = np.take_along_axis(np.vstack([is_fixed[:, 0], np.zeros((1, n_leaves), bool)]).T, self.slot, 1)
+        # slot u of each leaf -> its column among the used ones, with the leaf's value: [width, leaves, used]
+        scatter = np.zeros((width, n_leaves, len(self.used)))
+        u_at, leaf_at = np.nonzero(self.slot_feature.T >= 0)
+        scatter[u_at, leaf_at, np.searchsorted(self.used, self.slot_feature[leaf_at, u_at])] = self.value[leaf_at]
+        q_all = self.q.T[:, None]  # [width, 1, leaves]
+        # the mean: each leaf's value times its inputs' shares, but for the fixed ones whether the row passes
+        unknown_share = np.where(is_fixed[:, 0], 1.0, self.q.T).prod(axis=0) * self.value
+        leaf = np.arange(n_leaves)
+        table = None
+        if (2**width) * width * n_leaves * len(self.t) <= CELLS:
+            bits = (np.arange(2**width)[None, :] >> np.arange(width)[:, None]) & 1  # [width, patterns]
+            patterns = np.broadcast_to(bits[:, :, None], (width, 2**width, n_leaves)).astype(np.float64)
+            table = self._shapley(patterns, np.where(is_fixed, patterns, q_all))  # [width, patterns, leaves]
+            slot_bit = np.where(self.present, 1 << np.minimum(self.slot, width - 1), 0)  # [leaves, depth]
+            rows = max(1, CELLS // (n_leaves * width))
+        else:
+            rows = max(1, CELLS // (n_leaves * width * len(self.t)))
+        for start in range(0, n, rows):
+            stray = self._goes_left(values[start : start + rows])[:, self.node] != self.left[None]
+            stray &= self.present[None]  # [b, leaves, depth]: the row leaves the leaf's path at this node
+            b = len(stray)
+            if table is not None:  # the pattern: a bit per slot, set where the row passes all its nodes
+                failed = np.bitwise_or.reduce(np.where(stray, slot_bit[None], 0), axis=2)
+                shapley = table[:, (2**width - 1) & ~failed, leaf]
+            else:
+                in_slot = [self.slot == u for u in range(width)]  # [leaves, depth] each
+                p = np.stack([~(stray & s[None]).any(axis=2) for s in in_slot]).astype(np.float64)
+                shapley = self._shapley(p, np.where(is_fixed, p, q_all))  # [width, b, leaves]
+            terms[start : start + b] = sum(shapley[u] @ scatter[u] for u in range(width))
+            mean[start : start + b] = (~(stray & fixed_at[None]).any(axis=2)) @ unknown_share
+            score[start : start + b] = (~stray.any(axis=2)) @ self.value
+        out = np.zeros((n, design.shape[1]))
+        out[:, self.used] = terms
+        return out, mean + self.constant, score + self.constant
+
+
+def _tree_terms(
+    fit: Any, x: FeatureBatch, fixed: set[int], forests: dict[int, _Forest]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A LightGBM model's raw-score terms on ``x`` (``[n, design columns]``) and mean (``[n]``): LightGBM's
+    ``pred_contrib`` when nothing is held fixed, else :class:`_Forest`'s (read once per model into
+    ``forests``), checked against LightGBM's score."""
     baseline = fit.fitted
     design = baseline._inputs(x)
-    return np.asarray(baseline._booster().predict(design, pred_contrib=True), dtype=np.float64)
+    booster = baseline._booster()
+    if not fixed:
+        found = booster.predict(design, pred_contrib=True)
+        found = np.asarray(found.toarray() if hasattr(found, "toarray") else found, dtype=np.float64)
+        return found[:, :-1], found[:, -1]
+    if id(fit) not in forests:
+        forests[id(fit)] = _Forest(booster)
+    terms, mean, score = forests[id(fit)].terms(design, fixed)
+    raw = np.asarray(booster.predict(design, raw_score=True), dtype=np.float64)
+    if not np.allclose(score, raw, rtol=1e-9, atol=1e-9):
+        worst = int(np.argmax(np.abs(score - raw)))
+        raise RuntimeError(f"the trees' terms add up to {score[worst]!r} on row {worst}, LightGBM's score is "
+                           f"{raw[worst]!r}: the trees were read wrongly.")  # fmt: skip
+    return terms, mean
 
 
-def _by_column(terms: np.ndarray, x: FeatureBatch, prep: Any, columns: list[str], cards: list[int]) -> np.ndarray:
-    """The design's terms ``[n, design + 1]`` summed to ``columns``: ``[n, columns]``."""
-    n_num, n_cat = x.numeric.shape[1], x.categorical.shape[1]
+def _by_column(terms: np.ndarray, n_num: int, n_cat: int, prep: Any, columns: list[str],
+               cards: list[int]) -> np.ndarray:  # fmt: skip
+    """The design's terms ``[n, design]`` (``n_num`` numbers, ``n_cat`` category ids, then the lists' bags of
+    ids) summed to ``columns``: ``[n, columns]``."""
     starts = np.cumsum([0, *cards])
     out = np.zeros((len(terms), len(columns)))
     for c, name in enumerate(columns):
@@ -44,45 +293,168 @@ def _by_column(terms: np.ndarray, x: FeatureBatch, prep: Any, columns: list[str]
     return out
 
 
-def offer_terms(predictor: Any, table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``(columns, terms [n, offers, columns], mean [n, offers])``: each column's share of each offer's
-    predicted effect, and the effect model's mean; terms plus mean give the predicted effect."""
-    learner = predictor.learner
-    base = predictor.params.get("base", "lightgbm")
-    if learner not in EXPLAINED or base != "lightgbm":
-        raise ConfigError(f"the {learner} learner over {base} gives no exact per-column terms of its effects; "
-                          "explain works for the x and dr learners over lightgbm.")  # fmt: skip
-    prep = predictor.preprocessor
-    x = prep.transform(table)
-    columns = list(predictor.schema.features)
+def _tree_offer_terms(predictor: Any, x: FeatureBatch, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Terms ``[n, offers, columns]`` and mean ``[n, offers]`` of a meta-learner over LightGBM (see the module)."""
+    from needmap.uplift.meta import with_arm
+
+    prep, fitted = predictor.preprocessor, predictor.fitted
     cards = [int(s["cardinality"]) for s in getattr(prep, "list_specs_", [])]
-    fitted = predictor.fitted
-    offers = len(predictor.offers)
+    n_num, n_cat = x.numeric.shape[1], x.categorical.shape[1]
+    done: dict[tuple[int, int | None], tuple[np.ndarray, np.ndarray]] = {}
+    forests: dict[int, _Forest] = {}
+
+    def model_terms(fit: Any, arm: int | None) -> tuple[np.ndarray, np.ndarray]:
+        key = (id(fit), arm)
+        if key not in done:
+            rows = x if arm is None else with_arm(x, arm, fitted.n_arms)
+            fixed = set() if arm is None else set(range(n_num, rows.numeric.shape[1]))
+            raw, mean = _tree_terms(fit, rows, fixed, forests)
+            if fit.task == "binary":  # the rescale rule: logit terms to probability terms, exactly
+                p, p_mean = fit.predict(rows), 1.0 / (1.0 + np.exp(-mean))
+                total = raw.sum(axis=1)
+                small = np.abs(total) < 1e-6
+                middle = mean + total / 2
+                slope = np.exp(-middle) / (1.0 + np.exp(-middle)) ** 2
+                rate = np.where(small, slope, (p - p_mean) / np.where(small, 1.0, total))
+                raw, mean = raw * rate[:, None], p_mean
+            done[key] = (_by_column(raw, rows.numeric.shape[1], n_cat, prep, columns, cards), mean)
+        return done[key]
+
+    offers = fitted.n_arms - 1
     terms = np.zeros((len(x), offers, len(columns)))
     mean = np.zeros((len(x), offers))
     for k in range(1, offers + 1):
-        if learner == "dr":
-            raw = _contributions(fitted.models[f"tau{k}"], x)
-        else:
-            g = fitted.weights[k - 1]
-            raw = g * _contributions(fitted.models[f"tau{k}_control"], x) + (1 - g) * _contributions(
-                fitted.models[f"tau{k}_treated"], x
-            )
-        terms[:, k - 1] = _by_column(raw[:, :-1], x, prep, columns, cards)
-        mean[:, k - 1] = raw[:, -1]
+        for c, fit, arm in _parts(fitted, k):
+            t, m = model_terms(fit, arm)
+            terms[:, k - 1] += c * t
+            mean[:, k - 1] += c * m
+    return terms, mean
+
+
+# -- networks --------------------------------------------------------------------------------------------------
+class _Heads(nn.Module):
+    """A TARNet's or DragonNet's effect of offer ``k``, ``(numeric, categorical, lists) -> [B, 1]``: the offer's
+    head minus the control's, as probabilities (0/1 outcome) or in the outcome's units (an amount)."""
+
+    def __init__(self, net: UpliftNetwork, k: int, binary: bool) -> None:
+        super().__init__()
+        self.net, self.k, self.binary, self.std = net, k, binary, float(net.target_scaling[1])
+
+    def forward(self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Any = ()) -> torch.Tensor:
+        outcome, _ = self.net(numeric, categorical)
+        if self.binary:
+            return torch.sigmoid(outcome[:, self.k : self.k + 1]) - torch.sigmoid(outcome[:, :1])
+        return (outcome[:, self.k : self.k + 1] - outcome[:, :1]) * self.std
+
+
+class _Sum(nn.Module):
+    """A meta-learner's effect of one offer over zoo networks, ``(numeric, categorical, lists) -> [B, 1]``:
+    ``sum c * prediction`` over :func:`_parts`, each prediction as :meth:`BaseFit.predict` makes it (P(outcome)
+    or the value in the target's units)."""
+
+    def __init__(self, parts: list[tuple[float, Any, int | None]], n_arms: int) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(fit.fitted for _, fit, _ in parts)  # S's one network twice: its tables once
+        self.parts = [(c, fit.task, arm) for c, fit, arm in parts]
+        self.n_arms = n_arms
+
+    def forward(self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Any = ()) -> torch.Tensor:
+        total = torch.zeros((len(numeric), 1), dtype=numeric.dtype)
+        for (c, task, arm), net in zip(self.parts, self.nets, strict=True):
+            inputs = numeric
+            if arm is not None:  # the S learner's arm inputs, one 0/1 per offer: constant along the line
+                onehot = torch.zeros((len(numeric), self.n_arms - 1), dtype=numeric.dtype)
+                if arm > 0:
+                    onehot[:, arm - 1] = 1.0
+                inputs = torch.cat([numeric, onehot], dim=1)
+            out = net(inputs, categorical, tuple(lists))[:, :1]
+            if task == "binary":
+                out = torch.sigmoid(out)
+            else:
+                scaling = getattr(net, "target_scaling", None)
+                mean, std = (0.0, 1.0) if scaling is None else (float(scaling[0]), float(scaling[1]))
+                out = out * std + mean
+            total = total + c * out
+        return total
+
+
+def _effect_modules(predictor: Any) -> list[nn.Module]:
+    """One module per offer giving its predicted effect as the predictor reports it, for
+    :func:`needmap.explain.attributions.attribute`."""
+    fitted, binary = predictor.fitted, predictor.task == "binary"
+    if isinstance(fitted, UpliftNetwork):
+        return [_Heads(fitted, k, binary) for k in range(1, fitted.hyper["n_arms"])]
+    return [_Sum(_parts(fitted, k), fitted.n_arms) for k in range(1, fitted.n_arms)]
+
+
+def _integrated_offer_terms(
+    predictor: Any, x: FeatureBatch, columns: list[str], background: FeatureBatch
+) -> tuple[np.ndarray, np.ndarray]:
+    """Terms ``[n, offers, columns]`` and mean ``[n, offers]`` by Integrated Gradients (see the module): each
+    row's integration steps double from :data:`STEPS` while its terms miss :func:`allowed`, up to
+    :data:`MAX_STEPS`."""
+    from needmap.explain.attributions import attribute, column_values, reference_batch
+    from needmap.runtime.device import torch_threads
+
+    reference = reference_batch(background)
+    modules = _effect_modules(predictor)
+    terms = np.zeros((len(x), len(modules), len(columns)))
+    mean = np.zeros((len(x), len(modules)))
+    with torch_threads(predictor.params.get("threads")):
+        for k, module in enumerate(modules):
+            todo, steps = np.arange(len(x)), STEPS
+            while len(todo):
+                rows = x.take(todo)
+                parts, output, reference_output, _ = attribute(
+                    module, rows, reference, task="regression", steps=steps, chunk=max(1, CELLS_IG // steps)
+                )
+                found = column_values(parts, predictor.preprocessor, columns)[0]
+                terms[todo, k], mean[todo, k] = found, reference_output
+                error = np.abs(found.sum(axis=1) + reference_output - output)
+                steps *= 2
+                if steps > MAX_STEPS:
+                    break
+                todo = todo[error > allowed(output - reference_output, predictor.task)]
+    return terms, mean
+
+
+def allowed(change: np.ndarray, task: str) -> np.ndarray:
+    """The completeness error that Integrated Gradients' terms may have on effects that changed by ``change``
+    from the reference row's: :data:`COMPLETENESS` of the change, or of :data:`FLOOR` (``task`` "binary": a
+    point of conversion chance) or :data:`AMOUNT_FLOOR` (an amount) where the change is smaller."""
+    return COMPLETENESS * np.maximum(np.abs(change), FLOOR if task == "binary" else AMOUNT_FLOOR)
+
+
+def offer_terms(
+    predictor: Any, table: pa.Table, *, background: pa.Table | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(columns, terms [n, offers, columns], mean [n, offers])``: each column's share of each offer's
+    predicted effect on ``table``'s rows, and the mean they start from; terms plus mean give the predicted
+    effect (see the module). ``background``: the rows whose means and most frequent categories make the networks'
+    reference row (default: ``table``); the trees' terms do not use it."""
+    prep, fitted = predictor.preprocessor, predictor.fitted
+    x = prep.transform(table)
+    columns = list(predictor.schema.features)
+    trees = not isinstance(fitted, UpliftNetwork) and all(f.kind == LIGHTGBM for f in fitted.models.values())
+    if trees:
+        terms, mean = _tree_offer_terms(predictor, x, columns)
+    else:
+        back = x if background is None else prep.transform(background)
+        terms, mean = _integrated_offer_terms(predictor, x, columns, back)
     return columns, terms, mean
 
 
 def offer_reasons(predictor: Any, data: Any, *, top: int = 3, population: pa.Table | None = None) -> pa.Table:
     """Per customer, the columns that raise and lower the predicted effect of their best offer (the offer of
     largest predicted effect), as sentences: :func:`needmap.explain.reasons.reason_table` on the offer's terms,
-    with ``offer`` beside the ids."""
+    with ``offer`` beside the ids. ``population`` (default: the rows explained) is what values are compared with
+    and, for networks, what makes the reference row."""
     from needmap.data.read import read
     from needmap.explain.attributions import Attributions
     from needmap.explain.reasons import reason_table
 
     table = data if isinstance(data, pa.Table) else read(data)
-    columns, terms, mean = offer_terms(predictor, table)
+    columns, terms, mean = offer_terms(predictor, table, background=population)
     effect = terms.sum(axis=2) + mean
     best = np.argmax(effect, axis=1)
     rows = np.arange(len(best))
