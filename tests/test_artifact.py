@@ -57,6 +57,7 @@ def test_format_version_and_file_names_are_those_of_the_documented_layout() -> N
         "selection.json",
         "events.json",
         "btyd.json",
+        "population.json",
     )
 
 

@@ -17,7 +17,10 @@ and, where the run made them, optional JSON documents (:data:`OPTIONAL_FILES`): 
 ``selection.json`` (the scorer chosen per target: the network, a baseline or a blend of both), ``events.json``
 (how the inputs of a model trained on a table built from an event log were built: the
 :class:`needmap.events.table_info.FeatureTableInfo`, so that scoring builds today's inputs the same way),
-``btyd.json`` (a lifetime-value target's BG/NBD + Gamma-Gamma parameters, or why they were not fitted).
+``btyd.json`` (a lifetime-value target's BG/NBD + Gamma-Gamma parameters, or why they were not fitted),
+``population.json`` (the rows the model was fitted on, summarized: the reference row of attributions and each
+column's quantiles or shares, so that reasons compare a customer with that population:
+:mod:`needmap.explain.population`).
 
 Loading reads JSON and safetensors only: it never executes code from the directory.
 """
@@ -50,6 +53,7 @@ OPTIONAL_FILES = (
     "selection.json",
     "events.json",
     "btyd.json",
+    "population.json",
 )
 
 #: Every name a model directory may hold: a directory holding anything else is not replaced.

@@ -49,6 +49,8 @@ from needmap.data.roles import ColumnRoles
 from needmap.declare import unknown_message
 from needmap.errors import ConfigError
 from needmap.events.table_info import info_of, with_info
+from needmap.explain.population import POPULATION_FILE, Population
+from needmap.explain.population import SAMPLE_ROWS as POPULATION_SAMPLE_ROWS
 from needmap.metrics import task_metrics
 from needmap.models.options import NetworkOptions
 from needmap.models.registry import architecture_options, available_models, build_model
@@ -424,6 +426,9 @@ class Model:
         )
         if info is not None:  # how the inputs were built from a log: predict builds today's the same way
             predictor.extras_[EVENTS_FILE] = info_document(info)
+        # the population reasons compare a customer with, and the reference row of attributions
+        fitted_rows = table if rows is None else rows.sample(POPULATION_SAMPLE_ROWS)
+        predictor.extras_[POPULATION_FILE] = Population.of(fitted_rows, preprocessor, seed=config.seed).to_dict()
         if keep_encoded_rows and isinstance(x_train, FeatureBatch) and prepared.fit_rows is not None:
             predictor.encoded_fit_rows_ = {"train": x_train, "validation": x_valid}
         predictor.metrics_ = {

@@ -326,23 +326,40 @@ class Predictor:
         return scores
 
     # -- reasons -----------------------------------------------------------------------------------
+    @property
+    def population_(self) -> Any:
+        """The rows the model was fitted on, summarized (``population.json``:
+        :class:`needmap.explain.population.Population`), or None for a model saved without one."""
+        from needmap.explain.population import POPULATION_FILE, Population
+
+        document = self.extras_.get(POPULATION_FILE)
+        if document is None:
+            return None
+        cached = getattr(self, "_population", None)
+        if cached is None or cached[0] is not document:
+            found = Population.from_dict(document, file=POPULATION_FILE).check(self.preprocessor_, file=POPULATION_FILE)
+            cached = self._population = (document, found)
+        return cached[1]
+
     def attributions(self, data: Any, *, background: Any = None) -> Any:
         """Each row's attribution per input column (Integrated Gradients on the network's output, summed to the
         columns: :func:`needmap.explain.attributions.column_attributions`). ``background``: the rows whose
-        means and most frequent categories make the reference row (default: ``data``; the training table gives
-        the training population's)."""
+        means and most frequent categories make the reference row; by default the population the model was
+        fitted on (:attr:`population_`), or ``data`` for a model saved without one."""
         from needmap.explain.attributions import column_attributions
 
-        return column_attributions(self, data, background=background)
+        return column_attributions(self, data, background=self.population_ if background is None else background)
 
     def explain(self, data: Any, *, top: int = 5, background: Any = None) -> pa.Table:
         """The reason codes of each row: the ``top`` columns that raise its score and the ``top`` that lower it,
-        with the customer's value and how it compares with the population (``background``, default: ``data``),
-        as sentences (:func:`needmap.explain.reasons.reason_table`); the id columns as they came in."""
+        with the customer's value and how it compares with the population (``background``; by default the one
+        the model was fitted on, :attr:`population_`, or ``data`` for a model saved without one), as sentences
+        (:func:`needmap.explain.reasons.reason_table`); the id columns as they came in. One customer alone is
+        explained against the saved population."""
         from needmap.explain.reasons import reason_table
 
         table = _as_table(data)
-        population = None if background is None else _as_table(background)
+        population = self.population_ if background is None else _as_table(background)
         found = self.attributions(table, background=population)
         task = self.schema_.heads[0].task if self.schema_.heads else self.schema_.task
         outcome = "score" if task in ("binary", "multiclass") else "prediction"
@@ -501,6 +518,7 @@ def load(path: str | os.PathLike[str]) -> Any:
         extras=extras,
         selection=_selection(extras, schema, path),
     )
+    predictor.population_  # noqa: B018  read now: a broken population.json is an error of loading, not of explaining
     if predictor.selection_ and any(c.needs_baselines for c in predictor.selection_):
         document = extras[BASELINES_FILE]  # read now, so that a broken file is an error of loading, not of scoring
         predictor._baselines = (document, load_baselines(document, file=str(path)))

@@ -73,6 +73,7 @@ class _Patched:
         self.outputs: list[torch.Tensor] = []
         self.vectors: dict[tuple[int, int], torch.Tensor] = {}
         self._hooks: list[Any] = []
+        self._history_gradient: list[tuple[dict[str, Any], Any]] = []
 
     def __enter__(self) -> _Patched:
         for i, table in enumerate(self.tables):
@@ -80,11 +81,14 @@ class _Patched:
         for j, module in enumerate(self.lists):
             module.sequence = self._sequence(j)  # type: ignore[method-assign]
         # DIN stops the gradient into the behaviour sequences while training (a choice of how the table learns,
-        # not of what the network computes); the integration needs that gradient.
-        hyper = getattr(self.network, "hyper", {})
-        self._history_gradient = hyper.get("history_gradient")
-        if self._history_gradient is not None:
-            hyper["history_gradient"] = True
+        # not of what the network computes); the integration needs that gradient. Every module that says so is
+        # switched: the network itself, or the networks inside a module that combines several.
+        self._history_gradient = []
+        for module in self.network.modules():
+            hyper = getattr(module, "hyper", None)
+            if isinstance(hyper, dict) and hyper.get("history_gradient") is not None:
+                self._history_gradient.append((hyper, hyper["history_gradient"]))
+                hyper["history_gradient"] = True
         return self
 
     def _sequence(self, j: int) -> Callable[[int, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
@@ -99,8 +103,8 @@ class _Patched:
             hook.remove()
         for module in self.lists:
             del module.sequence
-        if self._history_gradient is not None:
-            self.network.hyper["history_gradient"] = self._history_gradient
+        for hyper, value in self._history_gradient:
+            hyper["history_gradient"] = value
 
 
 def _output(logits: torch.Tensor, task: str, klass: torch.Tensor | None) -> torch.Tensor:
@@ -136,6 +140,10 @@ def attribute(
     chunk: int = CHUNK,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """Integrated Gradients of ``network``'s output on ``x`` against the one-row ``reference``.
+
+    ``network``: a zoo network, or any module called the same way, ``(numeric, categorical, lists) -> [B,
+    outputs]``, whose embedding tables are modules of it (the uplift explanations pass a module that computes
+    an offer's effect from one or several networks: every table's output is interpolated).
 
     Returns the attributions by input part (``"numeric"`` ``[n, n_numeric]``, ``"categorical"`` ``[n, C]`` summed
     over every embedding table, ``"list<k>"`` ``[n, L_k]`` per list position), the rows' outputs, the reference's
@@ -204,22 +212,37 @@ def column_attributions(
 ) -> Attributions:
     """The attributions of ``predictor``'s (a fitted :class:`~needmap.predictor.Predictor`) output on each row of
     ``data``, one per user column (see the module). ``background``: rows whose mean and most frequent categories
-    make the reference row (default: ``data``)."""
+    make the reference row, or a model's saved :class:`~needmap.explain.population.Population` whose reference row
+    it is (default: ``data``)."""
     from needmap.data.read import read
 
     table = data if hasattr(data, "column_names") else read(data)
     prep = predictor.preprocessor_
     x = prep.transform(table)
-    back = (
-        x
-        if background is None
-        else prep.transform(background if hasattr(background, "column_names") else read(background))
-    )
+    if background is None:
+        reference = reference_batch(x)
+    elif hasattr(background, "reference"):  # a model's saved population (needmap.explain.population)
+        reference = background.reference
+    else:
+        reference = reference_batch(
+            prep.transform(background if hasattr(background, "column_names") else read(background))
+        )
     task = predictor.schema_.heads[0].task if getattr(predictor.schema_, "heads", None) else predictor.schema_.task
-    parts, output, ref_output, delta = attribute(predictor.network_, x, reference_batch(back), task=task or "binary",
+    parts, output, ref_output, delta = attribute(predictor.network_, x, reference, task=task or "binary",
                                                  steps=steps, chunk=chunk)  # fmt: skip
     columns = list(predictor.schema_.features)
-    values = np.zeros((len(x), len(columns)))
+    values, items = column_values(parts, prep, columns)
+    return Attributions(columns, values, output, ref_output, delta, items)
+
+
+def column_values(
+    parts: dict[str, np.ndarray], prep: Any, columns: list[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`attribute`'s attributions by input part summed to each of the user's ``columns`` (through the
+    fitted preprocessor ``prep``'s :meth:`column_positions`): float64 ``[n, columns]``, and each list column's
+    per-position shares."""
+    n = len(parts["numeric"])
+    values = np.zeros((n, len(columns)))
     items: dict[str, np.ndarray] = {}
     for c, name in enumerate(columns):
         numeric, categorical, lists = prep.column_positions(name)
@@ -231,4 +254,4 @@ def column_attributions(
             if f"list{k}" in parts:
                 values[:, c] += parts[f"list{k}"].sum(axis=1)
                 items[name] = parts[f"list{k}"]
-    return Attributions(columns, values, output, ref_output, delta, items)
+    return values, items

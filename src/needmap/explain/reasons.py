@@ -4,7 +4,8 @@ For each row, the ``top`` columns of largest positive attribution (they raise th
 the ``top`` of largest negative attribution (they lower it, ranked 1..top of their own), each with the
 customer's value and how it compares with the population: the share of the population below the value for
 a number ("higher than 91% of customers"), the share with the same value for a category ("as 36% of
-customers"). The population is the ``population`` rows (by default the rows explained). One row of the
+customers"). The population is the ``population`` rows, or a model's saved population summary
+(:mod:`needmap.explain.population`), by default the rows explained. One row of the
 result per reason:
 
     <id columns> | rank | effect ("raises" / "lowers") | column | value | compared | attribution | reason
@@ -22,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from needmap.explain.attributions import Attributions
+from needmap.explain.population import Population, column_stats
 
 
 def _text(value: Any) -> str:
@@ -32,44 +34,24 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-class _Population:
-    """Where a value stands among the population's values of one column."""
-
-    def __init__(self, values: list[Any]) -> None:
-        present = [v for v in values if v is not None]
-        self.numeric = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
-        self.n = len(values)
-        if self.numeric:
-            self.sorted = np.sort(np.asarray(present, dtype=np.float64))
-        else:
-            keys, counts = np.unique(np.asarray([_text(v) for v in values], dtype=object), return_counts=True)
-            self.shares = dict(zip(keys.tolist(), (counts / max(self.n, 1)).tolist(), strict=True))
-
-    def compare(self, value: Any) -> str:
-        if value is None:
-            return ""
-        if self.numeric and isinstance(value, (int, float)) and len(self.sorted):
-            below = np.searchsorted(self.sorted, float(value), side="left") / len(self.sorted)
-            above = 1.0 - np.searchsorted(self.sorted, float(value), side="right") / len(self.sorted)
-            if below >= above:
-                return f"higher than {below:.0%} of customers"
-            return f"lower than {above:.0%} of customers"
-        share = self.shares.get(_text(value), 0.0) if not self.numeric else 0.0
-        return f"as {share:.0%} of customers"
-
-
 def reason_table(
     found: Attributions,
     table: pa.Table,
     *,
     ids: Sequence[str] = (),
     top: int = 5,
-    population: pa.Table | None = None,
+    population: pa.Table | Population | None = None,
     outcome: str = "score",
 ) -> pa.Table:
-    """The reason codes of every row of ``table`` from its attributions ``found`` (see the module)."""
+    """The reason codes of every row of ``table`` from its attributions ``found`` (see the module). ``population``:
+    rows, or a model's saved :class:`~needmap.explain.population.Population` (default: ``table``)."""
     population = table if population is None else population
-    stats = {c: _Population(population.column(c).to_pylist()) for c in found.columns if c in population.column_names}
+    if isinstance(population, Population):
+        stats = population.stats(list(found.columns))
+    else:
+        stats = {
+            c: column_stats(population.column(c).to_pylist()) for c in found.columns if c in population.column_names
+        }
     values = {c: table.column(c).to_pylist() for c in found.columns if c in table.column_names}
     id_values = {name: table.column(name) for name in ids if name in table.column_names}
     rows_at, rank, effect, column, value, compared, attribution, reason = [], [], [], [], [], [], [], []

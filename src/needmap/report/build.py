@@ -186,16 +186,20 @@ def _add_reasons(result: ReportData, model: Any, data: pa.Table, name: str) -> N
     sample = np.sort(rng.choice(data.num_rows, size=min(ATTRIBUTION_ROWS, data.num_rows), replace=False))
     population = data.take(pa.array(sample))
     chosen = data.take(pa.array(top))
+    # the population the model was fitted on where it saved one (as needmap explain and the service use), else
+    # the sample of the data
+    saved = getattr(model, "population_", None)
+    reference = saved if saved is not None else population
     # without ids the reasons name their row of ``chosen`` (``row``, from 1), which finds each customer's
-    reasons = reason_table(model.attributions(chosen, background=population), chosen, top=3,
-                           population=population).to_pylist()  # fmt: skip
+    reasons = reason_table(model.attributions(chosen, background=reference), chosen, top=3,
+                           population=reference).to_pylist()  # fmt: skip
     ids = [c for c in model.schema_.ids if c in data.column_names]
     for k, row in enumerate(top):
         label = ", ".join(f"{c} {data.column(c)[int(row)].as_py()}" for c in ids) or f"data row {int(row) + 1}"
         mine = [r for r in reasons if r["row"] == k + 1]
         result.reasons.append({"label": label, "score": float(scores[row]),
                                "reasons": [{"effect": r["effect"], "reason": r["reason"]} for r in mine]})  # fmt: skip
-    found = model.attributions(population, background=population)
+    found = model.attributions(population, background=reference)
     mean = np.abs(found.values).mean(axis=0)
     order = np.argsort(-mean, kind="stable")
     result.attribution = [{"feature": found.columns[j], "value": float(mean[j])} for j in order]

@@ -25,8 +25,8 @@ def explain(
         None,
         "--background",
         help="The population: its means and most frequent categories make the reference "
-        "row, and values are compared with it (default: the rows explained; the training file for the training "
-        "population).",
+        "row, and values are compared with it (default: the rows the model was fitted on, as the model saved them; "
+        "for a model saved without them, the rows explained).",
     ),
 ) -> None:
     """Why each customer got their score: the columns that raise it and that lower it (Integrated Gradients
