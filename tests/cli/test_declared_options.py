@@ -37,6 +37,7 @@ TRAIN_ONLY = {
     "delimiter": "how the data file is read",
     "encoding": "how the data file is read",
     "param": "the architecture's own options ('params' in the YAML file, keywords in Python)",
+    "query": "the PostgreSQL query the rows are read by (with a postgresql:// URL as DATA)",
 }
 
 

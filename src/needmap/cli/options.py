@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -247,3 +249,89 @@ def build_model(
     from needmap.estimator import Model
 
     return Model(architecture or file_model or "mlp", **flatten(options, skip), **dict(params or {}))
+
+
+# -- PostgreSQL: reading a query, writing the output to a table -----------------------------------------------
+Query = typer.Option(
+    None,
+    "--query",
+    metavar="SELECT",
+    help="Read the rows of this query, run in the PostgreSQL database that the data's postgresql:// URL names "
+    "(a URL without ?table=).",
+)
+OutMode = typer.Option(
+    "replace",
+    "--out-mode",
+    metavar="replace|append",
+    help="With --out postgresql://...?table=schema.name: replace the table (one transaction: the old table stays "
+    "whole until the new one is in), or append the rows to it.",
+)
+
+
+def check_query(data: str | None, query: str | None, option: str) -> None:
+    """ConfigError when ``query`` is given and the input ``option`` (``DATA``, ``--customers``) is not a
+    ``postgresql://`` URL naming the database to run it in."""
+    from needmap.data.postgres import is_postgres_url
+
+    if query is not None and not is_postgres_url(data):
+        raise ConfigError(
+            f"--query runs in a PostgreSQL database; expected {option} postgresql://user@host:port/database with "
+            f"it, found '{data}'."
+        )
+
+
+def check_out(out: str, out_mode: str, **inputs: str | os.PathLike[str] | None) -> None:
+    """ConfigError for an ``--out`` that cannot be written as ``--out-mode`` says (a file of an unsupported
+    extension, a URL naming no table, appending to a file) or that is one of the ``inputs`` (a file, a model
+    directory, a PostgreSQL table: writing it would destroy what is being read)."""
+    from needmap.data.masking import redact
+    from needmap.data.postgres import MODES, is_postgres_url, parse_url, same_table
+    from needmap.data.write import WRITABLE
+    from needmap.output_files import refuse_overwriting_inputs
+
+    if out_mode not in MODES:
+        raise ConfigError(f"--out-mode '{out_mode}' is not understood; expected {' or '.join(MODES)}.")
+    if is_postgres_url(out):
+        location = parse_url(out)
+        if location.name is None:
+            raise ConfigError(
+                f"--out '{location.shown}' names no table; expected --out postgresql://user@host/db?table=schema.name."
+            )
+        for name, given in inputs.items():
+            if same_table(out, given):
+                raise ConfigError(
+                    f"--out '{redact(out)}' is the input {name} '{redact(str(given))}'; expected another table for "
+                    "the output."
+                )
+        return
+    if Path(out).suffix.lower() not in WRITABLE:
+        raise ConfigError(
+            f"--out '{out}' has an unsupported extension; expected one of {', '.join(WRITABLE)}, or a table: "
+            "postgresql://user@host/db?table=schema.name."
+        )
+    if out_mode != "replace":
+        raise ConfigError(
+            f"--out-mode {out_mode} adds rows to a PostgreSQL table; --out '{out}' is a file, which is written "
+            "whole. Expected --out postgresql://user@host/db?table=schema.name, or --out-mode replace."
+        )
+    files = {name: given for name, given in inputs.items() if given is not None and not is_postgres_url(given)}
+    refuse_overwriting_inputs(out, "--out", **files)
+
+
+def out_exists(out: str) -> bool:
+    """Whether ``--out`` is a file already there (a PostgreSQL table's replacement is not told)."""
+    from needmap.data.postgres import is_postgres_url
+
+    return not is_postgres_url(out) and Path(out).exists()
+
+
+def model_stamp(model_dir: Path) -> tuple[str, str]:
+    """The name and version a model's scores are stamped with in a PostgreSQL table: the model directory's
+    name, and the first 12 hex digits of the sha256 of its weights (a retrained model is another version)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(Path(model_dir) / "weights.safetensors", "rb") as fh:  # every model directory has it (loaded)
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return Path(model_dir).resolve().name, digest.hexdigest()[:12]

@@ -1,10 +1,13 @@
-"""Read a table from a file, a data frame or a DuckDB query into one Arrow table.
+"""Read a table from a file, a data frame, a DuckDB query or PostgreSQL into one Arrow table.
 
 :func:`read` is the single entry point (``needmap.read``). Whatever the source, it returns a
 ``pyarrow.Table`` with plain column types (dictionaries decoded, large and view strings turned into
 ``string``, decimals into ``float64``), unique column names and at least one row, and it records in
 the schema metadata where the table came from (:func:`source_of`) and the display number of its first
 data row (:func:`first_row_of`), so that later errors can name the file and the row.
+
+A ``postgresql://`` URL reads a PostgreSQL table (``?table=schema.name``) or, with ``sql=``, a query run in
+the database it names (:mod:`needmap.data.postgres`: a server-side cursor read in chunks).
 
 CSV files are read with ``pyarrow.csv`` and its type inference: integer columns come back as
 ``int64``, decimal numbers as ``float64``, ISO dates and times as ``date32`` / ``timestamp``,
@@ -33,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from needmap.data.postgres import is_postgres_url, parse_url, read_postgres
 from needmap.data.provenance import (
     first_row_of,
     source_of,
@@ -84,14 +88,16 @@ def read(
         source: a path (``str`` or ``Path``) to a CSV / TSV / .txt file (delimiter sniffed among
             ``,`` ``;`` tab ``|``), a Parquet file or a JSON-lines file, each text format optionally
             gzipped; a pandas or polars DataFrame; a ``pyarrow.Table`` or ``RecordBatch``; with ``sql``,
-            None or a DuckDB connection.
+            None or a DuckDB connection; a PostgreSQL URL, ``postgresql://user@host:port/db?table=schema.name``
+            (or, with ``sql``, a URL naming the database: the query runs there).
         format: ``"csv"``, ``"tsv"``, ``"txt"``, ``"parquet"``, ``"json"``, ``"jsonl"`` or
             ``"ndjson"``; taken from the file extension when None.
         delimiter: the CSV field delimiter (one character; ``"\\t"`` or ``"tab"`` for a tab;
             ``"whitespace"`` for columns separated by runs of spaces and tabs); sniffed from the first
             64 KiB when None (runs of spaces are recognized too).
         encoding: the text encoding of a CSV file (``"utf-8"`` accepts a leading BOM).
-        sql: a query run in an embedded DuckDB, e.g. ``"SELECT * FROM 'file.parquet'"``.
+        sql: a query run in an embedded DuckDB, e.g. ``"SELECT * FROM 'file.parquet'"``; with a PostgreSQL
+            URL as the source, a query run in that database.
         header: whether a text file's first row names the columns; None detects it (a first row
             whose values look like the data below is read as data, with a :class:`ReadingNote`).
         names: column names, in order: they replace a header row, or name the columns of a file
@@ -109,6 +115,8 @@ def read(
         ConfigError: an option has a value that needmap does not accept.
     """
     reading = ReadOptions(header=header, names=names, strip=strip, **({} if missing is None else {"missing": missing}))
+    if is_postgres_url(source):
+        return _read_postgres(source, sql, format, reading)
     if sql is not None or not isinstance(source, (str, os.PathLike)):
         kind = "DuckDB query" if sql is not None else type(source).__name__
         layout_options_not_for("the source", f"a {kind}", reading)
@@ -234,6 +242,23 @@ def _read_parquet(path: Path, compressed: bool) -> pa.Table:
         raise DataError(
             f"could not be read as Parquet ({_short(err)}); expected a valid Parquet file", file=name
         ) from None
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------------
+def _read_postgres(url: str, query: str | None, format: str | None, reading: ReadOptions) -> pa.Table:
+    """A PostgreSQL table or query (:func:`needmap.data.postgres.read_postgres`), checked as every source is.
+    Its columns are typed by the database, so the options of text files (header, names) do not apply to it,
+    nor a file format; the delimiter and encoding of a text file are not used."""
+    what = "a PostgreSQL query" if query is not None else "a PostgreSQL table"
+    shown = parse_url(url).shown
+    if format is not None:
+        raise ConfigError(f"format {format!r} applies to files; {shown} is {what}. Leave it out.")
+    layout_options_not_for(shown, what, reading)
+    table = read_postgres(url, query)
+    name = source_of(table) or what
+    table = _normalize(table)
+    _check_table(table, name, 0, False)
+    return with_source(table, name, 0)
 
 
 # -- DuckDB and data frames --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Write tables to files atomically: a temporary file beside the target, then a rename."""
+"""Write tables to files atomically (a temporary file beside the target, then a rename), or to a PostgreSQL
+table in one transaction (:mod:`needmap.data.postgres`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from needmap.data.masking import redact
+from needmap.data.postgres import MODES, is_postgres_url, write_postgres
 from needmap.errors import ConfigError
 from needmap.output_files import create_temporary_file
 
@@ -27,13 +30,37 @@ def writable_suffix(target: Path) -> str:
     return suffix
 
 
-def write_table(table: pa.Table, path: str | os.PathLike[str]) -> Path:
-    """Write ``table`` to ``path`` (.parquet, .csv or .jsonl by extension), atomically.
+def write_table(
+    table: pa.Table,
+    path: str | os.PathLike[str],
+    *,
+    mode: str = "replace",
+    model: str | None = None,
+    version: str | None = None,
+) -> Path | str:
+    """Write ``table`` to ``path`` (.parquet, .csv or .jsonl by extension), atomically, or to the PostgreSQL
+    table that a ``postgresql://...?table=schema.name`` URL names.
 
     Nothing appears at ``path`` unless the whole file was written: the data goes to a temporary
     file in the same directory which is renamed into place at the end (:mod:`needmap.output_files`: its
     name, the umask's permissions, a killed run's leftovers removed). Returns the path.
+
+    A PostgreSQL table is written in one transaction by :func:`needmap.data.postgres.write_postgres`:
+    ``mode`` ``"replace"`` (the default: a new table takes the old one's place) or ``"append"``; ``model``
+    and ``version`` (the model that made the rows) add the columns ``model``, ``model_version`` and
+    ``scored_at`` there. A file is always written whole, so it takes no other mode, and keeps its columns
+    as they are. Returns the URL, its password masked.
     """
+    if is_postgres_url(path):
+        write_postgres(table, str(path), mode=mode, model=model, version=version)
+        return redact(str(path))
+    if mode not in MODES:
+        raise ConfigError(f"mode {mode!r} is not a way to write a table; expected one of {', '.join(MODES)}.")
+    if mode != "replace":
+        raise ConfigError(
+            f"cannot append to '{path}': a file is written whole (replaced); appending adds rows to a PostgreSQL "
+            "table (a postgresql:// URL)."
+        )
     target = Path(path)
     suffix = writable_suffix(target)
     tmp_name = create_temporary_file(target)

@@ -9,7 +9,6 @@ for, and a run for something else is refused rather than mixing values that cann
 from __future__ import annotations
 
 import importlib.util
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,13 +16,9 @@ from typing import Any
 import numpy as np
 import optuna
 
+from needmap.data.masking import redact
 from needmap.errors import ConfigError, NeedmapError
 from needmap.workflows.evaluation import json_safe
-
-
-def redact(url: str) -> str:
-    """``url`` without its password: ``postgresql://user:***@host/db``."""
-    return re.sub(r"(://[^/:@]*):[^/@]*@", r"\1:***@", url)
 
 
 def database_url(url: str) -> str:

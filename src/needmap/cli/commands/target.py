@@ -8,19 +8,32 @@ import typer
 from rich.markup import escape
 
 from needmap.cli.base import app, console, friendly_errors, labelled, out_console
+from needmap.cli.options import OutMode, Query, check_out, check_query, model_stamp, out_exists
 from needmap.errors import ConfigError
-from needmap.output_files import refuse_overwriting_inputs, replaced_note
+from needmap.output_files import replaced_note
 
 
 @app.command(
     epilog="Example: needmap target models/campaign customers.csv --budget 5000 --cost 0.5 --value 40 "
-    "--out contacts.csv; a response model: needmap target models/buyers customers.csv --budget 5000 --out list.csv"
+    "--out contacts.csv; a response model: needmap target models/buyers customers.csv --budget 5000 --out list.csv; "
+    "PostgreSQL: needmap target models/campaign 'postgresql://me@db/crm?table=public.customers' --budget 5000 "
+    "--out 'postgresql://me@db/crm?table=public.contacts'"
 )
 @friendly_errors
 def target(
     model_dir: Path = typer.Argument(..., metavar="MODEL", help="An uplift model (or a response model) directory."),
-    data: str = typer.Argument(..., help="The customers to choose from: CSV / Parquet / JSON lines file."),
-    out: Path = typer.Option(..., "--out", "-o", help="The contact list: .parquet, .csv or .jsonl."),
+    data: str = typer.Argument(
+        ...,
+        help="The customers to choose from: CSV / Parquet / JSON lines file, or a PostgreSQL table "
+        "(postgresql://user@host:port/db?table=schema.name; with --query, a URL naming the database).",
+    ),
+    out: str = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="The contact list: .parquet, .csv or .jsonl; or a PostgreSQL table, "
+        "postgresql://user@host/db?table=schema.name (with the columns model, model_version and scored_at).",
+    ),
     budget: int | None = typer.Option(None, "--budget", help="Contact exactly this many customers (the best)."),
     cost: float = typer.Option(0.0, "--cost", help="Cost of one contact (every offer, unless --cost-per-arm)."),
     value: float = typer.Option(
@@ -35,6 +48,8 @@ def target(
     max_contacts: int | None = typer.Option(
         None, "--max-contacts", help="Without --budget: contact at most this many of those with a positive gain."
     ),
+    query: str | None = Query,
+    out_mode: str = OutMode,
 ) -> None:
     """Choose for each customer the offer (or none) of largest expected incremental profit, value x uplift -
     cost, and keep the best under the budget: id columns, offer, predicted uplift, expected gain, rank.
@@ -42,17 +57,16 @@ def target(
     With a response model (a binary needmap model, not an uplift one) customers are ranked by value x P(buy) -
     cost, which is not causal: it says so."""
     from needmap.data.read import read
-    from needmap.data.write import WRITABLE, write_table
+    from needmap.data.write import write_table
     from needmap.uplift.campaign_rows import names_of
     from needmap.uplift.contact_list import contact_table
     from needmap.uplift.model import is_uplift, load_uplift
     from needmap.uplift.options import number_pairs
     from needmap.uplift.target import choose_contacts, offer_costs, response_contacts
 
-    if out.suffix.lower() not in WRITABLE:
-        raise ConfigError(f"--out '{out}' has an unsupported extension; expected one of {', '.join(WRITABLE)}.")
-    refuse_overwriting_inputs(out, "--out", data=data, model=model_dir)
-    table = read(data)
+    check_out(out, out_mode, data=data, model=model_dir)
+    check_query(data, query, "DATA")
+    table = read(data, sql=query)
     if is_uplift(model_dir):
         predictor = load_uplift(model_dir)
         costs = offer_costs(
@@ -85,8 +99,10 @@ def target(
         console.print(labelled("note:", "yellow", f"only {contacts.eligible:,} of {table.num_rows:,} customers have a "
                                                   f"positive expected gain: {len(contacts.rows):,} contacts, not the "
                                                   f"{budget:,} of the budget."))  # fmt: skip
-    existed = out.exists()
-    path = write_table(result, out)
+    existed = out_exists(out)
+    name, version = model_stamp(model_dir)
+    path = write_table(result, out, mode=out_mode, model=name, version=version)
     total = float(contacts.gain.sum())
+    written = "appended to" if out_mode == "append" else "written to"
     out_console.print(f"{result.num_rows:,} contacts of {table.num_rows:,} customers, expected gain {total:,.2f}, "
-                      f"written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")  # fmt: skip
+                      f"{written} [bold]{escape(str(path))}[/]{replaced_note(existed)}")  # fmt: skip

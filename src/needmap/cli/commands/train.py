@@ -9,8 +9,18 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from needmap.cli.base import Config, Delimiter, Encoding, Param, app, friendly_errors, out_console, read_table
-from needmap.cli.options import build_model, options_with_file, params_from, with_options
+from needmap.cli.base import (
+    Config,
+    Delimiter,
+    Encoding,
+    Param,
+    app,
+    friendly_errors,
+    out_console,
+    read_table,
+    reading_notes,
+)
+from needmap.cli.options import Query, build_model, check_query, options_with_file, params_from, with_options
 from needmap.cli.outcome import print_outcome
 from needmap.data.read_options import ReadOptions
 from needmap.data.roles import ColumnRoles
@@ -27,12 +37,17 @@ TRAIN_GROUPS = (ColumnRoles, PreprocessConfig, NetworkOptions, TrainConfig, Mode
 
 
 @app.command(
-    epilog="Example: needmap train bank.csv --target y --drop duration --hidden 256,128 --epochs 30 --out models/bank"
+    epilog="Example: needmap train bank.csv --target y --drop duration --hidden 256,128 --epochs 30 --out models/bank; "
+    "a PostgreSQL table: needmap train 'postgresql://me@db:5432/crm?table=public.customers' --target y --out models/crm"
 )
 @friendly_errors
 @with_options(*TRAIN_GROUPS, ReadOptions, RecommendOptions, UpliftOptions)
 def train(
-    data: str = typer.Argument(..., help="Labelled rows: CSV / Parquet / JSON lines file."),
+    data: str = typer.Argument(
+        ...,
+        help="Labelled rows: CSV / Parquet / JSON lines file, or a PostgreSQL table "
+        "(postgresql://user@host:port/db?table=schema.name; with --query, a URL naming the database).",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
     model: str | None = typer.Option(
         None, "--model", "-m", help="Architecture name (default: mlp, or the --config file's model)."
@@ -41,20 +56,25 @@ def train(
     delimiter: str | None = Delimiter,
     encoding: str = Encoding,
     param: list[str] | None = Param,
+    query: str | None = Query,
     options: Any = None,
 ) -> None:
     """Train a model on a table: preprocessing, the network, validation, two baselines and a verdict; save a
     model directory."""
+    from needmap.data.postgres import is_postgres_url
     from needmap.workflows.phases import phases_line
     from needmap.workflows.train import run_train
 
     started = time.perf_counter()
     reading = options.pop(ReadOptions)
     recommend = options.pop(RecommendOptions)
+    check_query(data, query, "DATA")
+    from_database = is_postgres_url(data)
     if options[ColumnRoles].get("task") in ("recommend", ["recommend"]):
         from needmap.cli.recommend_outcome import train_recommender_command
 
-        train_recommender_command(data, out, model, options, recommend, params_from(param), started)
+        rows = _read_database(data, query, reading) if from_database else data
+        train_recommender_command(rows, out, model, options, recommend, params_from(param), started)
         return
     if recommend:
         flags = ", ".join("--" + name.replace("_", "-") for name in recommend)
@@ -63,7 +83,8 @@ def train(
     if options[ColumnRoles].get("task") in ("uplift", ["uplift"]):
         from needmap.cli.uplift_outcome import train_uplift_command
 
-        train_uplift_command(data, out, model, options, uplift, params_from(param), started)
+        rows = _read_database(data, query, reading) if from_database else data
+        train_uplift_command(rows, out, model, options, uplift, params_from(param), started)
         return
     if uplift:
         flags = ", ".join("--" + name.replace("_", "-") for name in uplift)
@@ -75,7 +96,7 @@ def train(
         model, given, file_model=file_model, params={**file_params, **params_from(param)}, skip=(RunOptions,)
     )
     read_started = time.perf_counter()
-    table = read_table(data, delimiter, encoding, reading)
+    table = _read_database(data, query, reading) if from_database else read_table(data, delimiter, encoding, reading)
     phases = {"read": time.perf_counter() - read_started}
     outcome = run_train(table, estimator, out=out, phases=phases, **given[RunOptions])
     print_outcome(outcome, started)
@@ -86,3 +107,11 @@ def train(
     if outcome.run_id:
         track = given[RunOptions].get("track")
         out_console.print(f"run logged to MLflow at {track}: run id {outcome.run_id}", markup=False)
+
+
+def _read_database(data: str, query: str | None, reading: dict[str, Any]) -> Any:
+    """The rows of a PostgreSQL table, or of ``--query`` run in the database that DATA names."""
+    from needmap.data.read import read
+
+    with reading_notes():
+        return read(data, sql=query, **reading)
