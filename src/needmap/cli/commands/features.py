@@ -17,7 +17,8 @@ from needmap.output_files import refuse_overwriting_inputs, replaced_note
 @app.command(
     epilog="Example: needmap features online_retail.parquet --customer CustomerID --time InvoiceDate "
     "--item StockCode --order InvoiceNo --amount 'Quantity * UnitPrice' --as-of 2011-01-01..2011-09-01/1m "
-    "--out retail-features.parquet"
+    "--out retail-features.parquet; online, one cutoff into Redis: ... --as-of 2011-12-01 --no-labels "
+    "--to redis://127.0.0.1:6379/0 --ttl 30d"
 )
 @friendly_errors
 @with_options(FeatureOptions)
@@ -28,7 +29,20 @@ def features(
     as_of: list[str] = typer.Option(
         ..., "--as-of", help="A cutoff date (repeatable), or a monthly range START..END/1m."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="The feature table: .parquet, .csv or .jsonl."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="The feature table: .parquet, .csv or .jsonl."),
+    to: str | None = typer.Option(
+        None,
+        "--to",
+        help="Also (or instead) write each customer's features to Redis, one hash per customer: "
+        "redis://HOST:PORT/DB (redis://:PASSWORD@HOST:PORT/DB); one --as-of only.",
+        metavar="URL",
+    ),
+    ttl: str | None = typer.Option(
+        None,
+        "--ttl",
+        help="With --to: the keys expire after this many days (30, 30d, 4w); default: never.",
+        metavar="DAYS",
+    ),
     *,
     options: dict[Any, dict[str, Any]],
 ) -> None:
@@ -37,14 +51,55 @@ def features(
     from needmap.events.table_info import info_of
     from needmap.events.write import write_features
 
-    refuse_overwriting_inputs(out, "--out", data=events)
+    where = _check_destinations(out, to, ttl, as_of)
+    if out is not None:
+        refuse_overwriting_inputs(out, "--out", data=events)
     table = build(events, customer=customer, time=time, as_of=as_of, progress=True, **options[FeatureOptions])
-    existed = out.exists()
-    path = write_features(table, out)
     info = info_of(table)
     for line in summary_lines(table, info):
         out_console.print(line, markup=False, highlight=False)
-    out_console.print(f"{table.num_rows:,} rows written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
+    if out is not None:
+        existed = out.exists()
+        path = write_features(table, out)
+        out_console.print(f"{table.num_rows:,} rows written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
+    if to is not None:
+        from needmap.events.redis_features import write_online_features
+
+        done = write_online_features(table, to, ttl=ttl, progress=True)
+        expiry = f", expiring in {done.ttl_days} days" if done.ttl_days else ""
+        out_console.print(
+            f"{done.rows:,} customers written to Redis at {where} in {done.seconds:.1f} s: version {done.version}, "
+            f"keys {done.key_pattern}{expiry}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _check_destinations(out: Path | None, to: str | None, ttl: str | None, as_of: list[str]) -> str | None:
+    """Refuse, before the build, what cannot be written: no destination, --ttl without --to, several cutoffs
+    for Redis, a Redis server that does not answer. Returns the Redis URL as it may be printed."""
+    from needmap.errors import ConfigError
+
+    if out is None and to is None:
+        raise ConfigError("no destination given; expected --out FILE, --to redis://HOST:PORT/DB, or both.")
+    if to is None:
+        if ttl is not None:
+            raise ConfigError("--ttl is given without --to; expected --to redis://HOST:PORT/DB with it.")
+        return None
+    from needmap.events.durations import expand_cutoffs, iso, parse_days
+    from needmap.events.redis_features import check_server
+
+    if ttl is not None:
+        parse_days(ttl, "--ttl")
+    cutoffs = expand_cutoffs(as_of)
+    if len(cutoffs) > 1:
+        shown = ", ".join(iso(c) for c in cutoffs[:3]) + (", ..." if len(cutoffs) > 3 else "")
+        raise ConfigError(
+            f"--as-of gives {len(cutoffs)} cutoffs ({shown}), but --to holds one row per customer; expected one "
+            "--as-of with --to (write several cutoffs with --out alone)."
+        )
+    return check_server(to)
 
 
 def summary_lines(table: Any, info: Any) -> list[str]:
