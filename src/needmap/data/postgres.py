@@ -323,10 +323,42 @@ def read_postgres(
             raise DataError(
                 f"PostgreSQL could not read the table {location.table}: {_server_message(location, err)} ({label})"
             ) from None
+        description = _description(conn, location) if query is None else None
     if not batches:
         what = "the query returned no rows" if query is not None else f"the table {location.table} has no rows"
         raise DataError(f"{what} ({label}); expected at least one row.")
-    return with_source(pa.Table.from_batches(batches, schema), label, 0)
+    table = pa.Table.from_batches(batches, schema)
+    if description:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **description})
+    return with_source(table, label, 0)
+
+
+#: Schema metadata that describes the rows themselves (a feature table's description: its cutoffs, labels and
+#: customer column, which keep labels out of the inputs and split by cutoff when a model trains on it). It
+#: travels with the rows as the table's comment, written in the same transaction and read back with the table.
+DESCRIBING_KEYS = (b"needmap.features",)
+_COMMENT_PREFIX = "needmap metadata: "
+
+
+def _described(table: pa.Table) -> str | None:
+    """The table comment that carries ``table``'s describing metadata, or None when it has none."""
+    meta = table.schema.metadata or {}
+    kept = {key.decode(): meta[key].decode("utf-8") for key in DESCRIBING_KEYS if key in meta}
+    return _COMMENT_PREFIX + json.dumps(kept) if kept else None
+
+
+def _description(conn: Any, location: Location) -> dict[bytes, bytes]:
+    """The describing metadata a table's comment carries (written by :func:`write_postgres`), else {}."""
+    name = ".".join(f'"{part}"' for part in (location.schema, location.name) if part is not None)
+    row = conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (name,)).fetchone()
+    text = row[0] if row else None
+    if not isinstance(text, str) or not text.startswith(_COMMENT_PREFIX):
+        return {}
+    try:
+        kept = json.loads(text[len(_COMMENT_PREFIX) :])
+    except ValueError:
+        return {}
+    return {key.encode(): str(value).encode("utf-8") for key, value in kept.items() if key.encode() in DESCRIBING_KEYS}
 
 
 def _identifier(schema: str | None, name: str) -> Any:
@@ -502,6 +534,7 @@ def write_postgres(
         raise ConfigError(f"'{location.shown}' names no table to write; expected ?table=schema.name in the URL.")
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
+    described = _described(table)
     table = _stamped(table, model, version, location)
     if table.num_columns == 0:
         raise DataError(f"there are no columns to write to {location.table}; expected at least one column.")
@@ -523,6 +556,8 @@ def write_postgres(
                     into = _identifier(schema, temporary)
                     conn.execute(_create(into, columns))
                 _copy(conn, into, columns)
+                if described is not None:
+                    conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(into, sql.Literal(described)))
                 if mode == "replace":
                     if existing is not None:
                         conn.execute(sql.SQL("DROP TABLE {}").format(target))

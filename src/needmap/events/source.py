@@ -57,6 +57,14 @@ def register(con: Any, source: Any, sql: str | None, customer: str) -> str:
     """Make ``source`` the view :data:`VIEW` of ``con``; returns a label naming it for messages."""
     import duckdb
 
+    from needmap.data.postgres import is_postgres_url
+
+    if isinstance(source, str) and is_postgres_url(source):  # a PostgreSQL table or query, read into Arrow
+        from needmap.data.masking import redact
+        from needmap.data.postgres import read_postgres
+
+        con.register(VIEW, read_postgres(source, query=sql))
+        return f"PostgreSQL {redact(source)}" + ("" if sql is None else " (a query)")
     if sql is not None:
         if source is not None and not isinstance(source, duckdb.DuckDBPyConnection):
             raise ConfigError(

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from needmap.cli.base import app, friendly_errors, out_console
-from needmap.cli.options import with_options
+from needmap.cli.options import Query, check_query, with_options
 from needmap.events.options import FeatureOptions
 from needmap.output_files import refuse_overwriting_inputs, replaced_note
 
@@ -23,13 +23,23 @@ from needmap.output_files import refuse_overwriting_inputs, replaced_note
 @friendly_errors
 @with_options(FeatureOptions)
 def features(
-    events: str = typer.Argument(..., help="The event log: CSV / Parquet / JSON lines file."),
+    events: str = typer.Argument(
+        ...,
+        help="The event log: CSV / Parquet / JSON lines file, or a PostgreSQL table "
+        "(postgresql://user@host:port/db?table=schema.name; with --query, a URL naming the database).",
+    ),
     customer: str = typer.Option(..., "--customer", help="The column naming the customer."),
     time: str = typer.Option(..., "--time", help="The event's time: timestamp, date, ISO text or epoch seconds."),
     as_of: list[str] = typer.Option(
         ..., "--as-of", help="A cutoff date (repeatable), or a monthly range START..END/1m."
     ),
-    out: Path | None = typer.Option(None, "--out", "-o", help="The feature table: .parquet, .csv or .jsonl."),
+    out: str | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="The feature table: .parquet, .csv or .jsonl, or a PostgreSQL table "
+        "(postgresql://user@host:port/db?table=schema.name), replaced in one transaction.",
+    ),
     to: str | None = typer.Option(
         None,
         "--to",
@@ -43,6 +53,14 @@ def features(
         help="With --to: the keys expire after this many days (30, 30d, 4w); default: never.",
         metavar="DAYS",
     ),
+    like: Path | None = typer.Option(
+        None,
+        "--like",
+        help="A model directory trained on features of a log: its event types and categories are kept, so the "
+        "features have its definitions (and, with --to, the version it reads from Redis).",
+        metavar="MODEL",
+    ),
+    query: str | None = Query,
     *,
     options: dict[Any, dict[str, Any]],
 ) -> None:
@@ -51,16 +69,27 @@ def features(
     from needmap.events.table_info import info_of
     from needmap.events.write import write_features
 
+    check_query(events, query, "EVENTS")
     where = _check_destinations(out, to, ttl, as_of)
-    if out is not None:
-        refuse_overwriting_inputs(out, "--out", data=events)
-    table = build(events, customer=customer, time=time, as_of=as_of, progress=True, **options[FeatureOptions])
+    from needmap.data.postgres import is_postgres_url
+
+    to_table = out is not None and is_postgres_url(out)
+    if out is not None and not to_table:
+        refuse_overwriting_inputs(Path(out), "--out", data=events)
+    described = _model_definitions(like) if like is not None else None
+    table = build(events, sql=query, customer=customer, time=time, as_of=as_of, like=described, progress=True,
+                  **options[FeatureOptions])  # fmt: skip
     info = info_of(table)
     for line in summary_lines(table, info):
         out_console.print(line, markup=False, highlight=False)
-    if out is not None:
-        existed = out.exists()
-        path = write_features(table, out)
+    if to_table:
+        from needmap.data.write import write_table
+
+        shown = write_table(table, out)  # the description travels as the table's comment
+        out_console.print(f"{table.num_rows:,} rows written to {shown}", markup=False, highlight=False, soft_wrap=True)
+    elif out is not None:
+        existed = Path(out).exists()
+        path = write_features(table, Path(out))
         out_console.print(f"{table.num_rows:,} rows written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
     if to is not None:
         from needmap.events.redis_features import write_online_features
@@ -76,7 +105,23 @@ def features(
         )
 
 
-def _check_destinations(out: Path | None, to: str | None, ttl: str | None, as_of: list[str]) -> str | None:
+def _model_definitions(model: Path) -> Any:
+    """The feature definitions saved with the model directory ``model`` (``--like``); ConfigError for a model
+    trained on another kind of table."""
+    from needmap.errors import ConfigError
+    from needmap.estimator import load
+
+    if not model.is_dir():
+        raise ConfigError(f"--like {model} is not a model directory; expected one written by needmap train on a "
+                          "table that needmap features built.")  # fmt: skip
+    info = getattr(load(model), "events_info", None)
+    if info is None:
+        raise ConfigError(f"--like {model}: the model was not trained on features of an event log; expected a model "
+                          "directory written by needmap train on a table that needmap features built.")  # fmt: skip
+    return info
+
+
+def _check_destinations(out: str | None, to: str | None, ttl: str | None, as_of: list[str]) -> str | None:
     """Refuse, before the build, what cannot be written: no destination, --ttl without --to, several cutoffs
     for Redis, a Redis server that does not answer. Returns the Redis URL as it may be printed."""
     from needmap.errors import ConfigError
