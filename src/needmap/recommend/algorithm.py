@@ -8,8 +8,10 @@ The contract, in scikit-learn's habits: the constructor stores its parameters as
 ``clone`` read them back), ``fit`` returns the algorithm, and the fitted state is one dictionary of arrays,
 ``state_`` (what the model directory keeps, in safetensors), beside ``n_items_``. ``score(histories)`` gives
 one row of scores over all items per history (the customer's items in time order; empty for a customer
-with none). Retrieval networks also give ``vectors(histories)`` and ``item_vectors()`` whose inner
-products are the scores, so that an index (FAISS) can search a large catalogue.
+with none); ``contributions(history, item)`` says what each item of a history adds to an item's score (for
+:meth:`~needmap.recommend.recommender.Recommender.explain`). Retrieval networks also give
+``vectors(histories)`` and ``item_vectors()`` whose inner products are the scores, so that an index (FAISS)
+can search a large catalogue.
 """
 
 from __future__ import annotations
@@ -63,9 +65,15 @@ class Algorithm:
         raise NotImplementedError
 
     def contributions(self, history: np.ndarray, item: int) -> np.ndarray:
-        """How much each distinct item of ``history`` (in ``np.unique`` order) adds to ``item``'s score, for
-        models whose score is such a sum (ItemKNN, EASE); NotImplementedError for the others."""
+        """How much each distinct item of ``history`` (in ``np.unique`` order) adds to ``item``'s score (float64):
+        exact terms for models whose score is such a sum (ItemKNN, EASE), Integrated Gradients for the networks
+        (:mod:`needmap.recommend.why`); NotImplementedError for the others."""
         raise NotImplementedError(f"{self.name} scores are not a sum over the history's items")
+
+    def contributions_batch(self, histories: Sequence[np.ndarray], items: Sequence[int]) -> list[np.ndarray]:
+        """:meth:`contributions` of each (history, item) pair; one by one here, at once where that is faster
+        (a network integrates many pairs per pass)."""
+        return [self.contributions(history, int(item)) for history, item in zip(histories, items, strict=True)]
 
     def vectors(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         """The customers' vectors (retrieval networks only)."""

@@ -232,14 +232,21 @@ class Recommender:
     def explain(self, customers: Sequence[Any] | pa.Array, k: int = 10, *, top: int = 3, **options: Any) -> pa.Table:
         """Why each recommended item: :meth:`recommend`'s table (``options`` as there) with ``because``, the
         ``top`` items of the customer's history that add most to the item's score, and ``reason``, a sentence
-        (:func:`needmap.recommend.why.item_reasons`). Exact for ItemKNN and EASE, whose score is a sum over the
-        history's items; a customer without a history is served popular items, and says so; ConfigError for
-        the networks."""
+        (:func:`needmap.recommend.why.item_reasons`).
+
+        Each distinct item of the history gets a term, and the terms add up to the score: exactly for ItemKNN
+        and EASE, whose score is a sum over the history's items; for SASRec and the two-tower network they are
+        Integrated Gradients over the history's item embeddings, which add up to the score less a baseline's
+        (the empty history for two_tower; for SASRec the same events with the padding item in each) within 1%
+        of that difference (0.01 where it is under 1). A customer without a history is served popular items,
+        and says so; popularity scores no history item, so it is a ConfigError."""
         from needmap.recommend.why import item_reasons
 
         if type(self.algorithm_).contributions is Algorithm.contributions:
-            raise ConfigError(f"{self.algorithm_.name}'s scores are not a sum over a history's items; explain works "
-                              "for itemknn and ease.")  # fmt: skip
+            raise ConfigError(
+                f"{self.algorithm_.name} gives no history item a part in a score (popular scores every customer "
+                "alike); explain works for itemknn, ease, sasrec and two_tower."
+            )
         return item_reasons(self, self.recommend(customers, k, **options), top=top)
 
     def top_items(

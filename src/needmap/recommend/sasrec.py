@@ -294,6 +294,33 @@ class SASRec(Algorithm):
         with torch_threads(self.threads), torch.inference_mode():
             return self._net.logits(vectors).numpy().astype(np.float32, copy=False)
 
+    def contributions(self, history: np.ndarray, item: int) -> np.ndarray:
+        """What each distinct item of ``history`` (``np.unique`` order) adds to ``item``'s score: Integrated
+        Gradients over the history's item embeddings against the same events with the padding item in each
+        (:mod:`needmap.recommend.why`); items older than the last ``max_len`` get 0."""
+        return self.contributions_batch([history], [item])[0]
+
+    def contributions_batch(self, histories: Sequence[np.ndarray], items: Sequence[int]) -> list[np.ndarray]:
+        """:meth:`contributions` of many (history, item) pairs, integrated together."""
+        from needmap.recommend.why import integrated_terms
+
+        net = self._net
+        net.eval()
+
+        def forward(ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+            # the output embedding is read as a weight, so only the history's look-up is integrated
+            return (net(ids)[:, -1] * net.item_embedding.weight[targets + 1]).sum(dim=-1)
+
+        with torch_threads(self.threads):
+            return integrated_terms(
+                forward,
+                net.item_embedding,
+                histories,
+                lambda part: _left_padded(part, int(self.max_len)),
+                lambda targets: (torch.from_numpy(targets),),
+                items,
+            )
+
 
 # --------------------------------------------------------------------------------------------------------
 # the network

@@ -447,3 +447,32 @@ class TwoTower(Algorithm):
             customers = self._module.customers(self._padded(histories))
             items = self._module.items(torch.arange(self.n_items_), self._codes_tensor)
             return (customers @ items.T).numpy().astype(np.float32, copy=False)
+
+    def contributions(self, history: np.ndarray, item: int) -> np.ndarray:
+        """What each distinct item of ``history`` (``np.unique`` order) adds to ``item``'s score: Integrated
+        Gradients over the history's item embeddings against the empty history (:mod:`needmap.recommend.why`);
+        items older than the last ``max_len`` get 0."""
+        return self.contributions_batch([history], [item])[0]
+
+    def contributions_batch(self, histories: Sequence[np.ndarray], items: Sequence[int]) -> list[np.ndarray]:
+        """:meth:`contributions` of many (history, item) pairs, integrated together."""
+        import torch
+
+        from needmap.recommend.why import integrated_terms
+
+        module = self._module
+        module.eval()
+        with torch.no_grad():
+            vectors = module.items(torch.arange(self.n_items_), self._codes_tensor)
+
+        def forward(history: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+            return (module.customers(history) * targets).sum(dim=-1)
+
+        return integrated_terms(
+            forward,
+            module.history_embedding,
+            histories,
+            lambda part: self._padded(part).numpy(),
+            lambda targets: (vectors[torch.from_numpy(targets)],),
+            items,
+        )
