@@ -50,6 +50,14 @@ def test_train_then_recommend(log_file: Path, tmp_path: Path) -> None:
     table = pq.read_table(out_file)
     assert table.column_names == ["customer", "rank", "item", "score"]
     assert table.column("customer").to_pylist() == ["c1"] * 4 + ["c2"] * 4 + ["new-one"] * 4
+    # why each item, from the command line: the customers' files are read as recommend reads them
+    code, out = run_cli("explain", model, customers, "-k", "3", "--top", "2", "--out", tmp_path / "why.csv")
+    assert code == 0, out
+    why = pcsv.read_csv(tmp_path / "why.csv")
+    assert why.column_names == ["customer", "rank", "item", "score", "because", "reason"]
+    assert why.num_rows == 9 and why.column("reason").to_pylist()[0].startswith("because they have")
+    code, out = run_cli("explain", model, customers, "--background", customers, "--out", tmp_path / "x.csv")
+    assert code != 0 and "--background" in out
 
 
 def test_clear_errors(log_file: Path, tmp_path: Path) -> None:

@@ -84,3 +84,17 @@ def test_target_with_a_response_model_ranks_by_the_chance_to_buy_and_says_it_is_
     contacts = pcsv.read_csv(tmp_path / "l.csv")
     assert contacts.column_names == ["customer_id", "offer", "probability", "expected_gain", "rank"]
     assert contacts.num_rows == 50
+
+
+def test_explain_gives_the_reasons_of_each_customers_best_offer(trained, campaign_file, tmp_path) -> None:
+    model, _ = trained
+    rows = pcsv.read_csv(campaign_file).slice(0, 30)
+    pcsv.write_csv(rows, tmp_path / "some.csv")
+    code, text = run_cli("explain", model, tmp_path / "some.csv", "--top", "2", "--out", tmp_path / "why.parquet")
+    assert code == 0, text
+    import pyarrow.parquet as pq
+
+    why = pq.read_table(tmp_path / "why.parquet")
+    assert why.column_names[:2] == ["customer_id", "offer"] and "reason" in why.column_names
+    assert set(why.column("customer_id").to_pylist()) <= set(rows.column("customer_id").to_pylist())
+    assert all("offer's effect" in r for r in why.column("reason").to_pylist())

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -68,7 +69,7 @@ def write_table(
         if suffix == ".parquet":
             pq.write_table(table, tmp_name)
         elif suffix == ".csv":
-            pacsv.write_csv(table, tmp_name)
+            pacsv.write_csv(lists_as_text(table), tmp_name)
         else:
             _write_jsonl(table, tmp_name)
         os.replace(tmp_name, target)
@@ -76,6 +77,22 @@ def write_table(
         tmp_name.unlink(missing_ok=True)
         raise
     return target
+
+
+def lists_as_text(table: pa.Table) -> pa.Table:
+    """``table`` with each list column as ``|``-separated text (CSV has no lists; needmap reads such text back as
+    a multi-hot list). Elements are named as categories are (``stringify``: ``7``, ``true``, ``1.5``)."""
+    from needmap.data.values import stringify
+
+    for i, column in enumerate(table.schema):
+        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            values = table.column(i)
+            if not (pa.types.is_string(column.type.value_type) or pa.types.is_large_string(column.type.value_type)):
+                chunks = [pa.ListArray.from_arrays(c.offsets, stringify(c.values), mask=c.is_null())
+                          for c in values.chunks]  # fmt: skip
+                values = pa.chunked_array(chunks, type=pa.list_(pa.string()))
+            table = table.set_column(i, column.name, pc.binary_join(values, "|"))
+    return table
 
 
 def _write_jsonl(table: pa.Table, path: Path) -> None:

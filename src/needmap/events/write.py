@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from needmap.data.write import writable_suffix, write_table
+from needmap.data.write import lists_as_text, writable_suffix, write_table
 from needmap.events.table_info import info_of, sidecar_path
 from needmap.output_files import create_temporary_file
 
@@ -42,8 +41,4 @@ def write_features(table: pa.Table, out: str | os.PathLike[str]) -> Path:
 
 
 def _lists_as_text(table: pa.Table) -> pa.Table:
-    for i, column in enumerate(table.schema):
-        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-            text = pc.binary_join(table.column(i), "|")
-            table = table.set_column(i, column.name, text)
-    return table
+    return lists_as_text(table)

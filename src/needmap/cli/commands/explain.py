@@ -28,10 +28,13 @@ def explain(
         "row, and values are compared with it (default: the rows the model was fitted on, as the model saved them; "
         "for a model saved without them, the rows explained).",
     ),
+    k: int = typer.Option(10, "-k", "--k", help="For a recommender: the items per customer whose reasons are given."),
 ) -> None:
     """Why each customer got their score: the columns that raise it and that lower it (Integrated Gradients
     summed to the columns), each with the customer's value and how it compares with the population. One row per
-    reason: id columns, rank, effect, column, value, compared, attribution, reason."""
+    reason: id columns, rank, effect, column, value, compared, attribution, reason. For an uplift model, the
+    reasons of each customer's best offer (offer beside the ids); for a recommender (FILE: customer ids), each
+    recommended item with the history items that add most to its score (because, reason)."""
     from needmap.data.read import read
     from needmap.data.write import WRITABLE, write_table
     from needmap.estimator import load
@@ -43,9 +46,19 @@ def explain(
     refuse_overwriting_inputs(out, "--out", data=data, model=model_dir)
     loaded = load(model_dir)
     if not hasattr(loaded, "explain"):
-        raise ConfigError(f"{model_dir} is not a model of a table (one trained on a target column); expected one.")
+        raise ConfigError(f"{model_dir} is not a model needmap can explain; expected a directory of needmap train.")
     table = read(data)
-    reasons = loaded.explain(table, top=top, background=read(background) if background else None)
+    if hasattr(loaded, "recommend"):  # a recommender: FILE holds customer ids, the reasons are history items
+        if background is not None:
+            raise ConfigError("--background sets the population of a model of a table or an uplift model; a "
+                              f"recommender's reasons are items of each customer's history ({model_dir}).")  # fmt: skip
+        if k < 1:
+            raise ConfigError(f"-k is {k}; expected at least 1 item per customer.")
+        name = loaded.columns_.get("customer")
+        column = name if name in table.column_names else table.column_names[0]
+        reasons = loaded.explain(table.column(column), k, top=top)
+    else:
+        reasons = loaded.explain(table, top=top, background=read(background) if background else None)
     existed = out.exists()
     path = write_table(reasons, out)
     out_console.print(
