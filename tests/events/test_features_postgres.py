@@ -79,8 +79,8 @@ def test_a_log_in_postgresql_to_features_in_postgresql_to_a_model(schema: str, t
                          *LOG_ARGS, "--as-of", "2020-10-01", "--out", tmp_path / "q.parquet")  # fmt: skip
     assert code == 0, text
     # a model trained on the table splits by cutoff and keeps the labels out of its inputs
-    code, text = run_cli("train", target, "--target", "label_bought", "--model", "mlp", "--epochs", "1", "--no-baseline",
-                         "--out", tmp_path / "model")  # fmt: skip
+    code, text = run_cli("train", target, "--target", "label_bought", "--model", "mlp", "--epochs", "1",
+                         "--no-baseline", "--out", tmp_path / "model")  # fmt: skip
     assert code == 0, text
     from needmap import load
 

@@ -24,6 +24,7 @@ def registered_app() -> typer.Typer:
         recommend,
         report,
         schema,
+        serve,
         target,
         train,
         tune,
