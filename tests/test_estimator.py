@@ -46,7 +46,15 @@ def test_save_load_gives_identical_predictions(
     before = fitted.predict_proba(split[1])
     path = fitted.save(tmp_path / "model")
     assert sorted(p.name for p in path.iterdir()) == sorted(
-        ["card.md", "metrics.json", "model.json", "preprocessor.json", "schema.json", "weights.safetensors"]
+        [
+            "card.md",
+            "metrics.json",
+            "model.json",
+            "population.json",
+            "preprocessor.json",
+            "schema.json",
+            "weights.safetensors",
+        ]
     )
     after = nm.load(path).predict_proba(split[1])
     np.testing.assert_array_equal(before, after)
@@ -231,7 +239,9 @@ def test_optional_documents_are_saved_and_loaded(fitted: nm.Model, tmp_path: Pat
     finally:
         del fitted.extras_["tuning.json"]
     assert (path / "tuning.json").is_file()
-    assert nm.load(path).extras_ == {"tuning.json": {"best_value": 0.8, "trials": [{"number": 0}]}}
+    loaded = nm.load(path).extras_
+    assert loaded["tuning.json"] == {"best_value": 0.8, "trials": [{"number": 0}]}
+    assert set(loaded) == {"tuning.json", "population.json"}  # the population every fit saves
     fitted.extras_["notes.json"] = {}
     try:
         with pytest.raises(ArtifactError, match=r"notes\.json"):
