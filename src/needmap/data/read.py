@@ -150,10 +150,27 @@ def read(
     return with_source(table, name, first)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _huge_as_float(value: Any) -> Any:
+    """An integer beyond int64 as the nearest float (a CSV or JSON-lines reader reads it so); others unchanged."""
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+        return float(value)
+    return value
+
+
 def _from_records(records: list[Mapping[str, Any]]) -> pa.Table:
-    """Rows given as dicts (column -> value; a column missing from a row is missing there)."""
+    """Rows given as dicts (column -> value; a column missing from a row is missing there).
+
+    An integer beyond int64 (``2**70``) is read as the nearest float, as in a file; Arrow would raise
+    ``OverflowError`` on it."""
+    rows = [dict(r) for r in records]
     try:
-        return pa.Table.from_pylist([dict(r) for r in records])
+        try:
+            return pa.Table.from_pylist(rows)
+        except OverflowError:
+            return pa.Table.from_pylist([{k: _huge_as_float(v) for k, v in r.items()} for r in rows])
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(
             f"rows given as dicts mix value types in a column: {exc}; expected one type per column."

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from needmap.data.overflow import standardized_one
+from needmap.data.read_options import MISSING_MARKERS
 from needmap.data.values import MISSING_TOKENS, NUMBER_PATTERN, WHOLE_FLOAT_LIMIT
 from needmap.preprocessing.batch import FeatureBatch
 from needmap.preprocessing.category_reading import one_as_trained, trained_kind
@@ -32,6 +33,7 @@ from needmap.preprocessing.vocab import MISSING_ID, OOV_ID, IdMap, Vocabulary
 
 _NUMBER = re.compile(NUMBER_PATTERN)
 _MISSING = frozenset(MISSING_TOKENS)
+_MARKERS = frozenset(MISSING_MARKERS)
 
 
 class _Unsupported(Exception):
@@ -62,11 +64,13 @@ def _number(value: Any) -> float:
 
 
 def _category(value: Any) -> str | None:
-    """A categorical value as its category string (None = missing), as ``category_strings`` names it."""
+    """A categorical value as its category string (None = missing), as ``category_strings`` names it once
+    ``read`` has cleaned it (text stripped, the default missing markers missing: the batch path of a dict)."""
     if value is None:
         return None
-    if isinstance(value, str):
-        return value if value.strip() else None
+    if isinstance(value, str):  # as read() cleans a dict's text: stripped, a missing marker ("?", "#N/A") missing
+        text = value.strip()
+        return None if not text or text in _MARKERS else text
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
