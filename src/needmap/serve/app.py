@@ -36,7 +36,8 @@ class Service:
 
 
 def build_app(settings: Settings, registry: Registry | None = None) -> Any:
-    """The FastAPI app serving ``settings.models`` (loaded now unless ``registry`` holds them)."""
+    """The FastAPI app serving ``settings.models`` (loaded now unless ``registry`` holds them, with the online
+    features of ``settings.features``: :mod:`needmap.serve.online`)."""
     from fastapi import FastAPI
 
     from needmap._version import __version__
@@ -45,11 +46,12 @@ def build_app(settings: Settings, registry: Registry | None = None) -> Any:
     from needmap.serve.limits import BodyLimit, Runner
     from needmap.serve.metrics import MetricsMiddleware, ServiceMetrics
     from needmap.serve.oip import add_oip_routes
+    from needmap.serve.online import FeatureStore
     from needmap.serve.openapi import openapi_of
     from needmap.serve.page import add_page
     from needmap.serve.routes import add_routes
 
-    registry = registry if registry is not None else Registry.load(settings.models)
+    registry = registry if registry is not None else Registry.load(settings.models, store=FeatureStore.of(settings))
     service = Service(settings, registry, Runner(settings.limits), ServiceMetrics())
 
     def reloaded(name: str, outcome: str) -> None:
@@ -66,6 +68,8 @@ def build_app(settings: Settings, registry: Registry | None = None) -> Any:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watching
             service.runner.close()
+            if registry.store is not None:
+                registry.store.close()
 
     app = FastAPI(title="needmap", version=__version__, lifespan=lifespan, redoc_url=None)
     app.state.service = service

@@ -12,6 +12,11 @@ typical number).
 A body is checked in full before the model sees it: the first problem found answers 422 naming the row (its
 position in ``rows``, from 0) and the field, with how many more there are. The rows that pass are given to the
 model as they came (:mod:`needmap.serve.rows` reads them), not as pydantic converted them.
+
+A model served with online features (:mod:`needmap.serve.online`) also takes a row of its customer column alone
+(``{"customer_id": "C000042"}``): its feature fields are optional in the request model, and the check that
+follows pydantic's asks each row for either every feature column (as above) or none of them with a customer id
+(text or a whole number). Its API description shows both forms.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from needmap.serve.errors import ServiceError
+from needmap.serve.online import OnlineInputs
 from needmap.serve.scorers import Column, Output, Scorer, dtype_json_type
 
 #: How a JSON type is said in an error message.
@@ -130,17 +136,29 @@ def _field(alias: str, default: Any = ..., **constraints: Any) -> Any:
     return Field(default, alias=alias, title=alias, **constraints)
 
 
-def _row_fields(columns: tuple[Column, ...]) -> dict[str, tuple[Any, Any]]:
+def _row_fields(columns: tuple[Column, ...], online: OnlineInputs | None = None) -> dict[str, tuple[Any, Any]]:
+    optional = online.feature_set if online is not None else frozenset()
     return {
-        f"c{i}": (_value_type(c) | None, _field(c.name, ... if c.required else None, description=_describe(c)))
+        f"c{i}": (
+            _value_type(c) | None,
+            _field(c.name, ... if c.required and c.name not in optional else None, description=_describe(c, online)),
+        )
         for i, c in enumerate(columns)
     }
 
 
-def _describe(column: Column) -> str:
+def _describe(column: Column, online: OnlineInputs | None = None) -> str:
+    if online is not None and column.name == online.customer:
+        return (
+            "The customer's id: copied to the answer as it came. Alone in a row (no feature column), the customer's "
+            f"features are read from Redis at {online.source.where}."
+        )
     if column.role == "id":
         return "An id column of the model: copied to the answer as it came."
-    return f"A {column.role} input, trained as {column.dtype}: {_expected(column)}, or null where it is missing."
+    text = f"A {column.role} input, trained as {column.dtype}: {_expected(column)}, or null where it is missing."
+    if online is not None and column.name in online.feature_set:
+        text += f" Required unless the row holds '{online.customer}' alone."
+    return text
 
 
 def _out_fields(ids: list[Column], outputs: tuple[Output, ...], extra: tuple[Output, ...] = ()) -> dict:
@@ -155,12 +173,15 @@ def _out_fields(ids: list[Column], outputs: tuple[Output, ...], extra: tuple[Out
 class Bodies:
     """The request and response models of one served model (see the module)."""
 
-    def __init__(self, name: str, scorer: Scorer) -> None:
+    def __init__(self, name: str, scorer: Scorer, online: OnlineInputs | None = None) -> None:
         self.name = name
         self.scorer = scorer
+        self.online = online
         self.prefix = component_name(name)
         self.requests: dict[str, Any] = {}
         self.responses: dict[str, Any] = {}
+        #: the request examples of a route with more than one, for the API's description: (name, summary, value)
+        self.examples: dict[str, list[tuple[str, str, Any]]] = {}
         self.columns = {c.name: c for c in scorer.inputs}
         if scorer.kind == "recommender":
             self._recommender(scorer)
@@ -174,7 +195,8 @@ class Bodies:
     def _rows(self, scorer: Scorer) -> None:
         p = self.prefix
         example = scorer.example_row()
-        row = _model(f"{p}Row", _row_fields(scorer.inputs), extra="ignore", example=example)
+        online = self.online
+        row = _model(f"{p}Row", _row_fields(scorer.inputs, online), extra="ignore", example=example)
         rows = (list[row], _field("rows", min_length=1, description="The rows to score, one JSON object each."))
         ids = [c for c in scorer.inputs if c.role == "id"]
         top = max(1, len([c for c in scorer.inputs if c.role != "id"]))
@@ -199,6 +221,7 @@ class Bodies:
                                           example={"rows": [example], "top": min(default_top, top)})  # fmt: skip
         self.responses["explain"] = self._loose(f"{p}ExplainResponse")
         if "target" not in scorer.routes:
+            self._online_examples()
             return
         number = int | None
         fields: dict[str, tuple[Any, Any]] = {
@@ -215,6 +238,7 @@ class Bodies:
                                       description="Cost of a contact per offer (default: cost)."))  # fmt: skip
         target_example = {"rows": [example], "budget": 1, "cost": 0.0, "value": 1.0}
         self.requests["target"] = _model(f"{p}TargetRequest", fields, extra="forbid", example=target_example)
+        self._online_examples()
         contact = _model(f"{p}Contact", _out_fields(ids, scorer.contact_outputs, (Output("row", "integer"),)),
                          extra="allow")  # fmt: skip
         self.responses["target"] = _model(f"{p}TargetResponse", {
@@ -223,6 +247,23 @@ class Bodies:
             "short": (bool, _field("short")), "expected_gain": (float | None, _field("expected_gain")),
             "note": (str | None, _field("note", None)),
         }, extra="allow")  # fmt: skip
+
+    def _online_examples(self) -> None:
+        """With online features, each rows route's examples: the row with its features, and the customer id alone."""
+        online = self.online
+        if online is None:
+            return
+        example = self.scorer.example_row()
+        alone = {online.customer: example.get(online.customer)}
+        for route, request in self.requests.items():
+            full = (request.model_config.get("json_schema_extra") or {}).get("examples", [None])[0]
+            if not isinstance(full, dict) or "rows" not in full:
+                continue
+            self.examples[route] = [
+                ("features", "A row with its features", full),
+                ("customer", f"The customer id alone: the features from Redis at {online.source.where}",
+                 {**full, "rows": [alone]}),
+            ]  # fmt: skip
 
     def _recommender(self, scorer: Scorer) -> None:
         p = self.prefix
@@ -267,7 +308,34 @@ class Bodies:
         raw = {"rows", "customers", "allow"} & set(type(checked).model_fields)
         values = checked.model_dump(by_alias=True, exclude=raw)
         values.update({name: document.get(name) for name in raw})
+        if self.online is not None and "rows" in raw:
+            self._check_online(values["rows"])
         return values
+
+    def _check_online(self, rows: list[dict[str, Any]]) -> None:
+        """Each row holds every feature column, or none of them and a customer id (text or a whole number):
+        ServiceError 422 naming the first row that does neither."""
+        online = self.online
+        assert online is not None
+        customer, features = online.customer, online.feature_set
+        for i, row in enumerate(rows):
+            if row.keys().isdisjoint(features):
+                value = row.get(customer)
+                if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+                    continue
+                found = f"{_shown(value)} in '{customer}'" if customer in row else f"no field '{customer}'"
+                raise ServiceError(
+                    422, "validation", f"row {i} has no feature column and {found}; expected every input column "
+                    f"in each row (null where its value is missing), or the customer id alone in '{customer}' (text "
+                    "or a whole number) to read the features from Redis.", row=i, field=customer,
+                )  # fmt: skip
+            if not features.issubset(row.keys()):
+                field = next(c.name for c in self.scorer.inputs if c.name in features and c.name not in row)
+                raise ServiceError(
+                    422, "validation", f"row {i} has no field '{field}'; expected every input column in each row "
+                    f"(null where its value is missing), or the customer id alone in '{customer}' to read the "
+                    "features from Redis.", row=i, field=field,
+                )  # fmt: skip
 
     def _problem(self, route: str, problems: list[dict[str, Any]]) -> ServiceError:
         first = problems[0]

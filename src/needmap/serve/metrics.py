@@ -5,7 +5,11 @@
 - ``needmap_errors_total{route, model, kind}``: error answers by their kind (``validation``, ``timeout``, ...);
 - ``needmap_rows_total{route, model}``: rows (or customers) scored;
 - ``needmap_reloads_total{model, outcome}``: reloads (``swapped``, ``unchanged``, ``failed``);
-- ``needmap_requests_in_flight``: requests being answered.
+- ``needmap_requests_in_flight``: requests being answered;
+- ``needmap_feature_lookups_total{model}``, ``needmap_feature_misses_total{model}``,
+  ``needmap_feature_errors_total{model}``: with online features (``--features``), the customers whose features
+  were read from Redis, those absent there, and the reads that failed (the server unreachable, or the model's
+  feature version not written).
 
 ``route`` is the route's template (``/v1/models/{name}/predict``), never the path a client sent, and ``model``
 is a served model's name or empty, so that no request can add labels without end. Each service has its own
@@ -46,6 +50,11 @@ class ServiceMetrics:
         self.errors = Counter("needmap_errors", "Error answers by kind.", ["route", "model", "kind"], registry=r)
         self.rows = Counter("needmap_rows", "Rows (or customers) scored.", ["route", "model"], registry=r)
         self.reloads = Counter("needmap_reloads", "Model reloads by outcome.", ["model", "outcome"], registry=r)
+        self.feature_lookups = Counter("needmap_feature_lookups", "Customers whose features were read from Redis.",
+                                       ["model"], registry=r)  # fmt: skip
+        self.feature_misses = Counter("needmap_feature_misses", "Customers absent from Redis.", ["model"], registry=r)
+        self.feature_errors = Counter("needmap_feature_errors", "Reads of online features that failed.", ["model"],
+                                      registry=r)  # fmt: skip
         self.in_flight = Gauge("needmap_requests_in_flight", "Requests being answered.", registry=r,
                                multiprocess_mode="livesum")  # fmt: skip
 

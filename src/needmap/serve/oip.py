@@ -17,7 +17,9 @@ true/false; ``data`` holds one value per row (null where it is missing). The req
 outputs are predict's columns after the id columns (``score``, or ``predicted`` and ``proba_<class>``,
 ``uplift_<offer>``, ...), one tensor of shape ``[n]`` each: ``FP64``, ``INT64``, ``BYTES`` or ``BOOL``. An
 ``outputs`` list in the request keeps only the outputs it names. Errors answer ``{"error": "<message>"}``, the
-protocol's form. Recommenders answer the metadata and readiness routes; they recommend on needmap's route.
+protocol's form. A model served with online features also takes its customer column alone (one ``BYTES`` or
+``INT64`` input): the features come from Redis, as for needmap's rows (:mod:`needmap.serve.online`).
+Recommenders answer the metadata and readiness routes; they recommend on needmap's route.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from needmap.serve.bodies import json_body
 from needmap.serve.errors import ServiceError, note
 from needmap.serve.limits import check_rows
 from needmap.serve.registry import LoadedModel
-from needmap.serve.routes import json_response, served, supported
+from needmap.serve.routes import json_response, served, supported, work
 
 DATATYPES = {"number": "FP64", "integer": "INT64", "string": "BYTES", "boolean": "BOOL"}
 NUMBERS = ("FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
@@ -230,7 +232,7 @@ def add_oip_routes(app: Any) -> None:
         service = request.app.state.service
         rows = rows_of(body.inputs, entry, service.settings.limits)
         checked = entry.bodies.check("predict", {"rows": rows})
-        scored, _ = await service.runner.run(entry.scorer.predict, checked["rows"])
+        scored = (await service.runner.run(work, entry, "predict", checked, service.metrics))["rows"]
         note(request.scope, rows=len(rows))
         wanted = [o.name for o in body.outputs] if body.outputs else [o.name for o in entry.scorer.outputs]
         types = {o.name: o.type for o in entry.scorer.outputs}

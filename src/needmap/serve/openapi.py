@@ -2,8 +2,9 @@
 
 FastAPI describes the fixed routes (health, metrics, the list of models). A model's routes are described here,
 one path per model (``/v1/models/churn/predict``), each with the request and response models made from that
-model's schema and an example row (:mod:`needmap.serve.bodies`), and the errors it can answer. The description is
-made again after a reload swapped a model (the schema may have changed) and kept until then.
+model's schema and an example row (:mod:`needmap.serve.bodies`; with online features, a second example of the
+customer id alone), and the errors it can answer. The description is made again after a reload swapped a model
+(the schema may have changed) and kept until then.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ DESCRIPTION = (
 #: The errors a model's route may answer, with what they mean.
 ERRORS = {
     "400": "The body is not JSON, or an option is out of range.",
-    "404": "No model of that name, or a route the model does not answer.",
+    "404": "No model of that name, a route the model does not answer, or (online features) a customer absent from "
+    "the feature store.",
     "413": "The body, or its number of rows, is over the service's limit.",
     "422": "A row or a field does not fit the model (the error names them).",
     "500": "The service failed; its log holds the details under the error's id.",
-    "503": "Too many requests wait for the models.",
+    "503": "Too many requests wait for the models, or (online features) the feature store cannot be read.",
     "504": "The model took longer than the service's time limit.",
 }
 SUMMARIES = {
@@ -111,7 +113,12 @@ def _model_paths(entry: LoadedModel, names: dict[Any, str]) -> dict[str, Any]:
         request, response = bodies.requests[route], bodies.responses[route]
         example = (request.model_config.get("json_schema_extra") or {}).get("examples", [None])[0]
         body: dict[str, Any] = {"required": True, "content": {"application/json": {"schema": _ref(names[request])}}}
-        if example is not None:
+        examples = bodies.examples.get(route)
+        if examples:  # a model with online features: the row with its features, and the customer id alone
+            body["content"]["application/json"]["examples"] = {
+                key: {"summary": summary, "value": value} for key, summary, value in examples
+            }
+        elif example is not None:
             body["content"]["application/json"]["example"] = example
         paths[f"/v1/models/{name}/{route}"] = {"post": {
             "tags": [tag], "summary": SUMMARIES[route], "operationId": f"{route}_{name}", "requestBody": body,

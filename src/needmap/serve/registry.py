@@ -12,6 +12,10 @@ The version is a short content hash of the model's files (:func:`model_version`)
 weights (for a model of a table, the weights' SHA-256 recorded in ``model.json`` stands for them), so that a
 model trained again gets a new version and the same files keep theirs. Names are only ever looked up in the
 registry, never joined to a path: a request cannot reach a file.
+
+With online features (``--features``: a :class:`~needmap.serve.online.FeatureStore`), each model loaded (or
+reloaded) that carries feature definitions gets its :class:`~needmap.serve.online.OnlineInputs`: the source of
+its version's features, and request bodies that take a row of its customer id alone.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 from needmap.errors import ArtifactError, NeedmapError
 from needmap.serve.bodies import Bodies
+from needmap.serve.online import FeatureStore, OnlineInputs
 from needmap.serve.scorers import Scorer, scorer_for
 
 logger = logging.getLogger("needmap.serve")
@@ -85,17 +90,22 @@ class LoadedModel:
     bodies: Bodies
     loaded_at: float
     stamp: tuple[Any, ...]
+    online: OnlineInputs | None = None
 
     def describe(self) -> dict[str, Any]:
-        """The model as ``GET /v1/models`` lists it."""
-        return {"name": self.name, "version": self.version, **self.scorer.describe(),
-                "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.loaded_at))}  # fmt: skip
+        """The model as ``GET /v1/models`` lists it (with ``online_features`` where it has them)."""
+        described = {"name": self.name, "version": self.version, **self.scorer.describe(),
+                     "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.loaded_at))}  # fmt: skip
+        if self.online is not None:
+            described["online_features"] = self.online.describe()
+        return described
 
 
-def load_model(name: str, path: Path) -> LoadedModel:
+def load_model(name: str, path: Path, store: FeatureStore | None = None) -> LoadedModel:
     """Load, check and warm the model at ``path``: ArtifactError (or another of needmap's errors) when it cannot
     be served. Its version is that of the files it was read from: hashed before and after loading, and loaded
-    again when a new model was put in place meanwhile."""
+    again when a new model was put in place meanwhile. ``store``: the online features, for a model that carries
+    feature definitions."""
     from needmap.predictor import load
 
     path = Path(path)
@@ -122,27 +132,35 @@ def load_model(name: str, path: Path) -> LoadedModel:
         raise ArtifactError(
             f"the model loads but cannot score its example row ({type(exc).__name__}: {exc}).", file=str(path)
         ) from None
-    return LoadedModel(name, path, before, scorer, Bodies(name, scorer), time.time(), stamp)
+    online = store.inputs_for(scorer) if store is not None else None
+    return LoadedModel(name, path, before, scorer, Bodies(name, scorer, online), time.time(), stamp, online)
 
 
 class Registry:
     """The served models by name; a reload swaps one in a single assignment (see the module)."""
 
-    def __init__(self, models: Mapping[str, LoadedModel]) -> None:
+    def __init__(self, models: Mapping[str, LoadedModel], store: FeatureStore | None = None) -> None:
         self._models: dict[str, LoadedModel] = dict(models)
+        #: the online features the models (and their reloads) read, or None
+        self.store = store
         self._reloading = threading.Lock()
         #: how many times a model was swapped: the described API is made again when it changed
         self.generation = 0
 
     @classmethod
-    def load(cls, models: Mapping[str, Path], loaded: Callable[[LoadedModel], None] | None = None) -> Registry:
-        """Load every model (``loaded`` is called with each in turn)."""
+    def load(
+        cls,
+        models: Mapping[str, Path],
+        loaded: Callable[[LoadedModel], None] | None = None,
+        store: FeatureStore | None = None,
+    ) -> Registry:
+        """Load every model (``loaded`` is called with each in turn); ``store``: the online features."""
         found = {}
         for name, path in models.items():
-            found[name] = load_model(name, path)
+            found[name] = load_model(name, path, store)
             if loaded is not None:
                 loaded(found[name])
-        return cls(found)
+        return cls(found, store)
 
     def get(self, name: str) -> LoadedModel | None:
         return self._models.get(name)
@@ -161,7 +179,7 @@ class Registry:
             old = self._models[name]
             stamp = directory_stamp(old.path)
             if model_version(old.path) != old.version:
-                new = load_model(name, old.path)
+                new = load_model(name, old.path, self.store)
                 if new.version != old.version:
                     self._models = {**self._models, name: new}
                     self.generation += 1

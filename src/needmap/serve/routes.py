@@ -4,7 +4,8 @@
 ``GET /healthz``                          the process answers (no key needed)
 ``GET /readyz``                           the models are loaded (no key needed; 503 before)
 ``GET /metrics``                          Prometheus' text (:mod:`needmap.serve.metrics`)
-``GET /v1/models``                        every model: name, version, kind, headline metrics, inputs, outputs
+``GET /v1/models``                        every model: name, version, kind, headline metrics, inputs, outputs (and
+                                          its online features: ``online_features``, :mod:`needmap.serve.online`)
 ``GET /v1/models/{name}``                 one model
 ``POST /v1/models/{name}/predict``        ``{"rows": [...]}``: the id columns as they came, then the scores
 ``POST /v1/models/{name}/explain``        ``{"rows": [...], "top": 5}`` (a recommender: ``customers``, ``k``)
@@ -80,23 +81,42 @@ async def checked_body(request: Any, entry: LoadedModel, route: str) -> dict[str
     return entry.bodies.check(route, document)
 
 
+def work(entry: LoadedModel, route: str, body: dict[str, Any], metrics: Any = None) -> dict[str, Any]:
+    """The model's answer to a checked body (blocking: run on the service's threads). With online features, the
+    rows that hold only a customer id get their features from Redis first, in one round trip
+    (:meth:`needmap.serve.online.OnlineInputs.fill`); what that adds to say goes to ``notes``."""
+    scorer = entry.scorer
+    added: list[str] = []
+    if entry.online is not None and "rows" in body:
+        rows, added = entry.online.fill(body["rows"], entry.name, metrics)
+        body = {**body, "rows": rows}
+    if route == "predict":
+        rows, notes = scorer.predict(body["rows"])
+        return {"rows": rows, "notes": [*notes, *added]}
+    found = scorer.target(body) if route == "target" else {"rows": getattr(scorer, route)(body)}
+    return {**found, "notes": added} if added else found
+
+
 async def answer(request: Any, name: str, route: str) -> Any:
     """One of a model's routes: the body checked, the model's work on a thread, the answer as JSON."""
     entry = served(request, name)
     supported(entry, route)
     body = await checked_body(request, entry, route)
-    runner = request.app.state.service.runner
-    scorer = entry.scorer
+    service = request.app.state.service
     document: dict[str, Any] = {"model": entry.name, "version": entry.version}
-    if route == "predict":
-        rows, notes = await runner.run(scorer.predict, body["rows"])
-        document.update(rows=rows, notes=notes)
-    elif route == "target":
-        document.update(await runner.run(scorer.target, body))
-    else:
-        document["rows"] = await runner.run(getattr(scorer, route), body)
+    document.update(await service.runner.run(work, entry, route, body, service.metrics))
     note(request.scope, rows=len(body.get("rows") or body.get("customers") or ()))
     return json_response(document)
+
+
+async def looked(entries: list[LoadedModel]) -> None:
+    """The online features of ``entries`` looked at again (off the event loop) unless that was done a moment
+    ago (:data:`needmap.serve.online.REFRESH_S`), so that a model's description says whether they are there."""
+    from needmap.serve.online import REFRESH_S
+
+    for entry in entries:
+        if entry.online is not None:
+            await asyncio.to_thread(entry.online.source.look, REFRESH_S)
 
 
 def add_routes(app: Any) -> None:
@@ -124,11 +144,15 @@ def add_routes(app: Any) -> None:
 
     @app.get("/v1/models", tags=["models"], summary="Every served model.")
     async def models(request: Request) -> Any:
-        return json_response({"models": [entry.describe() for entry in request.app.state.service.registry]})
+        entries = list(request.app.state.service.registry)
+        await looked(entries)
+        return json_response({"models": [entry.describe() for entry in entries]})
 
     @app.get("/v1/models/{name}", **hidden)
     async def model(name: str, request: Request) -> Any:
-        return json_response(served(request, name).describe())
+        entry = served(request, name)
+        await looked([entry])
+        return json_response(entry.describe())
 
     @app.post("/v1/models/{name}/predict", **hidden)
     async def predict(name: str, request: Request) -> Any:

@@ -4,7 +4,10 @@
 own that builds its app from a factory (:func:`needmap.serve.app.app_from_environment`), so the command writes
 the settings into environment variables (:meth:`Settings.to_environment`) and each worker reads them
 (:meth:`Settings.from_environment`). API keys never travel in those variables: a worker reads them where the
-command did, ``NEEDMAP_API_KEYS`` and the keys file.
+command did, ``NEEDMAP_API_KEYS`` and the keys file. The Redis address of the online features does (a password in
+it included, as the workers must connect), in ``NEEDMAP_SERVE_FEATURES``, which the command also reads as its
+``--features`` so that a password need not be on the command line; it is never printed (:attr:`Settings.features`
+is left out of the settings' repr).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ MODELS_ENV = "NEEDMAP_SERVE_MODELS"
 LIMITS_ENV = "NEEDMAP_SERVE_LIMITS"
 CORS_ENV = "NEEDMAP_SERVE_CORS_ORIGINS"
 WATCH_ENV = "NEEDMAP_SERVE_WATCH_S"
+FEATURES_ENV = "NEEDMAP_SERVE_FEATURES"
+MISSING_ENV = "NEEDMAP_SERVE_MISSING_CUSTOMER"
 
 #: A model's name in the URLs: letters, digits, '.', '_' and '-', starting with a letter or a digit.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -64,6 +69,10 @@ class Settings:
         cors_origins: the web origins allowed to call the service from a browser (none: CORS off).
         watch_s: seconds between two looks at the model directories for a new model; None: no watching.
         keys_file: the file the keys were read from (besides ``NEEDMAP_API_KEYS``), handed to workers.
+        features: the Redis server of the online features, ``redis://HOST:PORT/DB`` (:mod:`needmap.serve.online`);
+            None: every row carries its features.
+        missing_customer: what a customer absent from Redis gets: ``error`` (404) or ``impute`` (scored with every
+            feature missing).
     """
 
     models: Mapping[str, Path]
@@ -72,6 +81,17 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     watch_s: float | None = None
     keys_file: Path | None = None
+    features: str | None = field(default=None, repr=False)
+    missing_customer: str = "error"
+
+    def __post_init__(self) -> None:
+        from needmap.serve.online import MISSING_CUSTOMER
+
+        if self.missing_customer not in MISSING_CUSTOMER:
+            raise ConfigError(
+                f"the service's missing_customer is {self.missing_customer!r}; expected one of "
+                f"{', '.join(MISSING_CUSTOMER)}."
+            )
 
     def to_environment(self) -> dict[str, str]:
         """The variables a worker needs to build the same service (the keys' file path, never the keys)."""
@@ -84,6 +104,9 @@ class Settings:
         }
         if self.keys_file is not None:
             environment[KEYS_FILE_ENV] = str(self.keys_file)
+        if self.features:
+            environment[FEATURES_ENV] = self.features
+            environment[MISSING_ENV] = self.missing_customer
         return environment
 
     @classmethod
@@ -105,7 +128,9 @@ class Settings:
         from needmap.serve.auth import read_keys
 
         keys = read_keys(env.get(KEYS_ENV), keys_file)
-        return cls(models, keys, limits, origins, watch, keys_file)
+        features = env.get(FEATURES_ENV) or None
+        missing = env.get(MISSING_ENV) or "error"
+        return cls(models, keys, limits, origins, watch, keys_file, features, missing)
 
 
 def model_arguments(arguments: list[str]) -> dict[str, Path]:

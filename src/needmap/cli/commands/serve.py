@@ -57,11 +57,27 @@ def serve(
         30.0, "--shutdown-timeout", help="On stop, seconds the requests in flight get to finish."
     ),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log a line for every request."),
+    features: str | None = typer.Option(
+        None,
+        "--features",
+        envvar="NEEDMAP_SERVE_FEATURES",
+        metavar="REDIS_URL",
+        help="Online features: a row holding only the customer id gets its features from Redis "
+        "(redis://HOST:PORT/DB, a password as redis://:PASSWORD@HOST:PORT/DB or in NEEDMAP_SERVE_FEATURES).",
+    ),
+    missing_customer: str | None = typer.Option(
+        None,
+        "--missing-customer",
+        metavar="error|impute",
+        help="With --features, a customer absent from Redis: error (404, the default) or impute (scored with every "
+        "feature missing).",
+    ),
 ) -> None:
     """Serve saved models over HTTP: scores, reasons, contact lists and recommendations as JSON (needmap's routes
     under /v1), the Open Inference Protocol under /v2 (KServe, Triton and MLServer clients), health checks, and
     Prometheus metrics. The API is described at /docs. Models reload without a failed request (POST
-    /v1/models/NAME/reload, or --watch). Without API keys, only this machine may call (--host 127.0.0.1)."""
+    /v1/models/NAME/reload, or --watch). With --features, a model trained on a table of event features scores a
+    customer from its id alone. Without API keys, only this machine may call (--host 127.0.0.1)."""
     from needmap.serve.auth import check_listening, read_keys
     from needmap.serve.settings import KEYS_ENV, Limits, Settings, model_arguments
 
@@ -77,8 +93,10 @@ def serve(
     if not max_body_mb > 0 or not shutdown_timeout >= 0:
         raise ConfigError("--max-body-mb must be above 0 and --shutdown-timeout at least 0.")
     limits = Limits(max_body_bytes=int(max_body_mb * 2**20), max_rows=max_rows, timeout_s=timeout, threads=threads)
-    settings = Settings(named, keys, limits, tuple(cors_origin), WATCH_S if watch else None, keys_file)
-    registry = _load(settings)
+    store = _feature_store(features, missing_customer)
+    settings = Settings(named, keys, limits, tuple(cors_origin), WATCH_S if watch else None, keys_file,
+                        features or None, store.missing if store is not None else "error")  # fmt: skip
+    registry = _load(settings, store)
     options: dict[str, Any] = {
         "host": host, "port": port, "timeout_graceful_shutdown": shutdown_timeout, "access_log": access_log,
         "log_config": _log_config(uvicorn), "server_header": False,
@@ -118,8 +136,32 @@ def _service_libraries() -> Any:
     return uvicorn
 
 
-def _load(settings: Any) -> Any:
-    """Every model loaded and warmed, each named as it loads (an error stops the command before it listens)."""
+def _feature_store(features: str | None, missing_customer: str | None) -> Any:
+    """The online features of --features, once its Redis server answered (None without the option); an address
+    that is not one, or a server that does not answer, stops the command (never showing the password)."""
+    from needmap.errors import NeedmapError
+    from needmap.serve.online import MISSING_CUSTOMER, FeatureStore
+
+    if missing_customer is not None and missing_customer not in MISSING_CUSTOMER:
+        raise ConfigError(f"--missing-customer {missing_customer!r}; expected error or impute.")
+    if not features:
+        if missing_customer is not None:
+            raise ConfigError(
+                "--missing-customer says what a customer absent from Redis gets; expected --features "
+                "redis://HOST:PORT/DB with it."
+            )
+        return None
+    try:
+        store = FeatureStore(features, missing_customer or "error")
+        store.check()
+    except NeedmapError as err:
+        raise type(err)(f"--features: {err}") from None
+    return store
+
+
+def _load(settings: Any, store: Any = None) -> Any:
+    """Every model loaded and warmed, each named as it loads, with whether the features of its version are in
+    Redis (``store``: --features); an error stops the command before it listens."""
     from needmap.serve.registry import Registry
 
     def loaded(entry: Any) -> None:
@@ -133,8 +175,51 @@ def _load(settings: Any) -> Any:
             highlight=False,
             soft_wrap=True,
         )
+        if store is not None:
+            _online_line(entry)
 
-    return Registry.load(settings.models, loaded)
+    registry = Registry.load(settings.models, loaded, store)
+    if store is not None and not any(entry.online is not None for entry in registry):
+        console.print(
+            f"note: no model served was trained on a table of event features (none carries events.json), so "
+            f"--features {escape(store.where)} changes nothing: every row must carry its features.",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return registry
+
+
+def _online_line(entry: Any) -> None:
+    """Whether a model's customers can be scored from their ids: the features of its version in Redis or not."""
+    online = entry.online
+    name = escape(entry.name)
+    if online is None:
+        info = getattr(entry.scorer.model, "events_info", None)
+        if info is not None:
+            console.print(
+                f"  {name}: no online features: the model does not read its customer column "
+                f"{escape(repr(info.customer_column))}; its rows must carry their features.",
+                highlight=False,
+                soft_wrap=True,
+            )
+        return
+    source = online.source
+    if source.available:
+        meta = source.meta
+        console.print(
+            f"  {name}: online features version {source.version} in {escape(source.where)} (cutoff "
+            f"{escape(str(meta.get('cutoff')))}, {int(meta.get('rows') or 0):,} customers): a row may hold "
+            f"{escape(online.customer)} alone; a customer not there: {online.missing}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"  {name}: online features version {source.version} not available ({escape(str(source.problem))}); "
+            "until they are written, its rows must carry their features",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _log_config(uvicorn: Any) -> dict[str, Any]:

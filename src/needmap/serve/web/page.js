@@ -431,6 +431,37 @@
     const [model, card] = await Promise.all([described(name), cardOf(name)]);
     const values = example === undefined ? card.example || {} : example;
     box.replaceChildren(...model.inputs.map((input) => inputControl(input, values[input.name])));
+    customerField(model);
+  }
+
+  // The "Customer id" field: enabled for a model served with online features (its features read from the
+  // feature store by the service), disabled with the page's own note for any other.
+  function customerField(model) {
+    const field = $("lookup-id");
+    const note = $("lookup-id-note");
+    if (note.dataset.offline === undefined) note.dataset.offline = note.textContent;
+    const online = model && model.online_features;
+    if (!online) {
+      field.disabled = true;
+      field.value = "";
+      field.removeAttribute("placeholder");
+      note.textContent = note.dataset.offline;
+      return;
+    }
+    field.disabled = false;
+    field.setAttribute("placeholder", online.customer);
+    const where = `${online.store} (features version ${online.version}${online.cutoff ? `, as of ${online.cutoff}` : ""})`;
+    note.textContent = online.available
+      ? `Type a customer's ${online.customer} to score the customer with the features in ${where}; leave it empty to score the columns below.`
+      : `The customer's features are to be read from ${where}, which does not hold them now: fill in the columns below, or try an id to see why.`;
+  }
+
+  // The row of a customer looked up by id: the customer column alone (a whole number where the column is one).
+  function customerRow(model, text) {
+    const online = model.online_features;
+    const input = model.inputs.find((i) => i.name === online.customer);
+    const whole = input && input.type === "integer" && /^-?\d+$/.test(text) && Number.isSafeInteger(Number(text));
+    return { [online.customer]: whole ? Number(text) : text };
   }
 
   function lookupRow(model) {
@@ -466,7 +497,8 @@
     say(`Scoring with ${name}…`);
     try {
       const model = await described(name);
-      const row = lookupRow(model);
+      const id = $("lookup-id").disabled ? "" : $("lookup-id").value.trim();
+      const row = id && model.online_features ? customerRow(model, id) : lookupRow(model);
       const top = Math.max(1, Math.min(5, model.inputs.filter((i) => i.role !== "id").length));
       const [scored, why] = await Promise.all([api(modelPath(name, "predict"), { rows: [row] }), api(modelPath(name, "explain"), { rows: [row], top })]);
       const answer = scored.rows[0] || {};
@@ -476,6 +508,7 @@
       const what = offer ? `the effect of ${offer.offer}` : "the score";
       result.replaceChildren(
         el("h3", { text: `The customer's ${model.kind === "uplift" ? "predicted effects" : "score"} (${name}, version ${scored.version})` }),
+        id ? el("p", { class: "note", text: `Customer ${id}: the features read from ${model.online_features.store}.` }) : null,
         figures,
         ...scored.notes.map((note) => el("p", { class: "note", text: note })),
         el("div", { class: "reason-lists" },
