@@ -19,7 +19,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from needmap.artifact import FILES, FORMAT_VERSION, OPTIONAL_FILES, load_artifact, save_artifact
-from needmap.errors import ArtifactError
+from needmap.errors import ArtifactError, ReadingNote
+from needmap.model_place import MANIFEST, write_manifest
 
 
 def _parts(**changes: Any) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def test_save_writes_each_file_as_given_and_records_version_and_weights_checksum
     parts = _parts()
     out = save_artifact(tmp_path / "runs" / "nested" / "model", **parts)  # the parent folders are made
     assert out == tmp_path / "runs" / "nested" / "model"
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted((*FILES, MANIFEST))
 
     model = json.loads((out / "model.json").read_text(encoding="utf-8"))
     assert model == {
@@ -184,6 +185,7 @@ def test_load_reads_back_everything_that_was_saved(tmp_path: Path) -> None:
 def test_a_model_without_its_card_loads_with_an_empty_one(tmp_path: Path) -> None:
     out = save_artifact(tmp_path / "m", **_parts())
     (out / "card.md").unlink()
+    write_manifest(out)  # sealed again: the content, not the manifest, is under test
     assert load_artifact(out).card == ""
 
 
@@ -210,6 +212,7 @@ def test_a_missing_json_file_is_named(tmp_path: Path, name: str) -> None:
 def test_a_json_file_that_does_not_parse_is_named(tmp_path: Path, name: str) -> None:
     out = save_artifact(tmp_path / "m", **_parts(extras={"tuning.json": {"trials": []}}))
     (out / name).write_text('{"cut": ', encoding="utf-8")
+    write_manifest(out)  # sealed again: the content, not the manifest, is under test
     with pytest.raises(ArtifactError, match=rf"'{name}' is not valid JSON") as error:
         load_artifact(out)
     assert error.value.file == str(out)
@@ -219,6 +222,7 @@ def test_a_json_file_that_does_not_parse_is_named(tmp_path: Path, name: str) -> 
 def test_a_json_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     out = save_artifact(tmp_path / "m", **_parts())
     (out / "metrics.json").write_bytes(b'{"auc": "\xff"}')
+    write_manifest(out)  # sealed again: the content, not the manifest, is under test
     with pytest.raises(ArtifactError, match=r"'metrics\.json' is not valid JSON"):
         load_artifact(out)
 
@@ -232,6 +236,7 @@ def test_another_format_version_is_refused(tmp_path: Path, version: Any) -> None
     else:
         model["format_version"] = version
     (out / "model.json").write_text(json.dumps(model), encoding="utf-8")
+    write_manifest(out)  # sealed again: the content, not the manifest, is under test
     with pytest.raises(ArtifactError, match=rf"format version {version!r}; this needmap reads format version 1"):
         load_artifact(out)
 
@@ -239,6 +244,7 @@ def test_another_format_version_is_refused(tmp_path: Path, version: Any) -> None
 def test_a_model_json_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
     out = save_artifact(tmp_path / "m", **_parts())
     (out / "model.json").write_text("[1, 2]", encoding="utf-8")
+    write_manifest(out)  # sealed again: the content, not the manifest, is under test
     with pytest.raises(ArtifactError, match="format version None"):
         load_artifact(out)
 
@@ -255,6 +261,7 @@ def test_weights_that_differ_from_the_recorded_checksum_are_refused(tmp_path: Pa
     recorded = json.loads((out / "model.json").read_text(encoding="utf-8"))["weights_sha256"]
     # the same tensor names and shapes, other values: a file safetensors reads without complaint
     save_file({"layer.weight": torch.zeros(2, 3), "layer.bias": torch.ones(2)}, str(out / "weights.safetensors"))
+    write_manifest(out)  # sealed again: the content, not the manifest, is under test
     found = _sha256(out / "weights.safetensors")
     with pytest.raises(ArtifactError, match=r"'weights\.safetensors' is corrupted") as error:
         load_artifact(out)
@@ -268,15 +275,20 @@ def test_weights_that_safetensors_cannot_read_are_refused_even_with_a_matching_c
     model = json.loads((out / "model.json").read_text(encoding="utf-8"))
     model["weights_sha256"] = _sha256(weights)
     (out / "model.json").write_text(json.dumps(model), encoding="utf-8")
+    write_manifest(out)  # sealed again: the content, not the manifest, is under test
     with pytest.raises(ArtifactError, match=r"'weights\.safetensors' cannot be read"):
         load_artifact(out)
 
 
 def test_only_the_optional_files_present_are_read(tmp_path: Path) -> None:
     out = save_artifact(tmp_path / "m", **_parts(extras={"baselines.json": {"version": 1, "baselines": []}}))
-    (out / "notes.json").write_text("{}", encoding="utf-8")  # not an optional file of the format: ignored
-    (out / "profile.json").mkdir()  # not a file: ignored
-    assert load_artifact(out).extras == {"baselines.json": {"version": 1, "baselines": []}}
+    (out / "notes.json").write_text("{}", encoding="utf-8")  # not an optional file of the format
+    (out / "profile.json").mkdir()  # not a file
+    with pytest.raises(ArtifactError, match=r"holds 'profile\.json', which its manifest does not list"):
+        load_artifact(out)  # a name that loading reads, added after the save
+    (out / "profile.json").rmdir()
+    with pytest.warns(ReadingNote, match=r"holds 'notes\.json', which its manifest does not list .* ignored"):
+        assert load_artifact(out).extras == {"baselines.json": {"version": 1, "baselines": []}}
 
 
 def test_the_new_directory_is_staged_beside_the_target_under_a_hidden_name(
@@ -462,6 +474,7 @@ def test_the_text_files_are_utf8_under_a_locale_that_is_not(tmp_path: Path) -> N
         out = save_artifact(tmp_path / "m", **_parts(card=card, schema=schema))
         # a schema.json edited by hand and saved as UTF-8 text, not as JSON's \u escapes
         (out / "schema.json").write_bytes(json.dumps(schema, ensure_ascii=False).encode("utf-8"))
+        write_manifest(out)  # sealed again: the content, not the manifest, is under test
         contents = load_artifact(out)
     finally:
         locale.setlocale(locale.LC_CTYPE, previous)

@@ -119,7 +119,7 @@ def test_loading_unpickles_nothing_executes_nothing_and_opens_only_the_model_fil
     assert {"exec", "pickle.find_class"} <= set(result["control"])  # the hook sees what it looks for
     assert result["load"] == []
     assert result["calibrated"] and result["baselines"] == ["logistic regression", "LightGBM"]
-    allowed = {*artifact.FILES, *artifact.OPTIONAL_FILES}
+    allowed = {*artifact.FILES, *artifact.OPTIONAL_FILES, "manifest.json"}
     assert set(result["opened"]) <= allowed and {"model.json", "baselines.json", "calibration.json"} <= set(
         result["opened"]
     )

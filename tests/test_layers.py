@@ -23,13 +23,26 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "needmap"
 #: Bottom to top. A module belongs to the layer of its top-level name under ``needmap`` ("" is the
 #: package root, ``needmap/__init__.py``) and may import modules of its own layer or of a lower one.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("_version", "errors", "schema", "runtime", "declare", "option_text", "output_files")),
+    (
+        "base",
+        (
+            "_version",
+            "errors",
+            "schema",
+            "runtime",
+            "declare",
+            "option_text",
+            "output_files",
+            "safe_json",
+            "model_place",
+        ),
+    ),
     ("metrics", ("metrics",)),
     ("data", ("data", "datasets", "events")),
     ("preprocessing", ("preprocessing",)),
     ("models", ("models",)),
     ("training", ("training", "calibration")),
-    ("artifact", ("artifact", "card", "model_place")),
+    ("artifact", ("artifact", "card")),
     (
         "workflows",
         (

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 import needmap as nm
 from needmap.cli import app
 from needmap.errors import ArtifactError
+from needmap.model_place import write_manifest
 from needmap.report import build_report
 from needmap.workflows.baseline import (
     LGBM_MAX_ROUNDS,
@@ -184,10 +185,12 @@ def test_a_corrupted_baselines_json_is_a_clear_artifact_error(
     copy = tmp_path / "changed"
     shutil.copytree(out, copy)
     (copy / "baselines.json").write_text(json.dumps(changed))
+    write_manifest(copy)  # sealed again: the baseline's own sha256 must catch the edit
     code, output = _run("evaluate", copy, test_csv)
     assert code == 2 and "baselines.json" in output and "baseline 2 (LightGBM)" in output and "sha256" in output
     assert str(copy) in output
     (copy / "baselines.json").write_text(json.dumps(document)[:500])
+    write_manifest(copy)
     with pytest.raises(ArtifactError, match=r"'baselines.json' is not valid JSON"):
         nm.load(copy)
     no_coef = json.loads(json.dumps(document))

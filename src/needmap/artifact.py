@@ -9,6 +9,8 @@ Layout (format version :data:`FORMAT_VERSION`)::
     weights.safetensors   the network's tensors
     metrics.json          validation and test metrics, training time and speed
     card.md               a model card for people
+    manifest.json         the size and sha256 of every other file, written last
+                          (:func:`needmap.model_place.write_manifest`)
 
 and, where the run made them, optional JSON documents (:data:`OPTIONAL_FILES`): ``evaluation.json``
 (curves and the baseline comparison on the test rows), ``profile.json`` (the training data's profile),
@@ -22,7 +24,10 @@ and, where the run made them, optional JSON documents (:data:`OPTIONAL_FILES`): 
 column's quantiles or shares, so that reasons compare a customer with that population:
 :mod:`needmap.explain.population`).
 
-Loading reads JSON and safetensors only: it never executes code from the directory.
+Loading reads JSON and safetensors only: it never executes code from the directory. It checks the manifest
+before it parses anything, reads every JSON file through :func:`needmap.safe_json.load_json` (size, depth,
+finite numbers, short integers), and leaves the content's own checks to the readers of each part (the
+preprocessor's columns, the architecture's sizes against the weights, the baselines).
 """
 
 from __future__ import annotations
@@ -40,7 +45,14 @@ from safetensors.torch import load as load_weights
 from safetensors.torch import save_file
 
 from needmap.errors import ArtifactError
-from needmap.model_place import check_model_destination, read_model_files, write_model_directory
+from needmap.model_place import (
+    MANIFEST,
+    check_manifest,
+    check_model_destination,
+    read_model_version,
+    write_model_directory,
+)
+from needmap.safe_json import load_json
 
 FORMAT_VERSION = 1
 FILES = ("model.json", "schema.json", "preprocessor.json", "weights.safetensors", "metrics.json", "card.md")
@@ -151,26 +163,22 @@ def _parse_json(files: dict[str, bytes], directory: Path, name: str) -> Any:
             file=str(directory),
             hint="Was it copied completely? Train and save the model again if the file is lost.",
         )
-    try:
-        return json.loads(files[name].decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(
-            f"'{name}' is not valid JSON ({exc}); expected the JSON that needmap wrote.",
-            file=str(directory),
-            hint="The file is corrupted: restore it from a copy or train the model again.",
-        ) from None
+    return load_json(files[name], name=name, file=str(directory))
 
 
 def load_artifact(path: str | os.PathLike[str]) -> ArtifactContents:
     """Read a model directory written by :func:`save_artifact`, checking format version and weights.
 
-    The files are read as one version of the directory (:func:`needmap.model_place.read_model_files`): a
-    model replaced while it is read is read again, whole. Raises ArtifactError when the directory or one of
-    its files is missing, a JSON file is not valid, the format version is not :data:`FORMAT_VERSION`, or the
-    weights file does not match the checksum recorded at save time.
+    The files are read as one version of the directory (:func:`needmap.model_place.read_model_version`): a
+    model replaced while it is read is read again, whole. They are checked against the manifest before any is
+    parsed (:func:`needmap.model_place.check_manifest`). Raises ArtifactError when the directory or one of
+    its files is missing, a file differs from the manifest or one is there that it does not list, a JSON file
+    is not valid or not safe to read (:func:`needmap.safe_json.load_json`), the format version is not
+    :data:`FORMAT_VERSION`, or the weights file does not match the checksum recorded at save time.
     """
     directory = Path(path)
-    files = read_model_files(directory, (*FILES, *OPTIONAL_FILES))
+    files, listing = read_model_version(directory, (*FILES, *OPTIONAL_FILES, MANIFEST))
+    check_manifest(directory, files, listing, MODEL_FILES)
     model = _parse_json(files, directory, "model.json")
     version = model.get("format_version") if isinstance(model, dict) else None
     if version != FORMAT_VERSION:
@@ -208,6 +216,6 @@ def load_artifact(path: str | os.PathLike[str]) -> ArtifactContents:
         preprocessor=_parse_json(files, directory, "preprocessor.json"),
         state_dict=state_dict,
         metrics=_parse_json(files, directory, "metrics.json"),
-        card=files["card.md"].decode("utf-8") if "card.md" in files else "",
+        card=files["card.md"].decode("utf-8", errors="replace") if "card.md" in files else "",
         extras={name: _parse_json(files, directory, name) for name in OPTIONAL_FILES if name in files},
     )

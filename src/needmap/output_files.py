@@ -68,6 +68,31 @@ def create_staging_directory(target: Path) -> Path:
         return path
 
 
+def sync_file(path: Path) -> None:
+    """Flush ``path``'s data to the disk (fsync), so that a rename that follows never puts an empty or short file
+    in place after a power failure (the rename may reach the disk before the data otherwise)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_directory(directory: Path) -> None:
+    """Flush ``directory``'s entries (a rename into it, a file made in it) to the disk; nothing where a
+    directory cannot be opened for that (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a directory: the rename stands as the system keeps it
+        pass
+    finally:
+        os.close(fd)
+
+
 def remove_stale_leftovers(target: Path) -> list[Path]:
     """Remove the temporary files and directories that a process no longer running on this host left beside
     ``target`` (killed while writing it); an older model moved aside by a process killed before it put the new

@@ -27,7 +27,7 @@ import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pyarrow as pa
@@ -41,7 +41,7 @@ from needmap.data.read import read
 from needmap.errors import ArtifactError, ConfigError, DataError, NeedmapError, SchemaError
 from needmap.events.table_info import FeatureTableInfo
 from needmap.metrics import task_metrics
-from needmap.models.registry import build_model
+from needmap.models.registry import build_model, check_saved_sizes
 from needmap.preprocessing.preprocess import Preprocessor
 from needmap.preprocessing.row import RowEncoder
 from needmap.preprocessing.target import encode_target, head_schema, target_names, target_tasks
@@ -485,15 +485,15 @@ def load(path: str | os.PathLike[str]) -> Any:
     desc = contents.model
     try:
         schema = Schema.from_dict(contents.schema)
-        preprocessor = Preprocessor.from_dict(contents.preprocessor)
-        network = build_model(
-            desc["architecture"],
-            n_numeric=desc["n_numeric"],
-            cardinalities=desc["cardinalities"],
-            n_outputs=desc["n_outputs"],
-            lists=desc.get("lists") or [],
-            **desc["params"],
+        try:
+            preprocessor = Preprocessor.from_dict(contents.preprocessor)
+        except ArtifactError as err:  # the file and the directory, which the preprocessor does not know
+            raise ArtifactError(f"'preprocessor.json': {err.detail}", file=str(path), hint=err.hint) from None
+        sizes = _saved_sizes(desc, preprocessor, path)
+        check_saved_sizes(  # before anything is allocated: an edited model.json must not build a huge network
+            desc["architecture"], {k: tuple(t.shape) for k, t in contents.state_dict.items()}, file=str(path), **sizes
         )
+        network = build_model(desc["architecture"], **sizes)
         network.load_state_dict(contents.state_dict)
     except NeedmapError:
         raise
@@ -523,6 +523,41 @@ def load(path: str | os.PathLike[str]) -> Any:
         document = extras[BASELINES_FILE]  # read now, so that a broken file is an error of loading, not of scoring
         predictor._baselines = (document, load_baselines(document, file=str(path)))
     return predictor
+
+
+def _saved_sizes(desc: Any, preprocessor: Preprocessor, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The arguments of ``build_model`` that ``model.json`` records, checked for their types and against the
+    preprocessor (the network must take the inputs it makes: a wrong count would fail, or index outside an
+    embedding table, at scoring); ArtifactError naming what differs."""
+
+    def fail(found: str, expected: str) -> NoReturn:
+        raise ArtifactError(
+            f"'model.json' {found}; expected {expected}.",
+            file=str(path),
+            hint="The model files do not belong together or were edited: restore them or train the model again.",
+        )
+
+    if not isinstance(desc, dict):
+        fail(f"is {type(desc).__name__}", "an object")
+    if not isinstance(desc.get("architecture"), str):
+        fail(f"has the architecture {str(desc.get('architecture'))[:40]!r}", "the name of an architecture")
+    params, lists = desc.get("params"), desc.get("lists") or []
+    if not isinstance(params, dict) or not isinstance(lists, list):
+        fail(f"has params {str(params)[:60]} and lists {str(lists)[:60]}", "an object and a list")
+    clash = sorted(set(params) & {"n_numeric", "cardinalities", "n_outputs", "lists"})
+    if clash:
+        fail(f"has {clash} among the hyper-parameters", "them beside the hyper-parameters only")
+    n_numeric, cardinalities, n_outputs = desc.get("n_numeric"), desc.get("cardinalities"), desc.get("n_outputs")
+    if n_numeric != preprocessor.n_numeric_ or type(n_numeric) is not int:
+        fail(f"has n_numeric {str(n_numeric)[:40]}", f"{preprocessor.n_numeric_}, the preprocessor's numeric inputs")
+    if cardinalities != list(preprocessor.cardinalities_) or not all(type(c) is int for c in cardinalities):
+        fail(
+            f"has cardinalities {str(cardinalities)[:80]}",
+            f"{str(list(preprocessor.cardinalities_))[:80]}, the ids of the preprocessor's categorical columns",
+        )
+    if type(n_outputs) is not int or n_outputs < 1:
+        fail(f"has n_outputs {str(n_outputs)[:40]}", "a whole number of outputs, at least 1")
+    return {"n_numeric": n_numeric, "cardinalities": cardinalities, "n_outputs": n_outputs, "lists": lists, **params}
 
 
 def _selection(extras: Mapping[str, Any], schema: Schema, path: str | os.PathLike[str]) -> list[Choice] | None:

@@ -44,7 +44,8 @@ def assert_rows_agree(pre: Preprocessor, rows: list[dict], reference: Preprocess
         assert fast is not None, row
         batch = batch_path.transform(read([row]))
         np.testing.assert_allclose(fast.numeric, batch.numeric, rtol=1e-6, atol=1e-7)
-        assert fast.categorical.tolist() == batch.categorical.tolist()
+        assert fast.categorical.tolist() == batch.categorical.tolist(), row
+        assert [a.tolist() for a in fast.lists] == [a.tolist() for a in batch.lists], row
 
 
 @pytest.fixture

@@ -69,8 +69,42 @@ def test_rows_the_fast_path_does_not_take_return_none() -> None:
             ColumnSpec("c", "categorical", "string", "test"),
         ]
     )
-    bucketed = RowEncoder(Preprocessor(schema).fit(train))
-    assert not bucketed.covered and bucketed.encode({"x": 1.0, "c": "a"}) is None
+    bucketed = RowEncoder(Preprocessor(schema).fit(train))  # buckets take the fast path too
+    assert bucketed.covered and bucketed.encode({"x": 1.0, "c": "a"}) is not None
+
+
+def test_lists_hashed_ids_and_buckets_agree(rows_agree) -> None:
+    """Multi-hot lists (text split at '|', or Python lists), a sequence sharing an item column's ids, a sequence
+    of its own, a hashed id and a bucketized number: each row's features are the batch path's."""
+    items = [f"i{k}" for k in range(12)]
+    n = 240
+    train = pa.table({
+        "tags": ["|".join(items[k % 5 : k % 5 + k % 3]) for k in range(n)],
+        "history": [",".join(items[(k + j) % 12] for j in range(k % 7)) for k in range(n)],
+        "codes": [[k % 4, (k * 7) % 9] for k in range(n)],
+        "item": [items[k % 12] for k in range(n)],
+        "user": [f"u{k % 50}" for k in range(n)],
+        "age": [18.0 + (k * 13) % 60 for k in range(n)],
+        "y": [k % 2 for k in range(n)],
+    })  # fmt: skip
+    schema = infer_schema(train, target="y", multihot=["tags", "codes"],
+                          sequence={"history": {"vocabulary_of": "item", "max_len": 4}},
+                          hash={"user": 16}, bucketize={"age": 4})  # fmt: skip
+    pre = Preprocessor(schema).fit(train)
+    assert {type(e).__name__ for e in pre.vocabularies_} == {"Vocabulary", "HashedColumn", "BucketColumn"}
+    rows = train.slice(0, 40).drop(["y"]).to_pylist()
+    rows += [
+        {**rows[0], "tags": None, "history": None, "codes": None, "user": None, "age": None},
+        {**rows[1], "tags": "", "history": "  ", "codes": [], "user": "  ", "age": "NA"},
+        {**rows[2], "tags": " i1 | unseen |", "history": ["i3", "i9", "zz", "i1", "i2", "i0"], "codes": [3, None, 8]},
+        {**rows[3], "tags": ["i2", "i2", "i4", "i0", "i1", "i3", "i4", "i0"], "history": "i5", "user": 7,
+         "age": " 44 ", "item": "new"},
+        {**rows[4], "tags": "?", "history": "#N/A", "user": True, "age": 1e9},
+    ]  # fmt: skip
+    rows_agree(pre, rows)
+    encoder = RowEncoder(pre)
+    assert encoder.encode({**rows[0], "codes": [1.5]}) is None  # a float's name is Arrow's: the batch path
+    assert encoder.encode({**rows[0], "tags": ["a", 1]}) is None  # one type per list: the batch path decides
 
 
 def test_large_vocabularies_serve_rows_from_hashed_ids_that_agree(monkeypatch, rows_agree) -> None:

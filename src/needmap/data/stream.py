@@ -29,7 +29,7 @@ from needmap.data.read import layout_options_not_for, read
 from needmap.data.read_options import ReadOptions
 from needmap.data.write import writable_suffix, write_jsonl_rows
 from needmap.errors import ConfigError, DataError
-from needmap.output_files import create_temporary_file
+from needmap.output_files import create_temporary_file, sync_directory, sync_file
 
 DEFAULT_CHUNK_ROWS = 100_000
 
@@ -125,6 +125,8 @@ class ChunkWriter:
                     handle.close()
         finally:
             if kind is None:
+                sync_file(self._tmp)  # the data on the disk before the name: a crash never leaves a short file
                 os.replace(self._tmp, self.path)
+                sync_directory(self.path.parent)
             else:
                 self._tmp.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from needmap.data.masking import redact
 from needmap.data.postgres import MODES, is_postgres_url, write_postgres
 from needmap.errors import ConfigError
-from needmap.output_files import create_temporary_file
+from needmap.output_files import create_temporary_file, sync_directory, sync_file
 
 WRITABLE = (".parquet", ".csv", ".jsonl")
 
@@ -72,7 +72,9 @@ def write_table(
             pacsv.write_csv(lists_as_text(table), tmp_name)
         else:
             _write_jsonl(table, tmp_name)
+        sync_file(tmp_name)  # the data on disk before the rename, so a power loss never leaves a short file
         os.replace(tmp_name, target)
+        sync_directory(target.parent)
     except BaseException:
         tmp_name.unlink(missing_ok=True)
         raise

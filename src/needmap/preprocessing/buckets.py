@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from needmap.data.values import ParsedNumbers
+from needmap.preprocessing import state_checks as checks
 from needmap.preprocessing.vocab import MISSING_ID, RESERVED_IDS
 
 
@@ -76,4 +77,12 @@ class BucketColumn:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BucketColumn:
-        return cls(str(data["name"]), int(data["buckets"]), [float(e) for e in data["edges"]])
+        """The bucketized column of :meth:`to_dict`'s output; ValueError when its edges are not finite and
+        strictly increasing, or more than ``buckets - 1``."""
+        name = checks.text(data, "name", "a bucketized column")
+        what = f"bucketized column {name!r}"
+        buckets = checks.whole(data, "buckets", what, 1, checks.MAX_IDS)
+        edges = checks.numbers(data, "edges", what, strictly=True)
+        if len(edges) > buckets - 1:
+            raise ValueError(f"{what}: {len(edges)} 'edges' for {buckets} buckets; expected at most {buckets - 1}")
+        return cls(name, buckets, edges)

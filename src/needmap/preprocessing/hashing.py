@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from needmap.preprocessing import state_checks as checks
 from needmap.preprocessing.fnv import fnv1a_64
 from needmap.preprocessing.vocab import MISSING_ID, RESERVED_IDS
 
@@ -85,4 +86,7 @@ class HashedColumn:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HashedColumn:
-        return cls(str(data["name"]), int(data["buckets"]))
+        """The hashed column of :meth:`to_dict`'s output; ValueError when ``buckets`` is not a whole number from
+        1 to :data:`~needmap.preprocessing.state_checks.MAX_IDS`."""
+        name = checks.text(data, "name", "a hashed column")
+        return cls(name, checks.whole(data, "buckets", f"hashed column {name!r}", 1, checks.MAX_IDS))

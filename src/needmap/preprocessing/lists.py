@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from needmap.data.values import MULTIHOT_SEPARATOR, ListTokens, is_text_type, list_tokens, plain_array
+from needmap.preprocessing import state_checks as checks
 from needmap.preprocessing.hashing import HashedColumn
 from needmap.preprocessing.vocab import OOV_ID, Vocabulary
 
@@ -47,6 +48,8 @@ LIST_KINDS: tuple[str, ...] = ("multihot", "sequence")
 SEQUENCE_SEPARATORS: tuple[str, ...] = ("|", ",", ";", " ")
 FALLBACK_SEPARATOR = ","
 MAX_LEN_CAP = 50
+#: The longest ``max_len`` a saved list feature may have (an option may set more than :data:`MAX_LEN_CAP`).
+MAX_LOADED_LEN = 100_000
 LENGTH_QUANTILE = 0.95
 
 SharedEncoder = Vocabulary | HashedColumn
@@ -246,13 +249,21 @@ class ListColumn:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ListColumn:
+        """The list feature of :meth:`to_dict`'s output; ValueError when its kind or pooling is unknown,
+        ``max_len`` is not from 1 to :data:`MAX_LOADED_LEN`, the separator is empty or a value is not a
+        string."""
+        name = checks.text(data, "name", "a list feature")
+        what = f"list feature {name!r}"
         vocabulary_of = data.get("vocabulary_of")
+        separator = checks.text(data, "separator", what)
+        if not separator:
+            raise ValueError(f"{what}: 'separator' is empty; expected the text that separates its items")
         return cls(
-            name=str(data["name"]),
-            kind=str(data["kind"]),
-            max_len=int(data["max_len"]),
-            pooling=str(data["pooling"]),
-            separator=str(data["separator"]),
-            values=[str(v) for v in data["values"]],
-            vocabulary_of=None if vocabulary_of is None else str(vocabulary_of),
+            name=name,
+            kind=checks.one_of(data, "kind", what, LIST_KINDS),
+            max_len=checks.whole(data, "max_len", what, 1, MAX_LOADED_LEN),
+            pooling=checks.one_of(data, "pooling", what, ("mean", "sum")),
+            separator=separator,
+            values=checks.texts(data, "values", what),
+            vocabulary_of=None if vocabulary_of is None else checks.text(data, "vocabulary_of", what),
         )

@@ -16,10 +16,13 @@ import numpy as np
 
 from needmap.data.overflow import overflow_safe, standardized
 from needmap.data.values import ParsedNumbers
+from needmap.preprocessing import state_checks as checks
 
 # 'auto' scaling: a column whose clipped, imputed training values have a sample skewness above this
 # (a long right tail: counts, durations, amounts) gets 'log1p', any other column 'standard'.
 AUTO_LOG1P_SKEW = 2.0
+#: The scalings a fitted column can have ('auto' is resolved by :meth:`NumericColumn.fit`).
+LOADED_SCALINGS: tuple[str, ...] = ("standard", "log1p", "quantile", "none")
 
 
 def skewness(values: np.ndarray) -> float:
@@ -169,20 +172,32 @@ class NumericColumn:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NumericColumn:
-        def number(value: Any) -> float | None:
-            return None if value is None else float(value)
-
+        """The column of :meth:`to_dict`'s output; ValueError naming the key when a value would make scoring
+        wrong rather than fail (a NaN or infinite number, a scale that is not positive, a clipping range whose
+        low end is above its high end, an unknown scaling, quantiles that decrease)."""
+        name = checks.text(data, "name", "a numeric column")
+        what = f"numeric column {name!r}"
+        low, high = (None if data[k] is None else checks.finite(data[k], k, what) for k in ("clip_low", "clip_high"))
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"{what}: 'clip_low' {low!r} is above 'clip_high' {high!r}; expected low <= high")
+        scale = checks.finite(data["scale"], "scale", what)
+        if scale <= 0.0:
+            raise ValueError(f"{what}: 'scale' is {scale!r}; expected a positive finite number")
+        scaling = checks.one_of(data, "scaling", what, LOADED_SCALINGS)
+        quantiles = checks.numbers(data, "quantiles", what, strictly=False)
+        if scaling == "quantile" and not quantiles:
+            raise ValueError(f"{what}: 'quantiles' is empty for 'quantile' scaling; expected the training quantiles")
         return cls(
-            name=str(data["name"]),
-            scaling=str(data["scaling"]),
-            impute_value=float(data["impute_value"]),
-            clip_low=number(data["clip_low"]),
-            clip_high=number(data["clip_high"]),
-            indicator=bool(data["indicator"]),
-            center=float(data["center"]),
-            scale=float(data["scale"]),
-            quantiles=[float(q) for q in data["quantiles"]],
-            zero_flag=bool(data.get("zero_flag", False)),  # absent in states saved before zero flags
+            name=name,
+            scaling=scaling,
+            impute_value=checks.finite(data["impute_value"], "impute_value", what),
+            clip_low=low,
+            clip_high=high,
+            indicator=checks.flag(data, "indicator", what),
+            center=checks.finite(data["center"], "center", what),
+            scale=scale,
+            quantiles=quantiles,
+            zero_flag=checks.flag(data, "zero_flag", what, False),  # absent in states saved before zero flags
         )
 
 

@@ -21,7 +21,6 @@ one id cost test AUC on both targets (benchmarks/results/HISTORY.md).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from needmap.data.column_values import MAX_GRID_SHARE, grid_share
 from needmap.data.values import ParsedNumbers
+from needmap.preprocessing import state_checks as checks
 from needmap.preprocessing.option_values import DEFAULT_MIN_ROWS
 from needmap.preprocessing.vocab import MISSING_ID, OOV_ID, RESERVED_IDS
 
@@ -116,7 +116,9 @@ class ValueColumn:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ValueColumn:
-        values = [float(v) for v in data["values"]]
-        if any(b <= a for a, b in itertools.pairwise(values)):
-            raise ValueError(f"the kept values of value field {data.get('name')!r} are not strictly increasing")
-        return cls(str(data["name"]), int(data["min_rows"]), values)
+        """The value field of :meth:`to_dict`'s output; ValueError when its values are not finite and strictly
+        increasing or ``min_rows`` is not a positive whole number."""
+        name = checks.text(data, "name", "a value field")
+        what = f"the value field of {name!r}"
+        values = checks.numbers(data, "values", what, strictly=True)
+        return cls(name, checks.whole(data, "min_rows", what, 1, 2**62), values)

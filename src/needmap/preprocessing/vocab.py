@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from needmap.data.values import MISSING_TOKENS, to_numpy
+from needmap.preprocessing import state_checks as checks
 from needmap.preprocessing.lookup import SortedHashLookup
 from needmap.preprocessing.string_ids import StringIds
 
@@ -172,7 +173,9 @@ class Vocabulary:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Vocabulary:
-        return cls(str(data["name"]), [str(v) for v in data["values"]])
+        """The vocabulary of :meth:`to_dict`'s output; ValueError when a value is not a string or repeats."""
+        name = checks.text(data, "name", "a vocabulary")
+        return cls(name, checks.texts(data, "values", f"the vocabulary of {name!r}"))
 
 
 def _missing_tokens_missing(out: np.ndarray, strings: pa.ChunkedArray) -> tuple[np.ndarray, int, int]:

@@ -13,7 +13,6 @@ for retrieval networks over large catalogues, and a model directory (JSON and sa
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -334,22 +333,24 @@ def load_recommender(path: str | os.PathLike[str]) -> Recommender:
     from safetensors import SafetensorError
     from safetensors.numpy import load as load_tensors
 
-    from needmap.model_place import read_model_files
+    from needmap.model_place import MANIFEST, check_manifest, read_model_version
+    from needmap.safe_json import load_json
 
     directory = Path(path)
-    files = read_model_files(directory, FILES)
+    files, listing = read_model_version(directory, (*FILES, MANIFEST))
+    check_manifest(directory, files, listing, RECOMMENDER_FILES)  # before anything is parsed
     try:
-        document = json.loads(files["recommender.json"].decode("utf-8"))
+        document = load_json(files["recommender.json"], name="recommender.json", file=str(directory))
         tensors = load_tensors(files["weights.safetensors"])
-        metrics = json.loads(files["metrics.json"].decode("utf-8")) if "metrics.json" in files else {}
+        metrics = load_json(files.get("metrics.json", b"{}"), name="metrics.json", file=str(directory))
     except KeyError as missing:
         raise ArtifactError(f"the recommender directory has no {missing}; expected {', '.join(FILES)}.",
                             file=str(directory)) from None  # fmt: skip
-    except (json.JSONDecodeError, UnicodeDecodeError, SafetensorError) as exc:
+    except SafetensorError as exc:
         raise ArtifactError(f"a recommender file cannot be read ({exc}).", file=str(directory)) from None
-    if document.get("format_version") != FORMAT_VERSION:
+    if not isinstance(document, dict) or document.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(
-            f"the recommender has format version {document.get('format_version')!r}; this needmap reads "
+            f"the recommender has format version {dict(document).get('format_version')!r}; this needmap reads "
             f"{FORMAT_VERSION}.", file=str(directory),
         )  # fmt: skip
     try:

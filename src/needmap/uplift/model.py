@@ -11,7 +11,6 @@ only, saved with the model); the treatment, the outcome and the propensity are n
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -360,22 +359,31 @@ def is_uplift(path: str | os.PathLike[str]) -> bool:
 
 def load_uplift(path: str | os.PathLike[str]) -> UpliftPredictor:
     """The uplift model saved at ``path`` (JSON and safetensors only: loading executes no code)."""
-    from safetensors.torch import load_file
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_tensors
 
+    from needmap.model_place import MANIFEST, check_manifest, read_model_version
     from needmap.preprocessing.preprocess import Preprocessor
+    from needmap.safe_json import load_json
     from needmap.schema import Schema
 
     folder = Path(path)
     file = str(folder / "uplift.json")
-    if not (folder / "uplift.json").is_file():
+    files, listing = read_model_version(folder, (*FILES, MANIFEST))
+    if "uplift.json" not in files:
         raise ArtifactError(f"{folder} is not an uplift model directory (no uplift.json).")
+    check_manifest(folder, files, listing, UPLIFT_FILES)  # before anything is parsed
+    document = load_json(files["uplift.json"], name="uplift.json", file=str(folder))
     try:
-        document = json.loads((folder / "uplift.json").read_text(encoding="utf-8"))
-        tensors = load_file(str(folder / "weights.safetensors"))
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{file}: cannot be read ({exc}).") from None
-    if document.get("format_version") != FORMAT_VERSION or document.get("kind") != "uplift":
-        raise ArtifactError(f"{file}: format {document.get('format_version')!r}; expected {FORMAT_VERSION}.")
+        tensors = load_tensors(files["weights.safetensors"])
+    except (KeyError, SafetensorError) as exc:
+        raise ArtifactError(f"{folder / 'weights.safetensors'}: cannot be read ({exc}).") from None
+    if not isinstance(document, dict) or (document.get("format_version"), document.get("kind")) != (
+        FORMAT_VERSION,
+        "uplift",
+    ):
+        found = document.get("format_version") if isinstance(document, dict) else type(document).__name__
+        raise ArtifactError(f"{file}: format {found!r}; expected {FORMAT_VERSION}.")
     learner = document["learner"]
     if "network" in learner:
         fitted: MetaLearner | UpliftNetwork = UpliftNetwork(**learner["network"])
@@ -388,9 +396,8 @@ def load_uplift(path: str | os.PathLike[str]) -> UpliftPredictor:
         document["params"], tuple(document["arms"]), document["task"], Schema.from_dict(document["schema"]),
         Preprocessor.from_dict(document["preprocessor"]), fitted, document.get("report", {}),
     )  # fmt: skip
-    metrics = folder / "metrics.json"
-    if metrics.is_file():
-        predictor.metrics_ = json.loads(metrics.read_text(encoding="utf-8"))
+    if "metrics.json" in files:
+        predictor.metrics_ = load_json(files["metrics.json"], name="metrics.json", file=str(folder))
     return predictor
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from needmap.errors import ArtifactError
 from needmap.preprocessing.batch import FeatureBatch
 from needmap.runtime.device import usable_cores
+from needmap.workflows.baselines_text import lightgbm_text_problem
 from needmap.workflows.linear_sgd import SGD_MIN_ROWS, fit_logistic_sgd
 
 if TYPE_CHECKING:
@@ -208,7 +209,8 @@ class Baseline:
         """Rebuild a baseline written by :meth:`to_dict`; it predicts the same numbers as before saving.
 
         Executes no code: the linear models get their coefficients set on a new scikit-learn estimator,
-        LightGBM's model text is parsed by ``lightgbm.Booster(model_str=...)`` once its sha256 matches.
+        LightGBM's model text is parsed by ``lightgbm.Booster(model_str=...)`` once its sha256 matches and
+        :func:`needmap.workflows.baselines_text.lightgbm_text_problem` finds it well formed.
         Raises ArtifactError naming ``file`` (the model directory), ``label`` (which baseline of
         baselines.json) and what is wrong.
         """
@@ -322,9 +324,12 @@ def _booster_from(document: dict[str, Any], where: _Where) -> Any:
             f"has model text whose sha256 is {found[:12]}…, the file recorded {str(recorded)[:12]}…",
             "the LightGBM model text that needmap wrote, unchanged",
         )
+    problem = lightgbm_text_problem(text)  # its sha256 can be recomputed by whoever edits it: read it first
+    if problem is not None:
+        where.fail(f"has LightGBM model text that LightGBM's parser must not see: {problem}", "LightGBM's model text")
     try:
         booster = lgb.Booster(model_str=text)
-    except lgb.basic.LightGBMError as exc:
+    except (lgb.basic.LightGBMError, ValueError) as exc:
         where.fail(f"has model text that LightGBM cannot read ({exc})", "LightGBM's model text")
     per_round = booster.num_model_per_iteration()
     if (per_round > 1) != (document.get("task") == "multiclass"):
