@@ -12,6 +12,7 @@ import pytest
 import needmap as nm
 from needmap.errors import ArtifactError, ConfigError, DataError, SchemaError
 from needmap.estimator import clean_training_table
+from needmap.model_place import write_manifest
 from reference_scores import majority_share, table_references
 
 FAST = {"epochs": 4, "progress": False, "batch_size": 256}
@@ -48,6 +49,7 @@ def test_save_load_gives_identical_predictions(
     assert sorted(p.name for p in path.iterdir()) == sorted(
         [
             "card.md",
+            "manifest.json",
             "metrics.json",
             "model.json",
             "population.json",
@@ -154,7 +156,7 @@ def test_single_class_target_and_all_missing_column_are_errors(split: tuple[pa.T
 def test_load_checks_files_and_version(fitted: nm.Model, tmp_path: Path) -> None:
     path = fitted.save(tmp_path / "m")
     (path / "weights.safetensors").write_bytes(b"\0" * 64)
-    with pytest.raises(ArtifactError, match="corrupted"):
+    with pytest.raises(ArtifactError, match=r"'weights\.safetensors' was edited or damaged"):
         nm.load(path)
     path = fitted.save(tmp_path / "m2")
     (path / "weights.safetensors").unlink()
@@ -163,6 +165,7 @@ def test_load_checks_files_and_version(fitted: nm.Model, tmp_path: Path) -> None
     path = fitted.save(tmp_path / "m3")
     text = (path / "model.json").read_text().replace('"format_version": 1', '"format_version": 99')
     (path / "model.json").write_text(text)
+    write_manifest(path)  # sealed again: the version check itself must refuse it
     with pytest.raises(ArtifactError, match="format version 99"):
         nm.load(path)
 

@@ -444,6 +444,7 @@ class Model:
                 "epochs_run": len(result.history),
                 "best_epoch": result.best_epoch,
                 "stopped_reason": result.stopped_reason,
+                "world_size": result.world_size,  # processes that trained the network together (torchrun)
                 "history": result.history,
             },
         }

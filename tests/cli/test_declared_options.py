@@ -38,6 +38,7 @@ TRAIN_ONLY = {
     "encoding": "how the data file is read",
     "param": "the architecture's own options ('params' in the YAML file, keywords in Python)",
     "query": "the PostgreSQL query the rows are read by (with a postgresql:// URL as DATA)",
+    "nproc": "how many processes train on this machine (a launch of the command, not an option of the model)",
 }
 
 

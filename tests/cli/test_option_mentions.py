@@ -27,7 +27,7 @@ COMMANDS: dict[str, click.Command] = typer.main.get_command(app).commands  # typ
 #: ``--name`` with a letter after the dashes, not part of a longer word (``a--b``) and whole (not ``--no-{x}``).
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9](?![\w{-])")
 #: Other programs whose options the pages show (``mlflow ui --backend-store-uri mlruns``).
-OTHER_PROGRAMS = ("mlflow", "pip", "python", "make", "pytest", "uv", "git", "docker", "optuna")
+OTHER_PROGRAMS = ("mlflow", "pip", "python", "make", "pytest", "uv", "git", "docker", "optuna", "torchrun")
 
 
 def options_of(command: click.Command) -> set[str]:
@@ -105,6 +105,8 @@ def test_the_checks_find_options_and_leave_other_dashes_alone() -> None:
 #: Modules with a command line of their own (``python -m needmap.events.generate``): they name its options.
 OWN_COMMAND_LINES = {
     "events/generate.py": {flag for action in generate._parser()._actions for flag in action.option_strings},
+    # the train command started again under torchrun (torch.distributed.run), with torchrun's own flags
+    "workflows/distributed.py": {"--standalone", "--nproc-per-node", "--nproc"},
 }
 
 

@@ -1,5 +1,6 @@
 """Where training runs: the CPU, or a CUDA GPU when the configuration asks for one or 'auto' finds one; and
-torch's thread count for a block (:func:`torch_threads`)."""
+torch's thread count for a block (:func:`torch_threads`), and the cores each of several training processes on
+one machine takes (:func:`cores_per_process`)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,19 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def cores_per_process() -> int:
+    """The cores one training process may keep busy: :func:`usable_cores` shared out among the processes a
+    launcher started on this machine (``LOCAL_WORLD_SIZE``, set by torchrun), at least 1.
+
+    Why: every rank of ``torchrun --nproc-per-node N`` sees the whole machine; N ranks each running a thread per
+    core would oversubscribe the cores N times over and slow every step."""
+    try:
+        local = int(os.environ.get("LOCAL_WORLD_SIZE") or 1)
+    except ValueError:
+        local = 1
+    return max(1, usable_cores() // max(1, local))
 
 
 @contextmanager

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from needmap import option_text
-from needmap.declare import Options, boolean, is_int, is_number, matches, number, one_of, option, optional, whole
+from needmap.declare import (
+    Options,
+    boolean,
+    is_int,
+    is_number,
+    matches,
+    number,
+    one_of,
+    option,
+    optional,
+    text,
+    whole,
+)
 from needmap.errors import ConfigError
 from needmap.runtime.precision import PRECISIONS
 
@@ -42,6 +55,11 @@ def _class_weight(value: Any) -> str | None:
     if value is None or value == "balanced" or (is_number(value) and value > 0):
         return None
     return "None, 'balanced' or a positive number"
+
+
+def _path_text(value: Any) -> Any:
+    """A path given as a ``Path`` kept as its text (the options are saved as JSON)."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def _monitor(value: Any) -> str | None:
@@ -152,6 +170,30 @@ class TrainConfig(Options):
         help="Where training runs: auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N; "
         "the trained model comes back to the CPU.",
         check=matches(r"auto|cpu|cuda(:\d+)?", "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    )
+
+    checkpoint_every: int | None = option(
+        None,
+        help="Write a checkpoint (weights, optimizer, schedule, random states, early stopping, data position) every "
+        "this many epochs, so that a killed run can be resumed; none: no checkpoints.",
+        check=optional(whole()),
+        metavar="EPOCHS",
+    )
+    checkpoint_dir: str | None = option(
+        None,
+        help="Directory of the checkpoints (default for a command: the model directory's path with .checkpoint "
+        "added; the Python API needs it with checkpoint_every).",
+        check=optional(text),
+        convert=_path_text,
+        metavar="DIR",
+    )
+    resume: str | None = option(
+        None,
+        help="Continue the run whose checkpoint directory this is (the same data and options, checked): it ends "
+        "with the weights of a run never stopped.",
+        check=optional(text),
+        convert=_path_text,
+        metavar="DIR",
     )
 
     def monitor_for(self, task: str) -> tuple[str, str]:

@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,18 @@ from needmap.errors import ConfigError, DataError
 from needmap.models.base import TabularModel
 from needmap.models.inputs import Inputs
 from needmap.preprocessing.batch import FeatureBatch
-from needmap.runtime.device import resolve_device, synchronize, usable_cores
+from needmap.runtime.device import cores_per_process, resolve_device, synchronize
 from needmap.runtime.malloc import keep_freed_memory, return_freed_memory
 from needmap.runtime.onednn import cpu_matmul_name
 from needmap.runtime.precision import precision_context
+from needmap.training import distributed
+from needmap.training.checkpoint import (
+    Progress,
+    check_checkpoint_directory,
+    load_checkpoint,
+    save_checkpoint,
+    training_identity,
+)
 from needmap.training.config import TrainConfig
 from needmap.training.heads import head_kind
 from needmap.training.optimizers import (
@@ -58,6 +67,8 @@ class TrainResult:
             and under bf16 autocast).
         monitor: name of the monitored metric ('loss' = training loss, without a validation set).
         best_score: its value at ``best_epoch``.
+        world_size: how many processes trained the model together (1: this one alone; more under a
+            launcher such as torchrun: :mod:`needmap.training.distributed`).
         target_scaling: per head (target), ``{"mean", "std"}`` of a regression target's
             standardization (the network learns ``(y - mean) / std``); ``{"pos_weight": w}`` of a binary
             target trained with ``class_weight`` (its probabilities are corrected for it); None for the others.
@@ -78,6 +89,7 @@ class TrainResult:
     cpu_matmul: str = "torch"
     monitor: str = "loss"
     best_score: float | None = None
+    world_size: int = 1
     target_scaling: list[dict[str, float] | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,12 +164,34 @@ class Trainer:
         The model is left in eval mode, on the CPU (it trains on ``config.device``). Shuffling and
         dropout use ``config.seed``; the global torch random state is restored afterwards.
 
+        With ``config.checkpoint_every`` the state of the run is written to ``config.checkpoint_dir`` every so
+        many epochs and when training ends (:mod:`needmap.training.checkpoint`); with ``config.resume`` (such a
+        directory) the run takes that state and goes on with the next epoch, after checking that the options,
+        the network and the rows are those of the run that wrote it: it ends with the weights and the history
+        of a run never stopped.
+
+        In a process group of several processes (started by ``torchrun`` and joined with
+        :func:`needmap.training.distributed.init_from_env`) every rank calls fit with the same rows and options:
+        each trains on its share of every batch under DistributedDataParallel, rank 0 validates and its history
+        and early-stopping decisions are those of every rank, and every rank ends with the same weights
+        (:mod:`needmap.training.distributed`). Checkpoints are not written under it.
+
         Raises:
             DataError: features that do not fit the model, targets of the wrong length or values.
             ConfigError: options that do not fit the task, or a loss that became NaN.
         """
         if (valid is None) != (y_valid is None):
             raise ConfigError("give both valid and y_valid, or neither.")
+        if self.config.checkpoint_every is not None:
+            if self.config.checkpoint_dir is None:
+                raise ConfigError(
+                    f"checkpoint_every={self.config.checkpoint_every} needs the directory to write the checkpoints "
+                    "to; expected checkpoint_dir='DIR' with it."
+                )
+            check_checkpoint_directory(Path(self.config.checkpoint_dir))
+        ranks = distributed.current()
+        if ranks is not None:
+            self._check_distributed(train, ranks)
         model = self.model
         heads = self.heads
         if isinstance(train, FeatureBatch):
@@ -183,15 +217,41 @@ class Trainer:
         device = resolve_device(self.config.device)
         keep_freed_memory()
         previous_threads = torch.get_num_threads()
-        torch.set_num_threads(self.config.threads or usable_cores())
+        torch.set_num_threads(self.config.threads or cores_per_process())
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.config.seed)
-                return self._fit(train, y_tr, valid, y_va, device, on_epoch)
+                return self._fit(train, y_tr, valid, y_va, device, on_epoch, ranks)
         finally:
             model.cpu()
             torch.set_num_threads(previous_threads)
             return_freed_memory()
+
+    def _check_distributed(self, train: FeatureBatch | TrainingStream, ranks: distributed.Ranks) -> None:
+        """ConfigError for what training as one of several processes does not do."""
+        cfg = self.config
+        if cfg.checkpoint_every is not None or cfg.resume is not None:
+            raise ConfigError(
+                f"checkpoints are not written nor resumed in distributed training ({ranks.world_size} processes); "
+                "expected checkpoint_every and resume unset with several processes."
+            )
+        if isinstance(train, TrainingStream):
+            raise ConfigError(
+                f"distributed training ({ranks.world_size} processes) shards rows held in memory, and these "
+                "training rows are read from the file again each epoch (too many to hold); expected a table, or "
+                "a file whose encoded rows fit in memory.",
+                hint="Train in one process, or hash large categorical columns into fewer ids.",
+            )
+        if cfg.batch_size < ranks.world_size:
+            raise ConfigError(
+                f"batch_size={cfg.batch_size} is smaller than the {ranks.world_size} processes, which share each "
+                f"batch; expected batch_size >= {ranks.world_size}."
+            )
+        if cfg.embedding_updates == "sparse":
+            raise ConfigError(
+                f"embedding_updates='sparse' is not supported in distributed training ({ranks.world_size} "
+                "processes): the gradients are averaged dense; expected 'auto' or 'dense'."
+            )
 
     def _target_tensor(self, y: np.ndarray) -> torch.Tensor:
         target = self.heads.target_tensor(y)
@@ -208,6 +268,7 @@ class Trainer:
         y_va: np.ndarray | None,
         device: torch.device,
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        ranks: distributed.Ranks | None = None,
     ) -> TrainResult:
         cfg = self.config
         model = self.model.to(device)
@@ -215,8 +276,9 @@ class Trainer:
         n = len(train)
         n_batches = math.ceil(n / cfg.batch_size)
         generator = torch.Generator().manual_seed(cfg.seed)
+        stream_rng: np.random.Generator | None = None
         if isinstance(train, TrainingStream):
-            rng = np.random.default_rng(cfg.seed)
+            rng = stream_rng = np.random.default_rng(cfg.seed)
 
             def check(features: FeatureBatch) -> None:
                 model.check_batch(features, "training features")
@@ -232,8 +294,11 @@ class Trainer:
 
             def epoch_batches() -> Iterator[tuple[Inputs, torch.Tensor]]:
                 order = torch.randperm(n, generator=generator).to(device)
-                # n_batches batches of equal size (+-1 row), none larger than batch_size.
+                # n_batches batches of equal size (+-1 row), none larger than batch_size; with several
+                # processes, each trains on its share of every batch (the same permutation on every rank).
                 for index in torch.tensor_split(order, n_batches):
+                    if ranks is not None:
+                        index = distributed.shard(index, ranks)
                     yield inputs.take(index).widened(), target[index]
 
         if valid is not None:
@@ -243,18 +308,41 @@ class Trainer:
         # The clock starts once the optimizer exists: the first optimizer of a process imports much of
         # torch (seconds), which is start-up cost, not training.
         monitor, direction = (self.monitor, self.direction) if valid is not None else ("loss", "min")
-        optimizers = Optimizers(model, cfg, direction, resolve_embedding_updates(cfg, model))
+        # Several processes average dense gradients: 'auto' never picks sparse updates there (_check_distributed).
+        updates = "dense" if ranks is not None else resolve_embedding_updates(cfg, model)
+        optimizers = Optimizers(model, cfg, direction, updates)
+        forward = model.member_logits if ranks is None else distributed.data_parallel(model, device)
         autocast = precision_context(cfg.precision, device)
         start = time.perf_counter()
         members = model.ensemble_size
-        result = TrainResult(monitor=monitor, target_scaling=heads.scaling())
+        result = TrainResult(
+            monitor=monitor, target_scaling=heads.scaling(), world_size=1 if ranks is None else ranks.world_size
+        )
+        main = ranks is None or ranks.is_main
         best_state: dict[str, torch.Tensor] | None = None
         since_best = 0
         rows = 0
         train_seconds = 0.0
+        first_epoch, stopped = 1, None
+        identity = None
+        if cfg.checkpoint_every is not None or cfg.resume is not None:
+            identity = training_identity(cfg, model, train, y_tr, valid, y_va)
+        if cfg.resume is not None:  # the state of the run at its last checkpoint, then its next epoch
+            checkpoint = load_checkpoint(cfg.resume)
+            checkpoint.check_same_run(identity or {})
+            best_state = checkpoint.restore(
+                model, optimizers.optimizers, optimizers.schedulers, generator, stream_rng, device
+            )
+            done = checkpoint.progress
+            result.history = list(done.history)
+            result.best_epoch, result.best_score, since_best = done.best_epoch, done.best_score, done.since_best
+            rows, train_seconds, start = done.rows, done.train_seconds, start - done.elapsed_s
+            first_epoch, stopped = done.epoch + 1, done.stopped_reason
+            if stopped is not None:
+                result.stopped_reason = stopped
         model.train()
-        with EpochProgress(cfg.progress, cfg.epochs, n_batches, monitor) as progress:
-            for epoch in range(1, cfg.epochs + 1):
+        with EpochProgress(cfg.progress and main, cfg.epochs, n_batches, monitor) as progress:
+            for epoch in range(first_epoch, cfg.epochs + 1 if stopped is None else first_epoch):
                 epoch_start = time.perf_counter()
                 lr = optimizers.lr
                 total = torch.zeros((), dtype=torch.float64, device=device)
@@ -262,7 +350,7 @@ class Trainer:
                 for batch, batch_target in epoch_batches():
                     optimizers.zero_grad()
                     with autocast():  # every member fits every row: [B, k, T] -> [B * k, T] (k = 1: [B, T])
-                        out = model.member_logits(*batch).float().flatten(0, 1)
+                        out = forward(*batch).float().flatten(0, 1)
                     batch_rows = len(batch_target)
                     if members > 1:
                         batch_target = batch_target.repeat_interleave(members, dim=0)
@@ -273,6 +361,9 @@ class Trainer:
                     total += loss.detach() * batch_rows
                     progress.batch_done()
                 synchronize(device)
+                if ranks is not None:  # every rank's rows: the loss of the whole epoch
+                    distributed.sum_across(total)
+                    distributed.sum_across(head_totals)
                 rows += n
                 train_seconds += time.perf_counter() - epoch_start
                 train_loss = float(total) / n
@@ -283,12 +374,13 @@ class Trainer:
                     )
                 entry: dict[str, Any] = {"epoch": epoch, "loss": train_loss}
                 entry.update(heads.loss_entry([float(v) / n for v in head_totals]))
-                score = train_loss
-                if valid is not None:
+                if valid is not None and main:  # with several processes, rank 0 validates
                     entry.update(heads.log_entry(heads.metrics(forward_in_batches(model, v_inputs), y_va)))
-                    score = entry[f"valid_{monitor}"]
                 entry["lr"] = lr
                 entry["seconds"] = time.perf_counter() - epoch_start
+                if ranks is not None:  # rank 0's entry on every rank: the same scores, the same decisions
+                    entry = distributed.from_main(entry)
+                score = entry[f"valid_{monitor}"] if valid is not None else train_loss
                 result.history.append(entry)
                 progress.epoch_done(entry)
                 if on_epoch is not None:
@@ -306,10 +398,24 @@ class Trainer:
                 optimizers.schedule(score)
 
                 if valid is not None and cfg.patience is not None and since_best >= cfg.patience:
-                    result.stopped_reason = "early_stopping"
-                    break
-                if cfg.max_time is not None and time.perf_counter() - start > cfg.max_time:
-                    result.stopped_reason = "max_time"
+                    stopped = "early_stopping"
+                elif cfg.max_time is not None and time.perf_counter() - start > cfg.max_time:
+                    stopped = "max_time"
+                if ranks is not None:  # rank 0's clock decides for every rank
+                    stopped = distributed.from_main(stopped)
+                every = cfg.checkpoint_every
+                if every is not None and (epoch % every == 0 or stopped is not None or epoch == cfg.epochs):
+                    done = Progress(
+                        epoch, result.history, result.best_epoch, result.best_score, since_best, rows,
+                        train_seconds, time.perf_counter() - start, stopped,
+                    )  # fmt: skip
+                    save_checkpoint(
+                        Path(cfg.checkpoint_dir or ""), identity=identity or {}, progress=done, model=model,
+                        best_state=best_state, optimizers=optimizers.optimizers, schedulers=optimizers.schedulers,
+                        generator=generator, stream_rng=stream_rng, device=device,
+                    )  # fmt: skip
+                if stopped is not None:
+                    result.stopped_reason = stopped
                     break
         if best_state is not None:
             model.load_state_dict(best_state)

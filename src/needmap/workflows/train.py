@@ -15,6 +15,7 @@ document}``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,14 +32,19 @@ from needmap.data.provenance import source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import CALIBRATION_METHODS, Model
+from needmap.model_place import model_path_lock
 from needmap.preprocessing.target import strata, target_names
 from needmap.schema import Schema
+from needmap.training import distributed
 from needmap.workflows.cv import cv_summary, run_cv
 from needmap.workflows.event_split import CUTOFF, cutoff_split, default_split, split_notes, validation_notes
 from needmap.workflows.evidence import record_evidence
 from needmap.workflows.held_out import choose_on_cv, choose_scorers, judge_on_test, train_baselines
 from needmap.workflows.phases import PhaseClock
 from needmap.workflows.selection import SELECTION_FILE, SELECTIONS, selection_document
+
+#: Training options that only the final network's fit takes (:func:`_checkpointing`).
+CHECKPOINT_OPTIONS = ("checkpoint_every", "checkpoint_dir", "resume")
 
 
 @dataclass
@@ -153,7 +159,85 @@ def run_train(
     the best test AUC (``metrics["comparisons"]``: one paired comparison per baseline). With
     ``baseline``, ``model.extras_["baselines.json"]`` holds the fitted baselines themselves
     (:func:`needmap.workflows.baseline.baselines_document`), to compare with on new data.
+
+    The model's checkpoint options (``checkpoint_every``, ``checkpoint_dir``, ``resume``) apply to the network
+    that is saved, not to the cross-validation folds; the checkpoints go to ``checkpoint_dir``, by default the
+    directory being resumed, else ``out`` with ``.checkpoint`` added. While the run lasts it holds ``out``
+    (:func:`needmap.model_place.model_path_lock`): a second run writing the same model path is refused at once.
+
+    Run by every process of a distributed run (``torchrun``; :mod:`needmap.training.distributed`), every rank
+    splits and encodes the same rows and trains its share of the network's batches; rank 0 alone then trains
+    the baselines, judges, saves ``out`` and tracks, while the others wait for it at a barrier and return an
+    outcome without a model directory (``out`` None) and with the network's metrics only. Cross-validation and
+    checkpoints are refused there.
     """
+    arguments = dict(locals())
+    ranks = distributed.current()
+    if ranks is not None:
+        _check_distributed(model, cv, ranks)
+        if not ranks.is_main:  # rank 0 holds the path and writes it
+            out = arguments["out"] = None
+    given = {name: model.options[name] for name in CHECKPOINT_OPTIONS if name in model.options}
+    checkpointing = _checkpointing(model, out)
+    try:
+        with model_path_lock(Path(out)) if out is not None else contextlib.nullcontext():
+            return _train_with(checkpointing=checkpointing, **arguments)
+    finally:
+        model.options.update(given)  # the model keeps the options it was given
+
+
+def _check_distributed(model: Model, cv: int | None, ranks: distributed.Ranks) -> None:
+    """ConfigError for what a distributed run of ``ranks.world_size`` processes does not do, before any work."""
+    if cv is not None:
+        raise ConfigError(
+            f"cross-validation is not run in distributed training ({ranks.world_size} processes); expected no cv "
+            "with several processes.",
+            hint="Cross-validate in one process, then train the final model with several.",
+        )
+    given = [name for name in ("checkpoint_every", "resume") if model.options.get(name) is not None]
+    if given:
+        raise ConfigError(
+            f"{' and '.join(given)} (checkpoints) are not supported in distributed training ({ranks.world_size} "
+            "processes); expected them unset with several processes."
+        )
+
+
+def _checkpointing(model: Model, out: str | Path | None) -> dict[str, Any]:
+    """The model's checkpoint options, taken off it (they are for the final network only: the folds of a
+    cross-validation must not write nor resume its checkpoints), with the default directory filled in."""
+    taken = {name: model.options.pop(name) for name in CHECKPOINT_OPTIONS if name in model.options}
+    if taken.get("checkpoint_every") is not None and taken.get("checkpoint_dir") is None:
+        if taken.get("resume") is not None:
+            taken["checkpoint_dir"] = str(taken["resume"])  # a resumed run goes on writing where it left off
+        elif out is not None:
+            taken["checkpoint_dir"] = f"{Path(out)}.checkpoint"
+    return taken
+
+
+def _train_with(
+    table: pa.Table,
+    model: Model,
+    *,
+    checkpointing: Mapping[str, Any],
+    out: str | Path | None,
+    test_size: float,
+    split: str | None,
+    time_column: str | None,
+    validation: float,
+    baseline: bool,
+    schema: Schema | None,
+    contact_cost: float,
+    conversion_value: float,
+    cv: int | None,
+    calibrate: str | None,
+    group_column: str | None,
+    track: str | None,
+    n_boot: int,
+    extras: Mapping[str, Any] | None,
+    phases: Mapping[str, float] | None,
+    select: str,
+) -> TrainOutcome:
+    """The body of :func:`run_train`; ``checkpointing``: the final fit's checkpoint options."""
     # before any training: a path that holds anything but a model is refused, not found out after minutes
     replaced = model_destination(out) if out is not None else False
     if calibrate not in CALIBRATION_METHODS:
@@ -222,8 +306,14 @@ def run_train(
             n_boot=n_boot,
         )  # fmt: skip
     fit_started = time.perf_counter()
-    fitted = model.fit(train_table, validation=validation, schema=schema, keep_encoded_rows=bool(baseline)).predictor_
+    fitted = model.fit(
+        train_table, validation=validation, schema=schema, keep_encoded_rows=bool(baseline), **checkpointing
+    ).predictor_
     assert fitted is not None
+    ranks = distributed.current()
+    if ranks is not None and not ranks.is_main:  # the network is trained: rank 0 judges and writes it
+        distributed.barrier()
+        return TrainOutcome(model=model, schema=fitted.schema_, metrics=dict(fitted.metrics_), out=None, notes=notes)
     trained_s = float((fitted.metrics_.get("training") or {}).get("wall_time_s") or 0.0)
     clock.add("prepare", time.perf_counter() - fit_started - trained_s)  # fit less its training loop
     clock.add("train", trained_s)
@@ -279,6 +369,8 @@ def run_train(
     fitted.report_["source"] = source_of(table)
     with clock.phase("write"):
         path = fitted.save(out) if out is not None else None
+    if ranks is not None:  # the others end once the model directory is in place
+        distributed.barrier()
     run_id = _track(track, model, metrics, path, out) if track is not None else None
     return TrainOutcome(
         model=model,

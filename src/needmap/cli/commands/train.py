@@ -57,10 +57,47 @@ def train(
     encoding: str = Encoding,
     param: list[str] | None = Param,
     query: str | None = Query,
+    nproc: int | None = typer.Option(
+        None,
+        "--nproc",
+        min=1,
+        metavar="N",
+        help="Train with this many processes on this machine (DistributedDataParallel, each its share of every "
+        "batch; relaunched under torchrun). Under torchrun itself, leave it out.",
+        rich_help_panel="Training options",
+    ),
     options: Any = None,
 ) -> None:
     """Train a model on a table: preprocessing, the network, validation, two baselines and a verdict; save a
     model directory."""
+    from needmap.training import distributed
+
+    launched = distributed.launched_world_size() > 1
+    if nproc is not None and nproc > 1 and not launched:
+        from needmap.workflows.distributed import relaunch
+
+        refused = [
+            flag
+            for flag, value in (
+                ("--cv", options.get(RunOptions, {}).get("cv")),
+                ("--checkpoint-every", options.get(TrainConfig, {}).get("checkpoint_every")),
+                ("--resume", options.get(TrainConfig, {}).get("resume")),
+            )
+            if value is not None
+        ]
+        if refused:  # refused here, before the processes start, rather than by each of them
+            one = len(refused) == 1
+            raise ConfigError(
+                f"{', '.join(refused)} {'runs' if one else 'run'} in one process; expected "
+                f"{'it' if one else 'them'} without --nproc {nproc}."
+            )
+
+        raise typer.Exit(relaunch(nproc))
+    if nproc is not None and launched and nproc != distributed.processes_on_this_machine():
+        raise ConfigError(
+            f"--nproc {nproc} under a launcher that started {distributed.processes_on_this_machine()} processes "
+            "on this machine; expected --nproc left out under torchrun."
+        )
     from needmap.data.postgres import is_postgres_url
     from needmap.workflows.phases import phases_line
     from needmap.workflows.train import run_train
@@ -70,6 +107,12 @@ def train(
     recommend = options.pop(RecommendOptions)
     check_query(data, query, "DATA")
     from_database = is_postgres_url(data)
+    task = options[ColumnRoles].get("task")
+    if launched and task in ("recommend", ["recommend"], "uplift", ["uplift"]):
+        raise ConfigError(
+            f"--task {task if isinstance(task, str) else task[0]} trains in one process; expected it without "
+            "--nproc or torchrun."
+        )
     if options[ColumnRoles].get("task") in ("recommend", ["recommend"]):
         from needmap.cli.recommend_outcome import train_recommender_command
 
@@ -98,7 +141,13 @@ def train(
     read_started = time.perf_counter()
     table = _read_database(data, query, reading) if from_database else read_table(data, delimiter, encoding, reading)
     phases = {"read": time.perf_counter() - read_started}
-    outcome = run_train(table, estimator, out=out, phases=phases, **given[RunOptions])
+    ranks = distributed.init_from_env()  # None in one process; a rank of the group torchrun started
+    try:
+        outcome = run_train(table, estimator, out=out, phases=phases, **given[RunOptions])
+    finally:
+        distributed.shutdown()
+    if ranks is not None and not ranks.is_main:  # rank 0 reports and writes
+        return
     print_outcome(outcome, started)
     out_console.print(phases_line(outcome.phases), markup=False, highlight=False)
     inside = ", ".join(["metrics.json", "card.md", *sorted(outcome.model.extras_)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,11 @@ from needmap.workflows.run_options import RunOptions, TuneOptions
 #: The run options a search takes: how the rows are split, cross-validation (each trial scored on the folds)
 #: and tracking (the baselines, calibration and the profit curve belong to ``needmap train``).
 TUNE_RUN_OPTIONS = ("test_size", "split", "time_column", "validation", "cv", "track")
+#: The training options of a trial: all but checkpoints and resuming, which belong to one run (a study resumes by
+#: its own trials: the same command again adds to it).
+TUNE_TRAIN_OPTIONS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("checkpoint_every", "checkpoint_dir", "resume")
+)
 
 
 @app.command(
@@ -34,7 +40,13 @@ TUNE_RUN_OPTIONS = ("test_size", "split", "time_column", "validation", "cv", "tr
 )
 @friendly_errors
 @with_options(
-    ColumnRoles, PreprocessConfig, NetworkOptions, TrainConfig, (RunOptions, TUNE_RUN_OPTIONS), TuneOptions, ReadOptions
+    ColumnRoles,
+    PreprocessConfig,
+    NetworkOptions,
+    (TrainConfig, TUNE_TRAIN_OPTIONS),
+    (RunOptions, TUNE_RUN_OPTIONS),
+    TuneOptions,
+    ReadOptions,
 )
 def tune(
     data: str = typer.Argument(..., help="Labelled rows: CSV / Parquet / JSON lines file."),
