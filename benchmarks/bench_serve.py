@@ -13,9 +13,10 @@ What it does, all on this machine:
 3. ``needmap serve MODEL --workers 1 --features REDIS`` starts on a free loopback port.
 4. wrk (one thread) posts ``{"rows": [one customer]}`` to ``/v1/models/model/predict``, cycling over the
    customers: with every feature in the body, and with the customer id alone (the features from Redis). Per
-   mode: a run at ``--rate`` requests/s (2 connections, each waiting ``2 / rate`` s between requests: wrk has no
-   fixed-rate mode, so the rate reached is reported beside the one asked for), then runs without waiting at
-   1, 2, 4, 8 and 16 connections, whose highest rate with a p99 under 50 ms is reported.
+   mode: a run at ``--rate`` requests/s (4 connections, each waiting after every response a delay set from
+   two short trial runs so that together they ask ``--rate``: wrk has no fixed-rate mode, so the rate reached
+   is reported beside the one asked for), then runs without waiting at 1, 2, 4, 8 and 16 connections, whose
+   highest rate with a p99 under 50 ms is reported.
 
 Latencies are wrk's: from the request written to the response read, per request. Errors: connection, read,
 write, timeout, and responses other than 2xx or 3xx. Nothing else may run on the machine meanwhile; the load
@@ -80,6 +81,26 @@ def wrk(script: Path, url: str, connections: int, seconds: int) -> dict[str, Any
     result = json.loads(line[len("RESULT ") :])
     result["rate"] = result["requests"] / (result["duration_us"] / 1e6)
     result["connections"] = connections
+    return result
+
+
+#: Connections of the run at a fixed rate: each waits between its requests so that together they ask ``--rate``.
+PACED_CONNECTIONS = 4
+
+
+def paced_run(work: Path, bodies: list[str], path: str, base: str, rate: int, seconds: int) -> dict[str, Any]:
+    """A run at about ``rate`` requests/s: wrk waits a delay after each response, so each connection's cycle is
+    the delay plus the latency; two short runs measure that latency and set the delay, then the run is made."""
+    script = work / "paced.lua"
+    delay = PACED_CONNECTIONS * 1000 / rate
+    for _ in range(2):
+        script.write_text(lua(bodies, path, round(delay)))
+        trial = wrk(script, base, PACED_CONNECTIONS, 5)
+        cycle_ms = PACED_CONNECTIONS * 1000 / trial["rate"]  # delay + the time a request takes, measured
+        delay = max(0.0, delay + PACED_CONNECTIONS * 1000 / rate - cycle_ms)
+    script.write_text(lua(bodies, path, round(delay)))
+    result = wrk(script, base, PACED_CONNECTIONS, seconds)
+    result["delay_ms"] = round(delay)
     return result
 
 
@@ -148,12 +169,10 @@ def main() -> None:
                 request = urllib.request.Request(base + path, body.encode(), {"Content-Type": "application/json"})
                 with urllib.request.urlopen(request, timeout=5) as answer:
                     assert answer.status == 200, answer.read()
-            paced = work / f"paced-{len(results)}.lua"
-            paced.write_text(lua(bodies, path, round(2 * 1000 / args.rate)))
             free = work / f"free-{len(results)}.lua"
             free.write_text(lua(bodies, path, 0))
             wrk(free, base, 2, 3)  # warm-up
-            at_rate = wrk(paced, base, 2, args.seconds)
+            at_rate = paced_run(work, bodies, path, base, args.rate, args.seconds)
             sweep = [wrk(free, base, c, args.seconds) for c in (1, 2, 4, 8, 16)]
             fine = [r for r in sweep if r["p99_ms"] < 50 and r["errors"] == 0 and r["status_errors"] == 0]
             best = max(fine, key=lambda r: r["rate"]) if fine else None
