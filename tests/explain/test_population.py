@@ -15,6 +15,7 @@ from cli_run import run_cli
 from needmap.errors import ArtifactError
 from needmap.explain import population as population_module
 from needmap.explain.population import POPULATION_FILE, Population
+from needmap.model_place import write_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -96,5 +97,6 @@ def test_a_damaged_population_is_refused_on_loading(fitted, tmp_path, damage, me
     document = json.loads((copy / POPULATION_FILE).read_text())
     damage(document)
     (copy / POPULATION_FILE).write_text(json.dumps(document))
+    write_manifest(copy)  # sealed again, as a hand edit would be: the population's own checks must refuse it
     with pytest.raises(ArtifactError, match=message):
         nm.load(copy)
