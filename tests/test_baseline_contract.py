@@ -585,7 +585,7 @@ def test_model_text_that_lightgbm_cannot_read_is_refused_after_its_checksum_matc
     text = "not a LightGBM model"
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     entry = _entry(fitted, "binary LightGBM", model=text, model_sha256=sha)
-    _refused(entry, r"has model text that LightGBM cannot read")
+    _refused(entry, r"has LightGBM model text that LightGBM's parser must not see")
 
 
 def test_valid_optional_fields_are_accepted(fitted: dict[str, Baseline]) -> None:

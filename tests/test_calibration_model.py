@@ -14,6 +14,7 @@ from needmap.calibration import Calibrator
 from needmap.data.provenance import take_rows
 from needmap.errors import ArtifactError, ConfigError
 from needmap.metrics import binary_metrics, expected_calibration_error
+from needmap.model_place import write_manifest
 
 FAST = {"epochs": 2, "progress": False, "batch_size": 256, "hidden": (32, 16)}
 
@@ -144,5 +145,6 @@ def test_a_broken_calibration_file_is_an_artifact_error_naming_the_directory(
 ) -> None:
     path = calibrated.save(tmp_path / "model")
     (path / "calibration.json").write_text(json.dumps({"method": "isotonic", "x": [0.2, 0.1], "y": [0.0, 1.0]}))
+    write_manifest(path)  # sealed again: the calibrator's own check must refuse it
     with pytest.raises(ArtifactError, match=r"model.*calibration\.json.*increasing"):
         nm.load(path)

@@ -204,7 +204,7 @@ def test_bad_model_directory(bank_model: Path, bank_csv: Path, tmp_path: Path) -
     with open(broken / "weights.safetensors", "r+b") as fh:
         fh.seek(200)
         fh.write(b"\xff" * 16)
-    _bad(tmp_path, "predict", broken, bank_csv, expect=("broken", "corrupted"))
+    _bad(tmp_path, "predict", broken, bank_csv, expect=("broken", "'weights.safetensors' was edited or damaged"))
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import needmap as nm
 from needmap.cli import app
 from needmap.data.profile import drift, profile_table
+from needmap.model_place import write_manifest
 from needmap.report import build_profile_report, build_report, permutation_importance
 from needmap.report.content import NO_EVALUATION, ReportData
 from needmap.report.html import page
@@ -90,6 +91,7 @@ def test_sections_without_documents_say_so(tmp_path: Path, bank_model_dir: Path)
     shutil.copytree(bank_model_dir, bare)
     (bare / "evaluation.json").unlink()
     (bare / "profile.json").unlink()
+    write_manifest(bare)  # a model saved without them
     text = build_report(bare, out=tmp_path / "report.html").read_text()
     _self_contained(text)
     for ident in ("roc", "pr", "calibration", "gains", "lift", "profit"):
@@ -103,6 +105,7 @@ def test_drift_without_profile_and_data_says_why(tmp_path: Path, bank_model_dir:
     bare = tmp_path / "bare"
     shutil.copytree(bank_model_dir, bare)
     (bare / "profile.json").unlink()
+    write_manifest(bare)  # a model saved without it
     text = build_report(bare, nm.read(bank_holdout_csv), out=tmp_path / "report.html").read_text()
     assert "no profile.json in this model directory" in _section(text, "drift")
     assert "roc" in _charts(text)
