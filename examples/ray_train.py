@@ -1,6 +1,6 @@
 """Train a needmap model with Ray Train: each Ray worker runs needmap's training function under DDP.
 
-Run (ray is not a dependency of needmap; not tested in needmap's environment, see docs/distributed.md)::
+Run (ray is not a dependency of needmap, only of its tests: tests/training/test_ray_train.py)::
 
     pip install "ray[train]"
     python examples/ray_train.py /shared/bank.csv --target y --workers 4 --out /shared/models/bank
