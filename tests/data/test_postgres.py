@@ -373,3 +373,14 @@ def test_recommend_and_target_read_and_write_tables(schema: str, tmp_path: Path)
     contacts = read_postgres(url(schema, "contacts"))
     assert contacts.num_rows == 100 and contacts.column_names[:2] == ["customer_id", "offer"]
     assert set(contacts.column("model").to_pylist()) == {"campaign"}
+
+
+def test_the_path_form_names_the_same_table_as_the_parameter(schema: str) -> None:
+    """``postgresql://host/database/schema.table``, the form a --out argument is often written in, is the same
+    table as ``?table=schema.table``; both at once are refused."""
+    table = pa.table({"id": ["000042", "7"], "score": [0.25, 0.75]})
+    assert write_postgres(table, f"{SERVER}/{schema}.scores") == 2
+    assert read_postgres(url(schema, "scores")).equals(read_postgres(f"{SERVER}/{schema}.scores"))
+    assert read(f"{SERVER}/{schema}.scores").column("id").to_pylist() == ["000042", "7"]
+    with pytest.raises(ConfigError, match="names 2 tables"):
+        read_postgres(f"{SERVER}/{schema}.scores?table={schema}.other")

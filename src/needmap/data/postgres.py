@@ -48,7 +48,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -142,6 +142,10 @@ def parse_url(url: str) -> Location:
     parts = urlsplit(url)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     tables = [value for key, value in pairs if key == "table"]
+    database, slash, in_path = parts.path.lstrip("/").partition("/")
+    if slash:  # the path form, postgresql://host/database/schema.table: the same as ?table=schema.table
+        tables.append(unquote(in_path))
+        parts = parts._replace(path="/" + database)
     conninfo = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in pairs if k != "table"])))
     try:
         info = conninfo_to_dict(conninfo)
@@ -163,7 +167,9 @@ def parse_url(url: str) -> Location:
         name=None,
     )
     if len(tables) > 1:
-        raise ConfigError(f"'{location.shown}' names {len(tables)} tables; expected one ?table=schema.name.")
+        raise ConfigError(
+            f"'{location.shown}' names {len(tables)} tables; expected one: ?table=schema.name or /database/schema.name."
+        )
     if not tables:
         return location
     schema, name = _table_name(tables[0], location.shown)
