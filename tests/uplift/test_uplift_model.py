@@ -60,7 +60,7 @@ def test_save_load_round_trip_gives_identical_effects(data, tmp_path, learner) -
         os.umask(previous)
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o644 for f in (tmp_path / "m").iterdir())
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == sorted(
-        ["uplift.json", "weights.safetensors", "metrics.json", "card.md", "manifest.json"]
+        ["uplift.json", "weights.safetensors", "metrics.json", "card.md", "manifest.json", "population.json"]
     )
 
 

@@ -122,3 +122,31 @@ def test_networks_terms_add_up_within_the_promise(data, learner, base) -> None:
     assert np.abs(terms).sum() > 0 and terms.shape == (200, 2, len(columns))
     reasons = predictor.explain(rows.slice(0, 3), top=1, background=train).to_pylist()
     assert reasons and all(r["offer"] in ("discount", "free_shipping") for r in reasons)
+
+
+@pytest.mark.slow
+def test_one_customer_is_explained_against_the_saved_campaign(data, fitted, tmp_path) -> None:
+    """The model saves its campaign summarized (population.json): one customer alone is compared with the
+    campaign's customers, as if the campaign were given as the background, after a save and a load too; and a
+    network measures its terms from the campaign's reference row."""
+    predictor = fitted("x")
+    assert predictor.population is not None and predictor.population.rows == data.num_rows
+    one = data.slice(11, 1)
+    alone = predictor.explain(one, top=3).to_pylist()
+    given = predictor.explain(one, top=3, background=data).to_pylist()
+    assert [r["column"] for r in alone] == [r["column"] for r in given]
+    for a, b in zip(alone, given, strict=True):
+        if a["compared"].startswith(("higher", "lower")):  # a number's rank among 1,001 quantiles
+            assert abs(int(a["compared"].split()[2].rstrip("%")) - int(b["compared"].split()[2].rstrip("%"))) <= 1
+        else:
+            assert a["compared"] == b["compared"]
+    predictor.save(tmp_path / "m")
+    loaded = load_uplift(tmp_path / "m")
+    assert loaded.explain(one, top=3).to_pylist() == alone
+    train = data.slice(0, 3000)
+    network = UpliftModel("tarnet", treatment="treatment", control="control", outcome="converted",
+                          id="customer_id", drop="spend", epochs=1).fit(train).predictor_  # fmt: skip
+    _, terms, mean = offer_terms(network, one, background=network.population)
+    _, given_terms, given_mean = offer_terms(network, one, background=train)
+    np.testing.assert_allclose(mean, given_mean, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(terms, given_terms, rtol=1e-4, atol=1e-6)

@@ -20,12 +20,13 @@ import numpy as np
 import pyarrow as pa
 
 from needmap.errors import ArtifactError, ConfigError, DataError
+from needmap.explain.population import POPULATION_FILE, Population
 from needmap.uplift.campaign_rows import balance_table, campaign_arms, names_of, treatment_text
 from needmap.uplift.meta import LEARNERS, META_LEARNERS, MetaLearner, Rows, meta_from_document
 from needmap.uplift.networks import NETWORKS, UpliftNetwork, fit_network, network_outcomes
 
 FORMAT_VERSION = 1
-FILES = ("uplift.json", "weights.safetensors", "metrics.json", "card.md")
+FILES = ("uplift.json", "weights.safetensors", "metrics.json", "card.md", "population.json")
 UPLIFT_FILES = frozenset(FILES)
 LEARNER_NAMES = (*META_LEARNERS, *NETWORKS)
 #: The column of :meth:`UpliftPredictor.predict` naming each customer's best arm (control when no offer lifts).
@@ -148,6 +149,8 @@ class UpliftModel:
              "balance": balance_table(table, arms, inputs)}
         )  # fmt: skip
         self.predictor_ = UpliftPredictor(self.get_params(), arms.names, task, schema, preprocessor, fitted, report)
+        # the customers of the test, summarized: what one customer's reasons compare with
+        self.predictor_.population = Population.of(table, preprocessor, seed=self.seed)
         if valid is not None:
             self.predictor_.metrics_["validation"] = self.predictor_.evaluate(table.take(pa.array(valid_idx)))
         return self
@@ -252,6 +255,10 @@ class UpliftPredictor:
         self.fitted = fitted
         self.report_ = report
         self.metrics_: dict[str, Any] = {}
+        #: The campaign's customers summarized (:class:`needmap.explain.population.Population`): the reference row
+        #: of the networks' attributions and what reasons compare a customer with; None for a directory saved
+        #: without one.
+        self.population: Population | None = None
 
     @property
     def offers(self) -> tuple[str, ...]:
@@ -296,12 +303,13 @@ class UpliftPredictor:
 
     def explain(self, data: Any, *, top: int = 3, background: Any = None) -> pa.Table:
         """Why each customer's best offer: the columns that raise and lower its predicted effect, with the
-        customer's value and how it compares with the population (``background``, default: ``data``), as
-        sentences. Every learner explains (:mod:`needmap.uplift.why`): exactly over lightgbm (TreeSHAP), by
-        Integrated Gradients for networks, whose reference row is ``background``'s means and modes."""
+        customer's value and how it compares with the population (``background``; by default the campaign the
+        model was fitted on, as it saved it, or ``data`` for a model saved without it), as sentences. Every
+        learner explains (:mod:`needmap.uplift.why`): exactly over lightgbm (TreeSHAP), by Integrated Gradients
+        for networks, whose reference row is the population's means and modes."""
         from needmap.uplift.why import offer_reasons
 
-        population = None if background is None else self._table(background)
+        population = self.population if background is None else self._table(background)
         return offer_reasons(self, self._table(data), top=top, population=population)
 
     def evaluate(self, data: Any, *, k: float = 0.3) -> dict[str, Any]:
@@ -347,6 +355,8 @@ class UpliftPredictor:
             }  # fmt: skip
             write_json_file(staging / "uplift.json", document)
             write_json_file(staging / "metrics.json", _plain(self.metrics_))
+            if self.population is not None:
+                write_json_file(staging / POPULATION_FILE, self.population.to_dict())
             (staging / "card.md").write_text(_card(self), encoding="utf-8")
 
         return write_model_directory(Path(path), UPLIFT_FILES, write)
@@ -398,6 +408,11 @@ def load_uplift(path: str | os.PathLike[str]) -> UpliftPredictor:
     )  # fmt: skip
     if "metrics.json" in files:
         predictor.metrics_ = load_json(files["metrics.json"], name="metrics.json", file=str(folder))
+    if POPULATION_FILE in files:
+        document = load_json(files[POPULATION_FILE], name=POPULATION_FILE, file=str(folder))
+        predictor.population = Population.from_dict(document, file=str(folder / POPULATION_FILE)).check(
+            predictor.preprocessor, file=str(folder / POPULATION_FILE)
+        )
     return predictor
 
 

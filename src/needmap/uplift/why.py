@@ -388,15 +388,14 @@ def _effect_modules(predictor: Any) -> list[nn.Module]:
 
 
 def _integrated_offer_terms(
-    predictor: Any, x: FeatureBatch, columns: list[str], background: FeatureBatch
+    predictor: Any, x: FeatureBatch, columns: list[str], reference: FeatureBatch
 ) -> tuple[np.ndarray, np.ndarray]:
     """Terms ``[n, offers, columns]`` and mean ``[n, offers]`` by Integrated Gradients (see the module): each
     row's integration steps double from :data:`STEPS` while its terms miss :func:`allowed`, up to
     :data:`MAX_STEPS`."""
-    from needmap.explain.attributions import attribute, column_values, reference_batch
+    from needmap.explain.attributions import attribute, column_values
     from needmap.runtime.device import torch_threads
 
-    reference = reference_batch(background)
     modules = _effect_modules(predictor)
     terms = np.zeros((len(x), len(modules), len(columns)))
     mean = np.zeros((len(x), len(modules)))
@@ -426,12 +425,13 @@ def allowed(change: np.ndarray, task: str) -> np.ndarray:
 
 
 def offer_terms(
-    predictor: Any, table: pa.Table, *, background: pa.Table | None = None
+    predictor: Any, table: pa.Table, *, background: Any = None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, terms [n, offers, columns], mean [n, offers])``: each column's share of each offer's
     predicted effect on ``table``'s rows, and the mean they start from; terms plus mean give the predicted
     effect (see the module). ``background``: the rows whose means and most frequent categories make the networks'
-    reference row (default: ``table``); the trees' terms do not use it."""
+    reference row, or a saved :class:`~needmap.explain.population.Population` whose reference row it is
+    (default: ``table``); the trees' terms do not use it."""
     prep, fitted = predictor.preprocessor, predictor.fitted
     x = prep.transform(table)
     columns = list(predictor.schema.features)
@@ -439,15 +439,21 @@ def offer_terms(
     if trees:
         terms, mean = _tree_offer_terms(predictor, x, columns)
     else:
-        back = x if background is None else prep.transform(background)
-        terms, mean = _integrated_offer_terms(predictor, x, columns, back)
+        from needmap.explain.attributions import reference_batch
+
+        if hasattr(background, "reference"):  # a saved population
+            reference = background.reference
+        else:
+            reference = reference_batch(x if background is None else prep.transform(background))
+        terms, mean = _integrated_offer_terms(predictor, x, columns, reference)
     return columns, terms, mean
 
 
-def offer_reasons(predictor: Any, data: Any, *, top: int = 3, population: pa.Table | None = None) -> pa.Table:
+def offer_reasons(predictor: Any, data: Any, *, top: int = 3, population: Any = None) -> pa.Table:
     """Per customer, the columns that raise and lower the predicted effect of their best offer (the offer of
     largest predicted effect), as sentences: :func:`needmap.explain.reasons.reason_table` on the offer's terms,
-    with ``offer`` beside the ids. ``population`` (default: the rows explained) is what values are compared with
+    with ``offer`` beside the ids. ``population`` (rows, or a saved
+    :class:`~needmap.explain.population.Population`; default: the rows explained) is what values are compared with
     and, for networks, what makes the reference row."""
     from needmap.data.read import read
     from needmap.explain.attributions import Attributions
