@@ -26,8 +26,8 @@ demo: $(STAMP)
 	$(BIN)/needmap demo --out demo-output
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks tools
-	$(BIN)/ruff format --check src tests benchmarks tools
+	$(BIN)/ruff check src tests benchmarks tools examples
+	$(BIN)/ruff format --check src tests benchmarks tools examples
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q

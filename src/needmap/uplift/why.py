@@ -424,9 +424,7 @@ def allowed(change: np.ndarray, task: str) -> np.ndarray:
     return COMPLETENESS * np.maximum(np.abs(change), FLOOR if task == "binary" else AMOUNT_FLOOR)
 
 
-def offer_terms(
-    predictor: Any, table: pa.Table, *, background: Any = None
-) -> tuple[list[str], np.ndarray, np.ndarray]:
+def offer_terms(predictor: Any, table: pa.Table, *, background: Any = None) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(columns, terms [n, offers, columns], mean [n, offers])``: each column's share of each offer's
     predicted effect on ``table``'s rows, and the mean they start from; terms plus mean give the predicted
     effect (see the module). ``background``: the rows whose means and most frequent categories make the networks'
