@@ -8,9 +8,7 @@ import dataclasses
 import gzip
 import inspect
 import json
-import os
 import shutil
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 import needmap
+import needs
 from needmap.cli import app
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError
@@ -305,20 +304,9 @@ def test_redact_database_url_and_short_params() -> None:
 
 
 # -- PostgreSQL storage -----------------------------------------------------------------------------
-def _postgres_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 def test_postgresql_storage(bank_rows: pa.Table, tmp_path: Path) -> None:
-    if not _postgres_reachable():
-        if os.environ.get("NEEDMAP_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"NEEDMAP_REQUIRE_SERVICES=1 and no PostgreSQL server answers at {POSTGRES}")
-        pytest.skip(f"no PostgreSQL server at {POSTGRES} (set NEEDMAP_REQUIRE_SERVICES=1 to make this a failure)")
+    needs.server("PostgreSQL", "127.0.0.1", 5432, POSTGRES)
     name = f"needmap-test-{uuid.uuid4().hex[:12]}"
     try:
         outcome = run_tune(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pytest
 from psycopg import sql
 
+import needs
 from cli_run import run_cli
 from needmap.data.masking import redact
 from needmap.data.postgres import is_postgres_url, read_postgres, same_table, write_postgres
@@ -38,21 +38,10 @@ PASSWORD = "pw-Zq81-never-shown"  # the server trusts local connections: a passw
 WITH_PASSWORD = f"postgresql://postgres:{PASSWORD}@{HOST}:{PORT}/test"
 
 
-def _answers() -> bool:
-    try:
-        with socket.create_connection((HOST, PORT), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def server() -> str:
     """The URL of the test database; skip (fail under NEEDMAP_REQUIRE_SERVICES=1) when no server answers."""
-    if not _answers():
-        if os.environ.get("NEEDMAP_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"NEEDMAP_REQUIRE_SERVICES=1 and no PostgreSQL server answers at {SERVER}")
-        pytest.skip(f"no PostgreSQL server at {SERVER} (set NEEDMAP_REQUIRE_SERVICES=1 to make this a failure)")
+    needs.server("PostgreSQL", HOST, PORT, SERVER)
     return SERVER
 
 

@@ -7,8 +7,6 @@ NEEDMAP_REQUIRE_SERVICES=1."""
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+import needs
 from cli_run import run_cli
 from needmap.data.postgres import read_postgres, write_postgres
 from needmap.events.generate import purchase_log
@@ -37,12 +36,7 @@ LOG_ARGS = [
 def schema() -> Iterator[str]:
     """A schema of this test's own, dropped afterwards; skip (fail under NEEDMAP_REQUIRE_SERVICES=1) without a
     server."""
-    try:
-        socket.create_connection((HOST, PORT), timeout=2).close()
-    except OSError:
-        if os.environ.get("NEEDMAP_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"NEEDMAP_REQUIRE_SERVICES=1 and no PostgreSQL server answers at {SERVER}")
-        pytest.skip(f"no PostgreSQL server at {SERVER} (set NEEDMAP_REQUIRE_SERVICES=1 to make this a failure)")
+    needs.server("PostgreSQL", HOST, PORT, SERVER)
     import psycopg
 
     name = f"needmap_test_{uuid.uuid4().hex[:12]}"

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -33,6 +31,7 @@ from needmap.events.redis_features import (
     write_online_features,
 )
 from needmap.events.table_info import LABELS, EventSpec, FeatureTableInfo, info_of, with_info
+from needs import redis_database
 
 HOST, PORT, DB = "127.0.0.1", 6379, 15
 URL = f"redis://{HOST}:{PORT}/{DB}"
@@ -49,27 +48,11 @@ OPTIONS = dict(
 DAY_S = 86_400
 
 
-def _server_answers() -> bool:
-    try:
-        with socket.create_connection((HOST, PORT), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def server() -> Iterator[Any]:
     """A client of database 15, emptied before and after the test."""
-    if not _server_answers():
-        if os.environ.get("NEEDMAP_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"NEEDMAP_REQUIRE_SERVICES=1 and no Redis server answers at {HOST}:{PORT}")
-        pytest.skip(f"no Redis server at {HOST}:{PORT} (set NEEDMAP_REQUIRE_SERVICES=1 to make this a failure)")
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host=HOST, port=PORT, db=DB)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+    with redis_database(DB, HOST, PORT) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

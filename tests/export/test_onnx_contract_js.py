@@ -7,8 +7,6 @@ NEEDMAP_REQUIRE_NODE=1 (CI)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 
 import numpy as np
@@ -16,21 +14,12 @@ import pyarrow as pa
 import pytest
 
 import needmap as nm
+import needs
 from needmap.workflows.onnx import CONTRACT_FILE, REFERENCE_FILE, OnnxNetwork, export_onnx
 
 pytestmark = pytest.mark.slow
 
 ITEMS = [f"i{k}" for k in range(12)]
-
-
-def node() -> str:
-    found = shutil.which("node")
-    if found is None:
-        reason = "Node.js ('node') is not on the PATH; the contract's JavaScript reference needs it"
-        if os.environ.get("NEEDMAP_REQUIRE_NODE") == "1":
-            pytest.fail(f"NEEDMAP_REQUIRE_NODE=1 but {reason}")
-        pytest.skip(reason)
-    return found
 
 
 def json_rows(rows: pa.Table) -> list[dict]:
@@ -42,7 +31,7 @@ def js(directory, command: str, data) -> subprocess.CompletedProcess:
     """``node contract.mjs COMMAND contract.json data.json`` in the export ``directory``."""
     (directory / "data.json").write_text(json.dumps(data), encoding="utf-8")
     files = [str(directory / name) for name in (REFERENCE_FILE, CONTRACT_FILE, "data.json")]
-    return subprocess.run([node(), files[0], command, *files[1:]], capture_output=True, text=True, timeout=120,
+    return subprocess.run([needs.node(), files[0], command, *files[1:]], capture_output=True, text=True, timeout=120,
                           check=False)  # fmt: skip
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,34 +16,18 @@ from typing import Any
 import pytest
 
 import needmap as nm
+import needs
 from needmap.report import build_profile_report, build_report
 
-CHROMIUM = Path("/usr/bin/chromium")
 BASE_CHARTS = ("training-loss", "training-metric", "roc", "pr", "calibration", "gains", "lift", "profit")
-
-
-def _browser_or_skip() -> Any:
-    """playwright's sync_playwright, or a skip (a failure when NEEDMAP_REQUIRE_BROWSER=1) saying what is missing."""
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright's Python package is not installed (pip install playwright)"
-    if reason is None and not CHROMIUM.is_file():
-        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    if reason is not None:
-        if os.environ.get("NEEDMAP_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"NEEDMAP_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    return sync_playwright
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium, launched once for this file's tests."""
-    sync_playwright = _browser_or_skip()
+    sync_playwright = needs.browser()
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        chromium = p.chromium.launch(executable_path=str(needs.CHROMIUM), args=["--no-sandbox"])
         try:
             yield chromium
         finally:
@@ -126,10 +109,10 @@ def test_profile_page_renders_offline(browser: Any, tmp_path: Path, shoppers_csv
 
 
 def test_without_chromium_the_test_skips_unless_required(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setattr(needs, "CHROMIUM", tmp_path / "no-chromium")
     monkeypatch.delenv("NEEDMAP_REQUIRE_BROWSER", raising=False)
     with pytest.raises(pytest.skip.Exception, match="no Chromium"):
-        _browser_or_skip()
+        needs.browser()
     monkeypatch.setenv("NEEDMAP_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="NEEDMAP_REQUIRE_BROWSER=1"):
-        _browser_or_skip()
+        needs.browser()

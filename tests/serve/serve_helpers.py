@@ -4,12 +4,10 @@ loopback port), and a check that an answer holds no traceback."""
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +19,6 @@ from needmap.serve.settings import Settings
 #: A key long enough to be accepted (tests only).
 KEY = "test-key-0123456789abcdef"
 #: Debian's Chromium, which the browser tests drive through playwright.
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def customers_table(rows: int = 600, seed: int = 0) -> pa.Table:
@@ -78,21 +75,3 @@ def running(settings: Settings, registry: Registry | None = None, **config: Any)
 def no_traceback(text: str) -> bool:
     """Whether an answer's text is free of any trace of a Python traceback."""
     return "Traceback" not in text and 'File "' not in text and '.py", line' not in text
-
-
-def browser_or_skip() -> Any:
-    """playwright's sync_playwright, or a skip (a failure when NEEDMAP_REQUIRE_BROWSER=1) saying what is missing."""
-    import pytest
-
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright's Python package is not installed (pip install playwright)"
-    if reason is None and not CHROMIUM.is_file():
-        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    if reason is not None:
-        if os.environ.get("NEEDMAP_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"NEEDMAP_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    return sync_playwright

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +21,14 @@ from typing import Any
 
 import httpx
 import pytest
-from serve_helpers import CHROMIUM, browser_or_skip, customers_table, free_port, no_traceback, running
+from serve_helpers import customers_table, free_port, no_traceback, running
 
 import needmap as nm
 from needmap.errors import ConfigError
 from needmap.serve.online import FeatureStore
 from needmap.serve.settings import Settings
+from needs import CHROMIUM, redis_database
+from needs import browser as browser_or_skip
 
 HOST, PORT, DB = "127.0.0.1", 6379, 13
 URL = f"redis://{HOST}:{PORT}/{DB}"
@@ -39,27 +40,11 @@ OPTIONS = dict(
 slow = pytest.mark.slow  # trains a model, starts services (and an interpreter, a browser)
 
 
-def _server_answers() -> bool:
-    try:
-        with socket.create_connection((HOST, PORT), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def redis_db() -> Iterator[Any]:
     """A client of database 13, emptied before and after the module's tests."""
-    if not _server_answers():
-        if os.environ.get("NEEDMAP_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"NEEDMAP_REQUIRE_SERVICES=1 and no Redis server answers at {HOST}:{PORT}")
-        pytest.skip(f"no Redis server at {HOST}:{PORT} (set NEEDMAP_REQUIRE_SERVICES=1 to make this a failure)")
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host=HOST, port=PORT, db=DB)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+    with redis_database(DB, HOST, PORT) as client:
+        yield client
 
 
 @dataclass

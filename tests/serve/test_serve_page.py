@@ -23,11 +23,11 @@ import httpx
 import pytest
 from serve_helpers import KEY, customers_table, running
 
+import needs
 from needmap.serve.page import WEB_FILES, read_page_files
 from needmap.serve.registry import Registry
 from needmap.serve.settings import Settings
 
-CHROMIUM = Path("/usr/bin/chromium")
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
@@ -137,22 +137,6 @@ def test_the_card_route_answers_the_card_metrics_and_curves(page_url: str) -> No
 
 
 # -- the page in a browser --------------------------------------------------------------------------------------
-def _browser_or_skip() -> Any:
-    """playwright's sync_playwright, or a skip (a failure when NEEDMAP_REQUIRE_BROWSER=1) saying what is missing."""
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright's Python package is not installed (pip install playwright)"
-    if reason is None and not CHROMIUM.is_file():
-        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    if reason is not None:
-        if os.environ.get("NEEDMAP_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"NEEDMAP_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    return sync_playwright
-
-
 def bank_csv(rows: list[dict[str, Any]]) -> bytes:
     """The customers as a marketer's export: a byte-order mark, ';' between fields, decimal commas, CRLF line
     ends, and a quoted note holding the separator, a quote and a line break."""
@@ -186,14 +170,14 @@ def _shot(page: Any, name: str, tmp_path: Path) -> Path:
 def test_a_marketer_uses_the_page_in_a_browser(page_url: str, tmp_path: Path) -> None:
     from needmap.uplift.generate import campaign
 
-    sync_playwright = _browser_or_skip()
+    sync_playwright = needs.browser()
     api = httpx.Client(base_url=page_url, headers=AUTH, timeout=30)
     customers = customers_table(40, seed=7).drop_columns(["y"]).to_pylist()
     offers_rows = campaign(60, seed=9).table.drop_columns(["spend", "treatment", "converted"]).to_pylist()
     events: list[tuple[str, str, str]] = []  # (phase, what, text)
     phase = ["no key"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=str(needs.CHROMIUM), args=["--no-sandbox"])
         context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
         page = context.new_page()
         page.set_default_timeout(20_000)

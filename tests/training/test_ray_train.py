@@ -7,11 +7,11 @@ NEEDMAP_REQUIRE_RAY=1 (CI)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
+import needs
 from needmap.workflows.distributed import train_worker
 
 pytestmark = pytest.mark.slow
@@ -23,10 +23,7 @@ def _ray():
         from ray.train import ScalingConfig
         from ray.train.torch import TorchTrainer
     except ImportError:
-        reason = "Ray Train is not installed (pip install 'ray[train]')"
-        if os.environ.get("NEEDMAP_REQUIRE_RAY") == "1":
-            pytest.fail(f"NEEDMAP_REQUIRE_RAY=1 but {reason}")
-        pytest.skip(reason)
+        needs.missing("Ray Train is not installed (pip install 'ray[train]')", "NEEDMAP_REQUIRE_RAY")
     return ray, ScalingConfig, TorchTrainer
 
 
