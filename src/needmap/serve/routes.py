@@ -32,6 +32,7 @@ from needmap.serve.errors import ServiceError, dumps, note
 from needmap.serve.limits import check_rows
 from needmap.serve.registry import LoadedModel
 from needmap.serve.rows import plain
+from needmap.serve.scorers import ROUTES
 
 ARTICLES = {"table": "a model of a table", "uplift": "an uplift model", "recommender": "a recommender"}
 
@@ -154,21 +155,15 @@ def add_routes(app: Any) -> None:
         await looked([entry])
         return json_response(entry.describe())
 
-    @app.post("/v1/models/{name}/predict", **hidden)
-    async def predict(name: str, request: Request) -> Any:
-        return await answer(request, name, "predict")
+    def answering(route: str) -> Any:
+        async def endpoint(name: str, request: Request) -> Any:
+            return await answer(request, name, route)
 
-    @app.post("/v1/models/{name}/explain", **hidden)
-    async def explain(name: str, request: Request) -> Any:
-        return await answer(request, name, "explain")
+        endpoint.__name__ = route  # the operation's name in the API's description
+        return endpoint
 
-    @app.post("/v1/models/{name}/target", **hidden)
-    async def target(name: str, request: Request) -> Any:
-        return await answer(request, name, "target")
-
-    @app.post("/v1/models/{name}/recommend", **hidden)
-    async def recommend(name: str, request: Request) -> Any:
-        return await answer(request, name, "recommend")
+    for route in ROUTES:  # predict, explain, target, recommend: what a model answers, by kind
+        app.add_api_route(f"/v1/models/{{name}}/{route}", answering(route), methods=["POST"], **hidden)
 
     @app.post("/v1/models/{name}/reload", **hidden)
     async def reload(name: str, request: Request) -> Any:
