@@ -26,7 +26,9 @@ from psycopg import sql
 import needs
 from cli_run import run_cli
 from needmap.data.masking import redact
-from needmap.data.postgres import is_postgres_url, read_postgres, same_table, write_postgres
+from needmap.data.postgres import is_postgres_url, same_table
+from needmap.data.postgres_read import read_postgres
+from needmap.data.postgres_write import write_postgres
 from needmap.data.provenance import source_of
 from needmap.data.read import read
 from needmap.data.write import write_table

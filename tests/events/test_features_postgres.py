@@ -16,7 +16,8 @@ import pytest
 
 import needs
 from cli_run import run_cli
-from needmap.data.postgres import read_postgres, write_postgres
+from needmap.data.postgres_read import read_postgres
+from needmap.data.postgres_write import write_postgres
 from needmap.events.generate import purchase_log
 from needmap.events.redis_features import features_version
 from needmap.events.table_info import info_of

@@ -285,7 +285,8 @@ def check_out(out: str, out_mode: str, **inputs: str | os.PathLike[str] | None) 
     extension, a URL naming no table, appending to a file) or that is one of the ``inputs`` (a file, a model
     directory, a PostgreSQL table: writing it would destroy what is being read)."""
     from needmap.data.masking import redact
-    from needmap.data.postgres import MODES, is_postgres_url, parse_url, same_table
+    from needmap.data.postgres import is_postgres_url, parse_url, same_table
+    from needmap.data.postgres_write import MODES
     from needmap.data.write import WRITABLE
     from needmap.output_files import refuse_overwriting_inputs
 

@@ -36,7 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from needmap.data.postgres import is_postgres_url, parse_url, read_postgres
+from needmap.data.postgres import is_postgres_url, parse_url
+from needmap.data.postgres_read import read_postgres
 from needmap.data.provenance import (
     first_row_of,
     source_of,
@@ -263,7 +264,7 @@ def _read_parquet(path: Path, compressed: bool) -> pa.Table:
 
 # -- PostgreSQL --------------------------------------------------------------------------------------
 def _read_postgres(url: str, query: str | None, format: str | None, reading: ReadOptions) -> pa.Table:
-    """A PostgreSQL table or query (:func:`needmap.data.postgres.read_postgres`), checked as every source is.
+    """A PostgreSQL table or query (:func:`needmap.data.postgres_read.read_postgres`), checked as every source is.
     Its columns are typed by the database, so the options of text files (header, names) do not apply to it,
     nor a file format; the delimiter and encoding of a text file are not used."""
     what = "a PostgreSQL query" if query is not None else "a PostgreSQL table"

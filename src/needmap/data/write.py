@@ -13,7 +13,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from needmap.data.masking import redact
-from needmap.data.postgres import MODES, is_postgres_url, write_postgres
+from needmap.data.postgres import is_postgres_url
+from needmap.data.postgres_write import MODES, write_postgres
 from needmap.errors import ConfigError
 from needmap.output_files import create_temporary_file, sync_directory, sync_file
 
@@ -46,7 +47,7 @@ def write_table(
     file in the same directory which is renamed into place at the end (:mod:`needmap.output_files`: its
     name, the umask's permissions, a killed run's leftovers removed). Returns the path.
 
-    A PostgreSQL table is written in one transaction by :func:`needmap.data.postgres.write_postgres`:
+    A PostgreSQL table is written in one transaction by :func:`needmap.data.postgres_write.write_postgres`:
     ``mode`` ``"replace"`` (the default: a new table takes the old one's place) or ``"append"``; ``model``
     and ``version`` (the model that made the rows) add the columns ``model``, ``model_version`` and
     ``scored_at`` there. A file is always written whole, so it takes no other mode, and keeps its columns

@@ -61,7 +61,7 @@ def register(con: Any, source: Any, sql: str | None, customer: str) -> str:
 
     if isinstance(source, str) and is_postgres_url(source):  # a PostgreSQL table or query, read into Arrow
         from needmap.data.masking import redact
-        from needmap.data.postgres import read_postgres
+        from needmap.data.postgres_read import read_postgres
 
         con.register(VIEW, read_postgres(source, query=sql))
         return f"PostgreSQL {redact(source)}" + ("" if sql is None else " (a query)")
