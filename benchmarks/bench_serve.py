@@ -9,7 +9,7 @@ What it does, all on this machine:
    seed 0) becomes feature tables at three monthly cutoffs (``needmap.features``); a DeepFM learns
    ``label_bought`` (2 epochs, seed 0) and is saved.
 2. Today's features (the log's last day, no labels, the model's definitions) go to Redis
-   (``needmap.events.redis_features.write_online_features``, database ``--redis``'s).
+   (``needmap.events.redis_write.write_online_features``, database ``--redis``'s).
 3. ``needmap serve MODEL --workers 1 --features REDIS`` starts on a free loopback port.
 4. wrk (one thread) posts ``{"rows": [one customer]}`` to ``/v1/models/model/predict``, cycling over the
    customers: with every feature in the body, and with the customer id alone (the features from Redis). Per
@@ -124,7 +124,7 @@ def main() -> None:
 
     import needmap as nm
     from needmap.events.generate import purchase_log
-    from needmap.events.redis_features import write_online_features
+    from needmap.events.redis_write import write_online_features
     from needmap.events.table_info import info_of
 
     options = dict(customer="customer_id", time="time", item="item_id", event="event",

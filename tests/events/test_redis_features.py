@@ -21,15 +21,9 @@ import needmap
 from cli_run import run_cli
 from needmap.errors import ConfigError, DataError
 from needmap.events.generate import purchase_log
-from needmap.events.redis_features import (
-    META,
-    SCHEMA,
-    OnlineFeatures,
-    customer_key,
-    features_version,
-    shown_url,
-    write_online_features,
-)
+from needmap.events.redis_features import META, SCHEMA, customer_key, features_version, shown_url
+from needmap.events.redis_read import OnlineFeatures
+from needmap.events.redis_write import write_online_features
 from needmap.events.table_info import LABELS, EventSpec, FeatureTableInfo, info_of, with_info
 from needs import redis_database
 

@@ -61,7 +61,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(redis_db: Any, tmp_path_factory: pytest.TempPathFactory) -> Served:
     from needmap.events.generate import purchase_log
-    from needmap.events.redis_features import write_online_features
+    from needmap.events.redis_write import write_online_features
     from needmap.events.table_info import info_of
 
     root = tmp_path_factory.mktemp("online")

@@ -48,7 +48,7 @@ NAMED = 10
 
 class OnlineSource:
     """The features of one version in Redis, opened when first there (see the module). Thread-safe: the
-    service's threads share it, and the reader it holds (:class:`~needmap.events.redis_features.OnlineFeatures`)
+    service's threads share it, and the reader it holds (:class:`~needmap.events.redis_read.OnlineFeatures`)
     has a connection pool."""
 
     def __init__(self, url: str, version: str) -> None:
@@ -71,7 +71,7 @@ class OnlineSource:
     def look(self, every_s: float = 0.0) -> None:
         """Open the version (or read its ``__meta__`` again) unless that was done less than ``every_s`` seconds
         ago; what was found goes to :attr:`meta` and :attr:`problem`. Blocks for a round trip or two."""
-        from needmap.events.redis_features import OnlineFeatures
+        from needmap.events.redis_read import OnlineFeatures
 
         with self._lock:
             now = time.monotonic()

@@ -92,7 +92,7 @@ def features(
         path = write_features(table, Path(out))
         out_console.print(f"{table.num_rows:,} rows written to [bold]{escape(str(path))}[/]{replaced_note(existed)}")
     if to is not None:
-        from needmap.events.redis_features import write_online_features
+        from needmap.events.redis_write import write_online_features
 
         done = write_online_features(table, to, ttl=ttl, progress=True)
         expiry = f", expiring in {done.ttl_days} days" if done.ttl_days else ""
