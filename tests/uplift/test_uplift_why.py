@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from needmap.uplift import why
+from needmap.uplift import tree_shap, why
 from needmap.uplift.generate import campaign
 from needmap.uplift.meta import with_arm
 from needmap.uplift.model import UpliftModel, load_uplift
@@ -78,13 +78,13 @@ def test_the_s_learners_trees_are_read_as_lightgbm_reads_them(data, fitted, tmp_
     booster = baseline._booster()
     own = booster.predict(design, pred_contrib=True)
     raw = booster.predict(design, raw_score=True)
-    for cells in (why.CELLS, 1 << 10):  # a table of every leaf's patterns; then each row integrated
-        monkeypatch.setattr(why, "CELLS", cells)
-        terms, mean, score = why._Forest(booster).terms(design, set())
+    for cells in (tree_shap.CELLS, 1 << 10):  # a table of every leaf's patterns; then each row integrated
+        monkeypatch.setattr(tree_shap, "CELLS", cells)
+        terms, mean, score = tree_shap.Forest(booster).terms(design, set())
         np.testing.assert_allclose(terms, own[:, :-1], atol=1e-10)
         np.testing.assert_allclose(mean, own[:, -1], atol=1e-10)
         fixed = {n_num, n_num + 1}
-        terms, mean, score = why._Forest(booster).terms(design, fixed)
+        terms, mean, score = tree_shap.Forest(booster).terms(design, fixed)
         assert np.abs(terms[:, sorted(fixed)]).max() == 0.0
         np.testing.assert_allclose(terms.sum(axis=1) + mean, raw, atol=1e-10)
         np.testing.assert_allclose(score, raw, atol=1e-10)
