@@ -19,7 +19,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from needmap.runtime.onednn import _cpu_vendor, cpu_matmul
+from needmap.runtime.matmul_choice import machine_key
+from needmap.runtime.onednn import cpu_matmul
 
 SHAPES = [(4096, 624, 400), (4096, 400, 400), (4096, 624, 624), (1, 624, 400)]
 
@@ -60,8 +61,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"CPU vendor {_cpu_vendor() or 'unknown'}, {platform.machine()}; torch {torch.__version__}; "
-          f"{args.threads} threads; needmap's choice: {cpu_matmul()[1]}")  # fmt: skip
+    print(f"{machine_key()}, {platform.machine()}; needmap's choice: {cpu_matmul()[1]}")
     print("| rows x in -> out | F.linear fp32 | oneDNN fp32 | oneDNN dx | oneDNN dW | MKL dW | F.linear bf16 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for rows, n_in, n_out in SHAPES:

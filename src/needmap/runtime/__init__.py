@@ -6,7 +6,8 @@ they need, when they run.
 
 - :mod:`needmap.runtime.arrow_memory`: which memory pool Arrow allocates from (the system's).
 - :mod:`needmap.runtime.malloc`: glibc's malloc keeps freed blocks for the next training step.
-- :mod:`needmap.runtime.onednn`: large float32 CPU products on oneDNN where MKL is the slow kernel.
+- :mod:`needmap.runtime.onednn`: large float32 CPU products on oneDNN where it is the faster kernel.
+- :mod:`needmap.runtime.matmul_choice`: which kernel is faster for each product, measured once per machine.
 - :mod:`needmap.runtime.precision`: float32, or bfloat16 autocast where the hardware computes it.
 - :mod:`needmap.runtime.device`: the CPU or a CUDA GPU, and the cores this process may use.
 

@@ -1,24 +1,25 @@
-"""Fully connected layers on oneDNN's float32 kernels where torch's default BLAS is slow.
+"""Fully connected layers on oneDNN's float32 kernels where they are faster than torch's default.
 
 torch multiplies float32 matrices on the CPU with MKL, whose fastest code paths are chosen for Intel
-CPUs: on an AMD EPYC with AVX-512 (Zen 5) the speed benchmark's products ran much faster through
-oneDNN (torch's other CPU library, which torch already uses for bfloat16), with the same float32
-arithmetic (results agree to float32 rounding; ``benchmarks/bench_matmul.py`` measures both kernels,
-BENCHMARKS.md has its figures).
-:class:`Linear` is ``nn.Linear`` (same parameters, same state dict) whose forward and backward run
-on oneDNN where :func:`cpu_matmul` says so, and torch's ``F.linear`` everywhere else.
+CPUs; oneDNN (torch's other CPU library, which torch already uses for bfloat16) does the same float32
+arithmetic (results agree to float32 rounding), much faster on some CPUs (an AMD EPYC Zen 5), a little
+faster or slower on others, and differently for the forward and the two backward products
+(``benchmarks/bench_matmul.py`` measures them; BENCHMARKS.md has the figures per CPU).
+:class:`Linear` is ``nn.Linear`` (same parameters, same state dict) whose forward and backward products
+each run on the kernel :func:`cpu_kernels` chose for them.
 
 Which kernel: the environment variable ``NEEDMAP_CPU_MATMUL``:
 
-- ``auto`` (default): oneDNN on x86-64 CPUs with AVX-512 whose vendor is not Intel (where it was
-  measured faster), when torch has oneDNN and its kernel agrees with ``F.linear`` on a probe; torch's
-  default otherwise (Intel CPUs, CPUs without AVX-512, other architectures: not measured faster).
-- ``onednn``: oneDNN on every CPU (a ConfigError when torch lacks it).
+- ``auto`` (default): measured. Where torch has oneDNN and its kernel agrees with ``F.linear`` on a probe,
+  each of the three products takes oneDNN where it ran clearly faster on this machine
+  (:mod:`needmap.runtime.matmul_choice`: timed once per machine and remembered), else torch's default.
+- ``onednn``: oneDNN for every product on every CPU (a ConfigError when torch lacks it).
 - ``torch``: torch's default (MKL) always.
 
 Only float32 CPU products of at least :data:`MIN_MULTIPLY_ADDS` multiply-adds go to oneDNN: a
 one-row product (online scoring) is faster through MKL, and so is a narrow output (a 400 -> 1
-head). bfloat16 autocast and CUDA keep torch's own paths.
+head). bfloat16 autocast and CUDA keep torch's own paths. So a command that makes no large product (one
+row scored) never measures.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import functools
 import logging
 import os
 import platform
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from needmap.errors import ConfigError
+from needmap.runtime.matmul_choice import Kernels, measured_kernels
 
 logger = logging.getLogger(__name__)
 
@@ -44,28 +45,6 @@ CHOICES = ("auto", "onednn", "torch")
 #: Products with fewer multiply-adds (rows x in x out) than this stay on torch's default: oneDNN's
 #: fixed cost per call is larger than what it saves there.
 MIN_MULTIPLY_ADDS = 1 << 20
-
-
-@functools.cache
-def _cpu_vendor() -> str:
-    """The CPU's vendor id from /proc/cpuinfo ('GenuineIntel', 'AuthenticAMD', ...), '' where unknown."""
-    try:
-        with Path("/proc/cpuinfo").open(encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("vendor_id"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        return ""
-    return ""
-
-
-@functools.cache
-def _cpu_capability() -> str:
-    """torch's name of the widest vector instructions it uses here ('AVX512', 'AVX2', 'DEFAULT', ...)."""
-    try:
-        return str(torch.backends.cpu.get_cpu_capability())
-    except (AttributeError, RuntimeError):
-        return "unknown"
 
 
 def _linear_op() -> Any:
@@ -101,7 +80,7 @@ def _probe(op: Any) -> str | None:
 
 
 @functools.cache
-def _resolve(setting: str, vendor: str, machine: str, capability: str) -> tuple[bool, str]:
+def _resolve(setting: str, machine: str) -> Kernels:
     def problem() -> str | None:
         op = _linear_op()
         return "this torch has no oneDNN linear op" if op is None else _probe(op)
@@ -109,26 +88,20 @@ def _resolve(setting: str, vendor: str, machine: str, capability: str) -> tuple[
     if setting == "onednn":
         if (why := problem()) is not None:
             raise ConfigError(f"{ENV_VAR}=onednn, but {why}.", hint=f"Unset {ENV_VAR} or set it to 'torch'.")
-        return True, "oneDNN (asked by NEEDMAP_CPU_MATMUL=onednn)"
+        return Kernels.every(True, "oneDNN (asked by NEEDMAP_CPU_MATMUL=onednn)")
     if setting == "torch":
-        return False, "torch's default (asked by NEEDMAP_CPU_MATMUL=torch)"
-    if machine.lower() not in ("x86_64", "amd64"):
-        return False, f"torch's default ({machine} CPU)"
-    if vendor in ("", "GenuineIntel"):
-        return False, f"torch's default (MKL; CPU vendor {vendor or 'unknown'})"
-    if capability != "AVX512":
-        return False, f"torch's default (MKL; a {vendor} CPU with {capability}, not AVX-512)"
+        return Kernels.every(False, "torch's default (asked by NEEDMAP_CPU_MATMUL=torch)")
     if (why := problem()) is not None:
         logger.info("float32 CPU products stay on torch's default: %s", why)
-        return False, f"torch's default ({why})"
-    return True, f"oneDNN (a {vendor} CPU with AVX-512, where MKL is the slower float32 kernel)"
+        return Kernels.every(False, f"torch's default ({why}; {machine} CPU)")
+    return measured_kernels(_linear_op())
 
 
-def cpu_matmul() -> tuple[bool, str]:
-    """Whether float32 CPU products of :class:`Linear` go to oneDNN, and why (a phrase for reports).
+def cpu_kernels() -> Kernels:
+    """Which float32 CPU products of :class:`Linear` go to oneDNN, and why (a phrase for reports).
 
-    Reads ``NEEDMAP_CPU_MATMUL`` on every call (the CPU checks and the probe run once per process);
-    an unknown value is a ConfigError naming the variable.
+    Reads ``NEEDMAP_CPU_MATMUL`` on every call (the probe and the measurement run once per process, the
+    measurement once per machine); an unknown value is a ConfigError naming the variable.
     """
     setting = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     if setting not in CHOICES:
@@ -136,12 +109,24 @@ def cpu_matmul() -> tuple[bool, str]:
             f"{ENV_VAR} is {os.environ.get(ENV_VAR)!r}; expected one of {', '.join(CHOICES)}.",
             hint=f"Unset {ENV_VAR} to let needmap choose.",
         )
-    return _resolve(setting, _cpu_vendor(), platform.machine(), _cpu_capability())
+    return _resolve(setting, platform.machine())
+
+
+def cpu_matmul() -> tuple[bool, str]:
+    """Whether any float32 CPU product of :class:`Linear` goes to oneDNN, and why (a phrase for reports)."""
+    kernels = cpu_kernels()
+    return kernels.any, kernels.why
 
 
 def cpu_matmul_name() -> str:
-    """'onednn' or 'torch': the kernel of float32 CPU products now (for training reports)."""
-    return "onednn" if cpu_matmul()[0] else "torch"
+    """The kernels of float32 CPU products now, for training reports: 'onednn' (all three products), 'torch'
+    (none), or which go where ('onednn forward+dx, torch dW')."""
+    return cpu_kernels().name
+
+
+def _onednn_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``x weight^T + bias`` on oneDNN (every oneDNN product of :class:`Linear` goes through here)."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
 
 
 def _autocast_on() -> bool:
@@ -153,30 +138,39 @@ def _autocast_on() -> bool:
 
 
 class _OneDNNLinear(torch.autograd.Function):
-    """``y = x W^T + b`` with the product and both backward products on oneDNN.
+    """``y = x W^T + b`` with each product on the kernel ``kernels`` names (oneDNN or torch's default).
 
     Shapes: x ``[B, in]``, weight ``[out, in]``, bias ``[out]`` or None -> ``[B, out]``; backward:
     ``dx = dy W`` ``[B, in]``, ``dW = dy^T x`` ``[out, in]``, ``db = sum_B dy`` ``[out]``.
     """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, kernels: Kernels
+    ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+        ctx.kernels = kernels
+        if kernels.forward:
+            return _onednn_product(x, weight, bias)
+        return F.linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight = ctx.saved_tensors
-        op = torch.ops.mkldnn._linear_pointwise
-        grad_x = op(grad, weight.t(), None, "none", [], "") if ctx.needs_input_grad[0] else None
-        grad_w = op(grad.t(), x.t(), None, "none", [], "") if ctx.needs_input_grad[1] else None
-        grad_b = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return grad_x, grad_w, grad_b
+        kernels = ctx.kernels
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _onednn_product(grad, weight.t(), None) if kernels.dx else grad.mm(weight)
+        if ctx.needs_input_grad[1]:
+            grad_w = _onednn_product(grad.t(), x.t(), None) if kernels.dW else grad.t().mm(x)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad.sum(0)
+        return grad_x, grad_w, grad_b, None
 
 
 class Linear(nn.Linear):
-    """``nn.Linear`` whose large float32 CPU products run on oneDNN where :func:`cpu_matmul` says so.
+    """``nn.Linear`` whose large float32 CPU products run on oneDNN where :func:`cpu_kernels` chose it.
 
     Same parameters, initialization and state dict as ``nn.Linear``; the results agree with
     ``F.linear`` to float32 rounding. Shapes: forward(x ``[B, in_features]``) -> ``[B, out_features]``
@@ -184,9 +178,9 @@ class Linear(nn.Linear):
     """
 
     def uses_onednn(self, x: torch.Tensor) -> bool:
-        """Whether ``forward(x)`` multiplies on oneDNN: a 2-D float32 CPU input, a product of at least
-        :data:`MIN_MULTIPLY_ADDS` multiply-adds, no autocast, no tracing or export (torch.jit, torch.export:
-        their graphs take ``F.linear``), and :func:`cpu_matmul`."""
+        """Whether ``forward(x)`` (or its backward) multiplies on oneDNN: a 2-D float32 CPU input, a product
+        of at least :data:`MIN_MULTIPLY_ADDS` multiply-adds, no autocast, no tracing or export (torch.jit,
+        torch.export: their graphs take ``F.linear``), and oneDNN chosen for one of the products."""
         return (
             not torch.jit.is_tracing()
             and not torch.compiler.is_compiling()
@@ -196,12 +190,15 @@ class Linear(nn.Linear):
             and self.weight.dtype == torch.float32
             and x.shape[0] * self.in_features * self.out_features >= MIN_MULTIPLY_ADDS
             and not _autocast_on()
-            and cpu_matmul()[0]
+            and cpu_kernels().any
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.uses_onednn(x):
             return F.linear(x, self.weight, self.bias)
+        kernels = cpu_kernels()
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, self.weight, self.bias)):
-            return _OneDNNLinear.apply(x, self.weight, self.bias)
-        return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+            return _OneDNNLinear.apply(x, self.weight, self.bias, kernels)
+        if kernels.forward:
+            return _onednn_product(x, self.weight, self.bias)
+        return F.linear(x, self.weight, self.bias)

@@ -62,9 +62,9 @@ class TrainResult:
         train_time_s: seconds spent in the training steps alone (no validation pass, no checkpoint copy).
         embedding_updates: 'sparse' or 'dense', how the embedding tables were updated.
         device: where the training steps ran ('cpu', 'cuda:0', ...).
-        cpu_matmul: 'onednn' when the float32 fully connected layers multiplied on oneDNN's CPU
-            kernels (:mod:`needmap.runtime.onednn`), else 'torch' (torch's default; always on a GPU
-            and under bf16 autocast).
+        cpu_matmul: which CPU kernels multiplied the float32 fully connected layers
+            (:mod:`needmap.runtime.onednn`): 'onednn' (all three products of a step), 'torch' (torch's
+            default; always on a GPU and under bf16 autocast), or which go where ('onednn forward+dx, torch dW').
         monitor: name of the monitored metric ('loss' = training loss, without a validation set).
         best_score: its value at ``best_epoch``.
         world_size: how many processes trained the model together (1: this one alone; more under a

@@ -1,0 +1,196 @@
+"""Which kernel multiplies float32 matrices on this CPU, MKL or oneDNN: measured, per product, and remembered.
+
+A fully connected layer makes three products per training step: the forward ``x W^T`` and the two of
+backward, ``dx = dy W`` and ``dW = dy^T x``. torch runs all three on MKL; oneDNN (torch's other CPU
+library) runs them in the same float32 arithmetic, faster on some CPUs and slower on others, and not
+uniformly: on one AMD Zen 4 oneDNN's forward and ``dx`` were faster than MKL's and its ``dW`` slower; on
+an Intel Xeon with AMX MKL was as fast or faster for all three (BENCHMARKS.md, the matmul probe). A rule
+by vendor guesses wrong on such CPUs, so :func:`measured_kernels` times each product on both kernels at
+the speed benchmark's DNN shape and takes oneDNN for a product only where it needs at most
+:data:`MARGIN` of MKL's time (a near tie keeps torch's default).
+
+The measurement takes a fraction of a second and is made once per machine: it is remembered in
+``cpu_matmul.json`` under needmap's cache folder (``NEEDMAP_CACHE_DIR``, else ``$XDG_CACHE_HOME/needmap``,
+else ``~/.cache/needmap``), keyed by the CPU model and its flags, torch's version and the thread count.
+So the same machine takes the same kernels on every run and a training run is reproducible from run to
+run; delete the file to measure again. A file that cannot be read or written is measured around (logged),
+never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+#: The three products of a fully connected layer's training step, in the order they run.
+PRODUCTS = ("forward", "dx", "dW")
+#: The shape timed (rows x in -> out): the speed benchmark's first DNN layer at half its batch.
+PROBE_SHAPE = (2048, 624, 400)
+#: oneDNN takes a product only where its best time is at most this share of MKL's.
+MARGIN = 0.9
+#: Timed calls of each product on each kernel (the best counts), after one untimed call.
+REPEATS = 5
+#: The file under the cache folder, and the environment variable that moves the folder.
+CACHE_FILE = "cpu_matmul.json"
+CACHE_ENV = "NEEDMAP_CACHE_DIR"
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """Which products go to oneDNN (the rest stay on torch's default), and why, as a phrase for reports."""
+
+    forward: bool
+    dx: bool
+    dW: bool
+    why: str
+
+    @property
+    def any(self) -> bool:
+        """Whether any product goes to oneDNN."""
+        return self.forward or self.dx or self.dW
+
+    @property
+    def name(self) -> str:
+        """'onednn' (all three products), 'torch' (none), or which go where: 'onednn forward+dx, torch dW'."""
+        on = [p for p in PRODUCTS if getattr(self, p)]
+        if len(on) == len(PRODUCTS):
+            return "onednn"
+        if not on:
+            return "torch"
+        off = [p for p in PRODUCTS if p not in on]
+        return f"onednn {'+'.join(on)}, torch {'+'.join(off)}"
+
+    @classmethod
+    def every(cls, on: bool, why: str) -> Kernels:
+        """All three products on oneDNN (``on``) or on torch's default."""
+        return cls(on, on, on, why)
+
+
+def cache_path() -> Path:
+    """Where the measurements are remembered (see the module's docstring)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]) / CACHE_FILE
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "needmap" / CACHE_FILE
+
+
+def _cpu_model() -> str:
+    """The CPU's model name and a digest of its flags, from /proc/cpuinfo ('' where unknown)."""
+    name, flags = "", ""
+    try:
+        with Path("/proc/cpuinfo").open(encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name") and not name:
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = line.split(":", 1)[1].strip()
+                if name and flags:
+                    break
+    except OSError:
+        pass
+    digest = hashlib.sha256(flags.encode()).hexdigest()[:12] if flags else "no flags"
+    return f"{name or platform.processor() or platform.machine()} ({digest})"
+
+
+def machine_key() -> str:
+    """What a measurement holds for: the CPU, torch's version and the thread count."""
+    return f"{_cpu_model()}; torch {torch.__version__}; {torch.get_num_threads()} threads"
+
+
+def _products(op: Any) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
+    """Each product at :data:`PROBE_SHAPE`, as (torch's default, oneDNN) calls, as ``onednn.Linear`` runs them."""
+    rows, n_in, n_out = PROBE_SHAPE
+    gen = torch.Generator().manual_seed(0)
+    x, w = torch.randn(rows, n_in, generator=gen), torch.randn(n_out, n_in, generator=gen)
+    b, dy = torch.randn(n_out, generator=gen), torch.randn(rows, n_out, generator=gen)
+    return {
+        "forward": (lambda: torch.nn.functional.linear(x, w, b), lambda: op(x, w, b, "none", [], "")),
+        "dx": (lambda: dy.mm(w), lambda: op(dy, w.t(), None, "none", [], "")),
+        "dW": (lambda: dy.t().mm(x), lambda: op(dy.t(), x.t(), None, "none", [], "")),
+    }
+
+
+def time_products(op: Any) -> dict[str, list[float]]:
+    """The best seconds of each product on each kernel: ``{product: [torch_s, onednn_s]}``.
+
+    The two kernels alternate call by call, so that a machine growing busier slows both alike."""
+    timings: dict[str, list[float]] = {}
+    for product, calls in _products(op).items():
+        best = [float("inf"), float("inf")]
+        for call in calls:
+            call()  # the first call sets up buffers and oneDNN's primitive
+        for _ in range(REPEATS):
+            for i, call in enumerate(calls):
+                start = time.perf_counter()
+                call()
+                best[i] = min(best[i], time.perf_counter() - start)
+        timings[product] = best
+    return timings
+
+
+def choose(timings: dict[str, list[float]], source: str) -> Kernels:
+    """oneDNN for each product it runs in at most :data:`MARGIN` of torch's time; ``source`` says where the
+    timings come from ('measured now', 'measured earlier, cpu_matmul.json')."""
+    on = {p: timings[p][1] <= MARGIN * timings[p][0] for p in PRODUCTS}
+    speeds = ", ".join(f"{p} {timings[p][0] / timings[p][1]:.2f}x" for p in PRODUCTS)
+    return Kernels(**on, why=f"{Kernels(**on, why='').name} ({source}; oneDNN's speed over MKL's: {speeds})")
+
+
+def _read_cache(path: Path, key: str) -> dict[str, list[float]] | None:
+    """The remembered timings for ``key``, or None (no file, no entry, or a file that cannot be read)."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        entry = entries.get(key) if isinstance(entries, dict) else None
+        if entry is None:
+            return None
+        timings = {p: [float(entry[p][0]), float(entry[p][1])] for p in PRODUCTS}
+        if all(t > 0 for pair in timings.values() for t in pair):
+            return timings
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError, IndexError) as err:
+        logger.info("the kernel measurements in %s cannot be read (%s); measuring again", path, err)
+        return None
+    logger.info("the kernel measurements in %s hold a time that is not positive; measuring again", path)
+    return None
+
+
+def _write_cache(path: Path, key: str, timings: dict[str, list[float]]) -> None:
+    """Add ``key``'s timings to the file, written whole (a temporary file renamed over it); logged on failure."""
+    try:
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+            entries = entries if isinstance(entries, dict) else {}
+        except (OSError, ValueError):
+            entries = {}
+        entries[key] = timings
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as err:
+        logger.info("the kernel measurements could not be saved to %s (%s)", path, err)
+
+
+def measured_kernels(op: Any) -> Kernels:
+    """The kernels this machine's measurements choose: remembered ones where the cache has this machine's
+    key, else measured now (and remembered)."""
+    path, key = cache_path(), machine_key()
+    remembered = _read_cache(path, key)
+    if remembered is not None:
+        return choose(remembered, f"measured earlier, {path}")
+    timings = time_products(op)
+    _write_cache(path, key, timings)
+    return choose(timings, "measured now")

@@ -1,0 +1,106 @@
+"""needmap.runtime.matmul_choice: each product's kernel measured on this machine, chosen with a margin, remembered."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from needmap.runtime import matmul_choice, onednn
+from needmap.runtime.matmul_choice import CACHE_ENV, MARGIN, PRODUCTS, Kernels, choose, machine_key, measured_kernels
+
+HAS_ONEDNN = onednn._linear_op() is not None
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    return tmp_path / "cpu_matmul.json"
+
+
+def _timings(forward: float, dx: float, dw: float) -> dict[str, list[float]]:
+    """Timings where oneDNN takes the given share of torch's 10 ms for each product."""
+    return {"forward": [0.01, 0.01 * forward], "dx": [0.01, 0.01 * dx], "dW": [0.01, 0.01 * dw]}
+
+
+def test_onednn_takes_a_product_only_where_clearly_faster() -> None:
+    chosen = choose(_timings(0.5, MARGIN, 1.05), "measured now")
+    assert (chosen.forward, chosen.dx, chosen.dW) == (True, True, False)
+    assert chosen.name == "onednn forward+dx, torch dW"
+    assert "measured now" in chosen.why and "forward 2.00x" in chosen.why and "dW 0.95x" in chosen.why
+    tie = choose(_timings(0.95, 0.99, 1.0), "measured now")  # within the margin: torch's default stays
+    assert not tie.any and tie.name == "torch"
+    assert choose(_timings(0.4, 0.5, 0.6), "x").name == "onednn"
+
+
+def test_the_measurement_is_made_once_and_remembered(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    measured: list[int] = []
+
+    def fake(op: object) -> dict[str, list[float]]:
+        measured.append(1)
+        return _timings(0.5, 1.2, 0.6)
+
+    monkeypatch.setattr(matmul_choice, "time_products", fake)
+    first = measured_kernels(None)
+    assert measured == [1] and "measured now" in first.why
+    stored = json.loads(cache.read_text())
+    assert stored[machine_key()] == _timings(0.5, 1.2, 0.6)
+    second = measured_kernels(None)  # another process on this machine: read back, not measured
+    assert measured == [1] and str(cache) in second.why
+    assert (second.forward, second.dx, second.dW) == (first.forward, first.dx, first.dW) == (True, False, True)
+
+
+def test_another_thread_count_is_measured_apart(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matmul_choice, "time_products", lambda op: _timings(0.5, 0.5, 0.5))
+    threads = torch.get_num_threads()
+    measured_kernels(None)
+    try:
+        torch.set_num_threads(threads + 1)
+        monkeypatch.setattr(matmul_choice, "time_products", lambda op: _timings(1.5, 1.5, 1.5))
+        assert measured_kernels(None).name == "torch"
+    finally:
+        torch.set_num_threads(threads)
+    assert measured_kernels(None).name == "onednn"  # the first key's entry is kept
+    assert len(json.loads(cache.read_text())) == 2
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["not json", "[1, 2]", '{"KEY": {"forward": [0.01]}}', '{"KEY": {"forward": [0, 0], "dx": [1, 1], "dW": [1, 1]}}'],
+)
+def test_an_unreadable_cache_is_measured_around(cache: Path, monkeypatch: pytest.MonkeyPatch, content: str) -> None:
+    cache.write_text(content.replace("KEY", machine_key()))
+    monkeypatch.setattr(matmul_choice, "time_products", lambda op: _timings(0.5, 0.5, 0.5))
+    assert measured_kernels(None).why.startswith("onednn (measured now")
+    assert json.loads(cache.read_text())[machine_key()] == _timings(0.5, 0.5, 0.5)  # replaced by a good entry
+
+
+def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    monkeypatch.setenv(CACHE_ENV, str(blocker / "below"))  # a folder under a file cannot be made
+    monkeypatch.setattr(matmul_choice, "time_products", lambda op: _timings(0.5, 0.5, 0.5))
+    assert measured_kernels(None).name == "onednn"
+
+
+def test_the_cache_folder_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert matmul_choice.cache_path() == tmp_path / "needmap" / "cpu_matmul.json"
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
+    assert matmul_choice.cache_path() == tmp_path / "mine" / "cpu_matmul.json"
+
+
+@pytest.mark.skipif(not HAS_ONEDNN, reason="this torch build has no oneDNN linear op")
+def test_the_real_products_are_timed_on_both_kernels(cache: Path) -> None:
+    timings = matmul_choice.time_products(onednn._linear_op())
+    assert set(timings) == set(PRODUCTS)
+    assert all(len(pair) == 2 and 0 < t < 5 for pair in timings.values() for t in pair)
+    chosen = measured_kernels(onednn._linear_op())
+    assert isinstance(chosen, Kernels) and cache.exists()
+
+
+def test_kernels_every() -> None:
+    assert Kernels.every(True, "x").name == "onednn" and Kernels.every(False, "x").name == "torch"
