@@ -106,7 +106,7 @@ def test_linear_design_leaves_out_lists_without_a_cardinality_and_works_without_
 
 def test_tree_design_keeps_numerics_and_ids_as_they_are_then_adds_the_list_shares() -> None:
     dense = bl._tree_design(TINY)
-    assert isinstance(dense, np.ndarray) and dense.dtype == np.float64
+    assert isinstance(dense, np.ndarray) and dense.dtype == np.float32  # exact: float32 numerics, small ids
     np.testing.assert_array_equal(dense, [[0.5, -1, 0, 1], [2, 0, 2, 0], [1.5, 3, 1, 1], [0, 0, 0, 0]])
     with_lists = bl._tree_design(TINY, [4])
     assert with_lists.shape == (4, 8)

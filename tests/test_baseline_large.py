@@ -166,3 +166,20 @@ def test_a_fit_keeps_its_encoded_rows_only_when_asked() -> None:
     for part in ("train", "validation"):
         np.testing.assert_array_equal(kept.fit_part(table, part).numeric, encoded[part].numeric)
         np.testing.assert_array_equal(kept.fit_part(table, part).categorical, encoded[part].categorical)
+
+
+def test_lightgbm_reads_float32_where_exact_and_fits_the_same_trees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """float32 holds every value of the design here (float32 numerics, small ids): the same model as float64's,
+    in half the memory; an id beyond float32's exact integers keeps float64."""
+    x, y = _rows(3000, seed=3)
+    assert bl._tree_design(x).dtype == np.float32
+    narrow = fit_lightgbm(x, y, "binary", [40, 25], seed=0)
+    monkeypatch.setattr(bl, "FLOAT32_IDS", 0)  # every id "too large": the float64 design
+    assert bl._tree_design(x).dtype == np.float64
+    wide = fit_lightgbm(x, y, "binary", [40, 25], seed=0)
+    assert narrow._booster().model_to_string() == wide._booster().model_to_string()
+    np.testing.assert_array_equal(narrow.predict(x), wide.predict(x))
+    monkeypatch.undo()
+    big = FeatureBatch(x.numeric, np.where(x.categorical == 1, (1 << 24) + 1, x.categorical))
+    design = bl._tree_design(big)
+    assert design.dtype == np.float64 and design[:, x.numeric.shape[1] :].max() == (1 << 24) + 1

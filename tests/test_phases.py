@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 import needmap as nm
-from needmap.workflows.phases import PhaseClock, phases_line
+from needmap.workflows.phases import PhaseClock, phases_line, raised_by
 from needmap.workflows.train import run_train
 
 TRAIN_PHASES = ["read", "infer", "split", "prepare", "train", "baselines", "selection", "evaluate", "profile"]
@@ -30,6 +30,32 @@ def test_the_clock_adds_seconds_per_phase_in_the_order_they_first_ran() -> None:
     assert list(seconds) == ["read", "train", "evaluate", "write"]
     assert seconds["read"] == 1.75 and seconds["train"] >= 0.02 and seconds["write"] == 0.0
     assert phases_line({"read": 1.25, "train": 2.0}) == "time: read 1.2 s, train 2.0 s (of 3.2 s)"
+    peaks = clock.peaks()
+    assert list(peaks) == list(seconds) and all(mb > 0 for mb in peaks.values())
+    assert list(peaks.values()) == sorted(peaks.values())  # a high-water mark never falls
+
+
+def test_the_peak_memory_names_the_phase_that_reached_it() -> None:
+    line = phases_line({"read": 1.0, "train": 2.0, "write": 0.5}, {"read": 800.0, "train": 1962.4, "write": 1962.4})
+    assert line == "time: read 1.0 s, train 2.0 s, write 0.5 s (of 3.5 s); peak memory 1,962 MB (in train)"
+    assert raised_by({}) is None
+
+
+def test_a_phase_that_allocates_raises_the_peak() -> None:
+    """In a fresh process (this one's high-water mark is whatever an earlier test reached): 300 MB touched
+    inside a phase show in that phase's peak and not in the one before."""
+    import subprocess
+    import sys
+
+    code = (
+        "from needmap.workflows.phases import PhaseClock\n"
+        "clock = PhaseClock(); clock.add('before', 0.0)\n"
+        "with clock.phase('allocate'):\n"
+        "    block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096])\n"
+        "print(clock.peaks()['allocate'] - clock.peaks()['before'])\n"
+    )
+    grown = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 290 < grown < 400
 
 
 def test_a_training_run_keeps_its_phases_in_metrics_json(tmp_path: Path) -> None:
@@ -46,6 +72,8 @@ def test_a_training_run_keeps_its_phases_in_metrics_json(tmp_path: Path) -> None
     assert outcome.phases == {**saved, "write": outcome.phases["write"]}  # the writing ends after metrics.json
     assert outcome.phases["train"] == pytest.approx(outcome.metrics["training"]["wall_time_s"], abs=1e-3)
     assert sum(outcome.phases.values()) - 0.5 <= wall + 0.01  # never more than the run took (ms rounding aside)
+    peaks = json.loads((tmp_path / "m" / "metrics.json").read_text())["peak_memory_mb"]
+    assert list(peaks) == TRAIN_PHASES and outcome.peak_memory_mb == {**peaks, "write": outcome.peak_memory_mb["write"]}
 
 
 def test_needmap_train_prints_where_its_time_went(tmp_path: Path) -> None:
@@ -61,6 +89,6 @@ def test_needmap_train_prints_where_its_time_went(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     shown = " ".join(result.output.split())  # the line may wrap
-    assert "time: read " in shown and ", write " in shown
+    assert "time: read " in shown and ", write " in shown and "; peak memory " in shown
     saved = json.loads((tmp_path / "m" / "metrics.json").read_text())["phases"]
     assert list(saved) == TRAIN_PHASES and saved["read"] > 0

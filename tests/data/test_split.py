@@ -89,3 +89,21 @@ def test_other_refusals() -> None:
         split_indices(10, method="kfold")
     with pytest.raises(ConfigError, match="at least 2 rows"):
         split_indices(1, method="random")
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ["b", "a", "c", "a", "b", "b"],
+        ["yes", "no"] * 7,
+        ["é", "e", "z", "Z", "e", "é", "Z", "z"],
+        ["\x00missing", "1", "0"] * 3,
+    ],
+)
+def test_text_labels_are_counted_as_np_unique_counts_them(labels: list[str]) -> None:
+    from needmap.data.split import _classes
+
+    y = np.asarray(labels * 50, dtype=object)
+    got, want = _classes(y), np.unique(y, return_inverse=True, return_counts=True)
+    for a, b in zip(got, want, strict=True):
+        assert a.tolist() == b.tolist()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
 from needmap.errors import ConfigError
 
@@ -79,12 +80,30 @@ def _check_array(values: np.ndarray | None, n: int, name: str, method: str) -> n
     return arr
 
 
-def _stratified(n: int, test_size: float, seed: int, y: np.ndarray) -> np.ndarray:
-    """Test rows: ``_n_test`` of each class (classes in sorted order), each class shuffled."""
+def _classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(y, return_inverse=True, return_counts=True)``; labels as text (an object array) are
+    counted by Arrow's hash table and only the distinct labels sorted, not every row."""
+    if y.dtype == object and len(y):
+        try:
+            encoded = pa.array(y, type=pa.string()).dictionary_encode()
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            encoded = None  # not all text: np.unique sorts them, or says they cannot be sorted together
+        if encoded is not None and encoded.null_count == 0:
+            labels = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+            order = np.argsort(labels.astype(str), kind="stable")
+            rank = np.empty(len(order), dtype=np.intp)
+            rank[order] = np.arange(len(order))
+            inverse = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+            return labels[order], inverse, np.bincount(inverse, minlength=len(order))
     try:
-        classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+        return np.unique(y, return_inverse=True, return_counts=True)
     except TypeError:
         raise ConfigError("y mixes values that cannot be sorted together; expected one kind of label.") from None
+
+
+def _stratified(n: int, test_size: float, seed: int, y: np.ndarray) -> np.ndarray:
+    """Test rows: ``_n_test`` of each class (classes in sorted order), each class shuffled."""
+    classes, inverse, counts = _classes(y)
     small = counts < 2
     if small.any():
         label = classes[int(np.argmax(small))]

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from needmap.data.values import category_strings, parse_numeric
 from needmap.errors import ArtifactError
@@ -114,11 +115,16 @@ class Population:
             present = values[np.isfinite(values)]
             quantiles[name] = [float(q) for q in np.quantile(present, levels)] if present.size else []
         for name in schema.categorical:
-            strings = category_strings(table.column(name), column=name, file=None).to_pylist()
-            keys, counts = np.unique(np.asarray(["missing" if s is None else s for s in strings], dtype=object),
-                                     return_counts=True)  # fmt: skip
-            order = np.argsort(-counts, kind="stable")[:TOP_CATEGORIES]
-            shares[name] = {str(keys[k]): float(counts[k] / table.num_rows) for k in order}
+            strings = pc.fill_null(category_strings(table.column(name), column=name, file=None), "missing")
+            counted = pc.value_counts(strings)  # by Arrow's hash table: no sort of the rows
+            values = pa.table({"value": counted.field("values"), "count": counted.field("counts")})
+            top = values.take(
+                pc.sort_indices(values, sort_keys=[("count", "descending"), ("value", "ascending")])[:TOP_CATEGORIES]
+            )  # the most frequent first, equal counts by value
+            shares[name] = {
+                str(v): float(c / table.num_rows)
+                for v, c in zip(top.column("value").to_pylist(), top.column("count").to_pylist(), strict=True)
+            }
         return cls(int(table.num_rows), reference, quantiles, shares)
 
     def stats(self, columns: list[str]) -> dict[str, NumberSpread | CategoryShares]:

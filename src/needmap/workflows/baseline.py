@@ -111,14 +111,24 @@ def _design(x: FeatureBatch, cardinalities: list[int], list_cardinalities: Seque
     return sp.hstack([fixed, *blocks], format="csr") if blocks else fixed
 
 
+#: Ids below this are exact in float32 (its 24-bit significand): LightGBM's design holds them as float32.
+FLOAT32_IDS = 1 << 24
+
+
 def _tree_design(x: FeatureBatch, list_cardinalities: Sequence[int] = ()) -> np.ndarray | sp.csr_matrix:
     """LightGBM's inputs: the preprocessed numerics as they are, then one column of ids per categorical
     column (a LightGBM categorical feature, see :func:`_categorical_columns`), then a bag-of-ids block per
-    list feature. Dense float64 ``[n, n_num + n_cat]`` without list features, else sparse with
-    ``sum(list_cardinalities)`` more columns."""
+    list feature. Dense ``[n, n_num + n_cat]`` without list features, else sparse with
+    ``sum(list_cardinalities)`` more columns. float32, half float64's memory, where that holds every value
+    exactly (the numerics are float32 already, ids below 2**24), which LightGBM reads as the same doubles: the
+    same bins, trees and scores; float64 where an id is larger."""
     import scipy.sparse as sp  # imported when used: importing needmap must not set scipy's warning filters
 
-    dense = np.hstack([x.numeric.astype(np.float64), x.categorical.astype(np.float64)])
+    exact = x.numeric.dtype == np.float32 and (x.categorical.size == 0 or int(x.categorical.max()) < FLOAT32_IDS)
+    dtype = np.float32 if exact else np.float64
+    dense = np.empty((len(x), x.numeric.shape[1] + x.categorical.shape[1]), dtype=dtype)
+    dense[:, : x.numeric.shape[1]] = x.numeric
+    dense[:, x.numeric.shape[1] :] = x.categorical
     lists = [_list_block(ids, c) for ids, c in zip(x.lists, list_cardinalities, strict=False)]
     if not lists:
         return dense

@@ -12,10 +12,15 @@ and applied, the network built; the first fit of a process also loads torch), ``
 validation passes included), ``baselines``, ``selection`` (the scorer chosen on validation rows), ``evaluate``
 (the test rows scored and compared, the permutation importance), ``profile`` (the training rows' profile for drift) and
 ``write``.
+
+Beside the seconds, the clock keeps the process's peak resident memory as each phase ends (the operating
+system's high-water mark), so ``metrics.json`` (``peak_memory_mb``) and the printed line say which phase
+raised it, and by how much.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -26,10 +31,14 @@ class PhaseClock:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}  # the process's peak resident memory when the phase last ended
 
     def add(self, name: str, seconds: float) -> None:
-        """Add ``seconds`` to phase ``name`` (made when new)."""
+        """Add ``seconds`` to phase ``name`` (made when new) and note the peak memory so far."""
         self.seconds[name] = self.seconds.get(name, 0.0) + max(float(seconds), 0.0)
+        peak = peak_memory_mb()
+        if peak is not None:
+            self.peak_mb[name] = peak
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -44,8 +53,46 @@ class PhaseClock:
         """``{phase: seconds}`` rounded to milliseconds, in order."""
         return {name: round(seconds, 3) for name, seconds in self.seconds.items()}
 
+    def peaks(self) -> dict[str, float]:
+        """``{phase: MB}``: the process's peak resident memory when each phase ended, in order (empty where the
+        system does not say)."""
+        return {name: round(mb, 1) for name, mb in self.peak_mb.items()}
 
-def phases_line(phases: Mapping[str, float]) -> str:
-    """``"time: read 1.2 s, infer 0.3 s, ... (of 12.0 s)"``: each phase's seconds and their sum."""
+
+def peak_memory_mb() -> float | None:
+    """The process's peak resident memory so far, in MB (2**20 bytes); None where the system does not say.
+
+    On Linux, /proc's VmHWM: getrusage's ru_maxrss there carries over the parent's peak at fork through exec,
+    so a command started by a large process would report that process's memory."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
+
+
+def raised_by(peaks: Mapping[str, float]) -> str | None:
+    """The phase that raised the peak memory to its highest: the first whose peak equals the last one's."""
+    if not peaks:
+        return None
+    top = max(peaks.values())
+    return next(name for name, mb in peaks.items() if mb >= top)
+
+
+def phases_line(phases: Mapping[str, float], peaks: Mapping[str, float] | None = None) -> str:
+    """``"time: read 1.2 s, infer 0.3 s, ... (of 12.0 s); peak memory 1,962 MB (in baselines)"``: each phase's
+    seconds and their sum, then the peak memory and the phase that reached it when ``peaks`` says."""
     parts = [f"{name} {seconds:.1f} s" for name, seconds in phases.items()]
-    return f"time: {', '.join(parts)} (of {sum(phases.values()):.1f} s)"
+    line = f"time: {', '.join(parts)} (of {sum(phases.values()):.1f} s)"
+    phase = raised_by(peaks or {})
+    if phase is not None:
+        line += f"; peak memory {max((peaks or {}).values()):,.0f} MB (in {phase})"
+    return line

@@ -60,6 +60,7 @@ class TrainOutcome:
     run_id: str | None = None  # the MLflow run, when tracked
     replaced: bool = False  # a model was at ``out`` before and was replaced
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase, the writing included (phases.py)
+    peak_memory_mb: dict[str, float] = field(default_factory=dict)  # the process's peak when each phase ended
 
 
 def split_rows(
@@ -94,7 +95,7 @@ def split_rows(
 
 
 def run_train(
-    table: pa.Table,
+    table: pa.Table | list[pa.Table],
     model: Model,
     *,
     out: str | Path | None,
@@ -118,7 +119,9 @@ def run_train(
     """Train ``model`` on ``table`` with a held-out test part, compare with the baselines, save.
 
     Args:
-        table: all labelled rows (Arrow table from needmap.read).
+        table: all labelled rows (Arrow table from needmap.read), or a list holding that one table, which the run
+            empties: a caller that keeps no other reference (the command line) lets the whole table's memory go
+            once it is split into its training and test parts.
         model: an unfitted Model carrying the options.
         out: the model directory to write (None: do not save).
         test_size: share of rows held out for the test metrics (0 < test_size < 1).
@@ -172,6 +175,8 @@ def run_train(
     checkpoints are refused there.
     """
     arguments = dict(locals())
+    given_rows = arguments.pop("table")
+    rows = given_rows if isinstance(given_rows, list) else [given_rows]  # emptied by _train_with
     ranks = distributed.current()
     if ranks is not None:
         _check_distributed(model, cv, ranks)
@@ -181,7 +186,7 @@ def run_train(
     checkpointing = _checkpointing(model, out)
     try:
         with model_path_lock(Path(out)) if out is not None else contextlib.nullcontext():
-            return _train_with(checkpointing=checkpointing, **arguments)
+            return _train_with(rows, checkpointing=checkpointing, **arguments)
     finally:
         model.options.update(given)  # the model keeps the options it was given
 
@@ -215,7 +220,7 @@ def _checkpointing(model: Model, out: str | Path | None) -> dict[str, Any]:
 
 
 def _train_with(
-    table: pa.Table,
+    rows: list[pa.Table],
     model: Model,
     *,
     checkpointing: Mapping[str, Any],
@@ -237,7 +242,10 @@ def _train_with(
     phases: Mapping[str, float] | None,
     select: str,
 ) -> TrainOutcome:
-    """The body of :func:`run_train`; ``checkpointing``: the final fit's checkpoint options."""
+    """The body of :func:`run_train`; ``rows``: a list holding the table, taken out here, so that once it is split
+    into its training and test parts nothing holds the whole table (unless the caller does); ``checkpointing``:
+    the final fit's checkpoint options."""
+    table = rows.pop()
     # before any training: a path that holds anything but a model is refused, not found out after minutes
     replaced = model_destination(out) if out is not None else False
     if calibrate not in CALIBRATION_METHODS:
@@ -298,6 +306,9 @@ def _train_with(
         by_cutoff = cutoff_split(table) if split == CUTOFF else None
         notes.extend(split_notes(table, asked, split, by_cutoff))
         train_table, test_table = take_rows(table, pa.array(train_idx)), take_rows(table, pa.array(test_idx))
+    source, rows_in_table = source_of(table), table.num_rows
+    description = _test_description(table, test_size, split, seed, time_column)
+    del table  # split: the parts hold the rows from here, and the whole table's memory is free for the fit
     cv_result = None
     if cv is not None:
         with clock.phase("cross-validation"):
@@ -322,7 +333,7 @@ def _train_with(
     metrics: dict[str, Any] = dict(fitted.metrics_)
     metrics["split"] = {"method": split, "test_size": test_size, "seed": seed, "time_column": time_column}
     if by_cutoff is not None:  # the test share is that of the latest cutoff; the rows left out are counted
-        metrics["split"].update(by_cutoff.describe(), test_size=len(test_idx) / table.num_rows)
+        metrics["split"].update(by_cutoff.describe(), test_size=len(test_idx) / rows_in_table)
     notes.extend(validation_notes(fitted.report_))
     if cv_result is not None:
         metrics["cv"] = cv_summary(cv_result)
@@ -344,7 +355,7 @@ def _train_with(
         test_table,
         x_test,
         bases,
-        description=_test_description(table, test_size, split, seed, time_column),
+        description=description,
         seed=seed,
         contact_cost=contact_cost,
         conversion_value=conversion_value,
@@ -359,14 +370,15 @@ def _train_with(
     profiled = [c for c in [*fitted.schema_.features, *target_names(fitted.schema_)] if c in train_table.column_names]
     with clock.phase("profile"):
         fitted.extras_["profile.json"] = profile_table(
-            train_table.select(profiled), fitted.schema_, source=f"training rows of {source_of(table) or 'the table'}"
+            train_table.select(profiled), fitted.schema_, source=f"training rows of {source or 'the table'}"
         )
     fitted.extras_.update(extras or {})
     metrics["phases"] = clock.as_dict()  # all but the writing, which ends after metrics.json is written
+    metrics["peak_memory_mb"] = clock.peaks()
     fitted.metrics_ = metrics
     fitted.report_.update(report)
     fitted.report_["test_rows"] = len(test_idx)
-    fitted.report_["source"] = source_of(table)
+    fitted.report_["source"] = source
     with clock.phase("write"):
         path = fitted.save(out) if out is not None else None
     if ranks is not None:  # the others end once the model directory is in place
@@ -382,6 +394,7 @@ def _train_with(
         run_id=run_id,
         replaced=replaced,
         phases=clock.as_dict(),
+        peak_memory_mb=clock.peaks(),
     )
 
 

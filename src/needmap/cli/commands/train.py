@@ -139,17 +139,19 @@ def train(
         model, given, file_model=file_model, params={**file_params, **params_from(param)}, skip=(RunOptions,)
     )
     read_started = time.perf_counter()
-    table = _read_database(data, query, reading) if from_database else read_table(data, delimiter, encoding, reading)
+    # In a list that run_train empties: nothing here keeps a reference, so the whole table's memory is freed once
+    # it is split into its training and test parts.
+    rows = [_read_database(data, query, reading) if from_database else read_table(data, delimiter, encoding, reading)]
     phases = {"read": time.perf_counter() - read_started}
     ranks = distributed.init_from_env()  # None in one process; a rank of the group torchrun started
     try:
-        outcome = run_train(table, estimator, out=out, phases=phases, **given[RunOptions])
+        outcome = run_train(rows, estimator, out=out, phases=phases, **given[RunOptions])
     finally:
         distributed.shutdown()
     if ranks is not None and not ranks.is_main:  # rank 0 reports and writes
         return
     print_outcome(outcome, started)
-    out_console.print(phases_line(outcome.phases), markup=False, highlight=False)
+    out_console.print(phases_line(outcome.phases, outcome.peak_memory_mb), markup=False, highlight=False)
     inside = ", ".join(["metrics.json", "card.md", *sorted(outcome.model.extras_)])
     replaced = " (replaced the model that was there)" if outcome.replaced else ""
     out_console.print(f"model saved to [bold]{escape(str(outcome.out))}[/] ({escape(inside)} inside){replaced}")
