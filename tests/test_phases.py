@@ -92,3 +92,27 @@ def test_needmap_train_prints_where_its_time_went(tmp_path: Path) -> None:
     assert "time: read " in shown and ", write " in shown and "; peak memory " in shown
     saved = json.loads((tmp_path / "m" / "metrics.json").read_text())["phases"]
     assert list(saved) == TRAIN_PHASES and saved["read"] > 0
+
+
+@pytest.mark.parametrize(
+    ("training", "speedup", "noted"),
+    [
+        ({"device": "cpu", "precision": "fp32", "wall_time_s": 60.0}, 6.6, True),
+        ({"device": "cpu", "precision": "fp32", "wall_time_s": 60.0}, 1.5, False),  # not worth a switch
+        ({"device": "cpu", "precision": "fp32", "wall_time_s": 60.0}, None, False),  # no native bfloat16
+        ({"device": "cpu", "precision": "fp32", "wall_time_s": 3.0}, 6.6, False),  # too short to matter
+        ({"device": "cpu", "precision": "bf16", "wall_time_s": 60.0}, 6.6, False),
+        ({"device": "cuda:0", "precision": "fp32", "wall_time_s": 60.0}, 6.6, False),
+    ],
+)
+def test_a_long_float32_training_hears_of_a_much_faster_bfloat16(
+    monkeypatch: pytest.MonkeyPatch, training: dict, speedup: float | None, noted: bool
+) -> None:
+    from needmap.runtime import onednn
+    from needmap.workflows.train import bf16_note
+
+    monkeypatch.setattr(onednn, "bf16_speedup", lambda: speedup)
+    note = bf16_note(training)
+    assert (note is not None) is noted
+    if noted:
+        assert note is not None and "6.6x as fast" in note and "--precision bf16" in note

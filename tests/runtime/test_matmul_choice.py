@@ -104,3 +104,38 @@ def test_the_real_products_are_timed_on_both_kernels(cache: Path) -> None:
 
 def test_kernels_every() -> None:
     assert Kernels.every(True, "x").name == "onednn" and Kernels.every(False, "x").name == "torch"
+
+
+def test_bf16_speedup_is_measured_once_and_kept_beside_the_kernels(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import needmap.runtime.precision as precision
+
+    monkeypatch.setattr(matmul_choice, "time_products", lambda op: _timings(0.5, 0.5, 0.5))
+    measured_kernels(None)
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: True)
+    calls: list[int] = []
+
+    def fake(op: object) -> list[float]:
+        calls.append(1)
+        return [0.012, 0.002]
+
+    monkeypatch.setattr(matmul_choice, "time_bf16", fake)
+    assert matmul_choice.bf16_speedup(None) == pytest.approx(6.0)
+    assert matmul_choice.bf16_speedup(None) == pytest.approx(6.0) and calls == [1]  # remembered
+    entry = json.loads(cache.read_text())[machine_key()]
+    assert entry["bf16"] == [0.012, 0.002] and entry["forward"] == [0.01, 0.005]  # the kernels' timings kept
+    assert measured_kernels(None).why.startswith("onednn (measured earlier")
+
+
+def test_no_bf16_speedup_without_native_bfloat16(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import needmap.runtime.precision as precision
+
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(matmul_choice, "time_bf16", lambda op: pytest.fail("measured on a CPU without bfloat16"))
+    assert matmul_choice.bf16_speedup(None) is None and not cache.exists()
+
+
+def test_the_real_bf16_product_is_timed() -> None:
+    fp32, bf16 = matmul_choice.time_bf16(onednn._linear_op())
+    assert 0 < fp32 < 5 and 0 < bf16 < 5

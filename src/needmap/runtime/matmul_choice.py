@@ -148,34 +148,39 @@ def choose(timings: dict[str, list[float]], source: str) -> Kernels:
     return Kernels(**on, why=f"{Kernels(**on, why='').name} ({source}; oneDNN's speed over MKL's: {speeds})")
 
 
-def _read_cache(path: Path, key: str) -> dict[str, list[float]] | None:
-    """The remembered timings for ``key``, or None (no file, no entry, or a file that cannot be read)."""
+def _read_entry(path: Path, key: str) -> dict[str, Any]:
+    """The remembered measurements for ``key`` (``{name: [seconds, seconds]}``), or {} (no file, no entry, or a
+    file that cannot be read: logged)."""
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
         entry = entries.get(key) if isinstance(entries, dict) else None
-        if entry is None:
-            return None
-        timings = {p: [float(entry[p][0]), float(entry[p][1])] for p in PRODUCTS}
-        if all(t > 0 for pair in timings.values() for t in pair):
-            return timings
+        return dict(entry) if isinstance(entry, dict) else {}
     except FileNotFoundError:
-        return None
-    except (OSError, ValueError, TypeError, KeyError, IndexError) as err:
+        return {}
+    except (OSError, ValueError) as err:
         logger.info("the kernel measurements in %s cannot be read (%s); measuring again", path, err)
+        return {}
+
+
+def _pair(entry: dict[str, Any], name: str) -> list[float] | None:
+    """``entry[name]`` as two positive seconds, or None (absent or not such a pair)."""
+    try:
+        pair = [float(entry[name][0]), float(entry[name][1])]
+    except (KeyError, IndexError, TypeError, ValueError):
         return None
-    logger.info("the kernel measurements in %s hold a time that is not positive; measuring again", path)
-    return None
+    return pair if len(entry[name]) == 2 and all(t > 0 for t in pair) else None
 
 
-def _write_cache(path: Path, key: str, timings: dict[str, list[float]]) -> None:
-    """Add ``key``'s timings to the file, written whole (a temporary file renamed over it); logged on failure."""
+def _write_entry(path: Path, key: str, entry: dict[str, Any]) -> None:
+    """Store ``key``'s measurements in the file, written whole (a temporary file renamed over it); logged on
+    failure."""
     try:
         try:
             entries = json.loads(path.read_text(encoding="utf-8"))
             entries = entries if isinstance(entries, dict) else {}
         except (OSError, ValueError):
             entries = {}
-        entries[key] = timings
+        entries[key] = entry
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         temporary.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -188,9 +193,50 @@ def measured_kernels(op: Any) -> Kernels:
     """The kernels this machine's measurements choose: remembered ones where the cache has this machine's
     key, else measured now (and remembered)."""
     path, key = cache_path(), machine_key()
-    remembered = _read_cache(path, key)
-    if remembered is not None:
-        return choose(remembered, f"measured earlier, {path}")
+    entry = _read_entry(path, key)
+    remembered = {p: _pair(entry, p) for p in PRODUCTS}
+    if all(pair is not None for pair in remembered.values()):
+        return choose({p: pair for p, pair in remembered.items() if pair is not None}, f"measured earlier, {path}")
     timings = time_products(op)
-    _write_cache(path, key, timings)
+    _write_entry(path, key, {**entry, **timings})
     return choose(timings, "measured now")
+
+
+def time_bf16(op: Any) -> list[float]:
+    """The best seconds of the probe's forward product in float32 (the faster of torch's default and oneDNN,
+    ``op``, when given) and in bfloat16 (torch's): ``[float32_s, bfloat16_s]``."""
+    rows, n_in, n_out = PROBE_SHAPE
+    gen = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(rows, n_in, generator=gen), torch.randn(n_out, n_in, generator=gen), torch.zeros(n_out)
+    xb, wb, bb = x.bfloat16(), w.bfloat16(), b.bfloat16()
+    calls = [lambda: torch.nn.functional.linear(x, w, b), lambda: torch.nn.functional.linear(xb, wb, bb)]
+    if op is not None:
+        calls.append(lambda: op(x, w, b, "none", [], ""))
+    best = [float("inf")] * len(calls)
+    for call in calls:
+        call()
+    for _ in range(REPEATS):
+        for i, call in enumerate(calls):
+            start = time.perf_counter()
+            call()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return [min(best[0], *best[2:]), best[1]]
+
+
+def bf16_speedup(op: Any) -> float | None:
+    """How many times as fast this CPU makes the probe's forward product in bfloat16 as in float32 (its faster
+    float32 kernel), measured once per machine and remembered beside the kernel choice; None on a CPU without
+    native bfloat16 arithmetic (:func:`needmap.runtime.precision.cpu_has_bf16`), where ``precision='bf16'`` is
+    refused anyway. Training never switches precision by itself: bfloat16 changes the arithmetic, so this only
+    tells a user what ``precision='bf16'`` would buy here."""
+    from needmap.runtime.precision import cpu_has_bf16
+
+    if not cpu_has_bf16():
+        return None
+    path, key = cache_path(), machine_key()
+    entry = _read_entry(path, key)
+    pair = _pair(entry, "bf16")
+    if pair is None:
+        pair = time_bf16(op)
+        _write_entry(path, key, {**entry, "bf16": pair})
+    return pair[0] / pair[1]

@@ -36,6 +36,7 @@ from torch import nn
 
 from needmap.errors import ConfigError
 from needmap.runtime.matmul_choice import Kernels, measured_kernels
+from needmap.runtime.matmul_choice import bf16_speedup as measured_bf16_speedup
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,12 @@ def cpu_kernels() -> Kernels:
             hint=f"Unset {ENV_VAR} to let needmap choose.",
         )
     return _resolve(setting, platform.machine())
+
+
+def bf16_speedup() -> float | None:
+    """How many times as fast bfloat16 products run here as float32 ones (its faster kernel), measured once per
+    machine; None without native bfloat16 (:func:`needmap.runtime.matmul_choice.bf16_speedup`)."""
+    return measured_bf16_speedup(_linear_op())
 
 
 def cpu_matmul() -> tuple[bool, str]:

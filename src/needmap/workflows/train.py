@@ -335,6 +335,9 @@ def _train_with(
     if by_cutoff is not None:  # the test share is that of the latest cutoff; the rows left out are counted
         metrics["split"].update(by_cutoff.describe(), test_size=len(test_idx) / rows_in_table)
     notes.extend(validation_notes(fitted.report_))
+    hint = bf16_note(metrics.get("training") or {})
+    if hint is not None:
+        notes.append(hint)
     if cv_result is not None:
         metrics["cv"] = cv_summary(cv_result)
     with clock.phase("baselines"):
@@ -395,6 +398,32 @@ def _train_with(
         replaced=replaced,
         phases=clock.as_dict(),
         peak_memory_mb=clock.peaks(),
+    )
+
+
+#: A float32 training on the CPU that took at least this many seconds, on a CPU whose bfloat16 products run at
+#: least :data:`BF16_NOTE_SPEEDUP` times as fast, gets a note saying so (:func:`bf16_note`).
+BF16_NOTE_SECONDS = 10.0
+BF16_NOTE_SPEEDUP = 2.0
+
+
+def bf16_note(training: Mapping[str, Any]) -> str | None:
+    """A note for a float32 training on the CPU long enough to matter, where this CPU's bfloat16 products were
+    measured much faster than its float32 ones (AMX, AVX512-BF16: :func:`needmap.runtime.matmul_choice.bf16_speedup`,
+    measured once per machine); None otherwise. needmap never switches to bfloat16 by itself: it changes the
+    arithmetic, so the user decides."""
+    if training.get("device") != "cpu" or training.get("precision") != "fp32":
+        return None
+    if float(training.get("wall_time_s") or 0.0) < BF16_NOTE_SECONDS:
+        return None
+    from needmap.runtime.onednn import bf16_speedup
+
+    speedup = bf16_speedup()
+    if speedup is None or speedup < BF16_NOTE_SPEEDUP:
+        return None
+    return (
+        f"this CPU multiplies bfloat16 matrices {speedup:.1f}x as fast as float32 ones (measured): precision bf16 "
+        "(--precision bf16) would train this network faster, in mixed precision; compare the two runs' test metrics."
     )
 
 
