@@ -183,3 +183,45 @@ def test_lightgbm_reads_float32_where_exact_and_fits_the_same_trees(monkeypatch:
     big = FeatureBatch(x.numeric, np.where(x.categorical == 1, (1 << 24) + 1, x.categorical))
     design = bl._tree_design(big)
     assert design.dtype == np.float64 and design[:, x.numeric.shape[1] :].max() == (1 << 24) + 1
+
+
+def test_many_more_rows_build_the_linear_design_a_part_at_a_time(
+    many_rows: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above SGD_WHOLE_ROWS each pass builds the design a part at a time (never whole), and the model is as good
+    as the one fitted on the whole design."""
+    x, y = _rows(6_000, seed=5)
+    xv, yv = _rows(3_000, seed=6)
+    xt, yt = _rows(4_000, seed=7)
+    whole = fit_baseline(x, y, "binary", CARDS, seed=0, x_valid=xv, y_valid=yv)
+    monkeypatch.setattr(bl, "SGD_WHOLE_ROWS", 2_500)
+    monkeypatch.setattr(bl, "SGD_PART_ROWS", 1_000)
+    monkeypatch.setattr(linear_sgd, "SGD_PART_ROWS", 1_000)
+    built: list[int] = []
+    real = bl._design
+
+    def counted(batch: FeatureBatch, *args: object) -> object:
+        built.append(len(batch))
+        return real(batch, *args)
+
+    monkeypatch.setattr(bl, "_design", counted)
+    parts = fit_baseline(x, y, "binary", CARDS, seed=0, x_valid=xv, y_valid=yv)
+    assert built and max(built) <= 1_000 and sum(built) >= 6_000 + 3_000  # every row, in parts, each pass
+    assert parts.fit["design_part_rows"] == 1_000 and parts.fit["solver"] == "averaged SGD"
+    assert parts.estimator.coef_.shape == whole.estimator.coef_.shape
+    assert np.corrcoef(parts.estimator.coef_.ravel(), whole.estimator.coef_.ravel())[0, 1] > 0.95  # the same model
+    auc_whole, auc_parts = roc_auc_score(yt, whole.predict(xt)), roc_auc_score(yt, parts.predict(xt))
+    assert auc_parts > auc_whole - 0.01
+    saved = load_baselines(json.loads(json.dumps(bl.baselines_document([parts]))))[0]
+    np.testing.assert_array_equal(saved.predict(xt), parts.predict(xt))
+
+
+@pytest.mark.parametrize("name", [LOGISTIC, LIGHTGBM])
+def test_many_rows_are_scored_a_part_at_a_time_with_the_same_scores(
+    name: str, many_rows: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x, y = _rows(3_000, seed=8)
+    fitted = (fit_baseline if name == LOGISTIC else fit_lightgbm)(x, y, "binary", CARDS, seed=0)
+    whole = fitted.predict(x)
+    monkeypatch.setattr(bl, "PREDICT_PART_ROWS", 700)
+    np.testing.assert_array_equal(fitted.predict(x), whole)

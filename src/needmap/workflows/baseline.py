@@ -27,7 +27,7 @@ from needmap.errors import ArtifactError
 from needmap.preprocessing.batch import FeatureBatch
 from needmap.runtime.device import usable_cores
 from needmap.workflows.baselines_text import lightgbm_text_problem
-from needmap.workflows.linear_sgd import SGD_MIN_ROWS, fit_logistic_sgd
+from needmap.workflows.linear_sgd import SGD_MIN_ROWS, SGD_PART_ROWS, SGD_WHOLE_ROWS, RowDesign, fit_logistic_sgd
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -111,8 +111,19 @@ def _design(x: FeatureBatch, cardinalities: list[int], list_cardinalities: Seque
     return sp.hstack([fixed, *blocks], format="csr") if blocks else fixed
 
 
+#: Rows a baseline scores at a time (:meth:`Baseline.predict`): their design, not the whole one, is in memory.
+PREDICT_PART_ROWS = 1 << 19
 #: Ids below this are exact in float32 (its 24-bit significand): LightGBM's design holds them as float32.
 FLOAT32_IDS = 1 << 24
+
+
+def _sgd_design(x: FeatureBatch, cardinalities: list[int], list_cardinalities: Sequence[int]) -> Any:
+    """:func:`_design` of ``x`` whole, or on more than :data:`SGD_WHOLE_ROWS` rows a
+    :class:`~needmap.workflows.linear_sgd.RowDesign` that builds it a part at a time."""
+    if len(x) <= SGD_WHOLE_ROWS:
+        return _design(x, cardinalities, list_cardinalities)
+    width = x.numeric.shape[1] + int(sum(cardinalities)) + int(sum(list_cardinalities))
+    return RowDesign(len(x), width, lambda rows: _design(x.take(rows), cardinalities, list_cardinalities))
 
 
 def _tree_design(x: FeatureBatch, list_cardinalities: Sequence[int] = ()) -> np.ndarray | sp.csr_matrix:
@@ -173,7 +184,12 @@ class Baseline:
         """P(positive) ``[n]``, class probabilities ``[n, K]`` or predictions ``[n]``, like Model.
 
         LightGBM scores through its Booster (up to its best round), the same numbers as the fitted
-        estimator's ``predict_proba`` / ``predict``."""
+        estimator's ``predict_proba`` / ``predict``. More than :data:`PREDICT_PART_ROWS` rows are scored a part at
+        a time, so that their design is never whole in memory."""
+        if len(x) > PREDICT_PART_ROWS:
+            parts = [self.predict(x.take(np.arange(s, min(s + PREDICT_PART_ROWS, len(x))))) for s in
+                     range(0, len(x), PREDICT_PART_ROWS)]  # fmt: skip
+            return np.concatenate(parts)
         design = self._inputs(x)
         if self.name == LIGHTGBM:
             return np.asarray(self._booster().predict(design), dtype=np.float64)
@@ -401,15 +417,16 @@ def fit_baseline(
     from sklearn.linear_model import LogisticRegression, Ridge
 
     lists = [int(c) for c in list_cardinalities]
-    design = _design(x, cardinalities, lists)
-    if task == "regression":
-        return Baseline(RIDGE, Ridge(alpha=1.0).fit(design, y), task, cardinalities, lists, fit={"rows": len(x)})
     if task == "binary" and len(x) >= SGD_MIN_ROWS:
         valid = None
         if x_valid is not None and y_valid is not None and len(x_valid):
-            valid = (_design(x_valid, cardinalities, lists), y_valid)
-        estimator, fit = fit_logistic_sgd(design, y, seed=seed, valid=valid)
-        return Baseline(LOGISTIC, estimator, task, cardinalities, lists, fit={**fit, "rows": len(x)})
+            valid = (_sgd_design(x_valid, cardinalities, lists), y_valid)
+        estimator, fit = fit_logistic_sgd(_sgd_design(x, cardinalities, lists), y, seed=seed, valid=valid)
+        parts = {"design_part_rows": SGD_PART_ROWS} if len(x) > SGD_WHOLE_ROWS else {}
+        return Baseline(LOGISTIC, estimator, task, cardinalities, lists, fit={**fit, "rows": len(x), **parts})
+    design = _design(x, cardinalities, lists)
+    if task == "regression":
+        return Baseline(RIDGE, Ridge(alpha=1.0).fit(design, y), task, cardinalities, lists, fit={"rows": len(x)})
     estimator = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
     estimator.fit(design, y)
     fit = {"solver": "L-BFGS", "C": 1.0, "iterations": int(np.max(estimator.n_iter_)), "rows": len(x)}
