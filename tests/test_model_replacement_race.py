@@ -61,7 +61,11 @@ def test_a_model_saved_over_again_and_again_always_loads_whole(tmp_path: Path, h
             time.sleep(0.01)
         failures: list[str] = []
         seen: set[int] = set()
-        for _ in range(600):
+        loads = 0
+        # At least 600 loads, and on until the writer has replaced the model several times while it was read
+        # (a slow machine saves fewer versions in 600 loads).
+        while loads < 600 or (len(seen) <= 5 and time.monotonic() < deadline + 60):
+            loads += 1
             try:
                 contents = load_artifact(target)
             except Exception as err:
@@ -84,7 +88,7 @@ def test_a_model_saved_over_again_and_again_always_loads_whole(tmp_path: Path, h
         stop.touch()
         saved, _ = writer.communicate(timeout=60)
     assert writer.returncode == 0
-    assert failures == [], f"{len(failures)} of 600 loads failed, e.g. {failures[:3]}"
-    assert len(seen) > 5 and int(saved) > 20, (seen, saved)  # the model was replaced while it was read
+    assert failures == [], f"{len(failures)} of {loads} loads failed, e.g. {failures[:3]}"
+    assert len(seen) > 5 and int(saved) >= max(seen), (seen, saved)  # the model was replaced while it was read
     assert torch.equal(load_artifact(target).state_dict["w"], torch.full((64, 64), float(saved)))
     assert sorted(p.name for p in target.parent.iterdir()) == ["m"]  # nothing left beside it
