@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 SOURCE_KEY = b"needmap.source"
@@ -42,11 +43,38 @@ def first_row_of(table: pa.Table) -> int | None:
 
 def take_rows(table: pa.Table, indices: Any) -> pa.Table:
     """The rows of ``table`` at ``indices``, with the source kept and the row numbering marked
-    unknown: an error about a row of a split part then names the file and column but no wrong row."""
-    part = table.take(indices)
+    unknown: an error about a row of a split part then names the file and column but no wrong row.
+
+    Positions in increasing order (the parts of a split) are kept by a filter, which gives the same rows
+    as Arrow's ``take`` and copies text columns several times faster (:func:`_increasing_mask`)."""
+    mask = _increasing_mask(indices, table.num_rows)
+    part = table.take(indices) if mask is None else table.filter(mask)
     meta = dict(part.schema.metadata or {})
     meta[FIRST_ROW_KEY] = UNKNOWN_ROWS
     return part.replace_schema_metadata(meta)
+
+
+def _increasing_mask(indices: Any, n: int) -> pa.Array | None:
+    """A boolean mask of ``n`` rows true at ``indices`` when they are integer positions in strictly increasing
+    order within ``0..n-1`` (then filtering by it is taking them); None otherwise."""
+    if isinstance(indices, pa.ChunkedArray):
+        indices = indices.combine_chunks()
+    if isinstance(indices, pa.Array):
+        if not pa.types.is_integer(indices.type) or indices.null_count:
+            return None
+        indices = indices.to_numpy(zero_copy_only=False)
+    positions = np.asarray(indices)
+    if positions.ndim != 1 or positions.dtype.kind not in "iu" or len(positions) == 0:
+        return None
+    if (
+        positions[0] < 0
+        or positions[-1] >= n
+        or (len(positions) > 1 and not bool(np.all(positions[1:] > positions[:-1])))
+    ):
+        return None
+    mask = np.zeros(n, dtype=bool)
+    mask[positions] = True
+    return pa.array(mask)
 
 
 def with_source(table: pa.Table, source: str, first_row: int | None) -> pa.Table:
