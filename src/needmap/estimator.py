@@ -57,6 +57,7 @@ from needmap.models.registry import architecture_options, available_models, buil
 from needmap.predictor import (  # noqa: F401
     EVENTS_FILE,
     NOT_FITTED,
+    VALIDATION_SCORES,
     Predictor,
     info_document,
     load,
@@ -429,10 +430,14 @@ class Model:
         # the population reasons compare a customer with, and the reference row of attributions
         fitted_rows = table if rows is None else rows.sample(POPULATION_SAMPLE_ROWS)
         predictor.extras_[POPULATION_FILE] = Population.of(fitted_rows, preprocessor, seed=config.seed).to_dict()
+        valid_metrics, valid_scores = (
+            self._calibrate(predictor, x_valid, y_valid) if x_valid is not None else (None, None)
+        )
         if keep_encoded_rows and isinstance(x_train, FeatureBatch) and prepared.fit_rows is not None:
-            predictor.encoded_fit_rows_ = {"train": x_train, "validation": x_valid}
+            # with the network's scores of the validation rows, so that choosing the scorer does not score them again
+            predictor.encoded_fit_rows_ = {"train": x_train, "validation": x_valid, VALIDATION_SCORES: valid_scores}
         predictor.metrics_ = {
-            "validation": self._calibrate(predictor, x_valid, y_valid) if x_valid is not None else None,
+            "validation": valid_metrics,
             "training": {
                 "wall_time_s": result.wall_time_s,
                 "train_time_s": result.train_time_s,
@@ -469,26 +474,28 @@ class Model:
                 "(validation=0); expected a validation share such as validation=0.1 or a validation table."
             )
 
-    def _calibrate(self, predictor: Predictor, x_valid: Any, y_valid: np.ndarray) -> dict[str, Any]:
-        """The validation metrics; with ``calibrate``, fit the predictor's calibrator on the validation rows
-        first.
+    def _calibrate(self, predictor: Predictor, x_valid: Any, y_valid: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+        """The validation metrics and the network's scores of the validation rows
+        (:meth:`~needmap.predictor.Predictor.network_score`'s, the rows scored once); with ``calibrate``, the
+        predictor's calibrator is fitted on the validation rows first and the scores are calibrated.
 
         The calibrated model's metrics come with the network's own calibration error and log loss
         (``ece_uncalibrated``, ``logloss_uncalibrated``); the calibrator is kept in ``calibrator_`` and
         in ``extras_["calibration.json"]``.
         """
+        scores = predictor.network_score(x_valid)  # no calibrator yet: the network's own
         if self.calibrate is None:
-            return predictor.evaluate_batch(x_valid, y_valid)
+            return predictor.evaluate_scores(scores, y_valid), scores
         from needmap.calibration import Calibrator
 
-        raw = predictor.score(x_valid)  # the network's probabilities [n]: no calibrator yet
-        predictor.calibrator_ = Calibrator(self.calibrate).fit(raw, y_valid)
+        predictor.calibrator_ = Calibrator(self.calibrate).fit(scores, y_valid)
         predictor.extras_["calibration.json"] = predictor.calibrator_.to_dict()
-        uncalibrated = task_metrics("binary", y_valid, raw)
-        metrics = task_metrics("binary", y_valid, predictor.calibrator_.transform(raw))
+        calibrated = predictor.calibrator_.transform(scores)
+        uncalibrated = task_metrics("binary", y_valid, scores)
+        metrics = task_metrics("binary", y_valid, calibrated)
         metrics["ece_uncalibrated"] = uncalibrated["ece"]
         metrics["logloss_uncalibrated"] = uncalibrated["logloss"]
-        return metrics
+        return metrics, calibrated
 
     # -- using the fitted model ------------------------------------------------------------------
     def _fitted(self) -> Predictor:

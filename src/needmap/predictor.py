@@ -58,6 +58,8 @@ from needmap.workflows.selection import SELECTION_FILE, Choice, combine, load_se
 NOT_FITTED = "this model is not fitted yet; call fit() first or needmap.load() a saved model."
 #: The model file holding how the inputs were built from an event log (a FeatureTableInfo as JSON).
 EVENTS_FILE = "events.json"
+#: The key of ``Predictor.encoded_fit_rows_`` that holds the network's scores of the validation rows.
+VALIDATION_SCORES = "validation_network_scores"
 
 
 def info_document(info: FeatureTableInfo) -> dict[str, Any]:
@@ -157,7 +159,8 @@ class Predictor:
         self.result_ = result
         self.fit_rows_ = fit_rows
         # The fit's encoded training and validation rows ({"train": FeatureBatch, "validation": FeatureBatch or
-        # None}), held only until the training workflow has fitted the baselines on them; never saved.
+        # None}, and the network's scores of the validation rows under VALIDATION_SCORES), held only until the
+        # training workflow has fitted the baselines on them and chosen the scorer; never saved.
         self.encoded_fit_rows_: dict[str, Any] | None = None
         self.selection_: list[Choice] | None = selection
         self._baselines: tuple[Any, list[Baseline]] | None = None
@@ -242,14 +245,22 @@ class Predictor:
     def evaluate_batch(self, x: Any, y: np.ndarray) -> dict[str, Any]:
         """Metrics of the outputs on encoded rows ``x`` against encoded targets ``y``
         (``preprocessor_.encode_target``), each target's over the rows that have it (:func:`by_target`)."""
+        return self.evaluate_scores(self.score(x), y)
+
+    def evaluate_scores(self, scores: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        """:meth:`evaluate_batch` of outputs already computed (``scores``: :meth:`score`'s layout) against encoded
+        targets ``y``."""
         targets = np.asarray(y).reshape(len(y), -1)
         per_head = {
             head.name: labelled_metrics(str(head.task), targets[:, t], part)
-            for t, (head, part) in enumerate(
-                zip(self.schema_.heads, head_columns(self.schema_, self.score(x)), strict=True)
-            )
+            for t, (head, part) in enumerate(zip(self.schema_.heads, head_columns(self.schema_, scores), strict=True))
         }
         return by_target(self.schema_, per_head)
+
+    def fit_validation_scores(self) -> np.ndarray | None:
+        """The network's scores of the fit's validation rows (:meth:`network_score`'s, calibrated with a
+        calibrator) while the fit's encoded rows are kept (``encoded_fit_rows_``); None otherwise."""
+        return None if self.encoded_fit_rows_ is None else self.encoded_fit_rows_.get(VALIDATION_SCORES)
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Scores as an array: P(positive) ``[n]`` (binary), class probabilities ``[n, K]``

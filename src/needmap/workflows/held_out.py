@@ -122,7 +122,8 @@ def choose_scorers(
     rows = take_rows(train_table, pa.array(valid))
     x_valid = fitted.fit_part(train_table, "validation")
     y_valid = np.asarray(fitted.preprocessor_.encode_target(rows)).reshape(len(valid), -1)
-    network = head_columns(schema, fitted.network_score(x_valid))
+    kept = fitted.fit_validation_scores()  # the fit scored these rows already
+    network = head_columns(schema, fitted.network_score(x_valid) if kept is None else kept)
     choices = []
     for t, head in enumerate(schema.heads):
         keep = ~np.isnan(y_valid[:, t].astype(np.float64))
