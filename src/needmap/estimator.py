@@ -431,7 +431,9 @@ class Model:
         fitted_rows = table if rows is None else rows.sample(POPULATION_SAMPLE_ROWS)
         predictor.extras_[POPULATION_FILE] = Population.of(fitted_rows, preprocessor, seed=config.seed).to_dict()
         valid_metrics, valid_scores = (
-            self._calibrate(predictor, x_valid, y_valid) if x_valid is not None else (None, None)
+            self._calibrate(predictor, x_valid, y_valid, trainer.validation_outputs)
+            if x_valid is not None
+            else (None, None)
         )
         if keep_encoded_rows and isinstance(x_train, FeatureBatch) and prepared.fit_rows is not None:
             # with the network's scores of the validation rows, so that choosing the scorer does not score them again
@@ -474,16 +476,22 @@ class Model:
                 "(validation=0); expected a validation share such as validation=0.1 or a validation table."
             )
 
-    def _calibrate(self, predictor: Predictor, x_valid: Any, y_valid: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+    def _calibrate(
+        self, predictor: Predictor, x_valid: Any, y_valid: np.ndarray, raw: torch.Tensor | None = None
+    ) -> tuple[dict[str, Any], np.ndarray]:
         """The validation metrics and the network's scores of the validation rows
-        (:meth:`~needmap.predictor.Predictor.network_score`'s, the rows scored once); with ``calibrate``, the
-        predictor's calibrator is fitted on the validation rows first and the scores are calibrated.
+        (:meth:`~needmap.predictor.Predictor.network_score`'s), from ``raw``, the network's outputs there that the
+        trainer kept (:attr:`~needmap.training.trainer.Trainer.validation_outputs`), else scored here; with
+        ``calibrate``, the predictor's calibrator is fitted on the validation rows first and the scores are
+        calibrated.
 
         The calibrated model's metrics come with the network's own calibration error and log loss
         (``ece_uncalibrated``, ``logloss_uncalibrated``); the calibrator is kept in ``calibrator_`` and
         in ``extras_["calibration.json"]``.
         """
-        scores = predictor.network_score(x_valid)  # no calibrator yet: the network's own
+        # no calibrator yet: the network's own scores; a single row takes the one-row path, which scores it anew
+        kept = raw is not None and len(x_valid) > 1 and predictor.onnx_ is None
+        scores = predictor.network_score_of_raw(raw) if kept else predictor.network_score(x_valid)
         if self.calibrate is None:
             return predictor.evaluate_scores(scores, y_valid), scores
         from needmap.calibration import Calibrator

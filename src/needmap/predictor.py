@@ -232,7 +232,16 @@ class Predictor:
     def network_score(self, x: Any) -> np.ndarray:
         """The network's outputs (calibrated with a calibrator) of rows already encoded, whatever scorer was
         chosen: :meth:`score`'s layout."""
-        raw = self._raw(x).astype(np.float64, copy=False)
+        return self.network_score_of_raw(self._raw(x))
+
+    def network_score_of_raw(self, raw: np.ndarray | torch.Tensor) -> np.ndarray:
+        """:meth:`network_score` from the network's raw outputs of the rows (``[n]`` or ``[n, K]``, as the
+        network gives them: a tensor, or the float64 array :func:`~needmap.training.predict.predict_raw` makes
+        of it), computed already."""
+        if isinstance(raw, torch.Tensor):
+            raw = raw.double().numpy()
+            raw = raw[:, 0] if raw.ndim == 2 and raw.shape[1] == 1 else raw
+        raw = np.asarray(raw).astype(np.float64, copy=False)
         heads, scaling = self.schema_.heads, self.target_scaling_
         parts = [
             head_kind(str(head.task)).scores(part.reshape(len(part), -1), scaling[t])

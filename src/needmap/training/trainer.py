@@ -115,6 +115,11 @@ class Trainer:
     ``class_weight`` has its positives' weight there instead, which its scores undo; None for the others); a
     network of one output also keeps its pair in its ``target_scaling`` buffer (saved with the weights),
     so that :func:`~needmap.training.predict.predict_raw` on the network alone returns target units.
+
+    After :meth:`fit`, ``validation_outputs`` holds the model's raw outputs ``[n, n_outputs]`` on the validation
+    rows from the validation pass of the epoch whose weights it keeps (those
+    :func:`~needmap.training.predict.forward_in_batches` gives again), so that they need not be computed twice;
+    None without validation rows, in a process that did not validate, or when that epoch ran before a resume.
     """
 
     def __init__(
@@ -128,6 +133,7 @@ class Trainer:
         self.model = model
         self.config = config if config is not None else TrainConfig()
         self.target_scaling: list[dict[str, float] | None] | None = None
+        self.validation_outputs: torch.Tensor | None = None
         self.task = task
         tasks = [task] if isinstance(task, str) else list(task)
         if names is None and isinstance(task, str):
@@ -320,6 +326,7 @@ class Trainer:
         )
         main = ranks is None or ranks.is_main
         best_state: dict[str, torch.Tensor] | None = None
+        self.validation_outputs = None
         since_best = 0
         rows = 0
         train_seconds = 0.0
@@ -374,8 +381,10 @@ class Trainer:
                     )
                 entry: dict[str, Any] = {"epoch": epoch, "loss": train_loss}
                 entry.update(heads.loss_entry([float(v) / n for v in head_totals]))
+                valid_out = None
                 if valid is not None and main:  # with several processes, rank 0 validates
-                    entry.update(heads.log_entry(heads.metrics(forward_in_batches(model, v_inputs), y_va)))
+                    valid_out = forward_in_batches(model, v_inputs)
+                    entry.update(heads.log_entry(heads.metrics(valid_out, y_va)))
                 entry["lr"] = lr
                 entry["seconds"] = time.perf_counter() - epoch_start
                 if ranks is not None:  # rank 0's entry on every rank: the same scores, the same decisions
@@ -393,6 +402,7 @@ class Trainer:
                     result.best_score, result.best_epoch, since_best = score, epoch, 0
                     if valid is not None:
                         best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                        self.validation_outputs = valid_out
                 else:
                     since_best += 1
                 optimizers.schedule(score)
