@@ -490,7 +490,7 @@ class Model:
         in ``extras_["calibration.json"]``.
         """
         # no calibrator yet: the network's own scores; a single row takes the one-row path, which scores it anew
-        kept = raw is not None and len(x_valid) > 1 and predictor.onnx_ is None
+        kept = raw is not None and len(x_valid) > 1
         scores = predictor.network_score_of_raw(raw) if kept else predictor.network_score(x_valid)
         if self.calibrate is None:
             return predictor.evaluate_scores(scores, y_valid), scores

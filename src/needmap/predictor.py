@@ -50,6 +50,7 @@ from needmap.schema import Schema
 from needmap.score_columns import head_columns, scores_notes, scores_table
 from needmap.training.heads import head_kind
 from needmap.training.one_row import OneRowForward
+from needmap.training.predict import outputs_array
 from needmap.training.target_heads import labelled_metrics
 from needmap.training.trainer import TrainConfig, predict_raw
 from needmap.workflows.baseline import BASELINES_FILE, Baseline, baselines_document, load_baselines
@@ -238,10 +239,7 @@ class Predictor:
         """:meth:`network_score` from the network's raw outputs of the rows (``[n]`` or ``[n, K]``, as the
         network gives them: a tensor, or the float64 array :func:`~needmap.training.predict.predict_raw` makes
         of it), computed already."""
-        if isinstance(raw, torch.Tensor):
-            raw = raw.double().numpy()
-            raw = raw[:, 0] if raw.ndim == 2 and raw.shape[1] == 1 else raw
-        raw = np.asarray(raw).astype(np.float64, copy=False)
+        raw = outputs_array(raw) if isinstance(raw, torch.Tensor) else np.asarray(raw).astype(np.float64, copy=False)
         heads, scaling = self.schema_.heads, self.target_scaling_
         parts = [
             head_kind(str(head.task)).scores(part.reshape(len(part), -1), scaling[t])

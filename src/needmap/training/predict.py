@@ -106,8 +106,13 @@ def predict_raw(
         model.check_batch(batch)
     inputs = to_inputs(batch)
     raw = forward(inputs) if forward is not None else forward_in_batches(model, inputs, batch_size)
-    out = raw.double() * std + mean
-    array = out.numpy()
+    return outputs_array(raw, mean, std)
+
+
+def outputs_array(raw: torch.Tensor, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+    """Model outputs ``[n, K]`` as :func:`predict_raw` returns them: float64, ``output * std + mean``, ``[n]``
+    for a model with one output."""
+    array = (raw.double() * std + mean).numpy()
     return array[:, 0] if array.shape[1] == 1 else array
 
 
