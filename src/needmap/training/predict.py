@@ -43,8 +43,8 @@ def to_inputs(batch: FeatureBatch, *, keep_int32: bool = False) -> Inputs:
 def forward_in_batches(model: nn.Module, inputs: Inputs, batch_size: int = PREDICT_BATCH) -> torch.Tensor:
     """Model outputs ``[n, n_outputs]`` (float32, the model's own units, on the CPU) in eval mode.
 
-    ``inputs`` must be on the model's device. Runs under ``torch.inference_mode`` in slices of
-    ``batch_size`` rows and puts the model back in the training mode it had.
+    ``inputs`` must be on the model's device; int32 ids are made int64 a slice at a time. Runs under
+    ``torch.inference_mode`` in slices of ``batch_size`` rows and puts the model back in the training mode it had.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size is {batch_size!r}; expected a positive integer.")
@@ -53,15 +53,24 @@ def forward_in_batches(model: nn.Module, inputs: Inputs, batch_size: int = PREDI
     was_training = model.training
     if was_training:  # eval() walks every submodule: skipped when the model is in eval mode already
         model.eval()
+    # The outputs go into one tensor allocated with the first slice's, not a list of small ones joined at the end:
+    # with freed memory kept in the heap, a small block left between each slice's freed temporaries keeps them
+    # from being reused, and the process grew with every row scored.
+    out = None
     try:
         with torch.inference_mode():
-            parts = [model(*inputs.slice(start, start + batch_size)) for start in range(0, inputs.rows, batch_size)]
+            for start in range(0, inputs.rows, batch_size):
+                part = model(*inputs.slice(start, start + batch_size).widened())
+                if out is None:
+                    out = torch.empty((inputs.rows, *part.shape[1:]), dtype=part.dtype, device=part.device)
+                out[start : start + len(part)] = part
+                del part
     finally:
         if was_training:
             model.train()
-    if not parts:
+    if out is None:
         return torch.empty((0, getattr(model, "n_outputs", 1)), dtype=torch.float32)
-    return torch.cat(parts).cpu()
+    return out.cpu()
 
 
 def _mean_std(model: nn.Module, task: str | None, target_scaling: Any) -> tuple[float, float]:
@@ -104,7 +113,7 @@ def predict_raw(
     mean, std = _mean_std(model, task, target_scaling)
     if isinstance(model, TabularModel):
         model.check_batch(batch)
-    inputs = to_inputs(batch)
+    inputs = to_inputs(batch, keep_int32=forward is None)  # int32 ids widened a slice at a time, not copied whole
     raw = forward(inputs) if forward is not None else forward_in_batches(model, inputs, batch_size)
     return outputs_array(raw, mean, std)
 
@@ -144,7 +153,7 @@ def predict_proba(
         )
     if isinstance(model, TabularModel):
         model.check_batch(batch)
-    logits = forward_in_batches(model, to_inputs(batch), batch_size)
+    logits = forward_in_batches(model, to_inputs(batch, keep_int32=True), batch_size)
     if independent:
         return torch.sigmoid(logits.double()).numpy()
     return probabilities_from_logits(logits)

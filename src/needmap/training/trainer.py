@@ -308,7 +308,7 @@ class Trainer:
                     yield inputs.take(index).widened(), target[index]
 
         if valid is not None:
-            v_inputs = to_inputs(valid).to(device)
+            v_inputs = to_inputs(valid, keep_int32=True).to(device)  # widened a slice at a time
         heads = self.heads
         heads.make_losses(y_tr, device)
         # The clock starts once the optimizer exists: the first optimizer of a process imports much of

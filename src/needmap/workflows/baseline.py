@@ -112,7 +112,7 @@ def _design(x: FeatureBatch, cardinalities: list[int], list_cardinalities: Seque
 
 
 #: Rows a baseline scores at a time (:meth:`Baseline.predict`): their design, not the whole one, is in memory.
-PREDICT_PART_ROWS = 1 << 19
+PREDICT_PART_ROWS = 1 << 17
 #: Ids below this are exact in float32 (its 24-bit significand): LightGBM's design holds them as float32.
 FLOAT32_IDS = 1 << 24
 

@@ -125,10 +125,16 @@ def measure_importance(
             file=file,
             column=name,
         )
-    table = table.filter(pc.is_valid(table.column(name)))
+    # the labelled rows' positions, and a sample of them: only the rows measured on are copied
+    labelled = table.column(name)
+    positions = np.arange(table.num_rows)
+    if labelled.null_count:
+        positions = np.flatnonzero(np.asarray(pc.is_valid(labelled).to_numpy(zero_copy_only=False), dtype=bool))
     rng = np.random.default_rng(seed)
-    if table.num_rows > max_rows:
-        table = table.take(pa.array(np.sort(rng.choice(table.num_rows, size=max_rows, replace=False))))
+    if len(positions) > max_rows:
+        positions = positions[np.sort(rng.choice(len(positions), size=max_rows, replace=False))]
+    if len(positions) < table.num_rows:
+        table = table.take(pa.array(positions))
     y = np.asarray(encode_target(table.column(name), head_schema(schema, name), file=file, first_row=None), np.float64)
     if table.num_rows < 2:
         raise DataError(
