@@ -45,6 +45,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from needmap.data.parquet_rows import ParquetRows
 from needmap.data.roles import ColumnRoles
 from needmap.declare import unknown_message
 from needmap.errors import ConfigError
@@ -77,6 +78,7 @@ from needmap.training.from_file import SCHEMA_SAMPLE_ROWS
 from needmap.training.stream import TrainingStream
 from needmap.training.trainer import TrainConfig, Trainer
 from needmap.training_rows import (
+    STREAM_MIN_ROWS,
     PreparedRows,
     TableLike,
     as_table,
@@ -93,6 +95,36 @@ CALIBRATION_METHODS = (None, "isotonic", "platt")
 
 def _field_names(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
+
+
+def _population_rows(rows: ParquetRows, parts: tuple[Any, Any] | None, seed: int) -> pa.Table:
+    """The rows of a streamed file that the population reasons compare with: a sample of the fit's rows (spread
+    over the file; with ``parts``, drawn from its training and validation rows alone, never the rows left out)."""
+    if parts is None:
+        return rows.sample(POPULATION_SAMPLE_ROWS)
+    fit = np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
+    if len(fit) > POPULATION_SAMPLE_ROWS:
+        fit = np.random.default_rng(seed).choice(fit, POPULATION_SAMPLE_ROWS, replace=False)
+    return rows.take(np.unique(fit))
+
+
+def _checked_parts(parts: tuple[Any, Any], rows: ParquetRows) -> tuple[np.ndarray, np.ndarray]:
+    """``Model.fit``'s ``parts`` as two int64 arrays of the file's row numbers; ConfigError for anything else."""
+    try:
+        train, valid = (np.asarray(p, dtype=np.int64).reshape(-1) for p in parts)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            "parts is not (training rows, validation rows); expected two arrays of the file's row numbers."
+        ) from None
+    for name, part in (("training", train), ("validation", valid)):
+        if len(part) and (part.min() < 0 or part.max() >= rows.num_rows):
+            raise ConfigError(
+                f"parts names {name} row {int(part.min() if part.min() < 0 else part.max())}, outside the file "
+                f"{rows.path!r}; expected row numbers 0 to {rows.num_rows - 1}."
+            )
+    if len(train) == 0:
+        raise ConfigError("parts names no training row; expected at least one of the file's row numbers.")
+    return train, valid
 
 
 #: The constructor's named parameters, in order; every other keyword is one of ``options``.
@@ -326,6 +358,7 @@ class Model:
         stream: bool | None = None,
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
         keep_encoded_rows: bool = False,
+        parts: tuple[Any, Any] | None = None,
         **train: Any,
     ) -> Model:
         """Fit preprocessing on ``data`` and train the network by backpropagation.
@@ -344,7 +377,11 @@ class Model:
                 :meth:`needmap.training.trainer.Trainer.fit`); an exception it raises ends the fit.
             keep_encoded_rows: keep the encoded training and validation rows on the predictor
                 (``predictor_.encoded_fit_rows_``) for the caller to reuse and then release, as the train
-                workflow does for its baselines; by default they are freed with the fit.
+                workflow does for its baselines; by default they are freed with the fit. A streamed file's
+                training rows are not kept (the validation rows and their scores are).
+            parts: for a streamed Parquet file, the row numbers of the file (0-based) that train and those that
+                validate, instead of a ``validation`` share; the other rows are left out (the held-out test rows of
+                :func:`needmap.workflows.train.run_train`).
             **train: training options for this call (TrainConfig fields: epochs, lr, ...), over the
                 model's own; the model's parameters stay as they are.
         Returns: self, with the fitted :class:`~needmap.predictor.Predictor` in ``predictor_``.
@@ -369,6 +406,11 @@ class Model:
         rows = parquet_rows(data, stream)
         dropped = as_list(self.drop)
         info = None
+        if parts is not None and rows is None:
+            raise ConfigError(
+                "parts names row numbers of a streamed Parquet file; expected a Parquet file and stream=True (or a "
+                f"file of at least {STREAM_MIN_ROWS:,} rows), got {type(data).__name__}."
+            )
         if rows is not None:
             if not isinstance(validation, int | float):
                 raise ConfigError(
@@ -382,7 +424,14 @@ class Model:
                 sample = rows.sample(SCHEMA_SAMPLE_ROWS)
                 schema = self.infer_schema(sample if info is None else with_info(sample, info))
                 release_unused_memory()
-            prepared = prepare_file(rows, schema, prep_config, config, validation, dropped, info)
+            if parts is not None and info is not None:
+                raise ConfigError(
+                    f"parts chooses the validation rows, and {rows.path!r} is a table built from an event log, which "
+                    "validates on its latest cutoff; expected no parts for it."
+                )
+            if parts is not None:
+                parts = _checked_parts(parts, rows)
+            prepared = prepare_file(rows, schema, prep_config, config, validation, dropped, info, parts)
         else:
             table = as_table(data)
             info = info_of(table)
@@ -428,7 +477,7 @@ class Model:
         if info is not None:  # how the inputs were built from a log: predict builds today's the same way
             predictor.extras_[EVENTS_FILE] = info_document(info)
         # the population reasons compare a customer with, and the reference row of attributions
-        fitted_rows = table if rows is None else rows.sample(POPULATION_SAMPLE_ROWS)
+        fitted_rows = table if rows is None else _population_rows(rows, parts, config.seed)
         predictor.extras_[POPULATION_FILE] = Population.of(fitted_rows, preprocessor, seed=config.seed).to_dict()
         valid_metrics, valid_scores = (
             self._calibrate(predictor, x_valid, y_valid, trainer.validation_outputs)
@@ -438,6 +487,8 @@ class Model:
         if keep_encoded_rows and isinstance(x_train, FeatureBatch) and prepared.fit_rows is not None:
             # with the network's scores of the validation rows, so that choosing the scorer does not score them again
             predictor.encoded_fit_rows_ = {"train": x_train, "validation": x_valid, VALIDATION_SCORES: valid_scores}
+        elif keep_encoded_rows and rows is not None:  # the file's training rows are not held: the caller encodes some
+            predictor.encoded_fit_rows_ = {"validation": x_valid, VALIDATION_SCORES: valid_scores}
         predictor.metrics_ = {
             "validation": valid_metrics,
             "training": {

@@ -190,15 +190,17 @@ def prepare_file(
     validation: float,
     dropped: Sequence[str],
     info: FeatureTableInfo | None = None,
+    parts: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> PreparedRows:
     """:func:`prepare_table` for a Parquet file read in parts (:mod:`needmap.training.from_file`): the training
     rows come back as a stream when they are too many to hold encoded. A feature table built from an event
     log (``info``) validates on its latest cutoff, as a table in memory does (:func:`validation_by_cutoff`,
-    from the cutoff column alone); with a single cutoff, on a share."""
+    from the cutoff column alone); with a single cutoff, on a share. ``parts``: the file's row numbers that
+    train and those that validate, chosen by the caller (the other rows are left out)."""
     if schema.target is None:
         raise SchemaError("the schema has no target column; expected one column with role 'target'.")
-    parts, split = None, None
-    if info is not None and validation > 0:
+    split = None
+    if parts is None and info is not None and validation > 0:
         from needmap.events.table_info import with_info
 
         by_cutoff = validation_by_cutoff(with_info(rows.columns([info.cutoff_column]), info))

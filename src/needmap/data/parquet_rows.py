@@ -104,6 +104,28 @@ class ParquetRows:
         except (pa.ArrowException, OSError, EOFError, zlib.error) as err:
             raise _unreadable(self.path, err) from None
 
+    def take(self, rows: np.ndarray) -> pa.Table:
+        """The rows at the file's row numbers ``rows`` (int64, strictly increasing), in that order, every column:
+        read a slice of a row group at a time, so that memory holds the rows taken and one slice. Row numbers
+        are unknown in the result (it names the file)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) and (rows[0] < 0 or rows[-1] >= self.num_rows or np.any(np.diff(rows) <= 0)):
+            raise ValueError(f"row numbers must increase strictly within 0..{self.num_rows - 1}")
+        parts = []
+        for g in range(self.num_groups):
+            lo, hi = np.searchsorted(rows, self.group_starts[g : g + 2])
+            if hi == lo:
+                continue
+            for start, table in self.slices(g):
+                a, b = np.searchsorted(rows, [start, start + table.num_rows])
+                if b > a:
+                    keep = np.zeros(table.num_rows, dtype=bool)
+                    keep[rows[a:b] - start] = True
+                    parts.append(table.filter(pa.array(keep)).replace_schema_metadata(None))
+        if not parts:  # no row: the columns as a read gives them (one slice read, none of its rows kept)
+            parts = [next(self.slices(0))[1].slice(0, 0).replace_schema_metadata(None)]
+        return with_source(pa.concat_tables(parts), self.path, None)
+
     def sample(self, max_rows: int) -> pa.Table:
         """``max_rows`` rows from row groups spread evenly over the file (every row when the file is that
         small): what schema inference looks at. Row numbers are unknown in the result."""

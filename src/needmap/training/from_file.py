@@ -158,7 +158,7 @@ def _row_bytes(preprocessor: Preprocessor) -> int:
     )
 
 
-def _encode_all(rows: ParquetRows, preprocessor: Preprocessor, wanted: np.ndarray) -> FeatureBatch:
+def encode_rows(rows: ParquetRows, preprocessor: Preprocessor, wanted: np.ndarray) -> FeatureBatch:
     """The rows ``wanted`` (sorted row numbers) encoded into compact arrays (ids int32), a slice at a time,
     each slice's columns on every core (nothing else runs meanwhile)."""
     n = len(wanted)
@@ -250,12 +250,12 @@ def prepare_file_training(
 
     train: FeatureBatch | TrainingStream
     if len(train_rows) * _row_bytes(preprocessor) <= RESIDENT_MAX_BYTES:
-        train = _encode_all(rows, preprocessor, train_rows)
+        train = encode_rows(rows, preprocessor, train_rows)
     else:
         train = TrainingStream(len(train_rows), chunks, buffer_rows, prefetch=read_ahead)
     x_valid = y_valid = None
     if len(valid_rows):
-        x_valid = _encode_all(rows, preprocessor, valid_rows)
+        x_valid = encode_rows(rows, preprocessor, valid_rows)
         y_valid = preprocessor.encode_target(target_table.take(pa.array(valid_idx)))
     release_unused_memory()
     return FileTraining(

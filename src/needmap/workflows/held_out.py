@@ -66,20 +66,27 @@ def best_baseline(task: str, baselines: dict[str, dict[str, Any]]) -> str:
     return min(baselines, key=rank)
 
 
-def train_baselines(fitted: Predictor, train_table: pa.Table, seed: int) -> list[list[Baseline]]:
+def train_baselines(
+    fitted: Predictor, train_table: pa.Table, seed: int, max_rows: int | None = None
+) -> list[list[Baseline]]:
     """The baselines of a fitted model, one list ``[linear model, LightGBM]`` per target, each trained on the
-    rows that trained its network and have that target; LightGBM stops early on the network's validation rows
-    that have it. A model of several targets names each baseline's target; the baselines of a model of one
-    target are saved without one (they belong to its only target)."""
+    rows that trained its network and have that target (at most ``max_rows`` of them: a random sample drawn with
+    ``seed``, :func:`baseline_sample`); LightGBM stops early on the network's validation rows that have it. A
+    model of several targets names each baseline's target; the baselines of a model of one target are saved
+    without one (they belong to its only target)."""
     assert fitted.fit_rows_ is not None
     prep = fitted.preprocessor_
     y_all = np.asarray(prep.encode_target(train_table)).reshape(train_table.num_rows, -1)
     train, valid = fitted.fit_rows_["train"], fitted.fit_rows_["validation"]
+    x_train = fitted.fit_part(train_table, "train")
+    sample = baseline_sample(len(train), max_rows, seed)
+    if sample is not None:
+        train, x_train = np.asarray(train)[sample], x_train.take(sample)
     names = target_names(fitted.schema_)
     if any(h.task == "ltv" for h in fitted.schema_.heads):
         fitted.extras_[BTYD_FILE] = btyd_document(take_rows(train_table, pa.array(train)), train_table)
     return fit_baselines(
-        fitted.fit_part(train_table, "train"),
+        x_train,
         y_all[train],
         target_tasks(fitted.schema_),
         list(prep.cardinalities_),
@@ -88,6 +95,14 @@ def train_baselines(fitted: Predictor, train_table: pa.Table, seed: int) -> list
         targets=names if len(names) > 1 else None,
         **({"x_valid": fitted.fit_part(train_table, "validation"), "y_valid": y_all[valid]} if len(valid) else {}),
     )
+
+
+def baseline_sample(n: int, max_rows: int | None, seed: int) -> np.ndarray | None:
+    """Sorted positions of a random sample of ``max_rows`` of ``n`` training rows (drawn with ``seed``), or None
+    to keep them all (``max_rows`` None or not below ``n``)."""
+    if max_rows is None or n <= max_rows:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
 
 
 def btyd_document(rows: pa.Table, table: pa.Table) -> dict[str, Any]:
@@ -211,6 +226,7 @@ def judge_on_test(
     groups: np.ndarray | None,
     group_column: str | None,
     n_boot: int,
+    importance_rows: pa.Table | None = None,
 ) -> TestJudgement:
     """Judge ``fitted`` on its test rows (``test_table``, encoded as ``x_test``), target by target.
 
@@ -223,7 +239,9 @@ def judge_on_test(
     ``groups``) when there are any; ``evidence``, what the test rows can tell
     (:func:`needmap.workflows.evidence.held_out_evidence`: few rows, no signal). Each is the one target's for a
     model of one target, ``{target: ...}`` for several (the verdict: one sentence per target). The evaluation
-    documents hold the permutation importance and ``importance_rows``, the rows it was measured on.
+    documents hold the permutation importance and ``importance_rows``, the rows it was measured on: a sample of
+    ``test_table``, or of the ``importance_rows`` argument when given (test rows with every column, where
+    ``test_table`` holds the targets and ids alone: a streamed file's).
     """
     schema = fitted.schema_
     deep_name = f"{fitted.model} network"
@@ -279,7 +297,8 @@ def judge_on_test(
         )
         measurable = 0 < int(np.sum(column[keep])) < int(keep.sum()) if task == "binary" else int(keep.sum()) >= 2
         if measurable:  # the AUC drop of a binary target (both classes needed), the RMSE or log loss rise else
-            importance = measure_importance(fitted, test_table, seed=seed, target=name)
+            measured = test_table if importance_rows is None else importance_rows
+            importance = measure_importance(fitted, measured, seed=seed, target=name)
             document["importance"], document["importance_rows"] = importance.columns, importance.rows
         if task in ("binary", "ltv") and document.get("comparisons"):
             comparisons[name] = document["comparisons"]

@@ -9,9 +9,10 @@ model directory, which ends after ``metrics.json`` is written.
 The phases of ``needmap train``: ``read`` (the file), ``infer`` (the schema), ``split`` (rows without a target
 left out, the test rows held out), ``cross-validation`` (with ``--cv``), ``prepare`` (the preprocessing fitted
 and applied, the network built; the first fit of a process also loads torch), ``train`` (the training loop,
-validation passes included), ``baselines``, ``selection`` (the scorer chosen on validation rows), ``evaluate``
-(the test rows scored and compared, the permutation importance), ``profile`` (the training rows' profile for drift) and
-``write``.
+validation passes included), ``profile`` (the training rows' profile for drift), ``baselines``, ``selection`` (the
+scorer chosen on validation rows), ``evaluate`` (the test rows scored and compared, the permutation importance) and
+``write``. A Parquet file streamed (:mod:`needmap.workflows.train_file`) adds to ``read`` the rows read from it after
+training (the baselines' sample and the test rows).
 
 Beside the seconds, the clock keeps the process's peak resident memory as each phase ends (the operating
 system's high-water mark), so ``metrics.json`` (``peak_memory_mb``) and the printed line say which phase

@@ -42,6 +42,21 @@ class RunOptions(Options):
     baseline: bool = option(
         True, help="Train logistic regression and LightGBM beside the network, on the same rows.", check=boolean
     )
+    baseline_rows: int | None = option(
+        None,
+        help="Most training rows the baselines fit on: a random sample of them, its size stated in metrics.json. "
+        "Default: every training row, or 1,000,000 when a large Parquet file is streamed (--stream).",
+        check=optional(whole(100)),
+        metavar="ROWS",
+    )
+    stream: bool | None = option(
+        None,
+        help="Read a Parquet file in parts instead of whole: the network trains from the file, the baselines on a "
+        "sample of the training rows (--baseline-rows), so memory stays flat as the file grows. Default: on for a "
+        "Parquet file of at least 2,000,000 rows; --no-stream reads it whole.",
+        check=optional(boolean),
+        flag="--stream/--no-stream",
+    )
     select: str = option(
         "auto",
         help="The scorer the model answers with, chosen on the validation rows: auto (the best there), network, "

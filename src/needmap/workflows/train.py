@@ -27,21 +27,26 @@ import pyarrow as pa
 
 from needmap._version import __version__
 from needmap.artifact import model_destination
+from needmap.data.parquet_rows import ParquetRows
 from needmap.data.profile import profile_table
 from needmap.data.provenance import source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import CALIBRATION_METHODS, Model
 from needmap.model_place import model_path_lock
+from needmap.predictor import Predictor
 from needmap.preprocessing.target import strata, target_names
+from needmap.runtime.arrow_memory import release_unused_memory
 from needmap.schema import Schema
 from needmap.training import distributed
+from needmap.training.from_file import SCHEMA_SAMPLE_ROWS
 from needmap.workflows.cv import cv_summary, run_cv
 from needmap.workflows.event_split import CUTOFF, cutoff_split, default_split, split_notes, validation_notes
 from needmap.workflows.evidence import record_evidence
 from needmap.workflows.held_out import choose_on_cv, choose_scorers, judge_on_test, train_baselines
 from needmap.workflows.phases import PhaseClock
 from needmap.workflows.selection import SELECTION_FILE, SELECTIONS, selection_document
+from needmap.workflows.train_file import fit_streamed, read_test_rows, read_whole, streamed_source
 
 #: Training options that only the final network's fit takes (:func:`_checkpointing`).
 CHECKPOINT_OPTIONS = ("checkpoint_every", "checkpoint_dir", "resume")
@@ -115,13 +120,16 @@ def run_train(
     extras: Mapping[str, Any] | None = None,
     phases: Mapping[str, float] | None = None,
     select: str = "auto",
+    stream: bool | None = None,
+    baseline_rows: int | None = None,
 ) -> TrainOutcome:
     """Train ``model`` on ``table`` with a held-out test part, compare with the baselines, save.
 
     Args:
-        table: all labelled rows (Arrow table from needmap.read), or a list holding that one table, which the run
-            empties: a caller that keeps no other reference (the command line) lets the whole table's memory go
-            once it is split into its training and test parts.
+        table: all labelled rows (Arrow table from needmap.read, or a Parquet file as
+            :class:`~needmap.data.parquet_rows.ParquetRows`, streamed or read whole as ``stream`` says), or a list
+            holding that one table, which the run empties: a caller that keeps no other reference (the command
+            line) lets the whole table's memory go once it is split into its training and test parts.
         model: an unfitted Model carrying the options.
         out: the model directory to write (None: do not save).
         test_size: share of rows held out for the test metrics (0 < test_size < 1).
@@ -152,6 +160,14 @@ def run_train(
             ``metrics["phases"]``, where the run adds its own (:mod:`needmap.workflows.phases`).
         extras: further documents to save beside the model, by file name (e.g. ``{"tuning.json": ...}``:
             see :data:`needmap.artifact.OPTIONAL_FILES`).
+        stream: for a Parquet file: True reads it in parts (:mod:`needmap.workflows.train_file`: the network
+            trains from the file, the baselines, the scorer's choice and the profile read a sample of the training
+            rows with the validation rows), False reads it whole, None streams a file of at least
+            :data:`needmap.training_rows.STREAM_MIN_ROWS` rows unless the run needs every row in memory
+            (cross-validation, a split by time or cutoff, several processes: it says so in a note).
+        baseline_rows: most training rows the baselines fit on, a random sample drawn with the seed
+            (``metrics["baseline_rows"]``: how many of how many); None: all of them, or
+            :data:`needmap.workflows.train_file.STREAMED_BASELINE_ROWS` when streamed.
         select: which scorer the model answers with, per target, chosen on the network's validation rows:
             "auto" (the best there), "network", "lightgbm", "linear" or "blend"
             (:mod:`needmap.workflows.selection`); saved as ``selection.json``, used by predict and evaluate.
@@ -220,7 +236,7 @@ def _checkpointing(model: Model, out: str | Path | None) -> dict[str, Any]:
 
 
 def _train_with(
-    rows: list[pa.Table],
+    rows: list[pa.Table | ParquetRows],
     model: Model,
     *,
     checkpointing: Mapping[str, Any],
@@ -241,11 +257,14 @@ def _train_with(
     extras: Mapping[str, Any] | None,
     phases: Mapping[str, float] | None,
     select: str,
+    stream: bool | None,
+    baseline_rows: int | None,
 ) -> TrainOutcome:
     """The body of :func:`run_train`; ``rows``: a list holding the table, taken out here, so that once it is split
     into its training and test parts nothing holds the whole table (unless the caller does); ``checkpointing``:
-    the final fit's checkpoint options."""
-    table = rows.pop()
+    the final fit's checkpoint options. A Parquet file (``ParquetRows``) is streamed or read whole here
+    (:mod:`needmap.workflows.train_file`)."""
+    given_rows = rows.pop()
     # before any training: a path that holds anything but a model is refused, not found out after minutes
     replaced = model_destination(out) if out is not None else False
     if calibrate not in CALIBRATION_METHODS:
@@ -262,26 +281,173 @@ def _train_with(
             f"select={select!r} scores with a baseline, and --no-baseline trains none; expected baselines on or "
             "select 'network'."
         )
-    if group_column is not None and group_column not in table.column_names:
-        raise SchemaError(
-            f"the group column '{group_column}' is not in the table; expected one of {', '.join(table.column_names)}.",
-            file=source_of(table),
-            column=group_column,
-        )
     clock = PhaseClock()
     for name, seconds in (phases or {}).items():
         clock.add(name, seconds)
-    with clock.phase("infer"):
-        schema = schema or model.infer_schema(table)
+    notes: list[str] = []
+    streaming = False
+    if isinstance(given_rows, ParquetRows):
+        streaming, read_note = streamed_source(
+            given_rows,
+            stream,
+            split=split,
+            time_column=time_column,
+            cv=cv,
+            distributed=distributed.current() is not None,
+        )
+        notes.extend([read_note] if read_note else [])
+    elif stream:
+        raise ConfigError(
+            "stream=True reads a Parquet file in parts; the rows came as a table already read. Expected the path of "
+            "a Parquet file (or stream left out)."
+        )
+    columns = given_rows.column_names
+    if group_column is not None and group_column not in columns:
+        raise SchemaError(
+            f"the group column '{group_column}' is not in the table; expected one of {', '.join(columns)}.",
+            file=given_rows.path if isinstance(given_rows, ParquetRows) else source_of(given_rows),
+            column=group_column,
+        )
+    if streaming:
+        assert isinstance(given_rows, ParquetRows)
+        with clock.phase("infer"):
+            schema = schema or model.infer_schema(given_rows.sample(SCHEMA_SAMPLE_ROWS))
+        _check_group(group_column, schema)
+        got = fit_streamed(
+            given_rows, model, schema=schema, test_size=test_size, split=split or "stratified", validation=validation,
+            seed=int(model.train_options.get("seed", 0)), baseline=baseline, baseline_rows=baseline_rows,
+            checkpointing=checkpointing, clock=clock,
+        )  # fmt: skip
+        fitted, train_table, report, test_file_rows = got.fitted, got.train_table, got.report, got.test_rows
+        profile_rows: pa.Table | None = got.profile_rows
+        notes.extend(_target_notes(report, fitted.schema_))
+        notes.extend(got.notes)
+        seed, split, by_cutoff, cv_result = int(model.train_options.get("seed", 0)), got.split, None, None
+        source, rows_in_table, test_rows = given_rows.path, got.rows_in_table, len(test_file_rows)
+        description = f"test rows ({test_size:.0%} of {Path(source).name}, {split}, seed {seed})"
+        sampled = got.baseline_rows
+        max_rows = None  # the sample is drawn already
+        del got
+    else:
+        table = read_whole(given_rows) if isinstance(given_rows, ParquetRows) else given_rows
+        del given_rows
+        fitted, train_table, test_table, report, outcome_or_parts = _fit_table(
+            table, model, schema=schema, test_size=test_size, split=split, time_column=time_column,
+            group_column=group_column, validation=validation, baseline=baseline, cv=cv, n_boot=n_boot,
+            checkpointing=checkpointing, clock=clock, notes=notes,
+        )  # fmt: skip
+        if isinstance(outcome_or_parts, TrainOutcome):  # a distributed rank other than 0: the network is trained
+            return outcome_or_parts
+        seed, split, by_cutoff, cv_result, source, rows_in_table, test_rows, description = outcome_or_parts
+        n_train = len((fitted.fit_rows_ or {}).get("train", []))
+        sampled = {"trained_on": min(n_train, baseline_rows or n_train), "training_rows": n_train}
+        profile_rows = train_table
+        max_rows = baseline_rows
+        if baseline and sampled["trained_on"] < n_train:
+            notes.append(
+                f"The baselines trained on a random sample of {sampled['trained_on']:,} of the {n_train:,} training "
+                "rows (--baseline-rows); the network on all of them."
+            )
+    metrics: dict[str, Any] = dict(fitted.metrics_)
+    metrics["split"] = {"method": split, "test_size": test_size, "seed": seed, "time_column": time_column}
+    if by_cutoff is not None:  # the test share is that of the latest cutoff; the rows left out are counted
+        metrics["split"].update(by_cutoff.describe(), test_size=test_rows / rows_in_table)
+    metrics["split"]["read"] = "file in parts" if streaming else "whole"
+    if baseline:
+        metrics["baseline_rows"] = sampled
+    notes.extend(validation_notes(fitted.report_))
+    hint = bf16_note(metrics.get("training") or {})
+    if hint is not None:
+        notes.append(hint)
+    if cv_result is not None:
+        metrics["cv"] = cv_summary(cv_result)
+    assert profile_rows is not None
+    profiled = [c for c in [*fitted.schema_.features, *target_names(fitted.schema_)] if c in profile_rows.column_names]
+    with clock.phase("profile"):
+        fitted.extras_["profile.json"] = profile_table(
+            profile_rows.select(profiled), fitted.schema_, source=_profiled_rows(source, streaming, profile_rows)
+        )
+    profile_rows = None  # a streamed run's sample of whole rows: its memory goes before the baselines
+    release_unused_memory()
+    with clock.phase("baselines"):
+        bases = train_baselines(fitted, train_table, seed, max_rows) if baseline else None
+        if bases is not None:
+            fitted.use_baselines([b for per_target in bases for b in per_target])
+    with clock.phase("selection"):
+        if cv_result is not None and bases is not None:  # every training row scored out of fold: wider evidence
+            fitted.selection_ = choose_on_cv(cv_result, fitted.schema_, select, seed)
+        else:
+            fitted.selection_ = choose_scorers(fitted, train_table, bases, select, seed)
+    fitted.encoded_fit_rows_ = None  # the baselines and the choice have used them: their memory is free again
+    fitted.extras_[SELECTION_FILE] = selection_document(fitted.selection_)
+    importance_rows = None
+    if streaming:  # the test rows' targets and ids, their features encoded from the file, and the importance's sample
+        with clock.phase("read"):
+            test_table, x_test, importance_rows = read_test_rows(
+                given_rows, fitted, test_file_rows, group_column=group_column, seed=seed
+            )
+    else:
+        with clock.phase("prepare"):
+            x_test = fitted.preprocessor_.transform(test_table)
+    groups = None if group_column is None else test_table.column(group_column).to_numpy(zero_copy_only=False)
+    evaluate_started = time.perf_counter()
+    judged = judge_on_test(
+        fitted,
+        test_table,
+        x_test,
+        bases,
+        description=description,
+        seed=seed,
+        contact_cost=contact_cost,
+        conversion_value=conversion_value,
+        groups=groups,
+        group_column=group_column,
+        n_boot=n_boot,
+        importance_rows=importance_rows,
+    )
+    metrics.update(judged.metrics)
+    notes.extend(record_evidence(fitted, train_table, metrics))  # few rows, no signal: metrics["evidence"]
+    clock.add("evaluate", time.perf_counter() - evaluate_started)
+    fitted.extras_["evaluation.json"] = judged.evaluation
+    fitted.extras_.update(extras or {})
+    metrics["phases"] = clock.as_dict()  # all but the writing, which ends after metrics.json is written
+    metrics["peak_memory_mb"] = clock.peaks()
+    fitted.metrics_ = metrics
+    fitted.report_.update(report)
+    fitted.report_["test_rows"] = test_rows
+    fitted.report_["source"] = source
+    with clock.phase("write"):
+        path = fitted.save(out) if out is not None else None
+    if distributed.current() is not None:  # the others end once the model directory is in place
+        distributed.barrier()
+    run_id = _track(track, model, metrics, path, out) if track is not None else None
+    return TrainOutcome(
+        model=model,
+        schema=fitted.schema_,
+        metrics=metrics,
+        out=path,
+        notes=notes,
+        test_table=test_table,
+        run_id=run_id,
+        replaced=replaced,
+        phases=clock.as_dict(),
+        peak_memory_mb=clock.peaks(),
+    )
+
+
+def _check_group(group_column: str | None, schema: Schema) -> None:
+    """ConfigError, before training, for a group column beside a target that is not binary."""
     other = [h for h in schema.heads if h.task != "binary"]
     if group_column is not None and other:
         raise ConfigError(
             f"a group AUC (group column '{group_column}') ranks a binary target's scores within groups; the "
             f"target '{other[0].name}' is {other[0].task}. Expected no group column."
         )
-    with clock.phase("split"):
-        table, report = model.clean(table, schema)
-    notes: list[str] = []
+
+
+def _target_notes(report: Mapping[str, Any], schema: Schema) -> list[str]:
+    """What the cleaning of the training rows says of their targets (:func:`clean_training_table`'s report)."""
+    notes = []
     if report["rows_without_target"]:
         notes.append(
             f"{report['rows_without_target']} of {report['rows_in']} rows have no value in the target "
@@ -292,6 +458,44 @@ def _train_with(
             notes.append(
                 f"{count} of the rows kept have no value in the target {name!r}: they train the other targets only."
             )
+    return notes
+
+
+def _profiled_rows(source: str | None, streaming: bool, rows: pa.Table) -> str:
+    """Which rows ``profile.json`` describes."""
+    where = f"training rows of {source or 'the table'}"
+    if streaming:
+        return f"{where} (a random sample of {rows.num_rows:,} of them, read from the file)"
+    return where
+
+
+def _fit_table(
+    table: pa.Table,
+    model: Model,
+    *,
+    schema: Schema | None,
+    test_size: float,
+    split: str | None,
+    time_column: str | None,
+    group_column: str | None,
+    validation: float,
+    baseline: bool,
+    cv: int | None,
+    n_boot: int,
+    checkpointing: Mapping[str, Any],
+    clock: PhaseClock,
+    notes: list[str],
+) -> tuple[Predictor, pa.Table, pa.Table, dict[str, Any], Any]:
+    """Split a table read whole, cross-validate when asked, fit ``model`` on the training part. Returns the
+    predictor, the training and test parts, the cleaning report and either (seed, split, the cutoff split, the
+    cross-validation, the source, the rows with a target, the test rows, the test description) or, on a
+    distributed rank other than 0, its finished outcome. Adds what it says of the rows to ``notes``."""
+    with clock.phase("infer"):
+        schema = schema or model.infer_schema(table)
+    _check_group(group_column, schema)
+    with clock.phase("split"):
+        table, report = model.clean(table, schema)
+    notes.extend(_target_notes(report, schema))
     seed = int(model.train_options.get("seed", 0))
     asked, split = split, default_split(split, table)
     if cv is not None and split in ("time", CUTOFF):
@@ -324,81 +528,13 @@ def _train_with(
     ranks = distributed.current()
     if ranks is not None and not ranks.is_main:  # the network is trained: rank 0 judges and writes it
         distributed.barrier()
-        return TrainOutcome(model=model, schema=fitted.schema_, metrics=dict(fitted.metrics_), out=None, notes=notes)
+        done = TrainOutcome(model=model, schema=fitted.schema_, metrics=dict(fitted.metrics_), out=None, notes=notes)
+        return fitted, train_table, test_table, report, done
     trained_s = float((fitted.metrics_.get("training") or {}).get("wall_time_s") or 0.0)
     clock.add("prepare", time.perf_counter() - fit_started - trained_s)  # fit less its training loop
     clock.add("train", trained_s)
-    with clock.phase("prepare"):
-        x_test = fitted.preprocessor_.transform(test_table)
-    metrics: dict[str, Any] = dict(fitted.metrics_)
-    metrics["split"] = {"method": split, "test_size": test_size, "seed": seed, "time_column": time_column}
-    if by_cutoff is not None:  # the test share is that of the latest cutoff; the rows left out are counted
-        metrics["split"].update(by_cutoff.describe(), test_size=len(test_idx) / rows_in_table)
-    notes.extend(validation_notes(fitted.report_))
-    hint = bf16_note(metrics.get("training") or {})
-    if hint is not None:
-        notes.append(hint)
-    if cv_result is not None:
-        metrics["cv"] = cv_summary(cv_result)
-    with clock.phase("baselines"):
-        bases = train_baselines(fitted, train_table, seed) if baseline else None
-        if bases is not None:
-            fitted.use_baselines([b for per_target in bases for b in per_target])
-    with clock.phase("selection"):
-        if cv_result is not None and bases is not None:  # every training row scored out of fold: wider evidence
-            fitted.selection_ = choose_on_cv(cv_result, fitted.schema_, select, seed)
-        else:
-            fitted.selection_ = choose_scorers(fitted, train_table, bases, select, seed)
-    fitted.encoded_fit_rows_ = None  # the baselines and the choice have used them: their memory is free again
-    fitted.extras_[SELECTION_FILE] = selection_document(fitted.selection_)
-    groups = None if group_column is None else test_table.column(group_column).to_numpy(zero_copy_only=False)
-    evaluate_started = time.perf_counter()
-    judged = judge_on_test(
-        fitted,
-        test_table,
-        x_test,
-        bases,
-        description=description,
-        seed=seed,
-        contact_cost=contact_cost,
-        conversion_value=conversion_value,
-        groups=groups,
-        group_column=group_column,
-        n_boot=n_boot,
-    )
-    metrics.update(judged.metrics)
-    notes.extend(record_evidence(fitted, train_table, metrics))  # few rows, no signal: metrics["evidence"]
-    clock.add("evaluate", time.perf_counter() - evaluate_started)
-    fitted.extras_["evaluation.json"] = judged.evaluation
-    profiled = [c for c in [*fitted.schema_.features, *target_names(fitted.schema_)] if c in train_table.column_names]
-    with clock.phase("profile"):
-        fitted.extras_["profile.json"] = profile_table(
-            train_table.select(profiled), fitted.schema_, source=f"training rows of {source or 'the table'}"
-        )
-    fitted.extras_.update(extras or {})
-    metrics["phases"] = clock.as_dict()  # all but the writing, which ends after metrics.json is written
-    metrics["peak_memory_mb"] = clock.peaks()
-    fitted.metrics_ = metrics
-    fitted.report_.update(report)
-    fitted.report_["test_rows"] = len(test_idx)
-    fitted.report_["source"] = source
-    with clock.phase("write"):
-        path = fitted.save(out) if out is not None else None
-    if ranks is not None:  # the others end once the model directory is in place
-        distributed.barrier()
-    run_id = _track(track, model, metrics, path, out) if track is not None else None
-    return TrainOutcome(
-        model=model,
-        schema=fitted.schema_,
-        metrics=metrics,
-        out=path,
-        notes=notes,
-        test_table=test_table,
-        run_id=run_id,
-        replaced=replaced,
-        phases=clock.as_dict(),
-        peak_memory_mb=clock.peaks(),
-    )
+    described = (seed, split, by_cutoff, cv_result, source, rows_in_table, len(test_idx), description)
+    return fitted, train_table, test_table, report, described
 
 
 #: A float32 training on the CPU that took at least this many seconds, on a CPU whose bfloat16 products run at

@@ -141,7 +141,7 @@ def train(
     read_started = time.perf_counter()
     # In a list that run_train empties: nothing here keeps a reference, so the whole table's memory is freed once
     # it is split into its training and test parts.
-    rows = [_read_database(data, query, reading) if from_database else read_table(data, delimiter, encoding, reading)]
+    rows = [_rows(data, query, reading, delimiter, encoding, given[RunOptions].get("stream"), from_database)]
     phases = {"read": time.perf_counter() - read_started}
     ranks = distributed.init_from_env()  # None in one process; a rank of the group torchrun started
     try:
@@ -158,6 +158,26 @@ def train(
     if outcome.run_id:
         track = given[RunOptions].get("track")
         out_console.print(f"run logged to MLflow at {track}: run id {outcome.run_id}", markup=False)
+
+
+def _rows(
+    data: str, query: str | None, reading: dict[str, Any], delimiter: str | None, encoding: str, stream: bool | None,
+    from_database: bool,
+) -> Any:  # fmt: skip
+    """What the run trains on: a Parquet file that it may stream (:mod:`needmap.workflows.train_file` decides), else
+    the table read whole."""
+    from needmap.training_rows import is_parquet_path
+
+    parquet = not from_database and is_parquet_path(data) and Path(data).is_file()
+    if stream and not parquet:
+        raise ConfigError(f"--stream reads a Parquet file in parts; got {data!r}. Expected a .parquet file.")
+    if parquet and stream is not False and not reading:
+        from needmap.data.parquet_rows import ParquetRows
+
+        return ParquetRows(data)
+    if from_database:
+        return _read_database(data, query, reading)
+    return read_table(data, delimiter, encoding, reading)
 
 
 def _read_database(data: str, query: str | None, reading: dict[str, Any]) -> Any:
