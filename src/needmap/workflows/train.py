@@ -329,10 +329,13 @@ def _train_with(
         max_rows = None  # the sample is drawn already
         del got
     else:
-        table = read_whole(given_rows) if isinstance(given_rows, ParquetRows) else given_rows
+        if isinstance(given_rows, ParquetRows):
+            with clock.phase("read"):
+                given_rows = read_whole(given_rows)
+        whole = [given_rows]  # emptied by _fit_table: once split, nothing here holds the whole table
         del given_rows
         fitted, train_table, test_table, report, outcome_or_parts = _fit_table(
-            table, model, schema=schema, test_size=test_size, split=split, time_column=time_column,
+            whole, model, schema=schema, test_size=test_size, split=split, time_column=time_column,
             group_column=group_column, validation=validation, baseline=baseline, cv=cv, n_boot=n_boot,
             checkpointing=checkpointing, clock=clock, notes=notes,
         )  # fmt: skip
@@ -470,7 +473,7 @@ def _profiled_rows(source: str | None, streaming: bool, rows: pa.Table) -> str:
 
 
 def _fit_table(
-    table: pa.Table,
+    rows: list[pa.Table],
     model: Model,
     *,
     schema: Schema | None,
@@ -489,7 +492,9 @@ def _fit_table(
     """Split a table read whole, cross-validate when asked, fit ``model`` on the training part. Returns the
     predictor, the training and test parts, the cleaning report and either (seed, split, the cutoff split, the
     cross-validation, the source, the rows with a target, the test rows, the test description) or, on a
-    distributed rank other than 0, its finished outcome. Adds what it says of the rows to ``notes``."""
+    distributed rank other than 0, its finished outcome. Adds what it says of the rows to ``notes``. ``rows``: a
+    list holding the table, taken out here, so that its memory is freed once it is split."""
+    table = rows.pop()
     with clock.phase("infer"):
         schema = schema or model.infer_schema(table)
     _check_group(group_column, schema)
