@@ -31,7 +31,7 @@ from needmap.data.provenance import take_rows
 from needmap.estimator import clean_training_table
 from needmap.preprocessing.batch import FeatureBatch
 from needmap.schema import Schema
-from needmap.workflows.train import split_rows
+from needmap.workflows.train_table import split_rows
 
 Columns = Mapping[str, np.ndarray]
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 import needmap as nm
+import needmap.workflows.phases as phases
 from needmap.workflows.phases import PhaseClock, phases_line, raised_by
 from needmap.workflows.train import run_train
 
@@ -39,6 +40,21 @@ def test_the_peak_memory_names_the_phase_that_reached_it() -> None:
     line = phases_line({"read": 1.0, "train": 2.0, "write": 0.5}, {"read": 800.0, "train": 1962.4, "write": 1962.4})
     assert line == "time: read 1.0 s, train 2.0 s, write 0.5 s (of 3.5 s); peak memory 1,962 MB (in train)"
     assert raised_by({}) is None
+
+
+def test_a_phase_run_again_keeps_its_peak_unless_it_raised_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A streamed run reads the file again after training: the peak its training reached is not the read's.
+    highs = iter([400.0, 2700.0, 2700.0, 2900.0])
+    monkeypatch.setattr(phases, "peak_memory_mb", lambda: next(highs))
+    clock = PhaseClock()
+    clock.add("read", 1.0)  # 400
+    clock.add("prepare", 2.0, peak=900.0)  # the preparing part of a fit ended before its training loop began
+    clock.add("train", 3.0)  # 2700
+    clock.add("read", 1.0)  # 2700: not raised by this read
+    assert clock.peaks() == {"read": 400.0, "prepare": 900.0, "train": 2700.0}
+    assert raised_by(clock.peaks()) == "train"
+    clock.add("read", 1.0)  # 2900: this read raised it
+    assert clock.peaks()["read"] == 2900.0 and raised_by(clock.peaks()) == "read"
 
 
 def test_a_phase_that_allocates_raises_the_peak() -> None:

@@ -24,7 +24,8 @@ from needmap.data.provenance import take_rows
 from needmap.training_rows import clean_training_table
 from needmap.workflows.baseline import LIGHTGBM, LOGISTIC, load_baselines
 from needmap.workflows.selection import Choice
-from needmap.workflows.train import TrainOutcome, run_train, split_rows
+from needmap.workflows.train import TrainOutcome, run_train
+from needmap.workflows.train_table import split_rows
 from reference_scores import run_train_parts
 
 

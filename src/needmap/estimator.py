@@ -503,6 +503,7 @@ class Model:
                 "best_epoch": result.best_epoch,
                 "stopped_reason": result.stopped_reason,
                 "world_size": result.world_size,  # processes that trained the network together (torchrun)
+                "peak_memory_mb_at_start": result.peak_memory_mb_at_start,  # before the training loop
                 "history": result.history,
             },
         }

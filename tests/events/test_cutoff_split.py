@@ -17,7 +17,8 @@ from needmap.events.cutoffs import cutoff_values, split_latest
 from needmap.events.table_info import info_of
 from needmap.training_rows import validation_by_cutoff
 from needmap.workflows.event_split import cutoff_split, default_split
-from needmap.workflows.train import run_train, split_rows
+from needmap.workflows.train import run_train
+from needmap.workflows.train_table import split_rows
 
 FOUR = ("2026-01-01", "2026-02-01", "2026-03-01", "2026-03-15")  # 03-01 + 30 days reaches past 03-15
 

@@ -19,6 +19,7 @@ from needmap.preprocessing.batch import FeatureBatch
 from needmap.runtime.device import cores_per_process, resolve_device, synchronize
 from needmap.runtime.malloc import keep_freed_memory, return_freed_memory
 from needmap.runtime.onednn import cpu_matmul_name
+from needmap.runtime.peak_memory import peak_memory_mb
 from needmap.runtime.precision import precision_context
 from needmap.training import distributed
 from needmap.training.checkpoint import (
@@ -67,6 +68,8 @@ class TrainResult:
             default; always on a GPU and under bf16 autocast), or which go where ('onednn forward+dx, torch dW').
         monitor: name of the monitored metric ('loss' = training loss, without a validation set).
         best_score: its value at ``best_epoch``.
+        peak_memory_mb_at_start: the process's peak resident memory when fit() began (None where the system does
+            not say): what it held before training, so that a peak reached while training can be told apart.
         world_size: how many processes trained the model together (1: this one alone; more under a
             launcher such as torchrun: :mod:`needmap.training.distributed`).
         target_scaling: per head (target), ``{"mean", "std"}`` of a regression target's
@@ -91,6 +94,7 @@ class TrainResult:
     best_score: float | None = None
     world_size: int = 1
     target_scaling: list[dict[str, float] | None] | None = None
+    peak_memory_mb_at_start: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The result as a JSON-safe dict."""
@@ -221,13 +225,16 @@ class Trainer:
             heads.check_defined(y_va)
 
         device = resolve_device(self.config.device)
+        peak_at_start = peak_memory_mb()
         keep_freed_memory()
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.config.threads or cores_per_process())
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.config.seed)
-                return self._fit(train, y_tr, valid, y_va, device, on_epoch, ranks)
+                result = self._fit(train, y_tr, valid, y_va, device, on_epoch, ranks)
+                result.peak_memory_mb_at_start = peak_at_start
+                return result
         finally:
             model.cpu()
             torch.set_num_threads(previous_threads)

@@ -21,10 +21,11 @@ raised it, and by how much.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+
+from needmap.runtime.peak_memory import peak_memory_mb
 
 
 class PhaseClock:
@@ -34,11 +35,17 @@ class PhaseClock:
         self.seconds: dict[str, float] = {}
         self.peak_mb: dict[str, float] = {}  # the process's peak resident memory when the phase last ended
 
-    def add(self, name: str, seconds: float) -> None:
-        """Add ``seconds`` to phase ``name`` (made when new) and note the peak memory so far."""
+    def add(self, name: str, seconds: float, peak: float | None = None) -> None:
+        """Add ``seconds`` to phase ``name`` (made when new) and note the peak memory so far (``peak``: the peak
+        when the phase ended, where it ended before now, as the preparing part of a fit that went on training).
+
+        A phase that runs again (``read``, ``prepare`` of a streamed file) keeps the peak of its first end unless
+        a later run raised the process's peak: the phase that raised it is then the first that holds it."""
         self.seconds[name] = self.seconds.get(name, 0.0) + max(float(seconds), 0.0)
-        peak = peak_memory_mb()
-        if peak is not None:
+        peak = peak_memory_mb() if peak is None else peak
+        if peak is None:
+            return
+        if name not in self.peak_mb or peak > max(self.peak_mb.values()):
             self.peak_mb[name] = peak
 
     @contextmanager
@@ -55,29 +62,9 @@ class PhaseClock:
         return {name: round(seconds, 3) for name, seconds in self.seconds.items()}
 
     def peaks(self) -> dict[str, float]:
-        """``{phase: MB}``: the process's peak resident memory when each phase ended, in order (empty where the
-        system does not say)."""
+        """``{phase: MB}``: the process's peak resident memory when each phase ended (a phase that ran more than
+        once: see :meth:`add`), in order (empty where the system does not say)."""
         return {name: round(mb, 1) for name, mb in self.peak_mb.items()}
-
-
-def peak_memory_mb() -> float | None:
-    """The process's peak resident memory so far, in MB (2**20 bytes); None where the system does not say.
-
-    On Linux, /proc's VmHWM: getrusage's ru_maxrss there carries over the parent's peak at fork through exec,
-    so a command started by a large process would report that process's memory."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 2**10  # kB
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        import resource
-    except ImportError:  # Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
 
 
 def raised_by(peaks: Mapping[str, float]) -> str | None:

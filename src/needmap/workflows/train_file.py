@@ -206,7 +206,8 @@ def fit_streamed(
     ).predictor_  # fmt: skip
     assert fitted is not None
     trained_s = float((fitted.metrics_.get("training") or {}).get("wall_time_s") or 0.0)
-    clock.add("prepare", time.perf_counter() - fit_started - trained_s)
+    at_start = (fitted.metrics_.get("training") or {}).get("peak_memory_mb_at_start")  # before its training loop
+    clock.add("prepare", time.perf_counter() - fit_started - trained_s, peak=at_start)
     clock.add("train", trained_s)
     sample = baseline_sample(len(train_rows), STREAMED_BASELINE_ROWS if baseline_rows is None else baseline_rows, seed)
     sampled = train_rows if sample is None else train_rows[sample]

@@ -34,9 +34,11 @@ from needmap.preprocessing.roles_schema import target_list
 from needmap.schema import Schema
 from needmap.workflows.cv import FOLD_METHODS, PRIMARY, check_fold_count
 from needmap.workflows.evaluation import json_safe
+from needmap.workflows.event_split import default_split
 from needmap.workflows.search_space import default_options, default_params, suggest_options
 from needmap.workflows.study import best_so_far, default_tried, open_study, quiet_optuna, redact, trial_record
-from needmap.workflows.train import TrainOutcome, default_split, run_train, split_rows
+from needmap.workflows.train import TrainOutcome, run_train
+from needmap.workflows.train_table import split_rows
 from needmap.workflows.tune_cv import LIGHTGBM, LIGHTGBM_STUDY_SUFFIX, make_folds, network_value, search_lightgbm
 
 STUDY_FILE = "study.db"
