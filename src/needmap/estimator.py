@@ -47,6 +47,7 @@ import torch
 
 from needmap.data.parquet_rows import ParquetRows
 from needmap.data.roles import ColumnRoles
+from needmap.data.split import sample_positions
 from needmap.declare import unknown_message
 from needmap.errors import ConfigError
 from needmap.events.table_info import info_of, with_info
@@ -103,9 +104,8 @@ def _population_rows(rows: ParquetRows, parts: tuple[Any, Any] | None, seed: int
     if parts is None:
         return rows.sample(POPULATION_SAMPLE_ROWS)
     fit = np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
-    if len(fit) > POPULATION_SAMPLE_ROWS:
-        fit = np.random.default_rng(seed).choice(fit, POPULATION_SAMPLE_ROWS, replace=False)
-    return rows.take(np.unique(fit))
+    sample = sample_positions(len(fit), POPULATION_SAMPLE_ROWS, seed)
+    return rows.take(np.unique(fit if sample is None else fit[sample]))
 
 
 def _checked_parts(parts: tuple[Any, Any], rows: ParquetRows) -> tuple[np.ndarray, np.ndarray]:

@@ -107,11 +107,8 @@ def read_table(path: str, delimiter: str | None, encoding: str, reading: Mapping
     written as text gets the description kept beside it (``<path>.features.json``) in its schema metadata, as a
     Parquet file carries it (:func:`needmap.events.table_info.info_of_file`)."""
     from needmap.data.read import read
-    from needmap.events.table_info import info_of, info_of_file, with_info
+    from needmap.events.table_info import with_file_info
 
     with reading_notes():
         table = read(path, delimiter=delimiter, encoding=encoding, **dict(reading or {}))
-    if info_of(table) is not None:
-        return table
-    info = info_of_file(path)
-    return table if info is None else with_info(table, info)
+    return with_file_info(table, path)

@@ -10,14 +10,14 @@ with the file's name and row numbers in the schema metadata so that errors still
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from needmap.data.provenance import with_source
+from needmap.data.provenance import take_rows, with_source
 from needmap.data.read import read
 from needmap.errors import DataError
 
@@ -104,24 +104,29 @@ class ParquetRows:
         except (pa.ArrowException, OSError, EOFError, zlib.error) as err:
             raise _unreadable(self.path, err) from None
 
-    def take(self, rows: np.ndarray) -> pa.Table:
-        """The rows at the file's row numbers ``rows`` (int64, strictly increasing), in that order, every column:
-        read a slice of a row group at a time, so that memory holds the rows taken and one slice. Row numbers
-        are unknown in the result (it names the file)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        if len(rows) and (rows[0] < 0 or rows[-1] >= self.num_rows or np.any(np.diff(rows) <= 0)):
-            raise ValueError(f"row numbers must increase strictly within 0..{self.num_rows - 1}")
-        parts = []
-        for g in range(self.num_groups):
+    def selected(self, rows: np.ndarray, groups: Iterable[int] | None = None) -> Iterator[tuple[int, int, pa.Table]]:
+        """``(lo, hi, table)``: the rows at the file's row numbers ``rows[lo:hi]`` (``rows`` sorted), read a slice
+        of a row group at a time, for the row groups ``groups`` in that order (default: every one, in order).
+        A row group holding none of them is not read; a slice's table is itself when every row of it is wanted,
+        else its rows taken (the file named, row numbers unknown)."""
+        for g in range(self.num_groups) if groups is None else groups:
             lo, hi = np.searchsorted(rows, self.group_starts[g : g + 2])
             if hi == lo:
                 continue
-            for start, table in self.slices(g):
+            for start, table in self.slices(int(g)):
                 a, b = np.searchsorted(rows, [start, start + table.num_rows])
                 if b > a:
-                    keep = np.zeros(table.num_rows, dtype=bool)
-                    keep[rows[a:b] - start] = True
-                    parts.append(table.filter(pa.array(keep)).replace_schema_metadata(None))
+                    local = rows[a:b] - start
+                    yield int(a), int(b), table if len(local) == table.num_rows else take_rows(table, pa.array(local))
+
+    def take(self, rows: np.ndarray) -> pa.Table:
+        """The rows at the file's row numbers ``rows`` (int64, strictly increasing), in that order, every column:
+        read a slice of a row group at a time (:meth:`selected`), so that memory holds the rows taken and one
+        slice. Row numbers are unknown in the result (it names the file)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) and (rows[0] < 0 or rows[-1] >= self.num_rows or np.any(np.diff(rows) <= 0)):
+            raise ValueError(f"row numbers must increase strictly within 0..{self.num_rows - 1}")
+        parts = [table.replace_schema_metadata(None) for _, _, table in self.selected(rows)]
         if not parts:  # no row: the columns as a read gives them (one slice read, none of its rows kept)
             parts = [next(self.slices(0))[1].slice(0, 0).replace_schema_metadata(None)]
         return with_source(pa.concat_tables(parts), self.path, None)

@@ -134,3 +134,11 @@ def _complement(n: int, test: np.ndarray) -> np.ndarray:
     mask = np.ones(n, dtype=bool)
     mask[test] = False
     return np.flatnonzero(mask).astype(np.int64)
+
+
+def sample_positions(n: int, max_rows: int | None, seed: int) -> np.ndarray | None:
+    """Sorted positions of a random sample of ``max_rows`` of ``n`` rows (drawn with ``seed``, without
+    replacement), or None to keep them all (``max_rows`` None or not below ``n``)."""
+    if max_rows is None or n <= max_rows:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))

@@ -185,3 +185,12 @@ def info_of_file(path: str | Path, table: pa.Table | None = None) -> FeatureTabl
     if side.is_file():
         return FeatureTableInfo.from_json(side.read_text(encoding="utf-8"), where=str(side))
     return None
+
+
+def with_file_info(table: pa.Table, path: str | Path) -> pa.Table:
+    """``table``, read from ``path``, with the description of the feature table kept beside the file
+    (``<path>.features.json``) in its schema metadata when the table carries none of its own (a Parquet file's)."""
+    if info_of(table) is not None:
+        return table
+    info = info_of_file(path)
+    return table if info is None else with_info(table, info)

@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from needmap.data.parquet_rows import ParquetRows
-from needmap.data.provenance import with_source
 from needmap.data.split import split_indices
 from needmap.errors import SchemaError, no_values_error
 from needmap.preprocessing.batch import FeatureBatch
@@ -125,30 +124,13 @@ def duplicate_rows(rows: ParquetRows, left_out: np.ndarray) -> int:
         return int(total) - int(distinct.fetchone()[0])
 
 
-def _positions(sorted_rows: np.ndarray, start: int, n: int) -> tuple[int, int]:
-    """(lo, hi): ``sorted_rows[lo:hi]`` are the rows in ``[start, start + n)``."""
-    lo, hi = np.searchsorted(sorted_rows, [start, start + n])
-    return int(lo), int(hi)
-
-
-def _select(rows: ParquetRows, table: pa.Table, local: np.ndarray) -> pa.Table:
-    if len(local) == len(table):
-        return table
-    return with_source(table.take(pa.array(local)), rows.path, None)
-
-
 def _encoded(
     rows: ParquetRows, preprocessor: Preprocessor, wanted: np.ndarray, groups: Iterator[int], threads: int = 1
 ) -> Iterator:
-    """(features, positions in ``wanted``) of the rows ``wanted`` (sorted row numbers), slice by slice;
-    ``threads``: see :meth:`Preprocessor.transform`."""
-    for g in groups:
-        for start, table in rows.slices(int(g)):
-            lo, hi = _positions(wanted, start, len(table))
-            if hi > lo:
-                local = wanted[lo:hi] - start
-                features = preprocessor.transform(_select(rows, table, local), threads=threads)
-                yield features, np.arange(lo, hi, dtype=np.int64)
+    """(features, positions in ``wanted``) of the rows ``wanted`` (sorted row numbers), slice by slice
+    (:meth:`~needmap.data.parquet_rows.ParquetRows.selected`); ``threads``: see :meth:`Preprocessor.transform`."""
+    for lo, hi, table in rows.selected(wanted, groups):
+        yield preprocessor.transform(table, threads=threads), np.arange(lo, hi, dtype=np.int64)
 
 
 def _row_bytes(preprocessor: Preprocessor) -> int:

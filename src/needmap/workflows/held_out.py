@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from needmap.data.provenance import source_of, take_rows
+from needmap.data.split import sample_positions
 from needmap.events.table_info import BTYD_COLUMNS, info_of, info_of_file
 from needmap.metrics.compare import verdict_sentence
 from needmap.predictor import Predictor, by_target, head_columns
@@ -71,15 +72,15 @@ def train_baselines(
 ) -> list[list[Baseline]]:
     """The baselines of a fitted model, one list ``[linear model, LightGBM]`` per target, each trained on the
     rows that trained its network and have that target (at most ``max_rows`` of them: a random sample drawn with
-    ``seed``, :func:`baseline_sample`); LightGBM stops early on the network's validation rows that have it. A
-    model of several targets names each baseline's target; the baselines of a model of one target are saved
-    without one (they belong to its only target)."""
+    ``seed``, :func:`needmap.data.split.sample_positions`); LightGBM stops early on the network's validation rows
+    that have it. A model of several targets names each baseline's target; the baselines of a model of one
+    target are saved without one (they belong to its only target)."""
     assert fitted.fit_rows_ is not None
     prep = fitted.preprocessor_
     y_all = np.asarray(prep.encode_target(train_table)).reshape(train_table.num_rows, -1)
     train, valid = fitted.fit_rows_["train"], fitted.fit_rows_["validation"]
     x_train = fitted.fit_part(train_table, "train")
-    sample = baseline_sample(len(train), max_rows, seed)
+    sample = sample_positions(len(train), max_rows, seed)
     if sample is not None:
         train, x_train = np.asarray(train)[sample], x_train.take(sample)
     names = target_names(fitted.schema_)
@@ -95,14 +96,6 @@ def train_baselines(
         targets=names if len(names) > 1 else None,
         **({"x_valid": fitted.fit_part(train_table, "validation"), "y_valid": y_all[valid]} if len(valid) else {}),
     )
-
-
-def baseline_sample(n: int, max_rows: int | None, seed: int) -> np.ndarray | None:
-    """Sorted positions of a random sample of ``max_rows`` of ``n`` training rows (drawn with ``seed``), or None
-    to keep them all (``max_rows`` None or not below ``n``)."""
-    if max_rows is None or n <= max_rows:
-        return None
-    return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
 
 
 def btyd_document(rows: pa.Table, table: pa.Table) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from needmap.workflows.held_out import choose_on_cv, choose_scorers, judge_on_te
 from needmap.workflows.phases import PhaseClock
 from needmap.workflows.selection import SELECTION_FILE, SELECTIONS, selection_document
 from needmap.workflows.train_file import fit_streamed, read_test_rows, read_whole, streamed_source
-from needmap.workflows.train_table import check_group, fit_table, target_notes
+from needmap.workflows.train_table import check_group, describe_test_rows, fit_table, target_notes
 
 #: Training options that only the final network's fit takes (:func:`_checkpointing`).
 CHECKPOINT_OPTIONS = ("checkpoint_every", "checkpoint_dir", "resume")
@@ -291,7 +291,7 @@ def _train_with(
         notes.extend(got.notes)
         seed, split, by_cutoff, cv_result = int(model.train_options.get("seed", 0)), got.split, None, None
         source, rows_in_table, test_rows = given_rows.path, got.rows_in_table, len(test_file_rows)
-        description = f"test rows ({test_size:.0%} of {Path(source).name}, {split}, seed {seed})"
+        description = describe_test_rows(source, test_size, split, seed, time_column)
         sampled = got.baseline_rows
         max_rows = None  # the sample is drawn already
         del got

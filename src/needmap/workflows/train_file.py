@@ -32,17 +32,16 @@ import pyarrow.compute as pc
 
 from needmap.data.parquet_rows import ParquetRows
 from needmap.data.provenance import with_source
-from needmap.data.split import split_indices
+from needmap.data.split import sample_positions, split_indices
 from needmap.errors import ConfigError
 from needmap.estimator import Model
-from needmap.events.table_info import info_of, info_of_file, with_info
+from needmap.events.table_info import info_of_file, with_file_info
 from needmap.predictor import Predictor
 from needmap.preprocessing.batch import FeatureBatch
 from needmap.preprocessing.target import check_target_columns, strata, target_names
 from needmap.schema import Schema
 from needmap.training.from_file import SCHEMA_SAMPLE_ROWS, encode_rows
 from needmap.training_rows import STREAM_MIN_ROWS, info_of_parquet
-from needmap.workflows.held_out import baseline_sample
 from needmap.workflows.importance import IMPORTANCE_ROWS
 from needmap.workflows.phases import PhaseClock
 
@@ -67,10 +66,9 @@ def read_test_rows(
     :data:`needmap.workflows.importance.IMPORTANCE_ROWS` of them for the permutation importance)."""
     table = kept_columns(rows, fitted.schema_, group_column).take(pa.array(test_rows))
     encoded = encode_rows(rows, fitted.preprocessor_, test_rows)
-    picked = test_rows
-    if len(test_rows) > IMPORTANCE_ROWS:
-        picked = np.sort(np.random.default_rng(seed).choice(test_rows, IMPORTANCE_ROWS, replace=False))
-    return with_source(table, rows.path, None), encoded, rows.take(picked)
+    picked = sample_positions(len(test_rows), IMPORTANCE_ROWS, seed)
+    importance_rows = rows.take(test_rows if picked is None else test_rows[picked])
+    return with_source(table, rows.path, None), encoded, importance_rows
 
 
 def stream_refusal(rows: ParquetRows, *, split: str | None, time_column: str | None, cv: int | None,
@@ -116,11 +114,7 @@ def read_whole(rows: ParquetRows) -> pa.Table:
     beside it (``<path>.features.json``) in the schema metadata, as the command line reads a file."""
     from needmap.data.read import read
 
-    table = read(rows.path)
-    if info_of(table) is not None:
-        return table
-    info = info_of_file(rows.path)
-    return table if info is None else with_info(table, info)
+    return with_file_info(read(rows.path), rows.path)
 
 
 @dataclass
@@ -209,12 +203,10 @@ def fit_streamed(
     at_start = (fitted.metrics_.get("training") or {}).get("peak_memory_mb_at_start")  # before its training loop
     clock.add("prepare", time.perf_counter() - fit_started - trained_s, peak=at_start)
     clock.add("train", trained_s)
-    sample = baseline_sample(len(train_rows), STREAMED_BASELINE_ROWS if baseline_rows is None else baseline_rows, seed)
+    sample = sample_positions(len(train_rows), STREAMED_BASELINE_ROWS if baseline_rows is None else baseline_rows, seed)
     sampled = train_rows if sample is None else train_rows[sample]
-    rng = np.random.default_rng(seed)
-    profiled = sampled
-    if len(sampled) > STREAMED_PROFILE_ROWS:
-        profiled = np.sort(rng.choice(sampled, STREAMED_PROFILE_ROWS, replace=False))
+    sample = sample_positions(len(sampled), STREAMED_PROFILE_ROWS, seed)
+    profiled = sampled if sample is None else sampled[sample]
     with clock.phase("read"):  # the judging reads these rows' targets; their features are read encoded
         held = np.union1d(sampled, valid_rows)
         train_table = kept_columns(rows, schema, None).take(pa.array(held))

@@ -130,7 +130,7 @@ def fit_table(
         notes.extend(split_notes(table, asked, split, by_cutoff))
         train_table, test_table = take_rows(table, pa.array(train_idx)), take_rows(table, pa.array(test_idx))
     source, rows_in_table = source_of(table), table.num_rows
-    description = describe_test_rows(table, test_size, split, seed, time_column)
+    description = describe_test_rows(source, test_size, split, seed, time_column)
     del table  # split: the parts hold the rows from here, and the whole table's memory is free for the fit
     cv_result = None
     if cv is not None:
@@ -156,9 +156,9 @@ def fit_table(
     return fitted, train_table, test_table, report, described
 
 
-def describe_test_rows(table: pa.Table, test_size: float, split: str, seed: int, time_column: str | None) -> str:
-    """Which rows an evaluation document describes, e.g. "test rows (20% of bank.csv, stratified, seed 0)"."""
-    source = source_of(table)
+def describe_test_rows(source: str | None, test_size: float, split: str, seed: int, time_column: str | None) -> str:
+    """Which rows an evaluation document describes, e.g. "test rows (20% of bank.csv, stratified, seed 0)";
+    ``source``: the file the rows came from (None: a table)."""
     what = Path(source).name if source else "the table"
     if split == CUTOFF:
         return f"test rows (the latest cutoff of {what})"
