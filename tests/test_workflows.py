@@ -88,3 +88,24 @@ def test_verdict_names_the_better_model_and_the_margin() -> None:
     assert "ridge regression is better" in verdict(
         "regression", "mlp", {"rmse": 5.0}, "ridge regression", {"rmse": 4.0}
     )
+
+
+@pytest.mark.slow
+def test_baselines_read_the_training_rows_encoded_not_their_raw_features(bank_table: pa.Table, monkeypatch) -> None:
+    """Once the fit keeps the training rows encoded, the raw training table handed to the baselines, the choice
+    of scorer and the evidence holds no feature column (their memory can go) but the target."""
+    from needmap.workflows import train as train_workflow
+
+    seen: dict[str, list[str]] = {}
+    real = train_workflow.train_baselines
+
+    def spy(fitted, train_table, seed, max_rows=None):
+        seen["columns"] = train_table.column_names
+        return real(fitted, train_table, seed, max_rows)
+
+    monkeypatch.setattr(train_workflow, "train_baselines", spy)
+    model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
+    outcome = run_train(bank_table, model, out=None, test_size=0.2)
+    features = set(outcome.schema.features)
+    assert features and not features & set(seen["columns"]) and "y" in seen["columns"]
+    assert set(outcome.metrics["baselines"]) == {"logistic regression", "LightGBM"}

@@ -29,6 +29,7 @@ from needmap.events.table_info import FEATURES_KEY, FeatureTableInfo, info_of
 from needmap.preprocessing.batch import FeatureBatch
 from needmap.preprocessing.preprocess import PreprocessConfig, Preprocessor
 from needmap.preprocessing.target import check_target_columns, strata, target_names, target_tasks
+from needmap.runtime.device import cores_per_process
 from needmap.schema import Schema
 from needmap.training.from_file import prepare_file_training
 from needmap.training.stream import TrainingStream
@@ -141,12 +142,13 @@ def prepare_table(
     everything = len(train_idx) == n and bool(np.all(train_idx == np.arange(n)))
     train_table = table if everything else take_rows(table, pa.array(train_idx))
     preprocessor = Preprocessor(schema, prep_config)
-    x_train = preprocessor.fit_transform(train_table)
+    threads = config.threads or cores_per_process()  # training has not started: its cores learn and encode
+    x_train = preprocessor.fit_transform(train_table, threads=threads)
     y_train = preprocessor.encode_target(train_table)
     x_valid = y_valid = None
     if len(valid_idx):
         valid_table = valid_given if valid_given is not None else take_rows(table, pa.array(valid_idx))
-        x_valid = preprocessor.transform(valid_table)
+        x_valid = preprocessor.transform(valid_table, threads=threads)
         y_valid = preprocessor.encode_target(valid_table)
     return PreparedRows(schema, preprocessor, x_train, y_train, x_valid, y_valid, report, fit_rows)
 

@@ -134,3 +134,44 @@ def test_columns_encoded_in_parallel_match_the_serial_loop(make_schema, monkeypa
     with pytest.raises(DataError, match="'k'"):
         pre.transform(bad, threads=2)
     assert len(calls) == 1
+
+
+def test_vocabularies_learned_in_parallel_match_the_serial_loop(make_schema, monkeypatch) -> None:
+    """fit(threads=2) learns the same state and report as one thread (vocabularies, folded categories, hashed
+    columns), and raises the error of the first failing categorical column in column order."""
+    import pytest
+
+    from needmap.errors import SchemaError
+    from needmap.preprocessing import preprocess
+    from needmap.schema import ColumnSpec, Schema
+
+    rng = np.random.default_rng(1)
+    n = 30_000
+    table = pa.table(
+        {
+            "a": pa.array(rng.integers(0, 50, n).astype(str)),
+            "b": pa.array(rng.zipf(1.5, n).astype(str)),  # many rare values: folded below min_frequency
+            "c": pa.array([None if i % 7 == 0 else f"v{i % 11}" for i in range(n)]),
+            "h": pa.array(rng.integers(0, 10_000, n).astype(str)),
+            "x": pa.array(rng.normal(size=n)),
+        }
+    )
+    schema = make_schema(categorical=("a", "b", "c"), numeric=("x",))
+    schema = Schema([*schema.columns, ColumnSpec("h", "categorical", "string", "test", {"hash_buckets": 64})])
+    config = PreprocessConfig(min_frequency=3)
+    serial = Preprocessor(schema, config).fit(table, threads=1)
+    calls = []
+    real = preprocess.ThreadPoolExecutor
+    monkeypatch.setattr(preprocess, "ThreadPoolExecutor", lambda **kw: calls.append(kw) or real(**kw))
+    parallel = Preprocessor(schema, config).fit(table, threads=2)
+    assert len(calls) == 1  # the categorical columns went to the pool
+    assert parallel.to_dict() == serial.to_dict()
+    assert parallel.report_ == serial.report_ and serial.report_["columns"]["b"]["folded_categories"] > 0
+    assert list(parallel.report_["columns"]) == list(serial.report_["columns"])
+
+    Preprocessor(schema, config).fit(table.slice(0, preprocess.PARALLEL_MIN_ROWS - 1), threads=2)
+    assert len(calls) == 1  # a small table stays in one thread
+    nested = pa.array([[1]] * n)
+    bad = table.set_column(1, "b", nested).set_column(2, "c", nested)
+    with pytest.raises(SchemaError, match="'b'"):
+        Preprocessor(schema, config).fit(bad, threads=2)

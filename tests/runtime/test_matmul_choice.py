@@ -139,3 +139,53 @@ def test_no_bf16_speedup_without_native_bfloat16(cache: Path, monkeypatch: pytes
 def test_the_real_bf16_product_is_timed() -> None:
     fp32, bf16 = matmul_choice.time_bf16(onednn._linear_op())
     assert 0 < fp32 < 5 and 0 < bf16 < 5
+
+
+def _counters(busy: float, own: float, wall: float) -> matmul_choice.CpuCounters:
+    return matmul_choice.CpuCounters(cores_busy_s=busy, own_s=own, wall_s=wall, cores=2)
+
+
+def test_others_busy_share_is_the_cores_busy_time_less_this_process() -> None:
+    share = matmul_choice.others_busy_share
+    assert share(_counters(10, 1, 100), _counters(12, 2, 101)) == pytest.approx(0.5)  # 2 s busy, 1 s ours, 2 cores
+    assert share(_counters(10, 1, 100), _counters(11, 2, 101)) == 0.0  # all of it ours
+    assert share(None, _counters(1, 1, 1)) is None and share(_counters(1, 1, 1), _counters(1, 1, 1)) is None
+    assert share(_counters(10, 1, 100), _counters(10.01, 1, 100.01)) is None  # a tick in 10 ms tells nothing
+
+
+def test_a_measurement_on_a_busy_machine_is_used_not_remembered(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    measured: list[int] = []
+    monkeypatch.setattr(matmul_choice, "time_products", lambda op: measured.append(1) or _timings(0.5, 1.2, 0.6))
+    readings = iter([_counters(10, 1, 100), _counters(11.5, 1.5, 101)])  # others: 1 s of 2 core-seconds
+    monkeypatch.setattr(matmul_choice, "_cpu_counters", lambda: next(readings))
+    busy = measured_kernels(None)
+    assert (busy.forward, busy.dx, busy.dW) == (True, False, True)
+    assert "not remembered: other processes kept 50% of the CPUs busy" in busy.why and not cache.exists()
+    quiet = iter([_counters(10, 1, 100), _counters(11.1, 2, 101)])  # others: 0.1 s, 5% of the cores
+    monkeypatch.setattr(matmul_choice, "_cpu_counters", lambda: next(quiet))
+    assert "measured now" in measured_kernels(None).why and measured == [1, 1]
+    assert json.loads(cache.read_text())[machine_key()] == _timings(0.5, 1.2, 0.6)
+
+
+def test_other_processes_on_every_core_read_as_busy() -> None:
+    """The real counters: processes spinning on every core this process may use show as others' load."""
+    import subprocess
+    import sys
+    import time
+
+    from needmap.runtime.device import usable_cores
+
+    if matmul_choice._cpu_counters() is None:
+        pytest.skip("no /proc/stat on this system: the share is unknown there and measurements are remembered")
+    spin = "import time\nend = time.time() + 3\nwhile time.time() < end: pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(usable_cores())]
+    try:
+        time.sleep(0.5)
+        before = matmul_choice._cpu_counters()
+        time.sleep(1.0)
+        share = matmul_choice.others_busy_share(before, matmul_choice._cpu_counters())
+    finally:
+        for process in spinners:
+            process.kill()
+            process.wait()
+    assert share is not None and share > 0.6, share

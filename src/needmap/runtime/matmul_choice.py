@@ -14,7 +14,10 @@ The measurement takes a fraction of a second and is made once per machine: it is
 else ``~/.cache/needmap``), keyed by the CPU model and its flags, torch's version and the thread count.
 So the same machine takes the same kernels on every run and a training run is reproducible from run to
 run; delete the file to measure again. A file that cannot be read or written is measured around (logged),
-never an error.
+never an error. A measurement made while other processes kept the CPUs busy (more than
+:data:`OTHERS_BUSY_MAX` of them, by the kernel's CPU counters less this process's own time) is used for that
+run only and not remembered: the other load slows the kernels unevenly, and a choice it skewed would
+otherwise stay with the machine.
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ REPEATS = 5
 #: The file under the cache folder, and the environment variable that moves the folder.
 CACHE_FILE = "cpu_matmul.json"
 CACHE_ENV = "NEEDMAP_CACHE_DIR"
+#: The share of the usable cores that other processes may keep busy while the kernels are timed for the
+#: measurement to be remembered.
+OTHERS_BUSY_MAX = 0.25
+#: The shortest timing that tells how busy the other processes were: the kernel counts CPU time in ticks
+#: (1/100 s), so a shorter window reads one tick as a large share.
+OTHERS_WINDOW_MIN_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -197,9 +206,55 @@ def measured_kernels(op: Any) -> Kernels:
     remembered = {p: _pair(entry, p) for p in PRODUCTS}
     if all(pair is not None for pair in remembered.values()):
         return choose({p: pair for p, pair in remembered.items() if pair is not None}, f"measured earlier, {path}")
+    before = _cpu_counters()
     timings = time_products(op)
+    others = others_busy_share(before, _cpu_counters())
+    if others is not None and others > OTHERS_BUSY_MAX:
+        logger.info(
+            "other processes kept %.0f%% of the CPUs busy while the kernels were timed: not remembered", 100 * others
+        )
+        return choose(timings, f"measured now, not remembered: other processes kept {others:.0%} of the CPUs busy")
     _write_entry(path, key, {**entry, **timings})
     return choose(timings, "measured now")
+
+
+@dataclass(frozen=True)
+class CpuCounters:
+    """The busy CPU seconds of the cores this process may run on (from /proc/stat), this process's CPU seconds
+    and the wall clock, read together."""
+
+    cores_busy_s: float
+    own_s: float
+    wall_s: float
+    cores: int
+
+
+def _cpu_counters() -> CpuCounters | None:
+    """The counters now; None where /proc/stat cannot be read (not Linux)."""
+    try:
+        mine = {f"cpu{i}" for i in os.sched_getaffinity(0)}
+        per_second = os.sysconf("SC_CLK_TCK")
+        busy = 0
+        with Path("/proc/stat").open(encoding="ascii") as fh:
+            for line in fh:
+                fields = line.split()
+                if fields and fields[0] in mine:
+                    ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+                    busy += sum(ticks) - ticks[3] - ticks[4] - ticks[7]  # less idle, I/O wait and stolen time
+    except (AttributeError, OSError, ValueError):
+        return None
+    own = os.times()
+    return CpuCounters(busy / per_second, own.user + own.system, time.perf_counter(), len(mine))
+
+
+def others_busy_share(before: CpuCounters | None, after: CpuCounters | None) -> float | None:
+    """The share of this process's cores that other processes kept busy between two readings: the cores' busy
+    seconds less this process's, over the wall time times the cores; None where unknown (no counters, or a
+    window shorter than :data:`OTHERS_WINDOW_MIN_S`)."""
+    if before is None or after is None or after.wall_s - before.wall_s < OTHERS_WINDOW_MIN_S or not after.cores:
+        return None
+    others = (after.cores_busy_s - before.cores_busy_s) - (after.own_s - before.own_s)
+    return max(0.0, others) / ((after.wall_s - before.wall_s) * after.cores)
 
 
 def time_bf16(op: Any) -> list[float]:

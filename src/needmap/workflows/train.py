@@ -31,9 +31,11 @@ from needmap.data.profile import profile_table
 from needmap.data.provenance import source_of
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import CALIBRATION_METHODS, Model
+from needmap.events.table_info import BTYD_COLUMNS
 from needmap.model_place import model_path_lock
 from needmap.preprocessing.target import target_names
 from needmap.runtime.arrow_memory import release_unused_memory
+from needmap.runtime.device import cores_per_process
 from needmap.schema import Schema
 from needmap.training import distributed
 from needmap.training.from_file import SCHEMA_SAMPLE_ROWS
@@ -339,6 +341,8 @@ def _train_with(
             profile_rows.select(profiled), fitted.schema_, source=_profiled_rows(source, streaming, profile_rows)
         )
     profile_rows = None  # a streamed run's sample of whole rows: its memory goes before the baselines
+    if not streaming and fitted.encoded_fit_rows_ is not None:
+        train_table = judged_columns(train_table, fitted.schema_)  # the features are read encoded from here on
     release_unused_memory()
     with clock.phase("baselines"):
         bases = train_baselines(fitted, train_table, seed, max_rows) if baseline else None
@@ -358,8 +362,9 @@ def _train_with(
                 given_rows, fitted, test_file_rows, group_column=group_column, seed=seed
             )
     else:
-        with clock.phase("prepare"):
-            x_test = fitted.preprocessor_.transform(test_table)
+        with clock.phase("prepare"):  # the network is trained: every core it used encodes
+            threads = (fitted.train_config_.threads if fitted.train_config_ else None) or cores_per_process()
+            x_test = fitted.preprocessor_.transform(test_table, threads=threads)
     groups = None if group_column is None else test_table.column(group_column).to_numpy(zero_copy_only=False)
     evaluate_started = time.perf_counter()
     judged = judge_on_test(
@@ -404,6 +409,15 @@ def _train_with(
         phases=clock.as_dict(),
         peak_memory_mb=clock.peaks(),
     )
+
+
+def judged_columns(train_table: pa.Table, schema: Schema) -> pa.Table:
+    """The columns of the training rows that the baselines, the choice of scorer and the evidence read once the
+    fit has kept those rows encoded: every column but the features, less the targets and BTYD columns (a
+    lifetime-value baseline's) that are also features. Dropping the rest lets their memory go before the
+    baselines fit (the encoded rows stand in for them)."""
+    dropped = set(schema.features) - set(target_names(schema)) - set(BTYD_COLUMNS)
+    return train_table.select([c for c in train_table.column_names if c not in dropped])
 
 
 def _profiled_rows(source: str | None, streaming: bool, rows: pa.Table) -> str:
