@@ -144,7 +144,7 @@ def test_the_linear_design_is_written_as_scipy_would_build_it() -> None:
 
 def test_a_fit_keeps_its_encoded_rows_only_when_asked() -> None:
     """Model.fit frees its encoded rows unless the caller (the train workflow, for its baselines) asks to keep
-    them; kept, they are the rows of fit_rows_ as the preprocessor encodes them."""
+    them; kept, they are the rows of fit_rows_ as the preprocessor encodes them, ids held as int32."""
     import pyarrow as pa
 
     from needmap.estimator import Model
@@ -160,6 +160,7 @@ def test_a_fit_keeps_its_encoded_rows_only_when_asked() -> None:
     again = kept.preprocessor_.transform(table)
     np.testing.assert_array_equal(encoded["train"].numeric, again.take(rows["train"]).numeric)
     np.testing.assert_array_equal(encoded["validation"].categorical, again.take(rows["validation"]).categorical)
+    assert encoded["train"].categorical.dtype == encoded["validation"].categorical.dtype == np.int32  # compact
     # fit_part serves the kept rows, and without them encodes the same rows again
     assert kept.fit_part(table, "train") is encoded["train"]
     kept.encoded_fit_rows_ = None

@@ -243,3 +243,34 @@ def test_independent_probabilities_for_a_multitask_model() -> None:
     np.testing.assert_allclose(independent, torch.sigmoid(logits).numpy())
     np.testing.assert_allclose(joint.sum(axis=1), 1.0)
     assert not np.allclose(independent.sum(axis=1), 1.0)
+
+
+def test_what_preparing_freed_goes_back_before_the_heap_keeps_steps(binary_split, monkeypatch) -> None:
+    """The trainer hands the heap's free memory back (malloc_trim) before it sets the heap to keep a step's
+    temporaries, and again after training: otherwise the preparation's freed copies stay resident through it."""
+    from needmap.training import trainer as trainer_module
+
+    calls: list[str] = []
+    monkeypatch.setattr(trainer_module, "return_freed_memory", lambda: calls.append("return") or True)
+    monkeypatch.setattr(trainer_module, "keep_freed_memory", lambda: calls.append("keep") or True)
+    train, y_train, valid, y_valid = binary_split
+    Trainer(small_mlp(), "binary", quiet(epochs=1, batch_size=256)).fit(train, y_train, valid, y_valid)
+    assert calls == ["return", "keep", "return"]
+
+
+def test_compact_ids_are_int32_where_they_fit_and_train_alike(binary_split) -> None:
+    """FeatureBatch.compact(): ids int32 when every one fits (numerics shared), kept int64 otherwise; a model
+    trained on the compact rows is the one trained on the int64 rows."""
+    train, y_train, valid, y_valid = binary_split
+    compact = train.compact()
+    assert compact.categorical.dtype == np.int32 and np.array_equal(compact.categorical, train.categorical)
+    assert compact.numeric is train.numeric
+    huge = FeatureBatch(train.numeric, train.categorical.copy(), (np.full((len(train), 2), 2**31, np.int64),))
+    kept = huge.compact()
+    assert kept.categorical.dtype == np.int32 and kept.lists[0].dtype == np.int64
+    outputs = []
+    for rows in (train, compact):
+        model = small_mlp()
+        Trainer(model, "binary", quiet(epochs=2, batch_size=256, seed=3)).fit(rows, y_train, valid.compact(), y_valid)
+        outputs.append(predict_proba(model, valid))
+    assert np.array_equal(outputs[0], outputs[1])

@@ -13,7 +13,8 @@ class FeatureBatch:
 
     Attributes:
         numeric: float32 ``[n, n_numeric]``: scaled numerics, then missing-indicators (0/1), then zero flags (0/1).
-        categorical: int64 ``[n, n_categorical]``: per-column ids in ``[0, cardinality)``;
+        categorical: int64 ``[n, n_categorical]`` (int32 in rows kept for training, :meth:`compact`): per-column
+            ids in ``[0, cardinality)``;
             id 0 is the out-of-vocabulary id, id 1 the missing-value id. Hashed categoricals and
             bucketized numerics are categorical columns too.
         lists: one int64 ``[n, max_len_k]`` array per list feature (multi-hot interests and
@@ -39,6 +40,17 @@ class FeatureBatch:
 
     def __len__(self) -> int:
         return len(self.numeric)
+
+    def compact(self) -> FeatureBatch:
+        """This batch with its ids (categorical and list arrays) as int32 where they fit, half int64's memory:
+        how rows kept for training are held (a model widens them to int64 a batch at a time). Arrays already
+        int32, or holding an id of 2**31 or more, are kept as they are; the numerics are shared."""
+
+        def narrow(ids: np.ndarray) -> np.ndarray:
+            fits = ids.dtype != np.int32 and (ids.size == 0 or int(ids.max()) < 2**31)
+            return ids.astype(np.int32) if fits else ids
+
+        return FeatureBatch(self.numeric, narrow(self.categorical), tuple(narrow(a) for a in self.lists))
 
     def take(self, index: np.ndarray) -> FeatureBatch:
         """The rows at ``index`` (int array), as a new contiguous batch."""

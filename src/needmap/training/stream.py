@@ -144,15 +144,6 @@ def _checked(
         yield features, positions
 
 
-def _compact(batch: FeatureBatch) -> FeatureBatch:
-    """Categorical ids as int32 when they fit (half the memory); numeric float32 as they are."""
-    categorical = batch.categorical
-    if categorical.dtype != np.int32 and (categorical.size == 0 or int(categorical.max()) < 2**31):
-        categorical = categorical.astype(np.int32)
-    lists = tuple(a.astype(np.int32) if a.size == 0 or int(a.max()) < 2**31 else a for a in batch.lists)
-    return FeatureBatch(batch.numeric, categorical, lists)
-
-
 def _concat(parts: list[tuple[FeatureBatch, np.ndarray]]) -> tuple[FeatureBatch, np.ndarray]:
     if len(parts) == 1:
         return parts[0]
@@ -184,7 +175,7 @@ def shuffled_batches(
     for features, positions in chunks:
         if len(features) == 0:
             continue
-        parts.append((_compact(features), np.asarray(positions, dtype=np.int64)))
+        parts.append((features.compact(), np.asarray(positions, dtype=np.int64)))
         held += len(features)
         if held < buffer_rows:
             continue

@@ -226,6 +226,10 @@ class Trainer:
 
         device = resolve_device(self.config.device)
         peak_at_start = peak_memory_mb()
+        # What preparing the rows freed (copies of the table's parts, the encoding threads' arenas) goes back
+        # to the OS before the heap starts keeping a step's temporaries: otherwise it stays resident, unused,
+        # through training.
+        return_freed_memory()
         keep_freed_memory()
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.config.threads or cores_per_process())

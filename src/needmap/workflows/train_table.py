@@ -20,6 +20,7 @@ from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import Model
 from needmap.predictor import Predictor
 from needmap.preprocessing.target import strata, target_names
+from needmap.runtime.arrow_memory import release_unused_memory
 from needmap.schema import Schema
 from needmap.training import distributed
 from needmap.workflows.cv import run_cv
@@ -132,6 +133,9 @@ def fit_table(
     source, rows_in_table = source_of(table), table.num_rows
     description = describe_test_rows(source, test_size, split, seed, time_column)
     del table  # split: the parts hold the rows from here, and the whole table's memory is free for the fit
+    # ... and handed back to the system: the fit allocates from the system pool (uses_system_arrow_pool), so
+    # Arrow's own pool would otherwise keep the whole table's pages resident through training, unused
+    release_unused_memory()
     cv_result = None
     if cv is not None:
         with clock.phase("cross-validation"):
