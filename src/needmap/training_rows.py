@@ -29,7 +29,6 @@ from needmap.events.table_info import FEATURES_KEY, FeatureTableInfo, info_of
 from needmap.preprocessing.batch import FeatureBatch
 from needmap.preprocessing.preprocess import PreprocessConfig, Preprocessor
 from needmap.preprocessing.target import check_target_columns, strata, target_names, target_tasks
-from needmap.runtime.device import cores_per_process
 from needmap.schema import Schema
 from needmap.training.from_file import prepare_file_training
 from needmap.training.stream import TrainingStream
@@ -142,7 +141,7 @@ def prepare_table(
     everything = len(train_idx) == n and bool(np.all(train_idx == np.arange(n)))
     train_table = table if everything else take_rows(table, pa.array(train_idx))
     preprocessor = Preprocessor(schema, prep_config)
-    threads = config.threads or cores_per_process()  # training has not started: its cores learn and encode
+    threads = config.cpu_threads()  # training has not started: its cores learn and encode
     # ids int32 (compact), as a file's rows are kept: half the memory through training and the baselines
     x_train = preprocessor.fit_transform(train_table, threads=threads).compact()
     y_train = preprocessor.encode_target(train_table)

@@ -53,3 +53,13 @@ def test_from_dict_rejects_unknown_keys_and_monitor_must_fit_the_task() -> None:
         TrainConfig.from_dict({"learning_rate": 0.1})
     with pytest.raises(ConfigError, match="monitor 'auc' does not apply to regression"):
         TrainConfig(monitor="auc").monitor_for("regression")
+
+
+def test_cpu_threads_are_the_given_threads_else_the_cores_of_this_process(monkeypatch) -> None:
+    from needmap.training.config import TrainConfig
+
+    assert TrainConfig(threads=3).cpu_threads() == 3
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # two processes on this machine share its cores
+    from needmap.runtime.device import cores_per_process
+
+    assert TrainConfig().cpu_threads() == cores_per_process()

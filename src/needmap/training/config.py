@@ -21,6 +21,7 @@ from needmap.declare import (
     whole,
 )
 from needmap.errors import ConfigError
+from needmap.runtime.device import cores_per_process
 from needmap.runtime.precision import PRECISIONS
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd")
@@ -195,6 +196,11 @@ class TrainConfig(Options):
         convert=_path_text,
         metavar="DIR",
     )
+
+    def cpu_threads(self) -> int:
+        """The CPU threads training runs on: ``threads`` when given, else every core this process may keep busy
+        (:func:`needmap.runtime.device.cores_per_process`). Preparing the rows uses them too, before training."""
+        return self.threads or cores_per_process()
 
     def monitor_for(self, task: str) -> tuple[str, str]:
         """The monitored metric for ``task`` and its direction ('max' or 'min').

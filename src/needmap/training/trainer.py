@@ -16,7 +16,7 @@ from needmap.errors import ConfigError, DataError
 from needmap.models.base import TabularModel
 from needmap.models.inputs import Inputs
 from needmap.preprocessing.batch import FeatureBatch
-from needmap.runtime.device import cores_per_process, resolve_device, synchronize
+from needmap.runtime.device import resolve_device, synchronize
 from needmap.runtime.malloc import keep_freed_memory, return_freed_memory
 from needmap.runtime.onednn import cpu_matmul_name
 from needmap.runtime.peak_memory import peak_memory_mb
@@ -232,7 +232,7 @@ class Trainer:
         return_freed_memory()
         keep_freed_memory()
         previous_threads = torch.get_num_threads()
-        torch.set_num_threads(self.config.threads or cores_per_process())
+        torch.set_num_threads(self.config.cpu_threads())
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.config.seed)

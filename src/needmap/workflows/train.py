@@ -35,9 +35,9 @@ from needmap.events.table_info import BTYD_COLUMNS
 from needmap.model_place import model_path_lock
 from needmap.preprocessing.target import target_names
 from needmap.runtime.arrow_memory import release_unused_memory
-from needmap.runtime.device import cores_per_process
 from needmap.schema import Schema
 from needmap.training import distributed
+from needmap.training.config import TrainConfig
 from needmap.training.from_file import SCHEMA_SAMPLE_ROWS
 from needmap.workflows.cv import cv_summary
 from needmap.workflows.event_split import validation_notes
@@ -363,7 +363,7 @@ def _train_with(
             )
     else:
         with clock.phase("prepare"):  # the network is trained: every core it used encodes
-            threads = (fitted.train_config_.threads if fitted.train_config_ else None) or cores_per_process()
+            threads = (fitted.train_config_ or TrainConfig()).cpu_threads()
             x_test = fitted.preprocessor_.transform(test_table, threads=threads)
     groups = None if group_column is None else test_table.column(group_column).to_numpy(zero_copy_only=False)
     evaluate_started = time.perf_counter()
