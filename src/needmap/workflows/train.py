@@ -31,7 +31,6 @@ from needmap.data.profile import profile_table
 from needmap.data.provenance import source_of
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import CALIBRATION_METHODS, Model
-from needmap.events.table_info import BTYD_COLUMNS
 from needmap.model_place import model_path_lock
 from needmap.preprocessing.target import target_names
 from needmap.runtime.arrow_memory import release_unused_memory
@@ -46,7 +45,7 @@ from needmap.workflows.held_out import choose_on_cv, choose_scorers, judge_on_te
 from needmap.workflows.phases import PhaseClock
 from needmap.workflows.selection import SELECTION_FILE, SELECTIONS, selection_document
 from needmap.workflows.train_file import fit_streamed, read_test_rows, read_whole, streamed_source
-from needmap.workflows.train_table import check_group, describe_test_rows, fit_table, target_notes
+from needmap.workflows.train_table import check_group, describe_test_rows, fit_table, judged_columns, target_notes
 
 #: Training options that only the final network's fit takes (:func:`_checkpointing`).
 CHECKPOINT_OPTIONS = ("checkpoint_every", "checkpoint_dir", "resume")
@@ -409,15 +408,6 @@ def _train_with(
         phases=clock.as_dict(),
         peak_memory_mb=clock.peaks(),
     )
-
-
-def judged_columns(train_table: pa.Table, schema: Schema) -> pa.Table:
-    """The columns of the training rows that the baselines, the choice of scorer and the evidence read once the
-    fit has kept those rows encoded: every column but the features, less the targets and BTYD columns (a
-    lifetime-value baseline's) that are also features. Dropping the rest lets their memory go before the
-    baselines fit (the encoded rows stand in for them)."""
-    dropped = set(schema.features) - set(target_names(schema)) - set(BTYD_COLUMNS)
-    return train_table.select([c for c in train_table.column_names if c not in dropped])
 
 
 def _profiled_rows(source: str | None, streaming: bool, rows: pa.Table) -> str:

@@ -18,6 +18,7 @@ from needmap.data.provenance import source_of, take_rows
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import Model
+from needmap.events.table_info import BTYD_COLUMNS
 from needmap.predictor import Predictor
 from needmap.preprocessing.target import strata, target_names
 from needmap.runtime.arrow_memory import release_unused_memory
@@ -168,3 +169,12 @@ def describe_test_rows(source: str | None, test_size: float, split: str, seed: i
         return f"test rows (the latest cutoff of {what})"
     how = f"the latest by {time_column}" if split == "time" else f"{split}, seed {seed}"
     return f"test rows ({test_size:.0%} of {what}, {how})"
+
+
+def judged_columns(train_table: pa.Table, schema: Schema) -> pa.Table:
+    """The columns of the training rows that the baselines, the choice of scorer and the evidence read once the
+    fit has kept those rows encoded: every column but the features, less the targets and BTYD columns (a
+    lifetime-value baseline's) that are also features. Dropping the rest lets their memory go before the
+    baselines fit (the encoded rows stand in for them)."""
+    dropped = set(schema.features) - set(target_names(schema)) - set(BTYD_COLUMNS)
+    return train_table.select([c for c in train_table.column_names if c not in dropped])
