@@ -226,10 +226,7 @@ class Trainer:
 
         device = resolve_device(self.config.device)
         peak_at_start = peak_memory_mb()
-        # What preparing the rows freed (copies of the table's parts, the encoding threads' arenas) goes back
-        # to the OS before the heap starts keeping a step's temporaries: otherwise it stays resident, unused,
-        # through training.
-        return_freed_memory()
+        return_freed_memory()  # what preparing freed goes back to the OS, not kept resident through training
         keep_freed_memory()
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.config.cpu_threads())
