@@ -21,7 +21,6 @@ from needmap.declare import (
     whole,
 )
 from needmap.errors import ConfigError
-from needmap.runtime.device import cores_per_process
 from needmap.runtime.precision import PRECISIONS
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd")
@@ -200,6 +199,8 @@ class TrainConfig(Options):
     def cpu_threads(self) -> int:
         """The CPU threads training runs on: ``threads`` when given, else every core this process may keep busy
         (:func:`needmap.runtime.device.cores_per_process`). Preparing the rows uses them too, before training."""
+        from needmap.runtime.device import cores_per_process  # imports torch: not at import, which --help does
+
         return self.threads or cores_per_process()
 
     def monitor_for(self, task: str) -> tuple[str, str]:
