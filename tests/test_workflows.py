@@ -109,3 +109,58 @@ def test_baselines_read_the_training_rows_encoded_not_their_raw_features(bank_ta
     features = set(outcome.schema.features)
     assert features and not features & set(seen["columns"]) and "y" in seen["columns"]
     assert set(outcome.metrics["baselines"]) == {"logistic regression", "LightGBM"}
+
+
+def test_no_raw_rows_are_held_while_the_network_trains(bank_table: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's raw rows go before the network trains: the fit's whole table once it is split into its
+    training and validation parts, the training part once encoded, the test part to a file until training ends."""
+    import gc
+    import weakref
+
+    import needmap.data.spill as spill
+    import needmap.explain.population as population
+    import needmap.training.trainer as trainer
+    import needmap.training_rows as training_rows
+    import needmap.workflows.train_table as train_table
+    from needmap.preprocessing.preprocess import Preprocessor
+
+    monkeypatch.setattr(spill, "SPILL_MIN_BYTES", 0)  # the bank slice is small: spill it all the same
+    monkeypatch.setattr(population, "SAMPLE_ROWS", 500)  # the population's own sample, not the whole table
+    parts: list[weakref.ref] = []
+    whole: list[weakref.ref] = []
+    alive: dict[str, list[bool]] = {}
+    take, clean, fit_transform, fit = (
+        train_table.take_rows,
+        training_rows.clean_training_table,
+        Preprocessor.fit_transform,
+        trainer.Trainer.fit,
+    )
+
+    def split_part(table: pa.Table, indices: pa.Array) -> pa.Table:
+        part = take(table, indices)
+        parts.append(weakref.ref(part))
+        return part
+
+    def cleaned(table: pa.Table, *args: object, **kwargs: object) -> object:
+        whole.append(weakref.ref(table))
+        return clean(table, *args, **kwargs)
+
+    def fitting(self: Preprocessor, *args: object, **kwargs: object) -> object:
+        gc.collect()
+        alive["encoding"] = [ref() is not None for ref in whole]
+        return fit_transform(self, *args, **kwargs)
+
+    def training(self: object, *args: object, **kwargs: object) -> object:
+        gc.collect()
+        alive["training"] = [ref() is not None for ref in parts]
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(train_table, "take_rows", split_part)
+    monkeypatch.setattr(training_rows, "clean_training_table", cleaned)
+    monkeypatch.setattr(Preprocessor, "fit_transform", fitting)
+    monkeypatch.setattr(trainer.Trainer, "fit", training)
+    model = nm.Model("mlp", target="y", drop=["duration"], **FAST)
+    outcome = run_train(bank_table, model, out=None, test_size=0.2)
+    assert alive == {"encoding": [False], "training": [False, False]}  # train part, test part
+    assert outcome.test_table is not None and outcome.test_table.num_rows == 600  # read back whole
+    assert outcome.metrics["test"]["auc"] > 0.8

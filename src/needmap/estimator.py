@@ -88,6 +88,7 @@ from needmap.training_rows import (
     parquet_rows,
     prepare_file,
     prepare_table,
+    prepare_taken_table,
 )
 from needmap.workflows.run_options import ModelOptions
 
@@ -348,7 +349,6 @@ class Model:
         return prepare_table(table, schema, prep_config, config, validation, as_list(self.drop))
 
     # -- fitting -------------------------------------------------------------------------------
-    @uses_system_arrow_pool
     def fit(
         self,
         data: TableLike,
@@ -392,6 +392,28 @@ class Model:
         too), and its description is saved with the model (``extras_["events.json"]``) for
         :meth:`needmap.predictor.Predictor.predict_events`.
         """
+        return self._fit_taken(
+            [data], validation=validation, schema=schema, stream=stream, on_epoch=on_epoch,
+            keep_encoded_rows=keep_encoded_rows, parts=parts, **train,
+        )  # fmt: skip
+
+    @uses_system_arrow_pool
+    def _fit_taken(
+        self,
+        given: list[TableLike],
+        *,
+        validation: float | TableLike,
+        schema: Schema | None,
+        stream: bool | None,
+        on_epoch: Callable[[dict[str, Any]], None] | None,
+        keep_encoded_rows: bool,
+        parts: tuple[Any, Any] | None,
+        **train: Any,
+    ) -> Model:
+        """:meth:`fit` on the rows in ``given``, a list the rows are taken out of: where the caller holds no other
+        reference (the train workflow, :func:`needmap.workflows.train_table.fit_table`), the raw rows' memory goes
+        once they are encoded, before training."""
+        data = given.pop()
         if self.target is None and schema is None:
             raise ConfigError("no target column given; expected Model(..., target='column').")
         unknown = set(train) - _field_names(TrainConfig)
@@ -432,14 +454,20 @@ class Model:
             if parts is not None:
                 parts = _checked_parts(parts, rows)
             prepared = prepare_file(rows, schema, prep_config, config, validation, dropped, info, parts)
+            fitted_rows = _population_rows(rows, parts, config.seed)
         else:
             table = as_table(data)
             info = info_of(table)
             schema = schema or self.infer_schema(table)
-            prepared = prepare_table(table, schema, prep_config, config, validation, dropped)
+            fitted_rows = Population.rows_of(table, seed=config.seed)  # summarized once the preprocessor is fitted
+            whole, data, table = [table], None, None  # the preparation lets it go once split (the caller holds none)
+            prepared = prepare_taken_table(whole, schema, prep_config, config, validation, dropped)
         schema, preprocessor, report = prepared.schema, prepared.preprocessor, prepared.report
         x_train, y_train, x_valid, y_valid = prepared.x_train, prepared.y_train, prepared.x_valid, prepared.y_valid
         self._check_calibration(schema, x_valid)
+        # the population reasons compare a customer with, and the reference row of attributions
+        population = Population.of(fitted_rows, preprocessor, seed=config.seed).to_dict()
+        fitted_rows = None
         torch.manual_seed(config.seed)
         try:
             network = build_model(
@@ -476,9 +504,7 @@ class Model:
         )
         if info is not None:  # how the inputs were built from a log: predict builds today's the same way
             predictor.extras_[EVENTS_FILE] = info_document(info)
-        # the population reasons compare a customer with, and the reference row of attributions
-        fitted_rows = table if rows is None else _population_rows(rows, parts, config.seed)
-        predictor.extras_[POPULATION_FILE] = Population.of(fitted_rows, preprocessor, seed=config.seed).to_dict()
+        predictor.extras_[POPULATION_FILE] = population
         valid_metrics, valid_scores = (
             self._calibrate(predictor, x_valid, y_valid, trainer.validation_outputs)
             if x_valid is not None

@@ -107,10 +107,24 @@ def prepare_table(
     split into training and validation rows (a share of ``table``, stratified for classification; the latest
     cutoff of a table built from an event log, :func:`validation_by_cutoff`; or a table of its own), the
     preprocessor fitted on the training rows and both parts encoded."""
+    return prepare_taken_table([table], schema, prep_config, config, validation, dropped)
+
+
+def prepare_taken_table(
+    rows: list[pa.Table],
+    schema: Schema,
+    prep_config: PreprocessConfig,
+    config: TrainConfig,
+    validation: float | TableLike,
+    dropped: Sequence[str],
+) -> PreparedRows:
+    """:func:`prepare_table` of the table in ``rows``, a list it is taken out of: where the caller holds no other
+    reference (``Model.fit`` in the train workflow), the whole table's memory goes once it is split into its
+    training and validation parts, before they are encoded."""
     if schema.target is None:
         raise SchemaError("the schema has no target column; expected one column with role 'target'.")
     table, report = clean_training_table(
-        table, schema, user_dropped=dropped, max_unparseable=prep_config.max_unparseable
+        rows.pop(), schema, user_dropped=dropped, max_unparseable=prep_config.max_unparseable
     )
     n = table.num_rows
     valid_given = None
@@ -140,14 +154,18 @@ def prepare_table(
     # Every row in order (validation=0 or a validation table of its own): the table itself, no copy.
     everything = len(train_idx) == n and bool(np.all(train_idx == np.arange(n)))
     train_table = table if everything else take_rows(table, pa.array(train_idx))
+    valid_table = None
+    if len(valid_idx):
+        valid_table = valid_given if valid_given is not None else take_rows(table, pa.array(valid_idx))
+    del table  # split: the parts hold the rows from here
     preprocessor = Preprocessor(schema, prep_config)
     threads = config.cpu_threads()  # training has not started: its cores learn and encode
     # ids int32 (compact), as a file's rows are kept: half the memory through training and the baselines
     x_train = preprocessor.fit_transform(train_table, threads=threads).compact()
     y_train = preprocessor.encode_target(train_table)
+    del train_table
     x_valid = y_valid = None
-    if len(valid_idx):
-        valid_table = valid_given if valid_given is not None else take_rows(table, pa.array(valid_idx))
+    if valid_table is not None:
         x_valid = preprocessor.transform(valid_table, threads=threads).compact()
         y_valid = preprocessor.encode_target(valid_table)
     return PreparedRows(schema, preprocessor, x_train, y_train, x_valid, y_valid, report, fit_rows)

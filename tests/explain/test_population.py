@@ -100,3 +100,15 @@ def test_a_damaged_population_is_refused_on_loading(fitted, tmp_path, damage, me
     write_manifest(copy)  # sealed again, as a hand edit would be: the population's own checks must refuse it
     with pytest.raises(ArtifactError, match=message):
         nm.load(copy)
+
+
+def test_the_sample_taken_before_the_fit_summarizes_as_the_whole_table(fitted, monkeypatch) -> None:
+    """A fit takes the population's rows (rows_of) before its preprocessor is fitted, so that the whole table can go
+    once encoded: summarizing them is summarizing the whole table."""
+    table, folder = fitted
+    preprocessor = nm.load(folder / "model").preprocessor_
+    monkeypatch.setattr(population_module, "SAMPLE_ROWS", 400)
+    rows = Population.rows_of(table, seed=5)
+    assert rows.num_rows == 400 and Population.rows_of(table, seed=6).column("customer") != rows.column("customer")
+    whole = Population.of(table, preprocessor, seed=5).to_dict()
+    assert Population.of(rows, preprocessor, seed=5).to_dict() == whole and whole["rows"] == 400

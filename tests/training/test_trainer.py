@@ -274,3 +274,29 @@ def test_compact_ids_are_int32_where_they_fit_and_train_alike(binary_split) -> N
         Trainer(model, "binary", quiet(epochs=2, batch_size=256, seed=3)).fit(rows, y_train, valid.compact(), y_valid)
         outputs.append(predict_proba(model, valid))
     assert np.array_equal(outputs[0], outputs[1])
+
+
+@pytest.mark.parametrize(("batch_size", "slices"), [(128, 1024), (2048, 2048), (100_000, 8192)])
+def test_the_validation_pass_scores_in_slices_no_larger_than_the_batches(
+    binary_split, monkeypatch: pytest.MonkeyPatch, batch_size: int, slices: int
+) -> None:
+    """Slices of the training batch's size (at least 1024 rows, at most PREDICT_BATCH): the pass then reuses the
+    memory the steps freed instead of growing the process at the end of each epoch."""
+    import needmap.training.trainer as trainer_module
+
+    train, y_train, valid, y_valid = binary_split
+    seen: list[int] = []
+
+    def forward(model: torch.nn.Module, inputs: object, batch_size: int = 8192) -> torch.Tensor:
+        seen.append(batch_size)
+        return forward_in_batches(model, inputs, batch_size)
+
+    monkeypatch.setattr(trainer_module, "forward_in_batches", forward)
+    model = small_mlp()
+    result = Trainer(model, "binary", quiet(epochs=2, batch_size=batch_size, lr=3e-3)).fit(
+        train, y_train, valid, y_valid
+    )
+    assert seen == [slices, slices] and len(result.history) == 2
+    # the weights kept are those of the best epoch (the last one's as they are, an earlier one's restored)
+    auc = binary_metrics(y_valid, predict_proba(model, valid))["auc"]
+    assert auc == pytest.approx(result.history[result.best_epoch - 1]["valid_auc"], abs=1e-6)

@@ -98,14 +98,22 @@ class Population:
     quantiles: dict[str, list[float]]
     shares: dict[str, dict[str, float]]
 
+    @staticmethod
+    def rows_of(table: pa.Table, *, seed: int = 0) -> pa.Table:
+        """The rows of ``table`` that :meth:`of` summarizes: a seeded sample of :data:`SAMPLE_ROWS`, or every row of
+        a smaller table. ``of(rows_of(table))`` is ``of(table)``: a fit takes them before its preprocessor is
+        fitted, so that the whole table's memory can go once it is encoded."""
+        if table.num_rows > SAMPLE_ROWS:
+            pick = np.sort(np.random.default_rng(seed).choice(table.num_rows, SAMPLE_ROWS, replace=False))
+            table = table.take(pa.array(pick))
+        return table
+
     @classmethod
     def of(cls, table: pa.Table, preprocessor: Any, *, seed: int = 0) -> Population:
         """The population of ``table`` (the rows a model was fitted on) for its fitted ``preprocessor``."""
         from needmap.explain.attributions import reference_batch
 
-        if table.num_rows > SAMPLE_ROWS:
-            pick = np.sort(np.random.default_rng(seed).choice(table.num_rows, SAMPLE_ROWS, replace=False))
-            table = table.take(pa.array(pick))
+        table = cls.rows_of(table, seed=seed)
         schema = preprocessor.schema
         reference = reference_batch(preprocessor.transform(table))
         levels = np.linspace(0.0, 1.0, QUANTILES + 1)

@@ -38,7 +38,7 @@ from needmap.training.optimizers import (
     resolve_embedding_updates,
     restore_dense_lookups,
 )
-from needmap.training.predict import forward_in_batches, predict_raw, to_inputs
+from needmap.training.predict import PREDICT_BATCH, forward_in_batches, predict_raw, to_inputs
 from needmap.training.progress import EpochProgress
 from needmap.training.stream import TrainingStream
 from needmap.training.target_heads import TargetHeads
@@ -391,7 +391,8 @@ class Trainer:
                 entry.update(heads.loss_entry([float(v) / n for v in head_totals]))
                 valid_out = None
                 if valid is not None and main:  # with several processes, rank 0 validates
-                    valid_out = forward_in_batches(model, v_inputs)
+                    # in slices no larger than the steps' batches, whose freed memory they reuse
+                    valid_out = forward_in_batches(model, v_inputs, min(PREDICT_BATCH, max(cfg.batch_size, 1024)))
                     entry.update(heads.log_entry(heads.metrics(valid_out, y_va)))
                 entry["lr"] = lr
                 entry["seconds"] = time.perf_counter() - epoch_start
@@ -408,8 +409,9 @@ class Trainer:
                 )
                 if improved or valid is None:
                     result.best_score, result.best_epoch, since_best = score, epoch, 0
-                    if valid is not None:
-                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    if valid is not None:  # the last epoch's weights, with no checkpoint to write, are kept as they are
+                        last = epoch == cfg.epochs and cfg.checkpoint_every is None
+                        best_state = None if last else {k: v.detach().clone() for k, v in model.state_dict().items()}
                         self.validation_outputs = valid_out
                 else:
                     since_best += 1

@@ -73,7 +73,7 @@ BASELINE_TASKS = ("binary", "multiclass", "regression", "ltv")
 LGBM_LTV_OBJECTIVE = {"objective": "tweedie", "tweedie_variance_power": 1.5}
 
 
-def _list_block(ids: np.ndarray, cardinality: int) -> sp.csr_matrix:
+def _list_block(ids: np.ndarray, cardinality: int, dtype: type = np.float64) -> sp.csr_matrix:
     """Bag of ids of one list feature: sparse ``[n, cardinality]``, the share of the row's non-padding
     positions that hold each id (padding id 0 is left out; an empty list is a row of zeros)."""
     import scipy.sparse as sp  # imported when used: importing needmap must not set scipy's warning filters
@@ -83,13 +83,15 @@ def _list_block(ids: np.ndarray, cardinality: int) -> sp.csr_matrix:
     cols = ids.reshape(-1)
     present = cols != 0
     lengths = np.maximum((ids != 0).sum(axis=1), 1).astype(np.float64)
-    data = 1.0 / lengths[rows[present]]
+    data = (1.0 / lengths[rows[present]]).astype(dtype)
     return sp.csr_matrix((data, (rows[present], cols[present])), shape=(n, int(cardinality)))
 
 
-def _design(x: FeatureBatch, cardinalities: list[int], list_cardinalities: Sequence[int] = ()) -> sp.csr_matrix:
+def _design(
+    x: FeatureBatch, cardinalities: list[int], list_cardinalities: Sequence[int] = (), dtype: type = np.float64
+) -> sp.csr_matrix:
     """Scaled numerics, a one-hot block per categorical column and a bag-of-ids block per list
-    feature: sparse ``[n, n_num + sum(cardinalities) + sum(list_cardinalities)]``."""
+    feature: sparse ``[n, n_num + sum(cardinalities) + sum(list_cardinalities)]`` of ``dtype``."""
     import scipy.sparse as sp  # imported when used: importing needmap must not set scipy's warning filters
 
     # Every row holds its n_num numerics then one 1 per categorical column, at increasing column positions:
@@ -103,11 +105,11 @@ def _design(x: FeatureBatch, cardinalities: list[int], list_cardinalities: Seque
     indices = np.empty((n, per_row), dtype=index_type)
     indices[:, :n_num] = np.arange(n_num)
     indices[:, n_num:] = x.categorical + offsets[None, :n_cat]
-    data = np.ones((n, per_row), dtype=np.float64)
+    data = np.ones((n, per_row), dtype=dtype)
     data[:, :n_num] = x.numeric
     indptr = np.arange(0, n * per_row + 1, per_row, dtype=index_type)
     fixed = sp.csr_matrix((data.reshape(-1), indices.reshape(-1), indptr), shape=(n, width))
-    blocks = [_list_block(ids, c) for ids, c in zip(x.lists, list_cardinalities, strict=False)]
+    blocks = [_list_block(ids, c, dtype) for ids, c in zip(x.lists, list_cardinalities, strict=False)]
     return sp.hstack([fixed, *blocks], format="csr") if blocks else fixed
 
 
@@ -119,11 +121,12 @@ FLOAT32_IDS = 1 << 24
 
 def _sgd_design(x: FeatureBatch, cardinalities: list[int], list_cardinalities: Sequence[int]) -> Any:
     """:func:`_design` of ``x`` whole, or on more than :data:`SGD_WHOLE_ROWS` rows a
-    :class:`~needmap.workflows.linear_sgd.RowDesign` that builds it a part at a time."""
+    :class:`~needmap.workflows.linear_sgd.RowDesign` that builds it a part at a time. float32 (scikit-learn's SGD
+    runs in the design's precision; the numerics are float32 already): two thirds of a float64 design's memory."""
     if len(x) <= SGD_WHOLE_ROWS:
-        return _design(x, cardinalities, list_cardinalities)
+        return _design(x, cardinalities, list_cardinalities, np.float32)
     width = x.numeric.shape[1] + int(sum(cardinalities)) + int(sum(list_cardinalities))
-    return RowDesign(len(x), width, lambda rows: _design(x.take(rows), cardinalities, list_cardinalities))
+    return RowDesign(len(x), width, lambda rows: _design(x.take(rows), cardinalities, list_cardinalities, np.float32))
 
 
 def _tree_design(x: FeatureBatch, list_cardinalities: Sequence[int] = ()) -> np.ndarray | sp.csr_matrix:

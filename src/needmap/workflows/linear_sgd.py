@@ -109,7 +109,7 @@ def fit_logistic_sgd(
             break
     assert best is not None
     model = LogisticRegression()
-    model.coef_, model.intercept_ = best
+    model.coef_, model.intercept_ = (np.asarray(v, dtype=np.float64) for v in best)  # float32 from a float32 design
     model.classes_ = classes
     model.n_features_in_ = design.width if isinstance(design, RowDesign) else design.shape[1]
     fit = {

@@ -45,7 +45,7 @@ from needmap.workflows.held_out import choose_on_cv, choose_scorers, judge_on_te
 from needmap.workflows.phases import PhaseClock
 from needmap.workflows.selection import SELECTION_FILE, SELECTIONS, selection_document
 from needmap.workflows.train_file import fit_streamed, read_test_rows, read_whole, streamed_source
-from needmap.workflows.train_table import check_group, describe_test_rows, fit_table, judged_columns, target_notes
+from needmap.workflows.train_table import check_group, describe_test_rows, fit_table, target_notes
 
 #: Training options that only the final network's fit takes (:func:`_checkpointing`).
 CHECKPOINT_OPTIONS = ("checkpoint_every", "checkpoint_dir", "resume")
@@ -313,7 +313,7 @@ def _train_with(
         seed, split, by_cutoff, cv_result, source, rows_in_table, test_rows, description = outcome_or_parts
         n_train = len((fitted.fit_rows_ or {}).get("train", []))
         sampled = {"trained_on": min(n_train, baseline_rows or n_train), "training_rows": n_train}
-        profile_rows = train_table
+        profile_rows = None  # profiled before the fit (fit_table)
         max_rows = baseline_rows
         if baseline and sampled["trained_on"] < n_train:
             notes.append(
@@ -333,15 +333,14 @@ def _train_with(
         notes.append(hint)
     if cv_result is not None:
         metrics["cv"] = cv_summary(cv_result)
-    assert profile_rows is not None
-    profiled = [c for c in [*fitted.schema_.features, *target_names(fitted.schema_)] if c in profile_rows.column_names]
-    with clock.phase("profile"):
-        fitted.extras_["profile.json"] = profile_table(
-            profile_rows.select(profiled), fitted.schema_, source=_profiled_rows(source, streaming, profile_rows)
-        )
-    profile_rows = None  # a streamed run's sample of whole rows: its memory goes before the baselines
-    if not streaming and fitted.encoded_fit_rows_ is not None:
-        train_table = judged_columns(train_table, fitted.schema_)  # the features are read encoded from here on
+    if profile_rows is not None:  # a streamed run's sample of whole rows: its memory goes before the baselines
+        names = [*fitted.schema_.features, *target_names(fitted.schema_)]
+        profiled = [c for c in names if c in profile_rows.column_names]
+        with clock.phase("profile"):
+            fitted.extras_["profile.json"] = profile_table(
+                profile_rows.select(profiled), fitted.schema_, source=_profiled_rows(source, profile_rows)
+            )
+        profile_rows = None
     release_unused_memory()
     with clock.phase("baselines"):
         bases = train_baselines(fitted, train_table, seed, max_rows) if baseline else None
@@ -410,12 +409,10 @@ def _train_with(
     )
 
 
-def _profiled_rows(source: str | None, streaming: bool, rows: pa.Table) -> str:
-    """Which rows ``profile.json`` describes."""
+def _profiled_rows(source: str | None, rows: pa.Table) -> str:
+    """Which rows a streamed run's ``profile.json`` describes (a table read whole is profiled whole: fit_table)."""
     where = f"training rows of {source or 'the table'}"
-    if streaming:
-        return f"{where} (a random sample of {rows.num_rows:,} of them, read from the file)"
-    return where
+    return f"{where} (a random sample of {rows.num_rows:,} of them, read from the file)"
 
 
 #: A float32 training on the CPU that took at least this many seconds, on a CPU whose bfloat16 products run at

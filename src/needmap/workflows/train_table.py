@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from needmap.data.profile import profile_table
 from needmap.data.provenance import source_of, take_rows
+from needmap.data.spill import SpilledRows
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError, SchemaError
 from needmap.estimator import Model
@@ -105,7 +107,9 @@ def fit_table(
 ) -> tuple[Predictor, pa.Table, pa.Table, dict[str, Any], Any]:
     """Split a table read whole, cross-validate when asked, fit ``model`` on the training part.
 
-    Returns the predictor, the training and test parts, the cleaning report and (seed, split, the cutoff split,
+    Returns the predictor (its ``profile.json`` the training rows' profile, made before the fit), the columns of
+    the training part read after the fit (:func:`judged_columns`: the fit keeps the rows encoded), the test part,
+    the cleaning report and (seed, split, the cutoff split,
     the cross-validation, the source, the rows with a target, the test rows, the test description), or None in
     its place on a distributed rank other than 0 (the network is trained and the rank has waited at the barrier:
     rank 0 judges and writes it). Adds what it says of the rows to ``notes``. ``rows``: a list holding the
@@ -144,21 +148,36 @@ def fit_table(
             train_table, model, cv, split=split, seed=seed, baseline=baseline, validation=validation, schema=schema,
             n_boot=n_boot,
         )  # fmt: skip
+    with clock.phase("profile"):  # before the fit, which is then the only holder of the raw training rows
+        profile = profile_table(
+            train_table.select([c for c in [*schema.features, *target_names(schema)] if c in train_table.column_names]),
+            schema,
+            source=f"training rows of {source or 'the table'}",
+        )
+    # what is read of the training rows after the fit: the features are read encoded from there on
+    judged, fitted_rows = judged_columns(train_table, schema), [train_table]
+    del train_table  # the fit takes them out of the list and lets them go once encoded, before training
     fit_started = time.perf_counter()
-    fitted = model.fit(
-        train_table, validation=validation, schema=schema, keep_encoded_rows=bool(baseline), **checkpointing
-    ).predictor_
+    with SpilledRows(test_table) as test_rows:  # on disk while the network trains, read again after
+        del test_table
+        fitted = model._fit_taken(
+            fitted_rows, validation=validation, schema=schema, stream=None, on_epoch=None, keep_encoded_rows=True,
+            parts=None, **checkpointing,
+        ).predictor_  # fmt: skip
+        test_table = test_rows.read()
+    notes.extend([test_rows.note] if test_rows.note else [])
     assert fitted is not None
+    fitted.extras_["profile.json"] = profile
     ranks = distributed.current()
     if ranks is not None and not ranks.is_main:  # the network is trained: rank 0 judges and writes it
         distributed.barrier()
-        return fitted, train_table, test_table, report, None
+        return fitted, judged, test_table, report, None
     trained_s = float((fitted.metrics_.get("training") or {}).get("wall_time_s") or 0.0)
     at_start = (fitted.metrics_.get("training") or {}).get("peak_memory_mb_at_start")  # before its training loop
     clock.add("prepare", time.perf_counter() - fit_started - trained_s, peak=at_start)  # fit less its training loop
     clock.add("train", trained_s)
     described = (seed, split, by_cutoff, cv_result, source, rows_in_table, len(test_idx), description)
-    return fitted, train_table, test_table, report, described
+    return fitted, judged, test_table, report, described
 
 
 def describe_test_rows(source: str | None, test_size: float, split: str, seed: int, time_column: str | None) -> str:
