@@ -15,7 +15,7 @@ import needmap.workflows.phases as phases
 from needmap.workflows.phases import PhaseClock, phases_line, raised_by
 from needmap.workflows.train import run_train
 
-TRAIN_PHASES = ["read", "infer", "split", "prepare", "train", "profile", "baselines", "selection", "evaluate"]
+TRAIN_PHASES = ["read", "infer", "split", "profile", "prepare", "train", "baselines", "selection", "evaluate"]
 
 
 def test_the_clock_adds_seconds_per_phase_in_the_order_they_first_ran() -> None:

@@ -66,12 +66,13 @@ class FitSpy:
         self.buckets: list[tuple[int, set[int]]] = []
 
     def wrap(self, fit: Any) -> Any:
-        def spy(model: Model, data: Any, *args: Any, **kwargs: Any) -> Model:
+        def spy(model: Model, given: list[Any], *args: Any, **kwargs: Any) -> Model:
+            data = given[0]  # Model.fit's table, and the train workflow's (estimator.fit_taking)
             self.calls.append(np.asarray(data.column("row_id").to_numpy()))
             schema = kwargs.get("schema") or model.infer_schema(data)
             asked = int((model.bucketize or {}).get("*", 0))
             self.buckets.append((asked, {int(schema.column(c).options.get("bucketize", 0)) for c in schema.numeric}))
-            return fit(model, data, *args, **kwargs)
+            return fit(model, given, *args, **kwargs)
 
         return spy
 
@@ -82,7 +83,7 @@ def searched(tmp_path_factory: pytest.TempPathFactory, bank_rows: pa.Table) -> I
     spy = FitSpy()
     seen: list[dict[str, Any]] = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Model, "fit", spy.wrap(Model.fit))
+        patch.setattr(Model, "_fit_taken", spy.wrap(Model._fit_taken))
         outcome = run_tune(
             bank_rows, bank_model(), trials=4, timeout_s=None, out=tmp_path_factory.mktemp("tune"), progress=seen.append
         )

@@ -59,7 +59,8 @@ class RowSpy:
 
     def wrap(self, method: Any, into: list[np.ndarray]) -> Any:
         def spy(model: Model, data: Any, *args: Any, **kwargs: Any) -> Any:
-            into.append(np.asarray(data.column("row_id").to_numpy()))
+            table = data[0] if isinstance(data, list) else data  # Model._fit_taken's list (Model.fit, fit_taking)
+            into.append(np.asarray(table.column("row_id").to_numpy()))
             return method(model, data, *args, **kwargs)
 
         return spy
@@ -77,7 +78,7 @@ def cv_searched(
     """A 3-trial search, 3 folds per trial, LightGBM beside it; every fit's rows and every progress record kept."""
     spy, seen = RowSpy(), []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Model, "fit", spy.wrap(Model.fit, spy.fits))
+        patch.setattr(Model, "_fit_taken", spy.wrap(Model._fit_taken, spy.fits))
         patch.setattr(Model, "prepare", spy.wrap(Model.prepare, spy.prepared))
         outcome = run_tune(
             rows, cv_model(), trials=3, timeout_s=None, out=tmp_path_factory.mktemp("tune-cv"), cv=K,

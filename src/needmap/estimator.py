@@ -99,6 +99,15 @@ def _field_names(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
 
 
+def fit_taking(model: Model, rows: list[pa.Table], **options: Any) -> Model:
+    """``model.fit(table, **options)`` on the one table in ``rows``, taken out of the list: where the caller holds
+    no other reference to it (the train workflow), the raw rows' memory goes once they are encoded, before the
+    network trains. ``options``: :meth:`Model.fit`'s keywords."""
+    chosen = {"validation": 0.1, "schema": None, "stream": None, "on_epoch": None, "keep_encoded_rows": False,
+              "parts": None, **options}  # fmt: skip
+    return model._fit_taken(rows, **chosen)
+
+
 def _population_rows(rows: ParquetRows, parts: tuple[Any, Any] | None, seed: int) -> pa.Table:
     """The rows of a streamed file that the population reasons compare with: a sample of the fit's rows (spread
     over the file; with ``parts``, drawn from its training and validation rows alone, never the rows left out)."""

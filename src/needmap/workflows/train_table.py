@@ -19,7 +19,7 @@ from needmap.data.provenance import source_of, take_rows
 from needmap.data.spill import SpilledRows
 from needmap.data.split import split_indices
 from needmap.errors import ConfigError, SchemaError
-from needmap.estimator import Model
+from needmap.estimator import Model, fit_taking
 from needmap.events.table_info import BTYD_COLUMNS
 from needmap.predictor import Predictor
 from needmap.preprocessing.target import strata, target_names
@@ -160,10 +160,9 @@ def fit_table(
     fit_started = time.perf_counter()
     with SpilledRows(test_table) as test_rows:  # on disk while the network trains, read again after
         del test_table
-        fitted = model._fit_taken(
-            fitted_rows, validation=validation, schema=schema, stream=None, on_epoch=None, keep_encoded_rows=True,
-            parts=None, **checkpointing,
-        ).predictor_  # fmt: skip
+        fitted = fit_taking(
+            model, fitted_rows, validation=validation, schema=schema, keep_encoded_rows=True, **checkpointing
+        ).predictor_
         test_table = test_rows.read()
     notes.extend([test_rows.note] if test_rows.note else [])
     assert fitted is not None
