@@ -40,7 +40,7 @@ def test_a_spilled_table_comes_back_the_same_and_its_file_goes(tmp_path: Path, m
         back = rows.read()
     assert back.equals(expected) and back.schema.metadata == expected.schema.metadata
     assert list(tmp_path.iterdir()) == []  # removed at the end of the block
-    assert back.column("id").to_pylist()[:3] == ["c0000000", "c0000001", "c0000002"]  # read whole: the file is gone
+    assert back.column("id").to_pylist()[:3] == ["c0000000", "c0000001", "c0000002"]  # the mapping outlives the file
 
 
 def test_the_spilled_table_is_not_held_in_memory() -> None:
