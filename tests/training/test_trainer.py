@@ -300,3 +300,28 @@ def test_the_validation_pass_scores_in_slices_no_larger_than_the_batches(
     # the weights kept are those of the best epoch (the last one's as they are, an earlier one's restored)
     auc = binary_metrics(y_valid, predict_proba(model, valid))["auc"]
     assert auc == pytest.approx(result.history[result.best_epoch - 1]["valid_auc"], abs=1e-6)
+
+
+def test_the_last_epoch_keeps_its_weights_without_copying_them(binary_split, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The best weights are copied after an improving epoch so that a later, worse one can be undone; after the
+    last epoch (no checkpoint to write) nothing can come later, so the weights stay as they are, uncopied."""
+    train, y_train, valid, y_valid = binary_split
+    model = small_mlp()
+    copies: list[int] = []
+    state_dict = model.state_dict
+
+    def counted(*args: object, **kwargs: object) -> object:
+        copies.append(1)
+        return state_dict(*args, **kwargs)
+
+    monkeypatch.setattr(model, "state_dict", counted)
+    result = Trainer(model, "binary", quiet(epochs=1, batch_size=256, lr=3e-3)).fit(train, y_train, valid, y_valid)
+    assert copies == [] and result.best_epoch == 1
+    copies.clear()
+    result = Trainer(model, "binary", quiet(epochs=3, batch_size=256, lr=3e-3)).fit(train, y_train, valid, y_valid)
+    best, improved = -math.inf, 0
+    for entry in result.history[:2]:  # a copy after each of epochs 1-2 that raised the validation AUC
+        improved, best = (improved + 1, entry["valid_auc"]) if entry["valid_auc"] > best else (improved, best)
+    assert len(result.history) == 3 and len(copies) == improved >= 1
+    auc = binary_metrics(y_valid, predict_proba(model, valid))["auc"]
+    assert auc == pytest.approx(result.history[result.best_epoch - 1]["valid_auc"], abs=1e-6)
