@@ -4,9 +4,9 @@ The test rows of a table read whole are split off before the network trains and 
 memory, they add their whole size to the peak that training reaches. :class:`SpilledRows` writes them to an Arrow
 IPC file in the system's temporary directory and maps it back when they are needed: the same table, schema
 metadata included (the source file and the row numbering it carries), whose pages are read from the file only as
-they are used (so the rows take no memory through the baselines that follow training either), and the file is
-removed when the block ends, whether it ends normally or by an error. Where the file cannot be written (a full or read-only temporary
-directory), the rows stay in memory and :attr:`SpilledRows.note` says so.
+they are used (so the rows take no memory through the baselines that follow training either). The file is removed
+when the block ends, whether it ends normally or by an error. Where the file cannot be written (a full or
+read-only temporary directory), the rows stay in memory and :attr:`SpilledRows.note` says so.
 """
 
 from __future__ import annotations
