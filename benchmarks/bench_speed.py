@@ -16,7 +16,8 @@ benchmarks/speed_common.py; each library runs its own documented path:
   categoricals), 100 rounds of 63 leaves.
 * needmap-cli (``--cases needmap-cli:deepfm:fp32`` etc., not among the defaults): the ``needmap train`` command
   as a user runs it, on the whole file (its own split, baselines on), in a process of its own: its wall time
-  and peak RSS beside the training time, seconds per phase and test AUCs its metrics.json records.
+  and peak RSS beside the training time (and the peak beside ``Model.fit``'s, when the ``needmap`` case of the
+  same model ran too), seconds per phase and test AUCs its metrics.json records.
 
 Every report starts with the CPU (model, vendor, family / model / stepping, AVX-512 and AMX flags, cores);
 ``--matmul`` also runs benchmarks/bench_matmul.py once and puts its GFLOP/s beside the table.
@@ -396,9 +397,10 @@ DEEPCTR_PEER = {"deepfm": "deepctr:deepfm:fp32", "dcnv2": "deepctr:dcn:fp32"}
 
 
 def command_lines(results: list[dict[str, Any]]) -> list[str]:
-    """The needmap-cli cases (``needmap train`` run whole): the command beside its training, its peak RSS, the
-    test AUCs of the network, the scorer it answers with and each baseline, its end-to-end time beside
-    DeepCTR-Torch's (:data:`DEEPCTR_PEER`, when that case ran too), and a line of phases per case."""
+    """The needmap-cli cases (``needmap train`` run whole): the command beside its training, its peak RSS (and
+    beside ``Model.fit``'s, the ``needmap`` case of the same model and precision, when it ran too), the test AUCs
+    of the network, the scorer it answers with and each baseline, its end-to-end time beside DeepCTR-Torch's
+    (:data:`DEEPCTR_PEER`, when that case ran too), and a line of phases per case."""
     cli = [r for r in results if r.get("library") == "needmap-cli" and "error" not in r]
     if not cli:
         return []
@@ -409,13 +411,19 @@ def command_lines(results: list[dict[str, Any]]) -> list[str]:
         "evaluation and writing; raw file to model = the command's wall time):",
         "",
         "| case | command s | training s | command / training | train rows/s | command peak RSS MB "
-        "| network test AUC | answers with (test AUC) | baselines' test AUC | baseline rows "
-        "| command / DeepCTR-Torch end to end |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| command peak / Model.fit's | network test AUC | answers with (test AUC) | baselines' test AUC "
+        "| baseline rows | command / DeepCTR-Torch end to end |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in cli:
         peer = ok.get(DEEPCTR_PEER.get(r["model"], ""))
         versus = f"{ratio(r['command_s'], peer['end_to_end_s'])} ({peer['case']})" if peer else "–"
+        fit = ok.get(f"needmap:{r['model']}:{r['precision']}")
+        memory = (
+            f"{ratio(r['command_peak_rss_mb'], fit['peak_rss_mb'])} ({fmt(fit['peak_rss_mb'])} MB)"
+            if fit and fit.get("peak_rss_mb") and r.get("command_peak_rss_mb")
+            else "–"
+        )
         bases = ", ".join(f"{name} {fmt(v, 4)}" for name, v in (r.get("baseline_test_auc") or {}).items()) or "–"
         scorer = f"{r['scorer']} ({fmt(r.get('scorer_test_auc'), 4)})" if r.get("scorer") else "–"
         baseline_rows = r.get("baseline_rows")
@@ -423,8 +431,8 @@ def command_lines(results: list[dict[str, Any]]) -> list[str]:
         whole = ratio(r["command_s"], r["train_s"])
         lines.append(
             f"| {r['case']} | {fmt(r['command_s'], 1)} | {fmt(r['train_s'], 1)} | {whole} "
-            f"| {fmt(r['train_rows_per_s'])} | {fmt(r.get('command_peak_rss_mb'))} | {fmt(r['test_auc'], 4)} "
-            f"| {scorer} | {bases} | {sample} | {versus} |"
+            f"| {fmt(r['train_rows_per_s'])} | {fmt(r.get('command_peak_rss_mb'))} | {memory} "
+            f"| {fmt(r['test_auc'], 4)} | {scorer} | {bases} | {sample} | {versus} |"
         )
     lines.append("")
     for r in cli:

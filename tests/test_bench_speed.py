@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_speed import needmap_cli_case, parse_matmul, report  # noqa: E402
+from benchmarks.bench_speed import command_lines, needmap_cli_case, parse_matmul, report  # noqa: E402
 from benchmarks.make_criteo_like import generate  # noqa: E402
 from benchmarks.report import cpu_info, cpu_line, parse_cpuinfo  # noqa: E402
 
@@ -155,3 +155,20 @@ def test_the_needmap_cli_case_times_the_whole_command_and_reads_its_metrics(tmp_
     assert f"{result.command_s / result.train_s:.2f}x" in row and "2.00x (deepctr:deepfm:fp32)" in row
     assert "LightGBM 0." in row and "logistic regression 0." in row
     assert "- phases (needmap-cli:deepfm:fp32): read " in text and "`needmap train " in text
+
+
+def test_the_command_table_sets_its_peak_beside_model_fit_and_its_time_beside_deepctr() -> None:
+    cli = {
+        "case": "needmap-cli:deepfm:fp32", "library": "needmap-cli", "model": "deepfm", "precision": "fp32",
+        "command_s": 52.3, "train_s": 17.8, "train_rows_per_s": 41839.0, "command_peak_rss_mb": 1300.0,
+        "test_auc": 0.7887, "phases": {"read": 0.6, "train": 17.8},
+    }  # fmt: skip
+    fit = {"case": "needmap:deepfm:fp32", "library": "needmap", "model": "deepfm", "precision": "fp32",
+           "peak_rss_mb": 1116.0, "end_to_end_s": 23.5}  # fmt: skip
+    deepctr = {"case": "deepctr:deepfm:fp32", "library": "deepctr", "model": "deepfm", "precision": "fp32",
+               "end_to_end_s": 45.9}  # fmt: skip
+    row = next(line for line in command_lines([cli, fit, deepctr]) if line.startswith("| needmap-cli"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[5] == "1,300" and cells[6] == "1.16x (1,116 MB)" and cells[-1] == "1.14x (deepctr:deepfm:fp32)"
+    alone = next(line for line in command_lines([cli]) if line.startswith("| needmap-cli"))
+    assert [c.strip() for c in alone.strip("|").split("|")][6] == "–"  # no Model.fit case: nothing to set beside
