@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -88,7 +89,6 @@ from needmap.training_rows import (
     parquet_rows,
     prepare_file,
     prepare_table,
-    prepare_taken_table,
 )
 from needmap.workflows.run_options import ModelOptions
 
@@ -102,10 +102,10 @@ def _field_names(cls: type) -> set[str]:
 def fit_taking(model: Model, rows: list[pa.Table], **options: Any) -> Model:
     """``model.fit(table, **options)`` on the one table in ``rows``, taken out of the list: where the caller holds
     no other reference to it (the train workflow), the raw rows' memory goes once they are encoded, before the
-    network trains. ``options``: :meth:`Model.fit`'s keywords."""
-    chosen = {"validation": 0.1, "schema": None, "stream": None, "on_epoch": None, "keep_encoded_rows": False,
-              "parts": None, **options}  # fmt: skip
-    return model._fit_taken(rows, **chosen)
+    network trains. ``options``: :meth:`Model.fit`'s keywords, its defaults for those not given."""
+    keywords = inspect.signature(Model.fit).parameters.values()
+    defaults = {p.name: p.default for p in keywords if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return model._fit_taken(rows, **{**defaults, **options})
 
 
 def _population_rows(rows: ParquetRows, parts: tuple[Any, Any] | None, seed: int) -> pa.Table:
@@ -470,7 +470,7 @@ class Model:
             schema = schema or self.infer_schema(table)
             fitted_rows = Population.rows_of(table, seed=config.seed)  # summarized once the preprocessor is fitted
             whole, data, table = [table], None, None  # the preparation lets it go once split (the caller holds none)
-            prepared = prepare_taken_table(whole, schema, prep_config, config, validation, dropped)
+            prepared = prepare_table(whole, schema, prep_config, config, validation, dropped)
         schema, preprocessor, report = prepared.schema, prepared.preprocessor, prepared.report
         x_train, y_train, x_valid, y_valid = prepared.x_train, prepared.y_train, prepared.x_valid, prepared.y_valid
         self._check_calibration(schema, x_valid)

@@ -96,7 +96,7 @@ class PreparedRows:
 
 
 def prepare_table(
-    table: pa.Table,
+    table: pa.Table | list[pa.Table],
     schema: Schema,
     prep_config: PreprocessConfig,
     config: TrainConfig,
@@ -106,26 +106,15 @@ def prepare_table(
     """The rows of a training table ready for the trainer: checked and cleaned (:func:`clean_training_table`),
     split into training and validation rows (a share of ``table``, stratified for classification; the latest
     cutoff of a table built from an event log, :func:`validation_by_cutoff`; or a table of its own), the
-    preprocessor fitted on the training rows and both parts encoded."""
-    return prepare_taken_table([table], schema, prep_config, config, validation, dropped)
-
-
-def prepare_taken_table(
-    rows: list[pa.Table],
-    schema: Schema,
-    prep_config: PreprocessConfig,
-    config: TrainConfig,
-    validation: float | TableLike,
-    dropped: Sequence[str],
-) -> PreparedRows:
-    """:func:`prepare_table` of the table in ``rows``, a list it is taken out of: where the caller holds no other
-    reference (``Model.fit`` in the train workflow), the whole table's memory goes once it is split into its
-    training and validation parts, before they are encoded."""
+    preprocessor fitted on the training rows and both parts encoded. ``table`` may come in a list it is taken out
+    of: where the caller holds no other reference (``Model.fit`` in the train workflow), the whole table's memory
+    goes once it is split into its training and validation parts, before they are encoded."""
     if schema.target is None:
         raise SchemaError("the schema has no target column; expected one column with role 'target'.")
     table, report = clean_training_table(
-        rows.pop(), schema, user_dropped=dropped, max_unparseable=prep_config.max_unparseable
-    )
+        table.pop() if isinstance(table, list) else table, schema, user_dropped=dropped,
+        max_unparseable=prep_config.max_unparseable,
+    )  # fmt: skip
     n = table.num_rows
     valid_given = None
     if not isinstance(validation, int | float):
