@@ -13,7 +13,7 @@ from needmap.models.base import normalize_list_spec
 from needmap.models.cin import CompressedInteraction
 from needmap.models.cross import CrossNetMix, CrossNetV2
 from needmap.models.factorized import FactorizedInteraction, FinalBlock
-from needmap.models.fields import FieldEmbedding, LinearTerms
+from needmap.models.fields import FOLD_ALIGN, DeepTower, FieldEmbedding, LinearTerms
 from needmap.models.fm import FMInteraction, bi_interaction
 from needmap.models.gating import BilinearFusion, FeatureSelection, FieldGate
 
@@ -59,6 +59,47 @@ def test_field_embedding_with_only_numerics_or_only_categoricals() -> None:
     numeric, categorical, _ = _inputs()
     assert FieldEmbedding(3, [], [], 5)(numeric, torch.zeros((6, 0), dtype=torch.int64)).shape == (6, 3, 5)
     assert FieldEmbedding(0, CARDS, [], 5)(torch.zeros((6, 0)), categorical).shape == (6, 2, 5)
+
+
+@pytest.mark.parametrize(("n_numeric", "dim", "hidden"), [(3, 4, [8, 5]), (5, 16, [7]), (0, 4, [8]), (3, 4, [])])
+def test_deep_tower_with_numeric_fields_folded_is_its_forward_over_the_flattened_fields(
+    n_numeric: int, dim: int, hidden: list[int]
+) -> None:
+    """The numeric fields folded into the first layer: the same outputs and the same gradients (of the layer's
+    weight, of the numeric vectors, of the embeddings) as the DNN over the flattened field embeddings."""
+    torch.manual_seed(1)
+    fields_layer = FieldEmbedding(n_numeric, CARDS, LISTS, dim=dim)
+    tower = DeepTower(fields_layer.n_fields * dim, hidden, 2, "relu", 0.0, False)
+    numeric, categorical, lists = _inputs()
+    numeric = torch.randn(len(numeric), n_numeric, generator=torch.Generator().manual_seed(2))
+    results = []
+    for folded in (False, True):
+        fields_layer.zero_grad()
+        tower.zero_grad()
+        fields = fields_layer(numeric, categorical, lists)
+        out = tower(fields, numeric, fields_layer.numeric) if folded else tower(fields.flatten(1))
+        (out * torch.tensor([1.0, -2.0])).square().sum().backward()
+        grads = [p.grad.clone() for p in [*tower.parameters(), *fields_layer.parameters()] if p.grad is not None]
+        results.append((out.detach(), grads))
+    (want, want_grads), (got, got_grads) = results
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    assert len(got_grads) == len(want_grads) > 0
+    for a, b in zip(got_grads, want_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_deep_tower_with_numeric_fields_folded_multiplies_the_numbers_not_their_vectors() -> None:
+    """The first layer's product reads each numeric field as one column (then zeros up to an aligned width),
+    not as its ``dim`` embedding columns."""
+    layer = FieldEmbedding(3, CARDS, LISTS, dim=4)
+    tower = DeepTower(layer.n_fields * 4, [8], 1, "relu", 0.0, False)
+    first = tower.mlp.layers[0]
+    widths: list[int] = []
+    first.register_forward_hook(lambda _m, inputs, _o: widths.append(inputs[0].shape[1]))
+    numeric, categorical, lists = _inputs()
+    tower(layer(numeric, categorical, lists), numeric, layer.numeric)
+    unpadded = 4 * 4 + 3  # four other fields of dim 4, three numbers
+    assert widths == [unpadded + (-unpadded % FOLD_ALIGN)]
 
 
 def test_linear_terms_add_one_weight_per_feature() -> None:

@@ -146,6 +146,26 @@ def test_each_product_runs_on_its_chosen_kernel(monkeypatch: pytest.MonkeyPatch,
     assert calls == [shapes[p] for p, chosen in zip(PRODUCTS, on, strict=True) if chosen]
 
 
+@needs_onednn
+def test_product_with_a_derived_weight_matches_f_linear(forced: None) -> None:
+    """``layer(x, weight)``: the layer's bias with a weight made from its own, on oneDNN, with the gradients
+    flowing through that weight to the layer's."""
+    torch.manual_seed(3)
+    layer = Linear(96, 64)
+    x = torch.randn(512, 40)
+    results = []
+    for use_onednn in (True, False):
+        layer.zero_grad()
+        weight = layer.weight[:, :40] * 2.0
+        assert layer.uses_onednn(x, weight)
+        out = layer(x, weight) if use_onednn else F.linear(x, weight, layer.bias)
+        out.square().sum().backward()
+        results.append((out.detach(), layer.weight.grad.clone(), layer.bias.grad.clone()))
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    assert layer.weight.grad[:, 40:].abs().max() == 0
+
+
 def test_no_product_chosen_keeps_f_linear(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(onednn, "cpu_kernels", lambda: Kernels.every(False, "measured"))
     assert not Linear(624, 400).uses_onednn(torch.randn(4096, 624))

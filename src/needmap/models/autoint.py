@@ -113,7 +113,7 @@ class AutoInt(FieldModel):
         fields = self.fields(numeric, categorical, lists)
         out = self.attention_head(self.attention(fields).flatten(1))
         if self.deep is not None:
-            out = out + self.deep(fields.flatten(1))
+            out = out + self.deep_logits(fields, numeric)
         if self.wide is not None:
             out = out + self.wide(numeric, categorical, lists)
         return out

@@ -59,4 +59,4 @@ class DeepFM(FieldModel):
     ) -> torch.Tensor:
         """Logits ``[B, n_outputs]``."""
         fields = self.fields(numeric, categorical, lists)
-        return self.linear(numeric, categorical, lists) + self.fm(fields) + self.deep(fields.flatten(1))
+        return self.linear(numeric, categorical, lists) + self.fm(fields) + self.deep_logits(fields, numeric)

@@ -123,6 +123,16 @@ class FeatureEmbedding(nn.Module):
         return self.embedding(categorical + self.offsets)
 
 
+class _Layers(nn.Sequential):
+    """:class:`MLPBlock`'s layers in order, the first given a weight of its own when asked (a Sequential whose
+    state dict keys stay ``layers.<i>.*``)."""
+
+    def forward(self, x: torch.Tensor, first_weight: torch.Tensor | None = None) -> torch.Tensor:
+        for i, layer in enumerate(self):
+            x = layer(x, first_weight) if i == 0 and first_weight is not None else layer(x)
+        return x
+
+
 class MLPBlock(nn.Module):
     """A stack of fully connected layers: Linear (+ BatchNorm1d) + activation + Dropout per layer.
 
@@ -163,13 +173,14 @@ class MLPBlock(nn.Module):
             if dropout > 0:
                 layers.append(Dropout(dropout))
             width = out
-        self.layers = nn.Sequential(*layers)
+        self.layers = _Layers(*layers)
         self.in_dim = int(in_dim)
         self.out_dim = width
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, in_dim]`` -> ``[B, out_dim]``."""
-        return self.layers(x)
+    def forward(self, x: torch.Tensor, first_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, in_dim]`` -> ``[B, out_dim]``; ``first_weight``: the first layer multiplies by this weight,
+        made from its own, instead (``[hidden[0], x.shape[1]]``; :meth:`needmap.runtime.onednn.Linear.forward`)."""
+        return self.layers(x, first_weight)
 
 
 class ListEmbedding(nn.Module):

@@ -58,4 +58,4 @@ class WideDeep(FieldModel):
     ) -> torch.Tensor:
         """Logits ``[B, n_outputs]``."""
         fields = self.fields(numeric, categorical, lists)
-        return self.wide(numeric, categorical, lists) + self.deep(fields.flatten(1))
+        return self.wide(numeric, categorical, lists) + self.deep_logits(fields, numeric)

@@ -72,5 +72,5 @@ class XDeepFM(FieldModel):
         fields = self.fields(numeric, categorical, lists)
         out = self.linear(numeric, categorical, lists) + self.cin_head(self.cin(fields))
         if self.deep is not None:
-            out = out + self.deep(fields.flatten(1))
+            out = out + self.deep_logits(fields, numeric)
         return out

@@ -184,28 +184,34 @@ class Linear(nn.Linear):
     (inputs of other ranks take ``F.linear``).
     """
 
-    def uses_onednn(self, x: torch.Tensor) -> bool:
+    def uses_onednn(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> bool:
         """Whether ``forward(x)`` (or its backward) multiplies on oneDNN: a 2-D float32 CPU input, a product
         of at least :data:`MIN_MULTIPLY_ADDS` multiply-adds, no autocast, no tracing or export (torch.jit,
-        torch.export: their graphs take ``F.linear``), and oneDNN chosen for one of the products."""
+        torch.export: their graphs take ``F.linear``), and oneDNN chosen for one of the products.
+        ``weight``: the weight :meth:`forward` multiplies by (default the layer's)."""
+        weight = self.weight if weight is None else weight
         return (
             not torch.jit.is_tracing()
             and not torch.compiler.is_compiling()
             and x.dim() == 2
             and x.device.type == "cpu"
             and x.dtype == torch.float32
-            and self.weight.dtype == torch.float32
-            and x.shape[0] * self.in_features * self.out_features >= MIN_MULTIPLY_ADDS
+            and weight.dtype == torch.float32
+            and x.shape[0] * x.shape[1] * self.out_features >= MIN_MULTIPLY_ADDS
             and not _autocast_on()
             and cpu_kernels().any
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.uses_onednn(x):
-            return F.linear(x, self.weight, self.bias)
+    def forward(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """``x weight^T + bias``; ``weight``: default the layer's own, else one made from it
+        (``[out_features, x.shape[1]]``, its gradient flowing back to what it was made from) for a caller
+        that folds part of the input into the weight (:meth:`needmap.models.fields.DeepTower.forward`)."""
+        weight = self.weight if weight is None else weight
+        if not self.uses_onednn(x, weight):
+            return F.linear(x, weight, self.bias)
         kernels = cpu_kernels()
-        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, self.weight, self.bias)):
-            return _OneDNNLinear.apply(x, self.weight, self.bias, kernels)
+        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, self.bias)):
+            return _OneDNNLinear.apply(x, weight, self.bias, kernels)
         if kernels.forward:
-            return _onednn_product(x, self.weight, self.bias)
-        return F.linear(x, self.weight, self.bias)
+            return _onednn_product(x, weight, self.bias)
+        return F.linear(x, weight, self.bias)
