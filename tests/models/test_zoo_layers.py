@@ -13,9 +13,10 @@ from needmap.models.base import normalize_list_spec
 from needmap.models.cin import CompressedInteraction
 from needmap.models.cross import CrossNetMix, CrossNetV2
 from needmap.models.factorized import FactorizedInteraction, FinalBlock
-from needmap.models.fields import FOLD_ALIGN, DeepTower, FieldEmbedding, LinearTerms
+from needmap.models.fields import DeepTower, FieldEmbedding, LinearTerms
 from needmap.models.fm import FMInteraction, bi_interaction
 from needmap.models.gating import BilinearFusion, FeatureSelection, FieldGate
+from needmap.models.layers import FOLD_ALIGN, NumericFields
 
 CARDS = [4, 6]
 LISTS = [
@@ -77,7 +78,7 @@ def test_deep_tower_with_numeric_fields_folded_is_its_forward_over_the_flattened
         fields_layer.zero_grad()
         tower.zero_grad()
         fields = fields_layer(numeric, categorical, lists)
-        out = tower(fields, numeric, fields_layer.numeric) if folded else tower(fields.flatten(1))
+        out = tower(NumericFields(fields, numeric, fields_layer.numeric) if folded else fields.flatten(1))
         (out * torch.tensor([1.0, -2.0])).square().sum().backward()
         grads = [p.grad.clone() for p in [*tower.parameters(), *fields_layer.parameters()] if p.grad is not None]
         results.append((out.detach(), grads))
@@ -85,6 +86,31 @@ def test_deep_tower_with_numeric_fields_folded_is_its_forward_over_the_flattened
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     assert len(got_grads) == len(want_grads) > 0
     for a, b in zip(got_grads, want_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("structure", ["parallel", "stacked", "low_rank", "no_dnn"])
+def test_dcnv2_with_numeric_fields_folded_is_the_network_over_the_flattened_fields(structure: str) -> None:
+    """DCN-v2 folds the numeric fields into its first cross layer and its DNN's first layer: the same logits
+    and gradients as its body over the flattened fields (the mixture of low-rank experts reads them flat)."""
+    from needmap.models.registry import build_model
+
+    torch.manual_seed(4)
+    options = {"low_rank": {"low_rank": 2}, "stacked": {"structure": "stacked"}, "no_dnn": {"hidden": []}}
+    model = build_model("dcnv2", n_numeric=3, cardinalities=CARDS, n_outputs=1, lists=LISTS, dropout=0.0,
+                        **options.get(structure, {}))  # fmt: skip
+    numeric, categorical, lists = _inputs()
+    outputs, grads = [], []
+    for folded in (False, True):
+        model.zero_grad()
+        fields = model.fields(numeric, categorical, lists)
+        out = model(numeric, categorical, lists) if folded else model.head(model._body(fields.flatten(1)))
+        out.square().sum().backward()
+        outputs.append(out.detach())
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-6)
+    assert len(grads[1]) == len(grads[0]) > 0
+    for a, b in zip(grads[1], grads[0], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -97,7 +123,7 @@ def test_deep_tower_with_numeric_fields_folded_multiplies_the_numbers_not_their_
     widths: list[int] = []
     first.register_forward_hook(lambda _m, inputs, _o: widths.append(inputs[0].shape[1]))
     numeric, categorical, lists = _inputs()
-    tower(layer(numeric, categorical, lists), numeric, layer.numeric)
+    tower(NumericFields(layer(numeric, categorical, lists), numeric, layer.numeric))
     unpadded = 4 * 4 + 3  # four other fields of dim 4, three numbers
     assert widths == [unpadded + (-unpadded % FOLD_ALIGN)]
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from needmap.models.hyper import positive_int
-from needmap.models.layers import dense
+from needmap.models.layers import NumericFields, dense
 
 
 class CrossNetV2(nn.Module):
@@ -26,9 +26,12 @@ class CrossNetV2(nn.Module):
         positive_int("cross_layers", layers)
         self.layers = nn.ModuleList(dense(in_dim, in_dim) for _ in range(layers))
 
-    def forward(self, x0: torch.Tensor) -> torch.Tensor:
-        x = x0
-        for layer in self.layers:
+    def forward(self, x0: torch.Tensor | NumericFields) -> torch.Tensor:
+        """``x0`` ``[B, D]``, or :class:`NumericFields` whose numeric fields the first layer's product folds."""
+        first = x0.product(self.layers[0]) if isinstance(x0, NumericFields) else self.layers[0](x0)
+        x0 = x0.flat if isinstance(x0, NumericFields) else x0
+        x = x0 * first + x0
+        for layer in list(self.layers)[1:]:
             x = x0 * layer(x) + x
         return x
 
@@ -62,7 +65,9 @@ class CrossNetMix(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n, in_dim))
         self.gate = dense(in_dim, e, bias=False)
 
-    def forward(self, x0: torch.Tensor) -> torch.Tensor:
+    def forward(self, x0: torch.Tensor | NumericFields) -> torch.Tensor:
+        """``x0`` ``[B, D]`` (:class:`NumericFields` are read flattened: the experts' products are low-rank)."""
+        x0 = x0.flat if isinstance(x0, NumericFields) else x0
         x = x0
         for l in range(self.V.shape[0]):  # noqa: E741 - the paper's layer index
             v = torch.tanh(torch.einsum("bd,edr->ber", x, self.V[l]))

@@ -12,7 +12,7 @@ from needmap.models.cross import CrossNetMix, CrossNetV2
 from needmap.models.ensemble import MemberLinear, MemberScale
 from needmap.models.fields import DEFAULT_DROPOUT, DEFAULT_HIDDEN, FieldModel
 from needmap.models.hyper import choice, positive_int
-from needmap.models.layers import MLPBlock, dense
+from needmap.models.layers import MLPBlock, NumericFields, dense
 from needmap.models.registration import register
 from needmap.models.space import DEEP, Choice, Dimension, Int
 
@@ -98,8 +98,9 @@ class DCNv2(FieldModel):
         self.members = MemberScale(k, dim) if k > 1 else None
         self.head: nn.Module = MemberLinear(k, head_in, self.n_outputs) if k > 1 else dense(head_in, self.n_outputs)
 
-    def _body(self, x0: torch.Tensor) -> torch.Tensor:
-        """``x0 [N, D]`` -> the head's input ``[N, H]``."""
+    def _body(self, x0: torch.Tensor | NumericFields) -> torch.Tensor:
+        """``x0 [N, D]`` (or :class:`NumericFields`, whose first products fold the numeric fields) -> the
+        head's input ``[N, H]``."""
         if self.hyper["structure"] == "stacked":
             return self.mlp(self.cross(x0))
         return torch.cat([self.cross(x0), self.mlp(x0)], dim=1)
@@ -119,5 +120,5 @@ class DCNv2(FieldModel):
     ) -> torch.Tensor:
         """Logits ``[B, n_outputs]``: the one network's, or the mean of the k members'."""
         if self.members is None:
-            return self.head(self._body(self.fields(numeric, categorical, lists).flatten(1)))
+            return self.head(self._body(self.numeric_fields(self.fields(numeric, categorical, lists), numeric)))
         return self.member_logits(numeric, categorical, lists).mean(dim=1)

@@ -19,13 +19,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from needmap.models.base import TabularModel
 from needmap.models.hyper import choice, flag, positive_int, probability, widths
-from needmap.models.layers import ACTIVATIONS, FeatureEmbedding, ListEmbedding, MLPBlock, dense
-from needmap.runtime.onednn import Linear
+from needmap.models.layers import ACTIVATIONS, FeatureEmbedding, ListEmbedding, MLPBlock, NumericFields, dense
 
 #: The zoo's default DNN: the width of needmap's "mlp". BARS tunes 400-400-400 (or 1000-1000-1000)
 #: on tens of millions of Criteo/Avazu rows; on customer tables of 10^4-10^6 rows such towers
@@ -130,16 +128,10 @@ class LinearTerms(nn.Module):
         return out
 
 
-#: :meth:`DeepTower.forward` pads its folded inputs with zero columns to a multiple of this width: the
-#: matrix products run markedly slower on widths that are not (BLAS kernels step 16 floats at a time).
-FOLD_ALIGN = 16
-
-
 class DeepTower(nn.Module):
     """A DNN from flattened field embeddings to K logits: :class:`MLPBlock` then a Linear.
 
-    Shapes: forward(x ``[B, in_dim]``) -> ``[B, n_outputs]``; forward(fields ``[B, F, d]``, numeric, vectors)
-    folds the numeric fields into the first layer (:meth:`forward`).
+    Shapes: forward(x ``[B, in_dim]`` or :class:`NumericFields`) -> ``[B, n_outputs]``.
     """
 
     def __init__(
@@ -149,35 +141,10 @@ class DeepTower(nn.Module):
         self.mlp = MLPBlock(in_dim, hidden, activation, dropout, batch_norm)
         self.head = dense(self.mlp.out_dim, n_outputs)
 
-    def forward(
-        self, x: torch.Tensor, numeric: torch.Tensor | None = None, vectors: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """The logits of ``x``, the flattened field embeddings ``[B, F * d]``; or, given ``numeric`` and
-        ``vectors``, of the field embeddings ``x`` ``[B, F, d]`` whose last ``n`` fields are numeric fields,
-        ``numeric[:, j] * vectors[j]`` (:class:`FieldEmbedding`), with fewer multiply-adds.
-
-        The first layer's product with a numeric field is ``numeric[:, j] * (W_j @ vectors[j])`` (``W_j``: the
-        layer's ``d`` weight columns of that field), so the field's ``d`` columns fold into one per step and
-        the rows' product reads the number itself: ``(F - n) * d + n`` inputs instead of ``F * d``. The same
-        function of the same parameters (equal to float32 rounding; the gradients flow to the layer's weight
-        and to the vectors as before), where an extra numeric field (a missing indicator, a zero flag) costs
-        the product one column instead of ``d``.
-
-        Shapes: numeric ``[B, n]``, vectors ``[n, d]``; -> ``[B, n_outputs]``.
-        """
-        if numeric is None or vectors is None:
-            return self.head(self.mlp(x))
-        first = self.mlp.layers[0] if len(self.mlp.layers) else None
-        n = numeric.shape[1]
-        if n == 0 or not isinstance(first, Linear):
-            return self.head(self.mlp(x.flatten(1)))
-        fields, dim = x.shape[1], x.shape[2]
-        lead = (fields - n) * dim  # the other fields' embedding width
-        weight = first.weight
-        folded = (weight[:, lead:].unflatten(1, (n, dim)) * vectors).sum(-1)  # [out, n]: W_j @ v_j
-        pad = (0, -(lead + n) % FOLD_ALIGN)  # zero columns up to an aligned width, where the products run faster
-        inputs = torch.cat([x[:, : fields - n].flatten(1), F.pad(numeric.to(x.dtype), pad)], dim=1)
-        return self.head(self.mlp(inputs, F.pad(torch.cat([weight[:, :lead], folded], dim=1), pad)))
+    def forward(self, x: torch.Tensor | NumericFields) -> torch.Tensor:
+        """The logits of the flattened field embeddings ``[B, F * d]``, or of :class:`NumericFields`, whose
+        numeric fields the first layer folds (fewer multiply-adds, the same function)."""
+        return self.head(self.mlp(x))
 
 
 class FieldModel(TabularModel):
@@ -219,8 +186,13 @@ class FieldModel(TabularModel):
 
     def deep_logits(self, fields: torch.Tensor, numeric: torch.Tensor) -> torch.Tensor:
         """``self.deep`` (a :class:`DeepTower`) over the flattened ``fields`` that ``self.fields`` made of
-        ``numeric`` and the rest: :meth:`DeepTower.forward`."""
-        return self.deep(fields, numeric, self.fields.numeric)
+        ``numeric`` and the rest, its first layer folding the numeric fields (:class:`NumericFields`)."""
+        return self.deep(self.numeric_fields(fields, numeric))
+
+    def numeric_fields(self, fields: torch.Tensor, numeric: torch.Tensor) -> NumericFields:
+        """``fields``, made by ``self.fields`` of ``numeric`` and the rest, for layers that fold the numeric
+        fields (:class:`NumericFields`)."""
+        return NumericFields(fields, numeric, self.fields.numeric)
 
     @property
     def flat_dim(self) -> int:

@@ -123,14 +123,70 @@ class FeatureEmbedding(nn.Module):
         return self.embedding(categorical + self.offsets)
 
 
-class _Layers(nn.Sequential):
-    """:class:`MLPBlock`'s layers in order, the first given a weight of its own when asked (a Sequential whose
-    state dict keys stay ``layers.<i>.*``)."""
+#: :class:`NumericFields` pads its inputs with zero columns to a multiple of this width: the matrix products
+#: run markedly slower on widths that are not (BLAS kernels step 16 floats at a time).
+FOLD_ALIGN = 16
 
-    def forward(self, x: torch.Tensor, first_weight: torch.Tensor | None = None) -> torch.Tensor:
-        for i, layer in enumerate(self):
-            x = layer(x, first_weight) if i == 0 and first_weight is not None else layer(x)
-        return x
+
+class NumericFields:
+    """Field embeddings ``[B, F, d]`` whose last ``n`` fields are numeric, ``numeric[:, j] * vectors[j]``
+    (:class:`needmap.models.fields.FieldEmbedding`), for a layer that multiplies them flattened.
+
+    A layer's product with a numeric field is ``numeric[:, j] * (W_j @ vectors[j])`` (``W_j``: its ``d`` weight
+    columns of that field), so the field's ``d`` columns fold into one per step and the rows' product reads the
+    number itself: ``(F - n) * d + n`` inputs instead of ``F * d``. The same function of the same parameters
+    (equal to float32 rounding; the gradients flow to the layer's weight and to the vectors as before), where
+    an extra numeric field (a missing indicator, a zero flag) costs the product one column instead of ``d``.
+
+    Shapes: fields ``[B, F, d]``, numeric ``[B, n]``, vectors ``[n, d]``.
+    """
+
+    def __init__(self, fields: torch.Tensor, numeric: torch.Tensor, vectors: torch.Tensor) -> None:
+        self.fields, self.numeric, self.vectors = fields, numeric, vectors
+        n, dim = numeric.shape[1], fields.shape[2]
+        self.lead = (fields.shape[1] - n) * dim  # the other fields' embedding width
+        self.pad = (0, -(self.lead + n) % FOLD_ALIGN)  # zero columns up to an aligned width
+        self._inputs: torch.Tensor | None = None
+
+    @property
+    def flat(self) -> torch.Tensor:
+        """The fields flattened, ``[B, F * d]``."""
+        return self.fields.flatten(1)
+
+    def inputs(self) -> torch.Tensor:
+        """``[B, (F - n) * d + n + pad]``: the other fields' embeddings, the numbers, zeros (made once)."""
+        if self._inputs is None:
+            numbers = nn.functional.pad(self.numeric.to(self.fields.dtype), self.pad)
+            self._inputs = torch.cat([self.fields[:, : self.fields.shape[1] - self.numeric.shape[1]].flatten(1),
+                                      numbers], dim=1)  # fmt: skip
+        return self._inputs
+
+    def weight(self, weight: torch.Tensor) -> torch.Tensor:
+        """``weight`` ``[out, F * d]`` folded for :meth:`inputs`: ``inputs() @ w^T == flat @ weight^T``."""
+        numeric = weight[:, self.lead :].unflatten(1, (self.numeric.shape[1], self.fields.shape[2]))
+        return nn.functional.pad(torch.cat([weight[:, : self.lead], (numeric * self.vectors).sum(-1)], dim=1), self.pad)
+
+    def product(self, layer: nn.Module) -> torch.Tensor:
+        """``layer(flat)`` for a :class:`needmap.runtime.onednn.Linear` (its forward takes a weight), folded;
+        any other layer, or no numeric field, multiplies the flattened fields."""
+        if self.numeric.shape[1] == 0 or not isinstance(layer, Linear):
+            return layer(self.flat)
+        return layer(self.inputs(), self.weight(layer.weight))
+
+
+class _Layers(nn.Sequential):
+    """:class:`MLPBlock`'s layers in order, the first folding :class:`NumericFields` when given them (a
+    Sequential whose state dict keys stay ``layers.<i>.*``)."""
+
+    def forward(self, x: torch.Tensor | NumericFields) -> torch.Tensor:
+        if isinstance(x, NumericFields):
+            if not len(self):
+                return x.flat
+            x = x.product(self[0])
+            for layer in list(self)[1:]:
+                x = layer(x)
+            return x
+        return super().forward(x)
 
 
 class MLPBlock(nn.Module):
@@ -177,10 +233,9 @@ class MLPBlock(nn.Module):
         self.in_dim = int(in_dim)
         self.out_dim = width
 
-    def forward(self, x: torch.Tensor, first_weight: torch.Tensor | None = None) -> torch.Tensor:
-        """``[B, in_dim]`` -> ``[B, out_dim]``; ``first_weight``: the first layer multiplies by this weight,
-        made from its own, instead (``[hidden[0], x.shape[1]]``; :meth:`needmap.runtime.onednn.Linear.forward`)."""
-        return self.layers(x, first_weight)
+    def forward(self, x: torch.Tensor | NumericFields) -> torch.Tensor:
+        """``[B, in_dim]`` -> ``[B, out_dim]``; given :class:`NumericFields`, the first layer folds them."""
+        return self.layers(x)
 
 
 class ListEmbedding(nn.Module):

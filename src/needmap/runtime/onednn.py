@@ -205,7 +205,7 @@ class Linear(nn.Linear):
     def forward(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """``x weight^T + bias``; ``weight``: default the layer's own, else one made from it
         (``[out_features, x.shape[1]]``, its gradient flowing back to what it was made from) for a caller
-        that folds part of the input into the weight (:meth:`needmap.models.fields.DeepTower.forward`)."""
+        that folds part of the input into the weight (:class:`needmap.models.layers.NumericFields`)."""
         weight = self.weight if weight is None else weight
         if not self.uses_onednn(x, weight):
             return F.linear(x, weight, self.bias)
