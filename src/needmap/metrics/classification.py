@@ -16,6 +16,7 @@ import numpy as np
 
 from needmap.errors import ConfigError, DataError
 from needmap.metrics._checks import as_1d, binary_labels, fraction, probabilities, same_length
+from needmap.metrics.score_order import descending_order
 
 ECE_BINS = 10
 
@@ -57,7 +58,7 @@ def lift_capture(y: np.ndarray, p: np.ndarray, top: float = 0.1) -> tuple[float 
     if positives == 0:
         return None, None
     k = _top_count(len(labels), share)
-    order = np.argsort(-scores, kind="stable")
+    order = descending_order(scores)
     caught = int(labels[order[:k]].sum())
     lift = (caught / k) / (positives / len(labels))
     return float(lift), float(caught / positives)

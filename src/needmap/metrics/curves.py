@@ -16,6 +16,7 @@ import numpy as np
 from needmap.errors import ConfigError, DataError
 from needmap.metrics._checks import as_1d, binary_labels, fraction, probabilities, same_length
 from needmap.metrics.classification import _top_count
+from needmap.metrics.score_order import descending_order
 
 LIFT_TOPS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5)
 
@@ -61,7 +62,7 @@ def _downsample(count: int, max_points: int) -> np.ndarray:
 def _ranked_counts(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """True and false positives ``[m]`` when contacting every row scoring >= each distinct score
     (distinct scores from high to low): the points of the ROC and precision-recall curves."""
-    order = np.argsort(-scores, kind="stable")
+    order = descending_order(scores)
     sorted_scores, sorted_labels = scores[order], labels[order]
     # the last row of each group of tied scores
     ends = np.r_[np.flatnonzero(np.diff(sorted_scores)), len(sorted_scores) - 1]
@@ -121,7 +122,7 @@ def pr_points(y: np.ndarray, p: np.ndarray, max_points: int = 201) -> dict[str, 
 def _captured(labels: np.ndarray, scores: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows contacted ``[len(shares)]`` (ceil(share * n), 0 for share 0) and positives among them."""
     n = len(labels)
-    order = np.argsort(-scores, kind="stable")
+    order = descending_order(scores)
     caught = np.r_[0, np.cumsum(labels[order])]
     contacted = np.array([_top_count(n, float(s)) if s > 0 else 0 for s in shares], dtype=np.int64)
     return contacted, caught[contacted]
@@ -187,7 +188,7 @@ def lift_table(y: np.ndarray, p: np.ndarray, tops: tuple[float, ...] = LIFT_TOPS
     n, positives = len(labels), int(labels.sum())
     if positives == 0:
         return [{"top": float(top), "lift": None, "capture": None} for top in tops]
-    caught_within = np.cumsum(labels[np.argsort(-scores, kind="stable")])  # positives among the first k + 1
+    caught_within = np.cumsum(labels[descending_order(scores)])  # positives among the first k + 1
     rows: list[dict[str, float | None]] = []
     for top, share in zip(tops, shares, strict=True):
         k = _top_count(n, share)
@@ -253,7 +254,7 @@ def profit_curve(
     value = _amount(conversion_value, "conversion_value")
     shares = _shares(_count(points, "points", 1), with_zero=False)
     n = len(labels)
-    order = np.argsort(-scores, kind="stable")
+    order = descending_order(scores)
     sorted_scores = scores[order]
     caught = np.r_[0, np.cumsum(labels[order])]
     every = value * caught - cost * np.arange(n + 1)  # profit of contacting the top k rows, k = 0..n

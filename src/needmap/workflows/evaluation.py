@@ -51,6 +51,7 @@ from needmap.metrics.group import group_auc
 from needmap.metrics.ltv import decile_calibration as ltv_deciles
 from needmap.metrics.ltv import paired_ltv_difference
 from needmap.metrics.regression_curves import amount_gains, decile_calibration, residual_histogram
+from needmap.metrics.score_order import shared_orders
 
 VERSION = 1
 TASKS = ("binary", "multiclass", "regression", "ltv")
@@ -77,19 +78,21 @@ def json_safe(value: Any) -> Any:
 
 
 def _binary_model(kind: str, labels: np.ndarray, p: np.ndarray, cost: float, value: float) -> dict[str, Any]:
-    """Metrics and curves of one model's probabilities ``p`` ``[n]`` on labels ``[n]``."""
+    """Metrics and curves of one model's probabilities ``p`` ``[n]`` on labels ``[n]``: the rows ranked by ``p``
+    once for all of them (:func:`~needmap.metrics.score_order.shared_orders`)."""
     both = 0 < int(labels.sum()) < len(labels)
-    return {
-        "kind": kind,
-        "metrics": binary_metrics(labels, p),
-        "roc": roc_points(labels, p) if both else None,
-        "pr": pr_points(labels, p) if both else None,
-        "gains": gains_curve(labels, p) if both else None,
-        "lift": lift_curve(labels, p) if both else None,
-        "lift_table": lift_table(labels, p) if both else None,
-        "calibration": calibration_curve(labels, p),
-        "profit": profit_curve(labels, p, cost, value),
-    }
+    with shared_orders():
+        return {
+            "kind": kind,
+            "metrics": binary_metrics(labels, p),
+            "roc": roc_points(labels, p) if both else None,
+            "pr": pr_points(labels, p) if both else None,
+            "gains": gains_curve(labels, p) if both else None,
+            "lift": lift_curve(labels, p) if both else None,
+            "lift_table": lift_table(labels, p) if both else None,
+            "calibration": calibration_curve(labels, p),
+            "profit": profit_curve(labels, p, cost, value),
+        }
 
 
 def _ordered(scores: Mapping[str, np.ndarray], primary: str) -> list[str]:
