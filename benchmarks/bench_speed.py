@@ -104,7 +104,8 @@ def needmap_case(model: str, data: Path, threads: int, epochs: int, precision: s
         params["cross_layers"] = CROSS_LAYERS
     # add_missing_indicator=False: 39 fields of 16, the peers' model size (they fill missing counts with
     # 0); needmap's default adds a missing-indicator field per numeric column that had missing values
-    # (13 more fields here, a first DNN layer and cross layers a third to three quarters larger).
+    # (13 more fields here: FM pairs and DCN-v2's later cross layers a third to three quarters larger; the
+    # first products fold each numeric field into one column, models/layers.py NumericFields).
     estimator = Model(
         model, target=LABEL, lr=LR, batch_size=BATCH, epochs=epochs, threads=threads, progress=False,
         precision=precision, device=device, seed=0, add_missing_indicator=False, **params,
