@@ -240,12 +240,14 @@ import sys
 from needmap.artifact import load_artifact
 from needmap.errors import ArtifactError
 from needmap.workflows.baseline import load_baselines
-try:
-    load_baselines(load_artifact(sys.argv[1]).extras["baselines.json"], file=sys.argv[1])
-except ArtifactError as exc:
-    print("ArtifactError:", exc)
-else:
-    print("loaded")
+for path in sys.argv[1:]:
+    print("=== case", path, flush=True)  # the last case printed is the one a crash ended on
+    try:
+        load_baselines(load_artifact(path).extras["baselines.json"], file=path)
+    except ArtifactError as exc:
+        print("ArtifactError:", exc, flush=True)
+    else:
+        print("loaded", flush=True)
 """
 
 
@@ -278,27 +280,38 @@ LIGHTGBM_CASES: dict[str, Callable[[str], str]] = {
 }
 
 
-@pytest.mark.slow  # trains a model, and starts interpreters
-@pytest.mark.parametrize("case", list(LIGHTGBM_CASES))
+@pytest.mark.slow  # trains a model, and starts an interpreter
 def test_edited_lightgbm_text_with_a_recomputed_checksum_is_refused_before_lightgbm_parses_it(
-    case: str, saved: Path, tmp_path: Path
+    saved: Path, tmp_path: Path
 ) -> None:
-    out = _copy(saved, tmp_path)
-    document = json.loads((out / "baselines.json").read_text(encoding="utf-8"))
-    (entry,) = [b for b in document["baselines"] if b["name"] == "LightGBM"]
-    assert lightgbm_text_problem(entry["model"]) is None  # what LightGBM wrote passes
-    entry["model"] = LIGHTGBM_CASES[case](entry["model"])
-    entry["model_sha256"] = hashlib.sha256(entry["model"].encode("utf-8")).hexdigest()
-    (out / "baselines.json").write_text(json.dumps(document), encoding="utf-8")
-    write_manifest(out)
-    assert lightgbm_text_problem(entry["model"]) is not None
+    """Each edit of LightGBM's text, with the checksums written again, is refused by needmap's own reading of the
+    text. One child interpreter loads every case in turn, so that a crash inside LightGBM's parser ends that
+    process, not the tests' (its output names the case it ended on)."""
+    paths = []
+    for number, (case, edit) in enumerate(LIGHTGBM_CASES.items()):
+        out = _copy(saved, tmp_path / f"case{number}")
+        document = json.loads((out / "baselines.json").read_text(encoding="utf-8"))
+        (entry,) = [b for b in document["baselines"] if b["name"] == "LightGBM"]
+        assert lightgbm_text_problem(entry["model"]) is None  # what LightGBM wrote passes
+        entry["model"] = edit(entry["model"])
+        entry["model_sha256"] = hashlib.sha256(entry["model"].encode("utf-8")).hexdigest()
+        (out / "baselines.json").write_text(json.dumps(document), encoding="utf-8")
+        write_manifest(out)
+        assert lightgbm_text_problem(entry["model"]) is not None, case
+        paths.append(str(out))
     src = str(Path(nm.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, "-c", LOAD_BASELINES, str(out)], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-c", LOAD_BASELINES, *paths], capture_output=True, text=True, env=env, timeout=240
     )
-    assert done.returncode == 0, f"the process ended with {done.returncode}: {done.stderr[-2000:]}"
-    assert "ArtifactError:" in done.stdout and "LightGBM model text that LightGBM's parser must not see" in done.stdout
+    assert done.returncode == 0, (
+        f"the process ended with {done.returncode}: {done.stdout[-1000:]} {done.stderr[-2000:]}"
+    )
+    answers = done.stdout.split("=== case ")[1:]
+    assert len(answers) == len(paths)
+    for case, path, answer in zip(LIGHTGBM_CASES, paths, answers, strict=True):
+        assert answer.startswith(path), case
+        assert "ArtifactError:" in answer and "LightGBM model text that LightGBM's parser must not see" in answer, case
 
 
 # -- the JSON reader on its own ------------------------------------------------------------------------------
