@@ -18,6 +18,20 @@ def _scores(n: int = 2_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return y, p
 
 
+@pytest.fixture
+def sorts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The lengths of the score arrays :mod:`needmap.metrics.score_order` sorts from here on, one per sort."""
+    counted: list[int] = []
+    real = score_order._sort
+
+    def counting(a: np.ndarray) -> np.ndarray:
+        counted.append(len(a))
+        return real(a)
+
+    monkeypatch.setattr(score_order, "_sort", counting)
+    return counted
+
+
 def test_the_order_is_the_stable_descending_sort_inside_and_outside_a_block() -> None:
     _, p = _scores()
     want = np.argsort(-p, kind="stable")
@@ -27,17 +41,9 @@ def test_the_order_is_the_stable_descending_sort_inside_and_outside_a_block() ->
         assert np.array_equal(descending_order(p[::-1].copy()), np.argsort(-p[::-1], kind="stable"))
 
 
-def test_within_a_block_equal_scores_are_sorted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_within_a_block_equal_scores_are_sorted_once(sorts: list[int]) -> None:
     """Arrays of the same values share one read-only order; other values, or another block, sort again."""
     _, p = _scores()
-    sorts: list[int] = []
-    real = score_order._sort
-
-    def counted(a: np.ndarray) -> np.ndarray:
-        sorts.append(len(a))
-        return real(a)
-
-    monkeypatch.setattr(score_order, "_sort", counted)
     with shared_orders():
         first = descending_order(p)
         again = descending_order(p.copy())
@@ -52,7 +58,7 @@ def test_within_a_block_equal_scores_are_sorted_once(monkeypatch: pytest.MonkeyP
     assert len(sorts) == 5  # outside a block every call sorts
 
 
-def test_an_evaluation_document_part_is_the_same_with_one_sort(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_evaluation_document_part_is_the_same_with_one_sort(sorts: list[int]) -> None:
     """One model's metrics and curves, computed with the shared order, equal those computed a sort each; and
     the seven rankings among them take one sort (scikit-learn's AUC and average precision sort on their own)."""
     y, p = _scores(seed=1)
@@ -65,15 +71,8 @@ def test_an_evaluation_document_part_is_the_same_with_one_sort(monkeypatch: pyte
         "lift_table": curves.lift_table(y, p),
         "profit": curves.profit_curve(y, p, 1.0, 10.0),
     }
-    sorts: list[int] = []
-    real = score_order._sort
-
-    def counted(a: np.ndarray) -> np.ndarray:
-        sorts.append(len(a))
-        return real(a)
-
-    monkeypatch.setattr(score_order, "_sort", counted)
+    assert len(sorts) == 7  # outside a block: a sort each
     shared = _binary_model("deep", y, p, 1.0, 10.0)
     for key, value in separate.items():
         assert shared[key] == value, key
-    assert len(sorts) == 1
+    assert len(sorts) == 7 + 1

@@ -28,11 +28,11 @@ class CrossNetV2(nn.Module):
 
     def forward(self, x0: torch.Tensor | NumericFields) -> torch.Tensor:
         """``x0`` ``[B, D]``, or :class:`NumericFields` whose numeric fields the first layer's product folds."""
-        first = x0.product(self.layers[0]) if isinstance(x0, NumericFields) else self.layers[0](x0)
-        x0 = x0.flat if isinstance(x0, NumericFields) else x0
-        x = x0 * first + x0
-        for layer in list(self.layers)[1:]:
-            x = x0 * layer(x) + x
+        flat = x0.flat if isinstance(x0, NumericFields) else x0
+        x = flat
+        for i, layer in enumerate(self.layers):  # x_0 is x0 itself: the first product may fold it
+            product = x0.product(layer) if i == 0 and isinstance(x0, NumericFields) else layer(x)
+            x = flat * product + x
         return x
 
 

@@ -143,9 +143,9 @@ class NumericFields:
 
     def __init__(self, fields: torch.Tensor, numeric: torch.Tensor, vectors: torch.Tensor) -> None:
         self.fields, self.numeric, self.vectors = fields, numeric, vectors
-        n, dim = numeric.shape[1], fields.shape[2]
-        self.lead = (fields.shape[1] - n) * dim  # the other fields' embedding width
-        self.pad = (0, -(self.lead + n) % FOLD_ALIGN)  # zero columns up to an aligned width
+        self.others = fields.shape[1] - numeric.shape[1]  # the fields before the numeric ones
+        self.lead = self.others * fields.shape[2]  # their embedding width
+        self.pad = (0, -(self.lead + numeric.shape[1]) % FOLD_ALIGN)  # zero columns up to an aligned width
         self._inputs: torch.Tensor | None = None
 
     @property
@@ -157,8 +157,7 @@ class NumericFields:
         """``[B, (F - n) * d + n + pad]``: the other fields' embeddings, the numbers, zeros (made once)."""
         if self._inputs is None:
             numbers = nn.functional.pad(self.numeric.to(self.fields.dtype), self.pad)
-            self._inputs = torch.cat([self.fields[:, : self.fields.shape[1] - self.numeric.shape[1]].flatten(1),
-                                      numbers], dim=1)  # fmt: skip
+            self._inputs = torch.cat([self.fields[:, : self.others].flatten(1), numbers], dim=1)
         return self._inputs
 
     def weight(self, weight: torch.Tensor) -> torch.Tensor:
@@ -179,14 +178,9 @@ class _Layers(nn.Sequential):
     Sequential whose state dict keys stay ``layers.<i>.*``)."""
 
     def forward(self, x: torch.Tensor | NumericFields) -> torch.Tensor:
-        if isinstance(x, NumericFields):
-            if not len(self):
-                return x.flat
-            x = x.product(self[0])
-            for layer in list(self)[1:]:
-                x = layer(x)
-            return x
-        return super().forward(x)
+        for i, layer in enumerate(self):
+            x = x.product(layer) if i == 0 and isinstance(x, NumericFields) else layer(x)
+        return x.flat if isinstance(x, NumericFields) else x  # no layers: the fields as they are
 
 
 class MLPBlock(nn.Module):
