@@ -109,10 +109,51 @@ def test_many_rows_give_lightgbm_capped_bins_and_the_faster_rate(many_rows: None
     assert base.name == LIGHTGBM and params["max_bin"] == bl.LGBM_LARGE_DATA["max_bin"] == 63
     assert params["learning_rate"] == base.fit["learning_rate"] == bl.LGBM_LARGE_RATE
     assert params["cat_smooth"] == bl.LGBM_LARGE_DATA["cat_smooth"]
+    assert params["min_data_in_bin"] == base.fit["min_data_in_bin"] == bl.LGBM_LARGE_DATA["min_data_in_bin"] == 100
     assert params["force_col_wise"] is True and "force_row_wise" not in params
     assert base.fit["max_bin"] == 63 and base.fit["rows"] == 3_000
     assert base.fit["early_stopping"] == bl.LGBM_LARGE_STOPPING_ROUNDS  # the patience on many rows
     assert base.estimator.booster_.params["max_bin"] == 63  # reached the Dataset, not only the estimator
+
+
+def _categories_split_on(base: bl.Baseline, feature: int) -> set[int]:
+    """The categories of column ``feature`` that any split of the fitted LightGBM sends one way by name."""
+    found: set[int] = set()
+
+    def visit(node: dict) -> None:
+        if "split_index" not in node:
+            return
+        if node["split_feature"] == feature and node["decision_type"] == "==":
+            found.update(int(c) for c in str(node["threshold"]).split("||"))
+        visit(node["left_child"])
+        visit(node["right_child"])
+
+    for tree in base.estimator.booster_.dump_model()["tree_info"]:
+        visit(tree["tree_structure"])
+    return found
+
+
+def test_many_rows_give_rare_categories_no_splits_of_their_own(
+    many_rows: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """120 categories of 50 rows each (enough for LightGBM's ``cat_smooth`` to consider them), each with its own
+    effect on the label: with LightGBM's default binning every one gets a bin and the splits name dozens; from many
+    rows, a category seen fewer than ``min_data_in_bin`` times shares a bin with the others like it, and no split
+    names it (LightGBM keeps the two most frequent in bins of their own whatever their count)."""
+    rng = np.random.default_rng(21)
+    n = 6_000
+    ids = np.repeat(np.arange(120), 50)
+    rng.shuffle(ids)
+    numeric = rng.normal(size=(n, 3)).astype(np.float32)
+    logit = rng.normal(scale=2.0, size=120)[ids] + numeric[:, 0]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.float32)
+    x = FeatureBatch(numeric, np.stack([ids, ids % 5], axis=1))
+    column = x.numeric.shape[1]  # the categorical column's position in LightGBM's design
+    rare = fit_lightgbm(x, y, "binary", [120, 5])
+    assert len(_categories_split_on(rare, column)) <= 2
+    monkeypatch.setitem(bl.LGBM_LARGE_DATA, "min_data_in_bin", 3)  # LightGBM's own default
+    plain = fit_lightgbm(x, y, "binary", [120, 5])
+    assert len(_categories_split_on(plain, column)) > 20
 
 
 def test_a_tuned_rate_is_kept_on_many_rows(many_rows: None) -> None:

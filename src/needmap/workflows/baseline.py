@@ -43,9 +43,18 @@ LGBM_STOPPING_ROUNDS = 30
 #: Training rows from which LightGBM is fitted as large-data users fit it (:data:`LGBM_LARGE_DATA`): the
 #: histograms capped at 63 bins and built column by column, categories regularised as LightGBM documents for
 #: many levels, and, unless a caller sets the rate, a rate of 0.3 so that early stopping comes in under a
-#: hundred rounds, after :data:`LGBM_LARGE_STOPPING_ROUNDS` rounds without a better validation loss.
+#: hundred rounds, after :data:`LGBM_LARGE_STOPPING_ROUNDS` rounds without a better validation loss. A category
+#: gets a bin of its own only where LightGBM's binning sample (200,000 rows) holds it at least ``min_data_in_bin``
+#: times; rarer ones share one. LightGBM's default of 3 gives thousands of bins to a column of many levels, most of
+#: them fitted to noise, and its split search visits each of them at every leaf.
 LGBM_LARGE_ROWS = 200_000
-LGBM_LARGE_DATA: dict[str, Any] = {"max_bin": 63, "cat_smooth": 20, "min_data_per_group": 50, "force_col_wise": True}
+LGBM_LARGE_DATA: dict[str, Any] = {
+    "max_bin": 63,
+    "min_data_in_bin": 100,
+    "cat_smooth": 20,
+    "min_data_per_group": 50,
+    "force_col_wise": True,
+}
 LGBM_LARGE_RATE = 0.3
 LGBM_LARGE_STOPPING_ROUNDS = 10
 #: LightGBM gets one thread per this many training rows, at most :func:`~needmap.runtime.device.usable_cores`: on small
@@ -507,6 +516,7 @@ def fit_lightgbm(
         "learning_rate": options["learning_rate"],
         "num_leaves": options["num_leaves"],
         "max_bin": options.get("max_bin", 255),
+        "min_data_in_bin": options.get("min_data_in_bin", 3),
         "early_stopping": patience if early else None,
         "threads": options["n_jobs"],
     }
