@@ -26,6 +26,19 @@ def test_hashed_lookup_finds_what_index_in_finds() -> None:
     assert SortedHashLookup(pa.array([], pa.string())).index(probe).tolist() == [-1] * len(probe)
 
 
+def test_keys_that_share_their_top_bits_are_found_as_others(monkeypatch) -> None:
+    """The lookup orders its keys by their hash's top 16 bits only: keys that all share those bits, in no order
+    below them, are found as index_in finds them."""
+    real = lookup_module.string_hashes
+    low = np.uint64((1 << 48) - 1)
+    monkeypatch.setattr(lookup_module, "string_hashes", lambda s: real(s) & low)
+    rng = np.random.default_rng(1)
+    values = pa.array([f"w{x}" for x in rng.choice(10**9, 3000, replace=False)])
+    probe = pa.chunked_array([values.take(pa.array(rng.integers(0, 3000, 4000))), pa.array(["absent", None])])
+    expected = pc.fill_null(pc.index_in(probe, value_set=values), -1).to_numpy()
+    assert np.array_equal(SortedHashLookup(values).index(probe), expected)
+
+
 def test_a_string_with_a_known_hash_but_other_text_is_not_found(monkeypatch) -> None:
     lookup = SortedHashLookup(pa.array(["a", "b", "c"]))
     real = lookup_module.string_hashes
