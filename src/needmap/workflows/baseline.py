@@ -43,10 +43,10 @@ LGBM_STOPPING_ROUNDS = 30
 #: Training rows from which LightGBM is fitted as large-data users fit it (:data:`LGBM_LARGE_DATA`): the
 #: histograms capped at 63 bins and built column by column, categories regularised as LightGBM documents for
 #: many levels, and, unless a caller sets the rate, a rate of 0.3 so that early stopping comes in under a
-#: hundred rounds, after :data:`LGBM_LARGE_STOPPING_ROUNDS` rounds without a better validation loss. A category
-#: gets a bin of its own only where LightGBM's binning sample (200,000 rows) holds it at least ``min_data_in_bin``
-#: times; rarer ones share one. LightGBM's default of 3 gives thousands of bins to a column of many levels, most of
-#: them fitted to noise, and its split search visits each of them at every leaf.
+#: hundred rounds, after :data:`LGBM_LARGE_STOPPING_ROUNDS` rounds without a better validation loss. Every bin, of
+#: a category or of a numeric range, holds at least ``min_data_in_bin`` rows of LightGBM's binning sample (200,000
+#: rows): LightGBM's default of 3 gives a column of many levels thousands of one-category bins, most of them fitted
+#: to noise; at 100 the rarer categories share one bin (benchmarks/results/command_overheads_zen5_2026-12-08.md).
 LGBM_LARGE_ROWS = 200_000
 LGBM_LARGE_DATA: dict[str, Any] = {
     "max_bin": 63,
