@@ -62,6 +62,18 @@ def test_field_embedding_with_only_numerics_or_only_categoricals() -> None:
     assert FieldEmbedding(0, CARDS, [], 5)(torch.zeros((6, 0)), categorical).shape == (6, 2, 5)
 
 
+def _assert_same_outputs_and_gradients(
+    flat: tuple[torch.Tensor, list[torch.Tensor]], folded: tuple[torch.Tensor, list[torch.Tensor]]
+) -> None:
+    """The outputs and the parameters' gradients of a network over the flattened fields (``flat``) and with its
+    numeric fields folded (``folded``) agree to float32 rounding, and some gradient was computed."""
+    (want, want_grads), (got, got_grads) = flat, folded
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    assert len(got_grads) == len(want_grads) > 0
+    for a, b in zip(got_grads, want_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(("n_numeric", "dim", "hidden"), [(3, 4, [8, 5]), (5, 16, [7]), (0, 4, [8]), (3, 4, [])])
 def test_deep_tower_with_numeric_fields_folded_is_its_forward_over_the_flattened_fields(
     n_numeric: int, dim: int, hidden: list[int]
@@ -82,11 +94,7 @@ def test_deep_tower_with_numeric_fields_folded_is_its_forward_over_the_flattened
         (out * torch.tensor([1.0, -2.0])).square().sum().backward()
         grads = [p.grad.clone() for p in [*tower.parameters(), *fields_layer.parameters()] if p.grad is not None]
         results.append((out.detach(), grads))
-    (want, want_grads), (got, got_grads) = results
-    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
-    assert len(got_grads) == len(want_grads) > 0
-    for a, b in zip(got_grads, want_grads, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    _assert_same_outputs_and_gradients(*results)
 
 
 @pytest.mark.parametrize("structure", ["parallel", "stacked", "low_rank", "no_dnn"])
@@ -100,18 +108,14 @@ def test_dcnv2_with_numeric_fields_folded_is_the_network_over_the_flattened_fiel
     model = build_model("dcnv2", n_numeric=3, cardinalities=CARDS, n_outputs=1, lists=LISTS, dropout=0.0,
                         **options.get(structure, {}))  # fmt: skip
     numeric, categorical, lists = _inputs()
-    outputs, grads = [], []
+    results = []
     for folded in (False, True):
         model.zero_grad()
         fields = model.fields(numeric, categorical, lists)
         out = model(numeric, categorical, lists) if folded else model.head(model._body(fields.flatten(1)))
         out.square().sum().backward()
-        outputs.append(out.detach())
-        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
-    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-6)
-    assert len(grads[1]) == len(grads[0]) > 0
-    for a, b in zip(grads[1], grads[0], strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        results.append((out.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    _assert_same_outputs_and_gradients(*results)
 
 
 def test_deep_tower_with_numeric_fields_folded_multiplies_the_numbers_not_their_vectors() -> None:
