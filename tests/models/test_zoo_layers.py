@@ -86,15 +86,51 @@ def test_deep_tower_with_numeric_fields_folded_is_its_forward_over_the_flattened
     numeric, categorical, lists = _inputs()
     numeric = torch.randn(len(numeric), n_numeric, generator=torch.Generator().manual_seed(2))
     results = []
-    for folded in (False, True):
+    for how in ("flat", "folded", "folded, lead apart"):
         fields_layer.zero_grad()
         tower.zero_grad()
-        fields = fields_layer(numeric, categorical, lists)
-        out = tower(NumericFields(fields, numeric, fields_layer.numeric) if folded else fields.flatten(1))
+        fields, lead = fields_layer(numeric, categorical, lists, with_lead=True)
+        if how == "flat":
+            out = tower(fields.flatten(1))
+        else:
+            out = tower(NumericFields(fields, numeric, fields_layer.numeric, lead=lead if "lead" in how else None))
         (out * torch.tensor([1.0, -2.0])).square().sum().backward()
         grads = [p.grad.clone() for p in [*tower.parameters(), *fields_layer.parameters()] if p.grad is not None]
         results.append((out.detach(), grads))
-    _assert_same_outputs_and_gradients(*results)
+    _assert_same_outputs_and_gradients(results[0], results[1])
+    _assert_same_outputs_and_gradients(results[0], results[2])
+
+
+def test_field_embedding_gives_the_fields_before_the_numeric_ones_as_the_slab_holds_them() -> None:
+    layer = FieldEmbedding(3, CARDS, LISTS, dim=4)
+    numeric, categorical, lists = _inputs()
+    fields, lead = layer(numeric, categorical, lists, with_lead=True)
+    assert torch.equal(fields, layer(numeric, categorical, lists))
+    assert torch.equal(lead, fields[:, :4])
+    assert FieldEmbedding(3, [], [], 4)(numeric, categorical[:, :0], with_lead=True)[1].shape == (6, 0, 4)
+
+
+@pytest.mark.parametrize("name", ["deepfm", "dcnv2", "wide_deep", "xdeepfm", "autoint"])
+def test_no_backward_pass_slices_the_field_slab(name: str) -> None:
+    """The first product reads the fields before the numeric ones as their own tensor: a slice of the slab
+    (``fields[:, :n]``) would make the backward pass fill a gradient of every field with zeros each step."""
+    from needmap.models.registry import build_model
+
+    options = {"autoint": {"hidden": [8]}, "xdeepfm": {"hidden": [8]}}.get(name, {})
+    model = build_model(name, n_numeric=3, cardinalities=CARDS, n_outputs=1, lists=LISTS, dropout=0.0, **options)
+    out = model(*_inputs())
+    seen, stack, slabs = set(), [out.grad_fn], []
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        nexts = [n for n, _ in node.next_functions]
+        if type(node).__name__.startswith("Slice") and any(type(n).__name__.startswith("Cat") for n in nexts):
+            slabs.append(node)
+        stack.extend(nexts)
+    assert len(seen) > 10
+    assert slabs == []
 
 
 @pytest.mark.parametrize("structure", ["parallel", "stacked", "low_rank", "no_dnn"])
@@ -161,6 +197,11 @@ def test_fm_interaction_is_the_sum_of_pairwise_dot_products() -> None:
     fields = torch.randn(5, 4, 3)
     pairs = sum((fields[:, i] * fields[:, j]).sum(-1, keepdim=True) for i, j in itertools.combinations(range(4), 2))
     assert torch.allclose(FMInteraction(3, 1)(fields), pairs, atol=1e-5)
+    # its gradient too: field i's is the sum of the other fields, and a row of zeros (the norm's kink) gets one
+    fields = torch.cat([torch.randn(4, 4, 3), torch.zeros(1, 4, 3)]).requires_grad_()
+    FMInteraction(3, 1)(fields).sum().backward()
+    others = fields.detach().sum(dim=1, keepdim=True) - fields.detach()
+    torch.testing.assert_close(fields.grad, others, rtol=1e-5, atol=1e-6)
     projected = FMInteraction(3, n_outputs=4)
     assert projected(fields).shape == (5, 4)
     assert torch.allclose(projected(fields), bi_interaction(fields) @ projected.project.weight.T, atol=1e-6)

@@ -110,10 +110,10 @@ class AutoInt(FieldModel):
         self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()
     ) -> torch.Tensor:
         """Logits ``[B, n_outputs]``."""
-        fields = self.fields(numeric, categorical, lists)
-        out = self.attention_head(self.attention(fields).flatten(1))
+        fields = self.embed(numeric, categorical, lists)
+        out = self.attention_head(self.attention(fields.fields).flatten(1))
         if self.deep is not None:
-            out = out + self.deep_logits(fields, numeric)
+            out = out + self.deep_logits(fields)
         if self.wide is not None:
             out = out + self.wide(numeric, categorical, lists)
         return out

@@ -120,5 +120,5 @@ class DCNv2(FieldModel):
     ) -> torch.Tensor:
         """Logits ``[B, n_outputs]``: the one network's, or the mean of the k members'."""
         if self.members is None:
-            return self.head(self._body(self.numeric_fields(self.fields(numeric, categorical, lists), numeric)))
+            return self.head(self._body(self.embed(numeric, categorical, lists)))
         return self.member_logits(numeric, categorical, lists).mean(dim=1)

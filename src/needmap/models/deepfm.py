@@ -58,5 +58,5 @@ class DeepFM(FieldModel):
         self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()
     ) -> torch.Tensor:
         """Logits ``[B, n_outputs]``."""
-        fields = self.fields(numeric, categorical, lists)
-        return self.linear(numeric, categorical, lists) + self.fm(fields) + self.deep_logits(fields, numeric)
+        fields = self.embed(numeric, categorical, lists)
+        return self.linear(numeric, categorical, lists) + self.fm(fields.fields) + self.deep_logits(fields)

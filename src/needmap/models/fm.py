@@ -8,6 +8,20 @@ from torch import nn
 from needmap.models.layers import dense
 
 
+def pairwise_sum(fields: torch.Tensor) -> torch.Tensor:
+    """``sum_{i<j} <e_i, e_j>`` per row, in O(F d): ``0.5 * (|sum_i e_i|^2 - sum_i |e_i|^2)``.
+
+    :func:`bi_interaction` summed over the embedding dimensions. The squared norm of all the fields at once
+    (one reduction whose gradient is one product) takes the place of squaring every field and summing:
+    the backward pass then reads and writes the ``[B, F, d]`` slab once instead of three times.
+
+    Shapes: fields ``[B, F, d]`` -> ``[B, 1]``.
+    """
+    total = fields.sum(dim=1)
+    squares = torch.linalg.vector_norm(fields.flatten(1), dim=1, keepdim=True).square()
+    return 0.5 * (total.square().sum(dim=1, keepdim=True) - squares)
+
+
 def bi_interaction(fields: torch.Tensor) -> torch.Tensor:
     """Sum of the element-wise products of every pair of fields, in O(F d).
 
@@ -38,7 +52,6 @@ class FMInteraction(nn.Module):
         self.project = dense(dim, n_outputs, bias=False) if n_outputs > 1 else None
 
     def forward(self, fields: torch.Tensor) -> torch.Tensor:
-        pairs = bi_interaction(fields)
         if self.project is None:
-            return pairs.sum(dim=1, keepdim=True)
-        return self.project(pairs)
+            return pairwise_sum(fields)
+        return self.project(bi_interaction(fields))

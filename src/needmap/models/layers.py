@@ -138,11 +138,18 @@ class NumericFields:
     (equal to float32 rounding; the gradients flow to the layer's weight and to the vectors as before), where
     an extra numeric field (a missing indicator, a zero flag) costs the product one column instead of ``d``.
 
-    Shapes: fields ``[B, F, d]``, numeric ``[B, n]``, vectors ``[n, d]``.
+    ``lead``, the fields before the numeric ones ``[B, F - n, d]`` as the tensor that ``fields`` was
+    concatenated from (:meth:`needmap.models.fields.FieldModel.embed`), lets the product read them without a
+    slice of ``fields``, whose backward would fill a gradient of every field with zeros at each step.
+
+    Shapes: fields ``[B, F, d]``, numeric ``[B, n]``, vectors ``[n, d]``, lead ``[B, F - n, d]``.
     """
 
-    def __init__(self, fields: torch.Tensor, numeric: torch.Tensor, vectors: torch.Tensor) -> None:
+    def __init__(
+        self, fields: torch.Tensor, numeric: torch.Tensor, vectors: torch.Tensor, lead: torch.Tensor | None = None
+    ) -> None:
         self.fields, self.numeric, self.vectors = fields, numeric, vectors
+        self.lead_fields = fields[:, : fields.shape[1] - numeric.shape[1]] if lead is None else lead
         self.others = fields.shape[1] - numeric.shape[1]  # the fields before the numeric ones
         self.lead = self.others * fields.shape[2]  # their embedding width
         self.pad = (0, -(self.lead + numeric.shape[1]) % FOLD_ALIGN)  # zero columns up to an aligned width
@@ -157,7 +164,7 @@ class NumericFields:
         """``[B, (F - n) * d + n + pad]``: the other fields' embeddings, the numbers, zeros (made once)."""
         if self._inputs is None:
             numbers = nn.functional.pad(self.numeric.to(self.fields.dtype), self.pad)
-            self._inputs = torch.cat([self.fields[:, : self.others].flatten(1), numbers], dim=1)
+            self._inputs = torch.cat([self.lead_fields.flatten(1), numbers], dim=1)
         return self._inputs
 
     def weight(self, weight: torch.Tensor) -> torch.Tensor:

@@ -57,5 +57,4 @@ class WideDeep(FieldModel):
         self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()
     ) -> torch.Tensor:
         """Logits ``[B, n_outputs]``."""
-        fields = self.fields(numeric, categorical, lists)
-        return self.wide(numeric, categorical, lists) + self.deep_logits(fields, numeric)
+        return self.wide(numeric, categorical, lists) + self.deep_logits(self.embed(numeric, categorical, lists))

@@ -69,8 +69,8 @@ class XDeepFM(FieldModel):
         self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()
     ) -> torch.Tensor:
         """Logits ``[B, n_outputs]``."""
-        fields = self.fields(numeric, categorical, lists)
-        out = self.linear(numeric, categorical, lists) + self.cin_head(self.cin(fields))
+        fields = self.embed(numeric, categorical, lists)
+        out = self.linear(numeric, categorical, lists) + self.cin_head(self.cin(fields.fields))
         if self.deep is not None:
-            out = out + self.deep_logits(fields, numeric)
+            out = out + self.deep_logits(fields)
         return out
