@@ -111,6 +111,10 @@ def test_many_rows_give_lightgbm_capped_bins_and_the_faster_rate(many_rows: None
     assert params["cat_smooth"] == bl.LGBM_LARGE_DATA["cat_smooth"]
     assert params["min_data_in_bin"] == base.fit["min_data_in_bin"] == bl.LGBM_LARGE_DATA["min_data_in_bin"] == 100
     assert params["force_col_wise"] is True and "force_row_wise" not in params
+    assert params["use_quantized_grad"] is True and params["num_grad_quant_bins"] == base.fit["gradient_levels"] == 16
+    assert base.estimator.booster_.params["use_quantized_grad"] is True
+    again = fit_lightgbm(x, y, "binary", CARDS, x_valid=xv, y_valid=yv)  # the quantization's rounding is seeded
+    np.testing.assert_array_equal(again.predict(x), base.predict(x))
     assert base.fit["max_bin"] == 63 and base.fit["rows"] == 3_000
     assert base.fit["early_stopping"] == bl.LGBM_LARGE_STOPPING_ROUNDS  # the patience on many rows
     assert base.estimator.booster_.params["max_bin"] == 63  # reached the Dataset, not only the estimator
