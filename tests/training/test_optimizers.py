@@ -225,13 +225,13 @@ def test_row_sum_matrix_sums_the_rows_of_each_id() -> None:
 @pytest.mark.parametrize("n", [1, 2, 4096, 106_496, 131_073])
 def test_sorting_ids_with_their_positions_is_torchs_stable_sort(n: int) -> None:
     """The packed sort gives the ids ascending and, among equal ids, their positions in order, as torch's
-    stable sort does (the row sums then add each id's rows in the same order); ids too large to share an
-    int64 with a position take torch's sort."""
+    stable sort does (the row sums then add each id's rows in the same order); negative ids and ids too large
+    to share an int64 with a position take torch's sort."""
     from needmap.training.optimizers import sort_with_positions
 
     generator = torch.Generator().manual_seed(n)
-    for high in (50, 400_000, 1 << 62):
-        ids = torch.randint(0, high, (n,), generator=generator)
+    for low, high in ((0, 50), (0, 400_000), (0, 1 << 62), (-5, 50)):
+        ids = torch.randint(low, high, (n,), generator=generator)
         ids[: n // 3] = ids[n // 2]  # a third of the rows share one id
         got_ids, got_order = sort_with_positions(ids)
         want_ids, want_order = torch.sort(ids, stable=True)

@@ -97,7 +97,7 @@ class FieldEmbedding(nn.Module):
             parts.append(self.lists(lists))
         if len(parts) == 1:
             lead = parts[0]
-        else:  # no categorical column and no list: an empty lead
+        else:  # categorical and list fields together, or none (an empty lead)
             lead = torch.cat(parts, dim=1) if parts else numeric.new_zeros((len(numeric), 0, self.dim))
         fields = torch.cat([lead, numeric.unsqueeze(-1) * self.numeric], dim=1) if self.n_numeric else lead
         return (fields, lead) if with_lead else fields

@@ -38,13 +38,16 @@ def sort_with_positions(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     in ``ids``, ties in the order of their positions.
 
     On the CPU each id and its position are packed into one int64 (the id in the high bits) and numpy sorts the
-    packed keys alone, with its vectorized sort: a quarter of the time of torch's sort of the ids and their
-    positions (a batch of 4,096 rows of 26 categorical columns, 106,496 ids). Ids too large to leave room for
-    the position's bits, and other devices, take torch's sort.
+    packed keys alone with its vectorized sort, which is faster than torch's sort of the ids with their positions
+    (benchmarks/results/speed_command_1m_intel_amx_2026-12-08.md). Negative ids, ids too large to leave room for
+    the position's bits, and other devices take torch's sort.
     """
     n = len(ids)
     bits = max(1, (n - 1).bit_length())
-    if ids.device.type != "cpu" or ids.dtype != torch.int64 or n == 0 or int(ids.max()) >= 1 << (63 - bits):
+    if ids.device.type != "cpu" or ids.dtype != torch.int64 or n == 0:
+        return torch.sort(ids, stable=True)
+    low, high = torch.aminmax(ids)
+    if int(low) < 0 or int(high) >= 1 << (63 - bits):
         return torch.sort(ids, stable=True)
     keys = np.sort((ids.numpy() << bits) | np.arange(n, dtype=np.int64))
     return torch.from_numpy(keys >> bits), torch.from_numpy(keys & ((1 << bits) - 1))

@@ -49,8 +49,8 @@ LGBM_STOPPING_ROUNDS = 30
 #: to noise; at 100 the rarer categories share one bin (benchmarks/results/command_overheads_zen5_2026-12-08.md).
 #: The histograms sum gradients quantized to 16 levels (LightGBM's ``use_quantized_grad``, its documented option for
 #: faster training, with stochastic rounding from the seed): each round builds its histograms from small integers,
-#: and on the speed benchmark's rows the fit took 8-11% less time at the same validation AUC to a few 1e-4 (4 and
-#: 8 levels lost up to 0.004; benchmarks/results/speed_command_1m_intel_amx_2026-12-08.md).
+#: faster at the validation AUC of full gradients on the speed benchmark's rows, where fewer levels (LightGBM's
+#: default of 4, or 8) lost AUC (benchmarks/results/speed_command_1m_intel_amx_2026-12-08.md).
 LGBM_LARGE_ROWS = 200_000
 LGBM_LARGE_DATA: dict[str, Any] = {
     "max_bin": 63,
