@@ -149,9 +149,9 @@ class NumericFields:
         self, fields: torch.Tensor, numeric: torch.Tensor, vectors: torch.Tensor, lead: torch.Tensor | None = None
     ) -> None:
         self.fields, self.numeric, self.vectors = fields, numeric, vectors
-        self.lead_fields = fields[:, : fields.shape[1] - numeric.shape[1]] if lead is None else lead
-        self.others = fields.shape[1] - numeric.shape[1]  # the fields before the numeric ones
-        self.lead = self.others * fields.shape[2]  # their embedding width
+        others = fields.shape[1] - numeric.shape[1]  # the fields before the numeric ones
+        self.lead_fields = fields[:, :others] if lead is None else lead
+        self.lead = others * fields.shape[2]  # their embedding width
         self.pad = (0, -(self.lead + numeric.shape[1]) % FOLD_ALIGN)  # zero columns up to an aligned width
         self._inputs: torch.Tensor | None = None
 
