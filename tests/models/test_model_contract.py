@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from needmap.models import available_models, build_model
+from needmap.models.layers import NumericFields
 
 MULTIHOT = {"name": "interests", "kind": "multihot", "cardinality": 7, "max_len": 3, "pooling": "mean"}
 SEQUENCE = {"name": "history", "kind": "sequence", "cardinality": 6, "max_len": 5, "pooling": "sum", "share": 1}
@@ -84,6 +85,8 @@ def _zeros(output: Any) -> Any:
         return torch.zeros_like(output)
     if isinstance(output, (tuple, list)):
         return type(output)(_zeros(o) for o in output)
+    if isinstance(output, NumericFields):  # every field zero: the lead's embeddings and the numbers
+        return NumericFields(torch.zeros_like(output.lead_fields), torch.zeros_like(output.numeric), output.vectors)
     assert output is None, type(output)
     return None
 

@@ -86,28 +86,29 @@ def test_deep_tower_with_numeric_fields_folded_is_its_forward_over_the_flattened
     numeric, categorical, lists = _inputs()
     numeric = torch.randn(len(numeric), n_numeric, generator=torch.Generator().manual_seed(2))
     results = []
-    for how in ("flat", "folded", "folded, lead apart"):
+    for folded in (False, True):
         fields_layer.zero_grad()
         tower.zero_grad()
-        fields, lead = fields_layer(numeric, categorical, lists, with_lead=True)
-        if how == "flat":
-            out = tower(fields.flatten(1))
+        if folded:
+            out = tower(fields_layer(numeric, categorical, lists, parts=True))
         else:
-            out = tower(NumericFields(fields, numeric, fields_layer.numeric, lead=lead if "lead" in how else None))
+            out = tower(fields_layer(numeric, categorical, lists).flatten(1))
         (out * torch.tensor([1.0, -2.0])).square().sum().backward()
         grads = [p.grad.clone() for p in [*tower.parameters(), *fields_layer.parameters()] if p.grad is not None]
         results.append((out.detach(), grads))
     _assert_same_outputs_and_gradients(results[0], results[1])
-    _assert_same_outputs_and_gradients(results[0], results[2])
 
 
-def test_field_embedding_gives_the_fields_before_the_numeric_ones_as_the_slab_holds_them() -> None:
+def test_field_embedding_in_parts_holds_the_fields_of_the_slab() -> None:
     layer = FieldEmbedding(3, CARDS, LISTS, dim=4)
     numeric, categorical, lists = _inputs()
-    fields, lead = layer(numeric, categorical, lists, with_lead=True)
-    assert torch.equal(fields, layer(numeric, categorical, lists))
-    assert torch.equal(lead, fields[:, :4])
-    assert FieldEmbedding(3, [], [], 4)(numeric, categorical[:, :0], with_lead=True)[1].shape == (6, 0, 4)
+    slab = layer(numeric, categorical, lists)
+    parts = layer(numeric, categorical, lists, parts=True)
+    assert isinstance(parts, NumericFields)
+    assert torch.equal(parts.lead_fields, slab[:, :4])  # two categorical columns, two lists
+    assert torch.equal(parts.fields, slab)
+    assert torch.equal(parts.flat, slab.flatten(1))
+    assert FieldEmbedding(3, [], [], 4)(numeric, categorical[:, :0], parts=True).lead_fields.shape == (6, 0, 4)
 
 
 @pytest.mark.parametrize("name", ["deepfm", "dcnv2", "wide_deep", "xdeepfm", "autoint"])
@@ -163,7 +164,7 @@ def test_deep_tower_with_numeric_fields_folded_multiplies_the_numbers_not_their_
     widths: list[int] = []
     first.register_forward_hook(lambda _m, inputs, _o: widths.append(inputs[0].shape[1]))
     numeric, categorical, lists = _inputs()
-    tower(NumericFields(layer(numeric, categorical, lists), numeric, layer.numeric))
+    tower(layer(numeric, categorical, lists, parts=True))
     unpadded = 4 * 4 + 3  # four other fields of dim 4, three numbers
     assert widths == [unpadded + (-unpadded % FOLD_ALIGN)]
 
@@ -205,6 +206,53 @@ def test_fm_interaction_is_the_sum_of_pairwise_dot_products() -> None:
     projected = FMInteraction(3, n_outputs=4)
     assert projected(fields).shape == (5, 4)
     assert torch.allclose(projected(fields), bi_interaction(fields) @ projected.project.weight.T, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_fm_over_fields_in_parts_is_the_fm_over_the_slab(n_outputs: int) -> None:
+    """Given the fields as :class:`NumericFields`, the FM takes the numeric fields by their sums, never making
+    the slab: the same output, and the same gradients of the embeddings, the numeric vectors and the projection."""
+    torch.manual_seed(3)
+    layer = FieldEmbedding(3, CARDS, LISTS, dim=4)
+    fm = FMInteraction(4, n_outputs)
+    numeric, categorical, lists = _inputs()
+    results = []
+    for parts in (False, True):
+        layer.zero_grad()
+        fm.zero_grad()
+        fields = layer(numeric, categorical, lists, parts=parts)
+        out = fm(fields)
+        (out * torch.arange(1.0, n_outputs + 1)).sin().sum().backward()
+        grads = [p.grad.clone() for p in [*layer.parameters(), *fm.parameters()] if p.grad is not None]
+        results.append((out.detach(), grads))
+        if parts and n_outputs == 1:
+            assert fields._fields is None  # the slab was never made
+    _assert_same_outputs_and_gradients(*results)
+    with torch.no_grad():  # scoring takes the same sums without the autograd function
+        torch.testing.assert_close(fm(layer(numeric, categorical, lists, parts=True)), results[0][0])
+
+
+def test_fm_gradient_in_one_pass_matches_finite_differences() -> None:
+    """The FM's hand-written gradient (of the other fields, the numbers' vectors) against finite differences."""
+    from needmap.models.fm import pairwise_sum
+
+    g = torch.Generator().manual_seed(5)
+    lead = torch.randn(4, 3, 2, dtype=torch.float64, generator=g, requires_grad=True)
+    numeric = torch.randn(4, 2, dtype=torch.float64, generator=g)
+    vectors = torch.randn(2, 2, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, v: pairwise_sum(NumericFields(a, numeric, v)), (lead, vectors))
+    assert torch.autograd.gradcheck(pairwise_sum, (lead,))
+
+
+@pytest.mark.parametrize("name", ["deepfm", "wide_deep"])
+def test_models_that_fold_every_read_of_the_fields_never_make_the_slab(name: str) -> None:
+    from needmap.models.registry import build_model
+
+    model = build_model(name, n_numeric=3, cardinalities=CARDS, n_outputs=1, lists=LISTS, dropout=0.0)
+    made: list[NumericFields] = []
+    model.fields.register_forward_hook(lambda _m, _args, output: made.append(output))
+    model(*_inputs()).sum().backward()
+    assert len(made) == 1 and made[0]._fields is None
 
 
 def test_cross_net_v2_follows_its_recursion() -> None:

@@ -59,4 +59,4 @@ class DeepFM(FieldModel):
     ) -> torch.Tensor:
         """Logits ``[B, n_outputs]``."""
         fields = self.embed(numeric, categorical, lists)
-        return self.linear(numeric, categorical, lists) + self.fm(fields.fields) + self.deep_logits(fields)
+        return self.linear(numeric, categorical, lists) + self.fm(fields) + self.deep_logits(fields)

@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from needmap.models.base import TabularModel
 from needmap.models.hyper import choice, flag, positive_int, probability, widths
-from needmap.models.layers import ACTIVATIONS, FeatureEmbedding, ListEmbedding, MLPBlock, NumericFields, dense
+from needmap.models.layers import (
+    ACTIVATIONS,
+    FeatureEmbedding,
+    ListEmbedding,
+    MLPBlock,
+    NumericFields,
+    dense,
+    numeric_slab,
+)
 
 #: The zoo's default DNN: the width of needmap's "mlp". BARS tunes 400-400-400 (or 1000-1000-1000)
 #: on tens of millions of Criteo/Avazu rows; on customer tables of 10^4-10^6 rows such towers
@@ -61,7 +69,8 @@ class FieldEmbedding(nn.Module):
 
     Shapes:
         forward(numeric float32 ``[B, n_numeric]``, categorical int64 ``[B, n_categorical]``,
-        lists tuple of int64 ``[B, L_k]``) -> float32 ``[B, F, dim]``.
+        lists tuple of int64 ``[B, L_k]``) -> float32 ``[B, F, dim]`` (with ``parts=True``, the same fields as
+        :class:`~needmap.models.layers.NumericFields`).
     """
 
     def __init__(self, n_numeric: int, cardinalities: Sequence[int], lists: Sequence[dict], dim: int) -> None:
@@ -85,22 +94,23 @@ class FieldEmbedding(nn.Module):
         categorical: torch.Tensor,
         lists: Sequence[torch.Tensor] = (),
         *,
-        with_lead: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``[B, n_numeric]``, ``[B, n_categorical]``, lists -> ``[B, F, dim]``; with ``with_lead``, also the
-        fields before the numeric ones ``[B, F - n_numeric, dim]`` as a tensor of their own (the first rows of
-        each field slab), for :class:`NumericFields`."""
-        parts = []
+        parts: bool = False,
+    ) -> torch.Tensor | NumericFields:
+        """``[B, n_numeric]``, ``[B, n_categorical]``, lists -> ``[B, F, dim]``; with ``parts``, the same fields as
+        :class:`NumericFields` (the categorical and list fields, the numbers and their vectors), which make the
+        slab only if a layer reads it."""
+        pieces = []
         if self.n_categorical:
-            parts.append(self.categorical(categorical))
+            pieces.append(self.categorical(categorical))
         if self.n_lists:
-            parts.append(self.lists(lists))
-        if len(parts) == 1:
-            lead = parts[0]
+            pieces.append(self.lists(lists))
+        if len(pieces) == 1:
+            lead = pieces[0]
         else:  # categorical and list fields together, or none (an empty lead)
-            lead = torch.cat(parts, dim=1) if parts else numeric.new_zeros((len(numeric), 0, self.dim))
-        fields = torch.cat([lead, numeric.unsqueeze(-1) * self.numeric], dim=1) if self.n_numeric else lead
-        return (fields, lead) if with_lead else fields
+            lead = torch.cat(pieces, dim=1) if pieces else numeric.new_zeros((len(numeric), 0, self.dim))
+        if parts:
+            return NumericFields(lead, numeric, self.numeric)
+        return numeric_slab(lead, numeric, self.numeric)
 
 
 class LinearTerms(nn.Module):
@@ -197,12 +207,10 @@ class FieldModel(TabularModel):
     def embed(
         self, numeric: torch.Tensor, categorical: torch.Tensor, lists: Sequence[torch.Tensor] = ()
     ) -> NumericFields:
-        """The rows' field embeddings (``self.fields``) as :class:`NumericFields`, whose first product folds the
-        numeric fields, with the fields before the numeric ones kept as a tensor of their own: that product
-        reads them without slicing the slab, so the backward pass adds their two gradients instead of first
-        filling a gradient of every field with zeros."""
-        fields, lead = self.fields(numeric, categorical, lists, with_lead=True)
-        return NumericFields(fields, numeric, self.fields.numeric, lead=lead)
+        """The rows' field embeddings (``self.fields``) as :class:`NumericFields`: a first product that folds the
+        numeric fields reads the other fields as their own tensor (its backward adds their gradients instead of
+        first filling a gradient of every field with zeros), and the slab is made only if a layer reads it."""
+        return cast(NumericFields, self.fields(numeric, categorical, lists, parts=True))
 
     def deep_logits(self, fields: NumericFields) -> torch.Tensor:
         """``self.deep`` (a :class:`DeepTower`) over the flattened field embeddings that :meth:`embed` made, its

@@ -128,9 +128,17 @@ class FeatureEmbedding(nn.Module):
 FOLD_ALIGN = 16
 
 
+def numeric_slab(lead: torch.Tensor, numeric: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """The field slab ``[B, F, d]``: the fields before the numeric ones ``[B, F - n, d]``, then each numeric field
+    ``numeric[:, j] * vectors[j]`` (numeric ``[B, n]``, vectors ``[n, d]``)."""
+    return torch.cat([lead, numeric.unsqueeze(-1) * vectors], dim=1) if numeric.shape[1] else lead
+
+
 class NumericFields:
     """Field embeddings ``[B, F, d]`` whose last ``n`` fields are numeric, ``numeric[:, j] * vectors[j]``
-    (:class:`needmap.models.fields.FieldEmbedding`), for a layer that multiplies them flattened.
+    (:class:`needmap.models.fields.FieldEmbedding`), kept as their parts: ``lead``, the fields before the numeric
+    ones ``[B, F - n, d]``, and the numbers with their vectors. A layer that multiplies the fields flattened
+    folds the numeric ones, and the slab itself is made only when a layer reads it (:attr:`fields`).
 
     A layer's product with a numeric field is ``numeric[:, j] * (W_j @ vectors[j])`` (``W_j``: its ``d`` weight
     columns of that field), so the field's ``d`` columns fold into one per step and the rows' product reads the
@@ -138,22 +146,26 @@ class NumericFields:
     (equal to float32 rounding; the gradients flow to the layer's weight and to the vectors as before), where
     an extra numeric field (a missing indicator, a zero flag) costs the product one column instead of ``d``.
 
-    ``lead``, the fields before the numeric ones ``[B, F - n, d]`` as the tensor that ``fields`` was
-    concatenated from (:meth:`needmap.models.fields.FieldModel.embed`), lets the product read them without a
-    slice of ``fields``, whose backward would fill a gradient of every field with zeros at each step.
+    The product reads ``lead`` as a tensor of its own, not a slice of the slab, whose backward would fill a
+    gradient of every field with zeros at each step; a model that reads only folded products (Wide & Deep's
+    DNN) and the factorization machine (:func:`needmap.models.fm.pairwise_sum`) never make the slab.
 
-    Shapes: fields ``[B, F, d]``, numeric ``[B, n]``, vectors ``[n, d]``, lead ``[B, F - n, d]``.
+    Shapes: lead ``[B, F - n, d]``, numeric ``[B, n]``, vectors ``[n, d]``.
     """
 
-    def __init__(
-        self, fields: torch.Tensor, numeric: torch.Tensor, vectors: torch.Tensor, lead: torch.Tensor | None = None
-    ) -> None:
-        self.fields, self.numeric, self.vectors = fields, numeric, vectors
-        others = fields.shape[1] - numeric.shape[1]  # the fields before the numeric ones
-        self.lead_fields = fields[:, :others] if lead is None else lead
-        self.lead = others * fields.shape[2]  # their embedding width
+    def __init__(self, lead: torch.Tensor, numeric: torch.Tensor, vectors: torch.Tensor) -> None:
+        self.lead_fields, self.numeric, self.vectors = lead, numeric, vectors
+        self.lead = lead.shape[1] * lead.shape[2]  # the lead fields' embedding width
         self.pad = (0, -(self.lead + numeric.shape[1]) % FOLD_ALIGN)  # zero columns up to an aligned width
+        self._fields: torch.Tensor | None = None
         self._inputs: torch.Tensor | None = None
+
+    @property
+    def fields(self) -> torch.Tensor:
+        """The field slab ``[B, F, d]`` (:func:`numeric_slab`, made once)."""
+        if self._fields is None:
+            self._fields = numeric_slab(self.lead_fields, self.numeric, self.vectors)
+        return self._fields
 
     @property
     def flat(self) -> torch.Tensor:
@@ -163,13 +175,13 @@ class NumericFields:
     def inputs(self) -> torch.Tensor:
         """``[B, (F - n) * d + n + pad]``: the other fields' embeddings, the numbers, zeros (made once)."""
         if self._inputs is None:
-            numbers = nn.functional.pad(self.numeric.to(self.fields.dtype), self.pad)
+            numbers = nn.functional.pad(self.numeric.to(self.lead_fields.dtype), self.pad)
             self._inputs = torch.cat([self.lead_fields.flatten(1), numbers], dim=1)
         return self._inputs
 
     def weight(self, weight: torch.Tensor) -> torch.Tensor:
         """``weight`` ``[out, F * d]`` folded for :meth:`inputs`: ``inputs() @ w^T == flat @ weight^T``."""
-        numeric = weight[:, self.lead :].unflatten(1, (self.numeric.shape[1], self.fields.shape[2]))
+        numeric = weight[:, self.lead :].unflatten(1, tuple(self.vectors.shape))
         return nn.functional.pad(torch.cat([weight[:, : self.lead], (numeric * self.vectors).sum(-1)], dim=1), self.pad)
 
     def product(self, layer: nn.Module) -> torch.Tensor:
