@@ -26,10 +26,10 @@ def heavy_modules_loaded(args: list[str], cwd: Path) -> list[str]:
     ``cwd``."""
     code = (
         "import sys\n"
-        "from needmap.cli import main\n"
+        "from needmap.cli.main import run\n"
         f"sys.argv = ['needmap', *{args!r}]\n"
         "try:\n"
-        "    main()\n"
+        "    run()\n"
         "except SystemExit as exit:\n"
         "    assert not exit.code, exit.code\n"
         f"print('LOADED:', *[m for m in {HEAVY + TABLES!r} if m in sys.modules])\n"

@@ -42,10 +42,10 @@ def test_the_command_line_chooses_the_system_pool_before_it_loads_pyarrow(tmp_pa
     data = tmp_path / "rows.csv"
     data.write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
     code = (
-        "import sys\nfrom needmap.cli import main\n"
+        "import sys\nfrom needmap.cli.main import run\n"
         "assert 'pyarrow' not in sys.modules\n"
         f"sys.argv = ['needmap', 'schema', {str(data)!r}, '--target', 'y']\n"
-        "try:\n    main()\nexcept SystemExit as stop:\n    assert not stop.code\n"
+        "try:\n    run()\nexcept SystemExit as stop:\n    assert not stop.code\n"
         "import pyarrow as pa"
     )
     assert _backend_after(code) == "system"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import typer
 
 from needmap.cli.base import app, stop_on_sigterm
 from needmap.runtime.arrow_memory import prefer_system_arrow_pool, system_arrow_pool
+from needmap.runtime.process_exit import end_process
 
 
 def registered_app() -> typer.Typer:
@@ -33,11 +36,23 @@ def registered_app() -> typer.Typer:
     return app
 
 
-def main() -> None:
-    """Entry point of the ``needmap`` command: Arrow allocates from the system's allocator for the whole
-    process, chosen here before anything loads pyarrow (:mod:`needmap.runtime.arrow_memory`)."""
+def run() -> None:
+    """The ``needmap`` command in this process: Arrow allocates from the system's allocator for the whole
+    process, chosen here before anything loads pyarrow (:mod:`needmap.runtime.arrow_memory`). Ends by raising
+    ``SystemExit`` with the command's status, as a click program does."""
     prefer_system_arrow_pool()
     stop_on_sigterm()
     application = registered_app()
     with system_arrow_pool():
         application()
+
+
+def main() -> NoReturn:
+    """Entry point of the ``needmap`` command: :func:`run`, then the process ends at once with its status
+    (:func:`needmap.runtime.process_exit.end_process`: the exit handlers run, the interpreter's teardown is
+    skipped). An error that is not the command's own (a traceback) ends the process as Python does."""
+    try:
+        run()
+    except SystemExit as done:
+        end_process(done.code)
+    end_process(0)

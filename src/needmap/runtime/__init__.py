@@ -10,6 +10,8 @@ they need, when they run.
 - :mod:`needmap.runtime.matmul_choice`: which kernel is faster for each product, measured once per machine.
 - :mod:`needmap.runtime.precision`: float32, or bfloat16 autocast where the hardware computes it.
 - :mod:`needmap.runtime.device`: the CPU or a CUDA GPU, and the cores this process may use.
+- :mod:`needmap.runtime.process_exit`: the command's process ends once its work is done, without the
+  interpreter's teardown.
 
 :func:`prefer_system_arrow_pool` is the one setting for a whole process, which must come before pyarrow
 is loaded; a script calls it first to get what the ``needmap`` command gets.
