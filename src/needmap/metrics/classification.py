@@ -16,7 +16,7 @@ import numpy as np
 
 from needmap.errors import ConfigError, DataError
 from needmap.metrics._checks import as_1d, binary_labels, fraction, probabilities, same_length
-from needmap.metrics.score_order import descending_order
+from needmap.metrics.score_order import computed_once, descending_order
 
 ECE_BINS = 10
 
@@ -102,6 +102,12 @@ def binary_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) ->
     same_length(y, prob, "y_true", "p")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
         raise ConfigError(f"threshold is {threshold!r}; expected a number in [0, 1].")
+    # the held-out judgement and the evaluation document report the same model's metrics on the same rows
+    return dict(computed_once("binary_metrics", (y, prob), lambda: _binary_metrics(y, prob, threshold), threshold))
+
+
+def _binary_metrics(y: np.ndarray, prob: np.ndarray, threshold: float) -> dict[str, Any]:
+    """:func:`binary_metrics` of checked labels and probabilities."""
     n = len(y)
     positives = int(y.sum())
     predicted = prob >= threshold

@@ -22,6 +22,7 @@ from needmap.data.provenance import source_of, take_rows
 from needmap.data.split import sample_positions
 from needmap.events.table_info import BTYD_COLUMNS, info_of, info_of_file
 from needmap.metrics.compare import verdict_sentence
+from needmap.metrics.score_order import shared_orders
 from needmap.predictor import Predictor, by_target, head_columns
 from needmap.preprocessing.batch import FeatureBatch
 from needmap.preprocessing.target import target_names, target_tasks
@@ -206,6 +207,7 @@ class TestJudgement:
     evaluation: dict[str, Any]
 
 
+@shared_orders()  # each model's test metrics and score order computed once: the verdict and the document share them
 def judge_on_test(
     fitted: Predictor,
     test_table: pa.Table,
