@@ -6,8 +6,9 @@ of the libraries loaded) hand their memory back to the system page by page: time
 operating system takes back at once when the process ends (the figure for `needmap train` on 1M rows:
 BENCHMARKS.md). :func:`end_process` does what that shutdown does for the program's sake, then ends the process:
 
-- it waits for the threads that are not daemons, as the interpreter would before exiting;
-- it runs the exit handlers (``atexit``: logging's flush, the clean-up of temporary files and directories,
+- where a thread that is not a daemon is still alive (a library's worker, an executor not shut down), it leaves
+  the exit to the interpreter, which wakes such executors and waits for those threads: nothing is cut short;
+- else it runs the exit handlers (``atexit``: logging's flush, the clean-up of temporary files and directories,
   every handler the libraries registered), in their order;
 - it flushes standard output and standard error;
 - then ``os._exit`` with the command's status.
@@ -38,13 +39,13 @@ def exit_status(code: object) -> int:
 
 
 def end_process(code: object = 0) -> NoReturn:
-    """End the process with the status of ``SystemExit(code)``, after the threads, exit handlers and flushes
-    that a normal exit would wait for (see the module docstring), skipping the rest of the interpreter's
-    shutdown."""
+    """End the process with the status of ``SystemExit(code)``, after the exit handlers and flushes that a normal
+    exit runs, skipping the rest of the interpreter's shutdown; with a thread alive that a normal exit would wait
+    for, the normal exit (see the module docstring)."""
     status = exit_status(code)
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        sys.exit(status)  # the interpreter's own exit waits for them (and wakes idle executors first)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed or broken stream: nothing more can reach it
