@@ -8,6 +8,14 @@ from torch import nn
 from needmap.models.layers import NumericFields, dense
 
 
+def _pairwise(fields: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``0.5 * (|T|^2 - S)`` ``[B, 1]`` and ``T`` ``[B, d]``, for ``T = sum_i e_i + t``, ``S = sum_i |e_i|^2 + s``: the
+    squared norm of all the fields at once, one reduction instead of squaring every field and summing."""
+    total = fields.sum(dim=1) + t
+    squares = torch.linalg.vector_norm(fields.flatten(1), dim=1, keepdim=True).square() + s
+    return 0.5 * (total.square().sum(dim=1, keepdim=True) - squares), total
+
+
 class _PairwiseSum(torch.autograd.Function):
     """``0.5 * (|T|^2 - S)`` per row, ``T = sum_i e_i + t``, ``S = sum_i |e_i|^2 + s``, with its gradient in one
     pass over the fields: ``d/de_f = g * (T - e_f)``, ``d/dt = g * T``, ``d/ds = -g / 2``.
@@ -19,11 +27,10 @@ class _PairwiseSum(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, fields: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        total = fields.sum(dim=1) + t
-        squares = torch.linalg.vector_norm(fields.flatten(1), dim=1, keepdim=True).square() + s
+        out, total = _pairwise(fields, t, s)
         ctx.save_for_backward(fields, total)
         ctx.dtypes = (t.dtype, s.dtype)
-        return 0.5 * (total.square().sum(dim=1, keepdim=True) - squares)
+        return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -43,9 +50,8 @@ class _PairwiseSum(torch.autograd.Function):
 def pairwise_sum(fields: torch.Tensor | NumericFields) -> torch.Tensor:
     """``sum_{i<j} <e_i, e_j>`` per row, in O(F d): ``0.5 * (|sum_i e_i|^2 - sum_i |e_i|^2)``.
 
-    :func:`bi_interaction` summed over the embedding dimensions. The squared norm of all the fields at once (one
-    reduction) takes the place of squaring every field and summing, and the gradient is written in one pass
-    over the ``[B, F, d]`` slab (:class:`_PairwiseSum`). Given :class:`NumericFields`, the numeric fields
+    :func:`bi_interaction` summed over the embedding dimensions (:func:`_pairwise`), its gradient written in one
+    pass over the ``[B, F, d]`` slab (:class:`_PairwiseSum`). Given :class:`NumericFields`, the numeric fields
     ``x_j v_j`` enter by their sums (``x @ V`` and ``x^2 @ |v_j|^2``), so the slab is never made.
 
     Shapes: fields ``[B, F, d]`` (or :class:`NumericFields` of F fields) -> ``[B, 1]``.
@@ -60,9 +66,7 @@ def pairwise_sum(fields: torch.Tensor | NumericFields) -> torch.Tensor:
         t = s = lead.new_zeros(())
     if torch.is_grad_enabled() and (lead.requires_grad or t.requires_grad or s.requires_grad):
         return _PairwiseSum.apply(lead, t, s)
-    total = lead.sum(dim=1) + t  # scoring and export: the same sums, no saved tensors
-    squares = torch.linalg.vector_norm(lead.flatten(1), dim=1, keepdim=True).square() + s
-    return 0.5 * (total.square().sum(dim=1, keepdim=True) - squares)
+    return _pairwise(lead, t, s)[0]  # scoring and export: the same sums, no saved tensors
 
 
 def bi_interaction(fields: torch.Tensor) -> torch.Tensor:
