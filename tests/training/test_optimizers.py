@@ -223,20 +223,39 @@ def test_row_sum_matrix_sums_the_rows_of_each_id() -> None:
 
 
 @pytest.mark.parametrize("n", [1, 2, 4096, 106_496, 131_073])
-def test_sorting_ids_with_their_positions_is_torchs_stable_sort(n: int) -> None:
-    """The packed sort gives the ids ascending and, among equal ids, their positions in order, as torch's
-    stable sort does (the row sums then add each id's rows in the same order); negative ids and ids too large
-    to share an int64 with a position take torch's sort."""
-    from needmap.training.optimizers import sort_with_positions
+@pytest.mark.parametrize("method", ["radix", "packed", "torch"])
+def test_sorting_ids_with_their_positions_is_torchs_stable_sort(n: int, method: str, monkeypatch) -> None:
+    """Each method gives the ids ascending and, among equal ids, their positions in order, as torch's stable
+    sort does (the row sums then add each id's rows in the same order, whichever method this CPU takes);
+    negative ids and ids too large to share an int64 with a position take torch's sort."""
+    from needmap.training import id_sort
 
+    monkeypatch.setattr(id_sort, "_chosen", method)
     generator = torch.Generator().manual_seed(n)
-    for low, high in ((0, 50), (0, 400_000), (0, 1 << 62), (-5, 50)):
+    for low, high in ((0, 50), (0, 400_000), (0, 1 << 40), (0, 1 << 62), (-5, 50)):
         ids = torch.randint(low, high, (n,), generator=generator)
         ids[: n // 3] = ids[n // 2]  # a third of the rows share one id
-        got_ids, got_order = sort_with_positions(ids)
+        got_ids, got_order = id_sort.sort_with_positions(ids)
         want_ids, want_order = torch.sort(ids, stable=True)
         assert torch.equal(got_ids, want_ids)
         assert torch.equal(got_order, want_order)
+
+
+def test_the_sort_method_is_measured_once_on_a_large_call(monkeypatch) -> None:
+    from needmap.training import id_sort
+
+    assert id_sort._fastest(torch.arange(20_000).flip(0)) in id_sort.METHODS  # the real measurement
+    monkeypatch.setattr(id_sort, "_chosen", None)
+    timed: list[int] = []
+    monkeypatch.setattr(id_sort, "_fastest", lambda ids: timed.append(len(ids)) or "packed")
+    small = torch.arange(id_sort.MEASURE_MIN_IDS - 1)
+    assert id_sort.chosen_method(small) == id_sort.UNMEASURED and not timed
+    large = torch.arange(id_sort.MEASURE_MIN_IDS).flip(0)
+    assert id_sort.chosen_method(large) == "packed"
+    assert id_sort.chosen_method(large) == "packed" and timed == [id_sort.MEASURE_MIN_IDS]  # kept, not measured again
+    got_ids, got_order = id_sort.sort_with_positions(large)
+    assert torch.equal(got_ids, torch.arange(id_sort.MEASURE_MIN_IDS))
+    assert torch.equal(got_order, large)
 
 
 def test_tables_sharing_ids_in_one_step_update_as_if_alone() -> None:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from needmap.errors import ConfigError
 from needmap.training.config import TrainConfig
+from needmap.training.id_sort import sort_with_positions
 
 #: ``embedding_updates='auto'`` picks sparse updates for a model whose embedding tables hold at least
 #: this many rows in all (ids of every categorical column and list feature): below it the dense update
@@ -33,32 +33,13 @@ PLATEAU_FACTOR = 0.5
 PLATEAU_PATIENCE = 0
 
 
-def sort_with_positions(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``torch.sort(ids, stable=True)`` of non-negative int64 ids ``[N]``: the ids ascending and their positions
-    in ``ids``, ties in the order of their positions.
-
-    On the CPU each id and its position are packed into one int64 (the id in the high bits) and numpy sorts the
-    packed keys alone with its vectorized sort, which is faster than torch's sort of the ids with their positions
-    (benchmarks/results/speed_command_1m_intel_amx_2026-12-08.md). Negative ids, ids too large to leave room for
-    the position's bits, and other devices take torch's sort.
-    """
-    n = len(ids)
-    bits = max(1, (n - 1).bit_length())
-    if ids.device.type != "cpu" or ids.dtype != torch.int64 or n == 0:
-        return torch.sort(ids, stable=True)
-    low, high = torch.aminmax(ids)
-    if int(low) < 0 or int(high) >= 1 << (63 - bits):
-        return torch.sort(ids, stable=True)
-    keys = np.sort((ids.numpy() << bits) | np.arange(n, dtype=np.int64))
-    return torch.from_numpy(keys >> bits), torch.from_numpy(keys & ((1 << bits) - 1))
-
-
 def row_sum_matrix(ids: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """The distinct ids, ascending ``[U]``, and a sparse CSR matrix ``[U, N]`` of ones whose row u
     marks the positions of id u in ``ids`` ``[N]``: ``matrix @ values`` sums the ``values`` rows
     ``[N, d]`` of each id into ``[U, d]``.
 
-    One sort of the ids, then the matrix product: on a CPU this is faster than ``torch.unique`` with
+    One sort of the ids (:func:`needmap.training.id_sort.sort_with_positions`, the method measured fastest
+    on this CPU), then the matrix product: on a CPU this is faster than ``torch.unique`` with
     ``index_put_(accumulate=True)`` or with ``index_add_`` for the Zipf-distributed ids of a large table,
     where many rows of a batch share an id.
     """
