@@ -210,3 +210,77 @@ def test_a_model_trains_alike_on_either_kernel(monkeypatch: pytest.MonkeyPatch) 
     (start, on_onednn), (_, on_torch) = train("onednn"), train("torch")
     assert (on_torch - start).abs().max() > 1e-2  # the steps moved the weights
     torch.testing.assert_close(on_onednn, on_torch, rtol=1e-3, atol=1e-4)
+
+
+def _mlp_with_fused_calls(
+    monkeypatch: pytest.MonkeyPatch, in_dim: int = 96, hidden: tuple[int, ...] = (64, 32)
+) -> tuple[torch.nn.Module, list[tuple[int, ...]]]:
+    from needmap.models.layers import MLPBlock
+
+    calls: list[tuple[int, ...]] = []
+    real = onednn._onednn_product_relu
+
+    def counted(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        calls.append((*x.shape, w.shape[0]))
+        return real(x, w, b)
+
+    monkeypatch.setattr(onednn, "_onednn_product_relu", counted)
+    torch.manual_seed(4)
+    return MLPBlock(in_dim, list(hidden)).eval(), calls
+
+
+def _unfused(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    for layer in block.layers:
+        x = F.linear(x, layer.weight, layer.bias) if isinstance(layer, torch.nn.Linear) else layer(x)
+    return x
+
+
+@needs_onednn
+def test_scoring_fuses_each_relu_into_its_product(forced: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While scoring, each Linear and the ReLU after it run as one oneDNN product with the activation fused,
+    and the outputs are those of the product and then the activation."""
+    block, calls = _mlp_with_fused_calls(monkeypatch)
+    x = torch.randn(512, 96)
+    with torch.inference_mode():
+        got = block(x)
+    assert calls == [(512, 96, 64), (512, 64, 32)]
+    torch.testing.assert_close(got, _unfused(block, x), rtol=1e-4, atol=1e-4)
+    with torch.no_grad():
+        block(x)
+    assert len(calls) == 4
+
+
+@needs_onednn
+def test_scoring_folds_numeric_fields_and_fuses_the_relu(forced: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from needmap.models.layers import NumericFields
+
+    torch.manual_seed(5)
+    lead, numeric, vectors = torch.randn(512, 5, 16), torch.randn(512, 3), torch.randn(3, 16)
+    block, calls = _mlp_with_fused_calls(monkeypatch, 8 * 16, (64,))
+    with torch.inference_mode():
+        got = block(NumericFields(lead, numeric, vectors))
+    assert len(calls) == 1 and calls[0][0] == 512 and calls[0][2] == 64
+    whole = torch.cat([lead, numeric.unsqueeze(-1) * vectors], dim=1).flatten(1)
+    torch.testing.assert_close(got, _unfused(block, whole), rtol=1e-4, atol=1e-4)
+
+
+@needs_onednn
+def test_training_and_hooked_layers_are_called_as_they_are(forced: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a gradient recorded (training, explanations) or a hook on either layer, no product is fused: each
+    layer is called, so its hooks run and autograd sees the activation."""
+    block, calls = _mlp_with_fused_calls(monkeypatch)
+    x = torch.randn(512, 96)
+    block.train()
+    out = block(x)
+    out.sum().backward()
+    assert calls == []
+    block.eval()
+    seen: list[str] = []
+    hook = block.layers[1].register_forward_hook(lambda *_: seen.append("relu"))
+    try:
+        with torch.inference_mode():
+            got = block(x)
+    finally:
+        hook.remove()
+    assert seen == ["relu"] and calls == [(512, 64, 32)]  # the hooked pair called as it is, the other fused
+    torch.testing.assert_close(got, _unfused(block, x), rtol=1e-4, atol=1e-4)

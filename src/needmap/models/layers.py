@@ -184,22 +184,56 @@ class NumericFields:
         numeric = weight[:, self.lead :].unflatten(1, tuple(self.vectors.shape))
         return nn.functional.pad(torch.cat([weight[:, : self.lead], (numeric * self.vectors).sum(-1)], dim=1), self.pad)
 
-    def product(self, layer: nn.Module) -> torch.Tensor:
+    def product(self, layer: nn.Module, relu: bool = False) -> torch.Tensor:
         """``layer(flat)`` for a :class:`needmap.runtime.onednn.Linear` (its forward takes a weight), folded;
-        any other layer, or no numeric field, multiplies the flattened fields."""
+        any other layer, or no numeric field, multiplies the flattened fields. ``relu``: ``relu(layer(flat))``
+        by the Linear's :meth:`~needmap.runtime.onednn.Linear.forward_relu` (a Linear only)."""
         if self.numeric.shape[1] == 0 or not isinstance(layer, Linear):
-            return layer(self.flat)
+            return layer.forward_relu(self.flat) if relu else layer(self.flat)
+        if relu:
+            return layer.forward_relu(self.inputs(), self.weight(layer.weight))
         return layer(self.inputs(), self.weight(layer.weight))
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether ``module`` or every module has forward hooks (which calling it would run)."""
+    hooks = nn.modules.module
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or module._backward_hooks
+        or hooks._global_forward_hooks
+        or hooks._global_forward_pre_hooks
+        or hooks._global_backward_hooks
+    )
 
 
 class _Layers(nn.Sequential):
     """:class:`MLPBlock`'s layers in order, the first folding :class:`NumericFields` when given them (a
-    Sequential whose state dict keys stay ``layers.<i>.*``)."""
+    Sequential whose state dict keys stay ``layers.<i>.*``).
+
+    While scoring (no gradient recorded), a Linear followed by a plain ReLU, neither with hooks, is called as
+    one (:meth:`needmap.runtime.onednn.Linear.forward_relu`): where oneDNN makes the forward product, the
+    activation is fused into it. Training and hooked layers call each layer as it is."""
 
     def forward(self, x: torch.Tensor | NumericFields) -> torch.Tensor:
-        for i, layer in enumerate(self):
+        layers = list(self._modules.values())
+        fuse = not torch.is_grad_enabled()
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if fuse and _fusable(layer, layers[i + 1] if i + 1 < len(layers) else None):
+                x = x.product(layer, relu=True) if i == 0 and isinstance(x, NumericFields) else layer.forward_relu(x)
+                i += 2
+                continue
             x = x.product(layer) if i == 0 and isinstance(x, NumericFields) else layer(x)
+            i += 1
         return x.flat if isinstance(x, NumericFields) else x  # no layers: the fields as they are
+
+
+def _fusable(layer: nn.Module, after: nn.Module | None) -> bool:
+    """Whether ``layer`` and ``after`` are a :class:`Linear` and a plain ReLU, neither with hooks."""
+    return isinstance(layer, Linear) and type(after) is nn.ReLU and not _hooked(layer) and not _hooked(after)
 
 
 class MLPBlock(nn.Module):

@@ -71,6 +71,7 @@ def _probe(op: Any) -> str | None:
             (op(x, w, b, "none", [], ""), F.linear(x, w, b)),
             (op(dy, w.t(), None, "none", [], ""), dy @ w),
             (op(dy.t(), x.t(), None, "none", [], ""), dy.t() @ x),
+            (op(x, w, b, "relu", [], ""), F.relu(F.linear(x, w, b))),
         ]
     except RuntimeError as err:
         return f"its linear op failed: {err}"
@@ -132,8 +133,14 @@ def cpu_matmul_name() -> str:
 
 
 def _onednn_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``x weight^T + bias`` on oneDNN (every oneDNN product of :class:`Linear` goes through here)."""
+    """``x weight^T + bias`` on oneDNN (every oneDNN product of :class:`Linear` but the fused one goes through
+    here)."""
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+
+def _onednn_product_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``relu(x weight^T + bias)`` on oneDNN, the activation applied as the product writes its output."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "relu", [], "")
 
 
 def _autocast_on() -> bool:
@@ -215,3 +222,17 @@ class Linear(nn.Linear):
         if kernels.forward:
             return _onednn_product(x, weight, self.bias)
         return F.linear(x, weight, self.bias)
+
+    def fuses_relu(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> bool:
+        """Whether :meth:`forward_relu` fuses the activation into oneDNN's product for ``x``: no gradient
+        recorded (scoring) and the forward product on oneDNN (:meth:`uses_onednn`)."""
+        return not torch.is_grad_enabled() and self.uses_onednn(x, weight) and cpu_kernels().forward
+
+    def forward_relu(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """``relu(forward(x, weight))`` without :meth:`forward`'s hooks, for a caller that holds this layer and a
+        ReLU after it (:class:`needmap.models.layers.MLPBlock`). Where :meth:`fuses_relu`, oneDNN applies the
+        activation as it writes the product: one pass over the output less than the product and then the
+        activation. Otherwise the product and then ``torch.relu``, the same arithmetic."""
+        if self.fuses_relu(x, weight):
+            return _onednn_product_relu(x, self.weight if weight is None else weight, self.bias)
+        return torch.relu(self.forward(x, weight))
