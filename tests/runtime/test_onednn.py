@@ -265,16 +265,30 @@ def test_scoring_folds_numeric_fields_and_fuses_the_relu(forced: None, monkeypat
 
 
 @needs_onednn
-def test_training_and_hooked_layers_are_called_as_they_are(forced: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With a gradient recorded (training, explanations) or a hook on either layer, no product is fused: each
-    layer is called, so its hooks run and autograd sees the activation."""
+def test_training_fuses_the_relu_with_relus_gradient(forced: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In training too each Linear and its ReLU run as one product; the output and the gradients of the input
+    and of every weight are those of the product and then the activation."""
+    block, calls = _mlp_with_fused_calls(monkeypatch)
+    block.train()
+    x = torch.randn(512, 96)
+    grads = []
+    for run in (block, lambda inputs: _unfused(block, inputs)):
+        block.zero_grad()
+        inputs = x.clone().requires_grad_(True)
+        out = run(inputs)
+        (out * torch.linspace(-1.0, 1.0, out.shape[1])).square().sum().backward()
+        grads.append([out.detach(), inputs.grad, *(p.grad.clone() for p in block.parameters())])
+    assert calls == [(512, 96, 64), (512, 64, 32)]
+    assert (grads[1][0] == 0).any()  # some units are cut by the ReLU, so its gradient is exercised
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+@needs_onednn
+def test_hooked_layers_are_called_as_they_are(forced: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Linear or ReLU with a hook is not fused: each layer is called, so its hooks run."""
     block, calls = _mlp_with_fused_calls(monkeypatch)
     x = torch.randn(512, 96)
-    block.train()
-    out = block(x)
-    out.sum().backward()
-    assert calls == []
-    block.eval()
     seen: list[str] = []
     hook = block.layers[1].register_forward_hook(lambda *_: seen.append("relu"))
     try:

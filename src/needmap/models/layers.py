@@ -212,17 +212,16 @@ class _Layers(nn.Sequential):
     """:class:`MLPBlock`'s layers in order, the first folding :class:`NumericFields` when given them (a
     Sequential whose state dict keys stay ``layers.<i>.*``).
 
-    While scoring (no gradient recorded), a Linear followed by a plain ReLU, neither with hooks, is called as
-    one (:meth:`needmap.runtime.onednn.Linear.forward_relu`): where oneDNN makes the forward product, the
-    activation is fused into it. Training and hooked layers call each layer as it is."""
+    A Linear followed by a plain ReLU, neither with hooks, is called as one
+    (:meth:`needmap.runtime.onednn.Linear.forward_relu`): where oneDNN makes the forward product, the activation
+    is fused into it, in training and in scoring. Hooked layers are called as they are, so their hooks run."""
 
     def forward(self, x: torch.Tensor | NumericFields) -> torch.Tensor:
         layers = list(self._modules.values())
-        fuse = not torch.is_grad_enabled()
         i = 0
         while i < len(layers):
             layer = layers[i]
-            if fuse and _fusable(layer, layers[i + 1] if i + 1 < len(layers) else None):
+            if _fusable(layer, layers[i + 1] if i + 1 < len(layers) else None):
                 x = x.product(layer, relu=True) if i == 0 and isinstance(x, NumericFields) else layer.forward_relu(x)
                 i += 2
                 continue

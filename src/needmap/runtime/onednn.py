@@ -152,26 +152,38 @@ def _autocast_on() -> bool:
 
 
 class _OneDNNLinear(torch.autograd.Function):
-    """``y = x W^T + b`` with each product on the kernel ``kernels`` names (oneDNN or torch's default).
+    """``y = x W^T + b``, or ``relu(x W^T + b)`` with ``relu``, with each product on the kernel ``kernels``
+    names (oneDNN or torch's default).
 
     Shapes: x ``[B, in]``, weight ``[out, in]``, bias ``[out]`` or None -> ``[B, out]``; backward:
-    ``dx = dy W`` ``[B, in]``, ``dW = dy^T x`` ``[out, in]``, ``db = sum_B dy`` ``[out]``.
+    ``dx = dy W`` ``[B, in]``, ``dW = dy^T x`` ``[out, in]``, ``db = sum_B dy`` ``[out]``, where with ``relu``
+    ``dy`` is the incoming gradient zeroed where the output is 0 (ReLU's own backward). With ``relu`` and
+    the forward product on oneDNN, the activation is fused into the product: one pass over the output less.
     """
 
     @staticmethod
     def forward(
-        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, kernels: Kernels
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, kernels: Kernels, relu: bool
     ) -> torch.Tensor:
-        ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
         ctx.kernels = kernels
+        ctx.relu = relu
+        if relu:
+            out = _onednn_product_relu(x, weight, bias) if kernels.forward else torch.relu(F.linear(x, weight, bias))
+            ctx.save_for_backward(x, weight, out)
+            return out
+        ctx.save_for_backward(x, weight)
         if kernels.forward:
             return _onednn_product(x, weight, bias)
         return F.linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, weight = ctx.saved_tensors
+        if ctx.relu:
+            x, weight, out = ctx.saved_tensors
+            grad = torch.ops.aten.threshold_backward(grad, out, 0)
+        else:
+            x, weight = ctx.saved_tensors
         kernels = ctx.kernels
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
@@ -180,7 +192,7 @@ class _OneDNNLinear(torch.autograd.Function):
             grad_w = _onednn_product(grad.t(), x.t(), None) if kernels.dW else grad.t().mm(x)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad.sum(0)
-        return grad_x, grad_w, grad_b, None
+        return grad_x, grad_w, grad_b, None, None
 
 
 class Linear(nn.Linear):
@@ -218,21 +230,23 @@ class Linear(nn.Linear):
             return F.linear(x, weight, self.bias)
         kernels = cpu_kernels()
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, self.bias)):
-            return _OneDNNLinear.apply(x, weight, self.bias, kernels)
+            return _OneDNNLinear.apply(x, weight, self.bias, kernels, False)
         if kernels.forward:
             return _onednn_product(x, weight, self.bias)
         return F.linear(x, weight, self.bias)
 
-    def fuses_relu(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> bool:
-        """Whether :meth:`forward_relu` fuses the activation into oneDNN's product for ``x``: no gradient
-        recorded (scoring) and the forward product on oneDNN (:meth:`uses_onednn`)."""
-        return not torch.is_grad_enabled() and self.uses_onednn(x, weight) and cpu_kernels().forward
-
     def forward_relu(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """``relu(forward(x, weight))`` without :meth:`forward`'s hooks, for a caller that holds this layer and a
-        ReLU after it (:class:`needmap.models.layers.MLPBlock`). Where :meth:`fuses_relu`, oneDNN applies the
-        activation as it writes the product: one pass over the output less than the product and then the
-        activation. Otherwise the product and then ``torch.relu``, the same arithmetic."""
-        if self.fuses_relu(x, weight):
-            return _onednn_product_relu(x, self.weight if weight is None else weight, self.bias)
-        return torch.relu(self.forward(x, weight))
+        ReLU after it (:class:`needmap.models.layers.MLPBlock`). Where oneDNN makes the forward product
+        (:meth:`uses_onednn` and the forward chosen for oneDNN), it applies the activation as it writes the
+        product, in training (the gradient is ReLU's, from the output) and in scoring: one pass over the output
+        less than the product and then the activation. Otherwise the product and then ``torch.relu``."""
+        weight = self.weight if weight is None else weight
+        if not self.uses_onednn(x, weight):
+            return torch.relu(F.linear(x, weight, self.bias))
+        kernels = cpu_kernels()
+        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, self.bias)):
+            return _OneDNNLinear.apply(x, weight, self.bias, kernels, True)
+        if kernels.forward:
+            return _onednn_product_relu(x, weight, self.bias)
+        return torch.relu(F.linear(x, weight, self.bias))
