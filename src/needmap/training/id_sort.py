@@ -22,11 +22,14 @@ Timings per CPU: BENCHMARKS.md and benchmarks/results.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
+
+logger = logging.getLogger(__name__)
 
 #: The methods, in the order they are timed (and the order that breaks a tie).
 METHODS = ("radix", "packed", "torch")
@@ -73,7 +76,10 @@ def _fastest(ids: torch.Tensor) -> str:
             start = time.perf_counter()
             SORTS[name](ids)
             best[name] = min(best[name], time.perf_counter() - start)
-    return min(METHODS, key=best.__getitem__)
+    fastest = min(METHODS, key=best.__getitem__)
+    timings = ", ".join(f"{name} {seconds * 1e3:.2f} ms" for name, seconds in best.items())
+    logger.debug("sorting %d ids: %s; %s kept for this process", len(ids), timings, fastest)
+    return fastest
 
 
 def _position_bits(n: int) -> int:
