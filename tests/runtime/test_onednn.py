@@ -298,3 +298,11 @@ def test_hooked_layers_are_called_as_they_are(forced: None, monkeypatch: pytest.
         hook.remove()
     assert seen == ["relu"] and calls == [(512, 64, 32)]  # the hooked pair called as it is, the other fused
     torch.testing.assert_close(got, _unfused(block, x), rtol=1e-4, atol=1e-4)
+    every = torch.nn.modules.module.register_module_forward_hook(lambda module, *_: seen.append(type(module).__name__))
+    try:
+        with torch.inference_mode():
+            block(x)
+    finally:
+        every.remove()
+    # a hook on every module: nothing fused, each Linear and ReLU called
+    assert len(calls) == 1 and seen.count("ReLU") == 2 and seen.count("Linear") == 2

@@ -196,15 +196,18 @@ class NumericFields:
 
 
 def _hooked(module: nn.Module) -> bool:
-    """Whether ``module`` or every module has forward hooks (which calling it would run)."""
-    hooks = nn.modules.module
+    """Whether calling ``module`` would run hooks: its own (forward, forward-pre, backward, backward-pre) or any
+    registered for every module."""
+    every = nn.modules.module
     return bool(
         module._forward_hooks
         or module._forward_pre_hooks
         or module._backward_hooks
-        or hooks._global_forward_hooks
-        or hooks._global_forward_pre_hooks
-        or hooks._global_backward_hooks
+        or module._backward_pre_hooks
+        or every._global_forward_hooks
+        or every._global_forward_pre_hooks
+        or every._global_backward_hooks
+        or every._global_backward_pre_hooks
     )
 
 
