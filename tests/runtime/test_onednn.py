@@ -121,20 +121,26 @@ def test_a_disagreeing_kernel_is_not_used(monkeypatch: pytest.MonkeyPatch) -> No
         onednn._resolve.cache_clear()
 
 
+def _counted(monkeypatch: pytest.MonkeyPatch, name: str) -> list[tuple[int, ...]]:
+    """The calls of the oneDNN product function ``name`` from here on: each ``(x rows, x cols, out)``."""
+    calls: list[tuple[int, ...]] = []
+    real = getattr(onednn, name)
+
+    def counted(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        calls.append((*x.shape, w.shape[0]))
+        return real(x, w, b)
+
+    monkeypatch.setattr(onednn, name, counted)
+    return calls
+
+
 @needs_onednn
 @pytest.mark.parametrize("on", [(True, False, False), (False, True, False), (False, False, True), (True, True, False)])
 def test_each_product_runs_on_its_chosen_kernel(monkeypatch: pytest.MonkeyPatch, on: tuple[bool, bool, bool]) -> None:
     """A mixed choice sends exactly the chosen products to oneDNN, and the results still match F.linear."""
     kernels = Kernels(*on, why="test")
     monkeypatch.setattr(onednn, "cpu_kernels", lambda: kernels)
-    calls: list[tuple[int, ...]] = []
-    real = onednn._onednn_product
-
-    def counted(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-        calls.append((*x.shape, w.shape[0]))
-        return real(x, w, b)
-
-    monkeypatch.setattr(onednn, "_onednn_product", counted)
+    calls = _counted(monkeypatch, "_onednn_product")
     torch.manual_seed(2)
     layer = Linear(96, 64)
     x = torch.randn(512, 96)
@@ -217,14 +223,7 @@ def _mlp_with_fused_calls(
 ) -> tuple[torch.nn.Module, list[tuple[int, ...]]]:
     from needmap.models.layers import MLPBlock
 
-    calls: list[tuple[int, ...]] = []
-    real = onednn._onednn_product_relu
-
-    def counted(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-        calls.append((*x.shape, w.shape[0]))
-        return real(x, w, b)
-
-    monkeypatch.setattr(onednn, "_onednn_product_relu", counted)
+    calls = _counted(monkeypatch, "_onednn_product_relu")
     torch.manual_seed(4)
     return MLPBlock(in_dim, list(hidden)).eval(), calls
 

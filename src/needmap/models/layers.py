@@ -189,10 +189,10 @@ class NumericFields:
         any other layer, or no numeric field, multiplies the flattened fields. ``relu``: ``relu(layer(flat))``
         by the Linear's :meth:`~needmap.runtime.onednn.Linear.forward_relu` (a Linear only)."""
         if self.numeric.shape[1] == 0 or not isinstance(layer, Linear):
-            return layer.forward_relu(self.flat) if relu else layer(self.flat)
-        if relu:
-            return layer.forward_relu(self.inputs(), self.weight(layer.weight))
-        return layer(self.inputs(), self.weight(layer.weight))
+            args: tuple[torch.Tensor, ...] = (self.flat,)
+        else:
+            args = (self.inputs(), self.weight(layer.weight))
+        return layer.forward_relu(*args) if relu else layer(*args)
 
 
 def _hooked(module: nn.Module) -> bool:
@@ -224,12 +224,12 @@ class _Layers(nn.Sequential):
         i = 0
         while i < len(layers):
             layer = layers[i]
-            if _fusable(layer, layers[i + 1] if i + 1 < len(layers) else None):
-                x = x.product(layer, relu=True) if i == 0 and isinstance(x, NumericFields) else layer.forward_relu(x)
-                i += 2
-                continue
-            x = x.product(layer) if i == 0 and isinstance(x, NumericFields) else layer(x)
-            i += 1
+            relu = _fusable(layer, layers[i + 1] if i + 1 < len(layers) else None)  # the ReLU after it taken too
+            if i == 0 and isinstance(x, NumericFields):
+                x = x.product(layer, relu=relu)
+            else:
+                x = layer.forward_relu(x) if relu else layer(x)
+            i += 2 if relu else 1
         return x.flat if isinstance(x, NumericFields) else x  # no layers: the fields as they are
 
 

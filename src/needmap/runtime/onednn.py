@@ -143,6 +143,17 @@ def _onednn_product_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tens
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "relu", [], "")
 
 
+def _forward_product(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, onednn: bool, relu: bool
+) -> torch.Tensor:
+    """``x weight^T + bias``, then ReLU with ``relu``: on oneDNN (``onednn``, the activation fused into the
+    product) or by ``F.linear`` (then ``torch.relu``)."""
+    if onednn:
+        return (_onednn_product_relu if relu else _onednn_product)(x, weight, bias)
+    out = F.linear(x, weight, bias)
+    return torch.relu(out) if relu else out
+
+
 def _autocast_on() -> bool:
     is_enabled = getattr(torch, "is_autocast_enabled", None)
     try:
@@ -168,14 +179,9 @@ class _OneDNNLinear(torch.autograd.Function):
         ctx.has_bias = bias is not None
         ctx.kernels = kernels
         ctx.relu = relu
-        if relu:
-            out = _onednn_product_relu(x, weight, bias) if kernels.forward else torch.relu(F.linear(x, weight, bias))
-            ctx.save_for_backward(x, weight, out)
-            return out
-        ctx.save_for_backward(x, weight)
-        if kernels.forward:
-            return _onednn_product(x, weight, bias)
-        return F.linear(x, weight, bias)
+        out = _forward_product(x, weight, bias, kernels.forward, relu)
+        ctx.save_for_backward(x, weight, *([out] if relu else []))  # ReLU's gradient reads its output
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
@@ -225,15 +231,7 @@ class Linear(nn.Linear):
         """``x weight^T + bias``; ``weight``: default the layer's own, else one made from it
         (``[out_features, x.shape[1]]``, its gradient flowing back to what it was made from) for a caller
         that folds part of the input into the weight (:class:`needmap.models.layers.NumericFields`)."""
-        weight = self.weight if weight is None else weight
-        if not self.uses_onednn(x, weight):
-            return F.linear(x, weight, self.bias)
-        kernels = cpu_kernels()
-        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, self.bias)):
-            return _OneDNNLinear.apply(x, weight, self.bias, kernels, False)
-        if kernels.forward:
-            return _onednn_product(x, weight, self.bias)
-        return F.linear(x, weight, self.bias)
+        return self._product(x, weight, relu=False)
 
     def forward_relu(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """``relu(forward(x, weight))`` without :meth:`forward`'s hooks, for a caller that holds this layer and a
@@ -241,12 +239,13 @@ class Linear(nn.Linear):
         (:meth:`uses_onednn` and the forward chosen for oneDNN), it applies the activation as it writes the
         product, in training (the gradient is ReLU's, from the output) and in scoring: one pass over the output
         less than the product and then the activation. Otherwise the product and then ``torch.relu``."""
+        return self._product(x, weight, relu=True)
+
+    def _product(self, x: torch.Tensor, weight: torch.Tensor | None, relu: bool) -> torch.Tensor:
         weight = self.weight if weight is None else weight
         if not self.uses_onednn(x, weight):
-            return torch.relu(F.linear(x, weight, self.bias))
+            return _forward_product(x, weight, self.bias, False, relu)
         kernels = cpu_kernels()
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, self.bias)):
-            return _OneDNNLinear.apply(x, weight, self.bias, kernels, True)
-        if kernels.forward:
-            return _onednn_product_relu(x, weight, self.bias)
-        return torch.relu(F.linear(x, weight, self.bias))
+            return _OneDNNLinear.apply(x, weight, self.bias, kernels, relu)
+        return _forward_product(x, weight, self.bias, kernels.forward, relu)
